@@ -1,0 +1,1 @@
+"""Alerts, their mail and its delivery."""

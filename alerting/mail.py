@@ -1,0 +1,147 @@
+"""Alert emails: Jinja2 templates (plain text and HTML, autoescaped), defanged indicators, and
+subjects that carry no pupil's name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from monitord.config import Config
+from monitord.model import Decision, Judged, Severity
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ENV = Environment(
+    loader=PackageLoader("alerting", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+ADVICE = {
+    Severity.CRITICAL: [
+        "Do not open, view, copy, print or forward the content.",
+        "Preserve the device: do not switch it off or let anyone use it; keep it secure.",
+        "Refer to the police (call 999 if a child is at immediate risk) and to the LADO when "
+        "a member of staff is involved.",
+        "Record what you do in this alert: monitord alerts note ID TEXT.",
+    ],
+    Severity.HIGH: [
+        "Review the activity below and speak with the person involved as your safeguarding "
+        "procedure sets out.",
+        "Record what you decide: monitord alerts ack ID, then note and close it.",
+    ],
+    Severity.MEDIUM: [
+        "Review when convenient; record the outcome with monitord alerts close ID --outcome O.",
+    ],
+}
+
+
+def clean(text: object, limit: int = 2000) -> str:
+    """Printable text only: no CR, LF or other control characters, at most ``limit`` chars."""
+    s = _CONTROL.sub(" ", str(text))
+    return s if len(s) <= limit else s[: limit - 1] + "\u2026"
+
+
+def defang(indicator: str) -> str:
+    """``https://www.example.com/x`` to ``hxxps://www[.]example[.]com/x``: never a live link."""
+    s = clean(indicator)
+    scheme = ""
+    m = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", s)
+    if m:
+        scheme = m.group(1).lower().replace("http", "hxxp").replace("ftp", "fxp") + "://"
+        s = s[m.end() :]
+    host, sep, rest = s.partition("/")
+    return scheme + host.replace(".", "[.]") + sep + rest
+
+
+def initials(name: str | None, fallback: str | None) -> str:
+    """Initials for a subject line: letters only, never the name itself."""
+    source = name or fallback or ""
+    parts = [p for p in re.split(r"[\s,._-]+", source) if p]
+    letters = "".join(p[0] for p in parts if p[0].isalpha()).upper()[:3]
+    return ".".join(letters) + "." if letters else "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class MailContext:
+    cfg: Config
+    alert_id: int
+    alert: dict[str, Any]
+    judged: Judged
+    decision: Decision
+    recipients: list[str]
+    now: datetime
+
+
+def message_id(cfg: Config, alert_id: int) -> str:
+    domain = cfg.settings.smtp.sender.rpartition("@")[2] or "monitord.local"
+    site = re.sub(r"[^A-Za-z0-9-]", "-", cfg.settings.school.site_id)
+    return f"<alert-{alert_id}.{site}.monitord@{clean(domain, 200)}>"
+
+
+def build_alert_message(ctx: MailContext) -> EmailMessage:
+    cfg = ctx.cfg
+    j = ctx.judged
+    person = j.attribution.person
+    device = j.attribution.device
+    tz = cfg.tz
+    sev = ctx.decision.severity
+    who_initials = initials(person.display_name if person else None, j.event.user)
+    subject = (
+        f"[monitord #{ctx.alert_id}] {sev.value.upper()} {ctx.decision.category} - {who_initials}"
+    )
+    data = {
+        "school": clean(cfg.settings.school.name, 200),
+        "alert_id": ctx.alert_id,
+        "severity": sev.value,
+        "category": ctx.decision.category,
+        "person": clean(person.display_name) if person else None,
+        "username": clean(person.username if person else j.event.user or "") or None,
+        "role": person.role if person else None,
+        "year_group": person.year_group if person else None,
+        "class_name": clean(person.class_name) if person and person.class_name else None,
+        "device": clean(device.device_id) if device else None,
+        "ownership": device.ownership if device else None,
+        "ip": clean(j.event.client_ip or ""),
+        "when": j.event.ts.astimezone(tz).strftime("%A %d %B %Y, %H:%M:%S %Z"),
+        "indicator": defang(ctx.alert["indicator"]),
+        "blocked": j.event.blocked,
+        "source": clean(j.origin.source),
+        "fmt": j.fmt,
+        "matches": [
+            {
+                "category": m.category,
+                "list": clean(m.list_name),
+                "entry": defang(m.entry),
+                "allow": m.allow,
+            }
+            for m in j.matches
+        ],
+        "rule": clean(ctx.decision.rule),
+        "attribution": clean(j.attribution.reason),
+        "advice": [a.replace("ID", str(ctx.alert_id)) for a in ADVICE.get(sev, [])],
+        "evidence": f"alert {ctx.alert_id}, event {j.event_id}, {j.origin.source} "
+        f"offset {j.origin.offset}",
+    }
+    msg = EmailMessage()
+    msg["Subject"] = clean(subject, 200)
+    msg["From"] = cfg.settings.smtp.sender
+    msg["To"] = ", ".join(ctx.recipients) if ctx.recipients else "undisclosed-recipients:;"
+    msg["Date"] = format_datetime(ctx.now)
+    msg["Message-ID"] = message_id(cfg, ctx.alert_id)
+    msg["X-Monitord-Alert"] = str(ctx.alert_id)
+    msg["X-Monitord-Severity"] = sev.value
+    if sev is Severity.CRITICAL:
+        msg["Importance"] = "high"
+        msg["X-Priority"] = "1"
+    msg.set_content(_ENV.get_template("alert.txt.j2").render(**data))
+    msg.add_alternative(_ENV.get_template("alert.html.j2").render(**data), subtype="html")
+    return msg

@@ -1,0 +1,1 @@
+"""Collectors read what the network records; parsers turn one record into events."""

@@ -1,0 +1,73 @@
+"""Building a working monitord from a config: the store, lists, policy, identity and pipeline,
+each handed the config and the clock rather than reaching for globals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from alerting.manager import AlertManager
+from collectors.base import Parser, load_parser
+from collectors.files import iter_records
+from monitord.classify import Classifier
+from monitord.clock import Clock
+from monitord.config import Config
+from monitord.identity import Identity
+from monitord.lists import load_index
+from monitord.model import RawRecord
+from monitord.pipeline import BatchResult, Processor
+from monitord.policy import Policy, load_policy
+from monitord.store import open_store
+
+STARTER_LISTS = Path(__file__).parent / "defaults" / "lists"
+
+
+@dataclass
+class App:
+    cfg: Config
+    engine: Engine
+    clock: Clock
+    policy: Policy
+    processor: Processor
+
+
+def open_app(cfg: Config, clock: Clock, *, alerts: bool = True) -> App:
+    engine = open_store(cfg.database_url)
+    policy = load_policy(cfg.policy_file, cfg.tz)
+    identity = Identity.load(engine, cfg.settings.identity.lease_time)
+    classifier = Classifier(load_index(engine, STARTER_LISTS))
+    manager = AlertManager(cfg, clock) if alerts else None
+    processor = Processor(
+        engine, clock, identity, classifier, policy, manager, cfg.settings.school.site_id
+    )
+    return App(cfg, engine, clock, policy, processor)
+
+
+def batched(records: Iterable[RawRecord], size: int) -> Iterator[list[RawRecord]]:
+    batch: list[RawRecord] = []
+    for rec in records:
+        batch.append(rec)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def ingest_files(
+    app: App, paths: Sequence[Path], fmt: str, source: str, parser: Parser | None = None
+) -> BatchResult:
+    """Backfill whole files (plain or .gz) through the pipeline. Alerts are created and their
+    mail queued, not sent."""
+    parser = parser or load_parser(fmt)
+    total = BatchResult()
+    size = app.cfg.settings.pipeline.batch_size
+    for path in paths:
+        records = (rec for rec, _ in iter_records(path, source, now=app.clock.now()))
+        for batch in batched(records, size):
+            total = total + app.processor.process(fmt, parser, batch)
+    return total

@@ -1,0 +1,399 @@
+"""The ``monitord`` command line. Exit codes: 0 ok, 1 bad input or config, 2 usage."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from alerting.delivery import EmailNotifier, deliver_due
+from collectors.base import UnknownFormat, available_formats, load_parser
+from monitord import cases
+from monitord.app import ingest_files, open_app
+from monitord.clock import SystemClock
+from monitord.config import FORMATS, Config, ConfigError, find_config, load_config
+from monitord.initdir import InitError, init_dir
+from monitord.lists import ListError, read_plain, read_ut1, store_list
+from monitord.roster import ImportError_, import_devices, import_people
+from monitord.store import SchemaError, make_engine, open_store, upgrade, verify_audit
+from monitord.timeparse import parse_when
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class Failure(Exception):
+    """Bad input: each line is printed, and monitord exits 1."""
+
+    def __init__(self, *lines: str) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = list(lines)
+
+
+def actor() -> str:
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(find_config(args.config))
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+# --- commands ----------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    written = init_dir(Path(args.dir))
+    for p in written:
+        out.print(f"wrote {p}")
+    cfg = load_config(written[0])
+    open_store(cfg.database_url).dispose()
+    out.print(f"created the store at {cfg.database_url}")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    from monitord.policy import load_policy
+
+    load_policy(cfg.policy_file, cfg.tz)
+    empty = [k for k in ("dsl", "headteacher") if not getattr(cfg.settings.recipients, k)]
+    for k in empty:
+        err.print(f"warning: recipients.{k} is empty: alerts for it will not be mailed")
+    out.print(f"{cfg.path}: ok ({len(cfg.settings.sources)} sources)")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    engine = make_engine(cfg.database_url)
+    before, after = upgrade(engine)
+    out.print(f"database schema: {before or 'empty'} -> {after}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    paths = [Path(p) for p in args.paths]
+    missing = [f"{p}: file not found" for p in paths if not p.is_file()]
+    if missing:
+        raise Failure(*missing)
+    parser = load_parser(args.format)
+    app = open_app(cfg, SystemClock())
+    result = ingest_files(app, paths, args.format, args.source or args.format, parser)
+    summary = {
+        "lines": result.lines,
+        "events": result.events,
+        "rejected": result.rejected,
+        "skipped": result.skipped,
+        "stored": result.stored,
+        "duplicates": result.duplicates,
+        "alerts_opened": result.alerts_opened,
+        "alerts_updated": result.alerts_updated,
+    }
+    if args.json:
+        _print_json(summary)
+    else:
+        out.print(
+            f"{result.lines} lines: {result.events} events ({result.stored} new, "
+            f"{result.duplicates} already stored), {result.skipped} without an event, "
+            f"{result.rejected} rejected; alerts: {result.alerts_opened} opened, "
+            f"{result.alerts_updated} updated (mail queued: monitord outbox flush)"
+        )
+    return 0
+
+
+def cmd_alerts_list(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    since = parse_when(args.since, cfg.tz, SystemClock().now()) if args.since else None
+    alerts = cases.list_alerts(engine, args.status, since)
+    if args.json:
+        _print_json(alerts)
+        return 0
+    table = Table("id", "severity", "category", "person", "year", "device", "indicator", "count")
+    table.add_column("status")
+    for a in alerts:
+        table.add_row(
+            str(a["id"]),
+            a["severity"],
+            a["category"],
+            a["person"] or "-",
+            a["year_group"] or "-",
+            a["device"] or a["ip"] or "-",
+            a["indicator"][:60],
+            str(a["count"]),
+            a["status"],
+        )
+    out.print(table)
+    return 0
+
+
+def cmd_alerts_show(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    detail = cases.show_alert(engine, args.id, actor(), SystemClock().now())
+    if args.json:
+        _print_json({"alert": detail.alert, "events": detail.events, "history": detail.history})
+        return 0
+    a = detail.alert
+    out.print(f"[bold]Alert {a['id']}[/bold]: {a['severity']} {a['category']} ({a['status']})")
+    for key in ("person", "role", "year_group", "device", "ip", "indicator", "first_seen"):
+        out.print(f"  {key}: {a[key]}", markup=False)
+    for key in ("last_seen", "count", "blocked", "sources", "recipients", "rule", "outcome"):
+        out.print(f"  {key}: {a[key]}", markup=False)
+    out.print("[bold]Events[/bold]")
+    for ev in detail.events:
+        out.print(f"  {ev['ts']} {ev['source']} offset {ev['offset']}", markup=False)
+        out.print(f"    raw: {ev['raw']}", markup=False)
+        out.print(f"    attribution: {ev['attribution']}", markup=False)
+        for m in ev["matches"]:
+            out.print(f"    match: {m['category']} {m['entry']} ({m['list']})", markup=False)
+    out.print("[bold]History[/bold]")
+    for h in detail.history:
+        out.print(f"  {h['ts']} {h['actor']} {h['action']} {h['detail']}", markup=False)
+    return 0
+
+
+def _case(action: Callable[..., None], *extra: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        cfg = _config(args)
+        engine = open_store(cfg.database_url)
+        values = [getattr(args, name) for name in extra]
+        action(engine, args.id, actor(), *values, SystemClock().now())
+        out.print(f"alert {args.id}: {action.__name__} recorded")
+        return 0
+
+    return run
+
+
+def cmd_lists_import(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    path = Path(args.path)
+    now = SystemClock().now()
+    if args.format == "ut1":
+        contents, skipped = read_ut1(path, args.name or "ut1")
+    else:
+        if not args.category:
+            raise Failure(f"lists import --format {args.format} needs --category")
+        contents = [read_plain(path, args.format, args.category, args.name or path.stem)]
+        skipped = []
+    table = Table("list", "category", "domains", "urls", "sha256")
+    for c in contents:
+        store_list(engine, cfg.lists_dir, c, actor(), now)
+        table.add_row(c.name, c.category, str(len(c.domains)), str(len(c.urls)), c.sha256[:12])
+    out.print(table)
+    for s in skipped:
+        out.print(f"left out {s}", markup=False)
+    return 0
+
+
+def cmd_lists_show(args: argparse.Namespace) -> int:
+    from monitord.store import table_of
+    from monitord.tables import ListVersionRow
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    t = table_of(ListVersionRow)
+    table = Table("list", "category", "domains", "urls", "sha256", "imported", "by")
+    with engine.connect() as conn:
+        for r in conn.execute(t.select().where(t.c.active.is_(True)).order_by(t.c.name)):
+            table.add_row(
+                r.name,
+                r.category,
+                str(r.domains),
+                str(r.urls),
+                r.sha256[:12],
+                str(r.imported_at)[:19],
+                r.imported_by,
+            )
+    out.print(table)
+    return 0
+
+
+def _roster(kind: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        cfg = _config(args)
+        engine = open_store(cfg.database_url)
+        func = import_people if kind == "people" else import_devices
+        r = func(engine, Path(args.csv), actor(), SystemClock().now())
+        out.print(
+            f"{kind}: {r.added} added, {r.updated} updated, {r.unchanged} unchanged, "
+            f"{r.retired} no longer listed (kept, marked inactive)"
+        )
+        return 0
+
+    return run
+
+
+def cmd_outbox_flush(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    clock = SystemClock()
+    result = asyncio.run(deliver_due(engine, cfg, clock, EmailNotifier(cfg), include_batched=True))
+    out.print(f"sent {result.sent}, retrying {result.retrying}, failed {result.failed}")
+    for w in result.where:
+        out.print(f"  {w}", markup=False)
+    return 0 if not result.failed else 1
+
+
+def cmd_evidence_verify(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    with engine.connect() as conn:
+        checked, broken = verify_audit(conn)
+    if broken is not None:
+        raise Failure(
+            f"audit trail broken at record {broken}: it or the record before it was changed "
+            f"after it was written ({checked} records before it verified)"
+        )
+    out.print(f"audit trail intact: {checked} records verified")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitord.daemon import run_daemon
+
+    return run_daemon(_config(args))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from monitord.demo import run_demo
+
+    return run_demo(Path(args.dir))
+
+
+# --- the parser --------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="monitord", description=__doc__)
+    p.add_argument(
+        "--config",
+        help="config file (default: $MONITORD_CONFIG, "
+        "./config/monitord.toml, /etc/monitord/monitord.toml)",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("init", help="write a working config and its folders into DIR")
+    s.add_argument("dir")
+    s.set_defaults(func=cmd_init)
+
+    s = sub.add_parser("run", help="the daemon: follow the configured sources")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("demo", help="a realistic school day through the whole pipeline")
+    s.add_argument("--dir", default="var/demo")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("ingest", help="one-shot backfill of plain or .gz log files")
+    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument("--format", required=True, choices=FORMATS, metavar="FMT")
+    s.add_argument("--source", help="source name (default: the format)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_ingest)
+
+    alerts = sub.add_parser("alerts", help="case work").add_subparsers(
+        dest="alerts_command", required=True, metavar="ACTION"
+    )
+    s = alerts.add_parser("list")
+    s.add_argument("--status", choices=cases.STATUSES)
+    s.add_argument("--since")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_alerts_list)
+    s = alerts.add_parser("show")
+    s.add_argument("id", type=int)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_alerts_show)
+    s = alerts.add_parser("ack")
+    s.add_argument("id", type=int)
+    s.set_defaults(func=_case(cases.ack))
+    s = alerts.add_parser("note")
+    s.add_argument("id", type=int)
+    s.add_argument("text")
+    s.set_defaults(func=_case(cases.note, "text"))
+    s = alerts.add_parser("close")
+    s.add_argument("id", type=int)
+    s.add_argument("--outcome", required=True, choices=cases.OUTCOMES)
+    s.set_defaults(func=_case(cases.close, "outcome"))
+
+    lists = sub.add_parser("lists", help="category lists").add_subparsers(
+        dest="lists_command", required=True, metavar="ACTION"
+    )
+    s = lists.add_parser("import")
+    s.add_argument("path")
+    s.add_argument("--format", required=True, choices=("ut1", "domains", "urls"))
+    s.add_argument("--category")
+    s.add_argument("--name")
+    s.set_defaults(func=cmd_lists_import)
+    s = lists.add_parser("show")
+    s.set_defaults(func=cmd_lists_show)
+
+    for kind in ("people", "devices"):
+        sp = sub.add_parser(kind, help=f"{kind} from CSV").add_subparsers(
+            dest=f"{kind}_command", required=True, metavar="ACTION"
+        )
+        s = sp.add_parser("import")
+        s.add_argument("csv")
+        s.set_defaults(func=_roster(kind))
+
+    grp = sub.add_parser("config", help="configuration").add_subparsers(
+        dest="config_command", required=True, metavar="ACTION"
+    )
+    grp.add_parser("check").set_defaults(func=cmd_config_check)
+
+    grp = sub.add_parser("db", help="the store's schema").add_subparsers(
+        dest="db_command", required=True, metavar="ACTION"
+    )
+    grp.add_parser("upgrade").set_defaults(func=cmd_db_upgrade)
+
+    grp = sub.add_parser("outbox", help="queued mail").add_subparsers(
+        dest="outbox_command", required=True, metavar="ACTION"
+    )
+    grp.add_parser("flush").set_defaults(func=cmd_outbox_flush)
+
+    grp = sub.add_parser("evidence", help="the evidence trail").add_subparsers(
+        dest="evidence_command", required=True, metavar="ACTION"
+    )
+    grp.add_parser("verify").set_defaults(func=cmd_evidence_verify)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except ConfigError as exc:
+        for line in exc.problems:
+            err.print(line, markup=False)
+        return 1
+    except ImportError_ as exc:
+        for line in exc.problems:
+            err.print(line, markup=False)
+        return 1
+    except Failure as exc:
+        for line in exc.lines:
+            err.print(line, markup=False)
+        return 1
+    except (SchemaError, ListError, InitError, UnknownFormat, cases.CaseError, ValueError) as exc:
+        err.print(str(exc), markup=False)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+__all__ = ["available_formats", "main"]

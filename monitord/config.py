@@ -1,0 +1,298 @@
+"""Typed configuration: the TOML file, validated in full, every problem named by its key path.
+
+A config is loaded once and passed to whatever needs it; nothing reads it from a global.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object) -> timedelta:
+    """``"90s"``, ``"30m"``, ``"2h"``, ``"1d"``, ``"1w"`` or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '30m' or '2h'")
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+    raise ValueError(f"expected a duration such as '30m' or '2h', got {value!r}")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class School(_Section):
+    name: str = "Example Primary"
+    timezone: str = "Europe/London"
+    site_id: str = "default"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (expected e.g. Europe/London)") from exc
+        return value
+
+
+class Storage(_Section):
+    url: str = "sqlite:///var/monitord.db"
+
+
+class Smtp(_Section):
+    host: str = ""
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = ""
+    password_file: str = ""
+    sender: str = "monitord@school.example"
+    pickup_dir: str = "var/outbox-mail"
+    timeout: Duration = timedelta(seconds=30)
+
+
+class Recipients(_Section):
+    dsl: list[str] = []
+    headteacher: list[str] = []
+    chair: list[str] = []
+    technician: list[str] = []
+    online_safety_group: list[str] = []
+
+
+FORMATS = (
+    "squid",
+    "dnsmasq",
+    "bind",
+    "unbound",
+    "windows-dns",
+    "zeek",
+    "suricata",
+    "adguard",
+    "osquery",
+    "agent",
+    "pcap",
+    "dhcpd-leases",
+    "dnsmasq-leases",
+)
+
+
+class Source(_Section):
+    name: str
+    format: str
+    path: str
+    max_silence: Duration = timedelta(hours=2)
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value not in FORMATS:
+            raise ValueError(f"unknown format {value!r} (expected one of {', '.join(FORMATS)})")
+        return value
+
+
+class Lists(_Section):
+    dir: str = "var/lists"
+
+
+class Policy(_Section):
+    file: str = ""
+
+
+class Identity(_Section):
+    lease_time: Duration = timedelta(hours=24)
+
+
+class Alerts(_Section):
+    group_window: Duration = timedelta(hours=1)
+    batch_interval: Duration = timedelta(hours=1)
+
+
+class Pipeline(_Section):
+    batch_size: int = Field(default=2000, ge=1, le=100_000)
+    queue_size: int = Field(default=20_000, ge=1)
+    flush_interval: Duration = timedelta(seconds=1)
+    poll_interval: Duration = timedelta(seconds=1)
+
+
+class Settings(_Section):
+    school: School = School()
+    storage: Storage = Storage()
+    smtp: Smtp = Smtp()
+    recipients: Recipients = Recipients()
+    sources: list[Source] = []
+    lists: Lists = Lists()
+    policy: Policy = Policy()
+    identity: Identity = Identity()
+    alerts: Alerts = Alerts()
+    pipeline: Pipeline = Pipeline()
+
+
+class ConfigError(Exception):
+    """A config that cannot be used: ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Config:
+    """Validated settings plus the folder that relative paths in them are relative to."""
+
+    def __init__(self, settings: Settings, base_dir: Path, path: Path | None = None) -> None:
+        self.settings = settings
+        self.base_dir = base_dir
+        self.path = path
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.school.timezone)
+
+    @property
+    def database_url(self) -> str:
+        url = self.settings.storage.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/"):
+            rest = url[len(prefix) :]
+            if rest and rest != ":memory:":
+                return prefix + str(self.resolve(rest))
+        return url
+
+    @property
+    def policy_file(self) -> Path | None:
+        name = self.settings.policy.file
+        return self.resolve(name) if name else None
+
+    @property
+    def lists_dir(self) -> Path:
+        return self.resolve(self.settings.lists.dir)
+
+    @property
+    def pickup_dir(self) -> Path:
+        return self.resolve(self.settings.smtp.pickup_dir)
+
+    def smtp_password(self) -> str:
+        """From ``password_file`` (relative to the config) or ``$MONITORD_SMTP_PASSWORD``."""
+        name = self.settings.smtp.password_file
+        if name:
+            return self.resolve(name).read_text(encoding="utf-8").strip()
+        return os.environ.get("MONITORD_SMTP_PASSWORD", "")
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "(top level)"
+
+
+def _describe(error: Any) -> str:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    msg = str(error.get("msg", "invalid value"))
+    msg = msg.removeprefix("Value error, ")
+    if kind not in ("value_error", "missing") and "input" in error:
+        msg += f" (got {error['input']!r})"
+    return msg
+
+
+def _missing_files(settings: Settings, cfg: Config) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if settings.smtp.password_file:
+        p = cfg.resolve(settings.smtp.password_file)
+        if not p.is_file():
+            problems.append(("smtp.password_file", f"file not found: {p}"))
+    if settings.policy.file:
+        p = cfg.resolve(settings.policy.file)
+        if not p.is_file():
+            problems.append(("policy.file", f"file not found: {p}"))
+    names: set[str] = set()
+    for i, src in enumerate(settings.sources):
+        if src.name in names:
+            problems.append((f"sources[{i}].name", f"duplicate source name {src.name!r}"))
+        names.add(src.name)
+        p = cfg.resolve(src.path)
+        if not p.exists():
+            problems.append((f"sources[{i}].path", f"file not found: {p}"))
+    return problems
+
+
+def parse_config(data: dict[str, Any], base_dir: Path, label: str) -> Config:
+    """Validate a TOML document already read; raise ConfigError naming every problem."""
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{label}: {_key_path(e['loc'])}: {_describe(e)}" for e in exc.errors()]
+        # Also report missing files for the parts that did validate, so one run shows all.
+        partial = {k: v for k, v in data.items() if k in ("smtp", "policy", "sources")}
+        try:
+            ok = Settings.model_validate(partial)
+        except ValidationError:
+            ok = None
+        if ok is not None:
+            cfg = Config(ok, base_dir)
+            problems += [f"{label}: {k}: {m}" for k, m in _missing_files(ok, cfg)]
+        raise ConfigError(problems) from None
+    cfg = Config(settings, base_dir)
+    missing = _missing_files(settings, cfg)
+    if missing:
+        raise ConfigError([f"{label}: {k}: {m}" for k, m in missing])
+    return cfg
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config at ``path``."""
+    label = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: config file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{label}: not valid TOML: {exc}"]) from None
+    cfg = parse_config(data, path.resolve().parent, label)
+    cfg.path = path
+    return cfg
+
+
+def find_config(explicit: str | None) -> Path:
+    """``--config``, then ``$MONITORD_CONFIG``, then ``./config/monitord.toml``, then /etc."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("MONITORD_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("config/monitord.toml")
+    if local.is_file():
+        return local
+    return Path("/etc/monitord/monitord.toml")

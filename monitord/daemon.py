@@ -1,0 +1,136 @@
+"""``monitord run``: follow every configured source, judge and store what they record, and
+deliver alert mail, until SIGTERM; the batch in hand is committed before exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+
+from alerting.delivery import EmailNotifier, deliver_due
+from collectors.base import Batch, Parser, load_parser
+from collectors.follow import FileCollector
+from monitord.app import App, open_app
+from monitord.clock import Clock, SystemClock
+from monitord.config import Config
+
+log = logging.getLogger("monitord")
+DELIVERY_INTERVAL = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    fmt: str
+    parser: Parser
+    batch: Batch
+
+
+class Daemon:
+    def __init__(self, app: App, clock: Clock) -> None:
+        self.app = app
+        self.clock = clock
+        cfg = app.cfg
+        self.queue: asyncio.Queue[_Work | None] = asyncio.Queue(
+            maxsize=max(1, cfg.settings.pipeline.queue_size // cfg.settings.pipeline.batch_size)
+        )
+        self.collectors: list[tuple[FileCollector, str, Parser]] = []
+        for src in cfg.settings.sources:
+            parser = load_parser(src.format)
+            self.collectors.append(
+                (
+                    FileCollector(
+                        src.name,
+                        cfg.resolve(src.path),
+                        app.engine,
+                        clock,
+                        batch_size=cfg.settings.pipeline.batch_size,
+                        poll_interval=cfg.settings.pipeline.poll_interval.total_seconds(),
+                    ),
+                    src.format,
+                    parser,
+                )
+            )
+        self.notifier = EmailNotifier(cfg)
+        self._mail_now = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        if not self._stopping.is_set():
+            log.info("stopping: finishing the batch in hand")
+            self._stopping.set()
+            for collector, _, _ in self.collectors:
+                collector.stop()
+
+    async def _follow(self, collector: FileCollector, fmt: str, parser: Parser) -> None:
+        async for batch in collector.batches():
+            await self.queue.put(_Work(fmt, parser, batch))
+
+    async def _write(self) -> None:
+        while True:
+            work = await self.queue.get()
+            if work is None:
+                return
+            result = await asyncio.to_thread(
+                self.app.processor.process,
+                work.fmt,
+                work.parser,
+                work.batch.records,
+                work.batch.checkpoint,
+            )
+            if result.rejected:
+                log.warning(
+                    "%s: %d line(s) rejected (stored with their reasons)",
+                    work.batch.checkpoint.source,
+                    result.rejected,
+                )
+            if result.alerts_opened:
+                log.info("%d alert(s) opened", result.alerts_opened)
+                self._mail_now.set()
+
+    async def _deliver(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                result = await deliver_due(self.app.engine, self.app.cfg, self.clock, self.notifier)
+                if result.sent or result.failed or result.retrying:
+                    log.info(
+                        "mail: %d sent, %d retrying, %d failed",
+                        result.sent,
+                        result.retrying,
+                        result.failed,
+                    )
+            except Exception:  # delivery trouble must not stop monitoring
+                log.exception("mail delivery failed; will retry")
+            self._mail_now.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._mail_now.wait(), DELIVERY_INTERVAL)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        writer = asyncio.create_task(self._write())
+        delivery = asyncio.create_task(self._deliver())
+        followers = [asyncio.create_task(self._follow(*c)) for c in self.collectors]
+        log.info(
+            "monitord running: %d source(s), store %s",
+            len(self.collectors),
+            self.app.engine.url.render_as_string(hide_password=True),
+        )
+        await self._stopping.wait()
+        await asyncio.gather(*followers, return_exceptions=True)
+        await self.queue.put(None)
+        await writer
+        self._mail_now.set()
+        await delivery
+        log.info("monitord stopped")
+
+
+def run_daemon(cfg: Config) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    clock = SystemClock()
+    app = open_app(cfg, clock)
+    asyncio.run(Daemon(app, clock).run())
+    return 0

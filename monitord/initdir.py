@@ -1,0 +1,73 @@
+"""``monitord init DIR``: a working configuration and its folders, ready to edit."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from monitord.policy import DEFAULT_POLICY
+
+CONFIG_TEMPLATE = """\
+# monitord configuration. Paths are relative to this file.
+# Check it with: monitord --config {config} config check
+
+[school]
+name = "Example Primary"
+timezone = "Europe/London"
+
+[storage]
+# SQLite needs no server. A trust can point many schools at one PostgreSQL database:
+# url = "postgresql+psycopg://monitord@dbhost/monitord"
+url = "sqlite:///var/monitord.db"
+
+[smtp]
+# Empty host: alert mail is written as .eml files into pickup_dir instead of being sent.
+host = ""
+port = 587
+security = "starttls"
+username = ""
+password_file = ""
+sender = "monitord@school.example"
+pickup_dir = "var/outbox-mail"
+
+[recipients]
+dsl = ["dsl@school.example"]
+headteacher = ["head@school.example"]
+chair = ["chair@school.example"]
+technician = ["it@school.example"]
+online_safety_group = []
+
+[policy]
+file = "policy.toml"
+
+[lists]
+dir = "var/lists"
+
+# One [[sources]] table per log the daemon follows, for example:
+# [[sources]]
+# name = "pihole"
+# format = "dnsmasq"
+# path = "/var/log/pihole/pihole.log"
+# max_silence = "2h"
+"""
+
+
+class InitError(Exception):
+    pass
+
+
+def init_dir(target: Path) -> list[Path]:
+    """Write monitord.toml, policy.toml and the var/ folders; never overwrite a config."""
+    config = target / "monitord.toml"
+    if config.exists():
+        raise InitError(f"{config} already exists: not overwriting it")
+    written: list[Path] = []
+    for sub in ("var", "var/outbox-mail", "var/lists", "var/spool"):
+        (target / sub).mkdir(parents=True, exist_ok=True)
+    config.write_text(CONFIG_TEMPLATE.format(config=config), encoding="utf-8")
+    written.append(config)
+    policy = target / "policy.toml"
+    if not policy.exists():
+        shutil.copyfile(DEFAULT_POLICY, policy)
+        written.append(policy)
+    return written

@@ -1,0 +1,211 @@
+"""The records that cross module boundaries: raw records, events, matches and decisions.
+
+Every one of them is a frozen dataclass so that a stage can hand it on without fear that a
+later stage changes what an earlier one saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    """What an event records."""
+
+    DNS = "dns"
+    HTTP = "http"
+    TLS = "tls"
+    LEASE = "lease"
+    SEARCH = "search"
+    TEXT = "text"
+    PROCESS = "process"
+    LOGON = "logon"
+    LOGOFF = "logoff"
+    DEVICE = "device"
+    HEALTH = "health"
+
+
+class Severity(StrEnum):
+    NONE = "none"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.NONE: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a raw record came from, exactly enough to find its bytes again.
+
+    ``file_id`` identifies the file by content (a hash of its first line) so that the same log
+    read live, then backfilled from its rotated ``.gz`` copy, gives the same origin.
+    ``offset`` is the byte offset of the record in the uncompressed stream, or a packet index.
+    """
+
+    source: str
+    file_id: str
+    offset: int
+    path: str = ""
+
+    def event_id(self, index: int = 0) -> str:
+        """A deterministic id for the ``index``-th event made from this record."""
+        key = f"{self.source}\x1f{self.file_id}\x1f{self.offset}\x1f{index}"
+        return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """How far a source has read: committed with the events it covers."""
+
+    source: str
+    path: str
+    file_id: str
+    inode: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One line (or packet, or report) as read, with its origin."""
+
+    origin: Origin
+    data: bytes
+    read_at: datetime
+    file_mtime: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something a person or device did, as a parser understood it.
+
+    Times are timezone-aware UTC. ``domain`` is lower case without a trailing dot.
+    """
+
+    kind: EventKind
+    ts: datetime
+    client_ip: str | None = None
+    client_mac: str | None = None
+    user: str | None = None
+    domain: str | None = None
+    url: str | None = None
+    method: str | None = None
+    qtype: str | None = None
+    action: str | None = None
+    blocked: bool = False
+    status: int | None = None
+    size: int | None = None
+    hostname: str | None = None
+    text: str | None = None
+    lease_end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """What a parser made of one raw record.
+
+    No events and no ``rejected`` reason means the record is a known line that carries no
+    event (a header, a statistics line, a reply that follows its query).
+    """
+
+    events: tuple[Event, ...] = ()
+    rejected: str | None = None
+
+
+SKIP = Parsed()
+
+
+def reject(reason: str) -> Parsed:
+    return Parsed(rejected=reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    username: str
+    display_name: str
+    role: str
+    year_group: str | None = None
+    class_name: str | None = None
+    email: str | None = None
+
+    @property
+    def initials(self) -> str:
+        parts = [p for p in self.display_name.replace(",", " ").split() if p]
+        return "".join(p[0].upper() for p in parts) or self.username[:2].upper()
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    device_id: str
+    mac: str | None
+    hostname: str | None
+    ownership: str
+    assigned_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """Who and what was behind an event, and why monitord believes it."""
+
+    person: Person | None = None
+    device: Device | None = None
+    reason: str = "unattributed"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One reason an event falls in a category: the list, the entry and the score."""
+
+    category: str
+    list_name: str
+    entry: str
+    score: int = 0
+    allow: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What policy says about an event: how serious, and who must hear of it."""
+
+    category: str
+    severity: Severity
+    rule: str
+    recipients: tuple[str, ...] = ()
+    roles_notified: tuple[str, ...] = ()
+    exempt: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """An event with everything the pipeline worked out about it."""
+
+    event_id: str
+    origin: Origin
+    raw: bytes
+    event: Event
+    fmt: str
+    attribution: Attribution
+    matches: tuple[Match, ...] = ()
+    decisions: tuple[Decision, ...] = field(default_factory=tuple)
+
+    @property
+    def top(self) -> Decision | None:
+        """The most severe decision, or None."""
+        if not self.decisions:
+            return None
+        return max(self.decisions, key=lambda d: d.severity.rank)

@@ -1,0 +1,190 @@
+"""Opening the store, keeping its schema current, and the few write paths everything shares."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Table,
+    create_engine,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from monitord.tables import AuditRow
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+GENESIS = "0" * 64
+
+
+class SchemaError(Exception):
+    """The database schema is not the one this version of monitord needs."""
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get WAL mode and their folder is created."""
+    if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _alembic_config(url: str) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Apply every pending migration; return (revision before, revision after)."""
+    before = current_revision(engine)
+    cfg = _alembic_config(str(engine.url))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return before, head_revision()
+
+
+def open_store(url: str, *, create: bool = True) -> Engine:
+    """Open the store. A new, empty database is created at the current schema; one that is
+    behind raises SchemaError telling the operator to run ``monitord db upgrade``."""
+    engine = make_engine(url)
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return engine
+    if current is None and create:
+        with engine.connect() as conn:
+            has_tables = bool(engine.dialect.get_table_names(conn))
+        if not has_tables:
+            upgrade(engine)
+            return engine
+    engine.dispose()
+    raise SchemaError(
+        f"database schema is at revision {current or 'none'} but this monitord needs {head}: "
+        "run `monitord db upgrade` (take a backup first)"
+    )
+
+
+def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert rows, skipping any whose primary key is already stored; return rows added."""
+    if not rows:
+        return 0
+    if conn.dialect.name == "sqlite":
+        stmt: Any = sqlite.insert(table).on_conflict_do_nothing()
+    elif conn.dialect.name == "postgresql":
+        stmt = postgresql.insert(table).on_conflict_do_nothing()
+    else:
+        stmt = insert(table).prefix_with("IGNORE")
+    result = conn.execute(stmt, list(rows))
+    return max(result.rowcount, 0)
+
+
+def _chain_hash(prev: str, ts: datetime, actor: str, action: str, subject: str, detail: str) -> str:
+    body = json.dumps([prev, ts.isoformat(), actor, action, subject, detail], ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def audit(
+    conn: Connection,
+    actor: str,
+    action: str,
+    subject: str = "",
+    detail: Mapping[str, Any] | None = None,
+    *,
+    now: datetime | None = None,
+) -> str:
+    """Append one hash-chained audit record inside the caller's transaction."""
+    table = table_of(AuditRow)
+    last = conn.execute(select(table.c.hash).order_by(table.c.id.desc()).limit(1)).scalar()
+    prev = last or GENESIS
+    ts = (now or datetime.now(UTC)).replace(microsecond=0)
+    text = json.dumps(dict(detail or {}), sort_keys=True, ensure_ascii=False, default=str)
+    digest = _chain_hash(prev, ts, actor, action, subject, text)
+    conn.execute(
+        insert(table).values(
+            ts=ts,
+            actor=actor,
+            action=action,
+            subject=subject,
+            detail=text,
+            prev_hash=prev,
+            hash=digest,
+        )
+    )
+    return digest
+
+
+def verify_audit(conn: Connection) -> tuple[int, int | None]:
+    """Recompute the chain; return (records checked, id of the first broken record or None)."""
+    table = table_of(AuditRow)
+    prev = GENESIS
+    checked = 0
+    for row in conn.execute(select(table).order_by(table.c.id)):
+        ts = row.ts if row.ts.tzinfo else row.ts.replace(tzinfo=UTC)
+        expect = _chain_hash(prev, ts, row.actor, row.action, row.subject, row.detail)
+        if row.prev_hash != prev or row.hash != expect:
+            return checked, int(row.id)
+        prev = row.hash
+        checked += 1
+    return checked, None
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT just added."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the database did not return the new row's id")
+    return int(key[0])
+
+
+def table_of(model: type[Any]) -> Table:
+    """The SQLAlchemy table behind a SQLModel class."""
+    table: Table = model.__table__
+    return table
+
+
+def utc(value: datetime) -> datetime:
+    """Attach UTC to a naive datetime read back from SQLite."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def rows_as_dicts(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    return [dict(r._mapping) for r in rows]

@@ -1,0 +1,220 @@
+"""The store's tables, as SQLModel models (SQLite by default, PostgreSQL for trusts).
+
+Schema changes go through Alembic migrations in ``monitord/migrations``; these models and the
+newest migration must describe the same schema (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, LargeBinary, Text
+from sqlmodel import Field, SQLModel
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_ts", "ts"),
+        Index("ix_events_ip_ts", "client_ip", "ts"),
+        Index("ix_events_user_ts", "username", "ts"),
+        Index("ix_events_device_ts", "device_id", "ts"),
+        Index("ix_events_domain", "domain"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    site_id: str = Field(default="default", max_length=64)
+    ts: datetime
+    source: str = Field(max_length=128)
+    fmt: str = Field(max_length=32)
+    kind: str = Field(max_length=16)
+    client_ip: str | None = Field(default=None, max_length=64)
+    client_mac: str | None = Field(default=None, max_length=32)
+    user: str | None = Field(default=None, max_length=256)
+    domain: str | None = Field(default=None, max_length=512)
+    url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    method: str | None = Field(default=None, max_length=16)
+    qtype: str | None = Field(default=None, max_length=16)
+    action: str | None = Field(default=None, max_length=64)
+    blocked: bool = False
+    status: int | None = None
+    size: int | None = None
+    hostname: str | None = Field(default=None, max_length=256)
+    text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    username: str | None = Field(default=None, max_length=256)
+    device_id: str | None = Field(default=None, max_length=128)
+    attribution: str = Field(default="unattributed", max_length=512)
+    category: str | None = Field(default=None, max_length=32)
+    severity: str = Field(default="none", max_length=16)
+    file_id: str = Field(max_length=64)
+    offset: int
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class RejectedRow(SQLModel, table=True):
+    __tablename__ = "rejected"
+
+    id: str = Field(primary_key=True, max_length=32)
+    source: str = Field(index=True, max_length=128)
+    fmt: str = Field(max_length=32)
+    path: str = Field(sa_column=Column(Text, nullable=False))
+    file_id: str = Field(max_length=64)
+    offset: int
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    read_at: datetime
+
+
+class MatchRow(SQLModel, table=True):
+    __tablename__ = "matches"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(index=True, max_length=32)
+    category: str = Field(max_length=32)
+    list_name: str = Field(max_length=256)
+    entry: str = Field(sa_column=Column(Text, nullable=False))
+    score: int = 0
+    allow: bool = False
+
+
+class PersonRow(SQLModel, table=True):
+    __tablename__ = "people"
+
+    username: str = Field(primary_key=True, max_length=256)
+    display_name: str = Field(max_length=256)
+    role: str = Field(max_length=32)
+    year_group: str | None = Field(default=None, max_length=8)
+    class_name: str | None = Field(default=None, max_length=64)
+    email: str | None = Field(default=None, max_length=256)
+    active: bool = True
+    updated_at: datetime
+
+
+class DeviceRow(SQLModel, table=True):
+    __tablename__ = "devices"
+
+    device_id: str = Field(primary_key=True, max_length=128)
+    mac: str | None = Field(default=None, index=True, max_length=32)
+    hostname: str | None = Field(default=None, max_length=256)
+    ownership: str = Field(max_length=32)
+    assigned_to: str | None = Field(default=None, max_length=256)
+    active: bool = True
+    updated_at: datetime
+
+
+class LeaseRow(SQLModel, table=True):
+    """A time-bounded binding of an IP address to a MAC address."""
+
+    __tablename__ = "leases"
+    __table_args__ = (Index("ix_leases_ip_starts", "ip", "starts"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    ip: str = Field(max_length=64)
+    mac: str = Field(index=True, max_length=32)
+    hostname: str | None = Field(default=None, max_length=256)
+    starts: datetime
+    ends: datetime | None = None
+    source: str = Field(max_length=128)
+
+
+class AlertRow(SQLModel, table=True):
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_group", "group_key", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: str = Field(default="default", max_length=64)
+    group_key: str = Field(max_length=512)
+    created_at: datetime
+    updated_at: datetime
+    severity: str = Field(max_length=16)
+    category: str = Field(max_length=32)
+    status: str = Field(default="open", max_length=16)
+    person: str | None = Field(default=None, max_length=256)
+    role: str | None = Field(default=None, max_length=32)
+    year_group: str | None = Field(default=None, max_length=8)
+    device: str | None = Field(default=None, max_length=128)
+    ip: str | None = Field(default=None, max_length=64)
+    indicator: str = Field(sa_column=Column(Text, nullable=False))
+    first_seen: datetime
+    last_seen: datetime
+    count: int = 1
+    blocked: bool = False
+    sources: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    recipients: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    rule: str = Field(default="", sa_column=Column(Text, nullable=False))
+    outcome: str | None = Field(default=None, max_length=64)
+
+
+class AlertEventRow(SQLModel, table=True):
+    __tablename__ = "alert_events"
+
+    alert_id: int = Field(primary_key=True)
+    event_id: str = Field(primary_key=True, max_length=32)
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int | None = Field(default=None, index=True)
+    created_at: datetime
+    due_at: datetime
+    status: str = Field(default="queued", index=True, max_length=16)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    message_id: str = Field(max_length=256)
+    recipients: str = Field(sa_column=Column(Text, nullable=False))
+    subject: str = Field(sa_column=Column(Text, nullable=False))
+    message: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sent_at: datetime | None = None
+    delivered_to: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class CheckpointRow(SQLModel, table=True):
+    """Where a source has read up to; written in the same transaction as the events."""
+
+    __tablename__ = "checkpoints"
+
+    source: str = Field(primary_key=True, max_length=128)
+    path: str = Field(sa_column=Column(Text, nullable=False))
+    file_id: str = Field(max_length=64)
+    inode: int = 0
+    offset: int = 0
+    lines: int = 0
+    events: int = 0
+    rejected: int = 0
+    last_event_at: datetime | None = None
+    updated_at: datetime
+
+
+class ListVersionRow(SQLModel, table=True):
+    __tablename__ = "list_versions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, max_length=256)
+    category: str = Field(max_length=32)
+    fmt: str = Field(max_length=32)
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str = Field(max_length=64)
+    domains: int = 0
+    urls: int = 0
+    expressions: int = 0
+    path: str = Field(sa_column=Column(Text, nullable=False))
+    imported_at: datetime
+    imported_by: str = Field(default="", max_length=128)
+    active: bool = True
+
+
+class AuditRow(SQLModel, table=True):
+    """Append-only, hash-chained record of what was done and seen."""
+
+    __tablename__ = "audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ts: datetime
+    actor: str = Field(max_length=128)
+    action: str = Field(index=True, max_length=64)
+    subject: str = Field(default="", max_length=256)
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
