@@ -19,7 +19,10 @@ _HEAD = re.compile(
     r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<hms>\d\d:\d\d:\d\d) "
     r"(?:\S+ )?dnsmasq(?:-dhcp)?\[\d+\]: (?P<msg>.*)$"
 )
-_QUERY = re.compile(r"^query\[(?P<qtype>[A-Za-z0-9]+)\] (?P<name>\S+) from (?P<client>\S+)$")
+# dnsmasq writes a type it has no name for as ``query[type=65]``.
+_QUERY = re.compile(
+    r"^query\[(?P<qtype>[A-Za-z0-9]+|type=[0-9]+)\] (?P<name>\S+) from (?P<client>\S+)$"
+)
 _KNOWN = (
     "forwarded ",
     "cached ",
@@ -36,7 +39,6 @@ _KNOWN = (
     "failed to send packet",
     "/etc/hosts ",
     "/etc/pihole/",
-    "query[",
     "read ",
     "started,",
     "compile time options",
@@ -81,7 +83,7 @@ def parse_line(line: str, ctx: ParseContext) -> Parsed:
                 ts=ts,
                 client_ip=query["client"],
                 domain=normalise_host(query["name"]),
-                qtype=query["qtype"].upper(),
+                qtype=query["qtype"].upper().replace("=", ""),  # TYPE65, as RFC 3597 writes it
             ),
         )
     )

@@ -26,17 +26,19 @@ def parse_line(line: str, ctx: ParseContext) -> Parsed:
         return SKIP  # the server's own DHCPv6 DUID, not a lease
     if len(fields) < 4:
         return reject(f"expected 'expiry mac ip hostname [client-id]', got {len(fields)} fields")
-    if not fields[0].isdigit():
+    if not (fields[0].isascii() and fields[0].isdigit()):
         return reject(f"expiry {fields[0][:30]!r} is not a Unix time")
     try:
         ip = ipaddress.ip_address(fields[2])
     except ValueError:
         return reject(f"{fields[2][:60]!r} is not an IP address")
-    mac = fields[1].lower()
+    mac: str | None = fields[1].lower()
     if ip.version == 6:
-        # DHCPv6 leases carry an IAID where the MAC would be; the client id names the device.
-        mac = fields[4].lower() if len(fields) > 4 else mac
-    elif not _MAC.match(mac):
+        # DHCPv6 leases carry an IAID where the MAC would be; the client id names the device
+        # (``*`` when the client sent none: then nothing does).
+        clid = fields[4].lower() if len(fields) > 4 else "*"
+        mac = None if clid == "*" else clid
+    elif not _MAC.match(fields[1].lower()):
         return reject(f"{fields[1][:40]!r} is not a MAC address")
     expiry = int(fields[0])
     try:

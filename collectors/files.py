@@ -46,18 +46,20 @@ def identify(path: Path) -> str:
         return file_identity(read_first_line(fh))
 
 
-def read_line(fh: io.BufferedIOBase) -> tuple[bytes, int]:
+def read_line(fh: io.BufferedIOBase) -> tuple[bytes, int, bool]:
     """One line, at most MAX_LINE + 1 bytes kept (over-long lines are cut and flagged by their
-    length), and the number of bytes consumed."""
+    length), the number of bytes consumed, and whether the line ended with its newline."""
     line = fh.readline(MAX_LINE + 1)
     consumed = len(line)
-    if len(line) > MAX_LINE and not line.endswith(b"\n"):
+    complete = line.endswith(b"\n")
+    if len(line) > MAX_LINE and not complete:
         while True:
             more = fh.readline(MAX_LINE)
             consumed += len(more)
             if not more or more.endswith(b"\n"):
+                complete = bool(more)
                 break
-    return line, consumed
+    return line, consumed, complete
 
 
 def iter_records(
@@ -80,10 +82,10 @@ def iter_records(
         fh.seek(start)
         offset = start
         while True:
-            line, consumed = read_line(fh)
+            line, consumed, complete = read_line(fh)
             if not consumed:
                 return
-            if complete_only and not line.endswith(b"\n") and len(line) <= MAX_LINE:
+            if complete_only and not complete:
                 return
             origin = Origin(source, file_id, offset, str(path))
             offset += consumed

@@ -26,9 +26,9 @@ def parse_line(line: str, ctx: ParseContext) -> Parsed:
     except (ValueError, OverflowError, OSError):
         return reject(f"first field {fields[0][:40]!r} is not a Unix time")
     code, _, status_text = fields[3].partition("/")
-    if not code or not status_text.isdigit():
+    if not code or not (status_text.isascii() and status_text.isdigit()):
         return reject(f"fourth field {fields[3][:40]!r} is not CODE/STATUS")
-    size = int(fields[4]) if fields[4].isdigit() else None
+    size = int(fields[4]) if fields[4].isascii() and fields[4].isdigit() else None
     method = fields[5][:16]
     url = fields[6]
     user = normalise_user(fields[7]) if len(fields) > 7 else None

@@ -27,10 +27,15 @@ def syslog_time(
         return None
     try:
         hh, mm, ss = (int(x) for x in hms.split(":"))
-        ref_local = reference.astimezone(tz)
-        local = datetime(ref_local.year, mon, day, hh, mm, ss, tzinfo=tz)
-        if local > ref_local + timedelta(days=1):
-            local = local.replace(year=ref_local.year - 1)
     except ValueError:
         return None
-    return local.astimezone(UTC)
+    ref_local = reference.astimezone(tz)
+    latest = ref_local + timedelta(days=1)
+    for year in (ref_local.year, ref_local.year - 1):
+        try:
+            local = datetime(year, mon, day, hh, mm, ss, tzinfo=tz)
+        except ValueError:
+            continue  # no such date that year (Feb 29), or no such time at all
+        if local <= latest:
+            return local.astimezone(UTC)
+    return None

@@ -7,13 +7,13 @@ from urllib.parse import unquote, urlsplit
 
 def normalise_host(host: str) -> str | None:
     """Lower case, no trailing dot, no port, no brackets; None when nothing is left."""
-    h = host.strip().lower().rstrip(".")
+    h = host.strip().lower()
     if h.startswith("["):
         end = h.find("]")
-        return h[1:end] if end > 0 else None
+        return (h[1:end] or None) if end > 0 else None
     if h.count(":") == 1:
         h = h.split(":", 1)[0]
-    return h or None
+    return h.rstrip(".") or None
 
 
 def host_of_url(url: str, method: str = "") -> str | None:

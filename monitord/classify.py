@@ -8,7 +8,6 @@ are matched against domain entries only. Allow lists lower nothing illegal.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -26,14 +25,6 @@ def canonical_host(host: str) -> str:
         return h.encode("idna").decode("ascii")
     except UnicodeError:
         return h
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def split_url_entry(entry: str) -> tuple[str, str]:
@@ -76,10 +67,12 @@ class DomainIndex:
         return n
 
     def _suffixes(self, host: str) -> Iterable[str]:
-        if _is_ip(host):
+        """The host and each parent domain. An address (IPv4, IPv6, or anything whose last
+        label is a number, which no domain has) matches only itself."""
+        labels = host.split(".")
+        if ":" in host or labels[-1].isdigit():
             yield host
             return
-        labels = host.split(".")
         for i in range(len(labels)):
             yield ".".join(labels[i:])
 

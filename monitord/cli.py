@@ -27,8 +27,8 @@ from monitord.roster import ImportError_, import_devices, import_people
 from monitord.store import SchemaError, make_engine, open_store, upgrade, verify_audit
 from monitord.timeparse import parse_when
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class Failure(Exception):

@@ -223,48 +223,49 @@ def _describe(error: Any) -> str:
     return msg
 
 
-def _missing_files(settings: Settings, cfg: Config) -> list[tuple[str, str]]:
+def _missing_files(data: dict[str, Any], base_dir: Path) -> list[tuple[str, str]]:
+    """Files the config names that are not there, read from the raw document so that they are
+    reported alongside any other problem in the same run."""
+    cfg = Config(Settings(), base_dir)
     problems: list[tuple[str, str]] = []
-    if settings.smtp.password_file:
-        p = cfg.resolve(settings.smtp.password_file)
-        if not p.is_file():
-            problems.append(("smtp.password_file", f"file not found: {p}"))
-    if settings.policy.file:
-        p = cfg.resolve(settings.policy.file)
-        if not p.is_file():
-            problems.append(("policy.file", f"file not found: {p}"))
+
+    def check(key: str, value: object, want_file: bool) -> None:
+        if not isinstance(value, str) or not value:
+            return
+        p = cfg.resolve(value)
+        if not (p.is_file() if want_file else p.exists()):
+            problems.append((key, f"file not found: {p}"))
+
+    for section, key in (("smtp", "password_file"), ("policy", "file")):
+        table = data.get(section)
+        if isinstance(table, dict):
+            check(f"{section}.{key}", table.get(key), True)
+    sources = data.get("sources")
     names: set[str] = set()
-    for i, src in enumerate(settings.sources):
-        if src.name in names:
-            problems.append((f"sources[{i}].name", f"duplicate source name {src.name!r}"))
-        names.add(src.name)
-        p = cfg.resolve(src.path)
-        if not p.exists():
-            problems.append((f"sources[{i}].path", f"file not found: {p}"))
+    for i, src in enumerate(sources if isinstance(sources, list) else []):
+        if not isinstance(src, dict):
+            continue
+        name = src.get("name")
+        if isinstance(name, str):
+            if name in names:
+                problems.append((f"sources[{i}].name", f"duplicate source name {name!r}"))
+            names.add(name)
+        check(f"sources[{i}].path", src.get("path"), False)
     return problems
 
 
 def parse_config(data: dict[str, Any], base_dir: Path, label: str) -> Config:
     """Validate a TOML document already read; raise ConfigError naming every problem."""
+    problems: list[str] = []
+    settings: Settings | None = None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         problems = [f"{label}: {_key_path(e['loc'])}: {_describe(e)}" for e in exc.errors()]
-        # Also report missing files for the parts that did validate, so one run shows all.
-        partial = {k: v for k, v in data.items() if k in ("smtp", "policy", "sources")}
-        try:
-            ok = Settings.model_validate(partial)
-        except ValidationError:
-            ok = None
-        if ok is not None:
-            cfg = Config(ok, base_dir)
-            problems += [f"{label}: {k}: {m}" for k, m in _missing_files(ok, cfg)]
-        raise ConfigError(problems) from None
-    cfg = Config(settings, base_dir)
-    missing = _missing_files(settings, cfg)
-    if missing:
-        raise ConfigError([f"{label}: {k}: {m}" for k, m in missing])
-    return cfg
+    problems += [f"{label}: {k}: {m}" for k, m in _missing_files(data, base_dir)]
+    if problems or settings is None:
+        raise ConfigError(problems)
+    return Config(settings, base_dir)
 
 
 def load_config(path: Path) -> Config:

@@ -1,0 +1,163 @@
+"""The command line as an operator uses it, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitord.cli import main
+from tests.conftest import UT1
+
+DAY = datetime(2026, 11, 19, 18, 0, tzinfo=UTC)
+CONTRACT_FIELDS = {
+    "id",
+    "created_at",
+    "updated_at",
+    "severity",
+    "category",
+    "status",
+    "person",
+    "role",
+    "year_group",
+    "device",
+    "ip",
+    "indicator",
+    "first_seen",
+    "last_seen",
+    "count",
+    "sources",
+    "recipients",
+}
+
+
+def monitord(*args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "monitord"]
+    if config is not None:
+        cmd += ["--config", str(config)]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """init, lists import (UT1), people, devices, leases and a dnsmasq log, as in the README."""
+    root = tmp_path_factory.mktemp("cli")
+    assert monitord("init", str(root / "site")).returncode == 0
+    config = root / "site" / "monitord.toml"
+    r = monitord("lists", "import", str(UT1), "--format", "ut1", config=config)
+    assert r.returncode == 0, r.stderr
+    (root / "roster.csv").write_text(
+        "username,display_name,role,year_group,class,email\n"
+        "jayden.s,Jayden Smith,pupil,6,6B,\nhelen.p,Helen Price,staff,,,\n",
+        encoding="utf-8",
+    )
+    (root / "devices.csv").write_text(
+        "device_id,mac,hostname,ownership,assigned_to\n"
+        "Y6-LT-07,aa:00:00:00:00:07,y6-lt-07,school_single,jayden.s\n"
+        "STAFF-LT-01,aa:00:00:00:00:31,staff-lt-01,school_single,helen.p\n",
+        encoding="utf-8",
+    )
+    assert monitord("people", "import", str(root / "roster.csv"), config=config).returncode == 0
+    assert monitord("devices", "import", str(root / "devices.csv"), config=config).returncode == 0
+    (root / "dnsmasq.leases").write_text(
+        f"{int(DAY.timestamp())} aa:00:00:00:00:07 10.20.6.7 y6-lt-07 *\n"
+        f"{int(DAY.timestamp())} aa:00:00:00:00:31 10.20.9.31 staff-lt-01 *\n",
+        encoding="utf-8",
+    )
+    r = monitord(
+        "ingest", str(root / "dnsmasq.leases"), "--format", "dnsmasq-leases", config=config
+    )
+    assert r.returncode == 0, r.stderr
+    gambling = (UT1 / "gambling" / "domains").read_text().split()[0]
+    dating = (UT1 / "dating" / "domains").read_text().split()[0]
+    log = root / "pihole.log"
+    log.write_text(
+        f"Nov 19 10:01:02 dnsmasq[811]: query[A] www.{gambling} from 10.20.6.7\n"
+        f"Nov 19 10:01:02 dnsmasq[811]: forwarded www.{gambling} to 1.1.1.3\n"
+        "Nov 19 10:03:00 dnsmasq[811]: query[A] www.bbc.co.uk from 10.20.6.7\n"
+        "Nov 19 10:04:00 dnsmasq[811]: query[A] classroom.google.com from 10.20.6.7\n"
+        f"Nov 19 11:15:00 dnsmasq[811]: query[A] {dating} from 10.20.9.31\n",
+        encoding="utf-8",
+    )
+    os.utime(log, (DAY.timestamp(), DAY.timestamp()))
+    r = monitord("ingest", str(log), "--format", "dnsmasq", "--json", config=config)
+    assert r.returncode == 0, r.stderr
+    counts = json.loads(r.stdout)
+    assert counts["lines"] == 5
+    assert counts["events"] == 4
+    assert counts["rejected"] == 0
+    return config
+
+
+def test_alerts_list_json_has_the_contract_shape(site: Path) -> None:
+    r = monitord("alerts", "list", "--json", config=site)
+    assert r.returncode == 0, r.stderr
+    alerts = json.loads(r.stdout)
+    gambling = (UT1 / "gambling" / "domains").read_text().split()[0]
+    assert len(alerts) == 1  # the staff dating lookup is low: recorded, no alert
+    a = alerts[0]
+    assert CONTRACT_FIELDS <= set(a)
+    assert a["category"] == "gambling"
+    assert a["severity"] == "medium"
+    assert a["status"] == "open"
+    assert (a["person"], a["role"], a["year_group"]) == ("jayden.s", "pupil", "6")
+    assert (a["device"], a["ip"]) == ("Y6-LT-07", "10.20.6.7")
+    assert a["indicator"] == f"www.{gambling}"
+    assert a["sources"] == ["dnsmasq"]
+    assert a["recipients"] == ["dsl@school.example"]
+    assert a["first_seen"] == "2026-11-19T10:01:02Z"
+    assert a["created_at"].endswith("Z")
+
+
+def test_case_work_is_audited_and_verifiable(site: Path) -> None:
+    assert monitord("alerts", "ack", "1", config=site).returncode == 0
+    assert monitord("alerts", "note", "1", "spoke to pupil", config=site).returncode == 0
+    r = monitord("alerts", "close", "1", "--outcome", "internal_action", config=site)
+    assert r.returncode == 0, r.stderr
+    shown = json.loads(monitord("alerts", "show", "1", "--json", config=site).stdout)
+    actions = [h["action"] for h in shown["history"]]
+    assert actions[:4] == ["alert.create", "alert.ack", "alert.note", "alert.close"]
+    assert shown["alert"]["status"] == "closed"
+    assert shown["events"][0]["raw"].startswith("Nov 19 10:01:02 dnsmasq[811]: query[A] www.")
+    assert shown["events"][0]["matches"][0]["list"] == "ut1/gambling"
+    r = monitord("evidence", "verify", config=site)
+    assert r.returncode == 0
+    assert "intact" in r.stdout
+    assert (
+        monitord("alerts", "list", "--status", "open", "--json", config=site).stdout.strip() == "[]"
+    )
+
+
+def test_outbox_flush_writes_eml_to_pickup_dir(site: Path) -> None:
+    r = monitord("outbox", "flush", config=site)
+    assert r.returncode == 0, r.stderr
+    mails = list((site.parent / "var" / "outbox-mail").glob("*.eml"))
+    assert len(mails) == 1
+    body = mails[0].read_text()
+    assert "Subject: [monitord #1] MEDIUM gambling - J.S." in body
+    assert "Jayden Smith" in body  # in the body, never the subject
+
+
+def test_bad_input_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "monitord.toml"
+    cfg.write_text("")
+    assert (
+        main(["--config", str(cfg), "ingest", str(tmp_path / "nope.log"), "--format", "squid"]) == 1
+    )
+    assert capsys.readouterr().err.strip() == f"{tmp_path / 'nope.log'}: file not found"
+    assert main(["--config", str(cfg), "alerts", "show", "99"]) == 1
+    assert capsys.readouterr().err.strip() == "no alert 99"
+    assert main(["--config", str(cfg), "ingest", str(cfg), "--format", "bind"]) == 1
+    assert "no parser for format 'bind'" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2() -> None:
+    assert monitord("alerts", "frobnicate").returncode == 2
+    assert monitord("ingest", "x.log").returncode == 2

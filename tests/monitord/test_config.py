@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitord.cli import main
+from monitord.config import ConfigError, find_config, load_config, parse_duration
+from monitord.initdir import init_dir
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "monitord.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_defaults_need_no_keys(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, ""))
+    assert cfg.settings.school.timezone == "Europe/London"
+    assert cfg.settings.smtp.security == "starttls"
+    assert cfg.database_url == f"sqlite:///{tmp_path}/var/monitord.db"
+    assert cfg.pickup_dir == tmp_path / "var/outbox-mail"
+
+
+def test_unknown_key_wrong_type_and_missing_file_give_three_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        """
+[smtp]
+port = "submission"
+colour = "blue"
+
+[[sources]]
+name = "pihole"
+format = "dnsmasq"
+path = "/nonexistent/pihole.log"
+""",
+    )
+    code = main(["--config", str(path), "config", "check"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("monitord.toml: smtp.port: ")
+    assert "integer" in lines[0]
+    assert "'submission'" in lines[0]
+    assert lines[1] == "monitord.toml: smtp.colour: unknown key"
+    assert lines[2] == "monitord.toml: sources[0].path: file not found: /nonexistent/pihole.log"
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_bad_values_named_by_key(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[school]
+timezone = "Europe/Atlantis"
+[smtp]
+security = "ssl"
+port = 70000
+[[sources]]
+name = "x"
+format = "syslog"
+path = "monitord.toml"
+max_silence = "soon"
+""",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = "\n".join(info.value.problems)
+    assert "school.timezone: unknown time zone 'Europe/Atlantis'" in text
+    assert "smtp.security:" in text
+    assert "smtp.port:" in text
+    assert "sources[0].format: unknown format 'syslog'" in text
+    assert "sources[0].max_silence: expected a duration" in text
+
+
+def test_not_toml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"monitord.toml: not valid TOML"):
+        load_config(write(tmp_path, "[school\nname = 1"))
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_password_file_relative_to_config(tmp_path: Path) -> None:
+    (tmp_path / "smtp.secret").write_text("s3cret\n", encoding="utf-8")
+    cfg = load_config(write(tmp_path, '[smtp]\nusername = "u"\npassword_file = "smtp.secret"\n'))
+    assert cfg.smtp_password() == "s3cret"
+
+
+def test_duplicate_source_names(tmp_path: Path) -> None:
+    (tmp_path / "a.log").touch()
+    text = '[[sources]]\nname = "a"\nformat = "squid"\npath = "a.log"\n' * 2
+    with pytest.raises(ConfigError, match=r"sources\[1\].name: duplicate source name 'a'"):
+        load_config(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90s", timedelta(seconds=90)),
+        ("30m", timedelta(minutes=30)),
+        ("2h", timedelta(hours=2)),
+        ("1d", timedelta(days=1)),
+        (600, timedelta(minutes=10)),
+    ],
+)
+def test_durations(text: str | int, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+def test_init_config_is_valid_and_not_overwritten(tmp_path: Path) -> None:
+    written = init_dir(tmp_path / "site")
+    cfg = load_config(written[0])
+    assert cfg.policy_file == tmp_path / "site" / "policy.toml"
+    assert main(["init", str(tmp_path / "site")]) == 1
+
+
+def test_find_config_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MONITORD_CONFIG", raising=False)
+    assert find_config(None) == Path("/etc/monitord/monitord.toml")
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "monitord.toml").touch()
+    assert find_config(None) == Path("config/monitord.toml")
+    monkeypatch.setenv("MONITORD_CONFIG", "/srv/m.toml")
+    assert find_config(None) == Path("/srv/m.toml")
+    assert find_config("x.toml") == Path("x.toml")

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from monitord.app import App
+from monitord.classify import Classifier
+from monitord.lists import ListError, load_index, read_plain, read_ut1, store_list
+from monitord.store import table_of
+from monitord.tables import AuditRow, ListVersionRow
+from tests.conftest import UT1
+
+
+def test_ut1_tree_maps_folders_to_categories() -> None:
+    contents, skipped = read_ut1(UT1, "ut1")
+    by_name = {c.name: c for c in contents}
+    assert by_name["ut1/gambling"].category == "gambling"
+    assert by_name["ut1/vpn"].category == "filter_bypass"
+    assert by_name["ut1/liste_blanche"].category == "allow"
+    assert by_name["ut1/adult"].category == "pornography"
+    assert len(by_name["ut1/adult"].urls) > 1000
+    gambling = (UT1 / "gambling" / "domains").read_text().split()
+    assert len(by_name["ut1/gambling"].domains) == len(gambling)
+    assert any(s.startswith("shortener:") for s in skipped)
+    assert any(s.startswith("dynamic-dns:") for s in skipped)
+
+
+def test_numbered_parts_are_joined_before_splitting(tmp_path: Path) -> None:
+    folder = tmp_path / "blacklists" / "gambling"
+    folder.mkdir(parents=True)
+    # The entry "casino.example" straddles the two parts.
+    (folder / "domains.0").write_bytes(b"bet.example\ncasi")
+    (folder / "domains.1").write_bytes(b"no.example\npoker.example\n")
+    (folder / "domains.10").write_bytes(b"late.example\n")
+    (folder / "domains.2").write_bytes(b"middle.example\n")
+    contents, _ = read_ut1(tmp_path / "blacklists", "t")
+    assert contents[0].domains == (
+        "bet.example",
+        "casino.example",
+        "poker.example",
+        "middle.example",
+        "late.example",
+    )
+
+
+def test_ut1_import_stores_versions_audits_and_classifies(app: App) -> None:
+    contents, _ = read_ut1(UT1, "ut1")
+    now = app.clock.now()
+    for c in contents:
+        store_list(app.engine, app.cfg.lists_dir, c, "tester", now)
+    t = table_of(ListVersionRow)
+    with app.engine.connect() as conn:
+        row = conn.execute(select(t).where(t.c.name == "ut1/gambling")).one()
+        audits = conn.execute(
+            select(table_of(AuditRow)).where(table_of(AuditRow).c.action == "list.import")
+        ).all()
+    assert row.active
+    assert row.domains > 100
+    assert len(row.sha256) == 64
+    assert len(audits) == len(contents)
+    assert json.loads(audits[0].detail)["sha256"]
+    classifier = Classifier(load_index(app.engine, None))
+    first = (UT1 / "gambling" / "domains").read_text().split()[0]
+    assert "gambling" in classifier.classify_host(f"www.{first}").categories
+    assert classifier.classify_host("clean-school-site.example").categories == ()
+
+
+def test_reimport_replaces_the_active_version(app: App, tmp_path: Path) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_text("one.example\n")
+    now = app.clock.now()
+    store_list(app.engine, app.cfg.lists_dir, read_plain(path, "domains", "drugs", "x"), "a", now)
+    path.write_text("one.example\ntwo.example\n")
+    store_list(app.engine, app.cfg.lists_dir, read_plain(path, "domains", "drugs", "x"), "a", now)
+    t = table_of(ListVersionRow)
+    with app.engine.connect() as conn:
+        rows = conn.execute(select(t.c.domains, t.c.active).order_by(t.c.id)).all()
+    assert [(r.domains, r.active) for r in rows] == [(1, False), (2, True)]
+    classifier = Classifier(load_index(app.engine, None))
+    assert classifier.classify_host("two.example").categories == ("drugs",)
+
+
+def test_plain_list_needs_a_real_category(tmp_path: Path) -> None:
+    path = tmp_path / "l.txt"
+    path.write_text("a.example\n")
+    with pytest.raises(ListError, match="not a category id"):
+        read_plain(path, "domains", "naughty", "x")
+
+
+def test_not_a_ut1_tree(tmp_path: Path) -> None:
+    with pytest.raises(ListError, match="not a directory"):
+        read_ut1(tmp_path / "missing", "ut1")
+    with pytest.raises(ListError, match="no UT1 category folders"):
+        read_ut1(tmp_path, "ut1")

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitord.app import App, ingest_files, open_app
+from monitord.roster import import_devices, import_people
+from tests.conftest import FIXTURES
+
+DAY = datetime(2026, 11, 19, 18, 0, tzinfo=UTC)
+
+
+def school(app: App, tmp_path: Path) -> App:
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "username,display_name,role,year_group,class,email\n"
+        "jayden.s,Jayden Smith,pupil,6,6B,\n"
+        "helen.p,Helen Price,staff,,,\n",
+        encoding="utf-8",
+    )
+    devices = tmp_path / "devices.csv"
+    devices.write_text(
+        "device_id,mac,hostname,ownership,assigned_to\n"
+        "Y6-LT-07,aa:00:00:00:00:07,y6-lt-07,school_single,jayden.s\n",
+        encoding="utf-8",
+    )
+    import_people(app.engine, roster, "office", app.clock.now())
+    import_devices(app.engine, devices, "office", app.clock.now())
+    leases = tmp_path / "dnsmasq.leases"
+    leases.write_text(f"{int(DAY.timestamp())} aa:00:00:00:00:07 10.20.6.7 y6-lt-07 *\n")
+    fresh = open_app(app.cfg, app.clock)
+    ingest_files(fresh, [leases], "dnsmasq-leases", "leases")
+    return fresh
+
+
+def log(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "dnsmasq.log"
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    os.utime(path, (DAY.timestamp(), DAY.timestamp()))
+    return path
+
+
+def dump(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    with sqlite3.connect(db) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {n: sorted(conn.execute(f"SELECT * FROM {n}").fetchall(), key=repr) for n in names}
+
+
+def test_ingesting_the_same_file_twice_changes_nothing(app: App, tmp_path: Path) -> None:
+    app = school(app, tmp_path)
+    path = log(
+        tmp_path,
+        [
+            "Nov 19 10:01:02 dnsmasq[811]: query[A] www.bet365.com from 10.20.6.7",
+            "Nov 19 10:01:02 dnsmasq[811]: forwarded www.bet365.com to 1.1.1.3",
+            "Nov 19 10:01:09 dnsmasq[811]: query[A] www.pornhub.com from 10.20.6.7",
+            "Nov 19 10:02:00 dnsmasq[811]: query[A] www.bbc.co.uk from 10.20.6.7",
+            "Nov 19 10:02:01 dnsmasq[811]: this line is not one dnsmasq writes",
+        ],
+    )
+    first = ingest_files(app, [path], "dnsmasq", "resolver")
+    assert (first.lines, first.events, first.skipped, first.rejected) == (5, 3, 1, 1)
+    assert (first.stored, first.alerts_opened) == (3, 2)
+    db = Path(app.cfg.database_url.removeprefix("sqlite:///"))
+    before = dump(db)
+    again = open_app(app.cfg, app.clock)
+    second = ingest_files(again, [path], "dnsmasq", "resolver")
+    assert (second.stored, second.duplicates, second.alerts_opened, second.alerts_updated) == (
+        0,
+        3,
+        0,
+        0,
+    )
+    assert dump(db) == before
+
+
+def test_gz_backfill_of_a_file_already_read_adds_nothing(app: App, tmp_path: Path) -> None:
+    import gzip
+
+    app = school(app, tmp_path)
+    path = log(tmp_path, ["Nov 19 10:01:02 dnsmasq[811]: query[A] www.bet365.com from 10.20.6.7"])
+    assert ingest_files(app, [path], "dnsmasq", "resolver").stored == 1
+    gz = tmp_path / "dnsmasq.log.1.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    assert ingest_files(app, [gz], "dnsmasq", "resolver").stored == 0
+
+
+def test_events_carry_person_device_and_why(app: App, tmp_path: Path) -> None:
+    app = school(app, tmp_path)
+    path = log(tmp_path, ["Nov 19 10:01:02 dnsmasq[811]: query[A] www.bet365.com from 10.20.6.7"])
+    ingest_files(app, [path], "dnsmasq", "resolver")
+    db = Path(app.cfg.database_url.removeprefix("sqlite:///"))
+    with sqlite3.connect(db) as conn:
+        row = conn.execute(
+            "SELECT username, device_id, attribution, category, severity, raw FROM events "
+            "WHERE domain = 'www.bet365.com'"
+        ).fetchone()
+    username, device, why, category, severity, raw = row
+    assert (username, device, category, severity) == ("jayden.s", "Y6-LT-07", "gambling", "medium")
+    assert "10.20.6.7 -> aa:00:00:00:00:07" in why
+    assert raw == b"Nov 19 10:01:02 dnsmasq[811]: query[A] www.bet365.com from 10.20.6.7"
+
+
+def test_every_real_fixture_line_is_read(app: App) -> None:
+    for fmt in ("squid", "dnsmasq", "dnsmasq-leases"):
+        files = sorted(p for p in (FIXTURES / fmt).iterdir() if p.is_file() and p.suffix != ".md")
+        result = ingest_files(app, files, fmt, fmt)
+        assert result.rejected == 0, fmt
+        assert result.events > 0, fmt
