@@ -93,6 +93,13 @@ class SmtpNotifier:
             if exc.code >= 500:
                 raise PermanentFailure(f"{exc.code} {exc.message}") from exc
             raise
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            # Every recipient refused: not an SMTPResponseException, but just as final when
+            # each refusal is a 5xx.
+            if exc.recipients and all(r.code >= 500 for r in exc.recipients):
+                refused = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+                raise PermanentFailure(refused) from exc
+            raise
         return f"smtp://{s.host}:{s.port}"
 
 

@@ -17,9 +17,12 @@ from monitord.config import Config
 from monitord.model import Decision, Judged, Severity
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# A link anywhere in the text (inside a redirect's query, after a space), not only at the start.
+_LIVE = re.compile(r"(?i)\b(https?|ftps?)://([^/\s]*)")
 _ENV = Environment(
     loader=PackageLoader("alerting", "templates"),
-    autoescape=select_autoescape(["html"]),
+    # The templates are named *.html.j2: match that, or the HTML part is not escaped at all.
+    autoescape=select_autoescape(["html", "html.j2"]),
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
@@ -59,7 +62,13 @@ def defang(indicator: str) -> str:
         scheme = m.group(1).lower().replace("http", "hxxp").replace("ftp", "fxp") + "://"
         s = s[m.end() :]
     host, sep, rest = s.partition("/")
-    return scheme + host.replace(".", "[.]") + sep + rest
+    out = scheme + host.replace(".", "[.]") + sep + rest
+    # One at a time: a link's "host" may swallow the next link ("http://http://evil.com").
+    while (live := _LIVE.search(out)) is not None:
+        fanged = live.group(1).lower().replace("http", "hxxp").replace("ftp", "fxp")
+        fanged += "://" + live.group(2).replace(".", "[.]")
+        out = out[: live.start()] + fanged + out[live.end() :]
+    return out
 
 
 def initials(name: str | None, fallback: str | None) -> str:

@@ -57,6 +57,7 @@ def next_batch_time(ts: datetime, interval: timedelta) -> datetime:
 @dataclass(frozen=True, slots=True)
 class _Open:
     id: int
+    first_seen: datetime
     last_seen: datetime
     severity: Severity
 
@@ -109,19 +110,23 @@ class AlertManager:
         return opened, updated
 
     def _find_open(self, conn: Connection, key: str, ts: datetime) -> _Open | None:
+        """The open alert whose span is within the window of ``ts``, either side: lines read
+        late (a rotated log backfilled) must not join an alert days away from them."""
         at = table_of(AlertRow)
         row = conn.execute(
-            select(at.c.id, at.c.last_seen, at.c.severity)
-            .where(at.c.group_key == key, at.c.status != "closed")
+            select(at.c.id, at.c.first_seen, at.c.last_seen, at.c.severity)
+            .where(
+                at.c.group_key == key,
+                at.c.status != "closed",
+                at.c.last_seen >= ts - self.window,
+                at.c.first_seen <= ts + self.window,
+            )
             .order_by(at.c.last_seen.desc())
             .limit(1)
         ).first()
         if row is None:
             return None
-        last = utc(row.last_seen)
-        if ts - last > self.window:
-            return None
-        return _Open(int(row.id), last, Severity(row.severity))
+        return _Open(int(row.id), utc(row.first_seen), utc(row.last_seen), Severity(row.severity))
 
     def _open(self, conn: Connection, key: str, j: Judged, d: Decision) -> int:
         at = table_of(AlertRow)
@@ -194,6 +199,7 @@ class AlertManager:
         severity = max(current.severity, d.severity, key=lambda s: s.rank)
         values: dict[str, Any] = {
             "count": at.c.count + 1,
+            "first_seen": min(current.first_seen, j.event.ts),
             "last_seen": max(current.last_seen, j.event.ts),
             "updated_at": self.clock.now(),
             "severity": severity.value,

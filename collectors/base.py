@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from monitord.model import Checkpoint, Parsed, RawRecord
+from monitord.model import Checkpoint, Origin, Parsed, RawRecord
 
 PARSER_GROUP = "monitord.parsers"
 COLLECTOR_GROUP = "monitord.collectors"
@@ -23,25 +23,58 @@ class ParseContext:
 
     tz: ZoneInfo
     reference: datetime
+    origin: Origin | None = None
 
 
-class Parser(Protocol):
-    """A pure function from one decoded line to the events it records."""
-
-    fmt: str
+class Session(Protocol):
+    """Parses the lines of one file in order. A stateless format's session is a pure
+    function; a stateful one (a header naming the columns, a reply that enriches its query, a
+    lease block spread over lines) keeps what earlier lines said."""
 
     def parse(self, line: str, ctx: ParseContext) -> Parsed: ...
 
 
+class Parser(Protocol):
+    """A log format: its name and a fresh session for each file read.
+
+    ``header_prefix``: lines starting with it carry the file's layout; a session resumed in
+    the middle of a file is first shown those lines again (their output is discarded).
+    """
+
+    @property
+    def fmt(self) -> str: ...
+
+    @property
+    def header_prefix(self) -> str | None: ...
+
+    def session(self) -> Session: ...
+
+
 @dataclass(frozen=True, slots=True)
 class LineParser:
-    """A parser made of a format name and a pure function."""
+    """A stateless format: a name and a pure function from one line to its events."""
 
     fmt: str
     func: Callable[[str, ParseContext], Parsed]
+    header_prefix: str | None = None
 
     def parse(self, line: str, ctx: ParseContext) -> Parsed:
         return self.func(line, ctx)
+
+    def session(self) -> Session:
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class StatefulParser:
+    """A format whose lines depend on earlier ones: ``factory`` makes a fresh session."""
+
+    fmt: str
+    factory: Callable[[], Session]
+    header_prefix: str | None = None
+
+    def session(self) -> Session:
+        return self.factory()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +106,10 @@ def available_formats() -> list[str]:
 def load_parser(fmt: str) -> Parser:
     """Import only the parser that is asked for."""
     for ep in entry_points(group=PARSER_GROUP, name=fmt):
-        parser: Parser = ep.load()
+        try:
+            parser: Parser = ep.load()
+        except (ImportError, AttributeError) as exc:
+            raise UnknownFormat(f"the parser for format {fmt!r} cannot be loaded: {exc}") from None
         return parser
     known = ", ".join(available_formats())
     raise UnknownFormat(f"no parser for format {fmt!r} (this installation has: {known})")

@@ -62,6 +62,22 @@ def read_line(fh: io.BufferedIOBase) -> tuple[bytes, int, bool]:
     return line, consumed, complete
 
 
+def read_header(path: Path, prefix: str, limit: int) -> list[str]:
+    """The lines at the start of ``path`` (before byte ``limit``) that begin with ``prefix``:
+    what a session resumed in the middle of the file must see again."""
+    lines: list[str] = []
+    marker = prefix.encode()
+    with open_log(path) as fh:
+        offset = 0
+        while offset < limit:
+            line, consumed, _complete = read_line(fh)
+            if not consumed or not line.startswith(marker):
+                break
+            offset += consumed
+            lines.append(line.decode("utf-8", "replace").rstrip("\r\n"))
+    return lines
+
+
 def iter_records(
     path: Path,
     source: str,

@@ -67,7 +67,8 @@ def ingest_files(
     total = BatchResult()
     size = app.cfg.settings.pipeline.batch_size
     for path in paths:
+        session = parser.session()  # each file has its own header and its own state
         records = (rec for rec, _ in iter_records(path, source, now=app.clock.now()))
         for batch in batched(records, size):
-            total = total + app.processor.process(fmt, parser, batch)
+            total = total + app.processor.process(fmt, session, batch)
     return total

@@ -9,9 +9,11 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 
 from alerting.delivery import EmailNotifier, deliver_due
-from collectors.base import Batch, Parser, load_parser
+from collectors.base import Batch, ParseContext, Parser, Session, load_parser
+from collectors.files import read_header
 from collectors.follow import FileCollector
 from monitord.app import App, open_app
 from monitord.clock import Clock, SystemClock
@@ -54,6 +56,7 @@ class Daemon:
                 )
             )
         self.notifier = EmailNotifier(cfg)
+        self._sessions: dict[str, tuple[str, Session]] = {}
         self._mail_now = asyncio.Event()
         self._stopping = asyncio.Event()
 
@@ -68,15 +71,33 @@ class Daemon:
         async for batch in collector.batches():
             await self.queue.put(_Work(fmt, parser, batch))
 
+    def _session(self, work: _Work) -> Session:
+        """The source's parser session; a new one for a new file, first shown that file's
+        header lines when it is resumed in the middle."""
+        cp = work.batch.checkpoint
+        known = self._sessions.get(cp.source)
+        if known is not None and known[0] == cp.file_id:
+            return known[1]
+        session = work.parser.session()
+        prefix = work.parser.header_prefix
+        first = work.batch.records[0].origin.offset if work.batch.records else 0
+        if prefix and first > 0:
+            ctx = ParseContext(self.app.cfg.tz, self.clock.now())
+            for line in read_header(Path(cp.path), prefix, first):
+                session.parse(line, ctx)
+        self._sessions[cp.source] = (cp.file_id, session)
+        return session
+
     async def _write(self) -> None:
         while True:
             work = await self.queue.get()
             if work is None:
                 return
+            session = await asyncio.to_thread(self._session, work)
             result = await asyncio.to_thread(
                 self.app.processor.process,
                 work.fmt,
-                work.parser,
+                session,
                 work.batch.records,
                 work.batch.checkpoint,
             )

@@ -116,15 +116,26 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class EventUpdate:
+    """A later line that adds to an event already made: the filter blocked the query, or
+    the reply named the answer. ``event_id`` is the earlier event's id."""
+
+    event_id: str
+    blocked: bool | None = None
+    action: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Parsed:
     """What a parser made of one raw record.
 
-    No events and no ``rejected`` reason means the record is a known line that carries no
-    event (a header, a statistics line, a reply that follows its query).
+    No events, no updates and no ``rejected`` reason means the record is a known line that
+    carries no event (a header, a statistics line, a reply that follows its query).
     """
 
     events: tuple[Event, ...] = ()
     rejected: str | None = None
+    updates: tuple[EventUpdate, ...] = ()
 
 
 SKIP = Parsed()

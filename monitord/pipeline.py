@@ -5,19 +5,35 @@ the source's checkpoint in the same transaction so a crash neither loses nor dou
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, select, update
 
-from collectors.base import ParseContext, Parser
+from collectors.base import ParseContext, Session
 from monitord.classify import Classifier
 from monitord.clock import Clock
 from monitord.identity import Binding, Identity, lease_interval
-from monitord.model import Checkpoint, EventKind, Judged, Origin, RawRecord, Severity
+from monitord.model import (
+    Checkpoint,
+    EventKind,
+    EventUpdate,
+    Judged,
+    Origin,
+    RawRecord,
+    Severity,
+)
 from monitord.policy import Policy
 from monitord.store import insert_ignore, table_of
-from monitord.tables import CheckpointRow, EventRow, LeaseRow, MatchRow, RejectedRow
+from monitord.tables import (
+    AlertEventRow,
+    AlertRow,
+    CheckpointRow,
+    EventRow,
+    LeaseRow,
+    MatchRow,
+    RejectedRow,
+)
 
 MAX_LINE = 64 * 1024
 
@@ -53,6 +69,7 @@ class _Pending:
     matches: dict[str, list[dict[str, Any]]]
     leases: dict[str, dict[str, Any]]
     judged: list[Judged]
+    updates: list[EventUpdate]
 
 
 class Processor:
@@ -77,9 +94,10 @@ class Processor:
         self.site_id = site_id
 
     def judge(
-        self, fmt: str, parser: Parser, records: Sequence[RawRecord]
+        self, fmt: str, session: Session, records: Sequence[RawRecord]
     ) -> tuple[_Pending, BatchResult]:
-        pending = _Pending([], [], {}, {}, [])
+        pending = _Pending([], [], {}, {}, [], [])
+        position: dict[str, int] = {}
         events = skipped = 0
         for rec in records:
             if len(rec.data) > MAX_LINE:
@@ -88,9 +106,9 @@ class Processor:
                 )
                 continue
             line = rec.data.decode("utf-8", "replace").rstrip("\r\n")
-            ctx = ParseContext(self.policy.tz, rec.file_mtime or rec.read_at)
+            ctx = ParseContext(self.policy.tz, rec.file_mtime or rec.read_at, rec.origin)
             try:
-                parsed = parser.parse(line, ctx)
+                parsed = session.parse(line, ctx)
             except Exception as exc:  # a parser bug must not stop the source
                 pending.rejected.append(
                     _rejected_row(rec, fmt, f"parser error {type(exc).__name__}: {exc}")
@@ -99,6 +117,12 @@ class Processor:
             if parsed.rejected is not None:
                 pending.rejected.append(_rejected_row(rec, fmt, parsed.rejected))
                 continue
+            for upd in parsed.updates:
+                at = position.get(upd.event_id)
+                if at is None:
+                    pending.updates.append(upd)
+                else:
+                    _update_in_batch(pending, at, upd)
             if not parsed.events:
                 skipped += 1
                 continue
@@ -135,6 +159,7 @@ class Processor:
                     classification.matches,
                     decisions,
                 )
+                position[eid] = len(pending.judged)
                 pending.judged.append(judged)
                 pending.events.append(self._event_row(judged))
                 if judged.matches:
@@ -192,12 +217,12 @@ class Processor:
     def process(
         self,
         fmt: str,
-        parser: Parser,
+        session: Session,
         records: Sequence[RawRecord],
         checkpoint: Checkpoint | None = None,
     ) -> BatchResult:
         """Judge and store one batch in a single transaction with its checkpoint."""
-        pending, result = self.judge(fmt, parser, records)
+        pending, result = self.judge(fmt, session, records)
         et = table_of(EventRow)
         with self.engine.begin() as conn:
             ids = [e["id"] for e in pending.events]
@@ -225,6 +250,8 @@ class Processor:
                         seen.add(j.event_id)
                         fresh.append(j)
                 opened, updated = self.alerts.apply(conn, fresh)
+            for upd in pending.updates:
+                _update_stored(conn, upd)
             if checkpoint is not None:
                 self._save_checkpoint(conn, checkpoint, result, pending)
         return BatchResult(
@@ -276,6 +303,38 @@ class Processor:
                 **values,
             )
         )
+
+
+def _update_in_batch(pending: _Pending, at: int, upd: EventUpdate) -> None:
+    """Apply a later line's update to an event of the same batch, before it is stored."""
+    j = pending.judged[at]
+    ev = j.event
+    event = replace(
+        ev,
+        blocked=ev.blocked if upd.blocked is None else upd.blocked,
+        action=upd.action or ev.action,
+    )
+    pending.judged[at] = replace(j, event=event)
+    pending.events[at]["blocked"] = event.blocked
+    pending.events[at]["action"] = event.action
+
+
+def _update_stored(conn: Connection, upd: EventUpdate) -> None:
+    """Apply a later line's update to an event stored by an earlier batch, and mark the
+    alerts that hold it as blocked when the filter blocked it."""
+    values: dict[str, Any] = {}
+    if upd.blocked is not None:
+        values["blocked"] = upd.blocked
+    if upd.action:
+        values["action"] = upd.action
+    if not values:
+        return
+    et = table_of(EventRow)
+    conn.execute(update(et).where(et.c.id == upd.event_id).values(**values))
+    if upd.blocked:
+        at, aet = table_of(AlertRow), table_of(AlertEventRow)
+        linked = select(aet.c.alert_id).where(aet.c.event_id == upd.event_id)
+        conn.execute(update(at).where(at.c.id.in_(linked)).values(blocked=True))
 
 
 def _rejected_row(rec: RawRecord, fmt: str, reason: str) -> dict[str, Any]:

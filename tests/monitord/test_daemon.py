@@ -44,7 +44,8 @@ def wait_for(db: Path, sql: str, want: int, timeout: float = 20.0) -> int:
 
 
 def line(n: int, host: str = "www.bbc.co.uk") -> str:
-    return f"Nov 19 10:{n // 60 % 60:02d}:{n % 60:02d} dnsmasq[811]: query[A] {host} from 10.0.0.{n % 250}\n"
+    stamp = f"Nov 19 10:{n // 60 % 60:02d}:{n % 60:02d}"
+    return f"{stamp} dnsmasq[811]: query[A] {host} from 10.0.0.{n % 250}\n"
 
 
 def test_follow_stop_and_resume_without_loss_or_doubling(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ import io
 from email.policy import default as default_policy
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from monitord.demo import run_demo
@@ -33,10 +34,6 @@ def test_demo_catches_the_planted_incidents(tmp_path: Path) -> None:
 
 def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
     (tmp_path / "precious.txt").write_text("keep me")
-    try:
+    with pytest.raises(ValueError, match="not a monitord demo folder"):
         run_demo(tmp_path, Console(file=io.StringIO()))
-    except ValueError as exc:
-        assert "not a monitord demo folder" in str(exc)
-    else:
-        raise AssertionError("the demo wrote into a folder it did not make")
     assert (tmp_path / "precious.txt").read_text() == "keep me"

@@ -1,0 +1,553 @@
+"""Delivering the outbox to a real SMTP server on the loopback address (aiosmtpd), and to the
+pickup folder when no server is configured."""
+
+from __future__ import annotations
+
+import email
+import json
+import socket
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import Engine, select
+
+from alerting.delivery import (
+    DeliveryResult,
+    EmailNotifier,
+    PickupNotifier,
+    SmtpNotifier,
+    backoff,
+    deliver_due,
+)
+from collectors.base import load_parser
+from monitord.app import open_app
+from monitord.clock import FixedClock
+from monitord.config import Config, load_config
+from monitord.initdir import CONFIG_TEMPLATE
+from monitord.model import Origin, RawRecord
+from monitord.store import inserted_id, open_store, rows_as_dicts, table_of
+from monitord.tables import AuditRow, OutboxRow
+
+TZ = ZoneInfo("Europe/London")
+SENDER = "monitord@school.example"
+DSL = ["dsl@school.example"]
+EVERYONE = ["dsl@school.example", "head@school.example", "chair@school.example"]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Sink:
+    """An SMTP handler that keeps what it accepts, or answers with the reply it is given."""
+
+    def __init__(self) -> None:
+        self.data_reply = "250 2.0.0 OK: queued"
+        self.rcpt_reply = "250 2.1.5 OK"
+        self.rcpt_replies: dict[str, str] = {}
+        self.received: list[Any] = []
+        self.attempts = 0
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        reply = self.rcpt_replies.get(address, self.rcpt_reply)
+        if reply.startswith("250"):
+            envelope.rcpt_tos.append(address)
+        return reply
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.attempts += 1
+        if self.data_reply.startswith("250"):
+            self.received.append(envelope)
+        return self.data_reply
+
+
+StartServer = Callable[[int], Sink]
+
+
+@pytest.fixture
+def start_server() -> Iterator[StartServer]:
+    """Start an aiosmtpd server on 127.0.0.1:port; every one started is stopped afterwards."""
+    controllers: list[Controller] = []
+
+    def start(port: int) -> Sink:
+        sink = Sink()
+        controller = Controller(sink, hostname="127.0.0.1", port=port)
+        controller.start()
+        controllers.append(controller)
+        return sink
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+def smtp_config(folder: Path, port: int) -> Config:
+    """A monitord.toml (from the init template) that sends to 127.0.0.1:port without TLS."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "monitord.toml"
+    text = CONFIG_TEMPLATE.format(config=path)
+    for old, new in (
+        ('host = ""', 'host = "127.0.0.1"'),
+        ("port = 587", f"port = {port}"),
+        ('security = "starttls"', 'security = "none"\ntimeout = "5s"'),
+        ('file = "policy.toml"', 'file = ""'),
+    ):
+        assert old in text
+        text = text.replace(old, new, 1)
+    path.write_text(text, encoding="utf-8")
+    return load_config(path)
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def cfg(tmp_path: Path, port: int) -> Config:
+    return smtp_config(tmp_path / "site", port)
+
+
+@pytest.fixture
+def engine(cfg: Config) -> Iterator[Engine]:
+    e = open_store(cfg.database_url)
+    yield e
+    e.dispose()
+
+
+def mail(subject: str, recipients: list[str], body: str) -> bytes:
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = SENDER
+    msg["To"] = ", ".join(recipients)
+    msg["Message-ID"] = f"<{abs(hash(subject))}.test@school.example>"
+    msg.set_content(body)
+    msg.add_alternative(f"<p>{body}</p>", subtype="html")
+    return bytes(msg)
+
+
+def queue(
+    engine: Engine,
+    clock: FixedClock,
+    *,
+    due_at: datetime | None = None,
+    recipients: list[str] | None = None,
+    subject: str = "[monitord #1] HIGH pornography - A.P.",
+    body: str = "Review the activity below.\n",
+) -> int:
+    """Put one message in the outbox, as the alert manager would."""
+    rcpt = DSL if recipients is None else recipients
+    message = mail(subject, rcpt, body)
+    table = table_of(OutboxRow)
+    with engine.begin() as conn:
+        return inserted_id(
+            conn.execute(
+                table.insert().values(
+                    alert_id=None,
+                    created_at=clock.now(),
+                    due_at=due_at or clock.now(),
+                    status="queued",
+                    attempts=0,
+                    message_id=str(email.message_from_bytes(message)["Message-ID"]),
+                    recipients=json.dumps(rcpt),
+                    subject=subject,
+                    message=message,
+                )
+            )
+        )
+
+
+def outbox(engine: Engine, msg_id: int) -> dict[str, Any]:
+    table = table_of(OutboxRow)
+    with engine.connect() as conn:
+        [row] = rows_as_dicts(conn.execute(select(table).where(table.c.id == msg_id)))
+    return row
+
+
+def audit(engine: Engine, action: str) -> list[dict[str, Any]]:
+    table = table_of(AuditRow)
+    with engine.connect() as conn:
+        return rows_as_dicts(
+            conn.execute(select(table).where(table.c.action == action).order_by(table.c.id))
+        )
+
+
+def lf(data: bytes) -> bytes:
+    """SMTP carries CRLF; the outbox stores the message with LF."""
+    return data.replace(b"\r\n", b"\n")
+
+
+def parse(data: bytes) -> EmailMessage:
+    msg = email.message_from_bytes(data, policy=default_policy)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+# --- to an SMTP server ------------------------------------------------------------------------
+
+
+async def test_due_messages_are_sent_and_marked_once(
+    cfg: Config, engine: Engine, clock: FixedClock, port: int, start_server: StartServer
+) -> None:
+    sink = start_server(port)
+    first = queue(engine, clock, subject="[monitord #1] HIGH pornography - A.P.")
+    second = queue(engine, clock, subject="[monitord #2] HIGH violence - B.P.")
+    notifier = EmailNotifier(cfg)
+    assert isinstance(notifier, SmtpNotifier)
+
+    result = await deliver_due(engine, cfg, clock, notifier)
+
+    where = f"smtp://127.0.0.1:{port}"
+    assert result == DeliveryResult(sent=2, where=(where, where))
+    assert [parse(e.original_content)["Subject"] for e in sink.received] == [
+        "[monitord #1] HIGH pornography - A.P.",
+        "[monitord #2] HIGH violence - B.P.",
+    ]
+    for msg_id in (first, second):
+        row = outbox(engine, msg_id)
+        assert row["status"] == "sent"
+        assert row["attempts"] == 1
+        assert row["sent_at"] == clock.now()
+        assert row["delivered_to"] == where
+        assert row["last_error"] is None
+    assert [a["subject"] for a in audit(engine, "mail.sent")] == [
+        f"outbox:{first}",
+        f"outbox:{second}",
+    ]
+
+    clock.advance(timedelta(hours=2))
+    again = await deliver_due(engine, cfg, clock, notifier, include_batched=True)
+    assert again == DeliveryResult()
+    assert len(sink.received) == 2
+    assert outbox(engine, first)["sent_at"] == clock.now() - timedelta(hours=2)
+    assert len(audit(engine, "mail.sent")) == 2
+
+
+async def test_recipients_and_bytes_arrive_intact(
+    cfg: Config, engine: Engine, clock: FixedClock, port: int, start_server: StartServer
+) -> None:
+    sink = start_server(port)
+    body = (
+        "Zoë looked up hxxps://bücher[.]example/straße 👍\n"
+        ".a line that starts with a dot\n"
+        ".\n"
+        "a long line " + "x" * 1500 + "\n"
+    )
+    msg_id = queue(engine, clock, recipients=EVERYONE, body=body)
+    stored = outbox(engine, msg_id)["message"]
+
+    result = await deliver_due(engine, cfg, clock, EmailNotifier(cfg))
+
+    assert result.sent == 1
+    [envelope] = sink.received
+    assert envelope.mail_from == SENDER
+    assert envelope.rcpt_tos == EVERYONE
+    assert lf(envelope.original_content) == stored
+    got = parse(lf(envelope.original_content))
+    assert got["To"] == ", ".join(EVERYONE)
+    text = got.get_body(("plain",))
+    assert text is not None
+    assert text.get_content() == body
+
+
+async def test_an_alert_from_the_pipeline_reaches_the_dsl(
+    cfg: Config, clock: FixedClock, port: int, start_server: StartServer
+) -> None:
+    sink = start_server(port)
+    app = open_app(cfg, clock)
+    try:
+        stamp = (clock.now() - timedelta(minutes=2)).astimezone(TZ).strftime("%b %d %H:%M:%S")
+        line = f"{stamp} dnsmasq[812]: query[A] www.pornhub.com from 10.0.0.99"
+        record = RawRecord(Origin("dns", "dns-file", 0), line.encode(), clock.now())
+        batch = app.processor.process("dnsmasq", load_parser("dnsmasq"), [record])
+        assert batch.alerts_opened == 1
+
+        result = await deliver_due(app.engine, cfg, clock, EmailNotifier(cfg))
+
+        assert result.sent == 1
+        [envelope] = sink.received
+        assert envelope.rcpt_tos == DSL
+        msg = parse(envelope.original_content)
+        assert msg["Subject"] == "[monitord #1] HIGH pornography - unknown"
+        assert msg["To"] == "dsl@school.example"
+        text = msg.get_body(("plain",))
+        html = msg.get_body(("html",))
+        assert text is not None
+        assert html is not None
+        assert "www[.]pornhub[.]com" in text.get_content()
+        assert "www[.]pornhub[.]com" in html.get_content()
+        assert outbox(app.engine, 1)["status"] == "sent"
+    finally:
+        app.engine.dispose()
+
+
+async def test_permanent_refusal_marks_failed_and_is_not_retried(
+    cfg: Config, engine: Engine, clock: FixedClock, port: int, start_server: StartServer
+) -> None:
+    sink = start_server(port)
+    sink.data_reply = "550 5.7.1 Message rejected by policy"
+    msg_id = queue(engine, clock)
+
+    result = await deliver_due(engine, cfg, clock, EmailNotifier(cfg))
+
+    assert result == DeliveryResult(failed=1)
+    row = outbox(engine, msg_id)
+    assert row["status"] == "failed"
+    assert row["attempts"] == 1
+    assert row["sent_at"] is None
+    assert "550" in row["last_error"]
+    assert "rejected by policy" in row["last_error"]
+    [failed] = audit(engine, "mail.failed")
+    assert failed["subject"] == f"outbox:{msg_id}"
+    assert "550" in json.loads(failed["detail"])["last_error"]
+
+    sink.data_reply = "250 OK"
+    clock.advance(timedelta(days=1))
+    again = await deliver_due(engine, cfg, clock, EmailNotifier(cfg), include_batched=True)
+    assert again == DeliveryResult()
+    assert sink.attempts == 1
+    assert sink.received == []
+    assert outbox(engine, msg_id)["status"] == "failed"
+
+
+async def test_every_recipient_refused_permanently_marks_failed(
+    cfg: Config, engine: Engine, clock: FixedClock, port: int, start_server: StartServer
+) -> None:
+    sink = start_server(port)
+    sink.rcpt_reply = "550 5.1.1 No such user here"
+    msg_id = queue(engine, clock, recipients=["dsl@school.example", "head@school.example"])
+
+    result = await deliver_due(engine, cfg, clock, EmailNotifier(cfg))
+
+    assert result == DeliveryResult(failed=1)
+    row = outbox(engine, msg_id)
+    assert row["status"] == "failed"
+    assert "550" in row["last_error"]
+    assert "No such user" in row["last_error"]
+    clock.advance(timedelta(hours=2))
+    assert await deliver_due(engine, cfg, clock, EmailNotifier(cfg)) == DeliveryResult()
+    assert sink.attempts == 0
+
+
+async def test_recipients_refused_partly_for_now_are_retried(
+    cfg: Config, engine: Engine, clock: FixedClock, port: int, start_server: StartServer
+) -> None:
+    sink = start_server(port)
+    sink.rcpt_replies = {
+        "dsl@school.example": "550 5.1.1 No such user here",
+        "head@school.example": "452 4.2.2 Mailbox full",
+    }
+    msg_id = queue(engine, clock, recipients=["dsl@school.example", "head@school.example"])
+    result = await deliver_due(engine, cfg, clock, EmailNotifier(cfg))
+    assert result == DeliveryResult(retrying=1)
+    row = outbox(engine, msg_id)
+    assert (row["status"], row["attempts"]) == ("queued", 1)
+    assert row["due_at"] == clock.now() + timedelta(minutes=1)
+
+
+async def test_temporary_failure_stays_queued_with_backoff(
+    cfg: Config, engine: Engine, clock: FixedClock, port: int, start_server: StartServer
+) -> None:
+    sink = start_server(port)
+    sink.data_reply = "451 4.3.0 Mail server temporarily rejected message"
+    msg_id = queue(engine, clock)
+    notifier = EmailNotifier(cfg)
+
+    result = await deliver_due(engine, cfg, clock, notifier)
+
+    assert result == DeliveryResult(retrying=1)
+    row = outbox(engine, msg_id)
+    assert row["status"] == "queued"
+    assert row["attempts"] == 1
+    assert row["due_at"] == clock.now() + timedelta(minutes=1)
+    assert "451" in row["last_error"]
+    assert "temporarily rejected" in row["last_error"]
+    assert audit(engine, "mail.failed") == []
+
+    # Not due again yet: nothing is tried.
+    assert await deliver_due(engine, cfg, clock, notifier) == DeliveryResult()
+    assert sink.attempts == 1
+
+    clock.advance(timedelta(minutes=1))
+    assert await deliver_due(engine, cfg, clock, notifier) == DeliveryResult(retrying=1)
+    row = outbox(engine, msg_id)
+    assert (row["status"], row["attempts"]) == ("queued", 2)
+    assert row["due_at"] == clock.now() + timedelta(minutes=2)
+
+    sink.data_reply = "250 OK"
+    clock.advance(timedelta(minutes=2))
+    assert (await deliver_due(engine, cfg, clock, notifier)).sent == 1
+    row = outbox(engine, msg_id)
+    assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 3, None)
+    assert sink.attempts == 3
+    assert len(sink.received) == 1
+
+
+def test_backoff_grows_to_an_hour() -> None:
+    assert [backoff(n) for n in range(8)] == [
+        timedelta(minutes=m) for m in (1, 2, 4, 8, 16, 32, 60, 60)
+    ]
+    assert backoff(1000) == timedelta(hours=1)
+
+
+async def test_server_down_then_up_delivers_exactly_once(
+    cfg: Config, engine: Engine, clock: FixedClock, port: int, start_server: StartServer
+) -> None:
+    msg_id = queue(engine, clock)
+    notifier = EmailNotifier(cfg)
+
+    down = await deliver_due(engine, cfg, clock, notifier)  # nothing listens on the port
+
+    assert down == DeliveryResult(retrying=1)
+    row = outbox(engine, msg_id)
+    assert row["status"] == "queued"
+    assert row["attempts"] == 1
+    assert row["last_error"]
+    assert row["due_at"] > clock.now()
+
+    sink = start_server(port)
+    assert await deliver_due(engine, cfg, clock, notifier) == DeliveryResult()
+    assert sink.attempts == 0
+
+    clock.advance(row["due_at"] - clock.now() + timedelta(seconds=1))
+    up = await deliver_due(engine, cfg, clock, notifier)
+    assert up.sent == 1
+    clock.advance(timedelta(hours=1))
+    assert await deliver_due(engine, cfg, clock, notifier, include_batched=True) == (
+        DeliveryResult()
+    )
+    assert len(sink.received) == 1
+    assert sink.attempts == 1
+    row = outbox(engine, msg_id)
+    assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 2, None)
+
+
+async def test_batched_message_waits_unless_included(
+    cfg: Config, engine: Engine, clock: FixedClock, port: int, start_server: StartServer
+) -> None:
+    sink = start_server(port)
+    next_hour = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
+    medium = queue(engine, clock, due_at=next_hour, subject="[monitord #3] MEDIUM gambling - A.P.")
+    high = queue(engine, clock, subject="[monitord #4] HIGH pornography - A.P.")
+    notifier = EmailNotifier(cfg)
+
+    now = await deliver_due(engine, cfg, clock, notifier, include_batched=False)
+    assert now.sent == 1
+    assert outbox(engine, high)["status"] == "sent"
+    assert outbox(engine, medium)["status"] == "queued"
+    assert outbox(engine, medium)["attempts"] == 0
+
+    flushed = await deliver_due(engine, cfg, clock, notifier, include_batched=True)
+    assert flushed.sent == 1
+    assert outbox(engine, medium)["status"] == "sent"
+    assert [parse(e.original_content)["Subject"] for e in sink.received] == [
+        "[monitord #4] HIGH pornography - A.P.",
+        "[monitord #3] MEDIUM gambling - A.P.",
+    ]
+
+
+async def test_batched_message_goes_when_its_hour_comes(
+    cfg: Config, engine: Engine, clock: FixedClock, port: int, start_server: StartServer
+) -> None:
+    sink = start_server(port)
+    next_hour = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
+    medium = queue(engine, clock, due_at=next_hour)
+    notifier = EmailNotifier(cfg)
+    clock.advance(timedelta(minutes=59, seconds=59))
+    assert await deliver_due(engine, cfg, clock, notifier) == DeliveryResult()
+    clock.advance(timedelta(seconds=1))
+    assert (await deliver_due(engine, cfg, clock, notifier)).sent == 1
+    assert outbox(engine, medium)["sent_at"] == next_hour
+    assert len(sink.received) == 1
+
+
+async def test_no_recipients_fails_without_contacting_the_server(
+    cfg: Config, engine: Engine, clock: FixedClock, port: int, start_server: StartServer
+) -> None:
+    sink = start_server(port)
+    msg_id = queue(engine, clock, recipients=[])
+    result = await deliver_due(engine, cfg, clock, EmailNotifier(cfg))
+    assert result == DeliveryResult(failed=1)
+    row = outbox(engine, msg_id)
+    assert row["status"] == "failed"
+    assert "no recipients" in row["last_error"]
+    assert sink.attempts == 0
+
+
+# --- to the pickup folder ---------------------------------------------------------------------
+
+
+async def test_without_smtp_host_pickup_writes_complete_eml(
+    config: Config, clock: FixedClock
+) -> None:
+    assert config.settings.smtp.host == ""
+    notifier = EmailNotifier(config)
+    assert isinstance(notifier, PickupNotifier)
+    app = open_app(config, clock)
+    try:
+        stamp = (clock.now() - timedelta(minutes=2)).astimezone(TZ).strftime("%b %d %H:%M:%S")
+        lines = [
+            f"{stamp} dnsmasq[812]: query[A] www.pornhub.com from 10.0.0.99",
+            f"{stamp} dnsmasq[812]: query[A] bet365.com from 10.0.0.99",
+        ]
+        records = [
+            RawRecord(Origin("dns", "dns-file", i * 100), line.encode(), clock.now())
+            for i, line in enumerate(lines)
+        ]
+        assert app.processor.process("dnsmasq", load_parser("dnsmasq"), records).alerts_opened == 2
+
+        now = await deliver_due(app.engine, config, clock, notifier)
+        later = await deliver_due(app.engine, config, clock, notifier, include_batched=True)
+        again = await deliver_due(app.engine, config, clock, notifier, include_batched=True)
+
+        folder = config.pickup_dir
+        first, second = folder / "000001.eml", folder / "000002.eml"
+        assert now == DeliveryResult(sent=1, where=(str(first),))
+        assert later == DeliveryResult(sent=1, where=(str(second),))
+        assert again == DeliveryResult()
+        assert sorted(p.name for p in folder.iterdir()) == ["000001.eml", "000002.eml"]
+        assert first.read_bytes() == outbox(app.engine, 1)["message"]
+        assert second.read_bytes() == outbox(app.engine, 2)["message"]
+        assert outbox(app.engine, 1)["delivered_to"] == str(first)
+
+        msg = parse(first.read_bytes())
+        assert msg["Subject"] == "[monitord #1] HIGH pornography - unknown"
+        assert msg["From"] == SENDER
+        assert msg["To"] == "dsl@school.example"
+        assert msg["Message-ID"] == "<alert-1.default.monitord@school.example>"
+        assert msg["Date"] is not None
+        text = msg.get_body(("plain",))
+        html = msg.get_body(("html",))
+        assert text is not None
+        assert html is not None
+        assert "Full details on the monitord server: monitord alerts show 1" in text.get_content()
+        assert html.get_content().rstrip().endswith("</html>")
+        assert parse(second.read_bytes())["Subject"] == "[monitord #2] MEDIUM gambling - unknown"
+    finally:
+        app.engine.dispose()
+
+
+async def test_pickup_never_overwrites_a_file(tmp_path: Path) -> None:
+    folder = tmp_path / "pickup"
+    folder.mkdir()
+    (folder / "000002.eml").write_bytes(b"earlier\n")
+    notifier = PickupNotifier(folder)
+    first = await notifier.send(b"Subject: one\n\n1\n", SENDER, DSL)
+    second = await notifier.send(b"Subject: two\n\n2\n", SENDER, DSL)
+    assert Path(first).read_bytes() == b"Subject: one\n\n1\n"
+    assert Path(second).read_bytes() == b"Subject: two\n\n2\n"
+    assert (folder / "000002.eml").read_bytes() == b"earlier\n"
+    assert len({first, second, str(folder / "000002.eml")}) == 3
+    assert not list(folder.glob(".*"))

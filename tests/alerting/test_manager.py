@@ -1,0 +1,581 @@
+"""The alert manager end to end: real parsers, roster, leases, lists and policy through the
+pipeline, checked in the store."""
+
+from __future__ import annotations
+
+import email
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from collectors.base import load_parser
+from monitord.app import open_app
+from monitord.cases import ack, close
+from monitord.clock import FixedClock
+from monitord.config import Config, load_config
+from monitord.lists import read_plain, store_list
+from monitord.model import Origin, RawRecord
+from monitord.pipeline import BatchResult
+from monitord.roster import import_devices, import_people
+from monitord.store import open_store, rows_as_dicts, table_of
+from monitord.tables import AlertEventRow, AlertRow, AuditRow, EventRow, OutboxRow
+
+ROOT = Path(__file__).resolve().parents[2]
+TZ = ZoneInfo("Europe/London")
+DSL = ["dsl@school.example"]
+HEAD = ["head@school.example"]
+CHAIR = ["chair@school.example"]
+
+PEOPLE = """\
+username,display_name,role,year_group,class,email
+alice.p,Alice Pupil,pupil,5,Oak,
+ben.p,Ben Pupil,pupil,6,Ash,
+bob.s,Bob Staff,staff,,,bob@school.example
+helen.h,Helen Head,headteacher,,,helen@school.example
+someone,Sam Someone,staff,,,sam@school.example
+"""
+# who -> (device, MAC, IP); each laptop is a school_single device assigned to its user.
+LAPTOPS = {
+    "alice.p": ("LAP-ALICE", "aa:bb:cc:00:00:01", "10.0.0.11"),
+    "ben.p": ("LAP-BEN", "aa:bb:cc:00:00:02", "10.0.0.12"),
+    "bob.s": ("LAP-BOB", "aa:bb:cc:00:00:03", "10.0.0.13"),
+    "helen.h": ("LAP-HELEN", "aa:bb:cc:00:00:04", "10.0.0.14"),
+    "someone": ("LAP-SOMEONE", "aa:bb:cc:00:00:05", "10.0.0.15"),
+}
+UNKNOWN_IP = "10.0.0.99"
+
+
+class School:
+    """A monitord with a roster, an inventory and current DHCP leases, fed DNS lookups."""
+
+    def __init__(self, cfg: Config, clock: FixedClock, folder: Path) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.offset = 0
+        people = folder / "people.csv"
+        devices = folder / "devices.csv"
+        people.write_text(PEOPLE, encoding="utf-8")
+        devices.write_text(
+            "device_id,mac,hostname,ownership,assigned_to\n"
+            + "".join(
+                f"{dev},{mac},{dev.lower()},school_single,{user}\n"
+                for user, (dev, mac, _) in LAPTOPS.items()
+            ),
+            encoding="utf-8",
+        )
+        engine = open_store(cfg.database_url)
+        import_people(engine, people, "test", clock.now())
+        import_devices(engine, devices, "test", clock.now())
+        engine.dispose()
+        # Identity loads the roster when the app is built, so build it after the import.
+        self.app = open_app(cfg, clock)
+        expiry = int((clock.now() + timedelta(hours=12)).timestamp())
+        leases = [
+            f"{expiry} {mac} {ip} {dev.lower()} 01:{mac}" for dev, mac, ip in LAPTOPS.values()
+        ]
+        result = self.feed("dnsmasq-leases", "leases", leases)
+        assert result.events == len(LAPTOPS)
+
+    def reopen(self) -> None:
+        """Build the app again from the store (as a restarted daemon would)."""
+        self.app.engine.dispose()
+        self.app = open_app(self.cfg, self.clock)
+
+    def feed(self, fmt: str, source: str, lines: list[str]) -> BatchResult:
+        records = []
+        for line in lines:
+            self.offset += len(line) + 1
+            origin = Origin(source, f"{source}-file", self.offset, f"/var/log/{source}")
+            records.append(RawRecord(origin, line.encode(), self.clock.now()))
+        return self.app.processor.process(fmt, load_parser(fmt), records)
+
+    def lookups(self, *visits: tuple[str, str, datetime]) -> BatchResult:
+        """DNS queries (who, domain, when) as dnsmasq logs them, in one batch."""
+        lines = []
+        for who, domain, ts in visits:
+            ip = LAPTOPS[who][2] if who in LAPTOPS else who
+            stamp = ts.astimezone(TZ).strftime("%b %d %H:%M:%S")
+            lines.append(f"{stamp} dnsmasq[812]: query[A] {domain} from {ip}")
+        result = self.feed("dnsmasq", "dns", lines)
+        assert result.rejected == 0
+        assert result.events == len(visits)
+        return result
+
+    def lookup(self, who: str, domain: str, ts: datetime | None = None) -> BatchResult:
+        return self.lookups((who, domain, ts or self.clock.now() - timedelta(minutes=1)))
+
+    def rows(self, model: type[Any], **where: object) -> list[dict[str, Any]]:
+        table = table_of(model)
+        query = select(table)
+        for key, value in where.items():
+            query = query.where(table.c[key] == value)
+        first = next(iter(table.primary_key.columns))
+        with self.app.engine.connect() as conn:
+            return rows_as_dicts(conn.execute(query.order_by(first)))
+
+    def alerts(self, **where: object) -> list[dict[str, Any]]:
+        return self.rows(AlertRow, **where)
+
+    def outbox(self, **where: object) -> list[dict[str, Any]]:
+        return self.rows(OutboxRow, **where)
+
+    def audit(self, action: str) -> list[dict[str, Any]]:
+        return self.rows(AuditRow, action=action)
+
+
+def build_school(cfg: Config, clock: FixedClock, folder: Path) -> Iterator[School]:
+    s = School(cfg, clock, folder)
+    try:
+        yield s
+    finally:
+        s.app.engine.dispose()
+
+
+@pytest.fixture
+def school(config: Config, clock: FixedClock, tmp_path: Path) -> Iterator[School]:
+    yield from build_school(config, clock, tmp_path)
+
+
+def nominated_config(config: Config) -> Config:
+    """The same site with a policy file where ``someone`` is nominated for gambling."""
+    assert config.path is not None
+    policy = config.base_dir / "policy-nominated.toml"
+    shutil.copyfile(ROOT / "config" / "policy.toml", policy)
+    body = policy.read_text(encoding="utf-8")
+    assert "[nominated]\n" in body
+    policy.write_text(
+        body.replace("[nominated]\n", '[nominated]\ngambling = ["someone"]\n'), encoding="utf-8"
+    )
+    toml = config.path.read_text(encoding="utf-8")
+    assert 'file = "policy.toml"' in toml
+    config.path.write_text(
+        toml.replace('file = "policy.toml"', 'file = "policy-nominated.toml"'), encoding="utf-8"
+    )
+    cfg = load_config(config.path)
+    assert cfg.policy_file == policy
+    return cfg
+
+
+def parse(message: bytes) -> EmailMessage:
+    msg = email.message_from_bytes(message, policy=default_policy)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def at(clock: FixedClock, minutes: int) -> datetime:
+    """``minutes`` after an hour before the clock's time."""
+    return clock.now() - timedelta(hours=1) + timedelta(minutes=minutes)
+
+
+# --- grouping ---------------------------------------------------------------------------------
+
+
+def test_repeated_lookups_grow_one_alert(school: School, clock: FixedClock) -> None:
+    first = school.lookups(
+        ("alice.p", "www.pornhub.com", at(clock, 0)),
+        ("alice.p", "pornhub.com", at(clock, 10)),
+    )
+    assert (first.alerts_opened, first.alerts_updated) == (1, 1)
+    second = school.lookup("alice.p", "cdn1.pornhub.com", at(clock, 40))
+    assert (second.alerts_opened, second.alerts_updated) == (0, 1)
+
+    [alert] = school.alerts()
+    assert alert["count"] == 3
+    assert alert["category"] == "pornography"
+    assert alert["severity"] == "high"
+    assert alert["person"] == "alice.p"
+    assert alert["role"] == "pupil"
+    assert alert["year_group"] == "5"
+    assert alert["device"] == "LAP-ALICE"
+    assert alert["ip"] == "10.0.0.11"
+    assert alert["indicator"] == "www.pornhub.com"
+    assert alert["group_key"] == "default|person:alice.p|pornography"
+    assert alert["first_seen"] == at(clock, 0)
+    assert alert["last_seen"] == at(clock, 40)
+    assert json.loads(alert["sources"]) == ["dnsmasq"]
+    assert len(school.rows(AlertEventRow, alert_id=alert["id"])) == 3
+    # One alert, one message: growing it does not mail the DSL again.
+    assert len(school.outbox()) == 1
+    assert len(school.audit("alert.create")) == 1
+
+
+def test_lookups_out_of_order_in_a_batch_still_group(school: School, clock: FixedClock) -> None:
+    school.lookups(
+        ("alice.p", "bet365.com", at(clock, 30)),
+        ("alice.p", "bet365.com", at(clock, 5)),
+        ("alice.p", "bet365.com", at(clock, 50)),
+    )
+    [alert] = school.alerts()
+    assert alert["count"] == 3
+    assert alert["first_seen"] == at(clock, 5)
+    assert alert["last_seen"] == at(clock, 50)
+
+
+@pytest.mark.parametrize(
+    ("gap", "alerts"),
+    [
+        (timedelta(minutes=59), 1),
+        (timedelta(hours=1), 1),
+        (timedelta(hours=1, seconds=1), 2),
+        (timedelta(hours=3), 2),
+    ],
+)
+def test_new_alert_after_the_group_window(
+    school: School, clock: FixedClock, gap: timedelta, alerts: int
+) -> None:
+    assert school.cfg.settings.alerts.group_window == timedelta(hours=1)
+    school.lookup("alice.p", "pornhub.com", at(clock, 0))
+    clock.advance(gap)
+    school.lookup("alice.p", "pornhub.com", at(clock, 0))
+    rows = school.alerts()
+    assert len(rows) == alerts
+    assert sum(r["count"] for r in rows) == 2
+    assert len(school.outbox()) == alerts
+    if alerts == 2:
+        assert rows[0]["group_key"] == rows[1]["group_key"]
+        assert rows[1]["first_seen"] - rows[0]["last_seen"] == gap
+
+
+def test_window_runs_from_the_last_lookup(school: School, clock: FixedClock) -> None:
+    """While lookups keep coming within the window of each other, the alert keeps growing."""
+    for minutes in (0, 50, 100, 150):
+        school.lookup("alice.p", "pornhub.com", at(clock, minutes))
+    [alert] = school.alerts()
+    assert alert["count"] == 4
+    assert alert["last_seen"] - alert["first_seen"] == timedelta(minutes=150)
+
+
+def test_backfilled_earlier_lookup_joins_only_an_alert_within_the_window(
+    school: School, clock: FixedClock
+) -> None:
+    """Older lines read after newer ones (a rotated log backfilled later) group by the same
+    window, looking back as well as forward."""
+    school.lookup("alice.p", "pornhub.com", at(clock, 50))
+    school.lookup("alice.p", "pornhub.com", at(clock, 10))  # 40 minutes earlier: same alert
+    [alert] = school.alerts()
+    assert alert["count"] == 2
+    assert alert["first_seen"] == at(clock, 10)
+    assert alert["last_seen"] == at(clock, 50)
+
+    last_week = at(clock, 0) - timedelta(days=7)
+    school.lookup("alice.p", "pornhub.com", last_week)
+    rows = school.alerts()
+    assert [(r["first_seen"], r["last_seen"], r["count"]) for r in rows] == [
+        (at(clock, 10), at(clock, 50), 2),
+        (last_week, last_week, 1),
+    ]
+    # ...and a later line from that day joins last week's alert, not today's.
+    school.lookup("alice.p", "pornhub.com", last_week + timedelta(minutes=30))
+    rows = school.alerts()
+    assert [r["count"] for r in rows] == [2, 2]
+    assert rows[1]["last_seen"] == last_week + timedelta(minutes=30)
+    assert len(school.outbox()) == 2
+
+
+def test_an_acknowledged_alert_grows_but_a_closed_one_does_not(
+    school: School, clock: FixedClock
+) -> None:
+    school.lookup("alice.p", "pornhub.com", at(clock, 0))
+    [first] = school.alerts()
+    ack(school.app.engine, first["id"], "dsl", clock.now())
+    school.lookup("alice.p", "pornhub.com", at(clock, 5))
+    assert [(r["status"], r["count"]) for r in school.alerts()] == [("acknowledged", 2)]
+    close(school.app.engine, first["id"], "dsl", "internal_action", clock.now())
+    school.lookup("alice.p", "pornhub.com", at(clock, 10))
+    rows = school.alerts()
+    assert [(r["status"], r["count"]) for r in rows] == [("closed", 2), ("open", 1)]
+    assert len(school.outbox()) == 2
+
+
+def test_different_categories_give_different_alerts(school: School, clock: FixedClock) -> None:
+    school.lookups(
+        ("alice.p", "pornhub.com", at(clock, 0)),
+        ("alice.p", "bet365.com", at(clock, 1)),
+        ("alice.p", "xvideos.com", at(clock, 2)),
+        ("alice.p", "williamhill.com", at(clock, 3)),
+    )
+    rows = {r["category"]: r for r in school.alerts()}
+    assert set(rows) == {"pornography", "gambling"}
+    assert rows["pornography"]["count"] == 2
+    assert rows["gambling"]["count"] == 2
+    assert rows["pornography"]["group_key"] != rows["gambling"]["group_key"]
+    assert len(school.outbox()) == 2
+
+
+def test_different_people_give_different_alerts(school: School, clock: FixedClock) -> None:
+    school.lookups(
+        ("alice.p", "pornhub.com", at(clock, 0)),
+        ("ben.p", "pornhub.com", at(clock, 1)),
+    )
+    assert sorted((r["person"], r["device"]) for r in school.alerts()) == [
+        ("alice.p", "LAP-ALICE"),
+        ("ben.p", "LAP-BEN"),
+    ]
+
+
+def test_reading_the_same_lines_again_does_not_grow_the_alert(
+    school: School, clock: FixedClock
+) -> None:
+    stamp = at(clock, 0).astimezone(TZ).strftime("%b %d %H:%M:%S")
+    line = f"{stamp} dnsmasq[812]: query[A] pornhub.com from 10.0.0.11"
+    record = RawRecord(Origin("dns", "dns-file", 4242), line.encode(), clock.now())
+    parser = load_parser("dnsmasq")
+    first = school.app.processor.process("dnsmasq", parser, [record])
+    again = school.app.processor.process("dnsmasq", parser, [record, record])
+    assert (first.stored, first.alerts_opened) == (1, 1)
+    assert (again.stored, again.duplicates, again.alerts_opened, again.alerts_updated) == (
+        0,
+        2,
+        0,
+        0,
+    )
+    [alert] = school.alerts()
+    assert alert["count"] == 1
+    assert len(school.outbox()) == 1
+
+
+def test_unattributed_address_groups_by_ip_and_goes_to_the_dsl(
+    school: School, clock: FixedClock
+) -> None:
+    school.lookups(
+        (UNKNOWN_IP, "pornhub.com", at(clock, 0)),
+        (UNKNOWN_IP, "pornhub.com", at(clock, 1)),
+    )
+    [alert] = school.alerts()
+    assert alert["group_key"] == f"default|ip:{UNKNOWN_IP}|pornography"
+    assert alert["person"] is None
+    assert alert["device"] is None
+    assert alert["count"] == 2
+    assert json.loads(alert["recipients"]) == DSL
+    [row] = school.outbox()
+    assert parse(row["message"])["Subject"].endswith("pornography - unknown")
+
+
+# --- the outbox -------------------------------------------------------------------------------
+
+
+def test_new_alert_queues_its_message(school: School, clock: FixedClock) -> None:
+    result = school.lookup("alice.p", "pornhub.com")
+    assert result.alerts_opened == 1
+    [alert] = school.alerts()
+    [row] = school.outbox()
+    assert row["alert_id"] == alert["id"]
+    assert row["status"] == "queued"
+    assert row["attempts"] == 0
+    assert row["last_error"] is None
+    assert row["sent_at"] is None
+    assert row["created_at"] == alert["created_at"] == clock.now()
+    assert json.loads(row["recipients"]) == json.loads(alert["recipients"]) == DSL
+    msg = parse(row["message"])
+    assert (
+        msg["Message-ID"]
+        == row["message_id"]
+        == f"<alert-{alert['id']}.default.monitord@school.example>"
+    )
+    assert msg["Subject"] == row["subject"] == f"[monitord #{alert['id']}] HIGH pornography - A.P."
+    assert msg["To"] == "dsl@school.example"
+    assert "Alice" not in row["subject"]
+    [audit] = school.audit("alert.create")
+    assert audit["subject"] == f"alert:{alert['id']}"
+    assert json.loads(audit["detail"])["category"] == "pornography"
+
+
+def test_alert_and_outbox_are_one_transaction(school: School, clock: FixedClock) -> None:
+    """If the outbox row cannot be written, the alert (and the batch) is not written either;
+    reading the same lines again then makes both."""
+    with school.app.engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TRIGGER outbox_full BEFORE INSERT ON outbox "
+                "BEGIN SELECT RAISE(ABORT, 'outbox is full'); END"
+            )
+        )
+    stamp = at(clock, 0).astimezone(TZ).strftime("%b %d %H:%M:%S")
+    line = f"{stamp} dnsmasq[812]: query[A] pornhub.com from 10.0.0.11"
+    record = RawRecord(Origin("dns", "dns-file", 77), line.encode(), clock.now())
+    parser = load_parser("dnsmasq")
+    with pytest.raises(IntegrityError, match="outbox is full"):
+        school.app.processor.process("dnsmasq", parser, [record])
+    assert school.alerts() == []
+    assert school.outbox() == []
+    assert school.audit("alert.create") == []
+    assert school.rows(EventRow, kind="dns") == []
+
+    with school.app.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER outbox_full"))
+    result = school.app.processor.process("dnsmasq", parser, [record])
+    assert (result.stored, result.alerts_opened) == (1, 1)
+    [alert] = school.alerts()
+    [row] = school.outbox()
+    assert row["alert_id"] == alert["id"]
+
+
+def test_high_is_due_now(school: School, clock: FixedClock) -> None:
+    clock.advance(timedelta(minutes=25))
+    school.lookup("alice.p", "pornhub.com")
+    [row] = school.outbox()
+    assert row["due_at"] == clock.now() == datetime(2026, 11, 20, 16, 25, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("after", "due"),
+    [
+        (timedelta(0), datetime(2026, 11, 20, 17, 0, tzinfo=UTC)),
+        (timedelta(minutes=25), datetime(2026, 11, 20, 17, 0, tzinfo=UTC)),
+        (timedelta(minutes=59, seconds=59), datetime(2026, 11, 20, 17, 0, tzinfo=UTC)),
+        (timedelta(hours=8, minutes=1), datetime(2026, 11, 21, 1, 0, tzinfo=UTC)),
+    ],
+)
+def test_medium_is_due_at_the_next_whole_hour(
+    school: School, clock: FixedClock, after: timedelta, due: datetime
+) -> None:
+    clock.advance(after)
+    school.lookup("alice.p", "bet365.com")
+    [alert] = school.alerts()
+    assert alert["severity"] == "medium"
+    [row] = school.outbox()
+    assert row["due_at"] == due
+    assert row["created_at"] == clock.now()
+    assert row["status"] == "queued"
+
+
+def test_low_severity_makes_no_alert(school: School, clock: FixedClock) -> None:
+    result = school.lookups(
+        ("alice.p", "roblox.com", at(clock, 0)),
+        ("alice.p", "www.roblox.com", at(clock, 1)),
+        ("alice.p", "youtube.com", at(clock, 2)),
+    )
+    assert result.stored == 3
+    assert (result.alerts_opened, result.alerts_updated) == (0, 0)
+    assert school.alerts() == []
+    assert school.outbox() == []
+    events = sorted(school.rows(EventRow, kind="dns"), key=lambda e: e["ts"])
+    assert [(e["category"], e["severity"]) for e in events] == [
+        ("gaming", "low"),
+        ("gaming", "low"),
+        ("video_streaming", "low"),
+    ]
+    assert all(e["username"] == "alice.p" for e in events)
+
+
+def test_staff_social_media_after_school_makes_no_alert(school: School) -> None:
+    # 16:00 in London is after school: social media is "none" for staff then.
+    result = school.lookup("bob.s", "instagram.com")
+    assert result.alerts_opened == 0
+    assert school.alerts() == []
+    [event] = school.rows(EventRow, kind="dns")
+    assert (event["category"], event["severity"]) == ("social_media", "none")
+
+
+# --- exemptions -------------------------------------------------------------------------------
+
+
+def test_nominated_person_writes_exemption_audit_and_no_alert(
+    config: Config, clock: FixedClock, tmp_path: Path
+) -> None:
+    cfg = nominated_config(config)
+    for school in build_school(cfg, clock, tmp_path):
+        result = school.lookups(
+            ("someone", "bet365.com", at(clock, 0)),
+            ("someone", "paddypower.com", at(clock, 5)),
+        )
+        assert result.stored == 2
+        assert (result.alerts_opened, result.alerts_updated) == (0, 0)
+        assert school.alerts() == []
+        assert school.outbox() == []
+        used = school.audit("exemption.used")
+        assert len(used) == 2
+        events = sorted(school.rows(EventRow, kind="dns"), key=lambda e: e["ts"])
+        assert [json.loads(u["detail"])["event"] for u in used] == [e["id"] for e in events]
+        for u in used:
+            assert u["subject"] == "someone"
+            assert u["actor"] == "monitord"
+            detail = json.loads(u["detail"])
+            assert detail["category"] == "gambling"
+            assert "someone is nominated for gambling" in detail["rule"]
+        assert {(e["category"], e["severity"]) for e in events} == {("gambling", "none")}
+
+        # The exemption is personal: the same lookup by a pupil still alerts.
+        school.lookup("alice.p", "bet365.com")
+        [alert] = school.alerts()
+        assert (alert["person"], alert["category"], alert["severity"]) == (
+            "alice.p",
+            "gambling",
+            "medium",
+        )
+        assert len(school.audit("exemption.used")) == 2
+        # It covers gambling only.
+        school.lookup("someone", "pornhub.com")
+        assert [a["person"] for a in school.alerts()] == ["alice.p", "someone"]
+
+
+# --- routing ----------------------------------------------------------------------------------
+
+
+def recipients_of(school: School, person: str) -> tuple[list[str], list[str], list[str]]:
+    """An alert's recipients, its outbox row's, and its message's To: header's, each sorted."""
+    [alert] = school.alerts(person=person)
+    [row] = school.outbox(alert_id=alert["id"])
+    to = [a.addr_spec for a in parse(row["message"])["To"].addresses]
+    return (
+        sorted(json.loads(alert["recipients"])),
+        sorted(json.loads(row["recipients"])),
+        sorted(to),
+    )
+
+
+def test_pupil_alert_goes_to_the_dsl(school: School) -> None:
+    school.lookup("alice.p", "pornhub.com")
+    assert recipients_of(school, "alice.p") == (DSL, DSL, DSL)
+
+
+def test_staff_alert_goes_to_the_headteacher(school: School) -> None:
+    school.lookup("bob.s", "pornhub.com")
+    assert recipients_of(school, "bob.s") == (HEAD, HEAD, HEAD)
+
+
+def test_headteacher_alert_goes_to_the_chair_never_the_headteacher(school: School) -> None:
+    school.lookup("helen.h", "pornhub.com")
+    school.lookup("helen.h", "bet365.com")
+    for alert in school.alerts(person="helen.h"):
+        assert json.loads(alert["recipients"]) == CHAIR
+    for row in school.outbox():
+        assert json.loads(row["recipients"]) == CHAIR
+        msg = parse(row["message"])
+        assert msg["To"] == "chair@school.example"
+        assert "head@school.example" not in row["message"].decode("ascii")
+
+
+def test_critical_alerts_route_to_dsl_and_headteacher_or_chair(
+    school: School, clock: FixedClock, tmp_path: Path
+) -> None:
+    listing = tmp_path / "child_abuse.txt"
+    listing.write_text("csam-test.invalid\n", encoding="utf-8")
+    content = read_plain(listing, "domains", "child_abuse", "test/child_abuse")
+    store_list(school.app.engine, school.cfg.lists_dir, content, "test", clock.now())
+    school.reopen()  # the classifier loads the lists, and identity the stored leases
+    school.lookup("bob.s", "csam-test.invalid")
+    school.lookup("helen.h", "www.csam-test.invalid")
+    school.lookup("alice.p", "csam-test.invalid")
+
+    assert recipients_of(school, "bob.s") == (DSL + HEAD,) * 3
+    assert recipients_of(school, "helen.h") == (CHAIR + DSL,) * 3
+    assert recipients_of(school, "alice.p") == (DSL + HEAD,) * 3
+    for alert in school.alerts():
+        assert alert["severity"] == "critical"
+    for row in school.outbox():
+        assert row["due_at"] == clock.now()
+        assert parse(row["message"])["Importance"] == "high"
+    [helen] = school.alerts(person="helen.h")
+    [helen_mail] = school.outbox(alert_id=helen["id"])
+    assert b"head@school.example" not in helen_mail["message"]

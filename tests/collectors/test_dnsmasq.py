@@ -1,0 +1,231 @@
+"""The dnsmasq / Pi-hole log-queries parser against real logs, annotated samples and fuzz."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collectors.base import ParseContext
+from collectors.dnsmasq import PARSER, parse_line
+from monitord.model import SKIP, EventKind, Parsed
+from tests.conftest import FIXTURES
+
+LONDON = ZoneInfo("Europe/London")
+REFERENCE = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
+CTX = ParseContext(LONDON, REFERENCE)
+DNSMASQ = FIXTURES / "dnsmasq"
+LOGS = (
+    sorted(p for p in DNSMASQ.iterdir() if p.is_file() and p.suffix != ".md")
+    if DNSMASQ.is_dir()
+    else []
+)
+
+
+def _lines(path: Path) -> list[tuple[int, str]]:
+    out = []
+    for n, raw in enumerate(path.read_bytes().split(b"\n"), 1):
+        if raw.strip():
+            out.append((n, raw.decode("utf-8", "replace").rstrip("\r")))
+    return out
+
+
+def test_fixture_folder_has_logs() -> None:
+    assert len(LOGS) >= 2, f"expected the dnsmasq sample logs under {DNSMASQ}"
+
+
+@pytest.mark.parametrize("path", LOGS, ids=[p.name for p in LOGS])
+def test_every_fixture_line_is_an_event_or_known(path: Path) -> None:
+    lines = _lines(path)
+    assert lines, f"{path.name} has no lines"
+    events = 0
+    for n, line in lines:
+        parsed = PARSER.parse(line, CTX)
+        assert parsed.rejected is None, f"{path.name}:{n} rejected: {parsed.rejected}"
+        # Exactly the query lines are events; everything after a query is known and skipped.
+        if "]: query[" in line:
+            assert len(parsed.events) == 1, f"{path.name}:{n}"
+            ev = parsed.events[0]
+            assert ev.kind is EventKind.DNS
+            assert ev.client_ip == line.rsplit(" from ", 1)[1]
+            assert ev.domain
+            assert ev.domain in line
+            assert ev.qtype == line.split("query[", 1)[1].split("]", 1)[0]
+            assert ev.ts.tzinfo is UTC
+            assert ev.ts <= REFERENCE + timedelta(days=1)
+            events += 1
+        else:
+            assert parsed == SKIP, f"{path.name}:{n} gave {parsed}"
+    assert events > 0
+
+
+def test_fixture_times_are_placed_before_the_reference() -> None:
+    """pfSense's 'Dec  3' lines read in November 2026 are from December 2025."""
+    (pfsense,) = (p for p in LOGS if p.name.startswith("pfsense"))
+    ev = parse_line(_lines(pfsense)[0][1], CTX).events[0]
+    assert ev.ts == datetime(2025, 12, 3, 8, 51, 27, tzinfo=UTC)
+    assert ev.domain == "daisy.ubuntu.com"
+    assert ev.client_ip == "192.0.2.5"
+
+
+# Annotated samples, in the manner of fail2ban's sample logs: each line with what it must give,
+# either the Event fields it must have, SKIP (a known line with no event of its own), or the
+# words the rejection reason must contain.
+SAMPLES: list[tuple[str, dict[str, Any] | Parsed | str]] = [
+    # A query for an address (real line, pfSense docs): read in November 2026, so December 2025.
+    (
+        "Dec  3 08:51:27 dnsmasq[1068]: query[A] daisy.ubuntu.com from 192.0.2.5",
+        {
+            "kind": EventKind.DNS,
+            "ts": datetime(2025, 12, 3, 8, 51, 27, tzinfo=UTC),
+            "client_ip": "192.0.2.5",
+            "domain": "daisy.ubuntu.com",
+            "qtype": "A",
+            "blocked": False,
+        },
+    ),
+    # IPv6 address query from Pi-hole (real line): July is BST, so 19:39:41 local is 18:39:41Z.
+    (
+        "Jul  7 19:39:41 dnsmasq[536]: query[AAAA] video-edge-b1fd44.muc01.abs.hls.ttvnw.net "
+        "from 192.168.1.185",
+        {
+            "ts": datetime(2026, 7, 7, 18, 39, 41, tzinfo=UTC),
+            "client_ip": "192.168.1.185",
+            "domain": "video-edge-b1fd44.muc01.abs.hls.ttvnw.net",
+            "qtype": "AAAA",
+        },
+    ),
+    # HTTPS (type 65) record query from Pi-hole (real line).
+    (
+        "Jul  7 00:00:53 dnsmasq[553]: query[HTTPS] mask.icloud.com from 192.168.1.115",
+        {"qtype": "HTTPS", "domain": "mask.icloud.com", "client_ip": "192.168.1.115"},
+    ),
+    # A syslog hostname before the program, an upper-case name with a trailing dot, IPv6 client.
+    (
+        "Mar  1 09:00:00 gateway dnsmasq[99]: query[A] WWW.Example.COM. from 2001:db8::7",
+        {
+            "ts": datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC),
+            "domain": "www.example.com",
+            "client_ip": "2001:db8::7",
+        },
+    ),
+    # A type dnsmasq has no name for is logged as type=N: still a query, named as RFC 3597 does.
+    (
+        "Mar  1 09:00:00 dnsmasq[99]: query[type=65] example.org from 10.0.0.8",
+        {"qtype": "TYPE65", "domain": "example.org", "client_ip": "10.0.0.8"},
+    ),
+    # What follows a query carries no new event.
+    ("Dec  3 08:51:27 dnsmasq[1068]: forwarded daisy.ubuntu.com to 8.8.8.8", SKIP),
+    ("Dec  3 08:51:27 dnsmasq[1068]: reply daisy.ubuntu.com is 91.189.95.55", SKIP),
+    ("Dec  3 08:56:46 dnsmasq[1068]: cached dnl-14.geo.kaspersky.com is 4.28.136.39", SKIP),
+    ("Dec  3 08:56:49 dnsmasq[1068]: cached wpad.example.com is NXDOMAIN-IPv4", SKIP),
+    ("Jul  7 19:39:44 dnsmasq[536]: dnssec-query[DS] ttvnw.net to 208.67.222.222", SKIP),
+    ("Jul 19 14:32:35 dnsmasq[536]: validation _dns.resolver.arpa is BOGUS", SKIP),
+    # Pi-hole's block lines name no client; the query line before them is the event.
+    ("Jul  7 20:19:36 dnsmasq[536]: gravity blocked tags.tiqcdn.com is 0.0.0.0", SKIP),
+    ("Jul 19 15:53:09 dnsmasq[536]: exactly blacklisted detectportal.firefox.com is ::", SKIP),
+    ("Jul 19 00:12:57 dnsmasq[536]: regex blacklisted vast.livejasmin.com is 0.0.0.0", SKIP),
+    # dnsmasq's DHCP half logs as dnsmasq-dhcp.
+    (
+        "Mar  1 09:00:00 gw dnsmasq-dhcp[99]: DHCPACK(eth0) 10.0.0.8 aa:bb:cc:dd:ee:ff laptop",
+        SKIP,
+    ),
+    # Another program's line in the same syslog file.
+    (
+        "Dec  3 08:51:30 gateway sshd[2211]: Accepted publickey for admin from 192.0.2.9",
+        "not a dnsmasq syslog line (expected 'Mon DD HH:MM:SS dnsmasq[PID]: ...')",
+    ),
+    ("Dec  3 08:51:30 gateway notdnsmasq[1]: query[A] a.example from 10.0.0.1", "not a dnsmasq"),
+    ("garbage", "not a dnsmasq syslog line"),
+    ("", "not a dnsmasq syslog line"),
+    # A dnsmasq message nobody has taught the parser.
+    ("Dec  3 08:51:30 dnsmasq[1068]: something new happened", "unrecognised dnsmasq message"),
+    # A query line that does not have the shape of one must be seen, not silently dropped.
+    ("Dec  3 08:51:30 dnsmasq[1068]: query[A] a.example from", "unrecognised dnsmasq message"),
+    ("Dec  3 08:51:30 dnsmasq[1068]: query[] a.example from 10.0.0.1", "unrecognised"),
+    # A date that does not exist.
+    ("Feb 30 08:51:30 dnsmasq[1068]: query[A] a.example from 10.0.0.1", "impossible date"),
+    ("Foo  3 08:51:30 dnsmasq[1068]: query[A] a.example from 10.0.0.1", "impossible date"),
+    ("Dec  3 25:51:30 dnsmasq[1068]: query[A] a.example from 10.0.0.1", "impossible date"),
+]
+
+
+@pytest.mark.parametrize(("line", "expected"), SAMPLES)
+def test_annotated_sample(line: str, expected: dict[str, Any] | Parsed | str) -> None:
+    parsed = parse_line(line, CTX)
+    if isinstance(expected, dict):
+        assert parsed.rejected is None, parsed.rejected
+        assert len(parsed.events) == 1
+        ev = parsed.events[0]
+        assert {name: getattr(ev, name) for name in expected} == expected
+    elif isinstance(expected, Parsed):
+        assert parsed == expected
+    else:
+        assert parsed.events == ()
+        assert parsed.rejected is not None
+        assert expected in parsed.rejected
+
+
+def _query_at(stamp: str, reference: datetime) -> datetime:
+    parsed = parse_line(
+        f"{stamp} dnsmasq[1]: query[A] a.example from 10.0.0.1", ParseContext(LONDON, reference)
+    )
+    assert parsed.rejected is None, parsed.rejected
+    return parsed.events[0].ts
+
+
+def test_new_years_eve_read_on_new_years_day_is_last_year() -> None:
+    ts = _query_at("Dec 31 23:59:59", datetime(2027, 1, 1, tzinfo=UTC))
+    assert ts == datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def test_school_zone_is_applied() -> None:
+    ref = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
+    assert _query_at("Jul 15 10:00:00", ref) == datetime(2026, 7, 15, 9, 0, tzinfo=UTC)
+    assert _query_at("Jan 15 10:00:00", ref) == datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+
+
+def test_zone_of_the_context_not_of_the_machine() -> None:
+    ctx = ParseContext(ZoneInfo("America/New_York"), datetime(2026, 11, 20, 16, 0, tzinfo=UTC))
+    parsed = parse_line("Jul 15 10:00:00 dnsmasq[1]: query[A] a.example from 10.0.0.1", ctx)
+    assert parsed.events[0].ts == datetime(2026, 7, 15, 14, 0, tzinfo=UTC)
+
+
+def _check_total(line: str) -> None:
+    parsed = PARSER.parse(line, CTX)
+    assert isinstance(parsed, Parsed)
+    if parsed.rejected is not None:
+        assert parsed.rejected
+        assert parsed.events == ()
+    else:
+        assert len(parsed.events) <= 1
+
+
+@given(st.text())
+def test_fuzz_text_never_raises(line: str) -> None:
+    _check_total(line)
+
+
+@given(st.binary())
+def test_fuzz_bytes_never_raise(data: bytes) -> None:
+    _check_total(data.decode("utf-8", "replace"))
+
+
+@given(
+    st.sampled_from(["Jan", "Feb", "Dec", "Foo", "jan"]),
+    st.integers(0, 99),
+    st.from_regex(r"\A\d\d:\d\d:\d\d\Z"),
+    st.sampled_from(["", "host ", "a b "]),
+    st.text(max_size=60),
+)
+def test_fuzz_dnsmasq_shaped_lines_never_raise(
+    mon: str, day: int, hms: str, host: str, msg: str
+) -> None:
+    """Lines that get past the syslog head reach the query and time handling."""
+    _check_total(f"{mon} {day:2d} {hms} {host}dnsmasq[7]: {msg}")
+    _check_total(f"{mon} {day:2d} {hms} {host}dnsmasq[7]: query[A] {msg} from 10.0.0.1")
