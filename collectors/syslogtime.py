@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 MONTHS = {
@@ -13,6 +14,7 @@ MONTHS = {
 }
 
 
+@lru_cache(maxsize=8192)
 def syslog_time(
     month: str, day: int, hms: str, tz: ZoneInfo, reference: datetime
 ) -> datetime | None:

@@ -167,6 +167,8 @@ def _http_url(host: str | None, uri: str | None, method: str | None) -> str | No
         return uri
     if host is None:
         return None
+    if host.count(":") > 1 and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 server address
     if uri is None or not uri.startswith("/"):
         return f"http://{host}/"
     return f"http://{host}{uri}"
@@ -178,9 +180,8 @@ def event_of(log: str, rec: Record, ts: datetime) -> Event | None:
     ``rec`` maps Zeek's field names to values (unset fields absent or None).
     """
     client = _text(rec.get("id.orig_h"))
-    if client is None and isinstance(rec.get("id"), Mapping):  # a nested ``id`` record
-        nested = rec["id"]
-        assert isinstance(nested, Mapping)
+    nested = rec.get("id")
+    if client is None and isinstance(nested, Mapping):  # ``id`` written as a nested record
         client = _text(nested.get("orig_h"))
     if log == "dns":
         query = _text(rec.get("query"))
@@ -229,9 +230,8 @@ def event_of(log: str, rec: Record, ts: datetime) -> Event | None:
 
 
 def _record_event(log: str | None, rec: Record) -> Parsed:
-    if log not in _LOGS:
+    if log is None or log not in _LOGS:
         return SKIP
-    assert log is not None
     raw_ts = rec.get("ts")
     try:
         ts = parse_ts(raw_ts)

@@ -113,6 +113,9 @@ class Event:
     hostname: str | None = None
     text: str | None = None
     lease_end: datetime | None = None
+    # When the lease began, for a LEASE event whose source knows it (dhcpd); None: the
+    # identity layer takes it as the end less the configured lease time.
+    lease_start: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

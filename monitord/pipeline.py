@@ -131,6 +131,8 @@ class Processor:
                 eid = rec.origin.event_id(i)
                 if ev.kind is EventKind.LEASE and ev.client_ip and ev.client_mac:
                     starts, ends = lease_interval(ev.lease_end, self.identity.lease_time)
+                    if ev.lease_start is not None:  # the source knows when it began
+                        starts = ev.lease_start
                     self.identity.add_binding(
                         ev.client_ip, Binding(starts, ends, ev.client_mac, ev.hostname, eid)
                     )
@@ -225,31 +227,30 @@ class Processor:
         pending, result = self.judge(fmt, session, records)
         et = table_of(EventRow)
         with self.engine.begin() as conn:
-            ids = [e["id"] for e in pending.events]
+            # Two events of one batch share an id only if a record was read twice: keep one.
+            rows = {e["id"]: e for e in pending.events}
+            # Only events that bring more than their own row (matches, alerts, a lease) must
+            # know whether they are new; the rest rely on the insert skipping stored ids.
+            weighty = [eid for eid in rows if eid in pending.matches or eid in pending.leases]
             existing: set[str] = set()
-            for i in range(0, len(ids), 500):
-                chunk = ids[i : i + 500]
+            for i in range(0, len(weighty), 500):
+                chunk = weighty[i : i + 500]
                 existing.update(conn.execute(select(et.c.id).where(et.c.id.in_(chunk))).scalars())
-            new_rows = [e for e in pending.events if e["id"] not in existing]
-            # Two events of one batch can share an id only if a record was read twice; keep one.
-            unique = {e["id"]: e for e in new_rows}
-            stored = insert_ignore(conn, et, list(unique.values()))
+            fresh_ids = {eid for eid in weighty if eid not in existing}
+            stored = insert_ignore(conn, et, list(rows.values()))
             insert_ignore(conn, table_of(RejectedRow), pending.rejected)
-            match_rows = [m for eid in unique for m in pending.matches.get(eid, ())]
+            match_rows = [m for eid in fresh_ids for m in pending.matches.get(eid, ())]
             if match_rows:
                 conn.execute(table_of(MatchRow).insert(), match_rows)
             insert_ignore(
-                conn, table_of(LeaseRow), [v for k, v in pending.leases.items() if k in unique]
+                conn, table_of(LeaseRow), [v for k, v in pending.leases.items() if k in fresh_ids]
             )
             opened = updated = 0
             if self.alerts is not None:
-                seen: set[str] = set()
-                fresh = []
-                for j in pending.judged:
-                    if j.event_id in unique and j.event_id not in seen:
-                        seen.add(j.event_id)
-                        fresh.append(j)
-                opened, updated = self.alerts.apply(conn, fresh)
+                fresh = [j for j in pending.judged if j.event_id in fresh_ids]
+                opened, updated = self.alerts.apply(
+                    conn, list({j.event_id: j for j in fresh}.values())
+                )
             for upd in pending.updates:
                 _update_stored(conn, upd)
             if checkpoint is not None:

@@ -271,7 +271,7 @@ async def test_an_alert_from_the_pipeline_reaches_the_dsl(
         stamp = (clock.now() - timedelta(minutes=2)).astimezone(TZ).strftime("%b %d %H:%M:%S")
         line = f"{stamp} dnsmasq[812]: query[A] www.pornhub.com from 10.0.0.99"
         record = RawRecord(Origin("dns", "dns-file", 0), line.encode(), clock.now())
-        batch = app.processor.process("dnsmasq", load_parser("dnsmasq"), [record])
+        batch = app.processor.process("dnsmasq", load_parser("dnsmasq").session(), [record])
         assert batch.alerts_opened == 1
 
         result = await deliver_due(app.engine, cfg, clock, EmailNotifier(cfg))
@@ -506,7 +506,12 @@ async def test_without_smtp_host_pickup_writes_complete_eml(
             RawRecord(Origin("dns", "dns-file", i * 100), line.encode(), clock.now())
             for i, line in enumerate(lines)
         ]
-        assert app.processor.process("dnsmasq", load_parser("dnsmasq"), records).alerts_opened == 2
+        assert (
+            app.processor.process(
+                "dnsmasq", load_parser("dnsmasq").session(), records
+            ).alerts_opened
+            == 2
+        )
 
         now = await deliver_due(app.engine, config, clock, notifier)
         later = await deliver_due(app.engine, config, clock, notifier, include_batched=True)

@@ -7,6 +7,7 @@ import email
 import json
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -97,7 +98,7 @@ class School:
             self.offset += len(line) + 1
             origin = Origin(source, f"{source}-file", self.offset, f"/var/log/{source}")
             records.append(RawRecord(origin, line.encode(), self.clock.now()))
-        return self.app.processor.process(fmt, load_parser(fmt), records)
+        return self.app.processor.process(fmt, load_parser(fmt).session(), records)
 
     def lookups(self, *visits: tuple[str, str, datetime]) -> BatchResult:
         """DNS queries (who, domain, when) as dnsmasq logs them, in one batch."""
@@ -133,6 +134,7 @@ class School:
         return self.rows(AuditRow, action=action)
 
 
+@contextmanager
 def build_school(cfg: Config, clock: FixedClock, folder: Path) -> Iterator[School]:
     s = School(cfg, clock, folder)
     try:
@@ -143,7 +145,8 @@ def build_school(cfg: Config, clock: FixedClock, folder: Path) -> Iterator[Schoo
 
 @pytest.fixture
 def school(config: Config, clock: FixedClock, tmp_path: Path) -> Iterator[School]:
-    yield from build_school(config, clock, tmp_path)
+    with build_school(config, clock, tmp_path) as s:
+        yield s
 
 
 def nominated_config(config: Config) -> Config:
@@ -329,7 +332,7 @@ def test_reading_the_same_lines_again_does_not_grow_the_alert(
     stamp = at(clock, 0).astimezone(TZ).strftime("%b %d %H:%M:%S")
     line = f"{stamp} dnsmasq[812]: query[A] pornhub.com from 10.0.0.11"
     record = RawRecord(Origin("dns", "dns-file", 4242), line.encode(), clock.now())
-    parser = load_parser("dnsmasq")
+    parser = load_parser("dnsmasq").session()
     first = school.app.processor.process("dnsmasq", parser, [record])
     again = school.app.processor.process("dnsmasq", parser, [record, record])
     assert (first.stored, first.alerts_opened) == (1, 1)
@@ -403,7 +406,7 @@ def test_alert_and_outbox_are_one_transaction(school: School, clock: FixedClock)
     stamp = at(clock, 0).astimezone(TZ).strftime("%b %d %H:%M:%S")
     line = f"{stamp} dnsmasq[812]: query[A] pornhub.com from 10.0.0.11"
     record = RawRecord(Origin("dns", "dns-file", 77), line.encode(), clock.now())
-    parser = load_parser("dnsmasq")
+    parser = load_parser("dnsmasq").session()
     with pytest.raises(IntegrityError, match="outbox is full"):
         school.app.processor.process("dnsmasq", parser, [record])
     assert school.alerts() == []
@@ -484,7 +487,7 @@ def test_nominated_person_writes_exemption_audit_and_no_alert(
     config: Config, clock: FixedClock, tmp_path: Path
 ) -> None:
     cfg = nominated_config(config)
-    for school in build_school(cfg, clock, tmp_path):
+    with build_school(cfg, clock, tmp_path) as school:
         result = school.lookups(
             ("someone", "bet365.com", at(clock, 0)),
             ("someone", "paddypower.com", at(clock, 5)),
