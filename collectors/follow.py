@@ -1,27 +1,39 @@
-"""Following a growing log file from its committed checkpoint.
+"""Following a log file from its committed checkpoint, through rotation and restarts.
 
-The follower reads only complete lines (a partial last line waits for its newline) and hands
-them on in batches with the position after the batch; the position is committed with the
-events, so a restart resumes exactly there. When the file at the path is a different file
-(another inode, shorter than the position, or a different first line) it is read from the
-start.
+- Only complete lines are read: a partial last line waits for its newline.
+- Rename rotation (``pihole.log`` moved to ``pihole.log.1`` and a new file created): the old
+  file is read to its end through the handle already open, then the new one from its start.
+- copytruncate (the file copied away, then cut to nothing): the lines written between the
+  last read and the copy are read from the copy, found by its first line, then the file from
+  its start.
+- Deletion: the open file is finished; a file re-created at the path is read from its start.
+- A restart resumes at the committed position; if the file was rotated meanwhile, the rotated
+  file is found by its first line and finished before the new one is read.
+
+inotify (through watchdog) wakes the follower as soon as the file changes; it also polls, so a
+file system without inotify (NFS, some containers) is followed too, only less promptly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, select
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 from collectors.base import Batch
-from collectors.files import MAX_LINE, file_identity, iter_records, open_log, read_first_line
+from collectors.files import MAX_LINE, file_identity, open_log, read_first_line, read_line
 from monitord.clock import Clock
-from monitord.model import Checkpoint, RawRecord
+from monitord.model import Checkpoint, Origin, RawRecord
 from monitord.store import table_of
 from monitord.tables import CheckpointRow
 
@@ -37,13 +49,58 @@ def load_checkpoint(engine: Engine, source: str) -> Checkpoint | None:
     return Checkpoint(row.source, row.path, row.file_id, int(row.inode), int(row.offset))
 
 
-def _identify_complete(path: Path) -> str | None:
+def identify_complete(path: Path) -> str | None:
     """The file's identity, once its first line is complete (None before that)."""
     with open_log(path) as fh:
         first = read_first_line(fh)
     if not first.endswith(b"\n") and len(first) < MAX_LINE:
         return None
     return file_identity(first)
+
+
+def rotated_siblings(path: Path) -> list[Path]:
+    """Files a rotation may have made of ``path``: ``name.1``, ``name-20261120``, ``name.1.gz``
+    and the like, newest first."""
+    found = [p for p in path.parent.glob(path.name + "[.-]*") if p.is_file()]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def find_by_identity(path: Path, file_id: str) -> Path | None:
+    for candidate in rotated_siblings(path):
+        try:
+            if identify_complete(candidate) == file_id:
+                return candidate
+        except OSError:
+            continue
+    return None
+
+
+class _Open:
+    """The file being read: its handle, identity and position."""
+
+    def __init__(self, path: Path, fh: io.BufferedIOBase, file_id: str, inode: int) -> None:
+        self.path = path
+        self.fh = fh
+        self.file_id = file_id
+        self.inode = inode
+        self.offset = 0
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+class _Wake(FileSystemEventHandler):
+    """Turns inotify events about the followed file into a wake-up of the follower."""
+
+    def __init__(self, path: Path, loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+        self.name = path.name
+        self.loop = loop
+        self.event = event
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        paths = (event.src_path, getattr(event, "dest_path", ""))
+        if any(os.fsdecode(p).endswith(self.name) for p in paths if p):
+            self.loop.call_soon_threadsafe(self.event.set)
 
 
 class FileCollector:
@@ -58,6 +115,7 @@ class FileCollector:
         *,
         batch_size: int = 2000,
         poll_interval: float = 1.0,
+        use_inotify: bool = True,
     ) -> None:
         self.name = name
         self.path = path
@@ -65,65 +123,212 @@ class FileCollector:
         self.clock = clock
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.use_inotify = use_inotify
         self._stop = asyncio.Event()
-        self._position: Checkpoint | None = None
+        self._wake = asyncio.Event()
+        self._current: _Open | None = None
+        self._resume: Checkpoint | None = None
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
-    def _read(self) -> list[Batch]:
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return []
-        file_id = _identify_complete(self.path)
-        if file_id is None:
-            return []
-        pos = self._position
-        if (
-            pos is None
-            or pos.file_id != file_id
-            or pos.inode != st.st_ino
-            or st.st_size < pos.offset
-        ):
-            if pos is not None:
-                log.info("%s: %s is a new file, reading it from the start", self.name, self.path)
-            pos = Checkpoint(self.name, str(self.path), file_id, st.st_ino, 0)
-        if st.st_size == pos.offset:
-            self._position = pos
-            return []
+    def close(self) -> None:
+        """Close the file being followed (``batches`` does this itself when it ends)."""
+        if self._current is not None:
+            self._current.close()
+            self._current = None
+
+    # --- reading (in a worker thread) ---------------------------------------------------
+
+    def _records(self, cur: _Open, *, finish: bool) -> Iterator[tuple[RawRecord, int]]:
+        """Complete lines of the open file from its position; with ``finish`` (the file will
+        not grow again) a last line without its newline is read too."""
+        mtime = self.clock.now()
+        with contextlib.suppress(OSError):
+            mtime = _mtime(os.fstat(cur.fh.fileno()).st_mtime)
+        read_at = self.clock.now()
+        cur.fh.seek(cur.offset)
+        offset = cur.offset
+        while True:
+            line, consumed, complete = read_line(cur.fh)
+            if not consumed:
+                return
+            if not complete and not finish:
+                cur.fh.seek(offset)
+                return
+            origin = Origin(self.name, cur.file_id, offset, str(cur.path))
+            offset += consumed
+            if line.strip():
+                yield RawRecord(origin, line.rstrip(b"\r\n"), read_at, mtime), offset
+            else:
+                yield RawRecord(origin, b"", read_at, mtime), offset
+
+    def _drain(self, cur: _Open, *, finish: bool = False) -> list[Batch]:
         batches: list[Batch] = []
         records: list[RawRecord] = []
-        offset = pos.offset
-        for rec, after in iter_records(
-            self.path, self.name, start=pos.offset, complete_only=True, now=self.clock.now()
-        ):
-            records.append(rec)
+        offset = cur.offset
+        for rec, after in self._records(cur, finish=finish):
+            if rec.data:
+                records.append(rec)
             offset = after
             if len(records) >= self.batch_size:
-                batches.append(
-                    Batch(
-                        records, Checkpoint(self.name, str(self.path), file_id, st.st_ino, offset)
-                    )
-                )
+                batches.append(Batch(records, self._checkpoint(cur, offset)))
                 records = []
-        if records or offset != pos.offset:
-            batches.append(
-                Batch(records, Checkpoint(self.name, str(self.path), file_id, st.st_ino, offset))
-            )
-        self._position = Checkpoint(self.name, str(self.path), file_id, st.st_ino, offset)
+        if records or offset != cur.offset:
+            batches.append(Batch(records, self._checkpoint(cur, offset)))
+        cur.offset = offset
         return batches
 
-    async def batches(self) -> AsyncIterator[Batch]:
-        self._position = await asyncio.to_thread(load_checkpoint, self.engine, self.name)
-        while not self._stop.is_set():
+    def _checkpoint(self, cur: _Open, offset: int) -> Checkpoint:
+        return Checkpoint(self.name, str(cur.path), cur.file_id, cur.inode, offset)
+
+    def _open(self, path: Path) -> _Open | None:
+        """Open ``path`` once its first line is complete (its identity is known)."""
+        try:
+            fh = open_log(path)
+        except FileNotFoundError:
+            return None
+        first = read_first_line(fh)
+        if not first.endswith(b"\n") and len(first) < MAX_LINE:
+            fh.close()
+            return None
+        return _Open(path, fh, file_identity(first), os.fstat(fh.fileno()).st_ino)
+
+    def _finish_rotated(self, checkpoint: Checkpoint) -> list[Batch]:
+        """After a restart: finish the file the checkpoint names if it was rotated away."""
+        old = find_by_identity(self.path, checkpoint.file_id)
+        if old is None:
+            log.warning(
+                "%s: the file read before the restart (%s) is gone; lines after its last "
+                "committed position cannot be read",
+                self.name,
+                checkpoint.path,
+            )
+            return []
+        cur = self._open(old)
+        if cur is None:
+            return []
+        log.info("%s: finishing %s, rotated while monitord was stopped", self.name, old)
+        cur.offset = checkpoint.offset
+        try:
+            return self._drain(cur, finish=True)
+        finally:
+            cur.close()
+
+    def _copied_tail(self, cur: _Open) -> list[Batch]:
+        """copytruncate: the lines after our position went into the copy; read them there."""
+        copy = find_by_identity(self.path, cur.file_id)
+        if copy is None:
+            return []
+        tail = self._open(copy)
+        if tail is None:
+            return []
+        tail.offset = cur.offset
+        tail.path = self.path  # the lines belong to the followed file's identity
+        try:
+            return self._drain(tail, finish=True)
+        finally:
+            tail.close()
+
+    def poll(self) -> list[Batch]:
+        """One look at the file: the batches of lines that are new since the last look."""
+        batches: list[Batch] = []
+        if self._current is None and self._resume is not None:
+            batches += self._start_from_checkpoint(self._resume)
+            self._resume = None
+        cur = self._current
+        if cur is not None:
             try:
-                found = await asyncio.to_thread(self._read)
-            except OSError as exc:
-                log.warning("%s: cannot read %s: %s", self.name, self.path, exc)
-                found = []
-            for batch in found:
-                yield batch
-            if not found:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self.poll_interval)
+                st = os.stat(self.path)
+            except FileNotFoundError:
+                st = None
+            if st is not None and st.st_ino == cur.inode and not self._unchanged(cur, st.st_size):
+                log.info(
+                    "%s: %s was truncated (copytruncate): reading from the start",
+                    self.name,
+                    self.path,
+                )
+                batches += self._copied_tail(cur)
+                cur.close()
+                self._current = cur = None
+            elif st is None or st.st_ino != cur.inode:
+                batches += self._drain(cur, finish=True)
+                cur.close()
+                self._current = cur = None
+                if st is not None:
+                    log.info("%s: %s was rotated: reading the new file", self.name, self.path)
+            else:
+                batches += self._drain(cur)
+        if self._current is None:
+            opened = self._open(self.path)
+            if opened is not None:
+                self._current = opened
+                batches += self._drain(opened)
+        return batches
+
+    def _unchanged(self, cur: _Open, size: int) -> bool:
+        """Still the same content: not cut shorter than our position, and the same first
+        line (a truncated file may already have grown past where we were)."""
+        if size < cur.offset:
+            return False
+        if not isinstance(cur.fh, io.BufferedReader):
+            return True  # a compressed file is never truncated in place
+        head = os.pread(cur.fh.fileno(), MAX_LINE + 1, 0)
+        end = head.find(b"\n")
+        if end < 0:
+            return len(head) > MAX_LINE
+        return file_identity(head[: end + 1]) == cur.file_id
+
+    def _start_from_checkpoint(self, cp: Checkpoint) -> list[Batch]:
+        opened = self._open(self.path)
+        if opened is not None and opened.file_id == cp.file_id:
+            opened.offset = cp.offset
+            self._current = opened
+            return []
+        if opened is not None:
+            opened.close()
+        return self._finish_rotated(cp)
+
+    # --- the async side -----------------------------------------------------------------
+
+    async def batches(self) -> AsyncIterator[Batch]:
+        self._resume = await asyncio.to_thread(load_checkpoint, self.engine, self.name)
+        observer = self._watch()
+        try:
+            while not self._stop.is_set():
+                self._wake.clear()
+                try:
+                    found = await asyncio.to_thread(self.poll)
+                except OSError as exc:
+                    log.warning("%s: cannot read %s: %s", self.name, self.path, exc)
+                    found = []
+                for batch in found:
+                    yield batch
+                if not found:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+        finally:
+            if observer is not None:
+                observer.stop()
+                observer.join(timeout=5)
+            self.close()
+
+    def _watch(self) -> BaseObserver | None:
+        if not self.use_inotify or not self.path.parent.is_dir():
+            return None
+        try:
+            observer = Observer()
+            handler = _Wake(self.path, asyncio.get_running_loop(), self._wake)
+            observer.schedule(handler, str(self.path.parent), recursive=False)
+            observer.start()
+        except OSError as exc:  # inotify limits reached, or not supported here
+            log.warning(
+                "%s: no inotify (%s); polling every %.1fs", self.name, exc, self.poll_interval
+            )
+            return None
+        return observer
+
+
+def _mtime(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)

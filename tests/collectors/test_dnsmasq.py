@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from collectors.base import ParseContext
 from collectors.dnsmasq import PARSER, parse_line
-from monitord.model import SKIP, EventKind, Parsed
+from monitord.model import SKIP, EventKind, EventUpdate, Origin, Parsed
 from tests.conftest import FIXTURES
 
 LONDON = ZoneInfo("Europe/London")
@@ -45,7 +45,7 @@ def test_every_fixture_line_is_an_event_or_known(path: Path) -> None:
     assert lines, f"{path.name} has no lines"
     events = 0
     for n, line in lines:
-        parsed = PARSER.parse(line, CTX)
+        parsed = PARSER.session().parse(line, CTX)
         assert parsed.rejected is None, f"{path.name}:{n} rejected: {parsed.rejected}"
         # Exactly the query lines are events; everything after a query is known and skipped.
         if "]: query[" in line:
@@ -197,7 +197,7 @@ def test_zone_of_the_context_not_of_the_machine() -> None:
 
 
 def _check_total(line: str) -> None:
-    parsed = PARSER.parse(line, CTX)
+    parsed = PARSER.session().parse(line, CTX)
     assert isinstance(parsed, Parsed)
     if parsed.rejected is not None:
         assert parsed.rejected
@@ -229,3 +229,37 @@ def test_fuzz_dnsmasq_shaped_lines_never_raise(
     """Lines that get past the syslog head reach the query and time handling."""
     _check_total(f"{mon} {day:2d} {hms} {host}dnsmasq[7]: {msg}")
     _check_total(f"{mon} {day:2d} {hms} {host}dnsmasq[7]: query[A] {msg} from 10.0.0.1")
+
+
+def test_block_line_marks_its_query_blocked() -> None:
+    session = PARSER.session()
+    origin = Origin("pihole", "f", 120)
+    query = "Jul  7 20:19:36 dnsmasq[536]: query[A] tags.tiqcdn.com from 192.168.1.185"
+    made = session.parse(query, ParseContext(CTX.tz, CTX.reference, origin))
+    assert len(made.events) == 1
+    blocked = session.parse(
+        "Jul  7 20:19:36 dnsmasq[536]: gravity blocked tags.tiqcdn.com is 0.0.0.0",
+        ParseContext(CTX.tz, CTX.reference, Origin("pihole", "f", 190)),
+    )
+    assert blocked.events == ()
+    assert blocked.updates == (
+        EventUpdate(origin.event_id(0), blocked=True, action="gravity blocked"),
+    )
+
+
+def test_local_record_is_not_a_block_but_an_address_sinkhole_is() -> None:
+    session = PARSER.session()
+    q = "Jul  7 20:19:36 dnsmasq[536]: query[A] {} from 10.0.0.1"
+    for i, name in enumerate(("printer.lan", "bet365.com")):
+        session.parse(q.format(name), ParseContext(CTX.tz, CTX.reference, Origin("d", "f", i)))
+    local = session.parse("Jul  7 20:19:36 dnsmasq[536]: config printer.lan is 10.0.0.9", CTX)
+    assert local == SKIP
+    sunk = session.parse("Jul  7 20:19:36 dnsmasq[536]: config bet365.com is 0.0.0.0", CTX)
+    assert sunk.updates[0].blocked is True
+
+
+def test_block_line_for_an_unseen_query_is_a_known_line() -> None:
+    parsed = PARSER.session().parse(
+        "Jul 19 00:22:06 dnsmasq[536]: exactly blacklisted tsyndicate.com is NODATA", CTX
+    )
+    assert parsed == SKIP

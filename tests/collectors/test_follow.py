@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from collectors.base import Batch
@@ -226,3 +227,147 @@ async def test_checkpoint_of_another_source_is_not_used(
         records, _ = await take(queue, 2)
         assert records[0].origin.offset == 0
         assert records[0].origin.source == "other"
+
+
+# --- every line exactly once through rotation, truncation, deletion and restarts ----------
+
+
+def lines(prefix: str, n: int) -> bytes:
+    """``n`` distinct Squid lines whose URLs carry ``prefix`` and a number."""
+    return b"".join(
+        f"1157689312.049 5 10.0.0.1 TCP_MISS/200 10 GET http://{prefix}.example/{i} - "
+        f"DIRECT/1.2.3.4 text/html\n".encode()
+        for i in range(n)
+    )
+
+
+def read_all(c: FileCollector) -> list[bytes]:
+    """Poll until nothing new comes; every record's bytes, in order."""
+    out: list[bytes] = []
+    while True:
+        found = c.poll()
+        out += [r.data for b in found for r in b.records]
+        if not found:
+            return out
+
+
+OPENED: list[FileCollector] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_collectors() -> Iterator[None]:
+    yield
+    while OPENED:
+        OPENED.pop().close()
+
+
+def sync(path: Path, app: App, clock: FixedClock, batch_size: int = 2000) -> FileCollector:
+    c = FileCollector("proxy", path, app.engine, clock, batch_size=batch_size, use_inotify=False)
+    OPENED.append(c)
+    return c
+
+
+def test_rename_rotation_finishes_the_old_file_first(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    log = tmp_path / "access.log"
+    log.write_bytes(lines("a", 5))
+    c = sync(log, app, clock)
+    assert len(read_all(c)) == 5
+    append(log, lines("b", 3))  # written just before the rotation, not yet read
+    log.rename(tmp_path / "access.log.1")
+    log.write_bytes(lines("c", 4))
+    got = read_all(c)
+    assert got == (lines("b", 3) + lines("c", 4)).splitlines()
+
+
+def test_copytruncate_reads_the_tail_from_the_copy(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    log = tmp_path / "access.log"
+    log.write_bytes(lines("a", 5))
+    c = sync(log, app, clock)
+    assert len(read_all(c)) == 5
+    append(log, lines("b", 2))
+    (tmp_path / "access.log.1").write_bytes(log.read_bytes())  # the copy
+    with log.open("r+b") as fh:
+        fh.truncate(0)
+    append(log, lines("c", 9))  # already longer than the old position when next looked at
+    got = read_all(c)
+    assert got == (lines("b", 2) + lines("c", 9)).splitlines()
+
+
+def test_deleted_and_recreated_file(tmp_path: Path, app: App, clock: FixedClock) -> None:
+    log = tmp_path / "access.log"
+    log.write_bytes(lines("a", 2))
+    c = sync(log, app, clock)
+    assert len(read_all(c)) == 2
+    append(log, lines("b", 1))
+    log.unlink()
+    assert read_all(c) == lines("b", 1).splitlines()
+    assert read_all(c) == []
+    log.write_bytes(lines("c", 2))
+    assert read_all(c) == lines("c", 2).splitlines()
+
+
+def _commit_all(c: FileCollector, app: App) -> list[bytes]:
+    """Poll and commit every batch with its checkpoint, as the daemon does."""
+    parser = PARSER.session()
+    got: list[bytes] = []
+    while True:
+        found = c.poll()
+        for b in found:
+            app.processor.process("squid", parser, b.records, b.checkpoint)
+            got += [r.data for r in b.records]
+        if not found:
+            return got
+
+
+def test_restart_after_a_rotation_while_stopped(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    log = tmp_path / "access.log"
+    log.write_bytes(lines("a", 4))
+    first = sync(log, app, clock)
+    assert len(_commit_all(first, app)) == 4
+    # monitord is stopped; the proxy writes on, then logrotate renames and starts afresh.
+    append(log, lines("b", 3))
+    log.rename(tmp_path / "access.log.1")
+    log.write_bytes(lines("c", 2))
+    second = sync(log, app, clock)
+    second._resume = load_checkpoint(app.engine, "proxy")
+    assert _commit_all(second, app) == (lines("b", 3) + lines("c", 2)).splitlines()
+    assert _stored_events(app) == 9
+
+
+def test_restart_in_the_middle_of_a_file_reads_each_line_once(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    log = tmp_path / "access.log"
+    log.write_bytes(lines("a", 4500))
+    first = sync(log, app, clock, batch_size=1000)
+    found = first.poll()
+    assert len(found) == 5
+    # Only the first two batches were committed before the crash.
+    parser = PARSER.session()
+    for b in found[:2]:
+        app.processor.process("squid", parser, b.records, b.checkpoint)
+    second = sync(log, app, clock, batch_size=1000)
+    second._resume = load_checkpoint(app.engine, "proxy")
+    rest = _commit_all(second, app)
+    assert len(rest) == 2500
+    assert rest[0] == lines("a", 4500).splitlines()[2000]
+    assert _stored_events(app) == 4500
+
+
+async def test_inotify_wakes_the_follower_before_the_poll_interval(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    log = tmp_path / "access.log"
+    log.write_bytes(lines("a", 1))
+    c = FileCollector("proxy", log, app.engine, clock, poll_interval=30.0)
+    async with following(c) as queue:
+        await take(queue, 1)
+        append(log, lines("b", 2))
+        records, _ = await take(queue, 2)  # within WAIT (1.5 s), far less than 30 s
+    assert [r.data for r in records] == lines("b", 2).splitlines()

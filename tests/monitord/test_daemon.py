@@ -102,3 +102,52 @@ def test_follow_stop_and_resume_without_loss_or_doubling(tmp_path: Path) -> None
     assert count(db, events) == 401
     assert count(db, "SELECT count(*) FROM events WHERE domain = 'half-writ.example'") == 1
     assert count(db, "SELECT count(*) FROM alerts") == 1
+
+
+def test_sigkill_mid_ingest_then_restart_stores_every_line_once(tmp_path: Path) -> None:
+    config = init_dir(tmp_path / "site")[0]
+    log = tmp_path / "resolver.log"
+    with config.open("a") as fh:
+        fh.write(
+            f"\n[pipeline]\npoll_interval = 0.2\nbatch_size = 500\n\n[[sources]]\n"
+            f'name = "resolver"\nformat = "dnsmasq"\npath = "{log}"\n'
+        )
+    total = 40_000
+    with log.open("w") as fh:
+        for n in range(total):
+            # Every 100th lookup is the same pupil device on a listed site: one growing alert.
+            host = "www.pornhub.com" if n % 100 == 0 else f"n{n}.example"
+            ip = "10.0.0.77" if n % 100 == 0 else f"10.0.0.{n % 250}"
+            stamp = f"Nov 19 10:{n // 60 % 60:02d}:{n % 60:02d}"
+            fh.write(f"{stamp} dnsmasq[811]: query[A] {host} from {ip}\n")
+            fh.write(f"{stamp} dnsmasq[811]: forwarded {host} to 1.1.1.3\n")
+    db = tmp_path / "site" / "var" / "monitord.db"
+    events = "SELECT count(*) FROM events"
+
+    proc = start(config)
+    try:
+        assert wait_for(db, events, 2_000) >= 2_000
+    finally:
+        proc.kill()  # SIGKILL: no chance to finish anything
+        proc.communicate(timeout=20)
+    assert proc.returncode == -signal.SIGKILL
+    stored_at_kill = count(db, events)
+    assert stored_at_kill < total, "the daemon finished before it could be killed"
+
+    proc = start(config)
+    try:
+        assert wait_for(db, events, total, timeout=120) == total
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output
+    assert count(db, events) == total
+    assert count(db, "SELECT count(DISTINCT id) FROM events") == total
+    assert count(db, "SELECT offset FROM checkpoints") == log.stat().st_size
+    assert count(db, "SELECT count(*) FROM alerts") == 1
+    assert count(db, "SELECT count FROM alerts") == total // 100
+    assert count(db, "SELECT count(*) FROM alert_events") == total // 100
+    assert count(db, "SELECT count(*) FROM outbox") == 1

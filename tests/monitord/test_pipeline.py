@@ -5,6 +5,8 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from collectors.base import load_parser
+from collectors.files import iter_records
 from monitord.app import App, ingest_files, open_app
 from monitord.roster import import_devices, import_people
 from tests.conftest import FIXTURES
@@ -109,3 +111,66 @@ def test_every_real_fixture_line_is_read(app: App) -> None:
         result = ingest_files(app, files, fmt, fmt)
         assert result.rejected == 0, fmt
         assert result.events > 0, fmt
+
+
+def test_dhcpd_lease_binds_from_its_real_start(app: App, tmp_path: Path) -> None:
+    """dhcpd states when a lease began: before that the address was not the device's, even
+    within the configured lease time before the lease's end."""
+    app = school(app, tmp_path)
+    leases = tmp_path / "dhcpd.leases"
+    leases.write_text(
+        "# This lease file was written by isc-dhcp-4.4.3\n"
+        "lease 10.20.6.8 {\n"
+        "  starts 4 2026/11/19 10:00:00;\n"
+        "  ends 4 2026/11/19 12:00:00;\n"
+        "  binding state active;\n"
+        "  hardware ethernet aa:00:00:00:00:07;\n"
+        '  client-hostname "y6-lt-07";\n'
+        "}\n",
+        encoding="utf-8",
+    )
+    assert ingest_files(app, [leases], "dhcpd-leases", "dhcp").events == 1
+    path = log(
+        tmp_path,
+        [
+            "Nov 19 09:30:00 dnsmasq[811]: query[A] www.bet365.com from 10.20.6.8",
+            "Nov 19 10:30:00 dnsmasq[811]: query[A] www.pornhub.com from 10.20.6.8",
+        ],
+    )
+    assert ingest_files(app, [path], "dnsmasq", "resolver").events == 2
+    db = Path(app.cfg.database_url.removeprefix("sqlite:///"))
+    with sqlite3.connect(db) as conn:
+        starts, ends = conn.execute(
+            "SELECT starts, ends FROM leases WHERE ip = '10.20.6.8'"
+        ).fetchone()
+        devices = dict(
+            conn.execute(
+                "SELECT domain, device_id FROM events "
+                "WHERE client_ip = '10.20.6.8' AND kind = 'dns'"
+            )
+        )
+    assert (starts[:19], ends[:19]) == ("2026-11-19 10:00:00", "2026-11-19 12:00:00")
+    assert devices == {"www.bet365.com": None, "www.pornhub.com": "Y6-LT-07"}
+
+
+def test_a_block_line_marks_the_stored_event_and_its_alert_blocked(
+    app: App, tmp_path: Path
+) -> None:
+    app = school(app, tmp_path)
+    query = "Nov 19 10:01:09 dnsmasq[811]: query[A] www.pornhub.com from 10.20.6.7"
+    block = "Nov 19 10:01:09 dnsmasq[811]: gravity blocked www.pornhub.com is 0.0.0.0"
+    path = log(tmp_path, [query, block])
+    # Read in two batches so the block line updates an event already stored.
+    parser = load_parser("dnsmasq")
+    session = parser.session()
+    records = [rec for rec, _ in iter_records(path, "pihole")]
+    first = app.processor.process("dnsmasq", session, records[:1])
+    second = app.processor.process("dnsmasq", session, records[1:])
+    assert (first.stored, first.alerts_opened, second.stored, second.skipped) == (1, 1, 0, 1)
+    db = Path(app.cfg.database_url.removeprefix("sqlite:///"))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT blocked, action FROM events WHERE kind = 'dns'").fetchone() == (
+            1,
+            "gravity blocked",
+        )
+        assert conn.execute("SELECT blocked FROM alerts").fetchone() == (1,)
