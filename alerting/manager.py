@@ -43,6 +43,8 @@ def group_key(site_id: str, j: Judged, category: str) -> str:
         else f"device:{device.device_id}"
         if device
         else f"ip:{j.event.client_ip}"
+        if j.event.client_ip
+        else f"host:{j.event.hostname}"
     )
     return f"{site_id}|{who}|{category}"
 

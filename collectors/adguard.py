@@ -94,10 +94,12 @@ def _verdict(result: Any) -> tuple[str | None, bool]:
     filtered = result.get("IsFiltered") is True
     if not isinstance(reason, int) or isinstance(reason, bool) or reason == 0:
         return ("Filtered", True) if filtered else (None, False)
-    name = REASONS[reason] if 0 <= reason < len(REASONS) else f"Reason{reason}"
+    known = 0 <= reason < len(REASONS)
+    name = REASONS[reason] if known else f"Reason{reason}"
     rule = _rule(result)
     action = f"{name}: {rule}" if rule else name
-    return action[:ACTION_MAX], reason in _BLOCKING
+    # A reason newer than this parser: trust IsFiltered.
+    return action[:ACTION_MAX], reason in _BLOCKING if known else filtered
 
 
 def parse_line(line: str, ctx: ParseContext) -> Parsed:

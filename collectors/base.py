@@ -47,6 +47,12 @@ class Parser(Protocol):
     @property
     def header_prefix(self) -> str | None: ...
 
+    @property
+    def snapshot(self) -> bool:
+        """The file is a state snapshot rewritten whole (a leases file), not a log: its
+        events are identified by their content rather than their place in the file."""
+        ...
+
     def session(self) -> Session: ...
 
 
@@ -57,6 +63,7 @@ class LineParser:
     fmt: str
     func: Callable[[str, ParseContext], Parsed]
     header_prefix: str | None = None
+    snapshot: bool = False
 
     def parse(self, line: str, ctx: ParseContext) -> Parsed:
         return self.func(line, ctx)
@@ -72,6 +79,7 @@ class StatefulParser:
     fmt: str
     factory: Callable[[], Session]
     header_prefix: str | None = None
+    snapshot: bool = False
 
     def session(self) -> Session:
         return self.factory()

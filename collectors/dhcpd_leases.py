@@ -345,4 +345,4 @@ def _events(block: _Block, ctx: ParseContext) -> list[Event]:
     return []
 
 
-PARSER = StatefulParser("dhcpd-leases", DhcpdLeasesSession)
+PARSER = StatefulParser("dhcpd-leases", DhcpdLeasesSession, snapshot=True)

@@ -60,4 +60,4 @@ def parse_line(line: str, ctx: ParseContext) -> Parsed:
     )
 
 
-PARSER = LineParser("dnsmasq-leases", parse_line)
+PARSER = LineParser("dnsmasq-leases", parse_line, snapshot=True)

@@ -32,18 +32,30 @@ def open_log(path: Path) -> io.BufferedIOBase:
     return path.open("rb")
 
 
-def file_identity(first_line: bytes) -> str:
-    return hashlib.blake2b(first_line[:MAX_LINE], digest_size=16).hexdigest()
+IDENTITY_LIMIT = 4 * MAX_LINE
 
 
-def read_first_line(fh: io.BufferedIOBase) -> bytes:
-    line = fh.readline(MAX_LINE)
-    return line
+def file_identity(head: bytes) -> str:
+    return hashlib.blake2b(head[:IDENTITY_LIMIT], digest_size=16).hexdigest()
+
+
+def read_head(fh: io.BufferedIOBase) -> tuple[bytes, bool]:
+    """What identifies a file: its first line, or when that is a ``#`` header (Zeek's
+    ``#separator``, the same in every Zeek log), the header lines through the first line that
+    is not one (Zeek's ``#open`` carries the time the file was begun). Also whether all of it
+    is written yet (its last line has its newline)."""
+    head = b""
+    while True:
+        line = fh.readline(MAX_LINE)
+        head += line
+        complete = line.endswith(b"\n") or len(line) >= MAX_LINE
+        if not complete or not line.startswith(b"#") or len(head) >= IDENTITY_LIMIT:
+            return head, complete
 
 
 def identify(path: Path) -> str:
     with open_log(path) as fh:
-        return file_identity(read_first_line(fh))
+        return file_identity(read_head(fh)[0])
 
 
 def read_line(fh: io.BufferedIOBase) -> tuple[bytes, int, bool]:
@@ -94,7 +106,7 @@ def iter_records(
     read_at = now or datetime.now(UTC)
     mtime = datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
     with open_log(path) as fh:
-        file_id = file_identity(read_first_line(fh))
+        file_id = file_identity(read_head(fh)[0])
         fh.seek(start)
         offset = start
         while True:

@@ -31,7 +31,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from collectors.base import Batch
-from collectors.files import MAX_LINE, file_identity, open_log, read_first_line, read_line
+from collectors.files import IDENTITY_LIMIT, MAX_LINE, file_identity, open_log, read_head, read_line
 from monitord.clock import Clock
 from monitord.model import Checkpoint, Origin, RawRecord
 from monitord.store import table_of
@@ -52,10 +52,8 @@ def load_checkpoint(engine: Engine, source: str) -> Checkpoint | None:
 def identify_complete(path: Path) -> str | None:
     """The file's identity, once its first line is complete (None before that)."""
     with open_log(path) as fh:
-        first = read_first_line(fh)
-    if not first.endswith(b"\n") and len(first) < MAX_LINE:
-        return None
-    return file_identity(first)
+        head, complete = read_head(fh)
+    return file_identity(head) if complete else None
 
 
 def rotated_siblings(path: Path) -> list[Path]:
@@ -189,11 +187,11 @@ class FileCollector:
             fh = open_log(path)
         except FileNotFoundError:
             return None
-        first = read_first_line(fh)
-        if not first.endswith(b"\n") and len(first) < MAX_LINE:
+        head, complete = read_head(fh)
+        if not complete:
             fh.close()
             return None
-        return _Open(path, fh, file_identity(first), os.fstat(fh.fileno()).st_ino)
+        return _Open(path, fh, file_identity(head), os.fstat(fh.fileno()).st_ino)
 
     def _finish_rotated(self, checkpoint: Checkpoint) -> list[Batch]:
         """After a restart: finish the file the checkpoint names if it was rotated away."""
@@ -274,11 +272,9 @@ class FileCollector:
             return False
         if not isinstance(cur.fh, io.BufferedReader):
             return True  # a compressed file is never truncated in place
-        head = os.pread(cur.fh.fileno(), MAX_LINE + 1, 0)
-        end = head.find(b"\n")
-        if end < 0:
-            return len(head) > MAX_LINE
-        return file_identity(head[: end + 1]) == cur.file_id
+        data = os.pread(cur.fh.fileno(), IDENTITY_LIMIT + MAX_LINE, 0)
+        head, complete = read_head(io.BytesIO(data))
+        return complete and file_identity(head) == cur.file_id
 
     def _start_from_checkpoint(self, cp: Checkpoint) -> list[Batch]:
         opened = self._open(self.path)

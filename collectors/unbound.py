@@ -42,17 +42,17 @@ from monitord.model import SKIP, Event, EventKind, EventUpdate, Parsed, reject
 
 # [1700000000] unbound[123:0] info: ...   (log file, Unix time)
 _FILE_HEAD = re.compile(
-    r"^\[(?P<epoch>\d{1,12})\] (?P<ident>[\w.-]+)\[(?P<pid>\d+):(?P<thr>[0-9a-fA-F]+)\] "
+    r"^\[(?P<epoch>\d{1,12})\] [\w.-]+\[\d+:[0-9a-fA-F]+\] "
     r"(?P<level>[a-z]+(?: [a-z]+)?): ?(?P<msg>.*)$"
 )
-# Mon DD HH:MM:SS [host] unbound[: [123:0]|[123:0]:] info: ...   (syslog, or log-time-ascii)
+# Mon DD HH:MM:SS host unbound: [123:0] info: ...   (syslog; or an RFC 3339 time)
+# Mon DD HH:MM:SS unbound[123:0] info: ...         (log file with log-time-ascii or -iso)
 _TEXT_HEAD = re.compile(
     r"^(?:<\d{1,3}>)?"
     r"(?:(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<hms>\d\d:\d\d:\d\d)"
     r"|(?P<iso>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)) "
-    r"(?:(?P<host>\S+) )?(?P<ident>[\w.-]+)"
-    r"(?:\[(?P<pid>\d+)(?::(?P<thr>[0-9a-fA-F]+))?\])?: "
-    r"(?:\[(?P<pid2>\d+):(?P<thr2>[0-9a-fA-F]+)\] )?"
+    r"(?:\S+ )?[\w.-]+"
+    r"(?:\[\d+:[0-9a-fA-F]+\] |(?:\[\d+\])?: \[\d+:[0-9a-fA-F]+\] )"
     r"(?P<level>[a-z]+(?: [a-z]+)?): ?(?P<msg>.*)$"
 )
 _CLASSES = frozenset({"IN", "CH", "HS", "NONE", "ANY"})
@@ -82,6 +82,7 @@ _PASSING_RPZ = frozenset(
 
 ACTION_MAX = 64  # the store's action and qtype columns
 QTYPE_MAX = 16
+QUERY = "query"
 REPLY = "reply"
 VERDICT = "verdict"
 
@@ -179,7 +180,7 @@ def _is_ip(text: str) -> bool:
 class _Line:
     """What a line of client activity says, before the session decides what it makes."""
 
-    kind: str  # "query", REPLY or VERDICT
+    kind: str  # QUERY, REPLY or VERDICT
     client: str
     domain: str
     qtype: str
@@ -198,7 +199,7 @@ def _head(line: str, ctx: ParseContext) -> tuple[datetime, str, str] | Parsed:
             return reject(f"time {m['epoch'][:20]} is out of range")
         return ts, m["level"], m["msg"]
     m = _TEXT_HEAD.match(line)
-    if m is None or (m["thr"] is None and m["thr2"] is None):
+    if m is None:
         return reject(
             "not an Unbound log line (expected '[UNIXTIME] unbound[PID:THREAD] LEVEL: ...' "
             "or 'Mon DD HH:MM:SS host unbound: [PID:THREAD] LEVEL: ...')"
@@ -217,7 +218,7 @@ def _read(msg: str) -> _Line | None:
     fields = msg.split()
     n = len(fields)
     if n == 4 and _is_query(fields):
-        return _Line("query", fields[0], fields[1], fields[2].upper())
+        return _Line(QUERY, fields[0], fields[1], fields[2].upper())
     if (
         n >= 8
         and _is_query(fields[:4])
@@ -286,7 +287,7 @@ class UnboundSession:
         domain = normalise_host(seen.domain)
         if domain is None:
             return SKIP  # a query for the root names no site
-        if seen.kind != "query":
+        if seen.kind != QUERY:
             earlier = self.recent.follow(seen.kind, seen.client, domain, seen.qtype, ts)
             if earlier is not None:
                 return self._enrich(earlier, seen)
@@ -297,7 +298,7 @@ class UnboundSession:
             seen.qtype,
             ts,
             event_id,
-            followed=() if seen.kind == "query" else (seen.kind,),
+            followed=() if seen.kind == QUERY else (seen.kind,),
             blocked=seen.blocked,
         )
         return Parsed(

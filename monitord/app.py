@@ -70,5 +70,5 @@ def ingest_files(
         session = parser.session()  # each file has its own header and its own state
         records = (rec for rec, _ in iter_records(path, source, now=app.clock.now()))
         for batch in batched(records, size):
-            total = total + app.processor.process(fmt, session, batch)
+            total = total + app.processor.process(fmt, session, batch, snapshot=parser.snapshot)
     return total

@@ -132,6 +132,7 @@ class Pipeline(_Section):
     queue_size: int = Field(default=20_000, ge=1)
     flush_interval: Duration = timedelta(seconds=1)
     poll_interval: Duration = timedelta(seconds=1)
+    health_interval: Duration = timedelta(minutes=1)
 
 
 class Settings(_Section):

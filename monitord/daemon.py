@@ -9,6 +9,7 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from alerting.delivery import EmailNotifier, deliver_due
@@ -18,6 +19,8 @@ from collectors.follow import FileCollector
 from monitord.app import App, open_app
 from monitord.clock import Clock, SystemClock
 from monitord.config import Config
+from monitord.health import PARSER as HEALTH_PARSER
+from monitord.health import find_silences, gap_record
 
 log = logging.getLogger("monitord")
 DELIVERY_INTERVAL = 30.0
@@ -57,6 +60,7 @@ class Daemon:
             )
         self.notifier = EmailNotifier(cfg)
         self._sessions: dict[str, tuple[str, Session]] = {}
+        self.started = clock.now()
         self._mail_now = asyncio.Event()
         self._stopping = asyncio.Event()
 
@@ -100,6 +104,7 @@ class Daemon:
                 session,
                 work.batch.records,
                 work.batch.checkpoint,
+                snapshot=work.parser.snapshot,
             )
             if result.rejected:
                 log.warning(
@@ -110,6 +115,38 @@ class Daemon:
             if result.alerts_opened:
                 log.info("%d alert(s) opened", result.alerts_opened)
                 self._mail_now.set()
+
+    async def check_health(self, now: datetime) -> int:
+        """Raise a monitoring_gap for each source silent past its limit in school hours;
+        return how many gaps were new."""
+        if not self.app.policy.in_school_hours(now):
+            return 0
+        cfg = self.app.cfg
+        sources = [
+            (s.name, s.format, cfg.resolve(s.path), s.max_silence) for s in cfg.settings.sources
+        ]
+        opened = 0
+        for silence in find_silences(sources, now, self.started):
+            record = gap_record(silence, now)
+            result = await asyncio.to_thread(
+                self.app.processor.process, "health", HEALTH_PARSER, [record]
+            )
+            if result.stored:
+                log.warning("monitoring gap: %s", record.data.decode())
+                opened += result.alerts_opened
+        if opened:
+            self._mail_now.set()
+        return opened
+
+    async def _health(self) -> None:
+        interval = self.app.cfg.settings.pipeline.health_interval.total_seconds()
+        while not self._stopping.is_set():
+            try:
+                await self.check_health(self.clock.now())
+            except Exception:  # a failing check must not stop monitoring
+                log.exception("health check failed; will try again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), interval)
 
     async def _deliver(self) -> None:
         while not self._stopping.is_set():
@@ -134,6 +171,7 @@ class Daemon:
             loop.add_signal_handler(sig, self.stop)
         writer = asyncio.create_task(self._write())
         delivery = asyncio.create_task(self._deliver())
+        health = asyncio.create_task(self._health())
         followers = [asyncio.create_task(self._follow(*c)) for c in self.collectors]
         log.info(
             "monitord running: %d source(s), store %s",
@@ -146,6 +184,7 @@ class Daemon:
         await writer
         self._mail_now.set()
         await delivery
+        await health
         log.info("monitord stopped")
 
 

@@ -116,6 +116,7 @@ class Event:
     # When the lease began, for a LEASE event whose source knows it (dhcpd); None: the
     # identity layer takes it as the end less the configured lease time.
     lease_start: datetime | None = None
+    category: str | None = None  # set when the record itself says what it is (a health check)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,26 @@ class EventUpdate:
     event_id: str
     blocked: bool | None = None
     action: str | None = None
+
+
+def content_event_id(source: str, ev: Event) -> str:
+    """The id of an event from a snapshot file (a leases file, rewritten whole on each
+    change): the same lease read again is the same event wherever it stands in the file, and
+    a changed one is a new event."""
+    key = "\x1f".join(
+        str(v)
+        for v in (
+            source,
+            ev.kind,
+            ev.ts.isoformat(),
+            ev.client_ip,
+            ev.client_mac,
+            ev.hostname,
+            ev.lease_start,
+            ev.lease_end,
+        )
+    )
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from monitord.model import (
     Origin,
     RawRecord,
     Severity,
+    content_event_id,
 )
 from monitord.policy import Policy
 from monitord.store import insert_ignore, table_of
@@ -94,7 +95,7 @@ class Processor:
         self.site_id = site_id
 
     def judge(
-        self, fmt: str, session: Session, records: Sequence[RawRecord]
+        self, fmt: str, session: Session, records: Sequence[RawRecord], snapshot: bool = False
     ) -> tuple[_Pending, BatchResult]:
         pending = _Pending([], [], {}, {}, [], [])
         position: dict[str, int] = {}
@@ -128,7 +129,9 @@ class Processor:
                 continue
             for i, ev in enumerate(parsed.events):
                 events += 1
-                eid = rec.origin.event_id(i)
+                eid = (
+                    content_event_id(rec.origin.source, ev) if snapshot else rec.origin.event_id(i)
+                )
                 if ev.kind is EventKind.LEASE and ev.client_ip and ev.client_mac:
                     starts, ends = lease_interval(ev.lease_end, self.identity.lease_time)
                     if ev.lease_start is not None:  # the source knows when it began
@@ -147,9 +150,12 @@ class Processor:
                     }
                 attribution = self.identity.resolve(ev)
                 classification = self.classifier.classify(ev)
+                categories = classification.categories
+                if ev.category is not None and ev.category not in categories:
+                    categories = (*categories, ev.category)
                 decisions = tuple(
                     self.policy.decide(c, attribution.person, attribution.device, ev.ts)
-                    for c in classification.categories
+                    for c in categories
                 )
                 judged = Judged(
                     eid,
@@ -222,16 +228,24 @@ class Processor:
         session: Session,
         records: Sequence[RawRecord],
         checkpoint: Checkpoint | None = None,
+        *,
+        snapshot: bool = False,
     ) -> BatchResult:
-        """Judge and store one batch in a single transaction with its checkpoint."""
-        pending, result = self.judge(fmt, session, records)
+        """Judge and store one batch in a single transaction with its checkpoint.
+        ``snapshot``: the records come from a state file; see ``Parser.snapshot``."""
+        pending, result = self.judge(fmt, session, records, snapshot)
         et = table_of(EventRow)
         with self.engine.begin() as conn:
             # Two events of one batch share an id only if a record was read twice: keep one.
             rows = {e["id"]: e for e in pending.events}
             # Only events that bring more than their own row (matches, alerts, a lease) must
             # know whether they are new; the rest rely on the insert skipping stored ids.
-            weighty = [eid for eid in rows if eid in pending.matches or eid in pending.leases]
+            judged = {j.event_id for j in pending.judged if j.decisions}
+            weighty = [
+                eid
+                for eid in rows
+                if eid in pending.matches or eid in pending.leases or eid in judged
+            ]
             existing: set[str] = set()
             for i in range(0, len(weighty), 500):
                 chunk = weighty[i : i + 500]

@@ -123,6 +123,13 @@ class Policy:
         t = local.time()
         return _in_window(t, *self._after) or any(_in_window(t, a, b) for a, b in self._breaks)
 
+    def in_school_hours(self, ts: datetime) -> bool:
+        """A school day between the end of after-school and its start (breaks included)."""
+        local = ts.astimezone(self.tz)
+        if self.doc.times.weekend and local.weekday() >= 5:
+            return False
+        return not _in_window(local.time(), *self._after)
+
     def route(self, category: str, severity: Severity, role: str | None) -> tuple[str, ...]:
         routing = self.doc.routing
         key = role or "unknown"

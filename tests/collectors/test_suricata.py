@@ -396,9 +396,7 @@ def test_offsets_with_and_without_colon_agree() -> None:
     a, b = (
         _one(
             SuricataSession().parse(
-                json.dumps(
-                    {"timestamp": stamp, "event_type": "tls", "tls": {"sni": "a.example"}}
-                ),
+                json.dumps({"timestamp": stamp, "event_type": "tls", "tls": {"sni": "a.example"}}),
                 CTX,
             )
         ).ts
@@ -438,9 +436,7 @@ def test_fuzz_bytes_never_raise(data: bytes) -> None:
     _check_total(PARSER.session().parse(data.decode("utf-8", "replace"), CTX))
 
 
-_SCALAR = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=12)
-)
+_SCALAR = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=12))
 _ANY = st.recursive(
     _SCALAR,
     lambda inner: st.one_of(

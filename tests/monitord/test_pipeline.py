@@ -174,3 +174,18 @@ def test_a_block_line_marks_the_stored_event_and_its_alert_blocked(
             "gravity blocked",
         )
         assert conn.execute("SELECT blocked FROM alerts").fetchone() == (1,)
+
+
+def test_a_rewritten_leases_file_adds_the_changed_leases(app: App, tmp_path: Path) -> None:
+    leases = tmp_path / "dnsmasq.leases"
+    end = int(DAY.timestamp())
+    first = f"{end} aa:00:00:00:00:01 10.20.6.1 a *\n"
+    leases.write_text(first + f"{end} aa:00:00:00:00:02 10.20.6.2 b *\n")
+    r1 = ingest_files(app, [leases], "dnsmasq-leases", "leases")
+    # dnsmasq rewrites the file: same first line, the second lease renewed in the same place.
+    leases.write_text(first + f"{end + 3600} aa:00:00:00:00:02 10.20.6.2 b *\n")
+    r2 = ingest_files(app, [leases], "dnsmasq-leases", "leases")
+    assert (r1.stored, r2.stored, r2.duplicates) == (2, 1, 1)
+    db = Path(app.cfg.database_url.removeprefix("sqlite:///"))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM leases").fetchone() == (3,)
