@@ -264,6 +264,33 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sources(args: argparse.Namespace) -> int:
+    from monitord.sources import source_states
+
+    cfg = _config(args)
+    states = source_states(cfg, open_store(cfg.database_url))
+    if args.json:
+        _print_json([s.as_json() for s in states])
+        return 0
+    table = Table("source", "format", "position", "lag", "lines", "events", "rejected")
+    table.add_column("last event")
+    table.add_column("file written")
+    for s in states:
+        table.add_row(
+            s.name,
+            s.format,
+            "-" if s.position is None else f"{s.position:,}",
+            "-" if s.lag_bytes is None else f"{s.lag_bytes:,} B",
+            f"{s.lines:,}",
+            f"{s.events:,}",
+            f"{s.rejected:,}",
+            s.last_event_at or "-",
+            s.last_written_at or "missing",
+        )
+    out.print(table)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from monitord.daemon import run_daemon
 
@@ -294,6 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="the daemon: follow the configured sources")
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("sources", help="each source's position, lag, events and rejects")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_sources)
 
     s = sub.add_parser("demo", help="a realistic school day through the whole pipeline")
     s.add_argument("--dir", default="var/demo")
