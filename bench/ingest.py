@@ -16,6 +16,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,6 +27,7 @@ from monitord.config import load_config
 from monitord.initdir import init_dir
 from monitord.roster import import_devices, import_people
 
+FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
 DAY = datetime(2026, 11, 19, 8, 30, tzinfo=UTC)
 TZ = ZoneInfo("Europe/London")
 ORDINARY = [
@@ -78,14 +80,43 @@ def write_school(folder: Path, devices: int) -> None:
 
 
 def write_dnsmasq(path: Path, n: int, devices: int, rng: random.Random) -> None:
+    """As Pi-hole writes it: each query followed by its forwarded and reply lines (or one
+    cached line), so about one line in three is a query."""
     with path.open("w") as fh:
+        written = 0
         for i, host in enumerate(hosts(rng, n)):
+            if written >= n:
+                break
             ts = (DAY + timedelta(seconds=i * 25_000 / n)).astimezone(TZ)
+            stamp = f"{ts:%b} {ts.day:2d} {ts:%H:%M:%S} dnsmasq[811]:"
             d = rng.randrange(devices)
-            fh.write(
-                f"{ts:%b} {ts.day:2d} {ts:%H:%M:%S} dnsmasq[811]: query[A] {host} from "
-                f"10.20.{d // 250}.{d % 250 + 2}\n"
-            )
+            fh.write(f"{stamp} query[A] {host} from 10.20.{d // 250}.{d % 250 + 2}\n")
+            if rng.random() < 0.4:
+                fh.write(f"{stamp} cached {host} is 203.0.113.{rng.randrange(1, 254)}\n")
+                written += 2
+            else:
+                fh.write(f"{stamp} forwarded {host} to 1.1.1.3\n")
+                fh.write(f"{stamp} reply {host} is 203.0.113.{rng.randrange(1, 254)}\n")
+                written += 3
+
+
+def fixture_lines(fmt: str) -> list[bytes]:
+    """A format's real fixture lines (for formats with a header, the files whole)."""
+    folder = FIXTURES / fmt
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix != ".md")
+    if fmt == "zeek":  # JSON logs only: TSV needs its header at the top of each file
+        files = [p for p in files if p.suffix == ".json"]
+    return [line + b"\n" for p in files for line in p.read_bytes().splitlines() if line.strip()]
+
+
+def write_repeated(fmt: str) -> Callable[[Path, int, int, random.Random], None]:
+    def write(path: Path, n: int, devices: int, rng: random.Random) -> None:
+        lines = fixture_lines(fmt)
+        with path.open("wb") as fh:
+            for i in range(n):
+                fh.write(lines[i % len(lines)])
+
+    return write
 
 
 def write_squid(path: Path, n: int, devices: int, rng: random.Random) -> None:
@@ -104,7 +135,10 @@ def write_squid(path: Path, n: int, devices: int, rng: random.Random) -> None:
             )
 
 
-WRITERS = {"dnsmasq": write_dnsmasq, "squid": write_squid}
+WRITERS = {"dnsmasq": write_dnsmasq, "squid": write_squid} | {
+    fmt: write_repeated(fmt)
+    for fmt in ("bind", "unbound", "windows-dns", "adguard", "zeek", "suricata")
+}
 
 
 def main() -> int:
