@@ -47,6 +47,15 @@ def open_app(cfg: Config, clock: Clock, *, alerts: bool = True) -> App:
     return App(cfg, engine, clock, policy, processor)
 
 
+def parser_for(fmt: str, date_order: str | None = None) -> Parser:
+    """The parser for a format, set up as a source asks (Windows DNS's date order)."""
+    if date_order is not None:
+        from collectors.windows_dns import make_parser
+
+        return make_parser(date_order)  # type: ignore[arg-type]
+    return load_parser(fmt)
+
+
 def batched(records: Iterable[RawRecord], size: int) -> Iterator[list[RawRecord]]:
     batch: list[RawRecord] = []
     for rec in records:

@@ -16,9 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from alerting.delivery import EmailNotifier, deliver_due
-from collectors.base import UnknownFormat, available_formats, load_parser
+from collectors.base import UnknownFormat, available_formats
 from monitord import cases
-from monitord.app import ingest_files, open_app
+from monitord.app import ingest_files, open_app, parser_for
 from monitord.clock import SystemClock
 from monitord.config import FORMATS, Config, ConfigError, find_config, load_config
 from monitord.initdir import InitError, init_dir
@@ -90,7 +90,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     missing = [f"{p}: file not found" for p in paths if not p.is_file()]
     if missing:
         raise Failure(*missing)
-    parser = load_parser(args.format)
+    if args.date_order and args.format != "windows-dns":
+        raise Failure("--date-order applies only to --format windows-dns")
+    parser = parser_for(args.format, args.date_order)
     app = open_app(cfg, SystemClock())
     result = ingest_files(app, paths, args.format, args.source or args.format, parser)
     summary = {
@@ -334,6 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("paths", nargs="+", metavar="PATH")
     s.add_argument("--format", required=True, choices=FORMATS, metavar="FMT")
     s.add_argument("--source", help="source name (default: the format)")
+    s.add_argument(
+        "--date-order",
+        choices=("mdy", "dmy", "ymd"),
+        help="windows-dns: the server's date order (default: month/day)",
+    )
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_ingest)
 

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -101,6 +109,14 @@ class Source(_Section):
     format: str
     path: str
     max_silence: Duration = timedelta(hours=2)
+    # Windows DNS writes dates in the server's locale: month/day (mdy), day/month (dmy) or ISO.
+    date_order: Literal["mdy", "dmy", "ymd"] | None = None
+
+    @model_validator(mode="after")
+    def _date_order_only_for_windows(self) -> Source:
+        if self.date_order is not None and self.format != "windows-dns":
+            raise ValueError("date_order applies only to format windows-dns")
+        return self
 
     @field_validator("format")
     @classmethod

@@ -13,10 +13,10 @@ from datetime import datetime
 from pathlib import Path
 
 from alerting.delivery import EmailNotifier, deliver_due
-from collectors.base import Batch, ParseContext, Parser, Session, load_parser
+from collectors.base import Batch, ParseContext, Parser, Session
 from collectors.files import read_header
 from collectors.follow import FileCollector
-from monitord.app import App, open_app
+from monitord.app import App, open_app, parser_for
 from monitord.clock import Clock, SystemClock
 from monitord.config import Config
 from monitord.health import PARSER as HEALTH_PARSER
@@ -43,7 +43,7 @@ class Daemon:
         )
         self.collectors: list[tuple[FileCollector, str, Parser]] = []
         for src in cfg.settings.sources:
-            parser = load_parser(src.format)
+            parser = parser_for(src.format, src.date_order)
             self.collectors.append(
                 (
                     FileCollector(

@@ -161,3 +161,62 @@ def test_bad_input_is_one_line_and_exit_1(
 def test_usage_errors_exit_2() -> None:
     assert monitord("alerts", "frobnicate").returncode == 2
     assert monitord("ingest", "x.log").returncode == 2
+
+
+def test_windows_dns_date_order_per_source(tmp_path: Path) -> None:
+    import sqlite3
+
+    from monitord.initdir import init_dir
+
+    config = init_dir(tmp_path / "site")[0]
+    log = tmp_path / "dns.log"
+    log.write_text(
+        "6/5/2026 10:20:46 AM 0E70 PACKET  00000000033397A0 UDP Rcv 10.161.60.71    5b47   "
+        "Q [0001   D   NOERROR] A      (7)example(3)com(0)\n",
+        encoding="utf-8",
+    )
+    assert (
+        main(
+            [
+                "--config",
+                str(config),
+                "ingest",
+                str(log),
+                "--format",
+                "windows-dns",
+                "--date-order",
+                "dmy",
+            ]
+        )
+        == 0
+    )
+    with sqlite3.connect(tmp_path / "site" / "var" / "monitord.db") as db:
+        (ts,) = db.execute("SELECT ts FROM events").fetchone()
+    assert ts.startswith("2026-05-06 09:20:46")  # 6 May, 10:20 BST
+    assert (
+        main(
+            [
+                "--config",
+                str(config),
+                "ingest",
+                str(log),
+                "--format",
+                "squid",
+                "--date-order",
+                "dmy",
+            ]
+        )
+        == 1
+    )
+
+
+def test_date_order_is_only_for_windows_dns(tmp_path: Path) -> None:
+    from monitord.config import ConfigError, load_config
+
+    (tmp_path / "a.log").touch()
+    cfg = tmp_path / "monitord.toml"
+    cfg.write_text(
+        '[[sources]]\nname = "a"\nformat = "dnsmasq"\npath = "a.log"\ndate_order = "dmy"\n'
+    )
+    with pytest.raises(ConfigError, match="date_order applies only to format windows-dns"):
+        load_config(cfg)
