@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from collectors.base import LineParser, ParseContext
 from collectors.urls import host_of_url, normalise_user
-from monitord.model import Event, EventKind, Parsed, reject
+from monitord.model import SKIP, Event, EventKind, Parsed, reject
 
 
 def parse_line(line: str, ctx: ParseContext) -> Parsed:
@@ -32,6 +32,9 @@ def parse_line(line: str, ctx: ParseContext) -> Parsed:
     method = fields[5][:16]
     url = fields[6]
     user = normalise_user(fields[7]) if len(fields) > 7 else None
+    if url.startswith("error:"):
+        # Squid's record of a connection that sent no request (a probe, a port scan).
+        return SKIP
     status = int(status_text)
     host = host_of_url(url, method)
     blocked = "DENIED" in code and status != 407

@@ -61,6 +61,7 @@ class Daemon:
         self.notifier = EmailNotifier(cfg)
         self._sessions: dict[str, tuple[str, Session]] = {}
         self.started = clock.now()
+        self._last_round = False
         self._mail_now = asyncio.Event()
         self._stopping = asyncio.Event()
 
@@ -149,7 +150,12 @@ class Daemon:
                 await asyncio.wait_for(self._stopping.wait(), interval)
 
     async def _deliver(self) -> None:
-        while not self._stopping.is_set():
+        """Send what is due whenever an alert opens, and every DELIVERY_INTERVAL for batched
+        mail and retries. The wake-up flag is cleared before each round, so an alert opened
+        (or a stop asked for) during a round is seen at once, not one interval later. The
+        last round runs after the final batch is committed."""
+        while True:
+            self._mail_now.clear()
             try:
                 result = await deliver_due(self.app.engine, self.app.cfg, self.clock, self.notifier)
                 if result.sent or result.failed or result.retrying:
@@ -161,7 +167,8 @@ class Daemon:
                     )
             except Exception:  # delivery trouble must not stop monitoring
                 log.exception("mail delivery failed; will retry")
-            self._mail_now.clear()
+            if self._last_round:
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._mail_now.wait(), DELIVERY_INTERVAL)
 
@@ -182,6 +189,7 @@ class Daemon:
         await asyncio.gather(*followers, return_exceptions=True)
         await self.queue.put(None)
         await writer
+        self._last_round = True
         self._mail_now.set()
         await delivery
         await health

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from collectors.base import ParseContext
 from collectors.squid import PARSER, parse_line
-from monitord.model import Event, EventKind, Parsed
+from monitord.model import SKIP, Event, EventKind, Parsed
 from tests.conftest import FIXTURES
 
 CTX = ParseContext(ZoneInfo("Europe/London"), datetime(2026, 11, 20, 16, 0, tzinfo=UTC))
@@ -316,3 +316,11 @@ _TOKEN = st.one_of(
 def test_fuzz_near_miss_lines_never_raise(tokens: list[str]) -> None:
     """Lines with the right shape reach past the field count into every conversion."""
     _check_total(" ".join(tokens))
+
+
+def test_a_connection_that_sent_no_request_is_not_an_event() -> None:
+    line = (
+        "1795249551.185      0 127.0.0.1 NONE_NONE/000 0 - error:transaction-end-before-headers"
+        " - HIER_NONE/- -"
+    )
+    assert PARSER.parse(line, CTX) == SKIP
