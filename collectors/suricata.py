@@ -31,19 +31,18 @@ that its own record already gives.
 from __future__ import annotations
 
 import json
-import math
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from collectors.base import ParseContext, StatefulParser
+from collectors.fields import json_int, request_url
 from collectors.urls import host_of_url, normalise_host
 from monitord.model import SKIP, Event, EventKind, Parsed, reject
 
 _QUERY_TYPES = ("query", "request")
 _ANSWER_TYPES = ("answer", "response")
 _DNS_PORTS = (53, 853, 5353, 5355)
-_MAX_INT = 2**63 - 1
 _MAX_SEEN = 10_000  # transactions remembered, oldest forgotten first
 _MAX_QUERIES = 16
 
@@ -52,18 +51,6 @@ TxKey = tuple[object, object, object]
 
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20:
-        value = int(value)
-    if isinstance(value, int) and 0 <= value <= _MAX_INT:
-        return value
-    return None
 
 
 def _hashable(value: object) -> object:
@@ -87,7 +74,7 @@ def parse_timestamp(value: str, ctx: ParseContext) -> datetime | None:
 def _dns_client(rec: Mapping[str, object], answer: bool) -> str | None:
     """The client of a DNS record: the source of a query; the destination of an answer
     written in the reply's direction, the source of one written in the flow's."""
-    if answer and _int(rec.get("dest_port")) not in _DNS_PORTS:
+    if answer and json_int(rec.get("dest_port")) not in _DNS_PORTS:
         return _str(rec.get("dest_ip"))
     return _str(rec.get("src_ip"))
 
@@ -109,19 +96,6 @@ def _queries(dns: Mapping[str, object]) -> list[tuple[str, str | None]]:
         if out:
             break
     return out
-
-
-def _http_url(host: str | None, port: int | None, url: str | None, method: str) -> str | None:
-    if url is not None and ("://" in url or method.upper() == "CONNECT"):
-        return url
-    if host is None:
-        return url
-    if host.count(":") > 1 and not host.startswith("["):
-        host = f"[{host}]"
-    netloc = f"{host}:{port}" if port is not None and port != 80 else host
-    if url is None or not url.startswith("/"):
-        return f"http://{netloc}/"
-    return f"http://{netloc}{url}"
 
 
 class SuricataSession:
@@ -218,10 +192,10 @@ class SuricataSession:
                     ts=ts,
                     client_ip=client,
                     domain=domain,
-                    url=_http_url(host, _int(body.get("http_port")), url, method),
+                    url=request_url(host, url, method, json_int(body.get("http_port"))),
                     method=method[:16] or None,
-                    status=_int(body.get("status")),
-                    size=_int(body.get("length")),
+                    status=json_int(body.get("status")),
+                    size=json_int(body.get("length")),
                 ),
             )
         )

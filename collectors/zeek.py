@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from collectors.base import ParseContext, StatefulParser
+from collectors.fields import json_int, request_url
 from collectors.urls import host_of_url, normalise_host, normalise_user
 from monitord.model import SKIP, Event, EventKind, Parsed, reject
 
@@ -58,7 +59,6 @@ Record = Mapping[str, object]
 _ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
 _MASKED_TIME = re.compile(r"^X+(?:\.X+)?$")
 _EPOCH = re.compile(r"^[0-9]+(?:\.[0-9]*)?$")
-_MAX_INT = 2**63 - 1
 _LOGS = ("dns", "http", "ssl")
 
 
@@ -106,18 +106,6 @@ def _text(value: object) -> str | None:
     return value
 
 
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20:
-        value = int(value)
-    if isinstance(value, int) and 0 <= value <= _MAX_INT:
-        return value
-    return None
-
-
 def parse_ts(value: object) -> datetime | None:
     """Zeek's ``ts``: epoch seconds (number or string) or ISO 8601; None if unreadable.
 
@@ -162,18 +150,6 @@ def log_of(keys: Mapping[str, object]) -> str | None:
     return None
 
 
-def _http_url(host: str | None, uri: str | None, method: str | None) -> str | None:
-    if uri is not None and ("://" in uri or (method or "").upper() == "CONNECT"):
-        return uri
-    if host is None:
-        return None
-    if host.count(":") > 1 and not host.startswith("["):
-        host = f"[{host}]"  # an IPv6 server address
-    if uri is None or not uri.startswith("/"):
-        return f"http://{host}/"
-    return f"http://{host}{uri}"
-
-
 def event_of(log: str, rec: Record, ts: datetime) -> Event | None:
     """The event a dns, http or ssl record gives, or None when it records no client activity.
 
@@ -215,10 +191,10 @@ def event_of(log: str, rec: Record, ts: datetime) -> Event | None:
             client_ip=client,
             user=normalise_user(user) if user else None,
             domain=domain,
-            url=_http_url(host or domain, uri, method),
+            url=request_url(host or domain, uri, method),
             method=method[:16] if method else None,
-            status=_int(rec.get("status_code")),
-            size=_int(rec.get("response_body_len")),
+            status=json_int(rec.get("status_code")),
+            size=json_int(rec.get("response_body_len")),
         )
     if log == "ssl":
         sni = _text(rec.get("server_name"))

@@ -6,34 +6,23 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from collectors.adguard import PARSER, parse_line
-from collectors.base import ParseContext
 from monitord.model import SKIP, EventKind, Parsed
+from tests.collectors.fixturelines import (
+    CTX,
+    fixture_files,
+    numbered_lines,
+)
 from tests.conftest import FIXTURES
 
-LONDON = ZoneInfo("Europe/London")
-REFERENCE = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
-CTX = ParseContext(LONDON, REFERENCE)
 ADGUARD = FIXTURES / "adguard"
-LOGS = (
-    sorted(p for p in ADGUARD.iterdir() if p.is_file() and p.suffix != ".md")
-    if ADGUARD.is_dir()
-    else []
-)
-
-
-def _lines(path: Path) -> list[tuple[int, str]]:
-    out = []
-    for n, raw in enumerate(path.read_bytes().split(b"\n"), 1):
-        if raw.strip():
-            out.append((n, raw.decode("utf-8", "replace").rstrip("\r")))
-    return out
+LOGS = fixture_files(ADGUARD)
+_lines = numbered_lines
 
 
 def _fixture_entry(host: str, filtered: bool) -> str:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from collectors.base import ParseContext
 from collectors.bind import PARSER
 from monitord.model import SKIP, EventKind, EventUpdate, Origin, Parsed
+from tests.collectors.fixturelines import numbered_lines
 from tests.conftest import FIXTURES
 
 LONDON = ZoneInfo("Europe/London")
@@ -32,12 +33,7 @@ DENIED_LINE = re.compile(CLIENT + r".*: query (?:\(cache\) )?'(?P<name>[^/']+)/(
 CEF_RPZ_LINE = re.compile(r"CEF:0\|Infoblox\|NIOS\|.*\|RPZ-.*src=(?P<ip>\S+)")
 
 
-def _lines(path: Path) -> list[tuple[int, str]]:
-    out = []
-    for n, raw in enumerate(path.read_bytes().split(b"\n"), 1):
-        if raw.strip():
-            out.append((n, raw.decode("utf-8", "replace").rstrip("\r")))
-    return out
+_lines = numbered_lines
 
 
 def _origin(offset: int) -> Origin:

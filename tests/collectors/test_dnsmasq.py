@@ -14,25 +14,18 @@ from hypothesis import strategies as st
 from collectors.base import ParseContext
 from collectors.dnsmasq import PARSER, parse_line
 from monitord.model import SKIP, EventKind, EventUpdate, Origin, Parsed
+from tests.collectors.fixturelines import (
+    CTX,
+    LONDON,
+    REFERENCE,
+    fixture_files,
+    numbered_lines,
+)
 from tests.conftest import FIXTURES
 
-LONDON = ZoneInfo("Europe/London")
-REFERENCE = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
-CTX = ParseContext(LONDON, REFERENCE)
 DNSMASQ = FIXTURES / "dnsmasq"
-LOGS = (
-    sorted(p for p in DNSMASQ.iterdir() if p.is_file() and p.suffix != ".md")
-    if DNSMASQ.is_dir()
-    else []
-)
-
-
-def _lines(path: Path) -> list[tuple[int, str]]:
-    out = []
-    for n, raw in enumerate(path.read_bytes().split(b"\n"), 1):
-        if raw.strip():
-            out.append((n, raw.decode("utf-8", "replace").rstrip("\r")))
-    return out
+LOGS = fixture_files(DNSMASQ)
+_lines = numbered_lines
 
 
 def test_fixture_folder_has_logs() -> None:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from collectors.base import ParseContext
 from collectors.dnsmasq_leases import PARSER, parse_line
 from monitord.model import SKIP, Event, EventKind, Parsed
+from tests.collectors.fixturelines import numbered_lines
 from tests.conftest import FIXTURES
 
 REFERENCE = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
@@ -26,12 +27,7 @@ FILES = (
 )
 
 
-def _lines(path: Path) -> list[tuple[int, str]]:
-    out = []
-    for n, raw in enumerate(path.read_bytes().split(b"\n"), 1):
-        if raw.strip():
-            out.append((n, raw.decode("utf-8", "replace").rstrip("\r")))
-    return out
+_lines = numbered_lines
 
 
 def _lease(line: str) -> Event:

@@ -15,26 +15,17 @@ from hypothesis import strategies as st
 from collectors.base import ParseContext
 from collectors.squid import PARSER, parse_line
 from monitord.model import SKIP, Event, EventKind, Parsed
+from tests.collectors.fixturelines import fixture_files, numbered_lines
 from tests.conftest import FIXTURES
 
 CTX = ParseContext(ZoneInfo("Europe/London"), datetime(2026, 11, 20, 16, 0, tzinfo=UTC))
 SQUID = FIXTURES / "squid"
 
 
-def _log_files(folder: Path) -> list[Path]:
-    """The sample logs directly in ``folder`` (not its SOURCES.md)."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix != ".md")
+_log_files = fixture_files
 
 
-def _lines(path: Path) -> list[tuple[int, str]]:
-    """Each non-blank line of ``path`` with its 1-based number, decoded as the pipeline does."""
-    out = []
-    for n, raw in enumerate(path.read_bytes().split(b"\n"), 1):
-        if raw.strip():
-            out.append((n, raw.decode("utf-8", "replace").rstrip("\r")))
-    return out
+_lines = numbered_lines
 
 
 def _event(parsed: Parsed) -> Event:

@@ -7,7 +7,6 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -20,25 +19,18 @@ from monitord.app import App, ingest_files
 from monitord.model import SKIP, EventKind, EventUpdate, Origin, Parsed
 from monitord.store import table_of
 from monitord.tables import EventRow
+from tests.collectors.fixturelines import (
+    CTX,
+    LONDON,
+    REFERENCE,
+    fixture_files,
+    numbered_lines,
+)
 from tests.conftest import FIXTURES
 
-LONDON = ZoneInfo("Europe/London")
-REFERENCE = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
-CTX = ParseContext(LONDON, REFERENCE)
 UNBOUND = FIXTURES / "unbound"
-LOGS = (
-    sorted(p for p in UNBOUND.iterdir() if p.is_file() and p.suffix != ".md")
-    if UNBOUND.is_dir()
-    else []
-)
-
-
-def _lines(path: Path) -> list[tuple[int, str]]:
-    out = []
-    for n, raw in enumerate(path.read_bytes().split(b"\n"), 1):
-        if raw.strip():
-            out.append((n, raw.decode("utf-8", "replace").rstrip("\r")))
-    return out
+LOGS = fixture_files(UNBOUND)
+_lines = numbered_lines
 
 
 def _origin(offset: int) -> Origin:

@@ -16,6 +16,7 @@ from collectors.base import ParseContext
 from collectors.files import read_header
 from collectors.zeek import PARSER, ZeekSession, event_of
 from monitord.model import SKIP, Event, EventKind, Parsed
+from tests.collectors.fixturelines import numbered_lines
 from tests.conftest import FIXTURES
 
 REFERENCE = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
@@ -28,12 +29,7 @@ MASKED = [p for p in FILES if p.parent.name == "btest-canonicalized"]
 REAL = [p for p in FILES if p not in MASKED]
 
 
-def _lines(path: Path) -> list[tuple[int, str]]:
-    out = []
-    for n, raw in enumerate(path.read_bytes().split(b"\n"), 1):
-        if raw.strip():
-            out.append((n, raw.decode("utf-8", "replace").rstrip("\r")))
-    return out
+_lines = numbered_lines
 
 
 def _run(lines: list[str], session: ZeekSession | None = None) -> list[Parsed]:
