@@ -46,6 +46,12 @@ class MailboxHandler:
         return "250 Message accepted for delivery"
 
 
+def _program() -> str:
+    """How to run monitord again from here (it may be in a virtual environment)."""
+    name = Path(sys.argv[0])
+    return str(name) if name.name == "monitord" else "monitord"
+
+
 def _is_tty() -> bool:
     return sys.stdout.isatty()
 
@@ -172,6 +178,6 @@ def _run(folder: Path, mailbox: Path, port: int, out: Console) -> int:
     out.print(table)
     out.print(
         f"Store: {cfg.database_url}\nMail received by the sink: {mailbox}\n"
-        f"Try: monitord --config {config_path} alerts show 1"
+        f"Try: {_program()} --config {config_path} alerts show 1"
     )
     return 0
