@@ -5,6 +5,7 @@ each handed the config and the clock rather than reaching for globals.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,9 +76,19 @@ def ingest_files(
     parser = parser or load_parser(fmt)
     total = BatchResult()
     size = app.cfg.settings.pipeline.batch_size
-    for path in paths:
-        session = parser.session()  # each file has its own header and its own state
-        records = (rec for rec, _ in iter_records(path, source, now=app.clock.now()))
-        for batch in batched(records, size):
-            total = total + app.processor.process(fmt, session, batch, snapshot=parser.snapshot)
+    processor = app.processor
+    # Judge the next batch while the last one is being stored: SQLite does its part without
+    # holding the GIL, so the two halves use both cores.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as storer:
+        storing: Future[BatchResult] | None = None
+        for path in paths:
+            session = parser.session()  # each file has its own header and its own state
+            records = (rec for rec, _ in iter_records(path, source, now=app.clock.now()))
+            for batch in batched(records, size):
+                judged, counts = processor.judge(fmt, session, batch, parser.snapshot)
+                if storing is not None:
+                    total = total + storing.result()
+                storing = storer.submit(processor.store, judged, counts)
+        if storing is not None:
+            total = total + storing.result()
     return total

@@ -64,7 +64,9 @@ class AlertSink(Protocol):
 
 
 @dataclass
-class _Pending:
+class Judgement:
+    """A batch judged and not yet stored: rows ready to insert, and what they bring."""
+
     events: list[dict[str, Any]]
     rejected: list[dict[str, Any]]
     matches: dict[str, list[dict[str, Any]]]
@@ -96,8 +98,8 @@ class Processor:
 
     def judge(
         self, fmt: str, session: Session, records: Sequence[RawRecord], snapshot: bool = False
-    ) -> tuple[_Pending, BatchResult]:
-        pending = _Pending([], [], {}, {}, [], [])
+    ) -> tuple[Judgement, BatchResult]:
+        pending = Judgement([], [], {}, {}, [], [])
         position: dict[str, int] = {}
         events = skipped = 0
         for rec in records:
@@ -234,6 +236,16 @@ class Processor:
         """Judge and store one batch in a single transaction with its checkpoint.
         ``snapshot``: the records come from a state file; see ``Parser.snapshot``."""
         pending, result = self.judge(fmt, session, records, snapshot)
+        return self.store(pending, result, checkpoint)
+
+    def store(
+        self, pending: Judgement, result: BatchResult, checkpoint: Checkpoint | None = None
+    ) -> BatchResult:
+        """Store a judged batch, its alerts and its checkpoint in one transaction.
+
+        Judging (Python) and storing (mostly SQLite, which runs without the GIL) may overlap
+        on two threads: batch N+1 judged while batch N is stored. Stores must happen in the
+        order the batches were read."""
         et = table_of(EventRow)
         with self.engine.begin() as conn:
             # Two events of one batch share an id only if a record was read twice: keep one.
@@ -281,7 +293,7 @@ class Processor:
         )
 
     def _save_checkpoint(
-        self, conn: Connection, cp: Checkpoint, result: BatchResult, pending: _Pending
+        self, conn: Connection, cp: Checkpoint, result: BatchResult, pending: Judgement
     ) -> None:
         table = table_of(CheckpointRow)
         now = self.clock.now()
@@ -320,7 +332,7 @@ class Processor:
         )
 
 
-def _update_in_batch(pending: _Pending, at: int, upd: EventUpdate) -> None:
+def _update_in_batch(pending: Judgement, at: int, upd: EventUpdate) -> None:
     """Apply a later line's update to an event of the same batch, before it is stored."""
     j = pending.judged[at]
     ev = j.event
