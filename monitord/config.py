@@ -77,6 +77,8 @@ class Smtp(_Section):
     sender: str = "monitord@school.example"
     pickup_dir: str = "var/outbox-mail"
     timeout: Duration = timedelta(seconds=30)
+    # Certificate authorities to trust for the server's certificate (PEM); empty: the system's.
+    ca_file: str = ""
 
 
 class Recipients(_Section):
@@ -138,9 +140,31 @@ class Identity(_Section):
     lease_time: Duration = timedelta(hours=24)
 
 
+MailTiming = Literal["immediate", "batched", "next_school_hours"]
+
+
 class Alerts(_Section):
     group_window: Duration = timedelta(hours=1)
     batch_interval: Duration = timedelta(hours=1)
+    # An alert that keeps growing is mailed again (in the same thread) once its last mail is
+    # older than this.
+    realert_interval: Duration = timedelta(hours=1)
+    # A critical alert about someone holds back the mail of their lower alerts this long.
+    inhibit_window: Duration = timedelta(hours=4)
+    # At most this many alert mails in any hour (0: no limit); the rest wait their turn.
+    # Critical mail never waits.
+    max_mails_per_hour: int = Field(default=30, ge=0)
+    # Outside school hours (the policy's times), when high and medium mail goes. Critical
+    # mail always goes at once.
+    out_of_hours_high: MailTiming = "immediate"
+    out_of_hours_medium: MailTiming = "next_school_hours"
+
+    @field_validator("group_window", "batch_interval", "realert_interval")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
 
 
 class Pipeline(_Section):
@@ -253,7 +277,7 @@ def _missing_files(data: dict[str, Any], base_dir: Path) -> list[tuple[str, str]
         if not (p.is_file() if want_file else p.exists()):
             problems.append((key, f"file not found: {p}"))
 
-    for section, key in (("smtp", "password_file"), ("policy", "file")):
+    for section, key in (("smtp", "password_file"), ("smtp", "ca_file"), ("policy", "file")):
         table = data.get(section)
         if isinstance(table, dict):
             check(f"{section}.{key}", table.get(key), True)

@@ -582,3 +582,38 @@ def test_critical_alerts_route_to_dsl_and_headteacher_or_chair(
     [helen] = school.alerts(person="helen.h")
     [helen_mail] = school.outbox(alert_id=helen["id"])
     assert b"head@school.example" not in helen_mail["message"]
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def test_alert_settings_defaults_and_errors(tmp_path: Path) -> None:
+    from monitord.config import ConfigError, Settings
+
+    alerts = Settings().alerts
+    assert (alerts.realert_interval, alerts.inhibit_window) == (
+        timedelta(hours=1),
+        timedelta(hours=4),
+    )
+    assert alerts.max_mails_per_hour == 30
+    assert (alerts.out_of_hours_high, alerts.out_of_hours_medium) == (
+        "immediate",
+        "next_school_hours",
+    )
+    cfg = tmp_path / "monitord.toml"
+    cfg.write_text(
+        '[alerts]\nrealert_interval = "0s"\nmax_mails_per_hour = -1\n'
+        'out_of_hours_medium = "never"\nsnooze = "1h"\n[smtp]\nca_file = "ca.pem"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(cfg)
+    problems = "\n".join(caught.value.problems)
+    for key in (
+        "alerts.realert_interval: must be longer than zero",
+        "alerts.max_mails_per_hour:",
+        "alerts.out_of_hours_medium:",
+        "alerts.snooze: unknown key",
+        "smtp.ca_file: file not found",
+    ):
+        assert key in problems
