@@ -191,15 +191,22 @@ class Device:
     hostname: str | None
     ownership: str
     assigned_to: str | None = None
+    ip: str | None = None  # a reserved (static) address
+    location: str | None = None  # where a shared device lives (a classroom, the ICT suite)
 
 
 @dataclass(frozen=True, slots=True)
 class Attribution:
-    """Who and what was behind an event, and why monitord believes it."""
+    """Who and what was behind an event, and why monitord believes it.
+
+    ``how`` names the rule that found the person: ``user_in_record``, ``logon_session``,
+    ``proxy_user``, ``assigned_device`` or ``supply_checkin``; with no person,
+    ``device_only`` or ``unattributed``. ``reason`` says it in words, with the evidence."""
 
     person: Person | None = None
     device: Device | None = None
     reason: str = "unattributed"
+    how: str = "unattributed"
 
 
 @dataclass(frozen=True, slots=True)

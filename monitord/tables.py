@@ -6,9 +6,9 @@ newest migration must describe the same schema (a test compares them).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Column, Index, LargeBinary, Text
+from sqlalchemy import Column, Index, LargeBinary, Text, text
 from sqlmodel import Field, SQLModel
 
 
@@ -20,6 +20,14 @@ class EventRow(SQLModel, table=True):
         Index("ix_events_user_ts", "username", "ts"),
         Index("ix_events_device_ts", "device_id", "ts"),
         Index("ix_events_domain", "domain"),
+        # Logons and logoffs only, so the identity layer finds its sessions at start without
+        # reading every event; a partial index costs other inserts next to nothing.
+        Index(
+            "ix_events_sessions",
+            "ts",
+            sqlite_where=text("kind IN ('logon', 'logoff')"),
+            postgresql_where=text("kind IN ('logon', 'logoff')"),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=32)
@@ -43,6 +51,12 @@ class EventRow(SQLModel, table=True):
     text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     username: str | None = Field(default=None, max_length=256)
     device_id: str | None = Field(default=None, max_length=128)
+    # The person's role and year group as they were when the event happened.
+    role: str | None = Field(default=None, max_length=32)
+    year_group: str | None = Field(default=None, max_length=8)
+    # How the person was found (user_in_record, logon_session, proxy_user, assigned_device,
+    # supply_checkin, device_only, unattributed); ``attribution`` says it in words.
+    attributed_by: str | None = Field(default=None, max_length=24)
     attribution: str = Field(default="unattributed", max_length=512)
     category: str | None = Field(default=None, max_length=32)
     severity: str = Field(default="none", max_length=16)
@@ -98,8 +112,40 @@ class DeviceRow(SQLModel, table=True):
     hostname: str | None = Field(default=None, max_length=256)
     ownership: str = Field(max_length=32)
     assigned_to: str | None = Field(default=None, max_length=256)
+    ip: str | None = Field(default=None, max_length=64)  # a reserved (static) address
+    location: str | None = Field(default=None, max_length=128)  # where a shared device lives
     active: bool = True
     updated_at: datetime
+
+
+class ReservationRow(SQLModel, table=True):
+    """A device's reserved address from the devices file, kept as history: a changed
+    reservation ends the old row and starts a new one."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (Index("ix_reservations_ip_starts", "ip", "starts"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(index=True, max_length=128)
+    ip: str = Field(max_length=64)
+    starts: datetime
+    ends: datetime | None = None
+
+
+class SupplyVisitRow(SQLModel, table=True):
+    """A supply or student teacher checked in on a shared login for one school day."""
+
+    __tablename__ = "supply_visits"
+    __table_args__ = (Index("ix_supply_visits_login_day", "login", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(max_length=256)
+    day: date
+    name: str = Field(max_length=256)
+    class_name: str | None = Field(default=None, max_length=64)
+    recorded_at: datetime
+    recorded_by: str = Field(max_length=128)
+    source: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class LeaseRow(SQLModel, table=True):
@@ -143,6 +189,8 @@ class AlertRow(SQLModel, table=True):
     recipients: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     rule: str = Field(default="", sa_column=Column(Text, nullable=False))
     outcome: str | None = Field(default=None, max_length=64)
+    # Why monitord believes it was this person or device (the first event's attribution).
+    attribution: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class AlertEventRow(SQLModel, table=True):
