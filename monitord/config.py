@@ -136,8 +136,44 @@ class Policy(_Section):
     file: str = ""
 
 
+Role = Literal["pupil", "staff", "headteacher", "governor", "volunteer", "supply", "guest"]
+Ownership = Literal[
+    "school_single", "school_shared", "authorised", "pupil_owned", "staff_owned", "visitor_owned"
+]
+
+
 class Identity(_Section):
     lease_time: Duration = timedelta(hours=24)
+    # How far back the identity layer keeps leases, logons and proxy user names in memory
+    # (from the newest it has seen); a backfill of older logs needs a longer history.
+    history: Duration = timedelta(days=35)
+    # A proxy user name seen from an address speaks for that address this long after.
+    proxy_user_window: Duration = timedelta(minutes=10)
+    # A lease for a device of these kinds (or for a MAC not in the inventory) raises
+    # unauthorised_device, once per device per day.
+    unauthorised_ownership: list[Ownership] = ["pupil_owned", "visitor_owned"]
+
+
+class RosterColumns(_Section):
+    """Which header of the school's MIS export holds each field (matched in any case).
+    ``forename`` and ``surname``: separate name columns, used when there is no display name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    username: str = "username"
+    display_name: str = "display_name"
+    forename: str = ""
+    surname: str = ""
+    role: str = "role"
+    year_group: str = "year_group"
+    class_name: str = Field(default="class", alias="class")
+    email: str = "email"
+
+
+class Roster(_Section):
+    columns: RosterColumns = RosterColumns()
+    # The role of every row when the export has no role column (a pupils-only export).
+    default_role: Role | None = None
 
 
 MailTiming = Literal["immediate", "batched", "next_school_hours"]
@@ -184,6 +220,7 @@ class Settings(_Section):
     lists: Lists = Lists()
     policy: Policy = Policy()
     identity: Identity = Identity()
+    roster: Roster = Roster()
     alerts: Alerts = Alerts()
     pipeline: Pipeline = Pipeline()
 

@@ -132,3 +132,52 @@ def test_find_config_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("MONITORD_CONFIG", "/srv/m.toml")
     assert find_config(None) == Path("/srv/m.toml")
     assert find_config("x.toml") == Path("x.toml")
+
+
+def test_roster_column_mapping_and_identity_keys(tmp_path: Path) -> None:
+    cfg = load_config(
+        write(
+            tmp_path,
+            """
+[roster]
+default_role = "pupil"
+[roster.columns]
+username = "Login"
+display_name = "Name"
+class = "Reg Group"
+[identity]
+history = "60d"
+proxy_user_window = "5m"
+unauthorised_ownership = ["visitor_owned"]
+""",
+        )
+    )
+    roster = cfg.settings.roster
+    assert (roster.columns.username, roster.columns.class_name) == ("Login", "Reg Group")
+    assert roster.columns.year_group == "year_group"  # unmapped fields keep their default
+    assert roster.default_role == "pupil"
+    ident = cfg.settings.identity
+    assert (ident.history, ident.proxy_user_window) == (timedelta(days=60), timedelta(minutes=5))
+    assert ident.unauthorised_ownership == ["visitor_owned"]
+
+
+def test_roster_and_identity_mistakes_are_named(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[roster]
+default_role = "wizard"
+[roster.columns]
+surename = "Surname"
+[identity]
+unauthorised_ownership = ["stolen"]
+""",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    problems = info.value.problems
+    assert "monitord.toml: roster.columns.surename: unknown key" in problems
+    assert any(p.startswith("monitord.toml: roster.default_role: ") for p in problems)
+    assert any(
+        p.startswith("monitord.toml: identity.unauthorised_ownership[0]: ") for p in problems
+    )
