@@ -230,8 +230,11 @@ def _roster(kind: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         cfg = _config(args)
         engine = open_store(cfg.database_url)
-        func = import_people if kind == "people" else import_devices
-        r = func(engine, Path(args.csv), actor(), SystemClock().now())
+        now = SystemClock().now()
+        if kind == "people":  # the export's column names come from [roster]
+            r = import_people(engine, Path(args.csv), actor(), now, cfg.settings.roster)
+        else:
+            r = import_devices(engine, Path(args.csv), actor(), now)
         out.print(
             f"{kind}: {r.added} added, {r.updated} updated, {r.unchanged} unchanged, "
             f"{r.retired} no longer listed (kept, marked inactive)"
