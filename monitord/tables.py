@@ -191,6 +191,10 @@ class AlertRow(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=64)
     # Why monitord believes it was this person or device (the first event's attribution).
     attribution: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Case work: who handles the alert, and the second senior person who reviewed it.
+    assignee: str | None = Field(default=None, max_length=128)
+    reviewer: str | None = Field(default=None, max_length=128)
+    reviewed_at: datetime | None = None
 
 
 class AlertEventRow(SQLModel, table=True):
@@ -216,6 +220,30 @@ class OutboxRow(SQLModel, table=True):
     message: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     sent_at: datetime | None = None
     delivered_to: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The alert's severity when the mail was queued: critical mail never waits for the cap.
+    severity: str = Field(default="", max_length=16)
+    # The Message-ID of the alert's first mail, which an update replies to.
+    thread: str | None = Field(default=None, max_length=256)
+    # Recipients the server refused while it accepted others: {address: reply}, as JSON.
+    refused: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class SilenceRow(SQLModel, table=True):
+    """A silence: alerts about one person or device (optionally one category) are still made
+    but not mailed until it expires. Critical alerts are never silenced."""
+
+    __tablename__ = "silences"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime
+    created_by: str = Field(max_length=128)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    person: str | None = Field(default=None, max_length=256)
+    device: str | None = Field(default=None, max_length=128)
+    category: str | None = Field(default=None, max_length=32)
+    expires_at: datetime = Field(index=True)
+    expired_at: datetime | None = None
+    expired_by: str | None = Field(default=None, max_length=128)
 
 
 class CheckpointRow(SQLModel, table=True):
