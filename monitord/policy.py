@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import tomllib
 from bisect import bisect_right
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
@@ -325,6 +325,19 @@ class Policy:
     def in_school_hours(self, ts: datetime) -> bool:
         """A school day between the end of after-school and its start (breaks included)."""
         return self.period(ts) in ("school", "break")
+
+    def next_school_start(self, ts: datetime) -> datetime | None:
+        """When school hours next begin after ``ts``: the end of the after-school window on
+        the next school day (today's if it is still to come), across weekends, holidays and
+        closed days. In ``ts``'s zone; None if no day in the next year is a school day."""
+        local = ts.astimezone(self.tz)
+        for days in range(367):
+            day = local.date() + timedelta(days=days)
+            if self.is_school_day(day):
+                start = datetime.combine(day, self._after[1], self.tz)
+                if start > ts:
+                    return start.astimezone(ts.tzinfo)
+        return None
 
     def _period_label(self, ts: datetime) -> str:
         local = ts.astimezone(self.tz)

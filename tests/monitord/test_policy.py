@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -278,6 +278,29 @@ def test_calendar_dates_are_local_dates(calendar: Policy) -> None:
     assert not calendar.is_school_day(date(2026, 10, 30))
     assert calendar.is_school_day(date(2027, 1, 4))  # INSET day before spring 1
     assert not calendar.is_school_day(date(2027, 5, 3))
+
+
+@pytest.mark.parametrize(
+    ("at", "start"),
+    [
+        (datetime(2026, 11, 19, 6, 0, tzinfo=UTC), datetime(2026, 11, 19, 7, 30, tzinfo=UTC)),
+        (LESSON, datetime(2026, 11, 20, 7, 30, tzinfo=UTC)),
+        (datetime(2026, 11, 20, 16, 0, tzinfo=UTC), datetime(2026, 11, 23, 7, 30, tzinfo=UTC)),
+        (datetime(2026, 10, 23, 16, 0, tzinfo=UTC), datetime(2026, 11, 2, 7, 30, tzinfo=UTC)),
+        (CHRISTMAS, datetime(2027, 1, 4, 7, 30, tzinfo=UTC)),  # the INSET day
+        (datetime(2027, 4, 30, 16, 0, tzinfo=UTC), datetime(2027, 5, 4, 6, 30, tzinfo=UTC)),
+        (datetime(2026, 8, 28, 16, 0, tzinfo=UTC), datetime(2026, 8, 31, 6, 30, tzinfo=UTC)),
+    ],
+)
+def test_next_school_start_skips_weekends_holidays_and_closed_days(
+    calendar: Policy, at: datetime, start: datetime
+) -> None:
+    got = calendar.next_school_start(at)
+    assert got == start
+    assert got is not None
+    assert got.tzinfo is UTC
+    assert calendar.in_school_hours(got)
+    assert not calendar.in_school_hours(got - timedelta(minutes=1))
 
 
 def test_an_inset_day_on_a_weekend_is_a_school_day(tmp_path: Path) -> None:
