@@ -53,9 +53,9 @@ def clean(text: object, limit: int = 2000) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "\u2026"
 
 
-def defang(indicator: str) -> str:
+def defang(indicator: str, limit: int = 2000) -> str:
     """``https://www.example.com/x`` to ``hxxps://www[.]example[.]com/x``: never a live link."""
-    s = clean(indicator)
+    s = clean(indicator, limit)
     scheme = ""
     m = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", s)
     if m:
@@ -80,6 +80,30 @@ def initials(name: str | None, fallback: str | None) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Nearby:
+    """An event of the same person or device shortly before or after the alert's event."""
+
+    ts: datetime
+    kind: str
+    indicator: str
+    category: str | None
+    blocked: bool
+    this: bool = False  # the alert's own event, shown in its place among the others
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """What an update mail says about the alert it follows up."""
+
+    number: int  # 1 for the first update after the alert's first mail
+    thread: str | None  # the Message-ID of the alert's first mail, if one went
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    raised_from: Severity | None = None  # the severity before, when this update raises it
+
+
+@dataclass(frozen=True, slots=True)
 class MailContext:
     cfg: Config
     alert_id: int
@@ -88,12 +112,17 @@ class MailContext:
     decision: Decision
     recipients: list[str]
     now: datetime
+    nearby: tuple[Nearby, ...] = ()
+    update: Update | None = None
 
 
-def message_id(cfg: Config, alert_id: int) -> str:
+def message_id(cfg: Config, alert_id: int, update: int = 0) -> str:
+    """The alert's first mail is ``<alert-ID.site.monitord@domain>``; its n-th update adds
+    ``.n`` after the id. The same alert and number always give the same id."""
     domain = cfg.settings.smtp.sender.rpartition("@")[2] or "monitord.local"
     site = re.sub(r"[^A-Za-z0-9-]", "-", cfg.settings.school.site_id)
-    return f"<alert-{alert_id}.{site}.monitord@{clean(domain, 200)}>"
+    number = f".{update}" if update else ""
+    return f"<alert-{alert_id}{number}.{site}.monitord@{clean(domain, 200)}>"
 
 
 def build_alert_message(ctx: MailContext) -> EmailMessage:
@@ -107,6 +136,13 @@ def build_alert_message(ctx: MailContext) -> EmailMessage:
     subject = (
         f"[monitord #{ctx.alert_id}] {sev.value.upper()} {ctx.decision.category} - {who_initials}"
     )
+    upd = ctx.update
+    if upd is not None and upd.thread is not None:
+        subject = "Re: " + subject  # mail clients that thread by subject keep updates together
+
+    def local(ts: datetime, fmt: str = "%A %d %B %Y, %H:%M:%S %Z") -> str:
+        return ts.astimezone(tz).strftime(fmt)
+
     data = {
         "school": clean(cfg.settings.school.name, 200),
         "alert_id": ctx.alert_id,
@@ -120,7 +156,7 @@ def build_alert_message(ctx: MailContext) -> EmailMessage:
         "device": clean(device.device_id) if device else None,
         "ownership": device.ownership if device else None,
         "ip": clean(j.event.client_ip or ""),
-        "when": j.event.ts.astimezone(tz).strftime("%A %d %B %Y, %H:%M:%S %Z"),
+        "when": local(j.event.ts),
         "indicator": defang(ctx.alert["indicator"]),
         "blocked": j.event.blocked,
         "source": clean(j.origin.source),
@@ -137,15 +173,38 @@ def build_alert_message(ctx: MailContext) -> EmailMessage:
         "rule": clean(ctx.decision.rule),
         "attribution": clean(j.attribution.reason),
         "advice": [a.replace("ID", str(ctx.alert_id)) for a in ADVICE.get(sev, [])],
-        "evidence": f"alert {ctx.alert_id}, event {j.event_id}, {j.origin.source} "
-        f"offset {j.origin.offset}",
+        "evidence": f"alert {ctx.alert_id}, event {j.event_id}, {clean(j.origin.source)} "
+        f"file {clean(j.origin.file_id)} offset {j.origin.offset}",
+        "nearby": [
+            {
+                "when": local(n.ts, "%H:%M:%S"),
+                "kind": n.kind,
+                "indicator": defang(n.indicator, 300),
+                "category": n.category,
+                "blocked": n.blocked,
+                "this": n.this,
+            }
+            for n in ctx.nearby
+        ],
+        "update": None
+        if upd is None
+        else {
+            "number": upd.number,
+            "count": upd.count,
+            "first_seen": local(upd.first_seen),
+            "last_seen": local(upd.last_seen),
+            "raised_from": upd.raised_from.value if upd.raised_from else None,
+        },
     }
     msg = EmailMessage()
     msg["Subject"] = clean(subject, 200)
     msg["From"] = cfg.settings.smtp.sender
     msg["To"] = ", ".join(ctx.recipients) if ctx.recipients else "undisclosed-recipients:;"
     msg["Date"] = format_datetime(ctx.now)
-    msg["Message-ID"] = message_id(cfg, ctx.alert_id)
+    msg["Message-ID"] = message_id(cfg, ctx.alert_id, upd.number if upd else 0)
+    if upd is not None and upd.thread is not None:
+        msg["In-Reply-To"] = upd.thread
+        msg["References"] = upd.thread
     msg["X-Monitord-Alert"] = str(ctx.alert_id)
     msg["X-Monitord-Severity"] = sev.value
     if sev is Severity.CRITICAL:

@@ -2,29 +2,51 @@
 
 An alert groups one person's (or, failing a person, one device's or address's) events of one
 category while they keep coming within the group window: the DSL gets one alert that grows,
-not one per lookup. The alert, its links to events, its audit record and its outbox message
-are written in the batch's transaction.
+not one per lookup. The alert, its links to events, its audit records and its outbox messages
+are written in the batch's transaction, so a restart neither forgets an open alert nor mails
+it twice.
+
+When mail goes:
+
+- a new alert is mailed at once (critical, high) or with the next batch (medium); outside
+  school hours high and medium follow ``[alerts] out_of_hours_*``, critical always goes at once;
+- an alert that keeps growing is mailed again, as a reply in the same thread, once its last
+  mail is older than ``realert_interval``, and at once when it is raised to a higher severity;
+- a critical alert about someone holds back the mail of their lower alerts for
+  ``inhibit_window`` (the alerts are still made, and the hold is in the audit trail);
+- no alert is mailed to the person it is about, nor the headteacher's to the headteacher.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from alerting.mail import MailContext, build_alert_message
+import monitord
+from alerting.mail import MailContext, Nearby, Update, build_alert_message
 from monitord.clock import Clock
 from monitord.config import Config
-from monitord.model import Decision, Judged, Severity
+from monitord.model import Decision, Judged, Person, Severity
+from monitord.policy import Policy, load_policy
+from monitord.silences import silence_for
 from monitord.store import audit, insert_ignore, inserted_id, table_of, utc
-from monitord.tables import AlertEventRow, AlertRow, OutboxRow
+from monitord.tables import AlertEventRow, AlertRow, EventRow, ListVersionRow, OutboxRow
 
 ALERTING = frozenset({Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL})
 IMMEDIATE = frozenset({Severity.HIGH, Severity.CRITICAL})
+STARTER_LISTS = Path(monitord.__file__).parent / "defaults" / "lists"
+# How many events of the same person or device an alert mail shows either side of its own,
+# and how far away they may be.
+NEARBY = 4
+NEARBY_SPAN = timedelta(hours=1)
 
 
 def indicator_of(j: Judged) -> str:
@@ -42,6 +64,8 @@ def group_key(site_id: str, j: Judged, category: str) -> str:
         if j.event.user
         else f"device:{device.device_id}"
         if device
+        else f"mac:{j.event.client_mac}"
+        if j.event.client_mac
         else f"ip:{j.event.client_ip}"
         if j.event.client_ip
         else f"host:{j.event.hostname}"
@@ -56,6 +80,24 @@ def next_batch_time(ts: datetime, interval: timedelta) -> datetime:
     return datetime.fromtimestamp(((epoch // step) + 1) * step, ts.tzinfo)
 
 
+def next_school_start(policy: Policy, ts: datetime) -> datetime:
+    """The next moment after ``ts`` when a school day begins (the end of the policy's
+    after-school window on a day that is a school day)."""
+    begins = time.fromisoformat(policy.doc.times.after_school[1])
+    local = ts.astimezone(policy.tz)
+    for days in range(8):
+        day = local.date() + timedelta(days=days)
+        start = datetime.combine(day, begins, policy.tz)
+        if start > ts and policy.in_school_hours(start):
+            return start.astimezone(ts.tzinfo)
+    return ts + timedelta(days=1)  # a policy with no school day at all: try again tomorrow
+
+
+def who_prefix(key: str) -> str:
+    """The part of a group key that names the person (or device), with its separator."""
+    return key.rsplit("|", 1)[0] + "|"
+
+
 @dataclass(frozen=True, slots=True)
 class _Open:
     id: int
@@ -64,28 +106,78 @@ class _Open:
     severity: Severity
 
 
+@dataclass(slots=True)
+class _Growth:
+    """What one batch added to an alert that was already open."""
+
+    key: str
+    before: Severity
+    events: int = 0
+    latest: list[tuple[Judged, Decision]] = field(default_factory=list)
+
+
 class AlertManager:
     """The AlertSink the pipeline calls inside each batch's transaction."""
 
-    def __init__(self, cfg: Config, clock: Clock, actor: str = "monitord") -> None:
+    def __init__(
+        self, cfg: Config, clock: Clock, actor: str = "monitord", policy: Policy | None = None
+    ) -> None:
         self.cfg = cfg
         self.clock = clock
         self.actor = actor
         self.window = cfg.settings.alerts.group_window
+        self.policy = policy or load_policy(cfg.policy_file, cfg.tz)
+        self._starter_hashes: dict[str, str] = {}
 
-    def addresses(self, lists: Sequence[str]) -> list[str]:
+    def addresses(self, lists: Sequence[str], about: Person | None = None) -> list[str]:
+        """The addresses of the named [recipients] lists. An alert is never mailed to the
+        person it is about, and the headteacher's never to the headteacher (were they also on
+        another list, the DSL's say); with nobody left, it goes to the chair of governors."""
         rcpt = self.cfg.settings.recipients
         out: list[str] = []
         for name in lists:
             for addr in getattr(rcpt, name, []):
                 if addr not in out:
                     out.append(addr)
-        return out
+        if about is None:
+            return out
+        own = {about.email.lower()} if about.email else set()
+        if about.role == "headteacher":
+            own |= {a.lower() for a in rcpt.headteacher}
+        kept = [a for a in out if a.lower() not in own]
+        if out and not kept:
+            kept = [a for a in rcpt.chair if a.lower() not in own]
+        return kept
+
+    def due(self, severity: Severity, now: datetime) -> datetime:
+        """When a mail of this severity queued now should go."""
+        if severity is Severity.CRITICAL:
+            return now
+        settings = self.cfg.settings.alerts
+        if self.policy.in_school_hours(now):
+            timing = "immediate" if severity in IMMEDIATE else "batched"
+        elif severity in IMMEDIATE:
+            timing = settings.out_of_hours_high
+        else:
+            timing = settings.out_of_hours_medium
+        if timing == "immediate":
+            return now
+        if timing == "batched":
+            return next_batch_time(now, settings.batch_interval)
+        return next_school_start(self.policy, now)
 
     def apply(self, conn: Connection, judged: Sequence[Judged]) -> tuple[int, int]:
         opened = updated = 0
         et = table_of(AlertEventRow)
-        for j in sorted(judged, key=lambda x: x.event.ts):
+        grown: dict[int, _Growth] = {}
+        # Critical first, so that it holds back the lower alerts of the same batch about the
+        # same person; grouping itself does not depend on the order.
+        critical = Severity.CRITICAL
+        ordered = sorted(
+            judged,
+            key=lambda x: (all(d.severity is not critical for d in x.decisions), x.event.ts),
+        )
+        for j in ordered:
             for d in j.decisions:
                 if d.exempt:
                     audit(
@@ -107,8 +199,13 @@ class AlertManager:
                 else:
                     alert_id = current.id
                     self._grow(conn, current, j, d)
+                    growth = grown.setdefault(alert_id, _Growth(key, current.severity))
+                    growth.events += 1
+                    growth.latest.append((j, d))
                     updated += 1
                 insert_ignore(conn, et, [{"alert_id": alert_id, "event_id": j.event_id}])
+        for alert_id, growth in grown.items():
+            self._after_growth(conn, alert_id, growth)
         return opened, updated
 
     def _find_open(self, conn: Connection, key: str, ts: datetime) -> _Open | None:
@@ -135,7 +232,7 @@ class AlertManager:
         now = self.clock.now()
         person = j.attribution.person
         device = j.attribution.device
-        recipients = self.addresses(d.recipients)
+        recipients = self.addresses(d.recipients, person)
         values: dict[str, Any] = {
             "site_id": self.cfg.settings.school.site_id,
             "group_key": key,
@@ -157,6 +254,7 @@ class AlertManager:
             "sources": json.dumps([j.fmt]),
             "recipients": json.dumps(recipients),
             "rule": d.rule,
+            "attribution": j.attribution.reason,
         }
         alert_id = inserted_id(conn.execute(at.insert().values(**values)))
         audit(
@@ -164,33 +262,225 @@ class AlertManager:
             self.actor,
             "alert.create",
             f"alert:{alert_id}",
-            {"event": j.event_id, "severity": d.severity.value, "category": d.category},
+            {
+                "event": j.event_id,
+                "severity": d.severity.value,
+                "category": d.category,
+                "rule": d.rule,
+                "attribution": j.attribution.reason,
+                "matches": [
+                    {
+                        "category": m.category,
+                        "list": m.list_name,
+                        "entry": m.entry,
+                        "score": m.score,
+                        "allow": m.allow,
+                    }
+                    for m in j.matches
+                ],
+                "lists": self._list_versions(conn, j),
+                "recipients": recipients,
+            },
             now=now,
         )
-        msg = build_alert_message(
-            MailContext(self.cfg, alert_id, values, j, d, recipients, now),
-        )
-        due = (
-            now
-            if d.severity in IMMEDIATE
-            else next_batch_time(now, self.cfg.settings.alerts.batch_interval)
-        )
+        if self._held(conn, alert_id, key, j, d, now) is None:
+            context = MailContext(
+                self.cfg, alert_id, values, j, d, recipients, now, self._nearby(conn, j)
+            )
+            self._queue(conn, alert_id, build_alert_message(context), recipients, d.severity, now)
+        return alert_id
+
+    def _queue(
+        self,
+        conn: Connection,
+        alert_id: int,
+        msg: EmailMessage,
+        recipients: list[str],
+        severity: Severity,
+        now: datetime,
+        thread: str | None = None,
+    ) -> None:
         conn.execute(
             table_of(OutboxRow)
             .insert()
             .values(
                 alert_id=alert_id,
                 created_at=now,
-                due_at=due,
+                due_at=self.due(severity, now),
                 status="queued",
                 attempts=0,
                 message_id=str(msg["Message-ID"]),
                 recipients=json.dumps(recipients),
                 subject=str(msg["Subject"]),
                 message=bytes(msg),
+                severity=severity.value,
+                thread=thread,
             )
         )
-        return alert_id
+
+    def _held(
+        self, conn: Connection, alert_id: int, key: str, j: Judged, d: Decision, now: datetime
+    ) -> str | None:
+        """Why this alert's mail is held back now (recorded in the audit trail), or None."""
+        if d.severity is Severity.CRITICAL:
+            return None
+        person = j.attribution.person
+        device = j.attribution.device
+        silence = silence_for(
+            conn,
+            person.username if person else j.event.user,
+            device.device_id if device else None,
+            d.category,
+            now,
+        )
+        if silence is not None:
+            reason = f"silenced by silence {silence}"
+            detail = {"reason": reason, "by": f"silence:{silence}", "event": j.event_id}
+            audit(conn, self.actor, "alert.held", f"alert:{alert_id}", detail, now=now)
+            return reason
+        at = table_of(AlertRow)
+        span = self.cfg.settings.alerts.inhibit_window
+        ts = j.event.ts
+        critical = conn.execute(
+            select(at.c.id)
+            .where(
+                at.c.group_key.startswith(who_prefix(key), autoescape=True),
+                at.c.severity == Severity.CRITICAL.value,
+                at.c.status != "closed",
+                at.c.id != alert_id,
+                at.c.last_seen >= ts - span,
+                at.c.first_seen <= ts + span,
+            )
+            .order_by(at.c.id.desc())
+            .limit(1)
+        ).scalar()
+        if critical is None:
+            return None
+        reason = f"inhibited by critical alert {critical}"
+        detail = {"reason": reason, "by": f"alert:{critical}", "event": j.event_id}
+        audit(conn, self.actor, "alert.held", f"alert:{alert_id}", detail, now=now)
+        return reason
+
+    def _nearby(self, conn: Connection, j: Judged) -> tuple[Nearby, ...]:
+        """The few events of the same person (or device, or address) just before and after
+        this one, with this one in its place."""
+        et = table_of(EventRow)
+        person = j.attribution.person
+        device = j.attribution.device
+        user = person.username if person else j.event.user
+        if user:
+            same = et.c.username == user
+        elif device is not None:
+            same = et.c.device_id == device.device_id
+        elif j.event.client_ip:
+            same = et.c.client_ip == j.event.client_ip
+        else:
+            return ()
+        ts = j.event.ts
+        cols = (et.c.ts, et.c.kind, et.c.url, et.c.domain, et.c.text, et.c.hostname)
+        common = (same, et.c.id != j.event_id, et.c.kind.not_in(("lease", "health")))
+        before = conn.execute(
+            select(*cols, et.c.category, et.c.blocked)
+            .where(*common, et.c.ts <= ts, et.c.ts >= ts - NEARBY_SPAN)
+            .order_by(et.c.ts.desc())
+            .limit(NEARBY)
+        ).all()
+        after = conn.execute(
+            select(*cols, et.c.category, et.c.blocked)
+            .where(*common, et.c.ts > ts, et.c.ts <= ts + NEARBY_SPAN)
+            .order_by(et.c.ts)
+            .limit(NEARBY)
+        ).all()
+        if not before and not after:
+            return ()
+
+        def row(r: Any) -> Nearby:
+            shown = r.url or r.domain or r.text or r.hostname or "?"
+            return Nearby(utc(r.ts), r.kind, shown, r.category, bool(r.blocked))
+
+        ev = j.event
+        this = Nearby(ev.ts, ev.kind.value, indicator_of(j), None, ev.blocked, this=True)
+        return (*[row(r) for r in reversed(before)], this, *[row(r) for r in after])
+
+    def _list_versions(self, conn: Connection, j: Judged) -> dict[str, str]:
+        """The sha256 of each list version that matched, as evidence of what was matched
+        against: an imported list's active version, or a starter list's shipped file."""
+        names = {m.list_name for m in j.matches}
+        out: dict[str, str] = {}
+        for name in sorted(n for n in names if n.startswith("starter/")):
+            if name not in self._starter_hashes:
+                path = STARTER_LISTS / f"{name.removeprefix('starter/')}.txt"
+                digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+                self._starter_hashes[name] = digest
+            out[name] = self._starter_hashes[name]
+        imported = sorted(n for n in names if not n.startswith("starter/"))
+        if imported:
+            lv = table_of(ListVersionRow)
+            rows = conn.execute(
+                select(lv.c.name, lv.c.sha256).where(lv.c.name.in_(imported), lv.c.active.is_(True))
+            )
+            out.update({r.name: r.sha256 for r in rows})
+        return out
+
+    def _after_growth(self, conn: Connection, alert_id: int, growth: _Growth) -> None:
+        """Record what the batch added, and mail an update when one is due: the alert was
+        raised, or its last mail is older than the re-alert interval."""
+        at, ot = table_of(AlertRow), table_of(OutboxRow)
+        now = self.clock.now()
+        row = conn.execute(select(at).where(at.c.id == alert_id)).one()
+        severity = Severity(row.severity)
+        raised = severity.rank > growth.before.rank
+        audit(
+            conn,
+            self.actor,
+            "alert.update",
+            f"alert:{alert_id}",
+            {
+                "events": [j.event_id for j, _ in growth.latest],
+                "count": int(row._mapping["count"]),
+                "severity": severity.value,
+                **({"raised_from": growth.before.value} if raised else {}),
+            },
+            now=now,
+        )
+        j, d = max(growth.latest, key=lambda x: (x[1].severity.rank, x[0].event.ts))
+        recipients: list[str] = json.loads(row.recipients)
+        if raised:
+            for addr in self.addresses(d.recipients, j.attribution.person):
+                if addr not in recipients:
+                    recipients.append(addr)
+            conn.execute(
+                update(at).where(at.c.id == alert_id).values(recipients=json.dumps(recipients))
+            )
+        mails = conn.execute(
+            select(ot.c.message_id, ot.c.created_at, ot.c.status)
+            .where(ot.c.alert_id == alert_id)
+            .order_by(ot.c.id)
+        ).all()
+        if mails and not raised:
+            last = mails[-1]
+            if last.status == "queued" or now - utc(last.created_at) < (
+                self.cfg.settings.alerts.realert_interval
+            ):
+                return
+        decision = Decision(d.category, severity, d.rule, d.recipients, d.roles_notified)
+        if self._held(conn, alert_id, growth.key, j, decision, now) is not None:
+            return
+        ids = list(dict.fromkeys(m.message_id for m in mails))
+        upd = Update(
+            number=len(ids),
+            thread=ids[0] if ids else None,
+            count=int(row._mapping["count"]),
+            first_seen=utc(row.first_seen),
+            last_seen=utc(row.last_seen),
+            raised_from=growth.before if raised else None,
+        )
+        values = {"indicator": indicator_of(j), "severity": severity.value}
+        context = MailContext(
+            self.cfg, alert_id, values, j, decision, recipients, now, self._nearby(conn, j), upd
+        )
+        message = build_alert_message(context)
+        self._queue(conn, alert_id, message, recipients, severity, now, upd.thread)
 
     def _grow(self, conn: Connection, current: _Open, j: Judged, d: Decision) -> None:
         at = table_of(AlertRow)

@@ -4,6 +4,7 @@ pipeline, checked in the store."""
 from __future__ import annotations
 
 import email
+import hashlib
 import json
 import shutil
 from collections.abc import Iterator
@@ -126,6 +127,16 @@ class School:
 
     def alerts(self, **where: object) -> list[dict[str, Any]]:
         return self.rows(AlertRow, **where)
+
+    def mark_sent(self) -> None:
+        """As the delivery worker would once the server has the queued mail."""
+        table = table_of(OutboxRow)
+        with self.app.engine.begin() as conn:
+            conn.execute(
+                table.update()
+                .where(table.c.status == "queued")
+                .values(status="sent", sent_at=self.clock.now())
+            )
 
     def outbox(self, **where: object) -> list[dict[str, Any]]:
         return self.rows(OutboxRow, **where)
@@ -433,16 +444,16 @@ def test_high_is_due_now(school: School, clock: FixedClock) -> None:
 @pytest.mark.parametrize(
     ("after", "due"),
     [
-        (timedelta(0), datetime(2026, 11, 20, 17, 0, tzinfo=UTC)),
-        (timedelta(minutes=25), datetime(2026, 11, 20, 17, 0, tzinfo=UTC)),
-        (timedelta(minutes=59, seconds=59), datetime(2026, 11, 20, 17, 0, tzinfo=UTC)),
-        (timedelta(hours=8, minutes=1), datetime(2026, 11, 21, 1, 0, tzinfo=UTC)),
+        (timedelta(0), datetime(2026, 11, 20, 11, 0, tzinfo=UTC)),
+        (timedelta(minutes=25), datetime(2026, 11, 20, 11, 0, tzinfo=UTC)),
+        (timedelta(minutes=59, seconds=59), datetime(2026, 11, 20, 11, 0, tzinfo=UTC)),
+        (timedelta(hours=5, minutes=1), datetime(2026, 11, 20, 16, 0, tzinfo=UTC)),
     ],
 )
-def test_medium_is_due_at_the_next_whole_hour(
+def test_medium_in_school_hours_is_due_at_the_next_whole_hour(
     school: School, clock: FixedClock, after: timedelta, due: datetime
 ) -> None:
-    clock.advance(after)
+    clock.advance(timedelta(hours=-6) + after)  # Friday 10:00 in London, plus after
     school.lookup("alice.p", "bet365.com")
     [alert] = school.alerts()
     assert alert["severity"] == "medium"
@@ -450,6 +461,63 @@ def test_medium_is_due_at_the_next_whole_hour(
     assert row["due_at"] == due
     assert row["created_at"] == clock.now()
     assert row["status"] == "queued"
+
+
+def with_alerts(config: Config, settings: str) -> Config:
+    """The same site with an [alerts] table added to its monitord.toml."""
+    assert config.path is not None
+    with config.path.open("a", encoding="utf-8") as fh:
+        fh.write(f"\n[alerts]\n{settings}\n")
+    return load_config(config.path)
+
+
+MONDAY_MORNING = datetime(2026, 11, 23, 7, 30, tzinfo=UTC)  # 07:30 GMT: after_school ends
+
+
+@pytest.mark.parametrize(
+    "after",
+    [timedelta(0), timedelta(hours=8, minutes=1), timedelta(days=2, hours=15, minutes=29)],
+)
+def test_medium_out_of_hours_waits_for_the_next_school_morning(
+    school: School, clock: FixedClock, after: timedelta
+) -> None:
+    """Friday 16:00 (after school), Saturday 00:01 and Monday 07:29 all wait for Monday."""
+    clock.advance(after)
+    school.lookup("alice.p", "bet365.com")
+    [row] = school.outbox()
+    assert row["due_at"] == MONDAY_MORNING
+    school.lookup("alice.p", "pornhub.com")  # high goes at once, out of hours too
+    assert [r["due_at"] for r in school.outbox()] == [MONDAY_MORNING, clock.now()]
+
+
+@pytest.mark.parametrize(
+    ("settings", "medium", "high"),
+    [
+        (
+            'out_of_hours_medium = "batched"',
+            datetime(2026, 11, 20, 17, 0, tzinfo=UTC),
+            datetime(2026, 11, 20, 16, 0, tzinfo=UTC),
+        ),
+        ('out_of_hours_medium = "immediate"\nout_of_hours_high = "next_school_hours"', None, None),
+    ],
+)
+def test_out_of_hours_timing_follows_the_config(
+    config: Config,
+    clock: FixedClock,
+    tmp_path: Path,
+    settings: str,
+    medium: datetime | None,
+    high: datetime | None,
+) -> None:
+    cfg = with_alerts(config, settings)
+    with build_school(cfg, clock, tmp_path) as school:
+        school.lookup("alice.p", "bet365.com")
+        school.lookup("ben.p", "pornhub.com")
+        rows = school.outbox()
+        assert [r["due_at"] for r in rows] == [
+            medium or clock.now(),
+            high or MONDAY_MORNING,
+        ]
 
 
 def test_low_severity_makes_no_alert(school: School, clock: FixedClock) -> None:
@@ -617,3 +685,284 @@ def test_alert_settings_defaults_and_errors(tmp_path: Path) -> None:
         "smtp.ca_file: file not found",
     ):
         assert key in problems
+
+
+# --- re-alerts, threads and inhibition --------------------------------------------------------
+
+
+def add_child_abuse_list(school: School, clock: FixedClock, folder: Path) -> None:
+    listing = folder / "child_abuse.txt"
+    listing.write_text("csam-test.invalid\n", encoding="utf-8")
+    content = read_plain(listing, "domains", "child_abuse", "test/child_abuse")
+    store_list(school.app.engine, school.cfg.lists_dir, content, "test", clock.now())
+    school.reopen()
+
+
+def test_growing_alert_is_mailed_again_in_its_thread_after_the_interval(
+    school: School, clock: FixedClock
+) -> None:
+    school.lookup("alice.p", "pornhub.com", clock.now() - timedelta(minutes=1))
+    school.mark_sent()
+    clock.advance(timedelta(minutes=30))
+    school.lookup("alice.p", "pornhub.com", clock.now() - timedelta(minutes=1))
+    assert len(school.outbox()) == 1  # the last mail is younger than the interval
+    clock.advance(timedelta(minutes=31))
+    school.lookup("alice.p", "www.pornhub.com", clock.now() - timedelta(minutes=1))
+    school.mark_sent()
+    [alert] = school.alerts()
+    assert alert["count"] == 3
+    first, second = school.outbox()
+    assert second["alert_id"] == alert["id"]
+    assert second["due_at"] == second["created_at"] == clock.now()
+    one, two = parse(first["message"]), parse(second["message"])
+    assert (
+        two["Message-ID"]
+        == second["message_id"]
+        == (f"<alert-{alert['id']}.1.default.monitord@school.example>")
+    )
+    assert two["In-Reply-To"] == two["References"] == one["Message-ID"]
+    assert two["Subject"] == f"Re: [monitord #{alert['id']}] HIGH pornography - A.P."
+    body = two.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "UPDATE 1: this alert now holds 3 events" in text
+    assert "www[.]pornhub[.]com" in text
+    # Once an hour again while it keeps growing; a quiet alert sends nothing.
+    clock.advance(timedelta(minutes=59))
+    school.lookup("alice.p", "pornhub.com", clock.now() - timedelta(minutes=1))
+    assert len(school.outbox()) == 2
+    clock.advance(timedelta(minutes=2))
+    school.lookup("alice.p", "pornhub.com", clock.now() - timedelta(minutes=1))
+    third = school.outbox()[2]
+    assert third["thread"] == first["message_id"]
+    assert third["message_id"] == f"<alert-{alert['id']}.2.default.monitord@school.example>"
+    assert parse(third["message"])["References"] == one["Message-ID"]
+    updates = school.audit("alert.update")
+    assert [json.loads(u["detail"])["count"] for u in updates] == [2, 3, 4, 5]
+
+
+def test_no_update_while_the_first_mail_still_waits(school: School, clock: FixedClock) -> None:
+    """A medium alert's mail has not gone yet (out of hours, it waits for the morning):
+    growing adds no second mail until it has."""
+    school.lookup("alice.p", "bet365.com", clock.now() - timedelta(minutes=1))
+    clock.advance(timedelta(hours=2))
+    school.lookup("alice.p", "bet365.com", clock.now() - timedelta(minutes=61))
+    [alert] = school.alerts()
+    assert alert["count"] == 2
+    assert len(school.outbox()) == 1
+    school.mark_sent()
+    school.lookup("alice.p", "bet365.com", clock.now() - timedelta(minutes=60))
+    first, second = school.outbox()
+    assert second["thread"] == first["message_id"]
+    assert second["due_at"] == MONDAY_MORNING
+
+
+def policy_config(config: Config, old: str, new: str) -> Config:
+    """The same site with one line of its policy.toml changed."""
+    assert config.policy_file is not None
+    body = config.policy_file.read_text(encoding="utf-8")
+    assert old in body
+    config.policy_file.write_text(body.replace(old, new), encoding="utf-8")
+    assert config.path is not None
+    return load_config(config.path)
+
+
+def test_raised_alert_is_mailed_again_at_once(
+    config: Config, clock: FixedClock, tmp_path: Path
+) -> None:
+    """A school whose policy makes staff gambling high in breaks: a medium alert from a
+    lesson that goes on into break is raised to high, and mailed again at once."""
+    cfg = policy_config(
+        config,
+        'gambling = { pupil = "medium", staff = "medium" }',
+        'gambling = { pupil = "medium", staff = "medium", staff_free_time = "high" }',
+    )
+    clock.advance(timedelta(hours=-5, minutes=-20))  # Friday 10:40 in London
+    with build_school(cfg, clock, tmp_path) as school:
+        school.lookup("bob.s", "bet365.com", clock.now() - timedelta(minutes=20))
+        [first] = school.outbox()
+        assert first["due_at"] == datetime(2026, 11, 20, 11, 0, tzinfo=UTC)
+        assert first["severity"] == "medium"
+        school.lookup("bob.s", "bet365.com", clock.now() - timedelta(minutes=5))  # break
+        [alert] = school.alerts()
+        assert (alert["severity"], alert["count"]) == ("high", 2)
+        first, raised = school.outbox()
+        assert (raised["severity"], raised["due_at"]) == ("high", clock.now())
+        assert raised["thread"] == first["message_id"]
+        msg = parse(raised["message"])
+        assert msg["Subject"] == f"Re: [monitord #{alert['id']}] HIGH gambling - B.S."
+        body = msg.get_body(("plain",))
+        assert body is not None
+        assert "Raised from MEDIUM to HIGH." in body.get_content()
+        [upd] = school.audit("alert.update")
+        assert json.loads(upd["detail"])["raised_from"] == "medium"
+
+
+def test_critical_alert_holds_back_lower_mail_about_the_same_person(
+    school: School, clock: FixedClock, tmp_path: Path
+) -> None:
+    add_child_abuse_list(school, clock, tmp_path)
+    school.lookups(
+        ("alice.p", "pornhub.com", at(clock, 50)),
+        ("alice.p", "csam-test.invalid", at(clock, 51)),
+        ("ben.p", "pornhub.com", at(clock, 52)),
+    )
+    alerts = {(a["person"], a["category"]): a for a in school.alerts()}
+    assert set(alerts) == {
+        ("alice.p", "child_abuse"),
+        ("alice.p", "pornography"),
+        ("ben.p", "pornography"),
+    }
+    mailed = {r["alert_id"] for r in school.outbox()}
+    assert mailed == {alerts["alice.p", "child_abuse"]["id"], alerts["ben.p", "pornography"]["id"]}
+    [held] = school.audit("alert.held")
+    assert held["subject"] == f"alert:{alerts['alice.p', 'pornography']['id']}"
+    detail = json.loads(held["detail"])
+    assert detail["by"] == f"alert:{alerts['alice.p', 'child_abuse']['id']}"
+    # Within the window a new lower alert is held too; after it, mail flows again.
+    school.lookup("alice.p", "bet365.com", at(clock, 55))
+    assert len(school.outbox()) == 2
+    clock.advance(timedelta(hours=5))
+    school.lookup("alice.p", "bet365.com", at(clock, 0))
+    assert len(school.outbox()) == 3
+
+
+def test_an_alert_is_never_mailed_to_the_person_it_is_about(
+    config: Config, clock: FixedClock, tmp_path: Path
+) -> None:
+    """A small school where the headteacher is also the DSL: her own alerts go to the
+    chair only, and a member of staff on the DSL list never gets their own."""
+    assert config.path is not None
+    text = config.path.read_text(encoding="utf-8")
+    old = 'dsl = ["dsl@school.example"]'
+    assert old in text
+    config.path.write_text(
+        text.replace(old, 'dsl = ["dsl@school.example", "helen@school.example"]'),
+        encoding="utf-8",
+    )
+    cfg = load_config(config.path)
+    with build_school(cfg, clock, tmp_path) as school:
+        add_child_abuse_list(school, clock, tmp_path)
+        school.lookup("helen.h", "csam-test.invalid")
+        school.lookup("alice.p", "pornhub.com")
+        [helen] = school.alerts(person="helen.h")
+        assert json.loads(helen["recipients"]) == ["chair@school.example", "dsl@school.example"]
+        [row] = school.outbox(alert_id=helen["id"])
+        assert b"helen@school.example" not in row["message"]
+        assert b"head@school.example" not in row["message"]
+        [alice] = school.alerts(person="alice.p")
+        assert json.loads(alice["recipients"]) == ["dsl@school.example", "helen@school.example"]
+
+
+def test_mail_shows_the_events_just_before_and_after(school: School, clock: FixedClock) -> None:
+    school.lookups(
+        ("alice.p", "www.bbc.co.uk", at(clock, 10)),
+        ("alice.p", "free-bets.example", at(clock, 11)),
+        ("ben.p", "www.roblox.com", at(clock, 12)),
+        ("alice.p", "www.pornhub.com", at(clock, 13)),
+        ("alice.p", "classroom.google.com", at(clock, 14)),
+    )
+    [row] = school.outbox()
+    body = parse(row["message"]).get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    section = text.split("Just before and after, from the same person or device:\n", 1)[1]
+    lines = [line for line in section.split("\n\n", 1)[0].splitlines() if line.strip()]
+    assert [line.split()[-1] for line in lines[:2]] == [
+        "www[.]bbc[.]co[.]uk",
+        "free-bets[.]example",
+    ]
+    assert lines[2].lstrip().startswith(">>")
+    assert "www[.]pornhub[.]com" in lines[2]
+    assert "classroom[.]google[.]com" in lines[3]
+    assert "roblox" not in section
+    html = parse(row["message"]).get_body(("html",))
+    assert html is not None
+    assert "classroom[.]google[.]com" in html.get_content()
+
+
+def test_alert_record_names_the_list_versions_and_explanation(
+    school: School, clock: FixedClock, tmp_path: Path
+) -> None:
+    add_child_abuse_list(school, clock, tmp_path)
+    school.lookup("alice.p", "csam-test.invalid")
+    school.lookup("ben.p", "pornhub.com")
+    created = {
+        json.loads(a["detail"])["category"]: json.loads(a["detail"])
+        for a in school.audit("alert.create")
+    }
+    abuse = created["child_abuse"]
+    digest = hashlib.sha256(b"csam-test.invalid\n").hexdigest()
+    assert abuse["lists"] == {"test/child_abuse": digest}
+    assert abuse["matches"][0]["entry"] == "csam-test.invalid"
+    assert "assigned to alice.p" in abuse["attribution"]
+    porn = created["pornography"]
+    [(name, sha)] = porn["lists"].items()
+    assert name.startswith("starter/")
+    assert len(sha) == 64
+
+
+# --- silences ---------------------------------------------------------------------------------
+
+
+def test_silence_holds_mail_until_it_expires_but_never_for_critical(
+    school: School, clock: FixedClock, tmp_path: Path
+) -> None:
+    from monitord.silences import add_silence, expire_silence
+
+    add_child_abuse_list(school, clock, tmp_path)
+    engine = school.app.engine
+    by_person = add_silence(
+        engine,
+        person="alice.p",
+        device=None,
+        category="pornography",
+        duration=timedelta(hours=2),
+        reason="filter test by the technician",
+        actor="it.tech",
+        now=clock.now(),
+    )
+    by_device = add_silence(
+        engine,
+        person=None,
+        device="LAP-BEN",
+        category=None,
+        duration=timedelta(minutes=30),
+        reason="laptop being reimaged",
+        actor="it.tech",
+        now=clock.now(),
+    )
+    school.lookups(
+        ("alice.p", "pornhub.com", at(clock, 50)),
+        ("alice.p", "bet365.com", at(clock, 51)),  # another category: not silenced
+        ("ben.p", "bet365.com", at(clock, 52)),
+        ("ben.p", "csam-test.invalid", at(clock, 53)),  # critical: never silenced
+    )
+    alerts = {(a["person"], a["category"]): a["id"] for a in school.alerts()}
+    assert len(alerts) == 4  # every alert is made and listed
+    mailed = {r["alert_id"] for r in school.outbox()}
+    assert mailed == {alerts["alice.p", "gambling"], alerts["ben.p", "child_abuse"]}
+    held = {h["subject"]: json.loads(h["detail"])["by"] for h in school.audit("alert.held")}
+    assert held[f"alert:{alerts['alice.p', 'pornography']}"] == f"silence:{by_person.id}"
+    # ben.p's gambling is held by the silence or by his critical alert: held either way.
+    assert f"alert:{alerts['ben.p', 'gambling']}" in held
+    assert [a["subject"] for a in school.audit("silence.add")] == [
+        f"silence:{by_person.id}",
+        f"silence:{by_device.id}",
+    ]
+
+    expire_silence(engine, by_person.id, "dsl", clock.now())
+    [ended] = school.audit("silence.expire")
+    assert ended["actor"] == "dsl"
+    clock.advance(timedelta(hours=1, minutes=1))  # past the re-alert interval
+    school.lookup("alice.p", "pornhub.com", at(clock, 0))
+    # The silenced alert grows and, with no mail ever sent for it, now gets its first.
+    [first] = school.outbox(alert_id=alerts["alice.p", "pornography"])
+    msg = parse(first["message"])
+    assert msg["In-Reply-To"] is None
+    assert msg["Message-ID"] == (
+        f"<alert-{alerts['alice.p', 'pornography']}.default.monitord@school.example>"
+    )
+    body = msg.get_body(("plain",))
+    assert body is not None
+    assert "this alert now holds 2 events" in body.get_content()
