@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import entry_points
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from monitord.model import Checkpoint, Origin, Parsed, RawRecord
@@ -32,6 +32,15 @@ class Session(Protocol):
     lease block spread over lines) keeps what earlier lines said."""
 
     def parse(self, line: str, ctx: ParseContext) -> Parsed: ...
+
+
+@runtime_checkable
+class BinarySession(Protocol):
+    """A session whose records are bytes (captured packets), not text lines."""
+
+    def parse(self, line: str, ctx: ParseContext) -> Parsed: ...
+
+    def parse_bytes(self, data: bytes, ctx: ParseContext) -> Parsed: ...
 
 
 class Parser(Protocol):

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from alerting.manager import AlertManager
 from collectors.base import Parser, load_parser
+from collectors.capture import iter_packets
 from collectors.files import iter_records
 from monitord.classify import Classifier
 from monitord.clock import Clock
@@ -83,7 +84,8 @@ def ingest_files(
         storing: Future[BatchResult] | None = None
         for path in paths:
             session = parser.session()  # each file has its own header and its own state
-            records = (rec for rec, _ in iter_records(path, source, now=app.clock.now()))
+            read = iter_packets if getattr(parser, "binary", False) else iter_records
+            records = (rec for rec, _ in read(path, source, now=app.clock.now()))
             for batch in batched(records, size):
                 judged, counts = processor.judge(fmt, session, batch, parser.snapshot)
                 if storing is not None:

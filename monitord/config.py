@@ -109,15 +109,23 @@ FORMATS = (
 class Source(_Section):
     name: str
     format: str
-    path: str
+    path: str = ""  # the log file followed
+    interface: str = ""  # or, for format pcap, the interface captured on (a mirror port)
+    bpf: str = ""  # with interface: a capture filter, e.g. "port 53 or port 80 or port 443"
     max_silence: Duration = timedelta(hours=2)
     # Windows DNS writes dates in the server's locale: month/day (mdy), day/month (dmy) or ISO.
     date_order: Literal["mdy", "dmy", "ymd"] | None = None
 
     @model_validator(mode="after")
-    def _date_order_only_for_windows(self) -> Source:
+    def _consistent(self) -> Source:
         if self.date_order is not None and self.format != "windows-dns":
             raise ValueError("date_order applies only to format windows-dns")
+        if self.interface and self.format != "pcap":
+            raise ValueError("interface applies only to format pcap (live capture)")
+        if bool(self.path) == bool(self.interface):
+            raise ValueError("give either path (a log file) or interface (pcap capture)")
+        if self.bpf and not self.interface:
+            raise ValueError("bpf applies only with interface")
         return self
 
     @field_validator("format")

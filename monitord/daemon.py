@@ -13,7 +13,8 @@ from datetime import datetime
 from pathlib import Path
 
 from alerting.delivery import EmailNotifier, deliver_due
-from collectors.base import Batch, ParseContext, Parser, Session
+from collectors.base import Batch, Collector, ParseContext, Parser, Session
+from collectors.capture import CaptureError, Sniffer
 from collectors.files import read_header
 from collectors.follow import FileCollector
 from monitord.app import App, open_app, parser_for
@@ -41,23 +42,22 @@ class Daemon:
         self.queue: asyncio.Queue[_Work | None] = asyncio.Queue(
             maxsize=max(1, cfg.settings.pipeline.queue_size // cfg.settings.pipeline.batch_size)
         )
-        self.collectors: list[tuple[FileCollector, str, Parser]] = []
+        self.collectors: list[tuple[Collector, str, Parser]] = []
         for src in cfg.settings.sources:
             parser = parser_for(src.format, src.date_order)
-            self.collectors.append(
-                (
-                    FileCollector(
-                        src.name,
-                        cfg.resolve(src.path),
-                        app.engine,
-                        clock,
-                        batch_size=cfg.settings.pipeline.batch_size,
-                        poll_interval=cfg.settings.pipeline.poll_interval.total_seconds(),
-                    ),
-                    src.format,
-                    parser,
+            collector: Collector
+            if src.interface:
+                collector = Sniffer(src.name, src.interface, src.bpf, clock)
+            else:
+                collector = FileCollector(
+                    src.name,
+                    cfg.resolve(src.path),
+                    app.engine,
+                    clock,
+                    batch_size=cfg.settings.pipeline.batch_size,
+                    poll_interval=cfg.settings.pipeline.poll_interval.total_seconds(),
                 )
-            )
+            self.collectors.append((collector, src.format, parser))
         self.notifier = EmailNotifier(cfg)
         self._sessions: dict[str, tuple[str, Session]] = {}
         self.started = clock.now()
@@ -72,9 +72,12 @@ class Daemon:
             for collector, _, _ in self.collectors:
                 collector.stop()
 
-    async def _follow(self, collector: FileCollector, fmt: str, parser: Parser) -> None:
-        async for batch in collector.batches():
-            await self.queue.put(_Work(fmt, parser, batch))
+    async def _follow(self, collector: Collector, fmt: str, parser: Parser) -> None:
+        try:
+            async for batch in collector.batches():
+                await self.queue.put(_Work(fmt, parser, batch))
+        except CaptureError as exc:
+            log.error("%s", exc)  # one line saying what to grant; the other sources go on
 
     def _session(self, work: _Work) -> Session:
         """The source's parser session; a new one for a new file, first shown that file's
@@ -124,7 +127,9 @@ class Daemon:
             return 0
         cfg = self.app.cfg
         sources = [
-            (s.name, s.format, cfg.resolve(s.path), s.max_silence) for s in cfg.settings.sources
+            (s.name, s.format, cfg.resolve(s.path), s.max_silence)
+            for s in cfg.settings.sources
+            if s.path  # a capture's silence is not a file's (left for the capture to report)
         ]
         opened = 0
         for silence in find_silences(sources, now, self.started):

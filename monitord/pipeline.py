@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, select, update
 
-from collectors.base import ParseContext, Session
+from collectors.base import BinarySession, ParseContext, Session
 from monitord.classify import Classifier
 from monitord.clock import Clock
 from monitord.identity import Binding, Identity, lease_interval
@@ -108,10 +108,12 @@ class Processor:
                     _rejected_row(rec, fmt, f"line longer than {MAX_LINE // 1024} KiB")
                 )
                 continue
-            line = rec.data.decode("utf-8", "replace").rstrip("\r\n")
             ctx = ParseContext(self.policy.tz, rec.file_mtime or rec.read_at, rec.origin)
             try:
-                parsed = session.parse(line, ctx)
+                if isinstance(session, BinarySession):  # packets, not text lines
+                    parsed = session.parse_bytes(rec.data, ctx)
+                else:
+                    parsed = session.parse(rec.data.decode("utf-8", "replace").rstrip("\r\n"), ctx)
             except Exception as exc:  # a parser bug must not stop the source
                 pending.rejected.append(
                     _rejected_row(rec, fmt, f"parser error {type(exc).__name__}: {exc}")

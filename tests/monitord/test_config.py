@@ -181,3 +181,26 @@ unauthorised_ownership = ["stolen"]
     assert any(
         p.startswith("monitord.toml: identity.unauthorised_ownership[0]: ") for p in problems
     )
+
+
+def test_a_capture_source_names_an_interface_not_a_path(tmp_path: Path) -> None:
+    ok = load_config(
+        write(
+            tmp_path,
+            '[[sources]]\nname = "mirror"\nformat = "pcap"\ninterface = "eth1"\n'
+            'bpf = "port 53 or port 443"\n',
+        )
+    )
+    assert ok.settings.sources[0].interface == "eth1"
+    with pytest.raises(ConfigError) as info:
+        load_config(
+            write(
+                tmp_path,
+                '[[sources]]\nname = "a"\nformat = "squid"\ninterface = "eth1"\n'
+                '[[sources]]\nname = "b"\nformat = "pcap"\n',
+            )
+        )
+    assert info.value.problems == [
+        "monitord.toml: sources[0]: interface applies only to format pcap (live capture)",
+        "monitord.toml: sources[1]: give either path (a log file) or interface (pcap capture)",
+    ]
