@@ -154,8 +154,9 @@ def test_bad_input_is_one_line_and_exit_1(
     assert capsys.readouterr().err.strip() == f"{tmp_path / 'nope.log'}: file not found"
     assert main(["--config", str(cfg), "alerts", "show", "99"]) == 1
     assert capsys.readouterr().err.strip() == "no alert 99"
-    assert main(["--config", str(cfg), "ingest", str(cfg), "--format", "osquery"]) == 1
-    assert "no parser for format 'osquery'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["--config", str(cfg), "ingest", str(cfg), "--format", "syslog"])
+    assert usage.value.code == 2
 
 
 def test_usage_errors_exit_2() -> None:
