@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from monitord.classify import Classifier, DomainIndex
 from monitord.hostsfile import hosts_domain, parse_hosts, read_hosts
-from monitord.lists import ListError, load_index, store_list
+from monitord.lists import ListError, store_list
 from monitord.store import open_store, table_of
 from monitord.tables import ListVersionRow
 
@@ -87,7 +87,9 @@ def test_read_hosts_stores_and_classifies(tmp_path: Path) -> None:
     with engine.connect() as conn:
         row = conn.execute(select(table_of(ListVersionRow))).one()
     assert row.domains == 8
-    classifier = Classifier(load_index(engine, None))
+    index = DomainIndex()
+    index.add_domains(content.domains, content.category, content.name)
+    classifier = Classifier(index)
     assert classifier.classify_host("x.ads.example.com").categories == ("malware",)
     assert classifier.classify_host("example.com").categories == ()
 
