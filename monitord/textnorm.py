@@ -58,6 +58,9 @@ _LEET_DIGITS = frozenset("013457")
 
 # How many readings of one text :func:`variants` gives at most.
 DEFAULT_LIMIT = 16
+# A word with more stretched letters than this is read two ways only (all twice, all once),
+# so that "aaabbbccc..." cannot ask for 2**n readings.
+_MAX_RUNS = 4
 
 
 def _fold(text: str) -> str:
@@ -105,6 +108,10 @@ def _run_readings(token: str) -> list[str]:
     """Each way of reading the letters a token repeats three or more times: twice, then once."""
     parts = _RUN3.split(token)
     # split with one group: [text, letter, text, letter, ..., text]
+    if len(parts) // 2 > _MAX_RUNS:
+        # Too many runs to read each both ways: all twice, then all once.
+        twice = "".join(p * 2 if i % 2 else p for i, p in enumerate(parts))
+        return [twice, "".join(parts)]
     choices: list[list[str]] = []
     for i, part in enumerate(parts):
         choices.append([part * 2, part] if i % 2 else [part])

@@ -67,6 +67,17 @@ def test_variants_are_limited() -> None:
     assert len(variants(text)) <= 16
 
 
+def test_many_stretched_letters_in_one_word_stay_cheap() -> None:
+    word = "".join(c * 3 for c in "abcdefghijklmnopqrstuvwxyz") * 4
+    readings = variants(word)
+    assert readings == (
+        "".join(c * 2 for c in "abcdefghijklmnopqrstuvwxyz") * 4,
+        "abcdefghijklmnopqrstuvwxyz" * 4,
+    )
+    long_text = " ".join([word, "su1c1de", "kiiilll"] * 2000)
+    assert len(variants(long_text)) <= 16
+
+
 def test_doubles_are_not_squeezed() -> None:
     # "ass" must not become "as", nor "too" "to": only runs of three letters are ambiguous.
     assert normalise("ass too good") == "ass too good"
