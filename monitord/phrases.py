@@ -394,17 +394,28 @@ class PhraseEngine:
         )
 
 
+def _dir_category(path: Path) -> str:
+    stem = path.stem
+    if is_category(stem):
+        return stem
+    if stem == "education" or stem.startswith(ALLOW):
+        return ALLOW
+    raise PhraseListError(
+        f"{path}: name a phrase list after its category id (self_harm.txt), or education.txt"
+        " or allow*.txt for an allow list"
+    )
+
+
 def load_phrase_dir(folder: Path) -> list[PhraseList]:
     """The project's phrase lists: every ``*.txt`` in ``folder``, named ``phrases/STEM``,
-    whose category is the file's stem (``self_harm.txt``) or, for ``education.txt`` and any
-    other stem that is not a category, ``allow``."""
+    whose category is the file's stem (``self_harm.txt``); ``education.txt`` and
+    ``allow*.txt`` are allow lists. Any other name is refused rather than guessed at."""
     if not folder.is_dir():
         raise PhraseListError(f"{folder}: not a folder of phrase lists")
-    out: list[PhraseList] = []
-    for path in sorted(folder.glob("*.txt")):
-        category = path.stem if is_category(path.stem) else ALLOW
-        out.append(read_phrase_file(path, f"phrases/{path.stem}", category))
-    return out
+    return [
+        read_phrase_file(path, f"phrases/{path.stem}", _dir_category(path))
+        for path in sorted(folder.glob("*.txt"))
+    ]
 
 
 def load_engine(folder: Path = DEFAULT_PHRASES, extra: Iterable[PhraseList] = ()) -> PhraseEngine:

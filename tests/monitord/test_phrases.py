@@ -515,6 +515,24 @@ def test_project_lists_parse_cleanly_and_are_documented() -> None:
         assert any(r.kind == SUPPORT for r in by_name[f"phrases/{name}"].rules), name
 
 
+def test_a_phrase_folder_names_its_lists_by_category(tmp_path: Path) -> None:
+    (tmp_path / "gaming.txt").write_text("< minecraft ><60>\n")
+    (tmp_path / "allow_school.txt").write_text("< times tables ><-60>\n")
+    (tmp_path / "bands.toml").write_text("[limits]\ninfant = 10\njunior = 20\nadult = 30\n")
+    engine = load_engine(tmp_path)
+    assert {(p.name, p.category) for p in engine.lists} == {
+        ("phrases/gaming", "gaming"),
+        ("phrases/allow_school", "allow"),
+    }
+    assert engine.score("minecraft", "adult").categories == ("gaming",)
+    assert engine.score("minecraft times tables", "infant").categories == ()
+    (tmp_path / "typo_harm.txt").write_text("< x ><60>\n")
+    with pytest.raises(PhraseListError, match="name a phrase list after its category"):
+        load_phrase_dir(tmp_path)
+    with pytest.raises(PhraseListError, match="not a folder"):
+        load_phrase_dir(tmp_path / "missing")
+
+
 def test_project_lists_copy_nothing_from_e2guardian() -> None:
     """The project's lists are its own wording: no rule line is the same as one in the
     e2guardian lists, whose licence forbids copying them into the project."""
