@@ -2,20 +2,30 @@
 
 A message is marked sent in the store only after the server (or the pickup folder) has it;
 a failure is retried with backoff, and a permanent refusal (5xx) stops and flags the message.
+A message is sent as the bytes stored with it, so one sent again after a crash is the same
+message with the same Message-ID. When the server accepts some recipients and refuses others,
+the refusals are recorded on the row and in the audit trail; those refused for now get the
+same message again later, in a row of their own.
+
+At most ``[alerts] max_mails_per_hour`` messages go in any hour; the rest wait for a later
+round (``outbox flush`` sends them all). Critical mail is neither held back nor counted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
-from dataclasses import dataclass
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiosmtplib
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from monitord.clock import Clock
 from monitord.config import Config
@@ -23,17 +33,28 @@ from monitord.store import audit, table_of
 from monitord.tables import OutboxRow
 
 MAX_BACKOFF = timedelta(hours=1)
+CAP_WINDOW = timedelta(hours=1)
+log = logging.getLogger("monitord.mail")
 
 
 class PermanentFailure(Exception):
     """The server refused the message for good (a 5xx reply)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """Where a message went, and the recipients the server refused while it accepted others
+    (address to its reply, such as ``550 5.1.1 No such user``)."""
+
+    where: str
+    refused: Mapping[str, str] = field(default_factory=dict)
+
+
 class Notifier(Protocol):
     name: str
 
-    async def send(self, message: bytes, sender: str, recipients: list[str]) -> str:
-        """Deliver one message; return where it went. Raise on failure."""
+    async def send(self, message: bytes, sender: str, recipients: list[str]) -> Sent:
+        """Deliver one message. Raise when no recipient got it."""
         ...
 
 
@@ -45,8 +66,8 @@ class PickupNotifier:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    async def send(self, message: bytes, sender: str, recipients: list[str]) -> str:
-        return await asyncio.to_thread(self._write, message)
+    async def send(self, message: bytes, sender: str, recipients: list[str]) -> Sent:
+        return Sent(await asyncio.to_thread(self._write, message))
 
     def _write(self, message: bytes) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -72,12 +93,21 @@ class SmtpNotifier:
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
+        self._tls: ssl.SSLContext | None = None
 
-    async def send(self, message: bytes, sender: str, recipients: list[str]) -> str:
+    def tls_context(self) -> ssl.SSLContext:
+        """Verifies the server's certificate and name, against ``ca_file`` when one is set."""
+        if self._tls is None:
+            ca = self.cfg.settings.smtp.ca_file
+            cafile = str(self.cfg.resolve(ca)) if ca else None
+            self._tls = ssl.create_default_context(cafile=cafile)
+        return self._tls
+
+    async def send(self, message: bytes, sender: str, recipients: list[str]) -> Sent:
         s = self.cfg.settings.smtp
         password = self.cfg.smtp_password() if s.username else None
         try:
-            await aiosmtplib.send(
+            errors, _ = await aiosmtplib.send(
                 message,
                 sender=sender,
                 recipients=recipients,
@@ -87,8 +117,13 @@ class SmtpNotifier:
                 password=password,
                 use_tls=s.security == "tls",
                 start_tls=s.security == "starttls",
+                tls_context=self.tls_context() if s.security != "none" else None,
                 timeout=s.timeout.total_seconds(),
             )
+        except aiosmtplib.SMTPAuthenticationError:
+            # Our credentials, not this message, were refused: retried, so that the queue
+            # goes out once the password is put right.
+            raise
         except aiosmtplib.SMTPResponseException as exc:
             if exc.code >= 500:
                 raise PermanentFailure(f"{exc.code} {exc.message}") from exc
@@ -97,10 +132,11 @@ class SmtpNotifier:
             # Every recipient refused: not an SMTPResponseException, but just as final when
             # each refusal is a 5xx.
             if exc.recipients and all(r.code >= 500 for r in exc.recipients):
-                refused = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
-                raise PermanentFailure(refused) from exc
+                every = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+                raise PermanentFailure(every) from exc
             raise
-        return f"smtp://{s.host}:{s.port}"
+        refused = {addr: f"{r.code} {r.message}" for addr, r in errors.items()}
+        return Sent(f"smtp://{s.host}:{s.port}", refused)
 
 
 def EmailNotifier(cfg: Config) -> Notifier:
@@ -116,10 +152,21 @@ class DeliveryResult:
     retrying: int = 0
     failed: int = 0
     where: tuple[str, ...] = ()
+    waiting: int = 0  # held back by the hourly cap, to go in a later round
 
 
 def backoff(attempts: int) -> timedelta:
     return min(timedelta(minutes=2 ** min(attempts, 10)), MAX_BACKOFF)
+
+
+@dataclass(frozen=True, slots=True)
+class _Due:
+    id: int
+    alert_id: int | None
+    message: bytes
+    recipients: list[str]
+    attempts: int
+    critical: bool
 
 
 async def deliver_due(
@@ -130,29 +177,57 @@ async def deliver_due(
     *,
     include_batched: bool = False,
 ) -> DeliveryResult:
-    """Send every queued message that is due (all queued ones with ``include_batched``)."""
+    """Send every queued message that is due, within the hourly cap (with
+    ``include_batched``: every queued message, cap or not, as ``outbox flush`` does)."""
     table = table_of(OutboxRow)
     now = clock.now()
+    cap = 0 if include_batched else cfg.settings.alerts.max_mails_per_hour
 
-    def due() -> list[tuple[int, bytes, str, int]]:
-        query = select(table.c.id, table.c.message, table.c.recipients, table.c.attempts).where(
-            table.c.status == "queued"
-        )
+    def due() -> tuple[list[_Due], int]:
+        query = select(
+            table.c.id,
+            table.c.alert_id,
+            table.c.message,
+            table.c.recipients,
+            table.c.attempts,
+            table.c.severity,
+        ).where(table.c.status == "queued")
         if not include_batched:
             query = query.where(table.c.due_at <= now)
         with engine.connect() as conn:
-            return [
-                (int(r.id), bytes(r.message), str(r.recipients), int(r.attempts))
+            rows = [
+                _Due(
+                    int(r.id),
+                    r.alert_id,
+                    bytes(r.message),
+                    json.loads(r.recipients),
+                    int(r.attempts),
+                    r.severity == "critical",
+                )
                 for r in conn.execute(query.order_by(table.c.id))
             ]
+            recent = 0
+            if cap and rows:
+                recent = conn.execute(
+                    select(func.count())
+                    .select_from(table)
+                    .where(table.c.sent_at > now - CAP_WINDOW, table.c.severity != "critical")
+                ).scalar_one()
+        # Critical first: with the cap reached, only critical mail goes.
+        rows.sort(key=lambda r: (not r.critical, r.id))
+        return rows, int(recent)
 
-    sent = retrying = failed = 0
+    sent = retrying = failed = waiting = 0
     where: list[str] = []
     sender = cfg.settings.smtp.sender
-    for msg_id, message, rcpt_json, attempts in await asyncio.to_thread(due):
-        recipients = json.loads(rcpt_json)
-        values: dict[str, object]
-        if not recipients:
+    rows, recent = await asyncio.to_thread(due)
+    for row in rows:
+        if cap and not row.critical and recent >= cap:
+            waiting += 1
+            continue
+        values: dict[str, Any]
+        split: list[str] = []
+        if not row.recipients:
             values = {
                 "status": "failed",
                 "last_error": "no recipients configured for this alert's [recipients] lists",
@@ -160,41 +235,91 @@ async def deliver_due(
             failed += 1
         else:
             try:
-                dest = await notifier.send(message, sender, recipients)
+                done = await notifier.send(row.message, sender, row.recipients)
             except PermanentFailure as exc:
-                values = {"status": "failed", "attempts": attempts + 1, "last_error": str(exc)}
+                values = {"status": "failed", "attempts": row.attempts + 1, "last_error": str(exc)}
                 failed += 1
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 values = {
-                    "attempts": attempts + 1,
+                    "attempts": row.attempts + 1,
                     "last_error": f"{type(exc).__name__}: {exc}",
-                    "due_at": clock.now() + backoff(attempts),
+                    "due_at": clock.now() + backoff(row.attempts),
                 }
                 retrying += 1
             else:
                 values = {
                     "status": "sent",
-                    "attempts": attempts + 1,
+                    "attempts": row.attempts + 1,
                     "sent_at": clock.now(),
-                    "delivered_to": dest,
+                    "delivered_to": done.where,
                     "last_error": None,
                 }
+                if done.refused:
+                    values["refused"] = json.dumps(dict(done.refused), sort_keys=True)
+                    split = [a for a, reply in done.refused.items() if not reply.startswith("5")]
                 sent += 1
-                where.append(dest)
-        await asyncio.to_thread(_mark, engine, msg_id, values, clock.now())
-    return DeliveryResult(sent, retrying, failed, tuple(where))
+                recent += not row.critical
+                where.append(done.where)
+        await asyncio.to_thread(_mark, engine, row.id, row.alert_id, values, clock.now(), split)
+    if waiting:
+        log.info("mail: %d message(s) wait for the hourly cap of %d", waiting, cap)
+    return DeliveryResult(sent, retrying, failed, tuple(where), waiting)
 
 
-def _mark(engine: Engine, msg_id: int, values: dict[str, object], now: datetime) -> None:
+def _mark(
+    engine: Engine,
+    msg_id: int,
+    alert_id: int | None,
+    values: dict[str, Any],
+    now: datetime,
+    again: list[str],
+) -> None:
+    """Record one attempt; ``again``: recipients refused for now, who get the same message
+    in a new row of their own."""
     table = table_of(OutboxRow)
     with engine.begin() as conn:
         conn.execute(update(table).where(table.c.id == msg_id).values(**values))
-        if values.get("status") in ("sent", "failed"):
+        if values.get("status") not in ("sent", "failed"):
+            return
+        subject = f"alert:{alert_id}" if alert_id is not None else f"outbox:{msg_id}"
+        detail: dict[str, Any] = {
+            k: str(v) for k, v in values.items() if k in ("delivered_to", "last_error")
+        }
+        if alert_id is not None:
+            detail["outbox"] = msg_id
+        audit(conn, "monitord", f"mail.{values['status']}", subject, detail, now=now)
+        if "refused" in values:
+            refused = json.loads(values["refused"])
+            retry = _requeue(conn, msg_id, again, now) if again else None
             audit(
                 conn,
                 "monitord",
-                f"mail.{values['status']}",
-                f"outbox:{msg_id}",
-                {k: str(v) for k, v in values.items() if k in ("delivered_to", "last_error")},
+                "mail.refused",
+                subject,
+                {"outbox": msg_id, "refused": refused, "retry": retry},
                 now=now,
             )
+
+
+def _requeue(conn: Connection, msg_id: int, recipients: list[str], now: datetime) -> int:
+    """The same message (same bytes, same Message-ID) for the recipients refused for now."""
+    table = table_of(OutboxRow)
+    row = conn.execute(select(table).where(table.c.id == msg_id)).one()
+    result = conn.execute(
+        table.insert().values(
+            alert_id=row.alert_id,
+            created_at=now,
+            due_at=now + backoff(0),
+            status="queued",
+            attempts=0,
+            message_id=row.message_id,
+            recipients=json.dumps(recipients),
+            subject=row.subject,
+            message=row.message,
+            severity=row.severity,
+            thread=row.thread,
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import json
 import socket
+import ssl
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -15,7 +16,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import Engine, select
 
 from alerting.delivery import (
@@ -289,6 +292,9 @@ async def test_an_alert_from_the_pipeline_reaches_the_dsl(
         assert "www[.]pornhub[.]com" in text.get_content()
         assert "www[.]pornhub[.]com" in html.get_content()
         assert outbox(app.engine, 1)["status"] == "sent"
+        [record] = audit(app.engine, "mail.sent")
+        assert record["subject"] == "alert:1"  # in the alert's history
+        assert json.loads(record["detail"])["outbox"] == 1
     finally:
         app.engine.dispose()
 
@@ -549,10 +555,298 @@ async def test_pickup_never_overwrites_a_file(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "000002.eml").write_bytes(b"earlier\n")
     notifier = PickupNotifier(folder)
-    first = await notifier.send(b"Subject: one\n\n1\n", SENDER, DSL)
-    second = await notifier.send(b"Subject: two\n\n2\n", SENDER, DSL)
+    first = (await notifier.send(b"Subject: one\n\n1\n", SENDER, DSL)).where
+    second = (await notifier.send(b"Subject: two\n\n2\n", SENDER, DSL)).where
     assert Path(first).read_bytes() == b"Subject: one\n\n1\n"
     assert Path(second).read_bytes() == b"Subject: two\n\n2\n"
     assert (folder / "000002.eml").read_bytes() == b"earlier\n"
     assert len({first, second, str(folder / "000002.eml")}) == 3
     assert not list(folder.glob(".*"))
+
+
+# --- TLS, authentication, partial refusals, the hourly cap ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def server_tls(ca: trustme.CA) -> ssl.SSLContext:
+    """The server's certificate for 127.0.0.1, signed by the test's own authority."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(ctx)
+    return ctx
+
+
+def site_config(folder: Path, port: int, settings: dict[str, str]) -> Config:
+    """smtp_config with [smtp] keys set (values as TOML)."""
+    cfg = smtp_config(folder, port)
+    assert cfg.path is not None
+    text = cfg.path.read_text(encoding="utf-8")
+    for key, value in settings.items():
+        line = next((ln for ln in text.splitlines() if ln.startswith(f"{key} = ")), None)
+        if line is None:
+            text = text.replace("[smtp]\n", f"[smtp]\n{key} = {value}\n", 1)
+        else:
+            text = text.replace(line, f"{key} = {value}", 1)
+    cfg.path.write_text(text, encoding="utf-8")
+    return load_config(cfg.path)
+
+
+class Accounts:
+    """An aiosmtpd authenticator with one account, counting the attempts."""
+
+    def __init__(self, login: str, password: str) -> None:
+        self.login = login.encode()
+        self.password = password.encode()
+        self.attempts = 0
+        self.accepted = 0
+
+    def __call__(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        self.attempts += 1
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            self.login,
+            self.password,
+        )
+        self.accepted += ok
+        return AuthResult(success=ok, handled=False)  # aiosmtpd sends the 235 or 535
+
+
+@pytest.fixture
+def start_tls_server(ca: trustme.CA) -> Iterator[Callable[..., Sink]]:
+    controllers: list[Controller] = []
+
+    def start(port: int, *, implicit: bool = False, auth: Accounts | None = None) -> Sink:
+        sink = Sink()
+        tls = server_tls(ca)
+        kwargs: dict[str, Any] = {"ssl_context": tls} if implicit else {"tls_context": tls}
+        if not implicit:
+            kwargs["require_starttls"] = True
+        if auth is not None:
+            kwargs["authenticator"] = auth
+            kwargs["auth_required"] = True
+            # aiosmtpd counts only STARTTLS as TLS for AUTH; implicit TLS is TLS from the
+            # first byte.
+            kwargs["auth_require_tls"] = not implicit
+        controller = Controller(sink, hostname="127.0.0.1", port=port, **kwargs)
+        controller.start()
+        controllers.append(controller)
+        return sink
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_tls_with_the_schools_own_authority_and_a_password_file(
+    tmp_path: Path,
+    port: int,
+    clock: FixedClock,
+    ca: trustme.CA,
+    start_tls_server: Callable[..., Sink],
+    security: str,
+) -> None:
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    (tmp_path / "smtp-password").write_text("s3cret passw0rd\n", encoding="utf-8")
+    accounts = Accounts("monitord", "s3cret passw0rd")
+    sink = start_tls_server(port, implicit=security == "tls", auth=accounts)
+    cfg = site_config(
+        tmp_path / "site",
+        port,
+        {
+            "security": f'"{security}"',
+            "username": '"monitord"',
+            "password_file": '"../smtp-password"',
+            "ca_file": '"../ca.pem"',
+        },
+    )
+    engine = open_store(cfg.database_url)
+    try:
+        msg_id = queue(engine, clock)
+        result = await deliver_due(engine, cfg, clock, EmailNotifier(cfg))
+        assert result.sent == 1, outbox(engine, msg_id)["last_error"]
+        assert (accounts.attempts, accounts.accepted) == (1, 1)
+        [envelope] = sink.received
+        assert envelope.rcpt_tos == DSL
+    finally:
+        engine.dispose()
+
+
+async def test_a_certificate_from_an_unknown_authority_is_refused_and_retried(
+    tmp_path: Path,
+    port: int,
+    clock: FixedClock,
+    start_tls_server: Callable[..., Sink],
+) -> None:
+    sink = start_tls_server(port)
+    cfg = site_config(tmp_path / "site", port, {"security": '"starttls"'})
+    engine = open_store(cfg.database_url)
+    try:
+        msg_id = queue(engine, clock)
+        assert await deliver_due(engine, cfg, clock, EmailNotifier(cfg)) == DeliveryResult(
+            retrying=1
+        )
+        row = outbox(engine, msg_id)
+        assert row["status"] == "queued"
+        assert "CERTIFICATE_VERIFY_FAILED" in row["last_error"]
+        assert sink.received == []
+    finally:
+        engine.dispose()
+
+
+async def test_wrong_password_is_retried_not_dropped(
+    tmp_path: Path,
+    port: int,
+    clock: FixedClock,
+    ca: trustme.CA,
+    start_tls_server: Callable[..., Sink],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    accounts = Accounts("monitord", "right")
+    sink = start_tls_server(port, auth=accounts)
+    cfg = site_config(
+        tmp_path / "site",
+        port,
+        {"security": '"starttls"', "ca_file": '"../ca.pem"', "username": '"monitord"'},
+    )
+    engine = open_store(cfg.database_url)
+    try:
+        monkeypatch.setenv("MONITORD_SMTP_PASSWORD", "wrong")
+        msg_id = queue(engine, clock)
+        assert await deliver_due(engine, cfg, clock, EmailNotifier(cfg)) == DeliveryResult(
+            retrying=1
+        )
+        row = outbox(engine, msg_id)
+        assert (row["status"], row["attempts"]) == ("queued", 1)
+        assert "535" in row["last_error"]
+
+        monkeypatch.setenv("MONITORD_SMTP_PASSWORD", "right")  # the password is put right
+        clock.advance(timedelta(minutes=1))
+        assert (await deliver_due(engine, cfg, clock, EmailNotifier(cfg))).sent == 1
+        assert accounts.accepted == 1
+        assert len(sink.received) == 1
+    finally:
+        engine.dispose()
+
+
+async def test_some_recipients_refused_is_recorded_not_hidden(
+    cfg: Config, engine: Engine, clock: FixedClock, port: int, start_server: StartServer
+) -> None:
+    sink = start_server(port)
+    sink.rcpt_replies = {
+        "head@school.example": "550 5.1.1 No such user here",
+        "chair@school.example": "452 4.2.2 Mailbox full",
+    }
+    msg_id = queue(engine, clock, recipients=EVERYONE)
+    result = await deliver_due(engine, cfg, clock, EmailNotifier(cfg))
+    assert result.sent == 1
+    [envelope] = sink.received
+    assert envelope.rcpt_tos == ["dsl@school.example"]
+    row = outbox(engine, msg_id)
+    assert row["status"] == "sent"
+    refused = json.loads(row["refused"])
+    assert refused["head@school.example"].startswith("550")
+    assert refused["chair@school.example"].startswith("452")
+    [record] = audit(engine, "mail.refused")
+    detail = json.loads(record["detail"])
+    assert detail["refused"] == refused
+    # The recipient refused for now gets the same message (same Message-ID) later.
+    retry = outbox(engine, detail["retry"])
+    assert retry["status"] == "queued"
+    assert json.loads(retry["recipients"]) == ["chair@school.example"]
+    assert retry["message_id"] == row["message_id"]
+    assert retry["message"] == row["message"]
+    assert retry["due_at"] == clock.now() + timedelta(minutes=1)
+    sink.rcpt_replies = {}
+    clock.advance(timedelta(minutes=1))
+    assert (await deliver_due(engine, cfg, clock, EmailNotifier(cfg))).sent == 1
+    first, again = sink.received
+    assert again.rcpt_tos == ["chair@school.example"]
+    assert (
+        parse(again.original_content)["Message-ID"] == parse(first.original_content)["Message-ID"]
+    )
+
+
+def set_severity(engine: Engine, msg_id: int, severity: str) -> None:
+    table = table_of(OutboxRow)
+    with engine.begin() as conn:
+        conn.execute(table.update().where(table.c.id == msg_id).values(severity=severity))
+
+
+async def test_hourly_cap_holds_the_rest_for_later_but_never_critical(
+    tmp_path: Path, clock: FixedClock, port: int, start_server: StartServer
+) -> None:
+    cfg = smtp_config(tmp_path / "site", port)
+    assert cfg.path is not None
+    with cfg.path.open("a", encoding="utf-8") as fh:
+        fh.write("\n[alerts]\nmax_mails_per_hour = 2\n")
+    cfg = load_config(cfg.path)
+    engine = open_store(cfg.database_url)
+    sink = start_server(port)
+    notifier = EmailNotifier(cfg)
+    try:
+        high = [
+            queue(engine, clock, subject=f"[monitord #{n}] HIGH violence - B.P.")
+            for n in (1, 2, 3, 4)
+        ]
+        critical = queue(engine, clock, subject="[monitord #5] CRITICAL child_abuse - A.P.")
+        set_severity(engine, critical, "critical")
+
+        first = await deliver_due(engine, cfg, clock, notifier)
+        assert (first.sent, first.waiting) == (3, 2)
+        got = [parse(e.original_content)["Subject"] for e in sink.received]
+        assert got[0] == "[monitord #5] CRITICAL child_abuse - A.P."  # first, and not counted
+        assert [outbox(engine, m)["status"] for m in high] == ["sent", "sent", "queued", "queued"]
+
+        # The cap is taken: a later critical still goes at once, the rest wait.
+        clock.advance(timedelta(minutes=10))
+        later = queue(engine, clock, subject="[monitord #6] CRITICAL child_abuse - C.D.")
+        set_severity(engine, later, "critical")
+        second = await deliver_due(engine, cfg, clock, notifier)
+        assert (second.sent, second.waiting) == (1, 2)
+        assert await deliver_due(engine, cfg, clock, notifier) == DeliveryResult(waiting=2)
+
+        # An hour after the first mails the other two go; nothing was dropped.
+        clock.advance(timedelta(minutes=51))
+        third = await deliver_due(engine, cfg, clock, notifier)
+        assert (third.sent, third.waiting) == (2, 0)
+        assert len(sink.received) == 6
+        assert len({parse(e.original_content)["Message-ID"] for e in sink.received}) == 6
+    finally:
+        engine.dispose()
+
+
+async def test_a_message_sent_again_after_a_crash_is_the_same_message(
+    cfg: Config,
+    engine: Engine,
+    clock: FixedClock,
+    port: int,
+    start_server: StartServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server has the message but monitord dies before it records that: the message goes
+    again, byte for byte, so the reader's mail client sees one Message-ID twice."""
+    import alerting.delivery as delivery
+
+    sink = start_server(port)
+    msg_id = queue(engine, clock)
+    real_mark = delivery._mark
+
+    def crash(*args: Any) -> None:
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(delivery, "_mark", crash)
+    with pytest.raises(SystemExit):
+        await deliver_due(engine, cfg, clock, EmailNotifier(cfg))
+    assert outbox(engine, msg_id)["status"] == "queued"
+    monkeypatch.setattr(delivery, "_mark", real_mark)
+    assert (await deliver_due(engine, cfg, clock, EmailNotifier(cfg))).sent == 1
+    first, again = sink.received
+    assert first.original_content == again.original_content
+    assert outbox(engine, msg_id)["status"] == "sent"
