@@ -19,6 +19,7 @@ from alerting.delivery import EmailNotifier, deliver_due
 from collectors.base import UnknownFormat, available_formats
 from monitord import cases
 from monitord.app import ingest_files, open_app, parser_for
+from monitord.agents import AgentError
 from monitord.clock import SystemClock
 from monitord.config import FORMATS, Config, ConfigError, find_config, load_config
 from monitord.initdir import InitError, init_dir
@@ -296,6 +297,37 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agents(args: argparse.Namespace) -> int:
+    from monitord.agents import add_agent, list_agents, revoke_agent
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    now = SystemClock().now()
+    if args.agents_command == "add":
+        token = add_agent(engine, args.name, actor(), now)
+        out.print(
+            f"agent {args.name} added. Its token, shown this once (put it in the agent's "
+            "configuration):",
+            markup=False,
+        )
+        sys.stdout.write(token + "\n")
+    elif args.agents_command == "revoke":
+        revoke_agent(engine, args.name, actor(), now)
+        out.print(f"agent {args.name}: token revoked", markup=False)
+    else:
+        table = Table("agent", "added", "by", "revoked", "last seen")
+        for a in list_agents(engine):
+            table.add_row(
+                a.name,
+                str(a.created_at)[:19],
+                a.created_by,
+                str(a.revoked_at)[:19] if a.revoked_at else "-",
+                str(a.last_seen_at)[:19] if a.last_seen_at else "never",
+            )
+        out.print(table)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from monitord.daemon import run_daemon
 
@@ -330,6 +362,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sources", help="each source's position, lag, events and rejects")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_sources)
+
+    agents = sub.add_parser("agents", help="endpoint agents that push reports").add_subparsers(
+        dest="agents_command", required=True, metavar="ACTION"
+    )
+    for action in ("add", "revoke"):
+        s = agents.add_parser(action)
+        s.add_argument("name")
+        s.set_defaults(func=cmd_agents)
+    agents.add_parser("list").set_defaults(func=cmd_agents)
 
     s = sub.add_parser("demo", help="a realistic school day through the whole pipeline")
     s.add_argument("--dir", default="var/demo")
@@ -430,7 +471,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.lines:
             err.print(line, markup=False)
         return 1
-    except (SchemaError, ListError, InitError, UnknownFormat, cases.CaseError, ValueError) as exc:
+    except (
+        SchemaError,
+        ListError,
+        InitError,
+        UnknownFormat,
+        cases.CaseError,
+        AgentError,
+        ValueError,
+    ) as exc:
         err.print(str(exc), markup=False)
         return 1
     except KeyboardInterrupt:

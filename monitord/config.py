@@ -219,6 +219,32 @@ class Pipeline(_Section):
     health_interval: Duration = timedelta(minutes=1)
 
 
+class Agents(_Section):
+    """Endpoint agents: the spool folder they (or a file share) drop reports into, and the
+    optional HTTPS endpoint for agents that push."""
+
+    spool: str = "var/spool"
+    evidence: str = "var/evidence"
+    listen: str = ""  # host:port of the HTTPS ingest endpoint; empty: no endpoint
+    tls_cert: str = ""
+    tls_key: str = ""
+    max_body: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    rate_per_minute: int = Field(default=600, ge=1)
+
+    @model_validator(mode="after")
+    def _tls_unless_loopback(self) -> Agents:
+        if not self.listen:
+            return self
+        host, sep, port = self.listen.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"listen {self.listen!r}: expected host:port")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together")
+        if not self.tls_cert and host not in ("127.0.0.1", "::1", "[::1]", "localhost"):
+            raise ValueError("an endpoint off this machine needs tls_cert and tls_key (HTTPS)")
+        return self
+
+
 class Settings(_Section):
     school: School = School()
     storage: Storage = Storage()
@@ -231,6 +257,7 @@ class Settings(_Section):
     roster: Roster = Roster()
     alerts: Alerts = Alerts()
     pipeline: Pipeline = Pipeline()
+    agents: Agents = Agents()
 
 
 class ConfigError(Exception):

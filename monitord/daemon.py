@@ -12,11 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from aiohttp import web
+
 from alerting.delivery import EmailNotifier, deliver_due
-from collectors.base import Batch, Collector, ParseContext, Parser, Session
+from collectors.agent_http import AgentEndpoint, IngestSettings, tls_context
+from collectors.base import Batch, Collector, ParseContext, Parser, Session, load_parser
 from collectors.capture import CaptureError, Sniffer
 from collectors.files import read_header
 from collectors.follow import FileCollector
+from collectors.spool import SpoolCollector
 from monitord.app import App, open_app, parser_for
 from monitord.clock import Clock, SystemClock
 from monitord.config import Config
@@ -58,6 +62,24 @@ class Daemon:
                     poll_interval=cfg.settings.pipeline.poll_interval.total_seconds(),
                 )
             self.collectors.append((collector, src.format, parser))
+        agents = cfg.settings.agents
+        self.spool = cfg.resolve(agents.spool)
+        self.spool.mkdir(parents=True, exist_ok=True)
+        self.collectors.append(
+            (
+                SpoolCollector(
+                    "agents",
+                    self.spool,
+                    cfg.resolve(agents.evidence),
+                    app.engine,
+                    clock,
+                    batch_size=cfg.settings.pipeline.batch_size,
+                    poll_interval=cfg.settings.pipeline.poll_interval.total_seconds(),
+                ),
+                "agent",
+                load_parser("agent"),
+            )
+        )
         self.notifier = EmailNotifier(cfg)
         self._sessions: dict[str, tuple[str, Session]] = {}
         self.started = clock.now()
@@ -154,6 +176,29 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), interval)
 
+    async def _start_endpoint(self) -> web.AppRunner | None:
+        """The agents' HTTPS ingest endpoint, when ``[agents] listen`` is set."""
+        cfg = self.app.cfg
+        agents = cfg.settings.agents
+        if not agents.listen:
+            return None
+        host, _, port = agents.listen.rpartition(":")
+        settings = IngestSettings(
+            self.spool, cfg.resolve(agents.evidence), agents.max_body, agents.rate_per_minute
+        )
+        endpoint = AgentEndpoint(self.app.engine, self.clock, settings, cfg.tz)
+        runner = web.AppRunner(endpoint.app(), access_log=None)
+        await runner.setup()
+        tls = (
+            tls_context(cfg.resolve(agents.tls_cert), cfg.resolve(agents.tls_key))
+            if agents.tls_cert
+            else None
+        )
+        site = web.TCPSite(runner, host.strip("[]"), int(port), ssl_context=tls)
+        await site.start()
+        log.info("agents' endpoint listening on %s (%s)", agents.listen, "https" if tls else "http")
+        return runner
+
     async def _deliver(self) -> None:
         """Send what is due whenever an alert opens, and every DELIVERY_INTERVAL for batched
         mail and retries. The wake-up flag is cleared before each round, so an alert opened
@@ -185,12 +230,15 @@ class Daemon:
         delivery = asyncio.create_task(self._deliver())
         health = asyncio.create_task(self._health())
         followers = [asyncio.create_task(self._follow(*c)) for c in self.collectors]
+        endpoint = await self._start_endpoint()
         log.info(
             "monitord running: %d source(s), store %s",
             len(self.collectors),
             self.app.engine.url.render_as_string(hide_password=True),
         )
         await self._stopping.wait()
+        if endpoint is not None:
+            await endpoint.cleanup()  # no new reports; those in the spool are read next start
         await asyncio.gather(*followers, return_exceptions=True)
         await self.queue.put(None)
         await writer

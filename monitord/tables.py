@@ -294,3 +294,16 @@ class AuditRow(SQLModel, table=True):
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+
+
+class AgentRow(SQLModel, table=True):
+    """An endpoint agent allowed to push reports: its bearer token is kept only as a hash."""
+
+    __tablename__ = "agents"
+
+    name: str = Field(primary_key=True, max_length=128)
+    token_sha256: str = Field(index=True, max_length=64)
+    created_at: datetime
+    created_by: str = Field(default="", max_length=128)
+    revoked_at: datetime | None = None
+    last_seen_at: datetime | None = None

@@ -151,3 +151,63 @@ def test_sigkill_mid_ingest_then_restart_stores_every_line_once(tmp_path: Path) 
     assert count(db, "SELECT count FROM alerts") == total // 100
     assert count(db, "SELECT count(*) FROM alert_events") == total // 100
     assert count(db, "SELECT count(*) FROM outbox") == 1
+
+
+def test_an_agent_pushes_a_report_to_the_running_daemon(tmp_path: Path) -> None:
+    import json
+    import socket
+    import urllib.request
+
+    config = init_dir(tmp_path / "site")[0]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with config.open("a") as fh:
+        fh.write(f'\n[pipeline]\npoll_interval = 0.2\n\n[agents]\nlisten = "127.0.0.1:{port}"\n')
+    added = subprocess.run(
+        [sys.executable, "-m", "monitord", "--config", str(config), "agents", "add", "y6-lt-07"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    token = added.stdout.strip().splitlines()[-1]
+    report = {
+        "schema": "monitord.agent/1",
+        "agent_id": "y6-lt-07",
+        "hostname": "Y6-LT-07",
+        "ts": "2026-11-19T10:01:02Z",
+        "user": "jayden.s",
+        "ip": "10.20.6.7",
+        "mac": None,
+        "kind": "url",
+        "data": {"url": "https://www.pornhub.com/"},
+    }
+    db = tmp_path / "site" / "var" / "monitord.db"
+    proc = start(config)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/v1/reports",
+                data=(json.dumps(report) + "\n").encode(),
+                headers={"Authorization": f"Bearer {token}"},
+                method="POST",
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=5) as resp:
+                    assert resp.status == 202
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the endpoint never came up"
+                time.sleep(0.2)
+        assert wait_for(db, "SELECT count(*) FROM events WHERE fmt = 'agent'", 1) == 1
+        assert wait_for(db, "SELECT count(*) FROM alerts WHERE category = 'pornography'", 1) == 1
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output
+    assert list((tmp_path / "site" / "var" / "spool" / "done").glob("*.jsonl"))

@@ -1,0 +1,66 @@
+"""Screenshots that agents send as evidence, kept content-addressed: the file is named by its
+SHA-256, checked on arrival, so it can neither be swapped nor land anywhere but the evidence
+folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path, PurePosixPath
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+MAX_SCREENSHOT = 20 * 1024 * 1024
+
+
+class ScreenshotError(Exception):
+    """A screenshot that cannot be kept; the message says why."""
+
+
+def evidence_path(evidence: Path, digest: str) -> Path:
+    if not _SHA256.match(digest):
+        raise ScreenshotError(f"sha256 {digest[:80]!r} is not 64 lower-case hex digits")
+    return evidence / "screenshots" / digest[:2] / digest
+
+
+def store_blob(data: bytes, digest: str, evidence: Path) -> Path:
+    """Keep ``data`` if its SHA-256 is ``digest``; the same picture twice is kept once."""
+    target = evidence_path(evidence, digest)
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != digest:
+        raise ScreenshotError(f"content's sha256 is {actual}, not {digest}")
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{digest}.{os.getpid()}.tmp")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    return target
+
+
+def safe_relative(base: Path, name: str) -> Path:
+    """``name`` inside ``base``: no absolute path, no ``..``, no link out of it."""
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if not name or pure.is_absolute() or ".." in pure.parts or ":" in name:
+        raise ScreenshotError(f"screenshot name {name[:80]!r} leads outside the spool")
+    candidate = (base / pure).resolve()
+    root = base.resolve()
+    if root != candidate and root not in candidate.parents:
+        raise ScreenshotError(f"screenshot name {name[:80]!r} leads outside the spool")
+    return candidate
+
+
+def store_screenshot(base: Path, name: str, digest: str, evidence: Path) -> Path:
+    """The screenshot a report in ``base`` names, checked and kept as evidence."""
+    source = safe_relative(base, name)
+    evidence_path(evidence, digest)  # the digest is checked before the file is read
+    try:
+        size = source.stat().st_size
+    except OSError as exc:
+        raise ScreenshotError(f"screenshot {name[:80]!r}: {exc.strerror}") from None
+    if size > MAX_SCREENSHOT:
+        raise ScreenshotError(f"screenshot {name[:80]!r} is larger than 20 MiB")
+    return store_blob(source.read_bytes(), digest, evidence)
