@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from monitord.content import DEFAULT_PROCESSES, ContentClassifier, ProcessIndex, program_key
+from monitord.model import Event, EventKind, Person, Severity
+from monitord.phrases import default_engine
+
+T = datetime(2026, 11, 19, 10, 0, tzinfo=UTC)
+PUPIL = Person("jayden.s", "Jayden Smith", "pupil", "6", "6B")
+INFANT = Person("amy.k", "Amy K", "pupil", "1", "1A")
+TEACHER = Person("helen.p", "Helen Price", "staff")
+
+
+@pytest.fixture(scope="module")
+def content() -> ContentClassifier:
+    return ContentClassifier(default_engine(), ProcessIndex.load(DEFAULT_PROCESSES))
+
+
+def search(text: str) -> Event:
+    return Event(kind=EventKind.SEARCH, ts=T, text=text)
+
+
+def test_a_search_url_is_read_for_its_terms(content: ContentClassifier) -> None:
+    url = "https://www.google.com/search?q=how+to+kill+myself&oq=how"
+    verdict = content.classify(
+        Event(kind=EventKind.HTTP, ts=T, domain="www.google.com", url=url), PUPIL
+    )
+    assert "suicide" in verdict.categories
+    assert any(m.entry for m in verdict.matches)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how to kill a process in linux",
+        "Scunthorpe United",
+        "I want to cut my hair",
+        "sexual health lesson puberty",
+        "holocaust year 6 lesson",
+        "skills for life",
+    ],
+)
+@pytest.mark.parametrize("person", [PUPIL, INFANT, TEACHER, None])
+def test_guards_raise_nothing(content: ContentClassifier, text: str, person: Person | None) -> None:
+    assert content.classify(search(text), person).categories == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("how to kill myself", "suicide"),
+        ("ways to self harm without anyone knowing", "self_harm"),
+        ("k i l l myself", "suicide"),
+        ("su1c1de", "suicide"),
+    ],
+)
+def test_true_positives(content: ContentClassifier, text: str, category: str) -> None:
+    assert category in content.classify(search(text), PUPIL).categories
+
+
+def test_a_pupil_seeking_help_is_reported_but_never_above_high(
+    content: ContentClassifier,
+) -> None:
+    verdict = content.classify(search("how to stop self harming"), PUPIL)
+    assert "self_harm" in verdict.categories
+    assert verdict.cap is Severity.HIGH
+    assert "self_harm" in verdict.support
+
+
+def test_programs_that_get_round_the_filter(content: ContentClassifier) -> None:
+    for name in ("tor.exe", "C:\\Program Files\\Psiphon3.EXE", "/usr/bin/openvpn"):
+        verdict = content.classify(Event(kind=EventKind.PROCESS, ts=T, text=name), PUPIL)
+        assert verdict.categories == ("filter_bypass",), name
+        assert verdict.matches[0].list_name == "programs/filter_bypass"
+    word = content.classify(Event(kind=EventKind.PROCESS, ts=T, text="WINWORD.EXE"), PUPIL)
+    assert word.categories == ()
+
+
+def test_program_key() -> None:
+    assert program_key("C:\\Tools\\Tor.EXE") == "tor"
+    assert program_key("/Applications/TunnelBear.app") == "tunnelbear"
+    assert program_key("openvpn") == "openvpn"
