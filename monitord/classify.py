@@ -2,29 +2,42 @@
 
 A domain entry matches the domain and its subdomains on label boundaries (``example.com``
 matches ``a.example.com``, never ``badexample.com``). A URL entry matches URLs on that host (or
-a subdomain) whose path starts with the entry's path. Lookups without a path (DNS, TLS SNI)
-are matched against domain entries only. Allow lists lower nothing illegal.
+a subdomain) whose path is the entry's path or lies below it; path and query are compared
+percent-decoded and in lower case, as squidGuard compares them. An expression (UT1
+``expressions``) is a regex matched against the URL without its scheme. Lookups without a path
+(DNS, TLS SNI) are matched against domain entries only. Host names are compared in lower case,
+without a trailing dot, IDN as punycode; ``www.example.com`` is a subdomain of ``example.com``;
+an IP literal matches only itself. Allow lists lower nothing illegal.
+
+The entries live in a compiled :class:`~monitord.hostindex.HostIndex` (sorted 64-bit hashes,
+memory-mapped from a file written at import time); ``DomainIndex`` builds or opens one and
+turns its hits into explained :class:`~monitord.model.Match` es.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from monitord.categories import ALLOW, ILLEGAL
+from monitord.hostindex import HostIndex, IndexBuilder, ListInfo, normal_path
 from monitord.model import Event, Match
 
 
 def canonical_host(host: str) -> str:
-    """Lower case, no trailing dot, IDN as punycode, ``www.`` kept (matched as a subdomain)."""
+    """Lower case, no trailing dot, IDN as punycode, ``www.`` kept (matched as a subdomain),
+    an IPv6 literal without its brackets. Always ASCII."""
     h = host.strip().lower().rstrip(".")
+    if h.startswith("[") and h.endswith("]"):
+        h = h[1:-1]
     if h.isascii():
         return h
     try:
         return h.encode("idna").decode("ascii")
-    except UnicodeError:
-        return h
+    except UnicodeError:  # not a valid IDN: still ASCII, still one spelling per name
+        return h.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def split_url_entry(entry: str) -> tuple[str, str]:
@@ -33,82 +46,158 @@ def split_url_entry(entry: str) -> tuple[str, str]:
     if "://" in e:
         e = e.split("://", 1)[1]
     host, _, path = e.partition("/")
-    return canonical_host(host.split(":", 1)[0]), ("/" + path).rstrip("/") if path else ""
+    host = host.rsplit("@", 1)[-1]
+    host = host[1:].split("]", 1)[0] if host.startswith("[") else host.split(":", 1)[0]
+    return canonical_host(host), ("/" + path).rstrip("/") if path else ""
 
 
-@dataclass
 class DomainIndex:
-    """Domain and URL entries of every loaded list, keyed by host."""
+    """Domain, URL and expression entries of every loaded list, and lookups over them.
 
-    domains: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    urls: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
+    Built entry by entry (``add_domains``, ``add_urls``, ``add_expressions``) or opened from a
+    compiled index file (``DomainIndex.open``); lookups always run on a compiled
+    :class:`~monitord.hostindex.HostIndex`, built on first use after an addition.
+    """
+
+    CACHE = 65536  # hosts whose hits are remembered (DNS and proxy logs repeat themselves)
+
+    def __init__(self, compiled: HostIndex | None = None) -> None:
+        self._builder: IndexBuilder | None = None if compiled is not None else IndexBuilder()
+        self._compiled = compiled
+        self._cache: dict[str, tuple[tuple[str, int], ...]] = {}
+
+    @classmethod
+    def open(cls, path: Path) -> DomainIndex:
+        """A compiled index file, memory-mapped (see ``monitord.lists.compile_index``)."""
+        return cls(HostIndex.load(path))
+
+    @property
+    def builder(self) -> IndexBuilder:
+        if self._builder is None:
+            raise TypeError("this index was opened from a compiled file and is read-only")
+        self._compiled = None
+        self._cache.clear()
+        return self._builder
+
+    @property
+    def compiled(self) -> HostIndex:
+        if self._compiled is None:
+            assert self._builder is not None
+            self._compiled = self._builder.build()
+        return self._compiled
+
+    @property
+    def lists(self) -> list[ListInfo]:
+        return self._builder.lists if self._builder is not None else self.compiled.lists
+
+    def add_list(self, info: ListInfo) -> int:
+        """Register a list (its version and hash, for explanations); returns its id."""
+        return self.builder.list_id(info)
 
     def add_domains(self, entries: Iterable[str], category: str, list_name: str) -> int:
-        n = 0
-        tag = (category, list_name)
-        for raw in entries:
-            host = canonical_host(raw)
-            if host:
-                self.domains.setdefault(host, []).append(tag)
-                n += 1
-        return n
+        b = self.builder
+        return b.add_hosts(b.list_id(ListInfo(list_name, category)), map(canonical_host, entries))
 
     def add_urls(self, entries: Iterable[str], category: str, list_name: str) -> int:
+        b = self.builder
+        lid = b.list_id(ListInfo(list_name, category))
         n = 0
         for raw in entries:
             host, path = split_url_entry(raw)
             if not host:
                 continue
             if path:
-                self.urls.setdefault(host, []).append((path, category, list_name))
+                b.add_url(lid, host, path, host + path)
             else:
-                self.domains.setdefault(host, []).append((category, list_name))
+                b.add_hosts(lid, (host,))
             n += 1
         return n
 
-    def _suffixes(self, host: str) -> Iterable[str]:
-        """The host and each parent domain. An address (IPv4, IPv6, or anything whose last
-        label is a number, which no domain has) matches only itself."""
-        labels = host.split(".")
-        if ":" in host or labels[-1].isdigit():
-            yield host
-            return
-        for i in range(len(labels)):
-            yield ".".join(labels[i:])
+    def add_expressions(self, patterns: Iterable[str], category: str, list_name: str) -> int:
+        """UT1 ``expressions``: regexes matched against URLs (without scheme)."""
+        b = self.builder
+        lid = b.list_id(ListInfo(list_name, category))
+        return sum(b.add_expression(lid, p) for p in patterns)
 
-    def lookup(self, host: str, path: str | None = None) -> list[Match]:
-        """Every entry that matches ``host`` (and ``path``, when the record has one)."""
+    def save(self, path: Path) -> Path:
+        """Write the compiled index to ``path``."""
+        return self.builder.write(path)
+
+    def host_hits(self, host: str) -> tuple[tuple[str, int], ...]:
+        """(entry, row) of every listed suffix of a canonical host, remembered."""
+        hits = self._cache.get(host)
+        if hits is None:
+            if len(self._cache) >= self.CACHE:
+                self._cache.clear()
+            hits = self._cache[host] = tuple(self.compiled.host_hits(host))
+        return hits
+
+    def matches(
+        self,
+        hits: Iterable[tuple[str, int]],
+        path: str | None = None,
+        subject: str | None = None,
+    ) -> list[Match]:
+        """The matches behind hits (entry, row): domain entries, then URL entries when the
+        record has a path, then expressions when it has a URL."""
+        ix = self.compiled
+        lists = ix.lists
+        found: list[Match] = []
+        normal = normal_path(path) if path is not None else None
+        for entry, row in hits:
+            lids, has_urls = ix.kind(row)
+            for lid in lids:
+                info = lists[lid]
+                found.append(Match(info.category, info.name, entry, allow=info.category == ALLOW))
+            if has_urls and normal is not None:
+                for u in ix.urls.get(entry, ()):
+                    if _path_matches(u.path, normal):
+                        info = lists[u.list_id]
+                        allow = info.category == ALLOW
+                        found.append(Match(info.category, info.name, u.listed, allow=allow))
+        if subject is not None and ix.expressions:
+            for pattern, lid in ix.expression_matches(subject):
+                info = lists[lid]
+                found.append(Match(info.category, info.name, pattern, allow=info.category == ALLOW))
+        return found
+
+    def lookup(self, host: str, path: str | None = None, subject: str | None = None) -> list[Match]:
+        """Every entry that matches ``host`` (and ``path``, with its query, when the record has
+        one; and expressions against ``subject``, the URL without its scheme)."""
         h = canonical_host(host)
         if not h:
             return []
-        found: list[Match] = []
-        for suffix in self._suffixes(h):
-            for category, list_name in self.domains.get(suffix, ()):
-                found.append(Match(category, list_name, suffix, allow=category == ALLOW))
-            if path is not None:
-                for prefix, category, list_name in self.urls.get(suffix, ()):
-                    if (
-                        path == prefix
-                        or path.startswith(prefix + "/")
-                        or (path.startswith(prefix) and prefix.endswith("/"))
-                    ):
-                        found.append(
-                            Match(category, list_name, suffix + prefix, allow=category == ALLOW)
-                        )
-        return found
+        return self.matches(self.host_hits(h), path, subject)
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self.domains.values()) + sum(len(v) for v in self.urls.values())
+        return self._builder.entries if self._builder is not None else self.compiled.entries
 
 
-def _path_of(url: str | None) -> str | None:
+def _path_matches(prefix: str, path: str) -> bool:
+    """A URL entry's path matches the path and everything below it, never a sibling that
+    merely starts with the same letters (``/flash`` is not ``/flashy``); an entry with a
+    query matches as a plain prefix of path and query."""
+    if "?" in prefix:
+        return path.startswith(prefix)
+    p = path.split("?", 1)[0]
+    return (
+        p == prefix or p.startswith(prefix + "/") or (prefix.endswith("/") and p.startswith(prefix))
+    )
+
+
+def url_parts(url: str | None) -> tuple[str | None, str | None]:
+    """(path with query, URL without scheme in lower case) of a URL with a scheme; (None, None)
+    for anything else (a DNS name, a CONNECT target ``host:443``)."""
     if not url or "://" not in url:
-        return None
+        return None, None
     try:
         parts = urlsplit(url)
     except ValueError:
-        return None
-    return parts.path or "/"
+        return None, None
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return path, url.split("://", 1)[1].lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +216,12 @@ class Classifier:
         self.index = index
 
     def classify_host(self, host: str, url: str | None = None) -> Classification:
-        matches = self.index.lookup(host, _path_of(url))
+        path, subject = url_parts(url)
+        return self.judge(self.index.lookup(host, path, subject))
+
+    @staticmethod
+    def judge(matches: Sequence[Match]) -> Classification:
+        """Categories from matches, after allow lists."""
         allows = tuple(m for m in matches if m.allow)
         # An allow entry outweighs entries as broad as itself or broader; a more specific
         # listed entry (a listed subdomain of an allowed site) still counts.

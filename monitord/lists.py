@@ -3,11 +3,17 @@
 An import normalises the entries into files under ``[lists] dir`` and records a version row
 (source, sha256, counts) plus an audit record, so the change-control log shows who changed the
 filtering and when.
+
+Every active list, with the starter lists, is compiled into one index file beside them
+(``index-<key>.mdi``, see :mod:`monitord.hostindex`), named by a hash of what went into it:
+``lists import`` writes it, and start-up maps it in a few milliseconds instead of reading
+millions of lines. A start-up that finds no index for the current lists builds and writes one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,10 +23,12 @@ from sqlalchemy import Engine, select, update
 
 from monitord.categories import ALLOW, UT1_MAP, is_category
 from monitord.classify import DomainIndex, canonical_host, split_url_entry
+from monitord.hostindex import MAGIC, IndexFileError, ListInfo
 from monitord.store import audit, inserted_id, table_of
 from monitord.tables import ListVersionRow
 
 FORMATS = ("ut1", "domains", "urls")
+INDEX_GLOB = "index-*.mdi"
 
 
 class ListError(Exception):
@@ -36,6 +44,7 @@ class ListContent:
     domains: tuple[str, ...]
     urls: tuple[str, ...]
     sha256: str
+    expressions: tuple[str, ...] = ()
 
 
 def _entries(lines: Iterable[str]) -> Iterator[str]:
@@ -70,10 +79,13 @@ def read_ut1(root: Path, name: str) -> tuple[list[ListContent], list[str]]:
             continue
         domains, dbytes = _read_joined(folder, "domains")
         urls, ubytes = _read_joined(folder, "urls")
-        if not domains and not urls:
-            skipped.append(f"{folder.name}: no domains or urls file")
+        expressions, ebytes = _read_joined(folder, "expressions")
+        if not domains and not urls and not expressions:
+            skipped.append(f"{folder.name}: no domains, urls or expressions file")
             continue
-        digest = hashlib.sha256(dbytes + b"\0" + ubytes).hexdigest()
+        digest = hashlib.sha256(
+            dbytes + b"\0" + ubytes + (b"\0" + ebytes if ebytes else b"")
+        ).hexdigest()
         found.append(
             ListContent(
                 f"{name}/{folder.name}",
@@ -83,6 +95,7 @@ def read_ut1(root: Path, name: str) -> tuple[list[ListContent], list[str]]:
                 tuple(domains),
                 tuple(urls),
                 digest,
+                tuple(expressions),
             )
         )
     if not found:
@@ -116,8 +129,14 @@ def store_list(
     lists_dir.mkdir(parents=True, exist_ok=True)
     base = lists_dir / f"{_safe_file_name(content.name)}.{content.sha256[:12]}"
     domains = sorted({canonical_host(d) for d in content.domains} - {""})
-    urls = sorted({"/".join(split_url_entry(u)).rstrip("/") for u in content.urls})
-    text = "".join(f"D {d}\n" for d in domains) + "".join(f"U {u}\n" for u in urls)
+    urls = sorted({"".join(split_url_entry(u)) for u in content.urls} - {""})
+    expressions = list(dict.fromkeys(e for e in content.expressions if "\n" not in e))
+    # Domains first, then URLs, then expressions: the loader takes the domain block whole.
+    text = (
+        "".join(f"D {d}\n" for d in domains)
+        + "".join(f"U {u}\n" for u in urls)
+        + "".join(f"E {e}\n" for e in expressions)
+    )
     tmp = base.with_suffix(".tmp")
     tmp.write_text(text, encoding="utf-8")
     final = base.with_suffix(".list")
@@ -139,7 +158,7 @@ def store_list(
                 sha256=content.sha256,
                 domains=len(domains),
                 urls=len(urls),
-                expressions=0,
+                expressions=len(expressions),
                 path=str(final),
                 imported_at=now,
                 imported_by=actor,
@@ -157,6 +176,7 @@ def store_list(
                 "sha256": content.sha256,
                 "domains": len(domains),
                 "urls": len(urls),
+                "expressions": len(expressions),
                 "previous_domains": previous.domains if previous else None,
                 "previous_urls": previous.urls if previous else None,
             },
@@ -165,17 +185,30 @@ def store_list(
     return version_id
 
 
-def _load_file(index: DomainIndex, path: Path, category: str, name: str) -> None:
-    domains: list[str] = []
+def _load_file(index: DomainIndex, path: Path, info: ListInfo) -> None:
+    """A stored list file into the index: the domain block as it is (already canonical, one
+    name a line), then URLs and expressions."""
+    data = path.read_bytes()
+    end = len(data)
+    for marker in (b"U ", b"E "):
+        if data.startswith(marker):
+            end = 0
+        at = data.find(b"\n" + marker)
+        if at >= 0:
+            end = min(end, at + 1)
+    block = data[:end]
+    lid = index.add_list(info)
+    if block.startswith(b"D "):
+        index.builder.add_host_lines(lid, block[2:].replace(b"\nD ", b"\n"))
     urls: list[str] = []
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.startswith("D "):
-                domains.append(line[2:].rstrip("\n"))
-            elif line.startswith("U "):
-                urls.append(line[2:].rstrip("\n"))
-    index.add_domains(domains, category, name)
-    index.add_urls(urls, category, name)
+    expressions: list[str] = []
+    for line in data[end:].decode("utf-8", "replace").splitlines():
+        if line.startswith("U "):
+            urls.append(line[2:])
+        elif line.startswith("E "):
+            expressions.append(line[2:])
+    index.add_urls(urls, info.category, info.name)
+    index.add_expressions(expressions, info.category, info.name)
 
 
 def read_starter(path: Path) -> tuple[str, list[str]]:
@@ -193,22 +226,111 @@ def read_starter(path: Path) -> tuple[str, list[str]]:
     return category, entries
 
 
-def load_index(engine: Engine, starter_dir: Path | None) -> DomainIndex:
-    """Every active imported list plus the starter lists, in one index."""
-    index = DomainIndex()
+@dataclass(frozen=True, slots=True)
+class _Sources:
+    """What one compiled index is made of."""
+
+    starters: list[tuple[Path, str, list[str], str]]  # path, category, entries, sha256
+    rows: list[tuple[int, str, str, str, str, str, datetime]]
+    key: str
+
+
+def _sources(engine: Engine, starter_dir: Path | None) -> _Sources:
+    starters: list[tuple[Path, str, list[str], str]] = []
     if starter_dir is not None and starter_dir.is_dir():
         for path in sorted(starter_dir.glob("*.txt")):
             category, entries = read_starter(path)
-            name = f"starter/{path.stem}"
-            index.add_domains((e for e in entries if "/" not in e), category, name)
-            index.add_urls((e for e in entries if "/" in e), category, name)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            starters.append((path, category, entries, digest))
     table = table_of(ListVersionRow)
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(table.c.name, table.c.category, table.c.path).where(table.c.active.is_(True))
-        ).all()
-    for name, category, path in rows:
-        p = Path(path)
-        if p.is_file():
-            _load_file(index, p, category, name)
+        rows = [
+            (r.id, r.name, r.category, r.fmt, r.sha256, r.path, r.imported_at)
+            for r in conn.execute(
+                select(
+                    table.c.id,
+                    table.c.name,
+                    table.c.category,
+                    table.c.fmt,
+                    table.c.sha256,
+                    table.c.path,
+                    table.c.imported_at,
+                )
+                .where(table.c.active.is_(True))
+                .order_by(table.c.name)
+            )
+        ]
+    # Domain and URL lists are the ".list" files store_list writes (phrase lists live in the
+    # same table with files of their own).
+    rows = [r for r in rows if r[5].endswith(".list") and Path(r[5]).is_file()]
+    what = {
+        "format": MAGIC.decode(),
+        "starters": [(p.stem, c, d) for p, c, _, d in starters],
+        "lists": [(i, n, c, s, p) for i, n, c, _, s, p, _ in rows],
+    }
+    key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+    return _Sources(starters, rows, key)
+
+
+def _build(src: _Sources) -> DomainIndex:
+    index = DomainIndex()
+    for path, category, entries, digest in src.starters:
+        name = f"starter/{path.stem}"
+        index.add_list(ListInfo(name, category, None, digest, None, "starter"))
+        index.add_domains((e for e in entries if "/" not in e), category, name)
+        index.add_urls((e for e in entries if "/" in e), category, name)
+    for vid, name, category, fmt, sha, file, imported_at in src.rows:
+        when = imported_at.isoformat() if imported_at is not None else None
+        _load_file(index, Path(file), ListInfo(name, category, vid, sha, when, fmt))
     return index
+
+
+def index_path(lists_dir: Path, engine: Engine, starter_dir: Path | None) -> Path:
+    """Where the compiled index of the current lists is (or would be)."""
+    return lists_dir / f"index-{_sources(engine, starter_dir).key}.mdi"
+
+
+def load_index(
+    engine: Engine, starter_dir: Path | None, lists_dir: Path | None = None
+) -> DomainIndex:
+    """Every active imported list plus the starter lists, in one index: the compiled file for
+    exactly these lists when there is one, else built now and written under ``lists_dir``
+    (by default the folder of the stored lists) for the next start. With no imported list the
+    starter lists are built in memory (they are small)."""
+    src = _sources(engine, starter_dir)
+    folder = lists_dir
+    if folder is None and src.rows:
+        folder = Path(src.rows[0][5]).parent
+    if folder is None or not src.rows:
+        return _build(src)
+    path = folder / f"index-{src.key}.mdi"
+    if path.is_file():
+        try:
+            return DomainIndex.open(path)
+        except (IndexFileError, OSError, ValueError, KeyError):
+            pass  # damaged or from another version: build it again
+    index = _build(src)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        index.save(path)
+    except OSError:
+        return index  # a read-only folder: run from memory
+    _remove_other_indexes(folder, keep=path)
+    return DomainIndex.open(path)
+
+
+def _remove_other_indexes(folder: Path, keep: Path) -> None:
+    """Older compiled indexes (a running daemon keeps its mapping of an unlinked file)."""
+    for old in folder.glob(INDEX_GLOB):
+        if old != keep:
+            old.unlink(missing_ok=True)
+
+
+def compile_index(
+    engine: Engine, lists_dir: Path, starter_dir: Path | None
+) -> tuple[Path | None, DomainIndex]:
+    """Write the compiled index of the current lists (``lists import`` does, so that the
+    daemon's start only maps it); returns its path (None when it lives in memory only: no
+    imported list, or a folder monitord cannot write) and the index."""
+    index = load_index(engine, starter_dir, lists_dir)
+    return index.compiled.path, index

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from monitord.classify import Classifier, DomainIndex, canonical_host, split_url_entry
 from monitord.model import Event, EventKind
+from tests.conftest import UT1
 
 
 @pytest.fixture
@@ -98,3 +100,78 @@ def test_classify_event_uses_domain_and_url(classifier: Classifier) -> None:
     )
     assert classifier.classify(ev).categories == ("gaming",)
     assert classifier.classify(Event(kind=EventKind.DNS, ts=ev.ts)).categories == ()
+
+
+def test_url_entries_compare_paths_as_squidguard_does() -> None:
+    index = DomainIndex()
+    index.add_urls(["shop.example/Poker%20Room", "forum.example/view.php?id=5"], "gambling", "g")
+    c = Classifier(index)
+    assert c.classify_host("shop.example", "http://shop.example/poker room/1").categories
+    assert c.classify_host("shop.example", "http://SHOP.example//POKER%20ROOM").categories
+    assert c.classify_host("www.shop.example", "https://www.shop.example/poker%20room?a=b")
+    # An entry with a query is a plain prefix of path and query.
+    assert c.classify_host("forum.example", "http://forum.example/view.php?id=5&p=2").categories
+    assert not c.classify_host("forum.example", "http://forum.example/view.php?id=6").categories
+    assert not c.classify_host("forum.example", "http://forum.example/view.php").categories
+
+
+def test_expressions_match_urls_not_lookups() -> None:
+    index = DomainIndex()
+    pattern = (UT1 / "malware" / "expressions").read_text().strip()
+    assert index.add_expressions([pattern, "(broken"], "malware", "ut1/malware") == 1
+    c = Classifier(index)
+    hit = c.classify_host("1.2.3.4", "http://1.2.3.4/search?q=12")
+    assert hit.categories == ("malware",)
+    assert hit.matches[0].entry == pattern
+    assert c.classify_host("1.2.3.4").categories == ()  # a DNS lookup has no URL
+
+
+def test_ipv6_literals() -> None:
+    assert canonical_host("[2001:DB8::1]") == "2001:db8::1"
+    assert split_url_entry("http://[2001:db8::1]:8080/x/") == ("2001:db8::1", "/x")
+    assert split_url_entry("user@Example.com:81/a") == ("example.com", "/a")
+    index = DomainIndex()
+    index.add_domains(["2001:db8::1"], "malware", "ip")
+    c = Classifier(index)
+    assert c.classify_host("[2001:db8::1]").categories == ("malware",)
+    assert c.classify_host("1:2001:db8::1").categories == ()
+
+
+def test_invalid_idn_stays_ascii_and_distinct() -> None:
+    bad = canonical_host("a\u00fc" + "x" * 70 + ".de")  # a label too long for IDNA
+    assert bad.isascii()
+    assert bad != canonical_host("a\u00f6" + "x" * 70 + ".de")
+
+
+def test_saved_index_opens_read_only_with_the_same_answers(
+    classifier: Classifier, tmp_path: Path
+) -> None:
+    path = classifier.index.save(tmp_path / "index.mdi")
+    opened = Classifier(DomainIndex.open(path))
+    for host, url in [
+        ("www.example.com", None),
+        ("teams.microsoft.com", None),
+        ("x.abuse.example.org", None),
+        ("games.example.net", "http://games.example.net/flash/x.swf"),
+        ("10.1.2.3", None),
+    ]:
+        assert opened.classify_host(host, url) == classifier.classify_host(host, url)
+    assert len(opened.index) == len(classifier.index)
+    with pytest.raises(TypeError, match="read-only"):
+        opened.index.add_domains(["more.example"], "drugs", "x")
+
+
+def test_additions_after_a_lookup_are_seen(classifier: Classifier) -> None:
+    assert classifier.classify_host("late.example").categories == ()
+    classifier.index.add_domains(["late.example"], "drugs", "test/late")
+    assert classifier.classify_host("late.example").categories == ("drugs",)
+
+
+def test_real_ut1_list_classifies_subdomains_and_not_lookalikes() -> None:
+    index = DomainIndex()
+    names = (UT1 / "gambling" / "domains").read_text(encoding="utf-8").split()
+    index.add_domains(names, "gambling", "ut1/gambling")
+    c = Classifier(index)
+    for name in names[::500]:
+        assert c.classify_host(f"WWW.{name}.").categories == ("gambling",)
+        assert c.classify_host(f"not{name}").categories == ()

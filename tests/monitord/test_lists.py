@@ -95,3 +95,107 @@ def test_not_a_ut1_tree(tmp_path: Path) -> None:
         read_ut1(tmp_path / "missing", "ut1")
     with pytest.raises(ListError, match="no UT1 category folders"):
         read_ut1(tmp_path, "ut1")
+
+
+def test_ut1_expressions_are_imported_and_match(app: App) -> None:
+    contents, _ = read_ut1(UT1, "ut1")
+    malware = next(c for c in contents if c.name == "ut1/malware")
+    pattern = (UT1 / "malware" / "expressions").read_text().strip()
+    assert malware.expressions == (pattern,)
+    assert all(not c.expressions for c in contents if c.name == "ut1/gambling")
+    store_list(app.engine, app.cfg.lists_dir, malware, "tester", app.clock.now())
+    t = table_of(ListVersionRow)
+    with app.engine.connect() as conn:
+        row = conn.execute(select(t).where(t.c.name == "ut1/malware")).one()
+    assert row.expressions == 1
+    assert Path(row.path).read_text().endswith(f"E {pattern}\n")
+    classifier = Classifier(load_index(app.engine, None))
+    c = classifier.classify_host("1.2.3.4", "http://1.2.3.4/search?q=12")
+    assert c.categories == ("malware",)
+    assert c.matches[0].list_name == "ut1/malware"
+
+
+def test_stored_url_entries_match(app: App) -> None:
+    contents, _ = read_ut1(UT1, "ut1")
+    adult = next(c for c in contents if c.name == "ut1/adult")
+    store_list(app.engine, app.cfg.lists_dir, adult, "tester", app.clock.now())
+    entry = next(u for u in adult.urls if "/" in u and not u[0].isdigit())
+    host, path = entry.split("/", 1)
+    assert f"U {host}/{path}" in Path(app.cfg.lists_dir / "ut1_adult.list").read_text()
+    classifier = Classifier(load_index(app.engine, None))
+    hit = classifier.classify_host(host, f"https://www.{host}/{path}/page?x=1")
+    assert hit.categories == ("pornography",)
+    assert hit.matches[0].entry == f"{host}/{path}"
+    assert classifier.classify_host(host).categories == ()  # DNS: no path, no URL entry
+
+
+def test_compiled_index_is_written_once_and_replaced_on_import(app: App, tmp_path: Path) -> None:
+    lists_dir = app.cfg.lists_dir
+    path = tmp_path / "drugs.txt"
+    path.write_text("one.example\n")
+    now = app.clock.now()
+    store_list(app.engine, lists_dir, read_plain(path, "domains", "drugs", "x"), "a", now)
+    first = load_index(app.engine, None)
+    assert first.compiled.path is not None
+    assert first.compiled.path.parent == lists_dir
+    stamp = first.compiled.path.stat().st_mtime_ns
+    again = load_index(app.engine, None)
+    assert again.compiled.path == first.compiled.path
+    assert again.compiled.path.stat().st_mtime_ns == stamp  # mapped, not rebuilt
+    info = first.lists[0]
+    assert (info.name, info.category, info.version, info.fmt) == ("x", "drugs", 1, "domains")
+    assert info.imported_at
+    assert len(info.sha256) == 64
+    path.write_text("two.example\n")
+    store_list(app.engine, lists_dir, read_plain(path, "domains", "drugs", "x"), "a", now)
+    newer = load_index(app.engine, None)
+    assert newer.compiled.path != first.compiled.path
+    assert sorted(lists_dir.glob("index-*.mdi")) == [newer.compiled.path]
+    assert Classifier(newer).classify_host("two.example").categories == ("drugs",)
+    assert Classifier(newer).classify_host("one.example").categories == ()
+    # The first index still answers: a running daemon keeps its mapping of the old file.
+    assert Classifier(first).classify_host("one.example").categories == ("drugs",)
+
+
+def test_damaged_index_is_rebuilt(app: App, tmp_path: Path) -> None:
+    path = tmp_path / "l.txt"
+    path.write_text("bad.example\n")
+    store_list(
+        app.engine,
+        app.cfg.lists_dir,
+        read_plain(path, "domains", "drugs", "x"),
+        "a",
+        app.clock.now(),
+    )
+    built = load_index(app.engine, None).compiled.path
+    assert built is not None
+    built.write_bytes(b"garbage")
+    index = load_index(app.engine, None)
+    assert Classifier(index).classify_host("bad.example").categories == ("drugs",)
+
+
+def test_phrase_lists_in_the_same_table_are_not_domain_lists(app: App, tmp_path: Path) -> None:
+    phrases = app.cfg.lists_dir / "e2g.phrases"
+    phrases.parent.mkdir(parents=True, exist_ok=True)
+    phrases.write_text("D not-a-domain.example\n")
+    with app.engine.begin() as conn:
+        conn.execute(
+            table_of(ListVersionRow)
+            .insert()
+            .values(
+                name="e2guardian/test",
+                category="drugs",
+                fmt="e2guardian",
+                source="x",
+                sha256="0" * 64,
+                domains=0,
+                urls=0,
+                expressions=1,
+                path=str(phrases),
+                imported_at=app.clock.now(),
+                imported_by="t",
+                active=True,
+            )
+        )
+    index = load_index(app.engine, None)
+    assert Classifier(index).classify_host("not-a-domain.example").categories == ()

@@ -1,0 +1,616 @@
+"""The compiled host index: every domain entry and every URL entry's host of every loaded
+list, as a sorted array of 64-bit hashes, written once when lists are imported and
+memory-mapped when monitord starts.
+
+Why this shape: the full UT1 release has about 4.6 million adult domains, and a dict of
+strings holding them takes several hundred MB. Here a host costs 16 bytes of arrays (its hash
+and a payload word) plus its name in a blob that is only read to confirm a hit, and a lookup
+is a bucket read and one or two key reads, which numpy does for a whole batch at once.
+
+Hash: ``h(s) = sum(s[k] * B**k) mod 2**64`` over the bytes of the canonical host, ``B`` odd.
+Since ``B`` is odd it is invertible modulo 2**64, so the hash of every label suffix of every
+host of a batch comes out of one prefix sum ``S``: ``h(s[i:e]) = (S[e] - S[i]) * B**-i``. A
+hash hit is checked against the stored name before it counts, so a collision can only cost
+time, never a wrong match, and the explanation names the stored entry.
+
+File layout (little-endian, sections 8-byte aligned):
+
+    b"MONIDX01"                 magic and format version
+    u64                         length of the JSON header
+    JSON header                 lists, tag sets, URL entries, expressions, counts, offsets
+    keys     u64[n]             the hash of each distinct host, sorted
+    payload  u64[n]             blob offset (32 bits) | name length (8) | tag set (23) | URL bit
+    buckets  u32[2**b + 1]      index of the first key whose top b bits are >= the bucket
+    blob     bytes              the host names, newline-terminated
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from itertools import accumulate
+from operator import mul
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import numpy as np
+import numpy.typing as npt
+
+MAGIC = b"MONIDX02"
+BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
+MASK = (1 << 64) - 1
+_INVERSE = pow(BASE, -1, 1 << 64)
+
+MAX_HOST = 255  # longer names (no DNS name is) are never entries and never match
+_CHUNK = 8192  # hosts hashed per numpy pass: big enough to amortise, small enough for cache
+_UP = [pow(BASE, k, 1 << 64) for k in range(MAX_HOST + 1)]
+_DOWN = [pow(_INVERSE, k, 1 << 64) for k in range(MAX_HOST + 1)]
+
+U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
+
+
+class IndexFileError(Exception):
+    """An index file that is not one, or of another format version."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListInfo:
+    """Where a list's entries came from, for explanations: the stored version and its hash."""
+
+    name: str
+    category: str
+    version: int | None = None
+    sha256: str = ""
+    imported_at: str | None = None
+    fmt: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UrlEntry:
+    """A URL entry of one host: its path prefix as matched (decoded, lower case) and as listed."""
+
+    path: str
+    listed: str
+    list_id: int
+
+
+def host_hash(name: bytes) -> int:
+    """The index hash of one name (pure Python; the same value the numpy paths compute)."""
+    return sum(map(mul, name, _UP)) & MASK if len(name) <= MAX_HOST else -1
+
+
+def is_address(host: str) -> bool:
+    """An IP literal (or anything whose last label is a number, which no domain has) matches
+    only itself, never as a parent of something longer."""
+    return ":" in host or host.rsplit(".", 1)[-1].isdigit()
+
+
+def suffix_hashes(host: str) -> list[tuple[int, int]]:
+    """(start, hash) of the host and each parent domain, longest first; an address only
+    itself. ``host`` must be canonical (lower case ASCII, no trailing dot)."""
+    b = host.encode("ascii", "replace")
+    if not b or len(b) > MAX_HOST:
+        return []
+    if is_address(host):
+        return [(0, host_hash(b))]
+    # Prefix sums of c[k] * B**k; each suffix is a difference scaled back by B**-start.
+    sums = list(accumulate(map(mul, b, _UP), initial=0))
+    total = sums[-1]
+    out = [(0, total & MASK)]
+    i = host.find(".")
+    end = len(b)
+    while 0 <= i < end - 1:
+        i += 1
+        out.append((i, ((total - sums[i]) * _DOWN[i]) & MASK))
+        i = host.find(".", i)
+    return out
+
+
+class _Powers:
+    """B**k and B**-k modulo 2**64 for k up to the longest chunk seen so far."""
+
+    def __init__(self) -> None:
+        self.up: U64 = np.ones(1, dtype=np.uint64)
+        self.down: U64 = np.ones(1, dtype=np.uint64)
+
+    def ensure(self, n: int) -> None:
+        if len(self.up) > n:
+            return
+        size = max(n + 1, 2 * len(self.up), 1 << 16)
+        up = np.full(size, BASE, dtype=np.uint64)
+        up[0] = 1
+        down = np.full(size, _INVERSE, dtype=np.uint64)
+        down[0] = 1
+        self.up = np.cumprod(up, dtype=np.uint64)
+        self.down = np.cumprod(down, dtype=np.uint64)
+
+
+_POWERS = _Powers()
+
+
+def _prefix(buf: npt.NDArray[np.uint8]) -> U64:
+    n = len(buf)
+    _POWERS.ensure(n)
+    s = np.zeros(n + 1, dtype=np.uint64)
+    np.multiply(buf, _POWERS.up[:n], out=s[1:], dtype=np.uint64)
+    np.cumsum(s[1:], out=s[1:])
+    return s
+
+
+def hash_lines(buf: npt.NDArray[np.uint8]) -> tuple[U64, I64, I64]:
+    """Hash, start and end of every newline-terminated line of ``buf``."""
+    s = _prefix(buf)
+    ends = np.flatnonzero(buf == 10)
+    starts = np.empty(len(ends), dtype=np.int64)
+    if len(ends):
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+    return (s[ends] - s[starts]) * _POWERS.down[starts], starts, ends
+
+
+def hash_suffixes(buf: npt.NDArray[np.uint8]) -> tuple[U64, I64, I64]:
+    """For newline-terminated lines: the hash, line number and start of each label suffix
+    (every line start and every position after a dot), empty suffixes left out."""
+    s = _prefix(buf)
+    is_nl = buf == 10
+    ends_of = np.flatnonzero(is_nl)
+    boundary = np.empty(len(buf), dtype=bool)
+    boundary[0] = True
+    np.logical_or(buf[:-1] == 46, is_nl[:-1], out=boundary[1:])
+    starts = np.flatnonzero(boundary)
+    line = np.searchsorted(ends_of, starts)
+    ends = ends_of[line]
+    keep = ends > starts
+    if not keep.all():
+        starts, line, ends = starts[keep], line[keep], ends[keep]
+    return (s[ends] - s[starts]) * _POWERS.down[starts], line, starts
+
+
+def _posix_classes(pattern: str) -> str:
+    """The POSIX bracket classes squidGuard's regcomp knows, in Python's spelling."""
+    table = {
+        "[:alpha:]": "a-zA-Z",
+        "[:digit:]": "0-9",
+        "[:alnum:]": "a-zA-Z0-9",
+        "[:upper:]": "A-Z",
+        "[:lower:]": "a-z",
+        "[:space:]": " \\t\\r\\n\\f\\v",
+        "[:xdigit:]": "0-9a-fA-F",
+        "[:punct:]": "!-/:-@\\[-`{-~",
+    }
+    for k, v in table.items():
+        pattern = pattern.replace(k, v)
+    return pattern
+
+
+def compile_expression(pattern: str) -> re.Pattern[str]:
+    """A UT1/squidGuard expression (POSIX extended, case-insensitive) as a Python regex that
+    is applied line by line (``^`` and ``$`` at line ends). ValueError says why it cannot be."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            return re.compile(_posix_classes(pattern), re.IGNORECASE | re.MULTILINE)
+    except (re.error, FutureWarning, DeprecationWarning) as exc:
+        raise ValueError(f"expression {pattern!r} is not a regular expression: {exc}") from None
+
+
+class IndexBuilder:
+    """Collects entries list by list, then builds a HostIndex (in memory or as a file)."""
+
+    def __init__(self) -> None:
+        self.lists: list[ListInfo] = []
+        self._ids: dict[tuple[str, str], int] = {}
+        self._hosts: list[tuple[int, bytes]] = []
+        self._urls: dict[str, list[UrlEntry]] = {}
+        self._expressions: list[tuple[str, int]] = []
+        self.rejected: list[str] = []
+        self.entries = 0
+
+    def list_id(self, info: ListInfo) -> int:
+        key = (info.name, info.category)
+        lid = self._ids.get(key)
+        if lid is None:
+            lid = self._ids[key] = len(self.lists)
+            self.lists.append(info)
+        return lid
+
+    def add_hosts(self, list_id: int, hosts: Iterable[str]) -> int:
+        """Canonical host names (see ``classify.canonical_host``), one entry each."""
+        good = [h for h in hosts if h and len(h) <= MAX_HOST and "\n" not in h]
+        if good:
+            self._hosts.append((list_id, ("\n".join(good) + "\n").encode("utf-8")))
+        self.entries += len(good)
+        return len(good)
+
+    def add_host_lines(self, list_id: int, data: bytes) -> int:
+        """Canonical host names as newline-terminated lines, as a stored list file has them."""
+        if not data:
+            return 0
+        if not data.endswith(b"\n"):
+            data += b"\n"
+        n = data.count(b"\n")
+        self._hosts.append((list_id, data))
+        self.entries += n
+        return n
+
+    def add_url(self, list_id: int, host: str, path: str, listed: str) -> None:
+        """A URL entry: canonical host, path prefix (``/a/b`` or ``/a?b=c``)."""
+        if not host or len(host) > MAX_HOST:
+            return
+        self._urls.setdefault(host, []).append(UrlEntry(normal_path(path), listed, list_id))
+        self.entries += 1
+
+    def add_expression(self, list_id: int, pattern: str) -> bool:
+        try:
+            compile_expression(pattern)
+        except ValueError as exc:
+            self.rejected.append(f"{self.lists[list_id].name}: {exc}")
+            return False
+        self._expressions.append((pattern, list_id))
+        self.entries += 1
+        return True
+
+    def build(self) -> HostIndex:
+        """The index in memory (small lists, tests)."""
+        arrays, blob, header = self._compile()
+        return HostIndex(arrays, blob, 0, header)
+
+    def write(self, path: Path) -> Path:
+        """Write the index file (through a temporary name, so a reader never sees half)."""
+        arrays, blob, header = self._compile()
+        raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
+        raw += b" " * (-(len(MAGIC) + 8 + len(raw)) % 8)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            fh.write(MAGIC)
+            fh.write(len(raw).to_bytes(8, "little"))
+            fh.write(raw)
+            for arr in arrays:
+                data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
+                fh.write(data + b"\0" * (-len(data) % 8))
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+        return path
+
+    def _compile(self) -> tuple[list[npt.NDArray[Any]], bytes, dict[str, Any]]:
+        url_hosts = sorted(self._urls)
+        parts = [data for _, data in self._hosts]
+        owners = [lid for lid, _ in self._hosts]
+        if url_hosts:
+            parts.append(("\n".join(url_hosts) + "\n").encode("utf-8"))
+            owners.append(-1)  # these names carry URL entries, no domain entry
+        blob = b"".join(parts)
+        if len(blob) >= 1 << 32:
+            raise ValueError("lists too large for one index (4 GiB of host names)")
+        hashes, starts, ends = _hash_blob(blob)
+        owner = np.repeat(np.array(owners, dtype=np.int64), [p.count(b"\n") for p in parts])
+        lengths = ends - starts
+        keep = (lengths > 0) & (lengths <= MAX_HOST)
+        if not keep.all():
+            hashes, starts, lengths, owner = hashes[keep], starts[keep], lengths[keep], owner[keep]
+        order = np.lexsort((owner, hashes))
+        hashes, starts, lengths, owner = hashes[order], starts[order], lengths[order], owner[order]
+        first = np.ones(len(hashes), dtype=bool)
+        first[1:] = hashes[1:] != hashes[:-1]
+        heads = np.flatnonzero(first)
+        sizes = np.diff(np.append(heads, len(hashes)))
+        # A kind is (lists with a domain entry for the name, whether it has URL entries).
+        # Kind i < number of lists is "list i alone", which nearly every name is.
+        n_lists = len(self.lists)
+        kinds: list[tuple[tuple[int, ...], bool]] = [((i,), False) for i in range(n_lists)]
+        kind_ids: dict[tuple[tuple[int, ...], bool], int] = {k: i for i, k in enumerate(kinds)}
+
+        def kind_of(lids: tuple[int, ...], has_urls: bool) -> int:
+            key = (lids, has_urls)
+            kid = kind_ids.get(key)
+            if kid is None:
+                kid = kind_ids[key] = len(kinds)
+                kinds.append(key)
+            return kid
+
+        single = heads[sizes == 1]
+        row_kind = owner[single].copy()
+        if (row_kind < 0).any():
+            row_kind[row_kind < 0] = kind_of((), True)
+        extra_row: list[int] = []
+        extra_kind: list[int] = []
+        multi = sizes > 1
+        # Names listed more than once, or sharing a hash: grouped by the name itself, so two
+        # names with one hash stay two rows.
+        for head, size in zip(heads[multi].tolist(), sizes[multi].tolist(), strict=True):
+            groups: dict[bytes, list[int]] = {}
+            for j in range(head, head + size):
+                s = int(starts[j])
+                groups.setdefault(blob[s : s + int(lengths[j])], []).append(j)
+            for members in groups.values():
+                lids = tuple(sorted({int(owner[j]) for j in members} - {-1}))
+                has_urls = any(int(owner[j]) < 0 for j in members)
+                extra_row.append(members[0])
+                extra_kind.append(kind_of(lids, has_urls))
+        rows = np.concatenate([single, np.array(extra_row, dtype=np.int64)])
+        row_kind = np.concatenate([row_kind, np.array(extra_kind, dtype=np.int64)])
+        order = np.argsort(hashes[rows], kind="stable")
+        rows, row_kind = rows[order], row_kind[order]
+        keys = hashes[rows]
+        kind_type = np.uint16 if len(kinds) < 1 << 16 else np.uint32
+        bits = min(max(len(keys).bit_length() - 1, 4), 28)
+        top = (keys >> np.uint64(64 - bits)).astype(np.int64)
+        buckets = np.zeros((1 << bits) + 1, dtype=np.uint32)
+        np.cumsum(np.bincount(top, minlength=1 << bits), out=buckets[1:])
+        header = {
+            "n": len(keys),
+            "bucket_bits": bits,
+            "kind_type": np.dtype(kind_type).str,
+            "lists": [asdict(info) for info in self.lists],
+            "kinds": [[list(lids), has] for lids, has in kinds[n_lists:]],
+            "urls": {h: [[u.path, u.listed, u.list_id] for u in v] for h, v in self._urls.items()},
+            "expressions": self._expressions,
+            "entries": self.entries,
+        }
+        arrays = [keys, buckets, row_kind.astype(kind_type), starts[rows].astype(np.uint32)]
+        return arrays, blob, header
+
+
+def _hash_blob(blob: bytes) -> tuple[U64, I64, I64]:
+    """Hash every line of a large blob in slices of whole lines."""
+    out_h: list[U64] = []
+    out_s: list[I64] = []
+    out_e: list[I64] = []
+    step = 1 << 20
+    pos = 0
+    arr = np.frombuffer(blob, dtype=np.uint8)
+    while pos < len(blob):
+        end = blob.rfind(b"\n", pos, pos + step) + 1
+        if end <= pos:  # a line longer than a slice
+            end = blob.find(b"\n", pos + step) + 1 or len(blob)
+        h, s, e = hash_lines(arr[pos:end])
+        out_h.append(h)
+        out_s.append(s + pos)
+        out_e.append(e + pos)
+        pos = end
+    if not out_h:
+        return (
+            np.zeros(0, dtype=np.uint64),
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=np.int64),
+        )
+    return np.concatenate(out_h), np.concatenate(out_s), np.concatenate(out_e)
+
+
+def normal_path(path: str) -> str:
+    """A path (and query) as URL entries are matched: percent-decoded, in lower case and with
+    runs of slashes before the query made one, as squidGuard compares them."""
+    if "%" in path:
+        path = unquote(path)
+    path = path.lower()
+    if "//" in path:
+        head, sep, query = path.partition("?")
+        while "//" in head:
+            head = head.replace("//", "/")
+        path = head + sep + query
+    return path
+
+
+class HostIndex:
+    """A compiled index, in memory or mapped from its file; read-only.
+
+    Arrays: ``keys`` (sorted hashes), ``buckets`` (where each run of equal top bits starts),
+    ``kinds`` (which lists a name is in) and ``offsets`` (where the name is in the blob). A
+    lookup that misses reads only buckets and keys; a batch hit adds one ``kinds`` read; only
+    an explanation reads the name itself.
+    """
+
+    def __init__(
+        self,
+        arrays: Sequence[npt.NDArray[Any]],
+        raw: bytes | mmap.mmap,
+        blob_at: int,
+        header: dict[str, Any],
+        path: Path | None = None,
+    ) -> None:
+        self.keys: U64 = arrays[0]
+        self.buckets: npt.NDArray[np.uint32] = arrays[1]
+        self.kinds: npt.NDArray[np.unsignedinteger[Any]] = arrays[2]
+        self.offsets: npt.NDArray[np.uint32] = arrays[3]
+        self.path = path
+        self._raw = raw
+        self._blob_at = blob_at
+        self.bits: int = header["bucket_bits"]
+        self._shift = 64 - self.bits
+        self._np_shift = np.uint64(self._shift)
+        # Python ints come out of memoryviews far faster than out of numpy scalars.
+        self._k = self.keys.data.cast("B").cast("Q")
+        self._b = self.buckets.data.cast("B").cast("I")
+        self.lists = [ListInfo(**info) for info in header["lists"]]
+        self.kind_table: list[tuple[tuple[int, ...], bool]] = [
+            ((i,), False) for i in range(len(self.lists))
+        ]
+        self.kind_table += [(tuple(lids), bool(has)) for lids, has in header["kinds"]]
+        self.urls: dict[str, tuple[UrlEntry, ...]] = {
+            h: tuple(UrlEntry(p, listed, lid) for p, listed, lid in v)
+            for h, v in header["urls"].items()
+        }
+        self.expressions: list[tuple[re.Pattern[str], str, int]] = [
+            (compile_expression(p), p, lid) for p, lid in header["expressions"]
+        ]
+        self.entries: int = header["entries"]
+        self._combined: re.Pattern[str] | None = None
+
+    @classmethod
+    def load(cls, path: Path) -> HostIndex:
+        """Map an index file; only the pages that lookups touch are ever read from disk."""
+        with path.open("rb") as fh:
+            try:
+                mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            except ValueError:  # an empty file
+                raise IndexFileError(f"{path}: empty, not a monitord index") from None
+        if mm[:8] != MAGIC:
+            mm.close()
+            raise IndexFileError(f"{path}: not a monitord index of this version")
+        size = int.from_bytes(mm[8:16], "little")
+        header = json.loads(mm[16 : 16 + size])
+        at = 16 + size
+        n = header["n"]
+        arrays: list[npt.NDArray[Any]] = []
+        for dtype, count in (
+            ("<u8", n),
+            ("<u4", (1 << header["bucket_bits"]) + 1),
+            (header["kind_type"], n),
+            ("<u4", n),
+        ):
+            arr = np.frombuffer(mm, dtype=dtype, count=count, offset=at)
+            arrays.append(arr)
+            at += arr.nbytes + (-arr.nbytes % 8)
+        return cls(arrays, mm, at, header, path)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    # --- one host -------------------------------------------------------------------------
+
+    def name(self, row: int) -> str:
+        """The stored name of a row."""
+        start = self._blob_at + int(self.offsets[row])
+        end = self._raw.find(b"\n", start)
+        return self._raw[start:end].decode("utf-8", "replace")
+
+    def kind(self, row: int) -> tuple[tuple[int, ...], bool]:
+        """(ids of the lists with a domain entry for the row's name, has URL entries)."""
+        return self.kind_table[int(self.kinds[row])]
+
+    def find(self, name: str, h: int) -> int:
+        """The row holding exactly ``name`` (whose hash is ``h``), or -1."""
+        bucket = h >> self._shift
+        keys = self._k
+        for row in range(self._b[bucket], self._b[bucket + 1]):
+            k = keys[row]
+            if k == h:
+                if self.name(row) == name:
+                    return row
+            elif k > h:
+                break
+        return -1
+
+    def host_hits(self, host: str) -> list[tuple[str, int]]:
+        """(entry, row) for the canonical host and each listed parent domain, longest first,
+        each checked against the stored name."""
+        found: list[tuple[str, int]] = []
+        for start, h in suffix_hashes(host):
+            suffix = host[start:]
+            row = self.find(suffix, h)
+            if row >= 0:
+                found.append((suffix, row))
+        return found
+
+    # --- many hosts -----------------------------------------------------------------------
+
+    def _rows_of(self, hashes: U64) -> I64:
+        """The first row whose key equals each hash, or -1 (a vectorised bucket scan)."""
+        out = np.full(len(hashes), -1, dtype=np.int64)
+        if not len(self.keys) or not len(hashes):
+            return out
+        bucket = (hashes >> self._np_shift).astype(np.intp)
+        lo = self.buckets[bucket].astype(np.intp)
+        hi = self.buckets[bucket + 1].astype(np.intp)
+        idx = np.flatnonzero(lo < hi)
+        lo, hi, want = lo[idx], hi[idx], hashes[idx]
+        while len(idx):
+            k = self.keys[lo]
+            eq = k == want
+            out[idx[eq]] = lo[eq]
+            lo += 1
+            more = (k < want) & (lo < hi)
+            idx, lo, hi, want = idx[more], lo[more], hi[more], want[more]
+        return out
+
+    def batch_hits(self, hosts: Sequence[str]) -> tuple[I64, I64, I64]:
+        """For many canonical hosts: (item, start of the entry in the host, row) of every
+        listed label suffix, in item order, longest entry first. A hit here is hash equality;
+        at 64 bits the chance that a million lookups meet one false hit is about 1e-7, and
+        ``confirm`` checks a hit against the stored name where an explanation needs it."""
+        items: list[I64] = []
+        starts_out: list[I64] = []
+        rows_out: list[I64] = []
+        for base in range(0, len(hosts), _CHUNK):
+            chunk = hosts[base : base + _CHUNK]
+            text = "\n".join(chunk) + "\n"
+            buf = np.frombuffer(text.encode("ascii", "replace"), dtype=np.uint8)
+            hashes, line, starts = hash_suffixes(buf)
+            ends = np.flatnonzero(buf == 10)
+            # Addresses match only as a whole: candidates end in a digit or hold a colon.
+            last = buf[ends - 1]
+            cands = np.flatnonzero((last >= 48) & (last <= 57)).tolist()
+            if ":" in text:
+                cands = sorted(set(cands) | {i for i, h in enumerate(chunk) if ":" in h})
+            addr = [i for i in cands if chunk[i] and is_address(chunk[i])]
+            if addr:
+                whole = np.ones(len(line), dtype=bool)
+                whole[1:] = line[1:] != line[:-1]
+                keep = ~np.isin(line, addr) | whole
+                hashes, line, starts = hashes[keep], line[keep], starts[keep]
+            rows = self._rows_of(hashes)
+            hit = np.flatnonzero(rows >= 0)
+            if len(hit):
+                line = line[hit]
+                first = np.empty(len(ends), dtype=np.int64)
+                first[0] = 0
+                first[1:] = ends[:-1] + 1
+                items.append(line + base)
+                starts_out.append(starts[hit] - first[line])
+                rows_out.append(rows[hit])
+        if not items:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        return np.concatenate(items), np.concatenate(starts_out), np.concatenate(rows_out)
+
+    def confirm(self, entry: str, row: int) -> int:
+        """The row that holds exactly ``entry``, given a batch hit on ``row`` (the same row
+        unless two names share a hash), or -1."""
+        if self.name(row) == entry:
+            return row
+        return self.find(entry, host_hash(entry.encode("ascii", "replace")))
+
+    # --- expressions ----------------------------------------------------------------------
+
+    def expression_lines(self, text: str) -> list[int]:
+        """Numbers of the lines of ``text`` (lower case, one URL without scheme a line) that
+        some expression matches. One regex pass over the whole text finds candidates; each
+        candidate line is then checked on its own, so a match that runs over a line end
+        (a ``[^x]`` class can) never stands for a line."""
+        if not self.expressions:
+            return []
+        combined = self._combined
+        if combined is None:
+            combined = self._combined = re.compile(
+                "|".join(f"(?:{_posix_classes(p)})" for _, p, _ in self.expressions),
+                re.IGNORECASE | re.MULTILINE,
+            )
+        lines: list[int] = []
+        pos = line_no = counted = 0
+        while True:
+            m = combined.search(text, pos)
+            if m is None:
+                return lines
+            start = text.rfind("\n", 0, m.start()) + 1
+            end = text.find("\n", m.start())
+            end = len(text) if end < 0 else end
+            line_no += text.count("\n", counted, start)
+            counted = start
+            if combined.search(text[start:end]):
+                lines.append(line_no)
+            pos = end + 1
+            if pos > len(text):
+                return lines
+
+    def expression_matches(self, subject: str) -> list[tuple[str, int]]:
+        """(pattern, list id) of every expression that matches one URL (without scheme)."""
+        return [(p, lid) for rx, p, lid in self.expressions if rx.search(subject)]
