@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 PACKAGES := monitord collectors alerting
 
-.PHONY: demo run test lint typecheck pytest clean
+.PHONY: demo run test lint typecheck pytest clean install uninstall
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ pytest: $(TESTSTAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
+
+# On the school server, as root: the service, its user, /opt/monitord and /etc/monitord.
+install:
+	scripts/install.sh install
+
+uninstall:
+	scripts/install.sh uninstall
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache

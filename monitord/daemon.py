@@ -26,6 +26,7 @@ from monitord.clock import Clock, SystemClock
 from monitord.config import Config
 from monitord.health import PARSER as HEALTH_PARSER
 from monitord.health import find_silences, gap_record
+from monitord.notify import SystemdNotifier
 
 log = logging.getLogger("monitord")
 DELIVERY_INTERVAL = 30.0
@@ -176,6 +177,14 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), interval)
 
+    async def _watchdog(self, systemd: SystemdNotifier) -> None:
+        """Tell systemd the loop is alive at half its WatchdogSec, as long as it is."""
+        if systemd.watchdog_interval is None:
+            return
+        while True:
+            systemd.send(WATCHDOG="1")
+            await asyncio.sleep(systemd.watchdog_interval)
+
     async def _start_endpoint(self) -> web.AppRunner | None:
         """The agents' HTTPS ingest endpoint, when ``[agents] listen`` is set."""
         cfg = self.app.cfg
@@ -231,12 +240,17 @@ class Daemon:
         health = asyncio.create_task(self._health())
         followers = [asyncio.create_task(self._follow(*c)) for c in self.collectors]
         endpoint = await self._start_endpoint()
+        systemd = SystemdNotifier()
+        systemd.send(READY="1", STATUS=f"following {len(self.collectors)} source(s)")
+        watchdog = asyncio.create_task(self._watchdog(systemd))
         log.info(
             "monitord running: %d source(s), store %s",
             len(self.collectors),
             self.app.engine.url.render_as_string(hide_password=True),
         )
         await self._stopping.wait()
+        systemd.send(STOPPING="1", STATUS="finishing the batch in hand")
+        watchdog.cancel()
         if endpoint is not None:
             await endpoint.cleanup()  # no new reports; those in the spool are read next start
         await asyncio.gather(*followers, return_exceptions=True)

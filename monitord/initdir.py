@@ -52,6 +52,30 @@ dir = "var/lists"
 """
 
 
+SYSTEM_PATHS = {
+    'url = "sqlite:///var/monitord.db"': 'url = "sqlite:////var/lib/monitord/monitord.db"',
+    'pickup_dir = "var/outbox-mail"': 'pickup_dir = "/var/lib/monitord/outbox-mail"',
+    'password_file = ""': 'password_file = "smtp.secret"',
+    'dir = "var/lists"': 'dir = "/var/lib/monitord/lists"',
+}
+SYSTEM_AGENTS = """
+[agents]
+spool = "/var/lib/monitord/spool"
+evidence = "/var/lib/monitord/evidence"
+"""
+
+
+def system_config(config: str = "/etc/monitord/monitord.toml") -> str:
+    """The same configuration for a server install: state under /var/lib/monitord, the SMTP
+    password in /etc/monitord/smtp.secret."""
+    text = CONFIG_TEMPLATE.format(config=config)
+    for old, new in SYSTEM_PATHS.items():
+        if old not in text:
+            raise InitError(f"the config template no longer has {old!r}")
+        text = text.replace(old, new)
+    return text + SYSTEM_AGENTS
+
+
 class InitError(Exception):
     pass
 

@@ -1,0 +1,130 @@
+"""The service as a server runs it: the unit passes systemd's own checks, the install script
+writes what it should with the right modes, and the daemon talks to systemd."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitord.cli import main
+from monitord.initdir import init_dir
+from monitord.notify import SystemdNotifier
+
+ROOT = Path(__file__).resolve().parents[2]
+UNIT = ROOT / "systemd" / "monitord.service"
+ANALYZE = shutil.which("systemd-analyze")
+
+
+def runnable_unit(tmp_path: Path) -> Path:
+    """The unit with its ExecStart pointing at this checkout's monitord, so verify can run."""
+    unit = tmp_path / "monitord.service"
+    monitord = Path(sys.executable).parent / "monitord"
+    unit.write_text(UNIT.read_text().replace("/opt/monitord/venv/bin/monitord", str(monitord)))
+    return unit
+
+
+@pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")
+def test_unit_verifies_and_is_rated_at_most_2_5(tmp_path: Path) -> None:
+    unit = runnable_unit(tmp_path)
+    verify = subprocess.run([ANALYZE, "verify", str(unit)], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+    rating = subprocess.run(
+        [ANALYZE, "security", "--offline=yes", str(unit)], capture_output=True, text=True
+    )
+    line = next(x for x in rating.stdout.splitlines() if "Overall exposure level" in x)
+    level = float(line.split("monitord.service:")[1].split()[0])
+    assert level <= 2.5, line
+
+
+def install(tmp_path: Path, action: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = dict(
+        os.environ,
+        ROOT=str(tmp_path / "root"),
+        NO_SYSTEMCTL="1",
+        SKIP_VENV="1",
+        PYTHON=sys.executable,
+        **env,
+    )
+    return subprocess.run(
+        [str(ROOT / "scripts" / "install.sh"), action],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+    )
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_install_then_uninstall_keeps_the_data(tmp_path: Path) -> None:
+    done = install(tmp_path, "install")
+    assert done.returncode == 0, done.stderr
+    root = tmp_path / "root"
+    config = root / "etc" / "monitord" / "monitord.toml"
+    assert mode(config) == 0o640
+    assert mode(root / "etc" / "monitord" / "smtp.secret") == 0o600
+    assert mode(root / "etc" / "monitord") == 0o750
+    assert (
+        root / "etc" / "systemd" / "system" / "monitord.service"
+    ).read_text() == UNIT.read_text()
+    assert (root / "usr" / "lib" / "sysusers.d" / "monitord.conf").exists()
+    assert 'url = "sqlite:////var/lib/monitord/monitord.db"' in config.read_text()
+    assert main(["--config", str(config), "config", "check"]) == 0
+    # A second install keeps the school's edited config.
+    config.write_text(config.read_text().replace("Example Primary", "St Mary's"))
+    assert install(tmp_path, "install").returncode == 0
+    assert "St Mary's" in config.read_text()
+    (root / "var" / "lib" / "monitord" / "monitord.db").write_text("the school's data")
+    assert install(tmp_path, "uninstall").returncode == 0
+    assert not (root / "etc" / "systemd" / "system" / "monitord.service").exists()
+    assert not (root / "opt" / "monitord").exists()
+    assert (root / "var" / "lib" / "monitord" / "monitord.db").read_text() == "the school's data"
+    assert config.exists()
+    assert install(tmp_path, "uninstall", PURGE="1").returncode == 0
+    assert not (root / "var" / "lib" / "monitord").exists()
+    assert not (root / "etc" / "monitord").exists()
+
+
+def test_notifier_does_nothing_outside_systemd() -> None:
+    quiet = SystemdNotifier({})
+    assert not quiet.active
+    assert quiet.send(READY="1") is False
+    assert SystemdNotifier({"WATCHDOG_USEC": "30000000"}).watchdog_interval == 15.0
+
+
+def test_daemon_tells_systemd_ready_watchdog_and_stopping(tmp_path: Path) -> None:
+    config = init_dir(tmp_path / "site")[0]
+    address = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(address)
+        sock.settimeout(20)
+        env = dict(os.environ, NOTIFY_SOCKET=address, WATCHDOG_USEC="400000")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "monitord", "--config", str(config), "run"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            messages = [sock.recv(4096).decode() for _ in range(3)]
+            proc.send_signal(signal.SIGTERM)
+            while "STOPPING=1" not in messages[-1]:
+                messages.append(sock.recv(4096).decode())
+            proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert messages[0].startswith("READY=1\nSTATUS=following")
+    assert "WATCHDOG=1" in messages[1:]
+    assert proc.returncode == 0
