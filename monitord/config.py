@@ -245,6 +245,22 @@ class Agents(_Section):
         return self
 
 
+class Digest(_Section):
+    """The weekly digest to ``recipients.online_safety_group``: when it goes, in the school's
+    time zone (a run missed while the server was down goes once at the next start)."""
+
+    enabled: bool = True
+    day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    time: str = "07:00"
+
+    @field_validator("time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError(f"expected a time of day as HH:MM, got {value!r}")
+        return value
+
+
 class Settings(_Section):
     school: School = School()
     storage: Storage = Storage()
@@ -258,6 +274,7 @@ class Settings(_Section):
     alerts: Alerts = Alerts()
     pipeline: Pipeline = Pipeline()
     agents: Agents = Agents()
+    digest: Digest = Digest()
 
 
 class ConfigError(Exception):

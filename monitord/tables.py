@@ -307,3 +307,19 @@ class AgentRow(SQLModel, table=True):
     created_by: str = Field(default="", max_length=128)
     revoked_at: datetime | None = None
     last_seen_at: datetime | None = None
+
+
+class DigestRow(SQLModel, table=True):
+    """A weekly digest queued for mail: one per site, week and edition, so that a digest is
+    never sent twice (a run missed while the server was down, then caught up at the next
+    start, finds its week here once it has gone)."""
+
+    __tablename__ = "digests"
+
+    site_id: str = Field(primary_key=True, max_length=64)
+    week: str = Field(primary_key=True, max_length=8)  # ISO week, as 2026-W47
+    edition: str = Field(primary_key=True, max_length=16)  # group (initials) or named (DSL)
+    queued_at: datetime
+    queued_by: str = Field(max_length=128)
+    outbox_id: int | None = None
+    recipients: str = Field(default="[]", sa_column=Column(Text, nullable=False))
