@@ -20,6 +20,7 @@ from collectors.base import UnknownFormat, available_formats
 from monitord import cases
 from monitord.app import ingest_files, open_app, parser_for
 from monitord.agents import AgentError
+from monitord.rights import RightsError
 from monitord.clock import SystemClock
 from monitord.config import FORMATS, Config, ConfigError, find_config, load_config
 from monitord.initdir import InitError, init_dir
@@ -328,6 +329,32 @@ def cmd_agents(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from monitord.rights import backup
+
+    cfg = _config(args)
+    size = backup(open_store(cfg.database_url), Path(args.output))
+    out.print(f"backed up the store to {args.output} ({size:,} bytes)", markup=False)
+    return 0
+
+
+def cmd_sar(args: argparse.Namespace) -> int:
+    from monitord.rights import subject_access
+
+    cfg = _config(args)
+    counts = subject_access(
+        open_store(cfg.database_url),
+        args.username,
+        Path(args.output),
+        actor(),
+        args.reason,
+        SystemClock().now(),
+    )
+    summary = ", ".join(f"{n} {name}" for name, n in counts.items())
+    out.print(f"wrote {args.output}: {summary} (recorded in the audit trail)", markup=False)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from monitord.daemon import run_daemon
 
@@ -371,6 +398,16 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("name")
         s.set_defaults(func=cmd_agents)
     agents.add_parser("list").set_defaults(func=cmd_agents)
+
+    s = sub.add_parser("backup", help="a consistent copy of the store, while it runs")
+    s.add_argument("-o", "--output", required=True)
+    s.set_defaults(func=cmd_backup)
+
+    s = sub.add_parser("sar", help="everything held about one person (subject access request)")
+    s.add_argument("username")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--reason", default="subject access request")
+    s.set_defaults(func=cmd_sar)
 
     s = sub.add_parser("demo", help="a realistic school day through the whole pipeline")
     s.add_argument("--dir", default="var/demo")
@@ -478,6 +515,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         UnknownFormat,
         cases.CaseError,
         AgentError,
+        RightsError,
         ValueError,
     ) as exc:
         err.print(str(exc), markup=False)

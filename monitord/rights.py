@@ -1,0 +1,113 @@
+"""Backups and data rights: ``monitord backup`` copies the store while it runs; ``monitord sar``
+gathers everything held about one person for a subject access request."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import zipfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, or_, select
+
+from monitord.store import audit, table_of
+from monitord.tables import AlertRow, AuditRow, DeviceRow, EventRow, PersonRow
+
+
+class RightsError(Exception):
+    """A backup or request that cannot be made; the message says why."""
+
+
+def backup(engine: Engine, target: Path) -> int:
+    """A consistent copy of the store into ``target`` while monitord keeps running: SQLite's
+    online backup, or ``pg_dump`` for PostgreSQL. Returns the bytes written."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    if engine.dialect.name == "sqlite":
+        source = engine.url.database
+        if not source or source == ":memory:":
+            raise RightsError("the store is in memory: nothing to back up")
+        with sqlite3.connect(source) as src, sqlite3.connect(tmp) as dst:
+            src.backup(dst, pages=1024)
+    elif engine.dialect.name == "postgresql":
+        if shutil.which("pg_dump") is None:
+            raise RightsError("pg_dump is not installed (apt-get install postgresql-client)")
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with tmp.open("wb") as fh:
+            done = subprocess.run(
+                ["pg_dump", "--format=custom", url], stdout=fh, stderr=subprocess.PIPE, check=False
+            )
+        if done.returncode != 0:
+            tmp.unlink(missing_ok=True)
+            raise RightsError(f"pg_dump failed: {done.stderr.decode(errors='replace').strip()}")
+    else:
+        raise RightsError(f"no backup method for a {engine.dialect.name} store")
+    os.replace(tmp, target)
+    return target.stat().st_size
+
+
+def _rows(conn: Any, query: Any) -> list[dict[str, Any]]:
+    out = []
+    for row in conn.execute(query):
+        record = {}
+        for key, value in row._mapping.items():
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            elif isinstance(value, datetime):
+                value = value.isoformat()
+            record[key] = value
+        out.append(record)
+    return out
+
+
+def subject_access(
+    engine: Engine, username: str, target: Path, actor: str, reason: str, now: datetime
+) -> dict[str, int]:
+    """A zip of everything held about ``username``: their roster entry, devices assigned to
+    them, events attributed to them (with the raw lines), alerts about them, and audit records
+    about those alerts or them. The request itself is recorded in the audit trail."""
+    pt, dt, et, at, aut = (
+        table_of(m) for m in (PersonRow, DeviceRow, EventRow, AlertRow, AuditRow)
+    )
+    user = username.lower()
+    with engine.connect() as conn:
+        person = _rows(conn, select(pt).where(pt.c.username == user))
+        if not person:
+            raise RightsError(f"no one with the user name {username!r} on the roster")
+        devices = _rows(conn, select(dt).where(dt.c.assigned_to == user))
+        events = _rows(
+            conn, select(et).where(or_(et.c.username == user, et.c.user == user)).order_by(et.c.ts)
+        )
+        alerts = _rows(conn, select(at).where(at.c.person == user).order_by(at.c.id))
+        subjects = [f"alert:{a['id']}" for a in alerts] + [f"person:{user}", user]
+        records = _rows(conn, select(aut).where(aut.c.subject.in_(subjects)).order_by(aut.c.id))
+    parts = {
+        "person": person,
+        "devices": devices,
+        "events": events,
+        "alerts": alerts,
+        "audit": records,
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        for name, rows in parts.items():
+            bundle.writestr(f"{name}.json", json.dumps(rows, indent=2, ensure_ascii=False))
+        bundle.writestr(
+            "README.txt",
+            f"Everything monitord holds about {user}, gathered {now.isoformat()} by {actor}\n"
+            f"for a subject access request ({reason}).\n"
+            "person.json: the roster entry; devices.json: devices assigned to them;\n"
+            "events.json: activity attributed to them, with the raw lines as read;\n"
+            "alerts.json: alerts about them; audit.json: what was done about those alerts.\n",
+        )
+    os.replace(tmp, target)
+    counts = {name: len(rows) for name, rows in parts.items()}
+    with engine.begin() as conn:
+        audit(conn, actor, "sar.export", f"person:{user}", {"reason": reason, **counts}, now=now)
+    return counts
