@@ -18,13 +18,13 @@ from rich.table import Table
 from alerting.delivery import EmailNotifier, deliver_due
 from collectors.base import UnknownFormat, available_formats
 from monitord import cases
-from monitord.app import ingest_files, open_app, parser_for
 from monitord.agents import AgentError
-from monitord.rights import RightsError
+from monitord.app import ingest_files, open_app, parser_for
 from monitord.clock import SystemClock
 from monitord.config import FORMATS, Config, ConfigError, find_config, load_config
 from monitord.initdir import InitError, init_dir
 from monitord.lists import ListError, read_plain, read_ut1, store_list
+from monitord.rights import RightsError
 from monitord.roster import ImportError_, import_devices, import_people
 from monitord.store import SchemaError, make_engine, open_store, upgrade, verify_audit
 from monitord.timeparse import parse_when
