@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from monitord.config import Config
-from monitord.model import Decision, Judged, Severity
+from monitord.model import Decision, Judged, Person, Severity
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # A link anywhere in the text (inside a redirect's query, after a space), not only at the start.
@@ -212,4 +212,70 @@ def build_alert_message(ctx: MailContext) -> EmailMessage:
         msg["X-Priority"] = "1"
     msg.set_content(_ENV.get_template("alert.txt.j2").render(**data))
     msg.add_alternative(_ENV.get_template("alert.html.j2").render(**data), subtype="html")
+    return msg
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """An alert raised by hand, and what its update mail says."""
+
+    alert: dict[str, Any]  # the alert's stored row, after the change
+    person: Person | None
+    before: Severity
+    actor: str
+    reason: str
+    number: int  # how many different mails went about the alert before this one
+    thread: str | None
+    recipients: list[str]
+    now: datetime
+
+
+def build_escalation_message(cfg: Config, e: Escalation) -> EmailMessage:
+    a = e.alert
+    sev = Severity(a["severity"])
+    person = e.person
+    tz = cfg.tz
+
+    def local(ts: datetime) -> str:
+        return ts.astimezone(tz).strftime("%A %d %B %Y, %H:%M:%S %Z")
+
+    who = initials(person.display_name if person else None, a["person"])
+    subject = f"[monitord #{a['id']}] {sev.value.upper()} {a['category']} - {who}"
+    data = {
+        "school": clean(cfg.settings.school.name, 200),
+        "alert_id": a["id"],
+        "severity": sev.value,
+        "before": e.before.value,
+        "category": a["category"],
+        "actor": clean(e.actor, 200),
+        "reason": clean(e.reason),
+        "person": clean(person.display_name) if person else None,
+        "username": clean(a["person"]) if a["person"] else None,
+        "role": a["role"],
+        "year_group": a["year_group"],
+        "class_name": clean(person.class_name) if person and person.class_name else None,
+        "device": clean(a["device"]) if a["device"] else None,
+        "ip": clean(a["ip"] or ""),
+        "indicator": defang(a["indicator"]),
+        "count": a["count"],
+        "first_seen": local(a["first_seen"]),
+        "last_seen": local(a["last_seen"]),
+        "advice": [x.replace("ID", str(a["id"])) for x in ADVICE.get(sev, [])],
+    }
+    msg = EmailMessage()
+    msg["Subject"] = clean(("Re: " if e.thread else "") + subject, 200)
+    msg["From"] = cfg.settings.smtp.sender
+    msg["To"] = ", ".join(e.recipients) if e.recipients else "undisclosed-recipients:;"
+    msg["Date"] = format_datetime(e.now)
+    msg["Message-ID"] = message_id(cfg, int(a["id"]), e.number)
+    if e.thread:
+        msg["In-Reply-To"] = e.thread
+        msg["References"] = e.thread
+    msg["X-Monitord-Alert"] = str(a["id"])
+    msg["X-Monitord-Severity"] = sev.value
+    if sev is Severity.CRITICAL:
+        msg["Importance"] = "high"
+        msg["X-Priority"] = "1"
+    msg.set_content(_ENV.get_template("escalation.txt.j2").render(**data))
+    msg.add_alternative(_ENV.get_template("escalation.html.j2").render(**data), subtype="html")
     return msg

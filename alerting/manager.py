@@ -31,14 +31,28 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 import monitord
-from alerting.mail import MailContext, Nearby, Update, build_alert_message
+from alerting.mail import (
+    Escalation,
+    MailContext,
+    Nearby,
+    Update,
+    build_alert_message,
+    build_escalation_message,
+)
 from monitord.clock import Clock
 from monitord.config import Config
 from monitord.model import Decision, Judged, Person, Severity
 from monitord.policy import Policy, load_policy
 from monitord.silences import silence_for
 from monitord.store import audit, insert_ignore, inserted_id, table_of, utc
-from monitord.tables import AlertEventRow, AlertRow, EventRow, ListVersionRow, OutboxRow
+from monitord.tables import (
+    AlertEventRow,
+    AlertRow,
+    EventRow,
+    ListVersionRow,
+    OutboxRow,
+    PersonRow,
+)
 
 ALERTING = frozenset({Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL})
 IMMEDIATE = frozenset({Severity.HIGH, Severity.CRITICAL})
@@ -500,3 +514,52 @@ class AlertManager:
         if j.event.blocked:
             values["blocked"] = True
         conn.execute(update(at).where(at.c.id == current.id).values(**values))
+
+    def mail_escalation(
+        self, conn: Connection, alert_id: int, before: str, actor: str, reason: str
+    ) -> None:
+        """Queue the mail for an alert raised by hand: to everyone who heard of it before and
+        everyone its new severity reaches, in its thread. Neither a silence nor another
+        alert holds it back: a person decided it."""
+        at, ot, pt = table_of(AlertRow), table_of(OutboxRow), table_of(PersonRow)
+        now = self.clock.now()
+        row = conn.execute(select(at).where(at.c.id == alert_id)).one()
+        alert = dict(row._mapping)
+        for key in ("first_seen", "last_seen"):
+            alert[key] = utc(alert[key])
+        found = None
+        if row.person:
+            found = conn.execute(select(pt).where(pt.c.username == row.person)).first()
+        person = (
+            Person(
+                found.username,
+                found.display_name,
+                found.role,
+                found.year_group,
+                found.class_name,
+                found.email,
+            )
+            if found is not None
+            else None
+        )
+        severity = Severity(row.severity)
+        recipients: list[str] = json.loads(row.recipients)
+        for addr in self.addresses(self.policy.route(row.category, severity, row.role), person):
+            if addr not in recipients:
+                recipients.append(addr)
+        conn.execute(
+            update(at).where(at.c.id == alert_id).values(recipients=json.dumps(recipients))
+        )
+        ids = list(
+            dict.fromkeys(
+                conn.execute(
+                    select(ot.c.message_id).where(ot.c.alert_id == alert_id).order_by(ot.c.id)
+                ).scalars()
+            )
+        )
+        thread = ids[0] if ids else None
+        escalation = Escalation(
+            alert, person, Severity(before), actor, reason, len(ids), thread, recipients, now
+        )
+        message = build_escalation_message(self.cfg, escalation)
+        self._queue(conn, alert_id, message, recipients, severity, now, thread)

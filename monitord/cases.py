@@ -1,19 +1,35 @@
-"""Case work on alerts: listing, showing (audited), acknowledging, notes and closing."""
+"""Case work on alerts: listing, showing (audited), acknowledging, notes, assigning,
+escalating, a second reviewer's sign-off and closing.
+
+The schools' incident procedure wants two senior people on anything serious: closing a
+critical alert, or one referred to the local authority or the police, needs a second
+reviewer's sign-off first (``alerts review ID --reviewer NAME``), and the second reviewer
+cannot be the first (the person the alert is assigned to, or who acknowledged it).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from monitord.store import audit, table_of, utc
 from monitord.tables import AlertEventRow, AlertRow, AuditRow, EventRow, MatchRow
 
 STATUSES = ("open", "acknowledged", "closed")
 OUTCOMES = ("no_concern", "internal_action", "referred_local_authority", "referred_police")
+OUTCOME_TEXT = {
+    "no_concern": "No concern",
+    "internal_action": "Internal action",
+    "referred_local_authority": "Referred to the local authority",
+    "referred_police": "Referred to the police",
+}
+REFERRED = frozenset({"referred_local_authority", "referred_police"})
+ESCALATIONS = ("high", "critical")
 
 
 class CaseError(Exception):
@@ -46,6 +62,9 @@ def alert_json(row: Any) -> dict[str, Any]:
         "sources": json.loads(row.sources),
         "recipients": json.loads(row.recipients),
         "rule": row.rule,
+        "assignee": row.assignee,
+        "reviewer": row.reviewer,
+        "reviewed_at": _iso(row.reviewed_at),
         "outcome": row.outcome,
     }
 
@@ -160,6 +179,19 @@ def note(engine: Engine, alert_id: int, actor: str, text: str, now: datetime) ->
 def close(engine: Engine, alert_id: int, actor: str, outcome: str, now: datetime) -> None:
     if outcome not in OUTCOMES:
         raise CaseError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+    at = table_of(AlertRow)
+    with engine.connect() as conn:
+        row = conn.execute(select(at.c.severity, at.c.reviewer).where(at.c.id == alert_id)).first()
+    if (
+        row is not None
+        and row.reviewer is None
+        and (outcome in REFERRED or row.severity == "critical")
+    ):
+        why = "a critical alert" if row.severity == "critical" else f"an alert {outcome}"
+        raise CaseError(
+            f"alert {alert_id}: closing {why} needs a second reviewer's sign-off first: "
+            f"monitord alerts review {alert_id} --reviewer NAME"
+        )
     _change(
         engine,
         alert_id,
@@ -169,3 +201,97 @@ def close(engine: Engine, alert_id: int, actor: str, outcome: str, now: datetime
         {"outcome": outcome},
         now,
     )
+
+
+def assign(engine: Engine, alert_id: int, actor: str, user: str, now: datetime) -> None:
+    """Give the alert to ``user``, who handles it (the first reviewer)."""
+    if not user.strip():
+        raise CaseError("assign needs the user name of the person who handles the alert")
+    _change(engine, alert_id, actor, "alert.assign", {"assignee": user}, {"assignee": user}, now)
+
+
+def first_reviewer(engine: Engine, alert_id: int) -> str | None:
+    """Who handled the alert first: the person it is assigned to, else who acknowledged it."""
+    at, audt = table_of(AlertRow), table_of(AuditRow)
+    with engine.connect() as conn:
+        assignee = conn.execute(select(at.c.assignee).where(at.c.id == alert_id)).scalar()
+        if assignee:
+            return str(assignee)
+        acked = conn.execute(
+            select(audt.c.actor)
+            .where(audt.c.subject == f"alert:{alert_id}", audt.c.action == "alert.ack")
+            .order_by(audt.c.id)
+            .limit(1)
+        ).scalar()
+    return None if acked is None else str(acked)
+
+
+def review(engine: Engine, alert_id: int, actor: str, reviewer: str, now: datetime) -> None:
+    """Record the second reviewer's sign-off."""
+    reviewer = reviewer.strip()
+    if not reviewer:
+        raise CaseError("review needs --reviewer NAME, the second senior person")
+    at = table_of(AlertRow)
+    with engine.connect() as conn:
+        found = conn.execute(select(at.c.id).where(at.c.id == alert_id)).first()
+    if found is None:
+        raise CaseError(f"no alert {alert_id}")
+    first = first_reviewer(engine, alert_id)
+    if first is None:
+        raise CaseError(
+            f"alert {alert_id} has no first reviewer yet: assign or acknowledge it first "
+            "(monitord alerts assign ID USER); the review is a second person's"
+        )
+    if first.casefold() == reviewer.casefold():
+        raise CaseError(
+            f"alert {alert_id}: {reviewer} is the first reviewer; the sign-off must be a "
+            "second person's"
+        )
+    _change(
+        engine,
+        alert_id,
+        actor,
+        "alert.review",
+        {"reviewer": reviewer, "reviewed_at": now},
+        {"reviewer": reviewer, "first_reviewer": first},
+        now,
+    )
+
+
+def escalate(
+    engine: Engine,
+    alert_id: int,
+    actor: str,
+    severity: str,
+    reason: str,
+    now: datetime,
+    mail: Callable[[Connection, int, str], None] | None = None,
+) -> tuple[str, str]:
+    """Raise an alert's severity by hand; returns (severity before, after). ``mail`` queues
+    the update mail for the new severity in the same transaction (given the alert's id and
+    its severity before)."""
+    if severity not in ESCALATIONS:
+        raise CaseError(f"severity {severity!r} is not one of {', '.join(ESCALATIONS)}")
+    if not reason.strip():
+        raise CaseError('escalate needs a --reason "..." (it is kept in the audit trail)')
+    at = table_of(AlertRow)
+    with engine.connect() as conn:
+        row = conn.execute(select(at.c.severity).where(at.c.id == alert_id)).first()
+    if row is None:
+        raise CaseError(f"no alert {alert_id}")
+    before = str(row.severity)
+    rank = ("none", "low", "medium", "high", "critical")
+    if rank.index(severity) <= rank.index(before):
+        raise CaseError(f"alert {alert_id} is already {before}: escalate raises, never lowers")
+    detail = {"from": before, "to": severity, "reason": reason}
+    with engine.begin() as conn:
+        status = conn.execute(select(at.c.status).where(at.c.id == alert_id)).scalar()
+        if status == "closed":
+            raise CaseError(f"alert {alert_id} is closed")
+        conn.execute(
+            update(at).where(at.c.id == alert_id).values(severity=severity, updated_at=now)
+        )
+        audit(conn, actor, "alert.escalate", f"alert:{alert_id}", detail, now=now)
+        if mail is not None:
+            mail(conn, alert_id, before)
+    return before, severity
