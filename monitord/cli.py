@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 
 from alerting.delivery import EmailNotifier, deliver_due
 from collectors.base import UnknownFormat, available_formats
@@ -158,6 +159,8 @@ def cmd_alerts_show(args: argparse.Namespace) -> int:
         out.print(f"  {key}: {a[key]}", markup=False)
     for key in ("last_seen", "count", "blocked", "sources", "recipients", "rule", "outcome"):
         out.print(f"  {key}: {a[key]}", markup=False)
+    for key in ("assignee", "reviewer", "reviewed_at"):
+        out.print(f"  {key}: {a[key]}", markup=False)
     out.print("[bold]Events[/bold]")
     for ev in detail.events:
         out.print(f"  {ev['ts']} {ev['source']} offset {ev['offset']}", markup=False)
@@ -202,6 +205,57 @@ def cmd_lists_import(args: argparse.Namespace) -> int:
     out.print(table)
     for s in skipped:
         out.print(f"left out {s}", markup=False)
+    _compile_lists(cfg, engine)
+    return 0
+
+
+def _compile_lists(cfg: Config, engine: Engine) -> None:
+    """Compile every active list into the index file the daemon maps at start-up."""
+    from monitord.app import STARTER_LISTS
+    from monitord.lists import compile_index
+
+    index_file, index = compile_index(engine, cfg.lists_dir, STARTER_LISTS)
+    names = len(index.compiled)
+    if index_file is None:
+        out.print(f"compiled {names:,} names in memory only: {cfg.lists_dir} is not writable")
+    else:
+        size = index_file.stat().st_size / 1e6
+        out.print(f"compiled {names:,} names into {index_file} ({size:.1f} MB)", markup=False)
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    """Explain one domain, URL or text; ``-``: one JSON line per stdin line."""
+    from monitord.app import STARTER_LISTS
+    from monitord.classify import Classifier
+    from monitord.explain import Explainer, person_on_roster, render
+    from monitord.lists import load_index
+    from monitord.policy import load_policy
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    policy = load_policy(cfg.policy_file, cfg.tz)
+    now = SystemClock().now()
+    at = parse_when(args.at, cfg.tz, now) if args.at else now
+    person = None
+    if args.user:
+        person = person_on_roster(engine, args.user)
+        if person is None:
+            raise Failure(
+                f"--user {args.user}: no one with that user name on the roster "
+                "(monitord people import CSV)"
+            )
+    classifier = Classifier(load_index(engine, STARTER_LISTS, cfg.lists_dir))
+    explainer = Explainer(classifier, policy, person, at, cfg.settings.recipients)
+    if args.thing == "-":
+        explainer.stream(sys.stdin.buffer, sys.stdout)
+        sys.stdout.flush()
+        return 0
+    result = explainer.explain(args.thing)
+    if args.json:
+        _print_json(result)
+    else:
+        for line in render(result):
+            out.print(line, markup=False)
     return 0
 
 
@@ -244,6 +298,38 @@ def _roster(kind: str) -> Callable[[argparse.Namespace], int]:
         return 0
 
     return run
+
+
+def _visit_day(args: argparse.Namespace, cfg: Config) -> Any:
+    now = SystemClock().now()
+    if not args.date:
+        return now.astimezone(cfg.tz).date()
+    return parse_when(args.date, cfg.tz, now).astimezone(cfg.tz).date()
+
+
+def cmd_supply_checkin(args: argparse.Namespace) -> int:
+    from monitord.supply import checkin
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    day = _visit_day(args, cfg)
+    v = checkin(engine, args.login, args.name, args.class_name, day, actor(), SystemClock().now())
+    out.print(
+        f"{v.login} is {v.name} (covering {v.class_name}) on {v.day:%A %d %B %Y}: "
+        "what that login does that day is attributed to them",
+        markup=False,
+    )
+    return 0
+
+
+def cmd_supply_import(args: argparse.Namespace) -> int:
+    from monitord.supply import import_visits
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    n = import_visits(engine, Path(args.csv), actor(), SystemClock().now(), cfg.tz)
+    out.print(f"supply: {n} visit(s) recorded")
+    return 0
 
 
 def cmd_outbox_flush(args: argparse.Namespace) -> int:
@@ -329,6 +415,143 @@ def cmd_agents(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts_escalate(args: argparse.Namespace) -> int:
+    from alerting.manager import AlertManager
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    clock = SystemClock()
+    who = actor()
+    manager = AlertManager(cfg, clock, actor=who)
+
+    def mail(conn: Any, alert_id: int, before: str) -> None:
+        manager.mail_escalation(conn, alert_id, before, who, args.reason)
+
+    before, after = cases.escalate(
+        engine, args.id, who, args.severity, args.reason, clock.now(), mail
+    )
+    out.print(
+        f"alert {args.id}: escalated from {before} to {after}; its mail is queued for the "
+        "daemon (or monitord outbox flush)"
+    )
+    return 0
+
+
+def cmd_silence_add(args: argparse.Namespace) -> int:
+    from monitord.config import parse_duration
+    from monitord.silences import SilenceError, add_silence
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    try:
+        s = add_silence(
+            engine,
+            person=args.person,
+            device=args.device,
+            category=args.category,
+            duration=parse_duration(args.duration),
+            reason=args.reason,
+            actor=actor(),
+            now=SystemClock().now(),
+        )
+    except SilenceError as exc:
+        raise Failure(str(exc)) from None
+    who = f"person {s.person}" if s.person else f"device {s.device}"
+    what = s.category or "every category"
+    until = s.expires_at.astimezone(cfg.tz).strftime("%a %d %b %H:%M")
+    out.print(
+        f"silence {s.id}: alerts about {who} in {what} are recorded but not mailed until "
+        f"{until} (critical alerts are always mailed)",
+        markup=False,
+    )
+    return 0
+
+
+def cmd_silence_list(args: argparse.Namespace) -> int:
+    from monitord.silences import list_silences
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    now = SystemClock().now()
+    found = list_silences(engine, now, every=args.all)
+    if args.json:
+        _print_json([s.as_json(now) for s in found])
+        return 0
+    table = Table("id", "person", "device", "category", "until", "by", "reason")
+    table.add_column("state")
+    for s in found:
+        ends = s.expired_at or s.expires_at
+        table.add_row(
+            str(s.id),
+            s.person or "-",
+            s.device or "-",
+            s.category or "all",
+            ends.astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M"),
+            s.created_by,
+            s.reason,
+            "in force"
+            if s.active(now)
+            else f"ended by {s.expired_by}"
+            if s.expired_by
+            else "expired",
+        )
+    out.print(table)
+    return 0
+
+
+def cmd_silence_expire(args: argparse.Namespace) -> int:
+    from monitord.silences import SilenceError, expire_silence
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    try:
+        expire_silence(engine, args.id, actor(), SystemClock().now())
+    except SilenceError as exc:
+        raise Failure(str(exc)) from None
+    out.print(f"silence {args.id} ended: alerts it covered are mailed again")
+    return 0
+
+
+def _export_password(given: str | None) -> str | None:
+    """``--password PW``; ``--password`` alone: $MONITORD_EXPORT_PASSWORD, else asked twice."""
+    if given is None or given:
+        return given
+    env = os.environ.get("MONITORD_EXPORT_PASSWORD")
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        raise Failure("--password without a value needs a terminal or $MONITORD_EXPORT_PASSWORD")
+    first = getpass.getpass("Password for the bundle: ")
+    if getpass.getpass("Again: ") != first:
+        raise Failure("the two passwords differ")
+    return first
+
+
+def cmd_evidence_export(args: argparse.Namespace) -> int:
+    from monitord.evidence import EvidenceError, export_bundle
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    password = _export_password(args.password)
+    try:
+        done = export_bundle(
+            engine, cfg, args.id, Path(args.output), actor(), SystemClock().now(), password
+        )
+    except EvidenceError as exc:
+        raise Failure(str(exc)) from None
+    how = (
+        "AES-256 encrypted"
+        if done.encrypted
+        else "not encrypted: use --password for anyone outside school"
+    )
+    out.print(
+        f"{done.path}: alert {args.id}, {done.events} raw line(s), {done.files} files ({how})",
+        markup=False,
+    )
+    out.print(f"sha256 {done.sha256} (recorded in the audit trail)", markup=False)
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from monitord.rights import backup
 
@@ -358,7 +581,7 @@ def cmd_sar(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from monitord.daemon import run_daemon
 
-    return run_daemon(_config(args))
+    return run_daemon(_config(args), args.log_format)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -376,6 +599,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         help="config file (default: $MONITORD_CONFIG, "
         "./config/monitord.toml, /etc/monitord/monitord.toml)",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="the daemon's log lines on stderr: text (journald) or one JSON object each",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -448,6 +677,38 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("id", type=int)
     s.add_argument("--outcome", required=True, choices=cases.OUTCOMES)
     s.set_defaults(func=_case(cases.close, "outcome"))
+    s = alerts.add_parser("assign", help="give the alert to the person who handles it")
+    s.add_argument("id", type=int)
+    s.add_argument("user")
+    s.set_defaults(func=_case(cases.assign, "user"))
+    s = alerts.add_parser("review", help="a second senior person's sign-off")
+    s.add_argument("id", type=int)
+    s.add_argument("--reviewer", required=True, metavar="NAME")
+    s.set_defaults(func=_case(cases.review, "reviewer"))
+    s = alerts.add_parser("escalate", help="raise the alert's severity and mail it again")
+    s.add_argument("id", type=int)
+    s.add_argument("--severity", required=True, choices=cases.ESCALATIONS)
+    s.add_argument("--reason", required=True)
+    s.set_defaults(func=cmd_alerts_escalate)
+
+    silence = sub.add_parser(
+        "silence", help="hold back the mail of alerts about a person or device for a while"
+    ).add_subparsers(dest="silence_command", required=True, metavar="ACTION")
+    s = silence.add_parser("add")
+    who = s.add_mutually_exclusive_group(required=True)
+    who.add_argument("--person", metavar="USER")
+    who.add_argument("--device", metavar="DEVICE")
+    s.add_argument("--category")
+    s.add_argument("--for", dest="duration", required=True, metavar="DURATION")
+    s.add_argument("--reason", required=True)
+    s.set_defaults(func=cmd_silence_add)
+    s = silence.add_parser("list")
+    s.add_argument("--all", action="store_true", help="expired and ended silences too")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_silence_list)
+    s = silence.add_parser("expire")
+    s.add_argument("id", type=int)
+    s.set_defaults(func=cmd_silence_expire)
 
     lists = sub.add_parser("lists", help="category lists").add_subparsers(
         dest="lists_command", required=True, metavar="ACTION"
@@ -460,6 +721,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_lists_import)
     s = lists.add_parser("show")
     s.set_defaults(func=cmd_lists_show)
+
+    s = sub.add_parser(
+        "classify", help="how a domain, URL or text is classified and what policy does with it"
+    )
+    s.add_argument("thing", metavar="THING", help="a domain, URL or text; - reads stdin")
+    s.add_argument("--user", help="judge it for this person on the roster")
+    s.add_argument("--at", help="judge it at this time (default: now)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_classify)
 
     for kind in ("people", "devices"):
         sp = sub.add_parser(kind, help=f"{kind} from CSV").add_subparsers(
@@ -479,6 +749,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grp.add_parser("upgrade").set_defaults(func=cmd_db_upgrade)
 
+    grp = sub.add_parser(
+        "supply", help="supply and student teachers on shared logins"
+    ).add_subparsers(dest="supply_command", required=True, metavar="ACTION")
+    s = grp.add_parser("checkin", help="who is using a shared supply login today")
+    s.add_argument("login", help="the shared login, e.g. Supply1")
+    s.add_argument("--name", required=True, help="the supply or student teacher's name")
+    s.add_argument("--class", dest="class_name", required=True, help="the class they cover")
+    s.add_argument("--date", help="the day (default today), e.g. 2026-11-19")
+    s.set_defaults(func=cmd_supply_checkin)
+    s = grp.add_parser("import", help="visits from CSV: login,name,class,date")
+    s.add_argument("csv")
+    s.set_defaults(func=cmd_supply_import)
+
     grp = sub.add_parser("outbox", help="queued mail").add_subparsers(
         dest="outbox_command", required=True, metavar="ACTION"
     )
@@ -488,6 +771,16 @@ def build_parser() -> argparse.ArgumentParser:
         dest="evidence_command", required=True, metavar="ACTION"
     )
     grp.add_parser("verify").set_defaults(func=cmd_evidence_verify)
+    s = grp.add_parser("export", help="the evidence bundle of one alert, as a zip")
+    s.add_argument("id", type=int)
+    s.add_argument("-o", "--output", required=True, metavar="FILE")
+    s.add_argument(
+        "--password",
+        nargs="?",
+        const="",
+        help="AES-encrypt the zip (alone: $MONITORD_EXPORT_PASSWORD, else asked)",
+    )
+    s.set_defaults(func=cmd_evidence_export)
     return p
 
 
