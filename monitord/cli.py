@@ -14,7 +14,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
 
 from alerting.delivery import EmailNotifier, deliver_due
 from collectors.base import UnknownFormat, available_formats
@@ -205,57 +204,6 @@ def cmd_lists_import(args: argparse.Namespace) -> int:
     out.print(table)
     for s in skipped:
         out.print(f"left out {s}", markup=False)
-    _compile_lists(cfg, engine)
-    return 0
-
-
-def _compile_lists(cfg: Config, engine: Engine) -> None:
-    """Compile every active list into the index file the daemon maps at start-up."""
-    from monitord.app import STARTER_LISTS
-    from monitord.lists import compile_index
-
-    index_file, index = compile_index(engine, cfg.lists_dir, STARTER_LISTS)
-    names = len(index.compiled)
-    if index_file is None:
-        out.print(f"compiled {names:,} names in memory only: {cfg.lists_dir} is not writable")
-    else:
-        size = index_file.stat().st_size / 1e6
-        out.print(f"compiled {names:,} names into {index_file} ({size:.1f} MB)", markup=False)
-
-
-def cmd_classify(args: argparse.Namespace) -> int:
-    """Explain one domain, URL or text; ``-``: one JSON line per stdin line."""
-    from monitord.app import STARTER_LISTS
-    from monitord.classify import Classifier
-    from monitord.explain import Explainer, person_on_roster, render
-    from monitord.lists import load_index
-    from monitord.policy import load_policy
-
-    cfg = _config(args)
-    engine = open_store(cfg.database_url)
-    policy = load_policy(cfg.policy_file, cfg.tz)
-    now = SystemClock().now()
-    at = parse_when(args.at, cfg.tz, now) if args.at else now
-    person = None
-    if args.user:
-        person = person_on_roster(engine, args.user)
-        if person is None:
-            raise Failure(
-                f"--user {args.user}: no one with that user name on the roster "
-                "(monitord people import CSV)"
-            )
-    classifier = Classifier(load_index(engine, STARTER_LISTS, cfg.lists_dir))
-    explainer = Explainer(classifier, policy, person, at, cfg.settings.recipients)
-    if args.thing == "-":
-        explainer.stream(sys.stdin.buffer, sys.stdout)
-        sys.stdout.flush()
-        return 0
-    result = explainer.explain(args.thing)
-    if args.json:
-        _print_json(result)
-    else:
-        for line in render(result):
-            out.print(line, markup=False)
     return 0
 
 
@@ -298,38 +246,6 @@ def _roster(kind: str) -> Callable[[argparse.Namespace], int]:
         return 0
 
     return run
-
-
-def _visit_day(args: argparse.Namespace, cfg: Config) -> Any:
-    now = SystemClock().now()
-    if not args.date:
-        return now.astimezone(cfg.tz).date()
-    return parse_when(args.date, cfg.tz, now).astimezone(cfg.tz).date()
-
-
-def cmd_supply_checkin(args: argparse.Namespace) -> int:
-    from monitord.supply import checkin
-
-    cfg = _config(args)
-    engine = open_store(cfg.database_url)
-    day = _visit_day(args, cfg)
-    v = checkin(engine, args.login, args.name, args.class_name, day, actor(), SystemClock().now())
-    out.print(
-        f"{v.login} is {v.name} (covering {v.class_name}) on {v.day:%A %d %B %Y}: "
-        "what that login does that day is attributed to them",
-        markup=False,
-    )
-    return 0
-
-
-def cmd_supply_import(args: argparse.Namespace) -> int:
-    from monitord.supply import import_visits
-
-    cfg = _config(args)
-    engine = open_store(cfg.database_url)
-    n = import_visits(engine, Path(args.csv), actor(), SystemClock().now(), cfg.tz)
-    out.print(f"supply: {n} visit(s) recorded")
-    return 0
 
 
 def cmd_outbox_flush(args: argparse.Namespace) -> int:
@@ -412,6 +328,32 @@ def cmd_agents(args: argparse.Namespace) -> int:
                 str(a.last_seen_at)[:19] if a.last_seen_at else "never",
             )
         out.print(table)
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from monitord.rights import backup
+
+    cfg = _config(args)
+    size = backup(open_store(cfg.database_url), Path(args.output))
+    out.print(f"backed up the store to {args.output} ({size:,} bytes)", markup=False)
+    return 0
+
+
+def cmd_sar(args: argparse.Namespace) -> int:
+    from monitord.rights import subject_access
+
+    cfg = _config(args)
+    counts = subject_access(
+        open_store(cfg.database_url),
+        args.username,
+        Path(args.output),
+        actor(),
+        args.reason,
+        SystemClock().now(),
+    )
+    summary = ", ".join(f"{n} {name}" for name, n in counts.items())
+    out.print(f"wrote {args.output}: {summary} (recorded in the audit trail)", markup=False)
     return 0
 
 
@@ -552,36 +494,10 @@ def cmd_evidence_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_backup(args: argparse.Namespace) -> int:
-    from monitord.rights import backup
-
-    cfg = _config(args)
-    size = backup(open_store(cfg.database_url), Path(args.output))
-    out.print(f"backed up the store to {args.output} ({size:,} bytes)", markup=False)
-    return 0
-
-
-def cmd_sar(args: argparse.Namespace) -> int:
-    from monitord.rights import subject_access
-
-    cfg = _config(args)
-    counts = subject_access(
-        open_store(cfg.database_url),
-        args.username,
-        Path(args.output),
-        actor(),
-        args.reason,
-        SystemClock().now(),
-    )
-    summary = ", ".join(f"{n} {name}" for name, n in counts.items())
-    out.print(f"wrote {args.output}: {summary} (recorded in the audit trail)", markup=False)
-    return 0
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from monitord.daemon import run_daemon
 
-    return run_daemon(_config(args), args.log_format)
+    return run_daemon(_config(args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -599,12 +515,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         help="config file (default: $MONITORD_CONFIG, "
         "./config/monitord.toml, /etc/monitord/monitord.toml)",
-    )
-    p.add_argument(
-        "--log-format",
-        choices=("text", "json"),
-        default="text",
-        help="the daemon's log lines on stderr: text (journald) or one JSON object each",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -722,15 +632,6 @@ def build_parser() -> argparse.ArgumentParser:
     s = lists.add_parser("show")
     s.set_defaults(func=cmd_lists_show)
 
-    s = sub.add_parser(
-        "classify", help="how a domain, URL or text is classified and what policy does with it"
-    )
-    s.add_argument("thing", metavar="THING", help="a domain, URL or text; - reads stdin")
-    s.add_argument("--user", help="judge it for this person on the roster")
-    s.add_argument("--at", help="judge it at this time (default: now)")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(func=cmd_classify)
-
     for kind in ("people", "devices"):
         sp = sub.add_parser(kind, help=f"{kind} from CSV").add_subparsers(
             dest=f"{kind}_command", required=True, metavar="ACTION"
@@ -748,19 +649,6 @@ def build_parser() -> argparse.ArgumentParser:
         dest="db_command", required=True, metavar="ACTION"
     )
     grp.add_parser("upgrade").set_defaults(func=cmd_db_upgrade)
-
-    grp = sub.add_parser(
-        "supply", help="supply and student teachers on shared logins"
-    ).add_subparsers(dest="supply_command", required=True, metavar="ACTION")
-    s = grp.add_parser("checkin", help="who is using a shared supply login today")
-    s.add_argument("login", help="the shared login, e.g. Supply1")
-    s.add_argument("--name", required=True, help="the supply or student teacher's name")
-    s.add_argument("--class", dest="class_name", required=True, help="the class they cover")
-    s.add_argument("--date", help="the day (default today), e.g. 2026-11-19")
-    s.set_defaults(func=cmd_supply_checkin)
-    s = grp.add_parser("import", help="visits from CSV: login,name,class,date")
-    s.add_argument("csv")
-    s.set_defaults(func=cmd_supply_import)
 
     grp = sub.add_parser("outbox", help="queued mail").add_subparsers(
         dest="outbox_command", required=True, metavar="ACTION"
