@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 
 from alerting.delivery import EmailNotifier, deliver_due
 from collectors.base import UnknownFormat, available_formats
@@ -204,6 +205,57 @@ def cmd_lists_import(args: argparse.Namespace) -> int:
     out.print(table)
     for s in skipped:
         out.print(f"left out {s}", markup=False)
+    _compile_lists(cfg, engine)
+    return 0
+
+
+def _compile_lists(cfg: Config, engine: Engine) -> None:
+    """Compile every active list into the index file the daemon maps at start-up."""
+    from monitord.app import STARTER_LISTS
+    from monitord.lists import compile_index
+
+    index_file, index = compile_index(engine, cfg.lists_dir, STARTER_LISTS)
+    names = len(index.compiled)
+    if index_file is None:
+        out.print(f"compiled {names:,} names in memory only: {cfg.lists_dir} is not writable")
+    else:
+        size = index_file.stat().st_size / 1e6
+        out.print(f"compiled {names:,} names into {index_file} ({size:.1f} MB)", markup=False)
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    """Explain one domain, URL or text; ``-``: one JSON line per stdin line."""
+    from monitord.app import STARTER_LISTS
+    from monitord.classify import Classifier
+    from monitord.explain import Explainer, person_on_roster, render
+    from monitord.lists import load_index
+    from monitord.policy import load_policy
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    policy = load_policy(cfg.policy_file, cfg.tz)
+    now = SystemClock().now()
+    at = parse_when(args.at, cfg.tz, now) if args.at else now
+    person = None
+    if args.user:
+        person = person_on_roster(engine, args.user)
+        if person is None:
+            raise Failure(
+                f"--user {args.user}: no one with that user name on the roster "
+                "(monitord people import CSV)"
+            )
+    classifier = Classifier(load_index(engine, STARTER_LISTS, cfg.lists_dir))
+    explainer = Explainer(classifier, policy, person, at, cfg.settings.recipients)
+    if args.thing == "-":
+        explainer.stream(sys.stdin.buffer, sys.stdout)
+        sys.stdout.flush()
+        return 0
+    result = explainer.explain(args.thing)
+    if args.json:
+        _print_json(result)
+    else:
+        for line in render(result):
+            out.print(line, markup=False)
     return 0
 
 
@@ -631,6 +683,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_lists_import)
     s = lists.add_parser("show")
     s.set_defaults(func=cmd_lists_show)
+
+    s = sub.add_parser(
+        "classify", help="how a domain, URL or text is classified and what policy does with it"
+    )
+    s.add_argument("thing", metavar="THING", help="a domain, URL or text; - reads stdin")
+    s.add_argument("--user", help="judge it for this person on the roster")
+    s.add_argument("--at", help="judge it at this time (default: now)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_classify)
 
     for kind in ("people", "devices"):
         sp = sub.add_parser(kind, help=f"{kind} from CSV").add_subparsers(

@@ -114,6 +114,59 @@ def test_alerts_list_json_has_the_contract_shape(site: Path) -> None:
     assert a["created_at"].endswith("Z")
 
 
+def test_classify_explains_with_policy_for_a_person(site: Path) -> None:
+    gambling = (UT1 / "gambling" / "domains").read_text().split()[0]
+    r = monitord(
+        "classify", f"https://www.{gambling}/poker", "--user", "jayden.s",
+        "--at", "2026-11-19T11:00", "--json", config=site,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["categories"] == ["gambling"]
+    [m] = result["matches"]
+    assert (m["list"], m["entry"]) == ("ut1/gambling", gambling)
+    assert isinstance(m["version"], int)
+    assert result["person"] == {"username": "jayden.s", "role": "pupil", "year_group": "6"}
+    assert result["at"].startswith("2026-11-19T11:00")
+    [d] = result["decisions"]
+    assert d["severity"] == result["severity"]
+    assert "pupil" in d["rule"]
+    assert d["addresses"] == {"dsl": ["dsl@school.example"]}
+    human = monitord("classify", gambling, config=site)
+    assert human.returncode == 0, human.stderr
+    assert f"entry {gambling}" in human.stdout
+    assert "result: " in human.stdout
+    # lists import compiled the index that classify (and the daemon) maps.
+    assert list((site.parent / "var" / "lists").glob("index-*.mdi"))
+
+
+def test_classify_batch_writes_one_json_line_per_line(site: Path) -> None:
+    gambling = (UT1 / "gambling" / "domains").read_text().split()[0]
+    lines = [f"www.{gambling}", "http://clean-school-site.example/", "some words", ""]
+    r = subprocess.run(
+        [sys.executable, "-m", "monitord", "--config", str(site), "classify", "-"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    out = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [o["item"] for o in out] == lines
+    assert [o["categories"] for o in out] == [["gambling"], [], [], []]
+    assert [o["kind"] for o in out] == ["domain", "url", "text", "text"]
+
+
+def test_classify_bad_user_or_time_is_one_line(site: Path) -> None:
+    r = monitord("classify", "example.com", "--user", "nobody", config=site)
+    assert r.returncode == 1
+    assert r.stderr.strip().startswith("--user nobody: no one with that user name")
+    r = monitord("classify", "example.com", "--at", "teatime", config=site)
+    assert r.returncode == 1
+    assert "is not a time" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def test_case_work_is_audited_and_verifiable(site: Path) -> None:
     assert monitord("alerts", "ack", "1", config=site).returncode == 0
     assert monitord("alerts", "note", "1", "spoke to pupil", config=site).returncode == 0
