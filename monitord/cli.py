@@ -549,7 +549,7 @@ def cmd_evidence_export(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from monitord.daemon import run_daemon
 
-    return run_daemon(_config(args))
+    return run_daemon(_config(args), args.log_format)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -567,6 +567,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         help="config file (default: $MONITORD_CONFIG, "
         "./config/monitord.toml, /etc/monitord/monitord.toml)",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="the daemon's log lines on stderr: text (journald) or one JSON object each",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -23,10 +24,11 @@ from collectors.follow import FileCollector
 from collectors.spool import SpoolCollector
 from monitord.app import App, open_app, parser_for
 from monitord.clock import Clock, SystemClock
-from monitord.config import Config
+from monitord.config import Config, ConfigError, load_config
 from monitord.health import PARSER as HEALTH_PARSER
 from monitord.health import find_silences, gap_record
 from monitord.notify import SystemdNotifier
+from monitord.policy import load_policy
 
 log = logging.getLogger("monitord")
 DELIVERY_INTERVAL = 30.0
@@ -85,8 +87,29 @@ class Daemon:
         self._sessions: dict[str, tuple[str, Session]] = {}
         self.started = clock.now()
         self._last_round = False
+        self.reloaded: Config | None = None
         self._mail_now = asyncio.Event()
         self._stopping = asyncio.Event()
+
+    async def reload(self) -> None:
+        """SIGHUP: read the config again. A config that validates in full (with its policy)
+        is swapped in: the batch in hand is committed and monitord starts again on it. One
+        that does not is refused, each error logged, and the running config kept."""
+        path = self.app.cfg.path
+        if path is None:
+            log.warning("reload: this monitord was not started from a config file")
+            return
+        try:
+            cfg = await asyncio.to_thread(load_config, path)
+            await asyncio.to_thread(load_policy, cfg.policy_file, cfg.tz)
+        except ConfigError as exc:
+            for line in exc.problems:
+                log.error("reload refused: %s", line)
+            log.error("reload refused: still running on the config loaded before")
+            return
+        log.info("reload: %s is valid; restarting on it", path)
+        self.reloaded = cfg
+        self.stop()
 
     def stop(self) -> None:
         if not self._stopping.is_set():
@@ -235,6 +258,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
         writer = asyncio.create_task(self._write())
         delivery = asyncio.create_task(self._deliver())
         health = asyncio.create_task(self._health())
@@ -263,9 +287,39 @@ class Daemon:
         log.info("monitord stopped")
 
 
-def run_daemon(cfg: Config) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object a line, for log collectors that want fields rather than text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(fmt: str = "text") -> None:
+    """Logs go to stderr, where journald records them with their level."""
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def run_daemon(cfg: Config, log_format: str = "text") -> int:
+    setup_logging(log_format)
     clock = SystemClock()
-    app = open_app(cfg, clock)
-    asyncio.run(Daemon(app, clock).run())
-    return 0
+    while True:
+        daemon = Daemon(open_app(cfg, clock), clock)
+        asyncio.run(daemon.run())
+        if daemon.reloaded is None:
+            return 0
+        cfg = daemon.reloaded

@@ -211,3 +211,53 @@ def test_an_agent_pushes_a_report_to_the_running_daemon(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 0, output
     assert list((tmp_path / "site" / "var" / "spool" / "done").glob("*.jsonl"))
+
+
+def test_sighup_swaps_in_a_valid_config_and_refuses_a_broken_one(tmp_path: Path) -> None:
+    import json
+
+    config = init_dir(tmp_path / "site")[0]
+    first = tmp_path / "first.log"
+    second = tmp_path / "second.log"
+    first.write_text("")
+    second.write_text("")
+    base = config.read_text() + "\n[pipeline]\npoll_interval = 0.2\n"
+    source = '\n[[sources]]\nname = "{}"\nformat = "dnsmasq"\npath = "{}"\n'
+    config.write_text(base + source.format("first", first))
+    db = tmp_path / "site" / "var" / "monitord.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitord", "--config", str(config), "--log-format", "json", "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        with first.open("a") as fh:
+            fh.write(line(1, "one.example"))
+        assert wait_for(db, "SELECT count(*) FROM events", 1) == 1
+        # A broken config is refused and the daemon carries on with the one it has.
+        config.write_text(base.replace("port = 587", 'port = "x"'))
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        with first.open("a") as fh:
+            fh.write(line(2, "two.example"))
+        assert wait_for(db, "SELECT count(*) FROM events", 2) == 2
+        # A valid one is swapped in: now the second file is followed.
+        config.write_text(base + source.format("second", second))
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1.5)
+        with second.open("a") as fh:
+            fh.write(line(3, "three.example"))
+        assert wait_for(db, "SELECT count(*) FROM events WHERE source = 'second'", 1) == 1
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output
+    records = [json.loads(x) for x in output.splitlines() if x.startswith("{")]
+    assert records
+    assert all({"ts", "level", "logger", "message"} <= set(r) for r in records)
+    refused = [r["message"] for r in records if r["message"].startswith("reload refused")]
+    assert any("smtp.port" in m for m in refused), refused
+    assert any(r["message"].startswith("reload: ") for r in records)
