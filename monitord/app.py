@@ -40,7 +40,16 @@ class App:
 def open_app(cfg: Config, clock: Clock, *, alerts: bool = True) -> App:
     engine = open_store(cfg.database_url)
     policy = load_policy(cfg.policy_file, cfg.tz)
-    identity = Identity.load(engine, cfg.settings.identity.lease_time)
+    settings = cfg.settings.identity
+    identity = Identity.load(
+        engine,
+        settings.lease_time,
+        tz=cfg.tz,
+        history=settings.history,
+        proxy_window=settings.proxy_user_window,
+        unauthorised=settings.unauthorised_ownership,
+        now=clock.now(),
+    )
     classifier = Classifier(load_index(engine, STARTER_LISTS))
     manager = AlertManager(cfg, clock) if alerts else None
     processor = Processor(

@@ -66,6 +66,7 @@ def alert_json(row: Any) -> dict[str, Any]:
         "reviewer": row.reviewer,
         "reviewed_at": _iso(row.reviewed_at),
         "outcome": row.outcome,
+        "attribution": row.attribution,
     }
 
 

@@ -300,6 +300,38 @@ def _roster(kind: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
+def _visit_day(args: argparse.Namespace, cfg: Config) -> Any:
+    now = SystemClock().now()
+    if not args.date:
+        return now.astimezone(cfg.tz).date()
+    return parse_when(args.date, cfg.tz, now).astimezone(cfg.tz).date()
+
+
+def cmd_supply_checkin(args: argparse.Namespace) -> int:
+    from monitord.supply import checkin
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    day = _visit_day(args, cfg)
+    v = checkin(engine, args.login, args.name, args.class_name, day, actor(), SystemClock().now())
+    out.print(
+        f"{v.login} is {v.name} (covering {v.class_name}) on {v.day:%A %d %B %Y}: "
+        "what that login does that day is attributed to them",
+        markup=False,
+    )
+    return 0
+
+
+def cmd_supply_import(args: argparse.Namespace) -> int:
+    from monitord.supply import import_visits
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    n = import_visits(engine, Path(args.csv), actor(), SystemClock().now(), cfg.tz)
+    out.print(f"supply: {n} visit(s) recorded")
+    return 0
+
+
 def cmd_outbox_flush(args: argparse.Namespace) -> int:
     cfg = _config(args)
     engine = open_store(cfg.database_url)
@@ -716,6 +748,19 @@ def build_parser() -> argparse.ArgumentParser:
         dest="db_command", required=True, metavar="ACTION"
     )
     grp.add_parser("upgrade").set_defaults(func=cmd_db_upgrade)
+
+    grp = sub.add_parser(
+        "supply", help="supply and student teachers on shared logins"
+    ).add_subparsers(dest="supply_command", required=True, metavar="ACTION")
+    s = grp.add_parser("checkin", help="who is using a shared supply login today")
+    s.add_argument("login", help="the shared login, e.g. Supply1")
+    s.add_argument("--name", required=True, help="the supply or student teacher's name")
+    s.add_argument("--class", dest="class_name", required=True, help="the class they cover")
+    s.add_argument("--date", help="the day (default today), e.g. 2026-11-19")
+    s.set_defaults(func=cmd_supply_checkin)
+    s = grp.add_parser("import", help="visits from CSV: login,name,class,date")
+    s.add_argument("csv")
+    s.set_defaults(func=cmd_supply_import)
 
     grp = sub.add_parser("outbox", help="queued mail").add_subparsers(
         dest="outbox_command", required=True, metavar="ACTION"

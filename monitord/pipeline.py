@@ -15,7 +15,9 @@ from monitord.classify import Classifier
 from monitord.clock import Clock
 from monitord.identity import Binding, Identity, lease_interval
 from monitord.model import (
+    Attribution,
     Checkpoint,
+    Event,
     EventKind,
     EventUpdate,
     Judged,
@@ -131,9 +133,14 @@ class Processor:
             if not parsed.events:
                 skipped += 1
                 continue
-            for i, ev in enumerate(parsed.events):
+            # (id, event, attribution) when identity makes an event of its own (a lease of an
+            # unauthorised device); the loop also judges what is appended while it runs.
+            work: list[tuple[str | None, Event, Attribution | None]] = [
+                (None, ev, None) for ev in parsed.events
+            ]
+            for i, (given_id, ev, given_attribution) in enumerate(work):
                 events += 1
-                eid = (
+                eid = given_id or (
                     content_event_id(rec.origin.source, ev) if snapshot else rec.origin.event_id(i)
                 )
                 if ev.kind is EventKind.LEASE and ev.client_ip and ev.client_mac:
@@ -152,7 +159,14 @@ class Processor:
                         "ends": ends,
                         "source": rec.origin.source,
                     }
-                attribution = self.identity.resolve(ev)
+                    flagged = self.identity.unauthorised(ev, starts, self.site_id)
+                    if flagged is not None:
+                        work.append(flagged)
+                elif ev.kind is EventKind.LOGON or ev.kind is EventKind.LOGOFF:
+                    self.identity.add_session_event(ev, eid)
+                if ev.user and ev.client_ip:
+                    self.identity.add_sighting(ev)
+                attribution = given_attribution or self.identity.resolve(ev)
                 classification = self.classifier.classify(ev)
                 categories = classification.categories
                 if ev.category is not None and ev.category not in categories:
@@ -218,6 +232,9 @@ class Processor:
             "text": ev.text,
             "username": person.username if person else ev.user,
             "device_id": device.device_id if device else None,
+            "role": person.role if person else None,
+            "year_group": person.year_group if person else None,
+            "attributed_by": j.attribution.how,
             "attribution": j.attribution.reason[:512],
             "category": top.category if top else None,
             "severity": top.severity.value if top else Severity.NONE.value,

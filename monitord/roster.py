@@ -66,7 +66,7 @@ class ImportResult:
     retired: int
 
 
-def _read_csv(
+def read_csv(
     path: Path, required: Sequence[str], names: Mapping[str, str] | None = None
 ) -> list[tuple[int, dict[str, str]]]:
     """The rows of a CSV file keyed by field. ``names`` maps a field to its header in the file
@@ -145,7 +145,7 @@ def _people_rows(path: Path, now: datetime, roster: Roster | None) -> list[dict[
         required.append("role")
     problems: list[str] = []
     rows: dict[str, dict[str, object]] = {}
-    for line, r in _read_csv(path, required, names):
+    for line, r in read_csv(path, required, names):
         username = r.get("username", "").lower()
         role = r.get("role", "").lower() or (roster.default_role or "")
         year_text = r.get("year_group", "")
@@ -187,7 +187,7 @@ def _device_rows(path: Path, now: datetime) -> list[dict[str, object]]:
     problems: list[str] = []
     rows: dict[str, dict[str, object]] = {}
     reserved: dict[str, str] = {}
-    for line, r in _read_csv(path, DEVICE_HEADER[:4]):
+    for line, r in read_csv(path, DEVICE_HEADER[:4]):
         device_id = r.get("device_id", "")
         ownership = r.get("ownership", "").lower()
         mac_text = r.get("mac", "")
