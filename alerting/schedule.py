@@ -1,0 +1,179 @@
+"""The daemon's clock-driven jobs (the weekly digest first), kept in the store.
+
+APScheduler 3 runs them on the daemon's event loop from a persistent job store: a
+``SQLAlchemyJobStore`` on the store's own database, in its own table (``scheduler_jobs``,
+created by APScheduler, outside the schema migrations). The store keeps each job's next run
+time, so a run that fell while the server was down is still due at the next start: with no
+misfire grace limit it runs then, and with ``coalesce`` several missed runs run once.
+
+That alone would not make "never twice" hold across a lost job table or a digest sent by hand
+first, so the digest job also asks the ``digests`` table, written in the same transaction as
+the mail it queues (:func:`alerting.digest.queue_digest`).
+
+A job in a persistent store is pickled by reference, so its function is a module-level name
+and its only argument the site id; what it works with (engine, config, clock, the delivery's
+wake-up) is registered here when the scheduler starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import Engine
+
+from alerting.digest import AlreadySent, DigestError, Week, queue_digest
+from monitord.clock import Clock
+from monitord.config import Config
+from monitord.policy import Policy
+
+if TYPE_CHECKING:
+    from monitord.app import App
+
+JOB_TABLE = "scheduler_jobs"
+DIGEST_JOB = "weekly-digest"
+DIGEST_FUNC = "alerting.schedule:weekly_digest"
+ACTOR = "scheduler"
+log = logging.getLogger("monitord.schedule")
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    engine: Engine
+    cfg: Config
+    policy: Policy
+    clock: Clock
+    wake: Callable[[], None] | None
+
+
+_CONTEXTS: dict[str, _Context] = {}
+
+
+def digest_trigger(cfg: Config) -> CronTrigger:
+    """``[digest] day`` at ``[digest] time`` (Monday 07:00 by default), in the school's zone."""
+    d = cfg.settings.digest
+    hour, minute = (int(x) for x in d.time.split(":"))
+    return CronTrigger(day_of_week=d.day, hour=hour, minute=minute, timezone=cfg.tz)
+
+
+def send_due_digest(ctx: _Context, now: datetime) -> int | None:
+    """Queue the digest of the last completed week unless it went before; the outbox id."""
+    week = Week.last_completed(now, ctx.cfg.tz)
+    try:
+        queued = queue_digest(ctx.engine, ctx.cfg, ctx.policy, week, now, ACTOR)
+    except AlreadySent as exc:
+        log.info("digest: %s", exc)
+        return None
+    log.info(
+        "digest for %s queued for %d recipient(s) (outbox message %d)",
+        week.label,
+        len(queued.recipients),
+        queued.outbox_id,
+    )
+    return queued.outbox_id
+
+
+async def weekly_digest(site_id: str) -> None:
+    """The scheduled job: make and queue the week's digest, then wake the delivery."""
+    ctx = _CONTEXTS.get(site_id)
+    if ctx is None:
+        log.warning("digest: no scheduler context for site %s; not sent", site_id)
+        return
+    try:
+        queued = await asyncio.to_thread(send_due_digest, ctx, ctx.clock.now())
+    except DigestError as exc:
+        log.warning("digest not sent: %s", exc)
+        return
+    if queued is not None and ctx.wake is not None:
+        ctx.wake()
+
+
+class Scheduler:
+    """APScheduler on the running event loop, with its jobs in the store."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        cfg: Config,
+        policy: Policy,
+        clock: Clock,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.site = cfg.settings.school.site_id
+        self.context = _Context(engine, cfg, policy, clock, wake)
+        self.aps = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)},
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+            timezone=cfg.tz,
+        )
+
+    def start(self) -> None:
+        """Load the stored jobs, put the digest job right, then run whatever is due."""
+        _CONTEXTS[self.site] = self.context
+        self.aps.start(paused=True)
+        self._digest_job()
+        self.aps.resume()
+
+    def _digest_job(self) -> None:
+        job: Any = self.aps.get_job(DIGEST_JOB)
+        if not self.cfg.settings.digest.enabled:
+            if job is not None:
+                self.aps.remove_job(DIGEST_JOB)
+            return
+        trigger = digest_trigger(self.cfg)
+        if job is None:
+            self.aps.add_job(
+                DIGEST_FUNC,
+                trigger,
+                id=DIGEST_JOB,
+                name="weekly digest",
+                args=[self.site],
+            )
+            return
+        if str(job.trigger) == str(trigger) and tuple(job.args) == (self.site,):
+            return  # as stored: a run missed while the server was down stays due
+        now = datetime.now(self.cfg.tz)
+        if job.next_run_time is not None and job.next_run_time <= now:
+            # A missed run is still due: keep it, and follow the new time after it.
+            self.aps.modify_job(DIGEST_JOB, trigger=trigger, args=[self.site])
+        else:
+            self.aps.modify_job(DIGEST_JOB, args=[self.site])
+            self.aps.reschedule_job(DIGEST_JOB, trigger=trigger)
+
+    def next_digest(self) -> datetime | None:
+        job: Any = self.aps.get_job(DIGEST_JOB)
+        return None if job is None else job.next_run_time
+
+    def shutdown(self) -> None:
+        if self.aps.running:
+            self.aps.shutdown(wait=False)
+        if _CONTEXTS.get(self.site) is self.context:
+            del _CONTEXTS[self.site]
+
+
+class _Stopped:
+    def shutdown(self) -> None:
+        pass
+
+
+def start_scheduler(app: App, wake: Callable[[], None] | None = None) -> Scheduler | _Stopped:
+    """The daemon's scheduler for ``app``, started; a failure to start is logged and
+    monitoring goes on without it."""
+    try:
+        scheduler = Scheduler(app.engine, app.cfg, app.policy, app.clock, wake)
+        scheduler.start()
+    except Exception:
+        log.exception("the scheduler did not start: no weekly digest until the next start")
+        return _Stopped()
+    when = scheduler.next_digest()
+    if when is not None:
+        log.info("next weekly digest: %s", when.astimezone(app.cfg.tz).strftime("%a %d %b %H:%M"))
+    return scheduler
