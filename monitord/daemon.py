@@ -164,6 +164,8 @@ class Daemon:
                 )
             if result.alerts_opened:
                 log.info("%d alert(s) opened", result.alerts_opened)
+            if result.alerts_opened or result.alerts_updated:
+                # A grown alert may have queued an update mail (re-alert, raised severity).
                 self._mail_now.set()
 
     async def check_health(self, now: datetime) -> int:
