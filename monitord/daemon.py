@@ -16,6 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from alerting.delivery import EmailNotifier, deliver_due
+from alerting.schedule import start_scheduler
 from collectors.agent_http import AgentEndpoint, IngestSettings, tls_context
 from collectors.base import Batch, Collector, ParseContext, Parser, Session, load_parser
 from collectors.capture import CaptureError, Sniffer
@@ -266,6 +267,7 @@ class Daemon:
         health = asyncio.create_task(self._health())
         followers = [asyncio.create_task(self._follow(*c)) for c in self.collectors]
         endpoint = await self._start_endpoint()
+        scheduler = start_scheduler(self.app, self._mail_now.set)  # the weekly digest
         systemd = SystemdNotifier()
         systemd.send(READY="1", STATUS=f"following {len(self.collectors)} source(s)")
         watchdog = asyncio.create_task(self._watchdog(systemd))
@@ -275,6 +277,7 @@ class Daemon:
             self.app.engine.url.render_as_string(hide_password=True),
         )
         await self._stopping.wait()
+        scheduler.shutdown()
         systemd.send(STOPPING="1", STATUS="finishing the batch in hand")
         watchdog.cancel()
         if endpoint is not None:

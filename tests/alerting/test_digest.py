@@ -7,6 +7,11 @@ from __future__ import annotations
 import asyncio
 import email
 import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -41,7 +46,7 @@ from alerting.schedule import (
 )
 from monitord.clock import FixedClock
 from monitord.config import Config, load_config
-from monitord.initdir import CONFIG_TEMPLATE
+from monitord.initdir import CONFIG_TEMPLATE, init_dir
 from monitord.policy import Policy, load_policy
 from monitord.store import open_store, table_of, utc
 from monitord.tables import AlertRow, DigestRow, EventRow, OutboxRow
@@ -578,3 +583,38 @@ def test_events_table_is_what_the_digest_reads(engine: Engine) -> None:
     # The digest reads these columns by name; a rename would have to change it too.
     columns = set(table_of(EventRow).c.keys())
     assert {"ts", "source", "fmt", "kind", "severity", "category", "year_group"} <= columns
+
+
+def test_the_daemon_keeps_the_digest_job_in_the_store(tmp_path: Path) -> None:
+    """``monitord run`` starts the scheduler: its job is in the store, due next Monday."""
+    config = init_dir(tmp_path / "site")[0]
+    db = tmp_path / "site" / "var" / "monitord.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitord", "--config", str(config), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        jobs: list[Any] = []
+        while time.monotonic() < deadline and not jobs:
+            time.sleep(0.2)
+            if db.exists():
+                with sqlite3.connect(db) as conn:
+                    try:
+                        jobs = conn.execute(f"SELECT id, next_run_time FROM {JOB_TABLE}").fetchall()
+                    except sqlite3.OperationalError:
+                        jobs = []
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output
+    assert [j[0] for j in jobs] == [DIGEST_JOB]
+    when = datetime.fromtimestamp(jobs[0][1], TZ)
+    assert when.strftime("%a %H:%M") == "Mon 07:00"
+    assert timedelta(0) < when - datetime.now(TZ) <= timedelta(days=7)
+    assert "next weekly digest: Mon" in output
