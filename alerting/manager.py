@@ -48,6 +48,7 @@ from monitord.store import audit, insert_ignore, inserted_id, table_of, utc
 from monitord.tables import (
     AlertEventRow,
     AlertRow,
+    AuditRow,
     EventRow,
     ListVersionRow,
     OutboxRow,
@@ -335,7 +336,32 @@ class AlertManager:
     def _held(
         self, conn: Connection, alert_id: int, key: str, j: Judged, d: Decision, now: datetime
     ) -> str | None:
-        """Why this alert's mail is held back now (recorded in the audit trail), or None."""
+        """Why this alert's mail is held back now, or None. The hold is recorded in the audit
+        trail, at most once per re-alert interval for one alert while it keeps growing."""
+        held = self._hold(conn, alert_id, key, j, d, now)
+        if held is None:
+            return None
+        reason, by = held
+        audt = table_of(AuditRow)
+        last = conn.execute(
+            select(audt.c.ts, audt.c.detail)
+            .where(audt.c.subject == f"alert:{alert_id}", audt.c.action == "alert.held")
+            .order_by(audt.c.id.desc())
+            .limit(1)
+        ).first()
+        recent = last is not None and (
+            now - utc(last.ts) < self.cfg.settings.alerts.realert_interval
+            and json.loads(last.detail).get("by") == by
+        )
+        if not recent:
+            detail = {"reason": reason, "by": by, "event": j.event_id}
+            audit(conn, self.actor, "alert.held", f"alert:{alert_id}", detail, now=now)
+        return reason
+
+    def _hold(
+        self, conn: Connection, alert_id: int, key: str, j: Judged, d: Decision, now: datetime
+    ) -> tuple[str, str] | None:
+        """(why, by what) this alert's mail is held back now, or None."""
         if d.severity is Severity.CRITICAL:
             return None
         person = j.attribution.person
@@ -348,10 +374,7 @@ class AlertManager:
             now,
         )
         if silence is not None:
-            reason = f"silenced by silence {silence}"
-            detail = {"reason": reason, "by": f"silence:{silence}", "event": j.event_id}
-            audit(conn, self.actor, "alert.held", f"alert:{alert_id}", detail, now=now)
-            return reason
+            return f"silenced by silence {silence}", f"silence:{silence}"
         at = table_of(AlertRow)
         span = self.cfg.settings.alerts.inhibit_window
         ts = j.event.ts
@@ -370,10 +393,7 @@ class AlertManager:
         ).scalar()
         if critical is None:
             return None
-        reason = f"inhibited by critical alert {critical}"
-        detail = {"reason": reason, "by": f"alert:{critical}", "event": j.event_id}
-        audit(conn, self.actor, "alert.held", f"alert:{alert_id}", detail, now=now)
-        return reason
+        return f"inhibited by critical alert {critical}", f"alert:{critical}"
 
     def _nearby(self, conn: Connection, j: Judged) -> tuple[Nearby, ...]:
         """The few events of the same person (or device, or address) just before and after

@@ -819,9 +819,14 @@ def test_critical_alert_holds_back_lower_mail_about_the_same_person(
     assert held["subject"] == f"alert:{alerts['alice.p', 'pornography']['id']}"
     detail = json.loads(held["detail"])
     assert detail["by"] == f"alert:{alerts['alice.p', 'child_abuse']['id']}"
+    # Growing while held records the hold once, not once a batch.
+    school.lookup("alice.p", "pornhub.com", at(clock, 54))
+    school.lookup("alice.p", "www.pornhub.com", at(clock, 54))
+    assert len(school.audit("alert.held")) == 1
     # Within the window a new lower alert is held too; after it, mail flows again.
     school.lookup("alice.p", "bet365.com", at(clock, 55))
     assert len(school.outbox()) == 2
+    assert len(school.audit("alert.held")) == 2
     clock.advance(timedelta(hours=5))
     school.lookup("alice.p", "bet365.com", at(clock, 0))
     assert len(school.outbox()) == 3
