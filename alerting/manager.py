@@ -41,6 +41,7 @@ from alerting.mail import (
 )
 from monitord.clock import Clock
 from monitord.config import Config
+from monitord.explain import person_on_roster
 from monitord.model import Decision, Judged, Person, Severity
 from monitord.policy import Policy, load_policy
 from monitord.silences import silence_for
@@ -52,7 +53,6 @@ from monitord.tables import (
     EventRow,
     ListVersionRow,
     OutboxRow,
-    PersonRow,
 )
 
 ALERTING = frozenset({Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL})
@@ -541,27 +541,13 @@ class AlertManager:
         """Queue the mail for an alert raised by hand: to everyone who heard of it before and
         everyone its new severity reaches, in its thread. Neither a silence nor another
         alert holds it back: a person decided it."""
-        at, ot, pt = table_of(AlertRow), table_of(OutboxRow), table_of(PersonRow)
+        at, ot = table_of(AlertRow), table_of(OutboxRow)
         now = self.clock.now()
         row = conn.execute(select(at).where(at.c.id == alert_id)).one()
         alert = dict(row._mapping)
         for key in ("first_seen", "last_seen"):
             alert[key] = utc(alert[key])
-        found = None
-        if row.person:
-            found = conn.execute(select(pt).where(pt.c.username == row.person)).first()
-        person = (
-            Person(
-                found.username,
-                found.display_name,
-                found.role,
-                found.year_group,
-                found.class_name,
-                found.email,
-            )
-            if found is not None
-            else None
-        )
+        person = person_on_roster(conn.engine, row.person) if row.person else None
         severity = Severity(row.severity)
         recipients: list[str] = json.loads(row.recipients)
         for addr in self.addresses(self.policy.route(row.category, severity, row.role), person):
