@@ -51,7 +51,7 @@ def open_app(cfg: Config, clock: Clock, *, alerts: bool = True) -> App:
         now=clock.now(),
     )
     classifier = Classifier(load_index(engine, STARTER_LISTS))
-    manager = AlertManager(cfg, clock) if alerts else None
+    manager = AlertManager(cfg, clock, policy=policy) if alerts else None
     processor = Processor(
         engine, clock, identity, classifier, policy, manager, cfg.settings.school.site_id
     )
