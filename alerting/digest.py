@@ -103,7 +103,7 @@ CHART_FILES = {
 _WEEK = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.IGNORECASE)
 _DOMAINISH = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?[^\s/]+\.[^\s/]+(?:/\S*)?$", re.IGNORECASE)
 
-_ENV = Environment(
+TEMPLATES = Environment(
     loader=PackageLoader("alerting", "templates"),
     autoescape=select_autoescape(["html", "html.j2"]),
     trim_blocks=True,
@@ -1007,7 +1007,7 @@ class Rendered:
 
     def html(self, sources: Mapping[str, str]) -> str:
         """The HTML with each chart's ``src`` from ``sources`` (``cid:...`` or a file)."""
-        return _ENV.get_template("digest.html.j2").render(d=self.digest, img=sources)
+        return TEMPLATES.get_template("digest.html.j2").render(d=self.digest, img=sources)
 
 
 def render(d: Digest) -> Rendered:
@@ -1022,7 +1022,7 @@ def render(d: Digest) -> Rendered:
             f"Twelve weeks to {d.week.label}", d.trend_labels, d.trend, d.trend_low
         ),
     }
-    text = _ENV.get_template("digest.txt.j2").render(d=d)
+    text = TEMPLATES.get_template("digest.txt.j2").render(d=d)
     return Rendered(text, images, d)
 
 
