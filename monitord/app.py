@@ -18,9 +18,12 @@ from collectors.files import iter_records
 from monitord.classify import Classifier
 from monitord.clock import Clock
 from monitord.config import Config
+from monitord.content import DEFAULT_PROCESSES, ContentClassifier, ProcessIndex
+from monitord.e2guardian import load_phrase_lists
 from monitord.identity import Identity
 from monitord.lists import load_index
 from monitord.model import RawRecord
+from monitord.phrases import DEFAULT_PHRASES, load_engine
 from monitord.pipeline import BatchResult, Processor
 from monitord.policy import Policy, load_policy
 from monitord.store import open_store
@@ -52,8 +55,12 @@ def open_app(cfg: Config, clock: Clock, *, alerts: bool = True) -> App:
     )
     classifier = Classifier(load_index(engine, STARTER_LISTS))
     manager = AlertManager(cfg, clock, policy=policy) if alerts else None
+    content = ContentClassifier(
+        load_engine(DEFAULT_PHRASES, load_phrase_lists(engine)),
+        ProcessIndex.load(DEFAULT_PROCESSES),
+    )
     processor = Processor(
-        engine, clock, identity, classifier, policy, manager, cfg.settings.school.site_id
+        engine, clock, identity, classifier, policy, manager, cfg.settings.school.site_id, content
     )
     return App(cfg, engine, clock, policy, processor)
 

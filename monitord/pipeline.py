@@ -13,10 +13,12 @@ from sqlalchemy import Connection, Engine, select, update
 from collectors.base import BinarySession, ParseContext, Session
 from monitord.classify import Classifier
 from monitord.clock import Clock
+from monitord.content import ContentClassifier
 from monitord.identity import Binding, Identity, lease_interval
 from monitord.model import (
     Attribution,
     Checkpoint,
+    Decision,
     Event,
     EventKind,
     EventUpdate,
@@ -89,7 +91,9 @@ class Processor:
         policy: Policy,
         alerts: AlertSink | None,
         site_id: str = "default",
+        content: ContentClassifier | None = None,
     ) -> None:
+        self.content = content
         self.engine = engine
         self.clock = clock
         self.identity = identity
@@ -169,10 +173,19 @@ class Processor:
                 attribution = given_attribution or self.identity.resolve(ev)
                 classification = self.classifier.classify(ev)
                 categories = classification.categories
+                matches = classification.matches
+                cap: Severity | None = None
+                if self.content is not None:  # what a search, typed text or program says
+                    said = self.content.classify(ev, attribution.person)
+                    matches = (*matches, *said.matches)
+                    categories = (*categories, *(c for c in said.categories if c not in categories))
+                    cap = said.cap
                 if ev.category is not None and ev.category not in categories:
                     categories = (*categories, ev.category)
                 decisions = tuple(
-                    self.policy.decide(c, attribution.person, attribution.device, ev.ts)
+                    _capped(
+                        self.policy.decide(c, attribution.person, attribution.device, ev.ts), cap
+                    )
                     for c in categories
                 )
                 judged = Judged(
@@ -182,7 +195,7 @@ class Processor:
                     ev,
                     fmt,
                     attribution,
-                    classification.matches,
+                    matches,
                     decisions,
                 )
                 position[eid] = len(pending.judged)
@@ -349,6 +362,15 @@ class Processor:
                 **values,
             )
         )
+
+
+def _capped(decision: Decision, cap: Severity | None) -> Decision:
+    """A pupil looking for help is reported, never above ``cap`` (high), whatever the row."""
+    if cap is None or decision.severity.rank <= cap.rank:
+        return decision
+    return replace(
+        decision, severity=cap, rule=f"{decision.rule}; support-seeking: at most {cap.value}"
+    )
 
 
 def _update_in_batch(pending: Judgement, at: int, upd: EventUpdate) -> None:

@@ -191,3 +191,99 @@ def test_a_rewritten_leases_file_adds_the_changed_leases(app: App, tmp_path: Pat
     db = Path(app.cfg.database_url.removeprefix("sqlite:///"))
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM leases").fetchone() == (3,)
+
+
+def _agent_report(n: int, kind: str, **data: str) -> str:
+    import json
+
+    return json.dumps(
+        {
+            "schema": "monitord.agent/1",
+            "agent_id": "y6-lt-07",
+            "hostname": "Y6-LT-07",
+            "ts": f"2026-11-19T10:0{n}:00Z",
+            "user": "jayden.s",
+            "ip": "10.20.6.7",
+            "mac": "aa:00:00:00:00:07",
+            "kind": kind,
+            "data": data,
+        }
+    )
+
+
+def test_agent_searches_and_typed_text_reach_alerts_and_mail(app: App, tmp_path: Path) -> None:
+    import asyncio
+    import email
+    from email.policy import default as default_policy
+
+    from alerting.delivery import EmailNotifier, deliver_due
+    from monitord.cases import list_alerts
+
+    app = school(app, tmp_path)
+    reports = tmp_path / "reports.jsonl"
+    reports.write_text(
+        "\n".join(
+            [
+                _agent_report(1, "search", engine="google", query="how to kill myself"),
+                _agent_report(
+                    2, "typed_text", text="ways to self harm without anyone knowing", app="Notepad"
+                ),
+                _agent_report(3, "search", engine="bing", query="holocaust year 6 lesson"),
+                _agent_report(4, "process", name="Tor.exe"),
+            ]
+        )
+        + "\n"
+    )
+    result = ingest_files(app, [reports], "agent", "agents")
+    assert (result.events, result.rejected) == (4, 0)
+    alerts = {a["category"]: a for a in list_alerts(app.engine)}
+    assert set(alerts) == {"suicide", "self_harm", "filter_bypass"}
+    assert alerts["suicide"]["person"] == "jayden.s"
+    assert alerts["suicide"]["severity"] == "high"
+    assert alerts["filter_bypass"]["indicator"] == "Tor.exe"
+    sent = asyncio.run(
+        deliver_due(app.engine, app.cfg, app.clock, EmailNotifier(app.cfg), include_batched=True)
+    )
+    assert sent.sent == 3
+    subjects = sorted(
+        str(email.message_from_bytes(p.read_bytes(), policy=default_policy)["Subject"])
+        for p in app.cfg.pickup_dir.glob("*.eml")
+    )
+    assert any("HIGH suicide - J.S." in s for s in subjects)
+    assert all("Jayden" not in s for s in subjects)
+
+
+def test_a_pupil_seeking_help_is_never_above_high(app: App, tmp_path: Path) -> None:
+    from monitord.app import open_app
+    from monitord.cases import list_alerts
+
+    policy = app.cfg.policy_file
+    assert policy is not None
+    text = policy.read_text().replace(
+        'self_harm = { pupil = "high"', 'self_harm = { pupil = "critical"'
+    )
+    assert 'self_harm = { pupil = "critical"' in text
+    policy.write_text(text)
+    app = school(open_app(app.cfg, app.clock), tmp_path)
+    reports = tmp_path / "help.jsonl"
+    reports.write_text(
+        _agent_report(1, "search", engine="google", query="how to stop self harming")
+        + "\n"
+        + _agent_report(
+            2, "search", engine="google", query="ways to self harm without anyone knowing"
+        )
+        + "\n"
+    )
+    ingest_files(app, [reports], "agent", "agents")
+    [alert] = list_alerts(app.engine)
+    assert alert["category"] == "self_harm"
+    assert alert["severity"] == "critical"  # the second search is not looking for help
+    rows = (
+        sqlite3.connect(Path(app.cfg.database_url.removeprefix("sqlite:///")))
+        .execute("SELECT text, severity FROM events WHERE kind = 'search' ORDER BY ts")
+        .fetchall()
+    )
+    assert rows == [
+        ("how to stop self harming", "high"),
+        ("ways to self harm without anyone knowing", "critical"),
+    ]
