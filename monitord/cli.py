@@ -191,8 +191,17 @@ def cmd_lists_import(args: argparse.Namespace) -> int:
     engine = open_store(cfg.database_url)
     path = Path(args.path)
     now = SystemClock().now()
+    if args.format == "e2guardian":
+        return _import_phrase_lists(args, engine, cfg, path, now)
     if args.format == "ut1":
         contents, skipped = read_ut1(path, args.name or "ut1")
+    elif args.format == "hosts":
+        from monitord.hostsfile import read_hosts
+
+        if not args.category:
+            raise Failure("lists import --format hosts needs --category")
+        content, skipped = read_hosts(path, args.category, args.name or path.stem)
+        contents = [content]
     else:
         if not args.category:
             raise Failure(f"lists import --format {args.format} needs --category")
@@ -206,6 +215,31 @@ def cmd_lists_import(args: argparse.Namespace) -> int:
     for s in skipped:
         out.print(f"left out {s}", markup=False)
     _compile_lists(cfg, engine)
+    return 0
+
+
+def _import_phrase_lists(
+    args: argparse.Namespace, engine: Engine, cfg: Config, path: Path, now: Any
+) -> int:
+    """e2guardian weighted and banned phrase lists, for the text of searches and typing; the
+    daemon reads them when it starts."""
+    from monitord.e2guardian import import_e2guardian
+
+    stored, skipped = import_e2guardian(
+        engine,
+        cfg.lists_dir,
+        path,
+        actor(),
+        now,
+        name=args.name or "e2guardian",
+        category=args.category,
+    )
+    table = Table("list", "category", "rules", "sha256")
+    for plist, _version in stored:
+        table.add_row(plist.name, plist.category, str(len(plist.rules)), plist.sha256[:12])
+    out.print(table)
+    for s in skipped:
+        out.print(f"left out {s}", markup=False)
     return 0
 
 
@@ -715,7 +749,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s = lists.add_parser("import")
     s.add_argument("path")
-    s.add_argument("--format", required=True, choices=("ut1", "domains", "urls"))
+    s.add_argument(
+        "--format", required=True, choices=("ut1", "domains", "urls", "hosts", "e2guardian")
+    )
     s.add_argument("--category")
     s.add_argument("--name")
     s.set_defaults(func=cmd_lists_import)
