@@ -449,32 +449,6 @@ def cmd_agents(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_backup(args: argparse.Namespace) -> int:
-    from monitord.rights import backup
-
-    cfg = _config(args)
-    size = backup(open_store(cfg.database_url), Path(args.output))
-    out.print(f"backed up the store to {args.output} ({size:,} bytes)", markup=False)
-    return 0
-
-
-def cmd_sar(args: argparse.Namespace) -> int:
-    from monitord.rights import subject_access
-
-    cfg = _config(args)
-    counts = subject_access(
-        open_store(cfg.database_url),
-        args.username,
-        Path(args.output),
-        actor(),
-        args.reason,
-        SystemClock().now(),
-    )
-    summary = ", ".join(f"{n} {name}" for name, n in counts.items())
-    out.print(f"wrote {args.output}: {summary} (recorded in the audit trail)", markup=False)
-    return 0
-
-
 def cmd_alerts_escalate(args: argparse.Namespace) -> int:
     from alerting.manager import AlertManager
 
@@ -609,6 +583,107 @@ def cmd_evidence_export(args: argparse.Namespace) -> int:
         markup=False,
     )
     out.print(f"sha256 {done.sha256} (recorded in the audit trail)", markup=False)
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from monitord.rights import backup
+
+    cfg = _config(args)
+    size = backup(open_store(cfg.database_url), Path(args.output))
+    out.print(f"backed up the store to {args.output} ({size:,} bytes)", markup=False)
+    return 0
+
+
+def cmd_sar(args: argparse.Namespace) -> int:
+    from monitord.rights import subject_access
+
+    cfg = _config(args)
+    counts = subject_access(
+        open_store(cfg.database_url),
+        args.username,
+        Path(args.output),
+        actor(),
+        args.reason,
+        SystemClock().now(),
+    )
+    summary = ", ".join(f"{n} {name}" for name, n in counts.items())
+    out.print(f"wrote {args.output}: {summary} (recorded in the audit trail)", markup=False)
+    return 0
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    """The weekly digest: printed as text, written as files (--out) or mailed (--send)."""
+    from alerting.digest import (
+        DigestError,
+        Week,
+        collect,
+        queue_digest,
+        recipients_for,
+        render,
+        write_preview,
+    )
+    from monitord.policy import load_policy
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    policy = load_policy(cfg.policy_file, cfg.tz)
+    clock = SystemClock()
+    now = clock.now()
+    week = Week.parse(args.week, cfg.tz) if args.week else Week.last_completed(now, cfg.tz)
+    if args.send:
+        try:
+            queued = queue_digest(engine, cfg, policy, week, now, actor(), named=args.named)
+        except DigestError as exc:
+            raise Failure(str(exc)) from None
+        asyncio.run(deliver_due(engine, cfg, clock, EmailNotifier(cfg)))
+        status, error = _outbox_status(engine, queued.outbox_id)
+        to = ", ".join(queued.recipients)
+        if status == "sent":
+            out.print(f"digest {week.label} sent to {to}", markup=False)
+        else:
+            out.print(
+                f"digest {week.label} queued for {to} as outbox message {queued.outbox_id} "
+                f"({status}: {error or 'waiting its turn'}); the daemon retries it",
+                markup=False,
+            )
+        return 0
+    rendered = render(collect(engine, cfg, policy, week, now, named=args.named))
+    if args.out:
+        for path in write_preview(rendered, Path(args.out)):
+            out.print(f"wrote {path}", markup=False)
+        who = ", ".join(recipients_for(cfg, args.named)) or "nobody configured"
+        out.print(f"(--send mails it to {who})", markup=False)
+        return 0
+    sys.stdout.write(rendered.text)
+    return 0
+
+
+def _outbox_status(engine: Engine, outbox_id: int) -> tuple[str, str | None]:
+    from sqlalchemy import select
+
+    from monitord.store import table_of
+    from monitord.tables import OutboxRow
+
+    t = table_of(OutboxRow)
+    with engine.connect() as conn:
+        row = conn.execute(select(t.c.status, t.c.last_error).where(t.c.id == outbox_id)).one()
+    return str(row.status), row.last_error
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """The governors' report for a span of dates: HTML with its charts, and a PDF."""
+    from alerting.report import ReportError, collect_report, parse_day, write_report
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    try:
+        first, last = parse_day(args.start, "--from"), parse_day(args.end, "--to")
+        report = collect_report(engine, cfg, first, last, SystemClock().now())
+    except ReportError as exc:
+        raise Failure(str(exc)) from None
+    for path in write_report(report, Path(args.out)):
+        out.print(f"wrote {path}", markup=False)
     return 0
 
 
@@ -817,6 +892,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="AES-encrypt the zip (alone: $MONITORD_EXPORT_PASSWORD, else asked)",
     )
     s.set_defaults(func=cmd_evidence_export)
+
+    s = sub.add_parser("digest", help="the weekly digest for the Online Safety Group")
+    s.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: the last full week)")
+    how = s.add_mutually_exclusive_group()
+    how.add_argument(
+        "--send",
+        action="store_true",
+        help="mail it to recipients.online_safety_group (recipients.dsl with --named)",
+    )
+    how.add_argument("--out", metavar="DIR", help="write its HTML, text and charts into DIR")
+    s.add_argument("--named", action="store_true", help="the DSL's own copy, with names")
+    s.set_defaults(func=cmd_digest)
+
+    s = sub.add_parser("report", help="the governors' report for a period (HTML and PDF)")
+    s.add_argument("--from", dest="start", required=True, metavar="DATE")
+    s.add_argument("--to", dest="end", required=True, metavar="DATE")
+    s.add_argument("--out", required=True, metavar="DIR")
+    s.set_defaults(func=cmd_report)
     return p
 
 
