@@ -19,10 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from monitord.categories import ALLOW, ILLEGAL
-from monitord.hostindex import HostIndex, IndexBuilder, ListInfo, normal_path
+from monitord.hostindex import HostIndex, IndexBuilder, ListInfo, UrlEntry, normal_path
 from monitord.model import Event, Match
 
 
@@ -134,31 +133,50 @@ class DomainIndex:
 
     def matches(
         self,
-        hits: Iterable[tuple[str, int]],
+        hits: Sequence[tuple[str, int]],
         path: str | None = None,
         subject: str | None = None,
     ) -> list[Match]:
         """The matches behind hits (entry, row): domain entries, then URL entries when the
         record has a path, then expressions when it has a URL."""
+        urls = self.url_hits(hits, path) if path is not None else ()
+        ix = self.compiled
+        exprs = ix.expression_matches(subject) if subject is not None and ix.expressions else []
+        return self.assemble(hits, urls, exprs)
+
+    def url_hits(
+        self, hits: Sequence[tuple[str, int]], path: str
+    ) -> tuple[tuple[UrlEntry, ...], ...]:
+        """For each hit, the URL entries of its name that ``path`` falls under."""
+        ix = self.compiled
+        normal = normal_path(path)
+        return tuple(
+            tuple(ix.url_matches(entry, normal)) if ix.kind(row)[1] else () for entry, row in hits
+        )
+
+    def assemble(
+        self,
+        hits: Sequence[tuple[str, int]],
+        urls: Sequence[Sequence[UrlEntry]] = (),
+        exprs: Sequence[tuple[str, int]] = (),
+    ) -> list[Match]:
+        """Matches from hits, the URL entries matched under each hit (as ``url_hits`` gives
+        them) and the expressions matched, in that order."""
         ix = self.compiled
         lists = ix.lists
         found: list[Match] = []
-        normal = normal_path(path) if path is not None else None
-        for entry, row in hits:
-            lids, has_urls = ix.kind(row)
-            for lid in lids:
+        for k, (entry, row) in enumerate(hits):
+            for lid in ix.kind(row)[0]:
                 info = lists[lid]
                 found.append(Match(info.category, info.name, entry, allow=info.category == ALLOW))
-            if has_urls and normal is not None:
-                for u in ix.urls.get(entry, ()):
-                    if _path_matches(u.path, normal):
-                        info = lists[u.list_id]
-                        allow = info.category == ALLOW
-                        found.append(Match(info.category, info.name, u.listed, allow=allow))
-        if subject is not None and ix.expressions:
-            for pattern, lid in ix.expression_matches(subject):
-                info = lists[lid]
-                found.append(Match(info.category, info.name, pattern, allow=info.category == ALLOW))
+            for u in urls[k] if k < len(urls) else ():
+                info = lists[u.list_id]
+                found.append(
+                    Match(info.category, info.name, u.listed, allow=info.category == ALLOW)
+                )
+        for pattern, lid in exprs:
+            info = lists[lid]
+            found.append(Match(info.category, info.name, pattern, allow=info.category == ALLOW))
         return found
 
     def lookup(self, host: str, path: str | None = None, subject: str | None = None) -> list[Match]:
@@ -173,31 +191,27 @@ class DomainIndex:
         return self._builder.entries if self._builder is not None else self.compiled.entries
 
 
-def _path_matches(prefix: str, path: str) -> bool:
-    """A URL entry's path matches the path and everything below it, never a sibling that
-    merely starts with the same letters (``/flash`` is not ``/flashy``); an entry with a
-    query matches as a plain prefix of path and query."""
-    if "?" in prefix:
-        return path.startswith(prefix)
-    p = path.split("?", 1)[0]
-    return (
-        p == prefix or p.startswith(prefix + "/") or (prefix.endswith("/") and p.startswith(prefix))
-    )
-
-
 def url_parts(url: str | None) -> tuple[str | None, str | None]:
     """(path with query, URL without scheme in lower case) of a URL with a scheme; (None, None)
-    for anything else (a DNS name, a CONNECT target ``host:443``)."""
-    if not url or "://" not in url:
+    for anything else (a DNS name, a CONNECT target ``host:443``). The path starts at the
+    first ``/``, ``?`` or ``#`` after the scheme; the fragment is dropped."""
+    if not url:
         return None, None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
+    at = url.find("://")
+    if at < 0:
         return None, None
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    return path, url.split("://", 1)[1].lower()
+    rest = url[at + 3 :]
+    cut = len(rest)
+    for ch in "/?#":
+        k = rest.find(ch, 0, cut)
+        if k >= 0:
+            cut = k
+    path = rest[cut:]
+    if "#" in path:
+        path = path.split("#", 1)[0]
+    if not path.startswith("/"):
+        path = "/" + path
+    return path, rest.lower()
 
 
 @dataclass(frozen=True, slots=True)

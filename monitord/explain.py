@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
 from sqlalchemy import Engine, select
 
+from monitord.categories import ALLOW, ILLEGAL
 from monitord.classify import Classification, Classifier, canonical_host, url_parts
 from monitord.config import Recipients
-from monitord.hostindex import ListInfo
+from monitord.hostindex import ListInfo, UrlEntry
 from monitord.model import Decision, Match, Person, Severity
 from monitord.policy import Policy
 from monitord.store import table_of
@@ -40,6 +41,9 @@ _SCHEME = re.compile(r"^[ \t]*[a-z][a-z0-9+.\-]*://", re.MULTILINE)
 _TEXT_LINE = re.compile(r"^[ \t]*(?:\S+[ \t]+\S|$)", re.MULTILINE)
 # What a JSON string may hold without escaping (besides the newline between lines).
 _UNSAFE = re.compile(r'["\\\x00-\x09\x0b-\x1f\x7f\u2028\u2029]')
+_SPACE = re.compile(r"\s")
+_RANK = {s.value: s.rank for s in Severity}
+_NONE = Severity.NONE.value
 _READ = 1 << 22
 
 
@@ -58,7 +62,7 @@ def parse_item(thing: str) -> Item:
     """A domain (``example.com``, ``example.com:443``), a URL (with or without a scheme) or
     text (anything with a space in it)."""
     s = thing.strip()
-    if not s or any(c.isspace() for c in s):
+    if not s or _SPACE.search(s):
         return Item(thing, "text")
     if "/" not in s:
         host = s
@@ -117,6 +121,10 @@ class Explainer:
         index = classifier.index
         self._lists = {(i.name, i.category): i for i in index.lists}
         self._decisions: dict[str, dict[str, Any]] = {}
+        self._tails: dict[Any, str] = {}
+        self._prefixes: dict[tuple[str, str], str] = {}
+        self._by_lid: list[tuple[str, bool, str]] | None = None
+        self._decision_strings: dict[str, str] = {}
 
     def _info(self, m: Match) -> ListInfo | None:
         return self._lists.get((m.list_name, m.category))
@@ -159,6 +167,107 @@ class Explainer:
         # Text classification goes here, under "text", when its engine is wired in.
         return out
 
+    def tail(self, c: Classification) -> str:
+        """``result`` as JSON without its first three keys (item, kind, host) and its opening
+        brace, written from kept pieces: the batch path's answer for a matched line."""
+        decisions = [self._decision_json(cat) for cat in c.categories]
+        severity = max(
+            (self.decision(cat)["severity"] for cat in c.categories),
+            key=_RANK.__getitem__,
+            default=_NONE,
+        )
+        sums: dict[str, list[int]] = {}
+        for m in c.matches:
+            t = sums.setdefault(m.category, [0, 0])
+            t[0] += 1
+            t[1] += m.score
+        totals = ",".join(
+            f'"{cat}":{{"matches":{n},"score":{sc}}}' for cat, (n, sc) in sums.items()
+        )
+        cats = ",".join(f'"{cat}"' for cat in c.categories)
+        return (
+            f'"categories":[{cats}],"matches":[{",".join(map(self._match_json, c.matches))}],'
+            f'"allowed_by":[{",".join(map(self._match_json, c.allowed_by))}],'
+            f'"totals":{{{totals}}},"decisions":[{",".join(decisions)}],"severity":"{severity}"}}'
+        )
+
+    def _domain_tail(
+        self, hits: list[tuple[str, int]], kids: list[int], quote: Callable[[str], str]
+    ) -> str:
+        """``tail`` for hits on domain entries only, without building Match objects: the same
+        judgement as ``Classifier.judge`` (an allow entry outweighs entries as broad as itself
+        or broader, never an illegal one), the same JSON."""
+        table = self.classifier.index.compiled.kind_table
+        if self._by_lid is None:
+            self._by_lid = [
+                (info.category, info.category == ALLOW, self._list_prefix(info))
+                for info in self.classifier.index.compiled.lists
+            ]
+        by_lid = self._by_lid
+        pairs = [(entry, table[k][0]) for (entry, _), k in zip(hits, kids, strict=True)]
+        depth = max(
+            (len(e) for e, lids in pairs for lid in lids if by_lid[lid][1]),
+            default=-1,
+        )
+        matches: list[str] = []
+        allowed: list[str] = []
+        cats: list[str] = []
+        sums: dict[str, int] = {}
+        for entry, lids in pairs:
+            quoted = quote(entry)
+            for lid in lids:
+                category, allow, prefix = by_lid[lid]
+                frag = f'{prefix}{quoted},"score":0,"allow":{"true" if allow else "false"}}}'
+                matches.append(frag)
+                sums[category] = sums.get(category, 0) + 1
+                if allow:
+                    allowed.append(frag)
+                elif category not in cats and (category in ILLEGAL or len(entry) > depth):
+                    cats.append(category)
+        if not matches:
+            return ""
+        decisions = ",".join(self._decision_json(cat) for cat in cats)
+        severity = max(
+            (self.decision(cat)["severity"] for cat in cats),
+            key=_RANK.__getitem__,
+            default=_NONE,
+        )
+        totals = ",".join(f'"{cat}":{{"matches":{n},"score":0}}' for cat, n in sums.items())
+        names = ",".join(f'"{cat}"' for cat in cats)
+        return (
+            f'"categories":[{names}],"matches":[{",".join(matches)}],'
+            f'"allowed_by":[{",".join(allowed)}],"totals":{{{totals}}},'
+            f'"decisions":[{decisions}],"severity":"{severity}"}}'
+        )
+
+    def _list_prefix(self, info: ListInfo) -> str:
+        head = {
+            "category": info.category,
+            "list": info.name,
+            "version": info.version,
+            "sha256": info.sha256[:12] if info.sha256 else None,
+            "imported_at": info.imported_at,
+        }
+        return _dumps(head)[:-1] + ',"entry":'
+
+    def _match_json(self, m: Match) -> str:
+        key = (m.list_name, m.category)
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            whole = match_json(Match(m.category, m.list_name, ""), self._info(m))
+            head = {k: whole[k] for k in ("category", "list", "version", "sha256", "imported_at")}
+            prefix = self._prefixes[key] = _dumps(head)[:-1] + ',"entry":'
+        entry = m.entry if _UNSAFE.search(m.entry) is None else None
+        quoted = f'"{entry}"' if entry is not None else _dumps(m.entry)
+        allow = "true" if m.allow else "false"
+        return f'{prefix}{quoted},"score":{m.score},"allow":{allow}}}'
+
+    def _decision_json(self, category: str) -> str:
+        out = self._decision_strings.get(category)
+        if out is None:
+            out = self._decision_strings[category] = _dumps(self.decision(category))
+        return out
+
     def explain(self, thing: str) -> dict[str, Any]:
         """Everything about one item, with the person and time it was judged for."""
         item = parse_item(thing)
@@ -195,64 +304,118 @@ class Explainer:
         found = _HOST.findall(low)
         if len(found) != len(given):  # cannot happen with the pattern above; stay correct
             found = [parse_item(g).host or "" for g in given]
-        kinds = ["url" if "/" in g else "domain" if g else "text" for g in given]
-        if " " in text or "\t" in text:
+        kinds = ["url" if "/" in g else "domain" for g in given]
+        texts: list[int] = []
+        if " " in text or "\t" in text or "\n\n" in text or not given[0] or not given[-1]:
             counted = line_no = 0
             for m in _TEXT_LINE.finditer(text):
                 line_no += text.count("\n", counted, m.start())
                 counted = m.start()
-                kinds[line_no] = "text"
-                found[line_no] = ""
+                texts.append(line_no)
+        for i in texts:
+            kinds[i] = "text"
+            found[i] = ""
         hosts, odd_hosts = _canonical_hosts(found)
         index = self.classifier.index
         compiled = index.compiled
         hit_items, hit_starts, hit_rows = compiled.batch_hits(hosts)
         per_item: dict[int, list[tuple[str, int]]] = {}
-        for i, start, row in zip(
-            hit_items.tolist(), hit_starts.tolist(), hit_rows.tolist(), strict=True
+        kids: dict[int, list[int]] = {}
+        for i, start, row, kid in zip(
+            hit_items.tolist(),
+            hit_starts.tolist(),
+            hit_rows.tolist(),
+            compiled.kinds[hit_rows].tolist(),
+            strict=True,
         ):
             per_item.setdefault(i, []).append((hosts[i][start:], row))
+            kids.setdefault(i, []).append(kid)
+        expression_items: list[int] = []
         if compiled.expressions:
             subjects = _SCHEME.sub("", low)
             for i in compiled.expression_lines(subjects):
                 if kinds[i] == "url":
                     per_item.setdefault(i, [])
-        results: dict[int, str] = {}
-        for i, hits in per_item.items():
-            item = parse_item(given[i]) if kinds[i] == "url" else Item(given[i], kinds[i])
-            item = Item(given[i], kinds[i], hosts[i], item.path, item.subject)
-            c = self.classifier.judge(index.matches(hits, item.path, item.subject))
-            if c.matches:
-                results[i] = json.dumps(
-                    self.result(item, c), ensure_ascii=False, separators=(",", ":")
-                )
+                    kids.setdefault(i, [])
+                    expression_items.append(i)
         safe = _UNSAFE.search(text) is None
         if safe and odd_hosts:
             safe = _UNSAFE.search("\n".join(hosts)) is None
-        out: list[str] = []
-        for i, (g, kind, host) in enumerate(zip(given, kinds, hosts, strict=True)):
-            line = results.get(i)
-            if line is None:
-                if safe:
-                    host_json = f'"{host}"' if kind != "text" else "null"
-                    line = (
-                        f'{{"item":"{g}","kind":"{kind}","host":{host_json},'
-                        '"categories":[],"matches":[]}'
-                    )
-                else:
-                    line = json.dumps(
-                        {
-                            "item": g,
-                            "kind": kind,
-                            "host": host if kind != "text" else None,
-                            "categories": [],
-                            "matches": [],
-                        },
-                        ensure_ascii=False,
-                    )
-            out.append(line)
+        quote = _quote if safe else _dumps
+        results: dict[int, str] = {}
+        expression_set = set(expression_items)
+        kind_table = compiled.kind_table
+        for i, hits in per_item.items():
+            kind = kinds[i]
+            urls: tuple[tuple[UrlEntry, ...], ...] = ()
+            exprs: tuple[tuple[str, int], ...] = ()
+            if kind == "url" and (i in expression_set or any(kind_table[k][1] for k in kids[i])):
+                # URL entries or expressions: the path decides which. (expression_lines found
+                # every line an expression matches; no other line need try them.)
+                path, subject = url_parts(_with_scheme(given[i]))
+                if path is not None:
+                    urls = index.url_hits(hits, path)
+                if i in expression_set and subject is not None:
+                    exprs = tuple(compiled.expression_matches(subject))
+            if not urls and not exprs:
+                fast = self._domain_tail(hits, kids[i], quote)
+                if fast:
+                    item_json, host_json = quote(given[i]), quote(hosts[i])
+                    results[i] = f'{{"item":{item_json},"kind":"{kind}","host":{host_json},{fast}'
+                continue
+            # The answer depends on the hits, URL entries and expressions alone: kept.
+            key = (tuple(hits), urls, exprs)
+            tail = self._tails.get(key)
+            if tail is None:
+                c = self.classifier.judge(index.assemble(hits, urls, exprs))
+                tail = self.tail(c) if c.matches else ""
+                if len(self._tails) > 100_000:
+                    self._tails.clear()
+                self._tails[key] = tail
+            if tail:
+                item_json, host_json = quote(given[i]), quote(hosts[i])
+                results[i] = f'{{"item":{item_json},"kind":"{kind}","host":{host_json},{tail}'
+        # Everything else matched nothing: one line each, from a template when no line of the
+        # block needs escaping.
+        if safe:
+            out = [
+                f'{{"item":"{g}","kind":"{k}","host":"{h}","categories":[],"matches":[]}}'
+                for g, k, h in zip(given, kinds, hosts, strict=True)
+            ]
+        else:
+            out = [
+                _dumps({"item": g, "kind": k, "host": h, "categories": [], "matches": []})
+                for g, k, h in zip(given, kinds, hosts, strict=True)
+            ]
+        for i in texts:
+            if i not in results:
+                out[i] = _dumps(
+                    {
+                        "item": given[i],
+                        "kind": "text",
+                        "host": None,
+                        "categories": [],
+                        "matches": [],
+                    }
+                )
+        for i, line in results.items():
+            out[i] = line
         out.append("")
         return "\n".join(out), len(results)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _quote(value: str) -> str:
+    """A JSON string for text already known to need no escaping."""
+    return f'"{value}"'
+
+
+def _with_scheme(line: str) -> str:
+    s = line.strip()
+    return s if "://" in s else "http://" + s
 
 
 def _canonical_hosts(found: list[str]) -> tuple[list[str], bool]:

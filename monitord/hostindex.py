@@ -192,13 +192,90 @@ def _posix_classes(pattern: str) -> str:
 
 def compile_expression(pattern: str) -> re.Pattern[str]:
     """A UT1/squidGuard expression (POSIX extended, case-insensitive) as a Python regex that
-    is applied line by line (``^`` and ``$`` at line ends). ValueError says why it cannot be."""
+    is applied line by line (``^`` and ``$`` at line ends) to text already in lower case.
+    ValueError says why it cannot be."""
+    translated = _posix_classes(pattern)
+    # Subjects are lower-cased first, so a pattern with no capital letter (hence no \S, \W,
+    # \D, \B, \A or \Z either) needs no IGNORECASE, which would cost sre its fast scan for a
+    # literal prefix.
+    flags = re.MULTILINE if translated == translated.lower() else re.IGNORECASE | re.MULTILINE
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            return re.compile(_posix_classes(pattern), re.IGNORECASE | re.MULTILINE)
+            return re.compile(translated, flags)
     except (re.error, FutureWarning, DeprecationWarning) as exc:
         raise ValueError(f"expression {pattern!r} is not a regular expression: {exc}") from None
+
+
+def alternatives(pattern: str) -> list[str]:
+    """A pattern's top-level alternatives (outer groups opened), so that each can be scanned
+    for on its own with its literal prefix: ``((a.*b)|(c))`` gives ``a.*b`` and ``c``. A
+    pattern with a back reference stays whole."""
+    if re.search(r"\\[1-9]", pattern):
+        return [pattern]
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    i = 0
+    in_class = False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            if c == "]":
+                in_class = False
+        elif c == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "^":
+                i += 1
+            if pattern[i + 1 : i + 2] == "]":
+                i += 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    if len(parts) == 1:
+        inner = _outer_group(pattern)
+        return alternatives(inner) if inner is not None else [pattern]
+    return [q for p in parts for q in alternatives(p)]
+
+
+def _outer_group(pattern: str) -> str | None:
+    """The inside of a plain group that spans the whole pattern, or None."""
+    if not (pattern.startswith("(") and pattern.endswith(")")) or pattern.startswith("(?"):
+        return None
+    depth = 0
+    i = 0
+    in_class = False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            if c == "]":
+                in_class = False
+        elif c == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "^":
+                i += 1
+            if pattern[i + 1 : i + 2] == "]":
+                i += 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0 and i != len(pattern) - 1:
+                return None
+        i += 1
+    return pattern[1:-1]
 
 
 class IndexBuilder:
@@ -443,7 +520,8 @@ class HostIndex:
             (compile_expression(p), p, lid) for p, lid in header["expressions"]
         ]
         self.entries: int = header["entries"]
-        self._combined: re.Pattern[str] | None = None
+        self._scanners: list[re.Pattern[str]] | None = None
+        self._url_tables: dict[str, tuple[dict[str, list[UrlEntry]], list[UrlEntry]]] = {}
 
     @classmethod
     def load(cls, path: Path) -> HostIndex:
@@ -583,33 +661,71 @@ class HostIndex:
 
     def expression_lines(self, text: str) -> list[int]:
         """Numbers of the lines of ``text`` (lower case, one URL without scheme a line) that
-        some expression matches. One regex pass over the whole text finds candidates; each
-        candidate line is then checked on its own, so a match that runs over a line end
-        (a ``[^x]`` class can) never stands for a line."""
+        some expression matches. Each top-level alternative of each expression is scanned
+        for over the whole text (sre skips ahead to a literal prefix); each line a scan stops
+        on is then checked on its own, so a match that runs over a line end (a ``[^x]`` class
+        can) never stands for a line."""
         if not self.expressions:
             return []
-        combined = self._combined
-        if combined is None:
-            combined = self._combined = re.compile(
-                "|".join(f"(?:{_posix_classes(p)})" for _, p, _ in self.expressions),
-                re.IGNORECASE | re.MULTILINE,
-            )
+        scanners = self._scanners
+        if scanners is None:
+            pieces = {a for _, p, _ in self.expressions for a in alternatives(p)}
+            scanners = self._scanners = [compile_expression(a) for a in sorted(pieces)]
+        starts: set[int] = set()
+        for rx in scanners:
+            pos = 0
+            while pos <= len(text):
+                m = rx.search(text, pos)
+                if m is None:
+                    break
+                start = text.rfind("\n", 0, m.start()) + 1
+                end = text.find("\n", m.start())
+                end = len(text) if end < 0 else end
+                starts.add(start)
+                pos = end + 1
         lines: list[int] = []
-        pos = line_no = counted = 0
-        while True:
-            m = combined.search(text, pos)
-            if m is None:
-                return lines
-            start = text.rfind("\n", 0, m.start()) + 1
-            end = text.find("\n", m.start())
-            end = len(text) if end < 0 else end
+        line_no = counted = 0
+        for start in sorted(starts):
             line_no += text.count("\n", counted, start)
             counted = start
-            if combined.search(text[start:end]):
+            end = text.find("\n", start)
+            if self.expression_matches(text[start : len(text) if end < 0 else end]):
                 lines.append(line_no)
-            pos = end + 1
-            if pos > len(text):
-                return lines
+        return lines
+
+    def url_entries(self, host: str) -> tuple[dict[str, list[UrlEntry]], list[UrlEntry]]:
+        """A host's URL entries for matching: by path (those without a query) and the list of
+        those with a query (matched as plain prefixes). Prepared once per host."""
+        prepared = self._url_tables.get(host)
+        if prepared is None:
+            by_path: dict[str, list[UrlEntry]] = {}
+            with_query: list[UrlEntry] = []
+            for u in self.urls.get(host, ()):
+                if "?" in u.path:
+                    with_query.append(u)
+                else:
+                    by_path.setdefault(u.path.rstrip("/") or "/", []).append(u)
+            prepared = self._url_tables[host] = (by_path, with_query)
+        return prepared
+
+    def url_matches(self, host: str, path: str) -> list[UrlEntry]:
+        """The URL entries of ``host`` that ``path`` (normalised, with its query) falls under:
+        the entry's path itself or anything below it, never a sibling that merely starts with
+        the same letters (``/flash`` is not ``/flashy``); an entry with a query as a plain
+        prefix of path and query."""
+        by_path, with_query = self.url_entries(host)
+        found: list[UrlEntry] = []
+        if by_path:
+            bare = path.split("?", 1)[0]
+            keys = [bare.rstrip("/") or "/"]
+            i = bare.find("/", 1)
+            while 0 < i < len(keys[0]):
+                keys.append(bare[:i])
+                i = bare.find("/", i + 1)
+            for key in [*keys[1:], keys[0]]:  # shortest first
+                found += by_path.get(key, ())
+        found += [u for u in with_query if path.startswith(u.path)]
+        return found
 
     def expression_matches(self, subject: str) -> list[tuple[str, int]]:
         """(pattern, list id) of every expression that matches one URL (without scheme)."""

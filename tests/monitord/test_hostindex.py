@@ -209,3 +209,24 @@ def test_posix_classes_and_bad_expressions() -> None:
 def test_normal_path() -> None:
     assert normal_path("/A%20B//c?Q=1//2") == "/a b/c?q=1//2"
     assert normal_path("/plain") == "/plain"
+
+
+def test_url_entries_match_on_path_segments() -> None:
+    b = IndexBuilder()
+    lid = b.list_id(ListInfo("u", "gaming"))
+    for path in ("/flash", "/flash/games", "/a?b=1", "/x/y"):
+        b.add_url(lid, "site.example", path, "site.example" + path)
+    ix = b.build()
+
+    def paths(p: str) -> list[str]:
+        return [u.path for u in ix.url_matches("site.example", p)]
+
+    assert paths("/flash") == ["/flash"]
+    assert paths("/flash/") == ["/flash"]
+    assert paths("/flash/games/1?q") == ["/flash", "/flash/games"]
+    assert paths("/flashy") == []
+    assert paths("/a?b=12") == ["/a?b=1"]
+    assert paths("/a?c=1") == []
+    assert paths("/x") == []
+    assert paths("/") == []
+    assert ix.url_matches("other.example", "/flash") == []
