@@ -1,4 +1,5 @@
-"""The daemon's clock-driven jobs (the weekly digest first), kept in the store.
+"""The daemon's clock-driven jobs (the weekly digest, the daily retention run), kept in the
+store.
 
 APScheduler 3 runs them on the daemon's event loop from a persistent job store: a
 ``SQLAlchemyJobStore`` on the store's own database, in its own table (``scheduler_jobs``,
@@ -19,8 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,11 +30,13 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from alerting.digest import AlreadySent, DigestError, Week, queue_digest
 from monitord.clock import Clock
 from monitord.config import Config
 from monitord.policy import Policy
+from monitord.retention import run_retention
 
 if TYPE_CHECKING:
     from monitord.app import App
@@ -40,6 +44,8 @@ if TYPE_CHECKING:
 JOB_TABLE = "scheduler_jobs"
 DIGEST_JOB = "weekly-digest"
 DIGEST_FUNC = "alerting.schedule:weekly_digest"
+RETENTION_JOB = "daily-retention"
+RETENTION_FUNC = "alerting.schedule:daily_retention"
 ACTOR = "scheduler"
 log = logging.getLogger("monitord.schedule")
 
@@ -51,6 +57,8 @@ class _Context:
     policy: Policy
     clock: Clock
     wake: Callable[[], None] | None
+    # Set when the daemon stops: a retention run ends after the transaction in hand.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
 
 _CONTEXTS: dict[str, _Context] = {}
@@ -95,6 +103,41 @@ async def weekly_digest(site_id: str) -> None:
         ctx.wake()
 
 
+def retention_trigger(cfg: Config) -> CronTrigger:
+    """Every day at ``[retention] time`` (02:30 by default), in the school's zone."""
+    hour, minute = (int(x) for x in cfg.settings.retention.time.split(":"))
+    return CronTrigger(hour=hour, minute=minute, timezone=cfg.tz)
+
+
+async def daily_retention(site_id: str) -> None:
+    """The scheduled job: remove what has been kept long enough, in small transactions on a
+    worker thread (the event loop, and ingest, carry on); the run audits itself."""
+    ctx = _CONTEXTS.get(site_id)
+    if ctx is None:
+        log.warning("retention: no scheduler context for site %s; not run", site_id)
+        return
+    try:
+        result = await asyncio.to_thread(
+            run_retention,
+            ctx.engine,
+            ctx.cfg,
+            ctx.clock.now(),
+            ACTOR,
+            stop=ctx.stopping.is_set,
+        )
+    except SQLAlchemyError as exc:
+        log.warning("retention run failed (tried again tomorrow): %s", exc)
+        return
+    removed = ", ".join(f"{n} {kind}" for kind, n in result.removed.items() if n) or "nothing"
+    log.info(
+        "retention: removed %s in %d transaction(s), longest %.0f ms%s",
+        removed,
+        result.transactions,
+        result.longest_transaction * 1000,
+        " (stopped early: the rest goes next time)" if result.stopped else "",
+    )
+
+
 class Scheduler:
     """APScheduler on the running event loop, with its jobs in the store."""
 
@@ -119,40 +162,43 @@ class Scheduler:
         """Load the stored jobs, put the digest job right, then run whatever is due."""
         _CONTEXTS[self.site] = self.context
         self.aps.start(paused=True)
-        self._digest_job()
+        settings = self.cfg.settings
+        self._job(DIGEST_JOB, DIGEST_FUNC, "weekly digest", settings.digest.enabled)
+        self._job(RETENTION_JOB, RETENTION_FUNC, "daily retention", settings.retention.enabled)
         self.aps.resume()
 
-    def _digest_job(self) -> None:
-        job: Any = self.aps.get_job(DIGEST_JOB)
-        if not self.cfg.settings.digest.enabled:
+    def _job(self, job_id: str, func: str, name: str, enabled: bool) -> None:
+        job: Any = self.aps.get_job(job_id)
+        if not enabled:
             if job is not None:
-                self.aps.remove_job(DIGEST_JOB)
+                self.aps.remove_job(job_id)
             return
-        trigger = digest_trigger(self.cfg)
+        trigger = digest_trigger(self.cfg) if job_id == DIGEST_JOB else retention_trigger(self.cfg)
         if job is None:
-            self.aps.add_job(
-                DIGEST_FUNC,
-                trigger,
-                id=DIGEST_JOB,
-                name="weekly digest",
-                args=[self.site],
-            )
+            self.aps.add_job(func, trigger, id=job_id, name=name, args=[self.site])
             return
         if str(job.trigger) == str(trigger) and tuple(job.args) == (self.site,):
             return  # as stored: a run missed while the server was down stays due
         now = datetime.now(self.cfg.tz)
         if job.next_run_time is not None and job.next_run_time <= now:
             # A missed run is still due: keep it, and follow the new time after it.
-            self.aps.modify_job(DIGEST_JOB, trigger=trigger, args=[self.site])
+            self.aps.modify_job(job_id, trigger=trigger, args=[self.site])
         else:
-            self.aps.modify_job(DIGEST_JOB, args=[self.site])
-            self.aps.reschedule_job(DIGEST_JOB, trigger=trigger)
+            self.aps.modify_job(job_id, args=[self.site])
+            self.aps.reschedule_job(job_id, trigger=trigger)
 
-    def next_digest(self) -> datetime | None:
-        job: Any = self.aps.get_job(DIGEST_JOB)
+    def next_run(self, job_id: str) -> datetime | None:
+        job: Any = self.aps.get_job(job_id)
         return None if job is None else job.next_run_time
 
+    def next_digest(self) -> datetime | None:
+        return self.next_run(DIGEST_JOB)
+
+    def next_retention(self) -> datetime | None:
+        return self.next_run(RETENTION_JOB)
+
     def shutdown(self) -> None:
+        self.context.stopping.set()
         if self.aps.running:
             self.aps.shutdown(wait=False)
         if _CONTEXTS.get(self.site) is self.context:

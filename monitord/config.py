@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -245,6 +245,14 @@ class Agents(_Section):
         return self
 
 
+class Search(_Section):
+    """``monitord search`` and ``timeline``: each is recorded in the audit trail with the
+    operator and, unless this is turned off, the reason they give (``--reason``), as the
+    schools' investigation procedures require."""
+
+    require_reason: bool = True
+
+
 class Digest(_Section):
     """The weekly digest to ``recipients.online_safety_group``: when it goes, in the school's
     time zone (a run missed while the server was down goes once at the next start)."""
@@ -252,6 +260,56 @@ class Digest(_Section):
     enabled: bool = True
     day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     time: str = "07:00"
+
+    @field_validator("time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError(f"expected a time of day as HH:MM, got {value!r}")
+        return value
+
+
+_PERIOD = re.compile(r"^\s*(\d+)\s*([dwy])\s*$")
+
+
+def parse_period(value: object) -> str:
+    """A retention period: ``"90d"``, ``"12w"`` or ``"7y"`` (calendar years), at least a day."""
+    if isinstance(value, str):
+        m = _PERIOD.match(value)
+        if m and int(m.group(1)) > 0:
+            return f"{int(m.group(1))}{m.group(2)}"
+    raise ValueError(f"expected a period such as '90d', '12w' or '7y', got {value!r}")
+
+
+def period_cutoff(period: str, now: datetime) -> datetime:
+    """The moment ``period`` before ``now``: what is older than this has been kept long
+    enough. Years are calendar years (29 February steps back to the 28th)."""
+    n, unit = int(period[:-1]), period[-1]
+    if unit == "y":
+        try:
+            return now.replace(year=now.year - n)
+        except ValueError:
+            return now.replace(year=now.year - n, day=28)
+    return now - timedelta(days=n * (7 if unit == "w" else 1))
+
+
+Period = Annotated[str, BeforeValidator(parse_period)]
+
+
+class Retention(_Section):
+    """How long each kind of data is kept, enforced by a daily job at ``time`` (school time).
+
+    Matches follow their events; events that belong to an alert stay as long as the alert,
+    and an alert that is not closed is never removed. The audit trail is kept for ever unless
+    ``audit`` is set."""
+
+    enabled: bool = True
+    time: str = "02:30"
+    events: Period = "90d"  # events, with their matches, DHCP leases and supply visits
+    rejected: Period = "90d"  # lines that could not be read
+    alerts: Period = "7y"  # closed alerts (from their last change), their events and mail
+    audit: Period | None = None  # off unless set
+    batch_size: int = Field(default=2000, ge=10, le=50_000)  # rows a transaction (SQLite)
 
     @field_validator("time")
     @classmethod
@@ -274,7 +332,9 @@ class Settings(_Section):
     alerts: Alerts = Alerts()
     pipeline: Pipeline = Pipeline()
     agents: Agents = Agents()
+    search: Search = Search()
     digest: Digest = Digest()
+    retention: Retention = Retention()
 
 
 class ConfigError(Exception):

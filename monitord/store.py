@@ -30,6 +30,8 @@ from monitord.tables import AuditRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 GENESIS = "0" * 64
+# The audit action of a retention run (its detail may declare a cut of the trail).
+RETENTION_ACTION = "retention.run"
 
 
 class SchemaError(Exception):
@@ -195,12 +197,43 @@ def audit(
     return digest
 
 
+def _declared_cut(conn: Connection) -> tuple[int, str] | None:
+    """The newest cut of the audit trail a retention run declared (in its own, chained,
+    record): the id of the first record kept, and the hash of the record before it."""
+    table = table_of(AuditRow)
+    query = (
+        select(table.c.detail).where(table.c.action == RETENTION_ACTION).order_by(table.c.id.desc())
+    )
+    for (detail,) in conn.execute(query):
+        try:
+            value = json.loads(detail)
+        except ValueError:
+            continue
+        cut = value.get("audit_kept_from") if isinstance(value, dict) else None
+        anchor = value.get("audit_anchor") if isinstance(value, dict) else None
+        if isinstance(cut, int) and isinstance(anchor, str):
+            return cut, anchor
+    return None
+
+
 def verify_audit(conn: Connection) -> tuple[int, int | None]:
-    """Recompute the chain; return (records checked, id of the first broken record or None)."""
+    """Recompute the chain; return (records checked, id of the first broken record or None).
+
+    A trail whose oldest records were removed by retention starts at the cut its retention
+    record declares (records older than the cut and still there are on their way out, and
+    not counted); any other gap at the start is a break."""
     table = table_of(AuditRow)
     prev = GENESIS
     checked = 0
-    for row in conn.execute(select(table).order_by(table.c.id)):
+    start = 0
+    first = conn.execute(
+        select(table.c.id, table.c.prev_hash).order_by(table.c.id).limit(1)
+    ).first()
+    if first is not None and first.prev_hash != GENESIS:
+        cut = _declared_cut(conn)
+        if cut is not None and cut[0] >= first.id:
+            start, prev = cut
+    for row in conn.execute(select(table).where(table.c.id >= start).order_by(table.c.id)):
         ts = row.ts if row.ts.tzinfo else row.ts.replace(tzinfo=UTC)
         expect = _chain_hash(prev, ts, row.actor, row.action, row.subject, row.detail)
         if row.prev_hash != prev or row.hash != expect:
