@@ -44,7 +44,7 @@ _UNSAFE = re.compile(r'["\\\x00-\x09\x0b-\x1f\x7f\u2028\u2029]')
 _SPACE = re.compile(r"\s")
 _RANK = {s.value: s.rank for s in Severity}
 _NONE = Severity.NONE.value
-_READ = 1 << 22
+_READ = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ import mmap
 import os
 import re
 import warnings
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from itertools import accumulate
@@ -501,6 +502,12 @@ class HostIndex:
         self.path = path
         self._raw = raw
         self._blob_at = blob_at
+        self._fd: int | None = None
+        self._offsets_at = 0
+        if path is not None:
+            self._fd = os.open(path, os.O_RDONLY)
+            weakref.finalize(self, os.close, self._fd)
+            self._offsets_at = blob_at - self.offsets.nbytes - (-self.offsets.nbytes % 8)
         self.bits: int = header["bucket_bits"]
         self._shift = 64 - self.bits
         self._np_shift = np.uint64(self._shift)
@@ -556,10 +563,16 @@ class HostIndex:
     # --- one host -------------------------------------------------------------------------
 
     def name(self, row: int) -> str:
-        """The stored name of a row."""
-        start = self._blob_at + int(self.offsets[row])
-        end = self._raw.find(b"\n", start)
-        return self._raw[start:end].decode("utf-8", "replace")
+        """The stored name of a row. From a file it is read with pread, not through the
+        mapping: names are only read to confirm a hit, and pages read that way stay in the
+        page cache without counting in the daemon's resident memory."""
+        if self._fd is None:
+            start = self._blob_at + int(self.offsets[row])
+            end = self._raw.find(b"\n", start)
+            return self._raw[start:end].decode("utf-8", "replace")
+        offset = int.from_bytes(os.pread(self._fd, 4, self._offsets_at + 4 * row), "little")
+        data = os.pread(self._fd, MAX_HOST + 1, self._blob_at + offset)
+        return data.split(b"\n", 1)[0].decode("utf-8", "replace")
 
     def kind(self, row: int) -> tuple[tuple[int, ...], bool]:
         """(ids of the lists with a domain entry for the row's name, has URL entries)."""

@@ -230,3 +230,15 @@ def test_url_entries_match_on_path_segments() -> None:
     assert paths("/x") == []
     assert paths("/") == []
     assert ix.url_matches("other.example", "/flash") == []
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 1000, 1001])
+def test_names_read_from_the_file_match_the_build(tmp_path: Path, count: int) -> None:
+    b = IndexBuilder()
+    lid = b.list_id(ListInfo("l", "drugs"))
+    b.add_hosts(lid, [f"n{i}.example" for i in range(count)])
+    built = b.build()
+    loaded = HostIndex.load(b.write(tmp_path / "i.mdi"))
+    assert [loaded.name(r) for r in range(len(loaded))] == [
+        built.name(r) for r in range(len(built))
+    ]
