@@ -418,6 +418,52 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """Sources, mail waiting, open alerts, the last digest and retention run, the store."""
+    from monitord.status import collect_status, render
+
+    cfg = _config(args)
+    status = collect_status(cfg, open_store(cfg.database_url))
+    if args.json:
+        _print_json(status)
+        return 0
+    for line in render(status):
+        out.print(line, markup=False)
+    return 0
+
+
+def cmd_retention_run(args: argparse.Namespace) -> int:
+    """Remove what has been kept long enough now (the daemon does it daily); audited."""
+    from monitord.retention import run_retention
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url)
+    result = run_retention(engine, cfg, SystemClock().now(), actor(), dry_run=args.dry_run)
+    if args.json:
+        _print_json(result.as_json())
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    table = Table("kind", verb, "older than")
+    cutoffs = result.cutoffs
+    kept_by = {
+        "alerts": "alerts",
+        "alert_events": "alerts",
+        "outbox": "alerts",
+        "rejected": "rejected",
+    }
+    for kind, n in result.removed.items():
+        table.add_row(
+            kind, f"{n:,}", cutoffs[kept_by.get(kind, "audit" if kind == "audit" else "events")]
+        )
+    out.print(table)
+    if not args.dry_run:
+        out.print(
+            f"{result.transactions} transaction(s), the longest "
+            f"{result.longest_transaction * 1000:.0f} ms (recorded in the audit trail)"
+        )
+    return 0
+
+
 def cmd_agents(args: argparse.Namespace) -> int:
     from monitord.agents import add_agent, list_agents, revoke_agent
 
@@ -727,6 +773,20 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sources", help="each source's position, lag, events and rejects")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_sources)
+
+    s = sub.add_parser(
+        "status", help="sources, mail waiting, open alerts, last digest and retention, the store"
+    )
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+
+    grp = sub.add_parser(
+        "retention", help="remove what has been kept long enough ([retention])"
+    ).add_subparsers(dest="retention_command", required=True, metavar="ACTION")
+    s = grp.add_parser("run", help="run retention now (the daemon runs it daily)")
+    s.add_argument("--dry-run", action="store_true", help="count what would go; remove nothing")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_retention_run)
 
     agents = sub.add_parser("agents", help="endpoint agents that push reports").add_subparsers(
         dest="agents_command", required=True, metavar="ACTION"
