@@ -124,6 +124,7 @@ class Explainer:
         self._tails: dict[Any, str] = {}
         self._prefixes: dict[tuple[str, str], str] = {}
         self._by_lid: list[tuple[str, bool, str]] | None = None
+        self._templates: dict[tuple[int, ...], str] = {}
         self._decision_strings: dict[str, str] = {}
 
     def _info(self, m: Match) -> ListInfo | None:
@@ -194,16 +195,42 @@ class Explainer:
     def _domain_tail(
         self, hits: list[tuple[str, int]], kids: list[int], quote: Callable[[str], str]
     ) -> str:
-        """``tail`` for hits on domain entries only, without building Match objects: the same
-        judgement as ``Classifier.judge`` (an allow entry outweighs entries as broad as itself
-        or broader, never an illegal one), the same JSON."""
+        """``tail`` for hits on domain entries only, without building Match objects. Without
+        an allow list among the hits' lists the answer depends on the lists alone, so it is
+        kept as a template with a slot for each match's entry."""
         table = self.classifier.index.compiled.kind_table
+        key = tuple(kids)
+        template = self._templates.get(key)
+        if template is None:
+            template = ""
+            by_lid = self._lids()
+            if not any(by_lid[lid][1] for k in kids for lid in table[k][0]):
+                marked = self._domain_tail_full(hits, kids, lambda _: "\0")
+                template = marked.replace("%", "%%").replace("\0", "%s")
+            if len(self._templates) > 100_000:
+                self._templates.clear()
+            self._templates[key] = template
+        if not template:
+            return self._domain_tail_full(hits, kids, quote)
+        slots = [quote(e) for (e, _), k in zip(hits, kids, strict=True) for _ in table[k][0]]
+        return template % tuple(slots)
+
+    def _lids(self) -> list[tuple[str, bool, str]]:
+        """For each list id: its category, whether it is an allow list, its JSON prefix."""
         if self._by_lid is None:
             self._by_lid = [
                 (info.category, info.category == ALLOW, self._list_prefix(info))
                 for info in self.classifier.index.compiled.lists
             ]
-        by_lid = self._by_lid
+        return self._by_lid
+
+    def _domain_tail_full(
+        self, hits: list[tuple[str, int]], kids: list[int], quote: Callable[[str], str]
+    ) -> str:
+        """The same judgement as ``Classifier.judge`` (an allow entry outweighs entries as
+        broad as itself or broader, never an illegal one), the same JSON as ``tail``."""
+        table = self.classifier.index.compiled.kind_table
+        by_lid = self._lids()
         pairs = [(entry, table[k][0]) for (entry, _), k in zip(hits, kids, strict=True)]
         depth = max(
             (len(e) for e, lids in pairs for lid in lids if by_lid[lid][1]),
@@ -332,7 +359,7 @@ class Explainer:
             kids.setdefault(i, []).append(kid)
         expression_items: list[int] = []
         if compiled.expressions:
-            subjects = _SCHEME.sub("", low)
+            subjects = _without_schemes(low)
             for i in compiled.expression_lines(subjects):
                 if kinds[i] == "url":
                     per_item.setdefault(i, [])
@@ -406,6 +433,22 @@ class Explainer:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _without_schemes(low: str) -> str:
+    """Each line without its ``scheme://``: str.replace for http and https, the regex only
+    when another scheme (or a space before one) may start a line."""
+    out = ("\n" + low).replace("\nhttps://", "\n").replace("\nhttp://", "\n")[1:]
+    at = out.find("://")
+    while at >= 0:  # the first "://" of each line that still has one
+        start = out.rfind("\n", 0, at) + 1
+        if "/" not in out[start:at] and "?" not in out[start:at]:
+            return _SCHEME.sub("", low)  # a line still starts with a scheme
+        end = out.find("\n", at)
+        if end < 0:
+            break
+        at = out.find("://", end + 1)
+    return out
 
 
 def _quote(value: str) -> str:

@@ -10,7 +10,14 @@ import pytest
 
 from monitord.app import STARTER_LISTS, App
 from monitord.classify import Classifier
-from monitord.explain import Explainer, parse_item, person_on_roster, render
+from monitord.explain import (
+    _SCHEME,
+    Explainer,
+    _without_schemes,
+    parse_item,
+    person_on_roster,
+    render,
+)
 from monitord.lists import load_index, read_ut1, store_list
 from monitord.roster import import_people
 from tests.conftest import UT1
@@ -185,3 +192,17 @@ def test_batch_input_edges(loaded: App) -> None:
     ex.stream(io.BytesIO(b"\xff\xfe.example\n"), out)  # not UTF-8: replaced, still JSON
     assert json.loads(out.getvalue())["item"] == "\ufffd\ufffd.example"
     assert ex.stream(io.BytesIO(b""), io.StringIO()) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "http://a/b\nhttps://c?d=http://e\nftp://x\nplain.com\n  http://sp",
+        "a.com/x?u=https://b\nhttp://c",
+        "",
+        "https://only",
+        "x.com\nhttp://y.com/z?q=ftp://w\nws://sock.example/",
+    ],
+)
+def test_schemes_come_off_every_line(text: str) -> None:
+    assert _without_schemes(text) == _SCHEME.sub("", text)
