@@ -30,7 +30,7 @@ import hashlib
 import re
 import time
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,6 +53,10 @@ _MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
 # Kinds whose host name is the reporting device's own (not a DHCP client's claim).
 _NO_HOSTNAME_LOOKUP = frozenset({EventKind.LEASE, EventKind.DEVICE, EventKind.HEALTH})
 _CACHE_LIMIT = 50_000
+_NOBODY = (None, None, "unattributed")
+# A session's person that only the full path can name (a shared supply login): compared by
+# identity, never shown.
+_FULL = Person("", "", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,92 +101,146 @@ def vendor_of(mac: str) -> str:
         return "maker not registered"
 
 
-class _Intervals:
-    """One address's bindings, sorted by start, as parallel arrays: ``keys`` are MACs (leases),
-    device ids (reservations) or session keys (agent addresses)."""
+def _code(ident: str) -> int:
+    """A record id as a 48-bit number: the first 12 hex digits of our blake2b ids (what the
+    reason shows), or a hash of any other id. Eight bytes a binding instead of a string."""
+    head = ident[:12]
+    try:
+        return int(head, 16) if len(head) == 12 else _hash_code(ident)
+    except ValueError:
+        return _hash_code(ident)
 
-    __slots__ = ("ends", "ids", "keys", "reach", "starts")
+
+def _hash_code(ident: str) -> int:
+    return int.from_bytes(hashlib.blake2b(ident.encode(), digest_size=6).digest(), "big")
+
+
+class _Intervals:
+    """One address's bindings, sorted by start, in one array of doubles laid out as
+    ``[starts | ends | reach | slots | codes]`` (n of each): a lookup reads one object and
+    one buffer, where five arrays would cost a cache miss each. ``reach[i]`` is the largest
+    end up to ``i`` (a miss costs one comparison), ``slots`` name what the address was bound
+    to (see ``Identity._slot_key``), ``codes`` the lease, reservation or logon behind it
+    (48-bit numbers, exact in a double)."""
+
+    __slots__ = ("data",)
 
     def __init__(self) -> None:
-        self.starts = array("d")
-        self.ends = array("d")
-        self.reach = array("d")  # reach[i] = max(ends[:i + 1])
-        self.keys: list[str] = []
-        self.ids: list[str] = []
+        self.data = array("d")
+
+    def __len__(self) -> int:
+        return len(self.data) // 5
+
+    def start(self, i: int) -> float:
+        return self.data[i]
+
+    def end(self, i: int) -> float:
+        return self.data[len(self.data) // 5 + i]
+
+    def slot(self, i: int) -> int:
+        return int(self.data[3 * (len(self.data) // 5) + i])
+
+    def code(self, i: int) -> int:
+        return int(self.data[4 * (len(self.data) // 5) + i])
 
     def _fix_reach(self, i: int) -> None:
-        reach, ends = self.reach, self.ends
-        top = reach[i - 1] if i else -_INF
-        for j in range(i, len(ends)):
-            top = max(top, ends[j])
-            if reach[j] == top and j > i:
+        d = self.data
+        n = len(d) // 5
+        top = d[2 * n + i - 1] if i else -_INF
+        for j in range(i, n):
+            top = max(top, d[n + j])
+            if d[2 * n + j] == top and j > i:
                 return
-            reach[j] = top
+            d[2 * n + j] = top
 
-    def add(self, start: float, end: float, key: str, ident: str) -> None:
-        i = bisect_right(self.starts, start)
-        if i and self.keys[i - 1] == key and self.ends[i - 1] >= start:
+    def add(self, start: float, end: float, slot: int, code: int) -> None:
+        d = self.data
+        n = len(d) // 5
+        i = bisect_right(d, start, 0, n)
+        if i and int(d[3 * n + i - 1]) == slot and d[n + i - 1] >= start:
             # A renewal (or the same lease read again): the binding goes on.
-            if end > self.ends[i - 1]:
-                self.ends[i - 1] = end
+            if end > d[n + i - 1]:
+                d[n + i - 1] = end
                 self._fix_reach(i - 1)
             return
-        self.starts.insert(i, start)
-        self.ends.insert(i, end)
-        self.reach.insert(i, end)
-        self.keys.insert(i, key)
-        self.ids.insert(i, ident)
+        # From the last region back, so that each insert lands before the ones made.
+        d.insert(4 * n + i, float(code))
+        d.insert(3 * n + i, float(slot))
+        d.insert(2 * n + i, end)
+        d.insert(n + i, end)
+        d.insert(i, start)
         self._fix_reach(i)
 
     def at(self, t: float) -> int:
         """The index of the latest-starting binding that covers ``t``, or -1."""
-        i = bisect_right(self.starts, t) - 1
-        reach, ends = self.reach, self.ends
+        d = self.data
+        n = len(d) // 5
+        i = bisect_right(d, t, 0, n) - 1
         while i >= 0:
-            if reach[i] < t:
+            if d[2 * n + i] < t:
                 return -1
-            if ends[i] >= t:
+            if d[n + i] >= t:
                 return i
             i -= 1
         return -1
 
-    def prune(self, before: float) -> None:
-        keep = [i for i in range(len(self.starts)) if self.ends[i] >= before]
-        if len(keep) == len(self.starts):
-            return
-        self.starts = array("d", (self.starts[i] for i in keep))
-        self.ends = array("d", (self.ends[i] for i in keep))
-        self.keys = [self.keys[i] for i in keep]
-        self.ids = [self.ids[i] for i in keep]
-        self.reach = array("d", self.ends)
-        if keep:
-            self._fix_reach(0)
+    def slots_kept(self, before: float) -> set[int]:
+        n = len(self)
+        return {self.slot(i) for i in range(n) if self.end(i) >= before}
 
-    def __len__(self) -> int:
-        return len(self.starts)
+    def prune(self, before: float, remap: dict[int, int]) -> None:
+        n = len(self)
+        keep = [i for i in range(n) if self.end(i) >= before]
+        rows = [(self.start(i), self.end(i), remap[self.slot(i)], self.code(i)) for i in keep]
+        self.data = array("d")
+        for start, end, slot, code in rows:
+            self.add(start, end, slot, code)
+
+
+# What a lookup answers: (device, person, how).
+Answer = tuple[Device | None, Person | None, str]
 
 
 class _Sessions:
-    """One device's logons and logoffs, each sorted by time."""
+    """One device's logons, sorted by time, each with its end worked out when it is added
+    (the first logoff of its user, or an unnamed one, after it, else the end of that school
+    day), so that a lookup is one binary search in ``times`` (``[starts | ends]``). A later
+    logon ends a session implicitly: the latest logon before a time is the one that counts."""
 
-    __slots__ = ("day_ends", "ids", "off", "off_users", "starts", "users")
+    __slots__ = ("codes", "off", "off_users", "persons", "times", "users")
 
     def __init__(self) -> None:
-        self.starts = array("d")
-        self.day_ends = array("d")
+        self.times = array("d")
+        self.codes = array("q")
         self.users: list[str] = []
-        self.ids: list[str] = []
+        # Each session's person (None: not on the roster), or _FULL for a shared supply
+        # login, whose check-in may name someone else: the lookup takes the full path.
+        self.persons: list[Person | None] = []
         self.off = array("d")
         self.off_users: list[str | None] = []
 
-    def logon(self, t: float, day_end: float, user: str, ident: str) -> None:
-        i = bisect_right(self.starts, t)
-        if i and self.starts[i - 1] == t and self.users[i - 1] == user:
+    def start(self, i: int) -> float:
+        return self.times[i]
+
+    def logon(self, t: float, day_end: float, user: str, code: int, person: Person | None) -> None:
+        d = self.times
+        n = len(d) // 2
+        i = bisect_right(d, t, 0, n)
+        if i and d[i - 1] == t and self.users[i - 1] == user:
             return  # the same logon read again
-        self.starts.insert(i, t)
-        self.day_ends.insert(i, day_end)
+        end = day_end
+        off, off_users = self.off, self.off_users
+        j = bisect_right(off, t)  # a logoff already known (reports read out of order)
+        while j < len(off) and off[j] < end:
+            if off_users[j] is None or off_users[j] == user:
+                end = off[j]
+                break
+            j += 1
+        d.insert(n + i, end)
+        d.insert(i, t)
+        self.codes.insert(i, code)
         self.users.insert(i, user)
-        self.ids.insert(i, ident)
+        self.persons.insert(i, person)
 
     def logoff(self, t: float, user: str | None) -> None:
         j = bisect_right(self.off, t)
@@ -190,34 +248,33 @@ class _Sessions:
             return
         self.off.insert(j, t)
         self.off_users.insert(j, user)
+        d = self.times
+        n = len(d) // 2
+        i = bisect_left(d, t, 0, n) - 1  # the latest logon before it
+        if i >= 0 and (user is None or self.users[i] == user) and t < d[n + i]:
+            d[n + i] = t
 
     def at(self, t: float) -> int:
-        """The session open at ``t``, or -1: the latest logon before it, unless that day
-        has ended or its user (or someone unnamed) logged off since."""
-        i = bisect_right(self.starts, t) - 1
-        if i < 0 or t >= self.day_ends[i]:
-            return -1
-        start, user = self.starts[i], self.users[i]
-        off, off_users = self.off, self.off_users
-        j = bisect_right(off, t) - 1
-        while j >= 0 and off[j] > start:
-            if off_users[j] is None or off_users[j] == user:
-                return -1
-            j -= 1
-        return i
+        """The session open at ``t``, or -1."""
+        d = self.times
+        n = len(d) // 2
+        i = bisect_right(d, t, 0, n) - 1
+        return i if i >= 0 and t < d[n + i] else -1
 
     def prune(self, before: float) -> None:
-        keep = [i for i in range(len(self.starts)) if self.day_ends[i] >= before]
-        self.starts = array("d", (self.starts[i] for i in keep))
-        self.day_ends = array("d", (self.day_ends[i] for i in keep))
+        d = self.times
+        n = len(d) // 2
+        keep = [i for i in range(n) if d[n + i] >= before]
+        self.times = array("d", [*(d[i] for i in keep), *(d[n + i] for i in keep)])
+        self.codes = array("q", (self.codes[i] for i in keep))
         self.users = [self.users[i] for i in keep]
-        self.ids = [self.ids[i] for i in keep]
+        self.persons = [self.persons[i] for i in keep]
         offs = [j for j in range(len(self.off)) if self.off[j] >= before]
         self.off = array("d", (self.off[j] for j in offs))
         self.off_users = [self.off_users[j] for j in offs]
 
     def __len__(self) -> int:
-        return len(self.starts) + len(self.off)
+        return len(self.times) // 2 + len(self.off)
 
 
 class _Sightings:
@@ -262,6 +319,13 @@ def _eid(*parts: object) -> str:
 
 
 class Identity:
+    """The identity layer's view of people, devices and their history.
+
+    What an address can be bound to is a *slot*: an inventory device, or a MAC or host name
+    the inventory does not know. Each slot has its device (or None), its MAC, its sessions
+    and its default answer (the assigned user, or the device alone), held in lists indexed
+    by slot so that a lookup follows as few pointers as it can."""
+
     def __init__(
         self,
         people: dict[str, Person],
@@ -287,15 +351,68 @@ class Identity:
         self.proxy_window = proxy_window.total_seconds()
         self.unauthorised_kinds = frozenset(unauthorised)
         self.visits = visits or VisitBook()
+        self._slots: dict[str, int] = {}
+        self._slot_key: list[str] = []
+        self._slot_device: list[Device | None] = []
+        self._slot_mac: list[str | None] = []
+        self._slot_sessions: list[_Sessions | None] = []
+        self._slot_default: list[Answer | None] = []
+        for d in devices.values():
+            self._slot(d.device_id, d, d.mac)
         self._leases: dict[str, _Intervals] = {}
         self._reserved: dict[str, _Intervals] = {}
         self._agent_ips: dict[str, _Intervals] = {}
-        self._sessions: dict[str, _Sessions] = {}
+        self._sessions: dict[str, _Sessions] = {}  # by slot key, for reading
         self._proxy: dict[str, _Sightings] = {}
         self._newest = -_INF
         self._pruned_at = -_INF
-        self._lease_text: dict[tuple[str, float, float, str], str] = {}
+        self._lease_text: dict[tuple[str, float, float, int], str] = {}
         self._device_text: dict[str, str] = {}
+
+    # --- slots ------------------------------------------------------------------------------
+
+    def _slot(self, key: str, device: Device | None, mac: str | None) -> int:
+        slot = self._slots.get(key)
+        if slot is not None:
+            return slot
+        slot = len(self._slot_key)
+        self._slots[key] = slot
+        self._slot_key.append(key)
+        self._slot_device.append(device)
+        self._slot_mac.append(mac)
+        self._slot_sessions.append(None)
+        default: Answer | None = _NOBODY
+        if device is not None:
+            default = (device, None, "device_only")
+            person = self.people.get(device.assigned_to or "")
+            if device.ownership == "school_single" and person is not None:
+                # A supply login's check-in may name someone else: the full path decides.
+                default = None if person.role == "supply" else (device, person, "assigned_device")
+        self._slot_default.append(default)
+        return slot
+
+    def _mac_slot(self, mac: str) -> int:
+        device = self.devices_by_mac.get(mac)
+        if device is not None:
+            return self._slots[device.device_id]
+        return self._slot(f"mac:{mac}", None, mac)
+
+    def _slot_of(self, mac: str | None, hostname: str | None) -> int | None:
+        """The slot of a device reporting itself by MAC and host name (an agent)."""
+        device = self.devices_by_mac.get(mac) if mac else None
+        if device is None and hostname:
+            device = self._by_host(hostname)
+        if device is not None:
+            return self._slots[device.device_id]
+        if mac:
+            return self._slot(f"mac:{mac}", None, mac)
+        if hostname:
+            return self._slot(f"host:{hostname.lower()}", None, None)
+        return None
+
+    def _by_host(self, hostname: str) -> Device | None:
+        h = hostname.lower().rstrip(".")
+        return self.devices_by_host.get(h) or self.devices_by_host.get(h.split(".", 1)[0])
 
     # --- building the history --------------------------------------------------------------
 
@@ -310,12 +427,37 @@ class Identity:
                 self._pruned_at = t
 
     def prune(self, before: float) -> None:
-        """Forget bindings, sessions and sightings that ended before ``before`` (epoch)."""
-        for table in (self._leases, self._agent_ips, self._sessions, self._proxy):
+        """Forget bindings, sessions and sightings that ended before ``before`` (epoch),
+        and the slots of unknown devices nothing refers to any more."""
+        for k in list(self._sessions):
+            sessions = self._sessions[k]
+            sessions.prune(before)
+            if not len(sessions):
+                del self._sessions[k]
+                self._slot_sessions[self._slots[k]] = None
+        for k in list(self._proxy):
+            self._proxy[k].prune(before)
+            if not len(self._proxy[k]):
+                del self._proxy[k]
+        tables = (self._leases, self._reserved, self._agent_ips)
+        live = {self._slots[d] for d in self.devices_by_id} | {
+            self._slots[k] for k in self._sessions
+        }
+        for table in tables:
+            for entry in table.values():
+                live |= entry.slots_kept(before)
+        order = sorted(live)
+        remap = {old: new for new, old in enumerate(order)}
+        self._slot_key = [self._slot_key[s] for s in order]
+        self._slot_device = [self._slot_device[s] for s in order]
+        self._slot_mac = [self._slot_mac[s] for s in order]
+        self._slot_sessions = [self._slot_sessions[s] for s in order]
+        self._slot_default = [self._slot_default[s] for s in order]
+        self._slots = {k: n for n, k in enumerate(self._slot_key)}
+        for table in tables:
             for k in list(table):
-                entry = table[k]
-                entry.prune(before)
-                if not len(entry):
+                table[k].prune(before, remap)
+                if not len(table[k]):
                     del table[k]
         self._lease_text.clear()
 
@@ -326,17 +468,21 @@ class Identity:
         entry = self._leases.get(ip)
         if entry is None:
             entry = self._leases[ip] = _Intervals()
-        entry.add(start, end, binding.mac, binding.lease_id)
+        entry.add(start, end, self._mac_slot(binding.mac), _code(binding.lease_id))
         self._seen(start)
 
     def add_reservation(
         self, ip: str, device_id: str, starts: datetime, ends: datetime | None, ident: str
     ) -> None:
         """A reserved address from the devices file."""
+        device = self.devices_by_id.get(device_id)
+        if device is None:
+            return  # the device has left the inventory
         entry = self._reserved.get(ip)
         if entry is None:
             entry = self._reserved[ip] = _Intervals()
-        entry.add(starts.timestamp(), ends.timestamp() if ends else _INF, device_id, ident)
+        end = ends.timestamp() if ends else _INF
+        entry.add(starts.timestamp(), end, self._slots[device_id], _code(ident))
 
     def _day_end(self, t: float) -> float:
         """The end of the school's calendar day that ``t`` falls in (local midnight)."""
@@ -344,46 +490,39 @@ class Identity:
         midnight = datetime(local.year, local.month, local.day, tzinfo=self.tz)
         return (midnight + timedelta(days=1)).timestamp()  # wall-clock: right across DST
 
-    def _device_key(
-        self, mac: str | None, hostname: str | None
-    ) -> tuple[str | None, Device | None]:
-        device = self.devices_by_mac.get(mac) if mac else None
-        if device is None and hostname:
-            device = self._by_host(hostname)
-        if device is not None:
-            return device.device_id, device
-        if mac:
-            return f"mac:{mac}", None
-        if hostname:
-            return f"host:{hostname.lower()}", None
-        return None, None
-
-    def _by_host(self, hostname: str) -> Device | None:
-        h = hostname.lower().rstrip(".")
-        return self.devices_by_host.get(h) or self.devices_by_host.get(h.split(".", 1)[0])
+    def _session_person(self, user: str) -> Person | None:
+        person = self.people.get(user)
+        return _FULL if person is not None and person.role == "supply" else person
 
     def add_session_event(self, ev: Event, event_id: str) -> None:
         """An agent's logon or logoff: opens or closes a session on its device."""
-        key, _ = self._device_key(ev.client_mac, ev.hostname)
-        if key is None:
+        slot = self._slot_of(ev.client_mac, ev.hostname)
+        if slot is None:
             return
         t = ev.ts.timestamp()
-        sessions = self._sessions.get(key)
+        sessions = self._slot_sessions[slot]
         if sessions is None:
-            sessions = self._sessions[key] = _Sessions()
+            sessions = self._slot_sessions[slot] = _Sessions()
+            self._sessions[self._slot_key[slot]] = sessions
         if ev.kind is EventKind.LOGON and ev.user:
+            user = self._intern(ev.user)
             day_end = self._day_end(t)
-            sessions.logon(t, day_end, ev.user, event_id)
+            sessions.logon(t, day_end, user, _code(event_id), self._session_person(user))
             if ev.client_ip and ev.client_mac:
                 # The agent's own interface: its address and MAC. (An address without a MAC,
                 # as osquery reports, is where a remote logon came from, not this device's.)
                 entry = self._agent_ips.get(ev.client_ip)
                 if entry is None:
                     entry = self._agent_ips[ev.client_ip] = _Intervals()
-                entry.add(t, day_end, key, ev.hostname or key)
+                entry.add(t, day_end, slot, _code(event_id))
         elif ev.kind is EventKind.LOGOFF:
-            sessions.logoff(t, ev.user)
+            sessions.logoff(t, self._intern(ev.user) if ev.user else None)
         self._seen(t)
+
+    def _intern(self, user: str) -> str:
+        """The roster's own string for a user name, so that a month of sessions shares one."""
+        person = self.people.get(user)
+        return person.username if person is not None else user
 
     def add_sighting(self, ev: Event) -> None:
         """A user name seen with an address (proxy authentication)."""
@@ -393,36 +532,37 @@ class Identity:
         entry = self._proxy.get(ev.client_ip)
         if entry is None:
             entry = self._proxy[ev.client_ip] = _Sightings()
-        entry.add(t, ev.user, self.proxy_window)
+        entry.add(t, self._intern(ev.user), self.proxy_window)
 
     # --- looking up -------------------------------------------------------------------------
 
     def binding_at(self, ip: str, ts: datetime) -> Binding | None:
-        """The most recent lease of ``ip`` that covers ``ts``."""
+        """The most recent lease of ``ip`` that covers ``ts`` (``lease_id``: the first 12
+        hex digits of the lease's id, as the reason gives it)."""
         entry = self._leases.get(ip)
         if entry is None:
             return None
         i = entry.at(ts.timestamp())
         if i < 0:
             return None
-        end = entry.ends[i]
+        end = entry.end(i)
         return Binding(
-            datetime.fromtimestamp(entry.starts[i], UTC),
+            datetime.fromtimestamp(entry.start(i), UTC),
             None if end == _INF else datetime.fromtimestamp(end, UTC),
-            entry.keys[i],
+            self._slot_mac[entry.slot(i)] or "",
             None,
-            entry.ids[i],
+            f"{entry.code(i):012x}",
         )
 
     def _lease_reason(self, ip: str, entry: _Intervals, i: int) -> str:
-        cache_key = (ip, entry.starts[i], entry.ends[i], entry.keys[i])
+        cache_key = (ip, entry.start(i), entry.end(i), entry.code(i))
         text = self._lease_text.get(cache_key)
         if text is None:
             if len(self._lease_text) > _CACHE_LIMIT:
                 self._lease_text.clear()
             text = (
-                f"lease {entry.ids[i][:12]}: {ip} -> {entry.keys[i]} "
-                f"from {_iso(entry.starts[i])} until {_iso(entry.ends[i])}"
+                f"lease {entry.code(i):012x}: {ip} -> {self._slot_mac[entry.slot(i)]} "
+                f"from {_iso(entry.start(i))} until {_iso(entry.end(i))}"
             )
             self._lease_text[cache_key] = text
         return text
@@ -440,11 +580,40 @@ class Identity:
             self._device_text[mac] = text
         return text
 
-    def lookup(self, ip: str, ts: datetime) -> tuple[Device | None, Person | None, str]:
-        """The fast path of ``resolve`` for an address with no user name, MAC or host name:
-        (device, person, how), without the words of the reason."""
-        device, person, how, _ = self._resolve(ts.timestamp(), ip, None, None, None, ts, None)
-        return device, person, how
+    def lookup(self, ip: str, ts: datetime) -> Answer:
+        """(device, person, how) for an address at a time, as ``resolve`` finds them for an
+        event that carries no user name, MAC or host name, without the words of the reason.
+
+        The common cases (a lease covers the time; nothing does) are written out here, the
+        rest go the full way: this is what most lookups of a resolver's log take."""
+        t = ts.timestamp()
+        entry = self._leases.get(ip)
+        if entry is not None:
+            d = entry.data
+            n = len(d) // 5
+            i = bisect_right(d, t, 0, n) - 1
+            if i >= 0 and d[n + i] >= t and ip not in self._proxy:
+                slot = int(d[3 * n + i])
+                sessions = self._slot_sessions[slot]
+                if sessions is not None:
+                    times = sessions.times
+                    m = len(times) // 2
+                    s = bisect_right(times, t, 0, m) - 1
+                    if s >= 0 and t < times[m + s]:
+                        person = sessions.persons[s]
+                        if person is not _FULL:
+                            return self._slot_device[slot], person, "logon_session"
+                        return self._resolve(t, ip, None, None, None, ts, None)[:3]
+                default = self._slot_default[slot]
+                if default is not None:
+                    return default
+            elif (i < 0 or d[2 * n + i] < t) and (
+                ip not in self._reserved and ip not in self._agent_ips and ip not in self._proxy
+            ):
+                return _NOBODY
+        elif ip not in self._reserved and ip not in self._agent_ips and ip not in self._proxy:
+            return _NOBODY
+        return self._resolve(t, ip, None, None, None, ts, None)[:3]
 
     def resolve(self, event: Event) -> Attribution:
         hostname = event.hostname if event.kind not in _NO_HOSTNAME_LOOKUP else None
@@ -470,7 +639,7 @@ class Identity:
         reasons: list[str] | None,
     ) -> tuple[Device | None, Person | None, str, list[str] | None]:
         device: Device | None = None
-        key: str | None = None
+        slot: int | None = None
         bound_since = -_INF
         if mac is not None:
             device = self.devices_by_mac.get(mac)
@@ -484,41 +653,44 @@ class Identity:
             entry = self._leases.get(ip)
             i = entry.at(t) if entry is not None else -1
             if entry is not None and i >= 0:
-                mac = entry.keys[i]
-                bound_since = entry.starts[i]
-                device = self.devices_by_mac.get(mac)
-                if reasons is not None:
+                slot = entry.slot(i)
+                mac = self._slot_mac[slot]
+                device = self._slot_device[slot]
+                bound_since = entry.start(i)
+                if reasons is not None and mac is not None:
                     reasons.append(self._lease_reason(ip, entry, i))
                     reasons.append(self._device_reason(mac))
             else:
                 reserved = self._reserved.get(ip)
                 r = reserved.at(t) if reserved is not None else -1
                 if reserved is not None and r >= 0:
-                    device = self.devices_by_id.get(reserved.keys[r])
-                    bound_since = reserved.starts[r]
+                    slot = reserved.slot(r)
+                    device = self._slot_device[slot]
+                    bound_since = reserved.start(r)
                     if reasons is not None:
                         reasons.append(
-                            f"{ip} is reserved for device {reserved.keys[r]} in the devices file"
+                            f"{ip} is reserved for device {self._slot_key[slot]} in the "
+                            "devices file"
                         )
                 else:
                     agent = self._agent_ips.get(ip)
                     a = agent.at(t) if agent is not None else -1
                     if agent is not None and a >= 0:
-                        key = agent.keys[a]
-                        bound_since = agent.starts[a]
-                        device = self.devices_by_id.get(key)
+                        slot = agent.slot(a)
+                        device = self._slot_device[slot]
+                        bound_since = agent.start(a)
                         if reasons is not None:
                             reasons.append(
-                                f"the agent on {agent.ids[a]} reported {ip} at its logon at "
-                                f"{_iso(agent.starts[a])}"
+                                f"the agent on {self._slot_key[slot]} reported {ip} at its "
+                                f"logon at {_iso(agent.start(a))}"
                             )
-        if key is None:
+        if slot is None:
             if device is not None:
-                key = device.device_id
+                slot = self._slots[device.device_id]
             elif mac is not None:
-                key = f"mac:{mac}"
+                slot = self._slots.get(f"mac:{mac}")
             elif hostname:
-                key = f"host:{hostname.lower()}"
+                slot = self._slots.get(f"host:{hostname.lower()}")
 
         person: Person | None = None
         how = "unattributed"
@@ -529,7 +701,7 @@ class Identity:
                 note = "" if person is not None else ", not on the roster"
                 reasons.insert(0, f"user name {user!r} in the record{note}")
         else:
-            sessions = self._sessions.get(key) if key is not None else None
+            sessions = self._slot_sessions[slot] if slot is not None else None
             s = sessions.at(t) if sessions is not None else -1
             if sessions is not None and s >= 0:
                 name = sessions.users[s]
@@ -537,9 +709,10 @@ class Identity:
                 how = "logon_session"
                 if reasons is not None:
                     note = "" if person is not None else " (not on the roster)"
+                    where = self._slot_key[slot] if slot is not None else "?"
                     reasons.append(
-                        f"{name}{note} logged on to {key} at {_iso(sessions.starts[s])} "
-                        f"(agent logon {sessions.ids[s][:12]}) and had not logged off"
+                        f"{name}{note} logged on to {where} at {_iso(sessions.start(s))} "
+                        f"(agent logon {sessions.codes[s]:012x}) and had not logged off"
                     )
             elif ip is not None and (seen := self._proxy.get(ip)) is not None:
                 p = seen.at(t, self.proxy_window)

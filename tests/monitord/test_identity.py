@@ -185,7 +185,7 @@ def test_an_agent_address_binds_when_no_lease_does() -> None:
     i.add_session_event(logon, "h1" * 16)
     a = i.resolve(dns("10.0.9.9", at(30)))
     assert (a.person, a.device) == (PEOPLE["kwame.o"], DEVICES["CART-03"])
-    assert "the agent on cart-03 reported 10.0.9.9 at its logon" in a.reason
+    assert "the agent on CART-03 reported 10.0.9.9 at its logon" in a.reason
     # osquery's logged_in_users gives the remote address, with no MAC: no binding.
     remote = agent(EventKind.LOGON, at(0), "david.o", client_ip="10.0.9.10", hostname="srv")
     i.add_session_event(remote, "h2" * 16)
@@ -310,7 +310,12 @@ def test_renewals_merge_into_one_binding() -> None:
     assert len(entry) == 1
     b = i.binding_at("10.0.0.5", at(600))
     assert b is not None
-    assert (b.starts, b.ends, b.lease_id) == (T0, at(30 * 19 + 60), f"{0:032x}")
+    assert (b.starts, b.ends, b.mac, b.lease_id) == (
+        T0,
+        at(30 * 19 + 60),
+        "aa:00:00:00:00:07",
+        "000000000000",  # the first 12 hex digits, as reasons give it
+    )
 
 
 @given(
@@ -329,7 +334,7 @@ def test_interval_lookup_matches_a_scan(
     added = []
     for n, (start, length) in enumerate(spans):
         end = float("inf") if length is None else float(start + length)
-        entry.add(float(start), end, f"mac{n}", f"id{n}")
+        entry.add(float(start), end, n, n)
         added.append((float(start), n, end))
     for t in probes:
         covering = [(s, n) for s, n, e in added if s <= t <= e]
@@ -337,7 +342,7 @@ def test_interval_lookup_matches_a_scan(
         if not covering:
             assert i == -1
         else:
-            assert entry.keys[i] == f"mac{max(covering)[1]}"
+            assert entry.slot(i) == max(covering)[1]
 
 
 def test_history_is_bounded() -> None:
@@ -352,6 +357,71 @@ def test_history_is_bounded() -> None:
     assert 35 <= len(i._leases["10.0.0.5"]) <= 37
     assert i.binding_at("10.0.0.5", T0 - timedelta(days=59, hours=-1)) is None
     assert i.binding_at("10.0.0.5", T0 - timedelta(days=1, hours=-1)) is not None
+
+
+def test_unknown_devices_slots_are_let_go_with_their_history() -> None:
+    """Phones with randomised MACs come and go: what is kept of them stays bounded too, and
+    what remains still resolves after the slots are renumbered."""
+    i = Identity(PEOPLE, DEVICES, timedelta(hours=1), history=timedelta(days=10))
+    for day in range(40):
+        start = T0 - timedelta(days=40 - day)
+        for phone in range(20):
+            mac = f"da:00:00:00:{day:02x}:{phone:02x}"
+            i.add_binding(
+                f"10.9.0.{phone}",
+                Binding(start, start + timedelta(hours=8), mac, None, f"{day:032x}"),
+            )
+        where = {"client_mac": "aa:00:00:00:00:33", "hostname": "cart-03"}
+        i.add_session_event(agent(EventKind.LOGON, start, "kwame.o", **where), f"{day:032x}")
+    assert len(i._slot_key) <= len(DEVICES) + 20 * 12  # about 11 days of 40 kept
+    last = T0 - timedelta(days=1) + timedelta(hours=1)
+    b = i.binding_at("10.9.0.3", last)
+    assert b is not None
+    assert b.mac == "da:00:00:00:27:03"
+    lease = Binding(last, last + timedelta(hours=1), "aa:00:00:00:00:33", None, "f" * 32)
+    i.add_binding("10.0.0.33", lease)
+    assert i.lookup("10.0.0.33", last + timedelta(minutes=1))[1] == PEOPLE["kwame.o"]
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> tuple[Identity, list[Event]]:
+    book = VisitBook()
+    if draw(st.booleans()):
+        book.add(Visit("supply1", date(2026, 11, 19), "Jane Doe", "4B", T0, "office", "x"))
+    i = ident(book)
+    macs = [d.mac for d in DEVICES.values() if d.mac] + ["f0:18:98:00:00:01"]
+    ips = ["10.0.0.5", "10.0.0.9", "10.0.0.33", "10.0.7.40", "10.0.0.77"]
+    users = [*PEOPLE, "stranger"]
+    minute = st.integers(0, 600)
+    for _ in range(draw(st.integers(0, 12))):
+        kind = draw(st.sampled_from(["lease", "logon", "logoff", "proxy"]))
+        t = at(draw(minute))
+        if kind == "lease":
+            end = t + timedelta(minutes=draw(st.integers(1, 300)))
+            i.add_binding(
+                draw(st.sampled_from(ips)),
+                Binding(t, end, draw(st.sampled_from(macs)), None, "ab" * 16),
+            )
+        elif kind == "proxy":
+            i.add_sighting(dns(draw(st.sampled_from(ips)), t, user=draw(st.sampled_from(users))))
+        else:
+            ev = agent(
+                EventKind.LOGON if kind == "logon" else EventKind.LOGOFF,
+                t,
+                draw(st.sampled_from(users)) if kind == "logon" or draw(st.booleans()) else None,
+                client_mac=draw(st.sampled_from(macs)),
+            )
+            i.add_session_event(ev, "cd" * 16)
+    probes = [dns(draw(st.sampled_from(ips)), at(draw(minute))) for _ in range(10)]
+    return i, probes
+
+
+@given(histories())
+def test_the_fast_lookup_answers_as_resolve_does(case: tuple[Identity, list[Event]]) -> None:
+    i, probes = case
+    for ev in probes:
+        full = i.resolve(ev)
+        assert i.lookup(ev.client_ip or "", ev.ts) == (full.device, full.person, full.how)
 
 
 # --- with real files, through the whole pipeline ---------------------------------------------
