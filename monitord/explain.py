@@ -112,12 +112,16 @@ class Explainer:
         person: Person | None,
         at: datetime,
         recipients: Recipients | None = None,
+        text: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
         self.classifier = classifier
         self.policy = policy
         self.person = person
         self.at = at
         self.recipients = recipients
+        # Text classification (phrase lists, search terms) plugs in here: a function from
+        # the item to a JSON-able explanation, given under "text" for items of kind text.
+        self.text = text
         index = classifier.index
         self._lists = {(i.name, i.category): i for i in index.lists}
         self._decisions: dict[str, dict[str, Any]] = {}
@@ -165,7 +169,8 @@ class Explainer:
             "decisions": decisions,
             "severity": top.value if top else Severity.NONE.value,
         }
-        # Text classification goes here, under "text", when its engine is wired in.
+        if item.kind == "text" and self.text is not None:
+            out["text"] = self.text(item.given)
         return out
 
     def tail(self, c: Classification) -> str:
@@ -415,7 +420,9 @@ class Explainer:
                 for g, k, h in zip(given, kinds, hosts, strict=True)
             ]
         for i in texts:
-            if i not in results:
+            if self.text is not None:
+                out[i] = _dumps(self.result(Item(given[i], "text"), Classification((), ())))
+            elif i not in results:
                 out[i] = _dumps(
                     {
                         "item": given[i],
@@ -519,7 +526,10 @@ def render(result: dict[str, Any]) -> list[str]:
     """The explanation of ``explain`` for a person to read."""
     lines = [f"{result['item']}  ({result['kind']})"]
     if result["kind"] == "text":
-        lines.append("  text: no text classification in this build; domains and URLs only")
+        if "text" in result:
+            lines.append(f"  text: {json.dumps(result['text'], ensure_ascii=False)}")
+        else:
+            lines.append("  text: no text classification in this build; domains and URLs only")
         return lines
     where = f"host {result['host']}"
     if result.get("path"):

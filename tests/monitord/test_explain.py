@@ -206,3 +206,17 @@ def test_batch_input_edges(loaded: App) -> None:
 )
 def test_schemes_come_off_every_line(text: str) -> None:
     assert _without_schemes(text) == _SCHEME.sub("", text)
+
+
+def test_text_items_go_to_the_text_classifier_when_there_is_one(loaded: App) -> None:
+    def words(item: str) -> dict[str, object]:
+        return {"words": len(item.split())}
+
+    classifier = Classifier(load_index(loaded.engine, STARTER_LISTS))
+    ex = Explainer(classifier, loaded.policy, None, MONDAY, text=words)
+    result = ex.explain("how to buy weed")
+    assert result["text"] == {"words": 4}
+    assert render(result)[-1] == '  text: {"words": 4}'
+    got = batch_lines(ex, ["how to buy weed", first("gambling"), "   "])
+    assert [g.get("text") for g in got] == [{"words": 4}, None, {"words": 0}]
+    assert got[1]["categories"] == ["gambling"]
