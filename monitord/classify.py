@@ -139,9 +139,13 @@ class DomainIndex:
     ) -> list[Match]:
         """The matches behind hits (entry, row): domain entries, then URL entries when the
         record has a path, then expressions when it has a URL."""
-        urls = self.url_hits(hits, path) if path is not None else ()
         ix = self.compiled
+        urls: tuple[tuple[UrlEntry, ...], ...] = ()
+        if path is not None and any(ix.kind(row)[1] for _, row in hits):
+            urls = self.url_hits(hits, path)
         exprs = ix.expression_matches(subject) if subject is not None and ix.expressions else []
+        if not hits and not exprs:
+            return []
         return self.assemble(hits, urls, exprs)
 
     def url_hits(
