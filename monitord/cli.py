@@ -261,8 +261,11 @@ def cmd_classify(args: argparse.Namespace) -> int:
     """Explain one domain, URL or text; ``-``: one JSON line per stdin line."""
     from monitord.app import STARTER_LISTS
     from monitord.classify import Classifier
+    from monitord.content import text_explainer
+    from monitord.e2guardian import load_phrase_lists
     from monitord.explain import Explainer, person_on_roster, render
     from monitord.lists import load_index
+    from monitord.phrases import DEFAULT_PHRASES, load_engine
     from monitord.policy import load_policy
 
     cfg = _config(args)
@@ -279,7 +282,14 @@ def cmd_classify(args: argparse.Namespace) -> int:
                 "(monitord people import CSV)"
             )
     classifier = Classifier(load_index(engine, STARTER_LISTS, cfg.lists_dir))
-    explainer = Explainer(classifier, policy, person, at, cfg.settings.recipients)
+    rcpt = cfg.settings.recipients
+
+    def addresses(lists: tuple[str, ...]) -> list[str]:
+        return [a for name in lists for a in getattr(rcpt, name, [])]
+
+    phrases = load_engine(DEFAULT_PHRASES, load_phrase_lists(engine))
+    text = text_explainer(phrases, policy, person, at, addresses)
+    explainer = Explainer(classifier, policy, person, at, rcpt, text=text)
     if args.thing == "-":
         explainer.stream(sys.stdin.buffer, sys.stdout)
         sys.stdout.flush()

@@ -5,13 +5,17 @@ filter-bypass list. Domains and URLs are the domain index's part (``monitord.cla
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from monitord.categories import ALLOW, is_category
 from monitord.lists import ListError
-from monitord.model import Event, EventKind, Match, Person, Severity
+from monitord.model import Decision, Event, EventKind, Match, Person, Severity
 from monitord.phrases import PhraseEngine, age_band_of
+from monitord.policy import Policy
 from monitord.searchterms import event_text
 
 DEFAULT_PROCESSES = Path(__file__).parent / "defaults" / "processes"
@@ -64,6 +68,63 @@ class ContentVerdict:
     categories: tuple[str, ...] = ()
     cap: Severity | None = None
     support: tuple[str, ...] = ()
+
+
+def capped(decision: Decision, cap: Severity | None) -> Decision:
+    """A pupil looking for help is reported, never above ``cap`` (high), whatever the row."""
+    if cap is None or decision.severity.rank <= cap.rank:
+        return decision
+    return replace(
+        decision, severity=cap, rule=f"{decision.rule}; support-seeking: at most {cap.value}"
+    )
+
+
+def text_explainer(
+    phrases: PhraseEngine,
+    policy: Policy,
+    person: Person | None,
+    at: datetime,
+    addresses: Callable[[tuple[str, ...]], list[str]],
+) -> Callable[[str], dict[str, Any]]:
+    """For ``monitord classify "some text"``: every phrase hit with its list and weight, the
+    totals against the age band's limits, and what policy makes of each category over."""
+    band = age_band_of(person)
+
+    def explain(text: str) -> dict[str, Any]:
+        result = phrases.score(text, band)
+        decisions = []
+        for category in result.categories:
+            d = capped(policy.decide(category, person, None, at), result.max_severity)
+            decisions.append(
+                {
+                    "category": category,
+                    "severity": d.severity.value,
+                    "rule": d.rule,
+                    "recipients": list(d.recipients),
+                    "addresses": addresses(d.recipients),
+                }
+            )
+        return {
+            "normalised": result.normalised,
+            "age_band": band,
+            "hits": [
+                {
+                    "list": h.list_name,
+                    "category": h.category,
+                    "phrase": h.phrase,
+                    "weight": h.weight,
+                    "kind": h.kind,
+                }
+                for h in result.hits
+            ],
+            "totals": dict(result.totals),
+            "limits": dict(result.limits),
+            "categories": list(result.categories),
+            "support_seeking": result.support_seeking,
+            "decisions": decisions,
+        }
+
+    return explain
 
 
 class ContentClassifier:

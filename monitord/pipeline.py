@@ -13,12 +13,11 @@ from sqlalchemy import Connection, Engine, select, update
 from collectors.base import BinarySession, ParseContext, Session
 from monitord.classify import Classifier
 from monitord.clock import Clock
-from monitord.content import ContentClassifier
+from monitord.content import ContentClassifier, capped
 from monitord.identity import Binding, Identity, lease_interval
 from monitord.model import (
     Attribution,
     Checkpoint,
-    Decision,
     Event,
     EventKind,
     EventUpdate,
@@ -183,7 +182,7 @@ class Processor:
                 if ev.category is not None and ev.category not in categories:
                     categories = (*categories, ev.category)
                 decisions = tuple(
-                    _capped(
+                    capped(
                         self.policy.decide(c, attribution.person, attribution.device, ev.ts), cap
                     )
                     for c in categories
@@ -362,15 +361,6 @@ class Processor:
                 **values,
             )
         )
-
-
-def _capped(decision: Decision, cap: Severity | None) -> Decision:
-    """A pupil looking for help is reported, never above ``cap`` (high), whatever the row."""
-    if cap is None or decision.severity.rank <= cap.rank:
-        return decision
-    return replace(
-        decision, severity=cap, rule=f"{decision.rule}; support-seeking: at most {cap.value}"
-    )
 
 
 def _update_in_batch(pending: Judgement, at: int, upd: EventUpdate) -> None:

@@ -395,3 +395,41 @@ def test_retention_run_dry_then_for_real_and_status(
     assert status["store"]["schema_current"] is True
     assert main(["--config", config, "status"]) == 0
     assert "last retention run:" in capsys.readouterr().out
+
+
+def test_classify_explains_text_with_its_phrases_and_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitord.initdir import init_dir
+
+    config = str(init_dir(tmp_path / "site")[0])
+    assert main(["--config", config, "classify", "how to kill myself", "--json"]) == 0
+    text = json.loads(capsys.readouterr().out)["text"]
+    assert "suicide" in text["categories"]
+    assert text["hits"]
+    assert text["decisions"][0]["severity"] == "high"
+    assert text["decisions"][0]["addresses"] == ["dsl@school.example"]
+    assert main(["--config", config, "classify", "holocaust year 6 lesson", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["text"]["categories"] == []
+    roster = tmp_path / "roster.csv"
+    roster.write_text("username,display_name,role,year_group\njayden.s,Jayden Smith,pupil,6\n")
+    assert main(["--config", config, "people", "import", str(roster)]) == 0
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "--config",
+                config,
+                "classify",
+                "how to stop self harming",
+                "--user",
+                "jayden.s",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    helped = json.loads(capsys.readouterr().out)["text"]
+    assert helped["age_band"] == "junior"
+    assert helped["support_seeking"] is True
+    assert "self_harm" in helped["categories"]
