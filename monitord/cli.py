@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -743,6 +744,164 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _when(value: str | None, option: str, cfg: Config, *, end_of_day: bool = False) -> Any:
+    """A time option; with ``end_of_day`` a bare date (or today, yesterday) means the end of
+    that day, so that ``--since 2026-11-19 --until 2026-11-19`` is the whole day."""
+    if value is None:
+        return None
+    try:
+        when = parse_when(value, cfg.tz, SystemClock().now())
+    except ValueError as exc:
+        raise Failure(f"{option}: {exc}") from None
+    bare = re.fullmatch(r"today|yesterday|\d{4}-\d{2}-\d{2}", value.strip().lower())
+    if end_of_day and bare:
+        from monitord.timeline import day_span
+
+        return day_span(when.astimezone(cfg.tz).date(), cfg.tz)[1]
+    return when
+
+
+def _output(args: argparse.Namespace) -> str:
+    return "json" if args.json else "csv" if args.csv else "table"
+
+
+def _cell(value: str | None, width: int | None = None) -> Any:
+    from rich.text import Text
+
+    from monitord.search import printable
+
+    return Text(printable(value, width))
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Events that meet every filter given; audited with the operator and the reason."""
+    from monitord.search import Query, csv_text, json_text, local_time, parse_domain, search
+
+    cfg = _config(args)
+    query = Query(
+        user=args.user,
+        ip=args.ip,
+        device=args.device,
+        domain=parse_domain(args.domain) if args.domain is not None else None,
+        category=args.category,
+        text=args.text,
+        since=_when(args.since, "--since", cfg),
+        until=_when(args.until, "--until", cfg, end_of_day=True),
+        limit=args.limit,
+        context=args.context,
+    )
+    engine = open_store(cfg.database_url)
+    result = search(
+        engine,
+        query,
+        actor(),
+        args.reason,
+        SystemClock().now(),
+        require_reason=cfg.settings.search.require_reason,
+        output=_output(args),
+    )
+    note = (
+        f"more events matched: these are the newest {query.limit:,} "
+        "(narrow the search or raise --limit)"
+        if result.more
+        else ""
+    )
+    if args.json or args.csv:
+        text = json_text if args.json else csv_text
+        sys.stdout.write(text(result.events, cfg.tz))
+        if note:
+            err.print(note, markup=False)
+        return 0
+    table = Table()
+    for name in ("time", "person", "year", "device", "source", "category"):
+        table.add_column(name, no_wrap=name == "time")
+    table.add_column("indicator", overflow="fold", min_width=24)
+    if query.context:
+        table.add_column("")
+    group = None
+    for ev in result.events:
+        if query.context and group is not None and ev.group != group:
+            table.add_section()
+        group = ev.group
+        row = [
+            _cell(local_time(ev.ts, cfg.tz)),
+            _cell(ev.person),
+            _cell(ev.year_group),
+            _cell(ev.device or ev.ip),
+            _cell(ev.source),
+            _cell(ev.category),
+            _cell(ev.indicator, 80),
+        ]
+        if query.context:
+            row.append(_cell("<- match" if ev.match else ""))
+        table.add_row(*row)
+    out.print(table)
+    out.print(f"{result.hits:,} matching event(s)" + (f"; {note}" if note else ""), markup=False)
+    return 0
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    """One person's or device's day, every source in time order; audited like a search."""
+    from monitord.search import csv_text, json_text, local_time
+    from monitord.timeline import timeline
+
+    cfg = _config(args)
+    if args.user is None and args.device is None:
+        raise Failure("timeline needs --user U or --device D")
+    day = _when(args.date, "--date", cfg).astimezone(cfg.tz).date()
+    engine = open_store(cfg.database_url)
+    events = timeline(
+        engine,
+        day,
+        cfg.tz,
+        actor(),
+        args.reason,
+        SystemClock().now(),
+        user=args.user,
+        device=args.device,
+        require_reason=cfg.settings.search.require_reason,
+        output=_output(args),
+    )
+    if args.json or args.csv:
+        text = json_text if args.json else csv_text
+        sys.stdout.write(text(events, cfg.tz))
+        return 0
+    who = " on ".join(x for x in (args.user, args.device) if x)
+    flagged = sum(1 for ev in events if ev.flagged)
+    out.print(
+        f"{who}, {day:%A %d %B %Y}: {len(events):,} event(s), {flagged:,} flagged (!)",
+        markup=False,
+    )
+    other = "person" if args.user is None else "device"
+    table = Table("", "time", "source", "kind", other)
+    table.add_column("indicator", overflow="fold", min_width=24)
+    table.add_column("flag")
+    for ev in events:
+        flag = ""
+        if ev.flagged:
+            flag = " ".join(
+                x
+                for x in (
+                    ev.category,
+                    ev.severity if ev.severity != "none" else None,
+                    "blocked" if ev.blocked else None,
+                    " ".join(f"alert {a}" for a in ev.alerts) or None,
+                )
+                if x
+            )
+        table.add_row(
+            _cell("!" if ev.flagged else ""),
+            _cell(local_time(ev.ts, cfg.tz, with_date=False)),
+            _cell(ev.source),
+            _cell(ev.kind),
+            _cell(ev.person if other == "person" else (ev.device or ev.ip)),
+            _cell(ev.indicator, 80),
+            _cell(flag),
+        )
+    out.print(table)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from monitord.daemon import run_daemon
 
@@ -980,6 +1139,47 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--to", dest="end", required=True, metavar="DATE")
     s.add_argument("--out", required=True, metavar="DIR")
     s.set_defaults(func=cmd_report)
+
+    reason_help = "why you are looking (kept in the audit trail; required unless [search] "
+    reason_help += "require_reason = false)"
+    s = sub.add_parser("search", help="ad-hoc search of the stored events (audited)")
+    s.add_argument("--user", metavar="U", help="the person's user name")
+    s.add_argument("--ip", metavar="IP", help="the client address")
+    s.add_argument("--device", metavar="D", help="the device id (or its host name)")
+    s.add_argument(
+        "--domain", metavar="D", help="a name, or *.example.com for it and every name under it"
+    )
+    s.add_argument("--category", metavar="C", help="the category an event was flagged with")
+    s.add_argument(
+        "--text", metavar="T", help="a substring of the URL, search term or typed text (any case)"
+    )
+    s.add_argument("--since", metavar="T", help="e.g. 2026-11-19, today 10:00, yesterday, 2h")
+    s.add_argument("--until", metavar="T", help="a date alone means the end of that day")
+    s.add_argument(
+        "--limit", type=int, default=100, metavar="N", help="the newest N matches (default 100)"
+    )
+    s.add_argument(
+        "--context",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also the N events before and after each match from the same device",
+    )
+    s.add_argument("--reason", help=reason_help)
+    fmt = s.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("timeline", help="one person's or device's whole day (audited)")
+    s.add_argument("--user", metavar="U")
+    s.add_argument("--device", metavar="D")
+    s.add_argument("--date", default="today", metavar="D", help="the day (default today)")
+    s.add_argument("--reason", help=reason_help)
+    fmt = s.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
+    s.set_defaults(func=cmd_timeline)
     return p
 
 

@@ -139,9 +139,10 @@ def _sqlite_bulk(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any
     else:
         params = [[r[c] for c in columns] for r in rows]
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    before = conn.connection.dbapi_connection.total_changes  # type: ignore[union-attr]
     cursor.executemany(sql, params)
-    added: int = conn.connection.dbapi_connection.total_changes - before  # type: ignore[union-attr]
+    # The rows this statement added (ignored ones count 0): unlike the connection's
+    # total_changes, rowcount leaves out what triggers did (the search indexes on events).
+    added: int = cursor.rowcount
     cursor.close()
     return added
 

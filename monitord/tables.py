@@ -19,7 +19,17 @@ class EventRow(SQLModel, table=True):
         Index("ix_events_ip_ts", "client_ip", "ts"),
         Index("ix_events_user_ts", "username", "ts"),
         Index("ix_events_device_ts", "device_id", "ts"),
-        Index("ix_events_domain", "domain"),
+        # A domain's events in time order, read from the index alone: search takes the newest
+        # of many names (a suffix such as *.tiktok.com) without touching their rows.
+        Index("ix_events_domain_ts", "domain", "ts"),
+        # Flagged events only (most have no category): search by category stays cheap.
+        Index(
+            "ix_events_category_ts",
+            "category",
+            "ts",
+            sqlite_where=text("category IS NOT NULL"),
+            postgresql_where=text("category IS NOT NULL"),
+        ),
         # Logons and logoffs only, so the identity layer finds its sessions at start without
         # reading every event; a partial index costs other inserts next to nothing.
         Index(
@@ -63,6 +73,30 @@ class EventRow(SQLModel, table=True):
     file_id: str = Field(max_length=64)
     offset: int
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class DomainNameRow(SQLModel, table=True):
+    """Every domain name the events hold, once: kept by a trigger on ``events`` (migration
+    0007), so that a suffix search (``*.tiktok.com``) scans these names rather than the
+    events, then reads the matching names' events from ``ix_events_domain_ts``."""
+
+    __tablename__ = "domain_names"
+
+    domain: str = Field(primary_key=True, max_length=512)
+
+
+# SQLite's full-text index of event URLs and texts (``monitord search --text``): an FTS5
+# virtual table with the trigram tokenizer, its shadow tables and the queue that feeds it in
+# batches, all named ``events_text*``. Migration 0007 makes them and keeps them in step with
+# ``events`` by triggers (and moves the queue into the index when the follower commits its
+# checkpoint); they are not models. A migration that rebuilds ``events`` (rather than
+# altering it in place) must make the triggers again and rebuild the index.
+TEXT_INDEX = "events_text"
+
+
+def is_model_table(name: str) -> bool:
+    """False for the tables migrations make that are not models (the text index)."""
+    return not name.startswith(TEXT_INDEX)
 
 
 class RejectedRow(SQLModel, table=True):
@@ -199,6 +233,8 @@ class AlertRow(SQLModel, table=True):
 
 class AlertEventRow(SQLModel, table=True):
     __tablename__ = "alert_events"
+    # Which alerts hold an event: retention keeps those events as long as their alerts.
+    __table_args__ = (Index("ix_alert_events_event_id", "event_id"),)
 
     alert_id: int = Field(primary_key=True)
     event_id: str = Field(primary_key=True, max_length=32)
