@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, text
 
 from monitord.search import (
     EVENT_COLUMNS,
@@ -18,8 +18,7 @@ from monitord.search import (
     resolve_device,
     time_param,
 )
-from monitord.store import audit, table_of
-from monitord.tables import AlertEventRow
+from monitord.store import audit
 
 
 def day_span(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -50,19 +49,16 @@ def day_events(
         params["device"] = device
     index = "ix_events_user_ts" if user is not None else "ix_events_device_ts"
     hint = f" INDEXED BY {index}" if conn.dialect.name == "sqlite" else ""
-    stmt = (
-        f"SELECT {EVENT_COLUMNS} FROM events AS e{hint} WHERE {' AND '.join(where)} "
-        "ORDER BY e.ts, e.id"
-    )
-    events = fetch_events(conn, stmt, params)
-    aet = table_of(AlertEventRow)
+    match = f"FROM events AS e{hint} WHERE {' AND '.join(where)}"
+    events = fetch_events(conn, f"SELECT {EVENT_COLUMNS} {match} ORDER BY e.ts, e.id", params)
+    # The alerts holding any of them, in one statement.
     held: dict[str, list[int]] = {}
-    ids = [ev.id for ev in events]
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        query = select(aet.c.event_id, aet.c.alert_id).where(aet.c.event_id.in_(chunk))
-        for event_id, alert_id in conn.execute(query.order_by(aet.c.alert_id)):
-            held.setdefault(event_id, []).append(int(alert_id))
+    query = text(
+        f"SELECT a.event_id, a.alert_id FROM alert_events AS a "
+        f"WHERE a.event_id IN (SELECT e.id {match}) ORDER BY a.alert_id"
+    )
+    for event_id, alert_id in conn.execute(query, params):
+        held.setdefault(event_id, []).append(int(alert_id))
     return [ev._replace(alerts=tuple(held[ev.id])) if ev.id in held else ev for ev in events]
 
 
