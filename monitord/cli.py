@@ -885,7 +885,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
                     ev.category,
                     ev.severity if ev.severity != "none" else None,
                     "blocked" if ev.blocked else None,
-                    " ".join(f"alert {a}" for a in ev.alerts) or None,
+                    " ".join(f"alert {a}" for a in ev.alerts or ()) or None,
                 )
                 if x
             )

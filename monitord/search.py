@@ -195,10 +195,11 @@ class Query:
 
 
 class Found(NamedTuple):
-    """One event as search and timeline show it (a tuple: thousands are made per search)."""
+    """One event as search and timeline show it: a tuple made straight from the driver's row
+    (a person's day is thousands), its time as stored, read as a datetime by ``ts``."""
 
     id: str
-    ts: datetime
+    stamp: Any  # the time as stored: SQLite's text, PostgreSQL's datetime
     source: str
     fmt: str
     kind: str
@@ -212,10 +213,15 @@ class Found(NamedTuple):
     text: str | None
     category: str | None
     severity: str
-    blocked: bool
+    blocked: int  # 0 or 1, as SQLite holds a boolean
     match: bool = True  # False: shown only as context
     group: int | None = None  # with context: the block of neighbouring events it is in
-    alerts: tuple[int, ...] = ()  # the alerts holding it (timeline)
+    alerts: tuple[int, ...] | None = None  # the alerts holding it (timeline)
+
+    @property
+    def ts(self) -> datetime:
+        """The event's time, aware UTC."""
+        return _stored_time(self.stamp)
 
     @property
     def indicator(self) -> str:
@@ -248,7 +254,7 @@ class Found(NamedTuple):
             "text": self.text,
             "category": self.category,
             "severity": self.severity,
-            "blocked": self.blocked,
+            "blocked": bool(self.blocked),
             "indicator": self.indicator,
             "match": self.match,
             "group": self.group,
@@ -279,18 +285,17 @@ def _stored_time(value: Any) -> datetime:
 def fetch_events(
     conn: Connection, sql: str, params: Mapping[str, Any], *, match: bool = True
 ) -> list[Found]:
-    """The events ``sql`` selects (``EVENT_COLUMNS``, with ``:name`` parameters). On SQLite
-    straight through the driver: a person's day is thousands of rows, and SQLAlchemy's
-    per-row processing would cost more than SQLite's work."""
+    """The events ``sql`` selects (``EVENT_COLUMNS``, with ``:name`` parameters), in its
+    order. On SQLite straight through the driver, each row made a ``Found`` as it comes: a
+    person's day is thousands of rows, and per-row processing would cost more than
+    SQLite's own work."""
+    tail = (match, None, None)
+    new = tuple.__new__
     if conn.dialect.name == "sqlite":
         driver = conn.connection.driver_connection
         rows = driver.execute(sql, dict(params)).fetchall()  # type: ignore[union-attr]
-    else:
-        rows = conn.execute(text(sql), dict(params)).all()
-    new = tuple.__new__
-    return [
-        new(Found, (r[0], _stored_time(r[1]), *r[2:15], bool(r[15]), match, None, ())) for r in rows
-    ]
+        return [new(Found, r + tail) for r in rows]
+    return [new(Found, (*r, *tail)) for r in conn.execute(text(sql), dict(params))]
 
 
 # --- building the query ------------------------------------------------------------------
@@ -489,6 +494,9 @@ def _build(conn: Connection, q: Query, common: int) -> tuple[str, _Sql, str]:
     sql.params["lim"] = q.limit + 1
     where = " AND ".join(sql.where) or "1 = 1"
     sqlite = sql.dialect == "sqlite"
+    # Ties in time by rowid on SQLite: the index holds it, so no sort is needed.
+    key = "rowid" if sqlite else "id"
+    newest = f"ORDER BY e.ts DESC, e.{key} DESC LIMIT :lim"
     plan, index = drivers[0]
     if fts is not None:
         # The text index gives candidates; each is read once, by rowid.
@@ -496,16 +504,15 @@ def _build(conn: Connection, q: Query, common: int) -> tuple[str, _Sql, str]:
             f"({_text_candidates(fts)}) AS c CROSS JOIN events AS e ON e.rowid = c.rid "
             f"WHERE {where}"
         )
-        return f"SELECT {EVENT_COLUMNS} FROM {source} ORDER BY e.ts DESC LIMIT :lim", sql, "text"
+        return f"SELECT {EVENT_COLUMNS} FROM {source} {newest}", sql, "text"
     hint = f" INDEXED BY {index}" if sqlite else ""
-    source = f"events AS e{hint} WHERE {where} ORDER BY e.ts DESC LIMIT :lim"
+    source = f"events AS e{hint} WHERE {where} {newest}"
     if plan == "domain" and q.domain is not None and q.domain.suffix:
         # Many names: the newest of all their events are sorted from the index alone, and
         # only those rows read (rather than every row of every name before sorting).
-        key = "rowid" if sqlite else "id"
         return (
             f"SELECT {EVENT_COLUMNS} FROM events AS e WHERE e.{key} IN "
-            f"(SELECT e.{key} FROM {source})",
+            f"(SELECT e.{key} FROM {source}) ORDER BY e.ts DESC, e.{key} DESC",
             sql,
             plan,
         )
@@ -516,8 +523,8 @@ def run_query(conn: Connection, q: Query, *, common_text: int = COMMON_TEXT) -> 
     """The newest ``q.limit`` events that meet every filter, oldest first, with context.
     ``common_text``: above this many candidates from the text index, read by time instead."""
     stmt, sql, plan = _build(conn, q, common_text)
-    hits = fetch_events(conn, stmt, sql.params)
-    hits.sort(key=lambda f: (f.ts, f.id))
+    hits = fetch_events(conn, stmt, sql.params)  # newest first
+    hits.reverse()
     more = len(hits) > q.limit
     if more:
         hits = hits[len(hits) - q.limit :]
@@ -537,8 +544,6 @@ def _neighbours(conn: Connection, hit: Found, n: int) -> list[Found]:
     else:
         return []
     hint = f" INDEXED BY {index}" if conn.dialect.name == "sqlite" else ""
-    # The hit's time exactly as stored, so that events at the same instant sort by id.
-    stored = conn.execute(text("SELECT ts FROM events WHERE id = :id"), {"id": hit.id}).scalar()
     out = []
     for cmp, order in (("<", "DESC"), (">", "ASC")):
         stmt = (
@@ -546,7 +551,8 @@ def _neighbours(conn: Connection, hit: Found, n: int) -> list[Found]:
             f"AND (e.ts {cmp} :ts OR (e.ts = :ts AND e.id {cmp} :id)) "
             f"ORDER BY e.ts {order}, e.id {order} LIMIT :n"
         )
-        params = {"value": value, "ts": stored, "id": hit.id, "n": n}
+        # The hit's time exactly as stored, so that events at the same instant sort by id.
+        params = {"value": value, "ts": hit.stamp, "id": hit.id, "n": n}
         out += fetch_events(conn, stmt, params, match=False)
     return out
 
