@@ -842,8 +842,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_timeline(args: argparse.Namespace) -> int:
     """One person's or device's day, every source in time order; audited like a search."""
-    from monitord.search import csv_text, json_text, local_time
-    from monitord.timeline import timeline
+    from monitord.search import csv_text, json_text
+    from monitord.timeline import render, timeline
 
     cfg = _config(args)
     if args.user is None and args.device is None:
@@ -872,33 +872,8 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         f"{who}, {day:%A %d %B %Y}: {len(events):,} event(s), {flagged:,} flagged (!)",
         markup=False,
     )
-    other = "person" if args.user is None else "device"
-    table = Table("", "time", "source", "kind", other)
-    table.add_column("indicator", overflow="fold", min_width=24)
-    table.add_column("flag")
-    for ev in events:
-        flag = ""
-        if ev.flagged:
-            flag = " ".join(
-                x
-                for x in (
-                    ev.category,
-                    ev.severity if ev.severity != "none" else None,
-                    "blocked" if ev.blocked else None,
-                    " ".join(f"alert {a}" for a in ev.alerts or ()) or None,
-                )
-                if x
-            )
-        table.add_row(
-            _cell("!" if ev.flagged else ""),
-            _cell(local_time(ev.ts, cfg.tz, with_date=False)),
-            _cell(ev.source),
-            _cell(ev.kind),
-            _cell(ev.person if other == "person" else (ev.device or ev.ip)),
-            _cell(ev.indicator, 80),
-            _cell(flag),
-        )
-    out.print(table)
+    lines = render(events, cfg.tz, by_user=args.user is not None)
+    sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
 

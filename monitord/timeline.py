@@ -4,6 +4,7 @@ severity and the alerts that hold them. Recorded in the audit trail like a searc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,8 @@ from monitord.search import (
     SearchError,
     check_reason,
     fetch_events,
+    local_time,
+    printable,
     resolve_device,
     time_param,
 )
@@ -101,3 +104,38 @@ def timeline(
     with engine.begin() as conn:
         audit(conn, actor, "timeline", subject[:256], detail, now=now)
     return events
+
+
+def _flag(ev: Found) -> str:
+    parts = [
+        ev.category,
+        ev.severity if ev.severity != "none" else None,
+        "blocked" if ev.blocked else None,
+        ", ".join(f"alert {a}" for a in ev.alerts or ()) or None,
+    ]
+    return " ".join(x for x in parts if x)
+
+
+def render(events: Sequence[Found], tz: ZoneInfo, *, by_user: bool) -> list[str]:
+    """The day as aligned lines, one an event (a table of thousands of rows would take
+    seconds to lay out): ``!`` marks a flagged one, its category, severity and alerts in
+    brackets at the end. ``by_user``: the device column, else the person's."""
+    rows = [
+        (
+            "!" if ev.flagged else " ",
+            local_time(ev.ts, tz, with_date=False),
+            printable(ev.source),
+            printable(ev.kind),
+            printable((ev.device or ev.ip) if by_user else ev.person),
+            printable(ev.indicator, 100),
+            _flag(ev) if ev.flagged else "",
+        )
+        for ev in events
+    ]
+    header = (" ", "time", "source", "kind", "device" if by_user else "person", "indicator", "")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    out = []
+    for r in [header, *rows]:
+        line = "  ".join(r[i].ljust(widths[i]) for i in range(5)) + "  " + r[5]
+        out.append(line + (f"  [{r[6]}]" if r[6] else ""))
+    return out
