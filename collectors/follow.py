@@ -9,6 +9,12 @@
 - Deletion: the open file is finished; a file re-created at the path is read from its start.
 - A restart resumes at the committed position; if the file was rotated meanwhile, the rotated
   file is found by its first line and finished before the new one is read.
+- More than one rotation since the file last read (monitord behind, or stopped, while the log
+  was rotated twice): the copies written after it are read whole, oldest first, before the
+  new file. Which came after is told by their last write time, which logrotate keeps when it
+  renames or gzips a copy.
+- A ``.gz`` copy still being written (logrotate compresses under the final name) is passed
+  over while its plain copy is there, and never stops the follower.
 
 inotify (through watchdog) wakes the follower as soon as the file changes; it also polls, so a
 file system without inotify (NFS, some containers) is followed too, only less promptly.
@@ -21,6 +27,7 @@ import contextlib
 import io
 import logging
 import os
+import stat
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +56,10 @@ def load_checkpoint(engine: Engine, source: str) -> Checkpoint | None:
     return Checkpoint(row.source, row.path, row.file_id, int(row.inode), int(row.offset))
 
 
+# Reading a gzip file that is still being written ends in EOFError, not an OSError.
+UNREADABLE = (OSError, EOFError)
+
+
 def identify_complete(path: Path) -> str | None:
     """The file's identity, once its first line is complete (None before that)."""
     with open_log(path) as fh:
@@ -56,21 +67,74 @@ def identify_complete(path: Path) -> str | None:
     return file_identity(head) if complete else None
 
 
+def _generation(path: Path) -> int:
+    """``name.2`` and ``name.2.gz``: 2, so that of two copies written in the same instant the
+    one logrotate numbered lower (newer) sorts first; 0 for other names."""
+    suffixes = path.name.removesuffix(".gz").rsplit(".", 1)
+    return int(suffixes[1]) if len(suffixes) == 2 and suffixes[1].isdigit() else 0
+
+
+def _rotated(path: Path) -> list[tuple[float, Path]]:
+    """(last write time, file) of each file a rotation may have made of ``path``, newest
+    first; one removed while looked at is left out."""
+    found: list[tuple[float, int, Path]] = []
+    for p in path.parent.glob(path.name + "[.-]*"):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found.append((st.st_mtime, -_generation(p), p))
+    found.sort(key=lambda x: (x[0], x[1]), reverse=True)
+    return [(mtime, p) for mtime, _, p in found]
+
+
 def rotated_siblings(path: Path) -> list[Path]:
     """Files a rotation may have made of ``path``: ``name.1``, ``name-20261120``, ``name.1.gz``
     and the like, newest first."""
-    found = [p for p in path.parent.glob(path.name + "[.-]*") if p.is_file()]
-    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+    return [p for _, p in _rotated(path)]
+
+
+def _plain_first(paths: list[Path]) -> list[Path]:
+    """A plain copy before a .gz one: the .gz may still be being written from it."""
+    return sorted(paths, key=lambda p: p.suffix == ".gz")
 
 
 def find_by_identity(path: Path, file_id: str) -> Path | None:
-    for candidate in rotated_siblings(path):
+    for candidate in _plain_first(rotated_siblings(path)):
         try:
             if identify_complete(candidate) == file_id:
                 return candidate
-        except OSError:
+        except UNREADABLE:
             continue
     return None
+
+
+def rotated_since(path: Path, since: float, known: set[str]) -> list[tuple[str, Path]]:
+    """The copies of ``path`` last written at or after ``since`` whose identities are not in
+    ``known`` (the file finished, the one at the path now): the whole files that rotations
+    made after the file last read. Oldest first, each identity once (a plain copy rather than
+    its .gz). A copy of an older file is not one of them, even while its .gz, being written
+    now, is newer."""
+    older: set[str] = set()
+    newer: list[tuple[str, Path]] = []
+    for mtime, p in _rotated(path):
+        try:
+            file_id = identify_complete(p)
+        except UNREADABLE:
+            continue
+        if file_id is None:
+            continue
+        if mtime < since:
+            older.add(file_id)
+        else:
+            newer.append((file_id, p))
+    chosen: dict[str, Path] = {}
+    for file_id, p in sorted(newer, key=lambda x: x[1].suffix == ".gz"):
+        if file_id not in known and file_id not in older and file_id not in chosen:
+            chosen[file_id] = p
+    order = {p: i for i, (_, p) in enumerate(newer)}
+    return sorted(chosen.items(), key=lambda item: order[item[1]], reverse=True)
 
 
 class _Open:
@@ -210,9 +274,39 @@ class FileCollector:
         log.info("%s: finishing %s, rotated while monitord was stopped", self.name, old)
         cur.offset = checkpoint.offset
         try:
-            return self._drain(cur, finish=True)
+            batches = self._drain(cur, finish=True)
+            since = os.fstat(cur.fh.fileno()).st_mtime
         finally:
             cur.close()
+        return batches + self._read_between(since, {checkpoint.file_id})
+
+    def _read_between(self, since: float, known: set[str]) -> list[Batch]:
+        """The whole copies that rotations made after the file just finished (last written at
+        ``since``; its identity in ``known``), oldest first, before the file at the path."""
+        with contextlib.suppress(*UNREADABLE):
+            now = identify_complete(self.path)
+            if now is not None:
+                known = known | {now}
+        batches: list[Batch] = []
+        for file_id, path in rotated_since(self.path, since, known):
+            log.info(
+                "%s: reading %s whole: it was rotated away before monitord had finished the "
+                "file before it",
+                self.name,
+                path,
+            )
+            try:
+                cur = self._open(path)
+                if cur is None:
+                    continue
+                try:
+                    if cur.file_id == file_id:
+                        batches += self._drain(cur, finish=True)
+                finally:
+                    cur.close()
+            except UNREADABLE as exc:  # the lines read before it are not to be lost with it
+                log.warning("%s: cannot read %s: %s", self.name, path, exc)
+        return batches
 
     def _copied_tail(self, cur: _Open) -> list[Batch]:
         """copytruncate: the lines after our position went into the copy; read them there."""
@@ -225,9 +319,11 @@ class FileCollector:
         tail.offset = cur.offset
         tail.path = self.path  # the lines belong to the followed file's identity
         try:
-            return self._drain(tail, finish=True)
+            batches = self._drain(tail, finish=True)
+            since = os.fstat(tail.fh.fileno()).st_mtime
         finally:
             tail.close()
+        return batches + self._read_between(since, {cur.file_id})
 
     def poll(self) -> list[Batch]:
         """One look at the file: the batches of lines that are new since the last look."""
@@ -252,10 +348,12 @@ class FileCollector:
                 self._current = cur = None
             elif st is None or st.st_ino != cur.inode:
                 batches += self._drain(cur, finish=True)
+                since, finished = os.fstat(cur.fh.fileno()).st_mtime, cur.file_id
                 cur.close()
                 self._current = cur = None
                 if st is not None:
                     log.info("%s: %s was rotated: reading the new file", self.name, self.path)
+                    batches += self._read_between(since, {finished})
             else:
                 batches += self._drain(cur)
         if self._current is None:
@@ -296,7 +394,7 @@ class FileCollector:
                 self._wake.clear()
                 try:
                     found = await asyncio.to_thread(self.poll)
-                except OSError as exc:
+                except UNREADABLE as exc:
                     log.warning("%s: cannot read %s: %s", self.name, self.path, exc)
                     found = []
                 for batch in found:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import os
-from collections.abc import AsyncIterator, Iterator
+import shutil
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -358,6 +361,114 @@ def test_restart_in_the_middle_of_a_file_reads_each_line_once(
     assert len(rest) == 2500
     assert rest[0] == lines("a", 4500).splitlines()[2000]
     assert _stored_events(app) == 4500
+
+
+def _written(path: Path, seconds_ago: float) -> None:
+    """Set the file's last write time: logrotate keeps it on a copy it renames or gzips."""
+    when = time.time() - seconds_ago
+    os.utime(path, (when, when))
+
+
+def _following_a(tmp_path: Path, app: App, clock: FixedClock, n: int) -> FileCollector:
+    """A follower that has read ``n`` lines "a" of access.log."""
+    log = tmp_path / "access.log"
+    log.write_bytes(lines("a", n))
+    c = sync(log, app, clock)
+    assert len(read_all(c)) == n
+    return c
+
+
+def _shift(log: Path) -> None:
+    """name.1 becomes name.2, as logrotate makes room for the next copy."""
+    first = log.with_name(log.name + ".1")
+    if first.exists():
+        first.rename(log.with_name(log.name + ".2"))
+
+
+def _renamed(log: Path, seconds_ago: float, then: bytes) -> None:
+    """Rename rotation of a log last written ``seconds_ago``; ``then`` goes to the new log."""
+    _written(log, seconds_ago)
+    _shift(log)
+    log.rename(log.with_name(log.name + ".1"))
+    log.write_bytes(then)
+
+
+def _copytruncated(log: Path, seconds_ago: float, then: bytes) -> None:
+    """copytruncate, the copy made ``seconds_ago``; ``then`` is written after the cut."""
+    _shift(log)
+    copy = log.with_name(log.name + ".1")
+    copy.write_bytes(log.read_bytes())
+    _written(copy, seconds_ago)
+    with log.open("r+b") as fh:
+        fh.truncate(0)
+    append(log, then)
+
+
+@pytest.mark.parametrize("rotate", [_renamed, _copytruncated], ids=["rename", "copytruncate"])
+def test_two_rotations_between_looks_read_the_file_between(
+    tmp_path: Path, app: App, clock: FixedClock, rotate: Callable[[Path, float, bytes], None]
+) -> None:
+    # A busy log rotated twice while the follower was still on the first file (behind, or
+    # not looking): the file in between is read whole, in its turn, before the new one.
+    c = _following_a(tmp_path, app, clock, 5)
+    append(c.path, lines("b", 3))
+    rotate(c.path, 30, lines("c", 4))
+    rotate(c.path, 20, lines("d", 2))
+    got = read_all(c)
+    assert got == (lines("b", 3) + lines("c", 4) + lines("d", 2)).splitlines()
+
+
+def test_a_gz_copy_still_being_written_is_passed_over(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    # logrotate gzips an older copy under its final name while the follower looks for the
+    # copy of its file: the half-written .gz (a gzip header, no end) must not stop it.
+    c = _following_a(tmp_path, app, clock, 5)
+    append(c.path, lines("b", 2))
+    _copytruncated(c.path, 10, lines("c", 3))
+    (tmp_path / "access.log.2.gz").write_bytes(gzip.compress(lines("z", 50))[:40])
+    assert read_all(c) == (lines("b", 2) + lines("c", 3)).splitlines()
+
+
+def test_an_older_copy_being_gzipped_is_not_read_again(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    # compress + delaycompress: right after a rotation logrotate gzips the copy before
+    # (read long ago) into name.2.gz, which is newer than anything until logrotate gives it
+    # the copy's time and removes the plain copy.
+    c = _following_a(tmp_path, app, clock, 200)
+    _renamed(c.path, 60, lines("b", 3))
+    assert read_all(c) == lines("b", 3).splitlines()
+    append(c.path, lines("c", 2))
+    _renamed(c.path, 30, lines("d", 1))
+    (tmp_path / "access.log.2.gz").write_bytes(gzip.compress(lines("a", 200)))
+    assert read_all(c) == (lines("c", 2) + lines("d", 1)).splitlines()
+
+
+def test_restart_after_two_rotations_while_stopped_reads_every_file(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    log = tmp_path / "access.log"
+    log.write_bytes(lines("a", 4))
+    first = sync(log, app, clock)
+    assert len(_commit_all(first, app)) == 4
+    # Stopped over two rotations (compress, delaycompress): the file read before the stop
+    # is access.log.2.gz by the time monitord starts again, the next one access.log.1.
+    append(log, lines("b", 3))
+    _renamed(log, 30, lines("c", 4))
+    _written(log, 20)
+    one = tmp_path / "access.log.1"
+    with one.open("rb") as src, gzip.open(tmp_path / "access.log.2.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    os.utime(tmp_path / "access.log.2.gz", (one.stat().st_atime, one.stat().st_mtime))
+    one.unlink()  # as logrotate does: the .gz keeps the copy's time, the copy goes
+    log.rename(one)
+    log.write_bytes(lines("d", 2))
+    second = sync(log, app, clock)
+    second._resume = load_checkpoint(app.engine, "proxy")
+    got = _commit_all(second, app)
+    assert got == (lines("b", 3) + lines("c", 4) + lines("d", 2)).splitlines()
+    assert _stored_events(app) == 13
 
 
 async def test_inotify_wakes_the_follower_before_the_poll_interval(
