@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import json
 import os
@@ -17,15 +16,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
-from alerting.delivery import EmailNotifier, deliver_due
 from collectors.base import UnknownFormat, available_formats
 from monitord import cases
 from monitord.agents import AgentError
-from monitord.app import ingest_files, open_app, parser_for
 from monitord.clock import SystemClock
 from monitord.config import FORMATS, Config, ConfigError, find_config, load_config
 from monitord.initdir import InitError, init_dir
-from monitord.lists import ListError, read_plain, read_ut1, store_list
 from monitord.rights import RightsError
 from monitord.roster import ImportError_, import_devices, import_people
 from monitord.store import SchemaError, make_engine, open_store, upgrade, verify_audit
@@ -89,6 +85,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from monitord.app import ingest_files, open_app, parser_for
+
     cfg = _config(args)
     paths = [Path(p) for p in args.paths]
     missing = [f"{p}: file not found" for p in paths if not p.is_file()]
@@ -188,6 +186,8 @@ def _case(action: Callable[..., None], *extra: str) -> Callable[[argparse.Namesp
 
 
 def cmd_lists_import(args: argparse.Namespace) -> int:
+    from monitord.lists import read_plain, read_ut1, store_list
+
     cfg = _config(args)
     engine = open_store(cfg.database_url)
     path = Path(args.path)
@@ -378,6 +378,10 @@ def cmd_supply_import(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox_flush(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from alerting.delivery import EmailNotifier, deliver_due
+
     cfg = _config(args)
     engine = open_store(cfg.database_url)
     clock = SystemClock()
@@ -671,6 +675,9 @@ def cmd_sar(args: argparse.Namespace) -> int:
 
 def cmd_digest(args: argparse.Namespace) -> int:
     """The weekly digest: printed as text, written as files (--out) or mailed (--send)."""
+    import asyncio
+
+    from alerting.delivery import EmailNotifier, deliver_due
     from alerting.digest import (
         DigestError,
         Week,
@@ -1175,7 +1182,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.lines:
             err.print(line, markup=False)
         return 1
-    except (
+    except _one_line_errors() as exc:
+        err.print(str(exc), markup=False)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _one_line_errors() -> tuple[type[Exception], ...]:
+    """The errors printed as their message alone. Evaluated only when a command fails, so
+    that the modules only some commands use (the lists, with numpy) are imported by those."""
+    from monitord.lists import ListError
+
+    return (
         SchemaError,
         ListError,
         InitError,
@@ -1184,11 +1203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         AgentError,
         RightsError,
         ValueError,
-    ) as exc:
-        err.print(str(exc), markup=False)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    )
 
 
 __all__ = ["available_formats", "main"]

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, text
 
 from monitord.search import (
-    EVENT_COLUMNS,
     Found,
     SearchError,
     check_reason,
+    event_columns,
     fetch_events,
     local_time,
     printable,
@@ -55,7 +55,7 @@ def day_events(
     match = f"FROM events AS e{hint} WHERE {' AND '.join(where)}"
     # Ties in time by rowid on SQLite (the index holds it: no sort needed).
     order = "ORDER BY e.ts, e.rowid" if hint else "ORDER BY e.ts, e.id"
-    events = fetch_events(conn, f"SELECT {EVENT_COLUMNS} {match} {order}", params)
+    events = fetch_events(conn, f"SELECT {event_columns(conn)} {match} {order}", params)
     # The alerts holding any of them, in one statement.
     held: dict[str, list[int]] = {}
     query = text(

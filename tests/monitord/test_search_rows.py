@@ -1,0 +1,123 @@
+"""How search reads its rows: every column of every event comes back exactly as stored (the
+repeating columns travel as one JSON array on SQLite), the garbage collector is left as it
+was found, and the command line imports only what the command it runs needs."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine
+
+from monitord.search import EVENT_COLUMNS, Query, event_columns, fetch_events, run_query
+from monitord.store import insert_ignore, open_store, table_of
+from monitord.tables import EventRow
+from monitord.timeline import day_events
+
+DAY = datetime(2026, 11, 19, tzinfo=UTC)
+# Values a JSON array has to carry without change: quotes, backslashes, control
+# characters, text outside ASCII, NULLs, and both values of a boolean.
+AWKWARD: list[dict[str, Any]] = [
+    {"source": 'proxy "main"', "role": "pupil", "year_group": "6", "device_id": "LT\\01"},
+    {"source": "agents", "role": None, "year_group": None, "device_id": "caf\u00e9\x1f\x01"},
+    {"source": "pihole", "role": "staff", "year_group": "", "device_id": None},
+    {"source": "\u2603 snow", "role": "pupil", "year_group": "R", "device_id": "LT-02"},
+]
+
+
+def _event(i: int) -> dict[str, Any]:
+    odd = AWKWARD[i % len(AWKWARD)]
+    return {
+        "id": f"{i:032x}",
+        "site_id": "default",
+        "ts": DAY + timedelta(minutes=i),
+        "fmt": ["squid", "agent", "dnsmasq"][i % 3],
+        "kind": ["http", "text", "dns"][i % 3],
+        "client_ip": None if i % 5 == 0 else f"10.20.0.{i % 7}",
+        "username": "alice.b",
+        "domain": None if i % 3 == 1 else f"n{i % 4}.example",
+        "url": f"http://n{i}.example/?q=\u00e9" if i % 3 == 0 else None,
+        "text": 'typed "x" \\ \n' if i % 3 == 1 else None,
+        "category": "gambling" if i % 6 == 0 else None,
+        "severity": "medium" if i % 6 == 0 else "none",
+        "blocked": i % 4 == 0,
+        "attribution": "assigned_device",
+        "file_id": "f",
+        "offset": i,
+        "raw": b"x",
+        **odd,
+    }
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    engine = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    with engine.begin() as conn:
+        insert_ignore(conn, table_of(EventRow), [_event(i) for i in range(40)])
+    return engine
+
+
+def _as_stored(engine: Engine) -> list[tuple[Any, ...]]:
+    """Each event's columns as the driver gives them one by one, in ``Found``'s order."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(f"SELECT {EVENT_COLUMNS} FROM events AS e ORDER BY e.ts")
+        return [tuple(r) for r in rows]
+
+
+def test_every_column_comes_back_as_stored(engine: Engine) -> None:
+    stored = _as_stored(engine)
+    with engine.connect() as conn:
+        found = run_query(conn, Query(user="alice.b", limit=1000)).events
+    assert [tuple(f)[: len(stored[0])] for f in found] == stored
+    assert {f.blocked for f in found} == {0, 1}
+    assert all(f.match is True and f.group is None and f.alerts is None for f in found)
+
+
+def test_timeline_and_context_rows_are_the_same(engine: Engine) -> None:
+    stored = _as_stored(engine)
+    with engine.connect() as conn:
+        day = day_events(conn, date(2026, 11, 19), ZoneInfo("UTC"), user="alice.b")
+        middle = Query(device="LT-02", until=DAY + timedelta(minutes=30), limit=1, context=2)
+        around = run_query(conn, middle).events
+    assert [tuple(f)[: len(stored[0])] for f in day] == stored
+    assert [f.match for f in around] == [False, False, True, False, False]
+    width = len(stored[0])
+    assert all(tuple(f)[:width] in stored for f in around)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_left_as_it_was(engine: Engine, enabled: bool) -> None:
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with engine.connect() as conn:
+            rows = fetch_events(conn, f"SELECT {event_columns(conn)} FROM events AS e", {})
+        assert len(rows) == 40
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+
+
+def test_a_failed_fetch_turns_the_collector_back_on(engine: Engine) -> None:
+    with engine.connect() as conn, pytest.raises(Exception, match="no such column"):
+        fetch_events(conn, "SELECT nonsense FROM events AS e", {})
+    assert gc.isenabled()
+
+
+def test_the_command_line_imports_what_a_command_needs() -> None:
+    """``monitord search`` does not pay for the mail delivery, the pipeline or the lists
+    (numpy) that other commands use."""
+    probe = (
+        "import sys, monitord.cli\n"
+        "heavy = ['alerting.delivery', 'monitord.app', 'monitord.lists', 'numpy']\n"
+        "print(' '.join(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == ""
