@@ -156,8 +156,8 @@ class Processor:
                     pending.leases[eid] = {
                         "id": eid,
                         "ip": ev.client_ip,
-                        "mac": ev.client_mac,
-                        "hostname": ev.hostname,
+                        "mac": _clip(ev.client_mac, 32),
+                        "hostname": _clip(ev.hostname, 256),
                         "starts": starts,
                         "ends": ends,
                         "source": rec.origin.source,
@@ -230,19 +230,19 @@ class Processor:
             "fmt": j.fmt,
             "kind": ev.kind.value,
             "client_ip": ev.client_ip,
-            "client_mac": ev.client_mac,
-            "user": ev.user,
-            "domain": ev.domain,
+            "client_mac": _clip(ev.client_mac, 32),
+            "user": _clip(ev.user, 256),
+            "domain": _clip(ev.domain, 512),
             "url": ev.url,
-            "method": ev.method,
-            "qtype": ev.qtype,
-            "action": ev.action,
+            "method": _clip(ev.method, 16),
+            "qtype": _clip(ev.qtype, 16),
+            "action": _clip(ev.action, 64),
             "blocked": ev.blocked,
             "status": ev.status,
             "size": ev.size,
-            "hostname": ev.hostname,
+            "hostname": _clip(ev.hostname, 256),
             "text": ev.text,
-            "username": person.username if person else ev.user,
+            "username": person.username if person else _clip(ev.user, 256),
             "device_id": device.device_id if device else None,
             "role": person.role if person else None,
             "year_group": person.year_group if person else None,
@@ -363,6 +363,12 @@ class Processor:
         )
 
 
+def _clip(value: str | None, width: int) -> str | None:
+    """A parsed field cut to its column's width (PostgreSQL refuses a longer one, and SQLite
+    should hold what PostgreSQL would)."""
+    return value if value is None or len(value) <= width else value[:width]
+
+
 def _update_in_batch(pending: Judgement, at: int, upd: EventUpdate) -> None:
     """Apply a later line's update to an event of the same batch, before it is stored."""
     j = pending.judged[at]
@@ -374,7 +380,7 @@ def _update_in_batch(pending: Judgement, at: int, upd: EventUpdate) -> None:
     )
     pending.judged[at] = replace(j, event=event)
     pending.events[at]["blocked"] = event.blocked
-    pending.events[at]["action"] = event.action
+    pending.events[at]["action"] = _clip(event.action, 64)
 
 
 def _update_stored(conn: Connection, upd: EventUpdate) -> None:
@@ -384,7 +390,7 @@ def _update_stored(conn: Connection, upd: EventUpdate) -> None:
     if upd.blocked is not None:
         values["blocked"] = upd.blocked
     if upd.action:
-        values["action"] = upd.action
+        values["action"] = _clip(upd.action, 64)
     if not values:
         return
     et = table_of(EventRow)

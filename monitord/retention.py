@@ -46,6 +46,7 @@ from sqlalchemy import (
 )
 
 from monitord.config import Config, period_cutoff
+from monitord.partitions import Partition, create_partition, partitions
 from monitord.store import RETENTION_ACTION, audit, table_of, utc
 from monitord.tables import (
     AlertEventRow,
@@ -216,6 +217,14 @@ def _events(run: _Run, cut: datetime, dry: bool, gone: Sequence[int]) -> None:
         matches = select(func.count()).select_from(mt).where(mt.c.event_id.in_(old))
         run.removed("matches", run.count(matches))
         return
+    for part in partitions_before(run.engine, cut):
+        if run.stopping():
+            return
+
+        def drop(conn: Connection, part: Partition = part) -> None:
+            _drop_day(run, conn, part)
+
+        run.transaction(drop)
     since: datetime | None = None
     while not run.stopping():
         query = select(et.c.id, et.c.ts).where(et.c.ts < cut, unheld)
@@ -233,6 +242,32 @@ def _events(run: _Run, cut: datetime, dry: bool, gone: Sequence[int]) -> None:
             run.removed("events", _delete(conn, et, et.c.id.in_(batch) & unheld))
 
         run.transaction(work)
+
+
+def partitions_before(engine: Engine, cut: datetime) -> list[Partition]:
+    """PostgreSQL's day partitions wholly older than ``cut`` (none on SQLite)."""
+    with engine.connect() as conn:
+        return [p for p in partitions(conn) if p.end <= cut]
+
+
+def _drop_day(run: _Run, conn: Connection, part: Partition) -> None:
+    """Remove a whole day of events at once: the partition is detached and dropped, after
+    the events that alerts still hold (and their matches) are put back into a new one."""
+    old = f"{part.name}_expired"
+    held = f"EXISTS (SELECT 1 FROM alert_events AS a WHERE a.event_id = {old}.id)"
+    conn.exec_driver_sql(f"ALTER TABLE events DETACH PARTITION {part.name}")
+    conn.exec_driver_sql(f"ALTER TABLE {part.name} RENAME TO {old}")
+    matches = conn.exec_driver_sql(
+        f"DELETE FROM matches AS m USING {old} WHERE m.event_id = {old}.id AND NOT {held}"
+    ).rowcount
+    total = conn.exec_driver_sql(f"SELECT count(*) FROM {old}").scalar_one()
+    kept = conn.exec_driver_sql(f"SELECT count(*) FROM {old} WHERE {held}").scalar_one()
+    if kept:
+        create_partition(conn, part.day)
+        conn.exec_driver_sql(f"INSERT INTO events SELECT * FROM {old} WHERE {held}")
+    conn.exec_driver_sql(f"DROP TABLE {old}")
+    run.removed("matches", int(matches or 0))
+    run.removed("events", int(total) - int(kept))
 
 
 def _by_key(

@@ -416,9 +416,10 @@ def _text_clause(conn: Connection, variants: Sequence[str], sql: _Sql) -> str:
         name = f"text{i}"
         sql.params[name] = v
         if sql.dialect == "postgresql":
+            # The form the trigram indexes (migration 0008) answer: lower(column) LIKE.
+            sql.params[name] = "%" + _like_escape(v) + "%"
             terms.append(
-                f"strpos(lower(coalesce(e.url, '')), :{name}) > 0 "
-                f"OR strpos(lower(coalesce(e.text, '')), :{name}) > 0"
+                f"lower(e.url) LIKE :{name} ESCAPE '\\' OR lower(e.text) LIKE :{name} ESCAPE '\\'"
             )
         elif v.isascii():
             # SQLite's lower() folds ASCII only, which is all an ASCII text needs.
@@ -437,6 +438,10 @@ def _text_clause(conn: Connection, variants: Sequence[str], sql: _Sql) -> str:
 
 
 def has_text_index(conn: Connection) -> bool:
+    """Whether the store has a text index: FTS5 on SQLite, pg_trgm on PostgreSQL."""
+    if conn.dialect.name == "postgresql":
+        found = conn.exec_driver_sql("SELECT to_regclass('ix_events_url_trgm')").scalar()
+        return found is not None
     if conn.dialect.name != "sqlite":
         return False
     found = conn.exec_driver_sql(
@@ -449,7 +454,7 @@ def flush_text_queue(conn: Connection) -> int:
     """Move every event waiting in the queue into the text index now, in the caller's
     transaction; return how many. (The follower's commits move them 20,000 at a time; a
     backfill with ``monitord ingest`` leaves them for the first text search.)"""
-    if not has_text_index(conn):
+    if conn.dialect.name != "sqlite" or not has_text_index(conn):
         return 0
     moved = conn.exec_driver_sql(
         f"INSERT INTO {TEXT_INDEX}(rowid, url, text) SELECT e.rowid, e.url, e.text "
@@ -461,7 +466,7 @@ def flush_text_queue(conn: Connection) -> int:
 
 def text_queue_waiting(conn: Connection) -> bool:
     """Whether events are waiting to go into the text index."""
-    if not has_text_index(conn):
+    if conn.dialect.name != "sqlite" or not has_text_index(conn):
         return False
     return conn.exec_driver_sql(f"SELECT 1 FROM {TEXT_INDEX}_queue LIMIT 1").first() is not None
 
@@ -474,8 +479,17 @@ def _text_candidates(match: str) -> str:
     )
 
 
-def _common(conn: Connection, match: str, common: int) -> bool:
+def _common(conn: Connection, match: str, common: int, sql: _Sql) -> bool:
     """Whether the text index holds more than ``common`` candidates for ``match``."""
+    if sql.dialect == "postgresql":
+        n = conn.execute(
+            text(
+                "SELECT count(*) FROM (SELECT 1 FROM events AS e "
+                f"WHERE {sql.where[-1]} LIMIT :cap) AS c"
+            ),
+            {**sql.params, "cap": common + 1},
+        ).scalar_one()
+        return int(n) > common
     n = conn.execute(
         text(
             f"SELECT count(*) FROM (SELECT rowid FROM {TEXT_INDEX} WHERE {TEXT_INDEX} "
@@ -512,10 +526,11 @@ def _build(conn: Connection, q: Query, common: int) -> tuple[str, _Sql, str]:
             not drivers
             and match is not None
             and has_text_index(conn)
-            and not _common(conn, match, common)
+            and not _common(conn, match, common, sql)
         ):
             fts = match
-            sql.params["match"] = match
+            if sql.dialect == "sqlite":
+                sql.params["match"] = match
     if q.category is not None:
         sql.add("e.category = :category", category=q.category)
         drivers.append(("category", "ix_events_category_ts"))
@@ -542,6 +557,9 @@ def _build(conn: Connection, q: Query, common: int) -> tuple[str, _Sql, str]:
     key = "rowid" if sqlite else "id"
     newest = f"ORDER BY e.ts DESC, e.{key} DESC LIMIT :lim"
     plan, index = drivers[0]
+    if fts is not None and not sqlite:
+        # PostgreSQL's planner reads the trigram indexes for the text's LIKE itself.
+        return f"SELECT {columns} FROM events AS e WHERE {where} {newest}", sql, "text"
     if fts is not None:
         # The text index gives candidates; each is read once, by rowid.
         source = (

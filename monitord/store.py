@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,12 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, Pool
 
+from monitord.partitions import ensure_partitions
 from monitord.tables import AuditRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -54,10 +57,25 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get WAL mode and their folder is created."""
     if url.startswith("sqlite:///") and not url.endswith(":memory:"):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
+    # PostgreSQL sessions work in UTC: stored times are UTC without a zone, as on SQLite.
+    connect_args = {"options": "-c timezone=UTC"} if url.startswith("postgresql") else {}
+    engine = create_engine(url, future=True, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    _close_when_dropped(engine)
     return engine
+
+
+def _close_when_dropped(engine: Engine) -> None:
+    """Close the pooled connections of an engine that is dropped without ``dispose()`` (a
+    command returning), rather than leaving them to the garbage collector."""
+    current: list[Pool] = [engine.pool]
+
+    def new_pool(disposed: Engine) -> None:
+        current[0] = disposed.pool
+
+    event.listen(engine, "engine_disposed", new_pool)
+    weakref.finalize(engine, lambda: current[0].dispose())
 
 
 def _alembic_config(url: str) -> AlembicConfig:
@@ -78,14 +96,14 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Apply every pending migration; return (revision before, revision after)."""
+def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str | None]:
+    """Apply the pending migrations (up to ``target``); return (revision before, after)."""
     before = current_revision(engine)
-    cfg = _alembic_config(str(engine.url))
+    cfg = _alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-    return before, head_revision()
+        command.upgrade(cfg, target)
+    return before, current_revision(engine)
 
 
 def open_store(url: str, *, create: bool = True) -> Engine:
@@ -147,6 +165,27 @@ def _sqlite_bulk(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any
     return added
 
 
+def _events_not_stored(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> Sequence[Mapping[str, Any]]:
+    """PostgreSQL: the rows whose id is not stored yet. The partitioned table's key is (id,
+    ts), so the key alone would let in a second event with a known id at another time (an
+    unauthorised device is one event a device a day, whenever it is seen); an id names one
+    day's event, so the days around the rows' are where to look."""
+    stamps = [r["ts"] for r in rows]
+    since, until = min(stamps) - timedelta(days=2), max(stamps) + timedelta(days=2)
+    query = text(
+        f'SELECT id FROM "{table.name}" WHERE id = ANY(:ids) AND ts >= :since AND ts < :until'
+    )
+    ids = [r["id"] for r in rows]
+    known = set(conn.execute(query, {"ids": ids, "since": since, "until": until}).scalars())
+    fresh: dict[str, Mapping[str, Any]] = {}
+    for r in rows:
+        if r["id"] not in known:
+            fresh.setdefault(r["id"], r)
+    return list(fresh.values())
+
+
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
     """Insert rows, skipping any whose primary key is already stored; return rows added."""
     if not rows:
@@ -156,7 +195,15 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, An
     if conn.dialect.name == "sqlite":
         stmt: Any = sqlite.insert(table).on_conflict_do_nothing()
     elif conn.dialect.name == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing()
+        if table.name == "events":
+            ensure_partitions(conn, (r["ts"] for r in rows))
+            rows = _events_not_stored(conn, table, rows)
+            if not rows:
+                return 0
+        # The rows added are the rows returned: executemany's rowcount is not reliable here.
+        key = next(iter(table.primary_key.columns))
+        pg = postgresql.insert(table).on_conflict_do_nothing().returning(key)
+        return len(conn.execute(pg, list(rows)).all())
     else:
         stmt = insert(table).prefix_with("IGNORE")
     result = conn.execute(stmt, list(rows))

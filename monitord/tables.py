@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, LargeBinary, Text, text
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Text, text
 from sqlmodel import Field, SQLModel
+
+_BIG = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class EventRow(SQLModel, table=True):
@@ -56,7 +58,8 @@ class EventRow(SQLModel, table=True):
     action: str | None = Field(default=None, max_length=64)
     blocked: bool = False
     status: int | None = None
-    size: int | None = None
+    # 64-bit on PostgreSQL (a download can pass 2 GiB); SQLite's INTEGER already is.
+    size: int | None = Field(default=None, sa_column=Column(_BIG, nullable=True))
     hostname: str | None = Field(default=None, max_length=256)
     text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     username: str | None = Field(default=None, max_length=256)
@@ -71,7 +74,7 @@ class EventRow(SQLModel, table=True):
     category: str | None = Field(default=None, max_length=32)
     severity: str = Field(default="none", max_length=16)
     file_id: str = Field(max_length=64)
-    offset: int
+    offset: int = Field(sa_column=Column(_BIG, nullable=False))
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
@@ -95,8 +98,16 @@ TEXT_INDEX = "events_text"
 
 
 def is_model_table(name: str) -> bool:
-    """False for the tables migrations make that are not models (the text index)."""
-    return not name.startswith(TEXT_INDEX)
+    """False for the tables migrations make that are not models: SQLite's text index, and
+    on PostgreSQL the day partitions of ``events`` and the trigram indexes (migration 0008)."""
+    if name.startswith(TEXT_INDEX) or name.endswith("_trgm"):
+        return False
+    return not (name.startswith("events_p") and name[8:].isdigit())
+
+
+def include_name(name: str | None, kind: str, _parents: object) -> bool:
+    """For Alembic's comparisons: the tables and indexes that are the models' own."""
+    return kind not in ("table", "index") or name is None or is_model_table(name)
 
 
 class RejectedRow(SQLModel, table=True):

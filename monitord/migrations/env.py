@@ -11,18 +11,13 @@ import monitord.tables  # (registers the tables on SQLModel.metadata)
 target_metadata = SQLModel.metadata
 
 
-def include_name(name: str | None, kind: str, _parents: object) -> bool:
-    """Autogenerate leaves alone the tables that are not models (the text index)."""
-    return kind != "table" or name is None or monitord.tables.is_model_table(name)
-
-
 def run() -> None:
     connection = context.config.attributes.get("connection")
     if connection is not None:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
-            include_name=include_name,
+            include_name=monitord.tables.include_name,
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():
@@ -33,7 +28,7 @@ def run() -> None:
         context.configure(
             connection=conn,
             target_metadata=target_metadata,
-            include_name=include_name,
+            include_name=monitord.tables.include_name,
             render_as_batch=conn.dialect.name == "sqlite",
         )
         with context.begin_transaction():

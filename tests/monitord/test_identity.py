@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,6 +19,9 @@ from monitord.model import Device, Event, EventKind, Person
 from monitord.roster import import_devices, import_people
 from monitord.supply import Visit, VisitBook
 from tests.conftest import FIXTURES
+from tests.stores import row, rows
+
+pytestmark = pytest.mark.stores
 
 LONDON = ZoneInfo("Europe/London")
 T0 = datetime(2026, 11, 19, 9, 0, tzinfo=UTC)
@@ -497,13 +500,12 @@ def agent_reports(tmp_path: Path, reports: list[dict[str, Any]]) -> Path:
 
 def stored(app: App) -> dict[tuple[str, str], tuple[Any, ...]]:
     """(time, domain) -> (username, role, year_group, device, attributed_by, attribution)."""
-    db = app.cfg.database_url.removeprefix("sqlite:///")
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT ts, domain, username, role, year_group, device_id, attributed_by, attribution "
-            "FROM events WHERE kind = 'dns'"
-        ).fetchall()
-    return {(ts[11:16], domain): tuple(rest) for ts, domain, *rest in rows}
+    found = rows(
+        app.engine,
+        "SELECT ts, domain, username, role, year_group, device_id, attributed_by, attribution "
+        "FROM events WHERE kind = 'dns'",
+    )
+    return {(ts[11:16], domain): tuple(rest) for ts, domain, *rest in found}
 
 
 def cli(app: App, *args: str) -> subprocess.CompletedProcess[str]:
@@ -629,11 +631,9 @@ def test_laptop_handed_over_at_lunch_with_real_agent_reports(app: App, tmp_path:
         "CART-03",
         "logon_session",
     )
-    db = app.cfg.database_url.removeprefix("sqlite:///")
-    with sqlite3.connect(db) as conn:
-        search = conn.execute(
-            "SELECT username, device_id, attributed_by FROM events WHERE kind = 'search'"
-        ).fetchone()
+    search = row(
+        app.engine, "SELECT username, device_id, attributed_by FROM events WHERE kind = 'search'"
+    )
     assert search == ("amelia.k", "CART-03", "user_in_record")
 
 
@@ -670,9 +670,7 @@ def test_supply_login_after_checkin_names_the_real_person(app: App, tmp_path: Pa
     )
     assert "Jane Doe was checked in" in alert["attribution"]
     assert alert["recipients"] == ["head@school.example"]  # a supply teacher: the head hears
-    mail = app.cfg.database_url.removeprefix("sqlite:///")
-    with sqlite3.connect(mail) as conn:
-        (message,) = conn.execute("SELECT message FROM outbox").fetchone()
+    (message,) = row(app.engine, "SELECT message FROM outbox")
     body = message.decode("utf-8", "replace")
     assert "Jane Doe (supply1), supply" in body
     assert "checked in" in body
@@ -715,12 +713,11 @@ def test_real_lease_fixtures_bind_and_flag_their_unknown_devices(app: App) -> No
     path = FIXTURES / "dnsmasq-leases" / "dhcpmon-dnsmasq-lines1-29.leases"
     result = ingest_files(app, [path], "dnsmasq-leases", "leases")
     assert result.rejected == 0
-    db = app.cfg.database_url.removeprefix("sqlite:///")
-    with sqlite3.connect(db) as conn:
-        leases = conn.execute("SELECT count(*) FROM leases").fetchone()[0]
-        flagged = conn.execute(
-            "SELECT client_mac, text, username FROM events WHERE category = 'unauthorised_device'"
-        ).fetchall()
+    (leases,) = row(app.engine, "SELECT count(*) FROM leases")
+    flagged = rows(
+        app.engine,
+        "SELECT client_mac, text, username FROM events WHERE category = 'unauthorised_device'",
+    )
     macs = {line.split()[1] for line in path.read_text().splitlines() if line.strip()}
     assert leases == 29
     assert {mac for mac, _, _ in flagged} == macs  # each once: its leases share a day

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from collectors.base import load_parser
 from collectors.files import iter_records
 from monitord.app import App, ingest_files, open_app
 from monitord.roster import import_devices, import_people
 from tests.conftest import FIXTURES
+from tests.stores import dump, row, rows
+
+pytestmark = pytest.mark.stores
 
 DAY = datetime(2026, 11, 19, 18, 0, tzinfo=UTC)
 
@@ -44,12 +48,6 @@ def log(tmp_path: Path, lines: list[str]) -> Path:
     return path
 
 
-def dump(db: Path) -> dict[str, list[tuple[object, ...]]]:
-    with sqlite3.connect(db) as conn:
-        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {n: sorted(conn.execute(f"SELECT * FROM {n}").fetchall(), key=repr) for n in names}
-
-
 def test_ingesting_the_same_file_twice_changes_nothing(app: App, tmp_path: Path) -> None:
     app = school(app, tmp_path)
     path = log(
@@ -65,8 +63,7 @@ def test_ingesting_the_same_file_twice_changes_nothing(app: App, tmp_path: Path)
     first = ingest_files(app, [path], "dnsmasq", "resolver")
     assert (first.lines, first.events, first.skipped, first.rejected) == (5, 3, 1, 1)
     assert (first.stored, first.alerts_opened) == (3, 2)
-    db = Path(app.cfg.database_url.removeprefix("sqlite:///"))
-    before = dump(db)
+    before = dump(app.engine)
     again = open_app(app.cfg, app.clock)
     second = ingest_files(again, [path], "dnsmasq", "resolver")
     assert (second.stored, second.duplicates, second.alerts_opened, second.alerts_updated) == (
@@ -75,7 +72,7 @@ def test_ingesting_the_same_file_twice_changes_nothing(app: App, tmp_path: Path)
         0,
         0,
     )
-    assert dump(db) == before
+    assert dump(app.engine) == before
 
 
 def test_gz_backfill_of_a_file_already_read_adds_nothing(app: App, tmp_path: Path) -> None:
@@ -93,13 +90,11 @@ def test_events_carry_person_device_and_why(app: App, tmp_path: Path) -> None:
     app = school(app, tmp_path)
     path = log(tmp_path, ["Nov 19 10:01:02 dnsmasq[811]: query[A] www.bet365.com from 10.20.6.7"])
     ingest_files(app, [path], "dnsmasq", "resolver")
-    db = Path(app.cfg.database_url.removeprefix("sqlite:///"))
-    with sqlite3.connect(db) as conn:
-        row = conn.execute(
-            "SELECT username, device_id, attribution, category, severity, raw FROM events "
-            "WHERE domain = 'www.bet365.com'"
-        ).fetchone()
-    username, device, why, category, severity, raw = row
+    username, device, why, category, severity, raw = row(
+        app.engine,
+        "SELECT username, device_id, attribution, category, severity, raw FROM events "
+        "WHERE domain = 'www.bet365.com'",
+    )
     assert (username, device, category, severity) == ("jayden.s", "Y6-LT-07", "gambling", "medium")
     assert "10.20.6.7 -> aa:00:00:00:00:07" in why
     assert raw == b"Nov 19 10:01:02 dnsmasq[811]: query[A] www.bet365.com from 10.20.6.7"
@@ -138,18 +133,14 @@ def test_dhcpd_lease_binds_from_its_real_start(app: App, tmp_path: Path) -> None
         ],
     )
     assert ingest_files(app, [path], "dnsmasq", "resolver").events == 2
-    db = Path(app.cfg.database_url.removeprefix("sqlite:///"))
-    with sqlite3.connect(db) as conn:
-        starts, ends = conn.execute(
-            "SELECT starts, ends FROM leases WHERE ip = '10.20.6.8'"
-        ).fetchone()
-        devices = dict(
-            conn.execute(
-                "SELECT domain, device_id FROM events "
-                "WHERE client_ip = '10.20.6.8' AND kind = 'dns'"
-            )
+    starts, ends = row(app.engine, "SELECT starts, ends FROM leases WHERE ip = '10.20.6.8'")
+    devices = dict(
+        rows(
+            app.engine,
+            "SELECT domain, device_id FROM events WHERE client_ip = '10.20.6.8' AND kind = 'dns'",
         )
-    assert (starts[:19], ends[:19]) == ("2026-11-19 10:00:00", "2026-11-19 12:00:00")
+    )
+    assert (starts, ends) == ("2026-11-19 10:00:00", "2026-11-19 12:00:00")
     assert devices == {"www.bet365.com": None, "www.pornhub.com": "Y6-LT-07"}
 
 
@@ -167,13 +158,11 @@ def test_a_block_line_marks_the_stored_event_and_its_alert_blocked(
     first = app.processor.process("dnsmasq", session, records[:1])
     second = app.processor.process("dnsmasq", session, records[1:])
     assert (first.stored, first.alerts_opened, second.stored, second.skipped) == (1, 1, 0, 1)
-    db = Path(app.cfg.database_url.removeprefix("sqlite:///"))
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT blocked, action FROM events WHERE kind = 'dns'").fetchone() == (
-            1,
-            "gravity blocked",
-        )
-        assert conn.execute("SELECT blocked FROM alerts").fetchone() == (1,)
+    assert row(app.engine, "SELECT blocked, action FROM events WHERE kind = 'dns'") == (
+        1,
+        "gravity blocked",
+    )
+    assert row(app.engine, "SELECT blocked FROM alerts") == (1,)
 
 
 def test_a_rewritten_leases_file_adds_the_changed_leases(app: App, tmp_path: Path) -> None:
@@ -188,9 +177,7 @@ def test_a_rewritten_leases_file_adds_the_changed_leases(app: App, tmp_path: Pat
     # Neither MAC is in the inventory: each also raises unauthorised_device, stored once per
     # device per day, so the rewrite adds only the renewed lease.
     assert (r1.stored, r2.stored, r2.duplicates) == (4, 1, 3)
-    db = Path(app.cfg.database_url.removeprefix("sqlite:///"))
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*) FROM leases").fetchone() == (3,)
+    assert row(app.engine, "SELECT count(*) FROM leases") == (3,)
 
 
 def _agent_report(n: int, kind: str, **data: str) -> str:
@@ -278,12 +265,9 @@ def test_a_pupil_seeking_help_is_never_above_high(app: App, tmp_path: Path) -> N
     [alert] = list_alerts(app.engine)
     assert alert["category"] == "self_harm"
     assert alert["severity"] == "critical"  # the second search is not looking for help
-    rows = (
-        sqlite3.connect(Path(app.cfg.database_url.removeprefix("sqlite:///")))
-        .execute("SELECT text, severity FROM events WHERE kind = 'search' ORDER BY ts")
-        .fetchall()
-    )
-    assert rows == [
+    assert rows(
+        app.engine, "SELECT text, severity FROM events WHERE kind = 'search' ORDER BY ts"
+    ) == [
         ("how to stop self harming", "high"),
         ("ways to self harm without anyone knowing", "critical"),
     ]

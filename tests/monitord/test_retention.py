@@ -4,7 +4,6 @@ what has been kept long enough is removed, and nothing an alert still needs."""
 from __future__ import annotations
 
 import os
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,9 +18,12 @@ from monitord.initdir import init_dir
 from monitord.retention import last_run, run_retention
 from monitord.roster import import_devices, import_people
 from monitord.store import RETENTION_ACTION, make_engine, verify_audit
+from tests.stores import use_store
 
 JUNE = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)
 NOVEMBER = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
+pytestmark = pytest.mark.stores
+
 TABLES = ("events", "matches", "alerts", "alert_events", "outbox", "rejected", "leases", "audit")
 
 
@@ -31,10 +33,11 @@ def _log(path: Path, when: datetime, lines: list[str]) -> Path:
     return path
 
 
-def _school(tmp_path: Path, retention: str = "") -> tuple[Config, FixedClock, App]:
+def _school(tmp_path: Path, store_url: str, retention: str = "") -> tuple[Config, FixedClock, App]:
     """A June day (two alerts, a harmless lookup, an unreadable line, a lease), the gambling
     alert closed in June, then a November day (one more alert)."""
     config = init_dir(tmp_path / "site")[0]
+    use_store(config, store_url)
     if retention:
         with config.open("a", encoding="utf-8") as fh:
             fh.write("\n[retention]\n" + retention + "\n")
@@ -108,8 +111,10 @@ def _domains(engine: Engine) -> list[str]:
         return sorted(str(d) for d in conn.execute(text("SELECT domain FROM events")).scalars())
 
 
-def test_defaults_remove_old_events_but_keep_every_alerts_evidence(tmp_path: Path) -> None:
-    cfg, clock, app = _school(tmp_path)
+def test_defaults_remove_old_events_but_keep_every_alerts_evidence(
+    tmp_path: Path, store_url: str
+) -> None:
+    cfg, clock, app = _school(tmp_path, store_url)
     before = _counts(app.engine)
     # June: a lease, four lookups; November: two lookups.
     assert (before["events"], before["rejected"], before["leases"]) == (7, 2, 1)
@@ -151,8 +156,10 @@ def test_defaults_remove_old_events_but_keep_every_alerts_evidence(tmp_path: Pat
     assert sum(again.removed.values()) == 0
 
 
-def test_a_closed_alert_past_its_period_goes_with_its_events_and_mail(tmp_path: Path) -> None:
-    cfg, clock, app = _school(tmp_path, 'alerts = "30d"')
+def test_a_closed_alert_past_its_period_goes_with_its_events_and_mail(
+    tmp_path: Path, store_url: str
+) -> None:
+    cfg, clock, app = _school(tmp_path, store_url, 'alerts = "30d"')
     gambling = _alert_id(app.engine, "gambling")
     porn = _alert_id(app.engine, "pornography")
     dry = run_retention(app.engine, cfg, clock.now(), "root", dry_run=True)
@@ -170,8 +177,8 @@ def test_a_closed_alert_past_its_period_goes_with_its_events_and_mail(tmp_path: 
     assert _domains(app.engine).count("www.pornhub.com") == 2
 
 
-def test_an_alert_noted_again_is_kept_from_its_last_change(tmp_path: Path) -> None:
-    cfg, clock, app = _school(tmp_path, 'alerts = "30d"')
+def test_an_alert_noted_again_is_kept_from_its_last_change(tmp_path: Path, store_url: str) -> None:
+    cfg, clock, app = _school(tmp_path, store_url, 'alerts = "30d"')
     gambling = _alert_id(app.engine, "gambling")
     cases.note(app.engine, gambling, "dsl", "parents spoken to", clock.now())
     dry = run_retention(app.engine, cfg, clock.now(), "root", dry_run=True)
@@ -181,8 +188,10 @@ def test_an_alert_noted_again_is_kept_from_its_last_change(tmp_path: Path) -> No
     assert "www.bet365.com" in _domains(app.engine)
 
 
-def test_the_audit_trail_is_kept_unless_set_and_still_verifies_when_cut(tmp_path: Path) -> None:
-    cfg, clock, app = _school(tmp_path, 'audit = "30d"')
+def test_the_audit_trail_is_kept_unless_set_and_still_verifies_when_cut(
+    tmp_path: Path, store_url: str
+) -> None:
+    cfg, clock, app = _school(tmp_path, store_url, 'audit = "30d"')
     before = _counts(app.engine)["audit"]
     with app.engine.connect() as conn:
         june = conn.execute(text("SELECT count(*) FROM audit WHERE ts < '2026-10-01'")).scalar_one()
@@ -199,16 +208,14 @@ def test_the_audit_trail_is_kept_unless_set_and_still_verifies_when_cut(tmp_path
     assert shown is not None
     assert shown["removed"]["audit"] == june
     # Removing one more record from the start is still caught: the cut is declared.
-    db = Path(cfg.database_url.removeprefix("sqlite:///"))
-    app.engine.dispose()
-    with sqlite3.connect(db) as raw:
-        raw.execute("DELETE FROM audit WHERE id = ?", (first,))
+    with app.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit WHERE id = :id"), {"id": first})
     with make_engine(cfg.database_url).connect() as conn:
         assert verify_audit(conn)[1] == first + 1
 
 
-def test_without_an_audit_period_no_audit_record_goes(tmp_path: Path) -> None:
-    cfg, clock, app = _school(tmp_path)
+def test_without_an_audit_period_no_audit_record_goes(tmp_path: Path, store_url: str) -> None:
+    cfg, clock, app = _school(tmp_path, store_url)
     assert cfg.settings.retention.audit is None
     clock.advance(NOVEMBER.replace(year=2040) - NOVEMBER)
     result = run_retention(app.engine, cfg, clock.now(), "root", pause=0)
@@ -217,13 +224,27 @@ def test_without_an_audit_period_no_audit_record_goes(tmp_path: Path) -> None:
     assert _counts(app.engine)["alerts"] == 2  # open ones stay, however old
 
 
-def test_deletion_runs_in_small_timed_transactions_and_stops_when_asked(tmp_path: Path) -> None:
-    cfg, clock, app = _school(tmp_path, "batch_size = 10")
+def test_deletion_runs_in_small_timed_transactions_and_stops_when_asked(
+    tmp_path: Path, store_url: str, store_kind: str
+) -> None:
+    cfg, clock, app = _school(tmp_path, store_url, "batch_size = 10")
     lines = [
         f"Jun  1 11:{i // 60:02d}:{i % 60:02d} dnsmasq[811]: query[A] n{i}.example from 10.0.0.9"
         for i in range(95)
     ]
     ingest_files(app, [_log(tmp_path / "bulk.log", JUNE, lines)], "dnsmasq", "bulk")
+    if store_kind == "postgresql":
+        # A whole day goes at once: its partition is dropped, the alert's events put back.
+        whole = run_retention(app.engine, cfg, clock.now(), "root", pause=0)
+        assert whole.removed["events"] == 95 + 3
+        assert whole.transactions == 1 + 2  # the day; then leases and rejected lines
+        assert _domains(app.engine) == [
+            "www.bbc.co.uk",  # November's
+            "www.bet365.com",  # June's, held by the closed alert still kept
+            "www.pornhub.com",
+            "www.pornhub.com",
+        ]
+        return
 
     def stop() -> bool:  # the daemon stopping once 40 events have gone
         return _counts(app.engine)["events"] <= 7 + 95 - 40

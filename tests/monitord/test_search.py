@@ -45,6 +45,9 @@ from monitord.search import (
 from monitord.store import MIGRATIONS, open_store, table_of
 from monitord.tables import AuditRow
 from monitord.timeline import timeline
+from tests.conftest import STORES
+from tests.pgserver import PostgresServer
+from tests.stores import use_store
 
 NOW = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
 D18 = datetime(2026, 11, 18, tzinfo=UTC)
@@ -79,10 +82,17 @@ def _agent(ts: str, kind: str, data: dict[str, Any]) -> str:
     )
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+@pytest.fixture(scope="module", params=STORES)
+def site(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("search")
     config_path = init_dir(root / "site")[0]
+    server: PostgresServer | None = None
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        database = server.new_database()
+        use_store(config_path, server.url(database))
     with config_path.open("a", encoding="utf-8") as fh:
         fh.write('\n[identity]\nlease_time = "72h"\n')
     cfg = load_config(config_path)
@@ -179,7 +189,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         encoding="utf-8",
     )
     ingest_files(app, [agent], "agent", "agents")
-    return Site(cfg, config_path, app.engine)
+    yield Site(cfg, config_path, app.engine)
+    app.engine.dispose()
+    if server is not None:
+        server.drop_database(database)
 
 
 def ask(site: Site, **filters: Any) -> list[Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import insert, text
 
 from collectors.base import load_parser
@@ -23,8 +24,11 @@ from tests.monitord.test_retention import _school
 LINE = "Nov 20 10:00:{:02d} dnsmasq[811]: query[A] n{}.example from 10.0.0.1\n"
 
 
-def test_status_shows_sources_mail_alerts_digest_retention_and_store(tmp_path: Path) -> None:
-    cfg, clock, app = _school(tmp_path)
+@pytest.mark.stores
+def test_status_shows_sources_mail_alerts_digest_retention_and_store(
+    tmp_path: Path, store_url: str
+) -> None:
+    cfg, clock, app = _school(tmp_path, store_url)
     followed = tmp_path / "resolver.log"
     followed.write_text("".join(LINE.format(i, i) for i in range(3)) + "garbage line\n")
     assert cfg.path is not None
@@ -82,11 +86,12 @@ def test_status_shows_sources_mail_alerts_digest_retention_and_store(tmp_path: P
     retention = status["last_retention"]
     assert retention["at"] == "2026-11-20T16:00:00Z"
     assert retention["removed"]["events"] == 3
-    db = Path(cfg.database_url.removeprefix("sqlite:///"))
     size = status["store"]["size_bytes"]
-    wal = db.with_name(db.name + "-wal")
-    assert size == db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
-    assert size == store_size(cfg, app.engine)
+    if cfg.database_url.startswith("sqlite:///"):
+        db = Path(cfg.database_url.removeprefix("sqlite:///"))
+        wal = db.with_name(db.name + "-wal")
+        assert size == db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+        assert size == store_size(cfg, app.engine)
     assert size > 0
     assert status["store"]["schema_revision"] == head_revision()
     assert status["store"]["schema_current"] is True
