@@ -3,9 +3,19 @@
 A message is marked sent in the store only after the server (or the pickup folder) has it;
 a failure is retried with backoff, and a permanent refusal (5xx) stops and flags the message.
 A message is sent as the bytes stored with it, so one sent again after a crash is the same
-message with the same Message-ID. When the server accepts some recipients and refuses others,
-the refusals are recorded on the row and in the audit trail; those refused for now get the
-same message again later, in a row of their own.
+message with the same Message-ID.
+
+Recording a message sent in a SQLite store waits for the write lock, which the pipeline holds
+while it stores a batch (tens, at times hundreds of milliseconds); a crash in that wait sent
+the message again. So the moment the server accepts it, a line goes to a small file of this
+process's own beside the store (``monitord.db.mail-sent.<pid>``), and the next round (of this
+process, or of the next monitord once this one is gone) records in the store whatever is
+written there and not yet recorded. Only a crash between the server's reply and that line
+(microseconds) sends a message twice.
+
+When the server accepts some recipients and refuses others, the refusals are recorded on the
+row and in the audit trail; those refused for now get the same message again later, in a row
+of their own.
 
 At most ``[alerts] max_mails_per_hour`` messages go in any hour; the rest wait for a later
 round (``outbox flush`` sends them all). Critical mail is neither held back nor counted.
@@ -159,6 +169,92 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(minutes=2 ** min(attempts, 10)), MAX_BACKOFF)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+class SentLog:
+    """The messages a server has accepted that the store may not have recorded yet: one JSON
+    line each, appended the moment the server says so, in a file of this process's own."""
+
+    def __init__(self, prefix: Path) -> None:
+        self.prefix = prefix  # the file of process 1234 is prefix.name + "1234"
+        self.path = prefix.with_name(f"{prefix.name}{os.getpid()}")
+        self._broken = False
+
+    @classmethod
+    def of(cls, engine: Engine) -> SentLog | None:
+        """The sent log of a SQLite store in a file; None for any other store, which does
+        not make the record wait for the pipeline's batch."""
+        db = engine.url.database
+        if engine.dialect.name != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
+            return None
+        return cls(Path(f"{db}.mail-sent."))
+
+    def write(
+        self, msg_id: int, alert_id: int | None, values: dict[str, Any], again: list[str]
+    ) -> None:
+        entry = {
+            "id": msg_id,
+            "alert_id": alert_id,
+            "values": {
+                k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()
+            },
+            "again": again,
+        }
+        try:
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(entry) + "\n")
+        except OSError as exc:
+            if not self._broken:
+                log.warning(
+                    "mail: cannot write %s (%s): a crash now may send a message twice",
+                    self.path,
+                    exc,
+                )
+            self._broken = True
+
+    def recover(self, engine: Engine, now: datetime) -> int:
+        """Record in the store what this process's file, and those of processes that are gone,
+        say was sent; remove them. Returns how many messages were recorded from them."""
+        recorded = 0
+        for path in self.prefix.parent.glob(self.prefix.name + "*"):
+            pid = path.name.removeprefix(self.prefix.name)
+            if not pid.isdigit() or (int(pid) != os.getpid() and _alive(int(pid))):
+                continue
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue  # the line being written when the process died
+                values = dict(entry["values"])
+                if values.get("sent_at"):
+                    values["sent_at"] = datetime.fromisoformat(values["sent_at"])
+                if _mark(engine, entry["id"], entry["alert_id"], values, now, entry["again"]):
+                    recorded += 1
+            path.unlink(missing_ok=True)
+        if recorded:
+            log.warning(
+                "mail: %d message(s) the server had accepted before a crash recorded as sent",
+                recorded,
+            )
+        return recorded
+
+    def clear(self) -> None:
+        """Everything written was recorded in the store."""
+        self.path.unlink(missing_ok=True)
+
+
 @dataclass(frozen=True, slots=True)
 class _Due:
     id: int
@@ -220,6 +316,9 @@ async def deliver_due(
     sent = retrying = failed = waiting = 0
     where: list[str] = []
     sender = cfg.settings.smtp.sender
+    sent_log = SentLog.of(engine)
+    if sent_log is not None:
+        await asyncio.to_thread(sent_log.recover, engine, now)
     rows, recent = await asyncio.to_thread(due)
     for row in rows:
         if cap and not row.critical and recent >= cap:
@@ -260,7 +359,11 @@ async def deliver_due(
                 sent += 1
                 recent += not row.critical
                 where.append(done.where)
+                if sent_log is not None:
+                    sent_log.write(row.id, row.alert_id, values, split)
         await asyncio.to_thread(_mark, engine, row.id, row.alert_id, values, clock.now(), split)
+    if sent_log is not None:
+        sent_log.clear()
     if waiting:
         log.info("mail: %d message(s) wait for the hourly cap of %d", waiting, cap)
     return DeliveryResult(sent, retrying, failed, tuple(where), waiting)
@@ -273,14 +376,19 @@ def _mark(
     values: dict[str, Any],
     now: datetime,
     again: list[str],
-) -> None:
+) -> bool:
     """Record one attempt; ``again``: recipients refused for now, who get the same message
-    in a new row of their own."""
+    in a new row of their own. A message no longer queued was recorded already (from the
+    sent log, by another process): nothing is recorded twice, and False is returned."""
     table = table_of(OutboxRow)
     with engine.begin() as conn:
-        conn.execute(update(table).where(table.c.id == msg_id).values(**values))
+        done = conn.execute(
+            update(table).where(table.c.id == msg_id, table.c.status == "queued").values(**values)
+        )
+        if done.rowcount == 0:
+            return False
         if values.get("status") not in ("sent", "failed"):
-            return
+            return True
         subject = f"alert:{alert_id}" if alert_id is not None else f"outbox:{msg_id}"
         detail: dict[str, Any] = {
             k: str(v) for k, v in values.items() if k in ("delivered_to", "last_error")
@@ -299,6 +407,7 @@ def _mark(
                 {"outbox": msg_id, "refused": refused, "retry": retry},
                 now=now,
             )
+    return True
 
 
 def _requeue(conn: Connection, msg_id: int, recipients: list[str], now: datetime) -> int:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import email
 import json
+import os
 import socket
 import ssl
+import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -25,6 +27,7 @@ from alerting.delivery import (
     DeliveryResult,
     EmailNotifier,
     PickupNotifier,
+    SentLog,
     SmtpNotifier,
     backoff,
     deliver_due,
@@ -822,6 +825,20 @@ async def test_hourly_cap_holds_the_rest_for_later_but_never_critical(
         engine.dispose()
 
 
+async def killed_in(
+    where: Any, name: str, engine: Engine, cfg: Config, clock: FixedClock, mp: pytest.MonkeyPatch
+) -> None:
+    """A delivery round that dies (as if killed) when it calls ``where.name``."""
+
+    def crash(*args: Any) -> None:
+        raise SystemExit("killed")
+
+    with mp.context() as patch:
+        patch.setattr(where, name, crash)
+        with pytest.raises(SystemExit):
+            await deliver_due(engine, cfg, clock, EmailNotifier(cfg))
+
+
 async def test_a_message_sent_again_after_a_crash_is_the_same_message(
     cfg: Config,
     engine: Engine,
@@ -830,23 +847,77 @@ async def test_a_message_sent_again_after_a_crash_is_the_same_message(
     start_server: StartServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The server has the message but monitord dies before it records that: the message goes
-    again, byte for byte, so the reader's mail client sees one Message-ID twice."""
-    import alerting.delivery as delivery
-
+    """The server has the message but monitord dies before it writes that down (the instant
+    after the server's reply): the message goes again, byte for byte, so the reader's mail
+    client sees one Message-ID twice."""
     sink = start_server(port)
     msg_id = queue(engine, clock)
-    real_mark = delivery._mark
-
-    def crash(*args: Any) -> None:
-        raise SystemExit("killed")
-
-    monkeypatch.setattr(delivery, "_mark", crash)
-    with pytest.raises(SystemExit):
-        await deliver_due(engine, cfg, clock, EmailNotifier(cfg))
+    await killed_in(SentLog, "write", engine, cfg, clock, monkeypatch)
     assert outbox(engine, msg_id)["status"] == "queued"
-    monkeypatch.setattr(delivery, "_mark", real_mark)
     assert (await deliver_due(engine, cfg, clock, EmailNotifier(cfg))).sent == 1
     first, again = sink.received
     assert first.original_content == again.original_content
     assert outbox(engine, msg_id)["status"] == "sent"
+
+
+def sent_logs(cfg: Config) -> list[Path]:
+    db = Path(cfg.database_url.removeprefix("sqlite:///"))
+    return sorted(db.parent.glob(db.name + ".mail-sent.*"))
+
+
+async def test_a_crash_before_the_store_records_the_mail_does_not_send_it_again(
+    cfg: Config,
+    engine: Engine,
+    clock: FixedClock,
+    port: int,
+    start_server: StartServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server has the message and monitord dies while its record waits for the store
+    (the pipeline holds SQLite's write lock while it stores a batch): the sent log has it, so
+    the next round records it as sent, once, and sends nothing."""
+    import alerting.delivery as delivery
+
+    sink = start_server(port)
+    msg_id = queue(engine, clock)
+    await killed_in(delivery, "_mark", engine, cfg, clock, monkeypatch)
+    assert outbox(engine, msg_id)["status"] == "queued"
+    assert len(sent_logs(cfg)) == 1
+    when = clock.now()
+    clock.advance(timedelta(minutes=5))
+
+    assert await deliver_due(engine, cfg, clock, EmailNotifier(cfg)) == DeliveryResult()
+    assert len(sink.received) == 1
+    row = outbox(engine, msg_id)
+    assert (row["status"], row["attempts"], row["sent_at"]) == ("sent", 1, when)
+    assert row["delivered_to"] == f"smtp://127.0.0.1:{port}"
+    assert len(audit(engine, "mail.sent")) == 1
+    assert sent_logs(cfg) == []
+
+
+async def test_the_sent_log_of_a_process_still_running_is_left_to_it(
+    cfg: Config, engine: Engine, clock: FixedClock, port: int, start_server: StartServer
+) -> None:
+    """Another monitord that is running (the daemon, while `outbox flush` runs) records its
+    own sends; the log of a process that is gone is read by the next one, and a message in it
+    twice is recorded once."""
+    sink = start_server(port)
+    msg_id = queue(engine, clock)
+    sent_at = clock.now() - timedelta(minutes=1)
+    values = {"status": "sent", "attempts": 1, "sent_at": sent_at, "delivered_to": "smtp://x"}
+    ours = SentLog.of(engine)
+    assert ours is not None
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its process id is nobody's now
+    for pid, logged in ((os.getppid(), 999), (dead.pid, msg_id), (dead.pid, msg_id)):
+        theirs = SentLog(ours.prefix)
+        theirs.path = ours.prefix.with_name(f"{ours.prefix.name}{pid}")
+        theirs.write(logged, None, values, [])
+
+    assert await deliver_due(engine, cfg, clock, EmailNotifier(cfg)) == DeliveryResult()
+
+    assert sink.received == []
+    row = outbox(engine, msg_id)
+    assert (row["status"], row["sent_at"], row["delivered_to"]) == ("sent", sent_at, "smtp://x")
+    assert [a["subject"] for a in audit(engine, "mail.sent")] == [f"outbox:{msg_id}"]
+    assert [p.name.rsplit(".", 1)[1] for p in sent_logs(cfg)] == [str(os.getppid())]
