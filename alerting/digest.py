@@ -41,7 +41,7 @@ from monitord.categories import CATEGORIES
 from monitord.config import Config
 from monitord.policy import Policy
 from monitord.roster import ROLES, YEAR_GROUPS
-from monitord.store import audit, inserted_id, table_of, utc
+from monitord.store import alert_subjects, audit, inserted_id, mine, table_of, utc
 from monitord.tables import (
     AlertRow,
     AuditRow,
@@ -420,7 +420,8 @@ class _People:
         self.rows: dict[str, Any] = {}
         for chunk in range(0, len(wanted), 500):
             part = wanted[chunk : chunk + 500]
-            for r in conn.execute(select(pt).where(pt.c.username.in_(part))):
+            query = select(pt).where(mine(conn, pt.c.site_id), pt.c.username.in_(part))
+            for r in conn.execute(query):
                 self.rows[r.username] = r
         self.named = named
 
@@ -475,7 +476,9 @@ def collect(
         two = conn.execute(
             select(
                 at.c.id, at.c.created_at, at.c.severity, at.c.category, at.c.role, at.c.year_group
-            ).where(at.c.created_at >= prev.start, at.c.created_at < week.end)
+            ).where(
+                mine(conn, at.c.site_id), at.c.created_at >= prev.start, at.c.created_at < week.end
+            )
         ).all()
         this_rows = [r for r in two if utc(r.created_at) >= week.start]
         last_rows = [r for r in two if utc(r.created_at) < week.start]
@@ -515,7 +518,9 @@ def collect(
 
         # Open alerts (as they stand now) raised before the week ended.
         open_q = (
-            select(at).where(at.c.status != "closed", at.c.created_at < week.end).order_by(at.c.id)
+            select(at)
+            .where(mine(conn, at.c.site_id), at.c.status != "closed", at.c.created_at < week.end)
+            .order_by(at.c.id)
         )
         open_rows = conn.execute(open_q).all()
 
@@ -529,10 +534,16 @@ def collect(
             int(c.subject.split(":", 1)[1]) for c in closes if c.subject.startswith("alert:")
         ]
         closed_rows = (
-            {int(r.id): r for r in conn.execute(select(at).where(at.c.id.in_(closed_ids)))}
+            {
+                int(r.id): r
+                for r in conn.execute(
+                    select(at).where(mine(conn, at.c.site_id), at.c.id.in_(closed_ids))
+                )
+            }
             if closed_ids
             else {}
         )
+        # Reviews of this site's alerts (the audit trail is the whole store's).
         reviews = int(
             conn.execute(
                 select(func.count())
@@ -541,6 +552,7 @@ def collect(
                     audt.c.action == "alert.review",
                     audt.c.ts >= week.start,
                     audt.c.ts < week.end,
+                    audt.c.subject.in_(alert_subjects(conn)),
                 )
             ).scalar_one()
         )
@@ -643,6 +655,7 @@ def _low_activity(conn: Connection, week: Week, prev: Week) -> LowActivity:
     rows = conn.execute(
         select(et.c.category, et.c.year_group, func.count())
         .where(et.c.ts >= week.start, et.c.ts < week.end, et.c.severity == "low")
+        .where(mine(conn, et.c.site_id))
         .group_by(et.c.category, et.c.year_group)
     ).all()
     last_total = int(
@@ -650,6 +663,7 @@ def _low_activity(conn: Connection, week: Week, prev: Week) -> LowActivity:
             select(func.count())
             .select_from(et)
             .where(et.c.ts >= prev.start, et.c.ts < prev.end, et.c.severity == "low")
+            .where(mine(conn, et.c.site_id))
         ).scalar_one()
     )
     columns = [*YEAR_GROUPS, "other"]
@@ -672,7 +686,10 @@ def _heat(conn: Connection, week: Week) -> list[list[int]]:
     et = table_of(EventRow)
     grid = [[0] * 24 for _ in range(7)]
     query = select(et.c.ts).where(
-        et.c.ts >= week.start, et.c.ts < week.end, et.c.severity.in_(FLAGGED)
+        et.c.ts >= week.start,
+        et.c.ts < week.end,
+        et.c.severity.in_(FLAGGED),
+        mine(conn, et.c.site_id),
     )
     for (ts,) in conn.execute(query):
         local = utc(ts).astimezone(week.tz)
@@ -687,7 +704,9 @@ def _trend(conn: Connection, week: Week) -> tuple[list[str], dict[str, list[int]
     by_severity = {s: [0] * len(weeks) for s in ALERT_SEVERITIES}
     rows = conn.execute(
         select(at.c.created_at, at.c.severity).where(
-            at.c.created_at >= weeks[0].start, at.c.created_at < week.end
+            at.c.created_at >= weeks[0].start,
+            at.c.created_at < week.end,
+            mine(conn, at.c.site_id),
         )
     )
     for created, severity in rows:
@@ -700,6 +719,7 @@ def _trend(conn: Connection, week: Week) -> tuple[list[str], dict[str, list[int]
                 select(func.count())
                 .select_from(et)
                 .where(et.c.ts >= w.start, et.c.ts < w.end, et.c.severity == "low")
+                .where(mine(conn, et.c.site_id))
             ).scalar_one()
         )
         for w in weeks
@@ -716,6 +736,7 @@ def _devices(conn: Connection, week: Week, named: bool) -> list[DeviceSeen]:
             et.c.ts >= week.start,
             et.c.ts < week.end,
             et.c.category == "unauthorised_device",
+            mine(conn, et.c.site_id),
         )
         .order_by(et.c.ts)
     )
@@ -842,6 +863,7 @@ def _sources(conn: Connection, cfg: Config, policy: Policy, week: Week) -> list[
         query = (
             select(et.c.source, et.c.fmt, func.count())
             .where(et.c.ts >= start, et.c.ts < end, et.c.kind != "health")
+            .where(mine(conn, et.c.site_id))
             .group_by(et.c.source, et.c.fmt)
         )
         for source, fmt, n in conn.execute(query):
@@ -851,6 +873,7 @@ def _sources(conn: Connection, cfg: Config, policy: Policy, week: Week) -> list[
     query = (
         select(et.c.ts, et.c.hostname, et.c.source, et.c.text)
         .where(et.c.ts >= week.start, et.c.ts < week.end, et.c.category == "monitoring_gap")
+        .where(mine(conn, et.c.site_id))
         .order_by(et.c.ts)
     )
     for r in conn.execute(query):
@@ -860,6 +883,7 @@ def _sources(conn: Connection, cfg: Config, policy: Policy, week: Week) -> list[
     rq = (
         select(rt.c.source, rt.c.reason, func.count())
         .where(rt.c.read_at >= week.start, rt.c.read_at < week.end)
+        .where(mine(conn, rt.c.site_id))
         .group_by(rt.c.source, rt.c.reason)
         .order_by(func.count().desc())
     )
@@ -868,7 +892,9 @@ def _sources(conn: Connection, cfg: Config, policy: Policy, week: Week) -> list[
         reasons.setdefault(str(source), clean(reason, 200))
     last_events = {
         str(r.source): r.last_event_at
-        for r in conn.execute(select(ct.c.source, ct.c.last_event_at))
+        for r in conn.execute(
+            select(ct.c.source, ct.c.last_event_at).where(mine(conn, ct.c.site_id))
+        )
     }
     names = [s.name for s in cfg.settings.sources]
     names += sorted((set(counts) | set(gaps) | set(rejected)) - set(names) - {"health"})
@@ -1149,6 +1175,7 @@ def queue_digest(
             outbox_id = inserted_id(
                 conn.execute(
                     ot.insert().values(
+                        site_id=site,
                         alert_id=None,
                         created_at=now,
                         due_at=now,

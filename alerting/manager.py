@@ -319,6 +319,7 @@ class AlertManager:
             table_of(OutboxRow)
             .insert()
             .values(
+                site_id=self.cfg.site_id,
                 alert_id=alert_id,
                 created_at=now,
                 due_at=self.due(severity, now),

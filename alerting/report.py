@@ -32,7 +32,7 @@ from alerting.mail import clean
 from monitord.categories import CATEGORIES
 from monitord.config import Config
 from monitord.roster import YEAR_GROUPS
-from monitord.store import table_of, utc
+from monitord.store import alert_subjects, mine, table_of, utc
 from monitord.tables import AlertRow, AuditRow, DigestRow, EventRow
 
 STAFF_ROLES = frozenset({"staff", "headteacher", "governor", "volunteer", "supply"})
@@ -120,7 +120,7 @@ def collect_report(engine: Engine, cfg: Config, first: date, last: date, now: da
                 at.c.status,
                 at.c.outcome,
                 at.c.reviewer,
-            ).where(at.c.created_at >= start, at.c.created_at < end)
+            ).where(mine(conn, at.c.site_id), at.c.created_at >= start, at.c.created_at < end)
         ).all()
         ids = {int(a.id) for a in alerts}
         closes = conn.execute(
@@ -133,11 +133,13 @@ def collect_report(engine: Engine, cfg: Config, first: date, last: date, now: da
                 select(func.count())
                 .select_from(audt)
                 .where(audt.c.action == "alert.review", audt.c.ts >= start, audt.c.ts < end)
+                .where(audt.c.subject.in_(alert_subjects(conn)))
             ).scalar_one()
         )
         low = conn.execute(
             select(et.c.category, func.count())
             .where(et.c.ts >= start, et.c.ts < end, et.c.severity == "low")
+            .where(mine(conn, et.c.site_id))
             .group_by(et.c.category)
         ).all()
         gaps = int(
@@ -145,6 +147,7 @@ def collect_report(engine: Engine, cfg: Config, first: date, last: date, now: da
                 select(func.count())
                 .select_from(et)
                 .where(et.c.ts >= start, et.c.ts < end, et.c.category == "monitoring_gap")
+                .where(mine(conn, et.c.site_id))
             ).scalar_one()
         )
         list_changes = int(
@@ -163,6 +166,7 @@ def collect_report(engine: Engine, cfg: Config, first: date, last: date, now: da
                 select(func.count())
                 .select_from(dt)
                 .where(dt.c.queued_at >= start, dt.c.queued_at < end, dt.c.edition == "group")
+                .where(mine(conn, dt.c.site_id))
             ).scalar_one()
         )
     created = {int(a.id): utc(a.created_at) for a in alerts}

@@ -41,7 +41,7 @@ class App:
 
 
 def open_app(cfg: Config, clock: Clock, *, alerts: bool = True) -> App:
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
     policy = load_policy(cfg.policy_file, cfg.tz)
     settings = cfg.settings.identity
     identity = Identity.load(

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from monitord.store import audit, table_of, utc
+from monitord.store import audit, mine, table_of, utc
 from monitord.tables import AlertEventRow, AlertRow, AuditRow, EventRow, MatchRow
 
 STATUSES = ("open", "acknowledged", "closed")
@@ -74,7 +74,7 @@ def list_alerts(
     engine: Engine, status: str | None = None, since: datetime | None = None
 ) -> list[dict[str, Any]]:
     at = table_of(AlertRow)
-    query = select(at).order_by(at.c.id)
+    query = select(at).where(mine(engine, at.c.site_id)).order_by(at.c.id)
     if status:
         query = query.where(at.c.status == status)
     if since:
@@ -101,7 +101,7 @@ def show_alert(engine: Engine, alert_id: int, actor: str, now: datetime) -> Aler
     )
     audt = table_of(AuditRow)
     with engine.begin() as conn:
-        row = conn.execute(select(at).where(at.c.id == alert_id)).first()
+        row = conn.execute(select(at).where(mine(conn, at.c.site_id), at.c.id == alert_id)).first()
         if row is None:
             raise CaseError(f"no alert {alert_id}")
         events = []
@@ -157,7 +157,9 @@ def _change(
 ) -> None:
     at = table_of(AlertRow)
     with engine.begin() as conn:
-        row = conn.execute(select(at.c.status).where(at.c.id == alert_id)).first()
+        row = conn.execute(
+            select(at.c.status).where(mine(conn, at.c.site_id), at.c.id == alert_id)
+        ).first()
         if row is None:
             raise CaseError(f"no alert {alert_id}")
         if row.status == "closed" and action != "alert.note":
@@ -182,7 +184,11 @@ def close(engine: Engine, alert_id: int, actor: str, outcome: str, now: datetime
         raise CaseError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
     at = table_of(AlertRow)
     with engine.connect() as conn:
-        row = conn.execute(select(at.c.severity, at.c.reviewer).where(at.c.id == alert_id)).first()
+        row = conn.execute(
+            select(at.c.severity, at.c.reviewer).where(
+                mine(conn, at.c.site_id), at.c.id == alert_id
+            )
+        ).first()
     if (
         row is not None
         and row.reviewer is None
@@ -215,7 +221,9 @@ def first_reviewer(engine: Engine, alert_id: int) -> str | None:
     """Who handled the alert first: the person it is assigned to, else who acknowledged it."""
     at, audt = table_of(AlertRow), table_of(AuditRow)
     with engine.connect() as conn:
-        assignee = conn.execute(select(at.c.assignee).where(at.c.id == alert_id)).scalar()
+        assignee = conn.execute(
+            select(at.c.assignee).where(mine(conn, at.c.site_id), at.c.id == alert_id)
+        ).scalar()
         if assignee:
             return str(assignee)
         acked = conn.execute(
@@ -234,7 +242,9 @@ def review(engine: Engine, alert_id: int, actor: str, reviewer: str, now: dateti
         raise CaseError("review needs --reviewer NAME, the second senior person")
     at = table_of(AlertRow)
     with engine.connect() as conn:
-        found = conn.execute(select(at.c.id).where(at.c.id == alert_id)).first()
+        found = conn.execute(
+            select(at.c.id).where(mine(conn, at.c.site_id), at.c.id == alert_id)
+        ).first()
     if found is None:
         raise CaseError(f"no alert {alert_id}")
     first = first_reviewer(engine, alert_id)
@@ -277,7 +287,9 @@ def escalate(
         raise CaseError('escalate needs a --reason "..." (it is kept in the audit trail)')
     at = table_of(AlertRow)
     with engine.connect() as conn:
-        row = conn.execute(select(at.c.severity).where(at.c.id == alert_id)).first()
+        row = conn.execute(
+            select(at.c.severity).where(mine(conn, at.c.site_id), at.c.id == alert_id)
+        ).first()
     if row is None:
         raise CaseError(f"no alert {alert_id}")
     before = str(row.severity)
@@ -286,7 +298,9 @@ def escalate(
         raise CaseError(f"alert {alert_id} is already {before}: escalate raises, never lowers")
     detail = {"from": before, "to": severity, "reason": reason}
     with engine.begin() as conn:
-        status = conn.execute(select(at.c.status).where(at.c.id == alert_id)).scalar()
+        status = conn.execute(
+            select(at.c.status).where(mine(conn, at.c.site_id), at.c.id == alert_id)
+        ).scalar()
         if status == "closed":
             raise CaseError(f"alert {alert_id} is closed")
         conn.execute(

@@ -24,7 +24,15 @@ from monitord.config import FORMATS, Config, ConfigError, find_config, load_conf
 from monitord.initdir import InitError, init_dir
 from monitord.rights import RightsError
 from monitord.roster import ImportError_, import_devices, import_people
-from monitord.store import SchemaError, make_engine, open_store, upgrade, verify_audit
+from monitord.store import (
+    ALL_SITES,
+    SchemaError,
+    audit,
+    make_engine,
+    open_store,
+    upgrade,
+    verify_audit,
+)
 from monitord.timeparse import parse_when
 
 out = Console(highlight=False, soft_wrap=True)
@@ -59,7 +67,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     for p in written:
         out.print(f"wrote {p}")
     cfg = load_config(written[0])
-    open_store(cfg.database_url).dispose()
+    open_store(cfg.database_url, site=cfg.site_id).dispose()
     out.print(f"created the store at {cfg.database_url}")
     return 0
 
@@ -119,9 +127,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+SITE_HELP = "another school's site id in a store schools share, or all for every school"
+
+
+def _site(args: argparse.Namespace, cfg: Config) -> str:
+    """The school a view is of: ``--site ID``, every school with ``--site all``, or this
+    one."""
+    value: str | None = getattr(args, "site", None)
+    return ALL_SITES if value == "all" else (value or cfg.site_id)
+
+
 def cmd_alerts_list(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=_site(args, cfg))
     since = parse_when(args.since, cfg.tz, SystemClock().now()) if args.since else None
     alerts = cases.list_alerts(engine, args.status, since)
     if args.json:
@@ -147,7 +165,7 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
 
 def cmd_alerts_show(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
     detail = cases.show_alert(engine, args.id, actor(), SystemClock().now())
     if args.json:
         _print_json({"alert": detail.alert, "events": detail.events, "history": detail.history})
@@ -176,7 +194,7 @@ def cmd_alerts_show(args: argparse.Namespace) -> int:
 def _case(action: Callable[..., None], *extra: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         cfg = _config(args)
-        engine = open_store(cfg.database_url)
+        engine = open_store(cfg.database_url, site=cfg.site_id)
         values = [getattr(args, name) for name in extra]
         action(engine, args.id, actor(), *values, SystemClock().now())
         out.print(f"alert {args.id}: {action.__name__} recorded")
@@ -189,7 +207,7 @@ def cmd_lists_import(args: argparse.Namespace) -> int:
     from monitord.lists import read_plain, read_ut1, store_list
 
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
     path = Path(args.path)
     now = SystemClock().now()
     if args.format == "e2guardian":
@@ -270,7 +288,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from monitord.policy import load_policy
 
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
     policy = load_policy(cfg.policy_file, cfg.tz)
     now = SystemClock().now()
     at = parse_when(args.at, cfg.tz, now) if args.at else now
@@ -309,7 +327,7 @@ def cmd_lists_show(args: argparse.Namespace) -> int:
     from monitord.tables import ListVersionRow
 
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
     t = table_of(ListVersionRow)
     table = Table("list", "category", "domains", "urls", "sha256", "imported", "by")
     with engine.connect() as conn:
@@ -330,7 +348,7 @@ def cmd_lists_show(args: argparse.Namespace) -> int:
 def _roster(kind: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         cfg = _config(args)
-        engine = open_store(cfg.database_url)
+        engine = open_store(cfg.database_url, site=cfg.site_id)
         now = SystemClock().now()
         if kind == "people":  # the export's column names come from [roster]
             r = import_people(engine, Path(args.csv), actor(), now, cfg.settings.roster)
@@ -356,7 +374,7 @@ def cmd_supply_checkin(args: argparse.Namespace) -> int:
     from monitord.supply import checkin
 
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
     day = _visit_day(args, cfg)
     v = checkin(engine, args.login, args.name, args.class_name, day, actor(), SystemClock().now())
     out.print(
@@ -371,7 +389,7 @@ def cmd_supply_import(args: argparse.Namespace) -> int:
     from monitord.supply import import_visits
 
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
     n = import_visits(engine, Path(args.csv), actor(), SystemClock().now(), cfg.tz)
     out.print(f"supply: {n} visit(s) recorded")
     return 0
@@ -383,7 +401,7 @@ def cmd_outbox_flush(args: argparse.Namespace) -> int:
     from alerting.delivery import EmailNotifier, deliver_due
 
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
     clock = SystemClock()
     result = asyncio.run(deliver_due(engine, cfg, clock, EmailNotifier(cfg), include_batched=True))
     out.print(f"sent {result.sent}, retrying {result.retrying}, failed {result.failed}")
@@ -394,7 +412,7 @@ def cmd_outbox_flush(args: argparse.Namespace) -> int:
 
 def cmd_evidence_verify(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
     with engine.connect() as conn:
         checked, broken = verify_audit(conn)
     if broken is not None:
@@ -410,7 +428,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
     from monitord.sources import source_states
 
     cfg = _config(args)
-    states = source_states(cfg, open_store(cfg.database_url))
+    states = source_states(cfg, open_store(cfg.database_url, site=cfg.site_id))
     if args.json:
         _print_json([s.as_json() for s in states])
         return 0
@@ -438,7 +456,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from monitord.status import collect_status, render
 
     cfg = _config(args)
-    status = collect_status(cfg, open_store(cfg.database_url))
+    status = collect_status(cfg, open_store(cfg.database_url, site=cfg.site_id))
     if args.json:
         _print_json(status)
         return 0
@@ -452,7 +470,7 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     from monitord.retention import run_retention
 
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
     result = run_retention(engine, cfg, SystemClock().now(), actor(), dry_run=args.dry_run)
     if args.json:
         _print_json(result.as_json())
@@ -483,7 +501,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
     from monitord.agents import add_agent, list_agents, revoke_agent
 
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
     now = SystemClock().now()
     if args.agents_command == "add":
         token = add_agent(engine, args.name, actor(), now)
@@ -514,7 +532,7 @@ def cmd_alerts_escalate(args: argparse.Namespace) -> int:
     from alerting.manager import AlertManager
 
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
     clock = SystemClock()
     who = actor()
     manager = AlertManager(cfg, clock, actor=who)
@@ -537,7 +555,7 @@ def cmd_silence_add(args: argparse.Namespace) -> int:
     from monitord.silences import SilenceError, add_silence
 
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
     try:
         s = add_silence(
             engine,
@@ -566,7 +584,7 @@ def cmd_silence_list(args: argparse.Namespace) -> int:
     from monitord.silences import list_silences
 
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
     now = SystemClock().now()
     found = list_silences(engine, now, every=args.all)
     if args.json:
@@ -598,7 +616,7 @@ def cmd_silence_expire(args: argparse.Namespace) -> int:
     from monitord.silences import SilenceError, expire_silence
 
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
     try:
         expire_silence(engine, args.id, actor(), SystemClock().now())
     except SilenceError as exc:
@@ -626,7 +644,7 @@ def cmd_evidence_export(args: argparse.Namespace) -> int:
     from monitord.evidence import EvidenceError, export_bundle
 
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
     password = _export_password(args.password)
     try:
         done = export_bundle(
@@ -651,7 +669,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from monitord.rights import backup
 
     cfg = _config(args)
-    size = backup(open_store(cfg.database_url), Path(args.output))
+    engine = open_store(cfg.database_url, site=cfg.site_id)
+    size = backup(engine, Path(args.output))
+    with engine.begin() as conn:
+        detail = {"bytes": size}
+        audit(conn, actor(), "store.backup", str(Path(args.output).resolve()), detail)
     out.print(f"backed up the store to {args.output} ({size:,} bytes)", markup=False)
     return 0
 
@@ -661,7 +683,7 @@ def cmd_sar(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     counts = subject_access(
-        open_store(cfg.database_url),
+        open_store(cfg.database_url, site=cfg.site_id),
         args.username,
         Path(args.output),
         actor(),
@@ -690,7 +712,10 @@ def cmd_digest(args: argparse.Namespace) -> int:
     from monitord.policy import load_policy
 
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    site = _site(args, cfg)
+    if args.send and site != cfg.site_id:
+        raise Failure("--send mails this school's digest: see another site's with --out")
+    engine = open_store(cfg.database_url, site=site)
     policy = load_policy(cfg.policy_file, cfg.tz)
     clock = SystemClock()
     now = clock.now()
@@ -740,7 +765,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from alerting.report import ReportError, collect_report, parse_day, write_report
 
     cfg = _config(args)
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=_site(args, cfg))
     try:
         first, last = parse_day(args.start, "--from"), parse_day(args.end, "--to")
         report = collect_report(engine, cfg, first, last, SystemClock().now())
@@ -797,7 +822,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         limit=args.limit,
         context=args.context,
     )
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=_site(args, cfg))
     result = search(
         engine,
         query,
@@ -856,7 +881,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     if args.user is None and args.device is None:
         raise Failure("timeline needs --user U or --device D")
     day = _when(args.date, "--date", cfg).astimezone(cfg.tz).date()
-    engine = open_store(cfg.database_url)
+    engine = open_store(cfg.database_url, site=_site(args, cfg))
     events = timeline(
         engine,
         day,
@@ -978,6 +1003,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="alerts_command", required=True, metavar="ACTION"
     )
     s = alerts.add_parser("list")
+    s.add_argument(
+        "--site", metavar="ID", help="another school's site id in a shared store, or all"
+    )
     s.add_argument("--status", choices=cases.STATUSES)
     s.add_argument("--since")
     s.add_argument("--json", action="store_true")
@@ -1114,12 +1142,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     how.add_argument("--out", metavar="DIR", help="write its HTML, text and charts into DIR")
     s.add_argument("--named", action="store_true", help="the DSL's own copy, with names")
+    s.add_argument(
+        "--site", metavar="ID", help="another school's site id in a shared store, or all"
+    )
+
     s.set_defaults(func=cmd_digest)
 
     s = sub.add_parser("report", help="the governors' report for a period (HTML and PDF)")
     s.add_argument("--from", dest="start", required=True, metavar="DATE")
     s.add_argument("--to", dest="end", required=True, metavar="DATE")
     s.add_argument("--out", required=True, metavar="DIR")
+    s.add_argument(
+        "--site", metavar="ID", help="another school's site id in a shared store, or all"
+    )
     s.set_defaults(func=cmd_report)
 
     reason_help = "why you are looking (kept in the audit trail; required unless [search] "
@@ -1148,6 +1183,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="also the N events before and after each match from the same device",
     )
     s.add_argument("--reason", help=reason_help)
+    s.add_argument(
+        "--site", metavar="ID", help="another school's site id in a shared store, or all"
+    )
     fmt = s.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
@@ -1158,6 +1196,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", metavar="D")
     s.add_argument("--date", default="today", metavar="D", help="the day (default today)")
     s.add_argument("--reason", help=reason_help)
+    s.add_argument(
+        "--site", metavar="ID", help="another school's site id in a shared store, or all"
+    )
     fmt = s.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")

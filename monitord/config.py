@@ -362,6 +362,11 @@ class Config:
         return ZoneInfo(self.settings.school.timezone)
 
     @property
+    def site_id(self) -> str:
+        """This school's id in a store that several schools may share."""
+        return self.settings.school.site_id
+
+    @property
     def database_url(self) -> str:
         url = self.settings.storage.url
         prefix = "sqlite:///"

@@ -155,6 +155,7 @@ class Processor:
                     )
                     pending.leases[eid] = {
                         "id": eid,
+                        "site_id": self.site_id,
                         "ip": ev.client_ip,
                         "mac": _clip(ev.client_mac, 32),
                         "hostname": _clip(ev.hostname, 256),
@@ -295,7 +296,8 @@ class Processor:
                 existing.update(conn.execute(select(et.c.id).where(et.c.id.in_(chunk))).scalars())
             fresh_ids = {eid for eid in weighty if eid not in existing}
             stored = insert_ignore(conn, et, list(rows.values()))
-            insert_ignore(conn, table_of(RejectedRow), pending.rejected)
+            rejected = [{**r, "site_id": self.site_id} for r in pending.rejected]
+            insert_ignore(conn, table_of(RejectedRow), rejected)
             match_rows = [m for eid in fresh_ids for m in pending.matches.get(eid, ())]
             if match_rows:
                 conn.execute(table_of(MatchRow).insert(), match_rows)
@@ -329,7 +331,8 @@ class Processor:
         table = table_of(CheckpointRow)
         now = self.clock.now()
         last = max((e["ts"] for e in pending.events), default=None)
-        row = conn.execute(select(table).where(table.c.source == cp.source)).first()
+        mine = (table.c.site_id == self.site_id) & (table.c.source == cp.source)
+        row = conn.execute(select(table).where(mine)).first()
         values: dict[str, Any] = {
             "path": cp.path,
             "file_id": cp.file_id,
@@ -340,6 +343,7 @@ class Processor:
         if row is None:
             conn.execute(
                 table.insert().values(
+                    site_id=self.site_id,
                     source=cp.source,
                     lines=result.lines,
                     events=result.events,
@@ -353,7 +357,7 @@ class Processor:
             values["last_event_at"] = last
         conn.execute(
             update(table)
-            .where(table.c.source == cp.source)
+            .where(mine)
             .values(
                 lines=table.c.lines + result.lines,
                 events=table.c.events + result.events,

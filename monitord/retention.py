@@ -18,6 +18,11 @@ What goes, and what never does:
 
 Every run that is not a dry run writes one audit record with the counts removed per kind.
 
+On PostgreSQL, events live in one partition a day: a day wholly past its period is removed
+by dropping its partition in one short transaction, the events alerts still hold (and their
+matches) first put back into a new partition of that day; only the day the period ends in is
+deleted row by row.
+
 Deletion runs in small transactions (``batch_size`` rows, default 500) with a short pause
 between them, so that a writer (ingest, the alert manager) never waits long for the store;
 each transaction is timed and the longest reported. Rows are chosen outside the write
@@ -72,6 +77,13 @@ KINDS = (
     "audit",
 )
 PAUSE = 0.05  # seconds between two transactions: a waiting writer gets the store
+# Seconds a deletion transaction aims to hold the write lock: a writer waiting for it polls
+# (SQLite's busy handler sleeps 1, 2, 5, 10, 15, 20, 25, 25 ms...), so it gets the store
+# within 53 ms of asking when the lock is held 40 ms, and a transaction twice as slow as its
+# predecessors' pace (a checkpoint, the disk, the machine busy) still leaves it under 100 ms.
+BUDGET = 0.04
+FIRST_BATCH = 50  # rows in the first transaction of a kind, before the pace is known
+SMALLEST_BATCH = 10
 ALERTS_PER_BATCH = 50  # an alert carries its links and mail: fewer of them a transaction
 
 
@@ -109,10 +121,13 @@ class _Run:
         batch_size: int,
         pause: float,
         stop: Callable[[], bool] | None,
+        budget: float = BUDGET,
     ) -> None:
         self.engine = engine
         self.result = result
-        self.batch = batch_size
+        self.most = batch_size
+        self.batch = min(batch_size, FIRST_BATCH)
+        self.budget = budget
         self.pause = pause
         self.stop = stop or (lambda: False)
         self._started = False
@@ -130,25 +145,55 @@ class _Run:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
 
-    def transaction(self, work: Callable[[Connection], None]) -> None:
+    def transaction(self, work: Callable[[Connection], None], rows: int = 0) -> None:
         """One short write transaction, timed from taking the write lock to the commit; a
-        pause before each but the first."""
+        pause before each but the first. ``rows``: how many rows it deletes, to size the
+        next batch by its pace."""
         if self._started and self.pause:
             time.sleep(self.pause)
         self._started = True
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "sqlite":
-                # Take the write lock now, so that the time below is the time it is held
-                # (waiting for a writer in hand is not holding anyone up).
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            began = time.perf_counter()
-            work(conn)
-        took = time.perf_counter() - began
+        with self.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                _statement_journal(conn, "MEMORY")
+            try:
+                with conn.begin():
+                    if sqlite:
+                        # Take the write lock now, so that the time below is the time it is
+                        # held (waiting for a writer in hand is not holding anyone up).
+                        conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    began = time.perf_counter()
+                    work(conn)
+                took = time.perf_counter() - began
+            finally:
+                if sqlite:
+                    _statement_journal(conn, "DEFAULT")
         self.result.transactions += 1
         self.result.longest_transaction = max(self.result.longest_transaction, took)
+        if rows:
+            self.batch = next_batch(rows, took, self.budget, self.most)
 
     def removed(self, kind: str, n: int) -> None:
         self.result.removed[kind] += max(n, 0)
+
+
+def _statement_journal(conn: Connection, where: str) -> None:
+    """Where SQLite keeps the connection's temporary files (``MEMORY`` or ``DEFAULT``),
+    among them a statement's journal. A DELETE on ``events`` keeps one (its triggers write
+    to the text index, and SQLite must be able to undo the statement alone): the first
+    copy of every page it changes, a dozen megabytes for a few hundred events, which in a
+    file spills to disk while the write lock is held. Set outside a transaction."""
+    conn.exec_driver_sql(f"PRAGMA temp_store = {where}")
+    conn.commit()
+
+
+def next_batch(rows: int, took: float, budget: float, most: int) -> int:
+    """The rows the next transaction deletes, after one that deleted ``rows`` in ``took``
+    seconds: as many as fit in ``budget`` at that pace, at most twice as many as the last
+    (a quick transaction may have been lucky), at once fewer after a slow one, never more
+    than ``most`` (``[retention] batch_size``) nor fewer than ``SMALLEST_BATCH``."""
+    fits = int(rows * budget / max(took, 1e-6))
+    return max(min(SMALLEST_BATCH, most), min(most, 2 * rows, fits))
 
 
 def _delete(conn: Connection, table: Any, where: ColumnElement[bool]) -> int:
@@ -241,7 +286,7 @@ def _events(run: _Run, cut: datetime, dry: bool, gone: Sequence[int]) -> None:
             run.removed("matches", _delete(conn, mt, mt.c.event_id.in_(batch) & match_unheld))
             run.removed("events", _delete(conn, et, et.c.id.in_(batch) & unheld))
 
-        run.transaction(work)
+        run.transaction(work, len(batch))
 
 
 def partitions_before(engine: Engine, cut: datetime) -> list[Partition]:
@@ -285,7 +330,7 @@ def _by_key(
         def work(conn: Connection, batch: list[Any] = batch) -> None:
             run.removed(kind, _delete(conn, table, key.in_(batch) & where))
 
-        run.transaction(work)
+        run.transaction(work, len(batch))
 
 
 def _audit_cut(conn: Connection, cut: datetime) -> tuple[int, str, int] | None:
@@ -311,8 +356,10 @@ def run_retention(
     dry_run: bool = False,
     pause: float = PAUSE,
     stop: Callable[[], bool] | None = None,
+    budget: float = BUDGET,
 ) -> RetentionResult:
-    """Remove what has been kept long enough (or, with ``dry_run``, count it); audited."""
+    """Remove what has been kept long enough (or, with ``dry_run``, count it); audited.
+    ``budget``: the seconds each deletion transaction aims to hold the write lock."""
     r = cfg.settings.retention
     cut_events = period_cutoff(r.events, now)
     cut_rejected = period_cutoff(r.rejected, now)
@@ -325,7 +372,7 @@ def run_retention(
         "audit": _iso(cut_audit) if cut_audit else "never",
     }
     result = RetentionResult(dry_run, cutoffs)
-    run = _Run(engine, result, r.batch_size, pause, stop)
+    run = _Run(engine, result, r.batch_size, pause, stop, budget)
 
     gone = _alerts(run, cut_alerts, dry_run)  # first: the events of alerts removed go next
     _events(run, cut_events, dry_run, gone)
@@ -373,7 +420,7 @@ def run_retention(
             def work(conn: Connection, upto: int = upto) -> None:
                 _delete(conn, t, t.c.id < upto)
 
-            run.transaction(work)
+            run.transaction(work, upto - first)
             first = upto
     return result
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, or_, select
 
-from monitord.store import audit, table_of
+from monitord.store import audit, mine, table_of
 from monitord.tables import AlertRow, AuditRow, DeviceRow, EventRow, PersonRow
 
 
@@ -76,14 +76,17 @@ def subject_access(
     )
     user = username.lower()
     with engine.connect() as conn:
-        person = _rows(conn, select(pt).where(pt.c.username == user))
+        # This school's records of them: a user name is only unique within a school.
+        person = _rows(conn, select(pt).where(mine(conn, pt.c.site_id), pt.c.username == user))
         if not person:
             raise RightsError(f"no one with the user name {username!r} on the roster")
-        devices = _rows(conn, select(dt).where(dt.c.assigned_to == user))
-        events = _rows(
-            conn, select(et).where(or_(et.c.username == user, et.c.user == user)).order_by(et.c.ts)
+        devices = _rows(conn, select(dt).where(mine(conn, dt.c.site_id), dt.c.assigned_to == user))
+        theirs = or_(et.c.username == user, et.c.user == user)
+        events = _rows(conn, select(et).where(mine(conn, et.c.site_id), theirs).order_by(et.c.ts))
+        alerts = _rows(
+            conn,
+            select(at).where(mine(conn, at.c.site_id), at.c.person == user).order_by(at.c.id),
         )
-        alerts = _rows(conn, select(at).where(at.c.person == user).order_by(at.c.id))
         subjects = [f"alert:{a['id']}" for a in alerts] + [f"person:{user}", user]
         records = _rows(conn, select(aut).where(aut.c.subject.in_(subjects)).order_by(aut.c.id))
     parts = {

@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, func, select, text
 
 from monitord.categories import CATEGORIES
-from monitord.store import audit, table_of, utc
+from monitord.store import ALL_SITES, audit, site_of, table_of, utc
 from monitord.tables import TEXT_INDEX, DeviceRow
 
 DEFAULT_LIMIT = 100
@@ -506,6 +506,8 @@ def _build(conn: Connection, q: Query, common: int) -> tuple[str, _Sql, str]:
     sql = _Sql(conn.dialect.name)
     columns = event_columns(conn)
     drivers: list[tuple[str, str]] = []  # (plan, index), best first
+    if site_of(conn) != ALL_SITES:
+        sql.add("e.site_id = :site", site=site_of(conn))
     if q.user is not None:
         sql.add("e.username = :user", user=q.user)
         drivers.append(("user", "ix_events_user_ts"))

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from monitord.config import Config
-from monitord.store import table_of, utc
+from monitord.store import site_of, table_of, utc
 from monitord.tables import CheckpointRow, RejectedRow
 
 
@@ -40,9 +40,12 @@ def _iso(value: datetime | None) -> str | None:
 
 def source_states(cfg: Config, engine: Engine) -> list[SourceState]:
     ct, rt = table_of(CheckpointRow), table_of(RejectedRow)
+    site = site_of(engine)
     with engine.connect() as conn:
-        checkpoints = {r.source: r for r in conn.execute(select(ct))}
-        counts = conn.execute(select(rt.c.source, func.count()).group_by(rt.c.source)).all()
+        checkpoints = {r.source: r for r in conn.execute(select(ct).where(ct.c.site_id == site))}
+        counts = conn.execute(
+            select(rt.c.source, func.count()).where(rt.c.site_id == site).group_by(rt.c.source)
+        ).all()
     rejected: dict[str, int] = {str(name): int(n) for name, n in counts}
     out: list[SourceState] = []
     for src in cfg.settings.sources:

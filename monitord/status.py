@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select, text
 from monitord.config import Config
 from monitord.retention import last_run
 from monitord.sources import source_states
-from monitord.store import current_revision, head_revision, table_of, utc
+from monitord.store import current_revision, head_revision, site_of, table_of, utc
 from monitord.tables import AlertRow, DigestRow, OutboxRow
 
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -24,10 +24,11 @@ def _iso(value: datetime | None) -> str | None:
 
 def _outbox(engine: Engine) -> dict[str, Any]:
     t = table_of(OutboxRow)
+    mine = t.c.site_id == site_of(engine)
     with engine.connect() as conn:
-        rows = conn.execute(select(t.c.status, func.count()).group_by(t.c.status)).all()
+        rows = conn.execute(select(t.c.status, func.count()).where(mine).group_by(t.c.status)).all()
         oldest = conn.execute(
-            select(func.min(t.c.created_at)).where(t.c.status == "queued")
+            select(func.min(t.c.created_at)).where(mine, t.c.status == "queued")
         ).scalar()
     counts = {str(status): int(n) for status, n in rows}
     return {
@@ -42,7 +43,9 @@ def _open_alerts(engine: Engine) -> dict[str, int]:
     t = table_of(AlertRow)
     with engine.connect() as conn:
         rows = conn.execute(
-            select(t.c.severity, func.count()).where(t.c.status != "closed").group_by(t.c.severity)
+            select(t.c.severity, func.count())
+            .where(t.c.site_id == site_of(engine), t.c.status != "closed")
+            .group_by(t.c.severity)
         ).all()
     found = {str(s): int(n) for s, n in rows}
     ordered = {s: found.pop(s, 0) for s in SEVERITIES}

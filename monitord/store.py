@@ -15,24 +15,36 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     CursorResult,
     Engine,
+    Select,
+    String,
     Table,
+    cast,
     create_engine,
     event,
     insert,
+    literal,
     select,
     text,
+    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import ConnectionPoolEntry, Pool
 
 from monitord.partitions import ensure_partitions
-from monitord.tables import AuditRow
+from monitord.tables import AlertRow, AuditRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 GENESIS = "0" * 64
+# The site of a store that one school has to itself.
+DEFAULT_SITE = "default"
+# The "site" of a trust-wide view (reading only): every school's rows.
+ALL_SITES = "*"
+# The advisory lock that orders audit records on PostgreSQL ("monitaud").
+AUDIT_LOCK = 0x6D6F6E6974617564
 # The audit action of a retention run (its detail may declare a cut of the trail).
 RETENTION_ACTION = "retention.run"
 
@@ -106,10 +118,37 @@ def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str | Non
     return before, current_revision(engine)
 
 
-def open_store(url: str, *, create: bool = True) -> Engine:
-    """Open the store. A new, empty database is created at the current schema; one that is
-    behind raises SchemaError telling the operator to run ``monitord db upgrade``."""
-    engine = make_engine(url)
+def site_of(bind: Engine | Connection) -> str:
+    """The school whose rows an engine (or a connection of it) reads and writes: the
+    ``[school] site_id`` it was opened for."""
+    return str(bind.get_execution_options().get("site_id", DEFAULT_SITE))
+
+
+def mine(bind: Engine | Connection, column: Any) -> ColumnElement[bool]:
+    """The condition that a row is this site's (``column`` its site_id); every row when the
+    engine works for ``ALL_SITES`` (a trust-wide view)."""
+    site = site_of(bind)
+    return true() if site == ALL_SITES else column == site
+
+
+def alert_subjects(bind: Engine | Connection) -> Select[Any]:
+    """The audit subjects (``alert:ID``) of this site's alerts, as a subquery: the audit
+    trail is the whole store's, the alerts each school's."""
+    at = table_of(AlertRow)
+    subject = literal("alert:").concat(cast(at.c.id, String))
+    return select(subject).where(mine(bind, at.c.site_id))
+
+
+def for_site(engine: Engine, site: str) -> Engine:
+    """The engine working for ``site``: the same pool, the site carried with it."""
+    return engine if site == site_of(engine) else engine.execution_options(site_id=site)
+
+
+def open_store(url: str, *, create: bool = True, site: str = DEFAULT_SITE) -> Engine:
+    """Open the store for the school ``site`` (several schools may share a PostgreSQL
+    store). A new, empty database is created at the current schema; one that is behind
+    raises SchemaError telling the operator to run ``monitord db upgrade``."""
+    engine = for_site(make_engine(url), site)
     current = current_revision(engine)
     head = head_revision()
     if current == head:
@@ -226,6 +265,10 @@ def audit(
 ) -> str:
     """Append one hash-chained audit record inside the caller's transaction."""
     table = table_of(AuditRow)
+    if conn.dialect.name == "postgresql":
+        # One chain for every school writing to the store: each record's link is read and
+        # written by one transaction at a time (SQLite's single writer gives this for free).
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(key)s)", {"key": AUDIT_LOCK})
     last = conn.execute(select(table.c.hash).order_by(table.c.id.desc()).limit(1)).scalar()
     prev = last or GENESIS
     ts = (now or datetime.now(UTC)).replace(microsecond=0)

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, select
 
 from monitord.roster import ImportError_, read_csv
-from monitord.store import audit, table_of, utc
+from monitord.store import audit, site_of, table_of, utc
 from monitord.tables import PersonRow, SupplyVisitRow
 
 VISIT_HEADER = ("login", "name", "class", "date")
@@ -43,7 +43,8 @@ class Visit:
 def _supply_logins(conn: Connection) -> dict[str, bool]:
     """Every login the roster gives the role ``supply``, and whether it is active."""
     pt = table_of(PersonRow)
-    rows = conn.execute(select(pt.c.username, pt.c.active).where(pt.c.role == "supply"))
+    mine = pt.c.site_id == site_of(conn)
+    rows = conn.execute(select(pt.c.username, pt.c.active).where(mine, pt.c.role == "supply"))
     return {r.username: bool(r.active) for r in rows}
 
 
@@ -76,6 +77,7 @@ def _record(conn: Connection, visit: Visit) -> None:
         table_of(SupplyVisitRow)
         .insert()
         .values(
+            site_id=site_of(conn),
             login=visit.login,
             day=visit.day,
             name=visit.name,
@@ -163,7 +165,8 @@ def visits_on(conn: Connection, day: date) -> dict[str, Visit]:
     """Each login's visit on ``day``: the latest recorded, when there are several."""
     vt = table_of(SupplyVisitRow)
     out: dict[str, Visit] = {}
-    for r in conn.execute(select(vt).where(vt.c.day == day).order_by(vt.c.recorded_at, vt.c.id)):
+    mine = (vt.c.site_id == site_of(conn)) & (vt.c.day == day)
+    for r in conn.execute(select(vt).where(mine).order_by(vt.c.recorded_at, vt.c.id)):
         out[r.login] = Visit(
             r.login, r.day, r.name, r.class_name, utc(r.recorded_at), r.recorded_by, r.source
         )

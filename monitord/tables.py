@@ -113,6 +113,7 @@ def include_name(name: str | None, kind: str, _parents: object) -> bool:
 class RejectedRow(SQLModel, table=True):
     __tablename__ = "rejected"
 
+    site_id: str = Field(default="default", index=True, max_length=64)
     id: str = Field(primary_key=True, max_length=32)
     source: str = Field(index=True, max_length=128)
     fmt: str = Field(max_length=32)
@@ -139,6 +140,7 @@ class MatchRow(SQLModel, table=True):
 class PersonRow(SQLModel, table=True):
     __tablename__ = "people"
 
+    site_id: str = Field(default="default", primary_key=True, max_length=64)
     username: str = Field(primary_key=True, max_length=256)
     display_name: str = Field(max_length=256)
     role: str = Field(max_length=32)
@@ -152,6 +154,7 @@ class PersonRow(SQLModel, table=True):
 class DeviceRow(SQLModel, table=True):
     __tablename__ = "devices"
 
+    site_id: str = Field(default="default", primary_key=True, max_length=64)
     device_id: str = Field(primary_key=True, max_length=128)
     mac: str | None = Field(default=None, index=True, max_length=32)
     hostname: str | None = Field(default=None, max_length=256)
@@ -170,6 +173,7 @@ class ReservationRow(SQLModel, table=True):
     __tablename__ = "reservations"
     __table_args__ = (Index("ix_reservations_ip_starts", "ip", "starts"),)
 
+    site_id: str = Field(default="default", index=True, max_length=64)
     id: int | None = Field(default=None, primary_key=True)
     device_id: str = Field(index=True, max_length=128)
     ip: str = Field(max_length=64)
@@ -183,6 +187,7 @@ class SupplyVisitRow(SQLModel, table=True):
     __tablename__ = "supply_visits"
     __table_args__ = (Index("ix_supply_visits_login_day", "login", "day"),)
 
+    site_id: str = Field(default="default", index=True, max_length=64)
     id: int | None = Field(default=None, primary_key=True)
     login: str = Field(max_length=256)
     day: date
@@ -199,6 +204,7 @@ class LeaseRow(SQLModel, table=True):
     __tablename__ = "leases"
     __table_args__ = (Index("ix_leases_ip_starts", "ip", "starts"),)
 
+    site_id: str = Field(default="default", index=True, max_length=64)
     id: str = Field(primary_key=True, max_length=32)
     ip: str = Field(max_length=64)
     mac: str = Field(index=True, max_length=32)
@@ -254,6 +260,7 @@ class AlertEventRow(SQLModel, table=True):
 class OutboxRow(SQLModel, table=True):
     __tablename__ = "outbox"
 
+    site_id: str = Field(default="default", index=True, max_length=64)
     id: int | None = Field(default=None, primary_key=True)
     alert_id: int | None = Field(default=None, index=True)
     created_at: datetime
@@ -281,6 +288,7 @@ class SilenceRow(SQLModel, table=True):
 
     __tablename__ = "silences"
 
+    site_id: str = Field(default="default", index=True, max_length=64)
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime
     created_by: str = Field(max_length=128)
@@ -298,6 +306,7 @@ class CheckpointRow(SQLModel, table=True):
 
     __tablename__ = "checkpoints"
 
+    site_id: str = Field(default="default", primary_key=True, max_length=64)
     source: str = Field(primary_key=True, max_length=128)
     path: str = Field(sa_column=Column(Text, nullable=False))
     file_id: str = Field(max_length=64)
@@ -348,6 +357,7 @@ class AgentRow(SQLModel, table=True):
 
     __tablename__ = "agents"
 
+    site_id: str = Field(default="default", primary_key=True, max_length=64)
     name: str = Field(primary_key=True, max_length=128)
     token_sha256: str = Field(index=True, max_length=64)
     created_at: datetime

@@ -21,7 +21,7 @@ from monitord.search import (
     resolve_device,
     time_param,
 )
-from monitord.store import audit
+from monitord.store import ALL_SITES, audit, site_of
 
 
 def day_span(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -44,6 +44,9 @@ def day_events(
         "start": time_param(conn, start),
         "end": time_param(conn, end),
     }
+    if site_of(conn) != ALL_SITES:
+        where.append("e.site_id = :site")
+        params["site"] = site_of(conn)
     if user is not None:
         where.append("e.username = :user")
         params["user"] = user

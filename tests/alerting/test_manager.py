@@ -154,6 +154,9 @@ def build_school(cfg: Config, clock: FixedClock, folder: Path) -> Iterator[Schoo
         s.app.engine.dispose()
 
 
+pytestmark = pytest.mark.stores
+
+
 @pytest.fixture
 def school(config: Config, clock: FixedClock, tmp_path: Path) -> Iterator[School]:
     with build_school(config, clock, tmp_path) as s:
@@ -408,12 +411,27 @@ def test_alert_and_outbox_are_one_transaction(school: School, clock: FixedClock)
     """If the outbox row cannot be written, the alert (and the batch) is not written either;
     reading the same lines again then makes both."""
     with school.app.engine.begin() as conn:
-        conn.execute(
-            text(
-                "CREATE TRIGGER outbox_full BEFORE INSERT ON outbox "
-                "BEGIN SELECT RAISE(ABORT, 'outbox is full'); END"
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                text(
+                    "CREATE FUNCTION outbox_full() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                    "BEGIN RAISE EXCEPTION 'outbox is full' USING ERRCODE = 'check_violation'; "
+                    "END $$"
+                )
             )
-        )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER outbox_full BEFORE INSERT ON outbox "
+                    "FOR EACH ROW EXECUTE FUNCTION outbox_full()"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE TRIGGER outbox_full BEFORE INSERT ON outbox "
+                    "BEGIN SELECT RAISE(ABORT, 'outbox is full'); END"
+                )
+            )
     stamp = at(clock, 0).astimezone(TZ).strftime("%b %d %H:%M:%S")
     line = f"{stamp} dnsmasq[812]: query[A] pornhub.com from 10.0.0.11"
     record = RawRecord(Origin("dns", "dns-file", 77), line.encode(), clock.now())
@@ -426,7 +444,8 @@ def test_alert_and_outbox_are_one_transaction(school: School, clock: FixedClock)
     assert school.rows(EventRow, kind="dns") == []
 
     with school.app.engine.begin() as conn:
-        conn.execute(text("DROP TRIGGER outbox_full"))
+        on = " ON outbox" if conn.dialect.name == "postgresql" else ""
+        conn.execute(text(f"DROP TRIGGER outbox_full{on}"))
     result = school.app.processor.process("dnsmasq", parser, [record])
     assert (result.stored, result.alerts_opened) == (1, 1)
     [alert] = school.alerts()

@@ -27,9 +27,9 @@ def _runs(engine: Engine) -> list[tuple[str, dict[str, object]]]:
 
 
 async def test_a_retention_run_missed_while_down_runs_once_at_the_next_start(
-    tmp_path: Path,
+    tmp_path: Path, store_url: str
 ) -> None:
-    cfg, clock, app = _school(tmp_path)
+    cfg, clock, app = _school(tmp_path, store_url)
     first = Scheduler(app.engine, cfg, app.policy, clock)
     first.start()
     when = first.next_retention()
@@ -66,8 +66,10 @@ async def test_a_retention_run_missed_while_down_runs_once_at_the_next_start(
     assert after > datetime.now(TZ)
 
 
-async def test_the_time_is_followed_and_a_disabled_job_removed(tmp_path: Path) -> None:
-    cfg, clock, app = _school(tmp_path)
+async def test_the_time_is_followed_and_a_disabled_job_removed(
+    tmp_path: Path, store_url: str
+) -> None:
+    cfg, clock, app = _school(tmp_path, store_url)
     assert cfg.path is not None
     cfg.path.write_text(cfg.path.read_text() + '\n[retention]\ntime = "23:15"\n', encoding="utf-8")
     later = load_config(cfg.path)

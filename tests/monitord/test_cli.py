@@ -371,11 +371,11 @@ def test_lists_import_hosts_and_e2guardian(
 
 
 def test_retention_run_dry_then_for_real_and_status(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], store_url: str
 ) -> None:
     from tests.monitord.test_retention import _school
 
-    cfg, _clock, _app = _school(tmp_path)
+    cfg, _clock, _app = _school(tmp_path, store_url)
     assert cfg.path is not None
     config = str(cfg.path)
     # The store's data is from June and November 2026; "now" is today, so June is long gone.

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,9 @@ from tests.alerting.test_manager import (
     build_school,
     parse,
 )
+from tests.stores import rows
+
+pytestmark = pytest.mark.stores
 
 
 @pytest.fixture
@@ -196,8 +198,7 @@ def test_exported_bundle_opens_its_hashes_match_and_its_form_is_filled_in(
     # The raw lines are the bytes as read, with their origin.
     events = json.loads(files["events.json"])
     assert len(events) == 2
-    with sqlite3.connect(school.cfg.database_url.removeprefix("sqlite:///")) as db:
-        stored = dict(db.execute("SELECT id, raw FROM events"))
+    stored = dict(rows(school.app.engine, "SELECT id, raw FROM events"))
     for ev in events:
         assert files[ev["raw_file"]] == stored[ev["id"]]
         assert ev["raw_sha256"] == hashlib.sha256(stored[ev["id"]]).hexdigest()

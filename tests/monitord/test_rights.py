@@ -2,21 +2,27 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 
 from monitord.app import App, ingest_files
 from monitord.cli import main
 from monitord.rights import RightsError, backup, subject_access
-from monitord.store import table_of
+from monitord.store import make_engine, table_of
 from monitord.tables import AuditRow
 from tests.monitord.test_pipeline import log, school
+from tests.pgserver import PostgresServer
+from tests.stores import row
 
 
-def test_backup_is_a_consistent_working_copy(app: App, tmp_path: Path) -> None:
+@pytest.mark.stores
+def test_backup_is_a_consistent_working_copy(
+    app: App, tmp_path: Path, store_kind: str, request: pytest.FixtureRequest
+) -> None:
     app = school(app, tmp_path)
     ingest_files(
         app,
@@ -26,11 +32,26 @@ def test_backup_is_a_consistent_working_copy(app: App, tmp_path: Path) -> None:
     )
     target = tmp_path / "backups" / "monitord.db"
     assert backup(app.engine, target) > 0
+    if store_kind == "postgresql":
+        # Restored as the README says, into an empty database: the alert is there.
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        restored = server.url(server.new_database(migrated=False))
+        plain = make_url(restored).set(drivername="postgresql")
+        done = subprocess.run(
+            ["pg_restore", "--no-owner", "--dbname", plain.render_as_string(False), str(target)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert row(make_engine(restored), "SELECT count(*) FROM alerts") == (1,)
+        return
     with sqlite3.connect(target) as copy:
         assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert copy.execute("SELECT count(*) FROM alerts").fetchone() == (1,)
 
 
+@pytest.mark.stores
 def test_subject_access_gathers_one_person_and_is_audited(app: App, tmp_path: Path) -> None:
     app = school(app, tmp_path)
     lines = [
@@ -65,4 +86,9 @@ def test_cli_backup_and_sar(app: App, tmp_path: Path) -> None:
     config = str(app.cfg.path)
     assert main(["--config", config, "backup", "-o", str(tmp_path / "b.db")]) == 0
     assert (tmp_path / "b.db").exists()
+    with app.engine.connect() as conn:
+        [done] = conn.execute(
+            select(table_of(AuditRow)).where(table_of(AuditRow).c.action == "store.backup")
+        ).all()
+    assert done.subject == str(tmp_path / "b.db")
     assert main(["--config", config, "sar", "ghost", "-o", str(tmp_path / "s.zip")]) == 1
