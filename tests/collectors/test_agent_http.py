@@ -19,6 +19,8 @@ from monitord.app import App
 from monitord.clock import FixedClock
 from tests.collectors.test_spool import report
 
+pytestmark = pytest.mark.stores
+
 
 class Served:
     def __init__(self, url: str, ssl_ctx: ssl.SSLContext, spool: Path, evidence: Path) -> None:

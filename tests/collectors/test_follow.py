@@ -26,6 +26,8 @@ from monitord.store import table_of
 from monitord.tables import EventRow
 from tests.conftest import FIXTURES
 
+pytestmark = pytest.mark.stores
+
 POLL = 0.02
 WAIT = 1.5
 # Real Squid lines, each with its newline.

@@ -8,6 +8,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from collectors.agent import PARSER
@@ -16,6 +17,8 @@ from monitord.app import App
 from monitord.clock import FixedClock
 from monitord.store import table_of
 from monitord.tables import EventRow, RejectedRow
+
+pytestmark = pytest.mark.stores
 
 
 def report(n: int, kind: str = "search", **data: str) -> str:

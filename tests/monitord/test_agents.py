@@ -8,6 +8,8 @@ from monitord.app import App
 from monitord.store import table_of
 from monitord.tables import AgentRow, AuditRow
 
+pytestmark = pytest.mark.stores
+
 
 def test_token_shown_once_stored_as_a_hash(app: App) -> None:
     now = app.clock.now()

@@ -13,6 +13,8 @@ from monitord.store import table_of
 from monitord.tables import AuditRow, ListVersionRow
 from tests.conftest import UT1
 
+pytestmark = pytest.mark.stores
+
 
 def test_ut1_tree_maps_folders_to_categories() -> None:
     contents, skipped = read_ut1(UT1, "ut1")

@@ -19,6 +19,8 @@ from monitord.roster import (
 from monitord.store import table_of
 from monitord.tables import AuditRow, DeviceRow, PersonRow, ReservationRow
 
+pytestmark = pytest.mark.stores
+
 ROSTER = """username,display_name,role,year_group,class,email
 amelia.s,Amelia Smith,pupil,5,5B,amelia.s@school.example
 david.o,David Owen,staff,,,david.o@school.example

@@ -13,6 +13,8 @@ from monitord.store import table_of
 from monitord.supply import Visit, VisitBook, checkin, import_visits, visits_on
 from monitord.tables import AuditRow
 
+pytestmark = pytest.mark.stores
+
 LONDON = ZoneInfo("Europe/London")
 DAY = date(2026, 11, 19)
 
