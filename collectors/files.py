@@ -90,6 +90,20 @@ def read_header(path: Path, prefix: str, limit: int) -> list[str]:
     return lines
 
 
+def records_before(path: Path, source: str, end: int, span: int) -> Iterator[RawRecord]:
+    """The whole lines of ``path`` in the ``span`` bytes before offset ``end`` (a line
+    boundary), as records with their origins."""
+    start = max(0, end - span)
+    if start > 0:
+        with open_log(path) as fh:
+            fh.seek(start - 1)
+            start += len(fh.readline(end - start + 1)) - 1  # to the start of the next line
+    for rec, after in iter_records(path, source, start=start, complete_only=True):
+        if after > end:
+            return
+        yield rec
+
+
 def iter_records(
     path: Path,
     source: str,

@@ -18,9 +18,17 @@ from aiohttp import web
 from alerting.delivery import EmailNotifier, deliver_due
 from alerting.schedule import start_scheduler
 from collectors.agent_http import AgentEndpoint, IngestSettings, tls_context
-from collectors.base import Batch, Collector, ParseContext, Parser, Session, load_parser
+from collectors.base import (
+    Batch,
+    Collector,
+    ParseContext,
+    Parser,
+    Session,
+    StatefulParser,
+    load_parser,
+)
 from collectors.capture import CaptureError, Sniffer
-from collectors.files import read_header
+from collectors.files import read_header, records_before
 from collectors.follow import FileCollector
 from collectors.spool import SpoolCollector
 from monitord.app import App, open_app, parser_for
@@ -28,11 +36,15 @@ from monitord.clock import Clock, SystemClock
 from monitord.config import Config, ConfigError, load_config
 from monitord.health import PARSER as HEALTH_PARSER
 from monitord.health import find_silences, gap_record
+from monitord.model import Origin
 from monitord.notify import SystemdNotifier
 from monitord.policy import load_policy
 
 log = logging.getLogger("monitord")
 DELIVERY_INTERVAL = 30.0
+# How much of a file before the position it resumes at a stateful parser session is shown
+# again after a restart: a reply follows its query by far less.
+RESUME_CONTEXT = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,21 +139,40 @@ class Daemon:
             log.error("%s", exc)  # one line saying what to grant; the other sources go on
 
     def _session(self, work: _Work) -> Session:
-        """The source's parser session; a new one for a new file, first shown that file's
-        header lines when it is resumed in the middle."""
+        """The source's parser session; a new one for a new file. One resumed in the middle
+        of its file (after a restart) is first shown the file's header lines, and a stateful
+        one the lines before its position too (``RESUME_CONTEXT``), so that it knows the
+        queries the first lines answer: alone, a Suricata DNS answer would count as a second
+        lookup, and a Pi-hole block line would find no query to mark. What they give is
+        discarded."""
         cp = work.batch.checkpoint
         known = self._sessions.get(cp.source)
         if known is not None and known[0] == cp.file_id:
             return known[1]
         session = work.parser.session()
         prefix = work.parser.header_prefix
-        first = work.batch.records[0].origin.offset if work.batch.records else 0
-        if prefix and first > 0:
+        first = work.batch.records[0].origin if work.batch.records else None
+        if first is not None and first.offset > 0:
+            path = Path(first.path or cp.path)
             ctx = ParseContext(self.app.cfg.tz, self.clock.now())
-            for line in read_header(Path(cp.path), prefix, first):
+            for line in read_header(path, prefix, first.offset) if prefix else ():
                 session.parse(line, ctx)
+            if isinstance(work.parser, StatefulParser):
+                self._replay(session, path, first)
         self._sessions[cp.source] = (cp.file_id, session)
         return session
+
+    def _replay(self, session: Session, path: Path, first: Origin) -> None:
+        """Show ``session`` the lines of its file before ``first``, as they were parsed."""
+        try:
+            for rec in records_before(path, first.source, first.offset, RESUME_CONTEXT):
+                if rec.origin.file_id != first.file_id:
+                    return  # another file is at that path now
+                ctx = ParseContext(self.app.cfg.tz, rec.file_mtime or rec.read_at, rec.origin)
+                with contextlib.suppress(Exception):  # as the pipeline, a bad line is passed
+                    session.parse(rec.data.decode("utf-8", "replace"), ctx)
+        except (OSError, EOFError) as exc:
+            log.warning("%s: cannot read %s again before resuming: %s", first.source, path, exc)
 
     async def _write(self) -> None:
         while True:

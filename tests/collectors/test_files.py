@@ -7,7 +7,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from collectors.files import MAX_LINE, identify, is_gzip, iter_records
+from collectors.files import MAX_LINE, identify, is_gzip, iter_records, records_before
 from monitord import pipeline
 from tests.conftest import FIXTURES
 
@@ -61,6 +61,18 @@ def test_start_resumes_at_that_offset_with_the_same_origins(tmp_path: Path) -> N
     whole = list(iter_records(path, "src", now=NOW))
     resumed = list(iter_records(path, "src", start=whole[1][1], now=NOW))
     assert [(r.origin, a) for r, a in resumed] == [(r.origin, a) for r, a in whole[2:]]
+
+
+def test_records_before_an_offset_are_whole_lines_only(tmp_path: Path) -> None:
+    # offsets 0, 11, 31, 37: the lines ending by 37, and of them those within the span
+    path = _write(tmp_path / "a.log", b"".join(LINES))
+    for span, want in ((37, [0, 11, 31]), (30, [11, 31]), (26, [11, 31]), (25, [31]), (1, [])):
+        got = [r.origin.offset for r in records_before(path, "src", 37, span)]
+        assert got == want, span
+    assert [r.data for r in records_before(path, "src", 31, 100)] == [
+        LINES[0].rstrip(b"\n"),
+        LINES[1].rstrip(b"\n"),
+    ]
 
 
 def test_plain_and_gzip_copies_give_identical_origins(tmp_path: Path) -> None:

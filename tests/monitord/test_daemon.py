@@ -8,8 +8,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import text
+
+from collectors.base import Batch, load_parser
+from collectors.files import iter_records
+from monitord.app import App
+from monitord.clock import FixedClock
+from monitord.daemon import Daemon, _Work
 from monitord.initdir import init_dir
+from monitord.model import Checkpoint
 
 
 def start(config: Path) -> subprocess.Popen[str]:
@@ -261,3 +270,56 @@ def test_sighup_swaps_in_a_valid_config_and_refuses_a_broken_one(tmp_path: Path)
     refused = [r["message"] for r in records if r["message"].startswith("reload refused")]
     assert any("smtp.port" in m for m in refused), refused
     assert any(r["message"].startswith("reload: ") for r in records)
+
+
+# --- a parser session resumed in the middle of its file -----------------------------------
+
+EVE_QUERY = (
+    '{"timestamp":"2026-11-19T10:00:01.000000+0000","flow_id":7,"event_type":"dns",'
+    '"src_ip":"10.0.0.9","src_port":53000,"dest_ip":"10.0.0.53","dest_port":53,'
+    '"dns":{"type":"query","id":42,"rrname":"www.bbc.co.uk","rrtype":"A"}}\n'
+)
+EVE_ANSWER = (
+    '{"timestamp":"2026-11-19T10:00:01.001000+0000","flow_id":7,"event_type":"dns",'
+    '"src_ip":"10.0.0.53","src_port":53,"dest_ip":"10.0.0.9","dest_port":53000,'
+    '"dns":{"version":2,"type":"answer","id":42,"rrname":"www.bbc.co.uk","rrtype":"A",'
+    '"rcode":"NOERROR"}}\n'
+)
+PIHOLE_QUERY = "Nov 19 10:00:01 dnsmasq[811]: query[A] www.pornhub.com from 10.0.0.9\n"
+PIHOLE_BLOCK = "Nov 19 10:00:01 dnsmasq[811]: gravity blocked www.pornhub.com is 0.0.0.0\n"
+
+
+def stop_between(app: App, clock: FixedClock, log: Path, fmt: str, lines: list[str]) -> Any:
+    """``lines`` written; the first stored by one daemon, which then stops; the second read by
+    the next daemon, resuming the file at the position committed. What the second gave."""
+    log.write_text("".join(lines), encoding="utf-8")
+    records = [rec for rec, _ in iter_records(log, "src")]
+    parser = load_parser(fmt)
+    for daemon, part in ((Daemon(app, clock), records[:1]), (Daemon(app, clock), records[1:])):
+        end = part[-1].origin.offset + len(part[-1].data) + 1
+        cp = Checkpoint("src", str(log), part[0].origin.file_id, log.stat().st_ino, end)
+        session = daemon._session(_Work(fmt, parser, Batch(part, cp)))
+        result = app.processor.process(fmt, session, part, cp)
+    return result
+
+
+def test_a_reply_read_after_a_restart_is_not_a_second_lookup(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    # Suricata logs a DNS query and then its answer; monitord stopped between the two. The
+    # resumed session is shown the lines before its position, so it knows the answer's query.
+    result = stop_between(app, clock, tmp_path / "eve.json", "suricata", [EVE_QUERY, EVE_ANSWER])
+    assert (result.events, result.skipped) == (0, 1)
+    with app.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == 1
+
+
+def test_a_block_line_read_after_a_restart_marks_its_query(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    stop_between(app, clock, tmp_path / "pihole.log", "dnsmasq", [PIHOLE_QUERY, PIHOLE_BLOCK])
+    with app.engine.connect() as conn:
+        assert conn.execute(text("SELECT blocked, action FROM events")).one() == (
+            True,
+            "gravity blocked",
+        )
