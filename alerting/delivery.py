@@ -39,7 +39,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 
 from monitord.clock import Clock
 from monitord.config import Config
-from monitord.store import audit, table_of
+from monitord.store import audit, site_of, table_of
 from monitord.tables import OutboxRow
 
 MAX_BACKOFF = timedelta(hours=1)
@@ -287,7 +287,7 @@ async def deliver_due(
             table.c.recipients,
             table.c.attempts,
             table.c.severity,
-        ).where(table.c.status == "queued")
+        ).where(table.c.site_id == site_of(engine), table.c.status == "queued")
         if not include_batched:
             query = query.where(table.c.due_at <= now)
         with engine.connect() as conn:
@@ -308,6 +308,7 @@ async def deliver_due(
                     select(func.count())
                     .select_from(table)
                     .where(table.c.sent_at > now - CAP_WINDOW, table.c.severity != "critical")
+                    .where(table.c.site_id == site_of(engine))
                 ).scalar_one()
         # Critical first: with the cap reached, only critical mail goes.
         rows.sort(key=lambda r: (not r.critical, r.id))
@@ -416,6 +417,7 @@ def _requeue(conn: Connection, msg_id: int, recipients: list[str], now: datetime
     row = conn.execute(select(table).where(table.c.id == msg_id)).one()
     result = conn.execute(
         table.insert().values(
+            site_id=row.site_id,
             alert_id=row.alert_id,
             created_at=now,
             due_at=now + backoff(0),

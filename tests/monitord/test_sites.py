@@ -4,6 +4,7 @@ trust's views seeing both."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from alerting.delivery import EmailNotifier, deliver_due
 from collectors.base import load_parser
 from collectors.follow import FileCollector, load_checkpoint
 from monitord import cases
@@ -113,8 +115,15 @@ def test_schools_sharing_a_store_keep_to_their_own(tmp_path: Path, store_url: st
     south_alert = cases.list_alerts(south.app.engine)[0]["id"]
     with pytest.raises(cases.CaseError, match="no alert"):
         cases.ack(north.app.engine, south_alert, "dsl.north", DAY)
-    # Mail waits in each school's own outbox.
-    assert rows(trust, "SELECT site_id FROM outbox ORDER BY site_id") == [("north",), ("south",)]
+    # Mail waits in each school's own outbox, and each daemon delivers its own only.
+    outbox = "SELECT site_id, status FROM outbox ORDER BY site_id"
+    assert rows(trust, outbox) == [("north", "queued"), ("south", "queued")]
+    app = north.app
+    notifier = EmailNotifier(app.cfg)
+    asyncio.run(deliver_due(app.engine, app.cfg, app.clock, notifier, include_batched=True))
+    [(_, north_status), south_row] = rows(trust, outbox)
+    assert north_status != "queued"
+    assert south_row == ("south", "queued")
 
 
 def test_silences_and_rosters_are_each_schools_own(tmp_path: Path, store_url: str) -> None:
