@@ -1,11 +1,14 @@
 """Retention against ingest: how long the store is held by each deletion transaction, and what
 a writer waiting for it sees.
 
-    .venv/bin/python bench/retention.py [--old N] [--batch-size B] [--pause S]
+    .venv/bin/python bench/retention.py [--old N] [--batch-size B] [--pause S] [--budget MS]
+                                        [--dns-only]
 
 Fills a fresh SQLite store (the current schema, through the store's own bulk insert) with N
-events from 100 to 130 days ago, one in twenty with a category match, and 200 alerts holding
-some of them (half closed, half open), then runs retention (events older than 90 days) while
+events from 100 to 130 days ago, one in twenty with a category match, two in five proxy
+requests with a URL and one in a hundred an agent's text (these are in the text index, which
+deleting them updates), and 200 alerts holding some of them (half closed, half open), then
+runs retention (events older than 90 days) while
 a writer thread stores a batch of 2,000 new events every 100 ms, as ingest does, and times
 each of its transactions and how long it waited for the write lock. Prints the longest
 deletion transaction (from taking the lock to the end of the commit, a WAL checkpoint
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import statistics
 import sys
 import tempfile
@@ -29,7 +33,8 @@ from sqlalchemy import Engine, text
 
 from monitord.config import load_config
 from monitord.initdir import init_dir
-from monitord.retention import run_retention
+from monitord.retention import BUDGET, run_retention
+from monitord.search import flush_text_queue
 from monitord.store import current_revision, insert_ignore, open_store, table_of
 from monitord.tables import AlertEventRow, AlertRow, EventRow, MatchRow
 
@@ -37,16 +42,29 @@ NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 DOMAINS = ["www.bbc.co.uk", "classroom.google.com", "www.google.com", "play.ttrockstars.com"]
 
 
+# Which events carry a URL or typed text (and so are in the text index): as in a school's
+# traffic, two in five are proxy requests and one in a hundred an agent's text; with
+# --dns-only none are, as in the first figures.
+TEXTS = True
+
+
 def _event(i: int, ts: datetime, source: str) -> dict[str, Any]:
     eid = hashlib.blake2b(f"{source}:{i}".encode(), digest_size=16).hexdigest()
     domain = DOMAINS[i % len(DOMAINS)] if i % 20 else f"n{i}.bet365.com"
+    fmt, kind, url, typed = "dnsmasq", "dns", None, None
+    if TEXTS and i % 5 in (1, 2):
+        fmt, kind, url = "squid", "http", f"http://{domain}/search?q=page+{i}&lang=en"
+    elif TEXTS and i % 100 == 3:
+        fmt, kind, typed = "agent", "text", f"homework for {i % 37} fractions and decimals"
     return {
         "id": eid,
         "site_id": "default",
         "ts": ts,
         "source": source,
-        "fmt": "dnsmasq",
-        "kind": "dns",
+        "fmt": fmt,
+        "kind": kind,
+        "url": url,
+        "text": typed,
         "client_ip": f"10.20.{i % 250}.{i % 200 + 1}",
         "domain": domain,
         "username": f"pupil{i % 500}",
@@ -89,6 +107,7 @@ def fill(engine: Engine, old: int) -> None:
         with engine.begin() as conn:
             insert_ignore(conn, et, events)
             insert_ignore(conn, mt, matches)
+            flush_text_queue(conn)  # into the text index, as the follower's commits do
     with engine.begin() as conn:
         for n in range(200):
             i = n * 20 * (old // 4000 or 1)
@@ -152,7 +171,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--old", type=int, default=300_000, help="events past their period")
     ap.add_argument("--batch-size", type=int, default=500)
     ap.add_argument("--pause", type=float, default=0.05)
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=BUDGET * 1000,
+        help="ms each deletion transaction aims to hold the write lock",
+    )
+    ap.add_argument(
+        "--dns-only", action="store_true", help="no URLs or texts: the text index is not touched"
+    )
     args = ap.parse_args(argv)
+    global TEXTS
+    TEXTS = not args.dns_only
     with tempfile.TemporaryDirectory(prefix="monitord-bench-") as tmp:
         config = init_dir(Path(tmp) / "site")[0]
         with config.open("a", encoding="utf-8") as fh:
@@ -167,14 +197,21 @@ def main(argv: list[str] | None = None) -> int:
         writer = Writer(engine)
         writer.start()
         began = time.perf_counter()
-        result = run_retention(engine, cfg, NOW, "bench", pause=args.pause)
+        result = run_retention(
+            engine, cfg, NOW, "bench", pause=args.pause, budget=args.budget / 1000
+        )
         took = time.perf_counter() - began
         writer.stop.set()
         writer.join()
         with engine.connect() as conn:
             left = conn.execute(text("SELECT count(*) FROM events WHERE source = 'old'")).scalar()
         removed = result.removed
-        print(f"schema {current_revision(engine)}, batch {args.batch_size}, pause {args.pause}s")
+        mix = "dns only" if args.dns_only else "2 in 5 with a URL, 1 in 100 a text"
+        print(
+            f"schema {current_revision(engine)}, batch at most {args.batch_size}, budget "
+            f"{args.budget:.0f} ms, pause {args.pause}s, events: {mix}; load average "
+            f"{os.getloadavg()[0]:.2f}"
+        )
         print(
             f"retention: {removed['events']:,} events and {removed['matches']:,} matches "
             f"removed in {took:.1f} s ({removed['events'] / took:,.0f} events/s), "
@@ -187,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"writer {label}: {len(ms)} batches of 2,000, median {statistics.median(ms):.1f}"
                 f" ms, max {ms[-1]:.1f} ms; waited for the lock: median "
-                f"{statistics.median(wait):.1f} ms, max {wait[-1]:.1f} ms"
+                f"{statistics.median(wait):.1f} ms, max {wait[-1]:.1f} ms, "
+                f"{sum(1 for x in wait if x >= 100)} of 100 ms or more"
             )
         engine.dispose()
     return 0

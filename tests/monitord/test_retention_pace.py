@@ -1,0 +1,116 @@
+"""Retention's pace on SQLite: each deletion transaction is sized to hold the write lock for
+about ``budget`` (so that ingest never waits long), growing from a small first batch and
+shrinking at once after a slow one, with the statement journal kept in memory meanwhile."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, text
+
+from monitord import retention
+from monitord.config import Config, load_config
+from monitord.initdir import init_dir
+from monitord.retention import FIRST_BATCH, SMALLEST_BATCH, next_batch, run_retention
+from monitord.store import insert_ignore, open_store, table_of
+from monitord.tables import EventRow
+
+NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+OLD = 250
+
+
+@pytest.mark.parametrize(
+    ("rows", "took", "expected"),
+    [
+        (100, 0.010, 200),  # quick: at most twice as many
+        (100, 0.020, 200),  # exactly half the budget: twice as many fit
+        (100, 0.040, 100),  # on budget: as many again
+        (100, 0.160, 25),  # four times too slow: a quarter, at once
+        (100, 5.0, SMALLEST_BATCH),  # however slow, never fewer than the smallest
+        (400, 0.001, 500),  # never more than batch_size
+    ],
+)
+def test_the_next_batch_fits_the_budget(rows: int, took: float, expected: int) -> None:
+    assert next_batch(rows, took, 0.04, 500) == expected
+
+
+def test_a_batch_size_below_the_smallest_is_kept() -> None:
+    assert next_batch(5, 10.0, 0.04, 5) == 5
+
+
+def _site(tmp_path: Path) -> tuple[Config, Engine]:
+    config = init_dir(tmp_path / "site")[0]
+    cfg = load_config(config)
+    engine = open_store(cfg.database_url)
+    rows: list[dict[str, Any]] = [
+        {
+            "id": f"{i:032x}",
+            "site_id": "default",
+            "ts": NOW - timedelta(days=120, minutes=i),
+            "source": "proxy",
+            "fmt": "squid",
+            "kind": "http",
+            "domain": "www.bbc.co.uk",
+            "url": f"http://www.bbc.co.uk/news/{i}",
+            "blocked": False,
+            "severity": "none",
+            "attribution": "unattributed",
+            "file_id": "f",
+            "offset": i,
+            "raw": b"x",
+        }
+        for i in range(OLD)
+    ]
+    with engine.begin() as conn:
+        assert insert_ignore(conn, table_of(EventRow), rows) == OLD
+    return cfg, engine
+
+
+def _left(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM events")).scalar_one())
+
+
+def test_batches_grow_from_the_first_while_the_budget_allows(tmp_path: Path) -> None:
+    cfg, engine = _site(tmp_path)
+    result = run_retention(engine, cfg, NOW, "root", pause=0, budget=10.0)
+    assert result.removed["events"] == OLD
+    # 50, then 100, then the 100 left (at most 200): nothing else was old enough.
+    assert FIRST_BATCH == 50
+    assert result.transactions == 3
+    assert _left(engine) == 0
+
+
+def test_batches_shrink_to_the_smallest_when_every_one_is_too_slow(tmp_path: Path) -> None:
+    cfg, engine = _site(tmp_path)
+    result = run_retention(engine, cfg, NOW, "root", pause=0, budget=1e-9)
+    assert result.removed["events"] == OLD
+    assert result.transactions == 1 + (OLD - FIRST_BATCH) // SMALLEST_BATCH
+    assert _left(engine) == 0
+
+
+def test_the_statement_journal_is_in_memory_only_while_deleting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg, engine = _site(tmp_path)
+    seen: list[int] = []
+    delete = retention._delete
+
+    def watched(conn: Connection, table: Any, where: Any) -> int:
+        seen.append(int(conn.exec_driver_sql("PRAGMA temp_store").scalar_one()))
+        return delete(conn, table, where)
+
+    monkeypatch.setattr(retention, "_delete", watched)
+    run_retention(engine, cfg, NOW, "root", pause=0)
+    assert len(seen) >= 2  # each transaction deletes the matches, then the events
+    assert set(seen) == {2}  # MEMORY
+    # Every pooled connection is back to the default.
+    conns = [engine.connect() for _ in range(3)]
+    try:
+        assert [int(c.exec_driver_sql("PRAGMA temp_store").scalar_one()) for c in conns] == [0] * 3
+    finally:
+        for c in conns:
+            c.close()
