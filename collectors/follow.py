@@ -102,22 +102,24 @@ def _plain_first(paths: list[Path]) -> list[Path]:
     return sorted(paths, key=lambda p: p.suffix == ".gz")
 
 
-def find_by_identity(path: Path, file_id: str) -> Path | None:
+def find_copies(path: Path, file_id: str) -> list[Path]:
+    """The rotated copies of ``path`` that are the file ``file_id``, plain ones first."""
+    found: list[Path] = []
     for candidate in _plain_first(rotated_siblings(path)):
         try:
             if identify_complete(candidate) == file_id:
-                return candidate
+                found.append(candidate)
         except UNREADABLE:
             continue
-    return None
+    return found
 
 
-def rotated_since(path: Path, since: float, known: set[str]) -> list[tuple[str, Path]]:
+def rotated_since(path: Path, since: float, known: set[str]) -> list[tuple[str, list[Path]]]:
     """The copies of ``path`` last written at or after ``since`` whose identities are not in
     ``known`` (the file finished, the one at the path now): the whole files that rotations
-    made after the file last read. Oldest first, each identity once (a plain copy rather than
-    its .gz). A copy of an older file is not one of them, even while its .gz, being written
-    now, is newer."""
+    made after the file last read. Oldest first, each identity once with its copies (plain
+    ones before a .gz). A copy of an older file is not one of them, even while its .gz, being
+    written now, is newer."""
     older: set[str] = set()
     newer: list[tuple[str, Path]] = []
     for mtime, p in _rotated(path):
@@ -131,12 +133,12 @@ def rotated_since(path: Path, since: float, known: set[str]) -> list[tuple[str, 
             older.add(file_id)
         else:
             newer.append((file_id, p))
-    chosen: dict[str, Path] = {}
+    chosen: dict[str, list[Path]] = {}
     for file_id, p in sorted(newer, key=lambda x: x[1].suffix == ".gz"):
-        if file_id not in known and file_id not in older and file_id not in chosen:
-            chosen[file_id] = p
+        if file_id not in known and file_id not in older:
+            chosen.setdefault(file_id, []).append(p)
     order = {p: i for i, (_, p) in enumerate(newer)}
-    return sorted(chosen.items(), key=lambda item: order[item[1]], reverse=True)
+    return sorted(chosen.items(), key=lambda item: order[item[1][0]], reverse=True)
 
 
 class _Open:
@@ -259,10 +261,28 @@ class FileCollector:
             return None
         return _Open(path, fh, file_identity(head), os.fstat(fh.fileno()).st_ino)
 
+    def _open_copy(self, file_id: str, paths: list[Path]) -> _Open | None:
+        """The first of ``paths``, copies of the file ``file_id``, that opens as that file. A
+        plain copy goes once logrotate has written its .gz, perhaps while we look: then the
+        copies are looked for again."""
+        for _ in range(2):
+            for p in paths:
+                try:
+                    cur = self._open(p)
+                except UNREADABLE:
+                    continue
+                if cur is not None and cur.file_id == file_id:
+                    return cur
+                if cur is not None:
+                    cur.close()
+            paths = find_copies(self.path, file_id)
+        return None
+
     def _finish_rotated(self, checkpoint: Checkpoint) -> list[Batch]:
         """After a restart: finish the file the checkpoint names if it was rotated away."""
-        old = find_by_identity(self.path, checkpoint.file_id)
-        if old is None:
+        found = find_copies(self.path, checkpoint.file_id)
+        cur = self._open_copy(checkpoint.file_id, found) if found else None
+        if cur is None:
             log.warning(
                 "%s: the file read before the restart (%s) is gone; lines after its last "
                 "committed position cannot be read",
@@ -270,10 +290,7 @@ class FileCollector:
                 checkpoint.path,
             )
             return []
-        cur = self._open(old)
-        if cur is None:
-            return []
-        log.info("%s: finishing %s, rotated while monitord was stopped", self.name, old)
+        log.info("%s: finishing %s, rotated while monitord was stopped", self.name, cur.path)
         cur.offset = checkpoint.offset
         try:
             batches = self._drain(cur, finish=True)
@@ -290,32 +307,29 @@ class FileCollector:
             if now is not None:
                 known = known | {now}
         batches: list[Batch] = []
-        for file_id, path in rotated_since(self.path, since, known):
+        for file_id, paths in rotated_since(self.path, since, known):
+            cur = self._open_copy(file_id, paths)
+            if cur is None:
+                log.warning("%s: cannot open %s", self.name, paths[0])
+                continue
             log.info(
                 "%s: reading %s whole: it was rotated away before monitord had finished the "
                 "file before it",
                 self.name,
-                path,
+                cur.path,
             )
             try:
-                cur = self._open(path)
-                if cur is None:
-                    continue
-                try:
-                    if cur.file_id == file_id:
-                        batches += self._drain(cur, finish=True)
-                finally:
-                    cur.close()
+                batches += self._drain(cur, finish=True)
             except UNREADABLE as exc:  # the lines read before it are not to be lost with it
-                log.warning("%s: cannot read %s: %s", self.name, path, exc)
+                log.warning("%s: cannot read %s: %s", self.name, cur.path, exc)
+            finally:
+                cur.close()
         return batches
 
     def _copied_tail(self, cur: _Open) -> list[Batch]:
         """copytruncate: the lines after our position went into the copy; read them there."""
-        copy = find_by_identity(self.path, cur.file_id)
-        if copy is None:
-            return []
-        tail = self._open(copy)
+        found = find_copies(self.path, cur.file_id)
+        tail = self._open_copy(cur.file_id, found) if found else None
         if tail is None:
             return []
         tail.offset = cur.offset

@@ -11,6 +11,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -381,10 +382,22 @@ def _following_a(tmp_path: Path, app: App, clock: FixedClock, n: int) -> FileCol
 
 
 def _shift(log: Path) -> None:
-    """name.1 becomes name.2, as logrotate makes room for the next copy."""
-    first = log.with_name(log.name + ".1")
-    if first.exists():
-        first.rename(log.with_name(log.name + ".2"))
+    """name.1 becomes name.2, name.2.gz name.3.gz and so on, as logrotate makes room for the
+    next copy."""
+    for n in range(9, 0, -1):
+        for gz in ("", ".gz"):
+            older = log.with_name(f"{log.name}.{n}{gz}")
+            if older.exists():
+                older.rename(log.with_name(f"{log.name}.{n + 1}{gz}"))
+
+
+def _gzipped(plain: Path) -> Path:
+    """logrotate's compress: the .gz of a copy, given the copy's times; the copy is left."""
+    gz = plain.with_name(plain.name + ".gz")
+    with plain.open("rb") as src, gzip.open(gz, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    os.utime(gz, (plain.stat().st_atime, plain.stat().st_mtime))
+    return gz
 
 
 def _renamed(log: Path, seconds_ago: float, then: bytes) -> None:
@@ -447,6 +460,30 @@ def test_an_older_copy_being_gzipped_is_not_read_again(
     assert read_all(c) == (lines("c", 2) + lines("d", 1)).splitlines()
 
 
+def test_a_copy_removed_as_it_is_opened_is_read_from_its_gz(
+    tmp_path: Path, app: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # logrotate removes a plain copy once its .gz is written, which may be just when the
+    # follower opens it to read it whole: it reads the .gz instead.
+    c = _following_a(tmp_path, app, clock, 5)
+    append(c.path, lines("b", 3))
+    _renamed(c.path, 40, lines("c", 4))
+    _renamed(c.path, 30, lines("d", 2))
+    _renamed(c.path, 20, lines("e", 1))
+    between = tmp_path / "access.log.2"  # the lines "c"
+    _gzipped(between)
+    opening = FileCollector._open
+
+    def removed_first(self: FileCollector, path: Path) -> Any:
+        if path == between:
+            between.unlink(missing_ok=True)
+        return opening(self, path)
+
+    monkeypatch.setattr(FileCollector, "_open", removed_first)
+    got = read_all(c)
+    assert got == (lines("b", 3) + lines("c", 4) + lines("d", 2) + lines("e", 1)).splitlines()
+
+
 def test_restart_after_two_rotations_while_stopped_reads_every_file(
     tmp_path: Path, app: App, clock: FixedClock
 ) -> None:
@@ -460,9 +497,7 @@ def test_restart_after_two_rotations_while_stopped_reads_every_file(
     _renamed(log, 30, lines("c", 4))
     _written(log, 20)
     one = tmp_path / "access.log.1"
-    with one.open("rb") as src, gzip.open(tmp_path / "access.log.2.gz", "wb") as dst:
-        shutil.copyfileobj(src, dst)
-    os.utime(tmp_path / "access.log.2.gz", (one.stat().st_atime, one.stat().st_mtime))
+    _gzipped(one).rename(tmp_path / "access.log.2.gz")
     one.unlink()  # as logrotate does: the .gz keeps the copy's time, the copy goes
     log.rename(one)
     log.write_bytes(lines("d", 2))
