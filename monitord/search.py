@@ -50,6 +50,9 @@ COMMON_TEXT = 50_000
 # it gives are checked for the whole text anyway.
 MAX_TRIGRAMS = 12
 
+# A person's events by time, with every column ``fetch_events`` reads on SQLite (0010).
+USER_INDEX = "ix_events_user_ts"
+
 # The columns a search shows and exports, in the order of the CSV.
 COLUMNS = (
     "id",
@@ -500,6 +503,14 @@ def _common(conn: Connection, match: str, common: int, sql: _Sql) -> bool:
     return int(n) > common
 
 
+def tie_key(dialect: str, index: str | None) -> str:
+    """What orders events at the same instant, so that reading ``index`` (None: no index
+    gives the order) needs no sort: on SQLite the rowid an index's entries end with, but
+    for the person's index the event's id, which its entries hold after the time (migration
+    0010); on PostgreSQL the id."""
+    return "rowid" if dialect == "sqlite" and index != USER_INDEX else "id"
+
+
 def _build(conn: Connection, q: Query, common: int) -> tuple[str, _Sql, str]:
     """The SQL selecting the newest ``limit + 1`` hits (``fetch_events``' columns), and the
     plan's name."""
@@ -510,7 +521,7 @@ def _build(conn: Connection, q: Query, common: int) -> tuple[str, _Sql, str]:
         sql.add("e.site_id = :site", site=site_of(conn))
     if q.user is not None:
         sql.add("e.username = :user", user=q.user)
-        drivers.append(("user", "ix_events_user_ts"))
+        drivers.append(("user", USER_INDEX))
     if q.device is not None:
         sql.add("e.device_id = :device", device=q.device)
         drivers.append(("device", "ix_events_device_ts"))
@@ -555,10 +566,9 @@ def _build(conn: Connection, q: Query, common: int) -> tuple[str, _Sql, str]:
     sql.params["lim"] = q.limit + 1
     where = " AND ".join(sql.where) or "1 = 1"
     sqlite = sql.dialect == "sqlite"
-    # Ties in time by rowid on SQLite: the index holds it, so no sort is needed.
-    key = "rowid" if sqlite else "id"
-    newest = f"ORDER BY e.ts DESC, e.{key} DESC LIMIT :lim"
     plan, index = drivers[0]
+    key = tie_key(sql.dialect, None if fts is not None else index)
+    newest = f"ORDER BY e.ts DESC, e.{key} DESC LIMIT :lim"
     if fts is not None and not sqlite:
         # PostgreSQL's planner reads the trigram indexes for the text's LIKE itself.
         return f"SELECT {columns} FROM events AS e WHERE {where} {newest}", sql, "text"

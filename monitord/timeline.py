@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, text
 
 from monitord.search import (
+    USER_INDEX,
     Found,
     SearchError,
     check_reason,
@@ -19,6 +20,7 @@ from monitord.search import (
     local_time,
     printable,
     resolve_device,
+    tie_key,
     time_param,
 )
 from monitord.store import ALL_SITES, audit, site_of
@@ -53,11 +55,10 @@ def day_events(
     if device is not None:
         where.append("e.device_id = :device")
         params["device"] = device
-    index = "ix_events_user_ts" if user is not None else "ix_events_device_ts"
+    index = USER_INDEX if user is not None else "ix_events_device_ts"
     hint = f" INDEXED BY {index}" if conn.dialect.name == "sqlite" else ""
     match = f"FROM events AS e{hint} WHERE {' AND '.join(where)}"
-    # Ties in time by rowid on SQLite (the index holds it: no sort needed).
-    order = "ORDER BY e.ts, e.rowid" if hint else "ORDER BY e.ts, e.id"
+    order = f"ORDER BY e.ts, e.{tie_key(conn.dialect.name, index)}"
     events = fetch_events(conn, f"SELECT {event_columns(conn)} {match} {order}", params)
     # The alerts holding any of them, in one statement.
     held: dict[str, list[int]] = {}

@@ -5,15 +5,17 @@ was found, and the command line imports only what the command it runs needs."""
 from __future__ import annotations
 
 import gc
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from monitord.search import EVENT_COLUMNS, Query, event_columns, fetch_events, run_query
 from monitord.store import insert_ignore, open_store, table_of
@@ -21,6 +23,7 @@ from monitord.tables import EventRow
 from monitord.timeline import day_events
 
 DAY = datetime(2026, 11, 19, tzinfo=UTC)
+UTC_ZONE = ZoneInfo("UTC")
 # Values a JSON array has to carry without change: quotes, backslashes, control
 # characters, text outside ASCII, NULLs, and both values of a boolean.
 AWKWARD: list[dict[str, Any]] = [
@@ -89,6 +92,46 @@ def test_timeline_and_context_rows_are_the_same(engine: Engine) -> None:
     assert [f.match for f in around] == [False, False, True, False, False]
     width = len(stored[0])
     assert all(tuple(f)[:width] in stored for f in around)
+
+
+def _plans(engine: Engine, read: Callable[[Connection], object]) -> list[str]:
+    """How SQLite ran each statement on ``events`` that ``read`` made."""
+    with engine.connect() as conn:
+        seen: list[str] = []
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        driver.set_trace_callback(seen.append)
+        read(conn)
+        driver.set_trace_callback(None)
+        return [
+            " / ".join(str(r[3]) for r in driver.execute(f"EXPLAIN QUERY PLAN {sql}"))
+            for sql in seen
+            if sql.startswith("SELECT") and "ix_events_user_ts" in sql
+        ]
+
+
+def test_a_persons_day_is_read_from_their_index_alone(engine: Engine) -> None:
+    """No row is fetched and nothing sorted: the index holds every column shown, and the
+    event id that breaks ties in time."""
+    day = Query(user="alice.b", since=DAY, until=DAY + timedelta(days=1), limit=1000)
+    plans = _plans(engine, lambda conn: run_query(conn, day))
+    plans += _plans(engine, lambda conn: day_events(conn, DAY.date(), UTC_ZONE, user="alice.b"))
+    assert len(plans) == 3  # the search; the timeline's events and the alerts holding them
+    assert all("USING COVERING INDEX ix_events_user_ts" in plan for plan in plans)
+    assert not any("TEMP B-TREE" in plan for plan in plans[:2])  # the alerts are sorted
+
+
+def test_events_at_the_same_instant_come_in_the_order_of_their_ids(tmp_path: Path) -> None:
+    engine = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    same = [_event(0) | {"id": eid, "device_id": "LT-01"} for eid in ("c" * 32, "a" * 32, "b" * 32)]
+    with engine.begin() as conn:
+        insert_ignore(conn, table_of(EventRow), same)
+    with engine.connect() as conn:
+        by_user = run_query(conn, Query(user="alice.b")).events
+        by_device = run_query(conn, Query(device="LT-01")).events
+        day = day_events(conn, DAY.date(), UTC_ZONE, user="alice.b")
+    assert [ev.id[0] for ev in by_user] == [ev.id[0] for ev in day] == ["a", "b", "c"]
+    assert sorted(ev.id for ev in by_device) == [ev.id for ev in by_user]
 
 
 @pytest.mark.parametrize("enabled", [True, False])
