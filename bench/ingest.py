@@ -1,6 +1,6 @@
 """End-to-end ingest speed: read, parse, identity, classify, policy, store into SQLite.
 
-    .venv/bin/python bench/ingest.py [--lines N] [--formats squid,dnsmasq] [--profile]
+    .venv/bin/python bench/ingest.py [--lines N] [--formats squid,dnsmasq] [--profile] [--store URL]
 
 Generates N lines per format of realistic school traffic (mostly ordinary lookups, about 1 in
 200 on a listed site) from 500 devices with leases and a roster, ingests them with the same
@@ -147,6 +147,12 @@ def main() -> int:
     ap.add_argument("--devices", type=int, default=500)
     ap.add_argument("--formats", default="dnsmasq,squid")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument(
+        "--store",
+        metavar="URL",
+        help="a PostgreSQL database to ingest into (each format as a site of its own) "
+        "instead of a SQLite file each",
+    )
     args = ap.parse_args()
     rng = random.Random(1)
     results: list[tuple[str, int, float, int]] = []
@@ -155,7 +161,13 @@ def main() -> int:
         write_school(root, args.devices)
         for fmt in args.formats.split(","):
             site = root / f"site-{fmt}"
-            cfg = load_config(init_dir(site)[0])
+            config = init_dir(site)[0]
+            if args.store:
+                text = config.read_text(encoding="utf-8")
+                text = text.replace('url = "sqlite:///var/monitord.db"', f'url = "{args.store}"')
+                text = text.replace("[school]\n", f'[school]\nsite_id = "{fmt}"\n', 1)
+                config.write_text(text, encoding="utf-8")
+            cfg = load_config(config)
             clock = FixedClock(DAY + timedelta(hours=12))
             app = open_app(cfg, clock)
             import_people(app.engine, root / "roster.csv", "bench", clock.now())
