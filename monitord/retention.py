@@ -23,9 +23,10 @@ by dropping its partition in one short transaction, the events alerts still hold
 matches) first put back into a new partition of that day; only the day the period ends in is
 deleted row by row.
 
-Deletion runs in small transactions (``batch_size`` rows, default 500) with a short pause
-between them, so that a writer (ingest, the alert manager) never waits long for the store;
-each transaction is timed and the longest reported. Rows are chosen outside the write
+Deletion runs in small transactions with a short pause between them, so that a writer
+(ingest, the alert manager) never waits long for the store: each is sized from the pace of
+the one before to hold the write lock about ``BUDGET`` (40 ms), from 50 rows up to
+``batch_size`` (default 500), and the longest is reported. Rows are chosen outside the write
 transaction and every delete repeats its own conditions, so a row that changed in between (an
 alert noted again, an event newly linked to an alert) is left alone.
 """
@@ -52,6 +53,7 @@ from sqlalchemy import (
 
 from monitord.config import Config, period_cutoff
 from monitord.partitions import Partition, create_partition, partitions
+from monitord.shortwrites import ShortWrites
 from monitord.store import RETENTION_ACTION, audit, table_of, utc
 from monitord.tables import (
     AlertEventRow,
@@ -130,6 +132,7 @@ class _Run:
         self.budget = budget
         self.pause = pause
         self.stop = stop or (lambda: False)
+        self.writes = ShortWrites(engine)
         self._started = False
 
     def stopping(self) -> bool:
@@ -152,22 +155,9 @@ class _Run:
         if self._started and self.pause:
             time.sleep(self.pause)
         self._started = True
-        with self.engine.connect() as conn:
-            sqlite = conn.dialect.name == "sqlite"
-            if sqlite:
-                _statement_journal(conn, "MEMORY")
-            try:
-                with conn.begin():
-                    if sqlite:
-                        # Take the write lock now, so that the time below is the time it is
-                        # held (waiting for a writer in hand is not holding anyone up).
-                        conn.exec_driver_sql("BEGIN IMMEDIATE")
-                    began = time.perf_counter()
-                    work(conn)
-                took = time.perf_counter() - began
-            finally:
-                if sqlite:
-                    _statement_journal(conn, "DEFAULT")
+        # The lock is taken at the start, so that this is the time it is held (waiting
+        # for a writer in hand is not holding anyone up); see monitord.shortwrites.
+        took = self.writes.transaction(work)
         self.result.transactions += 1
         self.result.longest_transaction = max(self.result.longest_transaction, took)
         if rows:
@@ -175,16 +165,6 @@ class _Run:
 
     def removed(self, kind: str, n: int) -> None:
         self.result.removed[kind] += max(n, 0)
-
-
-def _statement_journal(conn: Connection, where: str) -> None:
-    """Where SQLite keeps the connection's temporary files (``MEMORY`` or ``DEFAULT``),
-    among them a statement's journal. A DELETE on ``events`` keeps one (its triggers write
-    to the text index, and SQLite must be able to undo the statement alone): the first
-    copy of every page it changes, a dozen megabytes for a few hundred events, which in a
-    file spills to disk while the write lock is held. Set outside a transaction."""
-    conn.exec_driver_sql(f"PRAGMA temp_store = {where}")
-    conn.commit()
 
 
 def next_batch(rows: int, took: float, budget: float, most: int) -> int:

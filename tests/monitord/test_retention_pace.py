@@ -4,6 +4,7 @@ shrinking at once after a slow one, with the statement journal kept in memory me
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,12 @@ from monitord import retention
 from monitord.config import Config, load_config
 from monitord.initdir import init_dir
 from monitord.retention import FIRST_BATCH, SMALLEST_BATCH, next_batch, run_retention
+from monitord.shortwrites import CHECKPOINT_CHANGES, ShortWrites
 from monitord.store import insert_ignore, open_store, table_of
 from monitord.tables import EventRow
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
-OLD = 250
+OLD = 1200
 
 
 @pytest.mark.parametrize(
@@ -78,9 +80,9 @@ def test_batches_grow_from_the_first_while_the_budget_allows(tmp_path: Path) -> 
     cfg, engine = _site(tmp_path)
     result = run_retention(engine, cfg, NOW, "root", pause=0, budget=10.0)
     assert result.removed["events"] == OLD
-    # 50, then 100, then the 100 left (at most 200): nothing else was old enough.
+    # 50, 100, 200, 400, then the 450 left (at most 500): nothing else was old enough.
     assert FIRST_BATCH == 50
-    assert result.transactions == 3
+    assert result.transactions == 5
     assert _left(engine) == 0
 
 
@@ -92,25 +94,70 @@ def test_batches_shrink_to_the_smallest_when_every_one_is_too_slow(tmp_path: Pat
     assert _left(engine) == 0
 
 
-def test_the_statement_journal_is_in_memory_only_while_deleting(
+def _settings(conn: Connection) -> tuple[int, int]:
+    """(temp_store, wal_autocheckpoint) of a connection."""
+    return (
+        int(conn.exec_driver_sql("PRAGMA temp_store").scalar_one()),
+        int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()),
+    )
+
+
+def _pooled(engine: Engine) -> list[tuple[int, int]]:
+    conns = [engine.connect() for _ in range(3)]
+    try:
+        return [_settings(c) for c in conns]
+    finally:
+        for c in conns:
+            c.close()
+
+
+def test_deletes_keep_their_journal_in_memory_and_checkpoint_after(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cfg, engine = _site(tmp_path)
-    seen: list[int] = []
+    seen: list[tuple[int, int]] = []
     delete = retention._delete
 
     def watched(conn: Connection, table: Any, where: Any) -> int:
-        seen.append(int(conn.exec_driver_sql("PRAGMA temp_store").scalar_one()))
+        seen.append(_settings(conn))
         return delete(conn, table, where)
 
     monkeypatch.setattr(retention, "_delete", watched)
     run_retention(engine, cfg, NOW, "root", pause=0)
     assert len(seen) >= 2  # each transaction deletes the matches, then the events
-    assert set(seen) == {2}  # MEMORY
-    # Every pooled connection is back to the default.
-    conns = [engine.connect() for _ in range(3)]
-    try:
-        assert [int(c.exec_driver_sql("PRAGMA temp_store").scalar_one()) for c in conns] == [0] * 3
-    finally:
-        for c in conns:
-            c.close()
+    assert set(seen) == {(2, 0)}  # temp_store MEMORY, no checkpoint inside a commit
+    # Every pooled connection is back as the store sets it.
+    assert _pooled(engine) == [(0, 8000)] * 3
+
+
+def test_changes_are_checkpointed_once_they_add_up(tmp_path: Path) -> None:
+    _, engine = _site(tmp_path)
+    writes = ShortWrites(engine)
+
+    def remove(n: int) -> Callable[[Connection], None]:
+        def work(conn: Connection) -> None:
+            conn.execute(
+                text(f"DELETE FROM events WHERE rowid IN (SELECT rowid FROM events LIMIT {n})")
+            )
+
+        return work
+
+    assert writes.transaction(remove(100)) > 0
+    # Each event goes with its text from the index: two changes an event.
+    assert writes.pending == 200
+    writes.transaction(remove(CHECKPOINT_CHANGES // 2))
+    assert writes.pending == 0
+    assert _left(engine) == OLD - 100 - CHECKPOINT_CHANGES // 2
+
+
+def test_a_failed_transaction_leaves_no_setting_behind(tmp_path: Path) -> None:
+    _, engine = _site(tmp_path)
+
+    def fail(conn: Connection) -> None:
+        conn.execute(text("DELETE FROM events"))
+        raise RuntimeError("stopped half way")
+
+    with pytest.raises(RuntimeError, match="half way"):
+        ShortWrites(engine).transaction(fail)
+    assert _left(engine) == OLD
+    assert _pooled(engine) == [(0, 8000)] * 3
