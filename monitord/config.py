@@ -309,7 +309,8 @@ class Retention(_Section):
     rejected: Period = "90d"  # lines that could not be read
     alerts: Period = "7y"  # closed alerts (from their last change), their events and mail
     audit: Period | None = None  # off unless set
-    batch_size: int = Field(default=500, ge=10, le=50_000)  # rows a transaction
+    # The most rows a transaction deletes; each is sized to hold the write lock about 40 ms.
+    batch_size: int = Field(default=500, ge=10, le=50_000)
 
     @field_validator("time")
     @classmethod

@@ -6,8 +6,8 @@ and two things are kept out of that time on the transaction's connection:
 
 - the statement journal is kept in memory (``temp_store``): a DELETE on ``events`` needs one
   (its triggers write to the text index, so SQLite must be able to undo the statement
-  alone), the first copy of every page it changes, a dozen megabytes for a few hundred
-  events, which as a file spills to disk while the lock is held;
+  alone), the first copy of every page it changes, about 5 MB for 500 events, which as a
+  file spills to disk while the lock is held;
 - the WAL checkpoint is taken after the transaction, once the changes since the last one
   come to ``CHECKPOINT_CHANGES`` rows, instead of by the commit that finds the WAL past its
   limit (``wal_autocheckpoint``): SQLite runs that checkpoint after releasing the lock, but
@@ -24,8 +24,9 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine
 
-# Row changes between two checkpoints: about the 8,000 pages of the store's own
-# wal_autocheckpoint, for deletes that change six to eight pages a row.
+# Row changes between two checkpoints: some 2,000 pages of WAL for deleted events (about 2.7
+# pages and up to two changes an event, the text index's included), under the 8,000 pages
+# the store's own wal_autocheckpoint lets the WAL grow to.
 CHECKPOINT_CHANGES = 1000
 
 
