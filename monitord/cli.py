@@ -1003,9 +1003,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="alerts_command", required=True, metavar="ACTION"
     )
     s = alerts.add_parser("list")
-    s.add_argument(
-        "--site", metavar="ID", help="another school's site id in a shared store, or all"
-    )
+    s.add_argument("--site", metavar="ID", help=SITE_HELP)
     s.add_argument("--status", choices=cases.STATUSES)
     s.add_argument("--since")
     s.add_argument("--json", action="store_true")
@@ -1142,9 +1140,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     how.add_argument("--out", metavar="DIR", help="write its HTML, text and charts into DIR")
     s.add_argument("--named", action="store_true", help="the DSL's own copy, with names")
-    s.add_argument(
-        "--site", metavar="ID", help="another school's site id in a shared store, or all"
-    )
+    s.add_argument("--site", metavar="ID", help=SITE_HELP)
 
     s.set_defaults(func=cmd_digest)
 
@@ -1152,9 +1148,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--from", dest="start", required=True, metavar="DATE")
     s.add_argument("--to", dest="end", required=True, metavar="DATE")
     s.add_argument("--out", required=True, metavar="DIR")
-    s.add_argument(
-        "--site", metavar="ID", help="another school's site id in a shared store, or all"
-    )
+    s.add_argument("--site", metavar="ID", help=SITE_HELP)
     s.set_defaults(func=cmd_report)
 
     reason_help = "why you are looking (kept in the audit trail; required unless [search] "
@@ -1183,9 +1177,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also the N events before and after each match from the same device",
     )
     s.add_argument("--reason", help=reason_help)
-    s.add_argument(
-        "--site", metavar="ID", help="another school's site id in a shared store, or all"
-    )
+    s.add_argument("--site", metavar="ID", help=SITE_HELP)
     fmt = s.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
@@ -1196,9 +1188,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", metavar="D")
     s.add_argument("--date", default="today", metavar="D", help="the day (default today)")
     s.add_argument("--reason", help=reason_help)
-    s.add_argument(
-        "--site", metavar="ID", help="another school's site id in a shared store, or all"
-    )
+    s.add_argument("--site", metavar="ID", help=SITE_HELP)
     fmt = s.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
