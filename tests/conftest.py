@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
 
 from monitord.app import App, open_app
 from monitord.clock import FixedClock
@@ -71,11 +69,6 @@ def _new_store(
     server: PostgresServer = request.getfixturevalue("postgres_server")
     name = server.new_database(migrated=migrated)
     yield server.url(name)
-    # The test's engines hold pooled connections; closing them here (rather than leaving
-    # them to the garbage collector, which warns) lets the database go.
-    for obj in gc.get_objects():
-        if isinstance(obj, Engine) and obj.url.database == name:
-            obj.dispose()
     server.drop_database(name)
 
 
