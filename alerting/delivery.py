@@ -39,6 +39,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 
 from monitord.clock import Clock
 from monitord.config import Config
+from monitord.private import append_private, private_dir, write_private
 from monitord.store import audit, site_of, table_of
 from monitord.tables import OutboxRow
 
@@ -80,20 +81,16 @@ class PickupNotifier:
         return Sent(await asyncio.to_thread(self._write, message))
 
     def _write(self, message: bytes) -> str:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)
         n = len(list(self.folder.glob("*.eml"))) + 1
         while True:
             final = self.folder / f"{n:06d}.eml"
-            if not final.exists():
-                break
-            n += 1
-        tmp = self.folder / f".{final.name}.tmp"
-        with tmp.open("wb") as fh:
-            fh.write(message)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(final)
-        return str(final)
+            try:
+                write_private(final, message, replace=False)
+            except FileExistsError:
+                n += 1
+                continue
+            return str(final)
 
 
 class SmtpNotifier:
@@ -209,8 +206,8 @@ class SentLog:
             "again": again,
         }
         try:
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(entry) + "\n")
+            with append_private(self.path) as fh:
+                fh.write((json.dumps(entry) + "\n").encode())
         except OSError as exc:
             if not self._broken:
                 log.warning(

@@ -40,6 +40,7 @@ from alerting.mail import clean, defang, initials
 from monitord.categories import CATEGORIES
 from monitord.config import Config
 from monitord.policy import Policy
+from monitord.private import private_dir, write_private
 from monitord.roster import ROLES, YEAR_GROUPS
 from monitord.store import alert_subjects, audit, inserted_id, mine, table_of, utc
 from monitord.tables import (
@@ -1096,16 +1097,12 @@ def build_message(
 
 def write_preview(r: Rendered, folder: Path) -> list[Path]:
     """The digest as files: ``digest.html`` (charts beside it), ``digest.txt`` and the PNGs."""
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     written = []
     for name, png in r.images.items():
-        path = folder / CHART_FILES[name]
-        path.write_bytes(png)
-        written.append(path)
-    html = folder / "digest.html"
-    html.write_text(r.html(CHART_FILES), encoding="utf-8")
-    text = folder / "digest.txt"
-    text.write_text(r.text, encoding="utf-8")
+        written.append(write_private(folder / CHART_FILES[name], png))
+    html = write_private(folder / "digest.html", r.html(CHART_FILES).encode())
+    text = write_private(folder / "digest.txt", r.text.encode())
     return [html, text, *written]
 
 

@@ -31,6 +31,7 @@ from alerting.digest import ALERT_SEVERITIES, OUTCOME_TEXT, TEMPLATES
 from alerting.mail import clean
 from monitord.categories import CATEGORIES
 from monitord.config import Config
+from monitord.private import private_dir, write_private
 from monitord.roster import YEAR_GROUPS
 from monitord.store import alert_subjects, mine, table_of, utc
 from monitord.tables import AlertRow, AuditRow, DigestRow, EventRow
@@ -279,22 +280,16 @@ def key_figures(r: Report) -> list[tuple[str, str]]:
 
 def write_report(r: Report, folder: Path) -> list[Path]:
     """``report.html`` with its charts beside it, and ``report.pdf``."""
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     images = report_charts(r)
     written = []
     for name, png in images.items():
-        path = folder / CHART_FILES[name]
-        path.write_bytes(png)
-        written.append(path)
-    html = folder / "report.html"
-    html.write_text(
-        TEMPLATES.get_template("report.html.j2").render(
-            r=r, img=CHART_FILES, figures=key_figures(r)
-        ),
-        encoding="utf-8",
+        written.append(write_private(folder / CHART_FILES[name], png))
+    page = TEMPLATES.get_template("report.html.j2").render(
+        r=r, img=CHART_FILES, figures=key_figures(r)
     )
-    pdf = folder / "report.pdf"
-    pdf.write_bytes(report_pdf(r))
+    html = write_private(folder / "report.html", page.encode())
+    pdf = write_private(folder / "report.pdf", report_pdf(r))
     return [html, pdf, *written]
 
 

@@ -5,9 +5,10 @@ folder."""
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path, PurePosixPath
+
+from monitord.private import write_private
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_SCREENSHOT = 20 * 1024 * 1024
@@ -31,14 +32,7 @@ def store_blob(data: bytes, digest: str, evidence: Path) -> Path:
         raise ScreenshotError(f"content's sha256 is {actual}, not {digest}")
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{digest}.{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-    return target
+    return write_private(target, data)
 
 
 def safe_relative(base: Path, name: str) -> Path:

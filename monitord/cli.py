@@ -1198,6 +1198,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # What monitord writes holds personal data: nothing it creates is for other users,
+    # whatever umask the shell (or sudo) passed on. systemd's unit says the same.
+    umask = os.umask(0o077)
+    try:
+        return _run(args)
+    finally:
+        os.umask(umask)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code: int = args.func(args)
         return code

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from sqlalchemy import Connection, Engine, select
 from alerting.mail import defang
 from monitord.cases import OUTCOME_TEXT, CaseError, alert_json, first_reviewer
 from monitord.config import Config
+from monitord.private import write_private
 from monitord.store import audit, table_of, utc, verify_audit
 from monitord.tables import (
     AlertEventRow,
@@ -351,28 +351,24 @@ def export_bundle(
     data = _zip(files, now.astimezone(cfg.tz), password)
     digest = _sha(data)
     events = sum(1 for name in files if name.startswith("raw/"))
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        with tmp.open("xb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        with engine.begin() as conn:
-            audit(
-                conn,
-                actor,
-                "alert.export",
-                f"alert:{alert_id}",
-                {
-                    "file": str(out.resolve()),
-                    "sha256": digest,
-                    "manifest_sha256": _sha(files["manifest.json"]),
-                    "files": len(files),
-                    "encrypted": password is not None,
-                },
-                now=now,
-            )
-            tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with engine.begin() as conn:
+        audit(
+            conn,
+            actor,
+            "alert.export",
+            f"alert:{alert_id}",
+            {
+                "file": str(out.resolve()),
+                "sha256": digest,
+                "manifest_sha256": _sha(files["manifest.json"]),
+                "files": len(files),
+                "encrypted": password is not None,
+            },
+            now=now,
+        )
+        # 0600, through a temporary file that follows no link; never over an existing file.
+        try:
+            write_private(out, data, replace=False)
+        except FileExistsError:
+            raise EvidenceError(f"{out} already exists: not overwriting evidence") from None
     return Exported(out, digest, len(files), events, password is not None)

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from monitord.policy import DEFAULT_POLICY
+from monitord.private import private_dir
 
 CONFIG_TEMPLATE = """\
 # monitord configuration. Paths are relative to this file.
@@ -87,7 +88,7 @@ def init_dir(target: Path) -> list[Path]:
         raise InitError(f"{config} already exists: not overwriting it")
     written: list[Path] = []
     for sub in ("var", "var/outbox-mail", "var/lists", "var/spool"):
-        (target / sub).mkdir(parents=True, exist_ok=True)
+        private_dir(target / sub)
     config.write_text(CONFIG_TEMPLATE.format(config=config), encoding="utf-8")
     written.append(config)
     policy = target / "policy.toml"

@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import ConnectionPoolEntry, Pool
 
 from monitord.partitions import ensure_partitions
+from monitord.private import ensure_private_file, tighten
 from monitord.tables import AlertRow, AuditRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -65,10 +66,30 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     cur.close()
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite store's URL; None for any other store (or one in memory)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    name = url[len("sqlite:///") :]
+    if not name or name == ":memory:" or name.startswith("file:") or "?" in name:
+        return None
+    return Path(name)
+
+
+def store_files(db: Path) -> list[Path]:
+    """The files of a SQLite store: the database, its WAL, shared memory and journal."""
+    return [db, *(db.with_name(db.name + end) for end in ("-wal", "-shm", "-journal"))]
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL mode and their folder is created."""
-    if url.startswith("sqlite:///") and not url.endswith(":memory:"):
-        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    """An engine for ``url``. A SQLite store gets WAL mode; its file is created 0600 in a 0700
+    folder before SQLite opens it, so that the WAL and shared-memory files SQLite makes beside
+    it take the same mode (and files of an older store others could read are made 0600)."""
+    db = sqlite_file(url)
+    if db is not None:
+        ensure_private_file(db)
+        for extra in store_files(db)[1:]:
+            tighten(extra)
     # PostgreSQL sessions work in UTC: stored times are UTC without a zone, as on SQLite.
     connect_args = {"options": "-c timezone=UTC"} if url.startswith("postgresql") else {}
     engine = create_engine(url, future=True, connect_args=connect_args)

@@ -37,7 +37,8 @@ own() {  # own OWNER:GROUP MODE PATH, ownership only on a real install
 install_all() {
     ensure_user
     install -d -m 0755 "$prefix" "$unit_dir" "$root/usr/lib/sysusers.d" "$root/usr/lib/tmpfiles.d"
-    install -d -m 0750 "$etc" "$state" "$state/outbox-mail" "$state/evidence" "$state/lists"
+    install -d -m 0750 "$etc" "$state"
+    install -d -m 0700 "$state/outbox-mail" "$state/evidence" "$state/lists"
     install -d -m 0770 "$state/spool"
     own root:monitord 0750 "$etc"
     for d in "$state" "$state/outbox-mail" "$state/evidence" "$state/lists" "$state/spool"; do
