@@ -3,15 +3,25 @@
 A ``query[TYPE] name from client`` line is an event. The lines that follow a query
 (forwarded, cached, reply, validation, dnssec) are known lines that carry no new event.
 Pi-hole's block lines (``gravity blocked``, ``exactly blacklisted``, ``regex blacklisted``,
-``special domain``) and dnsmasq's own ``config NAME is 0.0.0.0`` (an ``--address`` rule
-sinking the name) name no client: they enrich the query they answer, which the session
-remembers, by marking it blocked.
+``special domain``, and since FTL v6 ``exactly denied``, ``regex denied``, each perhaps with
+`` (CNAME)``) and a sinkhole answer from dnsmasq's own configuration or a hosts-style block
+list (``config NAME is 0.0.0.0``, ``/etc/hosts.block NAME is 0.0.0.0``) name no client: they
+enrich the query they answer, which the session remembers, by marking it blocked.
+
+With ``log-queries=extra`` (Pi-hole's setting) every line about a query starts with the
+query's serial number and, for most, the client's address and port
+(``625 192.168.1.185/60568 query[A] example.com from 192.168.1.185``); with
+``log-queries=proto`` ``UDP``/``TCP`` comes first. The serial ties a block line to its query
+exactly; without it the query is found by name.
+
+Pi-hole v6 writes to syslog as ``pihole-FTL``, read here as dnsmasq.
 """
 
 from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from datetime import datetime
 
 from collectors.base import ParseContext, StatefulParser
 from collectors.syslogtime import syslog_time
@@ -20,7 +30,11 @@ from monitord.model import SKIP, Event, EventKind, EventUpdate, Parsed, reject
 
 _HEAD = re.compile(
     r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<hms>\d\d:\d\d:\d\d) "
-    r"(?:\S+ )?dnsmasq(?:-dhcp)?\[\d+\]: (?P<msg>.*)$"
+    r"(?:\S+ )?(?:dnsmasq(?:-dhcp)?|pihole-FTL)\[\d+\]: (?P<msg>.*)$"
+)
+# log-queries=extra: [UDP |TCP ]SERIAL [ADDRESS/PORT ]MESSAGE
+_EXTRA = re.compile(
+    r"^(?:(?:UDP|TCP) )?(?P<serial>\d{1,10}) (?:(?P<addr>[0-9A-Fa-f:.%\w]+)/\d{1,5} )?(?P<msg>.*)$"
 )
 # dnsmasq writes a type it has no name for as ``query[type=65]``.
 _QUERY = re.compile(
@@ -28,76 +42,56 @@ _QUERY = re.compile(
 )
 _KNOWN = (
     "forwarded ",
-    "cached ",
-    "cached-stale ",
-    "reply ",
-    "config ",
-    "gravity blocked ",
-    "exactly blacklisted ",
-    "regex blacklisted ",
-    "exactly denied ",
-    "regex denied ",
-    "blacklisted ",
-    "special domain ",
     "dnssec-query[",
     "dnssec-retry[",
-    "validation ",
     "failed to send packet",
-    "/etc/hosts ",
-    "/etc/pihole/",
+    "non-query opcode",
+    "ipset add",
+    "nftset add",
     "read ",
     "started,",
     "compile time options",
-    "using nameserver",
-    "using local addresses",
+    "using ",
     "cleared cache",
     "exiting on receipt",
     "Maximum number of concurrent",
     "DHCP",
-    "DHCPACK",
-    "DHCPREQUEST",
-    "DHCPOFFER",
-    "DHCPDISCOVER",
-    "DHCPINFORM",
-    "DHCPRELEASE",
     "reading ",
     "inotify",
     "warning:",
     "Pi-hole",
     "FTL",
-    "ipset ",
+    "validation result",
 )
-
-
-def parse_line(line: str, ctx: ParseContext) -> Parsed:
-    head = _HEAD.match(line.rstrip("\r\n"))
-    if head is None:
-        return reject("not a dnsmasq syslog line (expected 'Mon DD HH:MM:SS dnsmasq[PID]: ...')")
-    msg = head["msg"]
-    query = _QUERY.match(msg)
-    if query is None:
-        if msg.startswith(_KNOWN):
-            return SKIP
-        return reject(f"unrecognised dnsmasq message {msg[:60]!r}")
-    ts = syslog_time(head["mon"], int(head["day"]), head["hms"], ctx.tz, ctx.reference)
-    if ts is None:
-        return reject(f"impossible date {head['mon']} {head['day']} {head['hms']}")
-    return Parsed(
-        events=(
-            Event(
-                kind=EventKind.DNS,
-                ts=ts,
-                client_ip=query["client"],
-                domain=normalise_host(query["name"]),
-                qtype=query["qtype"].upper().replace("=", ""),  # TYPE65, as RFC 3597 writes it
-            ),
-        )
-    )
-
-
-_BLOCK = re.compile(
-    r"^(?P<how>gravity blocked|exactly blacklisted|regex blacklisted|special domain|"
-    r"exactly denied|regex denied|blacklisted|config) (?P<name>\S+) is (?P<answer>\S+)"
+# ``SOURCE NAME is ANSWER``: an answer, from where it came. FTL's block reasons hold spaces.
+_ANSWER = re.compile(r"^(?P<how>.+?) (?P<name>\S+) is (?P<answer>\S+)")
+_ANSWER_SOURCES = frozenset(
+    {
+        "reply",
+        "cached",
+        "cached-stale",
+        "config",
+        "validation",
+        "auth",
+        "DHCP",
+        "Pi-hole hostname",
+        "Rate-limiting",
+    }
+)
+# FTL's reasons for answering a query itself: each is the filter blocking it.
+_BLOCK_REASONS = frozenset(
+    {
+        "gravity blocked",
+        "exactly blacklisted",
+        "regex blacklisted",
+        "blacklisted",
+        "exactly denied",
+        "regex denied",
+        "special domain",
+        "Mozilla canary domain",
+        "Apple iCloud Private Relay domain",
+        "Designated Resolver domain",
+    }
 )
 _SINKHOLES = frozenset(
     {
@@ -115,34 +109,129 @@ _SINKHOLES = frozenset(
 REMEMBER = 4096
 
 
+def _block_reason(how: str, answer: str) -> str | None:
+    """The reason an answer line says the filter blocked its query, or None."""
+    base = how.removesuffix(" (CNAME)")
+    if base in _BLOCK_REASONS or base.startswith("blocked upstream with "):
+        return how
+    if (how == "config" or how.startswith("/")) and answer in _SINKHOLES:
+        return how  # an --address rule, or a hosts-style block list (addn-hosts)
+    return None
+
+
+def _known_answer(how: str) -> bool:
+    base = how.removesuffix(" (CNAME)")
+    return (
+        base in _ANSWER_SOURCES
+        or base in _BLOCK_REASONS
+        or base.startswith(("/", "blocked upstream with ", "to be "))
+    )
+
+
+def _split(message: str) -> tuple[str | None, str]:
+    """(serial, message) of a log-queries=extra message; (None, message) otherwise."""
+    extra = _EXTRA.match(message)
+    if extra is None:
+        return None, message
+    return extra["serial"], extra["msg"]
+
+
+def _message(message: str, ts: datetime) -> Parsed:
+    """One dnsmasq message without its syslog head, logged at ``ts``."""
+    _, msg = _split(message)
+    query = _QUERY.match(msg)
+    if query is None:
+        if msg.startswith(_KNOWN):
+            return SKIP
+        answer = _ANSWER.match(msg)
+        if answer is not None and _known_answer(answer["how"]):
+            return SKIP
+        return reject(f"unrecognised dnsmasq message {message[:60]!r}")
+    return Parsed(
+        events=(
+            Event(
+                kind=EventKind.DNS,
+                ts=ts,
+                client_ip=query["client"],
+                domain=normalise_host(query["name"]),
+                qtype=query["qtype"].upper().replace("=", ""),  # TYPE65, as RFC 3597 writes it
+            ),
+        )
+    )
+
+
+def _head(line: str) -> re.Match[str] | None:
+    return _HEAD.match(line.rstrip("\r\n"))
+
+
+_NOT_DNSMASQ = "not a dnsmasq syslog line (expected 'Mon DD HH:MM:SS dnsmasq[PID]: ...')"
+
+
+def parse_line(line: str, ctx: ParseContext) -> Parsed:
+    head = _head(line)
+    return reject(_NOT_DNSMASQ) if head is None else _parse(head, ctx)
+
+
+def _parse(head: re.Match[str], ctx: ParseContext) -> Parsed:
+    if _QUERY.match(_split(head["msg"])[1]) is None:
+        return _message(head["msg"], ctx.reference)
+    ts = syslog_time(head["mon"], int(head["day"]), head["hms"], ctx.tz, ctx.reference)
+    if ts is None:
+        return reject(f"impossible date {head['mon']} {head['day']} {head['hms']}")
+    return _message(head["msg"], ts)
+
+
 class DnsmasqSession:
-    """One log's lines in order: a block line marks the query for that name blocked."""
+    """One log's lines in order: a block line marks the query it answers blocked (by the
+    query's serial number with log-queries=extra, else by its name)."""
 
     def __init__(self) -> None:
         self._queries: OrderedDict[str, str] = OrderedDict()
+        self._serials: OrderedDict[str, str] = OrderedDict()
 
     def parse(self, line: str, ctx: ParseContext) -> Parsed:
-        parsed = parse_line(line, ctx)
+        head = _head(line)
+        if head is None:
+            return reject(_NOT_DNSMASQ)
+        parsed = _parse(head, ctx)
         if parsed.rejected is not None:
             return parsed
+        return self._follow(head["msg"], parsed, ctx)
+
+    def _follow(self, message: str, parsed: Parsed, ctx: ParseContext) -> Parsed:
+        """Remember a query; turn a block line into an update of the query it answers."""
+        serial, msg = _split(message)
         if parsed.events:
             name = parsed.events[0].domain
-            if name and ctx.origin is not None:
-                self._queries[name] = ctx.origin.event_id(0)
-                self._queries.move_to_end(name)
-                if len(self._queries) > REMEMBER:
-                    self._queries.popitem(last=False)
+            if ctx.origin is not None:
+                event_id = ctx.origin.event_id(0)
+                if name:
+                    _remember(self._queries, name, event_id)
+                if serial is not None:
+                    _remember(self._serials, serial, event_id)
             return parsed
-        head = _HEAD.match(line.rstrip("\r\n"))
-        block = _BLOCK.match(head["msg"]) if head else None
-        if block is None:
+        if msg.startswith("started,"):
+            self._serials.clear()  # a restarted dnsmasq numbers its queries from 1 again
             return parsed
-        if block["how"] == "config" and block["answer"] not in _SINKHOLES:
-            return parsed  # a local record, not a block
-        event_id = self._queries.get(normalise_host(block["name"]) or "")
-        if event_id is None:
+        answer = _ANSWER.match(msg)
+        if answer is None:
             return parsed
-        return Parsed(updates=(EventUpdate(event_id, blocked=True, action=block["how"]),))
+        how = _block_reason(answer["how"], answer["answer"])
+        if how is None:
+            return parsed
+        target = None if serial is None else self._serials.get(serial)
+        if target is None:
+            target = self._queries.get(normalise_host(answer["name"]) or "")
+        if target is None:
+            return parsed
+        return Parsed(updates=(EventUpdate(target, blocked=True, action=how[:64]),))
+
+
+def _remember(memory: OrderedDict[str, str], key: str, event_id: str) -> None:
+    memory[key] = event_id
+    memory.move_to_end(key)
+    if len(memory) > REMEMBER:
+        memory.popitem(last=False)
 
 
 PARSER = StatefulParser("dnsmasq", DnsmasqSession)

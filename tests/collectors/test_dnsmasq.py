@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from tests.collectors.fixturelines import (
 from tests.conftest import FIXTURES
 
 DNSMASQ = FIXTURES / "dnsmasq"
+# A query line, plain or with log-queries=extra's serial number and client address/port.
+_QUERY_LINE = re.compile(r"\]: (?:\d+ (?:\S+/\d+ )?)?query\[")
 LOGS = fixture_files(DNSMASQ)
 _lines = numbered_lines
 
@@ -41,7 +44,7 @@ def test_every_fixture_line_is_an_event_or_known(path: Path) -> None:
         parsed = PARSER.session().parse(line, CTX)
         assert parsed.rejected is None, f"{path.name}:{n} rejected: {parsed.rejected}"
         # Exactly the query lines are events; everything after a query is known and skipped.
-        if "]: query[" in line:
+        if _QUERY_LINE.search(line):
             assert len(parsed.events) == 1, f"{path.name}:{n}"
             ev = parsed.events[0]
             assert ev.kind is EventKind.DNS
@@ -141,6 +144,50 @@ SAMPLES: list[tuple[str, dict[str, Any] | Parsed | str]] = [
     # A query line that does not have the shape of one must be seen, not silently dropped.
     ("Dec  3 08:51:30 dnsmasq[1068]: query[A] a.example from", "unrecognised dnsmasq message"),
     ("Dec  3 08:51:30 dnsmasq[1068]: query[] a.example from 10.0.0.1", "unrecognised"),
+    # log-queries=extra (Pi-hole's form; real lines, Debian's dnsmasq 2.90): the serial number
+    # and the client's address/port come first.
+    (
+        "Dec  6 21:17:22 dnsmasq[32033]: 1 127.0.0.1/37353 query[A] www.bet365.com from 127.0.0.1",
+        {
+            "ts": datetime(2025, 12, 6, 21, 17, 22, tzinfo=UTC),
+            "domain": "www.bet365.com",
+            "client_ip": "127.0.0.1",
+            "qtype": "A",
+        },
+    ),
+    # The line of the issue's Pi-hole, and log-queries=proto's UDP/TCP before the serial.
+    (
+        "Jul  7 19:39:41 dnsmasq[539]: 625 192.168.1.185/60568 query[A] example.com from "
+        "192.168.1.185",
+        {"domain": "example.com", "client_ip": "192.168.1.185"},
+    ),
+    (
+        "Jul  7 19:39:41 dnsmasq[539]: TCP 626 2001:db8::5/40000 query[AAAA] example.com from "
+        "2001:db8::5",
+        {"domain": "example.com", "client_ip": "2001:db8::5", "qtype": "AAAA"},
+    ),
+    # Pi-hole v6 sends its log to syslog as pihole-FTL.
+    (
+        "Jul  7 19:39:41 pihole pihole-FTL[77]: 7 10.0.0.9/5353 query[A] a.example from 10.0.0.9",
+        {"domain": "a.example", "client_ip": "10.0.0.9"},
+    ),
+    ("Dec  6 21:17:22 dnsmasq[32033]: 2 127.0.0.1/42893 forwarded a.test to 127.0.0.1#9", SKIP),
+    ("Dec  6 21:17:22 dnsmasq[32033]: 1 127.0.0.1/37353 /tmp/hosts.block a.test is 0.0.0.0", SKIP),
+    ("Dec  6 21:17:21 dnsmasq[32033]: using only locally-known addresses for school.local", SKIP),
+    # An internal query (DNSSEC) has a serial and no client.
+    ("Jul 19 14:32:35 dnsmasq[536]: 12 dnssec-query[DS] ttvnw.net to 208.67.222.222", SKIP),
+    # FTL v6's block reasons, a CNAME target blocked, and FTL's other answers.
+    ("Jul 19 15:53:09 dnsmasq[536]: 9 10.0.0.2/5000 exactly denied x.example is 0.0.0.0", SKIP),
+    ("Jul 19 15:53:09 dnsmasq[536]: gravity blocked (CNAME) cdn.example is NODATA", SKIP),
+    (
+        "Jul 19 15:53:09 dnsmasq[536]: Mozilla canary domain use-application-dns.net is NXDOMAIN",
+        SKIP,
+    ),
+    ("Jul 19 15:53:09 dnsmasq[536]: blocked upstream with NULL address a.example is 0.0.0.0", SKIP),
+    ("Jul 19 15:53:09 dnsmasq[536]: Pi-hole hostname pi.hole is 10.0.0.2", SKIP),
+    ("Jul 19 15:53:09 dnsmasq[536]: reply a.example is NXDOMAIN (EDE: blocked)", SKIP),
+    # An answer from a source nobody has taught the parser.
+    ("Jul 19 15:53:09 dnsmasq[536]: somebody said a.example is 0.0.0.0", "unrecognised"),
     # A date that does not exist.
     ("Feb 30 08:51:30 dnsmasq[1068]: query[A] a.example from 10.0.0.1", "impossible date"),
     ("Foo  3 08:51:30 dnsmasq[1068]: query[A] a.example from 10.0.0.1", "impossible date"),
@@ -222,6 +269,8 @@ def test_fuzz_dnsmasq_shaped_lines_never_raise(
     """Lines that get past the syslog head reach the query and time handling."""
     _check_total(f"{mon} {day:2d} {hms} {host}dnsmasq[7]: {msg}")
     _check_total(f"{mon} {day:2d} {hms} {host}dnsmasq[7]: query[A] {msg} from 10.0.0.1")
+    _check_total(f"{mon} {day:2d} {hms} {host}dnsmasq[7]: 9 10.0.0.1/53 {msg}")
+    _check_total(f"{mon} {day:2d} {hms} {host}dnsmasq[7]: 9 10.0.0.1/53 {msg} x is 0.0.0.0")
 
 
 def test_block_line_marks_its_query_blocked() -> None:
@@ -249,6 +298,61 @@ def test_local_record_is_not_a_block_but_an_address_sinkhole_is() -> None:
     assert local == SKIP
     sunk = session.parse("Jul  7 20:19:36 dnsmasq[536]: config bet365.com is 0.0.0.0", CTX)
     assert sunk.updates[0].blocked is True
+
+
+def _origin(offset: int) -> Origin:
+    return Origin("pihole", "f", offset)
+
+
+def _ctx(offset: int) -> ParseContext:
+    return ParseContext(CTX.tz, CTX.reference, _origin(offset))
+
+
+def test_extra_form_block_lines_find_their_query_by_serial() -> None:
+    """The real Debian dnsmasq 2.90 log: the hosts-file block list and the --address rule
+    each block their query; the local record for the printer does not."""
+    (extra,) = (p for p in LOGS if "extra" in p.name)
+    session = PARSER.session()
+    queries: dict[str, str] = {}
+    blocked: dict[str, str | None] = {}
+    for n, line in _lines(extra):
+        parsed = session.parse(line, _ctx(n))
+        assert parsed.rejected is None, f"{n}: {parsed.rejected}"
+        for ev in parsed.events:
+            assert ev.domain is not None
+            queries[_origin(n).event_id(0)] = ev.domain
+        for upd in parsed.updates:
+            blocked[queries[upd.event_id]] = upd.action
+    assert blocked == {
+        "www.bet365.com": "/tmp/t2/dq/hosts.block",
+        "dns.google.doh.test": "config",
+    }
+
+
+def test_serial_tells_apart_two_queries_for_one_name() -> None:
+    """Two clients ask for the same name; only the second is blocked (a per-client rule):
+    the serial, not the name, says which."""
+    session = PARSER.session()
+    head = "Jul  7 20:19:36 dnsmasq[536]: "
+    session.parse(head + "41 10.0.0.1/1000 query[A] bet.example from 10.0.0.1", _ctx(1))
+    session.parse(head + "42 10.0.0.2/1000 query[A] bet.example from 10.0.0.2", _ctx(2))
+    blocked = session.parse(head + "41 10.0.0.1/1000 regex denied bet.example is 0.0.0.0", _ctx(3))
+    assert blocked.updates == (
+        EventUpdate(_origin(1).event_id(0), blocked=True, action="regex denied"),
+    )
+
+
+def test_cname_block_and_special_domain_mark_their_query() -> None:
+    session = PARSER.session()
+    head = "Jul  7 20:19:36 dnsmasq[536]: "
+    session.parse(head + "query[A] use-application-dns.net from 10.0.0.1", _ctx(1))
+    session.parse(head + "query[A] cdn.example from 10.0.0.1", _ctx(2))
+    special = session.parse(
+        head + "special domain use-application-dns.net is NXDOMAIN", _ctx(3)
+    ).updates
+    cname = session.parse(head + "gravity blocked (CNAME) cdn.example is 0.0.0.0", _ctx(4))
+    assert [u.action for u in special] == ["special domain"]
+    assert [u.action for u in cname.updates] == ["gravity blocked (CNAME)"]
 
 
 def test_block_line_for_an_unseen_query_is_a_known_line() -> None:
