@@ -204,7 +204,7 @@ def _case(action: Callable[..., None], *extra: str) -> Callable[[argparse.Namesp
 
 
 def cmd_lists_import(args: argparse.Namespace) -> int:
-    from monitord.lists import read_plain, read_ut1, store_list
+    from monitord.lists import read_plain, read_ut1, store_list, unusable_summary
 
     cfg = _config(args)
     engine = open_store(cfg.database_url, site=cfg.site_id)
@@ -231,7 +231,7 @@ def cmd_lists_import(args: argparse.Namespace) -> int:
         store_list(engine, cfg.lists_dir, c, actor(), now)
         table.add_row(c.name, c.category, str(len(c.domains)), str(len(c.urls)), c.sha256[:12])
     out.print(table)
-    for s in skipped:
+    for s in [*skipped, *(line for c in contents for line in unusable_summary(c))]:
         out.print(f"left out {s}", markup=False)
     _compile_lists(cfg, engine)
     return 0

@@ -86,6 +86,10 @@ _LISTCATEGORY = re.compile(r"#\s*listcategory\s*:\s*\"?([^\"]*)\"?", re.IGNORECA
 _DIRECTIVE = re.compile(r"#\s*(kind|type)\s*:\s*([A-Za-z_]+)\s*$", re.IGNORECASE)
 
 
+# Two rules with the same key are one rule (see rule_key).
+RuleKey = tuple[frozenset[tuple[bool, str, bool]], str]
+
+
 class PhraseListError(ListError):
     """A phrase list that cannot be imported at all (not found, nothing in it to import)."""
 
@@ -219,6 +223,7 @@ def parse_phrases(text: str, list_type: str = WEIGHTED) -> ParsedPhrases:
     listcategory = ""
     kind = RISK
     ltype = list_type if list_type in LIST_TYPES else WEIGHTED
+    seen: dict[RuleKey, int] = {}
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip().lstrip("\ufeff")
         if not line:
@@ -251,11 +256,20 @@ def parse_phrases(text: str, list_type: str = WEIGHTED) -> ParsedPhrases:
         rule = parse_rule(line, ltype, kind)
         if isinstance(rule, str):
             rejected.append(f"line {number}: {rule}")
-        else:
-            rules.append(
-                PhraseRule(rule.phrases, rule.weight, rule.percent, rule.kind, line=number)
-            )
+            continue
+        first = seen.setdefault(rule_key(rule), number)
+        if first != number:
+            rejected.append(f"line {number}: repeats the rule of line {first}, counted once")
+            continue
+        rules.append(PhraseRule(rule.phrases, rule.weight, rule.percent, rule.kind, line=number))
     return ParsedPhrases(tuple(rules), tuple(rejected), tuple(includes), listcategory)
+
+
+def rule_key(rule: PhraseRule) -> RuleKey:
+    """What makes two rules the same rule, whatever their weights: the same phrases (in any
+    order, read as the engine reads them, word boundaries kept) and the same kind."""
+    phrases = frozenset((p[:1].isspace(), normalise(p), p[-1:].isspace()) for p in rule.phrases)
+    return phrases, rule.kind
 
 
 def decode(data: bytes) -> str:
@@ -397,7 +411,11 @@ def read_e2guardian(
                     f"{_list_name('', f, root)}: regular expression URL lists are not phrase lists"
                 )
     elif path.is_file():
-        root = path.parent
+        # A list in its category's folder (``ukenglish/pornography/weighted``) includes its
+        # neighbours (``ukenglish/goodphrases/weighted``): they are looked for beside that
+        # folder. A main list file (``weightedphraselist``) looks in its own folder.
+        in_category = category is not None or category_for(path, "", mapping) is not None
+        root = path.parent.parent if in_category else path.parent
         queue = [(path, _type_of(path), 0)]
         skipped = []
     else:
@@ -430,7 +448,10 @@ def read_e2guardian(
             if not parsed.includes:
                 skipped.append(f"{rel}: no phrase rules in it")
             continue
-        cat = category or category_for(file, parsed.listcategory, mapping)
+        # A list named by an .Include keeps its own category (goodphrases stays an allow
+        # list inside a pornography list); --category applies to the lists asked for.
+        forced = category if depth == 0 else None
+        cat = forced or category_for(file, parsed.listcategory, mapping)
         if cat is None:
             skipped.append(
                 f"{rel}: no category of the school's policy maps to list "
@@ -568,12 +589,22 @@ def load_phrase_lists(engine: Engine) -> list[PhraseList]:
             ).where(table.c.active.is_(True), table.c.fmt == FORMAT)
         ).all()
     out: list[PhraseList] = []
-    for name, category, stored, source, sha in rows:
+    # The same rule in two lists of one category (one tree imported under two names, a list
+    # both imported and included) would add its weight twice: the first list by name has it.
+    held: dict[str, set[RuleKey]] = {}
+    for name, category, stored, source, sha in sorted(rows):
         p = Path(stored)
         if not p.is_file():
             continue
         parsed = parse_phrases(decode(p.read_bytes()))
-        out.append(PhraseList(name, category, parsed.rules, source, parsed.listcategory, sha))
+        seen = held.setdefault(category, set())
+        rules: list[PhraseRule] = []
+        for rule in parsed.rules:
+            key = rule_key(rule)
+            if key not in seen:
+                seen.add(key)
+                rules.append(rule)
+        out.append(PhraseList(name, category, tuple(rules), source, parsed.listcategory, sha))
     return out
 
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from monitord.categories import ALLOW, is_category
 from monitord.classify import canonical_host
-from monitord.lists import ListContent, ListError
+from monitord.lists import DOMAIN_RE, ListContent, ListError
 
 # The machine's own names in a hosts file: not entries of the block list.
 LOCAL_NAMES = frozenset(
@@ -37,9 +36,6 @@ LOCAL_NAMES = frozenset(
     }
 )
 
-_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_DOMAIN = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})+")
-
 
 def _is_address(token: str) -> bool:
     try:
@@ -53,7 +49,7 @@ def hosts_domain(name: str) -> str | None:
     """``name`` as a list domain (lower case, IDN as punycode, no trailing dot), or None when
     it is not a domain name."""
     host = canonical_host(name)
-    if not _DOMAIN.fullmatch(host) or host.rsplit(".", 1)[-1].isdigit():
+    if not DOMAIN_RE.fullmatch(host) or host.rsplit(".", 1)[-1].isdigit():
         return None
     return host
 

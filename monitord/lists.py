@@ -13,8 +13,11 @@ millions of lines. A start-up that finds no index for the current lists builds a
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
-from collections.abc import Iterable, Iterator
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,8 +34,27 @@ FORMATS = ("ut1", "domains", "urls")
 INDEX_GLOB = "index-*.mdi"
 
 
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+DOMAIN_RE = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})+")
+
+# Why a line of a domain or URL list cannot be used, as the import reports it.
+URL_IN_DOMAINS = "a URL, not a domain (import URL lists with --format urls)"
+HAS_SPACE = "has spaces in it"
+BAD_WILDCARD = "a wildcard other than a leading '*.'"
+NOT_A_NAME = "not a domain name or address"
+
+
 class ListError(Exception):
     """A list that cannot be imported, with a message naming the file and what was expected."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unusable:
+    """A line of a list that was left out: its number, why, and (shortened) what it said."""
+
+    line: int
+    why: str
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +67,82 @@ class ListContent:
     urls: tuple[str, ...]
     sha256: str
     expressions: tuple[str, ...] = ()
+    unusable: tuple[Unusable, ...] = ()
 
 
-def _entries(lines: Iterable[str]) -> Iterator[str]:
-    for line in lines:
+def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(lines, 1):
         s = line.strip()
         if s and not s.startswith("#"):
-            yield s
+            yield number, s
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def domain_entry(entry: str) -> tuple[str, str]:
+    """A domain list's line as (canonical domain, "") or ("", why it cannot be used).
+
+    ``*.example.com`` and ``.example.com`` are suffixes: they are stored as ``example.com``,
+    which matches the name and every name under it. IP addresses are kept as they are."""
+    if any(c.isspace() for c in entry):
+        return "", HAS_SPACE
+    if "://" in entry or "/" in entry:
+        return "", URL_IN_DOMAINS
+    host = canonical_host(entry.removeprefix("*.").removeprefix("."))
+    if DOMAIN_RE.fullmatch(host) and not host.rsplit(".", 1)[-1].isdigit():
+        return host, ""
+    if _is_address(host):
+        return host, ""
+    if "*" in host:
+        return "", BAD_WILDCARD
+    return "", NOT_A_NAME
+
+
+def url_entry(entry: str) -> tuple[str, str]:
+    """A URL list's line as (``host/path``, "") or ("", why it cannot be used)."""
+    if any(c.isspace() for c in entry):
+        return "", HAS_SPACE
+    host, path = split_url_entry(entry)
+    if DOMAIN_RE.fullmatch(host) or _is_address(host):
+        return host + path, ""
+    return "", NOT_A_NAME
+
+
+def _usable(
+    numbered: Iterable[tuple[int, str]], check: Callable[[str], tuple[str, str]]
+) -> tuple[list[str], list[Unusable]]:
+    kept: list[str] = []
+    unusable: list[Unusable] = []
+    for number, entry in numbered:
+        value, why = check(entry)
+        if why:
+            unusable.append(Unusable(number, why, entry[:80]))
+        else:
+            kept.append(value)
+    return kept, unusable
+
+
+def unusable_summary(content: ListContent, examples: int = 3) -> list[str]:
+    """What an import says about the lines of ``content`` it left out: their count by reason
+    on one line, then the first few."""
+    if not content.unusable:
+        return []
+    counts = Counter(u.why for u in content.unusable)
+    total = len(content.unusable)
+    lines = [
+        f"{content.name}: {total:,} line{'s' if total != 1 else ''} not stored: "
+        + "; ".join(f"{n:,} {why}" for why, n in counts.most_common())
+    ]
+    lines += [
+        f"{content.name}: line {u.line}: {u.text!r}: {u.why}" for u in content.unusable[:examples]
+    ]
+    return lines
 
 
 def _read_joined(folder: Path, stem: str) -> tuple[list[str], bytes]:
@@ -63,7 +154,7 @@ def _read_joined(folder: Path, stem: str) -> tuple[list[str], bytes]:
     numbered = [p for p in folder.glob(f"{stem}.*") if p.suffix[1:].isdigit()]
     parts += sorted(numbered, key=lambda p: int(p.suffix[1:]))
     data = b"".join(p.read_bytes() for p in parts)
-    return list(_entries(data.decode("utf-8", "replace").splitlines())), data
+    return data.decode("utf-8", "replace").splitlines(), data
 
 
 def read_ut1(root: Path, name: str) -> tuple[list[ListContent], list[str]]:
@@ -77,9 +168,12 @@ def read_ut1(root: Path, name: str) -> tuple[list[ListContent], list[str]]:
         if category is None:
             skipped.append(f"{folder.name}: no category of the school's policy maps to it")
             continue
-        domains, dbytes = _read_joined(folder, "domains")
-        urls, ubytes = _read_joined(folder, "urls")
+        dlines, dbytes = _read_joined(folder, "domains")
+        ulines, ubytes = _read_joined(folder, "urls")
         expressions, ebytes = _read_joined(folder, "expressions")
+        expressions = [s for _, s in _numbered(expressions)]
+        domains, dbad = _usable(_numbered(dlines), domain_entry)
+        urls, ubad = _usable(_numbered(ulines), url_entry)
         if not domains and not urls and not expressions:
             skipped.append(f"{folder.name}: no domains, urls or expressions file")
             continue
@@ -96,6 +190,7 @@ def read_ut1(root: Path, name: str) -> tuple[list[ListContent], list[str]]:
                 tuple(urls),
                 digest,
                 tuple(expressions),
+                tuple(dbad + ubad),
             )
         )
     if not found:
@@ -111,11 +206,17 @@ def read_plain(path: Path, fmt: str, category: str, name: str) -> ListContent:
         data = path.read_bytes()
     except OSError as exc:
         raise ListError(f"{path}: cannot read: {exc.strerror}") from None
-    entries = list(_entries(data.decode("utf-8", "replace").splitlines()))
+    numbered = _numbered(data.decode("utf-8", "replace").splitlines())
+    entries, unusable = _usable(numbered, domain_entry if fmt == "domains" else url_entry)
+    if not entries:
+        raise ListError(
+            f"{path}: no usable {fmt} in it" + (f" ({unusable[0].why})" if unusable else "")
+        )
     digest = hashlib.sha256(data).hexdigest()
+    kept = tuple(entries)
     if fmt == "domains":
-        return ListContent(name, category, fmt, str(path), tuple(entries), (), digest)
-    return ListContent(name, category, fmt, str(path), (), tuple(entries), digest)
+        return ListContent(name, category, fmt, str(path), kept, (), digest, (), tuple(unusable))
+    return ListContent(name, category, fmt, str(path), (), kept, digest, (), tuple(unusable))
 
 
 def _safe_file_name(name: str) -> str:

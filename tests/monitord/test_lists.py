@@ -8,7 +8,18 @@ from sqlalchemy import select
 
 from monitord.app import App
 from monitord.classify import Classifier
-from monitord.lists import ListError, load_index, read_plain, read_ut1, store_list
+from monitord.lists import (
+    BAD_WILDCARD,
+    HAS_SPACE,
+    NOT_A_NAME,
+    URL_IN_DOMAINS,
+    ListError,
+    load_index,
+    read_plain,
+    read_ut1,
+    store_list,
+    unusable_summary,
+)
 from monitord.store import table_of
 from monitord.tables import AuditRow, ListVersionRow
 from tests.conftest import UT1
@@ -201,3 +212,51 @@ def test_phrase_lists_in_the_same_table_are_not_domain_lists(app: App, tmp_path:
         )
     index = load_index(app.engine, None)
     assert Classifier(index).classify_host("not-a-domain.example").categories == ()
+
+
+def test_a_domain_list_takes_wildcard_suffixes_and_counts_what_it_cannot_use(
+    app: App, tmp_path: Path
+) -> None:
+    path = tmp_path / "mine.txt"
+    path.write_text(
+        "# school's own list\n"
+        "*.bet.example\n"
+        ".casino.example\n"
+        "Poker.Example.\n"
+        "10.1.2.3\n"
+        "https://www.bet.example/odds\n"
+        "bet.example/odds\n"
+        "two words.example\n"
+        "ex*ample.com\n"
+        "!!!\n"
+    )
+    content = read_plain(path, "domains", "gambling", "mine")
+    assert content.domains == ("bet.example", "casino.example", "poker.example", "10.1.2.3")
+    assert [(u.line, u.why) for u in content.unusable] == [
+        (6, URL_IN_DOMAINS),
+        (7, URL_IN_DOMAINS),
+        (8, HAS_SPACE),
+        (9, BAD_WILDCARD),
+        (10, NOT_A_NAME),
+    ]
+    summary = unusable_summary(content)
+    assert summary[0].startswith("mine: 5 lines not stored: 2 a URL, not a domain")
+    assert summary[1] == f"mine: line 6: 'https://www.bet.example/odds': {URL_IN_DOMAINS}"
+    store_list(app.engine, app.cfg.lists_dir, content, "a", app.clock.now())
+    classifier = Classifier(load_index(app.engine, None))
+    # A suffix matches the name and every name under it, on label boundaries.
+    assert classifier.classify_host("live.bet.example").categories == ("gambling",)
+    assert classifier.classify_host("bet.example").categories == ("gambling",)
+    assert classifier.classify_host("www.casino.example").categories == ("gambling",)
+    assert classifier.classify_host("abet.example").categories == ()
+    path.write_text("http://a.example/x\n")
+    with pytest.raises(ListError, match="no usable domains in it"):
+        read_plain(path, "domains", "gambling", "mine")
+
+
+def test_a_url_list_leaves_out_lines_with_spaces_or_no_host(tmp_path: Path) -> None:
+    path = tmp_path / "urls.txt"
+    path.write_text("http://bet.example/odds/\nbet.example/a b\n/just/a/path\nwww.x.example\n")
+    content = read_plain(path, "urls", "gambling", "u")
+    assert content.urls == ("bet.example/odds", "www.x.example")
+    assert [(u.line, u.why) for u in content.unusable] == [(2, HAS_SPACE), (3, NOT_A_NAME)]
