@@ -1,4 +1,5 @@
-"""The HTTPS ingest endpoint for agents that push their reports.
+"""The HTTPS ingest endpoint for agents that push their reports (served by
+:mod:`collectors.httpserve`, which holds the limits on slow and many clients).
 
 ``POST /v1/reports`` with ``Authorization: Bearer TOKEN`` and a JSON Lines body of
 ``monitord.agent/1`` reports: every report is validated first; if all are good they are
@@ -21,14 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from aiohttp import web
 from sqlalchemy import Engine
 
 from collectors.agent import parse_line
 from collectors.base import ParseContext
+from collectors.httpserve import Body, Head, Limits, Reply, Server
 from collectors.screenshots import MAX_SCREENSHOT, ScreenshotError, store_blob
 from monitord.agents import agent_for_token
 from monitord.clock import Clock
+from monitord.config import Agents
 
 MAX_ERRORS = 20
 
@@ -58,10 +60,11 @@ class IngestSettings:
     evidence: Path
     max_body: int = 1024 * 1024
     rate_per_minute: float = 600.0
+    limits: Limits = field(default_factory=Limits)
 
 
-def _error(status: int, message: str, **extra: object) -> web.Response:
-    return web.json_response({"error": message, **extra}, status=status)
+def _error(status: int, message: str, **extra: object) -> Reply:
+    return Reply.json(status, {"error": message, **extra})
 
 
 class AgentEndpoint:
@@ -74,22 +77,21 @@ class AgentEndpoint:
         self.tz = tz
         self.buckets: dict[str, Bucket] = {}
 
-    def app(self) -> web.Application:
-        app = web.Application(client_max_size=max(self.settings.max_body, MAX_SCREENSHOT))
-        app.add_routes(
-            [
-                web.post("/v1/reports", self.reports),
-                web.post("/v1/screenshots/{sha256}", self.screenshot),
-                web.get("/v1/health", self.health),
-            ]
-        )
-        return app
+    async def handle(self, head: Head, body: Body) -> Reply:
+        """Route one request (the server has read its head; the body is read on demand)."""
+        path = head.path
+        if path == "/v1/health":
+            return Reply.json(200, {"ok": True})
+        if path == "/v1/reports" or path.startswith("/v1/screenshots/"):
+            if head.method != "POST":
+                return Reply.json(405, {"error": "POST only"}, ("Allow", "POST"))
+            if path == "/v1/reports":
+                return await self.reports(head, body)
+            return await self.screenshot(head, body, path.removeprefix("/v1/screenshots/"))
+        return _error(404, "no such endpoint")
 
-    async def health(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
-
-    async def _agent(self, request: web.Request) -> str | web.Response:
-        header = request.headers.get("Authorization", "")
+    async def _agent(self, head: Head) -> str | Reply:
+        header = head.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             return _error(401, "an Authorization: Bearer token is required")
@@ -107,20 +109,14 @@ class AgentEndpoint:
             ),
         )
         if not bucket.take():
-            return web.json_response(
-                {"error": "too many requests: slow down"}, status=429, headers={"Retry-After": "10"}
-            )
+            return Reply.json(429, {"error": "too many requests: slow down"}, ("Retry-After", "10"))
         return name
 
-    async def reports(self, request: web.Request) -> web.Response:
-        agent = await self._agent(request)
-        if isinstance(agent, web.Response):
+    async def reports(self, head: Head, request: Body) -> Reply:
+        agent = await self._agent(head)
+        if isinstance(agent, Reply):
             return agent
-        if request.content_length is not None and request.content_length > self.settings.max_body:
-            return _error(413, f"body larger than {self.settings.max_body} bytes")
-        body = await request.read()
-        if len(body) > self.settings.max_body:
-            return _error(413, f"body larger than {self.settings.max_body} bytes")
+        body = await request.read(self.settings.max_body)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -146,7 +142,7 @@ class AgentEndpoint:
         name = await asyncio.to_thread(
             self._spool, agent, "".join(line + "\n" for _, line in lines)
         )
-        return web.json_response({"accepted": len(lines), "file": name}, status=202)
+        return Reply.json(202, {"accepted": len(lines), "file": name})
 
     def _spool(self, agent: str, content: str) -> str:
         folder = self.settings.spool
@@ -161,19 +157,34 @@ class AgentEndpoint:
         os.replace(tmp, folder / name)
         return name
 
-    async def screenshot(self, request: web.Request) -> web.Response:
-        agent = await self._agent(request)
-        if isinstance(agent, web.Response):
+    async def screenshot(self, head: Head, request: Body, digest: str) -> Reply:
+        agent = await self._agent(head)
+        if isinstance(agent, Reply):
             return agent
-        digest = request.match_info["sha256"]
-        body = await request.read()
+        body = await request.read(MAX_SCREENSHOT)
         try:
             path = await asyncio.to_thread(store_blob, body, digest, self.settings.evidence)
         except ScreenshotError as exc:
             return _error(422, str(exc))
-        return web.json_response(
-            {"stored": digest, "bytes": len(body), "path": path.name}, status=201
-        )
+        return Reply.json(201, {"stored": digest, "bytes": len(body), "path": path.name})
+
+    async def serve(self, host: str, port: int, tls: ssl.SSLContext | None) -> Server:
+        """Listen on ``host:port`` with the configured limits; ``close()`` the result."""
+        server = Server(self.handle, self.settings.limits, tls=tls)
+        await server.start(host, port)
+        return server
+
+
+def endpoint_limits(agents: Agents) -> Limits:
+    """The server's limits from the ``[agents]`` section."""
+    return Limits(
+        header_timeout=agents.header_timeout.total_seconds(),
+        body_timeout=agents.body_timeout.total_seconds(),
+        keepalive_timeout=agents.keepalive_timeout.total_seconds(),
+        max_requests=agents.max_requests,
+        max_connections=agents.max_connections,
+        max_per_address=agents.max_per_address,
+    )
 
 
 def tls_context(cert: Path, key: Path) -> ssl.SSLContext:

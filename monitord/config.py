@@ -230,6 +230,13 @@ class Agents(_Section):
     tls_key: str = ""
     max_body: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     rate_per_minute: int = Field(default=600, ge=1)
+    # What keeps slow and many clients from wearing the endpoint down (collectors.httpserve).
+    header_timeout: Duration = timedelta(seconds=10)
+    body_timeout: Duration = timedelta(seconds=60)
+    keepalive_timeout: Duration = timedelta(seconds=15)
+    max_connections: int = Field(default=512, ge=1, le=65_536)
+    max_per_address: int = Field(default=32, ge=1, le=65_536)
+    max_requests: int = Field(default=100, ge=1)
 
     @model_validator(mode="after")
     def _tls_unless_loopback(self) -> Agents:

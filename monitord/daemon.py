@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiohttp import web
-
 from alerting.delivery import EmailNotifier, deliver_due
 from alerting.schedule import start_scheduler
-from collectors.agent_http import AgentEndpoint, IngestSettings, tls_context
+from collectors.agent_http import AgentEndpoint, IngestSettings, endpoint_limits, tls_context
 from collectors.base import (
     Batch,
     Collector,
@@ -30,6 +28,7 @@ from collectors.base import (
 from collectors.capture import CaptureError, Sniffer
 from collectors.files import read_header, records_before
 from collectors.follow import FileCollector
+from collectors.httpserve import Server
 from collectors.spool import SpoolCollector
 from monitord.app import App, open_app, parser_for
 from monitord.clock import Clock, SystemClock
@@ -242,7 +241,7 @@ class Daemon:
             systemd.send(WATCHDOG="1")
             await asyncio.sleep(systemd.watchdog_interval)
 
-    async def _start_endpoint(self) -> web.AppRunner | None:
+    async def _start_endpoint(self) -> Server | None:
         """The agents' HTTPS ingest endpoint, when ``[agents] listen`` is set."""
         cfg = self.app.cfg
         agents = cfg.settings.agents
@@ -250,20 +249,21 @@ class Daemon:
             return None
         host, _, port = agents.listen.rpartition(":")
         settings = IngestSettings(
-            self.spool, cfg.resolve(agents.evidence), agents.max_body, agents.rate_per_minute
+            self.spool,
+            cfg.resolve(agents.evidence),
+            agents.max_body,
+            agents.rate_per_minute,
+            endpoint_limits(agents),
         )
         endpoint = AgentEndpoint(self.app.engine, self.clock, settings, cfg.tz)
-        runner = web.AppRunner(endpoint.app(), access_log=None)
-        await runner.setup()
         tls = (
             tls_context(cfg.resolve(agents.tls_cert), cfg.resolve(agents.tls_key))
             if agents.tls_cert
             else None
         )
-        site = web.TCPSite(runner, host.strip("[]"), int(port), ssl_context=tls)
-        await site.start()
+        server = await endpoint.serve(host.strip("[]"), int(port), tls)
         log.info("agents' endpoint listening on %s (%s)", agents.listen, "https" if tls else "http")
-        return runner
+        return server
 
     async def _deliver(self) -> None:
         """Send what is due whenever an alert opens, and every DELIVERY_INTERVAL for batched
@@ -312,7 +312,7 @@ class Daemon:
         systemd.send(STOPPING="1", STATUS="finishing the batch in hand")
         watchdog.cancel()
         if endpoint is not None:
-            await endpoint.cleanup()  # no new reports; those in the spool are read next start
+            await endpoint.close()  # no new reports; those in the spool are read next start
         await asyncio.gather(*followers, return_exceptions=True)
         await self.queue.put(None)
         await writer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import ssl
@@ -11,9 +12,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 import trustme
-from aiohttp import web
 
 from collectors.agent_http import AgentEndpoint, IngestSettings, tls_context
+from collectors.httpserve import Limits, Server
 from monitord.agents import add_agent, revoke_agent
 from monitord.app import App
 from monitord.clock import FixedClock
@@ -33,27 +34,35 @@ class Served:
         return sorted(self.spool.glob("*.jsonl")) if self.spool.exists() else []
 
 
-@pytest.fixture
-async def served(tmp_path: Path, app: App, clock: FixedClock) -> AsyncIterator[Served]:
+async def start(
+    tmp_path: Path, app: App, clock: FixedClock, limits: Limits | None = None
+) -> tuple[Served, Server]:
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")
     cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
     settings = IngestSettings(
-        tmp_path / "spool", tmp_path / "evidence", max_body=4096, rate_per_minute=60
+        tmp_path / "spool",
+        tmp_path / "evidence",
+        max_body=4096,
+        rate_per_minute=60,
+        limits=limits or Limits(),
     )
     endpoint = AgentEndpoint(app.engine, clock, settings, app.cfg.tz)
-    runner = web.AppRunner(endpoint.app())
-    await runner.setup()
     tls = tls_context(tmp_path / "server.pem", tmp_path / "server.pem")
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    server = await endpoint.serve("127.0.0.1", 0, tls)
     client_ctx = ssl.create_default_context()
     ca.configure_trust(client_ctx)
+    url = f"https://127.0.0.1:{server.port}"
+    return Served(url, client_ctx, settings.spool, settings.evidence), server
+
+
+@pytest.fixture
+async def served(tmp_path: Path, app: App, clock: FixedClock) -> AsyncIterator[Served]:
+    s, server = await start(tmp_path, app, clock)
     try:
-        yield Served(f"https://127.0.0.1:{port}", client_ctx, settings.spool, settings.evidence)
+        yield s
     finally:
-        await runner.cleanup()
+        await server.close()
 
 
 async def post(
@@ -147,3 +156,62 @@ async def test_screenshots_checked_and_kept_by_hash(served: Served, app: App) ->
     status, _ = await post(served, "/v1/screenshots/..%2F..%2Fetc%2Fpasswd", picture, token)
     assert status in (404, 422)
     assert [p.name for p in served.evidence.rglob("*") if p.is_file()] == [digest]
+
+
+async def tls_client(
+    s: Served, source: str = "127.0.0.1"
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    port = int(s.url.rsplit(":", 1)[1])
+    return await asyncio.open_connection(
+        "127.0.0.1", port, ssl=s.ssl, server_hostname="127.0.0.1", local_addr=(source, 0)
+    )
+
+
+async def status_of(reader: asyncio.StreamReader) -> int:
+    line = await asyncio.wait_for(reader.readline(), 5)
+    return int(line.split()[1])
+
+
+async def test_a_chunked_body_past_the_limit_is_413_and_nothing_kept(
+    served: Served, app: App
+) -> None:
+    token = add_agent(app.engine, "y6-lt-07", "it", app.clock.now())
+    reader, writer = await tls_client(served)
+    writer.write(
+        f"POST /v1/reports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n".encode()
+    )
+    chunk = body(*[report(i) for i in range(5)])  # each chunk well under 4,096 bytes
+    for _ in range(20):
+        writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+    assert await status_of(reader) == 413
+    writer.close()
+    assert served.spooled() == []
+
+
+async def test_slow_clients_are_cut_off_and_do_not_hold_up_others(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    limits = Limits(header_timeout=0.5, max_per_address=4)
+    s, server = await start(tmp_path, app, clock, limits)
+    token = add_agent(app.engine, "y6-lt-07", "it", app.clock.now())
+    try:
+        slow = []
+        for _ in range(4):  # a slowloris: headers begun, never finished
+            reader, writer = await tls_client(s, "127.0.0.2")
+            writer.write(b"POST /v1/reports HTTP/1.1\r\nHost: x\r\n")
+            slow.append((reader, writer))
+        refused, w = await asyncio.open_connection(
+            "127.0.0.1", server.port, local_addr=("127.0.0.2", 0)
+        )
+        assert await asyncio.wait_for(refused.read(), 2) == b""  # a fifth from that address
+        w.close()
+        # another address is served at once
+        status, _ = await post(s, "/v1/reports", body(report(1)), token)
+        assert status == 202
+        for reader, writer in slow:  # and the slow ones are closed at the header timeout
+            assert await asyncio.wait_for(reader.read(), 2) == b""
+            writer.close()
+        assert server.open_connections <= 1
+    finally:
+        await server.close()
