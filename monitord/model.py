@@ -117,6 +117,10 @@ class Event:
     # identity layer takes it as the end less the configured lease time.
     lease_start: datetime | None = None
     category: str | None = None  # set when the record itself says what it is (a health check)
+    # The school's own filter's category for it, in the filter's words (a FortiGate's
+    # catdesc, Umbrella's categories), kept beside monitord's; ``blocked`` and ``action``
+    # hold the filter's verdict.
+    filter_category: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +131,7 @@ class EventUpdate:
     event_id: str
     blocked: bool | None = None
     action: str | None = None
+    filter_category: str | None = None
 
 
 def content_event_id(source: str, ev: Event) -> str:

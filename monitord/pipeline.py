@@ -255,6 +255,7 @@ class Processor:
             "severity": top.severity.value if top else Severity.NONE.value,
             "file_id": j.origin.file_id,
             "offset": j.origin.offset,
+            "filter_category": _clip(ev.filter_category, 128),
             "raw": j.raw,
         }
 
@@ -383,10 +384,12 @@ def _update_in_batch(pending: Judgement, at: int, upd: EventUpdate) -> None:
         ev,
         blocked=ev.blocked if upd.blocked is None else upd.blocked,
         action=upd.action or ev.action,
+        filter_category=upd.filter_category or ev.filter_category,
     )
     pending.judged[at] = replace(j, event=event)
     pending.events[at]["blocked"] = event.blocked
     pending.events[at]["action"] = _clip(event.action, 64)
+    pending.events[at]["filter_category"] = _clip(event.filter_category, 128)
 
 
 def _update_stored(conn: Connection, upd: EventUpdate) -> None:
@@ -397,6 +400,8 @@ def _update_stored(conn: Connection, upd: EventUpdate) -> None:
         values["blocked"] = upd.blocked
     if upd.action:
         values["action"] = _clip(upd.action, 64)
+    if upd.filter_category:
+        values["filter_category"] = _clip(upd.filter_category, 128)
     if not values:
         return
     et = table_of(EventRow)

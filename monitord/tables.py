@@ -77,6 +77,8 @@ class EventRow(SQLModel, table=True):
     severity: str = Field(default="none", max_length=16)
     file_id: str = Field(max_length=64)
     offset: int = Field(sa_column=Column(_BIG, nullable=False))
+    # The school's filter's own category for the event (its verdict is blocked and action).
+    filter_category: str | None = Field(default=None, max_length=128)
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 

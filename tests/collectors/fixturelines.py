@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from collectors.base import ParseContext
+from monitord.model import Parsed
 
 LONDON = ZoneInfo("Europe/London")
 REFERENCE = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
@@ -28,3 +30,23 @@ def numbered_lines(path: Path) -> list[tuple[int, str]]:
         if raw.strip():
             out.append((n, raw.decode("utf-8", "replace").rstrip("\r")))
     return out
+
+
+# An annotated sample's expectation: the Event fields its one event must have, the exact
+# Parsed (SKIP for a known line with no event), or words the rejection reason must contain.
+Expected = dict[str, Any] | Parsed | str
+
+
+def check_sample(parsed: Parsed, expected: Expected) -> None:
+    """Asserts that a parsed sample line gave what its annotation says."""
+    if isinstance(expected, dict):
+        assert parsed.rejected is None, parsed.rejected
+        assert len(parsed.events) == 1
+        ev = parsed.events[0]
+        assert {name: getattr(ev, name) for name in expected} == expected
+    elif isinstance(expected, Parsed):
+        assert parsed == expected
+    else:
+        assert parsed.events == ()
+        assert parsed.rejected is not None
+        assert expected in parsed.rejected
