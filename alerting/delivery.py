@@ -40,7 +40,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 from monitord.clock import Clock
 from monitord.config import Config
 from monitord.private import append_private, private_dir, write_private
-from monitord.store import audit, site_of, table_of
+from monitord.store import audit, mine, table_of
 from monitord.tables import OutboxRow
 
 MAX_BACKOFF = timedelta(hours=1)
@@ -284,7 +284,7 @@ async def deliver_due(
             table.c.recipients,
             table.c.attempts,
             table.c.severity,
-        ).where(table.c.site_id == site_of(engine), table.c.status == "queued")
+        ).where(mine(engine, table.c.site_id), table.c.status == "queued")
         if not include_batched:
             query = query.where(table.c.due_at <= now)
         with engine.connect() as conn:
@@ -305,7 +305,7 @@ async def deliver_due(
                     select(func.count())
                     .select_from(table)
                     .where(table.c.sent_at > now - CAP_WINDOW, table.c.severity != "critical")
-                    .where(table.c.site_id == site_of(engine))
+                    .where(mine(engine, table.c.site_id))
                 ).scalar_one()
         # Critical first: with the cap reached, only critical mail goes.
         rows.sort(key=lambda r: (not r.critical, r.id))
@@ -381,7 +381,9 @@ def _mark(
     table = table_of(OutboxRow)
     with engine.begin() as conn:
         done = conn.execute(
-            update(table).where(table.c.id == msg_id, table.c.status == "queued").values(**values)
+            update(table)
+            .where(mine(conn, table.c.site_id), table.c.id == msg_id, table.c.status == "queued")
+            .values(**values)
         )
         if done.rowcount == 0:
             return False
@@ -411,7 +413,7 @@ def _mark(
 def _requeue(conn: Connection, msg_id: int, recipients: list[str], now: datetime) -> int:
     """The same message (same bytes, same Message-ID) for the recipients refused for now."""
     table = table_of(OutboxRow)
-    row = conn.execute(select(table).where(table.c.id == msg_id)).one()
+    row = conn.execute(select(table).where(mine(conn, table.c.site_id), table.c.id == msg_id)).one()
     result = conn.execute(
         table.insert().values(
             site_id=row.site_id,

@@ -1127,7 +1127,7 @@ def sent_before(engine: Engine, site_id: str, week: Week, edition: str) -> Any |
     with engine.connect() as conn:
         return conn.execute(
             select(dt).where(
-                dt.c.site_id == site_id, dt.c.week == week.label, dt.c.edition == edition
+                mine(conn, dt.c.site_id, site_id), dt.c.week == week.label, dt.c.edition == edition
             )
         ).first()
 
@@ -1188,7 +1188,9 @@ def queue_digest(
             )
             conn.execute(
                 dt.update()
-                .where(dt.c.site_id == site, dt.c.week == week.label, dt.c.edition == edition)
+                .where(
+                    mine(conn, dt.c.site_id, site), dt.c.week == week.label, dt.c.edition == edition
+                )
                 .values(outbox_id=outbox_id)
             )
             audit(

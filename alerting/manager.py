@@ -45,7 +45,7 @@ from monitord.explain import person_on_roster
 from monitord.model import Decision, Judged, Person, Severity
 from monitord.policy import Policy, load_policy
 from monitord.silences import silence_for
-from monitord.store import audit, insert_ignore, inserted_id, table_of, utc
+from monitord.store import audit, insert_ignore, inserted_id, mine, table_of, utc
 from monitord.tables import (
     AlertEventRow,
     AlertRow,
@@ -230,6 +230,7 @@ class AlertManager:
         row = conn.execute(
             select(at.c.id, at.c.first_seen, at.c.last_seen, at.c.severity)
             .where(
+                mine(conn, at.c.site_id),
                 at.c.group_key == key,
                 at.c.status != "closed",
                 at.c.last_seen >= ts - self.window,
@@ -382,6 +383,7 @@ class AlertManager:
         critical = conn.execute(
             select(at.c.id)
             .where(
+                mine(conn, at.c.site_id),
                 at.c.group_key.startswith(who_prefix(key), autoescape=True),
                 at.c.severity == Severity.CRITICAL.value,
                 at.c.status != "closed",
@@ -413,7 +415,12 @@ class AlertManager:
             return ()
         ts = j.event.ts
         cols = (et.c.ts, et.c.kind, et.c.url, et.c.domain, et.c.text, et.c.hostname)
-        common = (same, et.c.id != j.event_id, et.c.kind.not_in(("lease", "health")))
+        common = (
+            mine(conn, et.c.site_id),
+            same,
+            et.c.id != j.event_id,
+            et.c.kind.not_in(("lease", "health")),
+        )
         before = conn.execute(
             select(*cols, et.c.category, et.c.blocked)
             .where(*common, et.c.ts <= ts, et.c.ts >= ts - NEARBY_SPAN)
@@ -462,7 +469,7 @@ class AlertManager:
         raised, or its last mail is older than the re-alert interval."""
         at, ot = table_of(AlertRow), table_of(OutboxRow)
         now = self.clock.now()
-        row = conn.execute(select(at).where(at.c.id == alert_id)).one()
+        row = conn.execute(select(at).where(mine(conn, at.c.site_id), at.c.id == alert_id)).one()
         severity = Severity(row.severity)
         raised = severity.rank > growth.before.rank
         audit(
@@ -519,7 +526,8 @@ class AlertManager:
 
     def _grow(self, conn: Connection, current: _Open, j: Judged, d: Decision) -> None:
         at = table_of(AlertRow)
-        row = conn.execute(select(at.c.sources).where(at.c.id == current.id)).one()
+        query = select(at.c.sources).where(mine(conn, at.c.site_id), at.c.id == current.id)
+        row = conn.execute(query).one()
         sources = json.loads(row.sources)
         if j.fmt not in sources:
             sources.append(j.fmt)
@@ -544,11 +552,11 @@ class AlertManager:
         alert holds it back: a person decided it."""
         at, ot = table_of(AlertRow), table_of(OutboxRow)
         now = self.clock.now()
-        row = conn.execute(select(at).where(at.c.id == alert_id)).one()
+        row = conn.execute(select(at).where(mine(conn, at.c.site_id), at.c.id == alert_id)).one()
         alert = dict(row._mapping)
         for key in ("first_seen", "last_seen"):
             alert[key] = utc(alert[key])
-        person = person_on_roster(conn.engine, row.person) if row.person else None
+        person = person_on_roster(conn.engine, row.person, row.site_id) if row.person else None
         severity = Severity(row.severity)
         recipients: list[str] = json.loads(row.recipients)
         for addr in self.addresses(self.policy.route(row.category, severity, row.role), person):

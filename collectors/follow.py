@@ -41,7 +41,7 @@ from collectors.base import Batch
 from collectors.files import IDENTITY_LIMIT, MAX_LINE, file_identity, open_log, read_head, read_line
 from monitord.clock import Clock
 from monitord.model import Checkpoint, Origin, RawRecord
-from monitord.store import site_of, table_of
+from monitord.store import mine, table_of
 from monitord.tables import CheckpointRow
 
 log = logging.getLogger("monitord.follow")
@@ -51,8 +51,8 @@ def load_checkpoint(engine: Engine, source: str) -> Checkpoint | None:
     """Where the engine's school last read ``source`` up to, if it has."""
     table = table_of(CheckpointRow)
     with engine.connect() as conn:
-        mine = (table.c.site_id == site_of(conn)) & (table.c.source == source)
-        row = conn.execute(select(table).where(mine)).first()
+        own = mine(conn, table.c.site_id) & (table.c.source == source)
+        row = conn.execute(select(table).where(own)).first()
     if row is None:
         return None
     return Checkpoint(row.source, row.path, row.file_id, int(row.inode), int(row.offset))

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select, update
 
-from monitord.store import audit, site_of, table_of, utc
+from monitord.store import audit, mine, site_of, table_of, utc
 from monitord.tables import AgentRow
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -42,8 +42,8 @@ def add_agent(engine: Engine, name: str, actor: str, now: datetime) -> str:
     token = secrets.token_urlsafe(32)
     with engine.begin() as conn:
         site = site_of(conn)
-        mine = (table.c.site_id == site) & (table.c.name == name)
-        row = conn.execute(select(table).where(mine)).first()
+        own = mine(conn, table.c.site_id, site) & (table.c.name == name)
+        row = conn.execute(select(table).where(own)).first()
         if row is not None and row.revoked_at is None:
             raise AgentError(f"agent {name!r} exists: revoke it first to issue a new token")
         values = {
@@ -56,7 +56,7 @@ def add_agent(engine: Engine, name: str, actor: str, now: datetime) -> str:
         if row is None:
             conn.execute(table.insert().values(site_id=site, name=name, **values))
         else:
-            conn.execute(update(table).where(mine).values(**values))
+            conn.execute(update(table).where(own).values(**values))
         audit(conn, actor, "agent.add", f"agent:{name}", {}, now=now)
     return token
 
@@ -66,7 +66,7 @@ def revoke_agent(engine: Engine, name: str, actor: str, now: datetime) -> None:
     with engine.begin() as conn:
         result = conn.execute(
             update(table)
-            .where(table.c.site_id == site_of(conn), table.c.name == name)
+            .where(mine(conn, table.c.site_id), table.c.name == name)
             .where(table.c.revoked_at.is_(None))
             .values(revoked_at=now)
         )
@@ -87,7 +87,7 @@ def list_agents(engine: Engine) -> list[AgentInfo]:
                 utc(r.last_seen_at) if r.last_seen_at else None,
             )
             for r in conn.execute(
-                select(table).where(table.c.site_id == site_of(conn)).order_by(table.c.name)
+                select(table).where(mine(conn, table.c.site_id)).order_by(table.c.name)
             )
         ]
 
@@ -102,13 +102,13 @@ def agent_for_token(engine: Engine, token: str, now: datetime) -> str | None:
         site = site_of(conn)
         row = conn.execute(
             select(table.c.name, table.c.token_sha256).where(
-                table.c.site_id == site,
+                mine(conn, table.c.site_id, site),
                 table.c.token_sha256 == digest,
                 table.c.revoked_at.is_(None),
             )
         ).first()
         if row is None or not secrets.compare_digest(row.token_sha256, digest):
             return None
-        mine = (table.c.site_id == site) & (table.c.name == row.name)
-        conn.execute(update(table).where(mine).values(last_seen_at=now))
+        own = mine(conn, table.c.site_id, site) & (table.c.name == row.name)
+        conn.execute(update(table).where(own).values(last_seen_at=now))
     return str(row.name)

@@ -751,12 +751,15 @@ def cmd_digest(args: argparse.Namespace) -> int:
 def _outbox_status(engine: Engine, outbox_id: int) -> tuple[str, str | None]:
     from sqlalchemy import select
 
-    from monitord.store import table_of
+    from monitord.store import mine, table_of
     from monitord.tables import OutboxRow
 
     t = table_of(OutboxRow)
     with engine.connect() as conn:
-        row = conn.execute(select(t.c.status, t.c.last_error).where(t.c.id == outbox_id)).one()
+        query = select(t.c.status, t.c.last_error).where(
+            mine(conn, t.c.site_id), t.c.id == outbox_id
+        )
+        row = conn.execute(query).one()
     return str(row.status), row.last_error
 
 

@@ -149,12 +149,13 @@ def _run(folder: Path, mailbox: Path, port: int, out: Console) -> int:
         table.add_column(col, overflow="fold")
     from sqlalchemy import select
 
-    from monitord.store import table_of
+    from monitord.store import mine, table_of
     from monitord.tables import OutboxRow
 
     ot = table_of(OutboxRow)
     with app.engine.connect() as conn:
-        msg_ids = {r.alert_id: r.message_id for r in conn.execute(select(ot))}
+        query = select(ot).where(mine(conn, ot.c.site_id))
+        msg_ids = {r.alert_id: r.message_id for r in conn.execute(query)}
     people_by = {m.username: m for m in day.members}
     for a in list_alerts(app.engine):
         who = "-"

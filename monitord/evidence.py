@@ -40,7 +40,7 @@ from alerting.mail import defang
 from monitord.cases import OUTCOME_TEXT, CaseError, alert_json, first_reviewer
 from monitord.config import Config
 from monitord.private import write_private
-from monitord.store import audit, table_of, utc, verify_audit
+from monitord.store import audit, mine, table_of, utc, verify_audit
 from monitord.tables import (
     AlertEventRow,
     AlertRow,
@@ -102,7 +102,7 @@ def _collect(
         table_of(ListVersionRow),
         table_of(PersonRow),
     )
-    row = conn.execute(select(at).where(at.c.id == alert_id)).first()
+    row = conn.execute(select(at).where(mine(conn, at.c.site_id), at.c.id == alert_id)).first()
     if row is None:
         raise CaseError(f"no alert {alert_id}")
     alert = alert_json(row)
@@ -118,7 +118,7 @@ def _collect(
     query = (
         select(et)
         .join(aet, aet.c.event_id == et.c.id)
-        .where(aet.c.alert_id == alert_id)
+        .where(aet.c.alert_id == alert_id, mine(conn, et.c.site_id, row.site_id))
         .order_by(et.c.ts, et.c.id)
     )
     for n, ev in enumerate(conn.execute(query), start=1):
@@ -232,7 +232,12 @@ def _collect(
 
     mails = []
     for n, sent in enumerate(
-        conn.execute(select(ot).where(ot.c.alert_id == alert_id).order_by(ot.c.id)), start=1
+        conn.execute(
+            select(ot)
+            .where(mine(conn, ot.c.site_id, row.site_id), ot.c.alert_id == alert_id)
+            .order_by(ot.c.id)
+        ),
+        start=1,
     ):
         name = f"mail/{n:02d}-outbox-{sent.id}.eml"
         files[name] = bytes(sent.message)
@@ -256,7 +261,8 @@ def _collect(
 
     person = None
     if row.person:
-        person = conn.execute(select(pt).where(pt.c.username == row.person)).first()
+        own = mine(conn, pt.c.site_id, row.site_id)
+        person = conn.execute(select(pt).where(own, pt.c.username == row.person)).first()
     if person is not None:
         who = f"{person.display_name} ({person.username}), {person.role}"
         who += f", Year {person.year_group}" if person.year_group else ""

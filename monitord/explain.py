@@ -28,7 +28,7 @@ from monitord.config import Recipients
 from monitord.hostindex import ListInfo, UrlEntry
 from monitord.model import Decision, Match, Person, Severity
 from monitord.policy import Policy
-from monitord.store import table_of
+from monitord.store import mine, table_of
 from monitord.tables import PersonRow
 
 # The host of a line, as squidGuard reads it: after an optional scheme and user, up to the
@@ -505,11 +505,14 @@ def _chunks(source: IO[bytes]) -> Iterator[str]:
         yield rest.rstrip(b"\r").decode("utf-8", "replace")
 
 
-def person_on_roster(engine: Engine, username: str) -> Person | None:
-    """The roster's entry for a user name (active or not: a leaver's history still counts)."""
+def person_on_roster(engine: Engine, username: str, site: str | None = None) -> Person | None:
+    """The roster's entry for a user name (active or not: a leaver's history still counts) in
+    the engine's school, or in ``site`` (the school of the alert it is about): user names are
+    only unique within a school."""
     t = table_of(PersonRow)
     with engine.connect() as conn:
-        r = conn.execute(select(t).where(t.c.username == username)).first()
+        own = mine(conn, t.c.site_id, site)
+        r = conn.execute(select(t).where(own, t.c.username == username)).first()
     if r is None:
         return None
     return Person(

@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select
 
 from monitord.model import Attribution, Device, Event, EventKind, Person
-from monitord.store import site_of, table_of, utc
+from monitord.store import mine, site_of, table_of, utc
 from monitord.supply import VisitBook
 from monitord.tables import DeviceRow, EventRow, LeaseRow, PersonRow, ReservationRow
 
@@ -825,7 +825,7 @@ class Identity:
                 r.username: Person(
                     r.username, r.display_name, r.role, r.year_group, r.class_name, r.email
                 )
-                for r in conn.execute(select(pt).where(pt.c.site_id == site))
+                for r in conn.execute(select(pt).where(mine(conn, pt.c.site_id, site)))
             }
             devices = {
                 r.device_id: Device(
@@ -837,7 +837,9 @@ class Identity:
                     r.ip,
                     r.location,
                 )
-                for r in conn.execute(select(dt).where(dt.c.site_id == site, dt.c.active.is_(True)))
+                for r in conn.execute(
+                    select(dt).where(mine(conn, dt.c.site_id, site), dt.c.active.is_(True))
+                )
             }
             ident = cls(
                 people,
@@ -850,7 +852,7 @@ class Identity:
                 visits=VisitBook(engine),
             )
             leases = select(lt).where(
-                lt.c.site_id == site, (lt.c.ends.is_(None)) | (lt.c.ends >= since)
+                mine(conn, lt.c.site_id, site), (lt.c.ends.is_(None)) | (lt.c.ends >= since)
             )
             for r in conn.execute(leases.order_by(lt.c.starts)):
                 ident.add_binding(
@@ -859,7 +861,9 @@ class Identity:
                         utc(r.starts), utc(r.ends) if r.ends else None, r.mac, r.hostname, r.id
                     ),
                 )
-            for r in conn.execute(select(rt).where(rt.c.site_id == site).order_by(rt.c.starts)):
+            for r in conn.execute(
+                select(rt).where(mine(conn, rt.c.site_id, site)).order_by(rt.c.starts)
+            ):
                 ident.add_reservation(
                     r.ip,
                     r.device_id,
@@ -871,7 +875,7 @@ class Identity:
                 select(et.c.id, et.c.ts, et.c.kind, et.c.user, et.c.client_ip)
                 .add_columns(et.c.client_mac, et.c.hostname)
                 .where(et.c.kind.in_(("logon", "logoff")), et.c.ts >= since)
-                .where(et.c.site_id == site)
+                .where(mine(conn, et.c.site_id, site))
                 .order_by(et.c.ts)
             )
             for r in conn.execute(sessions):
@@ -888,7 +892,7 @@ class Identity:
             sightings = (
                 select(et.c.ts, et.c.user, et.c.client_ip)
                 .where(et.c.ts >= recent, et.c.user.is_not(None), et.c.client_ip.is_not(None))
-                .where(et.c.site_id == site)
+                .where(mine(conn, et.c.site_id, site))
                 .order_by(et.c.ts)
             )
             for r in conn.execute(sightings):

@@ -28,7 +28,7 @@ from monitord.model import (
     content_event_id,
 )
 from monitord.policy import Policy
-from monitord.store import insert_ignore, table_of
+from monitord.store import insert_ignore, mine, table_of
 from monitord.tables import (
     AlertEventRow,
     AlertRow,
@@ -334,8 +334,8 @@ class Processor:
         table = table_of(CheckpointRow)
         now = self.clock.now()
         last = max((e["ts"] for e in pending.events), default=None)
-        mine = (table.c.site_id == self.site_id) & (table.c.source == cp.source)
-        row = conn.execute(select(table).where(mine)).first()
+        own = mine(conn, table.c.site_id, self.site_id) & (table.c.source == cp.source)
+        row = conn.execute(select(table).where(own)).first()
         values: dict[str, Any] = {
             "path": cp.path,
             "file_id": cp.file_id,
@@ -360,7 +360,7 @@ class Processor:
             values["last_event_at"] = last
         conn.execute(
             update(table)
-            .where(mine)
+            .where(own)
             .values(
                 lines=table.c.lines + result.lines,
                 events=table.c.events + result.events,
@@ -405,7 +405,9 @@ def _update_stored(conn: Connection, upd: EventUpdate) -> None:
     if not values:
         return
     et = table_of(EventRow)
-    conn.execute(update(et).where(et.c.id == upd.event_id).values(**values))
+    conn.execute(
+        update(et).where(mine(conn, et.c.site_id), et.c.id == upd.event_id).values(**values)
+    )
     if upd.blocked:
         at, aet = table_of(AlertRow), table_of(AlertEventRow)
         linked = select(aet.c.alert_id).where(aet.c.event_id == upd.event_id)

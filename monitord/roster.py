@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, select, update
 
 from monitord.config import Roster
-from monitord.store import audit, insert_ignore, site_of, table_of
+from monitord.store import audit, insert_ignore, mine, site_of, table_of
 from monitord.tables import DeviceRow, PersonRow, ReservationRow
 
 ROLES = ("pupil", "staff", "headteacher", "governor", "volunteer", "supply", "guest")
@@ -246,10 +246,10 @@ def _apply(
 ) -> ImportResult:
     table = table_of(model)
     site = site_of(conn)
-    mine = table.c.site_id == site
+    own = mine(conn, table.c.site_id, site)
     rows = [{**r, "site_id": site} for r in rows]
     compare = [c for c in rows[0] if c != "updated_at"] if rows else []
-    existing = {r._mapping[key]: dict(r._mapping) for r in conn.execute(select(table).where(mine))}
+    existing = {r._mapping[key]: dict(r._mapping) for r in conn.execute(select(table).where(own))}
     new = [r for r in rows if r[key] not in existing]
     changed: list[dict[str, object]] = []
     unchanged = 0
@@ -260,7 +260,7 @@ def _apply(
         diff = {c: (old[c], r[c]) for c in compare if old[c] != r[c]}
         if diff:
             changed.append(r)
-            conn.execute(update(table).where(mine, table.c[key] == r[key]).values(**r))
+            conn.execute(update(table).where(own, table.c[key] == r[key]).values(**r))
             audit(conn, actor, f"{what}.update", str(r[key]), {"changed": diff}, now=now)
         else:
             unchanged += 1
@@ -271,7 +271,7 @@ def _apply(
     retired = [k for k, v in existing.items() if k not in seen and v["active"]]
     for k in retired:
         conn.execute(
-            update(table).where(mine, table.c[key] == k).values(active=False, updated_at=now)
+            update(table).where(own, table.c[key] == k).values(active=False, updated_at=now)
         )
         audit(conn, actor, f"{what}.retire", str(k), {}, now=now)
     return ImportResult(len(new), len(changed), unchanged, len(retired))
@@ -283,7 +283,7 @@ def _sync_reservations(conn: Connection, rows: list[dict[str, object]], now: dat
     the beginning), and one that changed, went or whose device left ends now."""
     rt = table_of(ReservationRow)
     site = site_of(conn)
-    history = list(conn.execute(select(rt).where(rt.c.site_id == site)))
+    history = list(conn.execute(select(rt).where(mine(conn, rt.c.site_id, site))))
     known_ips = {r.ip for r in history}
     known_devices = {r.device_id for r in history}
     open_by_device = {r.device_id: r for r in history if r.ends is None}

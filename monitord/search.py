@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, func, select, text
 
 from monitord.categories import CATEGORIES
-from monitord.store import ALL_SITES, audit, site_of, table_of, utc
+from monitord.store import audit, mine, mine_sql, table_of, utc
 from monitord.tables import TEXT_INDEX, DeviceRow
 
 DEFAULT_LIMIT = 100
@@ -517,8 +517,9 @@ def _build(conn: Connection, q: Query, common: int) -> tuple[str, _Sql, str]:
     sql = _Sql(conn.dialect.name)
     columns = event_columns(conn)
     drivers: list[tuple[str, str]] = []  # (plan, index), best first
-    if site_of(conn) != ALL_SITES:
-        sql.add("e.site_id = :site", site=site_of(conn))
+    own, site = mine_sql(conn, "e.site_id")
+    if site:  # one school's events (a trust's view reads every school's)
+        sql.add(own, **site)
     if q.user is not None:
         sql.add("e.username = :user", user=q.user)
         drivers.append(("user", USER_INDEX))
@@ -768,10 +769,11 @@ def resolve_device(conn: Connection, value: str) -> str:
     """A device as the operator names it: its id in the inventory, or its host name (in any
     case) when that names exactly one device; otherwise the value as given."""
     dt = table_of(DeviceRow)
-    known = conn.execute(select(dt.c.device_id).where(dt.c.device_id == value)).first()
+    own = mine(conn, dt.c.site_id)
+    known = conn.execute(select(dt.c.device_id).where(own, dt.c.device_id == value)).first()
     if known is not None:
         return value
     named = conn.execute(
-        select(dt.c.device_id).where(func.lower(dt.c.hostname) == value.lower()).limit(2)
+        select(dt.c.device_id).where(own, func.lower(dt.c.hostname) == value.lower()).limit(2)
     ).all()
     return str(named[0][0]) if len(named) == 1 else value

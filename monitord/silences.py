@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, or_, select, update
 
 from monitord.categories import CATEGORIES, ILLEGAL
-from monitord.store import audit, inserted_id, site_of, table_of, utc
+from monitord.store import audit, inserted_id, mine, site_of, table_of, utc
 from monitord.tables import SilenceRow
 
 LONGEST = timedelta(days=30)
@@ -115,14 +115,15 @@ def add_silence(
         silence_id = inserted_id(conn.execute(table.insert().values(**row_values)))
         detail = {k: v for k, v in values.items() if k not in ("created_at", "created_by")}
         audit(conn, actor, "silence.add", f"silence:{silence_id}", detail, now=now)
-        row = conn.execute(select(table).where(table.c.id == silence_id)).one()
+        own = mine(conn, table.c.site_id) & (table.c.id == silence_id)
+        row = conn.execute(select(table).where(own)).one()
     return _silence(row)
 
 
 def list_silences(engine: Engine, now: datetime, *, every: bool = False) -> list[Silence]:
     """The silences in force now (with ``every``, also those expired or ended)."""
     table = table_of(SilenceRow)
-    query = select(table).where(table.c.site_id == site_of(engine)).order_by(table.c.id)
+    query = select(table).where(mine(engine, table.c.site_id)).order_by(table.c.id)
     if not every:
         query = query.where(table.c.expired_at.is_(None), table.c.expires_at > now)
     with engine.connect() as conn:
@@ -133,8 +134,8 @@ def expire_silence(engine: Engine, silence_id: int, actor: str, now: datetime) -
     """End a silence now."""
     table = table_of(SilenceRow)
     with engine.begin() as conn:
-        mine = (table.c.id == silence_id) & (table.c.site_id == site_of(conn))
-        row = conn.execute(select(table).where(mine)).first()
+        own = (table.c.id == silence_id) & mine(conn, table.c.site_id)
+        row = conn.execute(select(table).where(own)).first()
         if row is None:
             raise SilenceError(f"no silence {silence_id}")
         current = _silence(row)
@@ -164,7 +165,7 @@ def silence_for(
     found = conn.execute(
         select(table.c.id)
         .where(
-            table.c.site_id == site_of(conn),
+            mine(conn, table.c.site_id),
             or_(*who),
             or_(table.c.category.is_(None), table.c.category == category),
             table.c.expired_at.is_(None),

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from monitord.config import Config
-from monitord.store import site_of, table_of, utc
+from monitord.store import mine, table_of, utc
 from monitord.tables import CheckpointRow, RejectedRow
 
 
@@ -40,11 +40,12 @@ def _iso(value: datetime | None) -> str | None:
 
 def source_states(cfg: Config, engine: Engine) -> list[SourceState]:
     ct, rt = table_of(CheckpointRow), table_of(RejectedRow)
-    site = site_of(engine)
     with engine.connect() as conn:
-        checkpoints = {r.source: r for r in conn.execute(select(ct).where(ct.c.site_id == site))}
+        checkpoints = {
+            r.source: r for r in conn.execute(select(ct).where(mine(conn, ct.c.site_id)))
+        }
         counts = conn.execute(
-            select(rt.c.source, func.count()).where(rt.c.site_id == site).group_by(rt.c.source)
+            select(rt.c.source, func.count()).where(mine(conn, rt.c.site_id)).group_by(rt.c.source)
         ).all()
     rejected: dict[str, int] = {str(name): int(n) for name, n in counts}
     out: list[SourceState] = []

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select, text
 from monitord.config import Config
 from monitord.retention import last_run
 from monitord.sources import source_states
-from monitord.store import current_revision, head_revision, site_of, table_of, utc
+from monitord.store import current_revision, head_revision, mine, table_of, utc
 from monitord.tables import AlertRow, DigestRow, OutboxRow
 
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -24,11 +24,11 @@ def _iso(value: datetime | None) -> str | None:
 
 def _outbox(engine: Engine) -> dict[str, Any]:
     t = table_of(OutboxRow)
-    mine = t.c.site_id == site_of(engine)
+    own = mine(engine, t.c.site_id)
     with engine.connect() as conn:
-        rows = conn.execute(select(t.c.status, func.count()).where(mine).group_by(t.c.status)).all()
+        rows = conn.execute(select(t.c.status, func.count()).where(own).group_by(t.c.status)).all()
         oldest = conn.execute(
-            select(func.min(t.c.created_at)).where(mine, t.c.status == "queued")
+            select(func.min(t.c.created_at)).where(own, t.c.status == "queued")
         ).scalar()
     counts = {str(status): int(n) for status, n in rows}
     return {
@@ -44,7 +44,7 @@ def _open_alerts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         rows = conn.execute(
             select(t.c.severity, func.count())
-            .where(t.c.site_id == site_of(engine), t.c.status != "closed")
+            .where(mine(engine, t.c.site_id), t.c.status != "closed")
             .group_by(t.c.severity)
         ).all()
     found = {str(s): int(n) for s, n in rows}
@@ -59,6 +59,7 @@ def _last_digest(engine: Engine) -> dict[str, Any] | None:
         row = conn.execute(
             select(d.c.week, d.c.edition, d.c.queued_at, d.c.queued_by, o.c.status, o.c.sent_at)
             .select_from(d.outerjoin(o, o.c.id == d.c.outbox_id))
+            .where(mine(conn, d.c.site_id))
             .order_by(d.c.queued_at.desc())
             .limit(1)
         ).first()

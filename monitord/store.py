@@ -145,11 +145,23 @@ def site_of(bind: Engine | Connection) -> str:
     return str(bind.get_execution_options().get("site_id", DEFAULT_SITE))
 
 
-def mine(bind: Engine | Connection, column: Any) -> ColumnElement[bool]:
+def mine(bind: Engine | Connection, column: Any, site: str | None = None) -> ColumnElement[bool]:
     """The condition that a row is this site's (``column`` its site_id); every row when the
-    engine works for ``ALL_SITES`` (a trust-wide view)."""
-    site = site_of(bind)
+    engine works for ``ALL_SITES`` (a trust-wide view). ``site``: a given school's rows
+    instead (the school of a row already read, such as an alert's person on its own roster).
+
+    Every read of a table with a site_id column goes through this (or ``mine_sql``), so that
+    one school's daemon never reads another's people, devices, events or mail; a test lists
+    those tables from the models and fails on a read of one that does not."""
+    site = site_of(bind) if site is None else site
     return true() if site == ALL_SITES else column == site
+
+
+def mine_sql(bind: Engine | Connection, column: str) -> tuple[str, dict[str, str]]:
+    """``mine`` for a statement written as SQL: the condition on ``column`` (as named in the
+    statement, e.g. ``e.site_id``) and its parameter."""
+    site = site_of(bind)
+    return ("1 = 1", {}) if site == ALL_SITES else (f"{column} = :site", {"site": site})
 
 
 def alert_subjects(bind: Engine | Connection) -> Select[Any]:

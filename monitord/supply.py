@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, select
 
 from monitord.roster import ImportError_, read_csv
-from monitord.store import audit, site_of, table_of, utc
+from monitord.store import audit, mine, site_of, table_of, utc
 from monitord.tables import PersonRow, SupplyVisitRow
 
 VISIT_HEADER = ("login", "name", "class", "date")
@@ -43,8 +43,8 @@ class Visit:
 def _supply_logins(conn: Connection) -> dict[str, bool]:
     """Every login the roster gives the role ``supply``, and whether it is active."""
     pt = table_of(PersonRow)
-    mine = pt.c.site_id == site_of(conn)
-    rows = conn.execute(select(pt.c.username, pt.c.active).where(mine, pt.c.role == "supply"))
+    own = mine(conn, pt.c.site_id)
+    rows = conn.execute(select(pt.c.username, pt.c.active).where(own, pt.c.role == "supply"))
     return {r.username: bool(r.active) for r in rows}
 
 
@@ -165,8 +165,8 @@ def visits_on(conn: Connection, day: date) -> dict[str, Visit]:
     """Each login's visit on ``day``: the latest recorded, when there are several."""
     vt = table_of(SupplyVisitRow)
     out: dict[str, Visit] = {}
-    mine = (vt.c.site_id == site_of(conn)) & (vt.c.day == day)
-    for r in conn.execute(select(vt).where(mine).order_by(vt.c.recorded_at, vt.c.id)):
+    own = mine(conn, vt.c.site_id) & (vt.c.day == day)
+    for r in conn.execute(select(vt).where(own).order_by(vt.c.recorded_at, vt.c.id)):
         out[r.login] = Visit(
             r.login, r.day, r.name, r.class_name, utc(r.recorded_at), r.recorded_by, r.source
         )

@@ -23,7 +23,7 @@ from monitord.search import (
     tie_key,
     time_param,
 )
-from monitord.store import ALL_SITES, audit, site_of
+from monitord.store import audit, mine_sql
 
 
 def day_span(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -46,9 +46,10 @@ def day_events(
         "start": time_param(conn, start),
         "end": time_param(conn, end),
     }
-    if site_of(conn) != ALL_SITES:
-        where.append("e.site_id = :site")
-        params["site"] = site_of(conn)
+    own, site = mine_sql(conn, "e.site_id")
+    if site:  # one school's events (a trust's view reads every school's)
+        where.append(own)
+        params.update(site)
     if user is not None:
         where.append("e.username = :user")
         params["user"] = user

@@ -4,11 +4,15 @@ trust's views seeing both."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import os
+import re
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,12 +23,15 @@ from monitord import cases
 from monitord.app import App, ingest_files, open_app
 from monitord.clock import FixedClock
 from monitord.config import load_config
+from monitord.evidence import export_bundle
+from monitord.explain import person_on_roster
 from monitord.initdir import init_dir
 from monitord.roster import import_devices, import_people
-from monitord.search import Query, run_query
+from monitord.search import Query, resolve_device, run_query
 from monitord.silences import add_silence, list_silences
 from monitord.sources import source_states
 from monitord.store import ALL_SITES, for_site, site_of
+from monitord.timeline import day_events
 from tests.stores import rows, use_store
 
 pytestmark = pytest.mark.stores
@@ -150,3 +157,170 @@ def test_silences_and_rosters_are_each_schools_own(tmp_path: Path, store_url: st
         ("south", "same.name"),
     ]
     assert list_silences(south.app.engine, DAY) == []
+
+
+def _roster(school: School, tmp_path: Path, lines: str) -> None:
+    csv = tmp_path / f"{school.app.cfg.site_id}-more.csv"
+    csv.write_text("username,display_name,role,year_group,class,email\n" + lines)
+    import_people(school.app.engine, csv, "office", DAY)
+
+
+def test_a_user_name_is_looked_up_in_its_own_school(tmp_path: Path, store_url: str) -> None:
+    # Southfield's engine once returned Northgate's headteacher for jsmith, which fed the
+    # rule that an alert is never mailed to the person it is about.
+    north = _school(tmp_path, "north", store_url, "amy.n", "www.bet365.com")
+    south = _school(tmp_path, "south", store_url, "ben.s", "www.pornhub.com")
+    _roster(north, tmp_path, "jsmith,Jo Smith,headteacher,,,head@north.example\n")
+    _roster(south, tmp_path, "jsmith,Jay Smith,pupil,4,4C,\n")
+    head = person_on_roster(north.app.engine, "jsmith")
+    pupil = person_on_roster(south.app.engine, "jsmith")
+    assert head is not None
+    assert pupil is not None
+    assert (head.display_name, head.role) == ("Jo Smith", "headteacher")
+    assert (pupil.display_name, pupil.role) == ("Jay Smith", "pupil")
+    assert person_on_roster(south.app.engine, "jsmith", "north") == head
+    assert person_on_roster(south.app.engine, "amy.n") is None
+
+
+def test_reads_of_an_alert_keep_to_its_school(tmp_path: Path, store_url: str) -> None:
+    north = _school(tmp_path, "north", store_url, "amy.n", "www.bet365.com")
+    south = _school(tmp_path, "south", store_url, "ben.s", "www.pornhub.com")
+    # South has its own amy.n, and she looked something up a minute before north's amy.n.
+    _roster(south, tmp_path, "amy.n,Someone Else,pupil,3,3A,\n")
+    south_log = tmp_path / "south" / "access.log"
+    at = int(datetime(2026, 11, 19, 10, 0, 30, tzinfo=UTC).timestamp())
+    south_log.write_text(
+        f"{at}.000     12 10.20.6.7 TCP_MISS/200 900 GET http://south-only.example/ amy.n "
+        "HIER_DIRECT/192.0.2.1 text/html\n"
+        f"{at + 50}.000     12 10.20.6.7 TCP_MISS/200 900 GET http://also-south.example/ amy.n "
+        "HIER_DIRECT/192.0.2.1 text/html\n"
+    )
+    ingest_files(south.app, [south_log], "squid", "proxy")
+    ingest_files(north.app, [north.log], "dnsmasq", "pihole")
+    [alert] = cases.list_alerts(north.app.engine)
+    # The mail shows north's pupil's lookups around the alert, never south's.
+    [(body,)] = rows(
+        north.app.engine, "SELECT message FROM outbox WHERE alert_id = :a", a=alert["id"]
+    )
+    mail = bytes(body).decode("utf-8", "replace")
+    assert "bet365" in mail
+    assert "south-only" not in mail
+    assert "also-south" not in mail
+    # The evidence bundle names north's amy.n, from north's roster.
+    out = tmp_path / "bundle.zip"
+    export_bundle(north.app.engine, north.app.cfg, alert["id"], out, "dsl.north", DAY)
+    with zipfile.ZipFile(out) as bundle:
+        text = b"".join(bundle.read(n) for n in bundle.namelist()).decode("utf-8", "replace")
+    assert "Pupil (amy.n)" in text
+    assert "Someone Else" not in text
+    assert "south-only" not in text
+    with pytest.raises(cases.CaseError, match="no alert"):
+        export_bundle(south.app.engine, south.app.cfg, alert["id"], tmp_path / "b2.zip", "x", DAY)
+    # A device named by its host name is the school's own (both have an lt-07).
+    with north.app.engine.connect() as conn:
+        assert resolve_device(conn, "lt-07") == "LT-07"
+        found = run_query(conn, Query(device=resolve_device(conn, "lt-07"))).events
+    assert [e.domain for e in found if e.kind == "dns"] == ["www.bet365.com"]
+    # The person's day is the school's own.
+    with south.app.engine.connect() as conn:
+        day = day_events(conn, DAY.date(), ZoneInfo("UTC"), user="amy.n")
+    assert [e.domain for e in day] == ["south-only.example", "also-south.example"]
+
+
+SITE_HELPERS = {"mine", "mine_sql"}
+# Reads of site-keyed tables that are not one school's, and why.
+NOT_ONE_SCHOOLS = {
+    "monitord/pipeline.py:store": "an event id is the store's primary key: whether one is "
+    "taken is asked of every school (ids carry the school; see monitord.model)",
+    "monitord/retention.py:_alerts": "retention periods are the trust's, for every school",
+    "monitord/retention.py:_events": "retention periods are the trust's, for every school",
+    "monitord/retention.py:_drop_day": "a day partition holds every school's events",
+    "monitord/retention.py:run_retention": "retention periods are the trust's",
+    "monitord/search.py:flush_text_queue": "moves queued rows into the text index; reads none",
+    "monitord/search.py:_common": "counts candidates to choose a plan; returns no rows",
+}
+
+
+def _site_keyed() -> tuple[set[str], set[str]]:
+    """The tables with a site_id column (from the models) and the models' class names."""
+    from sqlmodel import SQLModel
+
+    import monitord.tables as tables
+
+    keyed = {t.name for t in SQLModel.metadata.tables.values() if "site_id" in t.c}
+    models = {
+        name
+        for name, obj in vars(tables).items()
+        if isinstance(obj, type) and getattr(obj, "__tablename__", None) in keyed
+    }
+    return keyed, models
+
+
+def _reads_not_through_the_helper(root: Path) -> list[str]:
+    """Each function that reads, changes or deletes rows of a site-keyed table (by its model
+    or by name in SQL) without the site helper, and each comparison of a site_id written
+    out by hand, as ``path:function``."""
+    keyed, models = _site_keyed()
+    names = "|".join(sorted(keyed))
+    named = re.compile(rf"\b(from|join|update|into)\s+\"?({names})\b", re.I)
+    by_hand = re.compile(r"site_id\s*=\s*:")
+    found = []
+    for package in ("monitord", "alerting", "collectors"):
+        for path in sorted((root / package).rglob("*.py")):
+            if "migrations" in path.parts or path.name == "store.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                where = f"{path.relative_to(root)}:{node.name}"
+                inner = list(ast.walk(node))
+                words = {n.id for n in inner if isinstance(n, ast.Name)}
+                words |= {n.attr for n in inner if isinstance(n, ast.Attribute)}
+                texts = [n.value for n in inner if isinstance(n, ast.Constant)]
+                texts = [t for t in texts if isinstance(t, str)]
+                calls = {
+                    c.func.id if isinstance(c.func, ast.Name) else getattr(c.func, "attr", "")
+                    for c in inner
+                    if isinstance(c, ast.Call)
+                }
+                tables = bool(words & models) or any(named.search(t) for t in texts)
+                reads = calls & {"select", "update", "delete", "text", "exec_driver_sql"}
+                if tables and reads and not calls & SITE_HELPERS and where not in NOT_ONE_SCHOOLS:
+                    found.append(where)
+                compares = [
+                    c
+                    for c in inner
+                    if isinstance(c, ast.Compare)
+                    and any(isinstance(s, ast.Attribute) and s.attr == "site_id" for s in [c.left])
+                ]
+                if compares or any(by_hand.search(t) for t in texts):
+                    found.append(f"{where} (site_id compared by hand)")
+    return sorted(set(found))
+
+
+def test_every_read_of_a_site_keyed_table_goes_through_the_helper() -> None:
+    keyed, _ = _site_keyed()
+    # The tables a school's rows are kept apart in; a new one is found here by itself.
+    assert {"people", "devices", "events", "alerts", "outbox", "rejected", "silences"} <= keyed
+    root = Path(__file__).resolve().parents[2]
+    assert _reads_not_through_the_helper(root) == []
+
+
+def test_the_coverage_check_finds_a_read_that_skips_the_helper(tmp_path: Path) -> None:
+    module = tmp_path / "monitord" / "lookup.py"
+    module.parent.mkdir()
+    module.write_text(
+        "def by_name(conn, name):\n"
+        "    t = table_of(PersonRow)\n"
+        "    return conn.execute(select(t).where(t.c.username == name)).first()\n\n"
+        "def raw(conn):\n"
+        "    return conn.execute(text('SELECT * FROM devices WHERE site_id = :s'))\n\n"
+        "def fine(conn, name):\n"
+        "    t = table_of(PersonRow)\n"
+        "    return conn.execute(select(t).where(mine(conn, t.c.site_id))).first()\n"
+    )
+    assert _reads_not_through_the_helper(tmp_path) == [
+        "monitord/lookup.py:by_name",
+        "monitord/lookup.py:raw",
+        "monitord/lookup.py:raw (site_id compared by hand)",
+    ]
