@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, tzinfo
 
 from collectors.base import ParseContext
 from collectors.envelope import BadEnvelope, parse_envelope
@@ -94,7 +93,7 @@ def epoch(value: str | None) -> datetime | None:
         return None
 
 
-def local_time(text: str, fmt: str, tz: ZoneInfo) -> datetime | None:
+def local_time(text: str, fmt: str, tz: tzinfo) -> datetime | None:
     """A local time without a zone (the appliance's, taken as the school's) as UTC."""
     try:
         return datetime.strptime(text, fmt).replace(tzinfo=tz).astimezone(UTC)
