@@ -35,6 +35,7 @@ typecheck: $(TESTSTAMP)
 	$(BIN)/mypy $(PACKAGES)
 
 pytest: $(TESTSTAMP)
+	scripts/test-packages.sh
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

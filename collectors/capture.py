@@ -111,9 +111,19 @@ class Sniffer:
     def open(self) -> Any:
         import scapy.arch  # noqa: F401  (sets this platform's capture sockets)
         from scapy.config import conf
+        from scapy.error import Scapy_Exception
 
         try:
             return conf.L2listen(iface=self.interface, filter=self.bpf or None)
+        except Scapy_Exception as exc:
+            # Scapy compiles the filter with libpcap; without it, or for an expression libpcap
+            # cannot read, it fails here.
+            hint = (
+                "the filter needs libpcap (Debian: apt-get install libpcap0.8)"
+                if "libpcap" in str(exc)
+                else f"the filter {self.bpf!r} is not a valid pcap filter expression"
+            )
+            raise CaptureError(f"{self.name}: cannot capture on {self.interface}: {hint}") from None
         except PermissionError:
             raise CaptureError(
                 f"{self.name}: capturing on {self.interface} needs the CAP_NET_RAW capability: "

@@ -13,9 +13,34 @@ prefix="$root/opt/monitord"
 etc="$root/etc/monitord"
 state="$root/var/lib/monitord"
 unit_dir="$root/etc/systemd/system"
-python="${PYTHON:-python3}"
+# Debian's own interpreter: the service user must be able to run what the virtual environment
+# links to, which an interpreter under /root (pyenv and the like) is not.
+python="${PYTHON:-/usr/bin/python3}"
+# Where a running systemd keeps its state (overridable for checking the script).
+systemd_run="${SYSTEMD_RUN_DIR:-/run/systemd/system}"
+umask 022  # the program must be readable by the service user, whatever root's umask
 
 say() { printf 'monitord: %s\n' "$*"; }
+die() { printf 'monitord: %s\n' "$*" >&2; exit 1; }
+
+check_python() {
+    local real dir
+    [ -x "$python" ] || die "no Python at $python (Debian: apt-get install python3 python3-venv)"
+    "$python" -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/null ||
+        die "$python is not Python 3.11 or newer with venv (Debian: apt-get install python3-venv)"
+    # Every folder above the interpreter must let others through, or the service cannot start.
+    real="$(readlink -f "$python")"
+    dir="$(dirname "$real")"
+    while [ "$dir" != "/" ]; do
+        if [ "$(( 0$(stat -c %a "$dir") & 01 ))" -eq 0 ]; then
+            die "$real cannot be run by the monitord user ($dir is closed to others):" \
+                "use Debian's /usr/bin/python3 (PYTHON=/usr/bin/python3 make install)"
+        fi
+        dir="$(dirname "$dir")"
+    done
+}
+
+systemd_running() { [ -d "$systemd_run" ]; }
 
 ensure_user() {
     if [ -n "$root" ]; then
@@ -35,6 +60,9 @@ own() {  # own OWNER:GROUP MODE PATH, ownership only on a real install
 }
 
 install_all() {
+    if [ -z "${SKIP_VENV:-}" ]; then
+        check_python
+    fi
     ensure_user
     install -d -m 0755 "$prefix" "$unit_dir" "$root/usr/lib/sysusers.d" "$root/usr/lib/tmpfiles.d"
     install -d -m 0750 "$etc" "$state"
@@ -73,7 +101,11 @@ install_all() {
         : >"$etc/smtp.secret"
     fi
     own monitord:monitord 0600 "$etc/smtp.secret"
-    if [ -z "$root" ] && [ -z "${NO_SYSTEMCTL:-}" ] && command -v systemctl >/dev/null 2>&1; then
+    if ! systemd_running; then
+        say "installed into ${root:-/}; systemd is not running on this machine, so the unit" \
+            "waits for one that runs it: until then start the daemon by hand with" \
+            "/opt/monitord/venv/bin/monitord --config /etc/monitord/monitord.toml run"
+    elif [ -z "$root" ] && [ -z "${NO_SYSTEMCTL:-}" ] && command -v systemctl >/dev/null 2>&1; then
         systemd-tmpfiles --create /usr/lib/tmpfiles.d/monitord.conf || true
         systemctl daemon-reload
         say "installed: edit /etc/monitord/monitord.toml, then: systemctl enable --now monitord"
@@ -83,7 +115,8 @@ install_all() {
 }
 
 uninstall_all() {
-    if [ -z "$root" ] && [ -z "${NO_SYSTEMCTL:-}" ] && command -v systemctl >/dev/null 2>&1; then
+    if systemd_running && [ -z "$root" ] && [ -z "${NO_SYSTEMCTL:-}" ] &&
+        command -v systemctl >/dev/null 2>&1; then
         systemctl disable --now monitord 2>/dev/null || true
     fi
     rm -f "$unit_dir/monitord.service" "$root/usr/lib/sysusers.d/monitord.conf" \
@@ -95,7 +128,8 @@ uninstall_all() {
     else
         say "removed; kept the data in /var/lib/monitord and the config in /etc/monitord"
     fi
-    if [ -z "$root" ] && [ -z "${NO_SYSTEMCTL:-}" ] && command -v systemctl >/dev/null 2>&1; then
+    if systemd_running && [ -z "$root" ] && [ -z "${NO_SYSTEMCTL:-}" ] &&
+        command -v systemctl >/dev/null 2>&1; then
         systemctl daemon-reload || true
     fi
 }

@@ -95,6 +95,45 @@ def test_install_then_uninstall_keeps_the_data(tmp_path: Path) -> None:
     assert not (root / "etc" / "monitord").exists()
 
 
+def test_install_without_systemd_finishes_with_a_note(tmp_path: Path) -> None:
+    done = install(tmp_path, "install", SYSTEMD_RUN_DIR=str(tmp_path / "no-systemd"))
+    assert done.returncode == 0, done.stderr
+    assert "systemd is not running on this machine" in done.stdout
+    assert "monitord --config /etc/monitord/monitord.toml run" in done.stdout
+    capture = tmp_path / "root" / "opt" / "monitord" / "systemd" / "capture.conf"
+    assert mode(capture) == 0o644
+    assert install(tmp_path, "uninstall", SYSTEMD_RUN_DIR="/nonexistent").returncode == 0
+
+
+def test_install_refuses_an_interpreter_the_service_user_cannot_run(tmp_path: Path) -> None:
+    private = tmp_path / "home"
+    private.mkdir(mode=0o700)
+    private.chmod(0o700)
+    (private / "python3").symlink_to(sys.executable)
+
+    def with_python(python: Path, folder: str) -> subprocess.CompletedProcess[str]:
+        # The interpreter is checked only when the virtual environment is made.
+        environ = {k: v for k, v in os.environ.items() if k != "SKIP_VENV"}
+        environ.update(ROOT=str(tmp_path / folder), PYTHON=str(python))
+        return subprocess.run(
+            [str(ROOT / "scripts" / "install.sh"), "install"],
+            capture_output=True,
+            text=True,
+            env=environ,
+            timeout=60,
+        )
+
+    done = with_python(private / "python3", "root")
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1
+    assert "cannot be run by the monitord user" in done.stderr
+    assert "PYTHON=/usr/bin/python3" in done.stderr
+    assert not (tmp_path / "root" / "opt" / "monitord" / "venv").exists()
+    missing = with_python(tmp_path / "nothing", "root2")
+    assert missing.returncode == 1
+    assert "apt-get install python3 python3-venv" in missing.stderr
+
+
 def test_notifier_does_nothing_outside_systemd() -> None:
     quiet = SystemdNotifier({})
     assert not quiet.active
