@@ -265,12 +265,13 @@ def _import_phrase_lists(
 def _compile_lists(cfg: Config, engine: Engine) -> None:
     """Compile every active list into the index file the daemon maps at start-up."""
     from monitord.app import STARTER_LISTS
-    from monitord.lists import compile_index
+    from monitord.lists import compile_index, has_no_imported
 
     index_file, index = compile_index(engine, cfg.lists_dir, STARTER_LISTS)
     names = len(index.compiled)
     if index_file is None:
-        out.print(f"compiled {names:,} names in memory only: {cfg.lists_dir} is not writable")
+        why = "the starter lists only" if has_no_imported(engine) else "not writable"
+        out.print(f"compiled {names:,} names in memory ({cfg.lists_dir}: {why})", markup=False)
     else:
         size = index_file.stat().st_size / 1e6
         out.print(f"compiled {names:,} names into {index_file} ({size:.1f} MB)", markup=False)
@@ -323,26 +324,68 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_lists_show(args: argparse.Namespace) -> int:
-    from monitord.store import table_of
-    from monitord.tables import ListVersionRow
+    from monitord.listadmin import REMOVED, list_states
 
     cfg = _config(args)
     engine = open_store(cfg.database_url, site=cfg.site_id)
-    t = table_of(ListVersionRow)
-    table = Table("list", "category", "domains", "urls", "sha256", "imported", "by")
+    table = Table("list", "category", "state", "domains", "urls", "expressions", "imported", "by")
     with engine.connect() as conn:
-        for r in conn.execute(t.select().where(t.c.active.is_(True)).order_by(t.c.name)):
+        for s in list_states(conn):
+            if s.state == REMOVED and not args.all:
+                continue
+            c = s.counts
             table.add_row(
-                r.name,
-                r.category,
-                str(r.domains),
-                str(r.urls),
-                r.sha256[:12],
-                str(r.imported_at)[:19],
-                r.imported_by,
+                s.name,
+                s.category,
+                s.state,
+                f"{c.domains:,}",
+                f"{c.urls:,}",
+                f"{c.expressions:,}",
+                str(s.changed_at)[:19],
+                s.changed_by,
             )
     out.print(table)
     return 0
+
+
+def cmd_lists_change(args: argparse.Namespace) -> int:
+    """``lists remove|disable|enable NAME``: audited, mailed to the headteacher."""
+    from alerting.listmail import change_mailer
+    from monitord.listadmin import change_lists
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
+    action = args.lists_command
+    change, mailed = change_lists(
+        engine, args.name, action, actor(), SystemClock().now(), change_mailer(cfg)
+    )
+    for c in change.lists:
+        out.print(f"{c.name} ({c.category}): {action}d", markup=False)
+    for note in change.notes:
+        out.print(note, markup=False)
+    b, a = change.before, change.after
+    out.print(
+        f"active lists {b.lists:,} -> {a.lists:,}, domains {b.domains:,} -> {a.domains:,}, "
+        f"URLs {b.urls:,} -> {a.urls:,}, expressions {b.expressions:,} -> {a.expressions:,}"
+    )
+    _report_mail(mailed)
+    _compile_lists(cfg, engine)
+    out.print("a running monitord picks the change up within a minute, without a restart")
+    return 0
+
+
+def _report_mail(mailed: list[str]) -> None:
+    if mailed:
+        out.print(
+            f"change-control mail to {', '.join(mailed)} queued (sent by the daemon, or "
+            "monitord outbox flush)",
+            markup=False,
+        )
+    else:
+        err.print(
+            "recipients.headteacher is empty in the config: the change is audited but nobody "
+            "was mailed, and the school's policy wants a second person to see it"
+        )
 
 
 def _roster(kind: str) -> Callable[[argparse.Namespace], int]:
@@ -1070,8 +1113,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--category")
     s.add_argument("--name")
     s.set_defaults(func=cmd_lists_import)
-    s = lists.add_parser("show")
+    s = lists.add_parser("show", help="every list, its state and what it holds")
+    s.add_argument("--all", action="store_true", help="removed lists too")
     s.set_defaults(func=cmd_lists_show)
+    for action, text in (
+        ("remove", "stop using a list and delete its stored copy (import it again to undo)"),
+        ("disable", "stop using a list, keeping it to enable again"),
+        ("enable", "use a disabled list again"),
+    ):
+        s = lists.add_parser(action, help=text)
+        s.add_argument("name", help="a list's name, or a group of lists such as ut1")
+        s.set_defaults(func=cmd_lists_change)
 
     s = sub.add_parser(
         "classify", help="how a domain, URL or text is classified and what policy does with it"

@@ -32,11 +32,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 
 from monitord.categories import ALLOW, is_category
-from monitord.lists import ListError
-from monitord.store import audit, inserted_id, table_of
+from monitord.lists import (
+    ListError,
+    Written,
+    record_version,
+    safe_file_name,
+    write_atomically,
+)
+from monitord.store import table_of
 from monitord.tables import ListVersionRow
 from monitord.textnorm import normalise
 
@@ -502,61 +508,33 @@ def dump_phrase_list(plist: PhraseList) -> str:
     return "\n".join(out) + "\n"
 
 
-def _safe_file_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+def write_phrase_list(lists_dir: Path, plist: PhraseList) -> Written:
+    """``plist`` in its file under ``lists_dir``, ready to become a version of its name; the
+    version counts its rules as ``expressions`` and has ``fmt`` ``e2guardian``."""
+    lists_dir.mkdir(parents=True, exist_ok=True)
+    base = lists_dir / f"{safe_file_name(plist.name)}.{plist.sha256[:12] or 'local'}"
+    final = base.with_suffix(".phrases")
+    write_atomically(final, dump_phrase_list(plist))
+    return Written(
+        plist.name,
+        plist.category,
+        FORMAT,
+        plist.source,
+        plist.sha256,
+        final,
+        expressions=len(plist.rules),
+        rejected_lines=len(plist.rejected),
+    )
 
 
 def store_phrase_list(
     engine: Engine, lists_dir: Path, plist: PhraseList, actor: str, now: datetime
 ) -> int:
     """Write ``plist`` under ``lists_dir`` and make it the active version of its name, with
-    an audit record; return the version id. The version row counts its rules as
-    ``expressions`` and has ``fmt`` ``e2guardian``."""
-    lists_dir.mkdir(parents=True, exist_ok=True)
-    base = lists_dir / f"{_safe_file_name(plist.name)}.{plist.sha256[:12] or 'local'}"
-    tmp = base.with_suffix(".tmp")
-    tmp.write_text(dump_phrase_list(plist), encoding="utf-8")
-    final = base.with_suffix(".phrases")
-    tmp.replace(final)
-    table = table_of(ListVersionRow)
+    an audit record; return the version id."""
+    written = write_phrase_list(lists_dir, plist)
     with engine.begin() as conn:
-        previous = conn.execute(
-            select(table.c.expressions).where(table.c.name == plist.name, table.c.active.is_(True))
-        ).first()
-        conn.execute(update(table).where(table.c.name == plist.name).values(active=False))
-        result = conn.execute(
-            table.insert().values(
-                name=plist.name,
-                category=plist.category,
-                fmt=FORMAT,
-                source=plist.source,
-                sha256=plist.sha256,
-                domains=0,
-                urls=0,
-                expressions=len(plist.rules),
-                path=str(final),
-                imported_at=now,
-                imported_by=actor,
-                active=True,
-            )
-        )
-        version_id = inserted_id(result)
-        audit(
-            conn,
-            actor,
-            "list.import",
-            plist.name,
-            {
-                "category": plist.category,
-                "format": FORMAT,
-                "sha256": plist.sha256,
-                "expressions": len(plist.rules),
-                "rejected_lines": len(plist.rejected),
-                "previous_expressions": previous.expressions if previous else None,
-            },
-            now=now,
-        )
-    return version_id
+        return record_version(conn, written, actor, now)
 
 
 def import_e2guardian(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from monitord.categories import ALLOW, UT1_MAP, is_category
 from monitord.classify import DomainIndex, canonical_host, split_url_entry
@@ -219,16 +219,30 @@ def read_plain(path: Path, fmt: str, category: str, name: str) -> ListContent:
     return ListContent(name, category, fmt, str(path), (), kept, digest, (), tuple(unusable))
 
 
-def _safe_file_name(name: str) -> str:
+def safe_file_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def store_list(
-    engine: Engine, lists_dir: Path, content: ListContent, actor: str, now: datetime
-) -> int:
-    """Write the normalised entries and a new active version; return the version id."""
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A list's stored file, ready to become a version of its name (:func:`record_version`)."""
+
+    name: str
+    category: str
+    fmt: str
+    source: str
+    sha256: str
+    path: Path
+    domains: int = 0
+    urls: int = 0
+    expressions: int = 0
+    rejected_lines: int = 0
+
+
+def write_list(lists_dir: Path, content: ListContent) -> Written:
+    """The normalised entries of ``content`` in their file under ``lists_dir``."""
     lists_dir.mkdir(parents=True, exist_ok=True)
-    base = lists_dir / f"{_safe_file_name(content.name)}.{content.sha256[:12]}"
+    base = lists_dir / f"{safe_file_name(content.name)}.{content.sha256[:12]}"
     domains = sorted({canonical_host(d) for d in content.domains} - {""})
     urls = sorted({"".join(split_url_entry(u)) for u in content.urls} - {""})
     expressions = list(dict.fromkeys(e for e in content.expressions if "\n" not in e))
@@ -238,52 +252,81 @@ def store_list(
         + "".join(f"U {u}\n" for u in urls)
         + "".join(f"E {e}\n" for e in expressions)
     )
-    tmp = base.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
     final = base.with_suffix(".list")
-    tmp.replace(final)
+    write_atomically(final, text)
+    return Written(
+        content.name,
+        content.category,
+        content.fmt,
+        content.source,
+        content.sha256,
+        final,
+        len(domains),
+        len(urls),
+        len(expressions),
+        len(content.unusable),
+    )
+
+
+def write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def record_version(
+    conn: Connection, w: Written, actor: str, now: datetime, *, active: bool = True
+) -> int:
+    """``w`` as the newest version of its list, in the caller's transaction, with its audit
+    record; the version id. Active unless ``active`` is False (a list the school disabled
+    stays disabled when its source is updated)."""
     table = table_of(ListVersionRow)
-    with engine.begin() as conn:
-        previous = conn.execute(
-            select(table.c.id, table.c.domains, table.c.urls).where(
-                table.c.name == content.name, table.c.active.is_(True)
-            )
-        ).first()
-        conn.execute(update(table).where(table.c.name == content.name).values(active=False))
-        result = conn.execute(
-            table.insert().values(
-                name=content.name,
-                category=content.category,
-                fmt=content.fmt,
-                source=content.source,
-                sha256=content.sha256,
-                domains=len(domains),
-                urls=len(urls),
-                expressions=len(expressions),
-                path=str(final),
-                imported_at=now,
-                imported_by=actor,
-                active=True,
-            )
+    previous = conn.execute(
+        select(table.c.domains, table.c.urls, table.c.expressions).where(
+            table.c.name == w.name, table.c.active.is_(True)
         )
-        version_id = inserted_id(result)
-        audit(
-            conn,
-            actor,
-            "list.import",
-            content.name,
-            {
-                "category": content.category,
-                "sha256": content.sha256,
-                "domains": len(domains),
-                "urls": len(urls),
-                "expressions": len(expressions),
-                "previous_domains": previous.domains if previous else None,
-                "previous_urls": previous.urls if previous else None,
-            },
-            now=now,
+    ).first()
+    conn.execute(update(table).where(table.c.name == w.name).values(active=False))
+    result = conn.execute(
+        table.insert().values(
+            name=w.name,
+            category=w.category,
+            fmt=w.fmt,
+            source=w.source,
+            sha256=w.sha256,
+            domains=w.domains,
+            urls=w.urls,
+            expressions=w.expressions,
+            path=str(w.path),
+            imported_at=now,
+            imported_by=actor,
+            active=active,
         )
+    )
+    version_id = inserted_id(result)
+    detail: dict[str, object] = {
+        "category": w.category,
+        "format": w.fmt,
+        "sha256": w.sha256,
+        "domains": w.domains,
+        "urls": w.urls,
+        "expressions": w.expressions,
+        "rejected_lines": w.rejected_lines,
+        "active": active,
+    }
+    for key in ("domains", "urls", "expressions"):
+        detail[f"previous_{key}"] = getattr(previous, key) if previous else None
+    audit(conn, actor, "list.import", w.name, detail, now=now)
     return version_id
+
+
+def store_list(
+    engine: Engine, lists_dir: Path, content: ListContent, actor: str, now: datetime
+) -> int:
+    """Write the normalised entries and a new active version; return the version id."""
+    written = write_list(lists_dir, content)
+    with engine.begin() as conn:
+        return record_version(conn, written, actor, now)
 
 
 def _load_file(index: DomainIndex, path: Path, info: ListInfo) -> None:
@@ -425,6 +468,11 @@ def _remove_other_indexes(folder: Path, keep: Path) -> None:
     for old in folder.glob(INDEX_GLOB):
         if old != keep:
             old.unlink(missing_ok=True)
+
+
+def has_no_imported(engine: Engine) -> bool:
+    """No imported domain or URL list is in use (the starter lists alone)."""
+    return not _sources(engine, None).rows
 
 
 def compile_index(
