@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -315,3 +316,103 @@ def test_a_connection_that_sent_no_request_is_not_an_event() -> None:
         " - HIER_NONE/- -"
     )
     assert PARSER.parse(line, CTX) == SKIP
+
+
+# OPNsense's JSON access log, as the firewall sends it to syslog (real lines).
+OPNSENSE = FIXTURES / "syslog" / "elastic-opnsense-squid-json-syslog.log"
+
+
+def test_opnsense_json_lines_sent_to_syslog_are_read() -> None:
+    got = []
+    for n, line in numbered_lines(OPNSENSE):
+        parsed = PARSER.parse(line, CTX)
+        assert parsed.rejected is None, f"{OPNSENSE.name}:{n} rejected: {parsed.rejected}"
+        (ev,) = parsed.events
+        got.append((ev.client_ip, ev.method, ev.domain, ev.action, ev.blocked, ev.status))
+    assert got[:2] == [
+        (None, "GET", "www.microsoft.com", "TCP_DENIED", True, 403),
+        (
+            "192.168.2.2",
+            "CONNECT",
+            "v10.events.data.microsoft.com",
+            "NONE_NONE_ABORTED",
+            False,
+            200,
+        ),
+    ]
+    assert len(got) == 5
+
+
+JSON = (
+    '{"@timestamp":"2026-11-19T10:01:02+0000","http":{"request":{"method":"GET"},'
+    '"response":{"bytes":3162,"body":{"status_code":403}}},"source":{"ip":"10.20.6.7"},'
+    '"user":{"name":"SCHOOL\\\\jayden.s"},"url":{"original":"http://www.bet365.com/en/"},'
+    '"labels":{"request_status":"TCP_DENIED","hierarchy_status":"HIER_NONE"}}'
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            JSON,
+            {
+                "ts": datetime(2026, 11, 19, 10, 1, 2, tzinfo=UTC),
+                "client_ip": "10.20.6.7",
+                "user": "jayden.s",
+                "domain": "www.bet365.com",
+                "url": "http://www.bet365.com/en/",
+                "blocked": True,
+                "status": 403,
+                "size": 3162,
+            },
+        ),
+        # Without @timestamp the envelope's time is used.
+        (
+            "<166>Nov 19 10:01:05 fw (squid-1)[6802]: " + JSON.replace("@timestamp", "x"),
+            {"ts": datetime(2026, 11, 19, 10, 1, 5, tzinfo=UTC)},
+        ),
+        # A native line with a syslog envelope (Squid's access_log syslog: module).
+        (
+            "Nov 19 10:01:05 proxy squid[1]: 1763546462.123 5 10.20.6.7 TCP_MISS/200 10 GET "
+            "http://a.example/ - HIER_DIRECT/203.0.113.1 text/html",
+            {"domain": "a.example", "client_ip": "10.20.6.7"},
+        ),
+    ],
+)
+def test_json_and_syslog_samples(line: str, expected: dict[str, Any]) -> None:
+    ev = _event(parse_line(line, CTX))
+    assert {name: getattr(ev, name) for name in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("{not json", "not a JSON object"),
+        ("{}", "without url.original"),
+        (JSON.replace("2026-11-19T10:01:02+0000", "yesterday"), "@timestamp"),
+    ],
+)
+def test_broken_json_is_rejected(line: str, reason: str) -> None:
+    parsed = parse_line(line, CTX)
+    assert parsed.events == ()
+    assert reason in (parsed.rejected or "")
+
+
+_ECS_KEYS = st.sampled_from(
+    [
+        *("http", "request", "response", "body", "status_code", "bytes", "url", "original"),
+        *("method", "source", "ip", "user", "name", "labels", "request_status", "@timestamp"),
+    ]
+)
+
+
+@given(
+    st.recursive(
+        st.none() | st.integers() | st.text(max_size=10),
+        lambda inner: st.dictionaries(_ECS_KEYS, inner, max_size=4),
+        max_leaves=12,
+    )
+)
+def test_fuzz_json_never_raises(record: object) -> None:
+    _check_total(json.dumps(record) if isinstance(record, dict) else "{" + str(record))
