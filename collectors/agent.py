@@ -22,11 +22,11 @@ process        ``name``, ``path``?, ``sha256``?              PROCESS, text = the
 screenshot     ``file`` (relative to the report), ``sha256``  none yet (checked, then skipped)
 =============  ============================================  ===============================
 
-Every event carries the report's time (UTC), user (``DOMAIN\\user`` and ``user@realm`` become
-``user``), address, MAC and host name. Validation is strict because the agent is ours: a
-report with a key missing, a key this schema does not know, or a value of the wrong type is
-rejected with a reason that names the field, so an agent bug shows up in ``monitord sources``
-rather than as events with holes in them.
+Every event carries the agent's id, the report's time (UTC), user (``DOMAIN\\user`` and
+``user@realm`` become ``user``), address, MAC and host name. Validation is strict because the
+agent is ours: a report with a key missing, a key this schema does not know, or a value of the
+wrong type is rejected with a reason that names the field, so an agent bug shows up in
+``monitord sources`` rather than as events with holes in them.
 """
 
 from __future__ import annotations
@@ -183,8 +183,8 @@ def _event(report: dict[str, Any]) -> Event | None:
         raise _Bad(f"{missing[0]}: missing (every {SCHEMA} report has it; null when unknown)")
     if report["schema"] != SCHEMA:
         raise _Bad(f"schema: expected {SCHEMA!r}, got {str(report['schema'])[:40]!r}")
-    _text(report, "agent_id", "", limit=MAX_NAME)
-    if not report["agent_id"].strip():
+    agent = _text(report, "agent_id", "", limit=MAX_NAME).strip()
+    if not agent:
         raise _Bad("agent_id: must not be empty")
     hostname = _text(report, "hostname", "", limit=MAX_NAME).strip()
     if not hostname:
@@ -203,6 +203,7 @@ def _event(report: dict[str, Any]) -> Event | None:
         "client_mac": mac,
         "user": user,
         "hostname": hostname,
+        "agent": agent,
     }
     if kind == "logon":
         if user is None:

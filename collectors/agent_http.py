@@ -6,31 +6,38 @@
 written into the spool as one file (under a temporary name, synced, then renamed) and the
 answer is 202, else 422 naming each bad line and nothing is kept. ``POST
 /v1/screenshots/SHA256`` stores a screenshot under its hash after checking it. A missing,
-wrong or revoked token is 401 with nothing stored; a report for another agent is 403; a body
-over the limit is 413; an agent over its rate is 429.
+wrong or revoked token is 401 with nothing stored; a report for another agent, or for any
+device but the one the agent was enrolled for, is 403 (and logged), as is any request from an
+agent bound to no device; a report whose time is more than ``max_backfill`` old or five
+minutes ahead is 422 with nothing kept; a body over the limit (declared, or chunked past it)
+is 413; an agent over its rate is 429.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import ssl
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from collectors.agent import parse_line
+from collectors.agentguard import THROTTLE, device_refusal, time_refusal
 from collectors.base import ParseContext
 from collectors.httpserve import Body, Head, Limits, Reply, Server
 from collectors.screenshots import MAX_SCREENSHOT, ScreenshotError, store_blob
-from monitord.agents import agent_for_token
+from monitord.agents import Enrolment, agent_for_token
 from monitord.clock import Clock
 from monitord.config import Agents
+from monitord.model import Event, EventKind
 
 MAX_ERRORS = 20
 
@@ -61,6 +68,7 @@ class IngestSettings:
     max_body: int = 1024 * 1024
     rate_per_minute: float = 600.0
     limits: Limits = field(default_factory=Limits)
+    max_backfill: timedelta = timedelta(days=7)
 
 
 def _error(status: int, message: str, **extra: object) -> Reply:
@@ -90,16 +98,28 @@ class AgentEndpoint:
             return await self.screenshot(head, body, path.removeprefix("/v1/screenshots/"))
         return _error(404, "no such endpoint")
 
-    async def _agent(self, head: Head) -> str | Reply:
+    async def _agent(self, head: Head) -> Enrolment | Reply:
+        """The agent a request's token belongs to, or the answer that refuses it."""
         header = head.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             return _error(401, "an Authorization: Bearer token is required")
-        name = await asyncio.to_thread(
+        enrolment = await asyncio.to_thread(
             agent_for_token, self.engine, token.strip(), self.clock.now()
         )
-        if name is None:
+        if enrolment is None:
             return _error(401, "unknown or revoked token")
+        if enrolment.device_id is None or not enrolment.known:
+            reason = device_refusal(Event(EventKind.DEVICE, self.clock.now()), enrolment)
+            THROTTLE.log(
+                logging.WARNING,
+                "unbound",
+                "agents' endpoint: %s from %s: refused",
+                reason,
+                head.peer,
+            )
+            return _error(403, str(reason))
+        name = enrolment.agent
         bucket = self.buckets.setdefault(
             name,
             Bucket(
@@ -110,18 +130,20 @@ class AgentEndpoint:
         )
         if not bucket.take():
             return Reply.json(429, {"error": "too many requests: slow down"}, ("Retry-After", "10"))
-        return name
+        return enrolment
 
     async def reports(self, head: Head, request: Body) -> Reply:
-        agent = await self._agent(head)
-        if isinstance(agent, Reply):
-            return agent
+        enrolment = await self._agent(head)
+        if isinstance(enrolment, Reply):
+            return enrolment
+        agent = enrolment.agent
         body = await request.read(self.settings.max_body)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return _error(422, "body is not UTF-8")
-        ctx = ParseContext(self.tz, self.clock.now())
+        now = self.clock.now()
+        ctx = ParseContext(self.tz, now)
         errors: list[dict[str, object]] = []
         lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
         if not lines:
@@ -137,6 +159,20 @@ class AgentEndpoint:
                     403,
                     f"line {n}: agent_id {str(owner)[:64]!r} is not this token's agent {agent!r}",
                 )
+            for ev in parsed.events:
+                refused = device_refusal(ev, enrolment)
+                if refused is not None:
+                    THROTTLE.log(
+                        logging.WARNING,
+                        "other-device",
+                        "agents' endpoint: %s from %s: refused",
+                        refused,
+                        head.peer,
+                    )
+                    return _error(403, f"line {n}: {refused}")
+                late = time_refusal(ev.ts, now, self.settings.max_backfill)
+                if late is not None:
+                    errors.append({"line": n, "reason": late})
         if errors:
             return _error(422, "bad reports: nothing was kept", lines=errors[:MAX_ERRORS])
         name = await asyncio.to_thread(
@@ -158,9 +194,9 @@ class AgentEndpoint:
         return name
 
     async def screenshot(self, head: Head, request: Body, digest: str) -> Reply:
-        agent = await self._agent(head)
-        if isinstance(agent, Reply):
-            return agent
+        enrolment = await self._agent(head)
+        if isinstance(enrolment, Reply):
+            return enrolment
         body = await request.read(MAX_SCREENSHOT)
         try:
             path = await asyncio.to_thread(store_blob, body, digest, self.settings.evidence)

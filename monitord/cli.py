@@ -547,10 +547,10 @@ def cmd_agents(args: argparse.Namespace) -> int:
     engine = open_store(cfg.database_url, site=cfg.site_id)
     now = SystemClock().now()
     if args.agents_command == "add":
-        token = add_agent(engine, args.name, actor(), now)
+        token = add_agent(engine, args.name, actor(), now, args.device)
         out.print(
-            f"agent {args.name} added. Its token, shown this once (put it in the agent's "
-            "configuration):",
+            f"agent {args.name} added for device {args.device}. Its token, shown this once "
+            "(put it in the agent's configuration):",
             markup=False,
         )
         sys.stdout.write(token + "\n")
@@ -558,10 +558,11 @@ def cmd_agents(args: argparse.Namespace) -> int:
         revoke_agent(engine, args.name, actor(), now)
         out.print(f"agent {args.name}: token revoked", markup=False)
     else:
-        table = Table("agent", "added", "by", "revoked", "last seen")
+        table = Table("agent", "device", "added", "by", "revoked", "last seen")
         for a in list_agents(engine):
             table.add_row(
                 a.name,
+                a.device_id or "none: enrol again with --device",
                 str(a.created_at)[:19],
                 a.created_by,
                 str(a.revoked_at)[:19] if a.revoked_at else "-",
@@ -1016,6 +1017,12 @@ def build_parser() -> argparse.ArgumentParser:
     for action in ("add", "revoke"):
         s = agents.add_parser(action)
         s.add_argument("name")
+        if action == "add":
+            s.add_argument(
+                "--device",
+                required=True,
+                help="the device (from the devices file) the agent runs on and reports for",
+            )
         s.set_defaults(func=cmd_agents)
     agents.add_parser("list").set_defaults(func=cmd_agents)
 

@@ -237,6 +237,11 @@ class Agents(_Section):
     max_connections: int = Field(default=512, ge=1, le=65_536)
     max_per_address: int = Field(default=32, ge=1, le=65_536)
     max_requests: int = Field(default=100, ge=1)
+    # Reports about more than this long ago are refused (and more than 5 minutes ahead).
+    max_backfill: Duration = timedelta(days=7)
+    # The spool takes reports only from enrolled agents (else also from agents not enrolled,
+    # for devices that have no enrolled agent of their own).
+    spool_enrolled_only: bool = False
 
     @model_validator(mode="after")
     def _tls_unless_loopback(self) -> Agents:

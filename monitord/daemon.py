@@ -11,11 +11,13 @@ import logging
 import signal
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from alerting.delivery import EmailNotifier, deliver_due
 from alerting.schedule import start_scheduler
 from collectors.agent_http import AgentEndpoint, IngestSettings, endpoint_limits, tls_context
+from collectors.agentguard import SpoolGuard
 from collectors.base import (
     Batch,
     Collector,
@@ -23,13 +25,13 @@ from collectors.base import (
     Parser,
     Session,
     StatefulParser,
-    load_parser,
 )
 from collectors.capture import CaptureError, Sniffer
 from collectors.files import read_header, records_before
 from collectors.follow import FileCollector
 from collectors.httpserve import Server
 from collectors.spool import SpoolCollector
+from monitord.agents import enrolments, warn_unbound
 from monitord.app import App, open_app, parser_for
 from monitord.clock import Clock, SystemClock
 from monitord.config import Config, ConfigError, load_config
@@ -92,9 +94,15 @@ class Daemon:
                     poll_interval=cfg.settings.pipeline.poll_interval.total_seconds(),
                 ),
                 "agent",
-                load_parser("agent"),
+                SpoolGuard(
+                    partial(enrolments, app.engine),
+                    clock.now,
+                    agents.max_backfill,
+                    agents.spool_enrolled_only,
+                ),
             )
         )
+        warn_unbound(app.engine)
         self.notifier = EmailNotifier(cfg)
         self._sessions: dict[str, tuple[str, Session]] = {}
         self.started = clock.now()
@@ -254,6 +262,7 @@ class Daemon:
             agents.max_body,
             agents.rate_per_minute,
             endpoint_limits(agents),
+            agents.max_backfill,
         )
         endpoint = AgentEndpoint(self.app.engine, self.clock, settings, cfg.tz)
         tls = (

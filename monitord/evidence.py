@@ -148,6 +148,8 @@ def _collect(
                 "user": ev.user,
                 "username": ev.username,
                 "device_id": ev.device_id,
+                "hostname": ev.hostname,
+                "agent": ev.agent,  # the endpoint agent that reported it, if one did
                 "domain": ev.domain,
                 "url": ev.url,
                 "text": ev.text,

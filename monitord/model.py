@@ -121,6 +121,7 @@ class Event:
     # catdesc, Umbrella's categories), kept beside monitord's; ``blocked`` and ``action``
     # hold the filter's verdict.
     filter_category: str | None = None
+    agent: str | None = None  # the endpoint agent whose report this is
 
 
 @dataclass(frozen=True, slots=True)

@@ -257,6 +257,7 @@ class Processor:
             "offset": j.origin.offset,
             "filter_category": _clip(ev.filter_category, 128),
             "raw": j.raw,
+            "agent": _clip(ev.agent, 128),
         }
 
     def process(

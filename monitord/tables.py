@@ -80,6 +80,8 @@ class EventRow(SQLModel, table=True):
     # The school's filter's own category for the event (its verdict is blocked and action).
     filter_category: str | None = Field(default=None, max_length=128)
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # The endpoint agent that reported the event (checked against its token or enrolment).
+    agent: str | None = Field(default=None, max_length=128)
 
 
 class DomainNameRow(SQLModel, table=True):
@@ -374,6 +376,9 @@ class AgentRow(SQLModel, table=True):
     created_by: str = Field(default="", max_length=128)
     revoked_at: datetime | None = None
     last_seen_at: datetime | None = None
+    # The device it reports for (``agents add NAME --device ID``); None: enrolled before
+    # agents were bound to devices, refused until enrolled again.
+    device_id: str | None = Field(default=None, max_length=128)
 
 
 class DigestRow(SQLModel, table=True):

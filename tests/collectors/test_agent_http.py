@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,13 +13,17 @@ from pathlib import Path
 import aiohttp
 import pytest
 import trustme
+from sqlalchemy import update
 
 from collectors.agent_http import AgentEndpoint, IngestSettings, tls_context
 from collectors.httpserve import Limits, Server
-from monitord.agents import add_agent, revoke_agent
+from monitord.agents import revoke_agent
 from monitord.app import App
 from monitord.clock import FixedClock
+from monitord.store import table_of
+from monitord.tables import AgentRow
 from tests.collectors.test_spool import report
+from tests.monitord.test_agents import enrol
 
 pytestmark = pytest.mark.stores
 
@@ -85,7 +90,7 @@ def body(*lines: str) -> bytes:
 
 
 async def test_good_reports_are_spooled_for_the_pipeline(served: Served, app: App) -> None:
-    token = add_agent(app.engine, "y6-lt-07", "it", app.clock.now())
+    token = enrol(app, served.spool.parent)
     status, answer = await post(served, "/v1/reports", body(report(1), report(2)), token)
     assert (status, answer["accepted"]) == (202, 2)
     [spooled] = served.spooled()
@@ -96,7 +101,7 @@ async def test_good_reports_are_spooled_for_the_pipeline(served: Served, app: Ap
 async def test_no_or_bad_token_is_401_and_nothing_kept(
     served: Served, app: App, token: str | None
 ) -> None:
-    add_agent(app.engine, "y6-lt-07", "it", app.clock.now())
+    enrol(app, served.spool.parent)
     status, answer = await post(served, "/v1/reports", body(report(1)), token)
     assert status == 401
     assert "token" in str(answer["error"])
@@ -104,14 +109,14 @@ async def test_no_or_bad_token_is_401_and_nothing_kept(
 
 
 async def test_a_revoked_token_no_longer_works(served: Served, app: App) -> None:
-    token = add_agent(app.engine, "y6-lt-07", "it", app.clock.now())
+    token = enrol(app, served.spool.parent)
     revoke_agent(app.engine, "y6-lt-07", "it", app.clock.now())
     assert (await post(served, "/v1/reports", body(report(1)), token))[0] == 401
     assert served.spooled() == []
 
 
 async def test_bad_reports_are_422_with_reasons_and_nothing_kept(served: Served, app: App) -> None:
-    token = add_agent(app.engine, "y6-lt-07", "it", app.clock.now())
+    token = enrol(app, served.spool.parent)
     bad = json.dumps({"schema": "monitord.agent/1", "agent_id": "y6-lt-07"})
     status, answer = await post(served, "/v1/reports", body(report(1), bad, "{not json"), token)
     assert status == 422
@@ -123,28 +128,28 @@ async def test_bad_reports_are_422_with_reasons_and_nothing_kept(served: Served,
 
 
 async def test_reports_for_another_agent_are_403(served: Served, app: App) -> None:
-    token = add_agent(app.engine, "suite-pc-01", "it", app.clock.now())
+    token = enrol(app, served.spool.parent, "suite-pc-01", "pc1")
     status, answer = await post(served, "/v1/reports", body(report(1)), token)
     assert status == 403
     assert "is not this token's agent 'suite-pc-01'" in str(answer["error"])
 
 
 async def test_oversized_body_is_413(served: Served, app: App) -> None:
-    token = add_agent(app.engine, "y6-lt-07", "it", app.clock.now())
+    token = enrol(app, served.spool.parent)
     status, _ = await post(served, "/v1/reports", body(*[report(i) for i in range(40)]), token)
     assert status == 413
     assert served.spooled() == []
 
 
 async def test_rate_limit_per_agent(served: Served, app: App) -> None:
-    token = add_agent(app.engine, "y6-lt-07", "it", app.clock.now())
+    token = enrol(app, served.spool.parent)
     codes = [(await post(served, "/v1/reports", body(report(i)), token))[0] for i in range(14)]
     assert codes[:11] == [202] * 11  # a burst of a sixth of the minute's rate, plus one
     assert 429 in codes[11:]
 
 
 async def test_screenshots_checked_and_kept_by_hash(served: Served, app: App) -> None:
-    token = add_agent(app.engine, "y6-lt-07", "it", app.clock.now())
+    token = enrol(app, served.spool.parent)
     picture = b"\x89PNG pretend"
     digest = hashlib.sha256(picture).hexdigest()
     status, _ = await post(served, f"/v1/screenshots/{digest}", picture, token)
@@ -175,7 +180,7 @@ async def status_of(reader: asyncio.StreamReader) -> int:
 async def test_a_chunked_body_past_the_limit_is_413_and_nothing_kept(
     served: Served, app: App
 ) -> None:
-    token = add_agent(app.engine, "y6-lt-07", "it", app.clock.now())
+    token = enrol(app, served.spool.parent)
     reader, writer = await tls_client(served)
     writer.write(
         f"POST /v1/reports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
@@ -194,7 +199,7 @@ async def test_slow_clients_are_cut_off_and_do_not_hold_up_others(
 ) -> None:
     limits = Limits(header_timeout=0.5, max_per_address=4)
     s, server = await start(tmp_path, app, clock, limits)
-    token = add_agent(app.engine, "y6-lt-07", "it", app.clock.now())
+    token = enrol(app, tmp_path)
     try:
         slow = []
         for _ in range(4):  # a slowloris: headers begun, never finished
@@ -215,3 +220,86 @@ async def test_slow_clients_are_cut_off_and_do_not_hold_up_others(
         assert server.open_connections <= 1
     finally:
         await server.close()
+
+
+def changed(line: str, **fields: object) -> str:
+    report_ = json.loads(line)
+    report_.update(fields)
+    return json.dumps(report_)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"hostname": "HEAD-LT"},  # the headteacher's laptop
+        {"hostname": "head-lt.school.local", "mac": "aa:00:00:00:00:99"},
+        {"mac": "aa:00:00:00:00:99"},  # its own host name with another device's MAC
+        {"kind": "logon", "data": {}, "hostname": "HEAD-LT", "user": "s.head"},
+    ],
+)
+async def test_a_report_for_another_device_is_403_logged_and_nothing_kept(
+    served: Served, app: App, fields: dict[str, object], caplog: pytest.LogCaptureFixture
+) -> None:
+    token = enrol(app, served.spool.parent)
+    caplog.set_level(logging.WARNING)
+    status, answer = await post(
+        served, "/v1/reports", body(report(1), changed(report(2), **fields)), token
+    )
+    assert status == 403
+    assert "line 2: " in str(answer["error"])
+    assert "is not agent 'y6-lt-07''s device 'y6-lt-07'" in str(answer["error"])
+    assert served.spooled() == []
+    assert "refused" in caplog.text
+    assert "y6-lt-07" in caplog.text
+
+
+async def test_its_own_device_by_host_name_or_device_id_and_no_mac_is_taken(
+    served: Served, app: App
+) -> None:
+    token = enrol(app, served.spool.parent)
+    lines = [
+        changed(report(1), hostname="y6-lt-07.school.local"),
+        changed(report(2), mac=None),
+        changed(report(3), kind="logon", data={}),
+    ]
+    assert (await post(served, "/v1/reports", body(*lines), token))[0] == 202
+
+
+async def test_an_agent_bound_to_no_device_is_refused_until_enrolled_again(
+    served: Served, app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = enrol(app, served.spool.parent)
+    with app.engine.begin() as conn:  # as an agent added before migration 0012
+        conn.execute(update(table_of(AgentRow)).values(device_id=None))
+    caplog.set_level(logging.WARNING)
+    status, answer = await post(served, "/v1/reports", body(report(1)), token)
+    assert status == 403
+    assert "monitord agents add y6-lt-07 --device DEVICE_ID" in str(answer["error"])
+    assert "bound to no device" in caplog.text
+    picture = b"\x89PNG pretend"
+    digest = hashlib.sha256(picture).hexdigest()
+    assert (await post(served, f"/v1/screenshots/{digest}", picture, token))[0] == 403
+    assert served.spooled() == []
+
+
+@pytest.mark.parametrize(
+    ("ts", "status"),
+    [
+        ("2026-11-13T16:00:01Z", 202),  # just within 7 days before the clock (16:00, 20th)
+        ("2026-11-13T15:59:59Z", 422),
+        ("2026-11-20T16:04:59Z", 202),  # less than 5 minutes ahead
+        ("2026-11-20T16:05:01Z", 422),
+        ("9999-12-31T23:59:59Z", 422),
+    ],
+)
+async def test_times_outside_the_backfill_window_are_refused(
+    served: Served, app: App, ts: str, status: int
+) -> None:
+    token = enrol(app, served.spool.parent)
+    code, answer = await post(served, "/v1/reports", body(changed(report(1), ts=ts)), token)
+    assert code == status
+    if status == 422:
+        [line] = answer["lines"]  # type: ignore[misc]
+        assert line["line"] == 1
+        assert "max_backfill" in line["reason"] or "ahead of the server's clock" in line["reason"]
+        assert served.spooled() == []

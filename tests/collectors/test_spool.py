@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from collectors.agent import PARSER
+from collectors.base import Parser
 from collectors.spool import SpoolCollector, is_ready, malformed
 from monitord.app import App
 from monitord.clock import FixedClock
@@ -52,10 +53,12 @@ def count(app: App, model: type) -> int:
         return int(conn.execute(select(func.count()).select_from(table_of(model))).scalar_one())
 
 
-async def run_until_idle(c: SpoolCollector, app: App, limit: int | None = None) -> int:
+async def run_until_idle(
+    c: SpoolCollector, app: App, limit: int | None = None, parser: Parser = PARSER
+) -> int:
     """Act as the daemon's writer: commit each batch with its checkpoint. With ``limit``,
     stop (like a crash) after that many batches."""
-    session = PARSER.session()
+    session = parser.session()
     done = 0
 
     async def consume() -> None:

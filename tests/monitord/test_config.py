@@ -204,3 +204,17 @@ def test_a_capture_source_names_an_interface_not_a_path(tmp_path: Path) -> None:
         "monitord.toml: sources[0]: interface applies only to format pcap (live capture)",
         "monitord.toml: sources[1]: give either path (a log file) or interface (pcap capture)",
     ]
+
+
+def test_the_agents_limits_and_backfill_window(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, '[agents]\nmax_backfill = "2d"\nmax_per_address = 4\n'))
+    agents = cfg.settings.agents
+    assert (agents.max_backfill, agents.max_per_address) == (timedelta(days=2), 4)
+    assert load_config(write(tmp_path, "")).settings.agents.max_backfill == timedelta(days=7)
+    bad = '[agents]\nmax_backfill = "soon"\nmax_connections = 0\nheader_timeout = "x"\n'
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, bad))
+    text = "\n".join(info.value.problems)
+    assert "agents.max_backfill: expected a duration" in text
+    assert "agents.max_connections:" in text
+    assert "agents.header_timeout: expected a duration" in text

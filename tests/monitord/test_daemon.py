@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -173,8 +174,14 @@ def test_an_agent_pushes_a_report_to_the_running_daemon(tmp_path: Path) -> None:
         port = s.getsockname()[1]
     with config.open("a") as fh:
         fh.write(f'\n[pipeline]\npoll_interval = 0.2\n\n[agents]\nlisten = "127.0.0.1:{port}"\n')
+    devices = tmp_path / "devices.csv"
+    devices.write_text(
+        "device_id,mac,hostname,ownership,assigned_to\ny6-lt-07,,Y6-LT-07,school_shared,\n"
+    )
+    monitord = [sys.executable, "-m", "monitord", "--config", str(config)]
+    subprocess.run([*monitord, "devices", "import", str(devices)], timeout=60, check=True)
     added = subprocess.run(
-        [sys.executable, "-m", "monitord", "--config", str(config), "agents", "add", "y6-lt-07"],
+        [*monitord, "agents", "add", "y6-lt-07", "--device", "y6-lt-07"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -185,7 +192,7 @@ def test_an_agent_pushes_a_report_to_the_running_daemon(tmp_path: Path) -> None:
         "schema": "monitord.agent/1",
         "agent_id": "y6-lt-07",
         "hostname": "Y6-LT-07",
-        "ts": "2026-11-19T10:01:02Z",
+        "ts": datetime.now(UTC).isoformat(timespec="seconds"),  # within [agents] max_backfill
         "user": "jayden.s",
         "ip": "10.20.6.7",
         "mac": None,

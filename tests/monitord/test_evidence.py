@@ -336,3 +336,29 @@ def test_case_work_silences_and_export_from_the_command_line(
     assert main([*cfg, "evidence", "export", alert_id, "-o", str(out)]) == 1
     assert "already exists" in capsys.readouterr().err
     assert main([*cfg, "evidence", "verify"]) == 0
+
+
+def test_a_bundle_names_the_agent_that_reported_each_event(
+    school: School, clock: FixedClock, tmp_path: Path
+) -> None:
+    reported = {
+        "schema": "monitord.agent/1",
+        "agent_id": "lap-alice-agent",
+        "hostname": "LAP-ALICE",
+        "ts": at(clock, 30).isoformat(),
+        "user": "alice.p",
+        "ip": None,
+        "mac": None,
+        "kind": "url",
+        "data": {"url": "https://csam-test.invalid/x"},
+    }
+    assert school.feed("agent", "agents", [json.dumps(reported)]).events == 1
+    [alert] = school.alerts(category="child_abuse")
+    out = tmp_path / "alert.zip"
+    export_bundle(school.app.engine, school.cfg, int(alert["id"]), out, "dsl.jones", clock.now())
+    [event] = json.loads(opened(out)["events.json"])
+    assert (event["agent"], event["hostname"], event["format"]) == (
+        "lap-alice-agent",
+        "LAP-ALICE",
+        "agent",
+    )
