@@ -4,8 +4,9 @@ A line is a head and a message. The head is any of
 
 - a file channel's ``DD-Mon-YYYY HH:MM:SS.mmm`` (or, with ``print-time iso8601``,
   ``YYYY-MM-DDTHH:MM:SS.mmm[Z]``);
-- syslog's ``[<PRI>]Mon DD HH:MM:SS host named[PID]:`` (or an RFC 3339 time), possibly
-  followed by named's own file-channel time, which is then the one used (it has the year);
+- syslog's ``[<PRI>]Mon DD HH:MM:SS host named[PID]:`` (or an RFC 3339 time), or an RFC 5424
+  envelope (``<PRI>1 TIME HOST named PID - - ``), possibly followed by named's own
+  file-channel time, which is then the one used (it has the year);
 - none at all (journald's ``host named[PID]:`` or a bare message): the line is then placed at
   the time the file was written;
 
@@ -35,12 +36,14 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from collectors.base import ParseContext, StatefulParser
+from collectors.envelope import BadEnvelope, parse_envelope
 from collectors.syslogtime import MONTHS, syslog_time
 from collectors.unbound import ACTION_MAX, QTYPE_MAX, RecentQueries
 from collectors.urls import normalise_host
 from monitord.model import SKIP, Event, EventKind, EventUpdate, Parsed, reject
 
 _PRI = re.compile(r"^<\d{1,3}>")
+_RFC5424 = re.compile(r"^<\d{1,3}>1 ")
 _SYSLOG_TIME = re.compile(r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<hms>\d\d:\d\d:\d\d) ")
 # named's file channel: 19-Oct-2022 05:34:02.425
 _FILE_TIME = re.compile(
@@ -149,12 +152,22 @@ def _head(line: str, ctx: ParseContext) -> tuple[datetime | None, str] | Parsed:
     """The line's time (None when none is written) and the message after the category and
     severity; a rejection when the head is not named's."""
     rest = line.rstrip("\r\n")
-    if m := _PRI.match(rest):
-        rest = rest[m.end() :]
     ts: datetime | None = None
     named = False
     bad_time = False
-    if m := _SYSLOG_TIME.match(rest):
+    if _RFC5424.match(rest):
+        try:
+            env = parse_envelope(rest, ctx.tz, ctx.reference)
+        except BadEnvelope as exc:
+            return reject(f"syslog envelope: {exc}")
+        # As named's own program line below: the message, and named's time in it if any.
+        rest = f"named: {env.message}" if (env.app or "").startswith("named") else env.message
+        ts = env.timestamp
+    elif m := _PRI.match(rest):
+        rest = rest[m.end() :]
+    if ts is not None:
+        pass  # the RFC 5424 envelope's time (named's own, when written, is read below)
+    elif m := _SYSLOG_TIME.match(rest):
         ts = syslog_time(m["mon"], int(m["day"]), m["hms"], ctx.tz, ctx.reference)
         bad_time = ts is None
         rest = rest[m.end() :]

@@ -104,7 +104,9 @@ def _time(text: str, ampm: str | None) -> tuple[int, int, int] | None:
 
 
 def parse_line(line: str, ctx: ParseContext, date_order: DateOrder = "mdy") -> Parsed:
-    text = line.rstrip("\r\n").lstrip("\ufeff")
+    # A stray backtick at either end (a line copied out of a Markdown or script block, as
+    # some collection tools hand them on) is not part of the line.
+    text = line.rstrip("\r\n").lstrip("\ufeff").strip("`")
     head = _HEAD.match(text)
     if head is None:
         if not text.strip() or text[0].isspace():

@@ -203,6 +203,20 @@ SAMPLES: list[tuple[str, dict[str, Any] | Parsed | str]] = [
         "10.20.6.7#1 (a.example): query: a.example IN A + (10.20.0.53)",
         {"ts": datetime(2026, 11, 19, 8, 0, 0, 500000, tzinfo=UTC)},
     ),
+    # An RFC 5424 envelope (a forwarder's or an appliance's), with and without named's time.
+    (
+        '<30>1 2026-11-20T09:41:07.5+01:00 ns1 named 811 - [meta sequenceId="4"] client '
+        "10.20.6.7#1 (a.example): query: a.example IN A + (10.20.0.53)",
+        {"ts": datetime(2026, 11, 20, 8, 41, 7, 500000, tzinfo=UTC), "client_ip": "10.20.6.7"},
+    ),
+    (
+        "<30>1 2026-11-20T09:41:07Z ns1 named 811 - - 19-Nov-2026 08:00:00.500 queries: info: "
+        "client 10.20.6.7#1 (a.example): query: a.example IN A + (10.20.0.53)",
+        {"ts": datetime(2026, 11, 19, 8, 0, 0, 500000, tzinfo=UTC)},
+    ),
+    ("<30>1 2026-11-20T09:41:07Z ns1 named 811 - - zone a.example/IN: loaded serial 7", SKIP),
+    ("<30>1 2026-11-20T09:41:07Z ns1 sshd 9 - - Accepted publickey", "not a BIND"),
+    ("<30>1 2026-02-30T09:41:07Z ns1 named 811 - - client 10.0.0.1#1: query: a IN A", "envelope"),
     # rsyslog's RFC 3339 time, with its offset.
     (
         "2026-11-20T09:41:07.123456+01:00 ns1 named[811]: client 10.20.6.7#1 (a.example): "

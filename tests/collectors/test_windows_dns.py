@@ -110,6 +110,18 @@ SAMPLES: list[tuple[str, dict[str, Any] | Parsed | str]] = [
             "blocked": False,
         },
     ),
+    # A stray backtick after the name, and one before the date (lines copied out of a
+    # script's or a README's code block).
+    (
+        "6/11/2026 2:40:00 PM 0E64 PACKET 00000035E1A2BA00 UDP Rcv 10.0.1.50 0001 Q "
+        "[0001 D SERVFAIL] A (3)api(8)internal(4)corp(3)com(0)`",
+        {"client_ip": "10.0.1.50", "domain": "api.internal.corp.com", "qtype": "A"},
+    ),
+    (
+        "`6/11/2026 2:32:08 PM 0E64 PACKET 00000035E1A2B3C4 UDP Rcv 10.0.1.50 0001 Q "
+        "[0001 D NOERROR] A (4)mail(7)contoso(3)com(0)",
+        {"client_ip": "10.0.1.50", "domain": "mail.contoso.com"},
+    ),
     # Afternoon, winter; TCP; a longer name with upper case.
     (
         "11/20/2026 3:05:09 PM 0714 PACKET  000000002CC599A0 TCP Rcv 10.20.6.7       3434   Q "
