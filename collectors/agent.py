@@ -218,11 +218,10 @@ def _event(report: dict[str, Any]) -> Event | None:
             raise _Bad(f"data.url: {url[:60]!r} names no host")
         return Event(kind=EventKind.HTTP, url=url, domain=domain, **common)
     if kind == "search":
-        return Event(kind=EventKind.SEARCH, text=data["query"], **common)
-    if kind == "typed_text":
-        return Event(kind=EventKind.TEXT, text=data["text"], **common)
-    if kind == "window_title":
-        return Event(kind=EventKind.TEXT, text=data["title"], **common)
+        return Event(kind=EventKind.SEARCH, text=data["query"], report=kind, **common)
+    if kind in ("typed_text", "window_title"):
+        text = data["text" if kind == "typed_text" else "title"]
+        return Event(kind=EventKind.TEXT, text=text, report=kind, app=data.get("app"), **common)
     if kind == "process":
         return Event(kind=EventKind.PROCESS, text=data["name"], **common)
     return None  # screenshot: checked, kept as a raw line, no event yet

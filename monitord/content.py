@@ -14,9 +14,13 @@ from typing import Any
 from monitord.categories import ALLOW, is_category
 from monitord.lists import ListError
 from monitord.model import Decision, Event, EventKind, Match, Person, Severity
-from monitord.phrases import PhraseEngine, age_band_of
+from monitord.phrases import JUNIOR, PhraseEngine, TextResult, age_band_of
 from monitord.policy import Policy
 from monitord.searchterms import event_text
+from monitord.textrisk.conversation import Conversations
+from monitord.textrisk.judge import SEARCH, TITLE, TYPED, TextJudge, TextVerdict
+from monitord.textrisk.lexicon import default_lexicon
+from monitord.textrisk.words import as_json, summary
 
 DEFAULT_PROCESSES = Path(__file__).parent / "defaults" / "processes"
 
@@ -79,22 +83,62 @@ def capped(decision: Decision, cap: Severity | None) -> Decision:
     )
 
 
+def text_band(person: Person | None) -> str:
+    """The age band a text is judged for: the person's, and for someone nobody knows the
+    junior band, as policy puts them in the pupil column."""
+    return JUNIOR if person is None else age_band_of(person)
+
+
+def text_kind(event: Event) -> str:
+    """How a text is judged: an agent's typed text or window title, else a search (an agent's
+    search report, or the query of a search engine's URL seen by the proxy or the capture)."""
+    if event.kind is EventKind.TEXT:
+        return TITLE if event.report == "window_title" else TYPED
+    return SEARCH
+
+
+def merge(result: TextResult, verdict: TextVerdict, judge: TextJudge) -> ContentVerdict:
+    """The phrase lists' result and the lexicon judgement together: a category is raised when
+    either raises it; each lexicon category carries its explanation as one match."""
+    name = judge.language_name(verdict.language.code)
+    matches = list(result.matches()) if result.categories else []
+    categories = list(result.categories)
+    for category in verdict.categories:
+        total = next(s.total for s in verdict.scores if s.category == category)
+        matches.append(
+            Match(category, f"textrisk/{verdict.kind}", summary(verdict, category, name), total)
+        )
+        if category not in categories:
+            categories.append(category)
+    support = tuple(dict.fromkeys((*result.support_categories, *verdict.support)))
+    cap = Severity.HIGH if support else None
+    if not categories:
+        return ContentVerdict()
+    return ContentVerdict(tuple(matches), tuple(categories), cap, support)
+
+
 def text_explainer(
     phrases: PhraseEngine,
     policy: Policy,
     person: Person | None,
     at: datetime,
     addresses: Callable[[tuple[str, ...]], list[str]],
+    judge: TextJudge | None = None,
+    kind: str = SEARCH,
 ) -> Callable[[str], dict[str, Any]]:
-    """For ``monitord classify "some text"``: every phrase hit with its list and weight, the
-    totals against the age band's limits, and what policy makes of each category over."""
-    band = age_band_of(person)
+    """For ``monitord classify "some text"``: the lexicon judgement in sentences (language,
+    frames, signals, phrases, limits), every phrase-list hit with its list and weight, and what
+    policy makes of each category raised."""
+    band = text_band(person)
+    judge = judge or TextJudge(default_lexicon())
 
     def explain(text: str) -> dict[str, Any]:
         result = phrases.score(text, band)
+        verdict = judge.judge(text, kind, band)
+        merged = merge(result, verdict, judge)
         decisions = []
-        for category in result.categories:
-            d = capped(policy.decide(category, person, None, at), result.max_severity)
+        for category in merged.categories:
+            d = capped(policy.decide(category, person, None, at), merged.cap)
             decisions.append(
                 {
                     "category": category,
@@ -107,6 +151,7 @@ def text_explainer(
         return {
             "normalised": result.normalised,
             "age_band": band,
+            "judgement": as_json(verdict, judge.language_name(verdict.language.code)),
             "hits": [
                 {
                     "list": h.list_name,
@@ -119,8 +164,8 @@ def text_explainer(
             ],
             "totals": dict(result.totals),
             "limits": dict(result.limits),
-            "categories": list(result.categories),
-            "support_seeking": result.support_seeking,
+            "categories": list(merged.categories),
+            "support_seeking": bool(merged.support),
             "decisions": decisions,
         }
 
@@ -128,9 +173,20 @@ def text_explainer(
 
 
 class ContentClassifier:
-    def __init__(self, phrases: PhraseEngine, programs: ProcessIndex) -> None:
+    """What an event says: its text judged by the lexicons (alone, and with the same person's
+    recent messages in the same app) and by the phrase lists; its program name checked."""
+
+    def __init__(
+        self,
+        phrases: PhraseEngine,
+        programs: ProcessIndex,
+        judge: TextJudge | None = None,
+        conversations: Conversations | None = None,
+    ) -> None:
         self.phrases = phrases
         self.programs = programs
+        self.judge = judge or TextJudge(default_lexicon())
+        self.conversations = conversations or Conversations()
 
     def classify(self, event: Event, person: Person | None) -> ContentVerdict:
         if event.kind is EventKind.PROCESS and event.text:
@@ -139,9 +195,21 @@ class ContentClassifier:
         text = event_text(event)
         if not text:
             return ContentVerdict()
-        result = self.phrases.score(text, age_band_of(person))
-        if not result.hits:
-            return ContentVerdict()
-        return ContentVerdict(
-            result.matches(), result.categories, result.max_severity, result.support_categories
-        )
+        band = text_band(person)
+        kind = text_kind(event)
+        who = (person.username if person else None) or event.user or event.hostname
+        who = who or event.client_ip or ""
+        lesson = self.conversations.lesson(who, event.ts) if who else None
+        verdict = self.judge.judge(text, kind, band, lesson)
+        if kind == TITLE and who:
+            context = any(h.entry.cls == "context" for h in verdict.hits)
+            is_lesson = context and not verdict.categories
+            self.conversations.note_title(who, event.ts, text, is_lesson)
+        elif kind == TYPED and who:
+            recent = self.conversations.add(who, event.app or "", event.ts, text)
+            if recent.messages > 1:
+                together = self.judge.judge(recent.text, kind, band, lesson, recent.messages)
+                if set(together.categories) - set(verdict.categories):
+                    verdict = together
+        result = self.phrases.score(text, band)
+        return merge(result, verdict, self.judge)

@@ -7,8 +7,8 @@ enough to run a day of proxy traffic or a whole list through it (bench/classify_
 hosts are looked up a batch at a time in the compiled index, and only the lines that match
 something are explained one by one.
 
-Text classification (phrase lists, search terms) is another module's work: an item with a
-space in it is ``kind: "text"``, and its result will go under a ``text`` key, absent for now.
+Text (an item with a space in it, ``kind: "text"``) is judged by the text engine given as
+``text`` (monitord.content.text_explainer): its categories, policy and severity are the item's.
 """
 
 from __future__ import annotations
@@ -170,7 +170,15 @@ class Explainer:
             "severity": top.value if top else Severity.NONE.value,
         }
         if item.kind == "text" and self.text is not None:
-            out["text"] = self.text(item.given)
+            text = out["text"] = self.text(item.given)
+            if isinstance(text.get("categories"), list) and isinstance(text.get("decisions"), list):
+                # What the text says decides a text item: its categories, policy and severity.
+                out["categories"] = text["categories"]
+                out["decisions"] = text["decisions"]
+                out["support_seeking"] = bool(text.get("support_seeking"))
+                ranks = [Severity(d["severity"]) for d in text["decisions"]]
+                top = max(ranks, key=lambda s: s.rank, default=None)
+                out["severity"] = top.value if top else Severity.NONE.value
         return out
 
     def tail(self, c: Classification) -> str:
@@ -529,10 +537,12 @@ def render(result: dict[str, Any]) -> list[str]:
     """The explanation of ``explain`` for a person to read."""
     lines = [f"{result['item']}  ({result['kind']})"]
     if result["kind"] == "text":
-        if "text" in result:
-            lines.append(f"  text: {json.dumps(result['text'], ensure_ascii=False)}")
-        else:
+        if "text" not in result:
             lines.append("  text: no text classification in this build; domains and URLs only")
+        elif "judgement" in result["text"]:
+            lines.extend(_render_text(result))
+        else:
+            lines.append(f"  text: {json.dumps(result['text'], ensure_ascii=False)}")
         return lines
     where = f"host {result['host']}"
     if result.get("path"):
@@ -566,4 +576,31 @@ def render(result: dict[str, Any]) -> list[str]:
             f"{d['severity']} by {d['rule']}; to {to}"
         )
     lines.append(f"  result: {result['severity']}")
+    return lines
+
+
+def _render_text(result: dict[str, Any]) -> list[str]:
+    """A text's judgement as sentences: language, context, each category's frames, signals,
+    phrases and limit, the phrase lists' hits, and what policy does."""
+    text = result["text"]
+    lines = [f"  {s}" for s in text["judgement"]["sentences"]]
+    for h in text["hits"]:
+        lines.append(
+            f'  Phrase list {h["list"]}: "{h["phrase"]}" counts {h["weight"]} for '
+            f"{h['category']} ({h['kind']})."
+        )
+    who = result.get("person")
+    whom = (
+        f"{who['username']} ({who['role']})" if who else "someone not on the roster (pupil column)"
+    )
+    for d in text["decisions"]:
+        to = ", ".join(d["recipients"]) or "no one"
+        if d["addresses"]:
+            to += f" ({', '.join(d['addresses'])})"
+        lines.append(
+            f"  Policy: {d['category']} for {whom} is {d['severity']} by {d['rule']}; "
+            f"it goes to {to}."
+        )
+    help_note = " (a pupil looking for help)" if text.get("support_seeking") else ""
+    lines.append(f"  result: {result['severity']}{help_note}")
     return lines

@@ -122,6 +122,10 @@ class Event:
     # hold the filter's verdict.
     filter_category: str | None = None
     agent: str | None = None  # the endpoint agent whose report this is
+    # An agent report's kind (search, typed_text, window_title) and the app it names, which
+    # the text engine uses to tell typing from titles and to keep one conversation per app.
+    report: str | None = None
+    app: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,3 +83,65 @@ def test_program_key() -> None:
     assert program_key("C:\\Tools\\Tor.EXE") == "tor"
     assert program_key("/Applications/TunnelBear.app") == "tunnelbear"
     assert program_key("openvpn") == "openvpn"
+
+
+def typed(text: str, minute: int, app: str = "roblox", user: str = "jayden.s") -> Event:
+    return Event(
+        kind=EventKind.TEXT,
+        ts=T.replace(minute=minute),
+        text=text,
+        user=user,
+        report="typed_text",
+        app=app,
+    )
+
+
+def title(text: str, minute: int) -> Event:
+    return Event(
+        kind=EventKind.TEXT,
+        ts=T.replace(minute=minute),
+        text=text,
+        user="jayden.s",
+        report="window_title",
+    )
+
+
+def test_a_grooming_pattern_across_messages_in_one_app_is_caught() -> None:
+    c = ContentClassifier(default_engine(), ProcessIndex.load(DEFAULT_PROCESSES))
+    assert c.classify(typed("ur really mature for ur age", 0), PUPIL).categories == ()
+    # The same words in another app, or much later, are another conversation.
+    assert c.classify(typed("add me on snap", 1, app="minecraft"), PUPIL).categories == ()
+    v = c.classify(typed("add me on snap", 2), PUPIL)
+    assert v.categories == ("grooming",)
+    (m,) = v.matches
+    assert m.list_name == "textrisk/typed_text"
+    assert "flattery" in m.entry
+    assert "private app" in m.entry
+    assert "message(s)" in m.entry
+    late = ContentClassifier(default_engine(), ProcessIndex.load(DEFAULT_PROCESSES))
+    late.classify(typed("ur really mature for ur age", 0), PUPIL)
+    assert late.classify(typed("add me on snap", 20), PUPIL).categories == ()
+
+
+def test_fragments_typed_one_after_another_are_read_together() -> None:
+    c = ContentClassifier(default_engine(), ProcessIndex.load(DEFAULT_PROCESSES))
+    assert c.classify(typed("i want to", 0, app="word"), PUPIL).categories == ()
+    assert c.classify(typed("kill", 1, app="word"), PUPIL).categories == ()
+    assert c.classify(typed("myself", 1, app="word"), PUPIL).categories == ("suicide",)
+
+
+def test_a_search_beside_a_lesson_document_is_judged_in_that_context() -> None:
+    c = ContentClassifier(default_engine(), ProcessIndex.load(DEFAULT_PROCESSES))
+    who = Event(kind=EventKind.SEARCH, ts=T.replace(minute=5), text="cannabis", user="jayden.s")
+    assert c.classify(who, PUPIL).categories == ("drugs",)
+    assert c.classify(title("Drugs and alcohol - PSHE Year 6 - Word", 6), PUPIL).categories == ()
+    v = c.classify(
+        Event(kind=EventKind.SEARCH, ts=T.replace(minute=8), text="cannabis", user="jayden.s"),
+        PUPIL,
+    )
+    assert v.categories == ()
+
+
+def test_an_unknown_person_is_judged_as_a_junior_pupil(content: ContentClassifier) -> None:
+    assert content.classify(search("suicide"), None).categories == ("suicide",)
+    assert content.classify(search("suicide"), TEACHER).categories == ()
