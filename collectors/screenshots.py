@@ -5,7 +5,9 @@ folder."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from pathlib import Path, PurePosixPath
 
 from monitord.private import write_private
@@ -48,13 +50,18 @@ def safe_relative(base: Path, name: str) -> Path:
 
 
 def store_screenshot(base: Path, name: str, digest: str, evidence: Path) -> Path:
-    """The screenshot a report in ``base`` names, checked and kept as evidence."""
+    """The screenshot a report in ``base`` names, checked and kept as evidence. It is read
+    from one descriptor opened without following a link, and no more than MAX_SCREENSHOT."""
     source = safe_relative(base, name)
     evidence_path(evidence, digest)  # the digest is checked before the file is read
     try:
-        size = source.stat().st_size
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise ScreenshotError(f"screenshot {name[:80]!r}: {exc.strerror}") from None
-    if size > MAX_SCREENSHOT:
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ScreenshotError(f"screenshot {name[:80]!r} is not a regular file")
+        data = fh.read(MAX_SCREENSHOT + 1)
+    if len(data) > MAX_SCREENSHOT:
         raise ScreenshotError(f"screenshot {name[:80]!r} is larger than 20 MiB")
-    return store_blob(source.read_bytes(), digest, evidence)
+    return store_blob(data, digest, evidence)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 
 from collectors.agent import PARSER
 from collectors.base import Parser
-from collectors.spool import SpoolCollector, is_ready, malformed
+from collectors.spool import SpoolCollector, SpoolFileError, is_ready, malformed, read_records
 from monitord.app import App
 from monitord.clock import FixedClock
 from monitord.store import table_of
@@ -166,3 +167,79 @@ def test_what_counts_as_a_finished_report_file(tmp_path: Path) -> None:
     assert malformed(tmp_path / "b.jsonl") == "line 1: not a monitord.agent/1 report"
     (tmp_path / "c.jsonl").write_text("\n\n")
     assert malformed(tmp_path / "c.jsonl") is None
+
+
+async def test_the_reader_survives_anything_in_the_spool(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    outside = tmp_path / "outside"
+    (outside / "done").mkdir(parents=True)
+    (outside / "rejected").mkdir()
+    secret = outside / "secret.txt"
+    secret.write_text('{"schema": "monitord.agent/1", "password": "hunter2"}\n')
+    (folder / "done").symlink_to(outside / "done")  # links for the folders it moves into
+    (folder / "rejected").symlink_to(outside / "rejected")
+    (folder / "dir.jsonl").mkdir()  # a directory where a file is expected
+    (folder / "dir.jsonl" / "x.jsonl").write_text(report(1) + "\n")
+    (folder / "link.jsonl").symlink_to(secret)  # a link out of the spool
+    os.mkfifo(folder / "fifo.jsonl")  # would hang a reader that opened it blocking
+    odd = os.fsdecode(b"odd-\xff\xfe.jsonl")  # not UTF-8 (a NUL cannot be in a name at all)
+    (folder / odd).write_text(report(2) + "\n")
+    (folder / "bell\x07\n.jsonl").write_text(report(3) + "\n")
+    (folder / "deep.jsonl").write_text("[" * 50_000 + "\n")
+    with (folder / "huge.jsonl").open("wb") as fh:  # one 400 MB line (sparse on disk)
+        fh.truncate(400 * 1024 * 1024)
+    (folder / "long.jsonl").write_bytes(b'{"x": "' + b"a" * (5 * 1024 * 1024) + b'"}\n')
+    nested = json.dumps({"a": 1}).replace("1", "[" * 20_000 + "]" * 20_000)
+    drop(folder, "mixed.jsonl", [report(4), nested, report(5)])
+    drop(folder, "good.jsonl", [report(6), report(7)])
+
+    await run_until_idle(spool(tmp_path, app, clock), app)
+
+    assert count(app, EventRow) == 4  # mixed.jsonl's two and good.jsonl's two
+    assert count(app, RejectedRow) == 1  # the nested line inside a good file
+    done, rejected = folder / "done", folder / "rejected"
+    assert not done.is_symlink()
+    assert not rejected.is_symlink()
+    assert sorted(p.name for p in done.iterdir()) == ["good.jsonl", "mixed.jsonl"]
+    assert list((outside / "done").iterdir()) == []  # nothing went through the links
+    assert list((outside / "rejected").iterdir()) == []
+    aside = sorted(p.name for p in folder.iterdir() if ".not-a-folder." in p.name)
+    assert [name.split(".")[1] for name in aside] == ["done", "rejected"]
+
+    def reason(name: str) -> str:
+        return (rejected / f"{name}.reason").read_text()
+
+    assert "a directory, not a file" in reason("dir.jsonl")
+    assert "a symbolic link, not a file" in reason("link.jsonl")
+    assert (rejected / "link.jsonl").is_symlink()  # the link itself moved, never followed
+    assert "not a regular file" in reason("fifo.jsonl")
+    assert "odd-\\xff\\xfe.jsonl: its name is not UTF-8" in reason(odd)
+    assert "control characters" in reason("bell\x07\n.jsonl")
+    assert "JSON nested too deeply" in reason("deep.jsonl")
+    assert "larger than 67108864 bytes" in reason("huge.jsonl")
+    assert "line 1 is longer than 65536 bytes" in reason("long.jsonl")
+    assert secret.read_text().endswith('hunter2"}\n')
+    with app.engine.connect() as conn:
+        raws = [bytes(r.raw) for r in conn.execute(select(table_of(RejectedRow)))]
+    assert not any(b"hunter2" in r for r in raws)
+    assert not [p for p in folder.iterdir() if p.name.endswith(".jsonl")]
+
+
+async def test_a_report_file_swapped_for_a_link_is_not_followed(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    folder = tmp_path / "spool"
+    outside = tmp_path / "secret.jsonl"
+    outside.write_text(report(1) + "\n")
+    folder.mkdir()
+    (folder / "a.jsonl").symlink_to(outside)
+    collector = spool(tmp_path, app, clock)
+    assert collector.waiting() == [folder / "a.jsonl"]  # looked at, as anything named so
+    assert is_ready(folder / "a.jsonl") is False
+    with pytest.raises(SpoolFileError, match="a symbolic link"):
+        list(read_records(folder / "a.jsonl", "agents", 0, clock.now()))
+    await run_until_idle(collector, app)
+    assert count(app, EventRow) == 0
