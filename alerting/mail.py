@@ -159,6 +159,9 @@ def build_alert_message(ctx: MailContext) -> EmailMessage:
         "when": local(j.event.ts),
         "indicator": defang(ctx.alert["indicator"]),
         "blocked": j.event.blocked,
+        # The school's filter's own category and verdict, beside monitord's category.
+        "filter_category": clean(j.event.filter_category, 128) if j.event.filter_category else None,
+        "filter_action": clean(j.event.action or "", 64) or None,
         "source": clean(j.origin.source),
         "fmt": j.fmt,
         "matches": [

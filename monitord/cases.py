@@ -125,6 +125,9 @@ def show_alert(engine: Engine, alert_id: int, actor: str, now: datetime) -> Aler
                     "format": ev.fmt,
                     "indicator": ev.url or ev.domain,
                     "blocked": bool(ev.blocked),
+                    # The school's filter's own verdict and category, when it logged them.
+                    "filter_action": ev.action,
+                    "filter_category": ev.filter_category,
                     "attribution": ev.attribution,
                     "raw": bytes(ev.raw).decode("utf-8", "replace"),
                     "offset": int(ev.offset),

@@ -183,6 +183,9 @@ def cmd_alerts_show(args: argparse.Namespace) -> int:
         out.print(f"  {ev['ts']} {ev['source']} offset {ev['offset']}", markup=False)
         out.print(f"    raw: {ev['raw']}", markup=False)
         out.print(f"    attribution: {ev['attribution']}", markup=False)
+        if ev["filter_category"]:
+            verdict = ev["filter_action"] or ("blocked" if ev["blocked"] else "allowed")
+            out.print(f"    the filter: {verdict}, {ev['filter_category']}", markup=False)
         for m in ev["matches"]:
             out.print(f"    match: {m['category']} {m['entry']} ({m['list']})", markup=False)
     out.print("[bold]History[/bold]")

@@ -155,6 +155,7 @@ def _collect(
                 "text": ev.text,
                 "action": ev.action,
                 "blocked": bool(ev.blocked),
+                "filter_category": ev.filter_category,  # the school's filter's own
                 "attribution": ev.attribution,
                 "category": ev.category,
                 "severity": ev.severity,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import re
 import unicodedata
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -416,3 +417,18 @@ def test_non_critical_alert_has_no_importance_or_police_advice(
         assert line.replace("ID", "42") in text
     if advice:
         assert "monitord alerts ack 42" in text
+
+
+def test_the_filters_own_category_and_verdict_stand_beside_monitords(config: Config) -> None:
+    """A FortiGate's block, with its FortiGuard category: both the school's filter's words
+    and monitord's category are in the mail, escaped in the HTML."""
+    j = judged(category="gambling", entry="bet365.com")
+    event = replace(j.event, filter_category="Gambling <Sports>", action="blocked")
+    text, html = parts(build(config, replace(j, event=event, fmt="fortigate"))[0])
+    assert (
+        "The filter's own category: Gambling <Sports> (monitord's: gambling); its verdict: "
+        "blocked." in text
+    )
+    assert "its category: Gambling &lt;Sports&gt; (monitord's: gambling)" in html
+    plain, _ = parts(build(config, judged())[0])
+    assert "The filter's own category" not in plain  # Squid gives no category of its own
