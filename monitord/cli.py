@@ -286,7 +286,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from monitord.classify import Classifier
     from monitord.content import text_explainer
     from monitord.e2guardian import load_phrase_lists
-    from monitord.explain import Explainer, person_on_roster, render
+    from monitord.explain import Explainer, person_on_roster, render, school_filter
     from monitord.lists import load_index
     from monitord.phrases import DEFAULT_PHRASES, load_engine
     from monitord.policy import load_policy
@@ -318,6 +318,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         return 0
     result = explainer.explain(args.thing)
+    result["filter"] = school_filter(engine, result.get("host"))
     if args.json:
         _print_json(result)
     else:

@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from sqlalchemy import Engine, select
@@ -29,7 +29,7 @@ from monitord.hostindex import ListInfo, UrlEntry
 from monitord.model import Decision, Match, Person, Severity
 from monitord.policy import Policy
 from monitord.store import mine, table_of
-from monitord.tables import PersonRow
+from monitord.tables import EventRow, PersonRow
 
 # The host of a line, as squidGuard reads it: after an optional scheme and user, up to the
 # first of / ? # : or a space. One match per line (every part may be empty).
@@ -533,6 +533,43 @@ def person_on_roster(engine: Engine, username: str, site: str | None = None) -> 
     )
 
 
+# How many of a domain's newest events are looked through for the filter's own category.
+FILTER_LOOKBACK = 1000
+
+
+def school_filter(engine: Engine, host: str | None) -> dict[str, Any] | None:
+    """What the school's own filter (a firewall or filtering service whose log monitord
+    reads) last said about this host: its category and verdict, from the newest of the host's
+    recent events that carries one; None when none does."""
+    if not host:
+        return None
+    et = table_of(EventRow)
+    with engine.connect() as conn:
+        recent = (
+            select(et.c.ts, et.c.fmt, et.c.filter_category, et.c.action, et.c.blocked)
+            .where(mine(conn, et.c.site_id), et.c.domain == host)
+            .order_by(et.c.ts.desc())
+            .limit(FILTER_LOOKBACK)
+            .subquery()
+        )
+        r = conn.execute(
+            select(recent)
+            .where(recent.c.filter_category.is_not(None))
+            .order_by(recent.c.ts.desc())
+            .limit(1)
+        ).first()
+    if r is None:
+        return None
+    ts = r.ts if r.ts.tzinfo is not None else r.ts.replace(tzinfo=UTC)
+    return {
+        "format": r.fmt,
+        "category": r.filter_category,
+        "action": r.action,
+        "blocked": bool(r.blocked),
+        "at": ts.isoformat(),
+    }
+
+
 def render(result: dict[str, Any]) -> list[str]:
     """The explanation of ``explain`` for a person to read."""
     lines = [f"{result['item']}  ({result['kind']})"]
@@ -574,6 +611,13 @@ def render(result: dict[str, Any]) -> list[str]:
         lines.append(
             f"  policy: {d['category']} for {whom} at {result['at'][:16]}: "
             f"{d['severity']} by {d['rule']}; to {to}"
+        )
+    seen = result.get("filter")
+    if seen:
+        verdict = seen["action"] or ("blocked" if seen["blocked"] else "allowed")
+        lines.append(
+            f"  the school's filter ({seen['format']}, {seen['at'][:16]}): "
+            f"{seen['category']}, {verdict}"
         )
     lines.append(f"  result: {result['severity']}")
     return lines
