@@ -19,7 +19,7 @@ search         ``engine``, ``query``                         SEARCH, text = the 
 typed_text     ``text``, ``app``?                            TEXT, text = what was typed
 window_title   ``title``, ``app``?                           TEXT, text = the title
 process        ``name``, ``path``?, ``sha256``?              PROCESS, text = the name
-screenshot     ``file`` (relative to the report), ``sha256``  none yet (checked, then skipped)
+screenshot     ``file`` (relative to the report), ``sha256``  SCREENSHOT, text = the sha256
 =============  ============================================  ===============================
 
 Every event carries the agent's id, the report's time (UTC), user (``DOMAIN\\user`` and
@@ -224,7 +224,7 @@ def _event(report: dict[str, Any]) -> Event | None:
         return Event(kind=EventKind.TEXT, text=text, report=kind, app=data.get("app"), **common)
     if kind == "process":
         return Event(kind=EventKind.PROCESS, text=data["name"], **common)
-    return None  # screenshot: checked, kept as a raw line, no event yet
+    return Event(kind=EventKind.SCREENSHOT, text=data["sha256"], report=kind, **common)
 
 
 def parse_line(line: str, ctx: ParseContext) -> Parsed:

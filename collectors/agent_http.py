@@ -5,7 +5,8 @@
 ``monitord.agent/1`` reports: every report is validated first; if all are good they are
 written into the spool as one file (under a temporary name, synced, then renamed) and the
 answer is 202, else 422 naming each bad line and nothing is kept. ``POST
-/v1/screenshots/SHA256`` stores a screenshot under its hash after checking it. A missing,
+/v1/screenshots/SHA256`` stores a screenshot under its hash after checking it, within the
+agent's ``screenshot_quota`` (507 when it is full). A missing,
 wrong or revoked token is 401 with nothing stored; a report for another agent, or for any
 device but the one the agent was enrolled for, is 403 (and logged), as is any request from an
 agent bound to no device; a report whose time is more than ``max_backfill`` old or five
@@ -30,14 +31,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from collectors.agent import parse_line
-from collectors.agentguard import THROTTLE, device_refusal, time_refusal
+from collectors.agentguard import device_refusal, time_refusal
 from collectors.base import ParseContext
-from collectors.httpserve import Body, Head, Limits, Reply, Server
-from collectors.screenshots import MAX_SCREENSHOT, ScreenshotError, store_blob
+from collectors.httpserve import Body, Head, Limits, Reply, Server, ThrottledLog
+from collectors.screenshots import MAX_SCREENSHOT, ScreenshotError, check_blob, store_blob
 from monitord.agents import Enrolment, agent_for_token
 from monitord.clock import Clock
 from monitord.config import Agents
 from monitord.model import Event, EventKind
+from monitord.shots import admit
 
 MAX_ERRORS = 20
 
@@ -69,6 +71,7 @@ class IngestSettings:
     rate_per_minute: float = 600.0
     limits: Limits = field(default_factory=Limits)
     max_backfill: timedelta = timedelta(days=7)
+    screenshot_quota: int = 512 * 1024 * 1024
 
 
 def _error(status: int, message: str, **extra: object) -> Reply:
@@ -84,6 +87,7 @@ class AgentEndpoint:
         self.settings = settings
         self.tz = tz
         self.buckets: dict[str, Bucket] = {}
+        self.throttle = ThrottledLog(logging.getLogger("monitord.endpoint"))
 
     async def handle(self, head: Head, body: Body) -> Reply:
         """Route one request (the server has read its head; the body is read on demand)."""
@@ -111,7 +115,7 @@ class AgentEndpoint:
             return _error(401, "unknown or revoked token")
         if enrolment.device_id is None or not enrolment.known:
             reason = device_refusal(Event(EventKind.DEVICE, self.clock.now()), enrolment)
-            THROTTLE.log(
+            self.throttle.log(
                 logging.WARNING,
                 "unbound",
                 "agents' endpoint: %s from %s: refused",
@@ -162,7 +166,7 @@ class AgentEndpoint:
             for ev in parsed.events:
                 refused = device_refusal(ev, enrolment)
                 if refused is not None:
-                    THROTTLE.log(
+                    self.throttle.log(
                         logging.WARNING,
                         "other-device",
                         "agents' endpoint: %s from %s: refused",
@@ -198,6 +202,22 @@ class AgentEndpoint:
         if isinstance(enrolment, Reply):
             return enrolment
         body = await request.read(MAX_SCREENSHOT)
+        try:
+            check_blob(body, digest)
+        except ScreenshotError as exc:
+            return _error(422, str(exc))
+        over = await asyncio.to_thread(
+            admit,
+            self.engine,
+            enrolment.agent,
+            digest,
+            len(body),
+            self.settings.screenshot_quota,
+            self.clock.now(),
+        )
+        if over is not None:
+            self.throttle.log(logging.WARNING, "quota", "agents' endpoint: %s", over)
+            return _error(507, over)
         try:
             path = await asyncio.to_thread(store_blob, body, digest, self.settings.evidence)
         except ScreenshotError as exc:

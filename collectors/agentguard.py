@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from collectors.agent import parse_line
@@ -28,8 +28,6 @@ from monitord.agents import Enrolment, host_label
 from monitord.model import Event, Parsed, reject
 
 log = logging.getLogger("monitord.agents")
-# A spool full of forged reports makes a few lines a minute, not one a report.
-THROTTLE = ThrottledLog(log)
 MAX_AHEAD = timedelta(minutes=5)
 
 
@@ -95,8 +93,14 @@ class Enrolled:
 
 class _GuardedSession:
     def __init__(
-        self, enrolled: Enrolled, now: datetime, max_backfill: timedelta, enrolled_only: bool
+        self,
+        enrolled: Enrolled,
+        now: datetime,
+        max_backfill: timedelta,
+        enrolled_only: bool,
+        throttle: ThrottledLog,
     ) -> None:
+        self.throttle = throttle
         self.enrolled = enrolled
         self.now = now
         self.max_backfill = max_backfill
@@ -118,7 +122,7 @@ class _GuardedSession:
                 f"a report for it from agent {agent[:64]!r} is refused"
             )
         if reason is not None:
-            THROTTLE.log(logging.WARNING, "spool-refused", "spool: report refused: %s", reason)
+            self.throttle.log(logging.WARNING, "spool-refused", "spool: report refused: %s", reason)
             return reason
         return time_refusal(ev.ts, self.now, self.max_backfill)
 
@@ -140,11 +144,13 @@ class SpoolGuard:
     now: Callable[[], datetime]
     max_backfill: timedelta
     enrolled_only: bool = False
+    # A spool full of forged reports makes a few lines a minute, not one a report.
+    throttle: ThrottledLog = field(default_factory=lambda: ThrottledLog(log))
     fmt: str = "agent"
     header_prefix: str | None = None
     snapshot: bool = False
 
     def session(self) -> Session:
         return _GuardedSession(
-            Enrolled(self.load()), self.now(), self.max_backfill, self.enrolled_only
+            Enrolled(self.load()), self.now(), self.max_backfill, self.enrolled_only, self.throttle
         )

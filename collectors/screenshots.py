@@ -11,6 +11,7 @@ import stat
 from pathlib import Path, PurePosixPath
 
 from monitord.private import write_private
+from monitord.shots import shot_path
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_SCREENSHOT = 20 * 1024 * 1024
@@ -23,15 +24,22 @@ class ScreenshotError(Exception):
 def evidence_path(evidence: Path, digest: str) -> Path:
     if not _SHA256.match(digest):
         raise ScreenshotError(f"sha256 {digest[:80]!r} is not 64 lower-case hex digits")
-    return evidence / "screenshots" / digest[:2] / digest
+    return shot_path(evidence, digest)
+
+
+def check_blob(data: bytes, digest: str) -> None:
+    """That ``digest`` is a SHA-256 and ``data``'s."""
+    if not _SHA256.match(digest):
+        raise ScreenshotError(f"sha256 {digest[:80]!r} is not 64 lower-case hex digits")
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != digest:
+        raise ScreenshotError(f"content's sha256 is {actual}, not {digest}")
 
 
 def store_blob(data: bytes, digest: str, evidence: Path) -> Path:
     """Keep ``data`` if its SHA-256 is ``digest``; the same picture twice is kept once."""
     target = evidence_path(evidence, digest)
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != digest:
-        raise ScreenshotError(f"content's sha256 is {actual}, not {digest}")
+    check_blob(data, digest)
     if target.exists():
         return target
     return write_private(target, data)
@@ -49,11 +57,11 @@ def safe_relative(base: Path, name: str) -> Path:
     return candidate
 
 
-def store_screenshot(base: Path, name: str, digest: str, evidence: Path) -> Path:
-    """The screenshot a report in ``base`` names, checked and kept as evidence. It is read
-    from one descriptor opened without following a link, and no more than MAX_SCREENSHOT."""
+def read_screenshot(base: Path, name: str, digest: str) -> bytes:
+    """The screenshot a report in ``base`` names, read from one descriptor opened without
+    following a link, and no more than MAX_SCREENSHOT."""
     source = safe_relative(base, name)
-    evidence_path(evidence, digest)  # the digest is checked before the file is read
+    evidence_path(Path(), digest)  # the digest is checked before the file is read
     try:
         fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
@@ -64,4 +72,9 @@ def store_screenshot(base: Path, name: str, digest: str, evidence: Path) -> Path
         data = fh.read(MAX_SCREENSHOT + 1)
     if len(data) > MAX_SCREENSHOT:
         raise ScreenshotError(f"screenshot {name[:80]!r} is larger than 20 MiB")
-    return store_blob(data, digest, evidence)
+    return data
+
+
+def store_screenshot(base: Path, name: str, digest: str, evidence: Path) -> Path:
+    """The screenshot a report in ``base`` names, checked and kept as evidence."""
+    return store_blob(read_screenshot(base, name, digest), digest, evidence)

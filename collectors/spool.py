@@ -22,7 +22,8 @@ dot-name the reader ignores) and a real folder made in its place.
 
 Screenshots named by a report (``{"kind": "screenshot", "data": {"file", "sha256"}}``, the
 file relative to the report) are checked against their SHA-256 and copied into the evidence
-folder under that hash; a name that would lead outside the spool is refused.
+folder under that hash, within the agent's ``screenshot_quota``; a name that would lead
+outside the spool is refused.
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ from collectors.base import Batch
 from collectors.files import MAX_LINE, file_identity, read_head, read_line
 from collectors.follow import load_checkpoint
 from collectors.httpserve import ThrottledLog
-from collectors.screenshots import ScreenshotError, store_screenshot
+from collectors.screenshots import ScreenshotError, check_blob, read_screenshot, store_blob
 from monitord.clock import Clock
 from monitord.model import Checkpoint, Origin, RawRecord
+from monitord.shots import admit
 
 log = logging.getLogger("monitord.spool")
 SCHEMA = "monitord.agent/1"
@@ -159,8 +161,8 @@ def malformed(path: Path) -> str | None:
     return None  # an empty file: nothing to read, nothing wrong
 
 
-def screenshots_of(path: Path) -> Iterator[tuple[str, str]]:
-    """(file, sha256) of every screenshot report in a report file."""
+def screenshots_of(path: Path) -> Iterator[tuple[str, str, str]]:
+    """(file, sha256, agent_id) of every screenshot report in a report file."""
     with open_report(path) as fh:
         for _n, raw in lines_of(fh):
             if b'"screenshot"' not in raw:
@@ -169,7 +171,7 @@ def screenshots_of(path: Path) -> Iterator[tuple[str, str]]:
                 report = json.loads(raw)
                 data = report["data"]
                 if report.get("kind") == "screenshot":
-                    yield str(data["file"]), str(data["sha256"])
+                    yield str(data["file"]), str(data["sha256"]), str(report["agent_id"])
             except (ValueError, KeyError, TypeError, RecursionError):
                 continue  # the parser rejects the report itself, with its reason
 
@@ -214,6 +216,7 @@ class SpoolCollector:
         *,
         batch_size: int = 2000,
         poll_interval: float = 1.0,
+        quota: int = 512 * 1024 * 1024,
     ) -> None:
         self.name = name
         self.folder = folder
@@ -222,6 +225,7 @@ class SpoolCollector:
         self.clock = clock
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.quota = quota  # bytes of screenshots one agent may have kept
         self._stop = asyncio.Event()
         self._stuck: set[tuple[str, int]] = set()  # entries that could not even be moved
         self.throttle = ThrottledLog(log)
@@ -324,12 +328,21 @@ class SpoolCollector:
                 self._stuck.add((path.name, path.lstat().st_ino))
 
     def _keep_screenshots(self, path: Path) -> None:
-        for name, digest in screenshots_of(path):
+        for name, digest, agent in screenshots_of(path):
             try:
-                stored = store_screenshot(self.folder, name, digest, self.evidence)
+                data = read_screenshot(self.folder, name, digest)
+                check_blob(data, digest)
+                over = admit(
+                    self.engine, agent[:128], digest, len(data), self.quota, self.clock.now()
+                )
+                if over is not None:
+                    raise ScreenshotError(f"screenshot {shown(name)} not kept: {over}")
+                stored = store_blob(data, digest, self.evidence)
                 log.info("%s: screenshot %s kept as %s", self.name, shown(name), stored)
             except ScreenshotError as exc:
-                log.warning("%s: %s: %s", self.name, shown(path.name), exc)
+                self.throttle.log(
+                    logging.WARNING, "screenshot", "%s: %s: %s", self.name, shown(path.name), exc
+                )
 
     def _batches(self, path: Path, start: int) -> list[Batch]:
         inode = path.lstat().st_ino

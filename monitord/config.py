@@ -242,6 +242,8 @@ class Agents(_Section):
     # The spool takes reports only from enrolled agents (else also from agents not enrolled,
     # for devices that have no enrolled agent of their own).
     spool_enrolled_only: bool = False
+    # The bytes of screenshots one agent may have kept at once (monitord.shots).
+    screenshot_quota: int = Field(default=512 * 1024 * 1024, ge=0)
 
     @model_validator(mode="after")
     def _tls_unless_loopback(self) -> Agents:

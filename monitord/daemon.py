@@ -92,6 +92,7 @@ class Daemon:
                     clock,
                     batch_size=cfg.settings.pipeline.batch_size,
                     poll_interval=cfg.settings.pipeline.poll_interval.total_seconds(),
+                    quota=agents.screenshot_quota,
                 ),
                 "agent",
                 SpoolGuard(
@@ -263,6 +264,7 @@ class Daemon:
             agents.rate_per_minute,
             endpoint_limits(agents),
             agents.max_backfill,
+            agents.screenshot_quota,
         )
         endpoint = AgentEndpoint(self.app.engine, self.clock, settings, cfg.tz)
         tls = (

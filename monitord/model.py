@@ -26,6 +26,7 @@ class EventKind(StrEnum):
     LOGOFF = "logoff"
     DEVICE = "device"
     HEALTH = "health"
+    SCREENSHOT = "screenshot"  # an agent's screenshot; text is its SHA-256
 
 
 class Severity(StrEnum):

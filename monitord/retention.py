@@ -54,6 +54,7 @@ from sqlalchemy import (
 from monitord.config import Config, period_cutoff
 from monitord.partitions import Partition, create_partition, partitions
 from monitord.shortwrites import ShortWrites
+from monitord.shots import sweep as sweep_screenshots
 from monitord.store import RETENTION_ACTION, audit, table_of, utc
 from monitord.tables import (
     AlertEventRow,
@@ -76,6 +77,7 @@ KINDS = (
     "leases",
     "supply_visits",
     "rejected",
+    "screenshots",
     "audit",
 )
 PAUSE = 0.05  # seconds between two transactions: a waiting writer gets the store
@@ -356,6 +358,11 @@ def run_retention(
 
     gone = _alerts(run, cut_alerts, dry_run)  # first: the events of alerts removed go next
     _events(run, cut_events, dry_run, gone)
+    evidence = cfg.resolve(cfg.settings.agents.evidence)
+    if not result.stopped:  # a picture goes only once its reports have
+        result.removed["screenshots"] = sweep_screenshots(
+            engine, evidence, now, cut_events, dry_run=dry_run
+        )
     lt, st, rt, ot = (
         table_of(LeaseRow),
         table_of(SupplyVisitRow),

@@ -36,6 +36,13 @@ class EventRow(SQLModel, table=True):
         ),
         # Logons and logoffs only, so the identity layer finds its sessions at start without
         # reading every event; a partial index costs other inserts next to nothing.
+        # Screenshot reports by the picture they carry: retention finds whether any is left.
+        Index(
+            "ix_events_screenshots",
+            "text",
+            sqlite_where=text("kind = 'screenshot'"),
+            postgresql_where=text("kind = 'screenshot'"),
+        ),
         Index(
             "ix_events_sessions",
             "ts",
@@ -82,6 +89,19 @@ class EventRow(SQLModel, table=True):
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     # The endpoint agent that reported the event (checked against its token or enrolment).
     agent: str | None = Field(default=None, max_length=128)
+
+
+class ScreenshotRow(SQLModel, table=True):
+    """A screenshot an agent sent (kept once under its SHA-256 in the evidence folder): its
+    size counts toward the agent's quota; it goes when no report carries it (monitord.shots)."""
+
+    __tablename__ = "screenshots"
+
+    site_id: str = Field(default="default", primary_key=True, max_length=64)
+    sha256: str = Field(primary_key=True, max_length=64)
+    agent: str = Field(primary_key=True, max_length=128)
+    bytes: int = Field(sa_column=Column(_BIG, nullable=False))
+    stored_at: datetime
 
 
 class DomainNameRow(SQLModel, table=True):

@@ -97,9 +97,15 @@ def test_text_kinds(kind: str, data: dict[str, str], expected: tuple[EventKind, 
     assert ev.hostname == "Y6-LT-07"
 
 
-def test_screenshot_is_checked_then_skipped() -> None:
+def test_screenshot_is_an_event_carrying_its_sha256() -> None:
     parsed = parse_line(line(report("screenshot", {"file": "shots/0001.png", "sha256": SHA})), CTX)
-    assert parsed == SKIP
+    (ev,) = parsed.events
+    assert (ev.kind, ev.text, ev.report, ev.agent) == (
+        EventKind.SCREENSHOT,
+        SHA,
+        "screenshot",
+        "agent-y6-lt-07",
+    )
 
 
 def test_optional_fields_may_be_null_and_unknown_address_is_null() -> None:
@@ -185,9 +191,6 @@ def valid_reports(draw: st.DrawFn) -> dict[str, Any]:
 def test_fuzz_valid_reports_are_read(r: dict[str, Any]) -> None:
     parsed = parse_line(line(r), CTX)
     assert parsed.rejected is None, parsed.rejected
-    if r["kind"] == "screenshot":
-        assert parsed == SKIP
-        return
     (ev,) = parsed.events
     assert ev.ts.tzinfo is UTC
     assert ev.user == r["user"]

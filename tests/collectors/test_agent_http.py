@@ -40,7 +40,11 @@ class Served:
 
 
 async def start(
-    tmp_path: Path, app: App, clock: FixedClock, limits: Limits | None = None
+    tmp_path: Path,
+    app: App,
+    clock: FixedClock,
+    limits: Limits | None = None,
+    quota: int = 512 * 1024 * 1024,
 ) -> tuple[Served, Server]:
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")
@@ -51,6 +55,7 @@ async def start(
         max_body=4096,
         rate_per_minute=60,
         limits=limits or Limits(),
+        screenshot_quota=quota,
     )
     endpoint = AgentEndpoint(app.engine, clock, settings, app.cfg.tz)
     tls = tls_context(tmp_path / "server.pem", tmp_path / "server.pem")
@@ -303,3 +308,22 @@ async def test_times_outside_the_backfill_window_are_refused(
         assert line["line"] == 1
         assert "max_backfill" in line["reason"] or "ahead of the server's clock" in line["reason"]
         assert served.spooled() == []
+
+
+async def test_screenshots_beyond_the_agents_quota_are_507(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    s, server = await start(tmp_path, app, clock, quota=30)
+    token = enrol(app, tmp_path)
+    try:
+        first, second = b"\x89PNG first picture", b"\x89PNG second picture"
+        for data in (first, first):  # the same picture twice counts once
+            digest = hashlib.sha256(data).hexdigest()
+            assert (await post(s, f"/v1/screenshots/{digest}", data, token))[0] == 201
+        digest = hashlib.sha256(second).hexdigest()
+        status, answer = await post(s, f"/v1/screenshots/{digest}", second, token)
+        assert status == 507
+        assert "quota of 30" in str(answer["error"])
+        assert not (s.evidence / "screenshots" / digest[:2] / digest).exists()
+    finally:
+        await server.close()

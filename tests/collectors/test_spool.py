@@ -82,7 +82,13 @@ async def run_until_idle(
     return done
 
 
-def spool(tmp_path: Path, app: App, clock: FixedClock, batch_size: int = 100) -> SpoolCollector:
+def spool(
+    tmp_path: Path,
+    app: App,
+    clock: FixedClock,
+    batch_size: int = 100,
+    quota: int = 512 * 1024 * 1024,
+) -> SpoolCollector:
     return SpoolCollector(
         "agents",
         tmp_path / "spool",
@@ -91,6 +97,7 @@ def spool(tmp_path: Path, app: App, clock: FixedClock, batch_size: int = 100) ->
         clock,
         batch_size=batch_size,
         poll_interval=0.02,
+        quota=quota,
     )
 
 
@@ -157,6 +164,28 @@ async def test_screenshots_are_checked_and_kept_by_their_hash(
     kept = sorted(p.name for p in (tmp_path / "evidence").rglob("*") if p.is_file())
     assert kept == [digest]
     assert (tmp_path / "evidence" / "screenshots" / digest[:2] / digest).read_bytes() == picture
+
+
+async def test_screenshots_past_the_agents_quota_are_not_kept(
+    tmp_path: Path, app: App, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "spool"
+    (folder / "shots").mkdir(parents=True)
+    lines = []
+    for n in range(3):  # 26 bytes each against a quota of 60
+        data = f"\x89PNG fake screenshot no {n}".encode()
+        (folder / "shots" / f"s{n}.png").write_bytes(data)
+        lines.append(
+            report(n, "screenshot", file=f"shots/s{n}.png", sha256=hashlib.sha256(data).hexdigest())
+        )
+    drop(folder, "shots.jsonl", lines)
+    await run_until_idle(spool(tmp_path, app, clock, quota=60), app)
+    kept = [p for p in (tmp_path / "evidence").rglob("*") if p.is_file()]
+    assert len(kept) == 2
+    assert (
+        "not kept: agent 'y6-lt-07''s screenshots take 52 bytes of its quota of 60" in caplog.text
+    )
+    assert count(app, EventRow) == 3  # the reports themselves are stored
 
 
 def test_what_counts_as_a_finished_report_file(tmp_path: Path) -> None:
