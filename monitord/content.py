@@ -20,6 +20,7 @@ from monitord.searchterms import event_text
 from monitord.textrisk.conversation import Conversations
 from monitord.textrisk.judge import SEARCH, TITLE, TYPED, TextJudge, TextVerdict
 from monitord.textrisk.lexicon import default_lexicon
+from monitord.textrisk.normal import readings
 from monitord.textrisk.words import as_json, summary
 
 DEFAULT_PROCESSES = Path(__file__).parent / "defaults" / "processes"
@@ -97,12 +98,20 @@ def text_kind(event: Event) -> str:
     return SEARCH
 
 
-def merge(result: TextResult, verdict: TextVerdict, judge: TextJudge) -> ContentVerdict:
+def imported_only(phrases: PhraseEngine) -> PhraseEngine | None:
+    """The phrase lists a school imported (e2guardian's), without the project's own, which
+    the lexicons read as English entries (:func:`monitord.textrisk.lexicon.phrase_list_entries`);
+    None when there are none."""
+    imported = [p for p in phrases.lists if not p.name.startswith("phrases/")]
+    return PhraseEngine(imported, phrases.thresholds) if imported else None
+
+
+def merge(result: TextResult | None, verdict: TextVerdict, judge: TextJudge) -> ContentVerdict:
     """The phrase lists' result and the lexicon judgement together: a category is raised when
     either raises it; each lexicon category carries its explanation as one match."""
     name = judge.language_name(verdict.language.code)
-    matches = list(result.matches()) if result.categories else []
-    categories = list(result.categories)
+    matches = list(result.matches()) if result and result.categories else []
+    categories = list(result.categories) if result else []
     for category in verdict.categories:
         total = next(s.total for s in verdict.scores if s.category == category)
         matches.append(
@@ -110,7 +119,8 @@ def merge(result: TextResult, verdict: TextVerdict, judge: TextJudge) -> Content
         )
         if category not in categories:
             categories.append(category)
-    support = tuple(dict.fromkeys((*result.support_categories, *verdict.support)))
+    helped = result.support_categories if result else ()
+    support = tuple(dict.fromkeys((*helped, *verdict.support)))
     cap = Severity.HIGH if support else None
     if not categories:
         return ContentVerdict()
@@ -131,9 +141,10 @@ def text_explainer(
     policy makes of each category raised."""
     band = text_band(person)
     judge = judge or TextJudge(default_lexicon())
+    imported = imported_only(phrases)
 
     def explain(text: str) -> dict[str, Any]:
-        result = phrases.score(text, band)
+        result = imported.score(text, band) if imported else None
         verdict = judge.judge(text, kind, band)
         merged = merge(result, verdict, judge)
         decisions = []
@@ -149,7 +160,7 @@ def text_explainer(
                 }
             )
         return {
-            "normalised": result.normalised,
+            "normalised": verdict.normalised,
             "age_band": band,
             "judgement": as_json(verdict, judge.language_name(verdict.language.code)),
             "hits": [
@@ -160,10 +171,10 @@ def text_explainer(
                     "weight": h.weight,
                     "kind": h.kind,
                 }
-                for h in result.hits
+                for h in (result.hits if result else ())
             ],
-            "totals": dict(result.totals),
-            "limits": dict(result.limits),
+            "totals": dict(result.totals) if result else {},
+            "limits": dict(result.limits) if result else {},
             "categories": list(merged.categories),
             "support_seeking": bool(merged.support),
             "decisions": decisions,
@@ -184,6 +195,7 @@ class ContentClassifier:
         conversations: Conversations | None = None,
     ) -> None:
         self.phrases = phrases
+        self.imported = imported_only(phrases)
         self.programs = programs
         self.judge = judge or TextJudge(default_lexicon())
         self.conversations = conversations or Conversations()
@@ -200,7 +212,8 @@ class ContentClassifier:
         who = (person.username if person else None) or event.user or event.hostname
         who = who or event.client_ip or ""
         lesson = self.conversations.lesson(who, event.ts) if who else None
-        verdict = self.judge.judge(text, kind, band, lesson)
+        texts = readings(text)
+        verdict = self.judge.judge_readings(text, texts, kind, band, lesson)
         if kind == TITLE and who:
             context = any(h.entry.cls == "context" for h in verdict.hits)
             is_lesson = context and not verdict.categories
@@ -211,5 +224,7 @@ class ContentClassifier:
                 together = self.judge.judge(recent.text, kind, band, lesson, recent.messages)
                 if set(together.categories) - set(verdict.categories):
                     verdict = together
-        result = self.phrases.score(text, band)
+        result = None
+        if self.imported is not None:
+            result = self.imported.score(text, band, texts if text.isascii() else None)
         return merge(result, verdict, self.judge)

@@ -320,12 +320,16 @@ class PhraseEngine:
             return round(rule.weight * self.thresholds.limit(band, category) / 100)
         return rule.weight
 
-    def score(self, text: str, age_band: str) -> TextResult:
+    def score(
+        self, text: str, age_band: str, readings: tuple[str, ...] | None = None
+    ) -> TextResult:
         """Score ``text`` against every list for ``age_band`` (``infant``, ``junior`` or
-        ``adult``; see :func:`age_band`). Raises ValueError for any other band."""
+        ``adult``; see :func:`age_band`). Raises ValueError for any other band.
+        ``readings``: the text's :func:`~monitord.textnorm.variants`, when the caller has
+        them already."""
         if age_band not in BANDS:
             raise ValueError(f"unknown age band {age_band!r} (one of {', '.join(BANDS)})")
-        readings = variants(text)
+        readings = readings or variants(text)
         seen = self._found(readings)
         candidates: set[int] = set()
         for kid in seen:

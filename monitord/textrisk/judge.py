@@ -8,7 +8,8 @@ What a short text says is in how its words are joined, not in how many there are
   its category within six words, that is, asked about as a method (``how many``, ``best way
   to``), sought (``where can i get``, ``buy``), meant (``im going to``), hidden (``from my
   mum``), aimed at someone (``to hurt someone``), or put in pictures (``videos``), it gains 80.
-- A **weak** word counts 30, only beside others; a **benign** phrase (``died laughing``,
+- A **weak** word counts 30, only beside others or when it is hidden or aimed at oneself
+  (``cut so no one sees``); a **benign** phrase (``died laughing``,
   ``weed killer``) takes 100 off its category.
 - Lesson or homework context in the text, or a lesson document open in the window beside it,
   takes 80 off every category but grooming.
@@ -80,11 +81,15 @@ FRAME_NAMES = {
     "media": "asking for pictures or videos",
     "endorse": "endorsing or joining",
 }
+# Frames that lift even a weak word: hiding it, or aiming it at oneself.
+LIFT_WEAK = frozenset({"conceal", "self"})
 _RANK = {EXPLICIT: 4, STRONG: 3, ACT: 2, WEAK: 1, BENIGN: 0, SUPPORT: 0, SIGNAL: 2}
 
+_DIGIT = re.compile(r"\d")
 _AGE = re.compile(
     r"(?:^| )(?:im|i am|hes|he is|shes|she is|theyre|they are|hes like|shes like|turned|aged"
-    r"|my boyfriend is|my girlfriend is)( \d\d)(?: |$)(?!minutes|mins|seconds|percent|pounds"
+    r"|(?:boyfriend|girlfriend|friend|he|she|they|guy|man|someone) (?:is|says hes|says shes))"
+    r"( \d\d)(?: |$)(?!minutes|mins|seconds|percent|pounds"
     r"|quid|points|times|km|miles|metres|meters|degrees|kg|days)"
     r"|(?:^| )(\d\d) ?(?:year old|years old|yr old|yrs old|yo)(?: (?:man|guy|boy|girl|woman|lad))?"
 )
@@ -181,12 +186,31 @@ class TextJudge:
         if band not in LIMITS:
             raise ValueError(f"unknown age band {band!r} (one of {', '.join(LIMITS)})")
         texts = readings(text)
-        hits = self.find(texts)
-        if not hits and lesson is None:
+        return self.judge_readings(text, texts, kind, band, lesson, messages)
+
+    def judge_readings(
+        self,
+        text: str,
+        texts: tuple[str, ...],
+        kind: str = SEARCH,
+        band: str = JUNIOR,
+        lesson: str | None = None,
+        messages: int = 1,
+    ) -> TextVerdict:
+        """:meth:`judge` for a text whose :func:`~monitord.textrisk.normal.readings` are
+        ``texts``."""
+        # Frames, context and harmless senses alone say nothing (nor does a text with no age).
+        quiet = _DIGIT.search(texts[0]) is None or _AGE.search(texts[0]) is None
+        if lesson is None and quiet and not self.lexicon.matters(texts):
             return TextVerdict(text, kind, band, texts[0], messages=messages)
+        hits = self.find(texts)
         language = PLAIN_ENGLISH
-        if not text.isascii() or any(h.entry.lang != "en" and not h.entry.native for h in hits):
-            language = identify(text, texts[0].split(), self._markers)
+        foreign: dict[str, int] = {}
+        for h in hits:
+            if h.entry.lang != "en" and not h.entry.native:
+                foreign[h.entry.lang] = foreign.get(h.entry.lang, 0) + 1
+        if foreign or not text.isascii():
+            language = identify(text, texts[0].split(), self._markers, foreign)
             hits = self._readable(hits, language)
         return self._score(text, kind, band, texts[0], language, hits, lesson, messages)
 
@@ -200,7 +224,9 @@ class TextJudge:
             if e.lang == "en":
                 ok = language.code == "en" or e.phrase.lower() not in own
             else:
-                ok = e.native or language.reads(e.lang)
+                # Unsure of the language, a distinctive word of another counts as itself.
+                distinctive = not language.sure and e.cls in (EXPLICIT, STRONG)
+                ok = e.native or language.reads(e.lang) or distinctive
             if ok:
                 kept.append(h)
         return kept
@@ -227,7 +253,12 @@ class TextJudge:
         if lesson is not None:
             context.append(f'a lesson document was open: "{lesson[:80]}"')
         by_cat: dict[str, list[Hit]] = {}
+        idioms = [h for h in hits if h.entry.cls == BENIGN]
         for h in hits:
+            if h.entry.cls not in (BENIGN, FRAME, CONTEXT) and any(
+                o.first <= h.first and h.last <= o.last for o in idioms
+            ):
+                continue  # said inside an idiom or a harmless phrase ("my mum will kill me")
             if h.entry.category:
                 by_cat.setdefault(h.entry.category, []).append(h)
         older = _AGE.search(normalised)
@@ -291,6 +322,9 @@ class TextJudge:
             reasons.append(_REASON[cls].format(_said(h), h.entry.weight))
         lift = FRAMES_FOR.get(cat, frozenset())
         joined = _joined(acts, [f for f in frames if f.entry.kind in lift])
+        if joined is None:  # a weak word hidden or aimed at oneself ("cut so no one sees")
+            weak = [h for h in hits if h.entry.cls == WEAK]
+            joined = _joined(weak, [f for f in frames if f.entry.kind in lift & LIFT_WEAK])
         if joined is not None:
             frame, act = joined
             total += FRAME_BONUS
@@ -368,6 +402,7 @@ def _outermost(hits: list[Hit]) -> list[Hit]:
             and h.last <= o.last
             and (o.last - o.first > h.last - h.first or _RANK[o.entry.cls] > _RANK[h.entry.cls])
             and _RANK[o.entry.cls] >= _RANK[h.entry.cls]
+            and (h.entry.cls != SIGNAL or o.entry.cls != SIGNAL or o.entry.kind == h.entry.kind)
             for o in hits
         )
         if not inside:

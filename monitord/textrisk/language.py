@@ -48,12 +48,15 @@ class Identified:
     code: str
     how: str
     readable: frozenset[str]
+    sure: bool = True
 
     def reads(self, lang: str) -> bool:
         return lang == ENGLISH or lang in self.readable
 
 
 PLAIN_ENGLISH = Identified(ENGLISH, "plainly English", frozenset({ENGLISH}))
+# A language whose lexicon words a text has this many of may be read in it, whatever else.
+VOTES_TO_READ = 2
 
 
 def _cld2(text: str) -> tuple[str, int] | None:
@@ -69,9 +72,15 @@ def _cld2(text: str) -> tuple[str, int] | None:
     return code, percent
 
 
-def identify(text: str, words: Iterable[str], markers: Mapping[str, frozenset[str]]) -> Identified:
+def identify(
+    text: str,
+    words: Iterable[str],
+    markers: Mapping[str, frozenset[str]],
+    found_words: Mapping[str, int] | None = None,
+) -> Identified:
     """The language of ``text``, whose canonical reading has ``words``; ``markers`` are each
-    lexicon language's marker words."""
+    lexicon language's marker words; ``found_words`` how many of each language's lexicon
+    phrases the text has (evidence too, for a text too short for CLD2)."""
     script = script_of(text)
     found: str | None = None
     how = ""
@@ -87,20 +96,27 @@ def identify(text: str, words: Iterable[str], markers: Mapping[str, frozenset[st
         else:
             found, how = "ar", "Arabic script"
     seen = set(words)
-    votes = {code: len(seen & m) for code, m in markers.items() if code != ENGLISH}
-    voted = {code for code, n in votes.items() if n}
+    extra = found_words or {}
+    votes = {
+        code: len(seen & m) + extra.get(code, 0) for code, m in markers.items() if code != ENGLISH
+    }
+    for code, n in extra.items():
+        votes.setdefault(code, n)
+    voted = {code for code, n in votes.items() if n >= VOTES_TO_READ}
+    sure = True
     if found is None:
         cld = _cld2(text)
+        best = max(sorted(votes), key=lambda c: votes[c]) if votes else None
         if cld is not None and cld[0] != ENGLISH:
             found, how = cld[0], f"CLD2, {cld[1]}% of the text"
-        elif voted:
-            best = max(sorted(voted), key=lambda c: votes[c])
+        elif best is not None and votes[best] and (votes[best] >= VOTES_TO_READ or cld is None):
             found = best
-            shown = sorted(seen & markers[best])[:4]
-            how = f"its words ({', '.join(shown)})"
+            shown = sorted(seen & markers.get(best, frozenset()))[:4]
+            how = f"its words ({', '.join(shown)})" if shown else "words of its lexicon"
+            sure = votes[best] >= VOTES_TO_READ
         elif cld is not None:
             found, how = ENGLISH, f"CLD2, {cld[1]}% of the text"
         else:
-            return Identified(ENGLISH, "no other language's words", frozenset({ENGLISH}))
+            found, how, sure = ENGLISH, "no other language's words", False
     readable = {found, *RELATED.get(found, ()), *voted}
-    return Identified(found, how, frozenset(readable))
+    return Identified(found, how, frozenset(readable), sure)

@@ -41,7 +41,8 @@ from typing import Any
 
 import ahocorasick
 
-from monitord.categories import is_category
+from monitord.categories import ALLOW, is_category
+from monitord.e2guardian import PhraseList
 from monitord.lists import ListError
 from monitord.textrisk.normal import canonical, has_native
 
@@ -201,7 +202,7 @@ class Lexicon:
         self, languages: Iterable[Language], entries: Iterable[Entry], real: Iterable[str] = ()
     ) -> None:
         self.languages = {lang.code: lang for lang in languages}
-        self.entries: tuple[Entry, ...] = tuple(entries)
+        self.entries: tuple[Entry, ...] = tuple(_without_english_twins(entries))
         keys: dict[str, list[Key]] = {}
         vocabulary: set[str] = {canonical(w) for w in real}
         canon = [canonical(e.phrase) for e in self.entries]
@@ -222,14 +223,34 @@ class Lexicon:
                         keys.setdefault(f" {slip} ", []).append(Key(i, 1, slip))
         self.key_count = len(keys)
         self._automaton: Any = None
+        # Keys that can raise a category (not frames, context or harmless senses): a text
+        # with none of them is judged at once, with no scoring.
+        self._weighty: Any = None
+        weighty = ahocorasick.Automaton()
         if keys:
             automaton = ahocorasick.Automaton()
             for k, v in keys.items():
                 # An exact key is worth more than a typo of another entry that spells it.
                 exact = [x for x in v if not x.typo]
                 automaton.add_word(k, (len(k), tuple(exact or v)))
+                meant = [self.entries[x.entry] for x in v]
+                if any(m.category and m.cls != BENIGN for m in meant):
+                    weighty.add_word(k, 0)
             automaton.make_automaton()
             self._automaton = automaton
+            if len(weighty):
+                weighty.make_automaton()
+                self._weighty = weighty
+
+    def matters(self, readings: tuple[str, ...]) -> bool:
+        """Whether any reading has a key that can raise a category."""
+        if self._weighty is None:
+            return False
+        weighty = self._weighty
+        for r in readings:
+            for _found in weighty.iter(f" {r} "):
+                return True
+        return False
 
     def scan(self, reading: str) -> Iterator[tuple[int, int, Key]]:
         """(first word index, last word index, key) of every key found in ``reading``."""
@@ -242,8 +263,51 @@ class Lexicon:
                 yield first, first + key.words - 1, key
 
 
-def load_lexicons(folder: Path = DEFAULT_LEXICONS) -> Lexicon:
-    """Every ``*.toml`` lexicon in ``folder``, with its list of real words, compiled."""
+def phrase_list_entries(lists: Iterable[PhraseList]) -> list[Entry]:
+    """The project's own weighted phrase lists (config/phrases) read as English lexicon
+    entries, so that one automaton holds both: a rule of 200 or more is explicit, 120 strong,
+    60 to 100 an act, below that weak; a support rule is support, an education rule lesson
+    context; another negative weight a harmless sense. Co-occurrence rules (a few, which the
+    frames and signals now cover) are left out."""
+    out: list[Entry] = []
+    for plist in lists:
+        for rule in plist.rules:
+            if len(rule.phrases) != 1 or rule.percent:
+                continue
+            phrase = rule.phrases[0].strip()
+            if rule.kind == SUPPORT and plist.category != ALLOW:
+                out.append(Entry(phrase, "en", SUPPORT, plist.category))
+            elif rule.kind == "education" or plist.category == ALLOW:
+                out.append(Entry(phrase, "en", CONTEXT, "", "education"))
+            elif rule.weight < 0:
+                out.append(Entry(phrase, "en", BENIGN, plist.category))
+            elif plist.category == "grooming" and rule.weight < 200:
+                continue  # grooming's warning signs are the lexicons' signals
+            elif plist.category != ALLOW:
+                w = rule.weight
+                cls = EXPLICIT if w >= 200 else STRONG if w >= 120 else ACT if w >= 60 else WEAK
+                out.append(Entry(phrase, "en", cls, plist.category))
+    return out
+
+
+def _without_english_twins(entries: Iterable[Entry]) -> list[Entry]:
+    """Entries less another language's that English has too, the same word for the same
+    thing (``video``, ``online``, ``paracetamol``): English words always count, and an English
+    text need not be looked at for its language because of them."""
+    given = list(entries)
+    english = {(canonical(e.phrase), e.cls, e.kind, e.category) for e in given if e.lang == "en"}
+    return [
+        e
+        for e in given
+        if e.lang == "en" or (canonical(e.phrase), e.cls, e.kind, e.category) not in english
+    ]
+
+
+def load_lexicons(
+    folder: Path = DEFAULT_LEXICONS, phrases: Iterable[PhraseList] | None = None
+) -> Lexicon:
+    """Every ``*.toml`` lexicon in ``folder``, with its list of real words, compiled; and
+    the project's own phrase lists (``phrases``) read as English entries."""
     if not folder.is_dir():
         raise LexiconError(f"{folder}: not a folder of lexicons")
     languages: list[Language] = []
@@ -252,6 +316,12 @@ def load_lexicons(folder: Path = DEFAULT_LEXICONS) -> Lexicon:
         lang, found = read_lexicon(path)
         languages.append(lang)
         entries.extend(found)
+    if phrases is not None:
+        have = {(canonical(e.phrase), e.category) for e in entries}
+        for e in phrase_list_entries(phrases):
+            if (canonical(e.phrase), e.category) not in have:
+                have.add((canonical(e.phrase), e.category))
+                entries.append(e)
     real: list[str] = []
     words = folder / REAL_WORDS
     if words.is_file():
@@ -263,4 +333,6 @@ def load_lexicons(folder: Path = DEFAULT_LEXICONS) -> Lexicon:
 @lru_cache(maxsize=1)
 def default_lexicon() -> Lexicon:
     """The project's lexicons as shipped (compiled once)."""
-    return load_lexicons(DEFAULT_LEXICONS)
+    from monitord.phrases import DEFAULT_PHRASES, load_phrase_dir
+
+    return load_lexicons(DEFAULT_LEXICONS, load_phrase_dir(DEFAULT_PHRASES))

@@ -112,6 +112,17 @@ def script_of(text: str) -> str:
     return ARABIC
 
 
+# Arabic attaches "and" (waw) to the next word: a word of four letters or more that starts with
+# it is also read without it (a second reading), so "وارسلي" meets "ارسلي".
+_WAW = "\u0648"
+
+
+def _without_waw(reading: str) -> str | None:
+    words = reading.split()
+    out = [w[1:] if w.startswith(_WAW) and len(w) >= 4 else w for w in words]
+    return " ".join(out) if out != words else None
+
+
 def _native_word(word: str) -> str:
     w = unicodedata.normalize("NFKC", word).translate(_DROP).translate(_ARABIC)
     w = w.translate(_DIGITS)
@@ -132,9 +143,70 @@ def _mixed(text: str) -> str:
     return " ".join(words)
 
 
+# Text-speak read as the words it stands for, as an extra reading (``dont tell ur mum``).
+TEXTSPEAK: dict[str, str] = {
+    "u": "you",
+    "ur": "your",
+    "r": "are",
+    "ya": "you",
+    "yr": "your",
+    "urself": "yourself",
+    "pls": "please",
+    "plz": "please",
+    "cuz": "because",
+    "coz": "because",
+    "bc": "because",
+    "n": "and",
+    "wat": "what",
+    "wot": "what",
+    "hw": "how",
+    "b4": "before",
+    "2nite": "tonight",
+    "2night": "tonight",
+    "tmrw": "tomorrow",
+    "tmr": "tomorrow",
+    "2moro": "tomorrow",
+    "ppl": "people",
+    "sum1": "someone",
+    "some1": "someone",
+    "any1": "anyone",
+    "no1": "no one",
+    "every1": "everyone",
+    "da": "the",
+    "dat": "that",
+    "wen": "when",
+    "wana": "want to",
+    "wanna": "want to",
+    "gonna": "going to",
+    "gotta": "got to",
+    "ima": "im going to",
+    "imma": "im going to",
+    "dnt": "dont",
+    "pic": "picture",
+    "pics": "pictures",
+    "yrs": "years",
+    "yo": "years old",
+}
+_SPEAK = frozenset(TEXTSPEAK)
+
+
+def _spoken(reading: str) -> str | None:
+    words = reading.split()
+    if _SPEAK.isdisjoint(words):
+        return None
+    out = " ".join(TEXTSPEAK.get(w, w) for w in words)
+    return out if out != reading else None
+
+
 def readings(text: str) -> tuple[str, ...]:
     """Every reading of ``text`` a lexicon is matched against, the canonical one first: lower
-    case words separated by single spaces."""
+    case words separated by single spaces; text-speak spelt out is one more reading."""
+    first = _readings(text)
+    spoken = _spoken(first[0])
+    return first if spoken is None or spoken in first else (*first, spoken)
+
+
+def _readings(text: str) -> tuple[str, ...]:
     if text.isascii():
         low = text.lower()
         if _PLAIN.fullmatch(low) and _RUN3.search(low) is None:
@@ -144,7 +216,9 @@ def readings(text: str) -> tuple[str, ...]:
         return variants(text)
     text = text.translate(_DROP).translate(_EMOJI_TABLE)
     if _NATIVE.search(text):
-        return (_mixed(text),)
+        mixed = _mixed(text)
+        bare = _without_waw(mixed)
+        return (mixed,) if bare is None else (mixed, bare)
     return variants(text)
 
 

@@ -1,0 +1,99 @@
+"""The text engine on the project's labelled corpus: recall per category and per language,
+false alarms, and speed.
+
+    .venv/bin/python bench/texts.py [--seconds S] [--failures]
+
+Judges every item of tests/data/texts/tune.tsv (the part the lexicons were tuned on),
+heldout.tsv (written before tuning, never tuned on) and ../shared/data/texts/dev-corpus.tsv
+as a junior pupil's, and prints recall for each category and language and the false alarms
+among the harmless items, against the targets (95% for suicide, self-harm, grooming and
+pornography, 90% for the rest, false alarms at most 1%). Then the speed on one core: short
+English texts a second (the whole content path a search takes in the pipeline: lexicons
+and phrase lists), and texts in the other languages a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitord.content import DEFAULT_PROCESSES, ContentClassifier, ProcessIndex
+from monitord.model import Event, EventKind, Person
+from monitord.phrases import default_engine
+from monitord.textrisk.corpus import HIGH_RISK, NONE, Item, Tally, read_corpus, tally
+from monitord.textrisk.judge import TextJudge
+from monitord.textrisk.lexicon import default_lexicon
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPORA = {
+    "tune": ROOT / "tests" / "data" / "texts" / "tune.tsv",
+    "held-out": ROOT / "tests" / "data" / "texts" / "heldout.tsv",
+    "shared dev": ROOT.parent / "shared" / "data" / "texts" / "dev-corpus.tsv",
+}
+_T = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+PUPIL = Person("bench.pupil", "Bench Pupil", "pupil", "5", "5A")
+
+
+def report(name: str, t: Tally, show_failures: bool) -> None:
+    positives = sum(t.positives.values())
+    caught = sum(t.caught.values())
+    print(f"\n{name}: {positives} risks, {t.harmless} harmless")
+    for cat in sorted(t.positives):
+        floor = 0.95 if cat in HIGH_RISK else 0.90
+        r = t.recall(cat)
+        mark = "ok" if r >= floor or cat == "help" else "BELOW"
+        print(f"  {cat:12} {t.caught.get(cat, 0):4}/{t.positives[cat]:<4} {r:7.1%}  {mark}")
+    for lang in sorted(t.lang_positives):
+        print(
+            f"  lang {lang:7} {t.lang_caught.get(lang, 0):4}/{t.lang_positives[lang]:<4} "
+            f"{t.language_recall(lang):7.1%}"
+        )
+    print(f"  all risks    {caught:4}/{positives:<4} {caught / max(1, positives):7.1%}")
+    fa = t.false_alarm_rate
+    mark = "ok" if fa <= 0.01 else "ABOVE"
+    print(f"  false alarms {t.false_alarms:4}/{t.harmless:<4} {fa:7.1%}  {mark}")
+    if show_failures:
+        for item, got in t.failures:
+            print(f"    {item.where} expected {item.expected}, got {got or 'nothing'}: {item.text}")
+
+
+def speed(items: list[Item], seconds: float) -> float:
+    """Texts a second through the content classifier, as the pipeline calls it."""
+    content = ContentClassifier(default_engine(), ProcessIndex.load(DEFAULT_PROCESSES))
+    events = [Event(kind=EventKind.SEARCH, ts=_T, text=i.text, user="b") for i in items]
+    n = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for ev in events:
+            content.classify(ev, PUPIL)
+        n += len(events)
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--failures", action="store_true", help="list every item that failed")
+    args = ap.parse_args()
+    judge = TextJudge(default_lexicon())
+    everything: list[Item] = []
+    for name, path in CORPORA.items():
+        if not path.is_file():
+            print(f"\n{name}: {path} not found, left out")
+            continue
+        items = read_corpus(path)
+        everything += items
+        report(name, tally(judge, items), args.failures)
+    short = [i for i in everything if i.lang == "en" and i.kind == "search" and len(i.text) <= 60]
+    harmless = [i for i in short if i.expected == NONE]
+    foreign = [i for i in everything if i.lang != "en" and i.kind != "conversation"]
+    print("\nspeed on one core (the content path of the pipeline: lexicons and phrase lists)")
+    print(f"  short English searches, all:      {speed(short, args.seconds):10,.0f} texts/s")
+    print(f"  short English searches, harmless: {speed(harmless, args.seconds):10,.0f} texts/s")
+    print(f"  other languages:                  {speed(foreign, args.seconds):10,.0f} texts/s")
+
+
+if __name__ == "__main__":
+    main()
