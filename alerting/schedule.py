@@ -33,8 +33,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from alerting.digest import AlreadySent, DigestError, Week, queue_digest
+from alerting.listmail import change_mailer
 from monitord.clock import Clock
 from monitord.config import Config
+from monitord.lists import STARTER_LISTS, ListError
+from monitord.listupdate import run_update
 from monitord.policy import Policy
 from monitord.retention import run_retention
 
@@ -46,6 +49,8 @@ DIGEST_JOB = "weekly-digest"
 DIGEST_FUNC = "alerting.schedule:weekly_digest"
 RETENTION_JOB = "daily-retention"
 RETENTION_FUNC = "alerting.schedule:daily_retention"
+LIST_UPDATE_JOB = "daily-list-update"
+LIST_UPDATE_FUNC = "alerting.schedule:daily_list_update"
 ACTOR = "scheduler"
 log = logging.getLogger("monitord.schedule")
 
@@ -138,6 +143,42 @@ async def daily_retention(site_id: str) -> None:
     )
 
 
+def list_update_trigger(cfg: Config) -> CronTrigger:
+    """Every day at ``[list_updates] time`` (03:30 by default), in the school's zone."""
+    hour, minute = (int(x) for x in cfg.settings.list_updates.time.split(":"))
+    return CronTrigger(hour=hour, minute=minute, timezone=cfg.tz)
+
+
+async def daily_list_update(site_id: str) -> None:
+    """The scheduled job: ``lists update`` on a worker thread. The daemon's list watcher
+    swaps the new lists in; the change-control mail is queued and the delivery woken."""
+
+    ctx = _CONTEXTS.get(site_id)
+    if ctx is None:
+        log.warning("lists update: no scheduler context for site %s; not run", site_id)
+        return
+    try:
+        result = await asyncio.to_thread(
+            run_update,
+            ctx.engine,
+            ctx.cfg,
+            ACTOR,
+            ctx.clock.now(),
+            mail=change_mailer(ctx.cfg),
+            starter_dir=STARTER_LISTS,
+        )
+    except (ListError, SQLAlchemyError) as exc:
+        log.warning("lists update failed (tried again tomorrow): %s", exc)
+        return
+    for s in result.sources:
+        if s.ok:
+            log.info("lists update: %s: %s", s.name, s.message)
+        else:
+            log.warning("lists update: %s refused: %s", s.name, s.message)
+    if result.change is not None and ctx.wake is not None:
+        ctx.wake()
+
+
 class Scheduler:
     """APScheduler on the running event loop, with its jobs in the store."""
 
@@ -165,6 +206,13 @@ class Scheduler:
         settings = self.cfg.settings
         self._job(DIGEST_JOB, DIGEST_FUNC, "weekly digest", settings.digest.enabled)
         self._job(RETENTION_JOB, RETENTION_FUNC, "daily retention", settings.retention.enabled)
+        updates = settings.list_updates
+        self._job(
+            LIST_UPDATE_JOB,
+            LIST_UPDATE_FUNC,
+            "daily list update",
+            updates.enabled and bool(updates.sources),
+        )
         self.aps.resume()
 
     def _job(self, job_id: str, func: str, name: str, enabled: bool) -> None:
@@ -173,7 +221,12 @@ class Scheduler:
             if job is not None:
                 self.aps.remove_job(job_id)
             return
-        trigger = digest_trigger(self.cfg) if job_id == DIGEST_JOB else retention_trigger(self.cfg)
+        triggers = {
+            DIGEST_JOB: digest_trigger,
+            RETENTION_JOB: retention_trigger,
+            LIST_UPDATE_JOB: list_update_trigger,
+        }
+        trigger = triggers[job_id](self.cfg)
         if job is None:
             self.aps.add_job(func, trigger, id=job_id, name=name, args=[self.site])
             return
@@ -196,6 +249,9 @@ class Scheduler:
 
     def next_retention(self) -> datetime | None:
         return self.next_run(RETENTION_JOB)
+
+    def next_list_update(self) -> datetime | None:
+        return self.next_run(LIST_UPDATE_JOB)
 
     def shutdown(self) -> None:
         self.context.stopping.set()

@@ -86,10 +86,9 @@ def synthetic(n: int, seed: int) -> list[str]:
 
 
 def build(args: argparse.Namespace, work: Path) -> None:
-    from monitord.app import STARTER_LISTS
     from monitord.config import load_config
     from monitord.initdir import init_dir
-    from monitord.lists import compile_index, read_plain, store_list
+    from monitord.lists import STARTER_LISTS, compile_index, read_plain, store_list
     from monitord.store import open_store
 
     t = time.perf_counter()
@@ -140,11 +139,10 @@ def lookups(work: Path, n: int) -> list[str]:
 
 
 def measure(args: argparse.Namespace, work: Path) -> None:
-    from monitord.app import STARTER_LISTS
     from monitord.classify import Classifier
     from monitord.config import load_config
     from monitord.explain import Explainer
-    from monitord.lists import index_path, load_index
+    from monitord.lists import STARTER_LISTS, index_path, load_index
     from monitord.policy import load_policy
     from monitord.store import open_store
 

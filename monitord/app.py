@@ -21,14 +21,12 @@ from monitord.config import Config
 from monitord.content import DEFAULT_PROCESSES, ContentClassifier, ProcessIndex
 from monitord.e2guardian import load_phrase_lists
 from monitord.identity import Identity
-from monitord.lists import load_index
+from monitord.lists import STARTER_LISTS, lists_in_use, load_index
 from monitord.model import RawRecord
 from monitord.phrases import DEFAULT_PHRASES, load_engine
 from monitord.pipeline import BatchResult, Processor
 from monitord.policy import Policy, load_policy
 from monitord.store import open_store
-
-STARTER_LISTS = Path(__file__).parent / "defaults" / "lists"
 
 
 @dataclass
@@ -38,6 +36,7 @@ class App:
     clock: Clock
     policy: Policy
     processor: Processor
+    lists_key: str = ""  # the lists the processor judges by (see lists_in_use)
 
 
 def open_app(cfg: Config, clock: Clock, *, alerts: bool = True) -> App:
@@ -53,16 +52,23 @@ def open_app(cfg: Config, clock: Clock, *, alerts: bool = True) -> App:
         unauthorised=settings.unauthorised_ownership,
         now=clock.now(),
     )
-    classifier = Classifier(load_index(engine, STARTER_LISTS))
+    key = lists_in_use(engine, STARTER_LISTS)
+    classifier, content = load_judges(engine)
     manager = AlertManager(cfg, clock, policy=policy) if alerts else None
+    processor = Processor(
+        engine, clock, identity, classifier, policy, manager, cfg.settings.school.site_id, content
+    )
+    return App(cfg, engine, clock, policy, processor, key)
+
+
+def load_judges(engine: Engine) -> tuple[Classifier, ContentClassifier]:
+    """What judges events by the lists in use: domains and URLs, and text and programs."""
+    classifier = Classifier(load_index(engine, STARTER_LISTS))
     content = ContentClassifier(
         load_engine(DEFAULT_PHRASES, load_phrase_lists(engine)),
         ProcessIndex.load(DEFAULT_PROCESSES),
     )
-    processor = Processor(
-        engine, clock, identity, classifier, policy, manager, cfg.settings.school.site_id, content
-    )
-    return App(cfg, engine, clock, policy, processor)
+    return classifier, content
 
 
 def parser_for(fmt: str, date_order: str | None = None) -> Parser:

@@ -267,8 +267,7 @@ def _import_phrase_lists(
 
 def _compile_lists(cfg: Config, engine: Engine) -> None:
     """Compile every active list into the index file the daemon maps at start-up."""
-    from monitord.app import STARTER_LISTS
-    from monitord.lists import compile_index, has_no_imported
+    from monitord.lists import STARTER_LISTS, compile_index, has_no_imported
 
     index_file, index = compile_index(engine, cfg.lists_dir, STARTER_LISTS)
     names = len(index.compiled)
@@ -282,12 +281,11 @@ def _compile_lists(cfg: Config, engine: Engine) -> None:
 
 def cmd_classify(args: argparse.Namespace) -> int:
     """Explain one domain, URL or text; ``-``: one JSON line per stdin line."""
-    from monitord.app import STARTER_LISTS
     from monitord.classify import Classifier
     from monitord.content import text_explainer
     from monitord.e2guardian import load_phrase_lists
     from monitord.explain import Explainer, person_on_roster, render, school_filter
-    from monitord.lists import load_index
+    from monitord.lists import STARTER_LISTS, load_index
     from monitord.phrases import DEFAULT_PHRASES, load_engine
     from monitord.policy import load_policy
 
@@ -376,6 +374,40 @@ def cmd_lists_change(args: argparse.Namespace) -> int:
     _compile_lists(cfg, engine)
     out.print("a running monitord picks the change up within a minute, without a restart")
     return 0
+
+
+def cmd_lists_update(args: argparse.Namespace) -> int:
+    """``lists update [--source NAME]``: fetch, check and swap in the configured sources."""
+    from alerting.listmail import change_mailer
+    from monitord.lists import STARTER_LISTS
+    from monitord.listupdate import run_update
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
+    result = run_update(
+        engine,
+        cfg,
+        actor(),
+        SystemClock().now(),
+        mail=change_mailer(cfg),
+        only=args.source,
+        starter_dir=STARTER_LISTS,
+    )
+    for s in result.sources:
+        (out if s.ok else err).print(
+            f"{s.name}: {s.message}" if s.ok else f"{s.name}: refused: {s.message}", markup=False
+        )
+    if result.change is not None:
+        b, a = result.change.before, result.change.after
+        out.print(
+            f"active lists {b.lists:,} -> {a.lists:,}, domains {b.domains:,} -> "
+            f"{a.domains:,}, URLs {b.urls:,} -> {a.urls:,}, expressions {b.expressions:,} -> "
+            f"{a.expressions:,}"
+        )
+        _report_mail(list(result.mailed))
+        if result.index is not None:
+            out.print(f"compiled index {result.index}", markup=False)
+    return 1 if result.failed else 0
 
 
 def _report_mail(mailed: list[str]) -> None:
@@ -1135,6 +1167,9 @@ def build_parser() -> argparse.ArgumentParser:
         s = lists.add_parser(action, help=text)
         s.add_argument("name", help="a list's name, or a group of lists such as ut1")
         s.set_defaults(func=cmd_lists_change)
+    s = lists.add_parser("update", help="fetch the [[list_updates.sources]] and swap them in")
+    s.add_argument("--source", help="only the source of this name")
+    s.set_defaults(func=cmd_lists_update)
 
     s = sub.add_parser(
         "classify", help="how a domain, URL or text is classified and what policy does with it"

@@ -19,9 +19,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+
+from monitord.categories import ALLOW, is_category
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -138,6 +141,91 @@ class Source(_Section):
 
 class Lists(_Section):
     dir: str = "var/lists"
+    # How often a running daemon looks for a change to the lists in use (an import, remove,
+    # disable, enable or update by another process) and swaps in the new index.
+    watch_interval: Duration = timedelta(seconds=30)
+
+
+LIST_FORMATS = ("ut1", "domains", "urls", "hosts", "e2guardian")
+
+
+class ListSource(_Section):
+    """One source ``lists update`` fetches: a UT1 archive or tree, or one list file."""
+
+    name: str  # the lists' names start with it: ut1/adult, ut1/gambling ...
+    url: str  # https://... (a file: .tar.gz, .gz or plain) or rsync://... (a tree or file)
+    format: Literal["ut1", "domains", "urls", "hosts", "e2guardian"]
+    category: str = ""  # for domains, urls and hosts
+    sha256: str = ""  # the download's SHA-256, when the source publishes a fixed one
+    checksum_url: str = ""  # https:// file naming the download's MD5, SHA-256 or SHA-512
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value):
+            raise ValueError(f"expected letters, digits, '-', '_' or '.', got {value!r}")
+        return value
+
+    @field_validator("url", "checksum_url")
+    @classmethod
+    def _scheme(cls, value: str, info: ValidationInfo) -> str:
+        schemes = ("https://", "rsync://") if info.field_name == "url" else ("https://",)
+        if (value or info.field_name == "url") and not value.startswith(schemes):
+            raise ValueError(f"expected a URL starting {' or '.join(schemes)}, got {value!r}")
+        if any(c.isspace() for c in value):
+            raise ValueError("a URL has no spaces in it")
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+            raise ValueError("expected 64 hexadecimal digits")
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _category(self) -> ListSource:
+        if self.format in ("domains", "urls", "hosts"):
+            if not (is_category(self.category) or self.category == ALLOW):
+                raise ValueError(f"format {self.format} needs category = a category id")
+        elif self.category:
+            raise ValueError(f"category applies to domains, urls and hosts, not {self.format}")
+        return self
+
+
+class ListUpdates(_Section):
+    """``lists update`` and the daemon's daily run of it: what to fetch and how to check it
+    before the lists in use are replaced."""
+
+    enabled: bool = True  # the daemon's daily job (with at least one source)
+    time: str = "03:30"  # school time
+    ca_file: str = ""  # PEM certificate authorities to trust for https; empty: the system's
+    timeout: Duration = timedelta(minutes=5)
+    max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)  # largest download taken
+    # A source whose lists together lose more than this share of their entries is refused.
+    max_shrink: float = Field(default=0.25, ge=0.0, le=1.0)
+    sources: list[ListSource] = []
+
+    @field_validator("time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        return hhmm(value)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique(cls, value: list[ListSource]) -> list[ListSource]:
+        names = [s.name for s in value]
+        for n in names:
+            if names.count(n) > 1:
+                raise ValueError(f"two sources named {n!r}")
+        return value
+
+
+def hhmm(value: str) -> str:
+    """A time of day as HH:MM, or ValueError."""
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError(f"expected a time of day as HH:MM, got {value!r}")
+    return value
 
 
 class Policy(_Section):
@@ -278,9 +366,7 @@ class Digest(_Section):
     @field_validator("time")
     @classmethod
     def _hhmm(cls, value: str) -> str:
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
-            raise ValueError(f"expected a time of day as HH:MM, got {value!r}")
-        return value
+        return hhmm(value)
 
 
 _PERIOD = re.compile(r"^\s*(\d+)\s*([dwy])\s*$")
@@ -329,9 +415,7 @@ class Retention(_Section):
     @field_validator("time")
     @classmethod
     def _hhmm(cls, value: str) -> str:
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
-            raise ValueError(f"expected a time of day as HH:MM, got {value!r}")
-        return value
+        return hhmm(value)
 
 
 class Settings(_Section):
@@ -341,6 +425,7 @@ class Settings(_Section):
     recipients: Recipients = Recipients()
     sources: list[Source] = []
     lists: Lists = Lists()
+    list_updates: ListUpdates = ListUpdates()
     policy: Policy = Policy()
     identity: Identity = Identity()
     roster: Roster = Roster()
@@ -446,7 +531,12 @@ def _missing_files(data: dict[str, Any], base_dir: Path) -> list[tuple[str, str]
         if not (p.is_file() if want_file else p.exists()):
             problems.append((key, f"file not found: {p}"))
 
-    for section, key in (("smtp", "password_file"), ("smtp", "ca_file"), ("policy", "file")):
+    for section, key in (
+        ("smtp", "password_file"),
+        ("smtp", "ca_file"),
+        ("policy", "file"),
+        ("list_updates", "ca_file"),
+    ):
         table = data.get(section)
         if isinstance(table, dict):
             check(f"{section}.{key}", table.get(key), True)

@@ -32,11 +32,12 @@ from collectors.follow import FileCollector
 from collectors.httpserve import Server
 from collectors.spool import SpoolCollector
 from monitord.agents import enrolments, warn_unbound
-from monitord.app import App, open_app, parser_for
+from monitord.app import App, load_judges, open_app, parser_for
 from monitord.clock import Clock, SystemClock
 from monitord.config import Config, ConfigError, load_config
 from monitord.health import PARSER as HEALTH_PARSER
 from monitord.health import find_silences, gap_record
+from monitord.lists import STARTER_LISTS, lists_in_use
 from monitord.model import Origin
 from monitord.notify import SystemdNotifier
 from monitord.policy import load_policy
@@ -299,6 +300,35 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._mail_now.wait(), DELIVERY_INTERVAL)
 
+    async def _watch_lists(self) -> None:
+        """Every ``[lists] watch_interval``, see whether the lists in use changed (another
+        process imported, removed, disabled, enabled or updated one) and, if so, load them
+        on a worker thread and swap them in between two batches: no restart, nothing lost.
+        A set that fails to load is logged and the lists loaded before stay in use."""
+        interval = self.app.cfg.settings.lists.watch_interval.total_seconds()
+        engine, processor = self.app.engine, self.app.processor
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), interval)
+            if self._stopping.is_set():
+                return
+            try:
+                key = await asyncio.to_thread(lists_in_use, engine, STARTER_LISTS)
+                if key == self.app.lists_key:
+                    continue
+                classifier, content = await asyncio.to_thread(load_judges, engine)
+            except Exception:  # a bad list must not stop monitoring
+                log.exception("the changed lists could not be loaded; the lists before stay")
+                continue
+            processor.classifier = classifier
+            processor.content = content
+            self.app.lists_key = key
+            log.info(
+                "lists changed: now judging by %d names and %d phrase rules",
+                len(classifier.index),
+                content.phrases.rule_count,
+            )
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -307,6 +337,7 @@ class Daemon:
         writer = asyncio.create_task(self._write())
         delivery = asyncio.create_task(self._deliver())
         health = asyncio.create_task(self._health())
+        lists = asyncio.create_task(self._watch_lists())
         followers = [asyncio.create_task(self._follow(*c)) for c in self.collectors]
         endpoint = await self._start_endpoint()
         scheduler = start_scheduler(self.app, self._mail_now.set)  # the weekly digest
@@ -331,6 +362,7 @@ class Daemon:
         self._mail_now.set()
         await delivery
         await health
+        await lists
         log.info("monitord stopped")
 
 

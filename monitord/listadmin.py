@@ -74,6 +74,7 @@ class ListState:
     state: str
     counts: Counts
     path: str
+    sha256: str
     changed_at: datetime
     changed_by: str
 
@@ -162,6 +163,7 @@ def list_states(conn: Connection) -> list[ListState]:
                 state,
                 _one(r),
                 r.path,
+                r.sha256,
                 r.imported_at,
                 r.imported_by,
             )

@@ -31,6 +31,8 @@ from monitord.store import audit, inserted_id, table_of
 from monitord.tables import ListVersionRow
 
 FORMATS = ("ut1", "domains", "urls")
+# The lists the project writes itself, used with every imported list.
+STARTER_LISTS = Path(__file__).parent / "defaults" / "lists"
 INDEX_GLOB = "index-*.mdi"
 
 
@@ -468,6 +470,24 @@ def _remove_other_indexes(folder: Path, keep: Path) -> None:
     for old in folder.glob(INDEX_GLOB):
         if old != keep:
             old.unlink(missing_ok=True)
+
+
+def lists_in_use(engine: Engine, starter_dir: Path | None) -> str:
+    """A key that changes whenever the lists in use do (an import, remove, disable, enable or
+    update of any format, or a starter list edited): a running daemon compares it."""
+    table = table_of(ListVersionRow)
+    with engine.connect() as conn:
+        ids = list(
+            conn.execute(
+                select(table.c.id).where(table.c.active.is_(True)).order_by(table.c.id)
+            ).scalars()
+        )
+    starters = []
+    if starter_dir is not None and starter_dir.is_dir():
+        for p in sorted(starter_dir.glob("*.txt")):
+            st = p.stat()
+            starters.append((p.name, st.st_size, st.st_mtime_ns))
+    return hashlib.sha256(json.dumps([ids, starters]).encode()).hexdigest()[:16]
 
 
 def has_no_imported(engine: Engine) -> bool:

@@ -1,18 +1,24 @@
-"""The daily retention job: kept in the store beside the digest's, at ``[retention] time`` in
-school time, caught up once after a start that missed it, and audited like a run by hand."""
+"""The daily jobs beside the digest's: retention, kept in the store, at ``[retention] time``
+in school time, caught up once after a start that missed it, and audited like a run by hand;
+the list update, run on its schedule, its change mailed."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import trustme
 from sqlalchemy import Engine, text
 
-from alerting.schedule import RETENTION_JOB, Scheduler
+from alerting.schedule import LIST_UPDATE_JOB, RETENTION_JOB, Scheduler
+from monitord.app import open_app
+from monitord.clock import FixedClock
 from monitord.config import load_config
+from tests.monitord.test_listupdate import ca, publish, served, site  # noqa: F401
 from tests.monitord.test_retention import _school
 
 TZ = ZoneInfo("Europe/London")
@@ -90,3 +96,31 @@ async def test_the_time_is_followed_and_a_disabled_job_removed(
     off.shutdown()
     assert off.context.stopping.is_set()  # a run in hand ends after its transaction
     await asyncio.sleep(0.05)
+
+
+async def test_the_daily_list_update_runs_and_queues_its_mail(
+    tmp_path: Path,
+    served: tuple[Path, str],  # noqa: F811 (the HTTPS server of test_listupdate)
+    ca: trustme.CA,  # noqa: F811
+) -> None:
+    www, base = served
+    config = site(tmp_path, base, ca, 25)
+    publish(www, {"gambling": {"domains": ["bet.example", "casino.example"]}})
+    (www / "mine.txt.gz").write_bytes(gzip.compress(b"poker.example\n"))
+    cfg = load_config(config)
+    app = open_app(cfg, FixedClock(datetime(2026, 11, 20, 16, tzinfo=ZoneInfo("UTC"))))
+    woken = asyncio.Event()
+    s = Scheduler(app.engine, cfg, app.policy, app.clock, woken.set)
+    s.start()
+    at = s.next_list_update()
+    s.aps.modify_job(LIST_UPDATE_JOB, next_run_time=datetime.now(TZ) - timedelta(hours=1))
+    await asyncio.wait_for(woken.wait(), 60)
+    s.shutdown()
+    await asyncio.sleep(0.05)
+    assert at is not None
+    assert at.astimezone(TZ).strftime("%H:%M") == "03:30"
+    with app.engine.connect() as conn:
+        names = conn.execute(text("SELECT name FROM list_versions WHERE active")).scalars().all()
+        subject = conn.execute(text("SELECT subject FROM outbox")).scalar_one()
+    assert sorted(names) == ["mine", "ut1/gambling"]
+    assert subject == "[monitord] Filtering change: 2 lists updated by scheduler"

@@ -279,6 +279,77 @@ def test_sighup_swaps_in_a_valid_config_and_refuses_a_broken_one(tmp_path: Path)
     assert any(r["message"].startswith("reload: ") for r in records)
 
 
+def test_a_running_daemon_picks_up_a_disabled_and_enabled_list(tmp_path: Path) -> None:
+    import threading
+
+    config = init_dir(tmp_path / "site")[0]
+    log = tmp_path / "resolver.log"
+    log.write_text("")
+    mine = tmp_path / "mine.txt"
+    mine.write_text("*.naughty.example\n")
+    with config.open("a") as fh:
+        fh.write(
+            f'\n[pipeline]\npoll_interval = 0.2\n\n[[sources]]\nname = "resolver"\n'
+            f'format = "dnsmasq"\npath = "{log}"\n'
+        )
+    config.write_text(
+        config.read_text().replace('dir = "var/lists"', 'dir = "var/lists"\nwatch_interval = "1s"')
+    )
+    cli = [sys.executable, "-m", "monitord", "--config", str(config)]
+    imported = subprocess.run(
+        [*cli, "lists", "import", str(mine), "--format", "domains", "--category", "pornography"],
+        capture_output=True,
+        text=True,
+    )
+    assert imported.returncode == 0, imported.stderr
+    db = tmp_path / "site" / "var" / "monitord.db"
+    matched = "SELECT count(*) FROM matches WHERE category = 'pornography'"
+    proc = start(config)
+    said: list[str] = []
+    output = proc.stdout
+    assert output is not None
+    reader = threading.Thread(target=lambda: said.extend(iter(output.readline, "")))
+    reader.start()
+
+    def swapped(n: int) -> bool:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if sum("lists changed" in x for x in said) >= n:
+                return True
+            time.sleep(0.1)
+        return False
+
+    try:
+        with log.open("a") as fh:
+            fh.write(line(1, "www.naughty.example"))
+        assert wait_for(db, "SELECT count(*) FROM events", 1) == 1
+        assert count(db, matched) == 1
+        # Disabled by another process: the daemon swaps its lists, no restart.
+        done = subprocess.run([*cli, "lists", "disable", "mine"], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert swapped(1), said
+        with log.open("a") as fh:
+            fh.write(line(2, "www.naughty.example"))
+        assert wait_for(db, "SELECT count(*) FROM events", 2) == 2
+        assert count(db, matched) == 1
+        done = subprocess.run([*cli, "lists", "enable", "mine"], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert swapped(2), said
+        with log.open("a") as fh:
+            fh.write(line(3, "live.naughty.example"))
+        assert wait_for(db, "SELECT count(*) FROM events", 3) == 3
+        assert wait_for(db, matched, 2) == 2
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.join(timeout=5)
+        output.close()
+    assert proc.returncode == 0, "".join(said)
+    assert count(db, "SELECT count(*) FROM events") == 3
+
+
 # --- a parser session resumed in the middle of its file -----------------------------------
 
 EVE_QUERY = (

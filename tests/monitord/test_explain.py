@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitord.app import STARTER_LISTS, App, ingest_files
+from monitord.app import App, ingest_files
 from monitord.classify import Classifier
 from monitord.explain import (
     _SCHEME,
@@ -19,7 +19,7 @@ from monitord.explain import (
     render,
     school_filter,
 )
-from monitord.lists import load_index, read_ut1, store_list
+from monitord.lists import STARTER_LISTS, load_index, read_ut1, store_list
 from monitord.roster import import_people
 from tests.conftest import UT1
 
