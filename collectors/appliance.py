@@ -27,13 +27,13 @@ MAX_FIELD = 4096  # a value longer than this is cut (a URL is kept whole up to h
 def pairs(text: str) -> dict[str, str]:
     """The ``key=value`` pairs of a line; a key given twice keeps its first value."""
     out: dict[str, str] = {}
-    for m in _PAIR.finditer(text):
-        key = m["key"]
+    for key, quoted, bare in _PAIR.findall(text):
         if key in out:
             continue
-        quoted = m["quoted"]
-        value = m["bare"] if quoted is None else _UNESCAPE.sub(r"\1", quoted)
-        out[key] = value[:MAX_FIELD]
+        if "\\" in quoted:
+            quoted = _UNESCAPE.sub(r"\1", quoted)
+        value = quoted or bare  # an empty quoted value and an empty bare one are both ""
+        out[key] = value if len(value) <= MAX_FIELD else value[:MAX_FIELD]
     return out
 
 

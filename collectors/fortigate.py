@@ -45,6 +45,7 @@ from monitord.model import SKIP, Event, EventKind, EventUpdate, Parsed, reject
 # A FortiOS message starts with one of its own keys (the order depends on the version).
 _STARTS = re.compile(r"^(?:date|logver|eventtime|itime|devname|devid|logid|timestamp|tz)=")
 _TZ = re.compile(r"^[+-]\d{4}$")
+_TYPE = re.compile(r'(?:^| )type="?([\w-]+)')
 _BLOCKS = frozenset({"blocked", "block", "deny", "dropped", "drop", "reset", "redirect"})
 REMEMBER = 4096
 
@@ -85,11 +86,23 @@ def _web_url(kv: dict[str, str], host: str) -> str:
 
 def parse_line(line: str, ctx: ParseContext) -> Parsed:
     """One FortiOS line; a DNS filter pair is joined by ``FortiGateSession``."""
+    read = _read(line, ctx)
+    return read if isinstance(read, Parsed) else _parse(*read, ctx)
+
+
+def _read(line: str, ctx: ParseContext) -> tuple[dict[str, str], datetime | None] | Parsed:
+    """The line's pairs and its envelope's time, or its rejection."""
     try:
         text, envelope = message_of(line, _STARTS, ctx)
     except ValueError as exc:
         return reject(str(exc))
-    kv = pairs(text)
+    kind = _TYPE.search(text)
+    if kind is not None and kind[1] != "utm" and "logid=" in text:
+        return SKIP  # most of a firewall's lines are traffic records: no need to read them
+    return pairs(text), envelope
+
+
+def _parse(kv: dict[str, str], envelope: datetime | None, ctx: ParseContext) -> Parsed:
     kind, subtype = kv.get("type"), kv.get("subtype")
     if kind is None or "logid" not in kv:
         return reject("not a FortiOS log line (expected key=value pairs with logid= and type=)")
@@ -157,11 +170,14 @@ class FortiGateSession:
         self._lookups: OrderedDict[tuple[str | None, str, str], str | None] = OrderedDict()
 
     def parse(self, line: str, ctx: ParseContext) -> Parsed:
-        parsed = parse_line(line, ctx)
+        read = _read(line, ctx)
+        if isinstance(read, Parsed):
+            return read
+        kv = read[0]
+        parsed = _parse(*read, ctx)
         if len(parsed.events) != 1 or parsed.events[0].kind is not EventKind.DNS:
             return parsed
         ev = parsed.events[0]
-        kv = pairs(line)
         key = (ev.client_ip, kv.get("xid", ""), ev.domain or "")
         if not key[1]:
             return parsed  # without a transaction id two records cannot be paired
