@@ -177,6 +177,7 @@ class Daemon:
             for rec in records_before(path, first.source, first.offset, RESUME_CONTEXT):
                 if rec.origin.file_id != first.file_id:
                     return  # another file is at that path now
+                rec = self.app.processor.scopes.record(rec)  # the ids the pipeline gave them
                 ctx = ParseContext(self.app.cfg.tz, rec.file_mtime or rec.read_at, rec.origin)
                 with contextlib.suppress(Exception):  # as the pipeline, a bad line is passed
                     session.parse(rec.data.decode("utf-8", "replace"), ctx)

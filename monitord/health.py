@@ -64,7 +64,8 @@ def gap_record(s: Silence, now: datetime) -> RawRecord:
         "noticed_at": now.isoformat(),
     }
     data = json.dumps(body, sort_keys=True).encode()
-    origin = Origin(s.source, GAP, int(s.since.timestamp()), str(s.path))
+    # No file of its own: the source's name is part of what the gap is.
+    origin = Origin(s.source, GAP, int(s.since.timestamp()), str(s.path), scope=s.source)
     return RawRecord(origin, data, now, now)
 
 

@@ -57,16 +57,23 @@ class Origin:
     ``file_id`` identifies the file by content (a hash of its first line) so that the same log
     read live, then backfilled from its rotated ``.gz`` copy, gives the same origin.
     ``offset`` is the byte offset of the record in the uncompressed stream, or a packet index.
+
+    A record's events are identified by what was read, never by the name of the source that
+    read it: the same line read by two sources, or followed and then backfilled under another
+    name, is one event. ``scope`` is what else goes into the id: nothing for a record of a
+    file (its content identifies it), the source for a record that has no file of its own (a
+    monitoring gap), the school in a store that several share (see ``monitord.origins``).
     """
 
     source: str
     file_id: str
     offset: int
     path: str = ""
+    scope: str = ""
 
     def event_id(self, index: int = 0) -> str:
         """A deterministic id for the ``index``-th event made from this record."""
-        key = f"{self.source}\x1f{self.file_id}\x1f{self.offset}\x1f{index}"
+        key = f"{self.scope}\x1f{self.file_id}\x1f{self.offset}\x1f{index}"
         return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
@@ -140,14 +147,14 @@ class EventUpdate:
     filter_category: str | None = None
 
 
-def content_event_id(source: str, ev: Event) -> str:
+def content_event_id(scope: str, ev: Event) -> str:
     """The id of an event from a snapshot file (a leases file, rewritten whole on each
     change): the same lease read again is the same event wherever it stands in the file, and
-    a changed one is a new event."""
+    a changed one is a new event. ``scope``: the record's ``Origin.scope``."""
     key = "\x1f".join(
         str(v)
         for v in (
-            source,
+            scope,
             ev.kind,
             ev.ts.isoformat(),
             ev.client_ip,

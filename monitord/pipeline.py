@@ -27,6 +27,7 @@ from monitord.model import (
     Severity,
     content_event_id,
 )
+from monitord.origins import Scopes
 from monitord.policy import Policy
 from monitord.store import insert_ignore, mine, table_of
 from monitord.tables import (
@@ -100,6 +101,8 @@ class Processor:
         self.policy = policy
         self.alerts = alerts
         self.site_id = site_id
+        # What each record's event ids are made with besides its file and offset.
+        self.scopes = Scopes.load(engine, site_id)
 
     def judge(
         self, fmt: str, session: Session, records: Sequence[RawRecord], snapshot: bool = False
@@ -109,7 +112,7 @@ class Processor:
         events = skipped = 0
         # Once a batch: checking a runtime protocol walks its members (100 µs a time here).
         binary = session if isinstance(session, BinarySession) else None  # packets
-        for rec in records:
+        for rec in map(self.scopes.record, records):
             if len(rec.data) > MAX_LINE:
                 pending.rejected.append(
                     _rejected_row(rec, fmt, f"line longer than {MAX_LINE // 1024} KiB")
@@ -146,7 +149,7 @@ class Processor:
             for i, (given_id, ev, given_attribution) in enumerate(work):
                 events += 1
                 eid = given_id or (
-                    content_event_id(rec.origin.source, ev) if snapshot else rec.origin.event_id(i)
+                    content_event_id(rec.origin.scope, ev) if snapshot else rec.origin.event_id(i)
                 )
                 if ev.kind is EventKind.LEASE and ev.client_ip and ev.client_mac:
                     starts, ends = lease_interval(ev.lease_end, self.identity.lease_time)

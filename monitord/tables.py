@@ -401,6 +401,18 @@ class AgentRow(SQLModel, table=True):
     device_id: str | None = Field(default=None, max_length=128)
 
 
+class LegacyOriginRow(SQLModel, table=True):
+    """A file some of whose events were stored before event ids came from what was read
+    alone (schema 0013), and the source whose name its ids were made with then: reading it
+    again gives the same ids (``monitord.origins``). Written once, by that migration."""
+
+    __tablename__ = "legacy_origins"
+
+    site_id: str = Field(primary_key=True, max_length=64)
+    file_id: str = Field(primary_key=True, max_length=64)
+    source: str = Field(max_length=128)
+
+
 class DigestRow(SQLModel, table=True):
     """A weekly digest queued for mail: one per site, week and edition, so that a digest is
     never sent twice (a run missed while the server was down, then caught up at the next
