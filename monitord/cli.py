@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
@@ -33,10 +32,12 @@ from monitord.store import (
     upgrade,
     verify_audit,
 )
+from monitord.terminal import console, json_printable, printable_text
 from monitord.timeparse import parse_when
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# What pupils control reaches these (tables of alerts, searches): see monitord.terminal.
+out = console()
+err = console(stderr=True)
 
 
 class Failure(Exception):
@@ -55,8 +56,13 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(find_config(args.config))
 
 
+def _safe_document(text: str, is_json: bool) -> str:
+    """JSON or CSV for the terminal (or a pipe): nothing in it a terminal acts on."""
+    return json_printable(text) if is_json else printable_text(text)
+
+
 def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_printable(json.dumps(value, indent=2, ensure_ascii=False)) + "\n")
 
 
 # --- commands ----------------------------------------------------------------------------
@@ -171,14 +177,14 @@ def cmd_alerts_show(args: argparse.Namespace) -> int:
         _print_json({"alert": detail.alert, "events": detail.events, "history": detail.history})
         return 0
     a = detail.alert
-    out.print(f"[bold]Alert {a['id']}[/bold]: {a['severity']} {a['category']} ({a['status']})")
+    out.print(f"Alert {a['id']}: {a['severity']} {a['category']} ({a['status']})")
     for key in ("person", "role", "year_group", "device", "ip", "indicator", "first_seen"):
         out.print(f"  {key}: {a[key]}", markup=False)
     for key in ("last_seen", "count", "blocked", "sources", "recipients", "rule", "outcome"):
         out.print(f"  {key}: {a[key]}", markup=False)
     for key in ("assignee", "reviewer", "reviewed_at"):
         out.print(f"  {key}: {a[key]}", markup=False)
-    out.print("[bold]Events[/bold]")
+    out.print("Events")
     for ev in detail.events:
         out.print(f"  {ev['ts']} {ev['source']} offset {ev['offset']}", markup=False)
         out.print(f"    raw: {ev['raw']}", markup=False)
@@ -188,7 +194,7 @@ def cmd_alerts_show(args: argparse.Namespace) -> int:
             out.print(f"    the filter: {verdict}, {ev['filter_category']}", markup=False)
         for m in ev["matches"]:
             out.print(f"    match: {m['category']} {m['entry']} ({m['list']})", markup=False)
-    out.print("[bold]History[/bold]")
+    out.print("History")
     for h in detail.history:
         out.print(f"  {h['ts']} {h['actor']} {h['action']} {h['detail']}", markup=False)
     return 0
@@ -824,7 +830,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
         who = ", ".join(recipients_for(cfg, args.named)) or "nobody configured"
         out.print(f"(--send mails it to {who})", markup=False)
         return 0
-    sys.stdout.write(rendered.text)
+    sys.stdout.write(printable_text(rendered.text))
     return 0
 
 
@@ -923,7 +929,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     )
     if args.json or args.csv:
         text = json_text if args.json else csv_text
-        sys.stdout.write(text(result.events, cfg.tz))
+        sys.stdout.write(_safe_document(text(result.events, cfg.tz), args.json))
         if note:
             err.print(note, markup=False)
         return 0
@@ -979,7 +985,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     )
     if args.json or args.csv:
         text = json_text if args.json else csv_text
-        sys.stdout.write(text(events, cfg.tz))
+        sys.stdout.write(_safe_document(text(events, cfg.tz), args.json))
         return 0
     who = " on ".join(x for x in (args.user, args.device) if x)
     flagged = sum(1 for ev in events if ev.flagged)
@@ -988,7 +994,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         markup=False,
     )
     lines = render(events, cfg.tz, by_user=args.user is not None)
-    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write(printable_text("\n".join(lines) + "\n"))
     return 0
 
 

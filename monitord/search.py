@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, func, select, text
 
+from monitord import terminal
 from monitord.categories import CATEGORIES
 from monitord.store import audit, mine, mine_sql, table_of, utc
 from monitord.tables import TEXT_INDEX, DeviceRow
@@ -721,15 +722,14 @@ def search(
 
 # --- output ------------------------------------------------------------------------------
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
 
 def printable(value: str | None, width: int | None = None) -> str:
-    """Log content made safe for a terminal: control characters (escape sequences a pupil
-    could type) shown as ``?``, long values cut."""
+    """Log content made safe for a terminal (``monitord.terminal``): control characters,
+    escape sequences and bidirectional overrides a pupil could type shown as ``?``, long
+    values cut."""
     if value is None:
         return "-"
-    s = _CONTROL.sub("?", value)
+    s = terminal.printable(value)
     if width is not None and len(s) > width:
         s = s[: width - 1] + "…"
     return s

@@ -57,16 +57,26 @@ LIVE_SCHEME = re.compile(r"(?i)\b(?:https?|ftps?)://")
     [
         (
             "https://www.example.com/a/b.html?x=1.2",
-            "hxxps://www[.]example[.]com/a/b.html?x=1.2",
+            "hxxps://www[.]example[.]com/a/b[.]html?x=1[.]2",
         ),
         ("http://evil.example.org", "hxxp://evil[.]example[.]org"),
         ("http://evil.example.org/", "hxxp://evil[.]example[.]org/"),
-        ("ftp://files.example.net/pub/x.v2.zip", "fxp://files[.]example[.]net/pub/x.v2.zip"),
-        ("HTTPS://Example.COM/Path.Html", "hxxps://Example[.]COM/Path.Html"),
+        ("ftp://files.example.net/pub/x.v2.zip", "fxp://files[.]example[.]net/pub/x[.]v2[.]zip"),
+        ("HTTPS://Example.COM/Path.Html", "hxxps://Example[.]COM/Path[.]Html"),
         ("www.pornhub.com", "www[.]pornhub[.]com"),
-        ("bet365.com/en/sports.html", "bet365[.]com/en/sports.html"),
+        ("bet365.com/en/sports.html", "bet365[.]com/en/sports[.]html"),
+        # Every link form, wherever it stands: www., protocol-relative, a bare host in a query,
+        # full-width and ideographic dots.
+        ("go to www.x.com now", "go to www[.]x[.]com now"),
+        ("//x.org/a", "//x[.]org/a"),
+        (
+            "https://g.com/url?q=evil.com&u=www.bad.org",
+            "hxxps://g[.]com/url?q=evil[.]com&u=www[.]bad[.]org",
+        ),
+        ("a\uff0eexample\u3002com", "a[.]example[.]com"),
+        ("http://http://evil.com", "hxxp://hxxp://evil[.]com"),
         ("10.0.0.5", "10[.]0[.]0[.]5"),
-        ("http://10.0.0.5:8080/x.php", "hxxp://10[.]0[.]0[.]5:8080/x.php"),
+        ("http://10.0.0.5:8080/x.php", "hxxp://10[.]0[.]0[.]5:8080/x[.]php"),
         ("roblox", "roblox"),
     ],
 )
@@ -74,9 +84,19 @@ def test_defang(indicator: str, expected: str) -> None:
     assert defang(indicator) == expected
 
 
-def test_defang_path_is_kept_verbatim() -> None:
+def test_defang_keeps_a_path_readable_with_no_host_left_in_it() -> None:
     path = "/watch/v.12.mp4?a=b.c&d=%2E#frag.x"
-    assert defang("https://cdn.example.com" + path) == "hxxps://cdn[.]example[.]com" + path
+    assert defang("https://cdn.example.com" + path) == (
+        "hxxps://cdn[.]example[.]com/watch/v[.]12[.]mp4?a=b[.]c&d=%2E#frag[.]x"
+    )
+
+
+@pytest.mark.parametrize("mark", ["\u202e", "\u202d", "\u2066", "\u200f", "\u200b", "\ufeff"])
+def test_defang_strips_bidirectional_and_invisible_characters(mark: str) -> None:
+    # "moc.evil" written backwards after U+202E reads as "live.com" in a mail client.
+    out = defang(f"https://x.example/{mark}moc.evil")
+    assert mark not in out
+    assert out == "hxxps://x[.]example/ moc[.]evil"
 
 
 def test_defang_removes_line_breaks_and_control_characters() -> None:
@@ -286,7 +306,7 @@ def test_subject_with_no_one_known(config: Config) -> None:
 def test_body_defangs_indicator_and_matches(config: Config) -> None:
     msg, _ = build(config, judged())
     text, html = parts(msg)
-    defanged = "hxxps://www[.]pornhub[.]com/view_video.php?viewkey=1"
+    defanged = "hxxps://www[.]pornhub[.]com/view_video[.]php?viewkey=1"
     assert f"What:   {defanged} (the filter BLOCKED this attempt)" in text
     assert defanged in html
     assert "pornography: pornhub[.]com on list starter/pornography" in text
@@ -357,16 +377,16 @@ def test_very_long_indicator_makes_a_valid_message(config: Config) -> None:
     assert set(msg.keys()) == HEADERS
     text, html = parts(msg)
     shown = text.split("What:   ", 1)[1].split("\n", 1)[0]
-    assert shown.startswith("hxxps://long[.]example[.]com/a/b.ca/b.c")
+    assert shown.startswith("hxxps://long[.]example[.]com/a/b[.]ca/b[.]c")
     assert len(shown) < 2100
     assert "\u2026" in shown
-    assert "hxxps://long[.]example[.]com/a/b.c" in html
+    assert "hxxps://long[.]example[.]com/a/b[.]c" in html
 
 
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("https://bücher.example.de/straße.html", "hxxps://bücher[.]example[.]de/straße.html"),
+        ("https://bücher.example.de/straße.html", "hxxps://bücher[.]example[.]de/straße[.]html"),
         ("https://xn--bcher-kva.example/", "hxxps://xn--bcher-kva[.]example/"),
         ("https://👍.example/🎉/ünïcødé?q=日本語", "hxxps://👍[.]example/🎉/ünïcødé?q=日本語"),
         ("https://пример.рф/путь", "hxxps://пример[.]рф/путь"),
