@@ -8,8 +8,10 @@ lines), for one ISO week in the school's time zone, Monday 00:00 to Monday 00:00
 part is rendered from autoescaped Jinja2 templates with its charts as inline ``cid:`` images;
 the plain-text part carries the same numbers for mail clients that show no images.
 
-It goes to a group, so by default it names no one: a person is shown by initials and year
-group (or role) at most, and searches, typed text and device host names are left out. The
+It goes to a group, so by default it names no one: a person is shown by a pseudonym for
+this digest ("person 3") and year group, never initials or a role one person holds (the
+headteacher); a URL by its site alone (its path and query can hold a search for a named
+classmate); searches, typed text and device host names are left out. The
 ``named`` edition is the DSL's own copy, with names, user names and what was typed.
 
 A digest is queued through the outbox like any alert mail (so the delivery's retries apply)
@@ -36,7 +38,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from alerting import charts
-from alerting.mail import clean, defang, initials
+from alerting.mail import clean, defang
 from monitord.categories import CATEGORIES
 from monitord.config import Config
 from monitord.policy import Policy
@@ -102,6 +104,7 @@ CHART_FILES = {
     "trend": "twelve-week-trend.png",
 }
 _WEEK = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.IGNORECASE)
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _DOMAINISH = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?[^\s/]+\.[^\s/]+(?:/\S*)?$", re.IGNORECASE)
 
 TEMPLATES = Environment(
@@ -425,6 +428,7 @@ class _People:
             for r in conn.execute(query):
                 self.rows[r.username] = r
         self.named = named
+        self.refs: dict[str, str] = {}
 
     def who(self, username: str | None, role: str | None, year: str | None) -> str:
         if not username:
@@ -433,10 +437,13 @@ class _People:
         name = row.display_name if row is not None else None
         role = role or (row.role if row is not None else None)
         year = year or (row.year_group if row is not None else None)
-        if self.named:
-            base = f"{clean(name, 120)} ({clean(username, 120)})" if name else clean(username, 120)
-        else:
-            base = initials(name, username)
+        if not self.named:
+            # The group's copy: a pseudonym, numbered as people first appear in this digest,
+            # and the year group. Initials, or a role one person holds ("S.M., headteacher"),
+            # would name them to a group that knows the school.
+            ref = self.refs.setdefault(username, f"person {len(self.refs) + 1}")
+            return f"{ref}, {_year(year)}" if year else f"{ref}, no year group"
+        base = f"{clean(name, 120)} ({clean(username, 120)})" if name else clean(username, 120)
         if year:
             return f"{base}, Year {year}" if year not in ("N", "R") else f"{base}, {_year(year)}"
         return f"{base}, {role}" if role else base
@@ -447,9 +454,21 @@ def _year(y: str) -> str:
 
 
 def _indicator(indicator: str, category: str, named: bool) -> str:
-    if named or category == "monitoring_gap" or _DOMAINISH.match(indicator.strip()):
+    """What an alert matched, for the group's copy the site alone: a URL's path and query can
+    hold a search for a named classmate, and a search or typed text is the pupil's own words."""
+    if named or category == "monitoring_gap":
         return defang(indicator, 160)
+    if _DOMAINISH.match(indicator.strip()):
+        rest = _SCHEME.sub("", indicator.strip(), count=1)
+        authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+        return defang(authority.rsplit("@", 1)[-1].split(":", 1)[0], 160)
     return "(text: in the DSL's copy)"
+
+
+def _group_role(role: str | None) -> str:
+    """A role as the group's copy counts it: a role one person holds (the headteacher, the
+    only governor) would name them, so every adult is counted together."""
+    return "unknown" if not role else "pupil" if role == "pupil" else "adult"
 
 
 def _compare(title: str, keys: Sequence[str], this: Counter[str], last: Counter[str]) -> Compare:
@@ -499,12 +518,20 @@ def collect(
             count(this_rows, "severity", "?"),
             count(last_rows, "severity", "?"),
         )
-        by_role = _compare(
-            "Role",
-            (*ROLES, "unknown"),
-            count(this_rows, "role", "unknown"),
-            count(last_rows, "role", "unknown"),
-        )
+        if named:
+            by_role = _compare(
+                "Role",
+                (*ROLES, "unknown"),
+                count(this_rows, "role", "unknown"),
+                count(last_rows, "role", "unknown"),
+            )
+        else:
+            by_role = _compare(
+                "Role",
+                ("pupil", "adult", "unknown"),
+                Counter(_group_role(r.role) for r in this_rows),
+                Counter(_group_role(r.role) for r in last_rows),
+            )
         years = (*(_year(y) for y in YEAR_GROUPS), "no year group")
 
         def year_count(rows: Sequence[Any]) -> Counter[str]:
