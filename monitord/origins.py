@@ -7,7 +7,7 @@ from the name of the source that read it. Two things still go into it:
 
 - the school, in a store that several share, so that two schools reading the same file (a
   trust's one resolver) each keep their own events; a store of one school has none;
-- for a file read before ids were made this way (schema 0013), the name of the source that
+- for a file read before ids were made this way (schema 0014), the name of the source that
   first read it, as its ids were made then: reading it again, or on from where the daemon
   stopped, gives the ids already stored, and a parser's later line (a block line) finds its
   query. Those files are listed once, by the migration, in ``legacy_origins``.
@@ -37,7 +37,7 @@ class Scopes:
 
     @classmethod
     def load(cls, engine: Engine, site_id: str) -> Scopes:
-        """The scopes of ``site_id``'s records, with the files it read before schema 0013."""
+        """The scopes of ``site_id``'s records, with the files it read before schema 0014."""
         t = table_of(LegacyOriginRow)
         with engine.connect() as conn:
             query = select(t.c.file_id, t.c.source).where(mine(conn, t.c.site_id, site_id))

@@ -403,7 +403,7 @@ class AgentRow(SQLModel, table=True):
 
 class LegacyOriginRow(SQLModel, table=True):
     """A file some of whose events were stored before event ids came from what was read
-    alone (schema 0013), and the source whose name its ids were made with then: reading it
+    alone (schema 0014), and the source whose name its ids were made with then: reading it
     again gives the same ids (``monitord.origins``). Written once, by that migration."""
 
     __tablename__ = "legacy_origins"

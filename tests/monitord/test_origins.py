@@ -86,19 +86,19 @@ def test_a_leases_file_read_under_two_names_is_one_set_of_leases(app: App, tmp_p
 
 
 def _old_id(source: str, file_id: str, offset: int) -> str:
-    """An event's id as monitord made it before schema 0013: with the source's name."""
+    """An event's id as monitord made it before schema 0014: with the source's name."""
     key = f"{source}\x1f{file_id}\x1f{offset}\x1f0"
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
 def test_a_store_from_before_keeps_its_ids(tmp_path: Path, blank_url: str) -> None:
-    # A store at schema 0012 holds the first query of a log, read as "pihole".
+    # A store at schema 0013 holds the first query of a log, read as "pihole".
     folder = tmp_path / "site"
     config = init_dir(folder)[0]
     use_store(config, blank_url)
     cfg = load_config(config)
     engine = make_engine(cfg.database_url)
-    upgrade(engine, "0012")
+    upgrade(engine, "0013")
     path = log(tmp_path, [QUERY])
     file_id = identify(path)
     old = {

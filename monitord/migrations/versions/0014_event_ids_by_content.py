@@ -12,8 +12,8 @@ before the upgrade, its events stored twice then, keeps the ids of one of them).
 This reads every event's site, file and source once (on SQLite about a minute per 50 million
 events).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
