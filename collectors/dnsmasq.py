@@ -14,7 +14,8 @@ query's serial number and, for most, the client's address and port
 ``log-queries=proto`` ``UDP``/``TCP`` comes first. The serial ties a block line to its query
 exactly; without it the query is found by name.
 
-Pi-hole v6 writes to syslog as ``pihole-FTL``, read here as dnsmasq.
+Pi-hole v6 writes to syslog as ``pihole-FTL``, read here as dnsmasq. The lines of dnsmasq's
+DHCP, TFTP and script helpers (``dnsmasq-dhcp[PID]:``...) carry no DNS event.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from monitord.model import SKIP, Event, EventKind, EventUpdate, Parsed, reject
 
 _HEAD = re.compile(
     r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<hms>\d\d:\d\d:\d\d) "
-    r"(?:\S+ )?(?:dnsmasq(?:-dhcp)?|pihole-FTL)\[\d+\]: (?P<msg>.*)$"
+    r"(?:\S+ )?(?:dnsmasq(?P<facility>-[a-z]+)?|pihole-FTL)\[\d+\]: (?P<msg>.*)$"
 )
 # log-queries=extra: [UDP |TCP ]SERIAL [ADDRESS/PORT ]MESSAGE
 _EXTRA = re.compile(
@@ -173,6 +174,8 @@ def parse_line(line: str, ctx: ParseContext) -> Parsed:
 
 
 def _parse(head: re.Match[str], ctx: ParseContext) -> Parsed:
+    if head["facility"]:
+        return SKIP  # dnsmasq-dhcp, -tftp, -script: no DNS (leases come from the leases file)
     if _QUERY.match(_split(head["msg"])[1]) is None:
         return _message(head["msg"], ctx.reference)
     ts = syslog_time(head["mon"], int(head["day"]), head["hms"], ctx.tz, ctx.reference)

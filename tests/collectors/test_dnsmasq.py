@@ -132,6 +132,13 @@ SAMPLES: list[tuple[str, Expected]] = [
         "Mar  1 09:00:00 gw dnsmasq-dhcp[99]: DHCPACK(eth0) 10.0.0.8 aa:bb:cc:dd:ee:ff laptop",
         SKIP,
     ),
+    # With log-dhcp, dnsmasq-dhcp numbers its lines too; TFTP and scripts log as their own.
+    (
+        "Mar  1 09:00:00 gw dnsmasq-dhcp[99]: 1234 available DHCP range: 10.0.0.10 -- 10.0.0.99",
+        SKIP,
+    ),
+    ("Mar  1 09:00:00 gw dnsmasq-dhcp[99]: 1234 vendor class: MSFT 5.0", SKIP),
+    ("Mar  1 09:00:00 gw dnsmasq-tftp[99]: sent /srv/tftp/pxelinux.0 to 10.0.0.5", SKIP),
     # Another program's line in the same syslog file.
     (
         "Dec  3 08:51:30 gateway sshd[2211]: Accepted publickey for admin from 192.0.2.9",
