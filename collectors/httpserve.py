@@ -10,8 +10,10 @@ h11 parses the protocol; this module owns the sockets, the clocks and the limits
   limit the handler gives: a body declared larger is refused before a byte of it is read, and
   a chunked body is cut off (413) as soon as it passes the limit; the whole body must arrive
   within ``body_timeout``, and an answer must be taken by the client within ``write_timeout``;
-- at most ``max_connections`` connections at once, and ``max_per_address`` from one address;
-  a connection over either cap is closed as soon as it is accepted (before any TLS);
+- at most ``max_per_address`` connections from one address: one more is closed as soon as it
+  is accepted (before any TLS); at most ``max_connections`` in all: when every place is taken,
+  a newcomer takes the place of the connection that has waited longest without sending a
+  whole request (so slow clients take turns with each other, not with the agents);
 - a connection serves at most ``max_requests`` requests, then closes;
 - every error about a connection (refused, too slow, bad request, TLS handshake, accept
   failing because the process is out of descriptors) goes to the log through
@@ -232,6 +234,9 @@ class Server:
         self.throttle = throttle or ThrottledLog(log)
         self.by_address: dict[str, int] = {}
         self.refused = 0
+        self.evicted = 0
+        self._peers: dict[asyncio.Task[None], str] = {}  # each open connection's address
+        self._waiting: dict[asyncio.Task[None], float] = {}  # those waiting for a request
         self._tasks: set[asyncio.Task[None]] = set()
         self._listener: socket.socket | None = None
         self._accepting: asyncio.Task[None] | None = None
@@ -283,6 +288,10 @@ class Server:
             pause = 0.05
             peer = str(addr[0])
             mine = self.by_address.get(peer, 0)
+            if mine < self.limits.max_per_address and self.open_connections >= (
+                self.limits.max_connections
+            ):
+                self._evict()
             if mine >= self.limits.max_per_address or (
                 self.open_connections >= self.limits.max_connections
             ):
@@ -299,8 +308,35 @@ class Server:
                 continue
             self.by_address[peer] = mine + 1
             task = asyncio.create_task(self._connection(conn, peer))
+            self._peers[task] = peer
+            self._waiting[task] = loop.time()
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _evict(self) -> None:
+        """Make room for a new connection by closing the one that has waited longest for a
+        request it has not finished sending: a flood of slow clients from many addresses
+        then takes turns with itself, not with the agents."""
+        if not self._waiting:
+            return
+        oldest = min(self._waiting, key=self._waiting.__getitem__)
+        del self._waiting[oldest]
+        oldest.cancel()
+        self.evicted += 1
+        peer = self._peers.get(oldest, "?")
+        left = self.by_address.get(peer, 1) - 1  # its place is free now, not when it ends
+        if left:
+            self.by_address[peer] = left
+        else:
+            self.by_address.pop(peer, None)
+        self._peers.pop(oldest, None)
+        self.throttle.log(
+            logging.INFO,
+            "evicted",
+            "agents' endpoint: all %d places taken: closed the slowest, from %s",
+            self.limits.max_connections,
+            peer,
+        )
 
     async def _connection(self, sock: socket.socket, peer: str) -> None:
         loop = asyncio.get_running_loop()
@@ -325,19 +361,26 @@ class Server:
                 writer.transport.abort()
             else:
                 sock.close()
-            left = self.by_address.get(peer, 1) - 1
-            if left:
-                self.by_address[peer] = left
-            else:
-                self.by_address.pop(peer, None)
+            me = asyncio.current_task()
+            self._waiting.pop(me, None)  # type: ignore[arg-type]
+            if self._peers.pop(me, None) is not None:  # type: ignore[arg-type]
+                left = self.by_address.get(peer, 1) - 1
+                if left:
+                    self.by_address[peer] = left
+                else:
+                    self.by_address.pop(peer, None)
 
     async def _serve(self, conn: _Conn, peer: str) -> None:
         loop = asyncio.get_running_loop()
         for served in range(self.limits.max_requests):
             wait = self.limits.header_timeout if served == 0 else self.limits.keepalive_timeout
+            me = asyncio.current_task()
+            if served:
+                self._waiting[me] = loop.time()  # type: ignore[index]
             try:
                 async with asyncio.timeout(wait):
                     event = await conn.next_event()
+                self._waiting.pop(me, None)  # type: ignore[arg-type]
             except TimeoutError:
                 if served == 0 or conn.h11.their_state is not h11.IDLE or conn.h11.trailing_data[0]:
                     self.throttle.log(

@@ -194,22 +194,25 @@ async def test_connections_are_capped_per_address_and_in_total(
     await asyncio.sleep(0.1)
     over, _ = await bench.connect(server)
     assert await closed(over, 1)  # a fourth from the same address
+    assert server.refused == 1
     others = [await bench.connect(server, "127.0.0.2") for _ in range(2)]
     await asyncio.sleep(0.1)
-    third, _ = await bench.connect(server, "127.0.0.3")
-    assert await closed(third, 1)  # the sixth in all
-    assert server.open_connections == 5
-    assert server.refused == 2
+    assert server.open_connections == 5  # every place taken, all waiting for a request
     for reader, _ in [*first, *others]:
-        assert not await closed(reader, 0.05)  # the ones let in are still open
-    reader, writer = first[0]
+        assert not await closed(reader, 0.05)
+    reader, writer = first[1]
+    writer.write(b"POST / HTTP/1.1\r\n")  # begun: waiting since it connected all the same
+    # A sixth in all, from a third address, takes the place of the one that has waited
+    # longest without sending a whole request (the first), rather than being refused.
+    sixth, writer = await bench.connect(server, "127.0.0.3")
     writer.write(post())
-    assert (await response(reader))[0] == 200
-    first[1][1].close()
-    await asyncio.sleep(0.2)
-    again, writer = await bench.connect(server)  # a place freed is taken again
-    writer.write(post())
-    assert (await response(again))[0] == 200
+    assert (await response(sixth))[0] == 200
+    assert await closed(first[0][0], 1)
+    assert (server.evicted, server.refused, server.open_connections) == (1, 1, 5)
+    for reader, _ in [*first[1:], *others]:
+        assert not await closed(reader, 0.05)  # the others are still open
+    first[2][1].write(post())
+    assert (await response(first[2][0]))[0] == 200
 
 
 async def test_keep_alive_is_limited_in_requests_and_idle_time(
