@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from datetime import datetime
 
 from collectors.base import ParseContext, StatefulParser
 from collectors.syslogtime import syslog_time
@@ -41,10 +40,17 @@ _EXTRA = re.compile(
 _QUERY = re.compile(
     r"^query\[(?P<qtype>[A-Za-z0-9]+|type=[0-9]+)\] (?P<name>\S+) from (?P<client>\S+)$"
 )
-_KNOWN = (
+# The lines that follow a query and are never a block: the commonest, tried first.
+_FOLLOWERS = (
     "forwarded ",
+    "reply ",
+    "cached ",
+    "cached-stale ",
     "dnssec-query[",
     "dnssec-retry[",
+    "validation ",
+)
+_KNOWN = (
     "failed to send packet",
     "non-query opcode",
     "ipset add",
@@ -131,34 +137,11 @@ def _known_answer(how: str) -> bool:
 
 def _split(message: str) -> tuple[str | None, str]:
     """(serial, message) of a log-queries=extra message; (None, message) otherwise."""
-    extra = _EXTRA.match(message)
-    if extra is None:
-        return None, message
-    return extra["serial"], extra["msg"]
-
-
-def _message(message: str, ts: datetime) -> Parsed:
-    """One dnsmasq message without its syslog head, logged at ``ts``."""
-    _, msg = _split(message)
-    query = _QUERY.match(msg)
-    if query is None:
-        if msg.startswith(_KNOWN):
-            return SKIP
-        answer = _ANSWER.match(msg)
-        if answer is not None and _known_answer(answer["how"]):
-            return SKIP
-        return reject(f"unrecognised dnsmasq message {message[:60]!r}")
-    return Parsed(
-        events=(
-            Event(
-                kind=EventKind.DNS,
-                ts=ts,
-                client_ip=query["client"],
-                domain=normalise_host(query["name"]),
-                qtype=query["qtype"].upper().replace("=", ""),  # TYPE65, as RFC 3597 writes it
-            ),
-        )
-    )
+    if message[:1].isdigit() or message.startswith(("UDP ", "TCP ")):
+        extra = _EXTRA.match(message)
+        if extra is not None:
+            return extra["serial"], extra["msg"]
+    return None, message
 
 
 def _head(line: str) -> re.Match[str] | None:
@@ -170,18 +153,38 @@ _NOT_DNSMASQ = "not a dnsmasq syslog line (expected 'Mon DD HH:MM:SS dnsmasq[PID
 
 def parse_line(line: str, ctx: ParseContext) -> Parsed:
     head = _head(line)
-    return reject(_NOT_DNSMASQ) if head is None else _parse(head, ctx)
+    return reject(_NOT_DNSMASQ) if head is None else _read(head, ctx)[0]
 
 
-def _parse(head: re.Match[str], ctx: ParseContext) -> Parsed:
+def _read(
+    head: re.Match[str], ctx: ParseContext
+) -> tuple[Parsed, str | None, re.Match[str] | None]:
+    """What a line gives by itself, its serial number (log-queries=extra), and its answer
+    (``SOURCE NAME is ANSWER``) when it is one that may be a block."""
     if head["facility"]:
-        return SKIP  # dnsmasq-dhcp, -tftp, -script: no DNS (leases come from the leases file)
-    if _QUERY.match(_split(head["msg"])[1]) is None:
-        return _message(head["msg"], ctx.reference)
-    ts = syslog_time(head["mon"], int(head["day"]), head["hms"], ctx.tz, ctx.reference)
-    if ts is None:
-        return reject(f"impossible date {head['mon']} {head['day']} {head['hms']}")
-    return _message(head["msg"], ts)
+        return SKIP, None, None  # dnsmasq-dhcp, -tftp, -script: leases come from their file
+    serial, msg = _split(head["msg"])
+    if msg.startswith(_FOLLOWERS):
+        return SKIP, serial, None
+    query = _QUERY.match(msg)
+    if query is not None:
+        ts = syslog_time(head["mon"], int(head["day"]), head["hms"], ctx.tz, ctx.reference)
+        if ts is None:
+            return reject(f"impossible date {head['mon']} {head['day']} {head['hms']}"), None, None
+        event = Event(
+            kind=EventKind.DNS,
+            ts=ts,
+            client_ip=query["client"],
+            domain=normalise_host(query["name"]),
+            qtype=query["qtype"].upper().replace("=", ""),  # TYPE65, as RFC 3597 writes it
+        )
+        return Parsed(events=(event,)), serial, None
+    if msg.startswith(_KNOWN):
+        return SKIP, serial, None
+    answer = _ANSWER.match(msg)
+    if answer is not None and _known_answer(answer["how"]):
+        return SKIP, serial, answer
+    return reject(f"unrecognised dnsmasq message {head['msg'][:60]!r}"), None, None
 
 
 class DnsmasqSession:
@@ -196,14 +199,7 @@ class DnsmasqSession:
         head = _head(line)
         if head is None:
             return reject(_NOT_DNSMASQ)
-        parsed = _parse(head, ctx)
-        if parsed.rejected is not None:
-            return parsed
-        return self._follow(head["msg"], parsed, ctx)
-
-    def _follow(self, message: str, parsed: Parsed, ctx: ParseContext) -> Parsed:
-        """Remember a query; turn a block line into an update of the query it answers."""
-        serial, msg = _split(message)
+        parsed, serial, answer = _read(head, ctx)
         if parsed.events:
             name = parsed.events[0].domain
             if ctx.origin is not None:
@@ -213,11 +209,9 @@ class DnsmasqSession:
                 if serial is not None:
                     _remember(self._serials, serial, event_id)
             return parsed
-        if msg.startswith("started,"):
-            self._serials.clear()  # a restarted dnsmasq numbers its queries from 1 again
-            return parsed
-        answer = _ANSWER.match(msg)
         if answer is None:
+            if head["msg"].startswith("started,"):
+                self._serials.clear()  # a restarted dnsmasq numbers its queries from 1 again
             return parsed
         how = _block_reason(answer["how"], answer["answer"])
         if how is None:
