@@ -12,13 +12,12 @@ import zipfile
 from contextlib import closing
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine
 
 from monitord.private import open_new, private_temp, private_workdir
-from monitord.store import audit, mine, table_of
-from monitord.tables import AlertRow, AuditRow, DeviceRow, EventRow, PersonRow
+from monitord.store import audit
+from monitord.subject import README, gather
 
 
 class RightsError(Exception):
@@ -85,51 +84,17 @@ def _pg_dump(engine: Engine, out: Path) -> None:
         raise RightsError(f"pg_dump failed: {done.stderr.decode(errors='replace').strip()}")
 
 
-def _rows(conn: Any, query: Any) -> list[dict[str, Any]]:
-    out = []
-    for row in conn.execute(query):
-        record = {}
-        for key, value in row._mapping.items():
-            if isinstance(value, bytes):
-                value = value.decode("utf-8", "replace")
-            elif isinstance(value, datetime):
-                value = value.isoformat()
-            record[key] = value
-        out.append(record)
-    return out
-
-
 def subject_access(
     engine: Engine, username: str, target: Path, actor: str, reason: str, now: datetime
 ) -> dict[str, int]:
-    """A zip of everything held about ``username``: their roster entry, devices assigned to
-    them, events attributed to them (with the raw lines), alerts about them, and audit records
-    about those alerts or them. The request itself is recorded in the audit trail."""
-    pt, dt, et, at, aut = (
-        table_of(m) for m in (PersonRow, DeviceRow, EventRow, AlertRow, AuditRow)
-    )
+    """A zip of everything held about ``username`` (``monitord.subject``). The request
+    itself is recorded in the audit trail."""
     user = username.lower()
     with engine.connect() as conn:
         # This school's records of them: a user name is only unique within a school.
-        person = _rows(conn, select(pt).where(mine(conn, pt.c.site_id), pt.c.username == user))
-        if not person:
-            raise RightsError(f"no one with the user name {username!r} on the roster")
-        devices = _rows(conn, select(dt).where(mine(conn, dt.c.site_id), dt.c.assigned_to == user))
-        theirs = or_(et.c.username == user, et.c.user == user)
-        events = _rows(conn, select(et).where(mine(conn, et.c.site_id), theirs).order_by(et.c.ts))
-        alerts = _rows(
-            conn,
-            select(at).where(mine(conn, at.c.site_id), at.c.person == user).order_by(at.c.id),
-        )
-        subjects = [f"alert:{a['id']}" for a in alerts] + [f"person:{user}", user]
-        records = _rows(conn, select(aut).where(aut.c.subject.in_(subjects)).order_by(aut.c.id))
-    parts = {
-        "person": person,
-        "devices": devices,
-        "events": events,
-        "alerts": alerts,
-        "audit": records,
-    }
+        parts = gather(conn, user)
+    if not parts["person"]:
+        raise RightsError(f"no one with the user name {username!r} on the roster")
     with (
         private_temp(target) as fh,
         zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as bundle,
@@ -138,11 +103,7 @@ def subject_access(
             bundle.writestr(f"{name}.json", json.dumps(rows, indent=2, ensure_ascii=False))
         bundle.writestr(
             "README.txt",
-            f"Everything monitord holds about {user}, gathered {now.isoformat()} by {actor}\n"
-            f"for a subject access request ({reason}).\n"
-            "person.json: the roster entry; devices.json: devices assigned to them;\n"
-            "events.json: activity attributed to them, with the raw lines as read;\n"
-            "alerts.json: alerts about them; audit.json: what was done about those alerts.\n",
+            README.format(user=user, now=now.isoformat(), actor=actor, reason=reason),
         )
     counts = {name: len(rows) for name, rows in parts.items()}
     with engine.begin() as conn:
