@@ -137,8 +137,10 @@ def write_squid(path: Path, n: int, devices: int, rng: random.Random) -> None:
 
 WRITERS = {"dnsmasq": write_dnsmasq, "squid": write_squid} | {
     fmt: write_repeated(fmt)
-    for fmt in ("bind", "unbound", "windows-dns", "adguard", "zeek", "suricata")
-    + ("fortigate", "sophos", "panos", "umbrella", "e2guardian")
+    for fmt in (
+        *("bind", "unbound", "windows-dns", "adguard", "zeek", "suricata"),
+        *("fortigate", "sophos", "panos", "umbrella", "e2guardian"),
+    )
 }
 
 

@@ -130,17 +130,19 @@ def ensure_private_file(path: Path) -> bool:
 
 
 def tighten(path: Path) -> None:
-    """Make an existing regular file of ours 0600 (no link is followed); nothing if missing."""
+    """Make an existing regular file of ours 0600 (no link is followed); nothing if missing.
+
+    The file is changed by name, never opened: closing a descriptor of a file drops every
+    POSIX lock this process holds on it, and SQLite's locks on a store (and its WAL and
+    shared memory) that another engine of the same process has open are such locks."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    except (FileNotFoundError, OSError):
-        return
-    try:
-        _tighten_fd(fd, path)
+        st = os.lstat(path)
     except OSError:
-        pass  # not a regular file: not ours to change
-    finally:
-        os.close(fd)
+        return
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or not st.st_mode & 0o077:
+        return  # missing, a link, not a regular file, not ours, or private already
+    with contextlib.suppress(OSError):
+        os.chmod(path, FILE_MODE)
 
 
 @contextlib.contextmanager

@@ -239,3 +239,43 @@ def test_the_helpers_make_missing_folders_only(tmp_path: Path) -> None:
     assert private_dir(tmp_path) == tmp_path
     with pytest.raises(NotADirectoryError):
         private_dir(Path(__file__))
+
+
+def test_opening_the_store_again_keeps_another_engines_locks(tmp_path: Path) -> None:
+    """A second engine on a SQLite store the process already has open must not drop the
+    first one's POSIX locks (closing any descriptor of a file drops them): another process
+    would then take itself for the store's last user, checkpoint and delete the WAL on
+    closing, and what the first engine wrote afterwards would go to a deleted file."""
+    import subprocess
+    import sys
+
+    from sqlalchemy import text
+
+    db = tmp_path / "var" / "monitord.db"
+    db.parent.mkdir()
+    db.write_bytes(b"")
+    db.chmod(0o644)  # an older store others could read: tightened as it is opened
+    count = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+        "print(c.execute('SELECT count(*) FROM t').fetchone()[0]); c.close()"
+    )
+
+    def seen_by_another_process() -> str:
+        run = subprocess.run([sys.executable, "-c", count, str(db)], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return run.stdout.strip()
+
+    first = make_engine(f"sqlite:///{db}")
+    with first.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    with first.connect() as held:  # an open connection, as the daemon keeps
+        held.execute(text("SELECT 1")).scalar_one()
+        (db.parent / "monitord.db-wal").chmod(0o644)
+        make_engine(f"sqlite:///{db}").dispose()
+        assert stat.S_IMODE((db.parent / "monitord.db-wal").stat().st_mode) == 0o600
+        assert seen_by_another_process() == "1"
+        held.execute(text("INSERT INTO t VALUES (2)"))
+        held.commit()
+        assert seen_by_another_process() == "2"
+    first.dispose()
