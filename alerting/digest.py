@@ -811,6 +811,15 @@ def _describe_change(r: Any, named: bool, tz: ZoneInfo) -> str:
         if parts:
             what += ": " + ", ".join(parts)
         return what + (f", sha256 {sha}" if sha else "")
+    if r.action in ("list.remove", "list.disable", "list.enable", "list.update"):
+        verb = {"list.update": "updated from their sources"}.get(r.action, r.action[5:] + "d")
+        names = [clean(x.get("name", "?"), 120) for x in detail.get("lists", [])]
+        before, after = detail.get("before") or {}, detail.get("after") or {}
+        what = f"lists {verb}: {', '.join(names[:5]) or subject}"
+        what += f" and {len(names) - 5} more" if len(names) > 5 else ""
+        if isinstance(before.get("domains"), int) and isinstance(after.get("domains"), int):
+            what += f"; domains in use {before['domains']:,} -> {after['domains']:,}"
+        return what
     if r.action == "silence.add":
         target = "a person" if detail.get("person") else "a device"
         if named:

@@ -9,7 +9,7 @@ what changed). Then it is checked, and a source that fails any check is left as 
 one line saying why, while the other sources go ahead:
 
 - the download's checksum, when the source gives one (``sha256``, or ``checksum_url``: a file
-  naming the download's MD5, SHA-256 or SHA-512, as UT1 publishes);
+  in md5sum or sha256sum form naming the download's MD5, SHA-256 or SHA-512);
 - the archive unpacks safely (no absolute paths, no ``..``, no links out, no devices) and its
   lists parse;
 - it is not empty, and its lists together did not shrink by more than ``max_shrink``.

@@ -653,3 +653,19 @@ def test_the_daemon_keeps_the_digest_job_in_the_store(tmp_path: Path) -> None:
     assert when.strftime("%a %H:%M") == "Mon 07:00"
     assert timedelta(0) < when - datetime.now(TZ) <= timedelta(days=7)
     assert "next weekly digest: Mon" in output
+
+
+def test_a_list_change_reads_as_a_sentence_in_the_digest() -> None:
+    from types import SimpleNamespace
+
+    from alerting.digest import _describe_change
+
+    detail = {
+        "lists": [{"name": "ut1/games"}, {"name": "ut1/chat"}],
+        "before": {"domains": 4_551_870},
+        "after": {"domains": 4_300_002},
+    }
+    row = SimpleNamespace(action="list.disable", subject="ut1", detail=json.dumps(detail))
+    assert _describe_change(row, False, TZ) == (
+        "lists disabled: ut1/games, ut1/chat; domains in use 4,551,870 -> 4,300,002"
+    )
