@@ -39,6 +39,10 @@ INDEX_GLOB = "index-*.mdi"
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 DOMAIN_RE = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})+")
 
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+_SPACE = re.compile(r"\s")
+
 # Why a line of a domain or URL list cannot be used, as the import reports it.
 URL_IN_DOMAINS = "a URL, not a domain (import URL lists with --format urls)"
 HAS_SPACE = "has spaces in it"
@@ -92,7 +96,7 @@ def domain_entry(entry: str) -> tuple[str, str]:
 
     ``*.example.com`` and ``.example.com`` are suffixes: they are stored as ``example.com``,
     which matches the name and every name under it. IP addresses are kept as they are."""
-    if any(c.isspace() for c in entry):
+    if _SPACE.search(entry):
         return "", HAS_SPACE
     if "://" in entry or "/" in entry:
         return "", URL_IN_DOMAINS
@@ -108,7 +112,7 @@ def domain_entry(entry: str) -> tuple[str, str]:
 
 def url_entry(entry: str) -> tuple[str, str]:
     """A URL list's line as (``host/path``, "") or ("", why it cannot be used)."""
-    if any(c.isspace() for c in entry):
+    if _SPACE.search(entry):
         return "", HAS_SPACE
     host, path = split_url_entry(entry)
     if DOMAIN_RE.fullmatch(host) or _is_address(host):
@@ -121,7 +125,15 @@ def _usable(
 ) -> tuple[list[str], list[Unusable]]:
     kept: list[str] = []
     unusable: list[Unusable] = []
+    # Most lines of a domain list are already canonical names: taken as they are.
+    plain = check is domain_entry
     for number, entry in numbered:
+        if plain and (
+            (DOMAIN_RE.fullmatch(entry) and not entry[entry.rfind(".") + 1 :].isdigit())
+            or _IPV4.fullmatch(entry)
+        ):
+            kept.append(entry)
+            continue
         value, why = check(entry)
         if why:
             unusable.append(Unusable(number, why, entry[:80]))
