@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The Debian packages the test suite runs for real: dnsmasq and squid (their log formats),
 # tshark (packet captures checked against Wireshark's dissectors), libpcap (capture filters),
-# postgresql (the store tests' second store). Missing ones are installed when this runs as
-# root on a machine with apt; otherwise one line names them, and the tests that need them
-# skip, each saying what to install. The packages' own services are kept from starting: the
-# tests start private instances of their own.
+# postgresql (the store tests' second store), rsync (list updates from an rsync server).
+# Missing ones are installed when this runs as root on a machine with apt; otherwise one
+# line names them, and the tests that need them skip, each saying what to install. The
+# packages' own services are kept from starting: the tests start private instances of their
+# own.
 set -euo pipefail
-packages=(make dnsmasq squid tshark libpcap0.8 postgresql)
+packages=(make dnsmasq squid tshark libpcap0.8 postgresql rsync)
 
 say() { printf 'monitord tests: %s\n' "$*"; }
 

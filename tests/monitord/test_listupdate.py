@@ -8,11 +8,15 @@ import email
 import gzip
 import hashlib
 import io
+import os
+import shutil
+import socket
 import ssl
 import subprocess
 import sys
 import tarfile
 import threading
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -347,3 +351,66 @@ def test_a_checksum_list_without_the_file_is_refused(
     src = cfg.settings.list_updates.sources[0]
     with pytest.raises(UpdateError, match=r"no checksum for blacklists\.tar\.gz"):
         check_sum(cfg, src, {"md5": "3" * 32, "sha256": "", "sha512": ""}, work)
+
+
+@pytest.fixture
+def rsync_server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A folder served by a real rsync daemon on 127.0.0.1, and its module's URL."""
+    exe = shutil.which("rsync")
+    if exe is None:
+        pytest.skip("rsync is not installed (apt-get install rsync)")
+    folder = tmp_path / "rsync-root"
+    folder.mkdir()
+    port = free_port()
+    conf = tmp_path / "rsyncd.conf"
+    conf.write_text(
+        f"pid file = {tmp_path / 'rsyncd.pid'}\nuse chroot = no\n"
+        f"uid = {os.getuid()}\ngid = {os.getgid()}\n"
+        f"[lists]\npath = {folder}\nread only = yes\n"
+    )
+    proc = subprocess.Popen(
+        [
+            exe,
+            "--daemon",
+            "--no-detach",
+            f"--config={conf}",
+            "--address=127.0.0.1",
+            f"--port={port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    yield folder, f"rsync://127.0.0.1:{port}/lists"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_an_rsync_source_is_mirrored_and_updated(
+    tmp_path: Path, rsync_server: tuple[Path, str], sink: tuple[Sink, int]
+) -> None:
+    folder, url = rsync_server
+    tree = folder / "blacklists"
+    for name, lines in (("gambling", real("gambling", 50)), ("drogue", real("drogue", 30))):
+        (tree / name).mkdir(parents=True)
+        (tree / name / "domains").write_text("".join(f"{x}\n" for x in lines))
+    config = init_dir(tmp_path / "site")[0]
+    config.write_text(
+        config.read_text()
+        + f'\n[[list_updates.sources]]\nname = "ut1"\nurl = "{url}/blacklists/"\nformat = "ut1"\n'
+    )
+    done = monitord(config, "lists", "update")
+    assert done.returncode == 0, done.stderr
+    assert "ut1: 2 of 2 lists changed" in done.stdout
+    (tree / "gambling" / "domains").write_text("".join(f"{x}\n" for x in real("gambling", 60)))
+    again = monitord(config, "lists", "update")
+    assert again.returncode == 0, again.stderr
+    assert "ut1: 1 of 2 lists changed" in again.stdout
+    mirror = tmp_path / "site" / "var" / "lists" / "mirror" / "ut1"
+    assert (mirror / "gambling" / "domains").read_text().count("\n") == 60
+    assert states(config) == {"ut1/drogue": ACTIVE, "ut1/gambling": ACTIVE}
