@@ -368,6 +368,9 @@ class Digest:
     exemptions: list[tuple[str, int]]
     sources: list[SourceHealth]
     attention: list[Attention] = field(default_factory=list)
+    # The newest audit record when the digest was made (id, sha256): an anchor of the trail
+    # that leaves the server with the mail (`monitord evidence verify --anchor ID:SHA256`).
+    anchor: tuple[int, str] | None = None
 
     @property
     def edition(self) -> str:
@@ -635,6 +638,9 @@ def collect(
         devices = _devices(conn, week, named)
         changes, roster, exemptions = _changes(conn, week, named)
         sources = _sources(conn, cfg, policy, week)
+        newest = conn.execute(
+            select(audt.c.id, audt.c.hash).order_by(audt.c.id.desc()).limit(1)
+        ).first()
 
     ages = Counter[str]()
     for a in open_alerts:
@@ -668,6 +674,7 @@ def collect(
         roster=roster,
         exemptions=exemptions,
         sources=sources,
+        anchor=(int(newest.id), str(newest.hash)) if newest is not None else None,
     )
     digest.attention = what_to_look_at(digest)
     return digest

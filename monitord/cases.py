@@ -4,7 +4,8 @@ escalating, a second reviewer's sign-off and closing.
 The schools' incident procedure wants two senior people on anything serious: closing a
 critical alert, or one referred to the local authority or the police, needs a second
 reviewer's sign-off first (``alerts review ID --reviewer NAME``), and the second reviewer
-cannot be the first (the person the alert is assigned to, or who acknowledged it).
+cannot be the first (the person the alert is assigned to, or who acknowledged it). The
+second reviewer is named by their user name on the roster, and must be staff there.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from monitord.store import audit, mine, table_of, utc
-from monitord.tables import AlertEventRow, AlertRow, AuditRow, EventRow, MatchRow
+from monitord.tables import AlertEventRow, AlertRow, AuditRow, EventRow, MatchRow, PersonRow
 
 STATUSES = ("open", "acknowledged", "closed")
 OUTCOMES = ("no_concern", "internal_action", "referred_local_authority", "referred_police")
@@ -238,6 +239,35 @@ def first_reviewer(engine: Engine, alert_id: int) -> str | None:
     return None if acked is None else str(acked)
 
 
+# Who may sign off an alert as its second reviewer: a named member of staff on the roster
+# (the headteacher or a senior colleague; for the headteacher's own alerts, the chair of
+# governors), never a pupil, a visitor or a shared supply login.
+REVIEWER_ROLES = ("staff", "headteacher", "governor")
+
+
+def named_reviewer(engine: Engine, alert_id: int, name: str) -> str:
+    """The second reviewer's user name as the roster has it: an active member of staff (or
+    governor) of this school who is not the person the alert is about."""
+    pt, at = table_of(PersonRow), table_of(AlertRow)
+    with engine.connect() as conn:
+        person = conn.execute(
+            select(pt.c.username, pt.c.role, pt.c.active).where(
+                mine(conn, pt.c.site_id), func.lower(pt.c.username) == name.lower()
+            )
+        ).first()
+        about = conn.execute(select(at.c.person).where(at.c.id == alert_id)).scalar()
+    if person is None or not person.active or person.role not in REVIEWER_ROLES:
+        why = "is not on" if person is None or not person.active else f"is {person.role} on"
+        raise CaseError(
+            f"--reviewer {name}: {why} this school's roster as staff: the second reviewer "
+            "is a named member of staff (their user name on the roster, as in "
+            "`monitord people list`), or a governor for the headteacher's alerts"
+        )
+    if about is not None and str(about).lower() == str(person.username).lower():
+        raise CaseError(f"alert {alert_id} is about {name}: they cannot review it")
+    return str(person.username)
+
+
 def review(engine: Engine, alert_id: int, actor: str, reviewer: str, now: datetime) -> None:
     """Record the second reviewer's sign-off."""
     reviewer = reviewer.strip()
@@ -261,6 +291,7 @@ def review(engine: Engine, alert_id: int, actor: str, reviewer: str, now: dateti
             f"alert {alert_id}: {reviewer} is the first reviewer; the sign-off must be a "
             "second person's"
         )
+    reviewer = named_reviewer(engine, alert_id, reviewer)
     _change(
         engine,
         alert_id,

@@ -19,7 +19,14 @@ from collectors.base import UnknownFormat, available_formats
 from monitord import cases
 from monitord.agents import AgentError
 from monitord.clock import SystemClock
-from monitord.config import FORMATS, Config, ConfigError, find_config, load_config
+from monitord.config import (
+    FORMATS,
+    Config,
+    ConfigError,
+    config_warnings,
+    find_config,
+    load_config,
+)
 from monitord.initdir import InitError, init_dir
 from monitord.rights import RightsError
 from monitord.roster import ImportError_, import_devices, import_people
@@ -29,8 +36,8 @@ from monitord.store import (
     audit,
     make_engine,
     open_store,
+    site_of,
     upgrade,
-    verify_audit,
 )
 from monitord.terminal import console, json_printable, printable_text
 from monitord.timeparse import parse_when
@@ -49,7 +56,17 @@ class Failure(Exception):
 
 
 def actor() -> str:
-    return os.environ.get("SUDO_USER") or getpass.getuser()
+    """Who a command's actions are recorded as: the login name of the real user id (root
+    under sudo), never an environment variable."""
+    from monitord.statefiles import login_name
+
+    return login_name(os.getuid())
+
+
+def _audit_read(engine: Engine, action: str, subject: str, detail: dict[str, Any]) -> None:
+    """Record a read of personal data in bulk (who, what and how much)."""
+    with engine.begin() as conn:
+        audit(conn, actor(), action, subject, detail, now=SystemClock().now())
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -86,6 +103,15 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     empty = [k for k in ("dsl", "headteacher") if not getattr(cfg.settings.recipients, k)]
     for k in empty:
         err.print(f"warning: recipients.{k} is empty: alerts for it will not be mailed")
+    for line in config_warnings(cfg):
+        err.print(line, markup=False)
+    if cfg.settings.service.user:
+        from monitord.private import OwnerError, lookup_owner
+
+        try:
+            lookup_owner(cfg.settings.service.user)
+        except OwnerError as exc:
+            err.print(f"warning: {exc}: commands run as root refuse until it exists", markup=False)
     out.print(f"{cfg.path}: ok ({len(cfg.settings.sources)} sources)")
     return 0
 
@@ -148,6 +174,9 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
     engine = open_store(cfg.database_url, site=_site(args, cfg))
     since = parse_when(args.since, cfg.tz, SystemClock().now()) if args.since else None
     alerts = cases.list_alerts(engine, args.status, since)
+    detail = {"output": "json" if args.json else "table", "status": args.status}
+    detail |= {"since": since.isoformat() if since else None, "alerts": len(alerts)}
+    _audit_read(engine, "alerts.list", f"site:{site_of(engine)}", detail)
     if args.json:
         _print_json(alerts)
         return 0
@@ -496,16 +525,27 @@ def cmd_outbox_flush(args: argparse.Namespace) -> int:
 
 
 def cmd_evidence_verify(args: argparse.Namespace) -> int:
+    """The chain, every anchor (the file's and those given, from the digests) and each
+    alert's state; exit 1 naming every problem."""
+    from monitord.trail import anchor_file, parse_anchor, read_anchors, verify_trail
+
     cfg = _config(args)
+    given = [parse_anchor(a) for a in args.anchor or []]
     engine = open_store(cfg.database_url, site=cfg.site_id)
+    path = anchor_file(cfg)
+    anchors, unreadable = read_anchors(path)
     with engine.connect() as conn:
-        checked, broken = verify_audit(conn)
-    if broken is not None:
-        raise Failure(
-            f"audit trail broken at record {broken}: it or the record before it was changed "
-            f"after it was written ({checked} records before it verified)"
-        )
-    out.print(f"audit trail intact: {checked} records verified")
+        verdict = verify_trail(conn, [*anchors, *given])
+    if unreadable or not verdict.intact:
+        raise Failure(*verdict.problems, *unreadable)
+    where = f"{len(anchors)} in {path}" if anchors else f"none yet in {path}"
+    if given:
+        where += f", {len(given)} given"
+    out.print(
+        f"audit trail intact: {verdict.records} records verified; anchors: {where}; "
+        f"{verdict.alerts} alerts match their last audit record",
+        markup=False,
+    )
     return 0
 
 
@@ -711,15 +751,27 @@ def cmd_silence_expire(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_password(given: str | None) -> str | None:
-    """``--password PW``; ``--password`` alone: $MONITORD_EXPORT_PASSWORD, else asked twice."""
-    if given is None or given:
-        return given
-    env = os.environ.get("MONITORD_EXPORT_PASSWORD")
-    if env:
-        return env
+def _export_password(given: str | None, from_file: str | None) -> str | None:
+    """``--password-file FILE`` (its first line), or ``--password`` alone: asked twice at the
+    terminal. Never a password on the command line, which every user of the server can read
+    in the process list."""
+    if given:
+        raise Failure(
+            "a password on the command line is visible to every user of the server: use "
+            "--password alone to be asked for it, or --password-file FILE"
+        )
+    if from_file is not None:
+        try:
+            lines = Path(from_file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise Failure(f"--password-file {from_file}: cannot read it: {exc}") from None
+        if not lines or not lines[0]:
+            raise Failure(f"--password-file {from_file}: the first line is empty")
+        return lines[0]
+    if given is None:
+        return None
     if not sys.stdin.isatty():
-        raise Failure("--password without a value needs a terminal or $MONITORD_EXPORT_PASSWORD")
+        raise Failure("--password asks for the password at a terminal: use --password-file FILE")
     first = getpass.getpass("Password for the bundle: ")
     if getpass.getpass("Again: ") != first:
         raise Failure("the two passwords differ")
@@ -731,7 +783,7 @@ def cmd_evidence_export(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     engine = open_store(cfg.database_url, site=cfg.site_id)
-    password = _export_password(args.password)
+    password = _export_password(args.password, args.password_file)
     try:
         done = export_bundle(
             engine, cfg, args.id, Path(args.output), actor(), SystemClock().now(), password
@@ -824,6 +876,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
             )
         return 0
     rendered = render(collect(engine, cfg, policy, week, now, named=args.named))
+    if args.named:  # the DSL's copy names people: who read it is recorded
+        detail = {"edition": "named", "output": "files" if args.out else "text", "site": site}
+        _audit_read(engine, "digest.read", f"digest:{week.label}", detail)
     if args.out:
         for path in write_preview(rendered, Path(args.out)):
             out.print(f"wrote {path}", markup=False)
@@ -1225,7 +1280,14 @@ def build_parser() -> argparse.ArgumentParser:
     grp = sub.add_parser("evidence", help="the evidence trail").add_subparsers(
         dest="evidence_command", required=True, metavar="ACTION"
     )
-    grp.add_parser("verify").set_defaults(func=cmd_evidence_verify)
+    s = grp.add_parser("verify", help="the audit trail is whole: chain, anchors, alerts")
+    s.add_argument(
+        "--anchor",
+        action="append",
+        metavar="RECORD:SHA256",
+        help="also check an anchor printed in a weekly digest (repeatable)",
+    )
+    s.set_defaults(func=cmd_evidence_verify)
     s = grp.add_parser("export", help="the evidence bundle of one alert, as a zip")
     s.add_argument("id", type=int)
     s.add_argument("-o", "--output", required=True, metavar="FILE")
@@ -1233,7 +1295,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--password",
         nargs="?",
         const="",
-        help="AES-encrypt the zip (alone: $MONITORD_EXPORT_PASSWORD, else asked)",
+        help="AES-encrypt the zip with a password asked for at the terminal",
+    )
+    s.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="AES-encrypt the zip with the password on the first line of FILE",
     )
     s.set_defaults(func=cmd_evidence_export)
 
@@ -1314,9 +1381,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.umask(umask)
 
 
+# Commands that work on no store of the config's: they leave nothing to anchor or hand over.
+_NO_STATE = frozenset({"cmd_init", "cmd_demo", "cmd_config_check"})
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Config, Any, list[Path]] | None:
+    """Before a command: refuse to run as root where that would leave the service files it
+    cannot open (OwnerError, with the fix); note the state folders not made yet."""
+    from monitord.statefiles import missing_folders, owner_for
+
+    if getattr(args.func, "__name__", "") in _NO_STATE:
+        return None
+    try:
+        cfg = _config(args)
+    except ConfigError:
+        return None  # the command itself says what is wrong
+    return cfg, owner_for(cfg), missing_folders(cfg)
+
+
+def _finish(args: argparse.Namespace, prepared: tuple[Config, Any, list[Path]]) -> None:
+    """After a command that succeeded: the audit trail's anchor, and root's files handed to
+    the service user."""
+    from monitord.statefiles import finish
+
+    cfg, owner, made = prepared
+    words = [str(args.command)]
+    words += [str(v) for k, v in vars(args).items() if k.endswith("_command") and v]
+    why = "monitord " + " ".join(words)
+    for line in finish(cfg, owner, why, SystemClock().now(), made):
+        err.print(line, markup=False)
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
+        prepared = _prepare(args)
         code: int = args.func(args)
+        if code == 0 and prepared is not None:
+            _finish(args, prepared)
         return code
     except ConfigError as exc:
         for line in exc.problems:
@@ -1341,9 +1442,11 @@ def _one_line_errors() -> tuple[type[Exception], ...]:
     """The errors printed as their message alone. Evaluated only when a command fails, so
     that the modules only some commands use (the lists, with numpy) are imported by those."""
     from monitord.lists import ListError
+    from monitord.private import OwnerError
 
     return (
         SchemaError,
+        OwnerError,
         ListError,
         InitError,
         UnknownFormat,

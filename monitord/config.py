@@ -67,8 +67,30 @@ class School(_Section):
         return value
 
 
+# The stores monitord works with: SQLite, and PostgreSQL through psycopg 3.
+STORE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+
+
 class Storage(_Section):
     url: str = "sqlite:///var/monitord.db"
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        scheme, sep, _ = value.partition("://")
+        if not sep or scheme.lower() not in STORE_SCHEMES:
+            raise ValueError(
+                f"{value.split('@')[-1][:80]!r} is not a store monitord supports: expected "
+                "sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
+            )
+        return value
+
+
+class Service(_Section):
+    """The account the daemon runs as (``monitord`` on a server install). A command run as
+    root gives the files it leaves in the service's folders to this user."""
+
+    user: str = ""
 
 
 class Smtp(_Section):
@@ -421,6 +443,7 @@ class Retention(_Section):
 class Settings(_Section):
     school: School = School()
     storage: Storage = Storage()
+    service: Service = Service()
     smtp: Smtp = Smtp()
     recipients: Recipients = Recipients()
     sources: list[Source] = []
@@ -495,6 +518,35 @@ class Config:
         if name:
             return self.resolve(name).read_text(encoding="utf-8").strip()
         return os.environ.get("MONITORD_SMTP_PASSWORD", "")
+
+
+def config_warnings(cfg: Config) -> list[str]:
+    """What a config allows but should not: secrets other users can read, a password sent
+    in clear text. One line each, naming the key."""
+    warnings: list[str] = []
+    smtp = cfg.settings.smtp
+    for key, name in (
+        ("smtp.password_file", smtp.password_file),
+        ("agents.tls_key", cfg.settings.agents.tls_key),
+    ):
+        if not name:
+            continue
+        path = cfg.resolve(name)
+        try:
+            mode = path.stat().st_mode & 0o777
+        except OSError:
+            continue
+        if mode & 0o007:
+            warnings.append(
+                f"warning: {key}: {path} can be read by every user of this server (mode "
+                f"{mode:04o}): chmod 600 {path}"
+            )
+    if smtp.security == "none" and smtp.username and smtp.host:
+        warnings.append(
+            'warning: smtp.security = "none" with smtp.username: the password would cross the '
+            'network in clear text (SMTP AUTH without TLS); use "starttls" or "tls"'
+        )
+    return warnings
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:

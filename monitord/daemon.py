@@ -41,6 +41,7 @@ from monitord.lists import STARTER_LISTS, lists_in_use
 from monitord.model import Origin
 from monitord.notify import SystemdNotifier
 from monitord.policy import load_policy
+from monitord.trail import Anchoring, anchor_file
 
 log = logging.getLogger("monitord")
 DELIVERY_INTERVAL = 30.0
@@ -112,6 +113,8 @@ class Daemon:
         self.reloaded: Config | None = None
         self._mail_now = asyncio.Event()
         self._stopping = asyncio.Event()
+        # The audit trail's anchors outside the store: every ANCHOR_EVERY records, and at stop.
+        self.anchoring = Anchoring(app.engine, anchor_file(cfg))
 
     async def reload(self) -> None:
         """SIGHUP: read the config again. A config that validates in full (with its policy)
@@ -241,6 +244,10 @@ class Daemon:
                 await self.check_health(self.clock.now())
             except Exception:  # a failing check must not stop monitoring
                 log.exception("health check failed; will try again")
+            try:
+                await asyncio.to_thread(self.anchoring.check, self.clock.now())
+            except Exception:
+                log.exception("could not anchor the audit trail; will try again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), interval)
 
@@ -364,6 +371,10 @@ class Daemon:
         await delivery
         await health
         await lists
+        try:
+            await asyncio.to_thread(self.anchoring.write, self.clock.now(), "daemon stopped")
+        except Exception:
+            log.exception("could not anchor the audit trail at stop")
         log.info("monitord stopped")
 
 

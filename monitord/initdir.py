@@ -60,6 +60,9 @@ SYSTEM_PATHS = {
     'dir = "var/lists"': 'dir = "/var/lib/monitord/lists"',
 }
 SYSTEM_AGENTS = """
+[service]
+user = "monitord"
+
 [agents]
 spool = "/var/lib/monitord/spool"
 evidence = "/var/lib/monitord/evidence"

@@ -101,6 +101,9 @@ class RetentionResult:
     transactions: int = 0
     longest_transaction: float = 0.0  # seconds
     stopped: bool = False  # asked to stop (the daemon shutting down) before the end
+    # The ids of the alerts removed, named in the run's audit record: `evidence verify`
+    # tells them from alerts removed by hand.
+    alerts_removed: list[int] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -222,12 +225,22 @@ def _alerts(run: _Run, cut: datetime, dry: bool) -> list[int]:
         # The conditions again, inside the transaction: an alert changed since stays.
         still = select(at.c.id).where(at.c.id.in_(batch), expired)
 
-        def work(conn: Connection, still: Select[Any] = still, batch: list[int] = batch) -> None:
+        deleted: list[int] = []
+
+        def work(
+            conn: Connection,
+            still: Select[Any] = still,
+            batch: list[int] = batch,
+            deleted: list[int] = deleted,
+        ) -> None:
             run.removed("outbox", _delete(conn, ot, ot.c.alert_id.in_(still)))
             run.removed("alert_events", _delete(conn, ae, ae.c.alert_id.in_(still)))
-            run.removed("alerts", _delete(conn, at, at.c.id.in_(batch) & expired))
+            gone_now = delete(at).where(at.c.id.in_(batch) & expired).returning(at.c.id)
+            deleted[:] = conn.execute(gone_now).scalars().all()
+            run.removed("alerts", len(deleted))
 
         run.transaction(work)
+        run.result.alerts_removed += deleted
         gone += batch
     return gone
 
@@ -396,6 +409,8 @@ def run_retention(
             detail["removed"] = dict(result.removed)
             detail["audit_kept_from"], detail["audit_anchor"] = planned[0], planned[1]
         del detail["dry_run"]
+        if result.alerts_removed:
+            detail["alerts_removed"] = result.alerts_removed
         audit(conn, actor, RETENTION_ACTION, "retention", detail, now=now)
     if planned is not None:
         t = table_of(AuditRow)

@@ -300,8 +300,14 @@ def audit(
     *,
     now: datetime | None = None,
 ) -> str:
-    """Append one hash-chained audit record inside the caller's transaction."""
+    """Append one hash-chained audit record inside the caller's transaction. A record about
+    an alert (subject ``alert:ID``) carries the alert's case state as it stands after the
+    change (``state``), so that the chain covers it: a status changed in the store by hand
+    no longer matches its last record."""
     table = table_of(AuditRow)
+    state = alert_state(conn, subject)
+    if state is not None:
+        detail = {**(detail or {}), "state": state}
     if conn.dialect.name == "postgresql":
         # One chain for every school writing to the store: each record's link is read and
         # written by one transaction at a time (SQLite's single writer gives this for free).
@@ -323,6 +329,22 @@ def audit(
         )
     )
     return digest
+
+
+# The columns of an alert that case work changes, covered by the audit chain.
+ALERT_STATE = ("status", "severity", "outcome", "assignee", "reviewer")
+
+
+def alert_state(conn: Connection, subject: str) -> dict[str, Any] | None:
+    """The case state of the alert an audit subject names (``alert:ID``), or None."""
+    kind, _, number = subject.partition(":")
+    if kind != "alert" or not number.isdigit():
+        return None
+    at = table_of(AlertRow)
+    row = conn.execute(
+        select(*(at.c[name] for name in ALERT_STATE)).where(at.c.id == int(number))
+    ).first()
+    return None if row is None else dict(row._mapping)
 
 
 def _declared_cut(conn: Connection) -> tuple[int, str] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import subprocess
@@ -92,6 +93,11 @@ def test_follow_stop_and_resume_without_loss_or_doubling(tmp_path: Path) -> None
         == size_without_partial
     )
     assert len(list((tmp_path / "site" / "var" / "outbox-mail").glob("*.eml"))) == 1
+    # At its stop the daemon anchored the audit trail outside the store, and in its log.
+    anchors = Path(f"{db}.anchors").read_text().splitlines()
+    last = json.loads(anchors[-1])
+    assert (last["seq"], last["why"]) == (count(db, "SELECT max(id) FROM audit"), "daemon stopped")
+    assert f"audit anchor: record {last['seq']} sha256 {last['hash']}" in output
 
     # The partial line is finished while the daemon is down; more lines follow after restart.
     with log.open("a") as fh:

@@ -103,7 +103,12 @@ def test_a_referral_needs_a_review_but_an_internal_outcome_does_not(
     ack(engine, alice, "dsl", clock.now())  # the acknowledger is the first reviewer
     with pytest.raises(CaseError, match="must be a second person's"):
         review(engine, alice, "head", "dsl", clock.now())
-    review(engine, alice, "dsl", "head", clock.now())
+    with pytest.raises(CaseError, match="head: is not on this school's roster as staff"):
+        review(engine, alice, "dsl", "head", clock.now())
+    with pytest.raises(CaseError, match=r"ben\.p: is pupil on this school's roster"):
+        review(engine, alice, "dsl", "ben.p", clock.now())
+    review(engine, alice, "dsl", "Helen.H", clock.now())  # the roster's spelling is kept
+    assert school.alerts()[0]["reviewer"] == "helen.h"
     close(engine, alice, "dsl", "referred_local_authority", clock.now())
     close(engine, ben, "dsl", "internal_action", clock.now())
     assert [a["status"] for a in school.alerts()] == ["closed", "closed"]
@@ -145,7 +150,9 @@ def test_escalation_mails_the_new_recipients_in_the_alerts_thread(
     assert "dsl escalated this alert: disclosure in class" in text
     assert "Preserve the device" in text
     [record] = school.audit("alert.escalate")
-    assert json.loads(record["detail"]) == {
+    detail = json.loads(record["detail"])
+    assert detail.pop("state")["severity"] == "critical"  # the alert as the record left it
+    assert detail == {
         "from": "high",
         "to": "critical",
         "reason": "disclosure in class",
@@ -325,10 +332,14 @@ def test_case_work_silences_and_export_from_the_command_line(
     assert "ended by" in capsys.readouterr().out
 
     out = tmp_path / "bundle.zip"
-    assert (
-        main([*cfg, "evidence", "export", alert_id, "-o", str(out), "--password", "s3cret-pw!"])
-        == 0
-    )
+    export = [*cfg, "evidence", "export", alert_id, "-o", str(out)]
+    # Never a password on the command line (any user sees it in ps): a file, or a prompt.
+    assert main([*export, "--password", "s3cret-pw!"]) == 1
+    assert "visible to every user of the server" in capsys.readouterr().err
+    assert not out.exists()
+    secret = tmp_path / "bundle.secret"
+    secret.write_text("s3cret-pw!\n")
+    assert main([*export, "--password-file", str(secret)]) == 0
     printed = capsys.readouterr().out
     assert "AES-256 encrypted" in printed
     assert hashlib.sha256(out.read_bytes()).hexdigest() in printed
