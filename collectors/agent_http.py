@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import ssl
 import time
 import uuid
@@ -39,6 +38,7 @@ from monitord.agents import Enrolment, agent_for_token
 from monitord.clock import Clock
 from monitord.config import Agents
 from monitord.model import Event, EventKind
+from monitord.private import write_private
 from monitord.shots import admit
 
 MAX_ERRORS = 20
@@ -185,16 +185,10 @@ class AgentEndpoint:
         return Reply.json(202, {"accepted": len(lines), "file": name})
 
     def _spool(self, agent: str, content: str) -> str:
-        folder = self.settings.spool
-        folder.mkdir(parents=True, exist_ok=True)
         stamp = self.clock.now().strftime("%Y%m%dT%H%M%S")
         name = f"{stamp}-{agent}-{uuid.uuid4().hex[:12]}.jsonl"
-        tmp = folder / f".{name}.tmp"
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, folder / name)
+        # Reports hold what pupils typed: 0600, never through a link, never over a file.
+        write_private(self.settings.spool / name, content.encode(), replace=False)
         return name
 
     async def screenshot(self, head: Head, request: Body, digest: str) -> Reply:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from alerting.delivery import PickupNotifier, SentLog
+from collectors.agent_http import AgentEndpoint, IngestSettings
 from collectors.screenshots import store_blob
 from monitord.app import App, ingest_files
 from monitord.cli import main
@@ -158,7 +159,7 @@ def test_every_writer_of_personal_data_is_private(
     app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Backups, subject access exports, evidence bundles, digests and reports written with
-    --out, outbox .eml files, the sent-mail log and screenshots."""
+    --out, outbox .eml files, the sent-mail log, screenshots and agents' reports."""
     app = school(app, tmp_path)
     line = "Nov 19 10:01:02 dnsmasq[811]: query[A] www.bet365.com from 10.20.6.7"
     ingest_files(app, [log(tmp_path, [line])], "dnsmasq", "resolver")
@@ -181,13 +182,17 @@ def test_every_writer_of_personal_data_is_private(
     sent = SentLog.of(app.engine)
     assert sent is not None
     sent.write(1, 1, {"status": "sent"}, [])
+    endpoint = AgentEndpoint(
+        app.engine, app.clock, IngestSettings(out / "spool", out / "evidence"), app.cfg.tz
+    )
+    spooled = out / "spool" / endpoint._spool("lap-7", '{"kind": "typed_text"}\n')
     config = str(app.cfg.path)
     digest, report = out / "digest", out / "report"
     assert main(["--config", config, "digest", "--out", str(digest)]) == 0
     args = ["--from", "2026-11-01", "--to", "2026-11-30", "--out", str(report)]
     assert main(["--config", config, "report", *args]) == 0
     capsys.readouterr()
-    files = [*written[:4], shot, sent.path, *digest.iterdir(), *report.iterdir()]
+    files = [*written[:4], shot, sent.path, spooled, *digest.iterdir(), *report.iterdir()]
     assert len(files) > 10
     assert {str(p): mode(p) for p in files} == {str(p): 0o600 for p in files}
     folders = [written[0].parent, written[1].parent, written[3].parent, shot.parent, digest]
