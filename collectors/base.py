@@ -24,6 +24,8 @@ class ParseContext:
     tz: ZoneInfo
     reference: datetime
     origin: Origin | None = None
+    # When a listener received the record (None for a line read from a file).
+    received_at: datetime | None = None
 
 
 class Session(Protocol):
@@ -100,6 +102,9 @@ class Batch:
 
     records: list[RawRecord]
     checkpoint: Checkpoint
+    # What the source passed over since its last batch, as (kind, name, count): senders a
+    # listener refused, messages it dropped. Stored with the checkpoint.
+    counts: tuple[tuple[str, str, int], ...] = ()
 
 
 class Collector(Protocol):

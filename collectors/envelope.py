@@ -8,16 +8,17 @@ Forms read (the ``<PRI>`` is optional in each):
 
 - RFC 5424: ``<PRI>1 TIMESTAMP HOST APP PROCID MSGID [SD...] MSG``, any header field ``-``;
 - RFC 3164 and its variants: ``Mmm dd hh:mm:ss`` (the day padded with a space, or not;
-  fractions of a second; a year before the time as Cisco writes it), or an RFC 3339 time as
-  rsyslog's file and forwarding formats write it, then an optional host, then the tag
+  fractions of a second; a year before the time as Cisco writes it), an RFC 3339 time as
+  rsyslog's file and forwarding formats write it, or Sophos UTM's ``2023:03:08-15:00:00``;
+  then an optional host, then the tag
   ``program[pid]:`` or ``program:`` (OPNsense's ``(squid-1)[6802]:`` included);
 - no timestamp at all: ``<30>unbound[1]: ...`` keeps its program; anything else
   (``<189>date=2026-01-05 time=...`` from a FortiGate) is all message.
 
 Times without a zone are in the school's zone; a time without a year is placed by the
 reference time (when the line was received, or its file written) as ``syslog_time`` does.
-A line that claims RFC 5424 but breaks it, or names a date that does not exist, raises
-``BadEnvelope`` with the reason.
+Spaces before the message are not part of it. A line that claims RFC 5424 but breaks it, or
+names a date that does not exist, raises ``BadEnvelope`` with the reason.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ _HEADER_5424 = re.compile(
 _ISO = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(Z|[+-]\d\d:?\d\d)?"
 )
+# Sophos UTM: 2023:03:08-15:00:00, local time
+_UTM_TIME = re.compile(r"(\d{4}):(\d\d):(\d\d)-(\d\d):(\d\d):(\d\d)()()")
 # Mmm dd [yyyy] hh:mm:ss[.fff] followed by a space (or the end of the line)
 _BSD_TIME = re.compile(
     r"([A-Za-z]{3}) {1,2}(\d{1,2}) (?:(\d{4}) )?(\d\d:\d\d:\d\d)(?:\.\d{1,6})?(?: |$)"
@@ -151,9 +154,8 @@ def _rfc5424(line: str, pri: int, h: re.Match[str], tz: ZoneInfo) -> Envelope:
             raise BadEnvelope(f"RFC 5424 timestamp {stamp[:40]!r} is not RFC 3339")
         ts = _iso_time(t, tz)
     sd, pos = _structured_data(line, h.end())
-    msg = line[pos:]
-    if msg.startswith(" "):
-        msg = msg[1:]
+    # rsyslog keeps the space after a forwarded RFC 3164 tag: ``- -  message``.
+    msg = line[pos:].lstrip(" ")
     if msg.startswith("\ufeff"):
         msg = msg[1:]
     return Envelope(
@@ -207,7 +209,7 @@ def _iso_time(t: re.Match[str], tz: ZoneInfo) -> datetime:
         local = datetime(int(year), int(mon), int(day), int(hh), int(mm), int(ss), micro)
     except ValueError:
         raise BadEnvelope(f"impossible date {t[0][:40]!r}") from None
-    if zone is None:
+    if not zone:
         return local.replace(tzinfo=tz).astimezone(UTC)
     if zone == "Z":
         return local.replace(tzinfo=UTC)
@@ -234,7 +236,9 @@ def _rfc3164(line: str, pri: int | None, pos: int, tz: ZoneInfo, reference: date
     if tag is not None:
         program, pid = tag[1], tag[2] or None
         pos = tag.end()
-    return Envelope(pri=pri, timestamp=ts, host=host, program=program, pid=pid, message=line[pos:])
+    return Envelope(
+        pri=pri, timestamp=ts, host=host, program=program, pid=pid, message=line[pos:].lstrip(" ")
+    )
 
 
 def _bsd_timestamp(
@@ -254,7 +258,7 @@ def _bsd_timestamp(
         if ts is None:
             raise BadEnvelope(f"impossible date {b[0].strip()!r}")
         return ts, b.end()
-    t = _ISO.match(line, pos)
+    t = _ISO.match(line, pos) or _UTM_TIME.match(line, pos)
     if t is not None and (t.end() == len(line) or line[t.end()] == " "):
         return _iso_time(t, tz), min(t.end() + 1, len(line))
     return None, None

@@ -550,7 +550,7 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
-    from monitord.sources import source_states
+    from monitord.sources import passed_over_text, source_states
 
     cfg = _config(args)
     states = source_states(cfg, open_store(cfg.database_url, site=cfg.site_id))
@@ -560,6 +560,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
     table = Table("source", "format", "position", "lag", "lines", "events", "rejected")
     table.add_column("last event")
     table.add_column("file written")
+    table.add_column("passed over")
     for s in states:
         table.add_row(
             s.name,
@@ -570,7 +571,9 @@ def cmd_sources(args: argparse.Namespace) -> int:
             f"{s.events:,}",
             f"{s.rejected:,}",
             s.last_event_at or "-",
-            s.last_written_at or "missing",
+            s.last_written_at
+            or ("-" if s.path.startswith(("udp:", "tcp:", "tls:")) else "missing"),
+            passed_over_text(s),
         )
     out.print(table)
     return 0

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from collectors.listen import parse_allow, parse_listen
 from monitord.categories import ALLOW, is_category
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -128,6 +129,12 @@ FORMATS = (
     "pcap",
     "dhcpd-leases",
     "dnsmasq-leases",
+    "syslog",
+    "fortigate",
+    "sophos",
+    "panos",
+    "umbrella",
+    "e2guardian",
 )
 
 
@@ -140,6 +147,12 @@ class Source(_Section):
     max_silence: Duration = timedelta(hours=2)
     # Windows DNS writes dates in the server's locale: month/day (mdy), day/month (dmy) or ISO.
     date_order: Literal["mdy", "dmy", "ymd"] | None = None
+    # Or receive syslog: udp://ADDR:PORT, tcp://ADDR:PORT or tls://ADDR:PORT (tls_cert and
+    # tls_key, PEM), from the senders in allow (addresses or CIDR blocks).
+    listen: str = ""
+    allow: list[str] = []
+    tls_cert: str = ""
+    tls_key: str = ""
 
     @model_validator(mode="after")
     def _consistent(self) -> Source:
@@ -147,10 +160,13 @@ class Source(_Section):
             raise ValueError("date_order applies only to format windows-dns")
         if self.interface and self.format != "pcap":
             raise ValueError("interface applies only to format pcap (live capture)")
-        if bool(self.path) == bool(self.interface):
-            raise ValueError("give either path (a log file) or interface (pcap capture)")
+        if sum(map(bool, (self.path, self.interface, self.listen))) != 1:
+            raise ValueError(
+                "give one of path (a log file), interface (pcap capture) or listen (syslog)"
+            )
         if self.bpf and not self.interface:
             raise ValueError("bpf applies only with interface")
+        _check_listen(self)
         return self
 
     @field_validator("format")
@@ -159,6 +175,30 @@ class Source(_Section):
         if value not in FORMATS:
             raise ValueError(f"unknown format {value!r} (expected one of {', '.join(FORMATS)})")
         return value
+
+
+# Formats a listener cannot feed: captures, agents' reports and state files.
+NOT_LISTENED = ("pcap", "agent", "dhcpd-leases", "dnsmasq-leases")
+
+
+def _check_listen(src: Source) -> None:
+    if not src.listen:
+        if src.allow or src.tls_cert or src.tls_key:
+            raise ValueError("allow, tls_cert and tls_key apply only with listen")
+        return
+    if src.format in NOT_LISTENED:
+        raise ValueError(f"format {src.format} cannot be received by a listener")
+    address = parse_listen(src.listen)
+    parse_allow(src.allow)
+    if not src.allow and not address.loopback:
+        raise ValueError(
+            "listen on a network address needs allow, the senders that may send "
+            '(e.g. allow = ["10.20.0.1/32"]; ["0.0.0.0/0", "::/0"] accepts anyone)'
+        )
+    if address.scheme == "tls" and not (src.tls_cert and src.tls_key):
+        raise ValueError("listen = tls://... needs tls_cert and tls_key (PEM files)")
+    if address.scheme != "tls" and (src.tls_cert or src.tls_key):
+        raise ValueError("tls_cert and tls_key apply only to listen = tls://...")
 
 
 class Lists(_Section):
@@ -603,6 +643,8 @@ def _missing_files(data: dict[str, Any], base_dir: Path) -> list[tuple[str, str]
                 problems.append((f"sources[{i}].name", f"duplicate source name {name!r}"))
             names.add(name)
         check(f"sources[{i}].path", src.get("path"), False)
+        check(f"sources[{i}].tls_cert", src.get("tls_cert"), True)
+        check(f"sources[{i}].tls_key", src.get("tls_key"), True)
     return problems
 
 

@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import signal
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -30,11 +31,15 @@ from collectors.capture import CaptureError, Sniffer
 from collectors.files import read_header, records_before
 from collectors.follow import FileCollector
 from collectors.httpserve import Server
+from collectors.listen import parse_allow, parse_listen
+from collectors.listener import FILE_ID as LISTENER_FILE_ID
+from collectors.listener import SyslogListener
 from collectors.spool import SpoolCollector
+from collectors.syslog import parser_for_source
 from monitord.agents import enrolments, warn_unbound
 from monitord.app import App, load_judges, open_app, parser_for
 from monitord.clock import Clock, SystemClock
-from monitord.config import Config, ConfigError, load_config
+from monitord.config import Config, ConfigError, Source, load_config
 from monitord.health import PARSER as HEALTH_PARSER
 from monitord.health import find_silences, gap_record
 from monitord.lists import STARTER_LISTS, lists_in_use
@@ -69,7 +74,10 @@ class Daemon:
         for src in cfg.settings.sources:
             parser = parser_for(src.format, src.date_order)
             collector: Collector
-            if src.interface:
+            if src.listen:
+                collector = syslog_listener(cfg, src, app, clock)
+                parser = parser_for_source(src.format)
+            elif src.interface:
                 collector = Sniffer(src.name, src.interface, src.bpf, clock)
             else:
                 collector = FileCollector(
@@ -150,6 +158,24 @@ class Daemon:
         except CaptureError as exc:
             log.error("%s", exc)  # one line saying what to grant; the other sources go on
 
+    async def _listen(self, listener: SyslogListener, fmt: str, parser: Parser) -> None:
+        """A listener, started again after any failure (an address in use, an error of its
+        own) until monitord stops; each failure is logged."""
+        wait = 1.0
+        while not self._stopping.is_set():
+            try:
+                async for batch in listener.batches():
+                    await self.queue.put(_Work(fmt, parser, batch))
+                    wait = 1.0
+                return
+            except Exception as exc:
+                log.error(
+                    "%s: listener stopped: %s; starting it again in %.0fs", listener.name, exc, wait
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), wait)
+                wait = min(wait * 2, 60.0)
+
     def _session(self, work: _Work) -> Session:
         """The source's parser session; a new one for a new file. One resumed in the middle
         of its file (after a restart) is first shown the file's header lines, and a stateful
@@ -164,7 +190,7 @@ class Daemon:
         session = work.parser.session()
         prefix = work.parser.header_prefix
         first = work.batch.records[0].origin if work.batch.records else None
-        if first is not None and first.offset > 0:
+        if first is not None and first.offset > 0 and cp.file_id != LISTENER_FILE_ID:
             path = Path(first.path or cp.path)
             ctx = ParseContext(self.app.cfg.tz, self.clock.now())
             for line in read_header(path, prefix, first.offset) if prefix else ():
@@ -200,6 +226,7 @@ class Daemon:
                 work.batch.records,
                 work.batch.checkpoint,
                 snapshot=work.parser.snapshot,
+                counts=work.batch.counts,
             )
             if result.rejected:
                 log.warning(
@@ -346,7 +373,14 @@ class Daemon:
         delivery = asyncio.create_task(self._deliver())
         health = asyncio.create_task(self._health())
         lists = asyncio.create_task(self._watch_lists())
-        followers = [asyncio.create_task(self._follow(*c)) for c in self.collectors]
+        followers = [
+            asyncio.create_task(
+                self._listen(c[0], c[1], c[2])
+                if isinstance(c[0], SyslogListener)
+                else self._follow(*c)
+            )
+            for c in self.collectors
+        ]
         endpoint = await self._start_endpoint()
         scheduler = start_scheduler(self.app, self._mail_now.set)  # the weekly digest
         systemd = SystemdNotifier()
@@ -376,6 +410,26 @@ class Daemon:
         except Exception:
             log.exception("could not anchor the audit trail at stop")
         log.info("monitord stopped")
+
+
+def syslog_listener(cfg: Config, src: Source, app: App, clock: Clock) -> SyslogListener:
+    """The listener a ``[[sources]]`` table with ``listen`` asks for."""
+    address = parse_listen(src.listen)
+    tls = None
+    if address.scheme == "tls":
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.minimum_version = ssl.TLSVersion.TLSv1_2
+        tls.load_cert_chain(cfg.resolve(src.tls_cert), cfg.resolve(src.tls_key))
+    allow = parse_allow(src.allow) if src.allow else parse_allow(["127.0.0.0/8", "::1/128"])
+    return SyslogListener(
+        src.name,
+        address,
+        allow,
+        app.engine,
+        clock,
+        tls=tls,
+        batch_size=cfg.settings.pipeline.batch_size,
+    )
 
 
 class JsonLogFormatter(logging.Formatter):

@@ -134,6 +134,9 @@ class Event:
     # the text engine uses to tell typing from titles and to keep one conversation per app.
     report: str | None = None
     app: str | None = None
+    # A syslog event: the host its envelope named, and when monitord received it (a listener).
+    sender: str | None = None
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +181,9 @@ class Parsed:
     events: tuple[Event, ...] = ()
     rejected: str | None = None
     updates: tuple[EventUpdate, ...] = ()
+    # A line passed over for want of a parser, counted per source under this name (a syslog
+    # line from a program monitord does not read).
+    passed_over: str | None = None
 
 
 SKIP = Parsed()

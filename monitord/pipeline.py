@@ -5,10 +5,12 @@ the source's checkpoint in the same transaction so a crash neither loses nor dou
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from collectors.base import BinarySession, ParseContext, Session
 from monitord.classify import Classifier
@@ -38,6 +40,7 @@ from monitord.tables import (
     LeaseRow,
     MatchRow,
     RejectedRow,
+    SourceCountRow,
 )
 
 MAX_LINE = 64 * 1024
@@ -77,6 +80,9 @@ class Judgement:
     leases: dict[str, dict[str, Any]]
     judged: list[Judged]
     updates: list[EventUpdate]
+    # (kind, name) -> how many: what the batch passed over (see ``SourceCountRow``).
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    source: str | None = None
 
 
 class Processor:
@@ -107,7 +113,9 @@ class Processor:
     def judge(
         self, fmt: str, session: Session, records: Sequence[RawRecord], snapshot: bool = False
     ) -> tuple[Judgement, BatchResult]:
-        pending = Judgement([], [], {}, {}, [], [])
+        pending = Judgement(
+            [], [], {}, {}, [], [], source=records[0].origin.source if records else None
+        )
         position: dict[str, int] = {}
         events = skipped = 0
         # Once a batch: checking a runtime protocol walks its members (100 µs a time here).
@@ -118,7 +126,9 @@ class Processor:
                     _rejected_row(rec, fmt, f"line longer than {MAX_LINE // 1024} KiB")
                 )
                 continue
-            ctx = ParseContext(self.policy.tz, rec.file_mtime or rec.read_at, rec.origin)
+            # A record with no file behind it was received by a listener at ``read_at``.
+            received = rec.read_at if rec.file_mtime is None else None
+            ctx = ParseContext(self.policy.tz, rec.file_mtime or rec.read_at, rec.origin, received)
             try:
                 if binary is not None:
                     parsed = binary.parse_bytes(rec.data, ctx)
@@ -140,6 +150,9 @@ class Processor:
                     _update_in_batch(pending, at, upd)
             if not parsed.events:
                 skipped += 1
+                if parsed.passed_over is not None:
+                    key = ("program", parsed.passed_over[:128])
+                    pending.counts[key] = pending.counts.get(key, 0) + 1
                 continue
             # (id, event, attribution) when identity makes an event of its own (a lease of an
             # unauthorised device); the loop also judges what is appended while it runs.
@@ -259,6 +272,8 @@ class Processor:
             "file_id": j.origin.file_id,
             "offset": j.origin.offset,
             "filter_category": _clip(ev.filter_category, 128),
+            "sender": _clip(ev.sender, 255),
+            "received_at": ev.received_at,
             "raw": j.raw,
             "agent": _clip(ev.agent, 128),
         }
@@ -271,10 +286,14 @@ class Processor:
         checkpoint: Checkpoint | None = None,
         *,
         snapshot: bool = False,
+        counts: Sequence[tuple[str, str, int]] = (),
     ) -> BatchResult:
         """Judge and store one batch in a single transaction with its checkpoint.
-        ``snapshot``: the records come from a state file; see ``Parser.snapshot``."""
+        ``snapshot``: the records come from a state file; see ``Parser.snapshot``.
+        ``counts``: what the collector passed over, as (kind, name, count)."""
         pending, result = self.judge(fmt, session, records, snapshot)
+        for kind, name, n in counts:
+            pending.counts[(kind, name)] = pending.counts.get((kind, name), 0) + n
         return self.store(pending, result, checkpoint)
 
     def store(
@@ -319,6 +338,9 @@ class Processor:
                 )
             for upd in pending.updates:
                 _update_stored(conn, upd)
+            source = checkpoint.source if checkpoint is not None else pending.source
+            if pending.counts and source is not None:
+                add_source_counts(conn, self.site_id, source, pending.counts, self.clock.now())
             if checkpoint is not None:
                 self._save_checkpoint(conn, checkpoint, result, pending)
         return BatchResult(
@@ -372,6 +394,36 @@ class Processor:
                 **values,
             )
         )
+
+
+def add_source_counts(
+    conn: Connection,
+    site_id: str,
+    source: str,
+    counts: dict[tuple[str, str], int],
+    now: datetime,
+) -> None:
+    """Add to a source's counts of what it passed over (kept per kind and name)."""
+    table = table_of(SourceCountRow)
+    rows = [
+        {
+            "site_id": site_id,
+            "source": source,
+            "kind": k,
+            "name": n[:128],
+            "count": c,
+            "last_at": now,
+        }
+        for (k, n), c in counts.items()
+    ]
+    ins: Any = (sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert)(table)
+    conn.execute(
+        ins.on_conflict_do_update(
+            index_elements=["site_id", "source", "kind", "name"],
+            set_={"count": table.c.count + ins.excluded.count, "last_at": ins.excluded.last_at},
+        ),
+        rows,
+    )
 
 
 def _clip(value: str | None, width: int) -> str | None:

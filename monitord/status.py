@@ -126,6 +126,15 @@ def render(status: dict[str, Any]) -> list[str]:
             f"  {s['name']} ({s['format']}): {where}, {lag}, last event "
             f"{s['last_event_at'] or 'none'}, {s['rejected']:,} rejected"
         )
+        lost = s.get("passed_over", {}).get("dropped", {})
+        if s.get("udp_drops") is not None or lost:
+            kernel = lost.get("kernel", 0)
+            senders = sum(n for name, n in lost.items() if name != "kernel")
+            lines.append(
+                f"    UDP loss: {kernel:,} dropped by the kernel (buffer full), {senders:,} "
+                f"from senders over their share; the socket's drop counter now "
+                f"{s['udp_drops'] if s.get('udp_drops') is not None else 'not open'}"
+            )
     if not status["sources"]:
         lines.append("  none configured")
     o = status["outbox"]

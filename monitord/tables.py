@@ -86,6 +86,9 @@ class EventRow(SQLModel, table=True):
     offset: int = Field(sa_column=Column(_BIG, nullable=False))
     # The school's filter's own category for the event (its verdict is blocked and action).
     filter_category: str | None = Field(default=None, max_length=128)
+    # A syslog event's sending host (its envelope's) and when monitord received it.
+    sender: str | None = Field(default=None, max_length=255)
+    received_at: datetime | None = None
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     # The endpoint agent that reported the event (checked against its token or enrolment).
     agent: str | None = Field(default=None, max_length=128)
@@ -331,6 +334,20 @@ class SilenceRow(SQLModel, table=True):
     expires_at: datetime = Field(index=True)
     expired_at: datetime | None = None
     expired_by: str | None = Field(default=None, max_length=128)
+
+
+class SourceCountRow(SQLModel, table=True):
+    """What a source passed over, counted by kind and name: the programs a syslog source has
+    no parser for, the senders a listener refused, the messages it had to drop."""
+
+    __tablename__ = "source_counts"
+
+    site_id: str = Field(default="default", primary_key=True, max_length=64)
+    source: str = Field(primary_key=True, max_length=128)
+    kind: str = Field(primary_key=True, max_length=32)
+    name: str = Field(primary_key=True, max_length=128)
+    count: int = Field(default=0, sa_column=Column(_BIG, nullable=False))
+    last_at: datetime
 
 
 class CheckpointRow(SQLModel, table=True):

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The Debian packages the test suite runs for real: dnsmasq and squid (their log formats),
 # tshark (packet captures checked against Wireshark's dissectors), libpcap (capture filters),
-# postgresql (the store tests' second store), rsync (list updates from an rsync server).
-# Missing ones are installed when this runs as root on a machine with apt; otherwise one
-# line names them, and the tests that need them skip, each saying what to install. The
-# packages' own services are kept from starting: the tests start private instances of their
-# own.
+# postgresql (the store tests' second store), rsync (list updates from an rsync server),
+# rsyslog and bsdutils (logger: syslog sent to the listener). Missing ones are installed
+# when this runs as root on a machine with apt; otherwise one line names them, and the tests
+# that need them skip, each saying what to install. The packages' own services are kept
+# from starting: the tests start private instances of their own.
 set -euo pipefail
-packages=(make dnsmasq squid tshark libpcap0.8 postgresql rsync)
+packages=(make dnsmasq squid tshark libpcap0.8 postgresql rsync rsyslog bsdutils)
 
 say() { printf 'monitord tests: %s\n' "$*"; }
 
@@ -29,10 +29,11 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     exit 0
 fi
 
-# The pids in the pid files of the dnsmasq, squid and postgresql services, if they run.
+# The pids in the pid files of the dnsmasq, squid, rsyslog and postgresql services, if they run.
 service_pids() {
     local pidfile
-    for pidfile in /run/dnsmasq/dnsmasq.pid /run/squid.pid /var/run/postgresql/*-main.pid; do
+    for pidfile in /run/dnsmasq/dnsmasq.pid /run/squid.pid /run/rsyslogd.pid \
+        /var/run/postgresql/*-main.pid; do
         # (PostgreSQL's pid file holds more lines after the pid.)
         if [ -s "$pidfile" ] && kill -0 "$(head -n1 "$pidfile")" 2>/dev/null; then
             head -n1 "$pidfile"

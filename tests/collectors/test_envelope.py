@@ -185,6 +185,13 @@ def test_broken_envelopes_say_why(line: str, reason: str) -> None:
         _env(line)
 
 
+def test_spaces_before_the_message_are_not_kept() -> None:
+    """rsyslog forwards a message taken from an RFC 3164 line with its leading space."""
+    env = _env("<30>1 2026-12-06T22:00:27+00:00 pi dnsmasq 7 - -  query[A] a.example from x")
+    assert env.message == "query[A] a.example from x"
+    assert _env("Nov 20 10:00:00 h p:   x").message == "x"
+
+
 def test_line_endings_are_ignored() -> None:
     assert _env("Nov 20 10:00:00 h p: x\r\n").message == "x"
 
@@ -252,7 +259,7 @@ def test_rfc5424_round_trip(
         app,
         str(pid),
     )
-    assert env.message == msg
+    assert env.message == msg.lstrip(" ")
 
 
 @given(
@@ -272,7 +279,7 @@ def test_rfc3164_round_trip(
     head = f"{host} " if host else ""
     env = _env(f"<{pri}>{stamp} {head}{program}[7]: {msg}")
     assert env.host == host
-    assert (env.program, env.pid, env.message) == (program, "7", msg)
+    assert (env.program, env.pid, env.message) == (program, "7", msg.lstrip(" "))
     assert env.timestamp is not None
     # A time the clocks went back over is read as its first occurrence.
     assert timedelta(0) <= ts - env.timestamp <= timedelta(hours=1)

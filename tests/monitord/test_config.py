@@ -63,7 +63,7 @@ security = "ssl"
 port = 70000
 [[sources]]
 name = "x"
-format = "syslog"
+format = "syslogd"
 path = "monitord.toml"
 max_silence = "soon"
 """,
@@ -74,7 +74,7 @@ max_silence = "soon"
     assert "school.timezone: unknown time zone 'Europe/Atlantis'" in text
     assert "smtp.security:" in text
     assert "smtp.port:" in text
-    assert "sources[0].format: unknown format 'syslog'" in text
+    assert "sources[0].format: unknown format 'syslogd'" in text
     assert "sources[0].max_silence: expected a duration" in text
 
 
@@ -202,7 +202,77 @@ def test_a_capture_source_names_an_interface_not_a_path(tmp_path: Path) -> None:
         )
     assert info.value.problems == [
         "monitord.toml: sources[0]: interface applies only to format pcap (live capture)",
-        "monitord.toml: sources[1]: give either path (a log file) or interface (pcap capture)",
+        "monitord.toml: sources[1]: give one of path (a log file), interface (pcap capture) "
+        "or listen (syslog)",
+    ]
+
+
+def test_a_listening_source(tmp_path: Path) -> None:
+    (tmp_path / "cert.pem").write_text("x")
+    (tmp_path / "key.pem").write_text("x")
+    cfg = load_config(
+        write(
+            tmp_path,
+            '[[sources]]\nname = "fw"\nformat = "syslog"\nlisten = "udp://0.0.0.0:514"\n'
+            'allow = ["10.20.0.1/32", "10.30.0.0/16"]\n'
+            '[[sources]]\nname = "fg"\nformat = "dnsmasq"\nlisten = "tls://[::]:6514"\n'
+            'allow = ["::/0"]\ntls_cert = "cert.pem"\ntls_key = "key.pem"\n'
+            '[[sources]]\nname = "lo"\nformat = "syslog"\nlisten = "tcp://127.0.0.1:5514"\n',
+        )
+    )
+    assert [s.listen for s in cfg.settings.sources] == [
+        "udp://0.0.0.0:514",
+        "tls://[::]:6514",
+        "tcp://127.0.0.1:5514",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        ('listen = "udp://0.0.0.0:514"', "listen on a network address needs allow"),
+        ('listen = "udp:0.0.0.0:514"\nallow = ["::/0"]', "expected udp://ADDRESS:PORT"),
+        ('listen = "udp://10.0.0.1:514"\nallow = ["10.0.0.0/33"]', "'10.0.0.0/33' is not an"),
+        ('listen = "tls://127.0.0.1:6514"', "needs tls_cert and tls_key"),
+        (
+            'listen = "tcp://127.0.0.1:6514"\ntls_cert = "c"\ntls_key = "k"',
+            "apply only to listen = tls",
+        ),
+        ('path = "x.log"\nallow = ["10.0.0.1"]', "apply only with listen"),
+        ('path = "x.log"\nlisten = "udp://127.0.0.1:514"', "give one of path"),
+    ],
+)
+def test_listening_mistakes_are_named(tmp_path: Path, table: str, problem: str) -> None:
+    (tmp_path / "x.log").write_text("")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, f'[[sources]]\nname = "fw"\nformat = "syslog"\n{table}\n'))
+    assert any(
+        p.startswith("monitord.toml: sources[0]") and problem in p for p in info.value.problems
+    ), info.value.problems
+
+
+def test_a_listener_cannot_feed_a_capture_format(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="format pcap cannot be received by a listener"):
+        load_config(
+            write(
+                tmp_path,
+                '[[sources]]\nname = "fw"\nformat = "pcap"\nlisten = "udp://127.0.0.1:514"\n',
+            )
+        )
+
+
+def test_missing_certificate_files_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(
+            write(
+                tmp_path,
+                '[[sources]]\nname = "fw"\nformat = "syslog"\nlisten = "tls://127.0.0.1:6514"\n'
+                'tls_cert = "nope.pem"\ntls_key = "nope.key"\n',
+            )
+        )
+    assert [p.split(": ")[1] for p in info.value.problems] == [
+        "sources[0].tls_cert",
+        "sources[0].tls_key",
     ]
 
 

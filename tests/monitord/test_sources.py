@@ -12,7 +12,7 @@ from monitord.cli import main
 from monitord.clock import FixedClock
 from monitord.config import load_config
 from monitord.initdir import init_dir
-from monitord.sources import source_states
+from monitord.sources import passed_over_text, source_states
 
 LINE = "Nov 19 10:00:{:02d} dnsmasq[811]: query[A] n{}.example from 10.0.0.1\n"
 
@@ -45,3 +45,46 @@ def test_sources_show_position_lag_and_rejects(
     shown = json.loads(capsys.readouterr().out)
     assert shown[0]["name"] == "resolver"
     assert shown[0]["rejected"] == 1
+
+
+def test_a_listener_shows_what_it_passed_over(
+    tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from collectors.syslog import PARSER
+    from monitord.model import Checkpoint, Origin, RawRecord
+
+    config = init_dir(tmp_path / "site")[0]
+    with config.open("a") as fh:
+        fh.write('\n[[sources]]\nname = "fw"\nformat = "syslog"\nlisten = "udp://127.0.0.1:5514"\n')
+    cfg = load_config(config)
+    app = open_app(cfg, clock)
+    lines = [
+        b"<38>Nov 20 10:00:00 fw sshd[1]: Invalid user x",
+        b"<38>Nov 20 10:00:01 fw sshd[2]: Invalid user y",
+        b"<134>Nov 20 10:00:02 fw filterlog[3]: 1,,,2",
+        b"<30>Nov 20 10:00:03 fw dnsmasq[4]: query[A] a.example from 10.0.0.1",
+    ]
+    records = [
+        RawRecord(Origin("fw", "udp:127.0.0.1", i, "udp://127.0.0.1:5514"), line, clock.now())
+        for i, line in enumerate(lines)
+    ]
+    app.processor.process(
+        "syslog",
+        PARSER.session(),
+        records,
+        Checkpoint("fw", "udp://127.0.0.1:5514", "listener", 0, 4),
+        counts=[("refused", "10.9.9.9", 2), ("dropped", "kernel", 5)],
+    )
+    (fw,) = source_states(cfg, app.engine)
+    assert fw.path == "udp://127.0.0.1:5514"
+    assert (fw.lines, fw.events, fw.rejected) == (4, 1, 0)
+    assert fw.passed_over == {
+        "program": {"sshd": 2, "filterlog": 1},
+        "refused": {"10.9.9.9": 2},
+        "dropped": {"kernel": 5},
+    }
+    assert passed_over_text(fw) == "sshd 2, filterlog 1; refused 10.9.9.9 2; dropped kernel 5"
+    assert main(["--config", str(config), "sources", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["passed_over"]["program"]["sshd"] == 2
+    assert main(["--config", str(config), "status"]) == 0
+    assert "UDP loss: 5 dropped by the kernel" in capsys.readouterr().out
