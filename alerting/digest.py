@@ -41,6 +41,7 @@ from alerting import charts
 from alerting.mail import clean, defang
 from monitord.categories import CATEGORIES
 from monitord.config import Config
+from monitord.filtercheck import summary_line
 from monitord.policy import Policy
 from monitord.private import private_dir, write_private
 from monitord.roster import ROLES, YEAR_GROUPS
@@ -87,7 +88,7 @@ AGE_BUCKETS = (
     ("over 4 weeks", timedelta.max),
 )
 TREND_WEEKS = 12
-CHANGE_PREFIXES = ("list.", "lists.", "policy.", "silence.", "agent.")
+CHANGE_PREFIXES = ("list.", "lists.", "policy.", "silence.", "agent.", "filtering.")
 # Roster and inventory changes, counted: (one, many).
 ROSTER_ACTIONS = {
     "person.add": ("person added", "people added"),
@@ -844,6 +845,8 @@ def _describe_change(r: Any, named: bool, tz: ZoneInfo) -> str:
         if named and detail.get("reason"):
             what += f" ({clean(detail['reason'], 200)})"
         return what
+    if r.action == "filtering.check":
+        return summary_line(detail)
     if r.action == "silence.expire":
         return f"{subject} ended by hand"
     if r.action == "agent.add":
@@ -866,6 +869,7 @@ def _changes(
             | audt.c.action.like("policy.%")
             | audt.c.action.like("silence.%")
             | audt.c.action.like("agent.%")
+            | audt.c.action.like("filtering.%")
             | audt.c.action.like("person.%")
             | audt.c.action.like("device.%")
             | (audt.c.action == "exemption.used")

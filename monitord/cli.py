@@ -579,6 +579,43 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_filtering(args: argparse.Namespace) -> int:
+    """Look names of each category up through the school's filter; record the check."""
+    from monitord import filtercheck
+    from monitord.app import STARTER_LISTS
+    from monitord.dnsquery import parse_server
+    from monitord.lists import sample_names
+
+    cfg = _config(args)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
+    resolver = args.resolver
+    if resolver is None and args.proxy is None:
+        resolver = filtercheck.system_resolver()
+        if resolver is None:
+            raise Failure("no --resolver given and none in /etc/resolv.conf")
+    try:
+        server = parse_server(resolver) if resolver else None
+    except ValueError as exc:
+        raise Failure(f"--resolver: {exc}") from None
+    if args.proxy and not re.match(r"^https?://[^/\s]+/?$", args.proxy):
+        raise Failure(f"--proxy: expected http://HOST:PORT, got {args.proxy!r}")
+    probes = filtercheck.probes(sample_names(engine, STARTER_LISTS, max(1, args.per_category)))
+    report = filtercheck.run_check(
+        probes,
+        resolver=server,
+        proxy=args.proxy,
+        by=filtercheck.operator(),
+        now=SystemClock().now(),
+    )
+    filtercheck.record(engine, report)
+    if args.json:
+        _print_json(report.as_json())
+    else:
+        for line in filtercheck.render(report):
+            out.print(line, markup=False)
+    return 0 if report.usable else 1
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """Sources, mail waiting, open alerts, the last digest and retention run, the store."""
     from monitord.status import collect_status, render
@@ -1096,6 +1133,19 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sources", help="each source's position, lag, events and rejects")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_sources)
+
+    s = sub.add_parser(
+        "check-filtering", help="test the school's filter per category and record the check"
+    )
+    s.add_argument(
+        "--resolver", metavar="ADDR", help="the school's resolver (default: this host's)"
+    )
+    s.add_argument(
+        "--proxy", metavar="URL", help="the school's web proxy, e.g. http://10.0.0.2:3128"
+    )
+    s.add_argument("--per-category", type=int, default=3, metavar="N", help="names per category")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_check_filtering)
 
     s = sub.add_parser(
         "status", help="sources, mail waiting, open alerts, last digest and retention, the store"

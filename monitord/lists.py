@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import itertools
 import json
 import re
 from collections import Counter
@@ -515,3 +516,35 @@ def compile_index(
     imported list, or a folder monitord cannot write) and the index."""
     index = load_index(engine, starter_dir, lists_dir)
     return index.compiled.path, index
+
+
+def sample_names(
+    engine: Engine, starter_dir: Path | None, per_category: int = 3
+) -> dict[str, list[tuple[str, str]]]:
+    """A few domain names of each category the active lists hold, as (name, list): the first
+    of each list, imported lists before the starter lists. For testing the school's filter."""
+    src = _sources(engine, starter_dir)
+    out: dict[str, list[tuple[str, str]]] = {}
+
+    def take(category: str, names: Iterable[str], list_name: str) -> None:
+        got = out.setdefault(category, [])
+        for name in names:
+            if len(got) >= per_category:
+                return
+            if "/" not in name and not _is_address(name) and name not in (n for n, _ in got):
+                got.append((name, list_name))
+
+    for _, name, category, _, _, file, _ in src.rows:
+        if category == ALLOW:
+            continue
+        with open(file, "rb") as fh:
+            lines = (raw.decode("utf-8", "replace").rstrip("\n") for raw in fh)
+            take(category, (ln[2:] for ln in itertools.takewhile(_domain_line, lines)), name)
+    for path, category, entries, _ in src.starters:
+        if category != ALLOW:
+            take(category, entries, f"starter/{path.stem}")
+    return out
+
+
+def _domain_line(line: str) -> bool:
+    return line.startswith("D ")

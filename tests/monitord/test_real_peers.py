@@ -208,10 +208,10 @@ def dns_ask(port: int, name: str, qtype: str) -> tuple[int, bytes]:
 
 
 @contextlib.contextmanager
-def running_dnsmasq(workdir: Path, log: Path) -> Iterator[int]:
+def running_dnsmasq(workdir: Path, log: Path, extra: tuple[str, ...] = ()) -> Iterator[int]:
     """The real dnsmasq in the foreground on 127.0.0.1:port (yielded), answering only from
-    its own records (no upstream, no hosts file, no system config), logging queries to
-    ``log``."""
+    its own records (no upstream, no hosts file, no system config, ``extra`` options),
+    logging queries to ``log``."""
     binary = shutil.which("dnsmasq")
     assert binary is not None
     env = {**os.environ, "TZ": SCHOOL_TZ}
@@ -232,6 +232,7 @@ def running_dnsmasq(workdir: Path, log: Path) -> Iterator[int]:
             "--log-queries",
             f"--log-facility={log}",
             f"--pid-file={workdir / 'dnsmasq.pid'}",
+            *extra,
         ]
         if os.geteuid() == 0:
             argv.append("--user=root")  # keep the log in the root-only test folder writable
