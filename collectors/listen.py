@@ -1,5 +1,6 @@
 """What a listening source is told and what the kernel says of it: the ``listen`` address,
-the ``allow`` list, and a UDP socket's drop count from ``/proc/net/udp``."""
+the ``allow`` list, and a UDP socket's drop count from ``/proc/self/net/udp`` (the network
+namespace's sockets; under systemd's ``ProcSubset=pid`` only ``/proc/self`` is there)."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def allowed(address: str, networks: tuple[Network, ...]) -> bool:
     return any(ip.version == net.version and ip in net for net in networks)
 
 
-def udp_drops(inode: int, proc: Path = Path("/proc/net")) -> int | None:
+def udp_drops(inode: int, proc: Path = Path("/proc/self/net")) -> int | None:
     """The datagrams the kernel dropped for the UDP socket with this inode (its receive
     buffer was full), from ``/proc/net/udp`` and ``udp6``; None if it is not listed."""
     for name in ("udp", "udp6"):
@@ -93,7 +94,7 @@ def udp_drops(inode: int, proc: Path = Path("/proc/net")) -> int | None:
     return None
 
 
-def udp_drops_on_port(port: int, proc: Path = Path("/proc/net")) -> int | None:
+def udp_drops_on_port(port: int, proc: Path = Path("/proc/self/net")) -> int | None:
     """The drops of every UDP socket bound to ``port`` on this machine (whichever process
     holds it), or None if none is."""
     total: int | None = None

@@ -93,6 +93,26 @@ def render_line(env: Envelope, program: str, ctx: ParseContext) -> tuple[str, Pa
     return line, replace(ctx, reference=when)
 
 
+_INNER = re.compile(r"(?:[A-Z][a-z]{2} [ \d]\d |\d{4}-\d\d-\d\dT)\S")
+
+
+def unwrap(env: Envelope, ctx: ParseContext) -> Envelope:
+    """A log file's whole line sent as a message (rsyslog's ``imfile`` forwarding Pi-hole's
+    ``pihole.log``: ``<133>... pi pihole: Dec  6 10:00:00 dnsmasq[539]: query[A] ...``): the
+    line's own envelope, with the sender's host when the line names none."""
+    if not _INNER.match(env.message):
+        return env
+    try:
+        inner = parse_envelope(
+            env.message, ctx.tz, env.timestamp or ctx.received_at or ctx.reference
+        )
+    except BadEnvelope:
+        return env
+    if inner.timestamp is None or inner.program is None:
+        return env
+    return replace(inner, pri=env.pri, host=inner.host or env.host)
+
+
 class SyslogSession:
     """Syslog lines in order; a parser session per sender and format, so that a stateful
     format pairs a sender's lines only with that sender's."""
@@ -121,7 +141,7 @@ class SyslogSession:
 
     def parse(self, line: str, ctx: ParseContext) -> Parsed:
         try:
-            env = parse_envelope(line, ctx.tz, ctx.received_at or ctx.reference)
+            env = unwrap(parse_envelope(line, ctx.tz, ctx.received_at or ctx.reference), ctx)
         except BadEnvelope as exc:
             return reject(f"syslog envelope: {exc}")
         fmt = self.fixed or format_for(env)

@@ -101,6 +101,19 @@ def test_pihole_ftl_and_a_block_line_from_the_same_sender() -> None:
     assert ev.domain == "ads.example"
 
 
+def test_a_log_line_forwarded_whole_is_read_by_its_own_envelope() -> None:
+    """rsyslog's imfile sends each line of Pi-hole's log as the message of a line of its own."""
+    (ev,) = _one(
+        "<133>Nov 20 10:00:05 pi pihole: Nov 20 10:00:01 dnsmasq[539]: 625 "
+        "192.168.1.185/60568 query[A] example.com from 192.168.1.185",
+        received=RECEIVED,
+    ).events
+    assert (ev.domain, ev.client_ip, ev.sender) == ("example.com", "192.168.1.185", "pi")
+    assert ev.ts == datetime(2026, 11, 20, 10, 0, 1, tzinfo=UTC)
+    # A message that only starts like a time is left alone.
+    assert _one("<13>Nov 20 10:00:05 pi sshd[1]: Nov 20 was a Friday").passed_over == "sshd"
+
+
 def test_dhcpd_ack_is_a_lease_and_discover_is_known() -> None:
     (ev,) = _one(
         "<190>Nov 20 09:06:16 fw dhcpd[40152]: DHCPACK on 10.0.60.5 to 4c:55:41:a0:fa:9 "
