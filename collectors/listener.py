@@ -90,6 +90,7 @@ class SyslogListener:
         self._seq = 0
         self._kernel_drops = 0
         self.received = 0
+        self.last_message: datetime | None = None  # when the last message was received
 
     def stop(self) -> None:
         self._stop.set()
@@ -119,7 +120,9 @@ class SyslogListener:
             return False
         if not queue:
             self._turns.append(sender)
-        queue.append((message, self.clock.now()))
+        now = self.clock.now()
+        queue.append((message, now))
+        self.last_message = now
         self.received += 1
         self._ready.set()
         return True

@@ -41,7 +41,7 @@ from monitord.app import App, load_judges, open_app, parser_for
 from monitord.clock import Clock, SystemClock
 from monitord.config import Config, ConfigError, Source, load_config
 from monitord.health import PARSER as HEALTH_PARSER
-from monitord.health import find_silences, gap_record
+from monitord.health import Silence, find_silences, gap_record
 from monitord.lists import STARTER_LISTS, lists_in_use
 from monitord.model import Origin
 from monitord.notify import SystemdNotifier
@@ -252,7 +252,15 @@ class Daemon:
             if s.path  # a capture's silence is not a file's (left for the capture to report)
         ]
         opened = 0
-        for silence in find_silences(sources, now, self.started):
+        silences = find_silences(sources, now, self.started)
+        for listener, fmt, _ in self.collectors:
+            if isinstance(listener, SyslogListener):  # silent since its last message
+                src = next(s for s in cfg.settings.sources if s.name == listener.name)
+                since = listener.last_message or self.started
+                if now - since > src.max_silence:
+                    where = Path(str(listener.address).replace("://", " "))
+                    silences.append(Silence(listener.name, fmt, where, since, src.max_silence))
+        for silence in silences:
             record = gap_record(silence, now)
             result = await asyncio.to_thread(
                 self.app.processor.process, "health", HEALTH_PARSER, [record]

@@ -208,7 +208,7 @@ def test_bad_input_is_one_line_and_exit_1(
     assert main(["--config", str(cfg), "alerts", "show", "99"]) == 1
     assert capsys.readouterr().err.strip() == "no alert 99"
     with pytest.raises(SystemExit) as usage:
-        main(["--config", str(cfg), "ingest", str(cfg), "--format", "syslog"])
+        main(["--config", str(cfg), "ingest", str(cfg), "--format", "syslogd"])
     assert usage.value.code == 2
 
 

@@ -10,7 +10,7 @@ import pwd
 import shutil
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -208,3 +208,22 @@ def test_check_filtering_says_when_the_resolver_does_not_answer(
     out = capsys.readouterr().out
     assert code == 1
     assert "the control name did not go through" in out
+
+
+def test_a_check_is_in_the_weeks_digest(tmp_path: Path) -> None:
+    from alerting.digest import Week, collect
+    from monitord.filtercheck import Outcome, Report, record
+
+    now = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
+    cfg = load_config(init_dir(tmp_path / "site")[0])
+    app = open_app(cfg, FixedClock(now))
+    outcomes = [
+        Outcome("gambling", "bet365.com", "starter/gambling", "dns", "blocked", "0.0.0.0"),
+        Outcome("social_media", "tiktok.com", "starter/social_media", "dns", "allowed", "x"),
+    ]
+    control = [Outcome("control", "www.gov.uk", "control", "dns", "allowed", "192.0.2.1")]
+    record(app.engine, Report(now, "jsmith", "10.20.0.1:53", None, control, outcomes))
+    digest = collect(app.engine, cfg, app.policy, Week.of(now, cfg.tz), now + timedelta(days=7))
+    (change,) = [c for c in digest.changes if c.action == "filtering.check"]
+    assert change.actor == "jsmith"
+    assert change.what == "filtering check: 1 of 2 categories blocked; NOT blocked: social_media"

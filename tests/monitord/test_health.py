@@ -101,3 +101,24 @@ async def test_no_gap_out_of_school_hours_and_a_new_one_after_writing_resumes(
     assert await daemon.check_health(later + timedelta(minutes=5)) == 0
     alerts = list_alerts(app.engine)
     assert [a["count"] for a in alerts] == [1, 1]
+
+
+async def test_a_silent_listener_raises_a_gap(tmp_path: Path) -> None:
+    """A syslog listener is silent from its last message (or monitord's start)."""
+    config = init_dir(tmp_path / "site")[0]
+    with config.open("a") as fh:
+        fh.write(
+            '\n[[sources]]\nname = "firewall"\nformat = "syslog"\n'
+            'listen = "udp://127.0.0.1:5514"\nmax_silence = "1h"\n'
+        )
+    clock = FixedClock(MORNING - timedelta(hours=2))
+    app = open_app(load_config(config), clock)
+    daemon = Daemon(app, clock)
+    listener = daemon.collectors[0][0]
+    assert listener.name == "firewall"
+    assert await daemon.check_health(MORNING - timedelta(minutes=61)) == 0  # within the hour
+    listener.last_message = MORNING - timedelta(minutes=30)  # type: ignore[attr-defined]
+    assert await daemon.check_health(MORNING) == 0
+    assert await daemon.check_health(MORNING + timedelta(minutes=31)) == 1
+    [alert] = list_alerts(app.engine)
+    assert alert["indicator"].startswith("source firewall (syslog) has written nothing since")

@@ -62,7 +62,7 @@ def test_logger_over_udp_to_the_daemon(tmp_path: Path) -> None:
     port = free_port(socket.SOCK_DGRAM)
     config, db = listening_site(tmp_path, f"udp://127.0.0.1:{port}")
     with running_daemon(config) as daemon:
-        assert daemon.wait_for_output("fw: listening on"), daemon.output
+        assert daemon.wait_for_output("fw: listening on", timeout=60), daemon.output
         for proto, name in (("-d", "udp.example"), ("-d", "five.example")):
             framing = ["--rfc5424"] if name == "five.example" else ["--rfc3164"]
             subprocess.run(
@@ -111,7 +111,7 @@ action(type="omfwd" target="127.0.0.1" port="{{port_out}}" protocol="tcp"
 
 
 @contextlib.contextmanager
-def running_rsyslog(workdir: Path, port_out: int) -> Iterator[int]:
+def running_rsyslog(workdir: Path, port_out: int, conf_text: str = RSYSLOG_CONF) -> Iterator[int]:
     """A real rsyslogd in the foreground taking syslog over TCP on a loopback port (yielded)
     and forwarding it to ``port_out`` through a disk-assisted queue."""
     binary = need("rsyslogd", "rsyslog")
@@ -119,7 +119,11 @@ def running_rsyslog(workdir: Path, port_out: int) -> Iterator[int]:
     work.mkdir()
     port_in = free_port(socket.SOCK_STREAM)
     conf = work / "rsyslog.conf"
-    conf.write_text(RSYSLOG_CONF.format(work=work, port_in=port_in, port_out=port_out))
+    conf.write_text(
+        conf_text.format(
+            work=work, port_in=port_in, port_out=port_out, pihole=workdir / "pihole.log"
+        )
+    )
     err = (work / "stderr").open("w")
     proc = subprocess.Popen(
         [binary, "-n", "-f", str(conf), "-i", str(work / "rsyslogd.pid")],
@@ -180,13 +184,13 @@ def test_rsyslog_over_tcp_loses_and_doubles_nothing_across_a_restart(tmp_path: P
     sql = "SELECT domain, offset, file_id FROM events ORDER BY offset"
     with running_rsyslog(tmp_path, port) as port_in, Feeder(port_in, rate=300) as feeder:
         with running_daemon(config) as first:
-            assert first.wait_for_output("fw: listening on"), first.output
-            wait_rows(db, sql, 300)
+            assert first.wait_for_output("fw: listening on", timeout=60), first.output
+            wait_rows(db, sql, 300, timeout=60)
         assert_clean_exit(first)
         stopped_with = len(query(db, sql))
         time.sleep(3)  # rsyslog queues what it is given meanwhile
         with running_daemon(config) as second:
-            assert second.wait_for_output("fw: listening on"), second.output
+            assert second.wait_for_output("fw: listening on", timeout=60), second.output
             time.sleep(2)
             feeder.__exit__()
             sent = feeder.sent
@@ -203,3 +207,49 @@ def test_rsyslog_over_tcp_loses_and_doubles_nothing_across_a_restart(tmp_path: P
     # The receive order went on from where the first run's last batch left it.
     (cp,) = query(db, "SELECT offset, lines FROM checkpoints WHERE source = 'fw'")
     assert cp["offset"] == cp["lines"] >= sent
+
+
+def readme_pihole_conf() -> str:
+    """The rsyslog set-up README gives for a Pi-hole, pointed at the test's ports and file."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Pi-hole", 1)[1]
+    block = section.split("```\n", 2)[1]
+    block = block.replace("{", "{{").replace("}", "}}")
+    block = block.replace('"/var/log/pihole/pihole.log"', '"{pihole}"')
+    block = block.replace('target="10.20.0.5" port="5514"', 'target="127.0.0.1" port="{port_out}"')
+    head = 'global(workDirectory="{work}")\nmodule(load="imtcp")\n'
+    head += 'input(type="imtcp" address="127.0.0.1" port="{port_in}")\n'
+    return head + block
+
+
+def test_pihole_log_forwarded_by_rsyslog_as_the_readme_says(tmp_path: Path) -> None:
+    """rsyslog follows Pi-hole's log (imfile) and sends each line, numbered, to monitord."""
+    need("rsyslogd", "rsyslog")
+    port = free_port(socket.SOCK_STREAM)
+    config, db = listening_site(tmp_path, f"tcp://127.0.0.1:{port}")
+    pihole = tmp_path / "pihole.log"
+    pihole.write_text("")
+    stamp = time.strftime("%b %e %H:%M:%S")
+    lines = [
+        f"{stamp} dnsmasq[539]: 625 192.168.1.185/60568 query[A] www.bet365.com from 192.168.1.185",
+        f"{stamp} dnsmasq[539]: 625 192.168.1.185/60568 gravity blocked www.bet365.com is 0.0.0.0",
+        f"{stamp} dnsmasq[539]: 626 192.168.1.186/41000 query[AAAA] example.org from 192.168.1.186",
+    ]
+    with running_daemon(config) as daemon:
+        assert daemon.wait_for_output("fw: listening on", timeout=60), daemon.output
+        with running_rsyslog(tmp_path, port, readme_pihole_conf()):
+            with pihole.open("a") as fh:
+                fh.write("\n".join(lines) + "\n")
+            rows = wait_rows(db, "SELECT * FROM events ORDER BY ts, domain", 2)
+            wait_rows(db, "SELECT * FROM events WHERE blocked = 1", 1)
+        daemon.quiesce()
+    assert_clean_exit(daemon)
+    got = {
+        (r["domain"], r["client_ip"], bool(r["blocked"])) for r in query(db, "SELECT * FROM events")
+    }
+    assert got == {
+        ("www.bet365.com", "192.168.1.185", True),
+        ("example.org", "192.168.1.186", False),
+    }
+    assert {r["sender"] for r in rows} == {socket.gethostname()}
+    assert query(db, "SELECT * FROM rejected") == []
