@@ -158,8 +158,8 @@ def run(proto: str, rate: int, seconds: float, workdir: Path) -> dict[str, objec
         ).fetchone()[0]
         per_sender = dict(
             conn.execute(
-                "SELECT substr(file_id, 5), count(*) FROM events WHERE source = 'bench' "
-                "GROUP BY file_id"
+                "SELECT substr(file_id, 5, instr(file_id, '@') - 5), count(*) FROM events "
+                "WHERE source = 'bench' GROUP BY file_id"
             ).fetchall()
         )
         drops = dict(

@@ -6,7 +6,7 @@ queue is full is not read until it empties (the sender's own buffer holds the re
 UDP its excess datagrams are dropped and counted against it. The kernel's drops on the UDP
 socket (its receive buffer full) are read from ``/proc/net/udp`` and counted too.
 
-Every message is a raw record whose origin is (source, ``proto:sender``, receive order): the
+Every message is a raw record whose origin is (``proto:sender@source``, receive order): the
 order is counted on from the one committed with the last batch, so a message's id is the same
 however often the batch that holds it is stored. A message that carries its sender's own
 sequence number (RFC 5424 ``[meta sequenceId="N"]``) is known by it instead, with a hash of
@@ -304,16 +304,26 @@ _SEQUENCE_ID = re.compile(rb'\[meta [^\]]{0,200}?sequenceId="(\d{1,10})"')
 
 
 def message_origin(source: str, sender: str, order: int, where: str, message: bytes) -> Origin:
-    """A received message's origin: the sender and the receive order; or, when the message
-    carries its sender's sequence number (RFC 5424 ``meta sequenceId``), the sender, a hash
-    of the message and that number, so that a message sent again (rsyslog resends the one it
-    was sending when a connection broke) is the same event, not a second one."""
+    """A received message's origin: the listening source, the sender and the receive order
+    (``udp:10.20.0.1@firewall``, N); or, when the message carries its sender's sequence
+    number (RFC 5424 ``meta sequenceId``), those with a hash of the message, and that number,
+    so that a message sent again (rsyslog resends the one it was sending when a connection
+    broke) is the same event, not a second one. An event's id is made from the file identity
+    and offset alone, so the source is part of the identity: two listeners never share ids."""
     if message.startswith(b"<") and b"[meta " in message[:600]:
         m = _SEQUENCE_ID.search(message, 0, 600)
         if m is not None:
-            digest = hashlib.blake2b(message, digest_size=8).hexdigest()
-            return Origin(source, f"{sender}#{digest}", int(m[1]), where)
-    return Origin(source, sender, order, where)
+            digest = hashlib.blake2b(message, digest_size=6).hexdigest()
+            return Origin(source, f"{_sender_id(source, sender, 51)}#{digest}", int(m[1]), where)
+    return Origin(source, _sender_id(source, sender, 64), order, where)
+
+
+def _sender_id(source: str, sender: str, width: int) -> str:
+    """``proto:address@source`` within ``width`` characters (a long source name hashed)."""
+    ident = f"{sender}@{source}"
+    if len(ident) <= width:
+        return ident
+    return f"{sender}@{hashlib.blake2b(source.encode(), digest_size=3).hexdigest()}"
 
 
 def _half_close(writer: asyncio.StreamWriter) -> None:

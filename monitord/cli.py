@@ -582,9 +582,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
 def cmd_check_filtering(args: argparse.Namespace) -> int:
     """Look names of each category up through the school's filter; record the check."""
     from monitord import filtercheck
-    from monitord.app import STARTER_LISTS
     from monitord.dnsquery import parse_server
-    from monitord.lists import sample_names
+    from monitord.lists import STARTER_LISTS, sample_names
 
     cfg = _config(args)
     engine = open_store(cfg.database_url, site=cfg.site_id)

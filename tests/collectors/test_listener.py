@@ -131,7 +131,7 @@ async def test_udp_rfc3164_from_logger(app: App) -> None:
     assert msg.endswith(b"dnsmasq: query[A] www.example.com from 10.0.0.7")
     (rec,) = [r for b in run.batches for r in b.records]
     assert rec.origin.source == "fw"
-    assert rec.origin.file_id == "udp:127.0.0.1"
+    assert rec.origin.file_id == "udp:127.0.0.1@fw"
     assert rec.origin.offset == 0
     assert run.batches[-1].checkpoint == Checkpoint("fw", str(run.listener.address), FILE_ID, 0, 1)
 
@@ -226,17 +226,17 @@ async def test_a_udp_flood_from_one_sender_does_not_starve_another(app: App) -> 
                 await asyncio.sleep(0.02)
         await run.stop()
     senders = [r.origin.file_id for b in run.batches for r in b.records]
-    assert senders.count("udp:127.0.0.3") == 50
+    assert senders.count("udp:127.0.0.3@fw") == 50
     dropped: Counter[str] = Counter()
     for b in run.batches:
         dropped.update({name: n for kind, name, n in b.counts if kind == "dropped"})
-    received = senders.count("udp:127.0.0.2")
+    received = senders.count("udp:127.0.0.2@fw")
     assert dropped.get("127.0.0.2", 0) > 0  # the flood passed its share
     assert received + dropped.get("127.0.0.2", 0) + dropped.get("kernel", 0) == 20_000
     for b in run.batches:
         ids = [r.origin.file_id for r in b.records]
-        if "udp:127.0.0.3" in ids:
-            assert ids.count("udp:127.0.0.2") <= 500 - ids.count("udp:127.0.0.3")
+        if "udp:127.0.0.3@fw" in ids:
+            assert ids.count("udp:127.0.0.2@fw") <= 500 - ids.count("udp:127.0.0.3@fw")
 
 
 async def test_a_tcp_flood_waits_while_another_sender_gets_through(app: App) -> None:
@@ -297,9 +297,9 @@ async def test_tls_rfc5425(app: App, tmp_path: Path) -> None:
     assert msgs == [body, b"<14>Nov 20 10:00:00 gw p: line"]
     first, second = [r.origin for b in run.batches for r in b.records]
     # The first is known by its sender's sequence number, the second by its receive order.
-    assert first.file_id.startswith("tls:127.0.0.1#")
+    assert first.file_id.startswith("tls:127.0.0.1@fw#")
     assert first.offset == 1
-    assert (second.file_id, second.offset) == ("tls:127.0.0.1", 1)
+    assert (second.file_id, second.offset) == ("tls:127.0.0.1@fw", 1)
 
 
 async def test_plain_tcp_to_a_tls_listener_is_ended_without_harm(app: App) -> None:
@@ -327,5 +327,12 @@ def test_a_message_sent_again_has_the_same_origin() -> None:
     assert other.event_id() != first.event_id()
     plain = b"<14>Nov 20 10:00:00 gw sshd: hi"
     assert message_origin("fw", "tcp:10.0.0.1", 13, "tcp://x", plain) == Origin(
-        "fw", "tcp:10.0.0.1", 13, "tcp://x"
+        "fw", "tcp:10.0.0.1@fw", 13, "tcp://x"
     )
+    # Two listeners hearing the same sender never share an id.
+    assert message_origin("fw2", "tcp:10.0.0.1", 13, "tcp://x", plain).event_id() != (
+        message_origin("fw", "tcp:10.0.0.1", 13, "tcp://x", plain).event_id()
+    )
+    v6 = "tcp:2001:db8:1234:5678:9abc:def0:1234:5678"
+    long_name = message_origin("a-firewall-with-a-long-name", v6, 1, "tcp://x", body)
+    assert len(long_name.file_id) <= 64

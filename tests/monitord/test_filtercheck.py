@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from monitord.app import STARTER_LISTS, open_app
+from monitord.app import open_app
 from monitord.cli import main
 from monitord.clock import FixedClock
 from monitord.config import load_config
@@ -30,7 +30,7 @@ from monitord.filtercheck import (
     summary_line,
 )
 from monitord.initdir import init_dir
-from monitord.lists import sample_names
+from monitord.lists import STARTER_LISTS, sample_names
 from monitord.store import table_of
 from monitord.tables import AuditRow
 from tests.monitord.test_real_peers import free_port, running_dnsmasq

@@ -202,7 +202,7 @@ def test_rsyslog_over_tcp_loses_and_doubles_nothing_across_a_restart(tmp_path: P
     assert stopped_with < sent - 600  # a good part of the messages came after the restart
     # Each message is known by rsyslog's number for it: one sent again is the same event.
     assert sorted(r["offset"] for r in rows) == list(range(1, sent + 1))
-    assert all(r["file_id"].startswith("tcp:127.0.0.1#") for r in rows)
+    assert all(r["file_id"].startswith("tcp:127.0.0.1@fw#") for r in rows)
     assert query(db, "SELECT * FROM rejected") == []
     # The receive order went on from where the first run's last batch left it.
     (cp,) = query(db, "SELECT offset, lines FROM checkpoints WHERE source = 'fw'")

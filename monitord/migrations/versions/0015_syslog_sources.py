@@ -5,8 +5,8 @@ A syslog event keeps the host its envelope named and the time monitord received 
 passed over by kind and name: programs a syslog source has no parser for, senders a listener
 refused, messages it had to drop.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
-revision = "0013"
-down_revision = "0012"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
