@@ -603,7 +603,7 @@ def cmd_check_filtering(args: argparse.Namespace) -> int:
         probes,
         resolver=server,
         proxy=args.proxy,
-        by=filtercheck.operator(),
+        by=actor(),
         now=SystemClock().now(),
     )
     filtercheck.record(engine, report)

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
-import pwd
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -249,16 +247,6 @@ def system_resolver(path: str = "/etc/resolv.conf") -> str | None:
     except OSError:
         return None
     return None
-
-
-def operator() -> str:
-    """Who runs the check: the login name of the process's real user (not an environment
-    variable, which anyone can set)."""
-    uid = os.getuid()
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return f"uid {uid}"
 
 
 def render(report: Report) -> list[str]:
