@@ -34,7 +34,14 @@ _BODY = re.compile(
 )
 # A message as e2guardian sends it to syslog: the body alone.
 _STARTS = re.compile(r"^\S+ [0-9A-Fa-f:.]+ \S+://")
-_BLOCKS = ("*DENIED*", "*GDENIED*", "*INFECTED*")
+_BLOCKS = frozenset({"*DENIED*", "*GDENIED*", "*INFECTED*"})
+# The flags before the reason, in whatever order and number e2guardian wrote them.
+_FLAGS = re.compile(r"^(?:\*[A-Z]{2,20}\* ?)*")
+
+
+def _flags(what: str) -> list[str]:
+    m = _FLAGS.match(what)
+    return m[0].split() if m else []
 
 
 def _body(text: str) -> re.Match[str] | None:
@@ -77,7 +84,7 @@ def parse_line(line: str, ctx: ParseContext) -> Parsed:
                 url=url,
                 method=method,
                 action=what[:64] or None,
-                blocked=what.startswith(_BLOCKS),
+                blocked=not _BLOCKS.isdisjoint(_flags(what)),
                 status=int(body["status"]),
                 size=max(int(body["size"]), 0),
                 filter_category=body["category"].strip()[:128] or None,

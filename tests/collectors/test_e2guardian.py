@@ -84,6 +84,9 @@ SAMPLES: list[tuple[str, Expected]] = [
         "site match. CONNECT 0 0  1 200 -",
         {"domain": "www.bbc.co.uk", "method": "CONNECT", "blocked": False},
     ),
+    # Two flags, the block second; a reason that names a flag blocks nothing.
+    (DENIED.replace("*DENIED*", "*SCANNED* *DENIED*"), {"blocked": True}),
+    (DENIED.replace("*DENIED* Banned site:", "*SCANNED* Not *DENIED*"), {"blocked": False}),
     # As sent to syslog: the message alone (at the reference time), or with its envelope.
     (DENIED.split(" ", 2)[2], {"ts": CTX.reference, "blocked": True}),
     (
