@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from collectors.base import available_formats
 from monitord.cli import main
-from monitord.config import ConfigError, find_config, load_config, parse_duration
+from monitord.config import FORMATS, ConfigError, find_config, load_config, parse_duration
 from monitord.initdir import init_dir
 
 
@@ -288,3 +289,9 @@ def test_the_agents_limits_and_backfill_window(tmp_path: Path) -> None:
     assert "agents.max_backfill: expected a duration" in text
     assert "agents.max_connections:" in text
     assert "agents.header_timeout: expected a duration" in text
+
+
+def test_every_installed_parser_is_a_format_a_source_may_name() -> None:
+    """The parsers' entry points and the formats config and the command line accept agree
+    (a new parser not added to FORMATS could not be used by --format or a source)."""
+    assert set(available_formats()) <= set(FORMATS)
