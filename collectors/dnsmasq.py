@@ -122,7 +122,9 @@ def _block_reason(how: str, answer: str) -> str | None:
     if base in _BLOCK_REASONS or base.startswith("blocked upstream with "):
         return how
     if (how == "config" or how.startswith("/")) and answer in _SINKHOLES:
-        return how  # an --address rule, or a hosts-style block list (addn-hosts)
+        # An --address rule, or a hosts-style block list (addn-hosts): its path, the end of
+        # it when it is longer than the stored action.
+        return how if len(how) <= 64 else "\u2026" + how[-63:]
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ from tests.collectors.fixturelines import (
     numbered_lines,
 )
 from tests.conftest import FIXTURES
+from tests.monitord.test_real_peers import dns_ask, running_dnsmasq
 
 DNSMASQ = FIXTURES / "dnsmasq"
 # A query line, plain or with log-queries=extra's serial number and client address/port.
@@ -357,3 +359,35 @@ def test_block_line_for_an_unseen_query_is_a_known_line() -> None:
         "Jul 19 00:22:06 dnsmasq[536]: exactly blacklisted tsyndicate.com is NODATA", CTX
     )
     assert parsed == SKIP
+
+
+def test_real_dnsmasq_with_log_queries_extra(tmp_path: Path) -> None:
+    """Debian's dnsmasq run with log-queries=extra (Pi-hole's setting) and a hosts-style
+    block list: every line it writes is read, and the listed name's query is blocked."""
+    if shutil.which("dnsmasq") is None:
+        pytest.skip("dnsmasq is not installed (apt-get install dnsmasq)")
+    blocklist = tmp_path / "hosts.block"
+    blocklist.write_text("0.0.0.0 www.bet365.com\n", encoding="utf-8")
+    log = tmp_path / "dnsmasq.log"
+    extra = ("--log-queries=extra", f"--addn-hosts={blocklist}")
+    asked = ["www.bet365.com", "school-test.example", "www.bbc.co.uk"]
+    with running_dnsmasq(tmp_path, log, extra) as port:
+        for name in asked:
+            dns_ask(port, name, "A")
+    # dnsmasq has stopped (its last line written): read what it wrote.
+    session = PARSER.session()
+    events: dict[str, str] = {}
+    blocked: dict[str, str | None] = {}
+    lines = numbered_lines(log)
+    for n, line in lines:
+        parsed = session.parse(line, _ctx(n))
+        assert parsed.rejected is None, f"{n}: {line!r}: {parsed.rejected}"
+        for ev in parsed.events:
+            assert ev.domain is not None
+            events[_origin(n).event_id(0)] = ev.domain
+        for upd in parsed.updates:
+            blocked[events[upd.event_id]] = upd.action
+    assert sorted(events.values()) == sorted(asked), lines
+    assert any(_QUERY_LINE.search(line) and "/" in line.split("]: ", 1)[1] for _, line in lines)
+    path = str(blocklist)
+    assert blocked == {"www.bet365.com": path if len(path) <= 64 else "\u2026" + path[-63:]}
