@@ -307,21 +307,28 @@ def _ctx(offset: int) -> ParseContext:
     return ParseContext(CTX.tz, CTX.reference, _origin(offset))
 
 
-def test_extra_form_block_lines_find_their_query_by_serial() -> None:
-    """The real Debian dnsmasq 2.90 log: the hosts-file block list and the --address rule
-    each block their query; the local record for the printer does not."""
-    (extra,) = (p for p in LOGS if "extra" in p.name)
+def _read_log(lines: list[tuple[int, str]]) -> tuple[list[str], dict[str, str | None]]:
+    """A log's lines through one session, none rejected: the names queried, and each
+    blocked name with the block's action."""
     session = PARSER.session()
     queries: dict[str, str] = {}
     blocked: dict[str, str | None] = {}
-    for n, line in _lines(extra):
+    for n, line in lines:
         parsed = session.parse(line, _ctx(n))
-        assert parsed.rejected is None, f"{n}: {parsed.rejected}"
+        assert parsed.rejected is None, f"{n}: {line!r}: {parsed.rejected}"
         for ev in parsed.events:
             assert ev.domain is not None
             queries[_origin(n).event_id(0)] = ev.domain
         for upd in parsed.updates:
             blocked[queries[upd.event_id]] = upd.action
+    return list(queries.values()), blocked
+
+
+def test_extra_form_block_lines_find_their_query_by_serial() -> None:
+    """The real Debian dnsmasq 2.90 log: the hosts-file block list and the --address rule
+    each block their query; the local record for the printer does not."""
+    (extra,) = (p for p in LOGS if "extra" in p.name)
+    _, blocked = _read_log(_lines(extra))
     assert blocked == {
         "www.bet365.com": "/tmp/t2/dq/hosts.block",
         "dns.google.doh.test": "config",
@@ -375,19 +382,9 @@ def test_real_dnsmasq_with_log_queries_extra(tmp_path: Path) -> None:
         for name in asked:
             dns_ask(port, name, "A")
     # dnsmasq has stopped (its last line written): read what it wrote.
-    session = PARSER.session()
-    events: dict[str, str] = {}
-    blocked: dict[str, str | None] = {}
     lines = numbered_lines(log)
-    for n, line in lines:
-        parsed = session.parse(line, _ctx(n))
-        assert parsed.rejected is None, f"{n}: {line!r}: {parsed.rejected}"
-        for ev in parsed.events:
-            assert ev.domain is not None
-            events[_origin(n).event_id(0)] = ev.domain
-        for upd in parsed.updates:
-            blocked[events[upd.event_id]] = upd.action
-    assert sorted(events.values()) == sorted(asked), lines
+    queried, blocked = _read_log(lines)
+    assert sorted(queried) == sorted(asked), lines
     assert any(_QUERY_LINE.search(line) and "/" in line.split("]: ", 1)[1] for _, line in lines)
     path = str(blocklist)
     assert blocked == {"www.bet365.com": path if len(path) <= 64 else "\u2026" + path[-63:]}
