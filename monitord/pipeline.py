@@ -4,6 +4,7 @@ the source's checkpoint in the same transaction so a crash neither loses nor dou
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -25,13 +26,15 @@ from monitord.model import (
     EventUpdate,
     Judged,
     Origin,
+    Parsed,
     RawRecord,
     Severity,
     content_event_id,
 )
 from monitord.origins import Scopes
 from monitord.policy import Policy
-from monitord.store import insert_ignore, mine, table_of
+from monitord.storable import MAX_TEXT, clean_text, storable
+from monitord.store import insert_ignore, mine, store_trouble, table_of
 from monitord.tables import (
     AlertEventRow,
     AlertRow,
@@ -43,6 +46,7 @@ from monitord.tables import (
     SourceCountRow,
 )
 
+log = logging.getLogger("monitord.pipeline")
 MAX_LINE = 64 * 1024
 
 
@@ -83,6 +87,42 @@ class Judgement:
     # (kind, name) -> how many: what the batch passed over (see ``SourceCountRow``).
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
     source: str | None = None
+    # The record each update came from, and the records themselves: what a batch the store
+    # refuses is split by (see ``Processor.store``).
+    updates_from: list[Origin] = field(default_factory=list)
+    records: Sequence[RawRecord] = ()
+    fmt: str = ""
+
+    def mark(self) -> tuple[int, int, int]:
+        return len(self.judged), len(self.rejected), len(self.updates)
+
+    def undo(self, mark: tuple[int, int, int]) -> None:
+        """Forget what was added since ``mark`` (a record that failed half way)."""
+        judged, rejected, updates = mark
+        for j in self.judged[judged:]:
+            self.matches.pop(j.event_id, None)
+            self.leases.pop(j.event_id, None)
+        del self.judged[judged:], self.events[judged:], self.rejected[rejected:]
+        del self.updates[updates:], self.updates_from[updates:]
+
+    def part(self, keys: set[tuple[str, str, int]]) -> Judgement:
+        """The rows that the records ``keys`` brought."""
+        at = [i for i, j in enumerate(self.judged) if _key(j.origin) in keys]
+        ids = {self.judged[i].event_id for i in at}
+        pairs = zip(self.updates, self.updates_from, strict=True)
+        updates = [(u, o) for u, o in pairs if _key(o) in keys]
+        return Judgement(  # the batch's counts go with its checkpoint, not with a part
+            [self.events[i] for i in at],
+            [r for r in self.rejected if (r["source"], r["file_id"], r["offset"]) in keys],
+            {k: v for k, v in self.matches.items() if k in ids},
+            {k: v for k, v in self.leases.items() if k in ids},
+            [self.judged[i] for i in at],
+            [u for u, _ in updates],
+            source=self.source,
+            updates_from=[o for _, o in updates],
+            records=self.records,
+            fmt=self.fmt,
+        )
 
 
 class Processor:
@@ -113,14 +153,24 @@ class Processor:
     def judge(
         self, fmt: str, session: Session, records: Sequence[RawRecord], snapshot: bool = False
     ) -> tuple[Judgement, BatchResult]:
+        records = [self.scopes.record(rec) for rec in records]
         pending = Judgement(
-            [], [], {}, {}, [], [], source=records[0].origin.source if records else None
+            [],
+            [],
+            {},
+            {},
+            [],
+            [],
+            source=records[0].origin.source if records else None,
+            records=records,
+            fmt=fmt,
         )
         position: dict[str, int] = {}
         events = skipped = 0
+        now = self.clock.now()
         # Once a batch: checking a runtime protocol walks its members (100 µs a time here).
         binary = session if isinstance(session, BinarySession) else None  # packets
-        for rec in map(self.scopes.record, records):
+        for rec in records:
             if len(rec.data) > MAX_LINE:
                 pending.rejected.append(
                     _rejected_row(rec, fmt, f"line longer than {MAX_LINE // 1024} KiB")
@@ -139,102 +189,131 @@ class Processor:
                     _rejected_row(rec, fmt, f"parser error {type(exc).__name__}: {exc}")
                 )
                 continue
+            parsed = storable(parsed, now)
             if parsed.rejected is not None:
                 pending.rejected.append(_rejected_row(rec, fmt, parsed.rejected))
                 continue
-            for upd in parsed.updates:
-                at = position.get(upd.event_id)
-                if at is None:
-                    pending.updates.append(upd)
-                else:
-                    _update_in_batch(pending, at, upd)
-            if not parsed.events:
+            mark = pending.mark()
+            try:
+                made = self._judge_record(fmt, rec, parsed, snapshot, pending, position)
+            except Exception as exc:  # a record no stage can take must not stop the source
+                pending.undo(mark)
+                for eid in [k for k, at in position.items() if at >= mark[0]]:
+                    del position[eid]
+                log.exception(
+                    "%s: judging the record at %d failed", rec.origin.source, rec.origin.offset
+                )
+                pending.rejected.append(
+                    _rejected_row(rec, fmt, f"judging failed: {type(exc).__name__}: {exc}")
+                )
+                continue
+            events += made
+            if not made:
                 skipped += 1
                 if parsed.passed_over is not None:
                     key = ("program", parsed.passed_over[:128])
                     pending.counts[key] = pending.counts.get(key, 0) + 1
-                continue
-            # (id, event, attribution) when identity makes an event of its own (a lease of an
-            # unauthorised device); the loop also judges what is appended while it runs.
-            work: list[tuple[str | None, Event, Attribution | None]] = [
-                (None, ev, None) for ev in parsed.events
-            ]
-            for i, (given_id, ev, given_attribution) in enumerate(work):
-                events += 1
-                eid = given_id or (
-                    content_event_id(rec.origin.scope, ev) if snapshot else rec.origin.event_id(i)
-                )
-                if ev.kind is EventKind.LEASE and ev.client_ip and ev.client_mac:
-                    starts, ends = lease_interval(ev.lease_end, self.identity.lease_time)
-                    if ev.lease_start is not None:  # the source knows when it began
-                        starts = ev.lease_start
-                    self.identity.add_binding(
-                        ev.client_ip, Binding(starts, ends, ev.client_mac, ev.hostname, eid)
-                    )
-                    pending.leases[eid] = {
-                        "id": eid,
-                        "site_id": self.site_id,
-                        "ip": ev.client_ip,
-                        "mac": _clip(ev.client_mac, 32),
-                        "hostname": _clip(ev.hostname, 256),
-                        "starts": starts,
-                        "ends": ends,
-                        "source": rec.origin.source,
-                    }
-                    flagged = self.identity.unauthorised(ev, starts, self.site_id)
-                    if flagged is not None:
-                        work.append(flagged)
-                elif ev.kind is EventKind.LOGON or ev.kind is EventKind.LOGOFF:
-                    self.identity.add_session_event(ev, eid)
-                if ev.user and ev.client_ip:
-                    self.identity.add_sighting(ev)
-                attribution = given_attribution or self.identity.resolve(ev)
-                classification = self.classifier.classify(ev)
-                categories = classification.categories
-                matches = classification.matches
-                cap: Severity | None = None
-                if self.content is not None:  # what a search, typed text or program says
-                    said = self.content.classify(ev, attribution.person)
-                    matches = (*matches, *said.matches)
-                    categories = (*categories, *(c for c in said.categories if c not in categories))
-                    cap = said.cap
-                if ev.category is not None and ev.category not in categories:
-                    categories = (*categories, ev.category)
-                decisions = tuple(
-                    capped(
-                        self.policy.decide(c, attribution.person, attribution.device, ev.ts), cap
-                    )
-                    for c in categories
-                )
-                judged = Judged(
-                    eid,
-                    rec.origin,
-                    rec.data,
-                    ev,
-                    fmt,
-                    attribution,
-                    matches,
-                    decisions,
-                )
-                position[eid] = len(pending.judged)
-                pending.judged.append(judged)
-                pending.events.append(self._event_row(judged))
-                if judged.matches:
-                    pending.matches[eid] = [
-                        {
-                            "event_id": eid,
-                            "category": m.category,
-                            "list_name": m.list_name,
-                            "entry": m.entry,
-                            "score": m.score,
-                            "allow": m.allow,
-                        }
-                        for m in judged.matches
-                    ]
         result = BatchResult(
             lines=len(records), events=events, rejected=len(pending.rejected), skipped=skipped
         )
         return pending, result
+
+    def _judge_record(
+        self,
+        fmt: str,
+        rec: RawRecord,
+        parsed: Parsed,
+        snapshot: bool,
+        pending: Judgement,
+        position: dict[str, int],
+    ) -> int:
+        """Attribute, classify and judge what one record made; return how many events."""
+        events = 0
+        for upd in parsed.updates:
+            at = position.get(upd.event_id)
+            if at is None:
+                pending.updates.append(upd)
+                pending.updates_from.append(rec.origin)
+            else:
+                _update_in_batch(pending, at, upd)
+        if not parsed.events:
+            return 0
+        # (id, event, attribution) when identity makes an event of its own (a lease of an
+        # unauthorised device); the loop also judges what is appended while it runs.
+        work: list[tuple[str | None, Event, Attribution | None]] = [
+            (None, ev, None) for ev in parsed.events
+        ]
+        for i, (given_id, ev, given_attribution) in enumerate(work):
+            events += 1
+            eid = given_id or (
+                content_event_id(rec.origin.scope, ev) if snapshot else rec.origin.event_id(i)
+            )
+            if ev.kind is EventKind.LEASE and ev.client_ip and ev.client_mac:
+                starts, ends = lease_interval(ev.lease_end, self.identity.lease_time)
+                if ev.lease_start is not None:  # the source knows when it began
+                    starts = ev.lease_start
+                self.identity.add_binding(
+                    ev.client_ip, Binding(starts, ends, ev.client_mac, ev.hostname, eid)
+                )
+                pending.leases[eid] = {
+                    "id": eid,
+                    "site_id": self.site_id,
+                    "ip": ev.client_ip,
+                    "mac": _clip(ev.client_mac, 32),
+                    "hostname": _clip(ev.hostname, 256),
+                    "starts": starts,
+                    "ends": ends,
+                    "source": rec.origin.source,
+                }
+                flagged = self.identity.unauthorised(ev, starts, self.site_id)
+                if flagged is not None:
+                    work.append(flagged)
+            elif ev.kind is EventKind.LOGON or ev.kind is EventKind.LOGOFF:
+                self.identity.add_session_event(ev, eid)
+            if ev.user and ev.client_ip:
+                self.identity.add_sighting(ev)
+            attribution = given_attribution or self.identity.resolve(ev)
+            classification = self.classifier.classify(ev)
+            categories = classification.categories
+            matches = classification.matches
+            cap: Severity | None = None
+            if self.content is not None:  # what a search, typed text or program says
+                said = self.content.classify(ev, attribution.person)
+                matches = (*matches, *said.matches)
+                categories = (*categories, *(c for c in said.categories if c not in categories))
+                cap = said.cap
+            if ev.category is not None and ev.category not in categories:
+                categories = (*categories, ev.category)
+            decisions = tuple(
+                capped(self.policy.decide(c, attribution.person, attribution.device, ev.ts), cap)
+                for c in categories
+            )
+            judged = Judged(
+                eid,
+                rec.origin,
+                rec.data,
+                ev,
+                fmt,
+                attribution,
+                matches,
+                decisions,
+            )
+            position[eid] = len(pending.judged)
+            pending.judged.append(judged)
+            pending.events.append(self._event_row(judged))
+            if judged.matches:
+                pending.matches[eid] = [
+                    {
+                        "event_id": eid,
+                        "category": m.category,
+                        "list_name": m.list_name,
+                        "entry": m.entry,
+                        "score": m.score,
+                        "allow": m.allow,
+                    }
+                    for m in judged.matches
+                ]
+        return events
 
     def _event_row(self, j: Judged) -> dict[str, Any]:
         ev = j.event
@@ -297,6 +376,98 @@ class Processor:
         return self.store(pending, result, checkpoint)
 
     def store(
+        self, pending: Judgement, result: BatchResult, checkpoint: Checkpoint | None = None
+    ) -> BatchResult:
+        """Store a judged batch, its alerts and its checkpoint in one transaction.
+
+        A batch the store refuses for what one of its records holds (a value a column cannot
+        take, an error in the alerts' arithmetic) is split in halves, and those that fail in
+        halves again, until the records that fail are found: each is stored as a rejected
+        line with the error as its reason, the rest as usual, and the checkpoint moves past
+        them all, so that no record is read again and fails again after a restart. Trouble
+        with the store itself (unreachable, locked, full, read-only) is raised as it is."""
+        try:
+            return self._commit(pending, result, checkpoint)
+        except Exception as exc:
+            if store_trouble(exc):
+                raise
+            first = exc
+        keys = sorted(_keys(pending))
+        log.warning(
+            "a batch of %d record(s) failed to store (%s): looking for the record(s) at fault",
+            len(keys),
+            _error(first),
+        )
+        refused: list[dict[str, Any]] = []
+        done = self._split(pending, keys, first, refused)
+        with self.engine.begin() as conn:
+            insert_ignore(conn, table_of(RejectedRow), refused)
+            source = checkpoint.source if checkpoint is not None else pending.source
+            if pending.counts and source is not None:
+                add_source_counts(conn, self.site_id, source, pending.counts, self.clock.now())
+            if checkpoint is not None:
+                counted = replace(result, rejected=result.rejected + len(refused))
+                self._save_checkpoint(conn, checkpoint, counted, pending)
+        stored, tried, opened, updated = done
+        return BatchResult(
+            result.lines,
+            result.events,
+            result.rejected + len(refused),
+            result.skipped,
+            stored,
+            tried - stored,
+            opened,
+            updated,
+        )
+
+    def _split(
+        self,
+        pending: Judgement,
+        keys: list[tuple[str, str, int]],
+        error: Exception,
+        refused: list[dict[str, Any]],
+    ) -> tuple[int, int, int, int]:
+        """Store what ``keys``' records brought, which failed with ``error`` as a whole:
+        (events stored, events tried, alerts opened, alerts updated)."""
+        if len(keys) == 1:
+            refused.append(self._refused(pending, keys[0], error))
+            return 0, 0, 0, 0
+        totals = (0, 0, 0, 0)
+        for half in (keys[: len(keys) // 2], keys[len(keys) // 2 :]):
+            part = pending.part(set(half))
+            try:
+                done = self._commit(part, BatchResult())
+                counts = (done.stored, len(part.events), done.alerts_opened, done.alerts_updated)
+            except Exception as exc:
+                if store_trouble(exc):
+                    raise
+                counts = self._split(part, half, exc, refused)
+            totals = (
+                totals[0] + counts[0],
+                totals[1] + counts[1],
+                totals[2] + counts[2],
+                totals[3] + counts[3],
+            )
+        return totals
+
+    def _refused(
+        self, pending: Judgement, key: tuple[str, str, int], error: Exception
+    ) -> dict[str, Any]:
+        """The rejected line of a record the store refused."""
+        rec = next(r for r in pending.records if _key(r.origin) == key)
+        log.error(
+            "%s: the record at %d of %s was refused by the store (%s): kept as a rejected line",
+            rec.origin.source,
+            rec.origin.offset,
+            rec.origin.path or rec.origin.file_id,
+            _error(error),
+        )
+        return {
+            **_rejected_row(rec, pending.fmt, f"the store refused it: {_error(error)}"),
+            "site_id": self.site_id,
+        }
+
+    def _commit(
         self, pending: Judgement, result: BatchResult, checkpoint: Checkpoint | None = None
     ) -> BatchResult:
         """Store a judged batch, its alerts and its checkpoint in one transaction.
@@ -470,16 +641,34 @@ def _update_stored(conn: Connection, upd: EventUpdate) -> None:
         conn.execute(update(at).where(at.c.id.in_(linked)).values(blocked=True))
 
 
+def _key(o: Origin) -> tuple[str, str, int]:
+    return o.source, o.file_id, o.offset
+
+
+def _keys(pending: Judgement) -> set[tuple[str, str, int]]:
+    """Every record that brought something to a batch."""
+    found = {_key(j.origin) for j in pending.judged}
+    found.update((r["source"], r["file_id"], r["offset"]) for r in pending.rejected)
+    found.update(_key(o) for o in pending.updates_from)
+    return found
+
+
+def _error(exc: Exception) -> str:
+    """An error in one line: its type and the first line of its message."""
+    text = str(exc).strip().split("\n", 1)[0]
+    return clean_text(f"{type(exc).__name__}: {text}", 500)
+
+
 def _rejected_row(rec: RawRecord, fmt: str, reason: str) -> dict[str, Any]:
     o: Origin = rec.origin
     return {
         "id": o.event_id(0),
         "source": o.source,
         "fmt": fmt,
-        "path": o.path,
+        "path": clean_text(o.path),
         "file_id": o.file_id,
         "offset": o.offset,
-        "reason": reason,
+        "reason": clean_text(reason, MAX_TEXT),
         "raw": rec.data[: MAX_LINE + 1],
         "read_at": rec.read_at,
     }

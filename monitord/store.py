@@ -32,11 +32,18 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+)
 from sqlalchemy.pool import ConnectionPoolEntry, Pool
 
 from monitord.partitions import ensure_partitions
 from monitord.private import ensure_private_file, tighten
-from monitord.tables import AlertRow, AuditRow
+from monitord.tables import AlertRow, AuditRow, CheckpointRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 GENESIS = "0" * 64
@@ -48,6 +55,54 @@ ALL_SITES = "*"
 AUDIT_LOCK = 0x6D6F6E6974617564
 # The audit action of a retention run (its detail may declare a cut of the trail).
 RETENTION_ACTION = "retention.run"
+
+
+# SQLSTATE classes of trouble with the server rather than with the values written: the
+# connection (08), a rolled-back transaction (40: deadlock, serialisation), resources such
+# as disk or memory (53), the operator (57: shutting down), the system (58), a privilege or
+# the schema (42: permission denied, a table missing), a read-only server (25: a standby),
+# an internal error (XX).
+_SERVER_TROUBLE = frozenset({"08", "25", "40", "42", "53", "57", "58", "XX"})
+
+
+def store_trouble(exc: BaseException) -> bool:
+    """Whether ``exc`` is trouble with the store itself (unreachable, locked, full,
+    read-only, a schema it does not have), which any batch would meet, rather than with the
+    values of one batch (a value a column cannot take)."""
+    if isinstance(exc, OSError | MemoryError | DisconnectionError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    code = getattr(exc.orig, "sqlstate", None)
+    if isinstance(code, str) and code:
+        return code[:2] in _SERVER_TROUBLE
+    # SQLite (no SQLSTATE): locked, read-only, disk I/O, full, no such table
+    return isinstance(exc, OperationalError | InterfaceError | InternalError)
+
+
+def check_writable(engine: Engine) -> None:
+    """Raise the store's error unless a row can be written (then taken back): a store the
+    daemon can read but not write (a root-owned SQLite file, a read-only role) must stop it
+    at start, not leave it running while it stores nothing."""
+    table = table_of(CheckpointRow)
+    with engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            conn.execute(
+                table.insert().values(
+                    site_id=site_of(conn),
+                    source="\x1fwrite check",
+                    path="",
+                    file_id="",
+                    inode=0,
+                    offset=0,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+        finally:
+            trans.rollback()
 
 
 class SchemaError(Exception):

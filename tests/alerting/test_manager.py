@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
 
 from collectors.base import load_parser
 from monitord.app import open_app
@@ -408,8 +407,8 @@ def test_new_alert_queues_its_message(school: School, clock: FixedClock) -> None
 
 
 def test_alert_and_outbox_are_one_transaction(school: School, clock: FixedClock) -> None:
-    """If the outbox row cannot be written, the alert (and the batch) is not written either;
-    reading the same lines again then makes both."""
+    """If the outbox row cannot be written, the alert (and the event) is not written either:
+    the record is kept as a rejected line with the error; reading it again then makes both."""
     with school.app.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(
@@ -436,8 +435,12 @@ def test_alert_and_outbox_are_one_transaction(school: School, clock: FixedClock)
     line = f"{stamp} dnsmasq[812]: query[A] pornhub.com from 10.0.0.11"
     record = RawRecord(Origin("dns", "dns-file", 77), line.encode(), clock.now())
     parser = load_parser("dnsmasq").session()
-    with pytest.raises(IntegrityError, match="outbox is full"):
-        school.app.processor.process("dnsmasq", parser, [record])
+    refused = school.app.processor.process("dnsmasq", parser, [record])
+    assert (refused.stored, refused.rejected) == (0, 1)
+    with school.app.engine.connect() as conn:
+        [(reason,)] = conn.execute(text("SELECT reason FROM rejected"))
+    assert reason.startswith("the store refused it: IntegrityError: ")
+    assert "outbox is full" in reason
     assert school.alerts() == []
     assert school.outbox() == []
     assert school.audit("alert.create") == []

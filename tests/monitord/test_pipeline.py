@@ -1,15 +1,24 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import Connection, event
+from sqlalchemy.exc import DBAPIError
 
 from collectors.base import available_formats, load_parser
 from collectors.files import iter_records
+from collectors.follow import load_checkpoint
 from monitord.app import App, ingest_files, open_app
+from monitord.clock import FixedClock
+from monitord.model import Checkpoint, Judged, RawRecord
+from monitord.pipeline import AlertSink
 from monitord.roster import import_devices, import_people
+from monitord.store import store_trouble
 from tests.conftest import FIXTURES
 from tests.stores import dump, row, rows
 
@@ -109,10 +118,14 @@ FIXTURE_FORMATS = sorted(
 )
 
 
-def test_every_real_fixture_line_is_read(app: App) -> None:
+def test_every_real_fixture_line_is_read(app: App, clock: FixedClock) -> None:
     assert {"dnsmasq", "fortigate", "sophos", "panos", "umbrella", "e2guardian"} <= set(
         FIXTURE_FORMATS
     )
+    # Lines without a year are placed by their file's time, which is the checkout's: the
+    # clock must not be before it, or they would be in the future (and refused).
+    written = max(p.stat().st_mtime for f in FIXTURE_FORMATS for p in (FIXTURES / f).iterdir())
+    clock.advance(max(timedelta(0), datetime.fromtimestamp(written, UTC) - clock.now()))
     for fmt in FIXTURE_FORMATS:
         files = sorted(p for p in (FIXTURES / fmt).iterdir() if p.is_file() and p.suffix != ".md")
         result = ingest_files(app, files, fmt, fmt)
@@ -312,3 +325,124 @@ def test_a_pupil_seeking_help_is_never_above_high(app: App, tmp_path: Path) -> N
         ("how to stop self harming", "high"),
         ("ways to self harm without anyone knowing", "critical"),
     ]
+
+
+POISON = [
+    "Nov 19 10:01:00 dnsmasq[811]: query[A] www.bbc.co.uk from 10.20.6.7",
+    "Nov 19 10:01:01 dnsmasq[811]: query[A] www.bet365.com from 10.20.6.7",
+    "Nov 19 10:01:02 dnsmasq[811]: query[A] www.paddypower.com from 10.20.6.7",
+    "Nov 19 10:01:03 dnsmasq[811]: query[A] www.wikipedia.org from 10.20.6.7",
+    "Nov 19 10:01:04 dnsmasq[811]: query[A] www.paddypower.com from 10.20.6.7",
+    "Nov 19 10:01:05 dnsmasq[811]: query[A] www.pornhub.com from 10.20.6.7",
+]
+
+
+def _judged(app: App, tmp_path: Path) -> tuple[Any, Any, Checkpoint, list[RawRecord]]:
+    """The POISON lines judged as one batch, and the checkpoint at the file's end."""
+    path = log(tmp_path, POISON)
+    records = [rec for rec, _ in iter_records(path, "resolver", now=app.clock.now())]
+    pending, counts = app.processor.judge("dnsmasq", load_parser("dnsmasq").session(), records)
+    cp = Checkpoint("resolver", str(path), records[0].origin.file_id, 1, path.stat().st_size)
+    return pending, counts, cp, records
+
+
+def _poisoned(app: App) -> None:
+    assert rows(app.engine, "SELECT domain FROM events WHERE kind = 'dns' ORDER BY ts") == [
+        ("www.bbc.co.uk",),
+        ("www.bet365.com",),
+        ("www.wikipedia.org",),
+        ("www.pornhub.com",),
+    ]
+    assert sorted(c for (c,) in rows(app.engine, "SELECT category FROM alerts")) == [
+        "gambling",
+        "pornography",
+    ]
+    assert load_checkpoint(app.engine, "resolver").offset == sum(  # type: ignore[union-attr]
+        len(line) + 1 for line in POISON
+    )
+    assert row(app.engine, "SELECT lines, events, rejected FROM checkpoints") == (6, 6, 2)
+
+
+def _unstorable(pending: Any) -> Any:
+    """A judged batch whose events of one domain hold a value no store can take."""
+    for ev in pending.events:
+        if ev["domain"] == "www.paddypower.com":
+            ev["url"] = "http://www.paddypower.com/\ud800"
+    return pending
+
+
+def test_a_batch_the_store_refuses_is_split_to_the_records_at_fault(
+    app: App, tmp_path: Path
+) -> None:
+    """A value no column can take (a lone surrogate the normaliser did not catch) failed
+    the whole batch; now only its records are kept aside, as rejected lines."""
+    app = school(app, tmp_path)
+    pending, counts, cp, records = _judged(app, tmp_path)
+    result = app.processor.store(_unstorable(pending), counts, cp)
+    assert (result.stored, result.rejected, result.alerts_opened) == (4, 2, 2)
+    _poisoned(app)
+    refused = rows(app.engine, 'SELECT "offset", reason, raw FROM rejected ORDER BY "offset"')
+    assert [o for o, _, _ in refused] == [records[2].origin.offset, records[4].origin.offset]
+    assert all(r.startswith("the store refused it: ") and "surrogate" in r for _, r, _ in refused)
+    assert [raw for _, _, raw in refused] == [POISON[2].encode(), POISON[4].encode()]
+    # Read again (a restart before the checkpoint was saved): nothing is stored twice.
+    again, counts, cp, _ = _judged(app, tmp_path)
+    assert app.processor.store(_unstorable(again), counts, cp).stored == 0
+    assert row(app.engine, "SELECT count(*) FROM alerts") == (2,)
+    assert row(app.engine, "SELECT count(*) FROM rejected") == (2,)
+
+
+class _FailingAlerts:
+    """The alert manager, failing as its time arithmetic did on a date in the year 9999,
+    for the events of one listed domain."""
+
+    def __init__(self, inner: AlertSink) -> None:
+        self.inner = inner
+
+    def apply(self, conn: Connection, judged: Sequence[Judged]) -> tuple[int, int]:
+        if any(j.event.domain == "www.paddypower.com" for j in judged):
+            raise OverflowError("date value out of range")
+        return self.inner.apply(conn, judged)
+
+
+def test_an_error_in_the_alerts_of_one_record_spares_the_rest(app: App, tmp_path: Path) -> None:
+    app = school(app, tmp_path)
+    assert app.processor.alerts is not None
+    app.processor.alerts = _FailingAlerts(app.processor.alerts)
+    pending, counts, cp, _ = _judged(app, tmp_path)
+    result = app.processor.store(pending, counts, cp)
+    assert (result.stored, result.rejected, result.alerts_opened) == (4, 2, 2)
+    _poisoned(app)
+    assert {r for (r,) in rows(app.engine, "SELECT reason FROM rejected")} == {
+        "the store refused it: OverflowError: date value out of range"
+    }
+
+
+def test_a_store_that_cannot_be_written_is_not_taken_for_poison(
+    app: App, tmp_path: Path, store_kind: str
+) -> None:
+    """A read-only store (a PostgreSQL standby, a SQLite file it may not write) fails every
+    batch: that is raised for the task's supervisor, never turned into rejected lines."""
+    app = school(app, tmp_path)
+    pending, counts, cp, _ = _judged(app, tmp_path)
+    statement = (
+        "PRAGMA query_only = 1"
+        if store_kind == "sqlite"
+        else ("SET default_transaction_read_only = on")
+    )
+
+    def read_only(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute(statement)
+        cur.close()
+        dbapi_conn.commit()
+
+    event.listen(app.engine, "connect", read_only)
+    app.engine.dispose()
+    with pytest.raises(DBAPIError) as raised:
+        app.processor.store(pending, counts, cp)
+    assert store_trouble(raised.value)
+    event.remove(app.engine, "connect", read_only)
+    app.engine.dispose()
+    assert rows(app.engine, "SELECT count(*) FROM rejected") == [(0,)]
+    assert load_checkpoint(app.engine, "resolver") is None
