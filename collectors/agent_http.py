@@ -22,6 +22,7 @@ import logging
 import ssl
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -80,8 +81,14 @@ def _error(status: int, message: str, **extra: object) -> Reply:
 
 class AgentEndpoint:
     def __init__(
-        self, engine: Engine, clock: Clock, settings: IngestSettings, tz: ZoneInfo
+        self,
+        engine: Engine,
+        clock: Clock,
+        settings: IngestSettings,
+        tz: ZoneInfo,
+        health: Callable[[], dict[str, object]] | None = None,
     ) -> None:
+        self.health_report = health
         self.engine = engine
         self.clock = clock
         self.settings = settings
@@ -93,7 +100,7 @@ class AgentEndpoint:
         """Route one request (the server has read its head; the body is read on demand)."""
         path = head.path
         if path == "/v1/health":
-            return Reply.json(200, {"ok": True})
+            return self.health()
         if path == "/v1/reports" or path.startswith("/v1/screenshots/"):
             if head.method != "POST":
                 return Reply.json(405, {"error": "POST only"}, ("Allow", "POST"))
@@ -101,6 +108,15 @@ class AgentEndpoint:
                 return await self.reports(head, body)
             return await self.screenshot(head, body, path.removeprefix("/v1/screenshots/"))
         return _error(404, "no such endpoint")
+
+    def health(self) -> Reply:
+        """200 while the daemon is healthy; 503 naming the tasks that keep failing (their
+        errors stay on the server: ``monitord status`` shows them)."""
+        if self.health_report is None:
+            return Reply.json(200, {"ok": True})
+        report = self.health_report()
+        ok = bool(report.get("ok"))
+        return Reply.json(200 if ok else 503, {"ok": ok, "unhealthy": report.get("unhealthy", [])})
 
     async def _agent(self, head: Head) -> Enrolment | Reply:
         """The agent a request's token belongs to, or the answer that refuses it."""

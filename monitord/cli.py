@@ -620,7 +620,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from monitord.status import collect_status, render
 
     cfg = _config(args)
-    status = collect_status(cfg, open_store(cfg.database_url, site=cfg.site_id))
+    engine = open_store(cfg.database_url, site=cfg.site_id)
+    status = collect_status(cfg, engine, SystemClock().now())
     if args.json:
         _print_json(status)
         return 0

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import ssl
 from dataclasses import dataclass
@@ -15,8 +16,12 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from sqlalchemy import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
 from alerting.delivery import EmailNotifier, deliver_due
-from alerting.schedule import start_scheduler
+from alerting.schedule import Scheduler, start_scheduler
 from collectors.agent_http import AgentEndpoint, IngestSettings, endpoint_limits, tls_context
 from collectors.agentguard import SpoolGuard
 from collectors.base import (
@@ -30,7 +35,6 @@ from collectors.base import (
 from collectors.capture import CaptureError, Sniffer
 from collectors.files import read_header, records_before
 from collectors.follow import FileCollector
-from collectors.httpserve import Server
 from collectors.listen import parse_allow, parse_listen
 from collectors.listener import FILE_ID as LISTENER_FILE_ID
 from collectors.listener import SyslogListener
@@ -46,6 +50,8 @@ from monitord.lists import STARTER_LISTS, lists_in_use
 from monitord.model import Origin
 from monitord.notify import SystemdNotifier
 from monitord.policy import load_policy
+from monitord.store import check_writable
+from monitord.supervise import Supervisor, health_path, one_line, write_health
 from monitord.trail import Anchoring, anchor_file
 
 log = logging.getLogger("monitord")
@@ -53,6 +59,8 @@ DELIVERY_INTERVAL = 30.0
 # How much of a file before the position it resumes at a stateful parser session is shown
 # again after a restart: a reply follows its query by far less.
 RESUME_CONTEXT = 1 << 20
+# How often the daemon writes its health file and, when healthy, tells systemd it is alive.
+HEARTBEAT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +131,9 @@ class Daemon:
         self._stopping = asyncio.Event()
         # The audit trail's anchors outside the store: every ANCHOR_EVERY records, and at stop.
         self.anchoring = Anchoring(app.engine, anchor_file(cfg))
+        self.tasks = Supervisor(clock)
+        self._retry: _Work | None = None  # the batch the writer failed on, tried again first
+        self._followed: set[str] = set()
 
     async def reload(self) -> None:
         """SIGHUP: read the config again. A config that validates in full (with its policy)
@@ -152,29 +163,38 @@ class Daemon:
                 collector.stop()
 
     async def _follow(self, collector: Collector, fmt: str, parser: Parser) -> None:
+        if collector.name in self._followed:
+            # Started again after a failure: it resumes from the stored checkpoint, so the
+            # batches it read before must be stored first (or they would be read twice).
+            await self._drained()
+        self._followed.add(collector.name)
         try:
             async for batch in collector.batches():
                 await self.queue.put(_Work(fmt, parser, batch))
+                self.tasks.ok(f"source {collector.name}")
         except CaptureError as exc:
             log.error("%s", exc)  # one line saying what to grant; the other sources go on
 
+    async def _source(self, collector: Collector, fmt: str, parser: Parser) -> None:
+        if isinstance(collector, SyslogListener):
+            await self._listen(collector, fmt, parser)
+        else:
+            await self._follow(collector, fmt, parser)
+
     async def _listen(self, listener: SyslogListener, fmt: str, parser: Parser) -> None:
-        """A listener, started again after any failure (an address in use, an error of its
-        own) until monitord stops; each failure is logged."""
-        wait = 1.0
-        while not self._stopping.is_set():
-            try:
-                async for batch in listener.batches():
-                    await self.queue.put(_Work(fmt, parser, batch))
-                    wait = 1.0
-                return
-            except Exception as exc:
-                log.error(
-                    "%s: listener stopped: %s; starting it again in %.0fs", listener.name, exc, wait
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), wait)
-                wait = min(wait * 2, 60.0)
+        """A listener; its supervisor starts it again after any failure (an address in use,
+        an error of its own)."""
+        async for batch in listener.batches():
+            await self.queue.put(_Work(fmt, parser, batch))
+            self.tasks.ok(f"source {listener.name}")
+
+    async def _drained(self) -> None:
+        """Wait until the writer has stored every batch queued (or the daemon stops)."""
+        joined = asyncio.ensure_future(self.queue.join())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({joined, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        joined.cancel()
+        stopping.cancel()
 
     def _session(self, work: _Work) -> Session:
         """The source's parser session; a new one for a new file. One resumed in the middle
@@ -215,19 +235,30 @@ class Daemon:
 
     async def _write(self) -> None:
         while True:
-            work = await self.queue.get()
+            if self._retry is None:
+                self._retry = await self.queue.get()
+            work = self._retry
             if work is None:
+                self.queue.task_done()
                 return
-            session = await asyncio.to_thread(self._session, work)
-            result = await asyncio.to_thread(
-                self.app.processor.process,
-                work.fmt,
-                session,
-                work.batch.records,
-                work.batch.checkpoint,
-                snapshot=work.parser.snapshot,
-                counts=work.batch.counts,
-            )
+            try:
+                session = await asyncio.to_thread(self._session, work)
+                result = await asyncio.to_thread(
+                    self.app.processor.process,
+                    work.fmt,
+                    session,
+                    work.batch.records,
+                    work.batch.checkpoint,
+                    snapshot=work.parser.snapshot,
+                    counts=work.batch.counts,
+                )
+            except Exception:
+                # Tried again with a new session, shown the lines before as after a restart.
+                self._sessions.pop(work.batch.checkpoint.source, None)
+                raise
+            self._retry = None
+            self.queue.task_done()
+            self.tasks.ok("writer")
             if result.rejected:
                 log.warning(
                     "%s: %d line(s) rejected (stored with their reasons)",
@@ -275,10 +306,8 @@ class Daemon:
     async def _health(self) -> None:
         interval = self.app.cfg.settings.pipeline.health_interval.total_seconds()
         while not self._stopping.is_set():
-            try:
-                await self.check_health(self.clock.now())
-            except Exception:  # a failing check must not stop monitoring
-                log.exception("health check failed; will try again")
+            await self.check_health(self.clock.now())
+            self.tasks.ok("health check")
             try:
                 await asyncio.to_thread(self.anchoring.check, self.clock.now())
             except Exception:
@@ -286,20 +315,37 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), interval)
 
-    async def _watchdog(self, systemd: SystemdNotifier) -> None:
-        """Tell systemd the loop is alive at half its WatchdogSec, as long as it is."""
-        if systemd.watchdog_interval is None:
-            return
+    async def _heartbeat(self, systemd: SystemdNotifier) -> None:
+        """Every few seconds: the health file written, systemd's STATUS= kept to what the
+        supervisor says and, while every task is healthy, the watchdog fed (at half its
+        WatchdogSec at least); a daemon whose task keeps failing is left to systemd."""
+        path = health_path(self.app.cfg)
+        interval = min(HEARTBEAT, systemd.watchdog_interval or HEARTBEAT)
+        status = ""
+        broken = False
         while True:
-            systemd.send(WATCHDOG="1")
-            await asyncio.sleep(systemd.watchdog_interval)
+            summary = self.tasks.summary()
+            if summary != status:
+                status = summary
+                systemd.send(STATUS=summary)
+            if not self.tasks.unhealthy():
+                systemd.send(WATCHDOG="1")
+            try:
+                await asyncio.to_thread(write_health, path, self.tasks.report())
+                broken = False
+            except OSError as exc:
+                if not broken:
+                    log.warning("cannot write %s: %s", path, exc)
+                broken = True
+            await asyncio.sleep(interval)
 
-    async def _start_endpoint(self) -> Server | None:
-        """The agents' HTTPS ingest endpoint, when ``[agents] listen`` is set."""
+    async def _serve_agents(self) -> None:
+        """The agents' HTTPS ingest endpoint, when ``[agents] listen`` is set, until the
+        daemon stops."""
         cfg = self.app.cfg
         agents = cfg.settings.agents
         if not agents.listen:
-            return None
+            return
         host, _, port = agents.listen.rpartition(":")
         settings = IngestSettings(
             self.spool,
@@ -310,15 +356,41 @@ class Daemon:
             agents.max_backfill,
             agents.screenshot_quota,
         )
-        endpoint = AgentEndpoint(self.app.engine, self.clock, settings, cfg.tz)
+        endpoint = AgentEndpoint(
+            self.app.engine, self.clock, settings, cfg.tz, health=self.tasks.report
+        )
         tls = (
             tls_context(cfg.resolve(agents.tls_cert), cfg.resolve(agents.tls_key))
             if agents.tls_cert
             else None
         )
         server = await endpoint.serve(host.strip("[]"), int(port), tls)
-        log.info("agents' endpoint listening on %s (%s)", agents.listen, "https" if tls else "http")
-        return server
+        try:
+            log.info(
+                "agents' endpoint listening on %s (%s)", agents.listen, "https" if tls else "http"
+            )
+            self.tasks.ok("agents' endpoint")
+            await self._stopping.wait()
+        finally:
+            await server.close()  # no new reports; those in the spool are read next start
+
+    async def _schedule(self) -> None:
+        """The scheduler (weekly digest, retention) until the daemon stops. A job that
+        fails is logged by the scheduler and counted against it here."""
+        scheduler = start_scheduler(self.app, self._mail_now.set)
+        if not isinstance(scheduler, Scheduler):
+            raise RuntimeError("the scheduler did not start (its error is logged above)")
+        scheduler.aps.add_listener(self._job_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        try:
+            await self._stopping.wait()
+        finally:
+            scheduler.shutdown()
+
+    def _job_done(self, event: JobExecutionEvent) -> None:
+        if event.exception is not None:
+            self.tasks.failed("scheduler", event.exception, logged=True)
+        else:
+            self.tasks.ok("scheduler")
 
     async def _deliver(self) -> None:
         """Send what is due whenever an alert opens, and every DELIVERY_INTERVAL for batched
@@ -327,17 +399,15 @@ class Daemon:
         last round runs after the final batch is committed."""
         while True:
             self._mail_now.clear()
-            try:
-                result = await deliver_due(self.app.engine, self.app.cfg, self.clock, self.notifier)
-                if result.sent or result.failed or result.retrying:
-                    log.info(
-                        "mail: %d sent, %d retrying, %d failed",
-                        result.sent,
-                        result.retrying,
-                        result.failed,
-                    )
-            except Exception:  # delivery trouble must not stop monitoring
-                log.exception("mail delivery failed; will retry")
+            result = await deliver_due(self.app.engine, self.app.cfg, self.clock, self.notifier)
+            self.tasks.ok("mail delivery")
+            if result.sent or result.failed or result.retrying:
+                log.info(
+                    "mail: %d sent, %d retrying, %d failed",
+                    result.sent,
+                    result.retrying,
+                    result.failed,
+                )
             if self._last_round:
                 return
             with contextlib.suppress(TimeoutError):
@@ -377,36 +447,36 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
-        writer = asyncio.create_task(self._write())
-        delivery = asyncio.create_task(self._deliver())
-        health = asyncio.create_task(self._health())
-        lists = asyncio.create_task(self._watch_lists())
+        stopping = self._stopping
+        spawn = self.tasks.spawn
+        writer = spawn("writer", self._write, stopping)
+        delivery = spawn("mail delivery", self._deliver, stopping)
+        health = spawn("health check", self._health, stopping)
+        lists = spawn("lists watcher", self._watch_lists, stopping)
         followers = [
-            asyncio.create_task(
-                self._listen(c[0], c[1], c[2])
-                if isinstance(c[0], SyslogListener)
-                else self._follow(*c)
-            )
+            spawn(f"source {c[0].name}", partial(self._source, *c), stopping)
             for c in self.collectors
         ]
-        endpoint = await self._start_endpoint()
-        scheduler = start_scheduler(self.app, self._mail_now.set)  # the weekly digest
+        endpoint = spawn("agents' endpoint", self._serve_agents, stopping)
+        scheduler = spawn("scheduler", self._schedule, stopping)  # the weekly digest
         systemd = SystemdNotifier()
         systemd.send(READY="1", STATUS=f"following {len(self.collectors)} source(s)")
-        watchdog = asyncio.create_task(self._watchdog(systemd))
+        heartbeat = asyncio.create_task(self._heartbeat(systemd))
         log.info(
             "monitord running: %d source(s), store %s",
             len(self.collectors),
             self.app.engine.url.render_as_string(hide_password=True),
         )
         await self._stopping.wait()
-        scheduler.shutdown()
         systemd.send(STOPPING="1", STATUS="finishing the batch in hand")
-        watchdog.cancel()
-        if endpoint is not None:
-            await endpoint.close()  # no new reports; those in the spool are read next start
-        await asyncio.gather(*followers, return_exceptions=True)
-        await self.queue.put(None)
+        heartbeat.cancel()
+        await asyncio.gather(scheduler, endpoint, *followers, return_exceptions=True)
+        while not writer.done():  # the writer stores what is queued, then stops
+            try:
+                self.queue.put_nowait(None)
+                break
+            except asyncio.QueueFull:
+                await asyncio.wait({writer}, timeout=0.1)
         await writer
         self._last_round = True
         self._mail_now.set()
@@ -417,6 +487,8 @@ class Daemon:
             await asyncio.to_thread(self.anchoring.write, self.clock.now(), "daemon stopped")
         except Exception:
             log.exception("could not anchor the audit trail at stop")
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(write_health, health_path(self.app.cfg), self.tasks.report())
         log.info("monitord stopped")
 
 
@@ -471,8 +543,30 @@ def run_daemon(cfg: Config, log_format: str = "text") -> int:
     setup_logging(log_format)
     clock = SystemClock()
     while True:
-        daemon = Daemon(open_app(cfg, clock), clock)
+        try:
+            app = open_app(cfg, clock)
+            check_writable(app.engine)
+        except (SQLAlchemyError, OSError) as exc:
+            # Never "running" while storing nothing: one line, and systemd sees the failure.
+            log.error(
+                "cannot start: the store %s cannot be written by user %s: %s",
+                make_url(cfg.database_url).render_as_string(hide_password=True),
+                _user(),
+                one_line(exc),
+            )
+            return 1
+        daemon = Daemon(app, clock)
         asyncio.run(daemon.run())
         if daemon.reloaded is None:
             return 0
         cfg = daemon.reloaded
+
+
+def _user() -> str:
+    import pwd
+
+    uid = os.getuid()
+    try:
+        return f"{pwd.getpwuid(uid).pw_name!r} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"

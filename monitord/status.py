@@ -13,6 +13,7 @@ from monitord.config import Config
 from monitord.retention import last_run
 from monitord.sources import source_states
 from monitord.store import current_revision, head_revision, mine, table_of, utc
+from monitord.supervise import health_path, read_health
 from monitord.tables import AlertRow, DigestRow, OutboxRow
 
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -95,11 +96,13 @@ def store_size(cfg: Config, engine: Engine) -> int | None:
     return total
 
 
-def collect_status(cfg: Config, engine: Engine) -> dict[str, Any]:
+def collect_status(cfg: Config, engine: Engine, now: datetime | None = None) -> dict[str, Any]:
+    """``now``: when given, the daemon's health (its health file) is read as of then."""
     revision = current_revision(engine)
     head = head_revision()
     return {
         "school": cfg.settings.school.name,
+        "daemon": None if now is None else read_health(health_path(cfg), now),
         "sources": [s.as_json() for s in source_states(cfg, engine)],
         "outbox": _outbox(engine),
         "open_alerts": _open_alerts(engine),
@@ -118,6 +121,7 @@ def collect_status(cfg: Config, engine: Engine) -> dict[str, Any]:
 def render(status: dict[str, Any]) -> list[str]:
     """The status as plain lines for a terminal."""
     lines = [f"monitord at {status['school']}"]
+    lines += _daemon_lines(status.get("daemon"))
     lines.append("sources:")
     for s in status["sources"]:
         lag = "-" if s["lag_bytes"] is None else f"{s['lag_bytes']:,} B behind"
@@ -165,4 +169,22 @@ def render(status: dict[str, Any]) -> list[str]:
     size = "unknown" if st["size_bytes"] is None else f"{st['size_bytes'] / 1e6:,.1f} MB"
     behind = "" if st["schema_current"] else f" (needs {st['schema_head']}: monitord db upgrade)"
     lines.append(f"store: {st['backend']}, {size}, schema {st['schema_revision']}{behind}")
+    return lines
+
+
+def _daemon_lines(daemon: dict[str, Any] | None) -> list[str]:
+    """The daemon's health: running or not, and each task that keeps failing, by name."""
+    if daemon is None:
+        return []
+    if not daemon["running"]:
+        return [f"daemon: not running ({daemon['reason']})"]
+    bad = [t for t in daemon.get("tasks", []) if t["name"] in daemon.get("unhealthy", [])]
+    if not bad:
+        return [f"daemon: running since {daemon['started_at']}, every task healthy"]
+    lines = [f"daemon: UNHEALTHY, running since {daemon['started_at']}"]
+    lines += [
+        f"  {t['name']}: failing, {t['failures_in_a_row']} times in a row, last at "
+        f"{t['failed_at']}: {t['last_error']}"
+        for t in bad
+    ]
     return lines
