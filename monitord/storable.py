@@ -18,7 +18,7 @@ fail the whole batch it came in. So, for every format, in one place:
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,7 +33,8 @@ LEASE_AHEAD = timedelta(days=3660)
 REPLACEMENT = "\ufffd"
 # Texts a column of unbounded type holds (a URL, what was typed): a line is at most 64 KiB.
 MAX_TEXT = 16 * 1024
-# Each text field of an event and the width of the column it is stored in.
+# The width of the column each text field of an event is stored in (any other text field:
+# MAX_TEXT).
 WIDTHS: dict[str, int] = {
     "client_ip": 64,
     "client_mac": 32,
@@ -46,6 +47,10 @@ WIDTHS: dict[str, int] = {
     "hostname": 256,
     "text": MAX_TEXT,
     "category": 32,
+    "filter_category": 128,
+    "agent": 128,
+    "report": 32,
+    "app": 256,
 }
 # Each number of an event and the range its column holds (status: 32-bit on PostgreSQL).
 RANGES: dict[str, tuple[int, int]] = {
@@ -53,6 +58,11 @@ RANGES: dict[str, tuple[int, int]] = {
     "size": (-(2**63), 2**63 - 1),
 }
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_NOT_TEXT = frozenset({"kind", "ts", "blocked", "status", "size", "lease_end", "lease_start"})
+# Every text field of an event, those added after this list was written included.
+TEXT_FIELDS = tuple(
+    (f.name, WIDTHS.get(f.name, MAX_TEXT)) for f in fields(Event) if f.name not in _NOT_TEXT
+)
 
 
 def clean_text(value: str, width: int | None = None) -> str:
@@ -93,7 +103,7 @@ def storable_event(ev: Event, now: datetime) -> Event | str:
     if why is not None:
         return why
     changes: dict[str, Any] = {}
-    for name, width in WIDTHS.items():
+    for name, width in TEXT_FIELDS:
         value = getattr(ev, name)
         if value is None:
             continue
@@ -129,6 +139,11 @@ def storable(parsed: Parsed, now: datetime) -> Parsed:
     updates = []
     for upd in parsed.updates:
         action = upd.action if upd.action is None else clean_text(upd.action, WIDTHS["action"])
-        changed = changed or action is not upd.action
-        updates.append(upd if action is upd.action else replace(upd, action=action))
+        said = upd.filter_category
+        filtered = said if said is None else clean_text(said, WIDTHS["filter_category"])
+        if action is upd.action and filtered is said:
+            updates.append(upd)
+            continue
+        changed = True
+        updates.append(replace(upd, action=action, filter_category=filtered))
     return Parsed(tuple(events), None, tuple(updates)) if changed else parsed
