@@ -51,17 +51,22 @@ WIDTHS: dict[str, int] = {
     "agent": 128,
     "report": 32,
     "app": 256,
+    "sender": 255,
 }
-# Each number of an event and the range its column holds (status: 32-bit on PostgreSQL).
-RANGES: dict[str, tuple[int, int]] = {
-    "status": (-(2**31), 2**31 - 1),
-    "size": (-(2**63), 2**63 - 1),
-}
+# The range a number's column holds: 64-bit, but an HTTP status is 32-bit on PostgreSQL.
+RANGES: dict[str, tuple[int, int]] = {"status": (-(2**31), 2**31 - 1)}
+BIGINT = (-(2**63), 2**63 - 1)
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_NOT_TEXT = frozenset({"kind", "ts", "blocked", "status", "size", "lease_end", "lease_start"})
-# Every text field of an event, those added after this list was written included.
+# Every text, time and number field of an event by its declared type, so that one added
+# later is checked too.
 TEXT_FIELDS = tuple(
-    (f.name, WIDTHS.get(f.name, MAX_TEXT)) for f in fields(Event) if f.name not in _NOT_TEXT
+    (f.name, WIDTHS.get(f.name, MAX_TEXT)) for f in fields(Event) if str(f.type).startswith("str")
+)
+TIME_FIELDS = tuple(
+    f.name for f in fields(Event) if str(f.type).startswith("datetime") and f.name != "ts"
+)
+NUMBER_FIELDS = tuple(
+    (f.name, RANGES.get(f.name, BIGINT)) for f in fields(Event) if str(f.type).startswith("int")
 )
 
 
@@ -96,10 +101,10 @@ def storable_event(ev: Event, now: datetime) -> Event | str:
     lease = ev.kind is EventKind.LEASE
     ahead = LEASE_AHEAD if lease else AHEAD
     why = time_problem("ts", ev.ts, now, ahead)
-    for name in ("lease_end", "lease_start"):
+    for name in TIME_FIELDS:
         value = getattr(ev, name)
         if why is None and value is not None:
-            why = time_problem(name, value, now, LEASE_AHEAD)
+            why = time_problem(name, value, now, LEASE_AHEAD if name.startswith("lease") else AHEAD)
     if why is not None:
         return why
     changes: dict[str, Any] = {}
@@ -112,7 +117,7 @@ def storable_event(ev: Event, now: datetime) -> Event | str:
         cleaned = clean_text(value, width)
         if cleaned is not value:
             changes[name] = cleaned
-    for name, (low, high) in RANGES.items():
+    for name, (low, high) in NUMBER_FIELDS:
         number = getattr(ev, name)
         if number is not None and (
             isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high

@@ -76,6 +76,16 @@ def test_text_is_cut_to_its_column_and_numbers_out_of_range_dropped() -> None:
     assert storable_event(dns(status=True), NOW) == dns()  # a flag is not a status
 
 
+def test_every_field_is_checked_by_its_type_those_added_later_included() -> None:
+    far = datetime(9999, 1, 1, tzinfo=UTC)
+    assert storable_event(dns(received_at=far), NOW) == (
+        "received_at: 9999-01-01T00:00:00Z is more than a day ahead of now (2026-11-20T16:00:00Z)"
+    )
+    ev = storable_event(dns(sender="fw\x00" + "x" * 300, app="\ud800", agent="a" * 200), NOW)
+    assert isinstance(ev, Event)
+    assert (ev.sender, ev.app, ev.agent) == ("fw\ufffd" + "x" * 252, "\ufffd", "a" * 128)
+
+
 def test_a_record_is_refused_whole_when_one_event_is_and_updates_are_cleaned() -> None:
     good = dns()
     bad = dns(ts=datetime(1990, 1, 1, tzinfo=UTC))
