@@ -205,32 +205,37 @@ def test_a_writer_that_keeps_failing_makes_the_daemon_unhealthy_until_it_works(
 
 
 def test_a_store_it_cannot_write_stops_the_daemon_at_start_with_one_line() -> None:
-    """The store file and its folder belong to another user (a store made by root, the
-    service running as monitord): `run` exits 1 at once, saying so in one line."""
+    """The store and its folder belong to another user (a store made by root, the service
+    running as monitord): `run` exits 1 at once, saying so in one line."""
     setpriv = shutil.which("setpriv")
     if os.geteuid() != 0 or setpriv is None:
         pytest.skip("needs root and setpriv to run the daemon as a user the store is not")
     top = Path(tempfile.mkdtemp(prefix="monitord-ro-"))
+    top.chmod(0o755)
     try:
         config = init_dir(top / "site")[0]
-        cfg = load_config(config)
-        open_app(cfg, SystemClock()).engine.dispose()
+        open_app(load_config(config), SystemClock()).engine.dispose()
         var = top / "site" / "var"
-        for path in (var, *var.glob("monitord.db*")):
+        for path in (var, *var.rglob("*")):
             os.chown(path, 12345, 12345)
-        # Root without the capability to override file modes is one more user here.
-        drop = "-dac_override,-dac_read_search,-fowner"
-        command = ["-m", "monitord", "--config", str(config), "run"]
+        cache = top / "cache"
+        cache.mkdir(mode=0o777)
+        cache.chmod(0o777)
+        # Another user, allowed to read (the interpreter lives under /root) but not to write.
+        user = ["--reuid=12346", "--regid=12346", "--clear-groups"]
+        read = ["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
+        command = [sys.executable, "-m", "monitord", "--config", str(config), "run"]
         proc = subprocess.run(
-            [setpriv, f"--inh-caps={drop}", f"--bounding-set={drop}", sys.executable, *command],
+            [setpriv, *user, *read, *command],
             capture_output=True,
             text=True,
             timeout=60,
+            env={**os.environ, "MPLCONFIGDIR": str(cache), "HOME": str(cache)},
         )
     finally:
         shutil.rmtree(top)
     assert proc.returncode == 1, proc.stderr
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith("ERROR monitord: cannot start: the store sqlite:///")
-    assert "cannot be written by user 'root' (uid 0): " in line
-    assert "readonly database" in line or "Permission denied" in line
+    assert "cannot be written by user uid 12346: OperationalError: " in line
+    assert line.endswith("attempt to write a readonly database")
