@@ -12,7 +12,9 @@ must become an event: when the senders are done, it waits until the store stops 
 counts the events against what was sent (lost, doubled), per sender too, and reads the
 kernel's and monitord's drop counts. It prints the rate the senders held, the rate stored
 end to end (first message sent to last stored), how long the store took to catch up after
-the senders stopped, and the loss. Loopback only; every process it starts is stopped.
+the senders stopped, the daemon's CPU time (user and system, from /proc) and the events it
+stored per CPU second (what it would do with a core to itself, on a shared machine), and the
+loss. Loopback only; every process it starts is stopped.
 """
 
 from __future__ import annotations
@@ -83,6 +85,12 @@ def send(
     out.put((dict(zip(senders, sent, strict=True)), time.monotonic() - start))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used (its own and its threads')."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def count(db: Path) -> int:
     try:
         with sqlite3.connect(db, timeout=30) as conn:
@@ -143,6 +151,7 @@ def run(proto: str, rate: int, seconds: float, workdir: Path) -> dict[str, objec
                 break
             time.sleep(0.2)
         done = last_change - t0
+        cpu = cpu_seconds(daemon.pid)
     finally:
         daemon.send_signal(signal.SIGTERM)
         try:
@@ -177,6 +186,8 @@ def run(proto: str, rate: int, seconds: float, workdir: Path) -> dict[str, objec
         "stored": stored,
         "stored/s": round(stored / max(done, 1e-9)),
         "catch-up s": round(max(0.0, done - sent_for), 1),
+        "daemon CPU s": round(cpu, 1),
+        "stored per CPU s": round(stored / max(cpu, 1e-9)),
         "lost": sent - distinct,
         "doubled": stored - distinct,
         "kernel drops": kernel,

@@ -170,11 +170,11 @@ def check_proxy(proxy: str, probe: Probe) -> Outcome:
         squid = exc.headers.get("X-Squid-Error", "") if exc.headers else ""
         if exc.code in (403, 451) or squid.startswith("ERR_ACCESS_DENIED"):
             verdict, detail = "blocked", f"{exc.code} {squid}".strip()
-        elif exc.code in (301, 302, 303, 307, 308):
-            verdict, detail = "allowed", str(exc.code)
         elif exc.code == 407:
             verdict, detail = "error", "407: the proxy wants a user name"
-        else:
+        elif exc.code < 500 and not squid:  # the site's own answer: the proxy let it through
+            verdict, detail = "allowed", str(exc.code)
+        else:  # the proxy could not fetch it (ERR_DNS_FAIL...): nothing to judge
             verdict, detail = "error", f"{exc.code} {squid}".strip()
         exc.close()
     except (urllib.error.URLError, OSError) as exc:

@@ -9,6 +9,7 @@ import os
 import pwd
 import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -227,3 +228,33 @@ def test_a_check_is_in_the_weeks_digest(tmp_path: Path) -> None:
     (change,) = [c for c in digest.changes if c.action == "filtering.check"]
     assert change.actor == "jsmith"
     assert change.what == "filtering check: 1 of 2 categories blocked; NOT blocked: social_media"
+
+
+def test_the_proxy_check_against_a_real_squid() -> None:
+    """Squid's own 403 (ERR_ACCESS_DENIED) is a block; a site's own answer (here a 404 from
+    a server on loopback) was let through."""
+    from monitord.filtercheck import check_proxy
+    from tests.monitord.test_real_peers import local_web_server, running_squid
+
+    if shutil.which("squid") is None:
+        if os.environ.get("MONITORD_TEST_PEERS") == "required":
+            pytest.fail("squid is required here (.ci/run installs it)")
+        pytest.skip("squid is not installed (apt-get install squid)")
+    # Squid drops to its own user: its folder must be reachable by it (pytest's are not).
+    with (
+        tempfile.TemporaryDirectory(prefix="monitord-squid-") as workdir,
+        running_squid(Path(workdir)) as port,
+        local_web_server() as web,
+    ):
+        proxy = f"http://127.0.0.1:{port}"
+        blocked = check_proxy(proxy, Probe("gambling", "www.bet365.com", "starter/gambling"))
+        allowed = check_proxy(proxy, Probe("control", f"127.0.0.1:{web}", "control"))
+    assert (blocked.verdict, blocked.detail) == ("blocked", "403 ERR_ACCESS_DENIED 0")
+    assert (allowed.verdict, allowed.detail) == ("allowed", "404")  # the site's own answer
+    unreachable = check_proxy(f"http://127.0.0.1:{free_port(socket.SOCK_STREAM)}", blocked_probe())
+    assert unreachable.verdict == "error"
+    assert unreachable.detail.startswith("cannot reach the proxy")
+
+
+def blocked_probe() -> Probe:
+    return Probe("gambling", "www.bet365.com", "starter/gambling")
