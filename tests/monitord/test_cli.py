@@ -406,7 +406,7 @@ def test_classify_explains_text_with_its_phrases_and_policy(
     assert main(["--config", config, "classify", "how to kill myself", "--json"]) == 0
     text = json.loads(capsys.readouterr().out)["text"]
     assert "suicide" in text["categories"]
-    assert text["hits"]
+    assert "kill myself" in [p["phrase"] for p in text["judgement"]["phrases"]]
     assert text["decisions"][0]["severity"] == "high"
     assert text["decisions"][0]["addresses"] == ["dsl@school.example"]
     assert main(["--config", config, "classify", "holocaust year 6 lesson", "--json"]) == 0
