@@ -1,16 +1,20 @@
 """End-to-end ingest speed: read, parse, identity, classify, policy, store into SQLite.
 
-    .venv/bin/python bench/ingest.py [--lines N] [--formats squid,dnsmasq] [--profile] [--store URL]
+    .venv/bin/python bench/ingest.py [--lines N] [--formats squid,dnsmasq,agent] [--profile]
+        [--store URL] [--no-text]
 
 Generates N lines per format of realistic school traffic (mostly ordinary lookups, about 1 in
 200 on a listed site) from 500 devices with leases and a roster, ingests them with the same
 code as ``monitord ingest`` into a fresh SQLite store, and prints lines/s per format.
+``agent`` is a school day of agent reports (searches, typed text, window titles);
+``--no-text`` leaves text unjudged, to measure what judging it costs.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import pstats
 import random
 import sys
@@ -135,7 +139,98 @@ def write_squid(path: Path, n: int, devices: int, rng: random.Random) -> None:
             )
 
 
-WRITERS = {"dnsmasq": write_dnsmasq, "squid": write_squid} | {
+SEARCHES = [
+    "how to draw a dragon",
+    "minecraft seeds",
+    "roblox promo codes",
+    "year 5 fractions",
+    "bbc bitesize ks2 maths",
+    "why is the sky blue",
+    "the tudors for kids",
+    "fortnite skins",
+    "how to make slime",
+    "times tables games",
+    "what time is it in australia",
+    "volcano facts",
+    "how many legs does a spider have",
+    "premier league table",
+    "kings and queens of england",
+    "how to spell necessary",
+    "famous artists for kids",
+    "rainforest animals",
+    "ks2 sats papers",
+    "how do plants grow",
+    "roman soldiers",
+    "the water cycle",
+    "space facts for kids",
+]
+TYPED = [
+    "ok",
+    "lol",
+    "wanna play after school",
+    "whats the homework",
+    "i finished my story",
+    "can you help me with number 4",
+    "see you at lunch",
+    "my turn next",
+    "thats so funny",
+    "the end of the chapter was sad",
+    "we won the match",
+    "what page are we on",
+]
+TITLES = [
+    "Google Classroom",
+    "Purple Mash - 2Code",
+    "Times Tables Rock Stars",
+    "BBC Bitesize - KS2",
+    "Microsoft Word - My story.docx",
+    "YouTube - How to draw a dragon",
+    "Seesaw - Journal",
+]
+RISKY = [
+    ("search", "how to kill myself"),
+    ("typed_text", "dont tell your mum, send me a pic"),
+    ("search", "free porn videos"),
+    ("search", "where can i get ket"),
+    ("typed_text", "im going to unalive myself"),
+    ("search", "jak popełnić samobójstwo"),
+]
+
+
+RISK_RATE = [0.002]
+
+
+def write_agent(path: Path, n: int, devices: int, rng: random.Random) -> None:
+    """A school day of agent reports: searches, typed text and window titles from pupils'
+    devices, about 1 in 500 a risk (``--risk-rate``)."""
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            ts = DAY + timedelta(seconds=i * 25_000 / n)
+            d = rng.randrange(devices)
+            if rng.random() < RISK_RATE[0]:
+                kind, text = rng.choice(RISKY)
+            else:
+                kind = rng.choice(("search", "typed_text", "typed_text", "window_title"))
+                pool = {"search": SEARCHES, "typed_text": TYPED, "window_title": TITLES}[kind]
+                text = rng.choice(pool)
+            data = {"search": {"engine": "google", "query": text}}.get(
+                kind, {"title": text} if kind == "window_title" else {"text": text, "app": "teams"}
+            )
+            report = {
+                "schema": "monitord.agent/1",
+                "agent_id": f"agent{d}",
+                "hostname": f"pc{d:03d}",
+                "ts": ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "user": f"pupil{d}",
+                "ip": f"10.20.{d // 250}.{d % 250 + 2}",
+                "mac": None,
+                "kind": kind,
+                "data": data,
+            }
+            fh.write(json.dumps(report, ensure_ascii=False) + "\n")
+
+
+WRITERS = {"dnsmasq": write_dnsmasq, "squid": write_squid, "agent": write_agent} | {
     fmt: write_repeated(fmt)
     for fmt in (
         *("bind", "unbound", "windows-dns", "adguard", "zeek", "suricata"),
@@ -151,12 +246,25 @@ def main() -> int:
     ap.add_argument("--formats", default="dnsmasq,squid")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument(
+        "--no-text",
+        action="store_true",
+        help="judge no text (searches, typing, titles): the baseline the text engine's cost "
+        "is measured against",
+    )
+    ap.add_argument(
         "--store",
         metavar="URL",
         help="a PostgreSQL database to ingest into (each format as a site of its own) "
         "instead of a SQLite file each",
     )
+    ap.add_argument(
+        "--risk-rate",
+        type=float,
+        default=0.002,
+        help="the share of agent reports that are risks (each makes an alert)",
+    )
     args = ap.parse_args()
+    RISK_RATE[0] = args.risk_rate
     rng = random.Random(1)
     results: list[tuple[str, int, float, int]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -176,6 +284,8 @@ def main() -> int:
             import_people(app.engine, root / "roster.csv", "bench", clock.now())
             import_devices(app.engine, root / "devices.csv", "bench", clock.now())
             app = open_app(cfg, clock)
+            if args.no_text:
+                app.processor.content = None
             ingest_files(app, [root / "leases"], "dnsmasq-leases", "leases")
             log = root / f"{fmt}.log"
             WRITERS[fmt](log, args.lines, args.devices, rng)

@@ -14,11 +14,13 @@ from typing import Any
 from monitord.categories import ALLOW, is_category
 from monitord.lists import ListError
 from monitord.model import Decision, Event, EventKind, Match, Person, Severity
-from monitord.phrases import JUNIOR, PhraseEngine, TextResult, age_band_of
+from monitord.phrases import JUNIOR, PhraseEngine, PhraseHit, TextResult, age_band_of
 from monitord.policy import Policy
 from monitord.searchterms import event_text
-from monitord.textrisk.conversation import Conversations
+from monitord.textrisk.conversation import Conversations, with_recent
+from monitord.textrisk.encodings import list_language
 from monitord.textrisk.judge import SEARCH, TITLE, TYPED, TextJudge, TextVerdict
+from monitord.textrisk.language import PLAIN_ENGLISH
 from monitord.textrisk.lexicon import default_lexicon
 from monitord.textrisk.normal import readings
 from monitord.textrisk.words import as_json, summary
@@ -75,6 +77,9 @@ class ContentVerdict:
     support: tuple[str, ...] = ()
 
 
+NOTHING = ContentVerdict()
+
+
 def capped(decision: Decision, cap: Severity | None) -> Decision:
     """A pupil looking for help is reported, never above ``cap`` (high), whatever the row."""
     if cap is None or decision.severity.rank <= cap.rank:
@@ -87,7 +92,18 @@ def capped(decision: Decision, cap: Severity | None) -> Decision:
 def text_band(person: Person | None) -> str:
     """The age band a text is judged for: the person's, and for someone nobody knows the
     junior band, as policy puts them in the pupil column."""
-    return JUNIOR if person is None else age_band_of(person)
+    if person is None:
+        return JUNIOR
+    key = (person.year_group, person.role)
+    band = _BANDS.get(key)
+    if band is None:
+        if len(_BANDS) > 256:
+            _BANDS.clear()
+        band = _BANDS[key] = age_band_of(person)
+    return band
+
+
+_BANDS: dict[tuple[str | None, str | None], str] = {}
 
 
 def text_kind(event: Event) -> str:
@@ -106,9 +122,31 @@ def imported_only(phrases: PhraseEngine) -> PhraseEngine | None:
     return PhraseEngine(imported, phrases.thresholds) if imported else None
 
 
+def in_its_language(
+    engine: PhraseEngine, result: TextResult, verdict: TextVerdict, judge: TextJudge
+) -> TextResult:
+    """An imported list in another language (e2guardian's ``weighted_polish``) counts for a
+    text in that language, or one whose language cannot be told; not for an English text
+    that happens to share a word with it."""
+    langs = {h.list_name: list_language(h.list_name) for h in result.hits}
+    if not any(langs.values()):
+        return result
+    told = verdict.language
+    if told is PLAIN_ENGLISH:
+        told = judge.identify(verdict.text, verdict.normalised)
+
+    def readable(hit: PhraseHit) -> bool:
+        lang = langs[hit.list_name]
+        return lang is None or told.reads(lang) or not told.sure
+
+    return engine.rejudge(result, readable)
+
+
 def merge(result: TextResult | None, verdict: TextVerdict, judge: TextJudge) -> ContentVerdict:
     """The phrase lists' result and the lexicon judgement together: a category is raised when
     either raises it; each lexicon category carries its explanation as one match."""
+    if not verdict.categories and (result is None or not result.categories):
+        return NOTHING
     name = judge.language_name(verdict.language.code)
     matches = list(result.matches()) if result and result.categories else []
     categories = list(result.categories) if result else []
@@ -221,10 +259,9 @@ class ContentClassifier:
         elif kind == TYPED and who:
             recent = self.conversations.add(who, event.app or "", event.ts, text)
             if recent.messages > 1:
-                together = self.judge.judge(recent.text, kind, band, lesson, recent.messages)
-                if set(together.categories) - set(verdict.categories):
-                    verdict = together
+                verdict = with_recent(self.judge, verdict, recent, band, lesson)
         result = None
         if self.imported is not None:
             result = self.imported.score(text, band, texts if text.isascii() else None)
+            result = in_its_language(self.imported, result, verdict, self.judge)
         return merge(result, verdict, self.judge)

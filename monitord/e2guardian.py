@@ -278,12 +278,12 @@ def rule_key(rule: PhraseRule) -> RuleKey:
     return phrases, rule.kind
 
 
-def decode(data: bytes) -> str:
-    """A list file's text: UTF-8, or Latin-1 for the older lists written in it."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+def decode(data: bytes, name: str = "") -> str:
+    """A list file's text: UTF-8, else line by line in the encodings its language (from its
+    ``name``) was written in, else Latin-1 (see :mod:`monitord.textrisk.encodings`)."""
+    from monitord.textrisk.encodings import decode_list
+
+    return decode_list(data, name)
 
 
 def _read(path: Path) -> bytes:
@@ -308,7 +308,7 @@ def read_phrase_file(path: Path, name: str, category: str) -> PhraseList:
     if not is_category(category) and category != ALLOW:
         raise PhraseListError(f"{path}: {category!r} is not a category id (see TAXONOMY.md)")
     data = _read(path)
-    parsed = parse_phrases(decode(data), _type_of(path))
+    parsed = parse_phrases(decode(data, path.name), _type_of(path))
     return PhraseList(
         name,
         category,
@@ -438,7 +438,7 @@ def read_e2guardian(
         seen.add(resolved)
         rel = _list_name("", file, root)
         data = _read(file)
-        parsed = parse_phrases(decode(data), ltype)
+        parsed = parse_phrases(decode(data, file.name), ltype)
         skipped += [f"{rel}: {r}" for r in parsed.rejected]
         for number, target in parsed.includes:
             inc = resolve_include(target, file, root)

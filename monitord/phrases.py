@@ -30,7 +30,7 @@ Every hit is kept, with its list, phrase and weight, so the alert can say exactl
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -348,6 +348,12 @@ class PhraseEngine:
                     )
                 )
         return self._judge(text, readings[0], age_band, hits)
+
+    def rejudge(self, result: TextResult, keep: Callable[[PhraseHit], bool]) -> TextResult:
+        """``result`` judged again with only the hits ``keep`` accepts (a list in a language
+        the text is not in, left out)."""
+        kept = [h for h in result.hits if keep(h)]
+        return self._judge(result.text, result.normalised, result.age_band, kept)
 
     def _judge(self, text: str, normalised: str, band: str, hits: list[PhraseHit]) -> TextResult:
         totals: dict[str, int] = {}

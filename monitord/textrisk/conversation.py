@@ -13,8 +13,11 @@ backfill is judged as it happened.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+
+from monitord.textrisk.judge import GROOMING, TYPED, TextJudge, TextVerdict
+from monitord.textrisk.normal import readings
 
 WINDOW = timedelta(minutes=5)
 LESSON_WINDOW = timedelta(minutes=20)
@@ -23,14 +26,74 @@ LESSON_WINDOW = timedelta(minutes=20)
 JOIN = " . "
 
 
+# Fragments: the last few messages typed close together, read as one sentence for every
+# category; the whole window is read for grooming's signals only.
+FRAGMENTS = 3
+FRAGMENT_GAP = timedelta(minutes=2)
+# Grooming signals spread over the whole window make a pattern from three kinds on (two kinds
+# in one message, or in fragments typed together, are enough).
+SPREAD_SIGNALS = 3
+# A message of this many words or fewer may be a piece of a sentence typed in parts; only
+# pieces are read together for the other categories.
+PIECE_WORDS = 4
+
+
 @dataclass(frozen=True, slots=True)
 class Recent:
-    """The text of a conversation's recent messages joined, how many there are, and over how
-    long (seconds)."""
+    """A conversation's recent messages (oldest first, the newest last, at most ``max_chars``
+    of text together): joined as ``text``; how many, over how long; the last few typed close
+    together (``fragments``) and, of those, the trailing short pieces (``pieces``). Joined only
+    when asked for."""
 
-    text: str
-    messages: int
-    seconds: int
+    items: tuple[tuple[datetime, str], ...]
+
+    @property
+    def messages(self) -> int:
+        return len(self.items)
+
+    @property
+    def text(self) -> str:
+        return JOIN.join(t for _ts, t in self.items)
+
+    @property
+    def seconds(self) -> int:
+        return int((self.items[-1][0] - self.items[0][0]).total_seconds())
+
+    def _close(self) -> list[str]:
+        close: list[str] = []
+        previous = self.items[-1][0]
+        for ts, t in reversed(self.items):
+            if len(close) >= FRAGMENTS or previous - ts > FRAGMENT_GAP:
+                break
+            close.append(t)
+            previous = ts
+        close.reverse()
+        return close
+
+    @property
+    def fragment_count(self) -> int:
+        return len(self._close())
+
+    @property
+    def fragments(self) -> str:
+        return JOIN.join(self._close())
+
+    def _pieces(self) -> list[str]:
+        pieces: list[str] = []
+        for t in reversed(self._close()):
+            if t.count(" ") >= PIECE_WORDS:
+                break
+            pieces.append(t)
+        pieces.reverse()
+        return pieces
+
+    @property
+    def piece_count(self) -> int:
+        return len(self._pieces())
+
+    @property
+    def pieces(self) -> str:
+        return JOIN.join(self._pieces())
 
 
 class Conversations:
@@ -68,15 +131,13 @@ class Conversations:
         while len(talk) > self.max_messages:
             talk.popleft()
         size = 0
-        kept: list[str] = []
+        count = 0
         for _ts, t in reversed(talk):
             size += len(t) + len(JOIN)
-            if size > self.max_chars and kept:
+            if size > self.max_chars and count:
                 break
-            kept.append(t)
-        kept.reverse()
-        first = talk[len(talk) - len(kept)][0]
-        return Recent(JOIN.join(kept), len(kept), int((at - first).total_seconds()))
+            count += 1
+        return Recent(tuple(talk)[len(talk) - count :])
 
     def note_title(self, who: str, at: datetime, title: str, lesson: bool) -> None:
         """Remember the window title ``who`` has open, and whether it is a lesson's."""
@@ -95,3 +156,40 @@ class Conversations:
         if not lesson or at - ts > LESSON_WINDOW or ts > at + timedelta(minutes=1):
             return None
         return title
+
+
+def with_recent(
+    judge: TextJudge, verdict: TextVerdict, recent: Recent, band: str, lesson: str | None
+) -> TextVerdict:
+    """A message's verdict with the ones before it: short pieces typed one after another for
+    every category ("i want to" / "kill" / "myself"); for grooming, whose signals come a
+    message at a time, the last few messages typed close together, or the whole window when
+    three kinds of signal are in it. Returns the verdict that raises more."""
+    best = verdict
+    if recent.piece_count > 1 and judge.lexicon.matters(readings(recent.pieces)):
+        near = judge.judge(recent.pieces, TYPED, band, lesson, recent.piece_count)
+        if set(near.categories) - set(best.categories):
+            best = near
+    signalled = any(h.entry.category == GROOMING for h in verdict.hits)
+    if GROOMING in best.categories or not signalled:
+        return best  # a pattern is looked for when this message brings a sign of one
+    if recent.fragment_count > 1:
+        close = judge.judge(recent.fragments, TYPED, band, lesson, recent.fragment_count)
+        if GROOMING in close.categories:
+            return _with_grooming(best, close)
+    whole = judge.judge(recent.text, TYPED, band, lesson, recent.messages)
+    if GROOMING not in whole.categories or len(whole.signals) < SPREAD_SIGNALS:
+        return best
+    return _with_grooming(best, whole)
+
+
+def _with_grooming(best: TextVerdict, found: TextVerdict) -> TextVerdict:
+    """``best`` with the grooming pattern ``found`` over several messages added."""
+    pattern = next(s for s in found.scores if s.category == GROOMING)
+    return replace(
+        best,
+        scores=(*(s for s in best.scores if s.category != GROOMING), pattern),
+        categories=(*best.categories, GROOMING),
+        signals=found.signals,
+        messages=found.messages,
+    )

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from monitord.categories import is_category
 from monitord.lists import ListError
-from monitord.textrisk.conversation import Conversations
+from monitord.textrisk.conversation import Conversations, with_recent
 from monitord.textrisk.judge import JUNIOR, SEARCH, TITLE, TYPED, TextJudge, TextVerdict
 
 CONVERSATION = "conversation"
@@ -69,8 +69,10 @@ def judge_item(judge: TextJudge, item: Item, band: str = JUNIOR) -> TextVerdict:
     start = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
     verdict = judge.judge("", TYPED, band)
     for i, message in enumerate(item.text.split(SEPARATOR)):
-        recent = talk.add("pupil", "chat", start + timedelta(minutes=i), message)
-        verdict = judge.judge(recent.text, TYPED, band, messages=recent.messages)
+        recent = talk.add("pupil", "chat", start + timedelta(seconds=40 * i), message)
+        verdict = judge.judge(message, TYPED, band)
+        if recent.messages > 1:
+            verdict = with_recent(judge, verdict, recent, band, None)
     return verdict
 
 

@@ -163,6 +163,10 @@ class TextJudge:
     def language_name(self, code: str) -> str:
         return self._names.get(code, code)
 
+    def identify(self, text: str, normalised: str) -> Identified:
+        """The language of a text (see :func:`monitord.textrisk.language.identify`)."""
+        return identify(text, normalised.split(), self._markers)
+
     def find(self, texts: tuple[str, ...]) -> list[Hit]:
         """Every entry found in any reading, once, where it was first found."""
         entries = self.lexicon.entries

@@ -145,3 +145,21 @@ def test_a_search_beside_a_lesson_document_is_judged_in_that_context() -> None:
 def test_an_unknown_person_is_judged_as_a_junior_pupil(content: ContentClassifier) -> None:
     assert content.classify(search("suicide"), None).categories == ("suicide",)
     assert content.classify(search("suicide"), TEACHER).categories == ()
+
+
+def test_an_imported_list_in_another_language_counts_for_texts_in_it() -> None:
+    from monitord.e2guardian import PhraseList, PhraseRule
+    from monitord.phrases import DEFAULT_PHRASES, load_engine
+
+    polish = PhraseList(
+        "e2guardian/pornography/weighted_polish",
+        "pornography",
+        (PhraseRule(("< tango >",), 200),),
+    )
+    c = ContentClassifier(
+        load_engine(DEFAULT_PHRASES, [polish]), ProcessIndex.load(DEFAULT_PROCESSES)
+    )
+    assert c.classify(search("tango lessons near me"), PUPIL).categories == ()
+    v = c.classify(search("jak tańczyć tango żeby się nie wstydzić"), PUPIL)
+    assert v.categories == ("pornography",)
+    assert v.matches[0].list_name == "e2guardian/pornography/weighted_polish"
