@@ -7,7 +7,8 @@ Judges every item of tests/data/texts/tune.tsv (the part the lexicons were tuned
 heldout.tsv (written before tuning, never tuned on) and ../shared/data/texts/dev-corpus.tsv
 as a junior pupil's, and prints recall for each category and language and the false alarms
 among the harmless items, against the targets (95% for suicide, self-harm, grooming and
-pornography, 90% for the rest, false alarms at most 1%). Then the speed on one core: short
+pornography, 90% for the rest, false alarms at most 1%). Then the speed on one core (texts per
+second of the process's own CPU time, so that other work on a shared machine counts less): short
 English texts a second (the whole content path a search takes in the pipeline: lexicons
 and phrase lists), and texts in the other languages a second.
 """
@@ -59,17 +60,54 @@ def report(name: str, t: Tally, show_failures: bool) -> None:
             print(f"    {item.where} expected {item.expected}, got {got or 'nothing'}: {item.text}")
 
 
-def speed(items: list[Item], seconds: float) -> float:
+# A school's searches as they come: mostly ordinary, a few that must be caught.
+TYPICAL = [
+    "how to draw a dragon",
+    "minecraft seeds",
+    "roblox promo codes",
+    "year 5 fractions",
+    "bbc bitesize ks2 maths",
+    "why is the sky blue",
+    "the tudors for kids",
+    "fortnite skins",
+    "how to make slime",
+    "times tables games",
+    "what time is it in australia",
+    "volcano facts",
+    "how many legs does a spider have",
+    "premier league table",
+    "kings and queens of england",
+    "how to spell necessary",
+    "famous artists for kids",
+    "rainforest animals",
+    "ks2 sats papers",
+    "how do plants grow",
+    "roman soldiers",
+    "the water cycle",
+    "space facts for kids",
+    "Scunthorpe United",
+    "killer whale facts",
+    "cocktail sausages recipe",
+    "how to kill weeds",
+    "how to kill myself",
+    "k i l l myself",
+    "childline number",
+    "where can i get ket",
+]
+
+
+def speed(items: list[Item] | list[str], seconds: float) -> float:
     """Texts a second through the content classifier, as the pipeline calls it."""
     content = ContentClassifier(default_engine(), ProcessIndex.load(DEFAULT_PROCESSES))
-    events = [Event(kind=EventKind.SEARCH, ts=_T, text=i.text, user="b") for i in items]
+    texts = [i if isinstance(i, str) else i.text for i in items]
+    events = [Event(kind=EventKind.SEARCH, ts=_T, text=t, user="b") for t in texts]
     n = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    start = time.process_time()
+    while time.process_time() - start < seconds:
         for ev in events:
             content.classify(ev, PUPIL)
         n += len(events)
-    return n / (time.perf_counter() - start)
+    return n / (time.process_time() - start)
 
 
 def main() -> None:
@@ -90,6 +128,15 @@ def main() -> None:
     harmless = [i for i in short if i.expected == NONE]
     foreign = [i for i in everything if i.lang != "en" and i.kind != "conversation"]
     print("\nspeed on one core (the content path of the pipeline: lexicons and phrase lists)")
+    print(f"  typical school searches:          {speed(TYPICAL, args.seconds):10,.0f} texts/s")
+    base = default_engine()
+    n, start = 0, time.process_time()
+    while time.process_time() - start < args.seconds:
+        for t in TYPICAL:
+            base.score(t, "junior")
+        n += len(TYPICAL)
+    rate = n / (time.process_time() - start)
+    print(f"  (the phrase lists alone, as before: {rate:10,.0f} texts/s)")
     print(f"  short English searches, all:      {speed(short, args.seconds):10,.0f} texts/s")
     print(f"  short English searches, harmless: {speed(harmless, args.seconds):10,.0f} texts/s")
     print(f"  other languages:                  {speed(foreign, args.seconds):10,.0f} texts/s")
