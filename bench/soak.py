@@ -22,6 +22,10 @@ What it does:
   a random pause; when the writer is done and the daemon has caught up (its checkpoints at the
   end of every file) and the mail has gone, stops it with SIGTERM (mail still waiting for its
   retry then is sent with ``monitord outbox flush``, and counted as such);
+- feeds a share of poison records (``--poison-share``: a NUL in a name, a lone surrogate, a
+  size past 64 bits, a time in the year 9999; see bench/soakhostile.py), each of which must
+  become exactly one event or one rejected line, and holds ``--flood`` slow clients against
+  the agents' endpoint while asking its /v1/health every two seconds;
 - counts: every line carries a number (dnsmasq's process id field, Squid's elapsed-time field,
   Suricata's ``pcap_cnt``), so each stored event and rejected line is traced to the line it
   came from: none may be missing and none stored twice; the alerts per person and category
@@ -64,6 +68,7 @@ import numpy as np
 import numpy.typing as npt
 from aiosmtpd.controller import Controller
 from alert_latency import free_port
+from soakhostile import SlowFlood, poison_dnsmasq, poison_squid, poison_suricata
 
 from collectors.files import identify
 from monitord.initdir import init_dir
@@ -136,7 +141,9 @@ class Source:
     rotations: int = 0
 
 
-def site_config(text: str, port: int, folder: Path, sources: list[Source]) -> str:
+def site_config(
+    text: str, port: int, folder: Path, sources: list[Source], agents_port: int = 0
+) -> str:
     for old, new in (
         ('host = ""', 'host = "127.0.0.1"'),
         ("port = 587", f"port = {port}"),
@@ -150,6 +157,9 @@ def site_config(text: str, port: int, folder: Path, sources: list[Source]) -> st
         'batch_interval = "2m"\nmax_mails_per_hour = 0\nout_of_hours_medium = "immediate"\n'
         "\n[pipeline]\npoll_interval = 0.5\n"
     )
+    if agents_port:
+        text += f'\n[agents]\nlisten = "127.0.0.1:{agents_port}"\n'
+
     for src in sources:
         text += (
             f'\n[[sources]]\nname = "{src.name}"\nformat = "{src.fmt}"\n'
@@ -158,7 +168,9 @@ def site_config(text: str, port: int, folder: Path, sources: list[Source]) -> st
     return text
 
 
-def build_site(folder: Path, port: int, per_source: int) -> tuple[Path, list[Source]]:
+def build_site(
+    folder: Path, port: int, per_source: int, agents_port: int = 0
+) -> tuple[Path, list[Source]]:
     """The site: config, roster, inventory and three sources with their people."""
     config = init_dir(folder)[0]
     logs = folder / "logs"
@@ -184,7 +196,7 @@ def build_site(folder: Path, port: int, per_source: int) -> tuple[Path, list[Sou
             src.people.append(Person(user, role, ip))
     (folder / "people.csv").write_text("\n".join(people) + "\n", encoding="utf-8")
     (folder / "devices.csv").write_text("\n".join(devices) + "\n", encoding="utf-8")
-    text = site_config(config.read_text(encoding="utf-8"), port, folder, sources)
+    text = site_config(config.read_text(encoding="utf-8"), port, folder, sources, agents_port)
     config.write_text(text, encoding="utf-8")
     for src in sources:
         src.path.touch()
@@ -236,7 +248,16 @@ def eve_stamp(t: float) -> str:
 class Lines:
     """Makes the lines of each format; each takes its numbers from ``fed``."""
 
-    def __init__(self, fed: Fed, rng: random.Random, hit_share: float, bad_share: float) -> None:
+    def __init__(
+        self,
+        fed: Fed,
+        rng: random.Random,
+        hit_share: float,
+        bad_share: float,
+        poison_share: float = 0.0,
+    ) -> None:
+        self.poison_share = poison_share  # see bench/soakhostile.py
+        self.poisoned = 0
         self.fed = fed
         self.rng = rng
         self.hit_share = hit_share
@@ -271,6 +292,9 @@ class Lines:
     def dnsmasq(self, i: int, src: Source, t: float) -> list[str]:
         stamp = syslog_stamp(t)
         take = self.fed.take
+        if self.rng.random() < self.poison_share:
+            self.poisoned += 1
+            return poison_dnsmasq(take, i, stamp, self._client(src))
         if self.rng.random() < self.bad_share:
             n = take(i, REJECT)
             garbled = self.rng.choice(
@@ -294,6 +318,9 @@ class Lines:
 
     def squid(self, i: int, src: Source, t: float) -> list[str]:
         stamp = f"{t:.3f}"
+        if self.rng.random() < self.poison_share:
+            self.poisoned += 1
+            return poison_squid(self.fed.take, i, t, self._client(src), self.rng.random())
         if self.rng.random() < self.bad_share:
             n = self.fed.take(i, REJECT)
             return [
@@ -328,6 +355,11 @@ class Lines:
     def suricata(self, i: int, src: Source, t: float) -> list[str]:
         stamp = eve_stamp(t)
         take = self.fed.take
+        if self.rng.random() < self.poison_share:
+            self.poisoned += 1
+            self.flow += 1
+            pick = self.rng.random()
+            return [poison_suricata(take, i, stamp, self._client(src), self.flow, pick)]
         if self.rng.random() < self.bad_share:
             n = take(i, REJECT)
             return [
@@ -918,11 +950,14 @@ def soak(args: argparse.Namespace, folder: Path) -> int:
     up_for = scaled(args.flap_up, (60, 180), scale)
     down_for = scaled(args.flap_down, (10, 60), scale)
     port = free_port()
-    config, sources = build_site(folder / "site", port, args.people)
+    agents_port = free_port() if args.flood else 0
+    config, sources = build_site(folder / "site", port, args.people, agents_port)
     db = folder / "site" / "var" / "monitord.db"
     fed = Fed(np.zeros(args.lines + 8, np.uint8), np.zeros(args.lines + 8, np.uint8))
     hit_every = args.hit_every or min(2000.0, max(20.0, args.lines / 300))
-    lines = Lines(fed, random.Random(rng.random()), 1 / hit_every, args.bad_share)
+    lines = Lines(
+        fed, random.Random(rng.random()), 1 / hit_every, args.bad_share, args.poison_share
+    )
     plan = Plan(args.lines, rate, rotate_every, UNIT_WEIGHTS, 0.05)
     mail_wait = args.mail_wait or max(15.0, min(300.0, duration))
     print(
@@ -936,6 +971,7 @@ def soak(args: argparse.Namespace, folder: Path) -> int:
     server = FlappingServer(port, up_for, down_for, random.Random(rng.random()))
     daemon = Daemon(config, folder / "daemon.log")
     writer = Writer(plan, sources, fed, lines)
+    flood = SlowFlood(agents_port, args.flood) if args.flood else None
     kills: list[float] = []
     lags: list[int] = []
     exits: list[int] = []  # exit statuses of a daemon that stopped without being asked
@@ -945,6 +981,8 @@ def soak(args: argparse.Namespace, folder: Path) -> int:
         server.start()
         daemon.start()
         writer.start()
+        if flood is not None:
+            flood.start()
         next_kill = time.monotonic() + rng.uniform(*kill_every)
         next_report = time.monotonic() + args.report_every
         while writer.is_alive():
@@ -1002,6 +1040,9 @@ def soak(args: argparse.Namespace, folder: Path) -> int:
         time.sleep(1.0)  # anything sent twice would arrive now
     finally:
         writer.stop_asked.set()
+        if flood is not None:
+            flood.stop_asked.set()
+            flood.join()
         server.steady.set()
         if daemon.alive():
             daemon.terminate()
@@ -1035,6 +1076,12 @@ def soak(args: argparse.Namespace, folder: Path) -> int:
         f"{sum(p.stat().st_size for p in db.parent.glob('monitord.db*')) / 1e9:,.2f} GB"
     )
     tally.say(f"evidence verify: {verified}")
+    tally.say(
+        f"poison records: {lines.poisoned:,} fed (NUL, lone surrogates, a size past 64 bits, "
+        "the year 9999), each counted above as the one event or rejected line it must be"
+    )
+    if flood is not None:
+        tally.say(flood.summary())
     ok = tally.lost == 0 and tally.doubled == 0 and caught and stopped == 0 and not exits
     tally.say(f"RESULT: {'PASS' if ok else 'FAIL'}: lost {tally.lost}, doubled {tally.doubled}")
     return 0 if ok else 1
@@ -1053,6 +1100,12 @@ def main(argv: list[str] | None = None) -> int:
         "--hit-every", type=float, help="one alerting lookup in N (2,000; small runs: more)"
     )
     p.add_argument("--bad-share", type=float, default=0.002, help="share of malformed lines")
+    p.add_argument(
+        "--poison-share", type=float, default=0.001, help="share of poison records (0.001)"
+    )
+    p.add_argument(
+        "--flood", type=int, default=300, help="slow clients held against the agents' endpoint"
+    )
     p.add_argument("--people", type=int, default=40, help="people per source")
     p.add_argument("--seed", type=int, default=9)
     p.add_argument("--report-every", type=float, default=30.0)
