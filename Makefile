@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 PACKAGES := monitord collectors alerting
 
-.PHONY: demo run test lint typecheck pytest clean install uninstall
+.PHONY: demo run test lint typecheck pytest fuzz clean install uninstall
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,19 @@ pytest: $(TESTSTAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
+
+# The whole-pipeline fuzzing's long profile: EXAMPLES a format (10,000), on STORES (both;
+# STORES=sqlite for SQLite alone), FORMATS all unless given (FORMATS="agent suricata").
+EXAMPLES ?= 10000
+STORES ?= sqlite postgresql
+FUZZ := tests/monitord/test_pipeline_fuzz.py
+fuzz: $(TESTSTAMP)
+	mkdir -p var && rm -f var/fuzz-report.txt
+	MONITORD_FUZZ_EXAMPLES=$(EXAMPLES) MONITORD_FUZZ_REPORT=var/fuzz-report.txt \
+		$(BIN)/pytest -q -p no:cacheprovider $(if $(FORMATS),$(foreach s,$(STORES),\
+		$(foreach f,$(FORMATS),'$(FUZZ)::test_hostile_records_never_stop_the_pipeline[$(s)-$(f)]')),\
+		$(FUZZ) -k "hostile and ($(subst $() , or ,$(STORES)))")
+	cat var/fuzz-report.txt
 
 # On the school server, as root: the service, its user, /opt/monitord and /etc/monitord.
 install:
