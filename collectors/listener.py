@@ -88,6 +88,7 @@ class SyslogListener:
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()
         self._seq = 0
+        self._resumed = False
         self._kernel_drops = 0
         self.received = 0
         self.last_message: datetime | None = None  # when the last message was received
@@ -223,8 +224,13 @@ class SyslogListener:
             self._kernel_drops = drops
 
     async def batches(self) -> AsyncIterator[Batch]:
-        resume = await asyncio.to_thread(load_checkpoint, self.engine, self.name)
-        self._seq = resume.offset if resume is not None and resume.file_id == FILE_ID else 0
+        if not self._resumed:
+            # Once: started again after a failure, the receive order goes on from where it
+            # was (batches already handed on may not be stored yet), and what waited in the
+            # senders' queues is still there.
+            resume = await asyncio.to_thread(load_checkpoint, self.engine, self.name)
+            self._seq = resume.offset if resume is not None and resume.file_id == FILE_ID else 0
+            self._resumed = True
         self._stop.clear()
         loop = asyncio.get_running_loop()
         udp: socket.socket | None = None
