@@ -327,3 +327,30 @@ async def test_screenshots_beyond_the_agents_quota_are_507(
         assert not (s.evidence / "screenshots" / digest[:2] / digest).exists()
     finally:
         await server.close()
+
+
+async def test_kept_alive_connections_are_limited_in_requests_and_idle_time(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    s, server = await start(tmp_path, app, clock, Limits(max_requests=2, keepalive_timeout=0.5))
+    try:
+        reader, writer = await tls_client(s)
+        for n in range(2):
+            writer.write(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"HTTP/1.1 200")
+            assert (b"Connection: close" in head) == (n == 1)  # the second is the last
+            await reader.readexactly(int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0]))
+        assert await asyncio.wait_for(reader.read(), 2) == b""
+        writer.close()
+        reader, writer = await tls_client(s)
+        writer.write(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert b"Connection: close" not in head
+        await reader.readexactly(int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0]))
+        started = asyncio.get_running_loop().time()
+        assert await asyncio.wait_for(reader.read(), 3) == b""  # closed once idle
+        assert asyncio.get_running_loop().time() - started < 2
+        writer.close()
+    finally:
+        await server.close()
