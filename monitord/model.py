@@ -63,6 +63,8 @@ class Origin:
     name, is one event. ``scope`` is what else goes into the id: nothing for a record of a
     file (its content identifies it), the source for a record that has no file of its own (a
     monitoring gap), the school in a store that several share (see ``monitord.origins``).
+    ``content`` is a digest of the record's bytes: two different records at one offset of
+    files that begin alike are two events, the same record read again is one.
     """
 
     source: str
@@ -70,10 +72,13 @@ class Origin:
     offset: int
     path: str = ""
     scope: str = ""
+    content: str = ""
 
     def event_id(self, index: int = 0) -> str:
         """A deterministic id for the ``index``-th event made from this record."""
         key = f"{self.scope}\x1f{self.file_id}\x1f{self.offset}\x1f{index}"
+        if self.content:
+            key += f"\x1f{self.content}"
         return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 

@@ -145,8 +145,15 @@ def test_two_schools_reading_one_file_each_keep_their_events(tmp_path: Path) -> 
     plain = Scopes("default", {}).record(record)
     north = Scopes("north", {}).record(record)
     south = Scopes("south", {}).record(record)
-    assert plain is record
+    assert plain.origin.scope == ""
     assert len({plain.origin.event_id(), north.origin.event_id(), south.origin.event_id()}) == 3
+    # Two files that begin alike (a spool file sent again with more reports, a log whose
+    # first line is a banner): different records at one offset are two events.
+    other = RawRecord(Origin("pihole", "f" * 32, 120, "/var/log/pihole.log"), b"y", DAY)
+    assert Scopes("default", {}).record(other).origin.event_id() != plain.origin.event_id()
+    # A file read before schema 0014 keeps its ids, which held no content.
+    legacy = Scopes("default", {"f" * 32: "pihole"}).record(record).origin
+    assert legacy.event_id() == _old_id("pihole", "f" * 32, 120)
     # A record that names its own scope (a monitoring gap) keeps it.
     gap = RawRecord(Origin("pihole", "monitoring_gap", 1, "", scope="pihole"), b"{}", DAY)
     assert Scopes("north", {"monitoring_gap": "other"}).record(gap) is gap

@@ -20,17 +20,20 @@ from alerting.delivery import EmailNotifier, deliver_due
 from collectors.base import load_parser
 from collectors.follow import FileCollector, load_checkpoint
 from monitord import cases
+from monitord.agents import add_agent, agent_for_token, list_agents
 from monitord.app import App, ingest_files, open_app
 from monitord.clock import FixedClock
 from monitord.config import load_config
 from monitord.evidence import export_bundle
 from monitord.explain import person_on_roster
 from monitord.initdir import init_dir
-from monitord.roster import import_devices, import_people
+from monitord.roster import ImportError_, import_devices, import_people
 from monitord.search import Query, resolve_device, run_query
 from monitord.silences import add_silence, list_silences
 from monitord.sources import source_states
+from monitord.status import collect_status
 from monitord.store import ALL_SITES, for_site, site_of
+from monitord.supply import checkin, visits_on
 from monitord.timeline import day_events
 from tests.stores import rows, use_store
 
@@ -326,3 +329,32 @@ def test_the_coverage_check_finds_a_read_that_skips_the_helper(tmp_path: Path) -
         "monitord/lookup.py:raw",
         "monitord/lookup.py:raw (site_id compared by hand)",
     ]
+
+
+def test_status_supply_and_agents_are_each_schools_own(tmp_path: Path, store_url: str) -> None:
+    north = _school(tmp_path, "north", store_url, "amy.n", "www.bet365.com")
+    south = _school(tmp_path, "south", store_url, "ben.s", "www.pornhub.com")
+    ingest_files(north.app, [north.log], "dnsmasq", "pihole")
+    # Status: each school's open alerts and queued mail, not the trust's.
+    north_status = collect_status(north.app.cfg, north.app.engine)
+    south_status = collect_status(south.app.cfg, south.app.engine)
+    assert sum(north_status["open_alerts"].values()) == 1
+    assert sum(south_status["open_alerts"].values()) == 0
+    assert north_status["outbox"] != south_status["outbox"]
+    # Supply: only a school's own supply login can be checked in, and its visits are its own.
+    _roster(north, tmp_path, "supply1,Supply 1,supply,,,\n")
+    day = DAY.date()
+    checkin(north.app.engine, "Supply1", "Jane Doe", "4B", day, "office", DAY)
+    with pytest.raises(ImportError_):
+        checkin(south.app.engine, "Supply1", "Jane Doe", "4B", day, "office", DAY)
+    with north.app.engine.connect() as conn:
+        assert list(visits_on(conn, day)) == ["supply1"]
+    with south.app.engine.connect() as conn:
+        assert visits_on(conn, day) == {}
+    # Agents: a token is its school's, and each lists its own.
+    token = add_agent(north.app.engine, "lt-07-agent", "tech", DAY, "LT-07")
+    assert agent_for_token(south.app.engine, token, DAY) is None
+    found = agent_for_token(north.app.engine, token, DAY)
+    assert found is not None
+    assert found.agent == "lt-07-agent"
+    assert [a.name for a in list_agents(south.app.engine)] == []
