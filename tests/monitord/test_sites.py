@@ -233,7 +233,7 @@ def test_reads_of_an_alert_keep_to_its_school(tmp_path: Path, store_url: str) ->
 SITE_HELPERS = {"mine", "mine_sql"}
 # Reads of site-keyed tables that are not one school's, and why.
 NOT_ONE_SCHOOLS = {
-    "monitord/pipeline.py:store": "an event id is the store's primary key: whether one is "
+    "monitord/pipeline.py:_commit": "an event id is the store's primary key: whether one is "
     "taken is asked of every school (ids carry the school; see monitord.model)",
     "monitord/retention.py:_alerts": "retention periods are the trust's, for every school",
     "monitord/retention.py:_events": "retention periods are the trust's, for every school",
