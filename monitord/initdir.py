@@ -43,6 +43,15 @@ file = "policy.toml"
 
 [lists]
 dir = "var/lists"
+# watch_interval = "30s"    # how soon a running daemon uses lists another command changed
+
+# Lists fetched daily by the daemon and by `monitord lists update` (README: Managing lists):
+# [list_updates]
+# time = "03:30"
+# [[list_updates.sources]]
+# name = "ut1"
+# url = "https://dsi.ut-capitole.fr/blacklists/download/blacklists.tar.gz"
+# format = "ut1"
 
 # One [[sources]] table per log the daemon follows, for example:
 # [[sources]]
