@@ -96,9 +96,21 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    cfg = _config(args)
-    from monitord.policy import load_policy
+    from zoneinfo import ZoneInfo
 
+    from monitord.policy import load_policy, policy_named_in
+
+    path = find_config(args.config)
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        # The policy file is checked all the same, so that one run names every problem.
+        problems = list(exc.problems)
+        try:
+            load_policy(policy_named_in(path), ZoneInfo("UTC"))
+        except ConfigError as more:
+            problems += more.problems
+        raise ConfigError(problems) from None
     load_policy(cfg.policy_file, cfg.tz)
     empty = [k for k in ("dsl", "headteacher") if not getattr(cfg.settings.recipients, k)]
     for k in empty:

@@ -20,6 +20,7 @@ may say otherwise (the file is refused, one line per offending key) and no one c
 
 from __future__ import annotations
 
+import copy
 import tomllib
 from bisect import bisect_right
 from datetime import date, datetime, time, timedelta
@@ -438,6 +439,46 @@ class Policy:
         return Decision(category, severity, "; ".join(cells), lists, lists, exempt)
 
 
+def _error_lines(label: str, exc: ValidationError, *, whole_only: bool = False) -> list[str]:
+    """One line a problem, each naming its key; ``whole_only``: only the problems found by
+    reading the policy as a whole (categories, routing, illegal rows), not single values."""
+    lines = []
+    for err in exc.errors():
+        if whole_only and err["loc"]:
+            continue
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        if loc:
+            lines.append(f"{label}: {loc}: {msg}")
+        else:
+            lines.extend(f"{label}: {part}" for part in msg.split("\n"))
+    return lines
+
+
+def _without_bad_values(data: dict[str, Any], exc: ValidationError) -> dict[str, Any]:
+    """``data`` with each value the validation refused put right, so that the checks of the
+    policy as a whole can still run: a severity that is not one becomes "critical" (which no
+    whole-policy check objects to), anything else is left out (its default applies)."""
+    fixed: dict[str, Any] = copy.deepcopy(data)
+    for err in exc.errors():
+        loc = list(err["loc"])
+        # The nearest table holding the bad value by name (lists are left out whole).
+        while loc and not isinstance(loc[-1], str):
+            loc.pop()
+        parent: Any = fixed
+        for key in loc[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if not loc or not isinstance(parent, dict) or loc[-1] not in parent:
+            continue
+        if err["type"] == "literal_error" and len(loc) == len(err["loc"]):
+            parent[loc[-1]] = "critical"
+        else:
+            del parent[loc[-1]]
+    return fixed
+
+
 def _load_doc(path: Path) -> PolicyDoc:
     label = path.name
     try:
@@ -449,17 +490,28 @@ def _load_doc(path: Path) -> PolicyDoc:
     try:
         return PolicyDoc.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key"
-            if loc:
-                lines.append(f"{label}: {loc}: {msg}")
-            else:
-                lines.extend(f"{label}: {part}" for part in msg.split("\n"))
+        lines = _error_lines(label, exc)
+        # A refused value stops pydantic before the checks of the whole policy: run them on
+        # the rest, so that one bad severity does not hide a misspelt category beside it.
+        try:
+            PolicyDoc.model_validate(_without_bad_values(data, exc))
+        except ValidationError as again:
+            lines += [x for x in _error_lines(label, again, whole_only=True) if x not in lines]
         raise ConfigError(lines) from None
+
+
+def policy_named_in(config: Path) -> Path | None:
+    """The policy file a config file names, read from its text alone (for checking it when
+    the rest of the config has problems); None for the default policy, or if unreadable."""
+    try:
+        data = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    section = data.get("policy")
+    name = section.get("file") if isinstance(section, dict) else None
+    if not isinstance(name, str) or not name:
+        return None
+    return config.resolve().parent / name
 
 
 def load_policy(path: Path | None, tz: ZoneInfo) -> Policy:

@@ -1083,3 +1083,42 @@ def test_config_check_refuses_every_attempt_on_an_illegal_category(
         ),
         "policy.toml: nominated.terrorist_content: no one can be exempted from terrorist_content",
     ]
+
+
+def test_config_check_names_every_problem_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A refused value no longer hides the checks of the policy as a whole (a misspelt
+    category beside a bad severity), and the config's own problems no longer hide the
+    policy's."""
+    config = _site(
+        tmp_path,
+        _policy_text(
+            (
+                'self_harm = { pupil = "high", staff = "high" }',
+                'self_harm = { pupil = "hihg", staff = "high" }\n'
+                'sucide = { pupil = "high", staff = "high" }',
+            ),
+            append='\n[year_groups.infant]\nchild_abuse = "high"\ngaming = "loud"\n',
+        ),
+    )
+    assert main(["--config", str(config), "config", "check"]) == 1
+    first = capsys.readouterr().err.splitlines()
+    assert first == [
+        "policy.toml: severity.self_harm.pupil: Input should be 'none', 'low', 'medium', "
+        "'high' or 'critical'",
+        "policy.toml: year_groups.infant.gaming: Input should be 'none', 'low', 'medium', "
+        "'high' or 'critical'",
+        "policy.toml: severity.sucide: not a category id",
+        "policy.toml: year_groups.infant.child_abuse: child_abuse is illegal content and stays "
+        "critical for everyone; no policy can lower it (this says high)",
+    ]
+    config.write_text(config.read_text() + '[school]\ntimezone = "Mars/Base"\nnmae = "x"\n')
+    assert main(["--config", str(config), "config", "check"]) == 1
+    both = capsys.readouterr().err.splitlines()
+    assert both[:2] == [
+        "monitord.toml: school.timezone: unknown time zone 'Mars/Base' (expected e.g. "
+        "Europe/London)",
+        "monitord.toml: school.nmae: unknown key",
+    ]
+    assert both[2:] == first
