@@ -168,6 +168,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             f"{result.rejected} rejected; alerts: {result.alerts_opened} opened, "
             f"{result.alerts_updated} updated (mail queued: monitord outbox flush)"
         )
+    if result.lines and result.rejected == result.lines:
+        # Nothing could be read: most often the wrong --format for these files.
+        err.print(
+            f"no line was read: all {result.lines} were rejected as {args.format} "
+            "(is --format right? the reasons are stored with the rejected lines)",
+            markup=False,
+        )
+        return 1
     return 0
 
 

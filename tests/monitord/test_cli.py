@@ -212,6 +212,31 @@ def test_bad_input_is_one_line_and_exit_1(
     assert usage.value.code == 2
 
 
+def test_ingest_of_nothing_readable_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file of the wrong format is every line rejected: that is bad input, exit 1, while a
+    file with some readable lines is not."""
+    from monitord.initdir import init_dir
+
+    cfg = str(init_dir(tmp_path / "site")[0])
+    squid = tmp_path / "access.log"
+    squid.write_text(
+        "1700000000.000    120 10.20.6.50 TCP_MISS/200 512 GET http://example.org/ - "
+        "HIER_DIRECT/93.184.216.34 text/html\n"
+        "not a log line\n"
+    )
+    assert main(["--config", cfg, "ingest", str(squid), "--format", "dnsmasq", "--json"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["rejected"] == 2
+    assert captured.err.strip() == (
+        "no line was read: all 2 were rejected as dnsmasq "
+        "(is --format right? the reasons are stored with the rejected lines)"
+    )
+    assert main(["--config", cfg, "ingest", str(squid), "--format", "squid", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rejected"] == 1
+
+
 def test_usage_errors_exit_2() -> None:
     assert monitord("alerts", "frobnicate").returncode == 2
     assert monitord("ingest", "x.log").returncode == 2
