@@ -20,6 +20,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingest import SEARCHES  # bench/ingest.py: the ordinary searches of its school day
+
 from monitord.content import DEFAULT_PROCESSES, ContentClassifier, ProcessIndex
 from monitord.model import Event, EventKind, Person
 from monitord.phrases import default_engine
@@ -60,31 +62,10 @@ def report(name: str, t: Tally, show_failures: bool) -> None:
             print(f"    {item.where} expected {item.expected}, got {got or 'nothing'}: {item.text}")
 
 
-# A school's searches as they come: mostly ordinary, a few that must be caught.
+# A school's searches as they come: the ordinary ones of bench/ingest.py's school day, and a
+# few that must be caught or must not be.
 TYPICAL = [
-    "how to draw a dragon",
-    "minecraft seeds",
-    "roblox promo codes",
-    "year 5 fractions",
-    "bbc bitesize ks2 maths",
-    "why is the sky blue",
-    "the tudors for kids",
-    "fortnite skins",
-    "how to make slime",
-    "times tables games",
-    "what time is it in australia",
-    "volcano facts",
-    "how many legs does a spider have",
-    "premier league table",
-    "kings and queens of england",
-    "how to spell necessary",
-    "famous artists for kids",
-    "rainforest animals",
-    "ks2 sats papers",
-    "how do plants grow",
-    "roman soldiers",
-    "the water cycle",
-    "space facts for kids",
+    *SEARCHES,
     "Scunthorpe United",
     "killer whale facts",
     "cocktail sausages recipe",
