@@ -30,6 +30,7 @@ run: $(STAMP)
 lint: $(TESTSTAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(TESTSTAMP)
 	$(BIN)/mypy $(PACKAGES)
@@ -44,7 +45,7 @@ test: lint typecheck pytest
 # STORES=sqlite for SQLite alone), FORMATS all unless given (FORMATS="agent suricata").
 EXAMPLES ?= 10000
 STORES ?= sqlite postgresql
-FUZZ := tests/monitord/test_pipeline_fuzz.py
+FUZZ := tests/monitord/service/test_pipeline_fuzz.py
 fuzz: $(TESTSTAMP)
 	mkdir -p var && rm -f var/fuzz-report.txt
 	MONITORD_FUZZ_EXAMPLES=$(EXAMPLES) MONITORD_FUZZ_REPORT=var/fuzz-report.txt \

@@ -37,11 +37,11 @@ from typing import Any, Protocol
 import aiosmtplib
 from sqlalchemy import Connection, Engine, func, select, update
 
-from monitord.clock import Clock
-from monitord.config import Config
-from monitord.private import append_private, private_dir, write_private
-from monitord.store import audit, mine, table_of
-from monitord.tables import OutboxRow
+from monitord.core.clock import Clock
+from monitord.core.private import append_private, private_dir, write_private
+from monitord.settings.config import Config
+from monitord.store.database import audit, mine, table_of
+from monitord.store.tables import OutboxRow
 
 MAX_BACKOFF = timedelta(hours=1)
 CAP_WINDOW = timedelta(hours=1)

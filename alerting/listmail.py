@@ -1,8 +1,9 @@
 """The change-control mail for a change to the filtering lists, to the headteacher.
 
 Queued in the outbox in the transaction that makes the change (see
-:func:`monitord.listadmin.change_lists` and :mod:`monitord.listupdate`), delivered as any
-other mail. It names the account that made the change, each list changed with its counts
+:func:`monitord.classify.listadmin.change_lists` and
+:mod:`monitord.classify.listupdate`), delivered as any other mail. It names the account
+that made the change, each list changed with its counts
 before and after, and the totals of every active list before and after.
 """
 
@@ -17,11 +18,12 @@ from email.utils import format_datetime
 
 from sqlalchemy import Connection
 
-from alerting.mail import _ENV, clean
-from monitord.config import Config
-from monitord.listadmin import Change, Counts
-from monitord.store import table_of
-from monitord.tables import OutboxRow
+from alerting.mail import _ENV
+from monitord.classify.listadmin import Change, Counts
+from monitord.core.defang import clean
+from monitord.settings.config import Config
+from monitord.store.database import table_of
+from monitord.store.tables import OutboxRow
 
 VERBS = {
     "remove": "removed",

@@ -13,21 +13,10 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from monitord.config import Config
-from monitord.model import Decision, Judged, Person, Severity
+from monitord.core.defang import clean, defang
+from monitord.core.model import Decision, Judged, Person, Severity
+from monitord.settings.config import Config
 
-# Control characters, and the bidirectional overrides and invisible characters that make a
-# name or a link read otherwise than it is (U+202E shows "moc.evil" as "live.com").
-_CONTROL = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
-    r"\u2060-\u2064\u2066-\u206f\ufeff]"
-)
-# A link anywhere in the text (inside a redirect's query, after a space), not only at the start.
-_LIVE = re.compile(r"(?i)\b(https?|ftps?)://([^/\s]*)")
-# A dot between two characters of a name, in any of the forms a mail client reads as one
-# (the ideographic and full-width dots too): every host in the text, wherever it stands
-# (www.x.com, //x.org, a bare host in a query), stops being a link.
-_HOST_DOT = re.compile(r"(?<=[^\s./\[\]])[.\u3002\uff0e\uff61](?=[^\s./\[\]])")
 _ENV = Environment(
     loader=PackageLoader("alerting", "templates"),
     # The templates are named *.html.j2: match that, or the HTML part is not escaped at all.
@@ -54,31 +43,6 @@ ADVICE = {
         "Review when convenient; record the outcome with monitord alerts close ID --outcome O.",
     ],
 }
-
-
-def clean(text: object, limit: int = 2000) -> str:
-    """Printable text only: no CR, LF or other control characters, at most ``limit`` chars."""
-    s = _CONTROL.sub(" ", str(text))
-    return s if len(s) <= limit else s[: limit - 1] + "\u2026"
-
-
-def defang(indicator: str, limit: int = 2000) -> str:
-    """``https://www.example.com/x`` to ``hxxps://www[.]example[.]com/x``: never a live link,
-    whatever form it takes (``www.x.com``, ``//x.org``, a bare host anywhere in the text)."""
-    s = clean(indicator, limit)
-    scheme = ""
-    m = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", s)
-    if m:
-        scheme = m.group(1).lower().replace("http", "hxxp").replace("ftp", "fxp") + "://"
-        s = s[m.end() :]
-    out = scheme + _HOST_DOT.sub("[.]", s)
-    # One at a time: a link's "host" may swallow the next link ("http://http://evil.com").
-    while (live := _LIVE.search(out)) is not None:
-        fanged = live.group(1).lower().replace("http", "hxxp").replace("ftp", "fxp")
-        fanged += "://" + _HOST_DOT.sub("[.]", live.group(2))
-        out = out[: live.start()] + fanged + out[live.end() :]
-    # Within ``limit`` once defanged too (a cut "[.]" leaves no dot behind it).
-    return out if len(out) <= limit else out[: limit - 1] + "\u2026"
 
 
 def initials(name: str | None, fallback: str | None) -> str:

@@ -25,12 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-import monitord
 from alerting.mail import (
     Escalation,
     MailContext,
@@ -39,14 +37,15 @@ from alerting.mail import (
     build_alert_message,
     build_escalation_message,
 )
-from monitord.clock import Clock
-from monitord.config import Config
-from monitord.explain import person_on_roster
-from monitord.model import Decision, Judged, Person, Severity
-from monitord.policy import Policy, load_policy
-from monitord.silences import silence_for
-from monitord.store import audit, insert_ignore, inserted_id, mine, table_of, utc
-from monitord.tables import (
+from monitord.casework.silences import silence_for
+from monitord.classify.explain import person_on_roster
+from monitord.classify.policy import Policy, load_policy
+from monitord.core.clock import Clock
+from monitord.core.model import Decision, Judged, Person, Severity
+from monitord.core.paths import DEFAULTS
+from monitord.settings.config import Config
+from monitord.store.database import audit, insert_ignore, inserted_id, mine, table_of, utc
+from monitord.store.tables import (
     AlertEventRow,
     AlertRow,
     AuditRow,
@@ -57,7 +56,7 @@ from monitord.tables import (
 
 ALERTING = frozenset({Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL})
 IMMEDIATE = frozenset({Severity.HIGH, Severity.CRITICAL})
-STARTER_LISTS = Path(monitord.__file__).parent / "defaults" / "lists"
+STARTER_LISTS = DEFAULTS / "lists"
 # How many events of the same person or device an alert mail shows either side of its own,
 # and how far away they may be.
 NEARBY = 4

@@ -9,7 +9,7 @@ misfire grace limit it runs then, and with ``coalesce`` several missed runs run 
 
 That alone would not make "never twice" hold across a lost job table or a digest sent by hand
 first, so the digest job also asks the ``digests`` table, written in the same transaction as
-the mail it queues (:func:`alerting.digest.queue_digest`).
+the mail it queues (:func:`alerting.reports.digest.queue_digest`).
 
 A job in a persistent store is pickled by reference, so its function is a module-level name
 and its only argument the site id; what it works with (engine, config, clock, the delivery's
@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -32,17 +32,14 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from alerting.digest import AlreadySent, DigestError, Week, queue_digest
 from alerting.listmail import change_mailer
-from monitord.clock import Clock
-from monitord.config import Config
-from monitord.lists import STARTER_LISTS, ListError
-from monitord.listupdate import run_update
-from monitord.policy import Policy
-from monitord.retention import run_retention
-
-if TYPE_CHECKING:
-    from monitord.app import App
+from alerting.reports.digest import AlreadySent, DigestError, Week, queue_digest
+from monitord.classify.lists import STARTER_LISTS, ListError
+from monitord.classify.listupdate import run_update
+from monitord.classify.policy import Policy
+from monitord.core.clock import Clock
+from monitord.settings.config import Config
+from monitord.store.retention import run_retention
 
 JOB_TABLE = "scheduler_jobs"
 DIGEST_JOB = "weekly-digest"
@@ -266,16 +263,22 @@ class _Stopped:
         pass
 
 
-def start_scheduler(app: App, wake: Callable[[], None] | None = None) -> Scheduler | _Stopped:
-    """The daemon's scheduler for ``app``, started; a failure to start is logged and
-    monitoring goes on without it."""
+def start_scheduler(
+    engine: Engine,
+    cfg: Config,
+    policy: Policy,
+    clock: Clock,
+    wake: Callable[[], None] | None = None,
+) -> Scheduler | _Stopped:
+    """The daemon's scheduler, started; a failure to start is logged and monitoring goes on
+    without it."""
     try:
-        scheduler = Scheduler(app.engine, app.cfg, app.policy, app.clock, wake)
+        scheduler = Scheduler(engine, cfg, policy, clock, wake)
         scheduler.start()
     except Exception:
         log.exception("the scheduler did not start: no weekly digest until the next start")
         return _Stopped()
     when = scheduler.next_digest()
     if when is not None:
-        log.info("next weekly digest: %s", when.astimezone(app.cfg.tz).strftime("%a %d %b %H:%M"))
+        log.info("next weekly digest: %s", when.astimezone(cfg.tz).strftime("%a %d %b %H:%M"))
     return scheduler

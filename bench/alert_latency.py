@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from aiosmtpd.controller import Controller
 
-from monitord.initdir import init_dir
+from monitord.service.initdir import init_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,7 +20,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from monitord.categories import ALLOW, UT1_MAP
+from monitord.core.categories import ALLOW, UT1_MAP
 
 SEED = 20261121
 FILES = (("domains", "domainlist"), ("urls", "urllist"), ("expressions", "expressionlist"))

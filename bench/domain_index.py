@@ -86,10 +86,10 @@ def synthetic(n: int, seed: int) -> list[str]:
 
 
 def build(args: argparse.Namespace, work: Path) -> None:
-    from monitord.config import load_config
-    from monitord.initdir import init_dir
-    from monitord.lists import STARTER_LISTS, compile_index, read_plain, store_list
-    from monitord.store import open_store
+    from monitord.classify.lists import STARTER_LISTS, compile_index, read_plain, store_list
+    from monitord.service.initdir import init_dir
+    from monitord.settings.config import load_config
+    from monitord.store.database import open_store
 
     t = time.perf_counter()
     real = real_domains()
@@ -139,12 +139,12 @@ def lookups(work: Path, n: int) -> list[str]:
 
 
 def measure(args: argparse.Namespace, work: Path) -> None:
-    from monitord.classify import Classifier
-    from monitord.config import load_config
-    from monitord.explain import Explainer
-    from monitord.lists import STARTER_LISTS, index_path, load_index
-    from monitord.policy import load_policy
-    from monitord.store import open_store
+    from monitord.classify.engine import Classifier
+    from monitord.classify.explain import Explainer
+    from monitord.classify.lists import STARTER_LISTS, index_path, load_index
+    from monitord.classify.policy import load_policy
+    from monitord.settings.config import load_config
+    from monitord.store.database import open_store
 
     cfg = load_config(work / "site" / "monitord.toml")
     engine = open_store(cfg.database_url)

@@ -29,12 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collectors.agent_http import AgentEndpoint, IngestSettings
 from collectors.httpserve import Limits, Server
-from monitord.agents import add_agent
-from monitord.app import open_app
-from monitord.clock import SystemClock
-from monitord.config import load_config
-from monitord.initdir import init_dir
-from monitord.roster import import_devices
+from monitord.core.clock import SystemClock
+from monitord.identity.agents import add_agent
+from monitord.identity.roster import import_devices
+from monitord.service.app import open_app
+from monitord.service.initdir import init_dir
+from monitord.settings.config import load_config
 
 
 class Counting(logging.Handler):

@@ -27,8 +27,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from monitord.identity import Binding, Identity
-from monitord.model import Device, Event, EventKind, Person
+from monitord.core.model import Device, Event, EventKind, Person
+from monitord.identity.resolve import Binding, Identity
 
 LONDON = ZoneInfo("Europe/London")
 START = datetime(2026, 9, 7, tzinfo=UTC)  # a Monday

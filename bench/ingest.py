@@ -25,11 +25,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from monitord.app import ingest_files, open_app
-from monitord.clock import FixedClock
-from monitord.config import load_config
-from monitord.initdir import init_dir
-from monitord.roster import import_devices, import_people
+from monitord.core.clock import FixedClock
+from monitord.identity.roster import import_devices, import_people
+from monitord.service.app import ingest_files, open_app
+from monitord.service.initdir import init_dir
+from monitord.settings.config import load_config
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
 DAY = datetime(2026, 11, 19, 8, 30, tzinfo=UTC)

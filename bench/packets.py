@@ -25,13 +25,13 @@ from scapy.layers.tls.record import TLS
 from scapy.packet import Raw
 from scapy.utils import PcapWriter
 
-from collectors.base import ParseContext
 from collectors.capture import iter_packets
-from collectors.pcap import PARSER
-from monitord.app import ingest_files, open_app
-from monitord.clock import SystemClock
-from monitord.config import load_config
-from monitord.initdir import init_dir
+from collectors.parsers.base import ParseContext
+from collectors.parsers.pcap import PARSER
+from monitord.core.clock import SystemClock
+from monitord.service.app import ingest_files, open_app
+from monitord.service.initdir import init_dir
+from monitord.settings.config import load_config
 
 HOSTS = [
     "www.bbc.co.uk",

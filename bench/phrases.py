@@ -14,8 +14,8 @@ import argparse
 import time
 from pathlib import Path
 
-from monitord.e2guardian import read_e2guardian
-from monitord.phrases import PhraseEngine, default_engine, load_engine
+from monitord.classify.e2guardian import read_e2guardian
+from monitord.classify.phrases import PhraseEngine, default_engine, load_engine
 
 E2G = (
     Path(__file__).resolve().parent.parent.parent

@@ -32,12 +32,12 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from monitord.config import load_config
-from monitord.initdir import init_dir
-from monitord.retention import BUDGET, run_retention
-from monitord.search import flush_text_queue
-from monitord.store import current_revision, insert_ignore, open_store, table_of
-from monitord.tables import AlertEventRow, AlertRow, EventRow, MatchRow
+from monitord.casework.search import flush_text_queue
+from monitord.service.initdir import init_dir
+from monitord.settings.config import load_config
+from monitord.store.database import current_revision, insert_ignore, open_store, table_of
+from monitord.store.retention import BUDGET, run_retention
+from monitord.store.tables import AlertEventRow, AlertRow, EventRow, MatchRow
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 DOMAINS = ["www.bbc.co.uk", "classroom.google.com", "www.google.com", "play.ttrockstars.com"]

@@ -42,9 +42,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from monitord.search import Query, parse_domain, run_query, search
-from monitord.store import open_store
-from monitord.timeline import day_events
+from monitord.casework.search import Query, parse_domain, run_query, search
+from monitord.casework.timeline import day_events
+from monitord.store.database import open_store
 
 TZ = ZoneInfo("Europe/London")
 FIRST_DAY = date(2026, 11, 2)  # a Monday; the month is all GMT, so local time is UTC

@@ -71,7 +71,7 @@ from alert_latency import free_port
 from soakhostile import SlowFlood, poison_dnsmasq, poison_squid, poison_suricata
 
 from collectors.files import identify
-from monitord.initdir import init_dir
+from monitord.service.initdir import init_dir
 
 TZ = ZoneInfo("Europe/London")
 SKIP, EVENT, REJECT = 0, 1, 2  # what a fed line must become

@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitord.initdir import init_dir  # noqa: E402
+from monitord.service.initdir import init_dir  # noqa: E402
 
 SENDERS = 50
 PROCESSES = 5  # sending processes, each with SENDERS // PROCESSES senders

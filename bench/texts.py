@@ -22,12 +22,12 @@ from pathlib import Path
 
 from ingest import SEARCHES  # bench/ingest.py: the ordinary searches of its school day
 
-from monitord.content import DEFAULT_PROCESSES, ContentClassifier, ProcessIndex
-from monitord.model import Event, EventKind, Person
-from monitord.phrases import default_engine
-from monitord.textrisk.corpus import HIGH_RISK, NONE, Item, Tally, read_corpus, tally
-from monitord.textrisk.judge import TextJudge
-from monitord.textrisk.lexicon import default_lexicon
+from monitord.classify.content import DEFAULT_PROCESSES, ContentClassifier, ProcessIndex
+from monitord.classify.phrases import default_engine
+from monitord.classify.textrisk.corpus import HIGH_RISK, NONE, Item, Tally, read_corpus, tally
+from monitord.classify.textrisk.judge import TextJudge
+from monitord.classify.textrisk.lexicon import default_lexicon
+from monitord.core.model import Event, EventKind, Person
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = {

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from monitord.store import audit, open_store, table_of, verify_audit
-from monitord.tables import AlertRow
-from monitord.trail import read_anchors, verify_trail, write_anchor
+from monitord.casework.trail import read_anchors, verify_trail, write_anchor
+from monitord.store.database import audit, open_store, table_of, verify_audit
+from monitord.store.tables import AlertRow
 
 
 def build(url: str, records: int, alerts: int) -> None:

@@ -30,17 +30,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from collectors.agent import parse_line
 from collectors.agentguard import device_refusal, time_refusal
-from collectors.base import ParseContext
 from collectors.httpserve import Body, Head, Limits, Reply, Server, ThrottledLog
+from collectors.parsers.agent import parse_line
+from collectors.parsers.base import ParseContext
 from collectors.screenshots import MAX_SCREENSHOT, ScreenshotError, check_blob, store_blob
-from monitord.agents import Enrolment, agent_for_token
-from monitord.clock import Clock
-from monitord.config import Agents
-from monitord.model import Event, EventKind
-from monitord.private import write_private
-from monitord.shots import admit
+from monitord.core.clock import Clock
+from monitord.core.model import Event, EventKind
+from monitord.core.private import write_private
+from monitord.identity.agents import Enrolment, agent_for_token
+from monitord.settings.config import Agents
+from monitord.store.shots import admit
 
 MAX_ERRORS = 20
 

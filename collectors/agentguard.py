@@ -21,13 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from collectors.agent import parse_line
-from collectors.base import ParseContext, Session
 from collectors.httpserve import ThrottledLog
-from monitord.agents import Enrolment, host_label
-from monitord.model import Event, Parsed, reject
+from collectors.parsers.agent import parse_line
+from collectors.parsers.base import ParseContext, Session
+from monitord.core.model import Event, Parsed, reject
+from monitord.identity.agents import Enrolment, host_label
 
-log = logging.getLogger("monitord.agents")
+log = logging.getLogger("monitord.identity.agents")
 MAX_AHEAD = timedelta(minutes=5)
 
 

@@ -22,11 +22,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from collectors.base import Batch
-from collectors.packets import ETHERNET
-from collectors.pcap import pack_record
-from monitord.clock import Clock
-from monitord.model import Checkpoint, Origin, RawRecord
+from collectors.parsers.base import Batch
+from collectors.parsers.packets import ETHERNET
+from collectors.parsers.pcap import pack_record
+from monitord.core.clock import Clock
+from monitord.core.model import Checkpoint, Origin, RawRecord
 
 log = logging.getLogger("monitord.capture")
 PACKET_STATISTICS = 6  # SOL_PACKET option (linux/if_packet.h)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitord.model import Origin, RawRecord
+from monitord.core.model import Origin, RawRecord
 
 MAX_LINE = 64 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"

@@ -37,12 +37,12 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from collectors.base import Batch
 from collectors.files import IDENTITY_LIMIT, MAX_LINE, file_identity, open_log, read_head, read_line
-from monitord.clock import Clock
-from monitord.model import Checkpoint, Origin, RawRecord
-from monitord.store import mine, table_of
-from monitord.tables import CheckpointRow
+from collectors.parsers.base import Batch
+from monitord.core.clock import Clock
+from monitord.core.model import Checkpoint, Origin, RawRecord
+from monitord.store.database import mine, table_of
+from monitord.store.tables import CheckpointRow
 
 log = logging.getLogger("monitord.follow")
 

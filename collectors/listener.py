@@ -34,12 +34,13 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from collectors.base import Batch
 from collectors.follow import load_checkpoint
 from collectors.framing import Framer
-from collectors.listen import ListenAddress, Network, allowed, udp_drops
-from monitord.clock import Clock
-from monitord.model import Checkpoint, Origin, RawRecord
+from collectors.parsers.base import Batch
+from collectors.udpdrops import udp_drops
+from monitord.core.clock import Clock
+from monitord.core.model import Checkpoint, Origin, RawRecord
+from monitord.settings.listen import ListenAddress, Network, allowed
 
 log = logging.getLogger("monitord.listener")
 FILE_ID = "listener"

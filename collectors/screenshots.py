@@ -10,8 +10,8 @@ import re
 import stat
 from pathlib import Path, PurePosixPath
 
-from monitord.private import write_private
-from monitord.shots import shot_path
+from monitord.core.private import write_private
+from monitord.store.shots import shot_path
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_SCREENSHOT = 20 * 1024 * 1024

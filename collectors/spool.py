@@ -42,14 +42,14 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from collectors.base import Batch
 from collectors.files import MAX_LINE, file_identity, read_head, read_line
 from collectors.follow import load_checkpoint
 from collectors.httpserve import ThrottledLog
+from collectors.parsers.base import Batch
 from collectors.screenshots import ScreenshotError, check_blob, read_screenshot, store_blob
-from monitord.clock import Clock
-from monitord.model import Checkpoint, Origin, RawRecord
-from monitord.shots import admit
+from monitord.core.clock import Clock
+from monitord.core.model import Checkpoint, Origin, RawRecord
+from monitord.store.shots import admit
 
 log = logging.getLogger("monitord.spool")
 SCHEMA = "monitord.agent/1"

@@ -1,3 +1,3 @@
-from monitord.cli import main
+from monitord.cli.main import main
 
 raise SystemExit(main())

@@ -88,7 +88,7 @@ install_all() {
         py="$prefix/venv/bin/python"
         [ -x "$py" ] || py="$python"
         PYTHONPATH="$here" "$py" -c \
-            'from monitord.initdir import system_config; print(system_config(), end="")' \
+            'from monitord.service.initdir import system_config; print(system_config(), end="")' \
             >"$etc/monitord.toml"
         install -m 0640 "$here/config/policy.toml" "$etc/policy.toml"
         say "wrote /etc/monitord/monitord.toml: set [school], [recipients] and [[sources]]"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from monitord.app import App, open_app
-from monitord.clock import FixedClock
-from monitord.config import Config, load_config
-from monitord.initdir import init_dir
+from monitord.core.clock import FixedClock
+from monitord.service.app import App, open_app
+from monitord.service.initdir import init_dir
+from monitord.settings.config import Config, load_config
 from tests.pgserver import PostgresServer, Unavailable
 from tests.stores import use_store
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psycopg
 
-from monitord.store import open_store
+from monitord.store.database import open_store
 
 TEMPLATE = "monitord_template"
 

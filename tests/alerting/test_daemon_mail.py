@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiosmtpd.controller import Controller
 
-from monitord.initdir import init_dir
+from monitord.service.initdir import init_dir
 from tests.alerting.test_delivery import free_port
 
 TZ = ZoneInfo("Europe/London")

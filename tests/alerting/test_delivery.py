@@ -32,14 +32,14 @@ from alerting.delivery import (
     backoff,
     deliver_due,
 )
-from collectors.base import load_parser
-from monitord.app import open_app
-from monitord.clock import FixedClock
-from monitord.config import Config, load_config
-from monitord.initdir import CONFIG_TEMPLATE
-from monitord.model import Origin, RawRecord
-from monitord.store import inserted_id, open_store, rows_as_dicts, table_of
-from monitord.tables import AuditRow, OutboxRow
+from collectors.parsers.base import load_parser
+from monitord.core.clock import FixedClock
+from monitord.core.model import Origin, RawRecord
+from monitord.service.app import open_app
+from monitord.service.initdir import CONFIG_TEMPLATE
+from monitord.settings.config import Config, load_config
+from monitord.store.database import inserted_id, open_store, rows_as_dicts, table_of
+from monitord.store.tables import AuditRow, OutboxRow
 
 TZ = ZoneInfo("Europe/London")
 SENDER = "monitord@school.example"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from alerting.listmail import build_change_message, subject
-from monitord.config import Config
-from monitord.listadmin import Change, Counts, ListChange
+from monitord.classify.listadmin import Change, Counts, ListChange
+from monitord.settings.config import Config
 
 AT = datetime(2026, 11, 20, 16, 5, tzinfo=UTC)
 

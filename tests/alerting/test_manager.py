@@ -19,17 +19,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, text
 
-from collectors.base import load_parser
-from monitord.app import open_app
-from monitord.cases import ack, close
-from monitord.clock import FixedClock
-from monitord.config import Config, load_config
-from monitord.lists import read_plain, store_list
-from monitord.model import Origin, RawRecord
-from monitord.pipeline import BatchResult
-from monitord.roster import import_devices, import_people
-from monitord.store import open_store, rows_as_dicts, table_of
-from monitord.tables import AlertEventRow, AlertRow, AuditRow, EventRow, OutboxRow
+from collectors.parsers.base import load_parser
+from monitord.casework.cases import ack, close
+from monitord.classify.lists import read_plain, store_list
+from monitord.core.clock import FixedClock
+from monitord.core.model import Origin, RawRecord
+from monitord.identity.roster import import_devices, import_people
+from monitord.service.app import open_app
+from monitord.service.pipeline import BatchResult
+from monitord.settings.config import Config, load_config
+from monitord.store.database import open_store, rows_as_dicts, table_of
+from monitord.store.tables import AlertEventRow, AlertRow, AuditRow, EventRow, OutboxRow
 
 ROOT = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Europe/London")
@@ -678,7 +678,7 @@ def test_critical_alerts_route_to_dsl_and_headteacher_or_chair(
 
 
 def test_alert_settings_defaults_and_errors(tmp_path: Path) -> None:
-    from monitord.config import ConfigError, Settings
+    from monitord.settings.config import ConfigError, Settings
 
     alerts = Settings().alerts
     assert (alerts.realert_interval, alerts.inhibit_window) == (
@@ -935,7 +935,7 @@ def test_alert_record_names_the_list_versions_and_explanation(
 def test_silence_holds_mail_until_it_expires_but_never_for_critical(
     school: School, clock: FixedClock, tmp_path: Path
 ) -> None:
-    from monitord.silences import add_silence, expire_silence
+    from monitord.casework.silences import add_silence, expire_silence
 
     add_child_abuse_list(school, clock, tmp_path)
     engine = school.app.engine

@@ -15,11 +15,11 @@ import trustme
 from sqlalchemy import Engine, text
 
 from alerting.schedule import LIST_UPDATE_JOB, RETENTION_JOB, Scheduler
-from monitord.app import open_app
-from monitord.clock import FixedClock
-from monitord.config import load_config
-from tests.monitord.test_listupdate import ca, publish, served, site  # noqa: F401
-from tests.monitord.test_retention import _school
+from monitord.core.clock import FixedClock
+from monitord.service.app import open_app
+from monitord.settings.config import load_config
+from tests.monitord.classify.test_listupdate import ca, publish, served, site  # noqa: F401
+from tests.monitord.store.test_retention import _school
 
 TZ = ZoneInfo("Europe/London")
 

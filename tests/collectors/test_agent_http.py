@@ -17,13 +17,13 @@ from sqlalchemy import update
 
 from collectors.agent_http import AgentEndpoint, IngestSettings, tls_context
 from collectors.httpserve import Limits, Server
-from monitord.agents import revoke_agent
-from monitord.app import App
-from monitord.clock import FixedClock
-from monitord.store import table_of
-from monitord.tables import AgentRow
+from monitord.core.clock import FixedClock
+from monitord.identity.agents import revoke_agent
+from monitord.service.app import App
+from monitord.store.database import table_of
+from monitord.store.tables import AgentRow
 from tests.collectors.test_spool import report
-from tests.monitord.test_agents import enrol
+from tests.monitord.identity.test_agents import enrol
 
 pytestmark = pytest.mark.stores
 

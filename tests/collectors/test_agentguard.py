@@ -13,14 +13,14 @@ import pytest
 from sqlalchemy import select
 
 from collectors.agentguard import SpoolGuard, device_refusal, time_refusal
-from monitord.agents import Enrolment, add_agent, enrolments, revoke_agent
-from monitord.app import App
-from monitord.clock import FixedClock
-from monitord.model import Event, EventKind
-from monitord.store import table_of
-from monitord.tables import EventRow, RejectedRow
+from monitord.core.clock import FixedClock
+from monitord.core.model import Event, EventKind
+from monitord.identity.agents import Enrolment, add_agent, enrolments, revoke_agent
+from monitord.service.app import App
+from monitord.store.database import table_of
+from monitord.store.tables import EventRow, RejectedRow
 from tests.collectors.test_spool import drop, report, run_until_idle, spool
-from tests.monitord.test_agents import enrol
+from tests.monitord.identity.test_agents import enrol
 
 NOW = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
 BOUND = Enrolment("y6-lt-07", "y6-lt-07", "Y6-LT-07.school.local", "aa:00:00:00:00:07", True)
@@ -99,7 +99,7 @@ async def test_the_spool_takes_reports_only_as_the_enrolments_allow(
         line(7, agent_id="rogue", hostname="LAB-4", mac="aa:00:00:00:00:99"),  # head's MAC
     ]
     drop(tmp_path / "spool", "a.jsonl", lines)
-    caplog.set_level(logging.WARNING, logger="monitord.agents")
+    caplog.set_level(logging.WARNING, logger="monitord.identity.agents")
     await run_until_idle(spool(tmp_path, app, clock), app, parser=guard(app, clock))
     events, reasons = stored(app)
     assert events == [("y6-lt-07", "Y6-LT-07"), ("lab-3", "LAB-3")]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from collectors.files import MAX_LINE, identify, is_gzip, iter_records, records_before
-from monitord import pipeline
+from monitord.service import pipeline
 from tests.conftest import FIXTURES
 
 NOW = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)

@@ -16,15 +16,15 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from collectors.base import Batch
 from collectors.files import identify
 from collectors.follow import FileCollector, load_checkpoint
-from collectors.squid import PARSER
-from monitord.app import App
-from monitord.clock import FixedClock
-from monitord.model import Checkpoint, RawRecord
-from monitord.store import table_of
-from monitord.tables import EventRow
+from collectors.parsers.base import Batch
+from collectors.parsers.squid import PARSER
+from monitord.core.clock import FixedClock
+from monitord.core.model import Checkpoint, RawRecord
+from monitord.service.app import App
+from monitord.store.database import table_of
+from monitord.store.tables import EventRow
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.stores

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import trustme
 
-from collectors.base import Batch
-from collectors.listen import ListenAddress, parse_allow
 from collectors.listener import FILE_ID, SyslogListener, message_origin
-from monitord.app import App
-from monitord.model import Checkpoint, Origin
+from collectors.parsers.base import Batch
+from monitord.core.model import Checkpoint, Origin
+from monitord.service.app import App
+from monitord.settings.listen import ListenAddress, parse_allow
 
 LOOPBACK = parse_allow(["127.0.0.0/8", "::1/128"])
 
@@ -156,7 +156,7 @@ async def test_tcp_rfc5424_from_logger(app: App, octets: bool) -> None:
 
 
 async def test_receive_order_goes_on_from_the_committed_checkpoint(app: App) -> None:
-    from monitord.pipeline import Processor
+    from monitord.service.pipeline import Processor
 
     processor: Processor = app.processor
     processor.process("syslog", _null_session(), [], Checkpoint("fw", "x", FILE_ID, 0, 41))
@@ -168,7 +168,7 @@ async def test_receive_order_goes_on_from_the_committed_checkpoint(app: App) -> 
 
 
 def _null_session() -> object:
-    from collectors.syslog import PARSER
+    from collectors.parsers.syslog import PARSER
 
     return PARSER.session()
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from collectors.agent import PARSER
-from collectors.base import Parser
+from collectors.parsers.agent import PARSER
+from collectors.parsers.base import Parser
 from collectors.spool import SpoolCollector, SpoolFileError, is_ready, malformed, read_records
-from monitord.app import App
-from monitord.clock import FixedClock
-from monitord.store import table_of
-from monitord.tables import EventRow, RejectedRow
+from monitord.core.clock import FixedClock
+from monitord.service.app import App
+from monitord.store.database import table_of
+from monitord.store.tables import EventRow, RejectedRow
 
 pytestmark = pytest.mark.stores
 

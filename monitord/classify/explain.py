@@ -1,0 +1,651 @@
+"""``monitord classify``: how a domain, URL or text is classified, and what policy does with it.
+
+One item: every match (list, version, entry, score), the total per category, the categories
+left after allow lists, and for each the policy rule that applied, the severity and the
+recipients. ``classify -`` reads one item a line and writes one JSON object a line, fast
+enough to run a day of proxy traffic or a whole list through it (bench/classify_vs_squidguard.sh):
+hosts are looked up a batch at a time in the compiled index, and only the lines that match
+something are explained one by one.
+
+Text (an item with a space in it, ``kind: "text"``) is judged by the text engine given as
+``text`` (monitord.classify.content.text_explainer): its categories, policy and severity are
+the item's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from sqlalchemy import Engine, select
+
+from monitord.classify.engine import Classification, Classifier, canonical_host, url_parts
+from monitord.classify.hostindex import ListInfo, UrlEntry
+from monitord.classify.policy import Policy
+from monitord.core.categories import ALLOW, ILLEGAL
+from monitord.core.model import Decision, Match, Person, Severity
+from monitord.settings.config import Recipients
+from monitord.store.database import mine, table_of
+from monitord.store.tables import EventRow, PersonRow
+
+# The host of a line, as squidGuard reads it: after an optional scheme and user, up to the
+# first of / ? # : or a space. One match per line (every part may be empty).
+_HOST = re.compile(
+    r"^[ \t]*(?:[a-z][a-z0-9+.\-]*://)?(?:[^/?#@\s]*@)?(\[[^\]\s]*\]|[^/?#:\s]*)", re.MULTILINE
+)
+_SCHEME = re.compile(r"^[ \t]*[a-z][a-z0-9+.\-]*://", re.MULTILINE)
+# A line with a space inside it, or with nothing but spaces: text, not a domain or URL.
+_TEXT_LINE = re.compile(r"^[ \t]*(?:\S+[ \t]+\S|$)", re.MULTILINE)
+# What a JSON string may hold without escaping (besides the newline between lines).
+_UNSAFE = re.compile(r'["\\\x00-\x09\x0b-\x1f\x7f\u2028\u2029]')
+_SPACE = re.compile(r"\s")
+_RANK = {s.value: s.rank for s in Severity}
+_NONE = Severity.NONE.value
+_READ = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One thing to classify, as given and as understood."""
+
+    given: str
+    kind: str  # "domain", "url" or "text"
+    host: str | None = None
+    path: str | None = None  # with its query; None for a bare domain
+    subject: str | None = None  # the URL without its scheme, for expressions
+
+
+def parse_item(thing: str) -> Item:
+    """A domain (``example.com``, ``example.com:443``), a URL (with or without a scheme) or
+    text (anything with a space in it)."""
+    s = thing.strip()
+    if not s or _SPACE.search(s):
+        return Item(thing, "text")
+    if "/" not in s:
+        host = s
+        if host.count(":") == 1:  # host:port, as a CONNECT line has it
+            host = host.split(":", 1)[0]
+        return Item(thing, "domain", canonical_host(host))
+    url = s if "://" in s else "http://" + s
+    path, subject = url_parts(url)
+    found = _HOST.match(url.lower())
+    host = canonical_host(found.group(1)) if found else ""
+    if "://" not in s and subject is not None:
+        subject = s.lower()
+    return Item(thing, "url", host, path, subject)
+
+
+def match_json(m: Match, info: ListInfo | None) -> dict[str, Any]:
+    return {
+        "category": m.category,
+        "list": m.list_name,
+        "version": info.version if info else None,
+        "sha256": info.sha256[:12] if info and info.sha256 else None,
+        "imported_at": info.imported_at if info else None,
+        "entry": m.entry,
+        "score": m.score,
+        "allow": m.allow,
+    }
+
+
+def totals(matches: Iterable[Match]) -> dict[str, dict[str, int]]:
+    """Per category: how many entries matched and their summed score (list entries score 0;
+    phrase matches carry weights)."""
+    out: dict[str, dict[str, int]] = {}
+    for m in matches:
+        t = out.setdefault(m.category, {"matches": 0, "score": 0})
+        t["matches"] += 1
+        t["score"] += m.score
+    return out
+
+
+class Explainer:
+    """Classification plus policy for items, one at a time or as a stream."""
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        policy: Policy,
+        person: Person | None,
+        at: datetime,
+        recipients: Recipients | None = None,
+        text: Callable[[str], dict[str, Any]] | None = None,
+    ) -> None:
+        self.classifier = classifier
+        self.policy = policy
+        self.person = person
+        self.at = at
+        self.recipients = recipients
+        # Text classification (phrase lists, search terms) plugs in here: a function from
+        # the item to a JSON-able explanation, given under "text" for items of kind text.
+        self.text = text
+        index = classifier.index
+        self._lists = {(i.name, i.category): i for i in index.lists}
+        self._decisions: dict[str, dict[str, Any]] = {}
+        self._tails: dict[Any, str] = {}
+        self._prefixes: dict[tuple[str, str], str] = {}
+        self._by_lid: list[tuple[str, bool, str]] | None = None
+        self._templates: dict[tuple[int, ...], str] = {}
+        self._decision_strings: dict[str, str] = {}
+
+    def _info(self, m: Match) -> ListInfo | None:
+        return self._lists.get((m.list_name, m.category))
+
+    def decision(self, category: str) -> dict[str, Any]:
+        """Policy for one category (the same for every item of a run: one person, one time)."""
+        out = self._decisions.get(category)
+        if out is None:
+            d: Decision = self.policy.decide(category, self.person, None, self.at)
+            addresses = {
+                name: list(getattr(self.recipients, name, []) or [])
+                for name in d.recipients
+                if self.recipients is not None
+            }
+            out = self._decisions[category] = {
+                "category": category,
+                "severity": d.severity.value,
+                "rule": d.rule,
+                "recipients": list(d.recipients),
+                "addresses": addresses,
+                "exempt": d.exempt,
+            }
+        return out
+
+    def result(self, item: Item, c: Classification) -> dict[str, Any]:
+        """The JSON object for one item."""
+        decisions = [self.decision(cat) for cat in c.categories]
+        top = max((Severity(d["severity"]) for d in decisions), key=lambda s: s.rank, default=None)
+        out: dict[str, Any] = {
+            "item": item.given,
+            "kind": item.kind,
+            "host": item.host,
+            "categories": list(c.categories),
+            "matches": [match_json(m, self._info(m)) for m in c.matches],
+            "allowed_by": [match_json(m, self._info(m)) for m in c.allowed_by],
+            "totals": totals(c.matches),
+            "decisions": decisions,
+            "severity": top.value if top else Severity.NONE.value,
+        }
+        if item.kind == "text" and self.text is not None:
+            text = out["text"] = self.text(item.given)
+            if isinstance(text.get("categories"), list) and isinstance(text.get("decisions"), list):
+                # What the text says decides a text item: its categories, policy and severity.
+                out["categories"] = text["categories"]
+                out["decisions"] = text["decisions"]
+                out["support_seeking"] = bool(text.get("support_seeking"))
+                ranks = [Severity(d["severity"]) for d in text["decisions"]]
+                top = max(ranks, key=lambda s: s.rank, default=None)
+                out["severity"] = top.value if top else Severity.NONE.value
+        return out
+
+    def tail(self, c: Classification) -> str:
+        """``result`` as JSON without its first three keys (item, kind, host) and its opening
+        brace, written from kept pieces: the batch path's answer for a matched line."""
+        decisions = [self._decision_json(cat) for cat in c.categories]
+        severity = max(
+            (self.decision(cat)["severity"] for cat in c.categories),
+            key=_RANK.__getitem__,
+            default=_NONE,
+        )
+        sums: dict[str, list[int]] = {}
+        for m in c.matches:
+            t = sums.setdefault(m.category, [0, 0])
+            t[0] += 1
+            t[1] += m.score
+        totals = ",".join(
+            f'"{cat}":{{"matches":{n},"score":{sc}}}' for cat, (n, sc) in sums.items()
+        )
+        cats = ",".join(f'"{cat}"' for cat in c.categories)
+        return (
+            f'"categories":[{cats}],"matches":[{",".join(map(self._match_json, c.matches))}],'
+            f'"allowed_by":[{",".join(map(self._match_json, c.allowed_by))}],'
+            f'"totals":{{{totals}}},"decisions":[{",".join(decisions)}],"severity":"{severity}"}}'
+        )
+
+    def _domain_tail(
+        self, hits: list[tuple[str, int]], kids: list[int], quote: Callable[[str], str]
+    ) -> str:
+        """``tail`` for hits on domain entries only, without building Match objects. Without
+        an allow list among the hits' lists the answer depends on the lists alone, so it is
+        kept as a template with a slot for each match's entry."""
+        table = self.classifier.index.compiled.kind_table
+        key = tuple(kids)
+        template = self._templates.get(key)
+        if template is None:
+            template = ""
+            by_lid = self._lids()
+            if not any(by_lid[lid][1] for k in kids for lid in table[k][0]):
+                marked = self._domain_tail_full(hits, kids, lambda _: "\0")
+                template = marked.replace("%", "%%").replace("\0", "%s")
+            if len(self._templates) > 100_000:
+                self._templates.clear()
+            self._templates[key] = template
+        if not template:
+            return self._domain_tail_full(hits, kids, quote)
+        slots = [quote(e) for (e, _), k in zip(hits, kids, strict=True) for _ in table[k][0]]
+        return template % tuple(slots)
+
+    def _lids(self) -> list[tuple[str, bool, str]]:
+        """For each list id: its category, whether it is an allow list, its JSON prefix."""
+        if self._by_lid is None:
+            self._by_lid = [
+                (info.category, info.category == ALLOW, self._list_prefix(info))
+                for info in self.classifier.index.compiled.lists
+            ]
+        return self._by_lid
+
+    def _domain_tail_full(
+        self, hits: list[tuple[str, int]], kids: list[int], quote: Callable[[str], str]
+    ) -> str:
+        """The same judgement as ``Classifier.judge`` (an allow entry outweighs entries as
+        broad as itself or broader, never an illegal one), the same JSON as ``tail``."""
+        table = self.classifier.index.compiled.kind_table
+        by_lid = self._lids()
+        pairs = [(entry, table[k][0]) for (entry, _), k in zip(hits, kids, strict=True)]
+        depth = max(
+            (len(e) for e, lids in pairs for lid in lids if by_lid[lid][1]),
+            default=-1,
+        )
+        matches: list[str] = []
+        allowed: list[str] = []
+        cats: list[str] = []
+        sums: dict[str, int] = {}
+        for entry, lids in pairs:
+            quoted = quote(entry)
+            for lid in lids:
+                category, allow, prefix = by_lid[lid]
+                frag = f'{prefix}{quoted},"score":0,"allow":{"true" if allow else "false"}}}'
+                matches.append(frag)
+                sums[category] = sums.get(category, 0) + 1
+                if allow:
+                    allowed.append(frag)
+                elif category not in cats and (category in ILLEGAL or len(entry) > depth):
+                    cats.append(category)
+        if not matches:
+            return ""
+        decisions = ",".join(self._decision_json(cat) for cat in cats)
+        severity = max(
+            (self.decision(cat)["severity"] for cat in cats),
+            key=_RANK.__getitem__,
+            default=_NONE,
+        )
+        totals = ",".join(f'"{cat}":{{"matches":{n},"score":0}}' for cat, n in sums.items())
+        names = ",".join(f'"{cat}"' for cat in cats)
+        return (
+            f'"categories":[{names}],"matches":[{",".join(matches)}],'
+            f'"allowed_by":[{",".join(allowed)}],"totals":{{{totals}}},'
+            f'"decisions":[{decisions}],"severity":"{severity}"}}'
+        )
+
+    def _list_prefix(self, info: ListInfo) -> str:
+        head = {
+            "category": info.category,
+            "list": info.name,
+            "version": info.version,
+            "sha256": info.sha256[:12] if info.sha256 else None,
+            "imported_at": info.imported_at,
+        }
+        return _dumps(head)[:-1] + ',"entry":'
+
+    def _match_json(self, m: Match) -> str:
+        key = (m.list_name, m.category)
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            whole = match_json(Match(m.category, m.list_name, ""), self._info(m))
+            head = {k: whole[k] for k in ("category", "list", "version", "sha256", "imported_at")}
+            prefix = self._prefixes[key] = _dumps(head)[:-1] + ',"entry":'
+        entry = m.entry if _UNSAFE.search(m.entry) is None else None
+        quoted = f'"{entry}"' if entry is not None else _dumps(m.entry)
+        allow = "true" if m.allow else "false"
+        return f'{prefix}{quoted},"score":{m.score},"allow":{allow}}}'
+
+    def _decision_json(self, category: str) -> str:
+        out = self._decision_strings.get(category)
+        if out is None:
+            out = self._decision_strings[category] = _dumps(self.decision(category))
+        return out
+
+    def explain(self, thing: str) -> dict[str, Any]:
+        """Everything about one item, with the person and time it was judged for."""
+        item = parse_item(thing)
+        if item.kind == "text" or not item.host:
+            c = Classification((), ())
+        else:
+            index = self.classifier.index
+            c = self.classifier.judge(index.lookup(item.host, item.path, item.subject))
+        out = self.result(item, c)
+        out["path"] = item.path
+        p = self.person
+        out["person"] = (
+            {"username": p.username, "role": p.role, "year_group": p.year_group} if p else None
+        )
+        out["at"] = self.at.isoformat()
+        return out
+
+    # --- batch ----------------------------------------------------------------------------
+
+    def stream(self, source: IO[bytes], sink: IO[str]) -> tuple[int, int]:
+        """``classify -``: one JSON line out per line in; returns (lines, lines matched)."""
+        lines = matched = 0
+        for text in _chunks(source):
+            out, n_matched = self.batch(text)
+            sink.write(out)
+            lines += text.count("\n") + 1
+            matched += n_matched
+        return lines, matched
+
+    def batch(self, text: str) -> tuple[str, int]:
+        """JSON lines for the lines of ``text`` (no final newline); and how many matched."""
+        given = text.split("\n")
+        low = text.lower()
+        found = _HOST.findall(low)
+        if len(found) != len(given):  # cannot happen with the pattern above; stay correct
+            found = [parse_item(g).host or "" for g in given]
+        kinds = ["url" if "/" in g else "domain" for g in given]
+        texts: list[int] = []
+        if " " in text or "\t" in text or "\n\n" in text or not given[0] or not given[-1]:
+            counted = line_no = 0
+            for m in _TEXT_LINE.finditer(text):
+                line_no += text.count("\n", counted, m.start())
+                counted = m.start()
+                texts.append(line_no)
+        for i in texts:
+            kinds[i] = "text"
+            found[i] = ""
+        hosts, odd_hosts = _canonical_hosts(found)
+        index = self.classifier.index
+        compiled = index.compiled
+        hit_items, hit_starts, hit_rows = compiled.batch_hits(hosts)
+        per_item: dict[int, list[tuple[str, int]]] = {}
+        kids: dict[int, list[int]] = {}
+        for i, start, row, kid in zip(
+            hit_items.tolist(),
+            hit_starts.tolist(),
+            hit_rows.tolist(),
+            compiled.kinds[hit_rows].tolist(),
+            strict=True,
+        ):
+            per_item.setdefault(i, []).append((hosts[i][start:], row))
+            kids.setdefault(i, []).append(kid)
+        expression_items: list[int] = []
+        if compiled.expressions:
+            subjects = _without_schemes(low)
+            for i in compiled.expression_lines(subjects):
+                if kinds[i] == "url":
+                    per_item.setdefault(i, [])
+                    kids.setdefault(i, [])
+                    expression_items.append(i)
+        safe = _UNSAFE.search(text) is None
+        if safe and odd_hosts:
+            safe = _UNSAFE.search("\n".join(hosts)) is None
+        quote = _quote if safe else _dumps
+        results: dict[int, str] = {}
+        expression_set = set(expression_items)
+        kind_table = compiled.kind_table
+        for i, hits in per_item.items():
+            kind = kinds[i]
+            urls: tuple[tuple[UrlEntry, ...], ...] = ()
+            exprs: tuple[tuple[str, int], ...] = ()
+            if kind == "url" and (i in expression_set or any(kind_table[k][1] for k in kids[i])):
+                # URL entries or expressions: the path decides which. (expression_lines found
+                # every line an expression matches; no other line need try them.)
+                path, subject = url_parts(_with_scheme(given[i]))
+                if path is not None:
+                    urls = index.url_hits(hits, path)
+                if i in expression_set and subject is not None:
+                    exprs = tuple(compiled.expression_matches(subject))
+            if not urls and not exprs:
+                fast = self._domain_tail(hits, kids[i], quote)
+                if fast:
+                    item_json, host_json = quote(given[i]), quote(hosts[i])
+                    results[i] = f'{{"item":{item_json},"kind":"{kind}","host":{host_json},{fast}'
+                continue
+            # The answer depends on the hits, URL entries and expressions alone: kept.
+            key = (tuple(hits), urls, exprs)
+            tail = self._tails.get(key)
+            if tail is None:
+                c = self.classifier.judge(index.assemble(hits, urls, exprs))
+                tail = self.tail(c) if c.matches else ""
+                if len(self._tails) > 100_000:
+                    self._tails.clear()
+                self._tails[key] = tail
+            if tail:
+                item_json, host_json = quote(given[i]), quote(hosts[i])
+                results[i] = f'{{"item":{item_json},"kind":"{kind}","host":{host_json},{tail}'
+        # Everything else matched nothing: one line each, from a template when no line of the
+        # block needs escaping.
+        if safe:
+            out = [
+                f'{{"item":"{g}","kind":"{k}","host":"{h}","categories":[],"matches":[]}}'
+                for g, k, h in zip(given, kinds, hosts, strict=True)
+            ]
+        else:
+            out = [
+                _dumps({"item": g, "kind": k, "host": h, "categories": [], "matches": []})
+                for g, k, h in zip(given, kinds, hosts, strict=True)
+            ]
+        for i in texts:
+            if self.text is not None:
+                out[i] = _dumps(self.result(Item(given[i], "text"), Classification((), ())))
+            elif i not in results:
+                out[i] = _dumps(
+                    {
+                        "item": given[i],
+                        "kind": "text",
+                        "host": None,
+                        "categories": [],
+                        "matches": [],
+                    }
+                )
+        for i, line in results.items():
+            out[i] = line
+        out.append("")
+        return "\n".join(out), len(results)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _without_schemes(low: str) -> str:
+    """Each line without its ``scheme://``: str.replace for http and https, the regex only
+    when another scheme (or a space before one) may start a line."""
+    out = ("\n" + low).replace("\nhttps://", "\n").replace("\nhttp://", "\n")[1:]
+    at = out.find("://")
+    while at >= 0:  # the first "://" of each line that still has one
+        start = out.rfind("\n", 0, at) + 1
+        if "/" not in out[start:at] and "?" not in out[start:at]:
+            return _SCHEME.sub("", low)  # a line still starts with a scheme
+        end = out.find("\n", at)
+        if end < 0:
+            break
+        at = out.find("://", end + 1)
+    return out
+
+
+def _quote(value: str) -> str:
+    """A JSON string for text already known to need no escaping."""
+    return f'"{value}"'
+
+
+def _with_scheme(line: str) -> str:
+    s = line.strip()
+    return s if "://" in s else "http://" + s
+
+
+def _canonical_hosts(found: list[str]) -> tuple[list[str], bool]:
+    """canonical_host for many hosts already in lower case: only the rare ones that need it
+    (a trailing dot, brackets, non-ASCII) go through it one by one; and whether any did."""
+    joined = "\n".join(found) + "\n"
+    if ".\n" in joined or "[" in joined or not joined.isascii():
+        fixed = [
+            canonical_host(h) if (h.endswith(".") or "[" in h or not h.isascii()) else h
+            for h in found
+        ]
+        return fixed, True
+    return found, False
+
+
+def _chunks(source: IO[bytes]) -> Iterator[str]:
+    """Whole lines, a few MB at a time, decoded (bad UTF-8 replaced), without the final
+    newline; a CR before a newline is dropped."""
+    rest = b""
+    while True:
+        data = source.read(_READ)
+        if not data:
+            break
+        data = rest + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            continue
+        rest = data[cut + 1 :]
+        block = data[:cut]
+        if b"\r" in block:
+            block = block.replace(b"\r\n", b"\n")
+            if block.endswith(b"\r"):
+                block = block[:-1]
+        yield block.decode("utf-8", "replace")
+    if rest:
+        yield rest.rstrip(b"\r").decode("utf-8", "replace")
+
+
+def person_on_roster(engine: Engine, username: str, site: str | None = None) -> Person | None:
+    """The roster's entry for a user name (active or not: a leaver's history still counts) in
+    the engine's school, or in ``site`` (the school of the alert it is about): user names are
+    only unique within a school."""
+    t = table_of(PersonRow)
+    with engine.connect() as conn:
+        own = mine(conn, t.c.site_id, site)
+        r = conn.execute(select(t).where(own, t.c.username == username)).first()
+    if r is None:
+        return None
+    return Person(
+        username=r.username,
+        display_name=r.display_name,
+        role=r.role,
+        year_group=r.year_group,
+        class_name=r.class_name,
+        email=r.email,
+    )
+
+
+# How many of a domain's newest events are looked through for the filter's own category.
+FILTER_LOOKBACK = 1000
+
+
+def school_filter(engine: Engine, host: str | None) -> dict[str, Any] | None:
+    """What the school's own filter (a firewall or filtering service whose log monitord
+    reads) last said about this host: its category and verdict, from the newest of the host's
+    recent events that carries one; None when none does."""
+    if not host:
+        return None
+    et = table_of(EventRow)
+    with engine.connect() as conn:
+        recent = (
+            select(et.c.ts, et.c.fmt, et.c.filter_category, et.c.action, et.c.blocked)
+            .where(mine(conn, et.c.site_id), et.c.domain == host)
+            .order_by(et.c.ts.desc())
+            .limit(FILTER_LOOKBACK)
+            .subquery()
+        )
+        r = conn.execute(
+            select(recent)
+            .where(recent.c.filter_category.is_not(None))
+            .order_by(recent.c.ts.desc())
+            .limit(1)
+        ).first()
+    if r is None:
+        return None
+    ts = r.ts if r.ts.tzinfo is not None else r.ts.replace(tzinfo=UTC)
+    return {
+        "format": r.fmt,
+        "category": r.filter_category,
+        "action": r.action,
+        "blocked": bool(r.blocked),
+        "at": ts.isoformat(),
+    }
+
+
+def render(result: dict[str, Any]) -> list[str]:
+    """The explanation of ``explain`` for a person to read."""
+    lines = [f"{result['item']}  ({result['kind']})"]
+    if result["kind"] == "text":
+        if "text" not in result:
+            lines.append("  text: no text classification in this build; domains and URLs only")
+        elif "judgement" in result["text"]:
+            lines.extend(_render_text(result))
+        else:
+            lines.append(f"  text: {json.dumps(result['text'], ensure_ascii=False)}")
+        return lines
+    where = f"host {result['host']}"
+    if result.get("path"):
+        where += f", path {result['path']}"
+    lines.append(f"  {where}")
+    if not result["matches"]:
+        lines.append("  not listed: no domain entry, URL entry or expression matches")
+    for m in result["matches"]:
+        version = f"version {m['version']}" if m["version"] is not None else "shipped with monitord"
+        digest = f", sha256 {m['sha256']}" if m["sha256"] else ""
+        when = f", imported {m['imported_at'][:19]}" if m["imported_at"] else ""
+        role = "allows" if m["allow"] else m["category"]
+        lines.append(
+            f"  match: {role}  list {m['list']} ({version}{digest}{when})  "
+            f"entry {m['entry']}  score {m['score']}"
+        )
+    for cat, t in result["totals"].items():
+        lines.append(f"  total: {cat}: {t['matches']} match(es), score {t['score']}")
+    if result["allowed_by"] and result["matches"]:
+        kept = ", ".join(result["categories"]) or "nothing"
+        lines.append(f"  after allow lists: {kept}")
+    who = result.get("person")
+    whom = f"{who['username']} ({who['role']})" if who else "no one known (pupil column)"
+    for d in result["decisions"]:
+        to = ", ".join(d["recipients"]) or "no one"
+        addresses = [a for names in d["addresses"].values() for a in names]
+        if addresses:
+            to += f" ({', '.join(addresses)})"
+        lines.append(
+            f"  policy: {d['category']} for {whom} at {result['at'][:16]}: "
+            f"{d['severity']} by {d['rule']}; to {to}"
+        )
+    seen = result.get("filter")
+    if seen:
+        verdict = seen["action"] or ("blocked" if seen["blocked"] else "allowed")
+        lines.append(
+            f"  the school's filter ({seen['format']}, {seen['at'][:16]}): "
+            f"{seen['category']}, {verdict}"
+        )
+    lines.append(f"  result: {result['severity']}")
+    return lines
+
+
+def _render_text(result: dict[str, Any]) -> list[str]:
+    """A text's judgement as sentences: language, context, each category's frames, signals,
+    phrases and limit, the phrase lists' hits, and what policy does."""
+    text = result["text"]
+    lines = [f"  {s}" for s in text["judgement"]["sentences"]]
+    for h in text["hits"]:
+        lines.append(
+            f'  Phrase list {h["list"]}: "{h["phrase"]}" counts {h["weight"]} for '
+            f"{h['category']} ({h['kind']})."
+        )
+    who = result.get("person")
+    whom = (
+        f"{who['username']} ({who['role']})" if who else "someone not on the roster (pupil column)"
+    )
+    for d in text["decisions"]:
+        to = ", ".join(d["recipients"]) or "no one"
+        if d["addresses"]:
+            to += f" ({', '.join(d['addresses'])})"
+        lines.append(
+            f"  Policy: {d['category']} for {whom} is {d['severity']} by {d['rule']}; "
+            f"it goes to {to}."
+        )
+    help_note = " (a pupil looking for help)" if text.get("support_seeking") else ""
+    lines.append(f"  result: {result['severity']}{help_note}")
+    return lines

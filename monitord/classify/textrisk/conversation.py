@@ -1,0 +1,195 @@
+"""What one person typed in one app over the last few minutes, and what they had open.
+
+Typed text reaches monitord in fragments: a message at a time, sometimes a few words at a
+time. :class:`Conversations` keeps, per person and app, the messages of the last
+``window`` (five minutes by default, at most ``max_messages`` and ``max_chars``), so that each
+new message is judged alone and with the ones before it; and per person the window title they
+last had open, so that a search made beside a lesson document is judged in that context. All
+of it is in memory and bounded: at most ``max_people`` conversations are kept (the least
+recently active go first), and nothing outlives its window. Times are the events' own, so a
+backfill is judged as it happened.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from monitord.classify.textrisk.judge import GROOMING, TYPED, TextJudge, TextVerdict
+from monitord.classify.textrisk.normal import readings
+
+WINDOW = timedelta(minutes=5)
+LESSON_WINDOW = timedelta(minutes=20)
+# Messages are joined with a full stop, which no phrase spans... except frames and acts, which
+# may (a pupil types "i want to" and then "kill myself").
+JOIN = " . "
+
+
+# Fragments: the last few messages typed close together, read as one sentence for every
+# category; the whole window is read for grooming's signals only.
+FRAGMENTS = 3
+FRAGMENT_GAP = timedelta(minutes=2)
+# Grooming signals spread over the whole window make a pattern from three kinds on (two kinds
+# in one message, or in fragments typed together, are enough).
+SPREAD_SIGNALS = 3
+# A message of this many words or fewer may be a piece of a sentence typed in parts; only
+# pieces are read together for the other categories.
+PIECE_WORDS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Recent:
+    """A conversation's recent messages (oldest first, the newest last, at most ``max_chars``
+    of text together): joined as ``text``; how many, over how long; the last few typed close
+    together (``fragments``) and, of those, the trailing short pieces (``pieces``). Joined only
+    when asked for."""
+
+    items: tuple[tuple[datetime, str], ...]
+
+    @property
+    def messages(self) -> int:
+        return len(self.items)
+
+    @property
+    def text(self) -> str:
+        return JOIN.join(t for _ts, t in self.items)
+
+    @property
+    def seconds(self) -> int:
+        return int((self.items[-1][0] - self.items[0][0]).total_seconds())
+
+    def _close(self) -> list[str]:
+        close: list[str] = []
+        previous = self.items[-1][0]
+        for ts, t in reversed(self.items):
+            if len(close) >= FRAGMENTS or previous - ts > FRAGMENT_GAP:
+                break
+            close.append(t)
+            previous = ts
+        close.reverse()
+        return close
+
+    @property
+    def fragment_count(self) -> int:
+        return len(self._close())
+
+    @property
+    def fragments(self) -> str:
+        return JOIN.join(self._close())
+
+    def _pieces(self) -> list[str]:
+        pieces: list[str] = []
+        for t in reversed(self._close()):
+            if t.count(" ") >= PIECE_WORDS:
+                break
+            pieces.append(t)
+        pieces.reverse()
+        return pieces
+
+    @property
+    def piece_count(self) -> int:
+        return len(self._pieces())
+
+    @property
+    def pieces(self) -> str:
+        return JOIN.join(self._pieces())
+
+
+class Conversations:
+    """Recent typed messages per (person, app), and the last window title per person."""
+
+    def __init__(
+        self,
+        window: timedelta = WINDOW,
+        max_messages: int = 12,
+        max_chars: int = 800,
+        max_people: int = 20_000,
+    ) -> None:
+        self.window = window
+        self.max_messages = max_messages
+        self.max_chars = max_chars
+        self.max_people = max_people
+        self._talk: OrderedDict[tuple[str, str], deque[tuple[datetime, str]]] = OrderedDict()
+        self._titles: OrderedDict[str, tuple[datetime, str, bool]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._talk)
+
+    def add(self, who: str, app: str, at: datetime, text: str) -> Recent:
+        """Record a message and return it joined with the ones before it in the window."""
+        key = (who, app)
+        talk = self._talk.pop(key, None)
+        if talk is None:
+            talk = deque()
+        self._talk[key] = talk
+        while len(self._talk) > self.max_people:
+            self._talk.popitem(last=False)
+        while talk and (at - talk[0][0] > self.window or talk[0][0] > at):
+            talk.popleft()
+        talk.append((at, text[: self.max_chars]))
+        while len(talk) > self.max_messages:
+            talk.popleft()
+        size = 0
+        count = 0
+        for _ts, t in reversed(talk):
+            size += len(t) + len(JOIN)
+            if size > self.max_chars and count:
+                break
+            count += 1
+        return Recent(tuple(talk)[len(talk) - count :])
+
+    def note_title(self, who: str, at: datetime, title: str, lesson: bool) -> None:
+        """Remember the window title ``who`` has open, and whether it is a lesson's."""
+        self._titles.pop(who, None)
+        self._titles[who] = (at, title, lesson)
+        while len(self._titles) > self.max_people:
+            self._titles.popitem(last=False)
+
+    def lesson(self, who: str, at: datetime) -> str | None:
+        """The title of the lesson document ``who`` had open in the last twenty minutes (the
+        last title they opened, if it was a lesson's), or None."""
+        seen = self._titles.get(who)
+        if seen is None:
+            return None
+        ts, title, lesson = seen
+        if not lesson or at - ts > LESSON_WINDOW or ts > at + timedelta(minutes=1):
+            return None
+        return title
+
+
+def with_recent(
+    judge: TextJudge, verdict: TextVerdict, recent: Recent, band: str, lesson: str | None
+) -> TextVerdict:
+    """A message's verdict with the ones before it: short pieces typed one after another for
+    every category ("i want to" / "kill" / "myself"); for grooming, whose signals come a
+    message at a time, the last few messages typed close together, or the whole window when
+    three kinds of signal are in it. Returns the verdict that raises more."""
+    best = verdict
+    if recent.piece_count > 1 and judge.lexicon.matters(readings(recent.pieces)):
+        near = judge.judge(recent.pieces, TYPED, band, lesson, recent.piece_count)
+        if set(near.categories) - set(best.categories):
+            best = near
+    signalled = any(h.entry.category == GROOMING for h in verdict.hits)
+    if GROOMING in best.categories or not signalled:
+        return best  # a pattern is looked for when this message brings a sign of one
+    if recent.fragment_count > 1:
+        close = judge.judge(recent.fragments, TYPED, band, lesson, recent.fragment_count)
+        if GROOMING in close.categories:
+            return _with_grooming(best, close)
+    whole = judge.judge(recent.text, TYPED, band, lesson, recent.messages)
+    if GROOMING not in whole.categories or len(whole.signals) < SPREAD_SIGNALS:
+        return best
+    return _with_grooming(best, whole)
+
+
+def _with_grooming(best: TextVerdict, found: TextVerdict) -> TextVerdict:
+    """``best`` with the grooming pattern ``found`` over several messages added."""
+    pattern = next(s for s in found.scores if s.category == GROOMING)
+    return replace(
+        best,
+        scores=(*(s for s in best.scores if s.category != GROOMING), pattern),
+        categories=(*best.categories, GROOMING),
+        signals=found.signals,
+        messages=found.messages,
+    )

@@ -1,0 +1,430 @@
+"""Judging one short text (a search, a typed message, a window title) against the lexicons.
+
+What a short text says is in how its words are joined, not in how many there are:
+
+- An **explicit** phrase (``kill myself``, ``send nudes``) is enough alone, for anyone (200).
+- A **strong** word names the harm (``suicide``, ``sewerslide``): enough for a pupil (120).
+- An **act** or object (``paracetamol``, ``ket``, ``knife``) is 60; joined to a **frame** of
+  its category within six words, that is, asked about as a method (``how many``, ``best way
+  to``), sought (``where can i get``, ``buy``), meant (``im going to``), hidden (``from my
+  mum``), aimed at someone (``to hurt someone``), or put in pictures (``videos``), it gains 80.
+- A **weak** word counts 30, only beside others or when it is hidden or aimed at oneself
+  (``cut so no one sees``); a **benign** phrase (``died laughing``,
+  ``weed killer``) takes 100 off its category.
+- Lesson or homework context in the text, or a lesson document open in the window beside it,
+  takes 80 off every category but grooming.
+- **Grooming** is a pattern: each kind of signal (secrecy, isolation from parents or teachers,
+  an older contact, photo or camera requests, gifts, moving to a private app, meeting, sexual
+  questions, flattery, checking the child is alone, threats) counts 60 once; two kinds
+  together are over the limit for everyone, one alone never is.
+- A **support** phrase (Childline, Samaritans) marks a pupil looking for help.
+
+A category is over when its total is over the limit of the person's age band (infant 80,
+junior 100, adult 160; grooming 100 for all; a window title, which a page writes and the pupil
+does not, 60 more). Words of another language count when the text is in that language
+(:mod:`monitord.classify.textrisk.language`), words in their own script always.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from monitord.classify.textrisk.language import PLAIN_ENGLISH, Identified, identify
+from monitord.classify.textrisk.lexicon import (
+    ACT,
+    BENIGN,
+    CONTEXT,
+    EXPLICIT,
+    FRAME,
+    SIGNAL,
+    STRONG,
+    SUPPORT,
+    WEAK,
+    Entry,
+    Lexicon,
+)
+from monitord.classify.textrisk.normal import readings
+
+INFANT, JUNIOR, ADULT = "infant", "junior", "adult"
+PUPIL_BANDS = frozenset({INFANT, JUNIOR})
+LIMITS: Mapping[str, int] = {INFANT: 80, JUNIOR: 100, ADULT: 160}
+CATEGORY_LIMITS: Mapping[str, int] = {"grooming": 100}
+SEARCH, TYPED, TITLE = "search", "typed_text", "title"
+KINDS = (SEARCH, TYPED, TITLE)
+TITLE_MARGIN = 60
+FRAME_BONUS = 80
+EDUCATION_OFF = 80
+SIGNAL_WEIGHT = 60
+NEAR = 6
+GROOMING = "grooming"
+
+# Which frames lift an act of each category.
+FRAMES_FOR: Mapping[str, frozenset[str]] = {
+    "suicide": frozenset({"method", "intent", "self"}),
+    "self_harm": frozenset({"method", "intent", "conceal", "self"}),
+    "drugs": frozenset({"acquire", "method", "intent"}),
+    "violence": frozenset({"method", "acquire", "intent", "target"}),
+    "pornography": frozenset({"media", "acquire"}),
+    "bullying": frozenset({"target"}),
+    "hate_speech": frozenset({"endorse", "target"}),
+    "extremism": frozenset({"endorse", "acquire"}),
+}
+FRAME_NAMES = {
+    "method": "asking for a method",
+    "acquire": "seeking to get it",
+    "intent": "first-person intent",
+    "conceal": "hiding it",
+    "self": "aimed at oneself",
+    "target": "aimed at someone",
+    "media": "asking for pictures or videos",
+    "endorse": "endorsing or joining",
+}
+# Frames that lift even a weak word: hiding it, or aiming it at oneself.
+LIFT_WEAK = frozenset({"conceal", "self"})
+_RANK = {EXPLICIT: 4, STRONG: 3, ACT: 2, WEAK: 1, BENIGN: 0, SUPPORT: 0, SIGNAL: 2}
+
+_DIGIT = re.compile(r"\d")
+_AGE = re.compile(
+    r"(?:^| )(?:im|i am|hes|he is|shes|she is|theyre|they are|hes like|shes like|turned|aged"
+    r"|(?:boyfriend|girlfriend|friend|he|she|they|guy|man|someone) (?:is|says hes|says shes))"
+    r"( \d\d)(?: |$)(?!minutes|mins|seconds|percent|pounds"
+    r"|quid|points|times|km|miles|metres|meters|degrees|kg|days)"
+    r"|(?:^| )(\d\d) ?(?:year old|years old|yr old|yrs old|yo)(?: (?:man|guy|boy|girl|woman|lad))?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One lexicon phrase found: the entry, where (word indexes), and the word as typed when
+    it was read through one slip of the keyboard."""
+
+    entry: Entry
+    first: int
+    last: int
+    typed: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """One category's total, the limit it was held to, and why, in sentences."""
+
+    category: str
+    total: int
+    limit: int
+    over: bool
+    reasons: tuple[str, ...] = ()
+    support: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TextVerdict:
+    """How one text was judged: its language, every phrase found, each category's score, the
+    categories over their limit (largest first), those where a pupil is looking for help,
+    and the context that was taken into account."""
+
+    text: str
+    kind: str
+    band: str
+    normalised: str
+    language: Identified = PLAIN_ENGLISH
+    hits: tuple[Hit, ...] = ()
+    scores: tuple[Score, ...] = ()
+    categories: tuple[str, ...] = ()
+    support: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()
+    messages: int = 1
+    signals: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def support_seeking(self) -> bool:
+        return bool(self.support)
+
+
+def _q(phrase: str) -> str:
+    return f'"{phrase}"'
+
+
+def _said(hit: Hit) -> str:
+    if hit.typed:
+        return f'"{hit.typed}" (read as {_q(hit.entry.phrase)}, one slip of the keyboard)'
+    return _q(hit.entry.phrase)
+
+
+class TextJudge:
+    """Judges texts against a compiled :class:`~monitord.classify.textrisk.lexicon.Lexicon`."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self._markers = {code: lang.markers for code, lang in lexicon.languages.items()}
+        self._names = {code: lang.name for code, lang in lexicon.languages.items()}
+
+    def language_name(self, code: str) -> str:
+        return self._names.get(code, code)
+
+    def identify(self, text: str, normalised: str) -> Identified:
+        """The language of a text (see :func:`monitord.classify.textrisk.language.identify`)."""
+        return identify(text, normalised.split(), self._markers)
+
+    def find(self, texts: tuple[str, ...]) -> list[Hit]:
+        """Every entry found in any reading, once, where it was first found."""
+        entries = self.lexicon.entries
+        found: dict[int, Hit] = {}
+        for reading in texts:
+            for first, last, key in self.lexicon.scan(reading):
+                if key.entry not in found or (found[key.entry].typed and not key.typo):
+                    found[key.entry] = Hit(entries[key.entry], first, last, key.typo)
+        return list(found.values())
+
+    def judge(
+        self,
+        text: str,
+        kind: str = SEARCH,
+        band: str = JUNIOR,
+        lesson: str | None = None,
+        messages: int = 1,
+    ) -> TextVerdict:
+        """Judge ``text`` of ``kind`` (search, typed_text or title) for a person of ``band``;
+        ``lesson``: the title of a lesson document open beside it, if any."""
+        if band not in LIMITS:
+            raise ValueError(f"unknown age band {band!r} (one of {', '.join(LIMITS)})")
+        texts = readings(text)
+        return self.judge_readings(text, texts, kind, band, lesson, messages)
+
+    def judge_readings(
+        self,
+        text: str,
+        texts: tuple[str, ...],
+        kind: str = SEARCH,
+        band: str = JUNIOR,
+        lesson: str | None = None,
+        messages: int = 1,
+    ) -> TextVerdict:
+        """:meth:`judge` for a text whose :func:`~monitord.classify.textrisk.normal.readings` are
+        ``texts``."""
+        # Frames, context and harmless senses alone say nothing (nor does a text with no age).
+        quiet = _DIGIT.search(texts[0]) is None or _AGE.search(texts[0]) is None
+        if lesson is None and quiet and not self.lexicon.matters(texts):
+            return TextVerdict(text, kind, band, texts[0], messages=messages)
+        hits = self.find(texts)
+        language = PLAIN_ENGLISH
+        foreign: dict[str, int] = {}
+        for h in hits:
+            if h.entry.lang != "en" and not h.entry.native:
+                foreign[h.entry.lang] = foreign.get(h.entry.lang, 0) + 1
+        if foreign or not text.isascii():
+            language = identify(text, texts[0].split(), self._markers, foreign)
+            hits = self._readable(hits, language)
+        return self._score(text, kind, band, texts[0], language, hits, lesson, messages)
+
+    def _readable(self, hits: list[Hit], language: Identified) -> list[Hit]:
+        """The hits a text in ``language`` can mean: its own words and English; not an
+        English word that is one of the language's own (Romanian ``cum``)."""
+        own = self._markers.get(language.code, frozenset())
+        kept = []
+        for h in hits:
+            e = h.entry
+            if e.lang == "en":
+                ok = language.code == "en" or e.phrase.lower() not in own
+            else:
+                # Unsure of the language, a distinctive word of another counts as itself.
+                distinctive = not language.sure and e.cls in (EXPLICIT, STRONG)
+                ok = e.native or language.reads(e.lang) or distinctive
+            if ok:
+                kept.append(h)
+        return kept
+
+    def _score(
+        self,
+        text: str,
+        kind: str,
+        band: str,
+        normalised: str,
+        language: Identified,
+        hits: list[Hit],
+        lesson: str | None,
+        messages: int,
+    ) -> TextVerdict:
+        frames = [h for h in hits if h.entry.cls == FRAME]
+        context: list[str] = []
+        education = [h for h in hits if h.entry.cls == CONTEXT]
+        if education:
+            context.append(
+                "lesson or homework context in the text: "
+                + ", ".join(_q(h.entry.phrase) for h in education[:3])
+            )
+        if lesson is not None:
+            context.append(f'a lesson document was open: "{lesson[:80]}"')
+        by_cat: dict[str, list[Hit]] = {}
+        idioms = [h for h in hits if h.entry.cls == BENIGN]
+        for h in hits:
+            if h.entry.cls not in (BENIGN, FRAME, CONTEXT) and any(
+                o.first <= h.first and h.last <= o.last for o in idioms
+            ):
+                continue  # said inside an idiom or a harmless phrase ("my mum will kill me")
+            if h.entry.category:
+                by_cat.setdefault(h.entry.category, []).append(h)
+        older = _AGE.search(normalised)
+        if older is not None:
+            age = int((older.group(1) or older.group(2)).strip())
+            if 18 <= age <= 79:
+                by_cat.setdefault(GROOMING, [])
+            else:
+                older = None
+        scores: list[Score] = []
+        signals: dict[str, tuple[str, ...]] = {}
+        for cat, cat_hits in by_cat.items():
+            kept = _outermost(cat_hits)
+            if all(h.entry.cls == BENIGN for h in kept) and not (cat == GROOMING and older):
+                continue  # only harmless senses, with nothing to lower
+            if cat == GROOMING:
+                score, signals = self._grooming(kept, older, band, kind)
+            else:
+                score = self._category(cat, kept, frames, band, kind, bool(context))
+            scores.append(score)
+        scores.sort(key=lambda s: (-s.total, s.category))
+        over = tuple(s.category for s in scores if s.over)
+        support = tuple(s.category for s in scores if s.support and s.over)
+        return TextVerdict(
+            text,
+            kind,
+            band,
+            normalised,
+            language,
+            tuple(hits),
+            tuple(scores),
+            over,
+            support,
+            tuple(context),
+            messages,
+            signals,
+        )
+
+    def _limit(self, category: str, band: str, kind: str) -> int:
+        limit = CATEGORY_LIMITS.get(category, LIMITS[band])
+        return limit + TITLE_MARGIN if kind == TITLE else limit
+
+    def _category(
+        self,
+        cat: str,
+        hits: list[Hit],
+        frames: list[Hit],
+        band: str,
+        kind: str,
+        lesson_context: bool,
+    ) -> Score:
+        total = 0
+        reasons: list[str] = []
+        acts = [h for h in hits if h.entry.cls == ACT]
+        support = [h for h in hits if h.entry.cls == SUPPORT]
+        for h in hits:
+            cls = h.entry.cls
+            if cls == SUPPORT:
+                continue
+            total += h.entry.weight
+            reasons.append(_REASON[cls].format(_said(h), h.entry.weight))
+        lift = FRAMES_FOR.get(cat, frozenset())
+        joined = _joined(acts, [f for f in frames if f.entry.kind in lift])
+        if joined is None:  # a weak word hidden or aimed at oneself ("cut so no one sees")
+            weak = [h for h in hits if h.entry.cls == WEAK]
+            joined = _joined(weak, [f for f in frames if f.entry.kind in lift & LIFT_WEAK])
+        if joined is not None:
+            frame, act = joined
+            total += FRAME_BONUS
+            reasons.append(
+                f"{_q(frame.entry.phrase)} frames it ({FRAME_NAMES[frame.entry.kind]}) "
+                f"joined to {_q(act.entry.phrase)}: +{FRAME_BONUS}"
+            )
+        if lesson_context and total > 0:
+            total -= EDUCATION_OFF
+            reasons.append(f"lesson or homework context: -{EDUCATION_OFF}")
+        limit = self._limit(cat, band, kind)
+        over = total > limit
+        helped = False
+        if support and band in PUPIL_BANDS and not lesson_context:
+            helped = True
+            over = True
+            reasons.append(
+                "looking for help: " + ", ".join(_q(h.entry.phrase) for h in support[:3])
+            )
+        return Score(cat, total, limit, over, tuple(reasons), helped)
+
+    def _grooming(
+        self, hits: list[Hit], older: re.Match[str] | None, band: str, kind: str
+    ) -> tuple[Score, dict[str, tuple[str, ...]]]:
+        kinds: dict[str, list[str]] = {}
+        total = 0
+        reasons: list[str] = []
+        support = [h for h in hits if h.entry.cls == SUPPORT]
+        for h in hits:
+            cls = h.entry.cls
+            if cls == SIGNAL:
+                kinds.setdefault(h.entry.kind, []).append(_said(h))
+            elif cls != SUPPORT:
+                total += h.entry.weight
+                reasons.append(_REASON[cls].format(_said(h), h.entry.weight))
+        if older is not None:
+            kinds.setdefault("older", []).append(_q(older.group().strip()))
+        if kinds:
+            total += SIGNAL_WEIGHT * len(kinds)
+            listed = "; ".join(
+                f"{k.replace('_', ' ')} ({', '.join(v[:2])})" for k, v in kinds.items()
+            )
+            n = len(kinds)
+            reasons.append(
+                f"{n} kind{'s' if n > 1 else ''} of grooming signal, {SIGNAL_WEIGHT} each"
+                f"{' (one alone is not a pattern)' if n == 1 else ''}: {listed}"
+            )
+        limit = self._limit(GROOMING, band, kind)
+        over = total > limit
+        helped = bool(support) and band in PUPIL_BANDS
+        if helped:
+            over = True
+            reasons.append("looking for help: " + ", ".join(_q(h.entry.phrase) for h in support))
+        signals = {k: tuple(v) for k, v in kinds.items()}
+        return Score(GROOMING, total, limit, over, tuple(reasons), helped), signals
+
+
+_REASON = {
+    EXPLICIT: "{} says it outright: +{}",
+    STRONG: "{} names the harm: +{}",
+    ACT: "{} is a harmful act or object: +{}",
+    WEAK: "{} counts only beside others: +{}",
+    BENIGN: "{} is a harmless sense or idiom: {}",
+}
+
+
+def _outermost(hits: list[Hit]) -> list[Hit]:
+    """Hits not inside a stronger (or equal) hit's words: ``commit suicide`` keeps
+    ``how to commit suicide`` only."""
+    kept = []
+    for h in hits:
+        inside = any(
+            o is not h
+            and o.first <= h.first
+            and h.last <= o.last
+            and (o.last - o.first > h.last - h.first or _RANK[o.entry.cls] > _RANK[h.entry.cls])
+            and _RANK[o.entry.cls] >= _RANK[h.entry.cls]
+            and (h.entry.cls != SIGNAL or o.entry.cls != SIGNAL or o.entry.kind == h.entry.kind)
+            for o in hits
+        )
+        if not inside:
+            kept.append(h)
+    return kept
+
+
+def _joined(acts: list[Hit], frames: list[Hit]) -> tuple[Hit, Hit] | None:
+    """The nearest frame and act within ``NEAR`` words of each other that do not overlap."""
+    best: tuple[int, Hit, Hit] | None = None
+    for a in acts:
+        for f in frames:
+            if f.last < a.first:
+                gap = a.first - f.last
+            elif a.last < f.first:
+                gap = f.first - a.last
+            else:
+                continue
+            if gap <= NEAR and (best is None or gap < best[0]):
+                best = (gap, f, a)
+    return None if best is None else (best[1], best[2])

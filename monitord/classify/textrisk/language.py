@@ -1,0 +1,122 @@
+"""Which language a text is in, asked only when it is not plainly English.
+
+A text is plainly English when it is ASCII and no word of another language's lexicon is in it:
+nothing is identified then, and nothing is spent. Otherwise, in this order:
+
+1. the script: Bengali, Gurmukhi (Punjabi) and Devanagari letters say the language; Arabic
+   script with letters Urdu has and Arabic does not (such as U+0679 tteh, U+06BA noon
+   ghunna, U+06D2 yeh barree) is Urdu or Punjabi in Shahmukhi, without them Arabic;
+2. CLD2 (``pycld2``, its tables ship inside the wheel: nothing is fetched) when it is sure;
+3. the lexicons' marker words (``kaise``, ``hai``, ``się``, ``să``...): Urdu and Punjabi as
+   children type them in Latin letters are in no identifier's tables, and a three-word query is
+   too short for CLD2 to be sure. The language with the most marker words wins; none: English.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from monitord.classify.textrisk.normal import BENGALI, DEVANAGARI, GURMUKHI, script_of
+
+try:  # pragma: no cover - the wheel is a dependency; the fallback keeps the engine usable
+    import pycld2  # type: ignore[import-untyped]
+
+    HAVE_CLD2 = True
+except ImportError:  # pragma: no cover
+    HAVE_CLD2 = False
+
+ENGLISH = "en"
+_URDU_LETTERS = frozenset("\u0679\u0688\u0691\u06ba\u06d2\u06be\u06af\u067e\u0686\u06c1\u06cc")
+# Languages a lexicon's words may be shared with (romanised Urdu and Punjabi, Hindi in Latin
+# letters; Spanish and Portuguese).
+RELATED: Mapping[str, frozenset[str]] = {
+    "ur": frozenset({"ur", "pa", "hi"}),
+    "pa": frozenset({"pa", "ur", "hi"}),
+    "hi": frozenset({"hi", "ur", "pa"}),
+    "es": frozenset({"es", "pt", "gl", "ca"}),
+    "pt": frozenset({"pt", "es", "gl"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Identified:
+    """A text's language (ISO 639-1 code), how it was told, and the languages whose words
+    may be read in it (the language itself, its relatives, and any whose marker words it
+    has)."""
+
+    code: str
+    how: str
+    readable: frozenset[str]
+    sure: bool = True
+
+    def reads(self, lang: str) -> bool:
+        return lang == ENGLISH or lang in self.readable
+
+
+PLAIN_ENGLISH = Identified(ENGLISH, "plainly English", frozenset({ENGLISH}))
+# A language whose lexicon words a text has this many of may be read in it, whatever else.
+VOTES_TO_READ = 2
+
+
+def _cld2(text: str) -> tuple[str, int] | None:
+    if not HAVE_CLD2:
+        return None
+    try:
+        reliable, _bytes, details = pycld2.detect(text)
+    except (pycld2.error, ValueError):
+        return None
+    _name, code, percent, _score = details[0]
+    if not reliable or code in ("un", "xxx"):
+        return None
+    return code, percent
+
+
+def identify(
+    text: str,
+    words: Iterable[str],
+    markers: Mapping[str, frozenset[str]],
+    found_words: Mapping[str, int] | None = None,
+) -> Identified:
+    """The language of ``text``, whose canonical reading has ``words``; ``markers`` are each
+    lexicon language's marker words; ``found_words`` how many of each language's lexicon
+    phrases the text has (evidence too, for a text too short for CLD2)."""
+    script = script_of(text)
+    found: str | None = None
+    how = ""
+    if script == BENGALI:
+        found, how = "bn", "Bengali script"
+    elif script == GURMUKHI:
+        found, how = "pa", "Gurmukhi script (Punjabi)"
+    elif script == DEVANAGARI:
+        found, how = "hi", "Devanagari script"
+    elif script != "Latin":
+        if any(c in _URDU_LETTERS for c in text):
+            found, how = "ur", "Arabic script with Urdu letters"
+        else:
+            found, how = "ar", "Arabic script"
+    seen = set(words)
+    extra = found_words or {}
+    votes = {
+        code: len(seen & m) + extra.get(code, 0) for code, m in markers.items() if code != ENGLISH
+    }
+    for code, n in extra.items():
+        votes.setdefault(code, n)
+    voted = {code for code, n in votes.items() if n >= VOTES_TO_READ}
+    sure = True
+    if found is None:
+        cld = _cld2(text)
+        best = max(sorted(votes), key=lambda c: votes[c]) if votes else None
+        if cld is not None and cld[0] != ENGLISH:
+            found, how = cld[0], f"CLD2, {cld[1]}% of the text"
+        elif best is not None and votes[best] and (votes[best] >= VOTES_TO_READ or cld is None):
+            found = best
+            shown = sorted(seen & markers.get(best, frozenset()))[:4]
+            how = f"its words ({', '.join(shown)})" if shown else "words of its lexicon"
+            sure = votes[best] >= VOTES_TO_READ
+        elif cld is not None:
+            found, how = ENGLISH, f"CLD2, {cld[1]}% of the text"
+        else:
+            found, how, sure = ENGLISH, "no other language's words", False
+    readable = {found, *RELATED.get(found, ()), *voted}
+    return Identified(found, how, frozenset(readable), sure)

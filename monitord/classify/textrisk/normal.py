@@ -1,0 +1,236 @@
+"""Texts and lexicon phrases read the same way: words as a child types them, in any script.
+
+Latin-script text goes through :mod:`monitord.core.textnorm` (accents folded, leetspeak, spacing
+and stretched letters undone), with a fast path for plain lower-case ASCII. Words in Arabic
+script (Urdu, Punjabi Shahmukhi, Arabic), Bengali, Gurmukhi and Devanagari keep their letters
+and vowel signs (textnorm would strip the signs and split the words); only the spellings that
+vary from keyboard to keyboard are made one: Arabic and Urdu forms of yeh, kaf, heh and alef,
+harakat and tatweel, zero-width joiners, native digits. Emoji that carry a meaning are read as
+words of their own (``🔪`` -> ``emojiknife``), so a lexicon can list them; the rest are spaces.
+Nothing here raises on any string.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from monitord.core.textnorm import normalise, variants
+
+# Emoji with a meaning in the lexicons; skin tones and the emoji variation selector go first.
+EMOJI: dict[str, str] = {
+    "\U0001f52a": "knife",  # kitchen knife
+    "\U0001f5e1": "dagger",
+    "\u2694": "swords",
+    "\U0001f52b": "gun",
+    "\U0001f4a3": "bomb",
+    "\U0001f9e8": "dynamite",
+    "\U0001f48a": "pill",
+    "\U0001f489": "syringe",
+    "\U0001f343": "leaf",  # weed
+    "\U0001f33f": "herb",
+    "\U0001f96c": "greens",
+    "\u2744": "snowflake",  # cocaine
+    "\U0001f50c": "plug",  # a dealer
+    "\U0001f344": "mushroom",
+    "\U0001f4a8": "dash",
+    "\U0001f346": "aubergine",
+    "\U0001f351": "peach",
+    "\U0001f4a6": "droplets",
+    "\U0001f445": "tongue",
+    "\U0001fa62": "knot",  # rope
+    "\U0001fa78": "blood",
+    "\U0001fa93": "axe",
+    "\u26b0": "coffin",
+    "\U0001f51e": "under18",
+    "\U0001f92b": "shush",
+    "\U0001f4f8": "camera",
+    "\U0001f4f7": "camera",
+    "\U0001f381": "gift",
+    "\U0001f4b8": "money",
+    "\U0001f4b0": "money",
+}
+EMOJI_PREFIX = "emoji"
+_EMOJI_TABLE = str.maketrans({k: f" {EMOJI_PREFIX}{v} " for k, v in EMOJI.items()})
+_EMOJI_WORDS = {f"{EMOJI_PREFIX}{v}": k for k, v in EMOJI.items()}
+_DROP = dict.fromkeys(map(ord, "\ufe0f\ufe0e\u200c\u200d\u200b\u2060\u0640"), None)
+_DROP.update(dict.fromkeys(range(0x1F3FB, 0x1F400)))  # skin tones
+_DROP.update(dict.fromkeys(range(0x064B, 0x0660)))  # Arabic harakat
+_DROP[0x0670] = None
+
+# Arabic-script letters written differently by different keyboards, made one.
+_ARABIC = str.maketrans(
+    {
+        "\u0623": "\u0627",  # alef with hamza above
+        "\u0625": "\u0627",  # alef with hamza below
+        "\u0622": "\u0627",  # alef with madda
+        "\u0671": "\u0627",  # alef wasla
+        "\u0649": "\u064a",  # alef maksura -> yeh
+        "\u06cc": "\u064a",  # Farsi/Urdu yeh -> Arabic yeh
+        "\u06d2": "\u064a",  # yeh barree (Urdu final) -> yeh
+        "\u06d3": "\u064a",
+        "\u0643": "\u06a9",  # Arabic kaf -> keheh
+        "\u06c1": "\u0647",  # heh goal -> heh
+        "\u06c3": "\u0647",
+        "\u0629": "\u0647",  # teh marbuta -> heh
+        "\u06c0": "\u0647",
+        "\u0624": "\u0648",  # waw with hamza -> waw
+        "\u0626": "\u064a",  # yeh with hamza -> yeh
+    }
+)
+# Arabic-Indic, Eastern Arabic-Indic, Bengali, Gurmukhi and Devanagari digits -> ASCII.
+_DIGITS = {}
+for _base in (0x0660, 0x06F0, 0x09E6, 0x0A66, 0x0966):
+    for _i in range(10):
+        _DIGITS[_base + _i] = str(_i)
+
+# Scripts that keep their own letters: Arabic (with its supplements and presentation forms),
+# Devanagari, Bengali, Gurmukhi.
+_NATIVE = re.compile(
+    "[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff\u0900-\u0a7f]"
+)
+_PLAIN = re.compile(r"[a-z ]*")
+_RUN3 = re.compile(r"(.)\1\1")
+
+# Scripts, as language identification and explanations name them.
+LATIN, ARABIC, BENGALI = "Latin", "Arabic", "Bengali"
+GURMUKHI, DEVANAGARI = "Gurmukhi", "Devanagari"
+
+
+def script_of(text: str) -> str:
+    """The first non-Latin script the text has a letter in, else ``Latin``."""
+    m = _NATIVE.search(text)
+    if m is None:
+        return LATIN
+    c = ord(m.group())
+    if 0x0980 <= c <= 0x09FF:
+        return BENGALI
+    if 0x0A00 <= c <= 0x0A7F:
+        return GURMUKHI
+    if 0x0900 <= c <= 0x097F:
+        return DEVANAGARI
+    return ARABIC
+
+
+# Arabic attaches "and" (waw) to the next word: a word of four letters or more that starts with
+# it is also read without it (a second reading), so "وارسلي" meets "ارسلي".
+_WAW = "\u0648"
+
+
+def _without_waw(reading: str) -> str | None:
+    words = reading.split()
+    out = [w[1:] if w.startswith(_WAW) and len(w) >= 4 else w for w in words]
+    return " ".join(out) if out != words else None
+
+
+def _native_word(word: str) -> str:
+    w = unicodedata.normalize("NFKC", word).translate(_DROP).translate(_ARABIC)
+    w = w.translate(_DIGITS)
+    out = []
+    for ch in w:
+        cat = unicodedata.category(ch)
+        out.append(" " if cat[0] in "PSZC" else ch.lower())
+    return " ".join("".join(out).split())
+
+
+def _mixed(text: str) -> str:
+    """A text with native-script words: each such word kept (folded), the rest normalised."""
+    words = []
+    for chunk in text.split():
+        w = _native_word(chunk) if _NATIVE.search(chunk) else normalise(chunk)
+        if w:
+            words.append(w)
+    return " ".join(words)
+
+
+# Text-speak read as the words it stands for, as an extra reading (``dont tell ur mum``).
+TEXTSPEAK: dict[str, str] = {
+    "u": "you",
+    "ur": "your",
+    "r": "are",
+    "ya": "you",
+    "yr": "your",
+    "urself": "yourself",
+    "pls": "please",
+    "plz": "please",
+    "cuz": "because",
+    "coz": "because",
+    "bc": "because",
+    "n": "and",
+    "wat": "what",
+    "wot": "what",
+    "hw": "how",
+    "b4": "before",
+    "2nite": "tonight",
+    "2night": "tonight",
+    "tmrw": "tomorrow",
+    "tmr": "tomorrow",
+    "2moro": "tomorrow",
+    "ppl": "people",
+    "sum1": "someone",
+    "some1": "someone",
+    "any1": "anyone",
+    "no1": "no one",
+    "every1": "everyone",
+    "da": "the",
+    "dat": "that",
+    "wen": "when",
+    "wana": "want to",
+    "wanna": "want to",
+    "gonna": "going to",
+    "gotta": "got to",
+    "ima": "im going to",
+    "imma": "im going to",
+    "dnt": "dont",
+    "pic": "picture",
+    "pics": "pictures",
+    "yrs": "years",
+    "yo": "years old",
+}
+_SPEAK = frozenset(TEXTSPEAK)
+
+
+def _spoken(reading: str) -> str | None:
+    words = reading.split()
+    if _SPEAK.isdisjoint(words):
+        return None
+    out = " ".join(TEXTSPEAK.get(w, w) for w in words)
+    return out if out != reading else None
+
+
+def readings(text: str) -> tuple[str, ...]:
+    """Every reading of ``text`` a lexicon is matched against, the canonical one first: lower
+    case words separated by single spaces; text-speak spelt out is one more reading."""
+    first = _readings(text)
+    spoken = _spoken(first[0])
+    return first if spoken is None or spoken in first else (*first, spoken)
+
+
+def _readings(text: str) -> tuple[str, ...]:
+    if text.isascii():
+        low = text.lower()
+        if _PLAIN.fullmatch(low) and _RUN3.search(low) is None:
+            words = low.split()
+            if sum(len(w) == 1 for w in words) < 3:
+                return (" ".join(words),)
+        return variants(text)
+    text = text.translate(_DROP).translate(_EMOJI_TABLE)
+    if _NATIVE.search(text):
+        mixed = _mixed(text)
+        bare = _without_waw(mixed)
+        return (mixed,) if bare is None else (mixed, bare)
+    return variants(text)
+
+
+def canonical(phrase: str) -> str:
+    """A lexicon phrase as :func:`readings` gives its canonical reading."""
+    return readings(phrase)[0]
+
+
+def shown(word: str) -> str:
+    """A word of a reading as a person would recognise it (an emoji word as its emoji)."""
+    return _EMOJI_WORDS.get(word, word)
+
+
+def has_native(text: str) -> bool:
+    return _NATIVE.search(text) is not None

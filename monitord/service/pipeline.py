@@ -1,0 +1,674 @@
+"""The pipeline: raw records in; events parsed, attributed, classified, judged and stored, with
+the source's checkpoint in the same transaction so a crash neither loses nor doubles a line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from collectors.parsers.base import BinarySession, ParseContext, Session
+from monitord.classify.content import ContentClassifier, capped
+from monitord.classify.engine import Classifier
+from monitord.classify.policy import Policy
+from monitord.core.clock import Clock
+from monitord.core.model import (
+    Attribution,
+    Checkpoint,
+    Event,
+    EventKind,
+    EventUpdate,
+    Judged,
+    Origin,
+    Parsed,
+    RawRecord,
+    Severity,
+    content_event_id,
+)
+from monitord.core.storable import MAX_TEXT, clean_text, storable
+from monitord.identity.resolve import Binding, Identity, lease_interval
+from monitord.store.database import insert_ignore, mine, store_trouble, table_of
+from monitord.store.origins import Scopes
+from monitord.store.tables import (
+    AlertEventRow,
+    AlertRow,
+    CheckpointRow,
+    EventRow,
+    LeaseRow,
+    MatchRow,
+    RejectedRow,
+    SourceCountRow,
+)
+
+log = logging.getLogger("monitord.service.pipeline")
+MAX_LINE = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    lines: int = 0
+    events: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    alerts_opened: int = 0
+    alerts_updated: int = 0
+
+    def __add__(self, other: BatchResult) -> BatchResult:
+        return BatchResult(
+            *(getattr(self, f) + getattr(other, f) for f in self.__dataclass_fields__)
+        )
+
+
+class AlertSink(Protocol):
+    """Receives the newly stored, judged events inside the batch's transaction and returns
+    (alerts opened, alerts updated)."""
+
+    def apply(self, conn: Connection, judged: Sequence[Judged]) -> tuple[int, int]: ...
+
+
+@dataclass
+class Judgement:
+    """A batch judged and not yet stored: rows ready to insert, and what they bring."""
+
+    events: list[dict[str, Any]]
+    rejected: list[dict[str, Any]]
+    matches: dict[str, list[dict[str, Any]]]
+    leases: dict[str, dict[str, Any]]
+    judged: list[Judged]
+    updates: list[EventUpdate]
+    # (kind, name) -> how many: what the batch passed over (see ``SourceCountRow``).
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    source: str | None = None
+    # The record each update came from, and the records themselves: what a batch the store
+    # refuses is split by (see ``Processor.store``).
+    updates_from: list[Origin] = field(default_factory=list)
+    records: Sequence[RawRecord] = ()
+    fmt: str = ""
+
+    def mark(self) -> tuple[int, int, int]:
+        return len(self.judged), len(self.rejected), len(self.updates)
+
+    def undo(self, mark: tuple[int, int, int]) -> None:
+        """Forget what was added since ``mark`` (a record that failed half way)."""
+        judged, rejected, updates = mark
+        for j in self.judged[judged:]:
+            self.matches.pop(j.event_id, None)
+            self.leases.pop(j.event_id, None)
+        del self.judged[judged:], self.events[judged:], self.rejected[rejected:]
+        del self.updates[updates:], self.updates_from[updates:]
+
+    def part(self, keys: set[tuple[str, str, int]]) -> Judgement:
+        """The rows that the records ``keys`` brought."""
+        at = [i for i, j in enumerate(self.judged) if _key(j.origin) in keys]
+        ids = {self.judged[i].event_id for i in at}
+        pairs = zip(self.updates, self.updates_from, strict=True)
+        updates = [(u, o) for u, o in pairs if _key(o) in keys]
+        return Judgement(  # the batch's counts go with its checkpoint, not with a part
+            [self.events[i] for i in at],
+            [r for r in self.rejected if (r["source"], r["file_id"], r["offset"]) in keys],
+            {k: v for k, v in self.matches.items() if k in ids},
+            {k: v for k, v in self.leases.items() if k in ids},
+            [self.judged[i] for i in at],
+            [u for u, _ in updates],
+            source=self.source,
+            updates_from=[o for _, o in updates],
+            records=self.records,
+            fmt=self.fmt,
+        )
+
+
+class Processor:
+    """Turns batches of raw records into stored, judged events."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        identity: Identity,
+        classifier: Classifier,
+        policy: Policy,
+        alerts: AlertSink | None,
+        site_id: str = "default",
+        content: ContentClassifier | None = None,
+    ) -> None:
+        self.content = content
+        self.engine = engine
+        self.clock = clock
+        self.identity = identity
+        self.classifier = classifier
+        self.policy = policy
+        self.alerts = alerts
+        self.site_id = site_id
+        # What each record's event ids are made with besides its file and offset.
+        self.scopes = Scopes.load(engine, site_id)
+
+    def judge(
+        self, fmt: str, session: Session, records: Sequence[RawRecord], snapshot: bool = False
+    ) -> tuple[Judgement, BatchResult]:
+        records = [self.scopes.record(rec) for rec in records]
+        pending = Judgement(
+            [],
+            [],
+            {},
+            {},
+            [],
+            [],
+            source=records[0].origin.source if records else None,
+            records=records,
+            fmt=fmt,
+        )
+        position: dict[str, int] = {}
+        events = skipped = 0
+        now = self.clock.now()
+        # Once a batch: checking a runtime protocol walks its members (100 µs a time here).
+        binary = session if isinstance(session, BinarySession) else None  # packets
+        for rec in records:
+            if len(rec.data) > MAX_LINE:
+                pending.rejected.append(
+                    _rejected_row(rec, fmt, f"line longer than {MAX_LINE // 1024} KiB")
+                )
+                continue
+            # A record with no file behind it was received by a listener at ``read_at``.
+            received = rec.read_at if rec.file_mtime is None else None
+            ctx = ParseContext(self.policy.tz, rec.file_mtime or rec.read_at, rec.origin, received)
+            try:
+                if binary is not None:
+                    parsed = binary.parse_bytes(rec.data, ctx)
+                else:
+                    parsed = session.parse(rec.data.decode("utf-8", "replace").rstrip("\r\n"), ctx)
+            except Exception as exc:  # a parser bug must not stop the source
+                pending.rejected.append(
+                    _rejected_row(rec, fmt, f"parser error {type(exc).__name__}: {exc}")
+                )
+                continue
+            parsed = storable(parsed, now)
+            if parsed.rejected is not None:
+                pending.rejected.append(_rejected_row(rec, fmt, parsed.rejected))
+                continue
+            mark = pending.mark()
+            try:
+                made = self._judge_record(fmt, rec, parsed, snapshot, pending, position)
+            except Exception as exc:  # a record no stage can take must not stop the source
+                pending.undo(mark)
+                for eid in [k for k, at in position.items() if at >= mark[0]]:
+                    del position[eid]
+                log.exception(
+                    "%s: judging the record at %d failed", rec.origin.source, rec.origin.offset
+                )
+                pending.rejected.append(
+                    _rejected_row(rec, fmt, f"judging failed: {type(exc).__name__}: {exc}")
+                )
+                continue
+            events += made
+            if not made:
+                skipped += 1
+                if parsed.passed_over is not None:
+                    key = ("program", parsed.passed_over[:128])
+                    pending.counts[key] = pending.counts.get(key, 0) + 1
+        result = BatchResult(
+            lines=len(records), events=events, rejected=len(pending.rejected), skipped=skipped
+        )
+        return pending, result
+
+    def _judge_record(
+        self,
+        fmt: str,
+        rec: RawRecord,
+        parsed: Parsed,
+        snapshot: bool,
+        pending: Judgement,
+        position: dict[str, int],
+    ) -> int:
+        """Attribute, classify and judge what one record made; return how many events."""
+        events = 0
+        for upd in parsed.updates:
+            at = position.get(upd.event_id)
+            if at is None:
+                pending.updates.append(upd)
+                pending.updates_from.append(rec.origin)
+            else:
+                _update_in_batch(pending, at, upd)
+        if not parsed.events:
+            return 0
+        # (id, event, attribution) when identity makes an event of its own (a lease of an
+        # unauthorised device); the loop also judges what is appended while it runs.
+        work: list[tuple[str | None, Event, Attribution | None]] = [
+            (None, ev, None) for ev in parsed.events
+        ]
+        for i, (given_id, ev, given_attribution) in enumerate(work):
+            events += 1
+            eid = given_id or (
+                content_event_id(rec.origin.scope, ev) if snapshot else rec.origin.event_id(i)
+            )
+            if ev.kind is EventKind.LEASE and ev.client_ip and ev.client_mac:
+                starts, ends = lease_interval(ev.lease_end, self.identity.lease_time)
+                if ev.lease_start is not None:  # the source knows when it began
+                    starts = ev.lease_start
+                self.identity.add_binding(
+                    ev.client_ip, Binding(starts, ends, ev.client_mac, ev.hostname, eid)
+                )
+                pending.leases[eid] = {
+                    "id": eid,
+                    "site_id": self.site_id,
+                    "ip": ev.client_ip,
+                    "mac": _clip(ev.client_mac, 32),
+                    "hostname": _clip(ev.hostname, 256),
+                    "starts": starts,
+                    "ends": ends,
+                    "source": rec.origin.source,
+                }
+                flagged = self.identity.unauthorised(ev, starts, self.site_id)
+                if flagged is not None:
+                    work.append(flagged)
+            elif ev.kind is EventKind.LOGON or ev.kind is EventKind.LOGOFF:
+                self.identity.add_session_event(ev, eid)
+            if ev.user and ev.client_ip:
+                self.identity.add_sighting(ev)
+            attribution = given_attribution or self.identity.resolve(ev)
+            classification = self.classifier.classify(ev)
+            categories = classification.categories
+            matches = classification.matches
+            cap: Severity | None = None
+            if self.content is not None:  # what a search, typed text or program says
+                said = self.content.classify(ev, attribution.person)
+                matches = (*matches, *said.matches)
+                categories = (*categories, *(c for c in said.categories if c not in categories))
+                cap = said.cap
+            if ev.category is not None and ev.category not in categories:
+                categories = (*categories, ev.category)
+            decisions = tuple(
+                capped(self.policy.decide(c, attribution.person, attribution.device, ev.ts), cap)
+                for c in categories
+            )
+            judged = Judged(
+                eid,
+                rec.origin,
+                rec.data,
+                ev,
+                fmt,
+                attribution,
+                matches,
+                decisions,
+            )
+            position[eid] = len(pending.judged)
+            pending.judged.append(judged)
+            pending.events.append(self._event_row(judged))
+            if judged.matches:
+                pending.matches[eid] = [
+                    {
+                        "event_id": eid,
+                        "category": m.category,
+                        "list_name": m.list_name,
+                        "entry": m.entry,
+                        "score": m.score,
+                        "allow": m.allow,
+                    }
+                    for m in judged.matches
+                ]
+        return events
+
+    def _event_row(self, j: Judged) -> dict[str, Any]:
+        ev = j.event
+        top = j.top
+        person = j.attribution.person
+        device = j.attribution.device
+        return {
+            "id": j.event_id,
+            "site_id": self.site_id,
+            "ts": ev.ts,
+            "source": j.origin.source,
+            "fmt": j.fmt,
+            "kind": ev.kind.value,
+            "client_ip": ev.client_ip,
+            "client_mac": _clip(ev.client_mac, 32),
+            "user": _clip(ev.user, 256),
+            "domain": _clip(ev.domain, 512),
+            "url": ev.url,
+            "method": _clip(ev.method, 16),
+            "qtype": _clip(ev.qtype, 16),
+            "action": _clip(ev.action, 64),
+            "blocked": ev.blocked,
+            "status": ev.status,
+            "size": ev.size,
+            "hostname": _clip(ev.hostname, 256),
+            "text": ev.text,
+            "username": person.username if person else _clip(ev.user, 256),
+            "device_id": device.device_id if device else None,
+            "role": person.role if person else None,
+            "year_group": person.year_group if person else None,
+            "attributed_by": j.attribution.how,
+            "attribution": j.attribution.reason[:512],
+            "category": top.category if top else None,
+            "severity": top.severity.value if top else Severity.NONE.value,
+            "file_id": j.origin.file_id,
+            "offset": j.origin.offset,
+            "filter_category": _clip(ev.filter_category, 128),
+            "sender": _clip(ev.sender, 255),
+            "received_at": ev.received_at,
+            "raw": j.raw,
+            "agent": _clip(ev.agent, 128),
+        }
+
+    def process(
+        self,
+        fmt: str,
+        session: Session,
+        records: Sequence[RawRecord],
+        checkpoint: Checkpoint | None = None,
+        *,
+        snapshot: bool = False,
+        counts: Sequence[tuple[str, str, int]] = (),
+    ) -> BatchResult:
+        """Judge and store one batch in a single transaction with its checkpoint.
+        ``snapshot``: the records come from a state file; see ``Parser.snapshot``.
+        ``counts``: what the collector passed over, as (kind, name, count)."""
+        pending, result = self.judge(fmt, session, records, snapshot)
+        for kind, name, n in counts:
+            pending.counts[(kind, name)] = pending.counts.get((kind, name), 0) + n
+        return self.store(pending, result, checkpoint)
+
+    def store(
+        self, pending: Judgement, result: BatchResult, checkpoint: Checkpoint | None = None
+    ) -> BatchResult:
+        """Store a judged batch, its alerts and its checkpoint in one transaction.
+
+        A batch the store refuses for what one of its records holds (a value a column cannot
+        take, an error in the alerts' arithmetic) is split in halves, and those that fail in
+        halves again, until the records that fail are found: each is stored as a rejected
+        line with the error as its reason, the rest as usual, and the checkpoint moves past
+        them all, so that no record is read again and fails again after a restart. Trouble
+        with the store itself (unreachable, locked, full, read-only) is raised as it is."""
+        try:
+            return self._commit(pending, result, checkpoint)
+        except Exception as exc:
+            if store_trouble(exc):
+                raise
+            first = exc
+        keys = sorted(_keys(pending))
+        log.warning(
+            "a batch of %d record(s) failed to store (%s): looking for the record(s) at fault",
+            len(keys),
+            _error(first),
+        )
+        refused: list[dict[str, Any]] = []
+        done = self._split(pending, keys, first, refused)
+        with self.engine.begin() as conn:
+            insert_ignore(conn, table_of(RejectedRow), refused)
+            source = checkpoint.source if checkpoint is not None else pending.source
+            if pending.counts and source is not None:
+                add_source_counts(conn, self.site_id, source, pending.counts, self.clock.now())
+            if checkpoint is not None:
+                counted = replace(result, rejected=result.rejected + len(refused))
+                self._save_checkpoint(conn, checkpoint, counted, pending)
+        stored, tried, opened, updated = done
+        return BatchResult(
+            result.lines,
+            result.events,
+            result.rejected + len(refused),
+            result.skipped,
+            stored,
+            tried - stored,
+            opened,
+            updated,
+        )
+
+    def _split(
+        self,
+        pending: Judgement,
+        keys: list[tuple[str, str, int]],
+        error: Exception,
+        refused: list[dict[str, Any]],
+    ) -> tuple[int, int, int, int]:
+        """Store what ``keys``' records brought, which failed with ``error`` as a whole:
+        (events stored, events tried, alerts opened, alerts updated)."""
+        if len(keys) == 1:
+            refused.append(self._refused(pending, keys[0], error))
+            return 0, 0, 0, 0
+        totals = (0, 0, 0, 0)
+        for half in (keys[: len(keys) // 2], keys[len(keys) // 2 :]):
+            part = pending.part(set(half))
+            try:
+                done = self._commit(part, BatchResult())
+                counts = (done.stored, len(part.events), done.alerts_opened, done.alerts_updated)
+            except Exception as exc:
+                if store_trouble(exc):
+                    raise
+                counts = self._split(part, half, exc, refused)
+            totals = (
+                totals[0] + counts[0],
+                totals[1] + counts[1],
+                totals[2] + counts[2],
+                totals[3] + counts[3],
+            )
+        return totals
+
+    def _refused(
+        self, pending: Judgement, key: tuple[str, str, int], error: Exception
+    ) -> dict[str, Any]:
+        """The rejected line of a record the store refused."""
+        rec = next(r for r in pending.records if _key(r.origin) == key)
+        log.error(
+            "%s: the record at %d of %s was refused by the store (%s): kept as a rejected line",
+            rec.origin.source,
+            rec.origin.offset,
+            rec.origin.path or rec.origin.file_id,
+            _error(error),
+        )
+        return {
+            **_rejected_row(rec, pending.fmt, f"the store refused it: {_error(error)}"),
+            "site_id": self.site_id,
+        }
+
+    def _commit(
+        self, pending: Judgement, result: BatchResult, checkpoint: Checkpoint | None = None
+    ) -> BatchResult:
+        """Store a judged batch, its alerts and its checkpoint in one transaction.
+
+        Judging (Python) and storing (mostly SQLite, which runs without the GIL) may overlap
+        on two threads: batch N+1 judged while batch N is stored. Stores must happen in the
+        order the batches were read."""
+        et = table_of(EventRow)
+        with self.engine.begin() as conn:
+            # Two events of one batch share an id only if a record was read twice: keep one.
+            rows = {e["id"]: e for e in pending.events}
+            # Only events that bring more than their own row (matches, alerts, a lease) must
+            # know whether they are new; the rest rely on the insert skipping stored ids.
+            judged = {j.event_id for j in pending.judged if j.decisions}
+            weighty = [
+                eid
+                for eid in rows
+                if eid in pending.matches or eid in pending.leases or eid in judged
+            ]
+            existing: set[str] = set()
+            for i in range(0, len(weighty), 500):
+                chunk = weighty[i : i + 500]
+                existing.update(conn.execute(select(et.c.id).where(et.c.id.in_(chunk))).scalars())
+            fresh_ids = {eid for eid in weighty if eid not in existing}
+            stored = insert_ignore(conn, et, list(rows.values()))
+            rejected = [{**r, "site_id": self.site_id} for r in pending.rejected]
+            insert_ignore(conn, table_of(RejectedRow), rejected)
+            match_rows = [m for eid in fresh_ids for m in pending.matches.get(eid, ())]
+            if match_rows:
+                conn.execute(table_of(MatchRow).insert(), match_rows)
+            insert_ignore(
+                conn, table_of(LeaseRow), [v for k, v in pending.leases.items() if k in fresh_ids]
+            )
+            opened = updated = 0
+            if self.alerts is not None:
+                fresh = [j for j in pending.judged if j.event_id in fresh_ids]
+                opened, updated = self.alerts.apply(
+                    conn, list({j.event_id: j for j in fresh}.values())
+                )
+            for upd in pending.updates:
+                _update_stored(conn, upd)
+            source = checkpoint.source if checkpoint is not None else pending.source
+            if pending.counts and source is not None:
+                add_source_counts(conn, self.site_id, source, pending.counts, self.clock.now())
+            if checkpoint is not None:
+                self._save_checkpoint(conn, checkpoint, result, pending)
+        return BatchResult(
+            result.lines,
+            result.events,
+            result.rejected,
+            result.skipped,
+            stored,
+            len(pending.events) - stored,
+            opened,
+            updated,
+        )
+
+    def _save_checkpoint(
+        self, conn: Connection, cp: Checkpoint, result: BatchResult, pending: Judgement
+    ) -> None:
+        table = table_of(CheckpointRow)
+        now = self.clock.now()
+        last = max((e["ts"] for e in pending.events), default=None)
+        own = mine(conn, table.c.site_id, self.site_id) & (table.c.source == cp.source)
+        row = conn.execute(select(table).where(own)).first()
+        values: dict[str, Any] = {
+            "path": cp.path,
+            "file_id": cp.file_id,
+            "inode": cp.inode,
+            "offset": cp.offset,
+            "updated_at": now,
+        }
+        if row is None:
+            conn.execute(
+                table.insert().values(
+                    site_id=self.site_id,
+                    source=cp.source,
+                    lines=result.lines,
+                    events=result.events,
+                    rejected=result.rejected,
+                    last_event_at=last,
+                    **values,
+                )
+            )
+            return
+        if last is not None:
+            values["last_event_at"] = last
+        conn.execute(
+            update(table)
+            .where(own)
+            .values(
+                lines=table.c.lines + result.lines,
+                events=table.c.events + result.events,
+                rejected=table.c.rejected + result.rejected,
+                **values,
+            )
+        )
+
+
+def add_source_counts(
+    conn: Connection,
+    site_id: str,
+    source: str,
+    counts: dict[tuple[str, str], int],
+    now: datetime,
+) -> None:
+    """Add to a source's counts of what it passed over (kept per kind and name)."""
+    table = table_of(SourceCountRow)
+    rows = [
+        {
+            "site_id": site_id,
+            "source": source,
+            "kind": k,
+            "name": n[:128],
+            "count": c,
+            "last_at": now,
+        }
+        for (k, n), c in counts.items()
+    ]
+    ins: Any = (sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert)(table)
+    conn.execute(
+        ins.on_conflict_do_update(
+            index_elements=["site_id", "source", "kind", "name"],
+            set_={"count": table.c.count + ins.excluded.count, "last_at": ins.excluded.last_at},
+        ),
+        rows,
+    )
+
+
+def _clip(value: str | None, width: int) -> str | None:
+    """A parsed field cut to its column's width (PostgreSQL refuses a longer one, and SQLite
+    should hold what PostgreSQL would)."""
+    return value if value is None or len(value) <= width else value[:width]
+
+
+def _update_in_batch(pending: Judgement, at: int, upd: EventUpdate) -> None:
+    """Apply a later line's update to an event of the same batch, before it is stored."""
+    j = pending.judged[at]
+    ev = j.event
+    event = replace(
+        ev,
+        blocked=ev.blocked if upd.blocked is None else upd.blocked,
+        action=upd.action or ev.action,
+        filter_category=upd.filter_category or ev.filter_category,
+    )
+    pending.judged[at] = replace(j, event=event)
+    pending.events[at]["blocked"] = event.blocked
+    pending.events[at]["action"] = _clip(event.action, 64)
+    pending.events[at]["filter_category"] = _clip(event.filter_category, 128)
+
+
+def _update_stored(conn: Connection, upd: EventUpdate) -> None:
+    """Apply a later line's update to an event stored by an earlier batch, and mark the
+    alerts that hold it as blocked when the filter blocked it."""
+    values: dict[str, Any] = {}
+    if upd.blocked is not None:
+        values["blocked"] = upd.blocked
+    if upd.action:
+        values["action"] = _clip(upd.action, 64)
+    if upd.filter_category:
+        values["filter_category"] = _clip(upd.filter_category, 128)
+    if not values:
+        return
+    et = table_of(EventRow)
+    conn.execute(
+        update(et).where(mine(conn, et.c.site_id), et.c.id == upd.event_id).values(**values)
+    )
+    if upd.blocked:
+        at, aet = table_of(AlertRow), table_of(AlertEventRow)
+        linked = select(aet.c.alert_id).where(aet.c.event_id == upd.event_id)
+        conn.execute(update(at).where(at.c.id.in_(linked)).values(blocked=True))
+
+
+def _key(o: Origin) -> tuple[str, str, int]:
+    return o.source, o.file_id, o.offset
+
+
+def _keys(pending: Judgement) -> set[tuple[str, str, int]]:
+    """Every record that brought something to a batch."""
+    found = {_key(j.origin) for j in pending.judged}
+    found.update((r["source"], r["file_id"], r["offset"]) for r in pending.rejected)
+    found.update(_key(o) for o in pending.updates_from)
+    return found
+
+
+def _error(exc: Exception) -> str:
+    """An error in one line: its type and the first line of its message."""
+    text = str(exc).strip().split("\n", 1)[0]
+    return clean_text(f"{type(exc).__name__}: {text}", 500)
+
+
+def _rejected_row(rec: RawRecord, fmt: str, reason: str) -> dict[str, Any]:
+    o: Origin = rec.origin
+    return {
+        "id": o.event_id(0),
+        "source": o.source,
+        "fmt": fmt,
+        "path": clean_text(o.path),
+        "file_id": o.file_id,
+        "offset": o.offset,
+        "reason": clean_text(reason, MAX_TEXT),
+        "raw": rec.data[: MAX_LINE + 1],
+        "read_at": rec.read_at,
+    }

@@ -1,0 +1,675 @@
+"""Typed configuration: the TOML file, validated in full, every problem named by its key path.
+
+A config is loaded once and passed to whatever needs it; nothing reads it from a global.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from monitord.core.categories import ALLOW, is_category
+from monitord.core.timeparse import parse_duration
+from monitord.settings.listen import parse_allow, parse_listen
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class School(_Section):
+    name: str = "Example Primary"
+    timezone: str = "Europe/London"
+    site_id: str = "default"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (expected e.g. Europe/London)") from exc
+        return value
+
+
+# The stores monitord works with: SQLite, and PostgreSQL through psycopg 3.
+STORE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+
+
+class Storage(_Section):
+    url: str = "sqlite:///var/monitord.db"
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        scheme, sep, _ = value.partition("://")
+        if not sep or scheme.lower() not in STORE_SCHEMES:
+            raise ValueError(
+                f"{value.split('@')[-1][:80]!r} is not a store monitord supports: expected "
+                "sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
+            )
+        return value
+
+
+class Service(_Section):
+    """The account the daemon runs as (``monitord`` on a server install). A command run as
+    root gives the files it leaves in the service's folders to this user."""
+
+    user: str = ""
+
+
+class Smtp(_Section):
+    host: str = ""
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = ""
+    password_file: str = ""
+    sender: str = "monitord@school.example"
+    pickup_dir: str = "var/outbox-mail"
+    timeout: Duration = timedelta(seconds=30)
+    # Certificate authorities to trust for the server's certificate (PEM); empty: the system's.
+    ca_file: str = ""
+
+
+class Recipients(_Section):
+    dsl: list[str] = []
+    headteacher: list[str] = []
+    chair: list[str] = []
+    technician: list[str] = []
+    online_safety_group: list[str] = []
+
+
+FORMATS = (
+    "squid",
+    "dnsmasq",
+    "bind",
+    "unbound",
+    "windows-dns",
+    "zeek",
+    "suricata",
+    "adguard",
+    "osquery",
+    "agent",
+    "pcap",
+    "dhcpd-leases",
+    "dnsmasq-leases",
+    "syslog",
+    "fortigate",
+    "sophos",
+    "panos",
+    "umbrella",
+    "e2guardian",
+)
+
+
+class Source(_Section):
+    name: str
+    format: str
+    path: str = ""  # the log file followed
+    interface: str = ""  # or, for format pcap, the interface captured on (a mirror port)
+    bpf: str = ""  # with interface: a capture filter, e.g. "port 53 or port 80 or port 443"
+    max_silence: Duration = timedelta(hours=2)
+    # Windows DNS writes dates in the server's locale: month/day (mdy), day/month (dmy) or ISO.
+    date_order: Literal["mdy", "dmy", "ymd"] | None = None
+    # Or receive syslog: udp://ADDR:PORT, tcp://ADDR:PORT or tls://ADDR:PORT (tls_cert and
+    # tls_key, PEM), from the senders in allow (addresses or CIDR blocks).
+    listen: str = ""
+    allow: list[str] = []
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Source:
+        if self.date_order is not None and self.format != "windows-dns":
+            raise ValueError("date_order applies only to format windows-dns")
+        if self.interface and self.format != "pcap":
+            raise ValueError("interface applies only to format pcap (live capture)")
+        if sum(map(bool, (self.path, self.interface, self.listen))) != 1:
+            raise ValueError(
+                "give one of path (a log file), interface (pcap capture) or listen (syslog)"
+            )
+        if self.bpf and not self.interface:
+            raise ValueError("bpf applies only with interface")
+        _check_listen(self)
+        return self
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value not in FORMATS:
+            raise ValueError(f"unknown format {value!r} (expected one of {', '.join(FORMATS)})")
+        return value
+
+
+# Formats a listener cannot feed: captures, agents' reports and state files.
+NOT_LISTENED = ("pcap", "agent", "dhcpd-leases", "dnsmasq-leases")
+
+
+def _check_listen(src: Source) -> None:
+    if not src.listen:
+        if src.allow or src.tls_cert or src.tls_key:
+            raise ValueError("allow, tls_cert and tls_key apply only with listen")
+        return
+    if src.format in NOT_LISTENED:
+        raise ValueError(f"format {src.format} cannot be received by a listener")
+    address = parse_listen(src.listen)
+    parse_allow(src.allow)
+    if not src.allow and not address.loopback:
+        raise ValueError(
+            "listen on a network address needs allow, the senders that may send "
+            '(e.g. allow = ["10.20.0.1/32"]; ["0.0.0.0/0", "::/0"] accepts anyone)'
+        )
+    if address.scheme == "tls" and not (src.tls_cert and src.tls_key):
+        raise ValueError("listen = tls://... needs tls_cert and tls_key (PEM files)")
+    if address.scheme != "tls" and (src.tls_cert or src.tls_key):
+        raise ValueError("tls_cert and tls_key apply only to listen = tls://...")
+
+
+class Lists(_Section):
+    dir: str = "var/lists"
+    # How often a running daemon looks for a change to the lists in use (an import, remove,
+    # disable, enable or update by another process) and swaps in the new index.
+    watch_interval: Duration = timedelta(seconds=30)
+
+
+LIST_FORMATS = ("ut1", "domains", "urls", "hosts", "e2guardian")
+
+
+class ListSource(_Section):
+    """One source ``lists update`` fetches: a UT1 archive or tree, or one list file."""
+
+    name: str  # the lists' names start with it: ut1/adult, ut1/gambling ...
+    url: str  # https://... (a file: .tar.gz, .gz or plain) or rsync://... (a tree or file)
+    format: Literal["ut1", "domains", "urls", "hosts", "e2guardian"]
+    category: str = ""  # for domains, urls and hosts
+    sha256: str = ""  # the download's SHA-256, when the source publishes a fixed one
+    checksum_url: str = ""  # https:// file naming the download's MD5, SHA-256 or SHA-512
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value):
+            raise ValueError(f"expected letters, digits, '-', '_' or '.', got {value!r}")
+        return value
+
+    @field_validator("url", "checksum_url")
+    @classmethod
+    def _scheme(cls, value: str, info: ValidationInfo) -> str:
+        schemes = ("https://", "rsync://") if info.field_name == "url" else ("https://",)
+        if (value or info.field_name == "url") and not value.startswith(schemes):
+            raise ValueError(f"expected a URL starting {' or '.join(schemes)}, got {value!r}")
+        if any(c.isspace() for c in value):
+            raise ValueError("a URL has no spaces in it")
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+            raise ValueError("expected 64 hexadecimal digits")
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _category(self) -> ListSource:
+        if self.format in ("domains", "urls", "hosts"):
+            if not (is_category(self.category) or self.category == ALLOW):
+                raise ValueError(f"format {self.format} needs category = a category id")
+        elif self.category:
+            raise ValueError(f"category applies to domains, urls and hosts, not {self.format}")
+        return self
+
+
+class ListUpdates(_Section):
+    """``lists update`` and the daemon's daily run of it: what to fetch and how to check it
+    before the lists in use are replaced."""
+
+    enabled: bool = True  # the daemon's daily job (with at least one source)
+    time: str = "03:30"  # school time
+    ca_file: str = ""  # PEM certificate authorities to trust for https; empty: the system's
+    timeout: Duration = timedelta(minutes=5)
+    max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)  # largest download taken
+    # A source whose lists together lose more than this share of their entries is refused.
+    max_shrink: float = Field(default=0.25, ge=0.0, le=1.0)
+    sources: list[ListSource] = []
+
+    @field_validator("time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        return hhmm(value)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique(cls, value: list[ListSource]) -> list[ListSource]:
+        names = [s.name for s in value]
+        for n in names:
+            if names.count(n) > 1:
+                raise ValueError(f"two sources named {n!r}")
+        return value
+
+
+def hhmm(value: str) -> str:
+    """A time of day as HH:MM, or ValueError."""
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError(f"expected a time of day as HH:MM, got {value!r}")
+    return value
+
+
+class Policy(_Section):
+    file: str = ""
+
+
+Role = Literal["pupil", "staff", "headteacher", "governor", "volunteer", "supply", "guest"]
+Ownership = Literal[
+    "school_single", "school_shared", "authorised", "pupil_owned", "staff_owned", "visitor_owned"
+]
+
+
+class Identity(_Section):
+    lease_time: Duration = timedelta(hours=24)
+    # How far back the identity layer keeps leases, logons and proxy user names in memory
+    # (from the newest it has seen); a backfill of older logs needs a longer history.
+    history: Duration = timedelta(days=35)
+    # A proxy user name seen from an address speaks for that address this long after.
+    proxy_user_window: Duration = timedelta(minutes=10)
+    # A lease for a device of these kinds (or for a MAC not in the inventory) raises
+    # unauthorised_device, once per device per day.
+    unauthorised_ownership: list[Ownership] = ["pupil_owned", "visitor_owned"]
+
+
+class RosterColumns(_Section):
+    """Which header of the school's MIS export holds each field (matched in any case).
+    ``forename`` and ``surname``: separate name columns, used when there is no display name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    username: str = "username"
+    display_name: str = "display_name"
+    forename: str = ""
+    surname: str = ""
+    role: str = "role"
+    year_group: str = "year_group"
+    class_name: str = Field(default="class", alias="class")
+    email: str = "email"
+
+
+class Roster(_Section):
+    columns: RosterColumns = RosterColumns()
+    # The role of every row when the export has no role column (a pupils-only export).
+    default_role: Role | None = None
+
+
+MailTiming = Literal["immediate", "batched", "next_school_hours"]
+
+
+class Alerts(_Section):
+    group_window: Duration = timedelta(hours=1)
+    batch_interval: Duration = timedelta(hours=1)
+    # An alert that keeps growing is mailed again (in the same thread) once its last mail is
+    # older than this.
+    realert_interval: Duration = timedelta(hours=1)
+    # A critical alert about someone holds back the mail of their lower alerts this long.
+    inhibit_window: Duration = timedelta(hours=4)
+    # At most this many alert mails in any hour (0: no limit); the rest wait their turn.
+    # Critical mail never waits.
+    max_mails_per_hour: int = Field(default=30, ge=0)
+    # Outside school hours (the policy's times), when high and medium mail goes. Critical
+    # mail always goes at once.
+    out_of_hours_high: MailTiming = "immediate"
+    out_of_hours_medium: MailTiming = "next_school_hours"
+
+    @field_validator("group_window", "batch_interval", "realert_interval")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
+
+
+class Pipeline(_Section):
+    batch_size: int = Field(default=2000, ge=1, le=100_000)
+    queue_size: int = Field(default=20_000, ge=1)
+    flush_interval: Duration = timedelta(seconds=1)
+    poll_interval: Duration = timedelta(seconds=1)
+    health_interval: Duration = timedelta(minutes=1)
+
+
+class Agents(_Section):
+    """Endpoint agents: the spool folder they (or a file share) drop reports into, and the
+    optional HTTPS endpoint for agents that push."""
+
+    spool: str = "var/spool"
+    evidence: str = "var/evidence"
+    listen: str = ""  # host:port of the HTTPS ingest endpoint; empty: no endpoint
+    tls_cert: str = ""
+    tls_key: str = ""
+    max_body: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    rate_per_minute: int = Field(default=600, ge=1)
+    # What keeps slow and many clients from wearing the endpoint down (collectors.httpserve).
+    header_timeout: Duration = timedelta(seconds=10)
+    body_timeout: Duration = timedelta(seconds=60)
+    keepalive_timeout: Duration = timedelta(seconds=15)
+    max_connections: int = Field(default=512, ge=1, le=65_536)
+    max_per_address: int = Field(default=32, ge=1, le=65_536)
+    max_requests: int = Field(default=100, ge=1)
+    # Reports about more than this long ago are refused (and more than 5 minutes ahead).
+    max_backfill: Duration = timedelta(days=7)
+    # The spool takes reports only from enrolled agents (else also from agents not enrolled,
+    # for devices that have no enrolled agent of their own).
+    spool_enrolled_only: bool = False
+    # The bytes of screenshots one agent may have kept at once (monitord.store.shots).
+    screenshot_quota: int = Field(default=512 * 1024 * 1024, ge=0)
+
+    @model_validator(mode="after")
+    def _tls_unless_loopback(self) -> Agents:
+        if not self.listen:
+            return self
+        host, sep, port = self.listen.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"listen {self.listen!r}: expected host:port")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together")
+        if not self.tls_cert and host not in ("127.0.0.1", "::1", "[::1]", "localhost"):
+            raise ValueError("an endpoint off this machine needs tls_cert and tls_key (HTTPS)")
+        return self
+
+
+class Search(_Section):
+    """``monitord search`` and ``timeline``: each is recorded in the audit trail with the
+    operator and, unless this is turned off, the reason they give (``--reason``), as the
+    schools' investigation procedures require."""
+
+    require_reason: bool = True
+
+
+class Digest(_Section):
+    """The weekly digest to ``recipients.online_safety_group``: when it goes, in the school's
+    time zone (a run missed while the server was down goes once at the next start)."""
+
+    enabled: bool = True
+    day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    time: str = "07:00"
+
+    @field_validator("time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        return hhmm(value)
+
+
+_PERIOD = re.compile(r"^\s*(\d+)\s*([dwy])\s*$")
+
+
+def parse_period(value: object) -> str:
+    """A retention period: ``"90d"``, ``"12w"`` or ``"7y"`` (calendar years), at least a day."""
+    if isinstance(value, str):
+        m = _PERIOD.match(value)
+        if m and int(m.group(1)) > 0:
+            return f"{int(m.group(1))}{m.group(2)}"
+    raise ValueError(f"expected a period such as '90d', '12w' or '7y', got {value!r}")
+
+
+def period_cutoff(period: str, now: datetime) -> datetime:
+    """The moment ``period`` before ``now``: what is older than this has been kept long
+    enough. Years are calendar years (29 February steps back to the 28th)."""
+    n, unit = int(period[:-1]), period[-1]
+    if unit == "y":
+        try:
+            return now.replace(year=now.year - n)
+        except ValueError:
+            return now.replace(year=now.year - n, day=28)
+    return now - timedelta(days=n * (7 if unit == "w" else 1))
+
+
+Period = Annotated[str, BeforeValidator(parse_period)]
+
+
+class Retention(_Section):
+    """How long each kind of data is kept, enforced by a daily job at ``time`` (school time).
+
+    Matches follow their events; events that belong to an alert stay as long as the alert,
+    and an alert that is not closed is never removed. The audit trail is kept for ever unless
+    ``audit`` is set."""
+
+    enabled: bool = True
+    time: str = "02:30"
+    events: Period = "90d"  # events, with their matches, DHCP leases and supply visits
+    rejected: Period = "90d"  # lines that could not be read
+    alerts: Period = "7y"  # closed alerts (from their last change), their events and mail
+    audit: Period | None = None  # off unless set
+    # The most rows a transaction deletes; each is sized to hold the write lock about 40 ms.
+    batch_size: int = Field(default=500, ge=10, le=50_000)
+
+    @field_validator("time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        return hhmm(value)
+
+
+class Settings(_Section):
+    school: School = School()
+    storage: Storage = Storage()
+    service: Service = Service()
+    smtp: Smtp = Smtp()
+    recipients: Recipients = Recipients()
+    sources: list[Source] = []
+    lists: Lists = Lists()
+    list_updates: ListUpdates = ListUpdates()
+    policy: Policy = Policy()
+    identity: Identity = Identity()
+    roster: Roster = Roster()
+    alerts: Alerts = Alerts()
+    pipeline: Pipeline = Pipeline()
+    agents: Agents = Agents()
+    search: Search = Search()
+    digest: Digest = Digest()
+    retention: Retention = Retention()
+
+
+class ConfigError(Exception):
+    """A config that cannot be used: ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Config:
+    """Validated settings plus the folder that relative paths in them are relative to."""
+
+    def __init__(self, settings: Settings, base_dir: Path, path: Path | None = None) -> None:
+        self.settings = settings
+        self.base_dir = base_dir
+        self.path = path
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.school.timezone)
+
+    @property
+    def site_id(self) -> str:
+        """This school's id in a store that several schools may share."""
+        return self.settings.school.site_id
+
+    @property
+    def database_url(self) -> str:
+        url = self.settings.storage.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/"):
+            rest = url[len(prefix) :]
+            if rest and rest != ":memory:":
+                return prefix + str(self.resolve(rest))
+        return url
+
+    @property
+    def policy_file(self) -> Path | None:
+        name = self.settings.policy.file
+        return self.resolve(name) if name else None
+
+    @property
+    def lists_dir(self) -> Path:
+        return self.resolve(self.settings.lists.dir)
+
+    @property
+    def pickup_dir(self) -> Path:
+        return self.resolve(self.settings.smtp.pickup_dir)
+
+    def smtp_password(self) -> str:
+        """From ``password_file`` (relative to the config) or ``$MONITORD_SMTP_PASSWORD``."""
+        name = self.settings.smtp.password_file
+        if name:
+            return self.resolve(name).read_text(encoding="utf-8").strip()
+        return os.environ.get("MONITORD_SMTP_PASSWORD", "")
+
+
+def config_warnings(cfg: Config) -> list[str]:
+    """What a config allows but should not: secrets other users can read, a password sent
+    in clear text. One line each, naming the key."""
+    warnings: list[str] = []
+    smtp = cfg.settings.smtp
+    for key, name in (
+        ("smtp.password_file", smtp.password_file),
+        ("agents.tls_key", cfg.settings.agents.tls_key),
+    ):
+        if not name:
+            continue
+        path = cfg.resolve(name)
+        try:
+            mode = path.stat().st_mode & 0o777
+        except OSError:
+            continue
+        if mode & 0o007:
+            warnings.append(
+                f"warning: {key}: {path} can be read by every user of this server (mode "
+                f"{mode:04o}): chmod 600 {path}"
+            )
+    if smtp.security == "none" and smtp.username and smtp.host:
+        warnings.append(
+            'warning: smtp.security = "none" with smtp.username: the password would cross the '
+            'network in clear text (SMTP AUTH without TLS); use "starttls" or "tls"'
+        )
+    return warnings
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "(top level)"
+
+
+def _describe(error: Any) -> str:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    msg = str(error.get("msg", "invalid value"))
+    msg = msg.removeprefix("Value error, ")
+    if kind not in ("value_error", "missing") and "input" in error:
+        msg += f" (got {error['input']!r})"
+    return msg
+
+
+def _missing_files(data: dict[str, Any], base_dir: Path) -> list[tuple[str, str]]:
+    """Files the config names that are not there, read from the raw document so that they are
+    reported alongside any other problem in the same run."""
+    cfg = Config(Settings(), base_dir)
+    problems: list[tuple[str, str]] = []
+
+    def check(key: str, value: object, want_file: bool) -> None:
+        if not isinstance(value, str) or not value:
+            return
+        p = cfg.resolve(value)
+        if not (p.is_file() if want_file else p.exists()):
+            problems.append((key, f"file not found: {p}"))
+
+    for section, key in (
+        ("smtp", "password_file"),
+        ("smtp", "ca_file"),
+        ("policy", "file"),
+        ("list_updates", "ca_file"),
+    ):
+        table = data.get(section)
+        if isinstance(table, dict):
+            check(f"{section}.{key}", table.get(key), True)
+    sources = data.get("sources")
+    names: set[str] = set()
+    for i, src in enumerate(sources if isinstance(sources, list) else []):
+        if not isinstance(src, dict):
+            continue
+        name = src.get("name")
+        if isinstance(name, str):
+            if name in names:
+                problems.append((f"sources[{i}].name", f"duplicate source name {name!r}"))
+            names.add(name)
+        check(f"sources[{i}].path", src.get("path"), False)
+        check(f"sources[{i}].tls_cert", src.get("tls_cert"), True)
+        check(f"sources[{i}].tls_key", src.get("tls_key"), True)
+    return problems
+
+
+def parse_config(data: dict[str, Any], base_dir: Path, label: str) -> Config:
+    """Validate a TOML document already read; raise ConfigError naming every problem."""
+    problems: list[str] = []
+    settings: Settings | None = None
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{label}: {_key_path(e['loc'])}: {_describe(e)}" for e in exc.errors()]
+    problems += [f"{label}: {k}: {m}" for k, m in _missing_files(data, base_dir)]
+    if problems or settings is None:
+        raise ConfigError(problems)
+    return Config(settings, base_dir)
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config at ``path``."""
+    label = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: config file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{label}: not valid TOML: {exc}"]) from None
+    cfg = parse_config(data, path.resolve().parent, label)
+    cfg.path = path
+    return cfg
+
+
+def find_config(explicit: str | None) -> Path:
+    """``--config``, then ``$MONITORD_CONFIG``, then ``./config/monitord.toml``, then /etc."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("MONITORD_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("config/monitord.toml")
+    if local.is_file():
+        return local
+    return Path("/etc/monitord/monitord.toml")

@@ -1,0 +1,244 @@
+from __future__ import annotations
+
+import random
+import string
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitord.classify.hostindex import (
+    HostIndex,
+    IndexBuilder,
+    IndexFileError,
+    ListInfo,
+    compile_expression,
+    hash_suffixes,
+    host_hash,
+    normal_path,
+    suffix_hashes,
+)
+from tests.conftest import UT1
+
+LABEL = st.text(alphabet=string.ascii_lowercase + string.digits + "-", min_size=1, max_size=20)
+HOST = st.lists(LABEL, min_size=1, max_size=6).map(".".join)
+
+
+def ut1_domains(folder: str) -> list[str]:
+    return (UT1 / folder / "domains").read_text(encoding="utf-8").split()
+
+
+@pytest.fixture(scope="module")
+def real() -> HostIndex:
+    """Three real UT1 lists, two of them sharing most names (redirector, strict_redirector)."""
+    b = IndexBuilder()
+    for folder, category in (
+        ("gambling", "gambling"),
+        ("redirector", "filter_bypass"),
+        ("strict_redirector", "filter_bypass"),
+    ):
+        lid = b.list_id(ListInfo(f"ut1/{folder}", category, 7, "ab" * 32, None, "ut1"))
+        b.add_hosts(lid, ut1_domains(folder))
+    return b.build()
+
+
+@given(st.lists(HOST, min_size=1, max_size=40))
+@settings(max_examples=60, deadline=None)
+def test_numpy_and_python_hashes_agree(hosts: list[str]) -> None:
+    buf = np.frombuffer(("\n".join(hosts) + "\n").encode(), dtype=np.uint8)
+    hashes, line, starts = hash_suffixes(buf)
+    first = np.concatenate([[0], np.flatnonzero(buf == 10)[:-1] + 1])
+    numpy_side = [
+        (int(i), int(s - first[i]), int(h)) for h, i, s in zip(hashes, line, starts, strict=True)
+    ]
+    python_side = []
+    for i, host in enumerate(hosts):
+        labels = host.split(".")
+        for k in range(len(labels)):
+            suffix = ".".join(labels[k:])
+            python_side.append((i, len(host) - len(suffix), host_hash(suffix.encode())))
+    assert numpy_side == python_side
+
+
+@given(HOST)
+@settings(max_examples=100, deadline=None)
+def test_suffix_hashes_are_label_suffixes(host: str) -> None:
+    got = suffix_hashes(host)
+    if host.rsplit(".", 1)[-1].isdigit():
+        assert got == [(0, host_hash(host.encode()))]
+        return
+    labels = host.split(".")
+    want = [".".join(labels[k:]) for k in range(len(labels))]
+    assert [host[s:] for s, _ in got] == want
+    assert [h for _, h in got] == [host_hash(w.encode()) for w in want]
+
+
+def test_real_lists_found_on_label_boundaries(real: HostIndex) -> None:
+    name = ut1_domains("gambling")[10]
+    hits = real.host_hits(f"a.b.{name}")
+    assert [(entry, real.kind(row)) for entry, row in hits] == [(name, ((0,), False))]
+    assert real.name(hits[0][1]) == name
+    assert real.host_hits(f"x{name}") == []
+    assert real.host_hits(f"{name}.evil.example") == []
+
+
+def test_a_name_in_two_lists_carries_both(real: HostIndex) -> None:
+    both = set(ut1_domains("redirector")) & set(ut1_domains("strict_redirector"))
+    name = sorted(both)[0]
+    [(entry, row)] = real.host_hits(name)
+    assert entry == name
+    assert real.kind(row) == ((1, 2), False)
+    assert len(real) < real.entries  # one row for each name, however many lists have it
+
+
+def test_batch_agrees_with_one_at_a_time(real: HostIndex) -> None:
+    rng = random.Random(5)
+    listed = ut1_domains("gambling") + ut1_domains("redirector")
+    hosts = []
+    for _ in range(20000):
+        r = rng.random()
+        if r < 0.2:
+            hosts.append(rng.choice(["www.", "m.", "a.b.", ""]) + rng.choice(listed))
+        elif r < 0.25:
+            hosts.append("x" + rng.choice(listed))
+        elif r < 0.3:
+            hosts.append(f"{rng.randrange(256)}.{rng.randrange(256)}.1.2")
+        else:
+            word = "".join(rng.choices(string.ascii_lowercase, k=rng.randrange(3, 15)))
+            hosts.append(f"{word}.{rng.choice(['com', 'net', 'co.uk', 'org'])}")
+    hosts += ["", "com", "::1", "2001:db8::1"]
+    items, starts, rows = real.batch_hits(hosts)
+    batch = [
+        (int(i), hosts[i][s:], real.confirm(hosts[i][s:], int(r)))
+        for i, s, r in zip(items, starts, rows, strict=True)
+    ]
+    single = [(i, e, r) for i, h in enumerate(hosts) for e, r in real.host_hits(h)]
+    assert batch == single
+    assert len(single) > 3000
+
+
+def test_addresses_match_only_whole() -> None:
+    b = IndexBuilder()
+    lid = b.list_id(ListInfo("ip", "malware"))
+    b.add_hosts(lid, ["10.1.2.3", "2001:db8::1", "1.2"])
+    ix = b.build()
+    hosts = ["10.1.2.3", "5.10.1.2.3", "2001:db8::1", "9.1.2", "1.2"]
+    assert [bool(ix.host_hits(h)) for h in hosts] == [True, False, True, False, True]
+    items, _, _ = ix.batch_hits(hosts)
+    assert items.tolist() == [0, 2, 4]
+
+
+def test_file_round_trip_and_mapping(tmp_path: Path) -> None:
+    b = IndexBuilder()
+    lid = b.list_id(ListInfo("ut1/gambling", "gambling", 3, "cd" * 32, "2026-11-20T10:00", "ut1"))
+    names = ut1_domains("gambling")
+    b.add_host_lines(lid, ("\n".join(names) + "\n").encode())
+    b.add_url(lid, "casino.example", "/Poker%20Room", "casino.example/Poker%20Room")
+    b.add_expression(lid, "^bet[0-9]+\\.")
+    path = b.write(tmp_path / "index.mdi")
+    ix = HostIndex.load(path)
+    assert ix.path == path
+    assert ix.lists[0] == ListInfo(
+        "ut1/gambling", "gambling", 3, "cd" * 32, "2026-11-20T10:00", "ut1"
+    )
+    assert ix.entries == len(names) + 2
+    [(entry, row)] = ix.host_hits("www." + names[-1])
+    assert entry == names[-1]
+    assert ix.kind(row) == ((0,), False)
+    [(_, url_row)] = ix.host_hits("casino.example")
+    assert ix.kind(url_row) == ((), True)
+    assert ix.urls["casino.example"][0].path == "/poker room"
+    assert ix.expression_matches("bet365.com/") == [("^bet[0-9]+\\.", 0)]
+    assert not (tmp_path / "index.mdi.tmp").exists()
+
+
+def test_not_an_index(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.mdi"
+    empty.write_bytes(b"")
+    with pytest.raises(IndexFileError, match="empty"):
+        HostIndex.load(empty)
+    other = tmp_path / "other.mdi"
+    other.write_bytes(b"MONIDX00" + b"\0" * 64)
+    with pytest.raises(IndexFileError, match="not a monitord index"):
+        HostIndex.load(other)
+
+
+def test_bad_names_never_become_entries() -> None:
+    b = IndexBuilder()
+    lid = b.list_id(ListInfo("l", "drugs"))
+    assert b.add_hosts(lid, ["", "a" * 300, "ok.example", "two\nlines"]) == 1
+    ix = b.build()
+    assert [e for e, _ in ix.host_hits("ok.example")] == ["ok.example"]
+    assert ix.host_hits("a" * 300) == []
+
+
+def test_expressions_line_by_line() -> None:
+    b = IndexBuilder()
+    lid = b.list_id(ListInfo("ut1/malware", "malware"))
+    for line in (UT1 / "malware" / "expressions").read_text().splitlines():
+        assert b.add_expression(lid, line)
+    # A negated class can run over a line end; such a match stands for no line.
+    assert b.add_expression(lid, "casino[^/]*poker")
+    ix = b.build()
+    text = "\n".join(
+        [
+            "1.2.3.4/search?q=12",  # 0: the UT1 expression
+            "example.com/casino",  # 1: only with the next line
+            "poker.example/",  # 2
+            "casino-poker.example/",  # 3
+            "1.2.3.4/search?q=12x",  # 4: anchored at the end
+        ]
+    )
+    assert ix.expression_lines(text) == [0, 3]
+    assert ix.expression_lines("") == []
+
+
+def test_posix_classes_and_bad_expressions() -> None:
+    rx = compile_expression("^[[:digit:]]+\\.[[:alpha:]]+$")
+    assert rx.search("12.ab")
+    assert not rx.search("12.a1")
+    b = IndexBuilder()
+    lid = b.list_id(ListInfo("x", "malware"))
+    assert not b.add_expression(lid, "(unclosed")
+    assert b.rejected
+    assert "not a regular expression" in b.rejected[0]
+
+
+def test_normal_path() -> None:
+    assert normal_path("/A%20B//c?Q=1//2") == "/a b/c?q=1//2"
+    assert normal_path("/plain") == "/plain"
+
+
+def test_url_entries_match_on_path_segments() -> None:
+    b = IndexBuilder()
+    lid = b.list_id(ListInfo("u", "gaming"))
+    for path in ("/flash", "/flash/games", "/a?b=1", "/x/y"):
+        b.add_url(lid, "site.example", path, "site.example" + path)
+    ix = b.build()
+
+    def paths(p: str) -> list[str]:
+        return [u.path for u in ix.url_matches("site.example", p)]
+
+    assert paths("/flash") == ["/flash"]
+    assert paths("/flash/") == ["/flash"]
+    assert paths("/flash/games/1?q") == ["/flash", "/flash/games"]
+    assert paths("/flashy") == []
+    assert paths("/a?b=12") == ["/a?b=1"]
+    assert paths("/a?c=1") == []
+    assert paths("/x") == []
+    assert paths("/") == []
+    assert ix.url_matches("other.example", "/flash") == []
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 1000, 1001])
+def test_names_read_from_the_file_match_the_build(tmp_path: Path, count: int) -> None:
+    b = IndexBuilder()
+    lid = b.list_id(ListInfo("l", "drugs"))
+    b.add_hosts(lid, [f"n{i}.example" for i in range(count)])
+    built = b.build()
+    loaded = HostIndex.load(b.write(tmp_path / "i.mdi"))
+    assert [loaded.name(r) for r in range(len(loaded))] == [
+        built.name(r) for r in range(len(built))
+    ]

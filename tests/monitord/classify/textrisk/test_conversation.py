@@ -1,0 +1,46 @@
+"""Recent typing per person and app, and the lesson a person has open: bounded, in event time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from monitord.classify.textrisk.conversation import JOIN, Conversations
+
+T = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+
+
+def test_messages_in_the_window_are_joined_in_order() -> None:
+    c = Conversations()
+    c.add("amy", "roblox", T, "hi")
+    c.add("amy", "discord", T, "elsewhere")
+    r = c.add("amy", "roblox", T + timedelta(minutes=2), "there")
+    assert (r.text, r.messages, r.seconds) == (f"hi{JOIN}there", 2, 120)
+
+
+def test_old_messages_fall_out_of_the_window() -> None:
+    c = Conversations(window=timedelta(minutes=5))
+    c.add("amy", "roblox", T, "old")
+    r = c.add("amy", "roblox", T + timedelta(minutes=6), "new")
+    assert (r.text, r.messages) == ("new", 1)
+
+
+def test_everything_is_bounded() -> None:
+    c = Conversations(max_messages=3, max_chars=20, max_people=2)
+    for i in range(10):
+        r = c.add("amy", "app", T + timedelta(seconds=i), f"m{i}")
+    assert r.messages == 3
+    long = c.add("bob", "app", T, "x" * 50)
+    assert len(long.text) == 20
+    c.add("cat", "app", T, "hello")
+    assert len(c) == 2  # amy, the least recently active, is gone
+    assert c.add("amy", "app", T + timedelta(seconds=20), "again").messages == 1
+
+
+def test_a_lesson_title_is_context_for_twenty_minutes() -> None:
+    c = Conversations()
+    c.note_title("amy", T, "Year 6 PSHE - Word", lesson=True)
+    assert c.lesson("amy", T + timedelta(minutes=10)) == "Year 6 PSHE - Word"
+    assert c.lesson("amy", T + timedelta(minutes=30)) is None
+    assert c.lesson("bob", T) is None
+    c.note_title("amy", T + timedelta(minutes=11), "YouTube", lesson=False)
+    assert c.lesson("amy", T + timedelta(minutes=12)) is None

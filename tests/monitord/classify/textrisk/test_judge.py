@@ -1,0 +1,118 @@
+"""The text judgement: frames joined to acts, explicit words, grooming patterns, harmless
+senses, help seeking, lesson context, age bands and languages; the shared dev corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitord.classify.textrisk.corpus import judge_item, passes, read_corpus
+from monitord.classify.textrisk.judge import ADULT, INFANT, JUNIOR, TITLE, TYPED, TextJudge
+from monitord.classify.textrisk.lexicon import default_lexicon
+from tests.conftest import SHARED
+
+DEV = SHARED / "data" / "texts" / "dev-corpus.tsv"
+
+
+@pytest.fixture(scope="module")
+def judge() -> TextJudge:
+    return TextJudge(default_lexicon())
+
+
+def test_a_method_frame_joined_to_an_act_is_over_for_a_pupil(judge: TextJudge) -> None:
+    v = judge.judge("how many paracetamol does it take to die", band=JUNIOR)
+    assert v.categories == ("suicide",)
+    reasons = " ".join(v.scores[0].reasons)
+    assert 'frames it (asking for a method) joined to "to die"' in reasons
+
+
+def test_an_act_alone_is_not_over_and_a_harmless_object_lowers_it(judge: TextJudge) -> None:
+    assert judge.judge("knife skills for kids cooking").categories == ()
+    assert judge.judge("how to kill weeds in the garden").categories == ()
+    assert judge.judge("how to make a knife at home to hurt someone").categories == ("violence",)
+
+
+def test_explicit_words_are_over_for_everyone_topic_words_for_pupils(judge: TextJudge) -> None:
+    assert judge.judge("i want to kill myself", band=ADULT).categories == ("suicide",)
+    assert judge.judge("suicide", band=JUNIOR).categories == ("suicide",)
+    assert judge.judge("suicide", band=ADULT).categories == ()
+
+
+def test_slang_leetspeak_spacing_and_typos(judge: TextJudge) -> None:
+    for text in ("im going to unalive myself", "k m s", "sewer slide methods", "su1c1de plan"):
+        assert "suicide" in judge.judge(text).categories, text
+    v = judge.judge("how many paracetmol to overdoes")
+    assert "suicide" in v.categories
+    assert any(h.typed == "paracetmol" for h in v.hits)
+
+
+def test_emoji_carry_meaning(judge: TextJudge) -> None:
+    assert "violence" in judge.judge("bringing my 🔪 tomorrow hes getting it", TYPED).categories
+
+
+def test_one_grooming_signal_is_not_an_alert_two_kinds_are(judge: TextJudge) -> None:
+    one = judge.judge("dont tell anyone ok", TYPED)
+    assert one.categories == ()
+    assert "one alone is not a pattern" in one.scores[0].reasons[-1]
+    two = judge.judge("dont tell anyone ok, send me a pic", TYPED)
+    assert two.categories == ("grooming",)
+    assert set(two.signals) == {"secrecy", "photo"}
+    for band in (INFANT, JUNIOR, ADULT):
+        assert judge.judge("free robux", TYPED, band).categories == ()
+
+
+def test_an_older_contact_is_a_signal_read_from_an_age(judge: TextJudge) -> None:
+    v = judge.judge("hes 24 and wants to meet me", TYPED)
+    assert v.categories == ("grooming",)
+    assert set(v.signals) == {"older", "meet"}
+    assert set(judge.judge("im 10 and can meet me at the park lol", TYPED).signals) == {"meet"}
+
+
+def test_help_seeking_is_marked_as_support_for_pupils_only(judge: TextJudge) -> None:
+    v = judge.judge("samaritans number", band=JUNIOR)
+    assert v.support == ("suicide",)
+    assert v.support_seeking
+    assert judge.judge("samaritans number", band=ADULT).categories == ()
+
+
+def test_idioms_and_grief_are_harmless(judge: TextJudge) -> None:
+    for text in ("this homework is killing me lol", "i nearly died laughing", "my nan died"):
+        assert judge.judge(text, TYPED).categories == (), text
+
+
+def test_a_lesson_open_beside_a_search_lowers_topic_words_not_intent(judge: TextJudge) -> None:
+    lesson = "Drugs and alcohol - PSHE Year 6 - Word"
+    assert judge.judge("cannabis").categories == ("drugs",)
+    v = judge.judge("cannabis", lesson=lesson)
+    assert v.categories == ()
+    assert v.context == (f'a lesson document was open: "{lesson}"',)
+    assert judge.judge("i want to kill myself", lesson=lesson).categories == ("suicide",)
+
+
+def test_a_window_title_needs_more_than_a_search(judge: TextJudge) -> None:
+    assert judge.judge("suicide", TITLE).categories == ()
+    assert "suicide" in judge.judge("how to kill yourself painlessly", TITLE).categories
+
+
+def test_other_languages_count_when_the_text_is_in_them(judge: TextJudge) -> None:
+    v = judge.judge("jak popełnić samobójstwo")
+    assert v.categories == ("suicide",)
+    assert v.language.code == "pl"
+    assert judge.judge("khudkushi kaise karte hain").language.code == "ur"
+    # A Romanian word that is English slang is read as Romanian in a Romanian text.
+    assert judge.judge("cum să desenez o pisică").categories == ()
+
+
+def test_an_unknown_band_is_refused(judge: TextJudge) -> None:
+    with pytest.raises(ValueError, match="unknown age band"):
+        judge.judge("x", band="toddler")
+
+
+def test_every_line_of_the_shared_dev_corpus_passes(judge: TextJudge) -> None:
+    items = read_corpus(DEV)
+    assert len(items) >= 50
+    failed = [
+        (i.where, i.expected, i.text, judge_item(judge, i).categories)
+        for i in items
+        if not passes(i, judge_item(judge, i))
+    ]
+    assert failed == []

@@ -1,0 +1,50 @@
+"""Telling a text's language: script, CLD2, and the lexicons' words."""
+
+from __future__ import annotations
+
+from monitord.classify.textrisk.language import PLAIN_ENGLISH, identify
+
+MARKERS = {
+    "en": frozenset({"the", "how"}),
+    "pl": frozenset({"jak", "sie"}),
+    "ur": frozenset({"kaise", "hai", "hain"}),
+    "ro": frozenset({"sa", "cum"}),
+}
+
+
+def _id(text: str, found: dict[str, int] | None = None) -> tuple[str, bool]:
+    got = identify(text, text.lower().split(), MARKERS, found)
+    return got.code, got.sure
+
+
+def test_scripts_say_the_language() -> None:
+    assert _id("আত্মহত্যা করার উপায়") == ("bn", True)
+    assert _id("ਖੁਦਕੁਸ਼ੀ ਕਿਵੇਂ ਕਰੀਏ") == ("pa", True)
+    assert _id("خودکشی کیسے کریں") == ("ur", True)
+    assert _id("كيف أنتحر") == ("ar", True)
+
+
+def test_cld2_names_a_longer_latin_text() -> None:
+    got = identify("jak zrobić naleśniki z serem", [], MARKERS)
+    assert got.code == "pl"
+    assert got.how.startswith("CLD2")
+    assert got.reads("pl")
+    assert got.reads("en")
+
+
+def test_marker_and_lexicon_words_name_what_cld2_cannot() -> None:
+    got = identify("khudkushi kaise karte hain", ["khudkushi", "kaise", "karte", "hain"], MARKERS)
+    assert (got.code, got.sure) == ("ur", True)
+    assert got.reads("pa")  # romanised Punjabi shares its words
+    assert "kaise" in got.how
+    assert _id("zorp blat", {"ro": 1})[0] == "ro"
+
+
+def test_with_no_evidence_a_text_is_english_and_unsure() -> None:
+    assert _id("qwxz") == ("en", False)
+    assert PLAIN_ENGLISH.reads("en")
+    assert not PLAIN_ENGLISH.reads("pl")
+
+
+def test_broken_text_is_no_error() -> None:
+    assert identify("lone \ud800 surrogate", [], MARKERS).code == "en"

@@ -1,0 +1,110 @@
+"""Lexicon files: reading, errors naming the key, joined forms, one-slip typos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitord.classify.textrisk.lexicon import (
+    ACT,
+    EXPLICIT,
+    FRAME,
+    SIGNAL,
+    Lexicon,
+    LexiconError,
+    default_lexicon,
+    load_lexicons,
+    read_lexicon,
+    slips,
+)
+
+LEXICON = """
+language = "xx"
+name = "Test"
+markers = ["zorp"]
+[frames]
+method = ["how to"]
+[suicide]
+explicit = ["end my life"]
+act = ["paracetamol"]
+[grooming.signals]
+gift = ["robux"]
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "xx.toml") -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def _found(lex: Lexicon, text: str) -> set[tuple[str, str]]:
+    return {(lex.entries[k.entry].phrase, k.typo) for _f, _l, k in lex.scan(text)}
+
+
+def test_a_lexicon_file_gives_its_language_and_entries(tmp_path: Path) -> None:
+    lang, entries = read_lexicon(_write(tmp_path, LEXICON))
+    assert (lang.code, lang.name, lang.markers) == ("xx", "Test", frozenset({"zorp"}))
+    got = {(e.phrase, e.cls, e.category, e.kind) for e in entries}
+    assert got == {
+        ("how to", FRAME, "", "method"),
+        ("end my life", EXPLICIT, "suicide", ""),
+        ("paracetamol", ACT, "suicide", ""),
+        ("robux", SIGNAL, "grooming", "gift"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ('name = "x"', "language: expected a language code"),
+        ('language = "x"\n[nonsense]\nact = ["a"]', r"\[nonsense\] is not a category id"),
+        ('language = "x"\n[suicide]\nloud = ["a"]', "suicide.loud: not one of"),
+        ('language = "x"\n[frames]\nwhy = ["a"]', "frames.why: not one of"),
+        ('language = "x"\n[grooming.signals]\nhugs = ["a"]', "grooming.signals.hugs: not one of"),
+        ('language = "x"\n[suicide]\nact = "a"', "suicide.act: expected a list of strings"),
+        ("language = ", "not valid TOML"),
+    ],
+)
+def test_a_bad_lexicon_is_refused_naming_the_key(tmp_path: Path, text: str, why: str) -> None:
+    with pytest.raises(LexiconError, match=why):
+        read_lexicon(_write(tmp_path, text))
+
+
+def test_phrases_match_whole_words_and_explicit_ones_joined(tmp_path: Path) -> None:
+    _write(tmp_path, LEXICON)
+    lex = load_lexicons(tmp_path)
+    assert ("end my life", "") in _found(lex, "i will endmylife")
+    assert _found(lex, "robuxes and paracetamols") == set()
+    first, last, _key = next(iter(lex.scan("please end my life now")))
+    assert (first, last) == (1, 3)
+
+
+def test_one_slip_in_a_long_word_is_forgiven_unless_it_spells_a_real_word(tmp_path: Path) -> None:
+    _write(tmp_path, LEXICON.replace('act = ["paracetamol"]', 'act = ["paracetamol", "strangle"]'))
+    (tmp_path / "words.txt").write_text("# real words\nstrange\n", encoding="utf-8")
+    lex = load_lexicons(tmp_path)
+    assert _found(lex, "paracetmol") == {("paracetamol", "paracetmol")}
+    assert _found(lex, "paracetemol") == {("paracetamol", "paracetemol")}
+    assert _found(lex, "praacetamol") == {("paracetamol", "praacetamol")}
+    assert _found(lex, "strange") == set()
+    assert _found(lex, "robx") == set()  # short words are never guessed at
+
+
+def test_slips_are_the_kinds_children_make() -> None:
+    s = slips("overdose")
+    assert {"overdos", "ovredose", "overddose", "overdase"} <= s
+    assert "overdose" not in s
+    assert "xverdose" not in s  # consonants are not swapped for others
+
+
+def test_the_shipped_lexicons_load_in_every_language() -> None:
+    lex = default_lexicon()
+    assert {"en", "pl", "ro", "ur"} <= set(lex.languages)
+    assert lex.key_count > len(lex.entries)
+
+
+def test_a_missing_folder_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(LexiconError, match="not a folder of lexicons"):
+        load_lexicons(tmp_path / "nope")

@@ -1,0 +1,60 @@
+"""Reading texts as the lexicons are read: Latin fast path, disguises, native scripts, emoji."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from monitord.classify.textrisk.normal import canonical, readings, script_of, shown
+from monitord.core.textnorm import variants
+
+
+def test_plain_lower_case_ascii_reads_as_itself() -> None:
+    assert readings("How  to draw a Cat") == ("how to draw a cat",)
+
+
+def test_disguises_read_as_the_textnorm_readings() -> None:
+    for text in ("K I L L myself", "su1c1de", "$elf h@rm", "diiiie", "s.e.w.e.r.s.l.i.d.e"):
+        assert readings(text) == variants(text)
+    assert readings("K I L L myself")[0] == "kill myself"
+
+
+def test_accented_latin_folds_as_typed_without_accents() -> None:
+    assert canonical("jak się ciąć żeby nie było widać") == canonical(
+        "jak sie ciac zeby nie bylo widac"
+    )
+    assert canonical("cum să mor fără durere") == "cum sa mor fara durere"
+
+
+def test_native_scripts_keep_their_letters_and_vowel_signs() -> None:
+    assert readings("আত্মহত্যা করার উপায়") == ("আত্মহত্যা করার উপায়",)
+    assert readings("ਖੁਦਕੁਸ਼ੀ ਕਿਵੇਂ ਕਰੀਏ")[0].split() == ["ਖੁਦਕੁਸ਼ੀ", "ਕਿਵੇਂ", "ਕਰੀਏ"]
+    assert script_of("আত্মহত্যা") == "Bengali"
+    assert script_of("ਖੁਦਕੁਸ਼ੀ") == "Gurmukhi"
+    assert script_of("how") == "Latin"
+
+
+def test_arabic_script_spellings_are_made_one() -> None:
+    # Arabic and Urdu yeh and kaf, alef with hamza, harakat and tatweel, a question mark.
+    assert canonical("كيف أنتحر؟") == canonical("کیف انتحر")
+    assert canonical("خُودکُشی") == canonical("خودکشي")
+    assert canonical("خودکـشی") == canonical("خودکشی")
+    assert script_of("خودکشی کیسے کریں") == "Arabic"
+
+
+def test_emoji_with_a_meaning_become_words_the_rest_spaces() -> None:
+    r = readings("bringing this tomorrow 🔪🏽 😂")[0]
+    assert r == "bringing this tomorrow emojiknife"
+    assert shown("emojiknife") == "\U0001f52a"
+    assert shown("word") == "word"
+
+
+def test_mixed_scripts_keep_every_word() -> None:
+    assert readings("mujhe خودکشی karni hai")[0] == "mujhe خودکشي karni hai"
+
+
+@given(st.text(max_size=200))
+def test_any_string_reads_without_raising(text: str) -> None:
+    out = readings(text)
+    assert out
+    assert all(isinstance(r, str) and r == r.strip() for r in out)

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select, text
+from sqlmodel import SQLModel
+
+from monitord.store.database import (
+    SchemaError,
+    audit,
+    current_revision,
+    head_revision,
+    insert_ignore,
+    make_engine,
+    open_store,
+    table_of,
+    verify_audit,
+)
+from monitord.store.tables import EventRow, include_name
+
+pytestmark = pytest.mark.stores
+
+T0 = datetime(2026, 11, 19, 9, 0, tzinfo=UTC)
+
+
+def test_new_store_is_created_at_head(blank_url: str, store_kind: str) -> None:
+    engine = open_store(blank_url)
+    assert current_revision(engine) == head_revision()
+    if store_kind == "sqlite":
+        with engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    engine.dispose()
+
+
+def test_migrations_describe_the_models(store_url: str) -> None:
+    engine = open_store(store_url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"include_name": include_name})
+        diff = compare_metadata(context, SQLModel.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_a_database_behind_is_refused_with_the_fix(store_url: str) -> None:
+    open_store(store_url).dispose()
+    engine = open_store(store_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    engine.dispose()
+    with pytest.raises(SchemaError, match="run `monitord db upgrade`"):
+        open_store(store_url)
+
+
+def test_foreign_database_is_not_touched(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE payroll (id INTEGER)"))
+    engine.dispose()
+    with pytest.raises(SchemaError):
+        open_store(blank_url)
+
+
+def test_audit_chain_verifies_and_catches_an_edit(store_url: str) -> None:
+    engine = open_store(store_url)
+    with engine.begin() as conn:
+        for i in range(5):
+            audit(
+                conn,
+                "dsl",
+                "alert.note",
+                f"alert:{i}",
+                {"text": f"note {i}"},
+                now=T0 + timedelta(minutes=i),
+            )
+    with engine.connect() as conn:
+        assert verify_audit(conn) == (5, None)
+    # Someone edits a note directly in the database.
+    with engine.begin() as conn:
+        conn.execute(text('UPDATE audit SET detail = \'{"text": "nothing to see"}\' WHERE id = 3'))
+    with engine.connect() as conn:
+        assert verify_audit(conn) == (2, 3)
+    engine.dispose()
+
+
+def test_audit_chain_catches_a_deleted_record(store_url: str) -> None:
+    engine = open_store(store_url)
+    with engine.begin() as conn:
+        for i in range(4):
+            audit(conn, "dsl", "alert.view", f"alert:{i}", now=T0)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit WHERE id = 2"))
+    with engine.connect() as conn:
+        assert verify_audit(conn) == (1, 3)
+    engine.dispose()
+
+
+def event_row(n: int, ts: datetime, **values: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "id": f"ev{n:030d}",
+        "site_id": "default",
+        "ts": ts,
+        "source": "pihole",
+        "fmt": "dnsmasq",
+        "kind": "dns",
+        "domain": f"host{n}.example",
+        "blocked": False,
+        "attribution": "unattributed",
+        "severity": "none",
+        "file_id": "f" * 64,
+        "offset": n,
+        "raw": b"line",
+    }
+    row.update(values)
+    return row
+
+
+def test_events_are_stored_once_whatever_their_day(store_url: str) -> None:
+    engine = open_store(store_url)
+    et = table_of(EventRow)
+    rows = [event_row(i, T0 + timedelta(hours=10 * i)) for i in range(6)]
+    with engine.begin() as conn:
+        assert insert_ignore(conn, et, rows) == 6
+    with engine.begin() as conn:
+        # The same events again (a restart re-reading its last lines), one new.
+        again = [*rows[3:], event_row(9, T0 - timedelta(days=40))]
+        assert insert_ignore(conn, et, again) == 1
+        # One at a time takes the other path.
+        assert insert_ignore(conn, et, [rows[0]]) == 0
+    with engine.connect() as conn:
+        stored = conn.execute(select(et.c.id, et.c.ts).order_by(et.c.ts)).all()
+    engine.dispose()
+    assert [r.id for r in stored] == [f"ev{9:030d}"] + [r["id"] for r in rows]
+    assert stored[0].ts.replace(tzinfo=UTC) == T0 - timedelta(days=40)
+
+
+def test_sizes_and_offsets_past_two_gib_are_kept(store_url: str) -> None:
+    engine = open_store(store_url)
+    et = table_of(EventRow)
+    big = 5 * 2**30
+    with engine.begin() as conn:
+        insert_ignore(conn, et, [event_row(1, T0, size=big, offset=big + 1)])
+    with engine.connect() as conn:
+        assert conn.execute(select(et.c.size, et.c.offset)).one() == (big, big + 1)
+    engine.dispose()
