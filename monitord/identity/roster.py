@@ -2,11 +2,19 @@
 
 Re-importing updates rows and records what changed in the audit trail. Someone missing from a
 new roster has left: they are marked inactive and kept, because past events still name them.
+A school whose MIS exports pupils and staff separately imports each with its scope: only the
+people of that scope who are missing from the file have left (a staff row in a pupils' file is
+refused). A merge adds and updates and marks no one as left.
 
 The roster's header names come from the config's ``[roster.columns]`` (defaults: the DESIGN
 header), so a SIMS or Arbor export can be imported as it is: names written ``Surname,
 Forename`` are turned round, separate forename and surname columns are joined, and year groups
 written ``Year 6`` or ``Reception`` become ``6`` and ``R``.
+
+A MAC may be written as most tools print it (``aa:bb:cc:dd:ee:ff``, ``AA-BB-CC-DD-EE-FF``,
+Cisco's ``aabb.ccdd.eeff``, ``aabbcc-ddeeff``, bare ``aabbccddeeff``) and is stored as
+``aa:bb:cc:dd:ee:ff``. One MAC on two devices, and a device assigned to someone the roster does
+not list, are refused.
 
 The devices file may add two columns to the DESIGN header: ``ip``, an address reserved for the
 device (kept as history in ``reservations``: a changed reservation ends the old one at the
@@ -23,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy import Connection, Engine, select, update
 
@@ -40,12 +49,26 @@ OWNERSHIP = (
     "staff_owned",
     "visitor_owned",
 )
+# The roles each scope of a partial roster covers: the people an MIS's pupil export or staff
+# export lists.
+SCOPES: dict[str, tuple[str, ...]] = {
+    "pupils": ("pupil",),
+    "staff": ("staff", "headteacher", "governor", "volunteer", "supply"),
+}
+Scope = Literal["pupils", "staff"]
 PEOPLE_HEADER = ("username", "display_name", "role", "year_group", "class", "email")
 DEVICE_HEADER = ("device_id", "mac", "hostname", "ownership", "assigned_to")
 DEVICE_OPTIONAL = ("ip", "location")
 # A reservation first known at an import is taken to have held since before any log.
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
-_MAC = re.compile(r"^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$")
+# Ways a MAC is written: six groups of one or two hex digits (colons or hyphens, one kind),
+# three groups of four (Cisco's dots, or hyphens), two groups of six, or twelve digits.
+_MAC_FORMS = (
+    re.compile(r"([0-9a-f]{1,2})([:-])([0-9a-f]{1,2})(?:\2([0-9a-f]{1,2})){4}"),
+    re.compile(r"[0-9a-f]{4}([.-])[0-9a-f]{4}\1[0-9a-f]{4}"),
+    re.compile(r"[0-9a-f]{6}[:-][0-9a-f]{6}"),
+    re.compile(r"[0-9a-f]{12}"),
+)
 _YEAR = re.compile(r"^(?:year|yr|y)?\s*(\d{1,2}|r|n)$")
 _YEAR_WORDS = {"reception": "R", "rec": "R", "nursery": "N", "nur": "N"}
 
@@ -119,13 +142,20 @@ def year_group(value: str) -> str | None:
 
 
 def normalise_mac(value: str) -> str | None:
+    """A MAC in any of the spellings above as ``aa:bb:cc:dd:ee:ff``; None for anything else."""
     v = value.strip().lower()
-    if not _MAC.match(v):
+    if _MAC_FORMS[0].fullmatch(v):
+        digits = "".join(part.zfill(2) for part in re.split(r"[:-]", v))
+    elif any(form.fullmatch(v) for form in _MAC_FORMS[1:]):
+        digits = re.sub(r"[.:-]", "", v)
+    else:
         return None
-    return v.replace("-", ":")
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 
-def _people_rows(path: Path, now: datetime, roster: Roster | None) -> list[dict[str, object]]:
+def _people_rows(
+    path: Path, now: datetime, roster: Roster | None, scope: Scope | None = None
+) -> list[dict[str, object]]:
     roster = roster or Roster()
     cols = roster.columns
     names = {
@@ -162,6 +192,12 @@ def _people_rows(path: Path, now: datetime, roster: Roster | None) -> list[dict[
                 f"{', '.join(YEAR_GROUPS)}"
             )
             continue
+        if scope is not None and role not in SCOPES[scope]:
+            problems.append(
+                f"{path}: line {line}: role {role!r} is not in scope {scope} "
+                f"(expected {', '.join(SCOPES[scope])}; is this the right file?)"
+            )
+            continue
         if username in rows:
             problems.append(f"{path}: line {line}: username {username!r} appears twice")
             continue
@@ -183,21 +219,28 @@ def _people_rows(path: Path, now: datetime, roster: Roster | None) -> list[dict[
     return list(rows.values())
 
 
-def _device_rows(path: Path, now: datetime) -> list[dict[str, object]]:
+def _device_rows(path: Path, now: datetime, people: set[str]) -> list[dict[str, object]]:
+    """The devices file's rows; ``people``: the usernames on the roster, whom a device may
+    be assigned to."""
     problems: list[str] = []
     rows: dict[str, dict[str, object]] = {}
     reserved: dict[str, str] = {}
+    macs: dict[str, tuple[str, int]] = {}
     for line, r in read_csv(path, DEVICE_HEADER[:4]):
         device_id = r.get("device_id", "")
         ownership = r.get("ownership", "").lower()
         mac_text = r.get("mac", "")
         mac = normalise_mac(mac_text) if mac_text else None
         ip_text = r.get("ip", "")
+        assigned_to = (r.get("assigned_to") or "").lower() or None
         if not device_id:
             problems.append(f"{path}: line {line}: device_id is empty")
             continue
         if mac_text and mac is None:
-            problems.append(f"{path}: line {line}: mac {mac_text!r} is not a MAC address")
+            problems.append(
+                f"{path}: line {line}: mac {mac_text!r} is not a MAC address "
+                "(expected e.g. aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff or aabb.ccdd.eeff)"
+            )
             continue
         try:
             ip = str(ipaddress.ip_address(ip_text)) if ip_text else None
@@ -212,6 +255,19 @@ def _device_rows(path: Path, now: datetime) -> list[dict[str, object]]:
         if device_id in rows:
             problems.append(f"{path}: line {line}: device_id {device_id!r} appears twice")
             continue
+        if mac is not None and mac in macs:
+            other, other_line = macs[mac]
+            problems.append(
+                f"{path}: line {line}: mac {mac} is already device {other!r}'s "
+                f"(line {other_line}); a MAC belongs to one device"
+            )
+            continue
+        if assigned_to is not None and assigned_to not in people:
+            problems.append(
+                f"{path}: line {line}: assigned_to {assigned_to!r} is not on the roster "
+                "(import the people first, or correct the user name)"
+            )
+            continue
         if ip is not None and ip in reserved:
             problems.append(
                 f"{path}: line {line}: ip {ip} is already reserved for {reserved[ip]!r}"
@@ -219,12 +275,14 @@ def _device_rows(path: Path, now: datetime) -> list[dict[str, object]]:
             continue
         if ip is not None:
             reserved[ip] = device_id
+        if mac is not None:
+            macs[mac] = (device_id, line)
         rows[device_id] = {
             "device_id": device_id,
             "mac": mac,
             "hostname": r.get("hostname") or None,
             "ownership": ownership,
-            "assigned_to": (r.get("assigned_to") or "").lower() or None,
+            "assigned_to": assigned_to,
             "ip": ip,
             "location": r.get("location") or None,
             "active": True,
@@ -243,7 +301,10 @@ def _apply(
     actor: str,
     what: str,
     now: datetime,
+    leavers: tuple[str, ...] | None = (),
 ) -> ImportResult:
+    """Add, update and retire rows; ``leavers``: the roles of the people who have left when
+    the file does not list them (``()``: everyone's, ``None``: no one's)."""
     table = table_of(model)
     site = site_of(conn)
     own = mine(conn, table.c.site_id, site)
@@ -268,7 +329,14 @@ def _apply(
     for r in new:
         audit(conn, actor, f"{what}.add", str(r[key]), {}, now=now)
     seen = {r[key] for r in rows}
-    retired = [k for k, v in existing.items() if k not in seen and v["active"]]
+    retired = [
+        k
+        for k, v in existing.items()
+        if k not in seen
+        and v["active"]
+        and leavers is not None
+        and (not leavers or v.get("role") in leavers)
+    ]
     for k in retired:
         conn.execute(
             update(table).where(own, table.c[key] == k).values(active=False, updated_at=now)
@@ -304,17 +372,31 @@ def _sync_reservations(conn: Connection, rows: list[dict[str, object]], now: dat
 
 
 def import_people(
-    engine: Engine, path: Path, actor: str, now: datetime, roster: Roster | None = None
+    engine: Engine,
+    path: Path,
+    actor: str,
+    now: datetime,
+    roster: Roster | None = None,
+    *,
+    scope: Scope | None = None,
+    merge: bool = False,
 ) -> ImportResult:
-    """Import the roster; ``roster`` (the config's ``[roster]``) names the file's columns."""
-    rows = _people_rows(path, now, roster)
+    """Import the roster; ``roster`` (the config's ``[roster]``) names the file's columns.
+    The file is the whole school, or with ``scope`` its pupils or its staff (only people of
+    that scope not in it have left); with ``merge`` no one has left."""
+    rows = _people_rows(path, now, roster, scope)
+    leavers = None if merge else SCOPES[scope] if scope is not None else ()
     with engine.begin() as conn:
-        return _apply(conn, PersonRow, "username", rows, actor, "person", now)
+        return _apply(conn, PersonRow, "username", rows, actor, "person", now, leavers)
 
 
 def import_devices(engine: Engine, path: Path, actor: str, now: datetime) -> ImportResult:
-    rows = _device_rows(path, now)
+    """Import the device inventory; a device may be assigned only to someone on the
+    roster."""
     with engine.begin() as conn:
+        pt = table_of(PersonRow)
+        people = set(conn.execute(select(pt.c.username).where(mine(conn, pt.c.site_id))).scalars())
+        rows = _device_rows(path, now, people)
         result = _apply(conn, DeviceRow, "device_id", rows, actor, "device", now)
         _sync_reservations(conn, rows, now)
     return result

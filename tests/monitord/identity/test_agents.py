@@ -15,7 +15,7 @@ from monitord.identity.agents import (
     revoke_agent,
     warn_unbound,
 )
-from monitord.identity.roster import import_devices
+from monitord.identity.roster import import_devices, import_people
 from monitord.service.app import App
 from monitord.store.database import table_of
 from monitord.store.tables import AgentRow, AuditRow
@@ -32,6 +32,9 @@ DEVICES = (
 
 def with_devices(app: App, folder: Path) -> None:
     """The devices file every agent test enrols against."""
+    people = folder / "people-for-agents.csv"
+    people.write_text("username,display_name,role\ns.head,Sam Head,headteacher\n")
+    import_people(app.engine, people, "it", app.clock.now())
     path = folder / "devices-for-agents.csv"
     path.write_text(DEVICES, encoding="utf-8")
     import_devices(app.engine, path, "it", app.clock.now())

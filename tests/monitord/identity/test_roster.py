@@ -75,6 +75,99 @@ def test_people_import_names_each_bad_line(app: App, tmp_path: Path) -> None:
     ]
 
 
+WHOLE_SCHOOL = """username,display_name,role,year_group
+amelia.s,Amelia Smith,pupil,5
+kwame.o,Kwame Okafor,pupil,R
+david.o,David Owen,staff,
+helen.p,Helen Price,headteacher,
+"""
+
+
+def on_roster(app: App, folder: Path, text: str) -> None:
+    """Import ``text`` as the whole school's roster."""
+    csv = folder / "whole-school.csv"
+    csv.write_text(text, encoding="utf-8")
+    import_people(app.engine, csv, "office", app.clock.now())
+
+
+def _active(app: App) -> dict[str, bool]:
+    pt = table_of(PersonRow)
+    with app.engine.connect() as conn:
+        return {r.username: r.active for r in conn.execute(select(pt.c.username, pt.c.active))}
+
+
+def test_pupils_and_staff_from_separate_exports(app: App, tmp_path: Path) -> None:
+    """A pupils' export leaves the staff alone and the other way round; only someone of the
+    file's scope who is missing from it has left."""
+    now = app.clock.now()
+    on_roster(app, tmp_path, WHOLE_SCHOOL)
+    pupils = tmp_path / "pupils.csv"
+    pupils.write_text(
+        "username,display_name,role,year_group\namelia.s,Amelia Smith,pupil,6\n",
+        encoding="utf-8",
+    )
+    r = import_people(app.engine, pupils, "office", now, scope="pupils")
+    assert (r.added, r.updated, r.unchanged, r.retired) == (0, 1, 0, 1)
+    assert _active(app) == {"amelia.s": True, "kwame.o": False, "david.o": True, "helen.p": True}
+
+    staff = tmp_path / "staff.csv"
+    staff.write_text(
+        "username,display_name,role\nhelen.p,Helen Price,headteacher\nsam.t,Sam Tran,supply\n",
+        encoding="utf-8",
+    )
+    r = import_people(app.engine, staff, "office", now, scope="staff")
+    assert (r.added, r.updated, r.unchanged, r.retired) == (1, 0, 1, 1)
+    assert _active(app) == {
+        "amelia.s": True,
+        "kwame.o": False,
+        "david.o": False,
+        "helen.p": True,
+        "sam.t": True,
+    }
+
+
+def test_a_pupils_export_takes_its_role_from_the_config(app: App, tmp_path: Path) -> None:
+    now = app.clock.now()
+    on_roster(app, tmp_path, WHOLE_SCHOOL)
+    pupils = tmp_path / "pupils.csv"
+    pupils.write_text("username,display_name\nkwame.o,Kwame Okafor\n", encoding="utf-8")
+    roster = Roster(default_role="pupil")
+    r = import_people(app.engine, pupils, "office", now, roster, scope="pupils")
+    assert r.retired == 1
+    assert _active(app)["amelia.s"] is False
+    assert _active(app)["david.o"] is True
+
+
+def test_a_row_outside_the_scope_is_refused(app: App, tmp_path: Path) -> None:
+    """The staff file imported as pupils names its lines and changes nothing."""
+    csv = tmp_path / "staff.csv"
+    csv.write_text(
+        "username,display_name,role\ndavid.o,David Owen,staff\namelia.s,Amelia Smith,pupil\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportError_) as info:
+        import_people(app.engine, csv, "office", app.clock.now(), scope="pupils")
+    assert info.value.problems == [
+        f"{csv}: line 2: role 'staff' is not in scope pupils (expected pupil; is this the "
+        "right file?)"
+    ]
+    assert _active(app) == {}
+
+
+def test_merge_marks_no_one_as_left(app: App, tmp_path: Path) -> None:
+    now = app.clock.now()
+    on_roster(app, tmp_path, WHOLE_SCHOOL)
+    extra = tmp_path / "extra.csv"
+    extra.write_text(
+        "username,display_name,role\nvol.a,Ann Vale,volunteer\nkwame.o,Kwame Okafor,pupil\n",
+        encoding="utf-8",
+    )
+    r = import_people(app.engine, extra, "office", now, merge=True)
+    assert (r.added, r.updated, r.unchanged, r.retired) == (1, 1, 0, 0)  # kwame.o's year went
+    assert all(_active(app).values())
+    assert len(_active(app)) == 5
+
+
 def test_missing_columns(app: App, tmp_path: Path) -> None:
     csv = tmp_path / "devices.csv"
     csv.write_text("device_id,hostname\nX,x\n", encoding="utf-8")
@@ -83,6 +176,7 @@ def test_missing_columns(app: App, tmp_path: Path) -> None:
 
 
 def test_devices_import(app: App, tmp_path: Path) -> None:
+    on_roster(app, tmp_path, "username,display_name,role\njayden.s,Jayden Smith,pupil\n")
     csv = tmp_path / "devices.csv"
     csv.write_text(
         "device_id,mac,hostname,ownership,assigned_to\n"
@@ -107,15 +201,84 @@ def test_bad_device_rows(app: App, tmp_path: Path) -> None:
     )
     with pytest.raises(ImportError_) as info:
         import_devices(app.engine, csv, "office", app.clock.now())
-    assert "line 2: mac 'zz:zz' is not a MAC address" in info.value.problems[0]
+    assert "line 2: mac 'zz:zz' is not a MAC address (expected e.g." in info.value.problems[0]
     assert "line 3: ownership 'stolen' is not one of" in info.value.problems[1]
 
 
-def test_normalise_mac() -> None:
-    assert normalise_mac("AA:bb:CC:dd:EE:ff") == "aa:bb:cc:dd:ee:ff"
-    assert normalise_mac("aa-bb-cc-dd-ee-ff") == "aa:bb:cc:dd:ee:ff"
-    assert normalise_mac("aa:bb-cc:dd:ee:ff") is None
-    assert normalise_mac("aabbccddeeff") is None
+@pytest.mark.parametrize(
+    "text",
+    [
+        "AA:bb:CC:dd:EE:ff",
+        "aa-bb-cc-dd-ee-ff",
+        "aabb.ccdd.eeff",  # Cisco
+        "AABB.CCDD.EEFF",
+        "aabb-ccdd-eeff",
+        "aabbcc-ddeeff",
+        "aabbcc:ddeeff",
+        "aabbccddeeff",
+        " aabbccddeeff ",
+    ],
+)
+def test_normalise_mac_spellings(text: str) -> None:
+    assert normalise_mac(text) == "aa:bb:cc:dd:ee:ff"
+
+
+def test_normalise_mac_pads_single_digits_and_refuses_the_rest() -> None:
+    assert normalise_mac("a:b:c:d:e:f") == "0a:0b:0c:0d:0e:0f"  # as macOS prints it
+    for bad in (
+        "aa:bb-cc:dd:ee:ff",  # two separators
+        "aabb.ccdd-eeff",
+        "aa:bb:cc:dd:ee",
+        "aa:bb:cc:dd:ee:ff:00:11",
+        "aabbccddeef",
+        "aabbccddeeffa",
+        "1",
+        "aabb.ccdd.eefg",
+        "aa bb cc dd ee ff",
+        "",
+    ):
+        assert normalise_mac(bad) is None, bad
+
+
+def test_devices_import_stores_every_spelling_normalised(app: App, tmp_path: Path) -> None:
+    csv = tmp_path / "devices.csv"
+    csv.write_text(
+        "device_id,mac,hostname,ownership,assigned_to\n"
+        "SW-01,0011.2233.4455,sw-01,school_shared,\n"
+        "PC-01,AABBCCDDEE01,pc-01,school_shared,\n"
+        "PC-02,aabbcc-ddee02,pc-02,school_shared,\n",
+        encoding="utf-8",
+    )
+    import_devices(app.engine, csv, "office", app.clock.now())
+    with app.engine.connect() as conn:
+        macs = {r.device_id: r.mac for r in conn.execute(select(table_of(DeviceRow)))}
+    assert macs == {
+        "SW-01": "00:11:22:33:44:55",
+        "PC-01": "aa:bb:cc:dd:ee:01",
+        "PC-02": "aa:bb:cc:dd:ee:02",
+    }
+
+
+def test_one_mac_on_two_devices_and_unknown_owners_are_refused(app: App, tmp_path: Path) -> None:
+    on_roster(app, tmp_path, "username,display_name,role\njayden.s,Jayden Smith,pupil\n")
+    csv = tmp_path / "devices.csv"
+    csv.write_text(
+        "device_id,mac,hostname,ownership,assigned_to\n"
+        "Y6-LT-07,aa:bb:cc:00:11:22,y6-lt-07,school_single,Jayden.S\n"
+        "Y6-LT-08,AABB.CC00.1122,y6-lt-08,school_single,\n"
+        "Y6-LT-09,aa:bb:cc:00:11:23,y6-lt-09,school_single,jaden.s\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportError_) as info:
+        import_devices(app.engine, csv, "office", app.clock.now())
+    assert info.value.problems == [
+        f"{csv}: line 3: mac aa:bb:cc:00:11:22 is already device 'Y6-LT-07''s (line 2); "
+        "a MAC belongs to one device",
+        f"{csv}: line 4: assigned_to 'jaden.s' is not on the roster (import the people first, "
+        "or correct the user name)",
+    ]
+    with app.engine.connect() as conn:
+        assert conn.execute(select(table_of(DeviceRow))).all() == []  # nothing half-imported
 
 
 def test_sims_style_export_through_the_column_mapping(app: App, tmp_path: Path) -> None:
