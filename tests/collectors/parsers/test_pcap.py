@@ -290,7 +290,7 @@ def test_without_cap_net_raw_one_clear_line() -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
     )
     assert run.stdout.strip().startswith("mirror: capturing on lo needs the CAP_NET_RAW capability")
     assert CaptureError.__doc__

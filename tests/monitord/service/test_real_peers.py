@@ -35,7 +35,7 @@ import pytest
 
 from monitord.service.initdir import init_dir
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCHOOL_TZ = "Europe/London"  # the zone `monitord init` writes; dnsmasq logs local time in it
 QTYPES = {"A": 1, "AAAA": 28, "HTTPS": 65}
 

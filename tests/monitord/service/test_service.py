@@ -18,7 +18,7 @@ from monitord.cli.main import main
 from monitord.service.initdir import init_dir
 from monitord.service.notify import SystemdNotifier
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 UNIT = ROOT / "systemd" / "monitord.service"
 ANALYZE = shutil.which("systemd-analyze")
 

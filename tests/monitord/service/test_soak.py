@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-SOAK = Path(__file__).resolve().parents[2] / "bench" / "soak.py"
+SOAK = Path(__file__).resolve().parents[3] / "bench" / "soak.py"
 
 
 @pytest.mark.slow
