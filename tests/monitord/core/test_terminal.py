@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from monitord.core.terminal import json_printable, printable, printable_text
 from tests.conftest import UT1
-from tests.monitord.cli.test_main import monitord
+from tests.monitord.cli.school import monitord
 
 DAY = datetime(2026, 11, 19, 18, 0, tzinfo=UTC)
 # A hyperlink (OSC 8), a screen clear, a C1 CSI, a window title, and a right-to-left override.

@@ -1,0 +1,66 @@
+"""``classify``: how a domain, URL or text is classified and what policy does with it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from monitord.cli.context import Commands, Context, UserError
+from monitord.cli.output import out, print_json
+
+
+def cmd_classify(ctx: Context, args: argparse.Namespace) -> int:
+    """Explain one domain, URL or text; ``-``: one JSON line per stdin line."""
+    from monitord.classify.content import text_explainer
+    from monitord.classify.e2guardian import load_phrase_lists
+    from monitord.classify.engine import Classifier
+    from monitord.classify.explain import Explainer, person_on_roster, render, school_filter
+    from monitord.classify.lists import STARTER_LISTS, load_index
+    from monitord.classify.phrases import DEFAULT_PHRASES, load_engine
+    from monitord.classify.policy import load_policy
+    from monitord.core.timeparse import parse_when
+
+    cfg, engine = ctx.cfg, ctx.engine
+    policy = load_policy(cfg.policy_file, cfg.tz)
+    now = ctx.now()
+    at = parse_when(args.at, cfg.tz, now) if args.at else now
+    person = None
+    if args.user:
+        person = person_on_roster(engine, args.user)
+        if person is None:
+            raise UserError(
+                f"--user {args.user}: no one with that user name on the roster "
+                "(monitord people import CSV)"
+            )
+    classifier = Classifier(load_index(engine, STARTER_LISTS, cfg.lists_dir))
+    rcpt = cfg.settings.recipients
+
+    def addresses(lists: tuple[str, ...]) -> list[str]:
+        return [a for name in lists for a in getattr(rcpt, name, [])]
+
+    phrases = load_engine(DEFAULT_PHRASES, load_phrase_lists(engine))
+    text = text_explainer(phrases, policy, person, at, addresses)
+    explainer = Explainer(classifier, policy, person, at, rcpt, text=text)
+    if args.thing == "-":
+        explainer.stream(sys.stdin.buffer, sys.stdout)
+        sys.stdout.flush()
+        return 0
+    result = explainer.explain(args.thing)
+    result["filter"] = school_filter(engine, result.get("host"))
+    if args.json:
+        print_json(result)
+    else:
+        for line in render(result):
+            out.print(line, markup=False)
+    return 0
+
+
+def register(commands: Commands) -> None:
+    s = commands.add_parser(
+        "classify", help="how a domain, URL or text is classified and what policy does with it"
+    )
+    s.add_argument("thing", metavar="THING", help="a domain, URL or text; - reads stdin")
+    s.add_argument("--user", help="judge it for this person on the roster")
+    s.add_argument("--at", help="judge it at this time (default: now)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_classify)

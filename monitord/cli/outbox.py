@@ -1,0 +1,27 @@
+"""``outbox``: the mail waiting to go."""
+
+from __future__ import annotations
+
+import argparse
+
+from monitord.cli.context import Commands, Context, group
+from monitord.cli.output import out
+
+
+def cmd_outbox_flush(ctx: Context, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from alerting.delivery import EmailNotifier, deliver_due
+
+    cfg, engine = ctx.cfg, ctx.engine
+    notifier = EmailNotifier(cfg)
+    result = asyncio.run(deliver_due(engine, cfg, ctx.clock, notifier, include_batched=True))
+    out.print(f"sent {result.sent}, retrying {result.retrying}, failed {result.failed}")
+    for w in result.where:
+        out.print(f"  {w}", markup=False)
+    return 0 if not result.failed else 1
+
+
+def register(commands: Commands) -> None:
+    outbox = group(commands, "outbox", "queued mail")
+    outbox.add_parser("flush").set_defaults(func=cmd_outbox_flush)

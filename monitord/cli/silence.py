@@ -1,0 +1,100 @@
+"""``silence``: hold back the mail of alerts about a person or device for a while."""
+
+from __future__ import annotations
+
+import argparse
+
+from monitord.cli.context import Commands, Context, UserError, group
+from monitord.cli.output import out, print_json
+
+
+def cmd_silence_add(ctx: Context, args: argparse.Namespace) -> int:
+    from monitord.casework.silences import SilenceError, add_silence
+    from monitord.core.timeparse import parse_duration
+
+    try:
+        s = add_silence(
+            ctx.engine,
+            person=args.person,
+            device=args.device,
+            category=args.category,
+            duration=parse_duration(args.duration),
+            reason=args.reason,
+            actor=ctx.actor,
+            now=ctx.now(),
+        )
+    except SilenceError as exc:
+        raise UserError(str(exc)) from None
+    who = f"person {s.person}" if s.person else f"device {s.device}"
+    what = s.category or "every category"
+    until = s.expires_at.astimezone(ctx.cfg.tz).strftime("%a %d %b %H:%M")
+    out.print(
+        f"silence {s.id}: alerts about {who} in {what} are recorded but not mailed until "
+        f"{until} (critical alerts are always mailed)",
+        markup=False,
+    )
+    return 0
+
+
+def cmd_silence_list(ctx: Context, args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from monitord.casework.silences import list_silences
+
+    now = ctx.now()
+    found = list_silences(ctx.engine, now, every=args.all)
+    if args.json:
+        print_json([s.as_json(now) for s in found])
+        return 0
+    table = Table("id", "person", "device", "category", "until", "by", "reason")
+    table.add_column("state")
+    for s in found:
+        ends = s.expired_at or s.expires_at
+        table.add_row(
+            str(s.id),
+            s.person or "-",
+            s.device or "-",
+            s.category or "all",
+            ends.astimezone(ctx.cfg.tz).strftime("%Y-%m-%d %H:%M"),
+            s.created_by,
+            s.reason,
+            "in force"
+            if s.active(now)
+            else f"ended by {s.expired_by}"
+            if s.expired_by
+            else "expired",
+        )
+    out.print(table)
+    return 0
+
+
+def cmd_silence_expire(ctx: Context, args: argparse.Namespace) -> int:
+    from monitord.casework.silences import SilenceError, expire_silence
+
+    try:
+        expire_silence(ctx.engine, args.id, ctx.actor, ctx.now())
+    except SilenceError as exc:
+        raise UserError(str(exc)) from None
+    out.print(f"silence {args.id} ended: alerts it covered are mailed again")
+    return 0
+
+
+def register(commands: Commands) -> None:
+    silence = group(
+        commands, "silence", "hold back the mail of alerts about a person or device for a while"
+    )
+    s = silence.add_parser("add")
+    who = s.add_mutually_exclusive_group(required=True)
+    who.add_argument("--person", metavar="USER")
+    who.add_argument("--device", metavar="DEVICE")
+    s.add_argument("--category")
+    s.add_argument("--for", dest="duration", required=True, metavar="DURATION")
+    s.add_argument("--reason", required=True)
+    s.set_defaults(func=cmd_silence_add)
+    s = silence.add_parser("list")
+    s.add_argument("--all", action="store_true", help="expired and ended silences too")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_silence_list)
+    s = silence.add_parser("expire")
+    s.add_argument("id", type=int)
+    s.set_defaults(func=cmd_silence_expire)

@@ -1,0 +1,94 @@
+"""``monitord ingest``: a one-shot backfill, and what it refuses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from monitord.cli.main import main
+
+
+def test_ingest_of_nothing_readable_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file of the wrong format is every line rejected: that is bad input, exit 1, while a
+    file with some readable lines is not."""
+    from monitord.service.initdir import init_dir
+
+    cfg = str(init_dir(tmp_path / "site")[0])
+    squid = tmp_path / "access.log"
+    squid.write_text(
+        "1700000000.000    120 10.20.6.50 TCP_MISS/200 512 GET http://example.org/ - "
+        "HIER_DIRECT/93.184.216.34 text/html\n"
+        "not a log line\n"
+    )
+    assert main(["--config", cfg, "ingest", str(squid), "--format", "dnsmasq", "--json"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["rejected"] == 2
+    assert captured.err.strip() == (
+        "no line was read: all 2 were rejected as dnsmasq "
+        "(is --format right? the reasons are stored with the rejected lines)"
+    )
+    assert main(["--config", cfg, "ingest", str(squid), "--format", "squid", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rejected"] == 1
+
+
+def test_windows_dns_date_order_per_source(tmp_path: Path) -> None:
+    import sqlite3
+
+    from monitord.service.initdir import init_dir
+
+    config = init_dir(tmp_path / "site")[0]
+    log = tmp_path / "dns.log"
+    log.write_text(
+        "6/5/2026 10:20:46 AM 0E70 PACKET  00000000033397A0 UDP Rcv 10.161.60.71    5b47   "
+        "Q [0001   D   NOERROR] A      (7)example(3)com(0)\n",
+        encoding="utf-8",
+    )
+    assert (
+        main(
+            [
+                "--config",
+                str(config),
+                "ingest",
+                str(log),
+                "--format",
+                "windows-dns",
+                "--date-order",
+                "dmy",
+            ]
+        )
+        == 0
+    )
+    with sqlite3.connect(tmp_path / "site" / "var" / "monitord.db") as db:
+        (ts,) = db.execute("SELECT ts FROM events").fetchone()
+    assert ts.startswith("2026-05-06 09:20:46")  # 6 May, 10:20 BST
+    assert (
+        main(
+            [
+                "--config",
+                str(config),
+                "ingest",
+                str(log),
+                "--format",
+                "squid",
+                "--date-order",
+                "dmy",
+            ]
+        )
+        == 1
+    )
+
+
+def test_date_order_is_only_for_windows_dns(tmp_path: Path) -> None:
+    from monitord.settings.config import ConfigError, load_config
+
+    (tmp_path / "a.log").touch()
+    cfg = tmp_path / "monitord.toml"
+    cfg.write_text(
+        '[[sources]]\nname = "a"\nformat = "dnsmasq"\npath = "a.log"\ndate_order = "dmy"\n'
+    )
+    with pytest.raises(ConfigError, match="date_order applies only to format windows-dns"):
+        load_config(cfg)
