@@ -51,15 +51,17 @@ def cmd_agents_list(ctx: Context, args: argparse.Namespace) -> int:
 
 def register(commands: Commands) -> None:
     agents = group(commands, "agents", "endpoint agents that push reports")
-    s = agents.add_parser("add")
-    s.add_argument("name")
+    s = agents.add_parser("add", help="enrol an agent and print its token, once")
+    s.add_argument("name", help="a name for the agent")
     s.add_argument(
         "--device",
         required=True,
         help="the device (from the devices file) the agent runs on and reports for",
     )
     s.set_defaults(func=cmd_agents_add)
-    s = agents.add_parser("revoke")
-    s.add_argument("name")
+    s = agents.add_parser("revoke", help="revoke an agent's token")
+    s.add_argument("name", help="the agent's name")
     s.set_defaults(func=cmd_agents_revoke)
-    agents.add_parser("list").set_defaults(func=cmd_agents_list)
+    agents.add_parser("list", help="every agent, its device and when last seen").set_defaults(
+        func=cmd_agents_list
+    )

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from monitord.casework import cases
-from monitord.cli.context import SITE_HELP, Command, Commands, Context, group
+from monitord.cli.context import SITE_HELP, Command, Commands, Context, group, json_option
 from monitord.cli.output import audit_read, out, print_json
 
 
@@ -107,38 +107,42 @@ def cmd_alerts_escalate(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def register(commands: Commands) -> None:
-    alerts = group(commands, "alerts", "case work")
-    s = alerts.add_parser("list")
+    alerts = group(commands, "alerts", "case work: list, read and act on alerts")
+    s = alerts.add_parser("list", help="the alerts, oldest first")
     s.add_argument("--site", metavar="ID", help=SITE_HELP)
-    s.add_argument("--status", choices=cases.STATUSES)
-    s.add_argument("--since")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--status", choices=cases.STATUSES, help="only alerts in this state")
+    s.add_argument(
+        "--since", metavar="T", help="only alerts seen since, e.g. 2026-11-19, yesterday, 2h"
+    )
+    json_option(s, "the alerts")
     s.set_defaults(func=cmd_alerts_list)
-    s = alerts.add_parser("show")
-    s.add_argument("id", type=int)
-    s.add_argument("--json", action="store_true")
+    s = alerts.add_parser("show", help="one alert: its events, raw lines and history (audited)")
+    s.add_argument("id", type=int, help="the alert's number")
+    json_option(s, "the alert")
     s.set_defaults(func=cmd_alerts_show)
-    s = alerts.add_parser("ack")
-    s.add_argument("id", type=int)
+    s = alerts.add_parser("ack", help="acknowledge: someone is dealing with it")
+    s.add_argument("id", type=int, help="the alert's number")
     s.set_defaults(func=_case(cases.ack))
-    s = alerts.add_parser("note")
-    s.add_argument("id", type=int)
-    s.add_argument("text")
+    s = alerts.add_parser("note", help="add a note to the alert's record")
+    s.add_argument("id", type=int, help="the alert's number")
+    s.add_argument("text", help="the note (quote it)")
     s.set_defaults(func=_case(cases.note, "text"))
-    s = alerts.add_parser("close")
-    s.add_argument("id", type=int)
-    s.add_argument("--outcome", required=True, choices=cases.OUTCOMES)
+    s = alerts.add_parser("close", help="close the alert with its outcome")
+    s.add_argument("id", type=int, help="the alert's number")
+    s.add_argument("--outcome", required=True, choices=cases.OUTCOMES, help="what came of it")
     s.set_defaults(func=_case(cases.close, "outcome"))
     s = alerts.add_parser("assign", help="give the alert to the person who handles it")
-    s.add_argument("id", type=int)
-    s.add_argument("user")
+    s.add_argument("id", type=int, help="the alert's number")
+    s.add_argument("user", help="who handles it")
     s.set_defaults(func=_case(cases.assign, "user"))
     s = alerts.add_parser("review", help="a second senior person's sign-off")
-    s.add_argument("id", type=int)
-    s.add_argument("--reviewer", required=True, metavar="NAME")
+    s.add_argument("id", type=int, help="the alert's number")
+    s.add_argument(
+        "--reviewer", required=True, metavar="NAME", help="the senior person who reviewed it"
+    )
     s.set_defaults(func=_case(cases.review, "reviewer"))
     s = alerts.add_parser("escalate", help="raise the alert's severity and mail it again")
-    s.add_argument("id", type=int)
-    s.add_argument("--severity", required=True, choices=cases.ESCALATIONS)
-    s.add_argument("--reason", required=True)
+    s.add_argument("id", type=int, help="the alert's number")
+    s.add_argument("--severity", required=True, choices=cases.ESCALATIONS, help="the new severity")
+    s.add_argument("--reason", required=True, help="why (kept in the audit trail and mailed)")
     s.set_defaults(func=cmd_alerts_escalate)

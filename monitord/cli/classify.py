@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from monitord.cli.context import Commands, Context, UserError
+from monitord.cli.context import Commands, Context, UserError, json_option
 from monitord.cli.output import out, print_json
 
 
@@ -62,5 +62,5 @@ def register(commands: Commands) -> None:
     s.add_argument("thing", metavar="THING", help="a domain, URL or text; - reads stdin")
     s.add_argument("--user", help="judge it for this person on the roster")
     s.add_argument("--at", help="judge it at this time (default: now)")
-    s.add_argument("--json", action="store_true")
+    json_option(s, "the explanation")
     s.set_defaults(func=cmd_classify)

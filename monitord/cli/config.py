@@ -43,5 +43,7 @@ def cmd_config_check(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def register(commands: Commands) -> None:
-    actions = group(commands, "config", "configuration")
-    actions.add_parser("check").set_defaults(func=cmd_config_check, stateless=True)
+    actions = group(commands, "config", "the configuration file")
+    actions.add_parser(
+        "check", help="check the config and its policy; every problem with its key"
+    ).set_defaults(func=cmd_config_check, stateless=True)

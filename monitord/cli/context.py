@@ -95,4 +95,10 @@ Command = Callable[[Context, argparse.Namespace], int]
 def group(commands: Commands, name: str, text: str) -> Commands:
     """A command group (``monitord NAME ACTION``) whose actions the caller adds."""
     parser = commands.add_parser(name, help=text, description=text)
-    return parser.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
+    return parser.add_subparsers(
+        title="actions", dest=f"{name}_command", required=True, metavar="ACTION"
+    )
+
+
+def json_option(parser: argparse.ArgumentParser, what: str = "the result") -> None:
+    parser.add_argument("--json", action="store_true", help=f"print {what} as JSON")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from monitord.cli.context import Commands, Context, group
+from monitord.cli.context import Commands, Context, group, json_option
 from monitord.cli.output import out, print_json
 
 
@@ -61,15 +61,17 @@ def cmd_retention_run(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def register(commands: Commands) -> None:
-    actions = group(commands, "db", "the store's schema")
-    actions.add_parser("upgrade").set_defaults(func=cmd_db_upgrade)
+    actions = group(commands, "db", "the store's schema (tables and indexes)")
+    actions.add_parser(
+        "upgrade", help="bring the store's schema up to this version of monitord"
+    ).set_defaults(func=cmd_db_upgrade)
 
     s = commands.add_parser("backup", help="a consistent copy of the store, while it runs")
-    s.add_argument("-o", "--output", required=True)
+    s.add_argument("-o", "--output", required=True, metavar="FILE", help="the copy to write")
     s.set_defaults(func=cmd_backup)
 
     actions = group(commands, "retention", "remove what has been kept long enough ([retention])")
     s = actions.add_parser("run", help="run retention now (the daemon runs it daily)")
     s.add_argument("--dry-run", action="store_true", help="count what would go; remove nothing")
-    s.add_argument("--json", action="store_true")
+    json_option(s, "what was removed")
     s.set_defaults(func=cmd_retention_run)

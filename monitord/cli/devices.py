@@ -18,7 +18,7 @@ def cmd_devices_import(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def register(commands: Commands) -> None:
-    devices = group(commands, "devices", "devices from CSV")
-    s = devices.add_parser("import")
-    s.add_argument("csv")
+    devices = group(commands, "devices", "the school's device inventory")
+    s = devices.add_parser("import", help="import the inventory from CSV")
+    s.add_argument("csv", help="device_id,mac,hostname,ownership,assigned_to")
     s.set_defaults(func=cmd_devices_import)

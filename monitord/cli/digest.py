@@ -118,8 +118,8 @@ def register(commands: Commands) -> None:
     s.set_defaults(func=cmd_digest)
 
     s = commands.add_parser("report", help="the governors' report for a period (HTML and PDF)")
-    s.add_argument("--from", dest="start", required=True, metavar="DATE")
-    s.add_argument("--to", dest="end", required=True, metavar="DATE")
-    s.add_argument("--out", required=True, metavar="DIR")
+    s.add_argument("--from", dest="start", required=True, metavar="DATE", help="the first day")
+    s.add_argument("--to", dest="end", required=True, metavar="DATE", help="the last day")
+    s.add_argument("--out", required=True, metavar="DIR", help="write the report into DIR")
     s.add_argument("--site", metavar="ID", help=SITE_HELP)
     s.set_defaults(func=cmd_report)

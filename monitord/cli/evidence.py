@@ -100,7 +100,7 @@ def cmd_sar(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def register(commands: Commands) -> None:
-    evidence = group(commands, "evidence", "the evidence trail")
+    evidence = group(commands, "evidence", "the evidence trail: check it whole, export an alert's")
     s = evidence.add_parser("verify", help="the audit trail is whole: chain, anchors, alerts")
     s.add_argument(
         "--anchor",
@@ -110,8 +110,8 @@ def register(commands: Commands) -> None:
     )
     s.set_defaults(func=cmd_evidence_verify)
     s = evidence.add_parser("export", help="the evidence bundle of one alert, as a zip")
-    s.add_argument("id", type=int)
-    s.add_argument("-o", "--output", required=True, metavar="FILE")
+    s.add_argument("id", type=int, help="the alert's number")
+    s.add_argument("-o", "--output", required=True, metavar="FILE", help="the zip to write")
     s.add_argument(
         "--password",
         nargs="?",
@@ -126,7 +126,11 @@ def register(commands: Commands) -> None:
     s.set_defaults(func=cmd_evidence_export)
 
     s = commands.add_parser("sar", help="everything held about one person (subject access request)")
-    s.add_argument("username")
-    s.add_argument("-o", "--output", required=True)
-    s.add_argument("--reason", default="subject access request")
+    s.add_argument("username", help="the person's user name")
+    s.add_argument("-o", "--output", required=True, metavar="FILE", help="the zip to write")
+    s.add_argument(
+        "--reason",
+        default="subject access request",
+        help="kept in the audit trail (default: subject access request)",
+    )
     s.set_defaults(func=cmd_sar)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from monitord.cli.context import Commands, Context, UserError
+from monitord.cli.context import Commands, Context, UserError, json_option
 from monitord.cli.output import out, print_json
 
 
@@ -51,5 +51,5 @@ def register(commands: Commands) -> None:
         "--proxy", metavar="URL", help="the school's web proxy, e.g. http://10.0.0.2:3128"
     )
     s.add_argument("--per-category", type=int, default=3, metavar="N", help="names per category")
-    s.add_argument("--json", action="store_true")
+    json_option(s, "the check")
     s.set_defaults(func=cmd_check_filtering)

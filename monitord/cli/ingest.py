@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from monitord.cli.context import Commands, Context, UserError
+from monitord.cli.context import Commands, Context, UserError, json_option
 from monitord.cli.output import err, out, print_json
 from monitord.settings.config import FORMATS
 
@@ -55,13 +55,19 @@ def cmd_ingest(ctx: Context, args: argparse.Namespace) -> int:
 
 def register(commands: Commands) -> None:
     s = commands.add_parser("ingest", help="one-shot backfill of plain or .gz log files")
-    s.add_argument("paths", nargs="+", metavar="PATH")
-    s.add_argument("--format", required=True, choices=FORMATS, metavar="FMT")
+    s.add_argument("paths", nargs="+", metavar="PATH", help="log files, plain or .gz")
+    s.add_argument(
+        "--format",
+        required=True,
+        choices=FORMATS,
+        metavar="FMT",
+        help="the log's format: " + ", ".join(FORMATS),
+    )
     s.add_argument("--source", help="source name (default: the format)")
     s.add_argument(
         "--date-order",
         choices=("mdy", "dmy", "ymd"),
         help="windows-dns: the server's date order (default: month/day)",
     )
-    s.add_argument("--json", action="store_true")
+    json_option(s, "the counts")
     s.set_defaults(func=cmd_ingest)

@@ -184,14 +184,19 @@ def _report_mail(mailed: list[str]) -> None:
 
 
 def register(commands: Commands) -> None:
-    lists = group(commands, "lists", "category lists")
-    s = lists.add_parser("import")
-    s.add_argument("path")
-    s.add_argument(
-        "--format", required=True, choices=("ut1", "domains", "urls", "hosts", "e2guardian")
+    lists = group(
+        commands, "lists", "the category lists: import, inspect and change them (audited)"
     )
-    s.add_argument("--category")
-    s.add_argument("--name")
+    s = lists.add_parser("import", help="import a list, or a UT1 folder of them")
+    s.add_argument("path", help="the file, or the folder of a UT1 or e2guardian download")
+    s.add_argument(
+        "--format",
+        required=True,
+        choices=("ut1", "domains", "urls", "hosts", "e2guardian"),
+        help="the list's format",
+    )
+    s.add_argument("--category", help="the category of a plain list (domains, urls, hosts)")
+    s.add_argument("--name", help="the list's name (default: the file's)")
     s.set_defaults(func=cmd_lists_import)
     s = lists.add_parser("show", help="every list, its state and what it holds")
     s.add_argument("--all", action="store_true", help="removed lists too")

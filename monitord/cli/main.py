@@ -56,20 +56,38 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
 )
 
 
+ABOUT = """\
+monitord follows the school's DNS, proxy, firewall and endpoint logs, ties each event to a
+device and a person, classifies it against the acceptable use policy and mails what needs a
+person to the DSL (incidents about staff to the headteacher). Everything it sees is kept as
+an evidence trail.
+
+A technician sets it up with init, config check, people import and devices import, lists
+import and run (or the systemd service); the DSL works the alerts with alerts list, show,
+ack, note and close; search and timeline look at the logs (audited); status says how it
+stands. Each command below has its own help: monitord COMMAND --help."""
+
+AFTERWORD = """\
+The config is --config PATH, else $MONITORD_CONFIG, ./config/monitord.toml or
+/etc/monitord/monitord.toml. Exit status: 0 done, 1 bad input or config (one line for each
+problem), 2 a command or option misused."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="monitord", description=__doc__)
-    p.add_argument(
-        "--config",
-        help="config file (default: $MONITORD_CONFIG, "
-        "./config/monitord.toml, /etc/monitord/monitord.toml)",
+    p = argparse.ArgumentParser(
+        prog="monitord",
+        description=ABOUT,
+        epilog=AFTERWORD,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--config", metavar="PATH", help="the config file (see below)")
     p.add_argument(
         "--log-format",
         choices=("text", "json"),
         default="text",
         help="the daemon's log lines on stderr: text (journald) or one JSON object each",
     )
-    commands = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = p.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(commands)
     return p

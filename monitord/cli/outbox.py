@@ -23,5 +23,7 @@ def cmd_outbox_flush(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def register(commands: Commands) -> None:
-    outbox = group(commands, "outbox", "queued mail")
-    outbox.add_parser("flush").set_defaults(func=cmd_outbox_flush)
+    outbox = group(commands, "outbox", "the mail waiting to go")
+    outbox.add_parser(
+        "flush", help="send every queued mail now, batched mail included"
+    ).set_defaults(func=cmd_outbox_flush)

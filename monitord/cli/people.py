@@ -31,7 +31,7 @@ def cmd_people_import(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def register(commands: Commands) -> None:
-    people = group(commands, "people", "people from CSV")
-    s = people.add_parser("import")
-    s.add_argument("csv")
+    people = group(commands, "people", "the roster of pupils and staff")
+    s = people.add_parser("import", help="import the roster from the MIS's CSV export")
+    s.add_argument("csv", help="the CSV file ([roster] names its columns)")
     s.set_defaults(func=cmd_people_import)

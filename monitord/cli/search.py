@@ -159,8 +159,8 @@ def _output_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--reason", help=REASON_HELP)
     s.add_argument("--site", metavar="ID", help=SITE_HELP)
     fmt = s.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true")
-    fmt.add_argument("--csv", action="store_true")
+    fmt.add_argument("--json", action="store_true", help="print the events as JSON")
+    fmt.add_argument("--csv", action="store_true", help="print the events as CSV")
 
 
 def register(commands: Commands) -> None:
@@ -191,8 +191,8 @@ def register(commands: Commands) -> None:
     s.set_defaults(func=cmd_search)
 
     s = commands.add_parser("timeline", help="one person's or device's whole day (audited)")
-    s.add_argument("--user", metavar="U")
-    s.add_argument("--device", metavar="D")
+    s.add_argument("--user", metavar="U", help="the person's user name")
+    s.add_argument("--device", metavar="D", help="the device id (or its host name)")
     s.add_argument("--date", default="today", metavar="D", help="the day (default today)")
     _output_options(s)
     s.set_defaults(func=cmd_timeline)

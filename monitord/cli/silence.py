@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from monitord.cli.context import Commands, Context, UserError, group
+from monitord.cli.context import Commands, Context, UserError, group, json_option
 from monitord.cli.output import out, print_json
 
 
@@ -83,18 +83,20 @@ def register(commands: Commands) -> None:
     silence = group(
         commands, "silence", "hold back the mail of alerts about a person or device for a while"
     )
-    s = silence.add_parser("add")
+    s = silence.add_parser("add", help="hold back the mail for a while")
     who = s.add_mutually_exclusive_group(required=True)
-    who.add_argument("--person", metavar="USER")
-    who.add_argument("--device", metavar="DEVICE")
-    s.add_argument("--category")
-    s.add_argument("--for", dest="duration", required=True, metavar="DURATION")
-    s.add_argument("--reason", required=True)
+    who.add_argument("--person", metavar="USER", help="alerts about this person")
+    who.add_argument("--device", metavar="DEVICE", help="alerts about this device")
+    s.add_argument("--category", help="only alerts of this category (default: every one)")
+    s.add_argument(
+        "--for", dest="duration", required=True, metavar="DURATION", help="how long, e.g. 2h, 3d"
+    )
+    s.add_argument("--reason", required=True, help="why (kept in the audit trail)")
     s.set_defaults(func=cmd_silence_add)
-    s = silence.add_parser("list")
+    s = silence.add_parser("list", help="the silences in force")
     s.add_argument("--all", action="store_true", help="expired and ended silences too")
-    s.add_argument("--json", action="store_true")
+    json_option(s, "the silences")
     s.set_defaults(func=cmd_silence_list)
-    s = silence.add_parser("expire")
-    s.add_argument("id", type=int)
+    s = silence.add_parser("expire", help="end a silence now")
+    s.add_argument("id", type=int, help="the silence's number")
     s.set_defaults(func=cmd_silence_expire)

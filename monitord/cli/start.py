@@ -37,12 +37,14 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
 
 def register(commands: Commands) -> None:
     s = commands.add_parser("init", help="write a working config and its folders into DIR")
-    s.add_argument("dir")
+    s.add_argument("dir", help="the folder to write into (made if missing)")
     s.set_defaults(func=cmd_init, stateless=True)
 
     s = commands.add_parser("run", help="the daemon: follow the configured sources")
     s.set_defaults(func=cmd_run)
 
     s = commands.add_parser("demo", help="a realistic school day through the whole pipeline")
-    s.add_argument("--dir", default="var/demo")
+    s.add_argument(
+        "--dir", default="var/demo", help="where the demo school is built (default var/demo)"
+    )
     s.set_defaults(func=cmd_demo, stateless=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from monitord.cli.context import Commands, Context
+from monitord.cli.context import Commands, Context, json_option
 from monitord.cli.output import out, print_json
 
 
@@ -57,9 +57,9 @@ def register(commands: Commands) -> None:
     s = commands.add_parser(
         "status", help="sources, mail waiting, open alerts, last digest and retention, the store"
     )
-    s.add_argument("--json", action="store_true")
+    json_option(s, "the status")
     s.set_defaults(func=cmd_status)
 
     s = commands.add_parser("sources", help="each source's position, lag, events and rejects")
-    s.add_argument("--json", action="store_true")
+    json_option(s, "each source")
     s.set_defaults(func=cmd_sources)

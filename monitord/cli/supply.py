@@ -50,5 +50,5 @@ def register(commands: Commands) -> None:
     s.add_argument("--date", help="the day (default today), e.g. 2026-11-19")
     s.set_defaults(func=cmd_supply_checkin)
     s = supply.add_parser("import", help="visits from CSV: login,name,class,date")
-    s.add_argument("csv")
+    s.add_argument("csv", help="the CSV file")
     s.set_defaults(func=cmd_supply_import)
