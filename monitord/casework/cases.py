@@ -344,3 +344,25 @@ def escalate(
         if mail is not None:
             mail(conn, alert_id, before)
     return before, severity
+
+
+def reopen(engine: Engine, alert_id: int, actor: str, reason: str, now: datetime) -> None:
+    """Open a closed alert again (new information came to light); its outcome is cleared
+    and its second review with it, since a closing will need a fresh sign-off."""
+    if not reason.strip():
+        raise CaseError("reopening an alert needs a reason (it is kept in the audit trail)")
+    at = table_of(AlertRow)
+    with engine.begin() as conn:
+        status = conn.execute(
+            select(at.c.status).where(mine(conn, at.c.site_id), at.c.id == alert_id)
+        ).scalar()
+        if status is None:
+            raise CaseError(f"no alert {alert_id}")
+        if status != "closed":
+            raise CaseError(f"alert {alert_id} is {status}, not closed")
+        conn.execute(
+            update(at)
+            .where(at.c.id == alert_id)
+            .values(status="open", outcome=None, reviewer=None, reviewed_at=None, updated_at=now)
+        )
+        audit(conn, actor, "alert.reopen", f"alert:{alert_id}", {"reason": reason}, now=now)

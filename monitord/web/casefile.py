@@ -1,0 +1,144 @@
+"""Reading and working on alerts for the console: one alert, the inbox's filtered list,
+the second review by a different account."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, select
+
+from monitord.casework import cases
+from monitord.store.database import mine, table_of
+from monitord.store.tables import AlertRow
+from monitord.web.gate import Viewer
+from monitord.web.roles import TECHNICAL, About, may_see
+
+SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "none": 4}
+
+
+class BadInput(Exception):
+    """A request whose fields are missing or malformed; the message names the field."""
+
+
+def text_of(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise BadInput(f"{key} is a non-empty string")
+    return value
+
+
+def alert_or_none(engine: Engine, alert_id: int) -> dict[str, Any] | None:
+    """One alert in the ``alerts list --json`` shape (not audited: the caller decides)."""
+    at = table_of(AlertRow)
+    with engine.connect() as conn:
+        row = conn.execute(select(at).where(mine(conn, at.c.site_id), at.c.id == alert_id)).first()
+    return None if row is None else cases.alert_json(row)
+
+
+def seen(engine: Engine, viewer: Viewer, alert_id: int) -> bool:
+    """Whether the alert exists and the account may see it."""
+    alert = alert_or_none(engine, alert_id)
+    return alert is not None and may_see(viewer, About.of(alert))
+
+
+def second_review(engine: Engine, alert_id: int, viewer: Viewer, now: datetime) -> None:
+    """The signed-in account signs the alert off as its second reviewer: it must not be the
+    first (who the alert is assigned to, or who acknowledged it), by its account name or
+    as any roster person it is, and it signs under its own roster name."""
+    first = cases.first_reviewer(engine, alert_id)
+    mine_ = {viewer.username.casefold(), *(p.casefold() for p in viewer.people)}
+    if first is not None and first.casefold() in mine_:
+        raise cases.CaseError(
+            f"alert {alert_id}: {viewer.username} is its first reviewer; the second review "
+            "must be another account's"
+        )
+    if viewer.username.lower() in viewer.people:
+        name = viewer.username.lower()
+    elif len(viewer.people) == 1:
+        [name] = viewer.people
+    else:
+        raise cases.CaseError(
+            f"account {viewer.username} is not one person on the school's roster (by user "
+            "name or email): a second review is signed by a named member of staff"
+        )
+    cases.review(engine, alert_id, viewer.username, name, now)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The inbox's filters, each optional."""
+
+    status: str | None = "open"
+    severity: str | None = None
+    category: str | None = None
+    year_group: str | None = None
+    person: str | None = None
+    day: date | None = None
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str]) -> Filters:
+        def get(key: str) -> str | None:
+            value = query.get(key, "").strip()
+            return value or None
+
+        status = query.get("status", "open").strip() or None
+        if status is not None and status not in (*cases.STATUSES, "all"):
+            raise BadInput(f"status is one of {', '.join(cases.STATUSES)} or all")
+        severity = get("severity")
+        if severity is not None and severity not in SEVERITY_RANK:
+            raise BadInput(f"severity is one of {', '.join(SEVERITY_RANK)}")
+        text = get("date")
+        try:
+            day = date.fromisoformat(text) if text else None
+        except ValueError:
+            raise BadInput("date is written YYYY-MM-DD") from None
+        person = get("person")
+        return cls(
+            None if status == "all" else status,
+            severity,
+            get("category"),
+            get("year_group"),
+            person.lower() if person else None,
+            day,
+        )
+
+    def keep(self, alert: Mapping[str, Any], tz: ZoneInfo) -> bool:
+        if self.status and alert["status"] != self.status:
+            return False
+        if self.severity and alert["severity"] != self.severity:
+            return False
+        if self.category and alert["category"] != self.category:
+            return False
+        if self.year_group and (alert["year_group"] or "") != self.year_group:
+            return False
+        if self.person and (alert["person"] or "").lower() != self.person:
+            return False
+        if self.day is not None:
+            start = datetime.combine(self.day, time(0, 0), tzinfo=tz)
+            first = datetime.fromisoformat(alert["first_seen"])
+            last = datetime.fromisoformat(alert["last_seen"])
+            end = datetime.combine(self.day, time(23, 59, 59, 999999), tzinfo=tz)
+            if last < start or first > end:
+                return False
+        return True
+
+
+def inbox(engine: Engine, viewer: Viewer, filters: Filters, tz: ZoneInfo) -> list[dict[str, Any]]:
+    """The alerts the account may see that pass the filters, what needs a person first:
+    the most severe, then the longest waiting."""
+    found = [
+        a
+        for a in cases.list_alerts(engine, filters.status)
+        if may_see(viewer, About.of(a)) and filters.keep(a, tz)
+    ]
+    found.sort(key=lambda a: (SEVERITY_RANK.get(a["severity"], 9), a["created_at"]))
+    return found
+
+
+def technical(alert: Mapping[str, Any]) -> bool:
+    """An alert about the network rather than a person: acknowledged in bulk."""
+    return alert["category"] in TECHNICAL

@@ -1,0 +1,88 @@
+"""What every request handler shares: the console's state, who is signed in, CSRF checks,
+the session cookie."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from starlette.requests import Request
+from starlette.responses import Response
+
+from monitord.core.clock import Clock
+from monitord.settings.config import Config
+from monitord.web.gate import Accounts, SignedIn, Viewer, viewer_of
+from monitord.web.render import Pages
+
+COOKIE = "monitord_session"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf"
+
+
+@dataclass(frozen=True, slots=True)
+class Console:
+    """The console's dependencies, given to the app when it is made."""
+
+    cfg: Config
+    engine: Engine
+    clock: Clock
+    accounts: Accounts
+    secure: bool  # served over HTTPS (directly or behind a proxy): cookies are Secure
+    session_max: timedelta
+    pages: Pages
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A request from a signed-in account."""
+
+    session: SignedIn
+    viewer: Viewer
+
+    @property
+    def username(self) -> str:
+        return self.viewer.username
+
+
+def console(request: Request) -> Console:
+    state: Console = request.app.state.console
+    return state
+
+
+def address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def visit(request: Request) -> Visit | None:
+    """The signed-in account behind the request's cookie, or None (no cookie, a session
+    ended or expired)."""
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    c = console(request)
+    session = c.accounts.session(token, c.clock.now())
+    if session is None:
+        return None
+    return Visit(session, viewer_of(c.engine, session.account))
+
+
+def csrf_ok(v: Visit, given: str | None) -> bool:
+    return bool(given) and hmac.compare_digest(v.session.csrf.encode(), str(given).encode())
+
+
+def set_session_cookie(response: Response, c: Console, token: str) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(c.session_max.total_seconds()),
+        path="/",
+        secure=c.secure,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def clear_session_cookie(response: Response, c: Console) -> None:
+    response.delete_cookie(COOKIE, path="/", secure=c.secure, httponly=True, samesite="strict")

@@ -1,0 +1,65 @@
+"""Who may see what: the console's one rule about alerts, used by every page and the API.
+
+- the DSL and deputies: every alert, except one about themselves;
+- the headteacher: alerts about staff and pupils (every alert not about a headteacher),
+  never their own;
+- the chair of governors: only alerts about the headteacher;
+- the technician: the technical alerts (unauthorised devices, monitoring gaps), never an
+  alert about a person's content;
+- the Online Safety Group and governors: no alert at all, only the anonymous digest and
+  the governors' report.
+
+"About themselves" means about any roster person the account is (``gate.people_of``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from monitord.web.gate import Viewer
+
+# Alerts about the school's network and its logs rather than about what a person did.
+TECHNICAL = frozenset({"unauthorised_device", "monitoring_gap"})
+CASEWORK_ROLES = frozenset({"dsl", "deputy_dsl", "headteacher", "chair", "technician"})
+NO_ALERTS = frozenset({"osg", "governor"})
+
+
+@dataclass(frozen=True, slots=True)
+class About:
+    """What the rule reads of an alert: whom it is about and what kind it is."""
+
+    person: str | None
+    role: str | None
+    category: str
+
+    @classmethod
+    def of(cls, alert: Mapping[str, Any]) -> About:
+        person = alert.get("person")
+        return cls(str(person).lower() if person else None, alert.get("role"), alert["category"])
+
+
+def sees_alerts(viewer: Viewer) -> bool:
+    """Whether the account's role sees any alert at all (the API's 403 otherwise)."""
+    return viewer.role in CASEWORK_ROLES
+
+
+def may_see(viewer: Viewer, alert: About) -> bool:
+    """May this account see (and so work on) this alert?"""
+    if alert.person is not None and alert.person in viewer.people:
+        return False
+    role = viewer.role
+    if role in ("dsl", "deputy_dsl"):
+        return True
+    if role == "headteacher":
+        return alert.role != "headteacher"
+    if role == "chair":
+        return alert.role == "headteacher"
+    if role == "technician":
+        return alert.category in TECHNICAL
+    return False
+
+
+def visible(viewer: Viewer, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [a for a in alerts if may_see(viewer, About.of(a))]

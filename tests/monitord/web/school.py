@@ -1,0 +1,102 @@
+"""A school for the console's tests: the alert manager's test school (pupils, staff, the
+headteacher, their laptops), alerts about each of them and a technical one, and an
+account for every role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pyotp
+from sqlalchemy import insert
+from starlette.applications import Starlette
+
+from monitord.core.clock import FixedClock
+from monitord.settings.config import Config
+from monitord.store.database import audit, inserted_id, table_of
+from monitord.store.tables import AlertRow
+from monitord.web.app import make_app
+from tests.alerting.test_manager import School, at, build_school
+from tests.monitord.web.interim import Interim
+
+PASSWORD = "correct horse battery staple"
+# username -> (role, email): the DSL's account is named differently from the roster's
+# ``someone`` and found there by email; the headteacher's has the roster's user name.
+ACCOUNTS = {
+    "sam.dsl": ("dsl", "sam@school.example"),
+    "dep": ("deputy_dsl", None),
+    "helen.h": ("headteacher", None),
+    "chair": ("chair", None),
+    "tech": ("technician", None),
+    "osg": ("osg", None),
+    "gov": ("governor", None),
+}
+
+
+@dataclass
+class Console:
+    school: School
+    accounts: Interim
+    app: Starlette
+    totp: dict[str, pyotp.TOTP]
+    alert: dict[str, int]  # person (or "device") -> alert id
+
+    def code(self, username: str) -> str:
+        return self.totp[username].at(self.school.clock.now())
+
+
+def technical_alert(school: School) -> int:
+    """An unauthorised device on the network, as the daemon raises it."""
+    now = school.clock.now()
+    table = table_of(AlertRow)
+    with school.app.engine.begin() as conn:
+        result = conn.execute(
+            insert(table).values(
+                group_key="unauthorised_device:aa:bb:cc:dd:ee:ff",
+                created_at=now,
+                updated_at=now,
+                first_seen=now - timedelta(minutes=5),
+                last_seen=now - timedelta(minutes=5),
+                severity="medium",
+                category="unauthorised_device",
+                status="open",
+                ip="10.0.0.200",
+                indicator="aa:bb:cc:dd:ee:ff",
+                count=1,
+                blocked=False,
+                sources='["dhcpd-leases"]',
+                recipients='["tech@school.example"]',
+                rule="unknown device on the network",
+            )
+        )
+        alert_id = inserted_id(result)
+        audit(conn, "monitord", "alert.open", f"alert:{alert_id}", {}, now=now)
+    return alert_id
+
+
+@contextmanager
+def console_school(cfg: Config, clock: FixedClock, folder: Path) -> Iterator[Console]:
+    with build_school(cfg, clock, folder) as school:
+        for minute, who in enumerate(("alice.p", "bob.s", "helen.h", "someone")):
+            school.lookup(who, "pornhub.com", at(clock, minute))
+        alerts = {a["person"]: int(a["id"]) for a in school.alerts()}
+        alerts["device"] = technical_alert(school)
+        accounts = Interim()
+        totp = {}
+        for name, (role, email) in ACCOUNTS.items():
+            uri = accounts.add(name, role, PASSWORD, email)
+            otp = pyotp.parse_uri(uri)
+            assert isinstance(otp, pyotp.TOTP)
+            totp[name] = otp
+        app = make_app(
+            cfg,
+            school.app.engine,
+            clock,
+            accounts,
+            secure=False,
+            session_max=timedelta(hours=8),
+        )
+        yield Console(school, accounts, app, totp, alerts)

@@ -1,0 +1,173 @@
+"""The console in a real browser on a phone-sized screen (Debian's chromium): sign in with
+a password and a TOTP code, triage an alert, a second review by another account, a
+governor refused a pupil's alert, a form with a wrong CSRF token refused, lock-out, and a
+session that expires. With MONITORD_SCREENSHOTS=DIR the inbox and an alert page are saved
+there (docs/ holds the README's)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from selenium.webdriver import Chrome as WebDriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
+
+from monitord.core.clock import FixedClock
+from monitord.settings.config import Config
+from tests.monitord.web.browser import need_chromium, phone, serving
+from tests.monitord.web.school import PASSWORD, Console, console_school
+
+
+@pytest.fixture
+def console(config: Config, clock: FixedClock, tmp_path: Path) -> Iterator[Console]:
+    need_chromium()
+    with console_school(config, clock, tmp_path) as c:
+        yield c
+
+
+@pytest.fixture
+def site(console: Console) -> Iterator[str]:
+    with serving(console.app) as url:
+        yield url
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    with phone() as driver:
+        yield driver
+
+
+def sign_in(browser: WebDriver, console: Console, username: str, code: str | None = None) -> None:
+    browser.find_element(By.NAME, "username").send_keys(username)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.NAME, "totp").send_keys(code or console.code(username))
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "form.stack button"))
+
+
+def submit(browser: WebDriver, button: WebElement) -> None:
+    """Click and wait for the page that comes back."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    button.click()
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(page))
+
+
+def press(browser: WebDriver, label: str) -> None:
+    submit(browser, browser.find_element(By.XPATH, f"//button[starts-with(text(), '{label}')]"))
+
+
+def text(browser: WebDriver) -> str:
+    return browser.find_element(By.TAG_NAME, "body").text
+
+
+def no_csp_violation(browser: WebDriver) -> None:
+    logs = browser.get_log("browser")  # type: ignore[no-untyped-call]
+    assert not [e for e in logs if "Content Security Policy" in e["message"]], logs
+
+
+def fits_the_screen(browser: WebDriver) -> None:
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width} px wide on a 390 px screen"
+
+
+def screenshot(browser: WebDriver, name: str) -> None:
+    folder = os.environ.get("MONITORD_SCREENSHOTS")
+    if folder:
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(390, min(int(height), 2400))
+        Path(folder, name).write_bytes(browser.get_screenshot_as_png())
+
+
+def test_sign_in_and_triage_an_alert_on_a_phone(
+    console: Console, site: str, browser: WebDriver
+) -> None:
+    alice = console.alert["alice.p"]
+    browser.get(f"{site}/alerts/{alice}")  # the link in the alert mail
+    assert "/signin" in browser.current_url
+    sign_in(browser, console, "dep")
+    assert browser.current_url == f"{site}/alerts/{alice}", text(browser)
+    page = text(browser)
+    assert "Alice Pupil (alice.p), pupil, Year 5, class Oak" in page
+    fits_the_screen(browser)
+    press(browser, "Acknowledge")
+    assert "Acknowledged." in text(browser)
+    browser.find_element(By.NAME, "text").send_keys("Spoke to Alice with her class teacher")
+    press(browser, "Add note")
+    assert "Note added." in text(browser)
+    assert "Spoke to Alice with her class teacher" in text(browser)
+    screenshot(browser, "console-alert.png")
+    submit(browser, browser.find_element(By.LINK_TEXT, "← Inbox"))
+    fits_the_screen(browser)
+    assert "4 open alerts" in text(browser)  # Alice's is acknowledged now
+    screenshot(browser, "console-inbox.png")
+    no_csp_violation(browser)
+    [row] = console.school.alerts(id=alice)
+    assert row["status"] == "acknowledged"
+    assert [a["actor"] for a in console.school.audit("alert.note")] == ["dep"]
+
+
+def test_a_second_review_by_another_account(
+    console: Console, site: str, browser: WebDriver
+) -> None:
+    bob = console.alert["bob.s"]
+    browser.get(f"{site}/alerts/{bob}")
+    sign_in(browser, console, "dep")
+    press(browser, "Acknowledge")
+    assert "Sign the second review" not in text(browser)
+    press(browser, "Sign out")
+    browser.get(f"{site}/alerts/{bob}")
+    sign_in(browser, console, "helen.h")
+    press(browser, "Sign the second review")
+    assert "Second review signed." in text(browser)
+    [row] = console.school.alerts(id=bob)
+    assert row["reviewer"] == "helen.h"
+
+
+def test_a_governor_is_refused_a_pupils_alert(
+    console: Console, site: str, browser: WebDriver
+) -> None:
+    browser.get(f"{site}/alerts/{console.alert['alice.p']}")
+    sign_in(browser, console, "gov")
+    assert "not one the governor role may see" in text(browser)
+    assert "Alice" not in text(browser)
+
+
+def test_a_form_with_a_wrong_csrf_token_is_refused(
+    console: Console, site: str, browser: WebDriver
+) -> None:
+    alice = console.alert["alice.p"]
+    browser.get(f"{site}/alerts/{alice}")
+    sign_in(browser, console, "dep")
+    browser.execute_script(
+        "document.querySelectorAll('input[name=csrf]').forEach(i => i.value = 'forged')"
+    )
+    press(browser, "Acknowledge")
+    assert "nothing was changed" in text(browser)
+    assert console.school.audit("alert.ack") == []
+
+
+def test_lock_out_after_five_failures(console: Console, site: str, browser: WebDriver) -> None:
+    for _ in range(5):
+        browser.get(f"{site}/signin")
+        sign_in(browser, console, "dep", "000000")
+        assert "wrong user name, password or code" in text(browser)
+    browser.get(f"{site}/signin")
+    sign_in(browser, console, "dep")
+    assert "locked" in text(browser).lower()
+    assert "/signin" in browser.current_url
+
+
+def test_an_idle_session_ends(console: Console, site: str, browser: WebDriver) -> None:
+    browser.get(f"{site}/alerts")
+    sign_in(browser, console, "dep")
+    assert "open alerts" in text(browser)
+    assert isinstance(console.school.clock, FixedClock)
+    console.school.clock.advance(timedelta(minutes=16))
+    browser.get(f"{site}/alerts")
+    assert "/signin" in browser.current_url
+    assert "Your session ended" in text(browser)
