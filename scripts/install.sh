@@ -80,6 +80,7 @@ install_all() {
     fi
     install -m 0644 "$here/README.md" "$prefix/README.md"
     install -m 0644 "$here/systemd/monitord.service" "$unit_dir/monitord.service"
+    install -m 0644 "$here/systemd/monitord-web.service" "$unit_dir/monitord-web.service"
     install -m 0644 "$here/systemd/monitord.sysusers" "$root/usr/lib/sysusers.d/monitord.conf"
     install -m 0644 "$here/systemd/monitord.tmpfiles" "$root/usr/lib/tmpfiles.d/monitord.conf"
     install -d -m 0755 "$prefix/systemd"
@@ -109,6 +110,8 @@ install_all() {
         systemd-tmpfiles --create /usr/lib/tmpfiles.d/monitord.conf || true
         systemctl daemon-reload
         say "installed: edit /etc/monitord/monitord.toml, then: systemctl enable --now monitord"
+        say "the safeguarding console: set [web], add the first account (monitord users add)," \
+            "then: systemctl enable --now monitord-web"
     else
         say "installed into ${root:-/}"
     fi
@@ -117,9 +120,10 @@ install_all() {
 uninstall_all() {
     if systemd_running && [ -z "$root" ] && [ -z "${NO_SYSTEMCTL:-}" ] &&
         command -v systemctl >/dev/null 2>&1; then
-        systemctl disable --now monitord 2>/dev/null || true
+        systemctl disable --now monitord monitord-web 2>/dev/null || true
     fi
-    rm -f "$unit_dir/monitord.service" "$root/usr/lib/sysusers.d/monitord.conf" \
+    rm -f "$unit_dir/monitord.service" "$unit_dir/monitord-web.service" \
+        "$root/usr/lib/sysusers.d/monitord.conf" \
         "$root/usr/lib/tmpfiles.d/monitord.conf"
     rm -rf "$prefix"
     if [ -n "${PURGE:-}" ]; then

@@ -2,12 +2,14 @@
 # The Debian packages the test suite runs for real: dnsmasq and squid (their log formats),
 # tshark (packet captures checked against Wireshark's dissectors), libpcap (capture filters),
 # postgresql (the store tests' second store), rsync (list updates from an rsync server),
-# rsyslog and bsdutils (logger: syslog sent to the listener). Missing ones are installed
+# rsyslog and bsdutils (logger: syslog sent to the listener), chromium and chromium-driver
+# (the console's pages in a real browser, driven by Selenium). Missing ones are installed
 # when this runs as root on a machine with apt; otherwise one line names them, and the tests
 # that need them skip, each saying what to install. The packages' own services are kept
 # from starting: the tests start private instances of their own.
 set -euo pipefail
-packages=(make dnsmasq squid tshark libpcap0.8 postgresql rsync rsyslog bsdutils)
+packages=(make dnsmasq squid tshark libpcap0.8 postgresql rsync rsyslog bsdutils chromium
+    chromium-driver)
 
 say() { printf 'monitord tests: %s\n' "$*"; }
 

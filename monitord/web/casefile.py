@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 
 from monitord.casework import cases
 from monitord.store.database import mine, table_of
-from monitord.store.tables import AlertRow
+from monitord.store.tables import AlertRow, PersonRow
 from monitord.web.gate import Viewer
 from monitord.web.roles import TECHNICAL, About, may_see
 
@@ -142,3 +142,16 @@ def inbox(engine: Engine, viewer: Viewer, filters: Filters, tz: ZoneInfo) -> lis
 def technical(alert: Mapping[str, Any]) -> bool:
     """An alert about the network rather than a person: acknowledged in bulk."""
     return alert["category"] in TECHNICAL
+
+
+def people(engine: Engine, usernames: set[str]) -> dict[str, dict[str, Any]]:
+    """The roster's entries for the people the inbox names (name, role, year, class)."""
+    if not usernames:
+        return {}
+    pt = table_of(PersonRow)
+    columns = (pt.c.username, pt.c.display_name, pt.c.role, pt.c.year_group, pt.c.class_name)
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(*columns).where(mine(conn, pt.c.site_id), pt.c.username.in_(sorted(usernames)))
+        )
+        return {str(r.username): dict(r._mapping) for r in found}

@@ -159,6 +159,7 @@ def inbox(request: Request) -> Response:
             error=error,
             done=DONE.get(request.query_params.get("done", "")),
             ages={a["id"]: age(a["created_at"], now) for a in alerts},
+            people=casefile.people(c.engine, {a["person"] for a in alerts if a["person"]}),
             technical={a["id"] for a in alerts if casefile.technical(a)},
             statuses=cases.STATUSES,
             severities=list(casefile.SEVERITY_RANK),

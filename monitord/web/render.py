@@ -35,6 +35,47 @@ def age(value: str | None, now: datetime) -> str:
     return f"{minutes // 1440} days"
 
 
+# What an alert's history shows of each record's detail (the rest is in the evidence bundle).
+HISTORY_KEYS = (
+    "severity",
+    "count",
+    "text",
+    "assignee",
+    "reviewer",
+    "first_reviewer",
+    "from",
+    "to",
+    "reason",
+    "outcome",
+    "recipients",
+    "sha256",
+)
+
+
+# An alert's history in words.
+ACTIONS = {
+    "alert.create": "raised it",
+    "alert.update": "added events",
+    "alert.held": "held its mail",
+    "alert.view": "viewed it",
+    "alert.ack": "acknowledged it",
+    "alert.note": "added a note",
+    "alert.assign": "assigned it",
+    "alert.review": "signed the second review",
+    "alert.escalate": "escalated it",
+    "alert.close": "closed it",
+    "alert.reopen": "reopened it",
+    "alert.export": "exported the evidence",
+}
+
+
+def plain(value: Any) -> str:
+    """A detail's value as text: a list as its items."""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
 class Pages:
     def __init__(self, tz: ZoneInfo, school: str) -> None:
         self.tz = tz
@@ -46,8 +87,11 @@ class Pages:
         )
         self.env.filters["local"] = lambda v, fmt="%a %d %b %Y %H:%M": _when(v, tz, fmt)
         self.env.filters["words"] = lambda v: str(v or "-").replace("_", " ")
+        self.env.filters["plain"] = plain
+        self.env.filters["action"] = lambda v: ACTIONS.get(str(v), str(v))
         self.env.globals["school"] = school
         self.env.globals["outcomes"] = OUTCOME_TEXT
+        self.env.globals["history_keys"] = HISTORY_KEYS
 
     def page(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         return HTMLResponse(self.env.get_template(name).render(**context), status_code=status)

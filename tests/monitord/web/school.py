@@ -80,8 +80,15 @@ def technical_alert(school: School) -> int:
 @contextmanager
 def console_school(cfg: Config, clock: FixedClock, folder: Path) -> Iterator[Console]:
     with build_school(cfg, clock, folder) as school:
-        for minute, who in enumerate(("alice.p", "bob.s", "helen.h", "someone")):
-            school.lookup(who, "pornhub.com", at(clock, minute))
+        school.lookups(
+            ("alice.p", "www.bbc.co.uk", at(clock, 0)),
+            ("alice.p", "pornhub.com", at(clock, 2)),
+            ("alice.p", "classroom.google.com", at(clock, 4)),
+            ("ben.p", "hotspotshield.com", at(clock, 10)),
+            ("bob.s", "pornhub.com", at(clock, 20)),
+            ("helen.h", "pornhub.com", at(clock, 21)),
+            ("someone", "pornhub.com", at(clock, 22)),
+        )
         alerts = {a["person"]: int(a["id"]) for a in school.alerts()}
         alerts["device"] = technical_alert(school)
         accounts = Interim()

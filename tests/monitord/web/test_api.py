@@ -45,7 +45,7 @@ def seen(console: Console, username: str) -> set[str]:
     return {by_id[a["id"]] for a in r.json()}
 
 
-EVERYONE = {"alice.p", "bob.s", "helen.h", "someone", "device"}
+EVERYONE = {"alice.p", "ben.p", "bob.s", "helen.h", "someone", "device"}
 
 
 @pytest.mark.parametrize(

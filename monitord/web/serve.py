@@ -1,0 +1,101 @@
+"""Serving the console: its own process (``monitord web``), HTTPS with the school's
+certificate, or plain HTTP on loopback behind a reverse proxy that gives HTTPS.
+
+Everything that can stop it is found before it serves, each with one line saying what to
+change: a certificate or key that does not load, an address already in use. (A listen
+address off loopback without a certificate is refused when the config is read.)"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+
+from monitord.settings.listen import parse_listen
+
+# The most requests served at once; more wait in the listen backlog.
+CONCURRENCY = 64
+
+
+class ServeError(Exception):
+    """Why the console cannot start, in one line that says the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listening:
+    host: str
+    port: int
+    cert: Path | None
+    key: Path | None
+
+    @property
+    def https(self) -> bool:
+        return self.cert is not None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.https else 'http'}://{host}:{self.port}"
+
+
+def listening(listen: str, cert: Path | None, key: Path | None) -> Listening:
+    """Where and how to serve; a certificate and key that do not load are refused here."""
+    address = parse_listen(f"tcp://{listen}")
+    if cert is not None and key is not None:
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ServeError(
+                f"web.tls_cert {cert} / web.tls_key {key}: cannot load them ({exc}): give the "
+                "school's certificate chain and its private key as PEM files readable by "
+                "the monitord user"
+            ) from None
+    return Listening(address.host, address.port, cert, key)
+
+
+def bind(where: Listening) -> socket.socket:
+    family = socket.AF_INET6 if ":" in where.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((where.host, where.port))
+    except OSError as exc:
+        sock.close()
+        raise ServeError(
+            f"web.listen {where.host}:{where.port}: cannot listen there ({exc.strerror}): "
+            "choose a free port, or stop what holds it"
+        ) from None
+    return sock
+
+
+def server(app: Starlette, where: Listening) -> uvicorn.Server:
+    """Uvicorn for the console. Behind a proxy on loopback, the proxy's X-Forwarded-For
+    names the client (for per-address lock-out); nothing else may set it."""
+    behind_proxy = not where.https
+    config = uvicorn.Config(
+        app,
+        ssl_certfile=str(where.cert) if where.cert else None,
+        ssl_keyfile=str(where.key) if where.key else None,
+        proxy_headers=behind_proxy,
+        forwarded_allow_ips="127.0.0.1,::1" if behind_proxy else "",
+        server_header=False,
+        access_log=False,  # paths and queries can name pupils; the audit trail records actions
+        limit_concurrency=CONCURRENCY,
+        timeout_keep_alive=10,
+        lifespan="off",
+        log_level="info",
+    )
+    return uvicorn.Server(config)
+
+
+def serve(app: Starlette, where: Listening) -> None:
+    """Serve until stopped (SIGTERM, SIGINT)."""
+    sock = bind(where)
+    try:
+        server(app, where).run(sockets=[sock])
+    finally:
+        sock.close()
