@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from monitord.core.clock import Clock
 from monitord.settings.config import Config
-from monitord.web import api, pages
+from monitord.web import api, lookup, pages
 from monitord.web.context import Console
 from monitord.web.gate import Accounts
 from monitord.web.headers import SecurityHeaders
@@ -44,7 +44,12 @@ def make_app(
         pages=Pages(cfg.tz, cfg.settings.school.name),
     )
     app = Starlette(
-        routes=[*api.ROUTES, *pages.ROUTES, Mount("/static", StaticFiles(directory=STATIC))],
+        routes=[
+            *api.ROUTES,
+            *pages.ROUTES,
+            *lookup.ROUTES,
+            Mount("/static", StaticFiles(directory=STATIC)),
+        ],
         middleware=[Middleware(SecurityHeaders, https=secure)],
     )
     app.state.console = state

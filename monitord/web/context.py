@@ -6,10 +6,12 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from monitord.core.clock import Clock
 from monitord.settings.config import Config
@@ -86,3 +88,15 @@ def set_session_cookie(response: Response, c: Console, token: str) -> None:
 
 def clear_session_cookie(response: Response, c: Console) -> None:
     response.delete_cookie(COOKIE, path="/", secure=c.secure, httponly=True, samesite="strict")
+
+
+def to_signin(request: Request) -> Response:
+    """To the sign-in page, and back here after it; saying so when a session has ended."""
+    target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    why = "&why=expired" if request.cookies.get(COOKIE) else ""
+    return RedirectResponse(f"/signin?next={target}{why}", status_code=303)
+
+
+def page_context(v: Visit, **context: Any) -> dict[str, Any]:
+    """What every signed-in page's template is given."""
+    return {"viewer": v.viewer, "csrf": v.session.csrf, **context}

@@ -9,7 +9,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -32,7 +31,9 @@ from monitord.web.context import (
     clear_session_cookie,
     console,
     csrf_ok,
+    page_context,
     set_session_cookie,
+    to_signin,
     visit,
 )
 from monitord.web.gate import Refused
@@ -57,16 +58,6 @@ def _local(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/alerts"
-
-
-def _to_signin(request: Request, why: str | None = None) -> Response:
-    target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-    extra = f"&why={why}" if why else ""
-    return RedirectResponse(f"/signin?next={target}{extra}", status_code=303)
-
-
-def _base(v: Visit, **context: Any) -> dict[str, Any]:
-    return {"viewer": v.viewer, "csrf": v.session.csrf, **context}
 
 
 def signin_form(request: Request, status: int = 200, error: str | None = None) -> Response:
@@ -131,7 +122,9 @@ def _no_alerts(c: Console, v: Visit) -> Response:
     return c.pages.page(
         "message.html.j2",
         403,
-        **_base(v, title="Not for this role", text=f"The {v.viewer.role} role sees no alerts."),
+        **page_context(
+            v, title="Not for this role", text=f"The {v.viewer.role} role sees no alerts."
+        ),
     )
 
 
@@ -139,7 +132,7 @@ def inbox(request: Request) -> Response:
     c = console(request)
     v = visit(request)
     if v is None:
-        return _to_signin(request, "expired" if request.cookies.get("monitord_session") else None)
+        return to_signin(request)
     if not sees_alerts(v.viewer):
         return _no_alerts(c, v)
     try:
@@ -152,7 +145,7 @@ def inbox(request: Request) -> Response:
     return c.pages.page(
         "inbox.html.j2",
         400 if error else 200,
-        **_base(
+        **page_context(
             v,
             alerts=alerts,
             filters=filters,
@@ -176,18 +169,20 @@ def _alert_response(
     alert = casefile.alert_or_none(c.engine, alert_id)
     if alert is None:
         return c.pages.page(
-            "message.html.j2", 404, **_base(v, title="No such alert", text=f"No alert {alert_id}.")
+            "message.html.j2",
+            404,
+            **page_context(v, title="No such alert", text=f"No alert {alert_id}."),
         )
     if not may_see(v.viewer, About.of(alert)):
         text = f"Alert {alert_id} is not one the {v.viewer.role} role may see."
         return c.pages.page(
-            "message.html.j2", 403, **_base(v, title="Not for this role", text=text)
+            "message.html.j2", 403, **page_context(v, title="Not for this role", text=text)
         )
     page = alert_page(c.engine, alert_id, v.viewer, c.cfg.tz, c.clock.now())
     return c.pages.page(
         "alert.html.j2",
         status,
-        **_base(
+        **page_context(
             v,
             a=page.alert,
             page=page,
@@ -202,7 +197,7 @@ def _alert_response(
 def show(request: Request) -> Response:
     v = visit(request)
     if v is None:
-        return _to_signin(request, "expired" if request.cookies.get("monitord_session") else None)
+        return to_signin(request)
     return _alert_response(request, v, request.path_params["alert_id"])
 
 
@@ -257,10 +252,12 @@ def _allowed(request: Request, form: FormData) -> tuple[Visit | None, Response |
     c = console(request)
     v = visit(request)
     if v is None:
-        return None, _to_signin(request, "expired")
+        return None, to_signin(request)
     if not csrf_ok(v, _field(form, CSRF_FIELD)):
         text = "The form's security token was missing or wrong: nothing was changed."
-        return v, c.pages.page("message.html.j2", 403, **_base(v, title="Refused", text=text))
+        return v, c.pages.page(
+            "message.html.j2", 403, **page_context(v, title="Refused", text=text)
+        )
     if not sees_alerts(v.viewer):
         return v, _no_alerts(c, v)
     return v, None
@@ -270,7 +267,7 @@ def _act(request: Request, form: FormData) -> Response:
     c = console(request)
     v, refused = _allowed(request, form)
     if refused is not None or v is None:
-        return refused or _to_signin(request)
+        return refused or to_signin(request)
     alert_id, action = request.path_params["alert_id"], request.path_params["action"]
     if action not in ACTIONS or not casefile.seen(c.engine, v.viewer, alert_id):
         return _alert_response(request, v, alert_id, 404)
@@ -292,7 +289,7 @@ def _bulk_ack(request: Request, form: FormData) -> Response:
     c = console(request)
     v, refused = _allowed(request, form)
     if refused is not None or v is None:
-        return refused or _to_signin(request)
+        return refused or to_signin(request)
     ids = [int(str(x)) for x in form.getlist("alert") if str(x).isdigit()]
     for alert_id in ids:
         alert = casefile.alert_or_none(c.engine, alert_id)
@@ -313,7 +310,7 @@ def _export(request: Request, form: FormData) -> Response:
     c = console(request)
     v, refused = _allowed(request, form)
     if refused is not None or v is None:
-        return refused or _to_signin(request)
+        return refused or to_signin(request)
     alert_id = request.path_params["alert_id"]
     if not casefile.seen(c.engine, v.viewer, alert_id):
         return _alert_response(request, v, alert_id, 404)

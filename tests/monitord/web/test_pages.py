@@ -32,7 +32,11 @@ def token(html: str) -> str:
     return found.group(1)
 
 
-def sign_in(console: Console, username: str, target: str = "/alerts") -> tuple[TestClient, str]:
+def sign_in(
+    console: Console, username: str, target: str = "/alerts", status: int = 200
+) -> tuple[TestClient, str]:
+    """A client signed in as ``username``, on ``target`` (answered with ``status``), and the
+    session's CSRF token read from that page."""
     c = TestClient(console.app, base_url="http://127.0.0.1", follow_redirects=False)
     form = c.get(f"/signin?next={target}")
     assert form.status_code == 200
@@ -49,7 +53,7 @@ def sign_in(console: Console, username: str, target: str = "/alerts") -> tuple[T
     assert r.status_code == 303, r.text
     assert r.headers["location"] == target
     page = c.get(target)
-    assert page.status_code == 200
+    assert page.status_code == status
     return c, token(page.text)
 
 
