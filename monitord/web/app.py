@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from monitord.core.clock import Clock
 from monitord.settings.config import Config
-from monitord.web import api, lookup, pages
+from monitord.web import api, health, lookup, pages
 from monitord.web.context import Console
 from monitord.web.gate import Accounts
 from monitord.web.headers import SecurityHeaders
@@ -48,6 +48,7 @@ def make_app(
             *api.ROUTES,
             *pages.ROUTES,
             *lookup.ROUTES,
+            *health.ROUTES,
             Mount("/static", StaticFiles(directory=STATIC)),
         ],
         middleware=[Middleware(SecurityHeaders, https=secure)],

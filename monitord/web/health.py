@@ -1,0 +1,31 @@
+"""Source health for the technician and the safeguarding staff: whether the daemon runs, each
+source's last event and what it rejected, the mail waiting, the open alerts, the store;
+what ``monitord status`` prints, as a page."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from monitord.service.status import collect_status
+from monitord.web.context import console, page_context, to_signin, visit
+
+HEALTH_ROLES = frozenset({"dsl", "deputy_dsl", "headteacher", "technician"})
+
+
+def health(request: Request) -> Response:
+    c = console(request)
+    v = visit(request)
+    if v is None:
+        return to_signin(request)
+    if v.viewer.role not in HEALTH_ROLES:
+        text = "Source health is for the technician and the safeguarding staff."
+        return c.pages.page(
+            "message.html.j2", 403, **page_context(v, title="Not for this role", text=text)
+        )
+    found = collect_status(c.cfg, c.engine, c.clock.now())
+    return c.pages.page("health.html.j2", **page_context(v, health=found))
+
+
+ROUTES = [Route("/health", health, methods=["GET"])]
