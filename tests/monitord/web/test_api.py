@@ -4,22 +4,12 @@ account."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
-from monitord.core.clock import FixedClock
-from monitord.settings.config import Config
-from tests.monitord.web.school import ACCOUNTS, PASSWORD, Console, console_school
-
-
-@pytest.fixture
-def console(config: Config, clock: FixedClock, tmp_path: Path) -> Iterator[Console]:
-    with console_school(config, clock, tmp_path) as c:
-        yield c
+from tests.monitord.web.school import ACCOUNTS, PASSWORD, Console
 
 
 def client(console: Console) -> TestClient:

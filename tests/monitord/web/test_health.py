@@ -3,21 +3,10 @@ sources, the mail waiting and the store; the Online Safety Group and governors d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from monitord.core.clock import FixedClock
-from monitord.settings.config import Config
-from tests.monitord.web.school import Console, console_school
+from tests.monitord.web.school import Console
 from tests.monitord.web.test_pages import sign_in
-
-
-@pytest.fixture
-def console(config: Config, clock: FixedClock, tmp_path: Path) -> Iterator[Console]:
-    with console_school(config, clock, tmp_path) as c:
-        yield c
 
 
 def test_the_technician_sees_source_health(console: Console) -> None:

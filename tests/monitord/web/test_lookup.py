@@ -4,21 +4,11 @@ why and recorded in the audit trail as the account; nobody looks up their own re
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from monitord.core.clock import FixedClock
-from monitord.settings.config import Config
-from tests.monitord.web.school import Console, console_school
+from tests.monitord.web.school import Console
 from tests.monitord.web.test_pages import sign_in
-
-
-@pytest.fixture
-def console(config: Config, clock: FixedClock, tmp_path: Path) -> Iterator[Console]:
-    with console_school(config, clock, tmp_path) as c:
-        yield c
 
 
 def test_a_pupils_day_asks_why_and_is_audited(console: Console) -> None:

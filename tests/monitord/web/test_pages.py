@@ -8,22 +8,11 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from starlette.testclient import TestClient
 
-from monitord.core.clock import FixedClock
-from monitord.settings.config import Config
 from monitord.store.tables import AuditRow
-from tests.monitord.web.school import PASSWORD, Console, console_school
-
-
-@pytest.fixture
-def console(config: Config, clock: FixedClock, tmp_path: Path) -> Iterator[Console]:
-    with console_school(config, clock, tmp_path) as c:
-        yield c
+from tests.monitord.web.school import PASSWORD, Console
 
 
 def token(html: str) -> str:
