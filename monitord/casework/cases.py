@@ -268,15 +268,17 @@ def named_reviewer(engine: Engine, alert_id: int, name: str) -> str:
     return str(person.username)
 
 
-def review(engine: Engine, alert_id: int, actor: str, reviewer: str, now: datetime) -> None:
-    """Record the second reviewer's sign-off."""
-    reviewer = reviewer.strip()
+def review(engine: Engine, alert_id: int, actor: str, reviewer: str | None, now: datetime) -> None:
+    """Record the second reviewer's sign-off: ``reviewer`` named on the roster, or None when
+    the actor signs as themselves, an account the caller has authenticated."""
+    account = reviewer is None
+    reviewer = actor if reviewer is None else reviewer.strip()
     if not reviewer:
         raise CaseError("review needs --reviewer NAME, the second senior person")
     at = table_of(AlertRow)
     with engine.connect() as conn:
         found = conn.execute(
-            select(at.c.id).where(mine(conn, at.c.site_id), at.c.id == alert_id)
+            select(at.c.id, at.c.person).where(mine(conn, at.c.site_id), at.c.id == alert_id)
         ).first()
     if found is None:
         raise CaseError(f"no alert {alert_id}")
@@ -291,7 +293,10 @@ def review(engine: Engine, alert_id: int, actor: str, reviewer: str, now: dateti
             f"alert {alert_id}: {reviewer} is the first reviewer; the sign-off must be a "
             "second person's"
         )
-    reviewer = named_reviewer(engine, alert_id, reviewer)
+    if not account:
+        reviewer = named_reviewer(engine, alert_id, reviewer)
+    elif str(found.person or "").casefold() == reviewer.casefold():
+        raise CaseError(f"alert {alert_id} is about {reviewer}: they cannot review it")
     _change(
         engine,
         alert_id,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from monitord.casework import cases
+from monitord.cli import users
 from monitord.cli.context import SITE_HELP, Command, Commands, Context, group, json_option
 from monitord.cli.output import audit_read, out, print_json
 
@@ -79,8 +80,9 @@ def _case(action: Callable[..., None], *extra: str) -> Command:
     """A change to one alert by its id, with the values of the options named in ``extra``."""
 
     def run(ctx: Context, args: argparse.Namespace) -> int:
+        who = users.case_actor(ctx, args)
         values = [getattr(args, name) for name in extra]
-        action(ctx.engine, args.id, ctx.actor, *values, ctx.now())
+        action(ctx.engine, args.id, who, *values, ctx.now())
         out.print(f"alert {args.id}: {action.__name__} recorded")
         return 0
 
@@ -90,7 +92,7 @@ def _case(action: Callable[..., None], *extra: str) -> Command:
 def cmd_alerts_escalate(ctx: Context, args: argparse.Namespace) -> int:
     from alerting.manager import AlertManager
 
-    who = ctx.actor
+    who = users.case_actor(ctx, args)
     manager = AlertManager(ctx.cfg, ctx.clock, actor=who)
 
     def mail(conn: Any, alert_id: int, before: str) -> None:
@@ -138,7 +140,7 @@ def register(commands: Commands) -> None:
     s = alerts.add_parser("review", help="a second senior person's sign-off")
     s.add_argument("id", type=int, help="the alert's number")
     s.add_argument(
-        "--reviewer", required=True, metavar="NAME", help="the senior person who reviewed it"
+        "--reviewer", metavar="NAME", help="the senior person who reviewed it (without --as)"
     )
     s.set_defaults(func=_case(cases.review, "reviewer"))
     s = alerts.add_parser("escalate", help="raise the alert's severity and mail it again")
@@ -146,3 +148,5 @@ def register(commands: Commands) -> None:
     s.add_argument("--severity", required=True, choices=cases.ESCALATIONS, help="the new severity")
     s.add_argument("--reason", required=True, help="why (kept in the audit trail and mailed)")
     s.set_defaults(func=cmd_alerts_escalate)
+    for action in ("ack", "note", "close", "assign", "review", "escalate"):
+        users.add_as(alerts.choices[action])

@@ -28,6 +28,7 @@ from monitord.cli import (
     start,
     status,
     supply,
+    users,
 )
 from monitord.cli.context import Context, UserError
 from monitord.cli.output import err
@@ -53,6 +54,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     config,
     db,
     filtering,
+    users,
 )
 
 
@@ -161,6 +163,7 @@ def problems_of(exc: Exception) -> list[str] | None:
     when a command fails, so that those only some commands use (the lists, with numpy) are
     imported by those."""
     from collectors.parsers.base import UnknownFormat
+    from monitord.casework.accounts import AccountError
     from monitord.casework.cases import CaseError
     from monitord.casework.rights import RightsError
     from monitord.classify.lists import ListError
@@ -175,7 +178,7 @@ def problems_of(exc: Exception) -> list[str] | None:
     if isinstance(exc, ConfigError | ImportError_):
         return list(exc.problems)
     one_line = (SchemaError, OwnerError, ListError, InitError, UnknownFormat, CaseError)
-    if isinstance(exc, (*one_line, AgentError, RightsError, ValueError)):
+    if isinstance(exc, (*one_line, AgentError, RightsError, AccountError, ValueError)):
         return [str(exc)]
     return None
 

@@ -462,6 +462,47 @@ class Retention(_Section):
         return hhmm(value)
 
 
+class Web(_Section):
+    """The safeguarding console (``monitord web``): where it listens, the address alert mail
+    links to, and how long a signed-in session lasts. Plain HTTP only on loopback (behind a
+    reverse proxy that gives HTTPS); on any other address, the school's certificate."""
+
+    listen: str = "127.0.0.1:8080"
+    base_url: str = ""  # e.g. https://monitord.school.example; empty: no links in mail
+    tls_cert: str = ""
+    tls_key: str = ""
+    session_idle: Duration = timedelta(minutes=15)
+    session_max: Duration = timedelta(hours=8)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Web:
+        try:
+            address = parse_listen(f"tcp://{self.listen}")
+        except ValueError:
+            raise ValueError(
+                f"listen {self.listen!r}: expected ADDRESS:PORT, e.g. 127.0.0.1:8080 or [::1]:8080"
+            ) from None
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together (PEM files)")
+        if not self.tls_cert and not address.loopback:
+            raise ValueError(
+                f"listen {self.listen!r} without tls_cert and tls_key would send passwords in "
+                "clear text: set tls_cert and tls_key (the school's certificate), or listen on "
+                "127.0.0.1 behind a reverse proxy that gives HTTPS"
+            )
+        scheme, _, rest = self.base_url.partition("://")
+        if self.base_url and (
+            scheme not in ("http", "https") or not rest or not rest[0].isalnum() or "?" in rest
+        ):
+            raise ValueError(
+                f"base_url {self.base_url[:80]!r}: expected the console's address as staff "
+                "reach it, e.g. https://monitord.school.example"
+            )
+        if self.session_idle <= timedelta(0) or self.session_max < self.session_idle:
+            raise ValueError("session_idle must be above 0 and session_max at least as long")
+        return self
+
+
 class Settings(_Section):
     school: School = School()
     storage: Storage = Storage()
@@ -480,6 +521,7 @@ class Settings(_Section):
     search: Search = Search()
     digest: Digest = Digest()
     retention: Retention = Retention()
+    web: Web = Web()
 
 
 class ConfigError(Exception):
@@ -610,6 +652,8 @@ def _missing_files(data: dict[str, Any], base_dir: Path) -> list[tuple[str, str]
         ("smtp", "ca_file"),
         ("policy", "file"),
         ("list_updates", "ca_file"),
+        ("web", "tls_cert"),
+        ("web", "tls_key"),
     ):
         table = data.get(section)
         if isinstance(table, dict):

@@ -445,3 +445,73 @@ class DigestRow(SQLModel, table=True):
     queued_by: str = Field(max_length=128)
     outbox_id: int | None = None
     recipients: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+
+
+class AccountRow(SQLModel, table=True):
+    """A member of staff who signs in to the console or acts on the command line
+    (``monitord.casework.accounts``): the password only as an argon2id hash; the TOTP
+    secret the authenticator app shares; the one-time enrolment code only as a hash."""
+
+    __tablename__ = "accounts"
+
+    site_id: str = Field(default="default", primary_key=True, max_length=64)
+    username: str = Field(primary_key=True, max_length=64)
+    full_name: str = Field(default="", max_length=256)
+    email: str = Field(default="", max_length=256)
+    role: str = Field(max_length=16)
+    password_hash: str | None = Field(default=None, max_length=256)
+    totp_secret: str | None = Field(default=None, max_length=64)
+    # The time step (30 s) of the last code accepted: no code is accepted twice.
+    totp_step: int = Field(default=0, sa_column=Column(_BIG, nullable=False))
+    # pending: waiting for its first sign-in with the enrolment code; active: enrolled.
+    state: str = Field(default="pending", max_length=16)
+    enrol_hash: str | None = Field(default=None, max_length=64)
+    enrol_expires: datetime | None = None
+    disabled: bool = False
+    created_at: datetime
+    updated_at: datetime
+
+
+class RecoveryCodeRow(SQLModel, table=True):
+    """One of an account's one-time recovery codes, kept as its SHA-256 only."""
+
+    __tablename__ = "recovery_codes"
+
+    site_id: str = Field(default="default", primary_key=True, max_length=64)
+    username: str = Field(primary_key=True, max_length=64)
+    code_hash: str = Field(primary_key=True, max_length=64)
+    created_at: datetime
+    used_at: datetime | None = None
+
+
+class SignInAttemptRow(SQLModel, table=True):
+    """A sign-in attempt (console or command line), for lock-out: the name given, the
+    address it came from, when, and how it ended (ok, failed, locked)."""
+
+    __tablename__ = "signin_attempts"
+    __table_args__ = (
+        Index("ix_signin_attempts_username_ts", "site_id", "username", "ts"),
+        Index("ix_signin_attempts_address_ts", "site_id", "address", "ts"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: str = Field(default="default", max_length=64)
+    username: str = Field(max_length=64)
+    address: str = Field(max_length=64)
+    ts: datetime
+    outcome: str = Field(max_length=16)
+
+
+class WebSessionRow(SQLModel, table=True):
+    """A signed-in console session: its id only as a SHA-256, the CSRF token its forms
+    carry, and when it was made and last used (idle expiry and maximum age)."""
+
+    __tablename__ = "web_sessions"
+
+    site_id: str = Field(default="default", max_length=64)
+    id_hash: str = Field(primary_key=True, max_length=64)
+    username: str = Field(index=True, max_length=64)
+    created_at: datetime
+    last_seen: datetime
+    csrf: str = Field(max_length=64)
+    address: str = Field(max_length=64)

@@ -281,3 +281,43 @@ def test_every_installed_parser_is_a_format_a_source_may_name() -> None:
     """The parsers' entry points and the formats config and the command line accept agree
     (a new parser not added to FORMATS could not be used by --format or a source)."""
     assert set(available_formats()) <= set(FORMATS)
+
+
+def test_the_consoles_settings(tmp_path: Path) -> None:
+    web = load_config(write(tmp_path, "")).settings.web
+    assert (web.listen, web.base_url, web.tls_cert) == ("127.0.0.1:8080", "", "")
+    assert (web.session_idle, web.session_max) == (timedelta(minutes=15), timedelta(hours=8))
+    (tmp_path / "c.pem").write_text("")
+    (tmp_path / "k.pem").write_text("")
+    web = load_config(
+        write(
+            tmp_path,
+            '[web]\nlisten = "0.0.0.0:443"\ntls_cert = "c.pem"\ntls_key = "k.pem"\n'
+            'base_url = "https://monitord.school.example"\nsession_idle = "10m"\n',
+        )
+    ).settings.web
+    assert (web.listen, web.session_idle) == ("0.0.0.0:443", timedelta(minutes=10))
+    assert load_config(write(tmp_path, '[web]\nlisten = "[::1]:8080"\n')).settings.web
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        ('listen = "10.0.0.5:8080"', "would send passwords in clear text: set tls_cert"),
+        ('listen = "localhost"', "expected ADDRESS:PORT"),
+        ('listen = "127.0.0.1:70000"', "expected ADDRESS:PORT"),
+        ('tls_cert = "c.pem"', "tls_cert and tls_key go together"),
+        ('base_url = "monitord.school"', "base_url 'monitord.school': expected the console's"),
+        ('base_url = "javascript:alert(1)"', "expected the console's address"),
+        ('session_idle = "0s"', "session_idle must be above 0"),
+        ('session_idle = "2h"\nsession_max = "1h"', "session_max at least as long"),
+        ('session_max = "soon"', "web.session_max: expected a duration"),
+        ('tls_cert = "no.pem"\ntls_key = "no.key"', "web.tls_cert: file not found"),
+    ],
+)
+def test_console_mistakes_are_named(tmp_path: Path, table: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, f"[web]\n{table}\n"))
+    assert any(p.startswith("monitord.toml: web") and problem in p for p in info.value.problems), (
+        info.value.problems
+    )
