@@ -33,10 +33,16 @@ from typing import Any
 import pyotp
 import segno
 from argon2 import PasswordHasher
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 
 from monitord.store.database import audit, mine, site_of, table_of, utc
-from monitord.store.tables import AccountRow, AlertRow, RecoveryCodeRow, WebSessionRow
+from monitord.store.tables import (
+    AccountRow,
+    AlertRow,
+    PersonRow,
+    RecoveryCodeRow,
+    WebSessionRow,
+)
 
 
 class Role(StrEnum):
@@ -53,8 +59,6 @@ class Role(StrEnum):
 TWO_FACTOR_ROLES = frozenset(
     {Role.DSL, Role.DEPUTY_DSL, Role.HEADTEACHER, Role.CHAIR, Role.TECHNICIAN}
 )
-# The roles that do case work on alerts (acknowledge, note, assign, review, escalate, close).
-CASE_ROLES = frozenset({Role.DSL, Role.DEPUTY_DSL, Role.HEADTEACHER, Role.CHAIR})
 # Alerts about no one's content, which the technician may see and acknowledge.
 TECHNICAL_CATEGORIES = frozenset({"unauthorised_device", "monitoring_gap"})
 
@@ -408,18 +412,38 @@ def renew_recovery_codes(
     return codes
 
 
-def may_see_alert(account: Account, person: str | None, role: str | None, category: str) -> bool:
-    """Whether the account's role may see an alert about ``person`` (their roster ``role``)
-    in ``category``. Nobody sees an alert about themselves; the DSL and deputies see every
-    other; the headteacher those about staff and pupils; the chair of governors those about
-    the headteacher; the technician the technical ones (unauthorised devices, monitoring
-    gaps); the Online Safety Group and governors none."""
-    if person is not None and person.casefold() == account.username.casefold():
+def people_of(engine: Engine, account: Account) -> frozenset[str]:
+    """The roster people an account is (lower case): the person whose user name is the
+    account's, and the person whose email is the account's, so that an alert about either
+    is kept from it (an account may be named otherwise than the school login)."""
+    pt = table_of(PersonRow)
+    match = func.lower(pt.c.username) == account.username
+    if account.email:
+        match = or_(match, func.lower(pt.c.email) == account.email.lower())
+    with engine.connect() as conn:
+        found = conn.execute(select(pt.c.username).where(mine(conn, pt.c.site_id), match))
+        return frozenset({account.username, *(str(n).lower() for n in found.scalars())})
+
+
+def may_see_alert(
+    account: Account,
+    person: str | None,
+    role: str | None,
+    category: str,
+    people: frozenset[str] = frozenset(),
+) -> bool:
+    """Whether the account may see an alert about ``person`` (their roster ``role``) in
+    ``category``; ``people``: the roster people the account is (``people_of``). Nobody sees
+    an alert about themselves; the DSL and deputies see every other; the headteacher every
+    alert not about a headteacher (staff and pupils); the chair of governors those about the
+    headteacher; the technician the technical ones (unauthorised devices, monitoring gaps);
+    the Online Safety Group and governors none."""
+    if person is not None and person.lower() in people | {account.username}:
         return False
     if account.role in (Role.DSL, Role.DEPUTY_DSL):
         return True
     if account.role is Role.HEADTEACHER:
-        return role not in ("headteacher", "governor")
+        return role != "headteacher"
     if account.role is Role.CHAIR:
         return role == "headteacher"
     if account.role is Role.TECHNICIAN:
@@ -427,16 +451,9 @@ def may_see_alert(account: Account, person: str | None, role: str | None, catego
     return False
 
 
-def may_act_on_alert(account: Account, person: str | None, role: str | None, category: str) -> bool:
-    """Case work: the case roles on the alerts they see, the technician on technical ones."""
-    if not may_see_alert(account, person, role, category):
-        return False
-    return account.role in CASE_ROLES or category in TECHNICAL_CATEGORIES
-
-
 def may_act_on(engine: Engine, account: Account, alert_id: int) -> bool:
-    """``may_act_on_alert`` for this school's alert ``alert_id`` (True when there is no such
-    alert: case work then says so itself)."""
+    """Case work on this school's alert ``alert_id``: the roles that see it (True when
+    there is no such alert: case work then says so itself)."""
     t = table_of(AlertRow)
     with engine.connect() as conn:
         row = conn.execute(
@@ -444,4 +461,7 @@ def may_act_on(engine: Engine, account: Account, alert_id: int) -> bool:
                 mine(conn, t.c.site_id), t.c.id == alert_id
             )
         ).first()
-    return row is None or may_act_on_alert(account, row.person, row.role, str(row.category))
+    if row is None:
+        return True
+    people = people_of(engine, account)
+    return may_see_alert(account, row.person, row.role, str(row.category), people)

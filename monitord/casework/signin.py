@@ -224,17 +224,34 @@ def _recovery(conn: Connection, username: str, code: str, now: datetime) -> int 
 def sign_in(
     engine: Engine,
     username: str,
-    password: str | None,
+    password: str,
     code: str,
     address: str,
     now: datetime,
     *,
-    via: str = "web",
     ph: PasswordHasher | None = None,
 ) -> SignIn:
-    """Check a sign-in: the password (None: not asked, for the command line on the server,
-    where the second factor alone proves who is there) and the TOTP or recovery code."""
-    ph = ph or hasher()
+    """Check a sign-in to the console: the password, and the TOTP or a recovery code."""
+    return _check(engine, username, password, code, address, now, "web", ph or hasher())
+
+
+def confirm_code(engine: Engine, username: str, code: str, address: str, now: datetime) -> SignIn:
+    """Check an account's TOTP or recovery code alone: the command line on the server, where
+    whoever runs monitord can read its store already, names the account it acts as with
+    ``--as`` and proves it with the second factor (an account without one cannot)."""
+    return _check(engine, username, None, code, address, now, "cli", hasher())
+
+
+def _check(
+    engine: Engine,
+    username: str,
+    password: str | None,
+    code: str,
+    address: str,
+    now: datetime,
+    via: str,
+    ph: PasswordHasher,
+) -> SignIn:
     known = normal_username(username)
     name = known or printable(username).lower()
     address = printable(address)

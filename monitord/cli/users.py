@@ -25,7 +25,7 @@ from monitord.casework.accounts import (
     set_disabled,
     set_role,
 )
-from monitord.casework.signin import Outcome, sign_in
+from monitord.casework.signin import Outcome, confirm_code
 from monitord.cli.context import Commands, Context, UserError, group, json_option
 from monitord.cli.output import out, print_json
 
@@ -221,7 +221,7 @@ def case_actor(ctx: Context, args: argparse.Namespace) -> str:
     if code is None:
         code = getpass.getpass(f"TOTP code for {args.as_user}: ")
     address = f"cli:{ctx.actor}"
-    result = sign_in(engine, args.as_user, None, code, address, ctx.now(), via="cli")
+    result = confirm_code(engine, args.as_user, code, address, ctx.now())
     if result.outcome is Outcome.LOCKED:
         minutes = -(-result.retry_after // 60)
         raise UserError(

@@ -12,7 +12,7 @@ import pyotp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
 from monitord.casework.accounts import (
     RECOVERY_CODES,
@@ -23,9 +23,9 @@ from monitord.casework.accounts import (
     check_username,
     get_account,
     list_accounts,
-    may_act_on_alert,
     may_see_alert,
     normal_username,
+    people_of,
     qr_svg,
     renew_recovery_codes,
     reset_two_factor,
@@ -34,7 +34,8 @@ from monitord.casework.accounts import (
 )
 from monitord.casework.sessions import Limits, check_session, open_session
 from monitord.core.clock import FixedClock
-from monitord.store.database import for_site, verify_audit
+from monitord.store.database import for_site, table_of, verify_audit
+from monitord.store.tables import PersonRow
 from tests.monitord.casework.conftest import FAST, PASSWORD
 from tests.stores import dump, rows
 
@@ -242,15 +243,41 @@ SEES = {
     ("head", "headteacher", "gambling"): {"dsl", "deputy_dsl", "chair"},
     (None, None, "unauthorised_device"): {"dsl", "deputy_dsl", "headteacher", "technician"},
     ("me", "staff", "gambling"): set(),  # nobody sees an alert about themselves
+    ("Me.Myself", "staff", "gambling"): set(),  # nor about the roster person they are
 }
 
 
 @pytest.mark.parametrize("alert", list(SEES))
 def test_what_each_role_may_see(alert: tuple[str | None, str | None, str]) -> None:
-    seen = {r.value for r in Role if may_see_alert(account(r), *alert)}
+    people = frozenset({"me.myself"})
+    seen = {r.value for r in Role if may_see_alert(account(r), *alert, people)}
     assert seen == SEES[alert]
-    acts = {r.value for r in Role if may_act_on_alert(account(r), *alert)}
-    assert acts == SEES[alert]  # the roles that see an alert are the ones that act on it
+
+
+def test_the_roster_people_an_account_is(engine: Engine, clock: FixedClock) -> None:
+    north = for_site(engine, "north")
+    with engine.begin() as conn:
+        for site, name, email in (
+            ("default", "jo.smith", "j.smith@school.example"),
+            ("default", "J.Smith", None),
+            ("default", "other", None),
+            ("north", "jsmith", "j.smith@school.example"),
+        ):
+            conn.execute(
+                insert(table_of(PersonRow)).values(
+                    site_id=site,
+                    username=name,
+                    display_name=name,
+                    role="staff",
+                    email=email,
+                    updated_at=clock.now(),
+                )
+            )
+    made = add_account(
+        engine, "j.smith", "dsl", "root", clock.now(), email="J.Smith@school.example"
+    )
+    assert people_of(engine, made.account) == {"j.smith", "jo.smith"}
+    assert people_of(north, made.account) == {"j.smith", "jsmith"}
 
 
 def test_the_qr_code_is_drawn_here() -> None:

@@ -28,6 +28,7 @@ from monitord.casework.signin import (
     LOCK_WINDOW,
     Outcome,
     begin_enrolment,
+    confirm_code,
     finish_enrolment,
     sign_in,
 )
@@ -56,7 +57,7 @@ def attempt(
     engine: Engine,
     clock: FixedClock,
     name: str = "helen.h",
-    password: str | None = PASSWORD,
+    password: str = PASSWORD,
     totp: str = "000000",
     address: str = HERE,
 ) -> Outcome:
@@ -197,10 +198,10 @@ def test_a_recovery_code_works_once_in_place_of_a_code(engine: Engine, clock: Fi
 def test_the_command_line_asks_only_for_the_code(engine: Engine, clock: FixedClock) -> None:
     _, totp = helen(engine, clock)
     add_account(engine, "gov.g", "governor", "root", clock.now())
-    result = sign_in(engine, "helen.h", None, code(totp, clock), "cli:root", clock.now(), via="cli")
+    result = confirm_code(engine, "helen.h", code(totp, clock), "cli:root", clock.now())
     assert result.ok
     # An account with no second factor cannot be named on the command line.
-    assert attempt(engine, clock, name="gov.g", password=None) is Outcome.FAILED
+    assert confirm_code(engine, "gov.g", "", "cli:root", clock.now()).outcome is Outcome.FAILED
     assert trail(engine)[0][2]["via"] == "cli"
 
 
@@ -300,7 +301,7 @@ ANY = st.characters(exclude_categories=())  # lone surrogates too, as JSON may c
 
 @given(
     name=st.text(ANY, max_size=300),
-    password=st.text(ANY, max_size=50) | st.none(),
+    password=st.text(ANY, max_size=50) | st.none(),  # None: the command line's code alone
     totp=st.text(ANY, max_size=40) | st.from_regex(r"\A[0-9]{6}\Z"),
     address=st.text(ANY, max_size=300),
 )
@@ -315,7 +316,10 @@ def test_hostile_names_codes_and_addresses_never_sign_in(
         if get_account(engine, "helen.h") is None:
             helen(engine, clock)
         clock.advance(timedelta(minutes=16))  # each example out of the last one's lock
-        result = sign_in(engine, name, password, totp, address, clock.now(), ph=FAST)
+        if password is None:
+            result = confirm_code(engine, name, totp, address, clock.now())
+        else:
+            result = sign_in(engine, name, password, totp, address, clock.now(), ph=FAST)
         assert result.outcome is Outcome.FAILED
         assert result.account is None
         for stored_name, stored_address in rows(
