@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -26,9 +27,20 @@ from pydantic import (
 
 from monitord.core.categories import ALLOW, is_category
 from monitord.core.timeparse import parse_duration
-from monitord.settings.listen import parse_allow, parse_listen
+from monitord.settings.listen import check_host, check_network, parse_listen
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+NetworkText = Annotated[str, AfterValidator(check_network)]  # an address or a CIDR block
+
+
+def _host_or_empty(value: str) -> str:
+    return check_host(value) if value else value
+
+
+def _listen_or_empty(value: str) -> str:
+    if value:
+        parse_listen(value)
+    return value
 
 
 class _Section(BaseModel):
@@ -51,7 +63,7 @@ class School(_Section):
 
 
 # The stores monitord works with: SQLite, and PostgreSQL through psycopg 3.
-STORE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+STORE_PREFIXES = ("sqlite:///", "postgresql+psycopg://")
 
 
 class Storage(_Section):
@@ -60,10 +72,18 @@ class Storage(_Section):
     @field_validator("url")
     @classmethod
     def _supported(cls, value: str) -> str:
-        scheme, sep, _ = value.partition("://")
-        if not sep or scheme.lower() not in STORE_SCHEMES:
+        from sqlalchemy.engine import make_url
+
+        shown = value.split("@")[-1][:80]  # never the password
+        try:
+            host = make_url(value).host if value.startswith(STORE_PREFIXES) else None
+            if host:
+                check_host(host)
+        except ValueError:
+            raise ValueError(f"{shown!r} is not a URL with a valid host and port") from None
+        if not value.startswith(STORE_PREFIXES) or value in STORE_PREFIXES:
             raise ValueError(
-                f"{value.split('@')[-1][:80]!r} is not a store monitord supports: expected "
+                f"{shown!r} is not a store monitord supports: expected "
                 "sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
             )
         return value
@@ -77,7 +97,7 @@ class Service(_Section):
 
 
 class Smtp(_Section):
-    host: str = ""
+    host: Annotated[str, AfterValidator(_host_or_empty)] = ""
     port: int = Field(default=587, ge=1, le=65535)
     security: Literal["starttls", "tls", "none"] = "starttls"
     username: str = ""
@@ -131,24 +151,27 @@ class Source(_Section):
     date_order: Literal["mdy", "dmy", "ymd"] | None = None
     # Or receive syslog: udp://ADDR:PORT, tcp://ADDR:PORT or tls://ADDR:PORT (tls_cert and
     # tls_key, PEM), from the senders in allow (addresses or CIDR blocks).
-    listen: str = ""
-    allow: list[str] = []
+    listen: Annotated[str, AfterValidator(_listen_or_empty)] = ""
+    allow: list[NetworkText] = []
     tls_cert: str = ""
     tls_key: str = ""
 
     @model_validator(mode="after")
     def _consistent(self) -> Source:
+        problems = []
         if self.date_order is not None and self.format != "windows-dns":
-            raise ValueError("date_order applies only to format windows-dns")
+            problems.append("date_order applies only to format windows-dns")
         if self.interface and self.format != "pcap":
-            raise ValueError("interface applies only to format pcap (live capture)")
+            problems.append("interface applies only to format pcap (live capture)")
         if sum(map(bool, (self.path, self.interface, self.listen))) != 1:
-            raise ValueError(
+            problems.append(
                 "give one of path (a log file), interface (pcap capture) or listen (syslog)"
             )
         if self.bpf and not self.interface:
-            raise ValueError("bpf applies only with interface")
-        _check_listen(self)
+            problems.append("bpf applies only with interface")
+        problems += _listen_problems(self)
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @field_validator("format")
@@ -163,24 +186,27 @@ class Source(_Section):
 NOT_LISTENED = ("pcap", "agent", "dhcpd-leases", "dnsmasq-leases")
 
 
-def _check_listen(src: Source) -> None:
+def _listen_problems(src: Source) -> list[str]:
+    """What is wrong with a source's listen, allow and certificate keys together (each
+    alone was checked already)."""
     if not src.listen:
         if src.allow or src.tls_cert or src.tls_key:
-            raise ValueError("allow, tls_cert and tls_key apply only with listen")
-        return
+            return ["allow, tls_cert and tls_key apply only with listen"]
+        return []
+    problems = []
     if src.format in NOT_LISTENED:
-        raise ValueError(f"format {src.format} cannot be received by a listener")
+        problems.append(f"format {src.format} cannot be received by a listener")
     address = parse_listen(src.listen)
-    parse_allow(src.allow)
     if not src.allow and not address.loopback:
-        raise ValueError(
+        problems.append(
             "listen on a network address needs allow, the senders that may send "
             '(e.g. allow = ["10.20.0.1/32"]; ["0.0.0.0/0", "::/0"] accepts anyone)'
         )
     if address.scheme == "tls" and not (src.tls_cert and src.tls_key):
-        raise ValueError("listen = tls://... needs tls_cert and tls_key (PEM files)")
+        problems.append("listen = tls://... needs tls_cert and tls_key (PEM files)")
     if address.scheme != "tls" and (src.tls_cert or src.tls_key):
-        raise ValueError("tls_cert and tls_key apply only to listen = tls://...")
+        problems.append("tls_cert and tls_key apply only to listen = tls://...")
+    return problems
 
 
 class Lists(_Section):
@@ -292,6 +318,8 @@ class Identity(_Section):
     # A lease for a device of these kinds (or for a MAC not in the inventory) raises
     # unauthorised_device, once per device per day.
     unauthorised_ownership: list[Ownership] = ["pupil_owned", "visitor_owned"]
+    # Leases of addresses in these networks (the guest Wi-Fi) never raise it.
+    guest_networks: list[NetworkText] = []
 
 
 class RosterColumns(_Section):
@@ -334,8 +362,14 @@ class Alerts(_Section):
     # mail always goes at once.
     out_of_hours_high: MailTiming = "immediate"
     out_of_hours_medium: MailTiming = "next_school_hours"
+    # ingest --backfill: alerts about events older than this are recorded but not mailed
+    # (critical ones are).
+    backfill_quiet_after: Duration = timedelta(days=2)
+    # Who hears of unauthorised_device alerts: the technician, the DSL (routing by role, as
+    # for other categories) or both.
+    unauthorised_devices_to: Literal["technician", "dsl", "both"] = "both"
 
-    @field_validator("group_window", "batch_interval", "realert_interval")
+    @field_validator("group_window", "batch_interval", "realert_interval", "backfill_quiet_after")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
@@ -384,6 +418,7 @@ class Agents(_Section):
         host, sep, port = self.listen.rpartition(":")
         if not sep or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"listen {self.listen!r}: expected host:port")
+        check_host(host.removeprefix("[").removesuffix("]"))
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("tls_cert and tls_key go together")
         if not self.tls_cert and host not in ("127.0.0.1", "::1", "[::1]", "localhost"):
@@ -681,7 +716,11 @@ def parse_config(data: dict[str, Any], base_dir: Path, label: str) -> Config:
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{label}: {_key_path(e['loc'])}: {_describe(e)}" for e in exc.errors()]
+        problems = [
+            f"{label}: {_key_path(e['loc'])}: {line}"
+            for e in exc.errors()
+            for line in _describe(e).split("\n")
+        ]
     problems += [f"{label}: {k}: {m}" for k, m in _missing_files(data, base_dir)]
     if problems or settings is None:
         raise ConfigError(problems)

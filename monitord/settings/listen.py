@@ -1,5 +1,6 @@
 """What a listening source is told: the ``listen`` address (``udp://``, ``tcp://`` or
-``tls://`` with a host and port) and the ``allow`` list of senders' networks."""
+``tls://`` with a host and port) and the ``allow`` list of senders' networks; and the checks
+of every host name, address and network the config holds."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ SCHEMES = ("udp", "tcp", "tls")
 _LISTEN = re.compile(
     r"^(?P<scheme>[a-z]+)://(?:\[(?P<v6>[0-9A-Fa-f:.%\w]+)\]|(?P<host>[^:/\[\]]+)):(?P<port>\d{1,5})$"
 )
+
+# One label of a host name: letters, digits, hyphens (not at either end) and, as Windows
+# networks name hosts, underscores.
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -33,6 +38,32 @@ class ListenAddress:
             return self.host == "localhost"
 
 
+def check_host(host: str) -> str:
+    """``host`` if it is an IP address or a host name; ValueError saying what was expected
+    (``10.0.0.256`` is neither: a name's last label is never a number)."""
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+        return host
+    except ValueError:
+        pass
+    name = host.removesuffix(".")
+    labels = name.split(".")
+    if len(name) > 253 or not all(map(_LABEL.fullmatch, labels)) or labels[-1].isdigit():
+        raise ValueError(
+            f"{host!r} is not a host name or an IP address (e.g. mail.school.example, 10.20.0.5)"
+        )
+    return host
+
+
+def check_network(entry: str) -> str:
+    """``entry`` if it is an address or a CIDR block; ValueError naming it otherwise."""
+    try:
+        ipaddress.ip_network(entry.strip(), strict=False)
+    except ValueError:
+        raise ValueError(f"{entry!r} is not an address or CIDR block (e.g. 10.20.0.0/24)") from None
+    return entry
+
+
 def parse_listen(value: str) -> ListenAddress:
     """``udp://0.0.0.0:514``, ``tcp://[::]:6514``, ``tls://10.20.0.5:6514``; ValueError
     saying what was expected otherwise."""
@@ -53,21 +84,15 @@ def parse_listen(value: str) -> ListenAddress:
             ipaddress.IPv6Address(host.split("%", 1)[0])
         except ValueError:
             raise ValueError(f"{host!r} in {value!r} is not an IPv6 address") from None
+    else:
+        check_host(host)
     return ListenAddress(scheme, host, port)
 
 
 def parse_allow(entries: list[str]) -> tuple[Network, ...]:
-    """The ``allow`` list as networks (``10.20.0.1`` is ``10.20.0.1/32``); ValueError naming
-    the first entry that is not an address or a CIDR block."""
-    out = []
-    for entry in entries:
-        try:
-            out.append(ipaddress.ip_network(entry.strip(), strict=False))
-        except ValueError:
-            raise ValueError(
-                f"{entry!r} is not an address or CIDR block (e.g. 10.20.0.0/24)"
-            ) from None
-    return tuple(out)
+    """A list of addresses or CIDR blocks (``allow``, ``guest_networks``) as networks
+    (``10.20.0.1`` is ``10.20.0.1/32``); ValueError naming the first entry that is neither."""
+    return tuple(ipaddress.ip_network(check_network(e).strip(), strict=False) for e in entries)
 
 
 def allowed(address: str, networks: tuple[Network, ...]) -> bool:

@@ -321,3 +321,119 @@ def test_console_mistakes_are_named(tmp_path: Path, table: str, problem: str) ->
     assert any(p.startswith("monitord.toml: web") and problem in p for p in info.value.problems), (
         info.value.problems
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///var/monitord.db",
+        "sqlite:////srv/monitord/monitord.db",
+        "postgresql+psycopg://monitord@db.trust.example/monitord",
+        "postgresql+psycopg://monitord:s3cret@10.20.0.9:5433/monitord",
+        "postgresql+psycopg:///monitord?host=/run/postgresql",
+    ],
+)
+def test_supported_store_urls(tmp_path: Path, url: str) -> None:
+    assert load_config(write(tmp_path, f'[storage]\nurl = "{url}"\n')).settings.storage.url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("postgresql://monitord:s3cret@db/monitord", "is not a store monitord supports"),
+        ("postgresql+psycopg2://monitord@db/monitord", "is not a store monitord supports"),
+        ("mysql://monitord:s3cret@db/monitord", "is not a store monitord supports"),
+        ("sqlite://", "is not a store monitord supports"),
+        ("sqlite:///", "is not a store monitord supports"),
+        ("var/monitord.db", "is not a store monitord supports"),
+        ("postgresql+psycopg://", "is not a store monitord supports"),
+        ("postgresql+psycopg://monitord:s3cret@db:port/mon", "not a URL with a valid host"),
+        ("postgresql+psycopg://monitord:s3cret@db server/mon", "not a URL with a valid host"),
+    ],
+)
+def test_unsupported_store_urls_are_refused(tmp_path: Path, url: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, f'[storage]\nurl = "{url}"\n'))
+    (line,) = info.value.problems
+    assert line.startswith("monitord.toml: storage.url: ")
+    assert problem in line
+    assert "s3cret" not in line  # a password in the URL is never printed
+
+
+def test_every_bad_address_is_named_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        """
+[storage]
+url = "mysql://db/monitord"
+[smtp]
+host = "mail server.school.example"
+[identity]
+guest_networks = ["10.9.0.0/16", "guest wifi", "10.10.0.0/33"]
+[agents]
+listen = "agents host:8443"
+[alerts]
+unauthorised_devices_to = "caretaker"
+backfill_quiet_after = "0s"
+[[sources]]
+name = "fw"
+format = "syslog"
+listen = "udp://10.0.0.256:514"
+allow = ["10.20.0.1", "firewall"]
+[[sources]]
+name = "fw2"
+format = "pcap"
+path = "x.log"
+date_order = "dmy"
+bpf = "port 53"
+""",
+    )
+    (tmp_path / "x.log").touch()
+    assert main(["--config", str(path), "config", "check"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    keys = [line.split(": ")[1] for line in lines]
+    assert keys == [
+        "storage.url",
+        "smtp.host",
+        "sources[0].listen",
+        "sources[0].allow[1]",
+        "sources[1]",
+        "sources[1]",
+        "identity.guest_networks[1]",
+        "identity.guest_networks[2]",
+        "alerts.backfill_quiet_after",
+        "alerts.unauthorised_devices_to",
+        "agents",
+    ], lines
+    text = "\n".join(lines)
+    assert "'mail server.school.example' is not a host name or an IP address" in text
+    assert "'10.0.0.256' is not a host name or an IP address" in text
+    assert "'firewall' is not an address or CIDR block" in text
+    assert "'guest wifi' is not an address or CIDR block" in text
+    assert "'10.10.0.0/33' is not an address or CIDR block" in text
+    assert "'agents host' is not a host name" in text
+    assert "date_order applies only to format windows-dns" in text
+    assert "bpf applies only with interface" in text
+    assert "Traceback" not in text
+
+
+def test_alert_keys_for_backfills_and_devices(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, ""))
+    alerts, identity = cfg.settings.alerts, cfg.settings.identity
+    assert (alerts.backfill_quiet_after, alerts.unauthorised_devices_to) == (
+        timedelta(days=2),
+        "both",
+    )
+    assert identity.guest_networks == []
+    cfg = load_config(
+        write(
+            tmp_path,
+            '[alerts]\nbackfill_quiet_after = "12h"\nunauthorised_devices_to = "technician"\n'
+            '[identity]\nguest_networks = ["10.9.0.0/16", "2001:db8:9::/48"]\n',
+        )
+    )
+    assert cfg.settings.alerts.backfill_quiet_after == timedelta(hours=12)
+    assert cfg.settings.alerts.unauthorised_devices_to == "technician"
+    assert cfg.settings.identity.guest_networks == ["10.9.0.0/16", "2001:db8:9::/48"]

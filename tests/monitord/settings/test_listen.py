@@ -7,6 +7,7 @@ import pytest
 from monitord.settings.listen import (
     ListenAddress,
     allowed,
+    check_host,
     parse_allow,
     parse_listen,
 )
@@ -36,6 +37,8 @@ def test_listen_addresses(text: str, want: ListenAddress) -> None:
         ("udp://0.0.0.0:0", "not between 1 and 65535"),
         ("tcp://[zz::1]:514", "not an IPv6 address"),
         ("udp://0.0.0.0", "expected udp://ADDRESS:PORT"),
+        ("udp://10.0.0.256:514", "'10.0.0.256' is not a host name or an IP address"),
+        ("udp://syslog host:514", "'syslog host' is not a host name"),
     ],
 )
 def test_bad_listen_addresses_say_why(text: str, reason: str) -> None:
@@ -63,3 +66,22 @@ def test_allow_list() -> None:
 def test_allow_entry_that_is_no_network_is_named() -> None:
     with pytest.raises(ValueError, match=r"'10\.0\.0\.0/33' is not an address or CIDR"):
         parse_allow(["10.0.0.0/8", "10.0.0.0/33"])
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["mail.school.example", "mail.school.example.", "SMTP-1", "fs_01.school.local", "10.20.0.5"]
+    + ["::1", "fe80::1%eth0", "localhost", "xn--bcher-kva.example"],
+)
+def test_hosts(host: str) -> None:
+    assert check_host(host) == host
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["", "mail server", "10.0.0.256", "1.2.3", "-mail.example", "mail-.example", "a..b"]
+    + ["smtp://mail.example", "mail.example:25", "user@mail.example", "a" * 64 + ".example"],
+)
+def test_not_hosts(host: str) -> None:
+    with pytest.raises(ValueError, match="is not a host name or an IP address"):
+        check_host(host)
