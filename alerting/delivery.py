@@ -18,7 +18,8 @@ row and in the audit trail; those refused for now get the same message again lat
 of their own.
 
 At most ``[alerts] max_mails_per_hour`` messages go in any hour; the rest wait for a later
-round (``outbox flush`` sends them all). Critical mail is neither held back nor counted.
+round, ``outbox flush`` included (it sends batched mail before its time, not more than the
+cap). Critical mail is neither held back nor counted.
 """
 
 from __future__ import annotations
@@ -270,11 +271,11 @@ async def deliver_due(
     *,
     include_batched: bool = False,
 ) -> DeliveryResult:
-    """Send every queued message that is due, within the hourly cap (with
-    ``include_batched``: every queued message, cap or not, as ``outbox flush`` does)."""
+    """Send every queued message that is due (with ``include_batched``: every queued
+    message, as ``outbox flush`` does), within the hourly cap but critical mail."""
     table = table_of(OutboxRow)
     now = clock.now()
-    cap = 0 if include_batched else cfg.settings.alerts.max_mails_per_hour
+    cap = cfg.settings.alerts.max_mails_per_hour
 
     def due() -> tuple[list[_Due], int]:
         query = select(

@@ -14,7 +14,10 @@ When mail goes:
   mail is older than ``realert_interval``, and at once when it is raised to a higher severity;
 - a critical alert about someone holds back the mail of their lower alerts for
   ``inhibit_window`` (the alerts are still made, and the hold is in the audit trail);
-- no alert is mailed to the person it is about, nor the headteacher's to the headteacher.
+- no alert is mailed to the person it is about, nor the headteacher's to the headteacher;
+- in a backfill (``ingest --backfill``), an alert about events older than
+  ``backfill_quiet_after`` is recorded and not mailed (critical ones are): nobody is told
+  weeks later of what a log from last term held, one mail at a time.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from alerting.mail import (
 )
 from monitord.casework.silences import silence_for
 from monitord.classify.explain import person_on_roster
-from monitord.classify.policy import Policy, load_policy
+from monitord.classify.policy import Policy, policy_of
 from monitord.core.clock import Clock
 from monitord.core.model import Decision, Judged, Person, Severity
 from monitord.core.paths import DEFAULTS
@@ -134,13 +137,20 @@ class AlertManager:
     """The AlertSink the pipeline calls inside each batch's transaction."""
 
     def __init__(
-        self, cfg: Config, clock: Clock, actor: str = "monitord", policy: Policy | None = None
+        self,
+        cfg: Config,
+        clock: Clock,
+        actor: str = "monitord",
+        policy: Policy | None = None,
+        *,
+        backfill: bool = False,
     ) -> None:
         self.cfg = cfg
         self.clock = clock
         self.actor = actor
+        self.backfill = backfill
         self.window = cfg.settings.alerts.group_window
-        self.policy = policy or load_policy(cfg.policy_file, cfg.tz)
+        self.policy = policy or policy_of(cfg)
         self._starter_hashes: dict[str, str] = {}
 
     def addresses(self, lists: Sequence[str], about: Person | None = None) -> list[str]:
@@ -365,6 +375,14 @@ class AlertManager:
         """(why, by what) this alert's mail is held back now, or None."""
         if d.severity is Severity.CRITICAL:
             return None
+        quiet = self.cfg.settings.alerts.backfill_quiet_after
+        if self.backfill and now - j.event.ts > quiet:
+            hours = quiet.total_seconds() / 3600
+            return (
+                f"a backfill: the event of {j.event.ts.isoformat()} is older than "
+                f"alerts.backfill_quiet_after ({hours:g} h); recorded, not mailed",
+                "backfill",
+            )
         person = j.attribution.person
         device = j.attribution.device
         silence = silence_for(

@@ -496,16 +496,17 @@ def collect(
     prev = week.shift(-1)
     at, audt = table_of(AlertRow), table_of(AuditRow)
     with engine.connect() as conn:
-        # Alerts of this week and the one before, for the comparisons.
+        # Alerts of this week and the one before, for the comparisons, by when what they
+        # are about happened (a backfill of last month's logs counts in last month).
         two = conn.execute(
             select(
-                at.c.id, at.c.created_at, at.c.severity, at.c.category, at.c.role, at.c.year_group
+                at.c.id, at.c.first_seen, at.c.severity, at.c.category, at.c.role, at.c.year_group
             ).where(
-                mine(conn, at.c.site_id), at.c.created_at >= prev.start, at.c.created_at < week.end
+                mine(conn, at.c.site_id), at.c.first_seen >= prev.start, at.c.first_seen < week.end
             )
         ).all()
-        this_rows = [r for r in two if utc(r.created_at) >= week.start]
-        last_rows = [r for r in two if utc(r.created_at) < week.start]
+        this_rows = [r for r in two if utc(r.first_seen) >= week.start]
+        last_rows = [r for r in two if utc(r.first_seen) < week.start]
 
         def count(rows: Sequence[Any], attr: str, none: str) -> Counter[str]:
             return Counter(str(getattr(r, attr) or none) for r in rows)
@@ -545,7 +546,7 @@ def collect(
 
         per_day: dict[str, list[int]] = defaultdict(lambda: [0] * 7)
         for r in this_rows:
-            day = utc(r.created_at).astimezone(tz).date()
+            day = utc(r.first_seen).astimezone(tz).date()
             per_day[str(r.category)][(day - week.monday).days] += 1
 
         # Open alerts (as they stand now) raised before the week ended.
@@ -739,14 +740,14 @@ def _trend(conn: Connection, week: Week) -> tuple[list[str], dict[str, list[int]
     index = {w.label: i for i, w in enumerate(weeks)}
     by_severity = {s: [0] * len(weeks) for s in ALERT_SEVERITIES}
     rows = conn.execute(
-        select(at.c.created_at, at.c.severity).where(
-            at.c.created_at >= weeks[0].start,
-            at.c.created_at < week.end,
+        select(at.c.first_seen, at.c.severity).where(
+            at.c.first_seen >= weeks[0].start,
+            at.c.first_seen < week.end,
             mine(conn, at.c.site_id),
         )
     )
-    for created, severity in rows:
-        i = index.get(Week.of(utc(created), week.tz).label)
+    for seen, severity in rows:
+        i = index.get(Week.of(utc(seen), week.tz).label)
         if i is not None and severity in by_severity:
             by_severity[severity][i] += 1
     low = [

@@ -35,7 +35,7 @@ from monitord.core.categories import CATEGORIES, ILLEGAL
 from monitord.core.model import Decision, Device, Person, Severity
 from monitord.core.paths import DEFAULTS
 from monitord.identity.roster import OWNERSHIP, ROLES, YEAR_GROUPS
-from monitord.settings.config import ConfigError, Recipients
+from monitord.settings.config import Config, ConfigError, Recipients
 
 DEFAULT_POLICY = DEFAULTS / "policy.toml"
 
@@ -63,6 +63,12 @@ DEFAULT_ROUTING: dict[str, list[str]] = {
     "critical": ["dsl", "headteacher"],
     "monitoring_gap": ["technician"],
 }
+
+# Who hears of unauthorised_device alerts (the config's [alerts] unauthorised_devices_to):
+# the technician, the lists the routing names (the DSL's, for a device nobody is tied to),
+# or both.
+DeviceAlertsTo = Literal["technician", "dsl", "both"]
+UNAUTHORISED = "unauthorised_device"
 
 # What Policy.period returns.
 Period = Literal["school", "break", "after_school", "weekend", "holiday", "closed"]
@@ -257,9 +263,10 @@ def _in_window(now: time, start: time, end: time) -> bool:
 class Policy:
     """Decides severity and routing for a category match."""
 
-    def __init__(self, doc: PolicyDoc, tz: ZoneInfo) -> None:
+    def __init__(self, doc: PolicyDoc, tz: ZoneInfo, devices_to: DeviceAlertsTo = "both") -> None:
         self.doc = doc
         self.tz = tz
+        self.devices_to = devices_to
         self._breaks = [(_hhmm(a), _hhmm(b)) for a, b in doc.times.breaks]
         self._after = (_hhmm(doc.times.after_school[0]), _hhmm(doc.times.after_school[1]))
         self._terms = sorted(doc.times.terms)
@@ -366,6 +373,9 @@ class Policy:
         routing = self.doc.routing
         key = role or "unknown"
         lists: list[str] = list(routing.get(category) or routing.get(key) or routing["unknown"])
+        if category == UNAUTHORISED and self.devices_to != "dsl":
+            kept = [x for x in lists if x != "technician"] if self.devices_to == "both" else []
+            lists = ["technician", *kept]
         if severity is Severity.CRITICAL:
             for name in routing.get("critical", ()):
                 if name == "headteacher" and role == "headteacher":
@@ -515,6 +525,11 @@ def policy_named_in(config: Path) -> Path | None:
     return config.resolve().parent / name
 
 
-def load_policy(path: Path | None, tz: ZoneInfo) -> Policy:
+def load_policy(path: Path | None, tz: ZoneInfo, devices_to: DeviceAlertsTo = "both") -> Policy:
     """The policy file named in the config, or the default policy shipped with monitord."""
-    return Policy(_load_doc(path or DEFAULT_POLICY), tz)
+    return Policy(_load_doc(path or DEFAULT_POLICY), tz, devices_to)
+
+
+def policy_of(cfg: Config) -> Policy:
+    """The policy a config names, with the routing its [alerts] section adds."""
+    return load_policy(cfg.policy_file, cfg.tz, cfg.settings.alerts.unauthorised_devices_to)

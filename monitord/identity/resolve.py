@@ -41,6 +41,7 @@ from sqlalchemy import Engine, select
 
 from monitord.core.model import Attribution, Device, Event, EventKind, Person
 from monitord.identity.supply import VisitBook
+from monitord.settings.listen import allowed, parse_allow
 from monitord.store.database import mine, site_of, table_of, utc
 from monitord.store.tables import DeviceRow, EventRow, LeaseRow, PersonRow, ReservationRow
 
@@ -336,6 +337,7 @@ class Identity:
         history: timedelta = timedelta(days=35),
         proxy_window: timedelta = timedelta(minutes=10),
         unauthorised: Iterable[str] = DEFAULT_UNAUTHORISED,
+        guest_networks: Iterable[str] = (),
         visits: VisitBook | None = None,
     ) -> None:
         self.people = people
@@ -350,6 +352,7 @@ class Identity:
         self.history = history.total_seconds()
         self.proxy_window = proxy_window.total_seconds()
         self.unauthorised_kinds = frozenset(unauthorised)
+        self.guest_networks = parse_allow(list(guest_networks))
         self.visits = visits or VisitBook()
         self._slots: dict[str, int] = {}
         self._slot_key: list[str] = []
@@ -764,11 +767,14 @@ class Identity:
         self, ev: Event, starts: datetime, site_id: str = "default"
     ) -> tuple[str, Event, Attribution] | None:
         """For a lease of a device that may not be on this network (not in the inventory,
-        or of a kind policy keeps off it): the ``unauthorised_device`` event, its id (one per
-        device per school day) and its attribution (the device, never a person)."""
+        or of a kind policy keeps off it) and not on a guest network: the
+        ``unauthorised_device`` event, its id (one per device per school day) and its
+        attribution (the device, never a person)."""
         mac = ev.client_mac
         if mac is None or not _MAC.match(mac):
             return None
+        if ev.client_ip and allowed(ev.client_ip, self.guest_networks):
+            return None  # the guest network: visitors' devices belong there
         device = self.devices_by_mac.get(mac)
         if device is not None and device.ownership not in self.unauthorised_kinds:
             return None
@@ -811,6 +817,7 @@ class Identity:
         history: timedelta = timedelta(days=35),
         proxy_window: timedelta = timedelta(minutes=10),
         unauthorised: Iterable[str] = DEFAULT_UNAUTHORISED,
+        guest_networks: Iterable[str] = (),
         now: datetime | None = None,
     ) -> Identity:
         """The roster, inventory, reservations, and the lease, logon and proxy history
@@ -849,6 +856,7 @@ class Identity:
                 history=history,
                 proxy_window=proxy_window,
                 unauthorised=unauthorised,
+                guest_networks=guest_networks,
                 visits=VisitBook(engine),
             )
             leases = select(lt).where(

@@ -20,7 +20,7 @@ from monitord.classify.e2guardian import load_phrase_lists
 from monitord.classify.engine import Classifier
 from monitord.classify.lists import STARTER_LISTS, lists_in_use, load_index
 from monitord.classify.phrases import DEFAULT_PHRASES, load_engine
-from monitord.classify.policy import Policy, load_policy
+from monitord.classify.policy import Policy, policy_of
 from monitord.core.clock import Clock
 from monitord.core.model import RawRecord
 from monitord.identity.resolve import Identity
@@ -39,9 +39,11 @@ class App:
     lists_key: str = ""  # the lists the processor judges by (see lists_in_use)
 
 
-def open_app(cfg: Config, clock: Clock, *, alerts: bool = True) -> App:
+def open_app(cfg: Config, clock: Clock, *, alerts: bool = True, backfill: bool = False) -> App:
+    """``backfill``: old logs read by ``ingest --backfill``, whose old alerts are not mailed
+    (``[alerts] backfill_quiet_after``)."""
     engine = open_store(cfg.database_url, site=cfg.site_id)
-    policy = load_policy(cfg.policy_file, cfg.tz)
+    policy = policy_of(cfg)
     settings = cfg.settings.identity
     identity = Identity.load(
         engine,
@@ -50,11 +52,12 @@ def open_app(cfg: Config, clock: Clock, *, alerts: bool = True) -> App:
         history=settings.history,
         proxy_window=settings.proxy_user_window,
         unauthorised=settings.unauthorised_ownership,
+        guest_networks=settings.guest_networks,
         now=clock.now(),
     )
     key = lists_in_use(engine, STARTER_LISTS)
     classifier, content = load_judges(engine)
-    manager = AlertManager(cfg, clock, policy=policy) if alerts else None
+    manager = AlertManager(cfg, clock, policy=policy, backfill=backfill) if alerts else None
     processor = Processor(
         engine, clock, identity, classifier, policy, manager, cfg.settings.school.site_id, content
     )

@@ -782,14 +782,19 @@ def set_severity(engine: Engine, msg_id: int, severity: str) -> None:
         conn.execute(table.update().where(table.c.id == msg_id).values(severity=severity))
 
 
+def capped_config(folder: Path, port: int, cap: int) -> Config:
+    """The SMTP config with at most ``cap`` alert mails an hour."""
+    cfg = smtp_config(folder, port)
+    assert cfg.path is not None
+    with cfg.path.open("a", encoding="utf-8") as fh:
+        fh.write(f"\n[alerts]\nmax_mails_per_hour = {cap}\n")
+    return load_config(cfg.path)
+
+
 async def test_hourly_cap_holds_the_rest_for_later_but_never_critical(
     tmp_path: Path, clock: FixedClock, port: int, start_server: StartServer
 ) -> None:
-    cfg = smtp_config(tmp_path / "site", port)
-    assert cfg.path is not None
-    with cfg.path.open("a", encoding="utf-8") as fh:
-        fh.write("\n[alerts]\nmax_mails_per_hour = 2\n")
-    cfg = load_config(cfg.path)
+    cfg = capped_config(tmp_path / "site", port, 2)
     engine = open_store(cfg.database_url)
     sink = start_server(port)
     notifier = EmailNotifier(cfg)
@@ -821,6 +826,40 @@ async def test_hourly_cap_holds_the_rest_for_later_but_never_critical(
         assert (third.sent, third.waiting) == (2, 0)
         assert len(sink.received) == 6
         assert len({parse(e.original_content)["Message-ID"] for e in sink.received}) == 6
+    finally:
+        engine.dispose()
+
+
+async def test_a_flush_keeps_the_hourly_cap_but_not_for_critical_mail(
+    tmp_path: Path, clock: FixedClock, port: int, start_server: StartServer
+) -> None:
+    """``outbox flush`` sends batched mail before its time, not past the cap: a backlog
+    after a mail server's outage reaches the DSL a cap's worth an hour."""
+    cfg = capped_config(tmp_path / "site", port, 2)
+    engine = open_store(cfg.database_url)
+    sink = start_server(port)
+    notifier = EmailNotifier(cfg)
+    try:
+        later = clock.now() + timedelta(hours=3)  # batched: not due for hours
+        batched = [queue(engine, clock, due_at=later) for _ in range(4)]
+        critical = [queue(engine, clock, due_at=later) for _ in range(3)]
+        for msg in critical:
+            set_severity(engine, msg, "critical")
+        flushed = await deliver_due(engine, cfg, clock, notifier, include_batched=True)
+        assert (flushed.sent, flushed.waiting) == (5, 2)
+        assert [outbox(engine, m)["status"] for m in critical] == ["sent"] * 3
+        assert [outbox(engine, m)["status"] for m in batched] == [
+            "sent",
+            "sent",
+            "queued",
+            "queued",
+        ]
+        again = await deliver_due(engine, cfg, clock, notifier, include_batched=True)
+        assert again == DeliveryResult(waiting=2)
+        clock.advance(timedelta(hours=1, seconds=1))
+        last = await deliver_due(engine, cfg, clock, notifier, include_batched=True)
+        assert (last.sent, last.waiting) == (2, 0)
+        assert len(sink.received) == 7
     finally:
         engine.dispose()
 

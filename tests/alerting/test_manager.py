@@ -854,6 +854,44 @@ def test_critical_alert_holds_back_lower_mail_about_the_same_person(
     assert len(school.outbox()) == 3
 
 
+def test_a_backfill_records_old_alerts_without_mailing_them(
+    school: School, clock: FixedClock, tmp_path: Path
+) -> None:
+    """``ingest --backfill``: alerts about events older than backfill_quiet_after (2 days)
+    are recorded and held, with the reason in the audit trail; recent ones and critical ones
+    are mailed as ever."""
+    add_child_abuse_list(school, clock, tmp_path)
+    school.app = open_app(school.cfg, clock, backfill=True)
+    now = clock.now()
+    school.lookups(
+        ("10.0.0.31", "pornhub.com", now - timedelta(days=3)),
+        ("10.0.0.32", "csam-test.invalid", now - timedelta(days=5)),
+        ("10.0.0.33", "pornhub.com", now - timedelta(days=1)),
+    )
+    alerts = {a["ip"]: a for a in school.alerts()}
+    assert {ip: a["severity"] for ip, a in alerts.items()} == {
+        "10.0.0.31": "high",
+        "10.0.0.32": "critical",
+        "10.0.0.33": "high",
+    }
+    mailed = {r["alert_id"] for r in school.outbox()}
+    assert mailed == {alerts["10.0.0.32"]["id"], alerts["10.0.0.33"]["id"]}
+    [held] = school.audit("alert.held")
+    assert held["subject"] == f"alert:{alerts['10.0.0.31']['id']}"
+    detail = json.loads(held["detail"])
+    assert detail["by"] == "backfill"
+    assert (
+        "older than alerts.backfill_quiet_after (48 h); recorded, not mailed" in (detail["reason"])
+    )
+    # Growing in the same backfill mails nothing either.
+    school.lookup("10.0.0.31", "www.pornhub.com", now - timedelta(days=3) + timedelta(minutes=5))
+    assert len(school.outbox()) == 2
+    # The daemon (no backfill) mails an old event's alert as before.
+    school.reopen()
+    school.lookup("10.0.0.34", "pornhub.com", now - timedelta(days=3))
+    assert len(school.outbox()) == 3
+
+
 def test_an_alert_is_never_mailed_to_the_person_it_is_about(
     config: Config, clock: FixedClock, tmp_path: Path
 ) -> None:

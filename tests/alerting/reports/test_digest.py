@@ -179,7 +179,7 @@ def test_alert_counts_match_the_store(engine: Engine, digest: Digest) -> None:
         with engine.connect() as conn:
             rows = conn.execute(
                 select(at.c[column], func.count())
-                .where(at.c.created_at >= week.start, at.c.created_at < week.end)
+                .where(at.c.first_seen >= week.start, at.c.first_seen < week.end)
                 .group_by(at.c[column])
             ).all()
         return Counter({str(k): int(n) for k, n in rows})
@@ -209,16 +209,52 @@ def test_alert_counts_match_the_store(engine: Engine, digest: Digest) -> None:
     # Alerts per day add up to the week's alerts, each on its local day.
     rows = _sql(
         engine,
-        "SELECT created_at FROM alerts WHERE created_at >= :a AND created_at < :b",
+        "SELECT first_seen FROM alerts WHERE first_seen >= :a AND first_seen < :b",
         a=WEEK.start.replace(tzinfo=None),
         b=WEEK.end.replace(tzinfo=None),
     )
-    by_day = Counter(_local_day(r.created_at) for r in rows)
+    by_day = Counter(_local_day(r.first_seen) for r in rows)
     assert digest.per_day_totals == [by_day[d] for d in WEEK.days]
     # The trend ends with this week, and holds last week's total the week before.
     assert digest.trend_totals[-1] == 15
     assert digest.trend_totals[-2] == 9
     assert len(digest.trend_labels) == 12
+
+
+def test_a_backfilled_alert_counts_in_the_week_it_happened(
+    engine: Engine, cfg: Config, policy: Policy, generated: Any
+) -> None:
+    """An alert recorded this week from last month's logs (``ingest --backfill``) counts in
+    the week of its events, not the week it was read."""
+    happened = WEEK.start - timedelta(weeks=3) + timedelta(days=2, hours=10)
+    with engine.begin() as conn:
+        conn.execute(
+            table_of(AlertRow)
+            .insert()
+            .values(
+                site_id="default",
+                group_key="default|ip:10.0.1.99|gambling",
+                created_at=WEEK.start + timedelta(days=1),
+                updated_at=WEEK.start + timedelta(days=1),
+                severity="medium",
+                category="gambling",
+                status="open",
+                indicator="bet365.com",
+                first_seen=happened,
+                last_seen=happened,
+                count=1,
+                blocked=False,
+                sources='["dnsmasq"]',
+                recipients="[]",
+                rule="severity.gambling.pupil",
+            )
+        )
+    this = collect(engine, cfg, policy, WEEK, generated.now)
+    then = collect(engine, cfg, policy, WEEK.shift(-3), generated.now)
+    assert (this.alerts_this, this.alerts_last) == (15, 9)  # as before the backfill
+    assert then.by_category.get("gambling").this == 1
+    assert then.per_day_totals[2] >= 1  # on its Wednesday
+    assert this.trend_totals[-4] == then.alerts_this
 
 
 def test_open_and_closed_alerts_match_the_store(

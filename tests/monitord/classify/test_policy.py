@@ -6,7 +6,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitord.classify.policy import DEFAULT_POLICY, Policy, PolicyDoc, Row, load_policy
+from monitord.classify.policy import (
+    DEFAULT_POLICY,
+    DeviceAlertsTo,
+    Policy,
+    PolicyDoc,
+    Row,
+    load_policy,
+)
 from monitord.cli.main import main
 from monitord.core.categories import CATEGORIES
 from monitord.core.model import Device, Person, Severity
@@ -643,6 +650,38 @@ def test_the_headteacher_never_hears_of_themselves(tmp_path: Path) -> None:
 def test_monitoring_gaps_go_to_the_technician(policy: Policy) -> None:
     d = policy.decide("monitoring_gap", None, None, LESSON)
     assert (d.severity, d.recipients) == (Severity.MEDIUM, ("technician",))
+
+
+@pytest.mark.parametrize(
+    ("devices_to", "recipients"),
+    [("both", ("technician", "dsl")), ("technician", ("technician",)), ("dsl", ("dsl",))],
+)
+def test_unauthorised_devices_go_where_the_config_says(
+    devices_to: DeviceAlertsTo, recipients: tuple[str, ...]
+) -> None:
+    """An unauthorised device names no person: its alert goes to the technician, to the
+    lists routing names for nobody known (the DSL), or both."""
+    p = load_policy(None, TZ, devices_to)
+    d = p.decide("unauthorised_device", None, VISITOR_PHONE, LESSON)
+    assert (d.severity, d.recipients) == (Severity.MEDIUM, recipients)
+    # Only that category: the rest keep their routing.
+    assert p.decide("pornography", None, None, LESSON).recipients == ("dsl",)
+    assert p.decide("monitoring_gap", None, None, LESSON).recipients == ("technician",)
+
+
+def test_a_policy_routing_devices_itself_keeps_it(tmp_path: Path) -> None:
+    """A [routing] entry of the policy for unauthorised_device is what "dsl" keeps, and the
+    technician is not named twice."""
+    gap = 'monitoring_gap = ["technician"]'
+    doc = _load(tmp_path, (gap, f'{gap}\nunauthorised_device = ["technician", "headteacher"]')).doc
+    cases: list[tuple[DeviceAlertsTo, tuple[str, ...]]] = [
+        ("both", ("technician", "headteacher")),
+        ("dsl", ("technician", "headteacher")),
+        ("technician", ("technician",)),
+    ]
+    for devices_to, recipients in cases:
+        p = Policy(doc, TZ, devices_to)
+        assert p.decide("unauthorised_device", None, None, LESSON).recipients == recipients
 
 
 # --- the illegal categories ---------------------------------------------------------------------

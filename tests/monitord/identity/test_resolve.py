@@ -18,6 +18,7 @@ from monitord.identity.resolve import Binding, Identity, _Intervals, lease_inter
 from monitord.identity.roster import import_devices, import_people
 from monitord.identity.supply import Visit, VisitBook
 from monitord.service.app import App, ingest_files, open_app
+from monitord.settings.config import Config
 from tests.conftest import FIXTURES
 from tests.stores import row, rows
 
@@ -282,6 +283,16 @@ def test_unknown_and_visitor_devices_are_unauthorised_once_a_day() -> None:
         assert i.unauthorised(lease(allowed, at(0)), at(0)) is None
     # A DHCPv6 client id is not a MAC: nothing to say about it.
     assert i.unauthorised(lease("00:01:00:01:2c:ab:cd:ef:aa:00:00:00:00:07", at(0)), at(0)) is None
+
+
+def test_nothing_on_a_guest_network_is_unauthorised() -> None:
+    i = Identity(PEOPLE, DEVICES, timedelta(hours=1), tz=LONDON, guest_networks=["10.0.0.0/24"])
+    for mac in ("f0:18:98:12:34:56", "aa:00:00:00:00:66"):  # unknown, visitor-owned
+        assert i.unauthorised(lease(mac, at(0)), at(0)) is None
+    elsewhere = Event(
+        kind=EventKind.LEASE, ts=at(0), client_ip="10.0.1.200", client_mac="f0:18:98:12:34:56"
+    )
+    assert i.unauthorised(elsewhere, at(0)) is not None
 
 
 def test_vendor_from_the_offline_oui_registry() -> None:
@@ -705,6 +716,33 @@ def test_unknown_and_visitor_devices_raise_unauthorised_device(app: App, tmp_pat
         "not in the device inventory"
     )
     assert "an unauthorised device names no person" in alerts[1]["attribution"]
+
+
+def test_device_alerts_by_config_and_the_guest_network_left_alone(app: App, tmp_path: Path) -> None:
+    """[identity] guest_networks and [alerts] unauthorised_devices_to, through the pipeline:
+    the phone on the guest Wi-Fi raises nothing, the unknown laptop on the school network
+    is the technician's alone."""
+    settings = app.cfg.settings
+    changed = settings.model_copy(
+        update={
+            "identity": settings.identity.model_copy(update={"guest_networks": ["10.20.9.0/24"]}),
+            "alerts": settings.alerts.model_copy(update={"unauthorised_devices_to": "technician"}),
+        }
+    )
+    app = school(open_app(Config(changed, app.cfg.base_dir, app.cfg.path), app.clock), tmp_path)
+    leases = tmp_path / "dnsmasq.leases"
+    end = int((DAY + timedelta(hours=17)).timestamp())
+    leases.write_text(
+        f"{end} f0:18:98:12:34:56 10.20.9.10 Jaydens-iPhone 01:f0:18:98:12:34:56\n"
+        f"{end} aa:00:00:00:00:66 10.20.9.11 guest-1 *\n"
+        f"{end} f0:18:98:ab:cd:ef 10.20.6.50 unknown-laptop *\n",
+        encoding="utf-8",
+    )
+    ingest_files(app, [leases], "dnsmasq-leases", "leases")
+    alerts = rows(app.engine, "SELECT category, ip, recipients FROM alerts")
+    assert alerts == [("unauthorised_device", "10.20.6.50", '["it@school.example"]')]
+    (mailed,) = row(app.engine, "SELECT recipients FROM outbox")
+    assert json.loads(mailed) == ["it@school.example"]
 
 
 def test_real_lease_fixtures_bind_and_flag_their_unknown_devices(app: App) -> None:
