@@ -17,11 +17,11 @@ def cmd_classify(ctx: Context, args: argparse.Namespace) -> int:
     from monitord.classify.explain import Explainer, person_on_roster, render, school_filter
     from monitord.classify.lists import STARTER_LISTS, load_index
     from monitord.classify.phrases import DEFAULT_PHRASES, load_engine
-    from monitord.classify.policy import load_policy
+    from monitord.classify.policy import policy_of
     from monitord.core.timeparse import parse_when
 
     cfg, engine = ctx.cfg, ctx.engine
-    policy = load_policy(cfg.policy_file, cfg.tz)
+    policy = policy_of(cfg)
     now = ctx.now()
     at = parse_when(args.at, cfg.tz, now) if args.at else now
     person = None

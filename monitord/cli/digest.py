@@ -21,14 +21,14 @@ if TYPE_CHECKING:
 def cmd_digest(ctx: Context, args: argparse.Namespace) -> int:
     """The weekly digest: printed as text, written as files (--out) or mailed (--send)."""
     from alerting.reports.digest import Week, collect, recipients_for, render, write_preview
-    from monitord.classify.policy import load_policy
+    from monitord.classify.policy import policy_of
 
     cfg = ctx.cfg
     site = ctx.site(args.site)
     if args.send and site != cfg.site_id:
         raise UserError("--send mails this school's digest: see another site's with --out")
     engine = ctx.store(site)
-    policy = load_policy(cfg.policy_file, cfg.tz)
+    policy = policy_of(cfg)
     now = ctx.now()
     week = Week.parse(args.week, cfg.tz) if args.week else Week.last_completed(now, cfg.tz)
     if args.send:

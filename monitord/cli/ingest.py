@@ -21,7 +21,7 @@ def cmd_ingest(ctx: Context, args: argparse.Namespace) -> int:
     if args.date_order and args.format != "windows-dns":
         raise UserError("--date-order applies only to --format windows-dns")
     parser = parser_for(args.format, args.date_order)
-    app = open_app(cfg, ctx.clock)
+    app = open_app(cfg, ctx.clock, backfill=args.backfill)
     result = ingest_files(app, paths, args.format, args.source or args.format, parser)
     summary = {
         "lines": result.lines,
@@ -42,6 +42,12 @@ def cmd_ingest(ctx: Context, args: argparse.Namespace) -> int:
             f"{result.rejected} rejected; alerts: {result.alerts_opened} opened, "
             f"{result.alerts_updated} updated (mail queued: monitord outbox flush)"
         )
+        if args.backfill:
+            quiet = cfg.settings.alerts.backfill_quiet_after.total_seconds() / 3600
+            out.print(
+                f"backfill: alerts about events more than {quiet:g} h old are recorded, not "
+                "mailed ([alerts] backfill_quiet_after); critical ones are mailed"
+            )
     if result.lines and result.rejected == result.lines:
         # Nothing could be read: most often the wrong --format for these files.
         err.print(
@@ -64,6 +70,12 @@ def register(commands: Commands) -> None:
         help="the log's format: " + ", ".join(FORMATS),
     )
     s.add_argument("--source", help="source name (default: the format)")
+    s.add_argument(
+        "--backfill",
+        action="store_true",
+        help="old logs: store them and record their alerts, but mail no one about events "
+        "older than [alerts] backfill_quiet_after (critical alerts are mailed)",
+    )
     s.add_argument(
         "--date-order",
         choices=("mdy", "dmy", "ymd"),

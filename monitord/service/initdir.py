@@ -45,6 +45,12 @@ file = "policy.toml"
 dir = "var/lists"
 # watch_interval = "30s"    # how soon a running daemon uses lists another command changed
 
+# [alerts]
+# backfill_quiet_after = "2d"        # ingest --backfill: older events' alerts are not mailed
+# unauthorised_devices_to = "both"   # "technician", "dsl" or "both"
+# [identity]
+# guest_networks = ["10.9.0.0/16"]   # the guest Wi-Fi: no unauthorised_device alerts
+
 # Lists fetched daily by the daemon and by `monitord lists update` (README: Managing lists):
 # [list_updates]
 # time = "03:30"

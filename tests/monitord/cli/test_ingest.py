@@ -92,3 +92,42 @@ def test_date_order_is_only_for_windows_dns(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="date_order applies only to format windows-dns"):
         load_config(cfg)
+
+
+def test_a_backfill_mails_no_one_about_old_events(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Last week's resolver log: with --backfill its alert is recorded and nothing is
+    queued; the same read without it queues the mail."""
+    import os
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from monitord.service.initdir import init_dir
+    from tests.conftest import UT1
+
+    cfg = str(init_dir(tmp_path / "site")[0])
+    gambling = (UT1 / "gambling" / "domains").read_text().split()[0]
+    when = datetime.now(UTC) - timedelta(days=8)
+    stamp = when.astimezone(ZoneInfo("Europe/London")).strftime("%b %d %H:%M:%S")
+    logs = []
+    for n, ip in enumerate(("10.20.6.7", "10.20.6.8")):
+        log = tmp_path / f"pihole.log.{n}"
+        log.write_text(f"{stamp} dnsmasq[811]: query[A] {gambling} from {ip}\n")
+        os.utime(log, (when.timestamp() + 60, when.timestamp() + 60))
+        logs.append(str(log))
+    assert main(["--config", cfg, "lists", "import", str(UT1), "--format", "ut1"]) == 0
+    capsys.readouterr()
+    assert main(["--config", cfg, "ingest", logs[0], "--format", "dnsmasq", "--backfill"]) == 0
+    said = capsys.readouterr().out
+    assert "alerts: 1 opened" in said
+    assert "alerts about events more than 48 h old are recorded, not mailed" in said
+    db = tmp_path / "site" / "var" / "monitord.db"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM alerts").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
+    assert main(["--config", cfg, "ingest", logs[1], "--format", "dnsmasq"]) == 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM alerts").fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM outbox").fetchone() == (1,)

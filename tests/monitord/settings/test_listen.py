@@ -70,8 +70,17 @@ def test_allow_entry_that_is_no_network_is_named() -> None:
 
 @pytest.mark.parametrize(
     "host",
-    ["mail.school.example", "mail.school.example.", "SMTP-1", "fs_01.school.local", "10.20.0.5"]
-    + ["::1", "fe80::1%eth0", "localhost", "xn--bcher-kva.example"],
+    [
+        "mail.school.example",
+        "mail.school.example.",
+        "SMTP-1",
+        "fs_01.school.local",
+        "10.20.0.5",
+        "::1",
+        "fe80::1%eth0",
+        "localhost",
+        "xn--bcher-kva.example",
+    ],
 )
 def test_hosts(host: str) -> None:
     assert check_host(host) == host
@@ -79,8 +88,19 @@ def test_hosts(host: str) -> None:
 
 @pytest.mark.parametrize(
     "host",
-    ["", "mail server", "10.0.0.256", "1.2.3", "-mail.example", "mail-.example", "a..b"]
-    + ["smtp://mail.example", "mail.example:25", "user@mail.example", "a" * 64 + ".example"],
+    [
+        "",
+        "mail server",
+        "10.0.0.256",
+        "1.2.3",
+        "-mail.example",
+        "mail-.example",
+        "a..b",
+        "smtp://mail.example",
+        "mail.example:25",
+        "user@mail.example",
+        "a" * 64 + ".example",
+    ],
 )
 def test_not_hosts(host: str) -> None:
     with pytest.raises(ValueError, match="is not a host name or an IP address"):
