@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPORA = {
     "tune": ROOT / "tests" / "data" / "texts" / "tune.tsv",
     "held-out": ROOT / "tests" / "data" / "texts" / "heldout.tsv",
+    "held-out 2": ROOT / "tests" / "data" / "texts" / "unseen.tsv",
     "shared dev": ROOT.parent / "shared" / "data" / "texts" / "dev-corpus.tsv",
 }
 _T = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)

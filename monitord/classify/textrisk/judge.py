@@ -38,7 +38,9 @@ from monitord.classify.textrisk.lexicon import (
     CONTEXT,
     EXPLICIT,
     FRAME,
+    PART,
     SIGNAL,
+    SIGNAL_KINDS,
     STRONG,
     SUPPORT,
     WEAK,
@@ -84,6 +86,9 @@ FRAME_NAMES = {
 # Frames that lift even a weak word: hiding it, or aiming it at oneself.
 LIFT_WEAK = frozenset({"conceal", "self"})
 _RANK = {EXPLICIT: 4, STRONG: 3, ACT: 2, WEAK: 1, BENIGN: 0, SUPPORT: 0, SIGNAL: 2}
+# What a frame lifts: an act, or a word that names the harm ("overdose" asked about as
+# a method is lifted as "paracetamol" would be; an explicit phrase needs no lifting).
+_HARMFUL = frozenset({STRONG, ACT})
 
 _DIGIT = re.compile(r"\d")
 _AGE = re.compile(
@@ -92,6 +97,10 @@ _AGE = re.compile(
     r"( \d\d)(?: |$)(?!minutes|mins|seconds|percent|pounds"
     r"|quid|points|times|km|miles|metres|meters|degrees|kg|days)"
     r"|(?:^| )(\d\d) ?(?:year old|years old|yr old|yrs old|yo)(?: (?:man|guy|boy|girl|woman|lad))?"
+    # Polish, Romanian, Spanish and Portuguese, romanised Urdu and Punjabi: "mam 25 lat",
+    # "am 25 de ani", "tengo 25 anos", "main 25 saal ka hoon"
+    r"|(?:^| )(?:mam|am|tengo|tenho|main|mai|meri age|meri umar|umar) (\d\d)"
+    r" (?:lat|de ani|ani|anos|saal|sal|years)(?: |$)"
 )
 
 
@@ -211,7 +220,7 @@ class TextJudge:
         language = PLAIN_ENGLISH
         foreign: dict[str, int] = {}
         for h in hits:
-            if h.entry.lang != "en" and not h.entry.native:
+            if h.entry.lang != "en" and not h.entry.native and h.entry.side != "a":
                 foreign[h.entry.lang] = foreign.get(h.entry.lang, 0) + 1
         if foreign or not text.isascii():
             language = identify(text, texts[0].split(), self._markers, foreign)
@@ -246,9 +255,17 @@ class TextJudge:
         lesson: str | None,
         messages: int,
     ) -> TextVerdict:
+        hits = _with_joins(hits)
         frames = [h for h in hits if h.entry.cls == FRAME]
         context: list[str] = []
-        education = [h for h in hits if h.entry.cls == CONTEXT]
+        harmful = [h for h in hits if h.entry.category and h.entry.cls in (EXPLICIT, *_HARMFUL)]
+        # "english" in "english defence league" is no lesson
+        education = [
+            h
+            for h in hits
+            if h.entry.cls == CONTEXT
+            and not any(o.first <= h.first and h.last <= o.last for o in harmful)
+        ]
         if education:
             context.append(
                 "lesson or homework context in the text: "
@@ -259,15 +276,13 @@ class TextJudge:
         by_cat: dict[str, list[Hit]] = {}
         idioms = [h for h in hits if h.entry.cls == BENIGN]
         for h in hits:
-            if h.entry.cls not in (BENIGN, FRAME, CONTEXT) and any(
-                o.first <= h.first and h.last <= o.last for o in idioms
-            ):
+            if h.entry.cls not in (BENIGN, FRAME, CONTEXT) and any(_claims(o, h) for o in idioms):
                 continue  # said inside an idiom or a harmless phrase ("my mum will kill me")
             if h.entry.category:
                 by_cat.setdefault(h.entry.category, []).append(h)
         older = _AGE.search(normalised)
         if older is not None:
-            age = int((older.group(1) or older.group(2)).strip())
+            age = int(next(g for g in older.groups() if g).strip())
             if 18 <= age <= 79:
                 by_cat.setdefault(GROOMING, [])
             else:
@@ -281,7 +296,9 @@ class TextJudge:
             if cat == GROOMING:
                 score, signals = self._grooming(kept, older, band, kind)
             else:
-                score = self._category(cat, kept, frames, band, kind, bool(context))
+                score = self._category(
+                    cat, kept, frames, band, kind, bool(context), lesson is not None
+                )
             scores.append(score)
         scores.sort(key=lambda s: (-s.total, s.category))
         over = tuple(s.category for s in scores if s.over)
@@ -313,10 +330,11 @@ class TextJudge:
         band: str,
         kind: str,
         lesson_context: bool,
+        lesson_open: bool = False,
     ) -> Score:
         total = 0
         reasons: list[str] = []
-        acts = [h for h in hits if h.entry.cls == ACT]
+        acts = [h for h in hits if h.entry.cls in _HARMFUL]
         support = [h for h in hits if h.entry.cls == SUPPORT]
         for h in hits:
             cls = h.entry.cls
@@ -342,7 +360,9 @@ class TextJudge:
         limit = self._limit(cat, band, kind)
         over = total > limit
         helped = False
-        if support and band in PUPIL_BANDS and not lesson_context:
+        # Help sought is help, whatever words of a lesson are in it ("helpline for kids"); with a
+        # lesson document open it is the lesson's.
+        if support and band in PUPIL_BANDS and not lesson_open:
             helped = True
             over = True
             reasons.append(
@@ -414,8 +434,54 @@ def _outermost(hits: list[Hit]) -> list[Hit]:
     return kept
 
 
-def _joined(acts: list[Hit], frames: list[Hit]) -> tuple[Hit, Hit] | None:
-    """The nearest frame and act within ``NEAR`` words of each other that do not overlap."""
+def _claims(idiom: Hit, hit: Hit) -> bool:
+    """Whether a harmless phrase claims a hit's words: it holds them all, or, two words or
+    more long, it shares a word with the hit and goes on beyond it ("kill it" takes "im
+    going to kill" in "im going to kill it at the talent show")."""
+    if idiom.first <= hit.first and hit.last <= idiom.last:
+        return True
+    if idiom.last == idiom.first or idiom.last < hit.first or hit.last < idiom.first:
+        return False
+    return not (hit.first <= idiom.first and idiom.last <= hit.last)
+
+
+def _with_joins(hits: list[Hit]) -> list[Hit]:
+    """The hits with each join's parts replaced by what the join gives, where its two parts
+    were found near each other; a part alone says nothing."""
+    if not any(h.entry.cls == PART for h in hits):
+        return hits
+    out: list[Hit] = []
+    sides: dict[str, tuple[list[Hit], list[Hit]]] = {}
+    for h in hits:
+        if h.entry.cls != PART:
+            out.append(h)
+            continue
+        a, b = sides.setdefault(h.entry.join, ([], []))
+        (a if h.entry.side == "a" else b).append(h)
+    for a, b in sides.values():
+        if not a or not b:
+            continue
+        pair = _joined(b, a, b[0].entry.near)
+        if pair is None:
+            continue
+        bh = pair[1]
+        e = bh.entry
+        said = " … ".join(x.entry.phrase for x in sorted(pair, key=lambda x: x.first))
+        signal = e.kind in SIGNAL_KINDS
+        entry = Entry(
+            said,
+            e.lang,
+            SIGNAL if signal else e.kind,
+            e.category,
+            e.kind if signal else "",
+            e.native,
+        )
+        out.append(Hit(entry, bh.first, bh.last))
+    return out
+
+
+def _joined(acts: list[Hit], frames: list[Hit], near: int = NEAR) -> tuple[Hit, Hit] | None:
+    """The nearest frame and act within ``near`` words of each other that do not overlap."""
     best: tuple[int, Hit, Hit] | None = None
     for a in acts:
         for f in frames:
@@ -425,6 +491,6 @@ def _joined(acts: list[Hit], frames: list[Hit]) -> tuple[Hit, Hit] | None:
                 gap = f.first - a.last
             else:
                 continue
-            if gap <= NEAR and (best is None or gap < best[0]):
+            if gap <= near and (best is None or gap < best[0]):
                 best = (gap, f, a)
     return None if best is None else (best[1], best[2])

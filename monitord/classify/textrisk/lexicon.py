@@ -20,6 +20,10 @@ are, not by a score of their own::
     support = ["telefon zaufania"]           # a pupil looking for help
     [grooming.signals]                       # grooming: kinds of signal, two make a pattern
     secrecy = ["to nasz sekret"]
+    [[grooming.joins]]                       # two parts within a few words of each other
+    gives = "photo"                          # a class, or for grooming a kind of signal
+    a = ["wyślij", "pokaż"]                  # the common part (a verb, a frame)
+    b = ["zdjęcie", "fotkę"]                 # the distinctive part (what the text is about)
 
 Every phrase is read as texts are (:mod:`monitord.classify.textrisk.normal`) and matched on word
 boundaries. A phrase of two or more words in the explicit or strong class also matches written
@@ -28,6 +32,13 @@ acts and signals) also matches with one slip of the keyboard a child makes: a le
 two letters swapped, a letter doubled, one vowel for another; never where the slip spells a
 word of any lexicon or of ``config/lexicon/words.txt`` (real words that are one slip from a
 listed one).
+
+A phrase ending in ``*`` is a stem: its last word matches any word it begins (``tnę*``,
+``apuñal*``), for the languages whose words change their endings; the stem's last word needs
+four letters or more (three in a script of its own). A join (``[[CATEGORY.joins]]``) speaks
+when a phrase of its ``a`` list and one of its ``b`` list are at most ``near`` words apart
+(four unless given), in either order: what is said in many words (``send`` ... ``pics of
+you``, ``better off`` ... ``without me``) without listing every sentence.
 """
 
 from __future__ import annotations
@@ -58,7 +69,7 @@ EXPLICIT, STRONG, ACT, WEAK, BENIGN, SUPPORT = (
     "benign",
     "support",
 )
-FRAME, CONTEXT, SIGNAL = "frame", "context", "signal"
+FRAME, CONTEXT, SIGNAL, PART = "frame", "context", "signal", "part"
 CLASSES = (EXPLICIT, STRONG, ACT, WEAK, BENIGN, SUPPORT)
 WEIGHTS = {EXPLICIT: 200, STRONG: 120, ACT: 60, WEAK: 30, BENIGN: -100, SUPPORT: 0}
 FRAME_KINDS = ("method", "acquire", "intent", "conceal", "self", "target", "media", "endorse")
@@ -77,6 +88,10 @@ SIGNAL_KINDS = (
     "threat",
 )
 _JOINABLE = frozenset({EXPLICIT, STRONG})
+JOIN_GIVES = frozenset({EXPLICIT, STRONG, ACT, WEAK, SUPPORT})
+JOIN_NEAR = 4
+STEM = "*"
+STEM_MIN, STEM_MIN_NATIVE = 4, 3
 _TYPO_CLASSES = frozenset({EXPLICIT, STRONG, ACT, SIGNAL})
 TYPO_MIN = 8
 _VOWELS = "aeiouy"
@@ -89,7 +104,9 @@ class LexiconError(ListError):
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One phrase of a lexicon: what it is (class, and the frame, context or signal kind),
-    which category it speaks for ("" for frames and context), and its language."""
+    which category it speaks for ("" for frames and context), and its language. A part of a
+    join has class ``part``, ``kind`` what the join gives, ``join`` its name, ``side`` a or
+    b, and ``near`` how many words apart its parts may be."""
 
     phrase: str
     lang: str
@@ -97,6 +114,9 @@ class Entry:
     category: str = ""
     kind: str = ""
     native: bool = False
+    join: str = ""
+    side: str = ""
+    near: int = 0
 
     @property
     def weight(self) -> int:
@@ -136,6 +156,9 @@ def _entries(data: dict[str, Any], lang: str, where: str) -> Iterator[Entry]:
         if not is_category(key):
             raise LexiconError(f"{where}: [{key}] is not a category id (see TAXONOMY.md)")
         for cls, phrases in table.items():
+            if cls == "joins":
+                yield from _joins(phrases, lang, key, f"{where}: {key}.joins")
+                continue
             if cls == "signals":
                 if not isinstance(phrases, dict):
                     raise LexiconError(f"{where}: {key}.signals: expected a table")
@@ -151,6 +174,30 @@ def _entries(data: dict[str, Any], lang: str, where: str) -> Iterator[Entry]:
                 raise LexiconError(f"{where}: {key}.{cls}: not one of {', '.join(CLASSES)}")
             for p in _strings(phrases, f"{where}: {key}.{cls}"):
                 yield Entry(p, lang, cls, key, "", has_native(p))
+
+
+def _joins(value: Any, lang: str, category: str, where: str) -> Iterator[Entry]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise LexiconError(f"{where}: expected [[{category}.joins]] tables")
+    allowed = JOIN_GIVES | (set(SIGNAL_KINDS) if category == "grooming" else set())
+    for n, table in enumerate(value, 1):
+        here = f"{where}[{n}]"
+        gives = table.get("gives")
+        if gives not in allowed:
+            raise LexiconError(f"{here}.gives: not one of {', '.join(sorted(allowed))}")
+        near = table.get("near", JOIN_NEAR)
+        if not isinstance(near, int) or not 1 <= near <= 12:
+            raise LexiconError(f"{here}.near: expected a number of words from 1 to 12")
+        unknown = set(table) - {"gives", "near", "a", "b"}
+        if unknown:
+            raise LexiconError(f"{here}: unknown key {sorted(unknown)[0]!r} (gives, near, a, b)")
+        name = f"{lang}:{category}:{n}"
+        for side in ("a", "b"):
+            phrases = _strings(table.get(side), f"{here}.{side}")
+            if not phrases:
+                raise LexiconError(f"{here}.{side}: expected at least one phrase")
+            for p in phrases:
+                yield Entry(p, lang, PART, category, gives, has_native(p), name, side, near)
 
 
 def read_lexicon(path: Path) -> tuple[Language, list[Entry]]:
@@ -194,6 +241,7 @@ class Key:
     entry: int
     words: int
     typo: str = ""
+    stem: bool = False
 
 
 class Lexicon:
@@ -206,7 +254,7 @@ class Lexicon:
         self.entries: tuple[Entry, ...] = tuple(_without_english_twins(entries))
         keys: dict[str, list[Key]] = {}
         vocabulary: set[str] = {canonical(w) for w in real}
-        canon = [canonical(e.phrase) for e in self.entries]
+        canon = [canonical(e.phrase.rstrip(STEM)) for e in self.entries]
         for c in canon:
             vocabulary.update(c.split())
         for lang in self.languages.values():
@@ -215,6 +263,14 @@ class Lexicon:
             if not c:
                 continue
             words = c.count(" ") + 1
+            if e.phrase.endswith(STEM):
+                shortest = STEM_MIN_NATIVE if e.native else STEM_MIN
+                if len(c.rsplit(" ", 1)[-1]) < shortest:
+                    raise LexiconError(
+                        f"{e.lang} lexicon: {e.phrase!r}: a stem needs {shortest} letters or more"
+                    )
+                keys.setdefault(f" {c}", []).append(Key(i, words, stem=True))
+                continue
             keys.setdefault(f" {c} ", []).append(Key(i, words))
             if words > 1 and e.cls in _JOINABLE:
                 keys.setdefault(f" {c.replace(' ', '')} ", []).append(Key(i, 1))
@@ -235,7 +291,7 @@ class Lexicon:
                 exact = [x for x in v if not x.typo]
                 automaton.add_word(k, (len(k), tuple(exact or v)))
                 meant = [self.entries[x.entry] for x in v]
-                if any(m.category and m.cls != BENIGN for m in meant):
+                if any(_weighty(m) for m in meant):
                     weighty.add_word(k, 0)
             automaton.make_automaton()
             self._automaton = automaton
@@ -262,6 +318,14 @@ class Lexicon:
             first = padded.count(" ", 0, end - length + 2) - 1
             for key in found:
                 yield first, first + key.words - 1, key
+
+
+def _weighty(e: Entry) -> bool:
+    """Whether an entry can raise a category: not a frame, context or harmless sense, nor the
+    common part (a) of a join, which speaks only beside its distinctive part (b)."""
+    if e.cls == PART:
+        return e.side == "b"
+    return bool(e.category) and e.cls != BENIGN
 
 
 def phrase_list_entries(lists: Iterable[PhraseList]) -> list[Entry]:
@@ -295,12 +359,14 @@ def _without_english_twins(entries: Iterable[Entry]) -> list[Entry]:
     """Entries less another language's that English has too, the same word for the same
     thing (``video``, ``online``, ``paracetamol``): English words always count, and an English
     text need not be looked at for its language because of them."""
-    given = list(entries)
+    given = list(dict.fromkeys(entries))  # a phrase listed twice counts once
     english = {(canonical(e.phrase), e.cls, e.kind, e.category) for e in given if e.lang == "en"}
     return [
         e
         for e in given
-        if e.lang == "en" or (canonical(e.phrase), e.cls, e.kind, e.category) not in english
+        if e.lang == "en"
+        or e.cls == PART
+        or (canonical(e.phrase), e.cls, e.kind, e.category) not in english
     ]
 
 
@@ -318,7 +384,7 @@ def load_lexicons(
         languages.append(lang)
         entries.extend(found)
     if phrases is not None:
-        have = {(canonical(e.phrase), e.category) for e in entries}
+        have = {(canonical(e.phrase), e.category) for e in entries if e.cls != PART}
         for e in phrase_list_entries(phrases):
             if (canonical(e.phrase), e.category) not in have:
                 have.add((canonical(e.phrase), e.category))
