@@ -100,7 +100,7 @@ _AGE = re.compile(
     # Polish, Romanian, Spanish and Portuguese, romanised Urdu and Punjabi: "mam 25 lat",
     # "am 25 de ani", "tengo 25 anos", "main 25 saal ka hoon"
     r"|(?:^| )(?:mam|am|tengo|tenho|main|mai|meri age|meri umar|umar) (\d\d)"
-    r" (?:lat|de ani|ani|anos|saal|sal|years)(?: |$)"
+    r" (?:lat|lata|de ani|ani|anos|saal|sal|years)(?: |$)"
 )
 
 

@@ -86,6 +86,7 @@ SIGNAL_KINDS = (
     "flattery",
     "alone",
     "threat",
+    "age",
 )
 _JOINABLE = frozenset({EXPLICIT, STRONG})
 JOIN_GIVES = frozenset({EXPLICIT, STRONG, ACT, WEAK, SUPPORT})

@@ -112,14 +112,14 @@ def script_of(text: str) -> str:
     return ARABIC
 
 
-# Arabic attaches "and" (waw) to the next word: a word of four letters or more that starts with
-# it is also read without it (a second reading), so "وارسلي" meets "ارسلي".
+# Arabic attaches "and" (waw) to the next word: a word of three letters or more that starts
+# with it is also read without it (a second reading), so "وارسلي" meets "ارسلي" and "ولا" "لا".
 _WAW = "\u0648"
 
 
 def _without_waw(reading: str) -> str | None:
     words = reading.split()
-    out = [w[1:] if w.startswith(_WAW) and len(w) >= 4 else w for w in words]
+    out = [w[1:] if w.startswith(_WAW) and len(w) >= 3 else w for w in words]
     return " ".join(out) if out != words else None
 
 

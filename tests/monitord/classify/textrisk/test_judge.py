@@ -116,3 +116,43 @@ def test_every_line_of_the_shared_dev_corpus_passes(judge: TextJudge) -> None:
         if not passes(i, judge_item(judge, i))
     ]
     assert failed == []
+
+
+def test_joins_read_what_is_said_in_many_words(judge: TextJudge) -> None:
+    v = judge.judge("honestly my family would be better off if i disappeared", TYPED)
+    assert v.categories == ("suicide",)
+    assert "better off … if i disappeared" in " ".join(v.scores[0].reasons)
+    v = judge.judge("can you take another pic of yourself, are your parents home", TYPED)
+    assert v.categories == ("grooming",)
+    assert set(v.signals) == {"photo", "alone"}
+    # one part alone says nothing
+    assert not judge.judge("can you send it to me", TYPED).scores
+
+
+def test_asking_a_childs_age_is_a_signal_beside_others(judge: TextJudge) -> None:
+    assert not judge.judge("how old are you", TYPED).categories
+    v = judge.judge("how old are you? send a selfie", TYPED)
+    assert v.categories == ("grooming",)
+    assert set(v.signals) == {"age", "photo"}
+
+
+def test_an_idiom_that_shares_a_word_with_a_hit_claims_it(judge: TextJudge) -> None:
+    assert not judge.judge("im going to kill it at sports day", TYPED).categories
+    assert judge.judge("im going to kill him at sports day", TYPED).categories == ("violence",)
+
+
+def test_lesson_words_inside_a_harmful_phrase_are_no_lesson(judge: TextJudge) -> None:
+    v = judge.judge("how to join the english defence league")
+    assert v.categories == ("extremism",)
+    assert not v.context
+
+
+def test_help_sought_for_children_is_still_help(judge: TextJudge) -> None:
+    v = judge.judge("eating disorder helpline for kids")
+    assert v.support == ("self_harm",)
+
+
+def test_words_of_other_languages_change_their_endings(judge: TextJudge) -> None:
+    assert "self_harm" in judge.judge("wczoraj znowu pocięłam sobie ręce", TYPED).categories
+    assert "suicide" in judge.judge("nu mai vreau să exist", TYPED).categories
+    assert not judge.judge("me corté el pelo ayer", TYPED).categories

@@ -10,6 +10,7 @@ from monitord.classify.textrisk.lexicon import (
     ACT,
     EXPLICIT,
     FRAME,
+    PART,
     SIGNAL,
     Lexicon,
     LexiconError,
@@ -65,6 +66,26 @@ def test_a_lexicon_file_gives_its_language_and_entries(tmp_path: Path) -> None:
         ('language = "x"\n[grooming.signals]\nhugs = ["a"]', "grooming.signals.hugs: not one of"),
         ('language = "x"\n[suicide]\nact = "a"', "suicide.act: expected a list of strings"),
         ("language = ", "not valid TOML"),
+        (
+            'language = "x"\n[suicide]\njoins = "a"',
+            r"suicide.joins: expected \[\[suicide.joins\]\]",
+        ),
+        (
+            'language = "x"\n[[suicide.joins]]\ngives = "photo"\na = ["x"]\nb = ["y"]',
+            r"suicide.joins\[1\].gives: not one of",
+        ),
+        (
+            'language = "x"\n[[grooming.joins]]\ngives = "photo"\na = ["x"]\nb = []',
+            r"grooming.joins\[1\].b: expected at least one phrase",
+        ),
+        (
+            'language = "x"\n[[suicide.joins]]\ngives = "act"\nnear = 40\na = ["x"]\nb = ["y"]',
+            r"suicide.joins\[1\].near: expected a number of words from 1 to 12",
+        ),
+        (
+            'language = "x"\n[[suicide.joins]]\ngives = "act"\na = ["x"]\nb = ["y"]\nc = ["z"]',
+            r"unknown key 'c'",
+        ),
     ],
 )
 def test_a_bad_lexicon_is_refused_naming_the_key(tmp_path: Path, text: str, why: str) -> None:
@@ -108,3 +129,41 @@ def test_the_shipped_lexicons_load_in_every_language() -> None:
 def test_a_missing_folder_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(LexiconError, match="not a folder of lexicons"):
         load_lexicons(tmp_path / "nope")
+
+
+def test_a_join_gives_parts_of_its_two_sides(tmp_path: Path) -> None:
+    text = (
+        LEXICON
+        + '[[grooming.joins]]\ngives = "photo"\nnear = 3\na = ["send"]\nb = ["pic", "pics"]\n'
+    )
+    _lang, entries = read_lexicon(_write(tmp_path, text))
+    parts = {(e.phrase, e.cls, e.kind, e.side, e.near) for e in entries if e.join}
+    assert parts == {
+        ("send", PART, "photo", "a", 3),
+        ("pic", PART, "photo", "b", 3),
+        ("pics", PART, "photo", "b", 3),
+    }
+    lex = load_lexicons(_write(tmp_path, text).parent)
+    # only the distinctive side wakes the judge
+    assert lex.matters(("send it",)) is False
+    assert lex.matters(("a pic",)) is True
+
+
+def test_a_stem_matches_the_words_it_begins_and_must_be_long_enough(tmp_path: Path) -> None:
+    _write(tmp_path, LEXICON.replace('act = ["paracetamol"]', 'act = ["apuñal*"]'))
+    lex = load_lexicons(tmp_path)
+    assert _found(lex, "voy a apunalarlo manana") == {("apuñal*", "")}
+    first, last, _key = next(iter(lex.scan("voy a apunalarlo")))
+    assert (first, last) == (2, 2)
+    assert _found(lex, "xapunalar") == set()  # a stem begins a word
+    _write(tmp_path, LEXICON.replace('act = ["paracetamol"]', 'act = ["tn*"]'))
+    with pytest.raises(LexiconError, match="a stem needs 4 letters or more"):
+        load_lexicons(tmp_path)
+
+
+def test_a_phrase_listed_twice_counts_once(tmp_path: Path) -> None:
+    _write(
+        tmp_path, LEXICON.replace('act = ["paracetamol"]', 'act = ["paracetamol", "paracetamol"]')
+    )
+    lex = load_lexicons(tmp_path)
+    assert sum(e.phrase == "paracetamol" for e in lex.entries) == 1

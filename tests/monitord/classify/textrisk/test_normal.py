@@ -40,6 +40,8 @@ def test_arabic_script_spellings_are_made_one() -> None:
     assert canonical("خُودکُشی") == canonical("خودکشي")
     assert canonical("خودکـشی") == canonical("خودکشی")
     assert script_of("خودکشی کیسے کریں") == "Arabic"
+    # "and" written onto the next word is read without it too, down to three letters
+    assert readings("ولا تقولي") == ("ولا تقولي", "لا تقولي")
 
 
 def test_emoji_with_a_meaning_become_words_the_rest_spaces() -> None:
