@@ -27,6 +27,9 @@ from monitord.core.model import Decision, Event, EventKind, Match, Person, Sever
 from monitord.core.paths import DEFAULTS
 
 DEFAULT_PROCESSES = DEFAULTS / "processes"
+# Texts judged on their own that are remembered, and the longest remembered.
+ALONE_KEPT = 8192
+ALONE_CHARS = 200
 
 
 def program_key(name: str) -> str:
@@ -238,6 +241,7 @@ class ContentClassifier:
         self.programs = programs
         self.judge = judge or TextJudge(default_lexicon())
         self.conversations = conversations or Conversations()
+        self._alone: dict[tuple[str, str, str], tuple[tuple[str, ...], TextVerdict]] = {}
 
     def classify(self, event: Event, person: Person | None) -> ContentVerdict:
         if event.kind is EventKind.PROCESS and event.text:
@@ -251,8 +255,7 @@ class ContentClassifier:
         who = (person.username if person else None) or event.user or event.hostname
         who = who or event.client_ip or ""
         lesson = self.conversations.lesson(who, event.ts) if who else None
-        texts = readings(text)
-        verdict = self.judge.judge_readings(text, texts, kind, band, lesson)
+        texts, verdict = self._judged_alone(text, kind, band, lesson)
         if kind == TITLE and who:
             context = any(h.entry.cls == "context" for h in verdict.hits)
             is_lesson = context and not verdict.categories
@@ -266,3 +269,23 @@ class ContentClassifier:
             result = self.imported.score(text, band, texts if text.isascii() else None)
             result = in_its_language(self.imported, result, verdict, self.judge)
         return merge(result, verdict, self.judge)
+
+    def _judged_alone(
+        self, text: str, kind: str, band: str, lesson: str | None
+    ) -> tuple[tuple[str, ...], TextVerdict]:
+        """A text's readings and its judgement on its own. A school day says the same short
+        things many times over (window titles, "ok", the same searches), so those judged with
+        no lesson beside them are remembered (a bounded number, the oldest forgotten first);
+        a verdict is never changed once made, so one can be shared."""
+        if lesson is not None or len(text) > ALONE_CHARS:
+            texts = readings(text)
+            return texts, self.judge.judge_readings(text, texts, kind, band, lesson)
+        key = (text, kind, band)
+        got = self._alone.get(key)
+        if got is None:
+            texts = readings(text)
+            got = (texts, self.judge.judge_readings(text, texts, kind, band, None))
+            if len(self._alone) >= ALONE_KEPT:
+                del self._alone[next(iter(self._alone))]
+            self._alone[key] = got
+        return got

@@ -77,7 +77,12 @@ _SPACE = re.compile(r"\s+")
 MAX_QUERY = 1000
 
 
+_UNTIDY = re.compile(r"\s\s|[^\S ]|\x00|^ | $")
+
+
 def _clean(value: str) -> str:
+    if _UNTIDY.search(value) is None:  # most text is tidy already
+        return value[:MAX_QUERY]
     return _SPACE.sub(" ", value.replace("\x00", " ")).strip()[:MAX_QUERY]
 
 

@@ -92,6 +92,10 @@ class Recent:
         return len(self._pieces())
 
     @property
+    def piece_texts(self) -> tuple[str, ...]:
+        return tuple(self._pieces())
+
+    @property
     def pieces(self) -> str:
         return JOIN.join(self._pieces())
 
@@ -119,15 +123,20 @@ class Conversations:
     def add(self, who: str, app: str, at: datetime, text: str) -> Recent:
         """Record a message and return it joined with the ones before it in the window."""
         key = (who, app)
-        talk = self._talk.pop(key, None)
+        talk = self._talk.get(key)
         if talk is None:
-            talk = deque()
-        self._talk[key] = talk
-        while len(self._talk) > self.max_people:
-            self._talk.popitem(last=False)
-        while talk and (at - talk[0][0] > self.window or talk[0][0] > at):
+            talk = self._talk[key] = deque()
+            while len(self._talk) > self.max_people:
+                self._talk.popitem(last=False)
+        else:
+            self._talk.move_to_end(key)
+        since = at - self.window
+        while talk and (talk[0][0] < since or talk[0][0] > at):
             talk.popleft()
-        talk.append((at, text[: self.max_chars]))
+        message = (at, text[: self.max_chars])
+        talk.append(message)
+        if len(talk) == 1:  # most messages: nobody typed in this app in the last minutes
+            return Recent((message,))
         while len(talk) > self.max_messages:
             talk.popleft()
         size = 0
@@ -141,10 +150,14 @@ class Conversations:
 
     def note_title(self, who: str, at: datetime, title: str, lesson: bool) -> None:
         """Remember the window title ``who`` has open, and whether it is a lesson's."""
-        self._titles.pop(who, None)
-        self._titles[who] = (at, title, lesson)
-        while len(self._titles) > self.max_people:
-            self._titles.popitem(last=False)
+        titles = self._titles
+        if who in titles:
+            titles.move_to_end(who)
+            titles[who] = (at, title, lesson)
+            return
+        titles[who] = (at, title, lesson)
+        while len(titles) > self.max_people:
+            titles.popitem(last=False)
 
     def lesson(self, who: str, at: datetime) -> str | None:
         """The title of the lesson document ``who`` had open in the last twenty minutes (the
@@ -166,7 +179,10 @@ def with_recent(
     message at a time, the last few messages typed close together, or the whole window when
     three kinds of signal are in it. Returns the verdict that raises more."""
     best = verdict
-    if recent.piece_count > 1 and judge.lexicon.matters(readings(recent.pieces)):
+    pieces = recent.piece_texts
+    # Each piece's readings are already known; only pieces that say something together are
+    # judged together.
+    if len(pieces) > 1 and judge.lexicon.matters(_together(pieces)):
         near = judge.judge(recent.pieces, TYPED, band, lesson, recent.piece_count)
         if set(near.categories) - set(best.categories):
             best = near
@@ -181,6 +197,14 @@ def with_recent(
     if GROOMING not in whole.categories or len(whole.signals) < SPREAD_SIGNALS:
         return best
     return _with_grooming(best, whole)
+
+
+def _together(pieces: tuple[str, ...]) -> tuple[str, ...]:
+    """The readings of pieces typed one after another, read as one sentence: the canonical
+    readings joined, and text-speak spelt out."""
+    first = " ".join(readings(p)[0] for p in pieces)
+    spoken = " ".join(readings(p)[-1] for p in pieces)
+    return (first,) if spoken == first else (first, spoken)
 
 
 def _with_grooming(best: TextVerdict, found: TextVerdict) -> TextVerdict:

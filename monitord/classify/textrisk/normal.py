@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from monitord.core.textnorm import normalise, variants
 
@@ -198,12 +199,24 @@ def _spoken(reading: str) -> str | None:
     return out if out != reading else None
 
 
+# Short texts come again and again (window titles, "ok", a class's searches): their readings
+# are remembered, a bounded number.
+_KEPT_CHARS = 200
+
+
 def readings(text: str) -> tuple[str, ...]:
     """Every reading of ``text`` a lexicon is matched against, the canonical one first: lower
     case words separated by single spaces; text-speak spelt out is one more reading."""
+    return _kept_readings(text) if len(text) <= _KEPT_CHARS else _all_readings(text)
+
+
+def _all_readings(text: str) -> tuple[str, ...]:
     first = _readings(text)
     spoken = _spoken(first[0])
     return first if spoken is None or spoken in first else (*first, spoken)
+
+
+_kept_readings = lru_cache(maxsize=8192)(_all_readings)
 
 
 def _readings(text: str) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from monitord.classify.content import (
     program_key,
 )
 from monitord.classify.phrases import default_engine
+from monitord.classify.textrisk.judge import TextVerdict
 from monitord.core.model import Event, EventKind, Person, Severity
 
 T = datetime(2026, 11, 19, 10, 0, tzinfo=UTC)
@@ -133,6 +134,32 @@ def test_fragments_typed_one_after_another_are_read_together() -> None:
     assert c.classify(typed("i want to", 0, app="word"), PUPIL).categories == ()
     assert c.classify(typed("kill", 1, app="word"), PUPIL).categories == ()
     assert c.classify(typed("myself", 1, app="word"), PUPIL).categories == ("suicide",)
+
+
+def test_a_text_said_again_is_judged_once_and_still_read_with_what_came_before() -> None:
+    c = ContentClassifier(default_engine(), ProcessIndex.load(DEFAULT_PROCESSES))
+    judged: list[str] = []
+    judge_readings = c.judge.judge_readings
+
+    def counting(
+        text: str,
+        texts: tuple[str, ...],
+        kind: str = "search",
+        band: str = "junior",
+        lesson: str | None = None,
+        messages: int = 1,
+    ) -> TextVerdict:
+        judged.append(text)
+        return judge_readings(text, texts, kind, band, lesson, messages)
+
+    c.judge.judge_readings = counting  # type: ignore[method-assign]
+    for minute in (0, 10, 20):
+        assert c.classify(title("Google Classroom", minute), PUPIL).categories == ()
+    assert judged.count("Google Classroom") == 1
+    # remembered alone, a message is still read with the one typed just before it
+    assert c.classify(typed("your parents wont understand", 30), PUPIL).categories == ()
+    assert c.classify(typed("send me a selfie", 31), PUPIL).categories == ("grooming",)
+    assert c.classify(typed("send me a selfie", 50), PUPIL).categories == ()
 
 
 def test_a_search_beside_a_lesson_document_is_judged_in_that_context() -> None:
