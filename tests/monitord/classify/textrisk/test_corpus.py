@@ -1,7 +1,7 @@
 """The project's labelled corpus holds its floors: recall 95% for the high-risk categories,
 90% for the rest, false alarms at most 1%, on the tuned part and the shared dev corpus; the
-held-out part (never tuned on) is held to what it measured when the engine landed, so that a
-change that loses it is seen."""
+held-out parts are held to what they measured, so that a change that loses them is seen:
+heldout.tsv (studied in the second round) and unseen.tsv (never tuned on)."""
 
 from __future__ import annotations
 
@@ -46,11 +46,16 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, path: Path) -> None:
     assert t.false_alarm_rate <= 0.01
 
 
-def test_the_held_out_part_keeps_what_it_measured(judge: TextJudge) -> None:
-    t = tally(judge, read_corpus(TEXTS / "heldout.tsv"))
+@pytest.mark.parametrize(
+    ("name", "recall", "false_alarms"), [("heldout", 0.97, 1), ("unseen", 0.95, 1)]
+)
+def test_the_held_out_parts_keep_what_they_measured(
+    judge: TextJudge, name: str, recall: float, false_alarms: int
+) -> None:
+    t = tally(judge, read_corpus(TEXTS / f"{name}.tsv"))
     caught = sum(t.caught.values())
-    assert caught / sum(t.positives.values()) >= 0.85
-    assert t.false_alarms <= 2
+    assert caught / sum(t.positives.values()) >= recall
+    assert t.false_alarms <= false_alarms
 
 
 def test_a_malformed_corpus_line_is_named(tmp_path: Path) -> None:
