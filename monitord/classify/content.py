@@ -20,7 +20,7 @@ from monitord.classify.textrisk.encodings import list_language
 from monitord.classify.textrisk.judge import SEARCH, TITLE, TYPED, TextJudge, TextVerdict
 from monitord.classify.textrisk.language import PLAIN_ENGLISH
 from monitord.classify.textrisk.lexicon import default_lexicon
-from monitord.classify.textrisk.normal import readings
+from monitord.classify.textrisk.normal import forget_readings, readings
 from monitord.classify.textrisk.words import as_json, summary
 from monitord.core.categories import ALLOW, is_category
 from monitord.core.model import Decision, Event, EventKind, Match, Person, Severity
@@ -269,6 +269,12 @@ class ContentClassifier:
             result = self.imported.score(text, band, texts if text.isascii() else None)
             result = in_its_language(self.imported, result, verdict, self.judge)
         return merge(result, verdict, self.judge)
+
+    def forget(self) -> None:
+        """Forget the texts judged on their own and their readings (a benchmark measures the
+        judging itself)."""
+        self._alone.clear()
+        forget_readings()
 
     def _judged_alone(
         self, text: str, kind: str, band: str, lesson: str | None
