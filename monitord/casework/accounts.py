@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -110,6 +111,17 @@ class NewAccount:
 def hasher() -> PasswordHasher:
     """argon2id with the RFC 9106 low-memory profile (64 MiB, 3 passes, 4 lanes)."""
     return PasswordHasher()
+
+
+# Each argon2id hash takes 64 MiB: however many sign-ins come at once (the console serves
+# dozens of requests together), at most this many hash at a time and the rest wait.
+HASHING_AT_ONCE = 4
+HASHING = threading.BoundedSemaphore(HASHING_AT_ONCE)
+
+
+def hash_password(ph: PasswordHasher, password: str) -> str:
+    with HASHING:
+        return ph.hash(password)
 
 
 def parse_role(value: str) -> Role:
@@ -330,7 +342,7 @@ def add_account(
         uri = totp_uri(secret, name, school)
         values |= {
             "state": "active",
-            "password_hash": (ph or hasher()).hash(check_password(password)),
+            "password_hash": hash_password(ph or hasher(), check_password(password)),
             "totp_secret": secret,
         }
     else:

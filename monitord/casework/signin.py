@@ -35,6 +35,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from monitord.casework.accounts import (
+    HASHING,
     MAX_PASSWORD,
     TWO_FACTOR_ROLES,
     Account,
@@ -44,6 +45,7 @@ from monitord.casework.accounts import (
     change_account,
     check_password,
     code_hash,
+    hash_password,
     hasher,
     normal_username,
     qr_svg,
@@ -111,14 +113,16 @@ def _stand_in(ph: PasswordHasher) -> str:
     """A hash to check a password against when there is no account (same work, no match)."""
     key = (ph.time_cost, ph.memory_cost, ph.parallelism)
     if key not in _STAND_INS:
-        _STAND_INS[key] = ph.hash(secrets.token_hex(16))
+        _STAND_INS[key] = hash_password(ph, secrets.token_hex(16))
     return _STAND_INS[key]
 
 
 def _password_ok(ph: PasswordHasher, stored: str | None, password: str) -> bool:
     plain = password[:MAX_PASSWORD].encode("utf-8", "surrogatepass")
+    against = stored or _stand_in(ph)
     try:
-        return ph.verify(stored or _stand_in(ph), plain) and stored is not None
+        with HASHING:
+            return ph.verify(against, plain) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -273,7 +277,7 @@ def _check(
         with engine.begin() as conn:
             signed = _accept(conn, name, secret, code, step, now, detail)
             if signed is not None and stored and password and ph.check_needs_rehash(stored):
-                change_account(conn, name, now, password_hash=ph.hash(password))
+                change_account(conn, name, now, password_hash=hash_password(ph, password))
         if signed is not None:
             return signed
         reason = "code used before" if totp_step(secret, code, now, -1) else "code"
@@ -415,7 +419,7 @@ def finish_enrolment(
             name,
             now,
             state="active",
-            password_hash=ph.hash(password),
+            password_hash=hash_password(ph, password),
             totp_secret=secret,
             totp_step=step,
             enrol_hash=None,

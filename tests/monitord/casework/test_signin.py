@@ -5,15 +5,21 @@ the one-time code, and the audit trail of each."""
 from __future__ import annotations
 
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Literal
 
 import pyotp
 import pytest
+from argon2 import PasswordHasher
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from monitord.casework.accounts import (
+    HASHING_AT_ONCE,
     RECOVERY_CODES,
     AccountError,
     NewAccount,
@@ -331,3 +337,39 @@ def test_hostile_names_codes_and_addresses_never_sign_in(
             assert stored_address.isprintable()
     finally:
         engine.dispose()
+
+
+class Counting(PasswordHasher):
+    """argon2id that notes how many of its hashes run at once."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=1024, parallelism=1)
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            time.sleep(0.05)
+            return super().verify(hash, password)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+def test_a_crowd_of_sign_ins_hashes_a_few_at_a_time(engine: Engine, clock: FixedClock) -> None:
+    helen(engine, clock)
+    ph = Counting()
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(
+            pool.map(
+                lambda i: sign_in(
+                    engine, "helen.h", "guess", "1", f"10.5.{i}.1", clock.now(), ph=ph
+                ),
+                range(16),
+            )
+        )
+    assert {a.outcome for a in answers} == {Outcome.FAILED}
+    assert ph.most == HASHING_AT_ONCE
