@@ -1,5 +1,5 @@
 """Case work on alerts: listing, showing (audited), acknowledging, notes, assigning,
-escalating, a second reviewer's sign-off and closing.
+escalating, a second reviewer's sign-off, closing and reopening.
 
 The schools' incident procedure wants two senior people on anything serious: closing a
 critical alert, or one referred to the local authority or the police, needs a second
@@ -71,17 +71,47 @@ def alert_json(row: Any) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    """Which alerts a list shows. ``limit``: the newest so many (of those before the alert
+    ``before``, for the next page back), still listed oldest first."""
+
+    status: str | None = None
+    since: datetime | None = None
+    severity: str | None = None
+    category: str | None = None
+    person: str | None = None
+    limit: int | None = None
+    before: int | None = None
+
+
 def list_alerts(
-    engine: Engine, status: str | None = None, since: datetime | None = None
+    engine: Engine,
+    status: str | None = None,
+    since: datetime | None = None,
+    *,
+    where: AlertFilter | None = None,
 ) -> list[dict[str, Any]]:
+    f = where or AlertFilter(status=status, since=since)
     at = table_of(AlertRow)
-    query = select(at).where(mine(engine, at.c.site_id)).order_by(at.c.id)
-    if status:
-        query = query.where(at.c.status == status)
-    if since:
-        query = query.where(at.c.last_seen >= since)
+    query = select(at).where(mine(engine, at.c.site_id))
+    if f.status:
+        query = query.where(at.c.status == f.status)
+    if f.since:
+        query = query.where(at.c.last_seen >= f.since)
+    if f.severity:
+        query = query.where(at.c.severity == f.severity)
+    if f.category:
+        query = query.where(at.c.category == f.category)
+    if f.person:
+        query = query.where(func.lower(at.c.person) == f.person.lower())
+    if f.before is not None:
+        query = query.where(at.c.id < f.before)
+    if f.limit is not None:
+        query = query.order_by(at.c.id.desc()).limit(f.limit)
     with engine.connect() as conn:
-        return [alert_json(r) for r in conn.execute(query)]
+        found = [alert_json(r) for r in conn.execute(query)]
+    return sorted(found, key=lambda a: int(a["id"]))
 
 
 @dataclass(frozen=True, slots=True)

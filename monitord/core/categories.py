@@ -32,6 +32,39 @@ CATEGORIES = (
 
 ILLEGAL = frozenset({"child_abuse", "terrorist_content"})
 
+# Alerts about the network and the monitoring itself, not about what a person looked at or
+# wrote: a technician may acknowledge or close them several at a time.
+TECHNICAL = frozenset({"unauthorised_device", "monitoring_gap"})
+
+# Each category's name for people, as lists and menus show it beside the id.
+NAMES = {
+    "child_abuse": "Child sexual abuse images",
+    "terrorist_content": "Terrorist content",
+    "extremism": "Extremism and radicalisation",
+    "hate_speech": "Hate speech",
+    "self_harm": "Self-harm",
+    "suicide": "Suicide",
+    "bullying": "Bullying",
+    "grooming": "Grooming and exploitation",
+    "pornography": "Pornography",
+    "violence": "Violence and weapons",
+    "drugs": "Drugs and substance misuse",
+    "gambling": "Gambling",
+    "dating": "Dating",
+    "filter_bypass": "Getting round the filter (VPNs, proxies)",
+    "malware": "Malware and phishing",
+    "piracy": "Piracy",
+    "social_media": "Social media",
+    "messaging": "Chat and messaging",
+    "gaming": "Online games",
+    "video_streaming": "Video streaming",
+    "file_sharing": "File sharing",
+    "shopping": "Shopping",
+    "large_download": "Large downloads",
+    "unauthorised_device": "Unauthorised devices",
+    "monitoring_gap": "Gaps in monitoring",
+}
+
 ALLOW = "allow"
 
 UT1_MAP: dict[str, str] = {

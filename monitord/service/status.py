@@ -14,7 +14,7 @@ from monitord.service.supervise import health_path, read_health
 from monitord.settings.config import Config
 from monitord.store.database import current_revision, head_revision, mine, table_of, utc
 from monitord.store.retention import last_run
-from monitord.store.tables import AlertRow, DigestRow, OutboxRow
+from monitord.store.tables import AlertRow, CheckpointRow, DigestRow, EventRow, OutboxRow
 
 SEVERITIES = ("critical", "high", "medium", "low")
 
@@ -76,6 +76,29 @@ def _last_digest(engine: Engine) -> dict[str, Any] | None:
     }
 
 
+def _last_stored(engine: Engine) -> dict[str, Any] | None:
+    """When events were last stored, from which source, and when the newest event happened.
+    A source's checkpoint is written in the same transaction as its events, so the newest
+    checkpoint of a source that has stored any says when (the daemon's or an ingest's);
+    events put in another way (the demo's) have no such time. None: no events at all."""
+    t, et = table_of(CheckpointRow), table_of(EventRow)
+    with engine.connect() as conn:
+        newest = conn.execute(select(func.max(et.c.ts)).where(mine(conn, et.c.site_id))).scalar()
+        row = conn.execute(
+            select(t.c.source, t.c.updated_at)
+            .where(mine(conn, t.c.site_id), t.c.events > 0)
+            .order_by(t.c.updated_at.desc())
+            .limit(1)
+        ).first()
+    if newest is None and row is None:
+        return None
+    return {
+        "at": _iso(row.updated_at) if row else None,
+        "source": row.source if row else None,
+        "newest_event": _iso(newest),
+    }
+
+
 def store_size(cfg: Config, engine: Engine) -> int | None:
     """Bytes the store takes: the SQLite file with its write-ahead log, or PostgreSQL's
     ``pg_database_size``; None for an in-memory database."""
@@ -104,6 +127,7 @@ def collect_status(cfg: Config, engine: Engine, now: datetime | None = None) -> 
         "school": cfg.settings.school.name,
         "daemon": None if now is None else read_health(health_path(cfg), now),
         "sources": [s.as_json() for s in source_states(cfg, engine)],
+        "last_stored": _last_stored(engine),
         "outbox": _outbox(engine),
         "open_alerts": _open_alerts(engine),
         "last_digest": _last_digest(engine),
@@ -141,6 +165,7 @@ def render(status: dict[str, Any]) -> list[str]:
             )
     if not status["sources"]:
         lines.append("  none configured")
+    lines.append(_stored_line(status.get("last_stored")))
     o = status["outbox"]
     lines.append(
         f"outbox: {o['queued']} queued, {o['failed']} failed"
@@ -170,6 +195,14 @@ def render(status: dict[str, Any]) -> list[str]:
     behind = "" if st["schema_current"] else f" (needs {st['schema_head']}: monitord db upgrade)"
     lines.append(f"store: {st['backend']}, {size}, schema {st['schema_revision']}{behind}")
     return lines
+
+
+def _stored_line(stored: dict[str, Any] | None) -> str:
+    if stored is None:
+        return "events stored: none yet"
+    when = f"{stored['at']} from {stored['source']}" if stored["at"] else "at a time not known"
+    newest = stored["newest_event"] or "a time not known"
+    return f"events last stored {when}; the newest happened at {newest}"
 
 
 def _daemon_lines(daemon: dict[str, Any] | None) -> list[str]:

@@ -96,8 +96,14 @@ def test_status_shows_sources_mail_alerts_digest_retention_and_store(
     assert status["store"]["schema_revision"] == head_revision()
     assert status["store"]["schema_current"] is True
 
+    # Checkpoints are written with the events: when they were last stored, and from where.
+    stored = status["last_stored"]
+    assert stored["at"] == "2026-11-20T16:00:00Z"
+    assert stored["source"] is not None
+    assert stored["newest_event"] >= "2026-11-20T10:00:02Z"
     lines = render(status)
     assert any(line.startswith("  resolver (dnsmasq): at ") for line in lines)
+    assert f"events last stored 2026-11-20T16:00:00Z from {stored['source']}; " in "\n".join(lines)
     assert f"outbox: {queued_n} queued, 1 failed, oldest queued 2026-06-01T16:00:00Z" in lines
     assert "open alerts: 2 (0 critical, 2 high, 0 medium, 0 low)" in lines
     assert any(
@@ -114,5 +120,7 @@ def test_status_of_a_fresh_store(tmp_path: Path) -> None:
     assert sum(status["open_alerts"].values()) == 0
     assert status["last_digest"] is None
     assert status["last_retention"] is None
+    assert status["last_stored"] is None
+    assert "events stored: none yet" in render(status)
     assert "last digest: none" in render(status)
     assert "last retention run: none" in render(status)
