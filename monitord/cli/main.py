@@ -12,6 +12,7 @@ from typing import Any
 from monitord.cli import (
     agents,
     alerts,
+    categories,
     classify,
     config,
     db,
@@ -42,6 +43,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     alerts,
     search,
     classify,
+    categories,
     lists,
     people,
     devices,

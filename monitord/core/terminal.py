@@ -73,12 +73,13 @@ class _Screen:
         return self.stream.fileno()
 
 
-def console(*, stderr: bool = False) -> Console:
+def console(*, stderr: bool = False, width: int | None = None) -> Console:
     """A rich console for the command line: no markup, emoji codes or highlighting read in
     what it prints, no styling of its own, and every control character cleaned on the way
-    out."""
+    out. ``width``: so many columns, whatever the terminal's (None: the terminal's)."""
     return Console(
         file=_Screen(stderr),  # type: ignore[arg-type]
+        width=width,
         markup=False,
         emoji=False,
         highlight=False,

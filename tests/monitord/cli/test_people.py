@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
-from tests.monitord.cli.school import monitord
+import pytest
+
+from monitord.cli.main import main
+from monitord.settings.config import Config
+from tests.monitord.cli.school import monitord, opened
+from tests.stores import rows
 
 
 def test_people_import_reads_the_roster_column_mapping(tmp_path: Path) -> None:
@@ -53,3 +59,51 @@ def test_pupils_and_staff_imported_from_their_own_exports(tmp_path: Path) -> Non
     with sqlite3.connect(root / "var" / "monitord.db") as db:
         active = dict(db.execute("SELECT username, active FROM people ORDER BY username"))
     assert active == {"amelia.k": 1, "helen.p": 1, "jayden.s": 0}
+
+
+@pytest.mark.stores
+def test_people_list_with_filters_audited(
+    config: Config,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    assert config.path is not None
+    cfg = ["--config", str(config.path)]
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "username,display_name,role,year_group,class,email\n"
+        "jayden.s,Jayden Smith,pupil,6,6B,\nmia.k,Mia Khan,pupil,R,RA,\n"
+        "helen.p,Helen Price,staff,,,helen.p@school.example\n",
+        encoding="utf-8",
+    )
+    assert main([*cfg, "people", "import", str(roster)]) == 0
+    roster.write_text(
+        "username,display_name,role,year_group,class,email\n"
+        "jayden.s,Jayden Smith,pupil,6,6B,\nhelen.p,Helen Price,staff,,,\n",
+        encoding="utf-8",
+    )
+    assert main([*cfg, "people", "import", str(roster)]) == 0  # Mia has left
+    capsys.readouterr()
+
+    def listed(*args: str) -> list[str]:
+        assert main([*cfg, "people", "list", *args, "--json"]) == 0
+        return [p["username"] for p in json.loads(capsys.readouterr().out)]
+
+    assert listed() == ["helen.p", "jayden.s"]
+    assert listed("--all") == ["helen.p", "jayden.s", "mia.k"]
+    assert listed("--role", "pupil", "--all") == ["jayden.s", "mia.k"]
+    assert listed("--year", "r", "--all") == ["mia.k"]
+    assert listed("--class", "6b") == ["jayden.s"]
+    assert listed("--find", "PRICE") == ["helen.p"]
+    assert main([*cfg, "people", "list", "--all"]) == 0
+    table = capsys.readouterr().out
+    assert "mia.k     Mia Khan" in table
+    assert "no, left" in table
+    assert "3 people" in table
+    with opened(config) as engine:
+        [(detail,)] = rows(
+            engine, "SELECT detail FROM audit WHERE action = 'people.list' ORDER BY id LIMIT 1"
+        )
+    assert json.loads(detail)["people"] == 2
