@@ -32,7 +32,7 @@ FRAGMENTS = 3
 FRAGMENT_GAP = timedelta(minutes=2)
 # Grooming signals spread over the whole window make a pattern from three kinds on (two kinds
 # in one message, or in fragments typed together, are enough).
-SPREAD_SIGNALS = 3
+SPREAD_SIGNALS = 4
 # A message of this many words or fewer may be a piece of a sentence typed in parts; only
 # pieces are read together for the other categories.
 PIECE_WORDS = 4
