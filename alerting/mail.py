@@ -90,6 +90,14 @@ class MailContext:
     update: Update | None = None
 
 
+def console_link(cfg: Config, alert_id: int) -> str | None:
+    """The alert's page on the safeguarding console (``[web] base_url``), or None without
+    one. The console's own address, from the config alone, so it is a real link: it is
+    the one address in the mail that is never defanged."""
+    base = cfg.settings.web.base_url.rstrip("/")
+    return f"{base}/alerts/{alert_id}" if base else None
+
+
 def message_id(cfg: Config, alert_id: int, update: int = 0) -> str:
     """The alert's first mail is ``<alert-ID.site.monitord@domain>``; its n-th update adds
     ``.n`` after the id. The same alert and number always give the same id."""
@@ -150,6 +158,7 @@ def build_alert_message(ctx: MailContext) -> EmailMessage:
         "rule": clean(ctx.decision.rule),
         "attribution": clean(j.attribution.reason),
         "advice": [a.replace("ID", str(ctx.alert_id)) for a in ADVICE.get(sev, [])],
+        "link": console_link(cfg, ctx.alert_id),
         "evidence": f"alert {ctx.alert_id}, event {j.event_id}, {clean(j.origin.source)} "
         f"file {clean(j.origin.file_id)} offset {j.origin.offset}",
         "nearby": [
@@ -238,6 +247,7 @@ def build_escalation_message(cfg: Config, e: Escalation) -> EmailMessage:
         "first_seen": local(a["first_seen"]),
         "last_seen": local(a["last_seen"]),
         "advice": [x.replace("ID", str(a["id"])) for x in ADVICE.get(sev, [])],
+        "link": console_link(cfg, int(a["id"])),
     }
     msg = EmailMessage()
     msg["Subject"] = clean(("Re: " if e.thread else "") + subject, 200)

@@ -30,6 +30,7 @@ from monitord.cli import (
     status,
     supply,
     users,
+    web,
 )
 from monitord.cli.context import Context, UserError
 from monitord.cli.output import err
@@ -57,6 +58,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     db,
     filtering,
     users,
+    web,
 )
 
 

@@ -17,6 +17,7 @@ from monitord.casework.search import Found
 from monitord.casework.timeline import day_events
 from monitord.store.database import mine, rows_as_dicts, table_of, utc
 from monitord.store.tables import DeviceRow, OutboxRow, PersonRow
+from monitord.web import casefile
 from monitord.web.gate import Viewer
 
 # Events shown either side of the alert's own, within this long of them.
@@ -36,6 +37,7 @@ class AlertPage:
     mail: list[dict[str, Any]]
     first_reviewer: str | None
     may_review: bool
+    assignable: list[str]
 
 
 def _nearby(
@@ -106,4 +108,5 @@ def alert_page(
         mail=_mail(engine, alert_id),
         first_reviewer=first,
         may_review=first is not None and first.casefold() not in me and not alert["reviewer"],
+        assignable=[a.username for a in casefile.assignable(engine, alert)],
     )

@@ -3,7 +3,6 @@ CSS, the security headers on every response."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -12,35 +11,35 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from monitord.casework.sessions import limits_of
 from monitord.core.clock import Clock
 from monitord.settings.config import Config
-from monitord.web import api, health, lookup, pages
+from monitord.web import api, enrol, health, lookup, pages
 from monitord.web.context import Console
-from monitord.web.gate import Accounts
+from monitord.web.gate import Gate
 from monitord.web.headers import SecurityHeaders
 from monitord.web.render import Pages
 
 STATIC = Path(__file__).resolve().parent / "static"
 
 
-def make_app(
-    cfg: Config,
-    engine: Engine,
-    clock: Clock,
-    accounts: Accounts,
-    *,
-    secure: bool,
-    session_max: timedelta,
-) -> Starlette:
-    """The console for the store ``engine``; ``secure`` when its address is HTTPS (its own
-    TLS, or a proxy's in front of it): cookies are then Secure and HSTS is sent."""
+def served_over_https(cfg: Config) -> bool:
+    """Whether staff reach the console over HTTPS: its own certificate, or a ``base_url``
+    of https:// (a proxy in front of it gives the TLS)."""
+    web = cfg.settings.web
+    return bool(web.tls_cert) or web.base_url.startswith("https://")
+
+
+def make_app(cfg: Config, engine: Engine, clock: Clock) -> Starlette:
+    """The console for the store ``engine``. Served over HTTPS (``served_over_https``), its
+    cookies are Secure and it sends HSTS."""
+    secure = served_over_https(cfg)
     state = Console(
         cfg=cfg,
         engine=engine,
         clock=clock,
-        accounts=accounts,
+        accounts=Gate(engine, limits_of(cfg)),
         secure=secure,
-        session_max=session_max,
         pages=Pages(cfg.tz, cfg.settings.school.name),
     )
     app = Starlette(
@@ -49,6 +48,7 @@ def make_app(
             *pages.ROUTES,
             *lookup.ROUTES,
             *health.ROUTES,
+            *enrol.ROUTES,
             Mount("/static", StaticFiles(directory=STATIC)),
         ],
         middleware=[Middleware(SecurityHeaders, https=secure)],

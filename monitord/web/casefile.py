@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select
 
 from monitord.casework import cases
+from monitord.casework.accounts import Account, list_accounts
 from monitord.store.database import mine, table_of
 from monitord.store.tables import AlertRow, PersonRow
-from monitord.web.gate import Viewer
+from monitord.web.gate import Viewer, viewer_of
 from monitord.web.roles import TECHNICAL, About, may_see
 
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "none": 4}
@@ -46,26 +47,37 @@ def seen(engine: Engine, viewer: Viewer, alert_id: int) -> bool:
 
 
 def second_review(engine: Engine, alert_id: int, viewer: Viewer, now: datetime) -> None:
-    """The signed-in account signs the alert off as its second reviewer: it must not be the
-    first (who the alert is assigned to, or who acknowledged it), by its account name or
-    as any roster person it is, and it signs under its own roster name."""
+    """The signed-in account signs the alert off as its second reviewer, under its own
+    name: it must not be the first (who the alert is assigned to, or who acknowledged it),
+    by its account name or as any roster person it is."""
     first = cases.first_reviewer(engine, alert_id)
-    mine_ = {viewer.username.casefold(), *(p.casefold() for p in viewer.people)}
-    if first is not None and first.casefold() in mine_:
+    me = {viewer.username.casefold(), *(p.casefold() for p in viewer.people)}
+    if first is not None and first.casefold() in me:
         raise cases.CaseError(
             f"alert {alert_id}: {viewer.username} is its first reviewer; the second review "
             "must be another account's"
         )
-    if viewer.username.lower() in viewer.people:
-        name = viewer.username.lower()
-    elif len(viewer.people) == 1:
-        [name] = viewer.people
-    else:
+    cases.review(engine, alert_id, viewer.username, None, now)
+
+
+def assignable(engine: Engine, alert: Mapping[str, Any]) -> list[Account]:
+    """The accounts an alert can be given to: active, and allowed to see it."""
+    about = About.of(alert)
+    return [a for a in list_accounts(engine) if a.active and may_see(viewer_of(engine, a), about)]
+
+
+def assign(engine: Engine, alert_id: int, viewer: Viewer, user: str, now: datetime) -> None:
+    """Give the alert to another account (or the viewer's own) that may see it."""
+    alert = alert_or_none(engine, alert_id)
+    if alert is None:
+        raise cases.CaseError(f"no alert {alert_id}")
+    names = {a.username for a in assignable(engine, alert)}
+    user = user.strip().lower()
+    if user not in names:
         raise cases.CaseError(
-            f"account {viewer.username} is not one person on the school's roster (by user "
-            "name or email): a second review is signed by a named member of staff"
+            f"{user or 'nobody'}: not an account that can sign in and may see alert {alert_id}"
         )
-    cases.review(engine, alert_id, viewer.username, name, now)
+    cases.assign(engine, alert_id, viewer.username, user, now)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,8 @@ the session cookie."""
 from __future__ import annotations
 
 import hmac
+import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -15,10 +15,12 @@ from starlette.responses import RedirectResponse, Response
 
 from monitord.core.clock import Clock
 from monitord.settings.config import Config
-from monitord.web.gate import Accounts, SignedIn, Viewer, viewer_of
+from monitord.web.gate import Gate, SignedIn, Viewer, viewer_of
 from monitord.web.render import Pages
 
 COOKIE = "monitord_session"
+# The token of the forms shown before there is a session (sign-in, enrolment).
+FORM_COOKIE = "monitord_form"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf"
 
@@ -30,9 +32,8 @@ class Console:
     cfg: Config
     engine: Engine
     clock: Clock
-    accounts: Accounts
+    accounts: Gate
     secure: bool  # served over HTTPS (directly or behind a proxy): cookies are Secure
-    session_max: timedelta
     pages: Pages
 
 
@@ -78,7 +79,7 @@ def set_session_cookie(response: Response, c: Console, token: str) -> None:
     response.set_cookie(
         COOKIE,
         token,
-        max_age=int(c.session_max.total_seconds()),
+        max_age=int(c.cfg.settings.web.session_max.total_seconds()),
         path="/",
         secure=c.secure,
         httponly=True,
@@ -100,3 +101,21 @@ def to_signin(request: Request) -> Response:
 def page_context(v: Visit, **context: Any) -> dict[str, Any]:
     """What every signed-in page's template is given."""
     return {"viewer": v.viewer, "csrf": v.session.csrf, **context}
+
+
+def form_page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    """A page whose form is sent before there is a session (sign-in, enrolment): its CSRF
+    token is a new random one, kept in a cookie beside it (``form_token_ok``)."""
+    c = console(request)
+    token = secrets.token_urlsafe(32)
+    response = c.pages.page(template, status, csrf=token, **context)
+    response.set_cookie(
+        FORM_COOKIE, token, max_age=900, path="/", secure=c.secure, httponly=True,
+        samesite="strict",
+    )  # fmt: skip
+    return response
+
+
+def form_token_ok(request: Request, given: object) -> bool:
+    kept = request.cookies.get(FORM_COOKIE, "")
+    return bool(kept) and hmac.compare_digest(str(given).encode(), kept.encode())

@@ -1,36 +1,33 @@
-"""What the console needs of the accounts core: sign in, find a session, sign out.
+"""The console's door to the accounts core (``monitord.casework.accounts``, ``signin``,
+``sessions``): sign in with a password and a TOTP code, find the session a cookie names,
+sign out.
 
-The console speaks to accounts through this one Protocol, so that its pages and API depend
-on a small surface. A signed-in account becomes a ``Viewer``: the account plus the people
-on the roster it is (by user name, else by email; see ``people_of``), which is what the
-role rules need to keep an alert about someone away from them.
+A signed-in account becomes a ``Viewer``: the account plus the people on the roster it is
+(by user name, else by email; see ``people_of``), which is what the role rules need to keep
+an alert about someone away from them.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy import Engine, func, or_, select
 
+from monitord.casework.accounts import Account, Role
+from monitord.casework.sessions import Limits, check_session, end_session, open_session
+from monitord.casework.signin import Outcome, sign_in
 from monitord.store.database import mine, table_of
 from monitord.store.tables import PersonRow
 
-ROLES = ("dsl", "deputy_dsl", "headteacher", "chair", "technician", "osg", "governor")
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    username: str
-    role: str
-    name: str
-    email: str | None
+WRONG = "wrong user name, password or code"
 
 
 @dataclass(frozen=True, slots=True)
 class SignedIn:
-    """A live session: its cookie value, its CSRF token and whose it is."""
+    """A live session: its cookie value (the store keeps only its hash), its CSRF token and
+    whose it is."""
 
     token: str
     csrf: str
@@ -45,18 +42,35 @@ class Refused(Exception):
         self.locked = locked
 
 
-class Accounts(Protocol):
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """Sign-in, sessions and sign-out for the console, on the store ``engine``."""
+
+    engine: Engine
+    limits: Limits
+
     def sign_in(
         self, username: str, password: str, totp: str, address: str, now: datetime
     ) -> SignedIn:
-        """A new session for the account, or Refused (audited either way)."""
-        ...
+        """A new session for the account, or Refused (the core audits either)."""
+        result = sign_in(self.engine, username, password, totp, address, now, via="web")
+        if result.outcome is Outcome.LOCKED:
+            minutes = max(1, math.ceil(result.retry_after / 60))
+            raise Refused(
+                f"locked after repeated failed sign-ins: try again in {minutes} min", locked=True
+            )
+        if result.account is None:
+            raise Refused(WRONG)
+        token, session = open_session(self.engine, result.account, address, now, self.limits)
+        return SignedIn(token, session.csrf, result.account)
 
     def session(self, token: str, now: datetime) -> SignedIn | None:
         """The live session the cookie names (its idle time starts again), or None."""
-        ...
+        found = check_session(self.engine, token, now, self.limits)
+        return None if found is None else SignedIn(token, found.csrf, found.account)
 
-    def sign_out(self, token: str, now: datetime) -> None: ...
+    def sign_out(self, token: str, now: datetime) -> None:
+        end_session(self.engine, token, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +81,7 @@ class Viewer:
     people: frozenset[str]
 
     @property
-    def role(self) -> str:
+    def role(self) -> Role:
         return self.account.role
 
     @property

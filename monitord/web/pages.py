@@ -4,7 +4,6 @@ own, kept in a cookie beside it)."""
 
 from __future__ import annotations
 
-import secrets
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -25,12 +24,15 @@ from monitord.web import casefile
 from monitord.web.alertpage import alert_page
 from monitord.web.context import (
     CSRF_FIELD,
+    FORM_COOKIE,
     Console,
     Visit,
     address,
     clear_session_cookie,
     console,
     csrf_ok,
+    form_page,
+    form_token_ok,
     page_context,
     set_session_cookie,
     to_signin,
@@ -40,7 +42,6 @@ from monitord.web.gate import Refused
 from monitord.web.render import age
 from monitord.web.roles import About, may_see, sees_alerts
 
-SIGNIN_COOKIE = "monitord_signin"
 DONE = {
     "ack": "Acknowledged.",
     "note": "Note added.",
@@ -61,23 +62,15 @@ def _local(target: str | None) -> str:
 
 
 def signin_form(request: Request, status: int = 200, error: str | None = None) -> Response:
-    c = console(request)
-    token = secrets.token_urlsafe(32)
     why = request.query_params.get("why")
-    notice = "Your session ended: sign in again." if why == "expired" else None
-    response = c.pages.page(
+    return form_page(
+        request,
         "signin.html.j2",
         status,
-        csrf=token,
         next=_local(request.query_params.get("next")),
         error=error,
-        notice=notice,
+        notice="Your session ended: sign in again." if why == "expired" else None,
     )
-    response.set_cookie(
-        SIGNIN_COOKIE, token, max_age=900, path="/signin", secure=c.secure, httponly=True,
-        samesite="strict",
-    )  # fmt: skip
-    return response
 
 
 async def signin(request: Request) -> Response:
@@ -85,8 +78,7 @@ async def signin(request: Request) -> Response:
         return signin_form(request)
     form = await request.form()
     c = console(request)
-    given, kept = str(form.get(CSRF_FIELD, "")), request.cookies.get(SIGNIN_COOKIE, "")
-    if not kept or not secrets.compare_digest(given.encode(), kept.encode()):
+    if not form_token_ok(request, form.get(CSRF_FIELD, "")):
         return signin_form(request, 403, "The form had expired: please try again.")
     username, password, code = (
         str(form.get(k, "")).strip() for k in ("username", "password", "totp")
@@ -99,7 +91,7 @@ async def signin(request: Request) -> Response:
         return signin_form(request, 429 if exc.locked else 401, str(exc))
     response = RedirectResponse(_local(str(form.get("next", ""))), status_code=303)
     set_session_cookie(response, c, session.token)
-    response.delete_cookie(SIGNIN_COOKIE, path="/signin")
+    response.delete_cookie(FORM_COOKIE, path="/")
     return response
 
 
@@ -227,8 +219,8 @@ ACTIONS: dict[str, Callable[[Console, Visit, int, FormData], None]] = {
     "note": lambda c, v, i, f: cases.note(
         c.engine, i, v.username, _field(f, "text"), c.clock.now()
     ),
-    "assign": lambda c, v, i, f: cases.assign(
-        c.engine, i, v.username, _field(f, "assignee").strip().lower(), c.clock.now()
+    "assign": lambda c, v, i, f: casefile.assign(
+        c.engine, i, v.viewer, _field(f, "assignee"), c.clock.now()
     ),
     "review": lambda c, v, i, f: casefile.second_review(c.engine, i, v.viewer, c.clock.now()),
     "escalate": _escalate,

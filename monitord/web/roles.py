@@ -1,7 +1,7 @@
 """Who may see what: the console's one rule about alerts, used by every page and the API.
 
 - the DSL and deputies: every alert, except one about themselves;
-- the headteacher: alerts about staff and pupils (every alert not about a headteacher),
+- the headteacher: alerts about staff and pupils (none about a headteacher or a governor),
   never their own;
 - the chair of governors: only alerts about the headteacher;
 - the technician: the technical alerts (unauthorised devices, monitoring gaps), never an
@@ -18,12 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from monitord.casework.accounts import CASE_ROLES, TECHNICAL_CATEGORIES, Role, may_see_alert
 from monitord.web.gate import Viewer
 
 # Alerts about the school's network and its logs rather than about what a person did.
-TECHNICAL = frozenset({"unauthorised_device", "monitoring_gap"})
-CASEWORK_ROLES = frozenset({"dsl", "deputy_dsl", "headteacher", "chair", "technician"})
-NO_ALERTS = frozenset({"osg", "governor"})
+TECHNICAL = TECHNICAL_CATEGORIES
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,23 +41,15 @@ class About:
 
 def sees_alerts(viewer: Viewer) -> bool:
     """Whether the account's role sees any alert at all (the API's 403 otherwise)."""
-    return viewer.role in CASEWORK_ROLES
+    return viewer.role in CASE_ROLES or viewer.role is Role.TECHNICIAN
 
 
 def may_see(viewer: Viewer, alert: About) -> bool:
-    """May this account see (and so work on) this alert?"""
+    """May this account see (and so work on) this alert? The accounts core's rule by role
+    (``may_see_alert``), and never an alert about a roster person the account is."""
     if alert.person is not None and alert.person in viewer.people:
         return False
-    role = viewer.role
-    if role in ("dsl", "deputy_dsl"):
-        return True
-    if role == "headteacher":
-        return alert.role != "headteacher"
-    if role == "chair":
-        return alert.role == "headteacher"
-    if role == "technician":
-        return alert.category in TECHNICAL
-    return False
+    return may_see_alert(viewer.account, alert.person, alert.role, alert.category)
 
 
 def visible(viewer: Viewer, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ address off loopback without a certificate is refused when the config is read.)"
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 from dataclasses import dataclass
@@ -15,7 +16,13 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
+from monitord.core.clock import Clock
+from monitord.settings.config import Config
 from monitord.settings.listen import parse_listen
+from monitord.store.database import open_store
+from monitord.web.app import make_app
+
+log = logging.getLogger("monitord.web")
 
 # The most requests served at once; more wait in the listen backlog.
 CONCURRENCY = 64
@@ -99,3 +106,23 @@ def serve(app: Starlette, where: Listening) -> None:
         server(app, where).run(sockets=[sock])
     finally:
         sock.close()
+
+
+def run_console(cfg: Config, clock: Clock) -> int:
+    """``monitord web``: the console on ``[web] listen`` until stopped."""
+    web = cfg.settings.web
+    cert = cfg.resolve(web.tls_cert) if web.tls_cert else None
+    key = cfg.resolve(web.tls_key) if web.tls_key else None
+    where = listening(web.listen, cert, key)
+    engine = open_store(cfg.database_url, site=cfg.site_id)
+    try:
+        app = make_app(cfg, engine, clock)
+        how = "HTTPS" if where.https else "plain HTTP on loopback, for the reverse proxy"
+        link = web.base_url or "none ([web] base_url is empty: alert mail carries no link)"
+        log.info(
+            "monitord web: the console at %s (%s); alert mail links to %s", where.url, how, link
+        )
+        serve(app, where)
+    finally:
+        engine.dispose()
+    return 0

@@ -29,7 +29,7 @@ from monitord.core.model import (
     Person,
     Severity,
 )
-from monitord.settings.config import Config
+from monitord.settings.config import Config, load_config
 
 NOW = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
 WHEN = datetime(2026, 11, 20, 15, 42, 7, tzinfo=UTC)
@@ -343,3 +343,21 @@ def test_the_filters_own_category_and_verdict_stand_beside_monitords(config: Con
     assert "its category: Gambling &lt;Sports&gt; (monitord's: gambling)" in html
     plain, _ = parts(build(config, judged())[0])
     assert "The filter's own category" not in plain  # Squid gives no category of its own
+
+
+def test_the_console_link_is_the_one_real_link(config: Config) -> None:
+    """With ``[web] base_url`` the mail links to the alert's page on the console (its own
+    address, never defanged); the log's addresses stay defanged; without it, no link."""
+    text, html = parts(build(config, judged())[0])
+    assert "console" not in text
+    assert "href" not in html
+    assert config.path is not None
+    config.path.write_text(
+        config.path.read_text() + '\n[web]\nbase_url = "https://monitord.school.example/"\n'
+    )
+    text, html = parts(build(load_config(config.path), judged())[0])
+    link = "https://monitord.school.example/alerts/42"
+    assert f"Open it on the safeguarding console (sign-in needed): {link}" in text
+    assert f'<a href="{link}">Open alert 42 on the safeguarding console</a>' in html
+    assert "hxxps://www[.]pornhub[.]com" in text
+    assert html.count("href") == 1

@@ -55,7 +55,7 @@ def submit(browser: WebDriver, button: WebElement) -> None:
     """Click and wait for the page that comes back."""
     page = browser.find_element(By.TAG_NAME, "html")
     button.click()
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
 
 
 def press(browser: WebDriver, label: str) -> None:
