@@ -69,6 +69,17 @@ ACTIONS = {
 }
 
 
+ROLE_NAMES = {
+    "dsl": "DSL",
+    "deputy_dsl": "Deputy DSL",
+    "headteacher": "Headteacher",
+    "chair": "Chair of governors",
+    "technician": "Technician",
+    "osg": "Online Safety Group",
+    "governor": "Governor",
+}
+
+
 def plain(value: Any) -> str:
     """A detail's value as text: a list as its items."""
     if isinstance(value, list | tuple):
@@ -88,6 +99,7 @@ class Pages:
         self.env.filters["local"] = lambda v, fmt="%a %d %b %Y %H:%M": _when(v, tz, fmt)
         self.env.filters["words"] = lambda v: str(v or "-").replace("_", " ")
         self.env.filters["plain"] = plain
+        self.env.filters["role"] = lambda v: ROLE_NAMES.get(str(v), str(v))
         self.env.filters["action"] = lambda v: ACTIONS.get(str(v), str(v))
         self.env.globals["school"] = school
         self.env.globals["outcomes"] = OUTCOME_TEXT

@@ -26,16 +26,16 @@ from tests.alerting.test_manager import School, at, build_school
 PASSWORD = "correct horse battery staple"
 # Hashes that take a moment to check, for tests (the first sign-in rehashes as monitord does).
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
-# username -> (role, email): the DSL's account is named differently from the roster's
-# ``someone`` and found there by email; the headteacher's has the roster's user name.
+# username -> (role, email, full name): the DSL's account is named differently from the
+# roster's ``someone`` and found there by email; the headteacher's has the roster's user name.
 ACCOUNTS = {
-    "sam.dsl": ("dsl", "sam@school.example"),
-    "dep": ("deputy_dsl", None),
-    "helen.h": ("headteacher", None),
-    "chair": ("chair", None),
-    "tech": ("technician", None),
-    "osg": ("osg", None),
-    "gov": ("governor", None),
+    "sam.dsl": ("dsl", "sam@school.example", "Sam Someone"),
+    "dep": ("deputy_dsl", None, "Priya Shah"),
+    "helen.h": ("headteacher", None, "Helen Head"),
+    "chair": ("chair", None, "Colin Chair"),
+    "tech": ("technician", None, "Tariq Tech"),
+    "osg": ("osg", None, "Olive Group"),
+    "gov": ("governor", None, "Gina Governor"),
 }
 
 
@@ -94,14 +94,14 @@ def console_school(cfg: Config, clock: FixedClock, folder: Path) -> Iterator[Con
         alerts = {a["person"]: int(a["id"]) for a in school.alerts()}
         alerts["device"] = technical_alert(school)
         totp = {}
-        for name, (role, email) in ACCOUNTS.items():
+        for name, (role, email, full_name) in ACCOUNTS.items():
             made = add_account(
                 school.app.engine,
                 name,
                 role,
                 "test",
                 clock.now(),
-                full_name=name.title(),
+                full_name=full_name,
                 email=email or "",
                 password=PASSWORD,
                 ph=CHEAP,

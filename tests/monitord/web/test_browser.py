@@ -87,6 +87,7 @@ def test_sign_in_and_triage_an_alert_on_a_phone(
     console: Console, site: str, browser: WebDriver
 ) -> None:
     alice = console.alert["alice.p"]
+    console.school.clock.advance(timedelta(minutes=35))  # the alerts have waited a while
     browser.get(f"{site}/alerts/{alice}")  # the link in the alert mail
     assert "/signin" in browser.current_url
     sign_in(browser, console, "dep")
