@@ -3,7 +3,7 @@
 sign out.
 
 A signed-in account becomes a ``Viewer``: the account plus the people on the roster it is
-(by user name, else by email; see ``people_of``), which is what the role rules need to keep
+(by user name or email: the core's ``people_of``), which is what the role rules need to keep
 an alert about someone away from them.
 """
 
@@ -13,13 +13,11 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine
 
-from monitord.casework.accounts import Account, Role
+from monitord.casework.accounts import Account, Role, people_of
 from monitord.casework.sessions import Limits, check_session, end_session, open_session
 from monitord.casework.signin import Outcome, sign_in
-from monitord.store.database import mine, table_of
-from monitord.store.tables import PersonRow
 
 WRONG = "wrong user name, password or code"
 
@@ -53,7 +51,7 @@ class Gate:
         self, username: str, password: str, totp: str, address: str, now: datetime
     ) -> SignedIn:
         """A new session for the account, or Refused (the core audits either)."""
-        result = sign_in(self.engine, username, password, totp, address, now, via="web")
+        result = sign_in(self.engine, username, password, totp, address, now)
         if result.outcome is Outcome.LOCKED:
             minutes = max(1, math.ceil(result.retry_after / 60))
             raise Refused(
@@ -87,19 +85,6 @@ class Viewer:
     @property
     def username(self) -> str:
         return self.account.username
-
-
-def people_of(engine: Engine, account: Account) -> frozenset[str]:
-    """The roster people an account is: the person whose user name is the account's, and
-    the person whose email is the account's. Both count, so that an alert about either
-    is kept from the account (an account may be named differently from the school login)."""
-    pt = table_of(PersonRow)
-    match = func.lower(pt.c.username) == account.username.lower()
-    if account.email:
-        match = or_(match, func.lower(pt.c.email) == account.email.lower())
-    with engine.connect() as conn:
-        found = conn.execute(select(pt.c.username).where(mine(conn, pt.c.site_id), match))
-        return frozenset(str(name).lower() for name in found.scalars())
 
 
 def viewer_of(engine: Engine, account: Account) -> Viewer:

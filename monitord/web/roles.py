@@ -1,7 +1,7 @@
 """Who may see what: the console's one rule about alerts, used by every page and the API.
 
 - the DSL and deputies: every alert, except one about themselves;
-- the headteacher: alerts about staff and pupils (none about a headteacher or a governor),
+- the headteacher: alerts about staff and pupils (every alert not about a headteacher),
   never their own;
 - the chair of governors: only alerts about the headteacher;
 - the technician: the technical alerts (unauthorised devices, monitoring gaps), never an
@@ -9,7 +9,9 @@
 - the Online Safety Group and governors: no alert at all, only the anonymous digest and
   the governors' report.
 
-"About themselves" means about any roster person the account is (``gate.people_of``).
+"About themselves" means about any roster person the account is (by user name or email).
+The rule itself is the accounts core's (``may_see_alert``), which the command line's
+``--as`` uses too.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from monitord.casework.accounts import CASE_ROLES, TECHNICAL_CATEGORIES, Role, may_see_alert
+from monitord.casework.accounts import TECHNICAL_CATEGORIES, Role, may_see_alert
 from monitord.web.gate import Viewer
 
 # Alerts about the school's network and its logs rather than about what a person did.
 TECHNICAL = TECHNICAL_CATEGORIES
+# The roles that see some alerts (and work on those they see).
+ALERT_ROLES = frozenset({Role.DSL, Role.DEPUTY_DSL, Role.HEADTEACHER, Role.CHAIR, Role.TECHNICIAN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,15 +45,13 @@ class About:
 
 def sees_alerts(viewer: Viewer) -> bool:
     """Whether the account's role sees any alert at all (the API's 403 otherwise)."""
-    return viewer.role in CASE_ROLES or viewer.role is Role.TECHNICIAN
+    return viewer.role in ALERT_ROLES
 
 
 def may_see(viewer: Viewer, alert: About) -> bool:
-    """May this account see (and so work on) this alert? The accounts core's rule by role
-    (``may_see_alert``), and never an alert about a roster person the account is."""
-    if alert.person is not None and alert.person in viewer.people:
-        return False
-    return may_see_alert(viewer.account, alert.person, alert.role, alert.category)
+    """May this account see (and so work on) this alert? The accounts core's rule
+    (``may_see_alert``): by role, and never an alert about a roster person the account is."""
+    return may_see_alert(viewer.account, alert.person, alert.role, alert.category, viewer.people)
 
 
 def visible(viewer: Viewer, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
