@@ -32,6 +32,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,6 +48,57 @@ from monitord.store.tables import OutboxRow
 MAX_BACKOFF = timedelta(hours=1)
 CAP_WINDOW = timedelta(hours=1)
 log = logging.getLogger("monitord.mail")
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message as the outbox keeps it: its bytes, Message-ID and subject."""
+
+    message: bytes
+    message_id: str
+    subject: str
+
+    @classmethod
+    def of(cls, msg: EmailMessage) -> Outgoing:
+        return cls(bytes(msg), str(msg["Message-ID"]), str(msg["Subject"]))
+
+
+def enqueue(
+    conn: Connection,
+    out: Outgoing,
+    *,
+    site_id: str,
+    recipients: list[str],
+    severity: str,
+    now: datetime,
+    due: datetime | None = None,
+    alert_id: int | None = None,
+    thread: str | None = None,
+) -> int:
+    """Queue a message in the outbox in the caller's transaction (so it exists only if what
+    it reports was stored), due at ``due`` (now by default); the delivery sends it after
+    commit. Every writer of the outbox comes through here. The new row's id."""
+    result = conn.execute(
+        table_of(OutboxRow)
+        .insert()
+        .values(
+            site_id=site_id,
+            alert_id=alert_id,
+            created_at=now,
+            due_at=now if due is None else due,
+            status="queued",
+            attempts=0,
+            message_id=out.message_id,
+            recipients=json.dumps(recipients),
+            subject=out.subject,
+            message=out.message,
+            severity=severity,
+            thread=thread,
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 class PermanentFailure(Exception):
@@ -415,22 +467,14 @@ def _requeue(conn: Connection, msg_id: int, recipients: list[str], now: datetime
     """The same message (same bytes, same Message-ID) for the recipients refused for now."""
     table = table_of(OutboxRow)
     row = conn.execute(select(table).where(mine(conn, table.c.site_id), table.c.id == msg_id)).one()
-    result = conn.execute(
-        table.insert().values(
-            site_id=row.site_id,
-            alert_id=row.alert_id,
-            created_at=now,
-            due_at=now + backoff(0),
-            status="queued",
-            attempts=0,
-            message_id=row.message_id,
-            recipients=json.dumps(recipients),
-            subject=row.subject,
-            message=row.message,
-            severity=row.severity,
-            thread=row.thread,
-        )
+    return enqueue(
+        conn,
+        Outgoing(row.message, row.message_id, row.subject),
+        site_id=row.site_id,
+        recipients=recipients,
+        severity=row.severity,
+        now=now,
+        due=now + backoff(0),
+        alert_id=row.alert_id,
+        thread=row.thread,
     )
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])

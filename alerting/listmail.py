@@ -9,7 +9,6 @@ before and after, and the totals of every active list before and after.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Callable
@@ -18,12 +17,11 @@ from email.utils import format_datetime
 
 from sqlalchemy import Connection
 
+from alerting.delivery import Outgoing, enqueue
 from alerting.mail import _ENV
 from monitord.classify.listadmin import Change, Counts
 from monitord.core.defang import clean
 from monitord.settings.config import Config
-from monitord.store.database import table_of
-from monitord.store.tables import OutboxRow
 
 VERBS = {
     "remove": "removed",
@@ -98,22 +96,13 @@ def change_mailer(cfg: Config) -> Callable[[Connection, Change], list[str]]:
         if not recipients:
             return []
         msg = build_change_message(cfg, change, recipients)
-        conn.execute(
-            table_of(OutboxRow)
-            .insert()
-            .values(
-                site_id=cfg.site_id,
-                alert_id=None,
-                created_at=change.at,
-                due_at=change.at,
-                status="queued",
-                attempts=0,
-                message_id=str(msg["Message-ID"]),
-                recipients=json.dumps(recipients),
-                subject=str(msg["Subject"]),
-                message=bytes(msg),
-                severity=SEVERITY,
-            )
+        enqueue(
+            conn,
+            Outgoing.of(msg),
+            site_id=cfg.site_id,
+            recipients=recipients,
+            severity=SEVERITY,
+            now=change.at,
         )
         return recipients
 

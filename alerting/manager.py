@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from alerting.delivery import Outgoing, enqueue
 from alerting.mail import (
     Escalation,
     MailContext,
@@ -325,23 +326,16 @@ class AlertManager:
         now: datetime,
         thread: str | None = None,
     ) -> None:
-        conn.execute(
-            table_of(OutboxRow)
-            .insert()
-            .values(
-                site_id=self.cfg.site_id,
-                alert_id=alert_id,
-                created_at=now,
-                due_at=self.due(severity, now),
-                status="queued",
-                attempts=0,
-                message_id=str(msg["Message-ID"]),
-                recipients=json.dumps(recipients),
-                subject=str(msg["Subject"]),
-                message=bytes(msg),
-                severity=severity.value,
-                thread=thread,
-            )
+        enqueue(
+            conn,
+            Outgoing.of(msg),
+            site_id=self.cfg.site_id,
+            recipients=recipients,
+            severity=severity.value,
+            now=now,
+            due=self.due(severity, now),
+            alert_id=alert_id,
+            thread=thread,
         )
 
     def _held(

@@ -33,7 +33,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from alerting.listmail import change_mailer
-from alerting.reports.digest import AlreadySent, DigestError, Week, queue_digest
+from alerting.reports.digest.model import AlreadySent, DigestError
+from alerting.reports.digest.queue import queue_digest
+from alerting.reports.digest.week import Week
 from monitord.classify.lists import STARTER_LISTS, ListError
 from monitord.classify.listupdate import run_update
 from monitord.classify.policy import Policy

@@ -27,7 +27,8 @@ from matplotlib.image import imread
 from sqlalchemy import Engine, func, select
 
 from alerting.reports import charts
-from alerting.reports.digest import ALERT_SEVERITIES, OUTCOME_TEXT, TEMPLATES
+from alerting.reports.digest.model import ALERT_SEVERITIES, OUTCOME_TEXT
+from alerting.reports.digest.render import TEMPLATES
 from monitord.core.categories import CATEGORIES
 from monitord.core.defang import clean
 from monitord.core.private import private_dir, write_private

@@ -14,13 +14,16 @@ from monitord.core.terminal import printable_text
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from alerting.reports.digest import Week
+    from alerting.reports.digest.week import Week
     from monitord.classify.policy import Policy
 
 
 def cmd_digest(ctx: Context, args: argparse.Namespace) -> int:
     """The weekly digest: printed as text, written as files (--out) or mailed (--send)."""
-    from alerting.reports.digest import Week, collect, recipients_for, render, write_preview
+    from alerting.reports.digest.collect import collect
+    from alerting.reports.digest.queue import recipients_for
+    from alerting.reports.digest.render import render, write_preview
+    from alerting.reports.digest.week import Week
     from monitord.classify.policy import policy_of
 
     cfg = ctx.cfg
@@ -51,7 +54,8 @@ def _send_digest(ctx: Context, engine: Engine, named: bool, policy: Policy, week
     import asyncio
 
     from alerting.delivery import EmailNotifier, deliver_due
-    from alerting.reports.digest import DigestError, queue_digest
+    from alerting.reports.digest.model import DigestError
+    from alerting.reports.digest.queue import queue_digest
 
     cfg = ctx.cfg
     try:

@@ -26,11 +26,13 @@ from sqlalchemy import Engine, select
 from alerting.delivery import (
     DeliveryResult,
     EmailNotifier,
+    Outgoing,
     PickupNotifier,
     SentLog,
     SmtpNotifier,
     backoff,
     deliver_due,
+    enqueue,
 )
 from collectors.parsers.base import load_parser
 from monitord.core.clock import FixedClock
@@ -38,7 +40,7 @@ from monitord.core.model import Origin, RawRecord
 from monitord.service.app import open_app
 from monitord.service.initdir import CONFIG_TEMPLATE
 from monitord.settings.config import Config, load_config
-from monitord.store.database import inserted_id, open_store, rows_as_dicts, table_of
+from monitord.store.database import open_store, rows_as_dicts, table_of
 from monitord.store.tables import AuditRow, OutboxRow
 
 TZ = ZoneInfo("Europe/London")
@@ -156,22 +158,15 @@ def queue(
     """Put one message in the outbox, as the alert manager would."""
     rcpt = DSL if recipients is None else recipients
     message = mail(subject, rcpt, body)
-    table = table_of(OutboxRow)
     with engine.begin() as conn:
-        return inserted_id(
-            conn.execute(
-                table.insert().values(
-                    alert_id=None,
-                    created_at=clock.now(),
-                    due_at=due_at or clock.now(),
-                    status="queued",
-                    attempts=0,
-                    message_id=str(email.message_from_bytes(message)["Message-ID"]),
-                    recipients=json.dumps(rcpt),
-                    subject=subject,
-                    message=message,
-                )
-            )
+        return enqueue(
+            conn,
+            Outgoing(message, str(email.message_from_bytes(message)["Message-ID"]), subject),
+            site_id="default",
+            recipients=rcpt,
+            severity="high",
+            now=clock.now(),
+            due=due_at,
         )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, update
 
-from alerting.reports.digest import Week
+from alerting.reports.digest.week import Week
 from monitord.store.database import audit, insert_ignore, inserted_id, table_of
 from monitord.store.tables import (
     AlertRow,
@@ -491,7 +491,8 @@ def main(argv: list[str]) -> int:
     import tempfile
     from zoneinfo import ZoneInfo
 
-    from alerting.reports.digest import collect, render, write_preview
+    from alerting.reports.digest.collect import collect
+    from alerting.reports.digest.render import render, write_preview
     from monitord.classify.policy import load_policy
     from monitord.service.initdir import init_dir
     from monitord.settings.config import load_config

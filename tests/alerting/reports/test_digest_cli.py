@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from alerting.reports.digest import Week
+from alerting.reports.digest.week import Week
 from monitord.cli.main import main
 from monitord.service.initdir import init_dir
 from monitord.settings.config import load_config

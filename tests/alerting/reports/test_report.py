@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, text
 
-from alerting.reports.digest import Week
+from alerting.reports.digest.week import Week
 from alerting.reports.report import ReportError, collect_report, parse_day, write_report
 from monitord.service.initdir import init_dir
 from monitord.settings.config import Config, load_config

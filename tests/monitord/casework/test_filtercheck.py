@@ -212,7 +212,8 @@ def test_check_filtering_says_when_the_resolver_does_not_answer(
 
 
 def test_a_check_is_in_the_weeks_digest(tmp_path: Path) -> None:
-    from alerting.reports.digest import Week, collect
+    from alerting.reports.digest.collect import collect
+    from alerting.reports.digest.week import Week
     from monitord.casework.filtercheck import Outcome, Report, record
 
     now = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
