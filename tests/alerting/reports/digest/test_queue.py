@@ -212,7 +212,7 @@ def test_the_daemon_keeps_the_digest_job_in_the_store(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         jobs: list[Any] = []
         while time.monotonic() < deadline and len(jobs) < 2:
             time.sleep(0.2)
