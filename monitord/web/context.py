@@ -119,3 +119,11 @@ def form_page(request: Request, template: str, status: int = 200, **context: Any
 def form_token_ok(request: Request, given: object) -> bool:
     kept = request.cookies.get(FORM_COOKIE, "")
     return bool(kept) and hmac.compare_digest(str(given).encode(), kept.encode())
+
+
+def message(
+    request: Request, v: Visit, text: str, status: int = 403, title: str = "Not for this role"
+) -> Response:
+    """A page that says one thing: why a request was refused."""
+    page = console(request).pages.page
+    return page("message.html.j2", status, **page_context(v, title=title, text=text))

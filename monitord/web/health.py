@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from monitord.service.status import collect_status
-from monitord.web.context import console, page_context, to_signin, visit
+from monitord.web.context import console, message, page_context, to_signin, visit
 
 HEALTH_ROLES = frozenset({"dsl", "deputy_dsl", "headteacher", "technician"})
 
@@ -21,9 +21,7 @@ def health(request: Request) -> Response:
         return to_signin(request)
     if v.viewer.role not in HEALTH_ROLES:
         text = "Source health is for the technician and the safeguarding staff."
-        return c.pages.page(
-            "message.html.j2", 403, **page_context(v, title="Not for this role", text=text)
-        )
+        return message(request, v, text, 403)
     found = collect_status(c.cfg, c.engine, c.clock.now())
     return c.pages.page("health.html.j2", **page_context(v, health=found))
 

@@ -22,6 +22,7 @@ from monitord.web.context import (
     Visit,
     console,
     csrf_ok,
+    message,
     page_context,
     to_signin,
     visit,
@@ -100,17 +101,13 @@ def _lookup(request: Request, form: FormData | None) -> Response:
     kind = request.url.path.strip("/")
     if v.viewer.role not in LOOKUP_ROLES:
         text = "Timelines and search are for the DSL and deputies."
-        return c.pages.page(
-            "message.html.j2", 403, **page_context(v, title="Not for this role", text=text)
-        )
+        return message(request, v, text, 403)
     context: dict[str, Any] = {"kind": kind, "asked": form or {}, "categories": CATEGORIES}
     status = 200
     if form is not None:
         if not csrf_ok(v, _field(form, CSRF_FIELD)):
             text = "The form's security token was missing or wrong: nothing was looked up."
-            return c.pages.page(
-                "message.html.j2", 403, **page_context(v, title="Refused", text=text)
-            )
+            return message(request, v, text, 403, "Refused")
         try:
             context |= _run(c, v, kind, form)
         except SearchError as exc:

@@ -33,6 +33,7 @@ from monitord.web.context import (
     csrf_ok,
     form_page,
     form_token_ok,
+    message,
     page_context,
     set_session_cookie,
     to_signin,
@@ -58,7 +59,7 @@ def _local(target: str | None) -> str:
     """Where to go after signing in: a path on this console only."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return "/alerts"
+    return "/"
 
 
 def signin_form(request: Request, status: int = 200, error: str | None = None) -> Response:
@@ -107,17 +108,15 @@ async def signout(request: Request) -> Response:
 
 
 def home(request: Request) -> Response:
-    return RedirectResponse("/alerts", status_code=303)
+    """The inbox, or the digests for a role that sees no alerts."""
+    v = visit(request)
+    if v is None:
+        return to_signin(request)
+    return RedirectResponse("/alerts" if sees_alerts(v.viewer) else "/digests", status_code=303)
 
 
-def _no_alerts(c: Console, v: Visit) -> Response:
-    return c.pages.page(
-        "message.html.j2",
-        403,
-        **page_context(
-            v, title="Not for this role", text=f"The {v.viewer.role} role sees no alerts."
-        ),
-    )
+def _no_alerts(request: Request, v: Visit) -> Response:
+    return message(request, v, f"The {v.viewer.role} role sees no alerts.")
 
 
 def inbox(request: Request) -> Response:
@@ -126,7 +125,7 @@ def inbox(request: Request) -> Response:
     if v is None:
         return to_signin(request)
     if not sees_alerts(v.viewer):
-        return _no_alerts(c, v)
+        return _no_alerts(request, v)
     try:
         filters = casefile.Filters.parse(request.query_params)
         error = None
@@ -160,16 +159,10 @@ def _alert_response(
     c = console(request)
     alert = casefile.alert_or_none(c.engine, alert_id)
     if alert is None:
-        return c.pages.page(
-            "message.html.j2",
-            404,
-            **page_context(v, title="No such alert", text=f"No alert {alert_id}."),
-        )
+        return message(request, v, f"No alert {alert_id}.", 404, "No such alert")
     if not may_see(v.viewer, About.of(alert)):
         text = f"Alert {alert_id} is not one the {v.viewer.role} role may see."
-        return c.pages.page(
-            "message.html.j2", 403, **page_context(v, title="Not for this role", text=text)
-        )
+        return message(request, v, text, 403)
     page = alert_page(c.engine, alert_id, v.viewer, c.cfg.tz, c.clock.now())
     return c.pages.page(
         "alert.html.j2",
@@ -241,17 +234,14 @@ async def act(request: Request) -> Response:
 def _allowed(request: Request, form: FormData) -> tuple[Visit | None, Response | None]:
     """The visit, or the response that refuses the request: signed out, a wrong CSRF
     token, an alert the account may not see."""
-    c = console(request)
     v = visit(request)
     if v is None:
         return None, to_signin(request)
     if not csrf_ok(v, _field(form, CSRF_FIELD)):
         text = "The form's security token was missing or wrong: nothing was changed."
-        return v, c.pages.page(
-            "message.html.j2", 403, **page_context(v, title="Refused", text=text)
-        )
+        return v, message(request, v, text, 403, "Refused")
     if not sees_alerts(v.viewer):
-        return v, _no_alerts(c, v)
+        return v, _no_alerts(request, v)
     return v, None
 
 

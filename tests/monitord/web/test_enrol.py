@@ -68,5 +68,6 @@ def test_enrolment_then_sign_in(console: Console) -> None:
             "totp": totp.at(clock.now()),
         },
     )
-    assert (r.status_code, r.headers["location"]) == (303, "/alerts")
+    assert (r.status_code, r.headers["location"]) == (303, "/")
+    assert c.get("/").headers["location"] == "/alerts"
     assert c.get("/alerts").status_code == 200
