@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from alerting.reports.digest import Week, queue_digest
+from alerting.reports.digest.queue import queue_digest
+from alerting.reports.digest.week import Week
 from monitord.classify.policy import policy_of
 from monitord.settings.config import load_config
 from tests.monitord.web.school import Console
