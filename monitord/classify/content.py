@@ -246,10 +246,10 @@ class ContentClassifier:
     def classify(self, event: Event, person: Person | None) -> ContentVerdict:
         if event.kind is EventKind.PROCESS and event.text:
             hit = self.programs.lookup(event.text)
-            return ContentVerdict((hit,), (hit.category,)) if hit else ContentVerdict()
+            return ContentVerdict((hit,), (hit.category,)) if hit else NOTHING
         text = event_text(event)
         if not text:
-            return ContentVerdict()
+            return NOTHING
         band = text_band(person)
         kind = text_kind(event)
         who = (person.username if person else None) or event.user or event.hostname

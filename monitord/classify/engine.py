@@ -64,6 +64,8 @@ class DomainIndex:
         self._builder: IndexBuilder | None = None if compiled is not None else IndexBuilder()
         self._compiled = compiled
         self._cache: dict[str, tuple[tuple[str, int], ...]] = {}
+        # Counts the changes of the entries: what was remembered of an older count is stale.
+        self.generation = 0
 
     @classmethod
     def open(cls, path: Path) -> DomainIndex:
@@ -76,6 +78,7 @@ class DomainIndex:
             raise TypeError("this index was opened from a compiled file and is read-only")
         self._compiled = None
         self._cache.clear()
+        self.generation += 1
         return self._builder
 
     @property
@@ -230,12 +233,34 @@ class Classification:
 class Classifier:
     """Classifies events against a DomainIndex."""
 
+    NAMES = 65536  # names (without a URL) whose classification is remembered
+
     def __init__(self, index: DomainIndex) -> None:
         self.index = index
+        # A name without a URL (a DNS lookup, a TLS name, a CONNECT) is classified once while
+        # the lists stay as they are: a school's day asks for the same few thousand names.
+        self._names: dict[str, Classification] = {}
+        self._names_of: tuple[DomainIndex, int] = (index, index.generation)
 
     def classify_host(self, host: str, url: str | None = None) -> Classification:
         path, subject = url_parts(url)
+        if path is None and subject is None:
+            return self.classify_name(host)
         return self.judge(self.index.lookup(host, path, subject))
+
+    def classify_name(self, host: str) -> Classification:
+        """``classify_host`` of a name without a URL (or with one that has no path, such as
+        a CONNECT target), remembered."""
+        index = self.index
+        if self._names_of[0] is not index or self._names_of[1] != index.generation:
+            self._names.clear()
+            self._names_of = (index, index.generation)
+        found = self._names.get(host)
+        if found is None:
+            if len(self._names) >= self.NAMES:
+                self._names.clear()
+            found = self._names[host] = self.judge(index.lookup(host))
+        return found
 
     @staticmethod
     def judge(matches: Sequence[Match]) -> Classification:

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from collectors.parsers.base import BinarySession, ParseContext, Session
-from monitord.classify.content import ContentClassifier, capped
+from monitord.classify.content import NOTHING, ContentClassifier, capped
 from monitord.classify.engine import Classifier
 from monitord.classify.policy import Policy
 from monitord.core.clock import Clock
@@ -279,9 +279,13 @@ class Processor:
             cap: Severity | None = None
             if self.content is not None:  # what a search, typed text or program says
                 said = self.content.classify(ev, attribution.person)
-                matches = (*matches, *said.matches)
-                categories = (*categories, *(c for c in said.categories if c not in categories))
-                cap = said.cap
+                if said is not NOTHING:
+                    matches = (*matches, *said.matches)
+                    categories = (
+                        *categories,
+                        *(c for c in said.categories if c not in categories),
+                    )
+                    cap = said.cap
             if ev.category is not None and ev.category not in categories:
                 categories = (*categories, ev.category)
             decisions = tuple(

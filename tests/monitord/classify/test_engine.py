@@ -167,6 +167,22 @@ def test_additions_after_a_lookup_are_seen(classifier: Classifier) -> None:
     assert classifier.classify_host("late.example").categories == ("drugs",)
 
 
+def test_names_are_classified_once_while_the_lists_stay(classifier: Classifier) -> None:
+    first = classifier.classify_host("www.example.com")
+    assert first.categories == ("pornography",)
+    # A name without a URL, and a URL without a path (a CONNECT target), are the same question.
+    assert classifier.classify_host("www.example.com") is first
+    assert classifier.classify_host("www.example.com", "www.example.com:443") is first
+    # A URL with a path is matched against the URL entries, not remembered by its name.
+    url = "http://games.example.net/flash/x"
+    assert classifier.classify_host("games.example.net", url).categories == ("gaming",)
+    assert classifier.classify_host("games.example.net").categories == ()
+    replaced = DomainIndex()
+    replaced.add_domains(["example.com"], "gambling", "test/bet")
+    classifier.index = replaced
+    assert classifier.classify_host("www.example.com").categories == ("gambling",)
+
+
 def test_real_ut1_list_classifies_subdomains_and_not_lookalikes() -> None:
     index = DomainIndex()
     names = (UT1 / "gambling" / "domains").read_text(encoding="utf-8").split()
