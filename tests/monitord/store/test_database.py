@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -17,6 +17,7 @@ from monitord.store.database import (
     make_engine,
     open_store,
     table_of,
+    utc,
     verify_audit,
 )
 from monitord.store.tables import EventRow, include_name
@@ -134,6 +135,31 @@ def test_events_are_stored_once_whatever_their_day(store_url: str) -> None:
     engine.dispose()
     assert [r.id for r in stored] == [f"ev{9:030d}"] + [r["id"] for r in rows]
     assert stored[0].ts.replace(tzinfo=UTC) == T0 - timedelta(days=40)
+
+
+def test_batched_events_keep_their_instant_bytes_and_empty_fields(store_url: str) -> None:
+    """The bulk paths (SQLite's driver, PostgreSQL's COPY) store what the row says: a time
+    given in another zone as its instant in UTC, raw bytes that are not UTF-8, None as NULL."""
+    engine = open_store(store_url)
+    et = table_of(EventRow)
+    summer = datetime(2026, 6, 1, 9, 30, 15, 250_000, tzinfo=timezone(timedelta(hours=1)))
+    rows = [
+        event_row(1, summer, raw=b"\xff\x00 tab\t\\ end", user=None, text=None, status=None),
+        event_row(2, summer, raw=b"b", user="ann", text="line\nbreak \\N", status=403),
+    ]
+    with engine.begin() as conn:
+        assert insert_ignore(conn, et, rows) == 2
+    with engine.connect() as conn:
+        got = conn.execute(
+            select(et.c.ts, et.c.raw, et.c.user, et.c.text, et.c.status).order_by(et.c.id)
+        ).all()
+    engine.dispose()
+    assert [utc(r.ts) for r in got] == [summer.astimezone(UTC)] * 2
+    assert bytes(got[0].raw) == b"\xff\x00 tab\t\\ end"
+    assert [(r.user, r.text, r.status) for r in got] == [
+        (None, None, None),
+        ("ann", "line\nbreak \\N", 403),
+    ]
 
 
 def test_sizes_and_offsets_past_two_gib_are_kept(store_url: str) -> None:
