@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
 from monitord.core.model import Event, EventKind
@@ -93,10 +94,18 @@ def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
+def _engines_of(host: str) -> tuple[Engine, ...]:
+    """The engines whose host pattern ``host`` matches."""
+    return tuple(engine for engine in ENGINES if engine.host.match(host) is not None)
+
+
+# A school's traffic repeats its names; a name longer than DNS allows is not remembered.
+_remembered_engines = lru_cache(maxsize=4096)(_engines_of)
+
+
 def _engine_for(host: str, path: str) -> Engine | None:
-    for engine in ENGINES:
-        if engine.host.match(host) is None:
-            continue
+    engines = _remembered_engines(host) if len(host) <= 253 else _engines_of(host)
+    for engine in engines:
         if engine.paths and not any(_under(path, p) for p in engine.paths):
             continue
         if any(path.startswith(p) for p in engine.exclude_paths):
@@ -114,6 +123,8 @@ def search_terms(url: str) -> tuple[str, str] | None:
     if not url or len(url) > 64 * 1024:
         return None
     raw = url.strip()
+    if "?" not in raw and "#" not in raw:  # no query and no fragment: nothing to read
+        return None
     if "://" not in raw[:16]:
         raw = "http://" + raw
     try:

@@ -83,6 +83,20 @@ def test_not_a_search(url: str) -> None:
     assert search_terms(url) is None
 
 
+def test_names_are_read_alike_however_often_and_however_long() -> None:
+    # A search engine's page without a query or fragment holds no terms; the engine of a
+    # name is remembered, and one longer than DNS allows is still read, not remembered.
+    assert search_terms("https://www.google.com/search") is None
+    for _ in range(3):
+        assert search_terms("https://www.google.com/search?q=owls") == ("google", "owls")
+        assert search_terms("https://www.google.com/search#q=bats") == ("google", "bats")
+    long_name = "a" * 300 + ".wikipedia.org"
+    assert search_terms(f"https://{long_name}/w/index.php?search=moths") == (
+        "wikipedia",
+        "moths",
+    )
+
+
 def test_a_huge_query_is_cut() -> None:
     found = search_terms("https://www.google.com/search?q=" + "a+" * 5000)
     assert found is not None
