@@ -170,6 +170,7 @@ class Processor:
         now = self.clock.now()
         # Once a batch: checking a runtime protocol walks its members (100 µs a time here).
         binary = session if isinstance(session, BinarySession) else None  # packets
+        tz = self.policy.tz
         for rec in records:
             if len(rec.data) > MAX_LINE:
                 pending.rejected.append(
@@ -178,7 +179,7 @@ class Processor:
                 continue
             # A record with no file behind it was received by a listener at ``read_at``.
             received = rec.read_at if rec.file_mtime is None else None
-            ctx = ParseContext(self.policy.tz, rec.file_mtime or rec.read_at, rec.origin, received)
+            ctx = ParseContext(tz, rec.file_mtime or rec.read_at, rec.origin, received)
             try:
                 if binary is not None:
                     parsed = binary.parse_bytes(rec.data, ctx)
@@ -288,9 +289,15 @@ class Processor:
                     cap = said.cap
             if ev.category is not None and ev.category not in categories:
                 categories = (*categories, ev.category)
-            decisions = tuple(
-                capped(self.policy.decide(c, attribution.person, attribution.device, ev.ts), cap)
-                for c in categories
+            decisions = (
+                tuple(
+                    capped(
+                        self.policy.decide(c, attribution.person, attribution.device, ev.ts), cap
+                    )
+                    for c in categories
+                )
+                if categories
+                else ()
             )
             judged = Judged(
                 eid,
