@@ -25,13 +25,13 @@ from typing import Any, TypeVar
 
 from ingest import DAY
 
-from collectors.base import ParseContext, load_parser
 from collectors.files import iter_records
-from monitord.app import batched, open_app
-from monitord.clock import FixedClock
-from monitord.config import load_config
-from monitord.model import Judged
-from monitord.storable import storable
+from collectors.parsers.base import ParseContext, load_parser
+from monitord.core.clock import FixedClock
+from monitord.core.model import Judged
+from monitord.core.storable import storable
+from monitord.service.app import backfill_batch, batched, open_app
+from monitord.settings.config import load_config
 
 T = TypeVar("T")
 
@@ -143,7 +143,7 @@ def main() -> int:
     app = open_app(cfg, clock)
     proc = app.processor
     session = load_parser(fmt).session()
-    size = cfg.settings.pipeline.batch_size
+    size = backfill_batch(app)
     batches: list[Any] = []
     start = time.process_time()
     for batch in batched(iter(r for r, _ in iter_records(log, fmt, now=clock.now())), size):

@@ -16,8 +16,10 @@ from collectors.parsers.base import available_formats, load_parser
 from monitord.core.clock import FixedClock
 from monitord.core.model import Checkpoint, Judged, RawRecord
 from monitord.identity.roster import import_devices, import_people
-from monitord.service.app import App, ingest_files, open_app
+from monitord.service.app import BACKFILL_BATCH, App, backfill_batch, ingest_files, open_app
+from monitord.service.initdir import init_dir
 from monitord.service.pipeline import AlertSink
+from monitord.settings.config import load_config
 from monitord.store.database import store_trouble
 from tests.conftest import FIXTURES
 from tests.stores import dump, row, rows
@@ -82,6 +84,16 @@ def test_ingesting_the_same_file_twice_changes_nothing(app: App, tmp_path: Path)
         0,
     )
     assert dump(app.engine) == before
+
+
+def test_a_backfill_stores_in_batches_of_ten_thousand_lines_or_more(
+    app: App, tmp_path: Path, clock: FixedClock
+) -> None:
+    assert app.cfg.settings.pipeline.batch_size < BACKFILL_BATCH == backfill_batch(app)
+    config = init_dir(tmp_path / "large")[0]
+    with config.open("a", encoding="utf-8") as fh:
+        fh.write("\n[pipeline]\nbatch_size = 50000\n")
+    assert backfill_batch(open_app(load_config(config), clock)) == 50_000
 
 
 def test_gz_backfill_of_a_file_already_read_adds_nothing(app: App, tmp_path: Path) -> None:
