@@ -17,13 +17,14 @@ there is taken as coming from the agent its ``agent_id`` names, and
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from collectors.httpserve import ThrottledLog
+from collectors.parsers.agent import PARSER as AGENT
 from collectors.parsers.agent import parse_line
-from collectors.parsers.base import ParseContext, Session
+from collectors.parsers.base import Needs, ParseContext, Parser, Session
 from monitord.core.model import Event, Parsed, reject
 from monitord.identity.agents import Enrolment, host_label
 
@@ -149,6 +150,10 @@ class SpoolGuard:
     fmt: str = "agent"
     header_prefix: str | None = None
     snapshot: bool = False
+    needs: Needs = AGENT.needs
+
+    def configured(self, options: Mapping[str, str]) -> Parser:
+        return self
 
     def session(self) -> Session:
         return _GuardedSession(

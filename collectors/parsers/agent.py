@@ -38,7 +38,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from collectors.parsers.base import LineParser, ParseContext
+from collectors.parsers.base import LineParser, Needs, ParseContext
 from collectors.parsers.urls import host_of_url, normalise_user
 from monitord.core.model import SKIP, Event, EventKind, Parsed, reject
 
@@ -244,4 +244,5 @@ def parse_line(line: str, ctx: ParseContext) -> Parsed:
     return SKIP if event is None else Parsed(events=(event,))
 
 
-PARSER = LineParser("agent", parse_line)
+# Reports come from the agents' spool or ingest, never from a syslog listener.
+PARSER = LineParser("agent", parse_line, needs=Needs(listened=False))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import entry_points
@@ -10,10 +10,7 @@ from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from monitord.core.model import Checkpoint, Origin, Parsed, RawRecord
-
-PARSER_GROUP = "monitord.parsers"
-COLLECTOR_GROUP = "monitord.collectors"
-NOTIFIER_GROUP = "monitord.notifiers"
+from monitord.settings.formats import PARSER_GROUP, format_names
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +42,40 @@ class BinarySession(Protocol):
     def parse_bytes(self, data: bytes, ctx: ParseContext) -> Parsed: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Option:
+    """A setting of its own a format takes from each source (a key of its ``[[sources]]``
+    table, e.g. Windows DNS's ``date_order``), and the values it accepts."""
+
+    key: str
+    choices: tuple[str, ...]
+    default: str
+    about: str  # one line: what it says about the source's log
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What a format asks of the source that feeds it, said by its parser so that the config,
+    the command line and the wiring ask no one else.
+
+    ``binary``: its records are packets (a capture file or a live interface), read with
+    ``parse_bytes``, not text lines. ``listened``: a syslog listener may feed it (not so for
+    captures, state files or agents' reports). ``options``: the source keys it takes.
+    """
+
+    binary: bool = False
+    listened: bool = True
+    options: tuple[Option, ...] = ()
+
+    def option(self, key: str) -> Option | None:
+        return next((o for o in self.options if o.key == key), None)
+
+
+TEXT = Needs()  # a text log a file or a listener may feed, with no option of its own
+
+
 class Parser(Protocol):
-    """A log format: its name and a fresh session for each file read.
+    """A log format: its name, what it needs, and a fresh session for each file read.
 
     ``header_prefix``: lines starting with it carry the file's layout; a session resumed in
     the middle of a file is first shown those lines again (their output is discarded).
@@ -64,7 +93,29 @@ class Parser(Protocol):
         events are identified by their content rather than their place in the file."""
         ...
 
+    @property
+    def needs(self) -> Needs: ...
+
     def session(self) -> Session: ...
+
+    def configured(self, options: Mapping[str, str]) -> Parser:
+        """The parser set up with a source's options (only those ``needs.options`` names,
+        with values among their choices: see ``option_problems``)."""
+        ...
+
+
+def option_problems(needs: Needs, options: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Each option a source sets that its format does not take, or with a value it does not
+    accept, as (key, what is wrong)."""
+    problems = []
+    for key, value in options.items():
+        option = needs.option(key)
+        if option is None:
+            problems.append((key, "this format takes no such option"))
+        elif value not in option.choices:
+            choices = ", ".join(option.choices)
+            problems.append((key, f"expected one of {choices} ({option.about}), not {value!r}"))
+    return problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +126,16 @@ class LineParser:
     func: Callable[[str, ParseContext], Parsed]
     header_prefix: str | None = None
     snapshot: bool = False
+    needs: Needs = TEXT
 
     def parse(self, line: str, ctx: ParseContext) -> Parsed:
         return self.func(line, ctx)
 
     def session(self) -> Session:
         return self
+
+    def configured(self, options: Mapping[str, str]) -> Parser:
+        return self  # a format with options has a parser of its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +146,13 @@ class StatefulParser:
     factory: Callable[[], Session]
     header_prefix: str | None = None
     snapshot: bool = False
+    needs: Needs = TEXT
 
     def session(self) -> Session:
         return self.factory()
+
+    def configured(self, options: Mapping[str, str]) -> Parser:
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +181,7 @@ class UnknownFormat(LookupError):
 
 
 def available_formats() -> list[str]:
-    return sorted(ep.name for ep in entry_points(group=PARSER_GROUP))
+    return list(format_names())
 
 
 def load_parser(fmt: str) -> Parser:

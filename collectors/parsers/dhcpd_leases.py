@@ -53,7 +53,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from collectors.parsers.base import ParseContext, StatefulParser
+from collectors.parsers.base import Needs, ParseContext, StatefulParser
 from monitord.core.model import SKIP, Event, EventKind, Parsed, reject
 
 _MAC = re.compile(r"^[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}$")
@@ -345,4 +345,7 @@ def _events(block: _Block, ctx: ParseContext) -> list[Event]:
     return []
 
 
-PARSER = StatefulParser("dhcpd-leases", DhcpdLeasesSession, snapshot=True)
+# A state file rewritten whole: read from its file, never sent to a listener.
+PARSER = StatefulParser(
+    "dhcpd-leases", DhcpdLeasesSession, snapshot=True, needs=Needs(listened=False)
+)

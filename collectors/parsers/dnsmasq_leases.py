@@ -11,7 +11,7 @@ import ipaddress
 import re
 from datetime import UTC, datetime
 
-from collectors.parsers.base import LineParser, ParseContext
+from collectors.parsers.base import LineParser, Needs, ParseContext
 from monitord.core.model import SKIP, Event, EventKind, Parsed, reject
 
 _MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
@@ -60,4 +60,5 @@ def parse_line(line: str, ctx: ParseContext) -> Parsed:
     )
 
 
-PARSER = LineParser("dnsmasq-leases", parse_line, snapshot=True)
+# A state file rewritten whole: read from its file, never sent to a listener.
+PARSER = LineParser("dnsmasq-leases", parse_line, snapshot=True, needs=Needs(listened=False))

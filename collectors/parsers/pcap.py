@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import struct
 from collections import OrderedDict
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from collectors.parsers.base import ParseContext
+from collectors.parsers.base import Needs, ParseContext
 from collectors.parsers.packets import (
     Flow,
     client_hello,
@@ -43,8 +44,6 @@ def pack_record(ts: float, linktype: int, frame: bytes) -> bytes:
 
 class PcapSession:
     """One capture's packets in order (DNS responses find their queries)."""
-
-    binary = True
 
     def __init__(self) -> None:
         self._queries: OrderedDict[tuple[str, int, int], str] = OrderedDict()
@@ -151,10 +150,14 @@ class PcapParser:
     fmt = "pcap"
     header_prefix: str | None = None
     snapshot = False
-    binary = True
+    # Packets, from a capture file or a live interface; never a listener's text.
+    needs = Needs(binary=True, listened=False)
 
     def session(self) -> PcapSession:
         return PcapSession()
+
+    def configured(self, options: Mapping[str, str]) -> PcapParser:
+        return self
 
 
 PARSER = PcapParser()

@@ -127,9 +127,11 @@ class SyslogSession:
     """Syslog lines in order; a parser session per sender and format, so that a stateful
     format pairs a sender's lines only with that sender's."""
 
-    def __init__(self, fixed: str | None = None) -> None:
+    def __init__(self, fixed: str | None = None, parser: Parser | None = None) -> None:
         self.fixed = fixed
         self._parsers: dict[str, Parser | None] = {}
+        if fixed is not None and parser is not None:
+            self._parsers[fixed] = parser  # set up with the source's options
         self._sessions: OrderedDict[tuple[str | None, str], Session] = OrderedDict()
 
     def _session(self, host: str | None, fmt: str) -> Session | None:
@@ -175,11 +177,12 @@ class SyslogSession:
         return Parsed(events, None, parsed.updates, parsed.passed_over)
 
 
-def parser_for_source(fmt: str) -> StatefulParser:
+def parser_for_source(fmt: str, parser: Parser | None = None) -> StatefulParser:
     """What reads a listening source's messages: dispatch by program for ``syslog``, one
-    format's parser for the others."""
+    format's parser (``parser``, set up with the source's options, else its default) for
+    the others."""
     fixed = None if fmt == "syslog" else fmt
-    return StatefulParser(fmt, lambda: SyslogSession(fixed))
+    return StatefulParser(fmt, lambda: SyslogSession(fixed, parser))
 
 
 PARSER = parser_for_source("syslog")

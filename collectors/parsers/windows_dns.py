@@ -25,10 +25,12 @@ be in the configured order (a 22nd month) is read in the other.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
-from collectors.parsers.base import LineParser, ParseContext
+from collectors.parsers.base import Needs, Option, ParseContext
 from collectors.parsers.urls import normalise_host
 from monitord.core.model import SKIP, Event, EventKind, Parsed, reject
 
@@ -149,15 +151,40 @@ def parse_line(line: str, ctx: ParseContext, date_order: DateOrder = "mdy") -> P
     )
 
 
-def make_parser(date_order: DateOrder = "mdy") -> LineParser:
+DATE_ORDER = Option(
+    "date_order",
+    DATE_ORDERS,
+    "mdy",
+    "the order the server's locale writes the day, month and year in",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowsDnsParser:
+    """The ``windows-dns`` format, reading dates in one server's ``date_order``."""
+
+    date_order: DateOrder = "mdy"
+    fmt: ClassVar[str] = "windows-dns"
+    header_prefix: ClassVar[str | None] = None
+    snapshot: ClassVar[bool] = False
+    needs: ClassVar[Needs] = Needs(options=(DATE_ORDER,))
+
+    def parse(self, line: str, ctx: ParseContext) -> Parsed:
+        return parse_line(line, ctx, self.date_order)
+
+    def session(self) -> WindowsDnsParser:
+        return self
+
+    def configured(self, options: Mapping[str, str]) -> WindowsDnsParser:
+        return make_parser(options.get(DATE_ORDER.key, self.date_order))
+
+
+def make_parser(date_order: str = "mdy") -> WindowsDnsParser:
     """The parser for a server that writes dates day/month in ``date_order``."""
-    if date_order not in DATE_ORDERS:
-        raise ValueError(f"date_order must be one of {', '.join(DATE_ORDERS)}, not {date_order!r}")
-
-    def parse(line: str, ctx: ParseContext) -> Parsed:
-        return parse_line(line, ctx, date_order)
-
-    return LineParser("windows-dns", parse)
+    for order in DATE_ORDERS:
+        if date_order == order:
+            return WindowsDnsParser(order)
+    raise ValueError(f"date_order must be one of {', '.join(DATE_ORDERS)}, not {date_order!r}")
 
 
-PARSER = make_parser("mdy")
+PARSER = WindowsDnsParser()

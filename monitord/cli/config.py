@@ -3,29 +3,54 @@
 from __future__ import annotations
 
 import argparse
+import tomllib
+from pathlib import Path
 
 from monitord.cli.context import Commands, Context, group
 from monitord.cli.output import err, out
+
+
+def _sources_table(path: Path) -> object:
+    """The config document's ``sources`` as written (None where it cannot be read: the
+    config's own check names why)."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")).get("sources")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
 
 
 def cmd_config_check(ctx: Context, args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from monitord.classify.policy import load_policy, policy_named_in
-    from monitord.settings.config import ConfigError, config_warnings, find_config, load_config
+    from monitord.service.formats import sources_problems
+    from monitord.settings.config import (
+        Config,
+        ConfigError,
+        config_warnings,
+        find_config,
+        load_config,
+    )
 
     path = find_config(ctx.config_path)
+    # Every part is checked whatever the others say, so that one run names every problem:
+    # the config, each source against its format's parser, the policy.
+    problems: list[str] = []
+    cfg: Config | None = None
     try:
         cfg = load_config(path)
     except ConfigError as exc:
-        # The policy file is checked all the same, so that one run names every problem.
-        problems = list(exc.problems)
-        try:
+        problems += exc.problems
+    problems += [f"{path.name}: {p}" for p in sources_problems(_sources_table(path))]
+    try:
+        if cfg is None:
             load_policy(policy_named_in(path), ZoneInfo("UTC"))
-        except ConfigError as more:
-            problems += more.problems
-        raise ConfigError(problems) from None
-    load_policy(cfg.policy_file, cfg.tz)
+        else:
+            load_policy(cfg.policy_file, cfg.tz)
+    except ConfigError as more:
+        problems += more.problems
+    if problems or cfg is None:
+        raise ConfigError(problems)
     empty = [k for k in ("dsl", "headteacher") if not getattr(cfg.settings.recipients, k)]
     for k in empty:
         err.print(f"warning: recipients.{k} is empty: alerts for it will not be mailed")

@@ -7,20 +7,23 @@ from pathlib import Path
 
 from monitord.cli.context import Commands, Context, UserError, json_option
 from monitord.cli.output import err, out, print_json
-from monitord.settings.config import FORMATS
+from monitord.settings.formats import OPTION_KEYS, format_names
 
 
 def cmd_ingest(ctx: Context, args: argparse.Namespace) -> int:
-    from monitord.service.app import ingest_files, open_app, parser_for
+    from monitord.service.app import ingest_files, open_app
+    from monitord.service.formats import parser_for
 
     cfg = ctx.cfg
     paths = [Path(p) for p in args.paths]
     missing = [f"{p}: file not found" for p in paths if not p.is_file()]
     if missing:
         raise UserError(*missing)
-    if args.date_order and args.format != "windows-dns":
-        raise UserError("--date-order applies only to --format windows-dns")
-    parser = parser_for(args.format, args.date_order)
+    options = {key: v for key in OPTION_KEYS if (v := getattr(args, key, None)) is not None}
+    try:
+        parser = parser_for(args.format, options)
+    except ValueError as exc:
+        raise UserError(f"--format {args.format}: {exc}") from None
     app = open_app(cfg, ctx.clock, backfill=args.backfill)
     result = ingest_files(app, paths, args.format, args.source or args.format, parser)
     summary = {
@@ -60,14 +63,17 @@ def cmd_ingest(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def register(commands: Commands) -> None:
+    from monitord.service.formats import format_options
+
+    formats = format_names()
     s = commands.add_parser("ingest", help="one-shot backfill of plain or .gz log files")
     s.add_argument("paths", nargs="+", metavar="PATH", help="log files, plain or .gz")
     s.add_argument(
         "--format",
         required=True,
-        choices=FORMATS,
+        choices=formats,
         metavar="FMT",
-        help="the log's format: " + ", ".join(FORMATS),
+        help="the log's format: " + ", ".join(formats),
     )
     s.add_argument("--source", help="source name (default: the format)")
     s.add_argument(
@@ -76,10 +82,13 @@ def register(commands: Commands) -> None:
         help="old logs: store them and record their alerts, but mail no one about events "
         "older than [alerts] backfill_quiet_after (critical alerts are mailed)",
     )
-    s.add_argument(
-        "--date-order",
-        choices=("mdy", "dmy", "ymd"),
-        help="windows-dns: the server's date order (default: month/day)",
-    )
+    # A flag for each option a registered format takes, as its parser describes it.
+    for key, (takers, option) in format_options().items():
+        s.add_argument(
+            "--" + key.replace("_", "-"),
+            dest=key,
+            choices=option.choices,
+            help=f"{', '.join(takers)}: {option.about} (default: {option.default})",
+        )
     json_option(s, "the counts")
     s.set_defaults(func=cmd_ingest)

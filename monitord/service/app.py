@@ -74,15 +74,6 @@ def load_judges(engine: Engine) -> tuple[Classifier, ContentClassifier]:
     return classifier, content
 
 
-def parser_for(fmt: str, date_order: str | None = None) -> Parser:
-    """The parser for a format, set up as a source asks (Windows DNS's date order)."""
-    if date_order is not None:
-        from collectors.parsers.windows_dns import make_parser
-
-        return make_parser(date_order)  # type: ignore[arg-type]
-    return load_parser(fmt)
-
-
 def batched(records: Iterable[RawRecord], size: int) -> Iterator[list[RawRecord]]:
     batch: list[RawRecord] = []
     for rec in records:
@@ -121,7 +112,7 @@ def ingest_files(
         storing: Future[BatchResult] | None = None
         for path in paths:
             session = parser.session()  # each file has its own header and its own state
-            read = iter_packets if getattr(parser, "binary", False) else iter_records
+            read = iter_packets if parser.needs.binary else iter_records
             records = (rec for rec, _ in read(path, source, now=app.clock.now()))
             for batch in batched(records, size):
                 judged, counts = processor.judge(fmt, session, batch, parser.snapshot)

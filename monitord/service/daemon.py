@@ -45,7 +45,8 @@ from monitord.classify.policy import load_policy
 from monitord.core.clock import Clock, SystemClock
 from monitord.core.model import Origin
 from monitord.identity.agents import enrolments, warn_unbound
-from monitord.service.app import App, load_judges, open_app, parser_for
+from monitord.service.app import App, load_judges, open_app
+from monitord.service.formats import source_parsers
 from monitord.service.health import PARSER as HEALTH_PARSER
 from monitord.service.health import Silence, find_silences, gap_record
 from monitord.service.notify import SystemdNotifier
@@ -79,12 +80,11 @@ class Daemon:
             maxsize=max(1, cfg.settings.pipeline.queue_size // cfg.settings.pipeline.batch_size)
         )
         self.collectors: list[tuple[Collector, str, Parser]] = []
-        for src in cfg.settings.sources:
-            parser = parser_for(src.format, src.date_order)
+        for src, parser in zip(cfg.settings.sources, source_parsers(cfg), strict=True):
             collector: Collector
             if src.listen:
                 collector = syslog_listener(cfg, src, app, clock)
-                parser = parser_for_source(src.format)
+                parser = parser_for_source(src.format, parser)
             elif src.interface:
                 collector = Sniffer(src.name, src.interface, src.bpf, clock)
             else:
@@ -145,6 +145,7 @@ class Daemon:
             return
         try:
             cfg = await asyncio.to_thread(load_config, path)
+            source_parsers(cfg)
             await asyncio.to_thread(load_policy, cfg.policy_file, cfg.tz)
         except ConfigError as exc:
             for line in exc.problems:

@@ -27,6 +27,7 @@ from pydantic import (
 
 from monitord.core.categories import ALLOW, is_category
 from monitord.core.timeparse import parse_duration
+from monitord.settings.formats import OPTION_KEYS, format_names
 from monitord.settings.listen import check_host, check_network, parse_listen
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -117,38 +118,16 @@ class Recipients(_Section):
     online_safety_group: list[str] = []
 
 
-FORMATS = (
-    "squid",
-    "dnsmasq",
-    "bind",
-    "unbound",
-    "windows-dns",
-    "zeek",
-    "suricata",
-    "adguard",
-    "osquery",
-    "agent",
-    "pcap",
-    "dhcpd-leases",
-    "dnsmasq-leases",
-    "syslog",
-    "fortigate",
-    "sophos",
-    "panos",
-    "umbrella",
-    "e2guardian",
-)
-
-
 class Source(_Section):
     name: str
     format: str
     path: str = ""  # the log file followed
-    interface: str = ""  # or, for format pcap, the interface captured on (a mirror port)
+    interface: str = ""  # or, for a format read as packets (pcap), the interface captured on
     bpf: str = ""  # with interface: a capture filter, e.g. "port 53 or port 80 or port 443"
     max_silence: Duration = timedelta(hours=2)
     # Windows DNS writes dates in the server's locale: month/day (mdy), day/month (dmy) or ISO.
-    date_order: Literal["mdy", "dmy", "ymd"] | None = None
+    # (An option of one format: its parser says which values it takes; see OPTION_KEYS.)
+    date_order: str | None = None
     # Or receive syslog: udp://ADDR:PORT, tcp://ADDR:PORT or tls://ADDR:PORT (tls_cert and
     # tls_key, PEM), from the senders in allow (addresses or CIDR blocks).
     listen: Annotated[str, AfterValidator(_listen_or_empty)] = ""
@@ -159,10 +138,6 @@ class Source(_Section):
     @model_validator(mode="after")
     def _consistent(self) -> Source:
         problems = []
-        if self.date_order is not None and self.format != "windows-dns":
-            problems.append("date_order applies only to format windows-dns")
-        if self.interface and self.format != "pcap":
-            problems.append("interface applies only to format pcap (live capture)")
         if sum(map(bool, (self.path, self.interface, self.listen))) != 1:
             problems.append(
                 "give one of path (a log file), interface (pcap capture) or listen (syslog)"
@@ -177,13 +152,15 @@ class Source(_Section):
     @field_validator("format")
     @classmethod
     def _known_format(cls, value: str) -> str:
-        if value not in FORMATS:
-            raise ValueError(f"unknown format {value!r} (expected one of {', '.join(FORMATS)})")
+        known = format_names()
+        if value not in known:
+            raise ValueError(f"unknown format {value!r} (expected one of {', '.join(known)})")
         return value
 
-
-# Formats a listener cannot feed: captures, agents' reports and state files.
-NOT_LISTENED = ("pcap", "agent", "dhcpd-leases", "dnsmasq-leases")
+    def options(self) -> dict[str, str]:
+        """The options of its format this source sets (``date_order``), by key."""
+        given = {key: getattr(self, key) for key in OPTION_KEYS}
+        return {key: value for key, value in given.items() if value is not None}
 
 
 def _listen_problems(src: Source) -> list[str]:
@@ -194,8 +171,6 @@ def _listen_problems(src: Source) -> list[str]:
             return ["allow, tls_cert and tls_key apply only with listen"]
         return []
     problems = []
-    if src.format in NOT_LISTENED:
-        problems.append(f"format {src.format} cannot be received by a listener")
     address = parse_listen(src.listen)
     if not src.allow and not address.loopback:
         problems.append(

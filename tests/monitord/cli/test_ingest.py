@@ -82,18 +82,6 @@ def test_windows_dns_date_order_per_source(tmp_path: Path) -> None:
     )
 
 
-def test_date_order_is_only_for_windows_dns(tmp_path: Path) -> None:
-    from monitord.settings.config import ConfigError, load_config
-
-    (tmp_path / "a.log").touch()
-    cfg = tmp_path / "monitord.toml"
-    cfg.write_text(
-        '[[sources]]\nname = "a"\nformat = "dnsmasq"\npath = "a.log"\ndate_order = "dmy"\n'
-    )
-    with pytest.raises(ConfigError, match="date_order applies only to format windows-dns"):
-        load_config(cfg)
-
-
 def test_a_backfill_mails_no_one_about_old_events(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
