@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 
 from collectors.parsers.base import ParseContext
 from collectors.parsers.dnsmasq import PARSER, parse_line
-from monitord.core.model import SKIP, EventKind, EventUpdate, Origin, Parsed
+from monitord.core.model import SKIP, EventKind, EventUpdate, Origin
 from tests.collectors.parsers.fixturelines import (
     CTX,
     LONDON,
     REFERENCE,
     Expected,
+    check_parsed,
     check_sample,
     fixture_files,
     numbered_lines,
@@ -32,10 +33,6 @@ DNSMASQ = FIXTURES / "dnsmasq"
 _QUERY_LINE = re.compile(r"\]: (?:\d+ (?:\S+/\d+ )?)?query\[")
 LOGS = fixture_files(DNSMASQ)
 _lines = numbered_lines
-
-
-def test_fixture_folder_has_logs() -> None:
-    assert len(LOGS) >= 2, f"expected the dnsmasq sample logs under {DNSMASQ}"
 
 
 @pytest.mark.parametrize("path", LOGS, ids=[p.name for p in LOGS])
@@ -236,23 +233,7 @@ def test_zone_of_the_context_not_of_the_machine() -> None:
 
 
 def _check_total(line: str) -> None:
-    parsed = PARSER.session().parse(line, CTX)
-    assert isinstance(parsed, Parsed)
-    if parsed.rejected is not None:
-        assert parsed.rejected
-        assert parsed.events == ()
-    else:
-        assert len(parsed.events) <= 1
-
-
-@given(st.text())
-def test_fuzz_text_never_raises(line: str) -> None:
-    _check_total(line)
-
-
-@given(st.binary())
-def test_fuzz_bytes_never_raise(data: bytes) -> None:
-    _check_total(data.decode("utf-8", "replace"))
+    check_parsed(PARSER.session().parse(line, CTX), line, most=1)
 
 
 @given(

@@ -21,10 +21,6 @@ def _env(line: str) -> Envelope:
     return parse_envelope(line, LONDON, REFERENCE)
 
 
-def test_fixture_folder_has_logs() -> None:
-    assert SYSLOG, f"expected the syslog sample logs under {FIXTURES / 'syslog'}"
-
-
 @pytest.mark.parametrize("path", SYSLOG, ids=[p.name for p in SYSLOG])
 def test_every_fixture_line_has_a_program_and_a_time(path: Path) -> None:
     for n, line in numbered_lines(path):

@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 
 from collectors.parsers.base import ParseContext
 from collectors.parsers.fortigate import PARSER, parse_line
-from monitord.core.model import SKIP, EventKind, EventUpdate, Origin, Parsed
+from monitord.core.model import SKIP, EventKind, EventUpdate, Origin
 from tests.collectors.parsers.fixturelines import (
     CTX,
     Expected,
+    check_parsed,
     check_sample,
     fixture_files,
     numbered_lines,
@@ -27,10 +28,6 @@ LOGS = fixture_files(FORTIGATE)
 
 def _ctx(offset: int) -> ParseContext:
     return ParseContext(CTX.tz, CTX.reference, Origin("fw", "f", offset))
-
-
-def test_fixture_folder_has_logs() -> None:
-    assert len(LOGS) >= 2, f"expected the FortiGate sample logs under {FORTIGATE}"
 
 
 @pytest.mark.parametrize("path", LOGS, ids=[p.name for p in LOGS])
@@ -186,15 +183,7 @@ def test_a_lookup_and_its_verdict_are_one_event_in_either_order() -> None:
 
 
 def _check_total(line: str) -> None:
-    parsed = PARSER.session().parse(line, CTX)
-    assert isinstance(parsed, Parsed)
-    assert (parsed.rejected is None) or parsed.events == ()
-    assert len(parsed.events) <= 1
-
-
-@given(st.text())
-def test_fuzz_text_never_raises(line: str) -> None:
-    _check_total(line)
+    check_parsed(PARSER.session().parse(line, CTX), line, most=1)
 
 
 @given(
