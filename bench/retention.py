@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from monitord.casework.search import flush_text_queue
+from monitord.casework.plan import flush_text_queue
 from monitord.service.initdir import init_dir
 from monitord.settings.config import load_config
 from monitord.store.database import current_revision, insert_ignore, open_store, table_of

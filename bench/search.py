@@ -42,7 +42,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from monitord.casework.search import Query, parse_domain, run_query, search
+from monitord.casework.query import Query, parse_domain
+from monitord.casework.search import run_query, search
 from monitord.casework.timeline import day_events
 from monitord.store.database import open_store
 

@@ -10,19 +10,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, text
 
-from monitord.casework.search import (
-    USER_INDEX,
-    Found,
-    SearchError,
-    check_reason,
-    event_columns,
-    fetch_events,
-    local_time,
-    printable,
-    resolve_device,
-    tie_key,
-    time_param,
-)
+from monitord.casework.found import Found, event_columns, fetch_events
+from monitord.casework.output import local_time, printable, resolve_device
+from monitord.casework.plan import USER_INDEX, tie_key, time_param
+from monitord.casework.query import SearchError
+from monitord.casework.search import check_reason
 from monitord.store.database import audit, mine_sql
 
 

@@ -38,7 +38,7 @@ def print_lines(lines: list[str], *, error: bool = False) -> None:
 def cell(value: str | None, width: int | None = None) -> Text:
     from rich.text import Text
 
-    from monitord.casework.search import printable
+    from monitord.casework.output import printable
 
     return Text(printable(value, width))
 

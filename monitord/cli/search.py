@@ -39,14 +39,9 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
     """Events that meet every filter given; audited with the operator and the reason."""
     from rich.table import Table
 
-    from monitord.casework.search import (
-        Query,
-        csv_text,
-        json_text,
-        local_time,
-        parse_domain,
-        search,
-    )
+    from monitord.casework.output import csv_text, json_text, local_time
+    from monitord.casework.query import Query, parse_domain
+    from monitord.casework.search import search
 
     cfg = ctx.cfg
     query = Query(
@@ -113,7 +108,7 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_timeline(ctx: Context, args: argparse.Namespace) -> int:
     """One person's or device's day, every source in time order; audited like a search."""
-    from monitord.casework.search import csv_text, json_text
+    from monitord.casework.output import csv_text, json_text
     from monitord.casework.timeline import render, timeline
 
     cfg = ctx.cfg

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select
 
 from monitord.casework import cases
-from monitord.casework.search import Found
+from monitord.casework.found import Found
 from monitord.casework.timeline import day_events
 from monitord.store.database import mine, rows_as_dicts, table_of, utc
 from monitord.store.tables import DeviceRow, OutboxRow, PersonRow

@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from monitord.casework.search import Query, SearchError, parse_domain, search
+from monitord.casework.query import Query, SearchError, parse_domain
+from monitord.casework.search import search
 from monitord.casework.timeline import timeline
 from monitord.core.categories import CATEGORIES
 from monitord.web.context import (

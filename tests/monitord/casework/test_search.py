@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import os
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -16,34 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, select, text
 
-from collectors.files import iter_records
-from collectors.parsers.base import load_parser
-from monitord.casework.search import (
-    COLUMNS,
-    Query,
-    SearchError,
-    csv_text,
-    flush_text_queue,
-    fts_match,
-    parse_domain,
-    printable,
-    run_query,
-    search,
-    text_variants,
-)
+from monitord.casework.output import COLUMNS, csv_text, printable
+from monitord.casework.plan import flush_text_queue
+from monitord.casework.query import Query, SearchError, parse_domain
+from monitord.casework.search import run_query, search
 from monitord.casework.timeline import timeline
 from monitord.cli.main import main
 from monitord.core.clock import FixedClock
-from monitord.core.model import Checkpoint
 from monitord.identity.roster import import_devices, import_people
 from monitord.service.app import ingest_files, open_app
 from monitord.service.initdir import init_dir
 from monitord.settings.config import Config, ConfigError, load_config
-from monitord.store.database import MIGRATIONS, open_store, table_of
+from monitord.store.database import table_of
 from monitord.store.tables import AuditRow
 from tests.conftest import STORES
 from tests.pgserver import PostgresServer
@@ -220,26 +205,6 @@ def test_exact_domain_is_only_that_name(site: Site) -> None:
     assert ask(site, domain=parse_domain("tiktok")) == []
 
 
-@pytest.mark.parametrize(
-    ("typed", "name", "suffix"),
-    [
-        ("*.TikTok.com.", "tiktok.com", True),
-        (".tiktok.com", "tiktok.com", True),
-        ("https://www.tiktok.com/@someone", "www.tiktok.com", False),
-        ("bücher.example", "xn--bcher-kva.example", False),
-    ],
-)
-def test_domains_as_people_type_them(typed: str, name: str, suffix: bool) -> None:
-    pattern = parse_domain(typed)
-    assert (pattern.name, pattern.suffix) == (name, suffix)
-
-
-@pytest.mark.parametrize("typed", ["tik*.com", "*", "a..b", "exa mple.com", ""])
-def test_not_a_domain_says_what_is_expected(typed: str) -> None:
-    with pytest.raises(SearchError, match="--domain"):
-        parse_domain(typed)
-
-
 def test_suffix_search_uses_the_names_table_and_the_domain_index(site: Site) -> None:
     with site.engine.connect() as conn:
         names = {r[0] for r in conn.execute(text("SELECT domain FROM domain_names"))}
@@ -280,56 +245,6 @@ def test_every_page_is_found_whether_indexed_or_queued(site: Site) -> None:
         assert f"http://intranet.school.example/page/{i}" in {ev.url for ev in found}
 
 
-def _queue_and_index(engine: Engine) -> tuple[int, int]:
-    with engine.connect() as conn:
-        queued = conn.execute(text("SELECT count(*) FROM events_text_queue")).scalar_one()
-        indexed = conn.execute(
-            text("SELECT count(*) FROM events_text WHERE events_text MATCH :m"),
-            {"m": fts_match(["example"])},
-        ).scalar_one()
-    return int(queued), int(indexed)
-
-
-def _squid_log(path: Path, start: int, n: int) -> Path:
-    path.write_text(
-        "".join(
-            f"{_epoch(D19, 9, 0) + i:.3f} 5 10.0.0.{i % 200 + 1} TCP_MISS/200 10 GET "
-            f"http://site{i % 7}.example/item/{i} - HIER_DIRECT/1.2.3.4 text/html\n"
-            for i in range(start, start + n)
-        ),
-        encoding="utf-8",
-    )
-    return path
-
-
-def test_new_events_wait_in_the_queue_until_a_checkpoint_or_a_search(tmp_path: Path) -> None:
-    """Ingest only queues an event's rowid (nothing on its insert path writes to the text
-    index); the follower's checkpoint moves the queue into the index once 1,024 wait, and a
-    text search moves whatever waits first. Either way every event is found."""
-    cfg = load_config(init_dir(tmp_path / "s")[0])
-    app = open_app(cfg, FixedClock(NOW))
-    ingest_files(app, [_squid_log(tmp_path / "a.log", 0, 1500)], "squid", "proxy")
-    assert _queue_and_index(app.engine) == (1500, 0)
-    with app.engine.connect() as conn:
-        result = run_query(conn, Query(text="site6.example/item/1497"))
-    assert (indicators(result.events), result.plan) == (
-        ["http://site6.example/item/1497"],
-        "text",
-    )
-    # The follower stores a batch with its read position, as `monitord run` does.
-    log = _squid_log(tmp_path / "b.log", 1500, 10)
-    parser = load_parser("squid")
-    records = [rec for rec, _ in iter_records(log, "live", now=NOW)]
-    checkpoint = Checkpoint("live", str(log), "f1", log.stat().st_ino, log.stat().st_size)
-    app.processor.process("squid", parser.session(), records, checkpoint)
-    assert _queue_and_index(app.engine) == (0, 1510)
-    ingest_files(app, [_squid_log(tmp_path / "c.log", 2000, 20)], "squid", "proxy")
-    assert _queue_and_index(app.engine) == (20, 1510)  # fewer than 1,024: they wait
-    search(app.engine, Query(text="item/2019"), "dsl", "check", NOW)
-    assert _queue_and_index(app.engine) == (0, 1530)
-    _integrity(app.engine)
-
-
 def test_text_search_is_driven_by_the_index(site: Site) -> None:
     with site.engine.connect() as conn:
         assert run_query(conn, Query(text="hide cuts")).plan == "text"
@@ -349,13 +264,6 @@ def test_common_text_is_read_by_time(site: Site) -> None:
     assert (by_index.plan, by_time.plan) == ("text", "time")
     assert [ev.id for ev in by_index.events] == [ev.id for ev in by_time.events]
     assert by_index.more
-
-
-def test_text_variants_cover_url_encodings() -> None:
-    assert text_variants("How To") == ["how to", "how+to", "how%20to"]
-    assert text_variants("café") == ["café", "caf%c3%a9"]
-    assert fts_match(["ab"]) is None
-    assert fts_match(['a"bc']) == '("a""b" AND """bc")'
 
 
 # --- people, devices, addresses, categories, time ----------------------------------------
@@ -409,15 +317,6 @@ def test_filters_combine(site: Site) -> None:
     found = ask(site, domain=parse_domain("*.tiktok.com"), user="alice.b")
     assert [(ev.domain, ev.person) for ev in found] == [("www.tiktok.com", "alice.b")]
     assert ask(site, domain=parse_domain("*.tiktok.com"), ip="10.20.9.31") == []
-
-
-def test_bad_filters_are_one_line_each() -> None:
-    with pytest.raises(SearchError, match="--category 'gossip' is not a category"):
-        Query(category="gossip")
-    with pytest.raises(SearchError, match="--limit"):
-        Query(limit=0)
-    with pytest.raises(SearchError, match="--until must be later"):
-        Query(since=D19, until=D18)
 
 
 # --- context -----------------------------------------------------------------------------
@@ -666,63 +565,6 @@ def test_search_config_is_validated(tmp_path: Path, table: str, problem: str) ->
 
 
 # --- the index kept in step --------------------------------------------------------------
-
-
-def _integrity(engine: Engine) -> None:
-    with engine.begin() as conn:
-        flush_text_queue(conn)
-        conn.execute(text("INSERT INTO events_text(events_text) VALUES ('integrity-check')"))
-
-
-def test_text_index_follows_deletes_and_changes(tmp_path: Path) -> None:
-    """Retention deletes events; a correction may change a URL: the index must follow."""
-    path = init_dir(tmp_path / "s")[0]
-    cfg = load_config(path)
-    app = open_app(cfg, FixedClock(NOW))
-    ingest_files(app, [_squid_log(tmp_path / "access.log", 0, 3000)], "squid", "proxy")
-    engine = app.engine
-    _integrity(engine)
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM events WHERE url LIKE '%site3.example%'"))
-        conn.execute(
-            text("UPDATE events SET url = 'http://changed.example/x' WHERE url LIKE '%/item/5'")
-        )
-    _integrity(engine)
-    with engine.connect() as conn:
-        assert run_query(conn, Query(text="site3.example")).events == []
-        assert indicators(run_query(conn, Query(text="changed.example")).events) == [
-            "http://changed.example/x"
-        ]
-        assert len(run_query(conn, Query(text="site4.example", limit=1000)).events) == 428
-
-
-def test_upgrade_indexes_the_events_already_stored(tmp_path: Path) -> None:
-    """A store at the schema before search gains its names and text index on upgrade."""
-    db = tmp_path / "m.db"
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", f"sqlite:///{db}")
-    command.upgrade(cfg, "0006")
-    with sqlite3.connect(db) as conn:
-        conn.executemany(
-            "INSERT INTO events (id, site_id, ts, source, fmt, kind, domain, url, blocked, "
-            "attribution, severity, file_id, offset, raw) VALUES "
-            "(?, 'default', '2026-11-19 10:00:00.000000', 'p', 'squid', 'http', ?, ?, 0, "
-            "'unattributed', 'none', 'f', 0, x'00')",
-            [
-                ("a" * 32, "www.tiktok.com", "http://www.tiktok.com/@x"),
-                ("b" * 32, "bbc.co.uk", None),
-            ],
-        )
-    command.upgrade(cfg, "head")
-    engine = open_store(f"sqlite:///{db}")
-    with engine.connect() as conn:
-        assert indicators(run_query(conn, Query(text="TIKTOK.com/@")).events) == [
-            "http://www.tiktok.com/@x"
-        ]
-        assert {
-            ev.domain for ev in run_query(conn, Query(domain=parse_domain("*.co.uk"))).events
-        } == {"bbc.co.uk"}
 
 
 def test_cli_time_bounds(site: Site, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from monitord.casework import cases
+from monitord.casework.query import Query
 from monitord.casework.rights import subject_access
-from monitord.casework.search import Query, search
+from monitord.casework.search import search
 from monitord.casework.silences import add_silence
 from monitord.casework.timeline import timeline
 from monitord.service.app import App, ingest_files

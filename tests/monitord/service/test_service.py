@@ -146,7 +146,7 @@ def test_daemon_tells_systemd_ready_watchdog_and_stopping(tmp_path: Path) -> Non
     address = str(tmp_path / "notify.sock")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(address)
-        sock.settimeout(20)
+        sock.settimeout(120)
         env = dict(os.environ, NOTIFY_SOCKET=address, WATCHDOG_USEC="400000")
         proc = subprocess.Popen(
             [sys.executable, "-m", "monitord", "--config", str(config), "run"],

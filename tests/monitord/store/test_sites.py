@@ -21,7 +21,9 @@ from collectors.follow import FileCollector, load_checkpoint
 from collectors.parsers.base import load_parser
 from monitord.casework import cases
 from monitord.casework.evidence import export_bundle
-from monitord.casework.search import Query, resolve_device, run_query
+from monitord.casework.output import resolve_device
+from monitord.casework.query import Query
+from monitord.casework.search import run_query
 from monitord.casework.silences import add_silence, list_silences
 from monitord.casework.timeline import day_events
 from monitord.classify.explain import person_on_roster
@@ -240,9 +242,9 @@ NOT_ONE_SCHOOLS = {
     "monitord/store/retention.py:_events": "retention periods are the trust's, for every school",
     "monitord/store/retention.py:_drop_day": "a day partition holds every school's events",
     "monitord/store/retention.py:run_retention": "retention periods are the trust's",
-    "monitord/casework/search.py:flush_text_queue": "moves queued rows into the text index; "
+    "monitord/casework/plan.py:flush_text_queue": "moves queued rows into the text index; "
     "reads none",
-    "monitord/casework/search.py:_common": "counts candidates to choose a plan; returns no rows",
+    "monitord/casework/plan.py:_common": "counts candidates to choose a plan; returns no rows",
     "monitord/casework/trail.py:_check_alerts": "the audit trail is one chain for every "
     "school in the "
     "store: evidence verify checks each alert against its own records",

@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Connection, Engine
 
-from monitord.casework.search import EVENT_COLUMNS, Query, event_columns, fetch_events, run_query
+from monitord.casework.found import EVENT_COLUMNS, event_columns, fetch_events
+from monitord.casework.query import Query
+from monitord.casework.search import run_query
 from monitord.casework.timeline import day_events
 from monitord.store.database import insert_ignore, open_store, table_of
 from monitord.store.tables import EventRow
