@@ -15,7 +15,7 @@ time, never a wrong match, and the explanation names the stored entry.
 
 File layout (little-endian, sections 8-byte aligned):
 
-    b"MONIDX01"                 magic and format version
+    b"MONIDX02"                 magic and format version
     u64                         length of the JSON header
     JSON header                 lists, tag sets, URL entries, expressions, counts, offsets
     keys     u64[n]             the hash of each distinct host, sorted
@@ -30,12 +30,9 @@ import json
 import mmap
 import os
 import re
-import warnings
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from itertools import accumulate
-from operator import mul
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -43,18 +40,20 @@ from urllib.parse import unquote
 import numpy as np
 import numpy.typing as npt
 
+from monitord.classify.expressions import alternatives, compile_expression
+from monitord.classify.hosthash import (
+    CHUNK,
+    I64,
+    MAX_HOST,
+    U64,
+    hash_blob,
+    hash_suffixes,
+    host_hash,
+    is_address,
+    suffix_hashes,
+)
+
 MAGIC = b"MONIDX02"
-BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
-MASK = (1 << 64) - 1
-_INVERSE = pow(BASE, -1, 1 << 64)
-
-MAX_HOST = 255  # longer names (no DNS name is) are never entries and never match
-_CHUNK = 8192  # hosts hashed per numpy pass: big enough to amortise, small enough for cache
-_UP = [pow(BASE, k, 1 << 64) for k in range(MAX_HOST + 1)]
-_DOWN = [pow(_INVERSE, k, 1 << 64) for k in range(MAX_HOST + 1)]
-
-U64 = npt.NDArray[np.uint64]
-I64 = npt.NDArray[np.int64]
 
 
 class IndexFileError(Exception):
@@ -80,203 +79,6 @@ class UrlEntry:
     path: str
     listed: str
     list_id: int
-
-
-def host_hash(name: bytes) -> int:
-    """The index hash of one name (pure Python; the same value the numpy paths compute)."""
-    return sum(map(mul, name, _UP)) & MASK if len(name) <= MAX_HOST else -1
-
-
-def is_address(host: str) -> bool:
-    """An IP literal (or anything whose last label is a number, which no domain has) matches
-    only itself, never as a parent of something longer."""
-    return ":" in host or host.rsplit(".", 1)[-1].isdigit()
-
-
-def suffix_hashes(host: str) -> list[tuple[int, int]]:
-    """(start, hash) of the host and each parent domain, longest first; an address only
-    itself. ``host`` must be canonical (lower case ASCII, no trailing dot)."""
-    b = host.encode("ascii", "replace")
-    if not b or len(b) > MAX_HOST:
-        return []
-    if is_address(host):
-        return [(0, host_hash(b))]
-    # Prefix sums of c[k] * B**k; each suffix is a difference scaled back by B**-start.
-    sums = list(accumulate(map(mul, b, _UP), initial=0))
-    total = sums[-1]
-    out = [(0, total & MASK)]
-    i = host.find(".")
-    end = len(b)
-    while 0 <= i < end - 1:
-        i += 1
-        out.append((i, ((total - sums[i]) * _DOWN[i]) & MASK))
-        i = host.find(".", i)
-    return out
-
-
-class _Powers:
-    """B**k and B**-k modulo 2**64 for k up to the longest chunk seen so far."""
-
-    def __init__(self) -> None:
-        self.up: U64 = np.ones(1, dtype=np.uint64)
-        self.down: U64 = np.ones(1, dtype=np.uint64)
-
-    def ensure(self, n: int) -> None:
-        if len(self.up) > n:
-            return
-        size = max(n + 1, 2 * len(self.up), 1 << 16)
-        up = np.full(size, BASE, dtype=np.uint64)
-        up[0] = 1
-        down = np.full(size, _INVERSE, dtype=np.uint64)
-        down[0] = 1
-        self.up = np.cumprod(up, dtype=np.uint64)
-        self.down = np.cumprod(down, dtype=np.uint64)
-
-
-_POWERS = _Powers()
-
-
-def _prefix(buf: npt.NDArray[np.uint8]) -> U64:
-    n = len(buf)
-    _POWERS.ensure(n)
-    s = np.zeros(n + 1, dtype=np.uint64)
-    np.multiply(buf, _POWERS.up[:n], out=s[1:], dtype=np.uint64)
-    np.cumsum(s[1:], out=s[1:])
-    return s
-
-
-def hash_lines(buf: npt.NDArray[np.uint8]) -> tuple[U64, I64, I64]:
-    """Hash, start and end of every newline-terminated line of ``buf``."""
-    s = _prefix(buf)
-    ends = np.flatnonzero(buf == 10)
-    starts = np.empty(len(ends), dtype=np.int64)
-    if len(ends):
-        starts[0] = 0
-        starts[1:] = ends[:-1] + 1
-    return (s[ends] - s[starts]) * _POWERS.down[starts], starts, ends
-
-
-def hash_suffixes(buf: npt.NDArray[np.uint8]) -> tuple[U64, I64, I64]:
-    """For newline-terminated lines: the hash, line number and start of each label suffix
-    (every line start and every position after a dot), empty suffixes left out."""
-    s = _prefix(buf)
-    is_nl = buf == 10
-    ends_of = np.flatnonzero(is_nl)
-    boundary = np.empty(len(buf), dtype=bool)
-    boundary[0] = True
-    np.logical_or(buf[:-1] == 46, is_nl[:-1], out=boundary[1:])
-    starts = np.flatnonzero(boundary)
-    line = np.searchsorted(ends_of, starts)
-    ends = ends_of[line]
-    keep = ends > starts
-    if not keep.all():
-        starts, line, ends = starts[keep], line[keep], ends[keep]
-    return (s[ends] - s[starts]) * _POWERS.down[starts], line, starts
-
-
-def _posix_classes(pattern: str) -> str:
-    """The POSIX bracket classes squidGuard's regcomp knows, in Python's spelling."""
-    table = {
-        "[:alpha:]": "a-zA-Z",
-        "[:digit:]": "0-9",
-        "[:alnum:]": "a-zA-Z0-9",
-        "[:upper:]": "A-Z",
-        "[:lower:]": "a-z",
-        "[:space:]": " \\t\\r\\n\\f\\v",
-        "[:xdigit:]": "0-9a-fA-F",
-        "[:punct:]": "!-/:-@\\[-`{-~",
-    }
-    for k, v in table.items():
-        pattern = pattern.replace(k, v)
-    return pattern
-
-
-def compile_expression(pattern: str) -> re.Pattern[str]:
-    """A UT1/squidGuard expression (POSIX extended, case-insensitive) as a Python regex that
-    is applied line by line (``^`` and ``$`` at line ends) to text already in lower case.
-    ValueError says why it cannot be."""
-    translated = _posix_classes(pattern)
-    # Subjects are lower-cased first, so a pattern with no capital letter (hence no \S, \W,
-    # \D, \B, \A or \Z either) needs no IGNORECASE, which would cost sre its fast scan for a
-    # literal prefix.
-    flags = re.MULTILINE if translated == translated.lower() else re.IGNORECASE | re.MULTILINE
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            return re.compile(translated, flags)
-    except (re.error, FutureWarning, DeprecationWarning) as exc:
-        raise ValueError(f"expression {pattern!r} is not a regular expression: {exc}") from None
-
-
-def alternatives(pattern: str) -> list[str]:
-    """A pattern's top-level alternatives (outer groups opened), so that each can be scanned
-    for on its own with its literal prefix: ``((a.*b)|(c))`` gives ``a.*b`` and ``c``. A
-    pattern with a back reference stays whole."""
-    if re.search(r"\\[1-9]", pattern):
-        return [pattern]
-    parts: list[str] = []
-    depth = 0
-    start = 0
-    i = 0
-    in_class = False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            if c == "]":
-                in_class = False
-        elif c == "[":
-            in_class = True
-            if pattern[i + 1 : i + 2] == "^":
-                i += 1
-            if pattern[i + 1 : i + 2] == "]":
-                i += 1
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            parts.append(pattern[start:i])
-            start = i + 1
-        i += 1
-    parts.append(pattern[start:])
-    if len(parts) == 1:
-        inner = _outer_group(pattern)
-        return alternatives(inner) if inner is not None else [pattern]
-    return [q for p in parts for q in alternatives(p)]
-
-
-def _outer_group(pattern: str) -> str | None:
-    """The inside of a plain group that spans the whole pattern, or None."""
-    if not (pattern.startswith("(") and pattern.endswith(")")) or pattern.startswith("(?"):
-        return None
-    depth = 0
-    i = 0
-    in_class = False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            if c == "]":
-                in_class = False
-        elif c == "[":
-            in_class = True
-            if pattern[i + 1 : i + 2] == "^":
-                i += 1
-            if pattern[i + 1 : i + 2] == "]":
-                i += 1
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0 and i != len(pattern) - 1:
-                return None
-        i += 1
-    return pattern[1:-1]
 
 
 class IndexBuilder:
@@ -369,7 +171,7 @@ class IndexBuilder:
         blob = b"".join(parts)
         if len(blob) >= 1 << 32:
             raise ValueError("lists too large for one index (4 GiB of host names)")
-        hashes, starts, ends = _hash_blob(blob)
+        hashes, starts, ends = hash_blob(blob)
         owner = np.repeat(np.array(owners, dtype=np.int64), [p.count(b"\n") for p in parts])
         lengths = ends - starts
         keep = (lengths > 0) & (lengths <= MAX_HOST)
@@ -436,32 +238,6 @@ class IndexBuilder:
         }
         arrays = [keys, buckets, row_kind.astype(kind_type), starts[rows].astype(np.uint32)]
         return arrays, blob, header
-
-
-def _hash_blob(blob: bytes) -> tuple[U64, I64, I64]:
-    """Hash every line of a large blob in slices of whole lines."""
-    out_h: list[U64] = []
-    out_s: list[I64] = []
-    out_e: list[I64] = []
-    step = 1 << 20
-    pos = 0
-    arr = np.frombuffer(blob, dtype=np.uint8)
-    while pos < len(blob):
-        end = blob.rfind(b"\n", pos, pos + step) + 1
-        if end <= pos:  # a line longer than a slice
-            end = blob.find(b"\n", pos + step) + 1 or len(blob)
-        h, s, e = hash_lines(arr[pos:end])
-        out_h.append(h)
-        out_s.append(s + pos)
-        out_e.append(e + pos)
-        pos = end
-    if not out_h:
-        return (
-            np.zeros(0, dtype=np.uint64),
-            np.zeros(0, dtype=np.int64),
-            np.zeros(0, dtype=np.int64),
-        )
-    return np.concatenate(out_h), np.concatenate(out_s), np.concatenate(out_e)
 
 
 def normal_path(path: str) -> str:
@@ -631,8 +407,8 @@ class HostIndex:
         items: list[I64] = []
         starts_out: list[I64] = []
         rows_out: list[I64] = []
-        for base in range(0, len(hosts), _CHUNK):
-            chunk = hosts[base : base + _CHUNK]
+        for base in range(0, len(hosts), CHUNK):
+            chunk = hosts[base : base + CHUNK]
             text = "\n".join(chunk) + "\n"
             buf = np.frombuffer(text.encode("ascii", "replace"), dtype=np.uint8)
             hashes, line, starts = hash_suffixes(buf)

@@ -4,26 +4,16 @@ import random
 import string
 from pathlib import Path
 
-import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from monitord.classify.hostindex import (
     HostIndex,
     IndexBuilder,
     IndexFileError,
     ListInfo,
-    compile_expression,
-    hash_suffixes,
-    host_hash,
     normal_path,
-    suffix_hashes,
 )
 from tests.conftest import UT1
-
-LABEL = st.text(alphabet=string.ascii_lowercase + string.digits + "-", min_size=1, max_size=20)
-HOST = st.lists(LABEL, min_size=1, max_size=6).map(".".join)
 
 
 def ut1_domains(folder: str) -> list[str]:
@@ -42,37 +32,6 @@ def real() -> HostIndex:
         lid = b.list_id(ListInfo(f"ut1/{folder}", category, 7, "ab" * 32, None, "ut1"))
         b.add_hosts(lid, ut1_domains(folder))
     return b.build()
-
-
-@given(st.lists(HOST, min_size=1, max_size=40))
-@settings(max_examples=60, deadline=None)
-def test_numpy_and_python_hashes_agree(hosts: list[str]) -> None:
-    buf = np.frombuffer(("\n".join(hosts) + "\n").encode(), dtype=np.uint8)
-    hashes, line, starts = hash_suffixes(buf)
-    first = np.concatenate([[0], np.flatnonzero(buf == 10)[:-1] + 1])
-    numpy_side = [
-        (int(i), int(s - first[i]), int(h)) for h, i, s in zip(hashes, line, starts, strict=True)
-    ]
-    python_side = []
-    for i, host in enumerate(hosts):
-        labels = host.split(".")
-        for k in range(len(labels)):
-            suffix = ".".join(labels[k:])
-            python_side.append((i, len(host) - len(suffix), host_hash(suffix.encode())))
-    assert numpy_side == python_side
-
-
-@given(HOST)
-@settings(max_examples=100, deadline=None)
-def test_suffix_hashes_are_label_suffixes(host: str) -> None:
-    got = suffix_hashes(host)
-    if host.rsplit(".", 1)[-1].isdigit():
-        assert got == [(0, host_hash(host.encode()))]
-        return
-    labels = host.split(".")
-    want = [".".join(labels[k:]) for k in range(len(labels))]
-    assert [host[s:] for s, _ in got] == want
-    assert [h for _, h in got] == [host_hash(w.encode()) for w in want]
 
 
 def test_real_lists_found_on_label_boundaries(real: HostIndex) -> None:
@@ -172,38 +131,6 @@ def test_bad_names_never_become_entries() -> None:
     ix = b.build()
     assert [e for e, _ in ix.host_hits("ok.example")] == ["ok.example"]
     assert ix.host_hits("a" * 300) == []
-
-
-def test_expressions_line_by_line() -> None:
-    b = IndexBuilder()
-    lid = b.list_id(ListInfo("ut1/malware", "malware"))
-    for line in (UT1 / "malware" / "expressions").read_text().splitlines():
-        assert b.add_expression(lid, line)
-    # A negated class can run over a line end; such a match stands for no line.
-    assert b.add_expression(lid, "casino[^/]*poker")
-    ix = b.build()
-    text = "\n".join(
-        [
-            "1.2.3.4/search?q=12",  # 0: the UT1 expression
-            "example.com/casino",  # 1: only with the next line
-            "poker.example/",  # 2
-            "casino-poker.example/",  # 3
-            "1.2.3.4/search?q=12x",  # 4: anchored at the end
-        ]
-    )
-    assert ix.expression_lines(text) == [0, 3]
-    assert ix.expression_lines("") == []
-
-
-def test_posix_classes_and_bad_expressions() -> None:
-    rx = compile_expression("^[[:digit:]]+\\.[[:alpha:]]+$")
-    assert rx.search("12.ab")
-    assert not rx.search("12.a1")
-    b = IndexBuilder()
-    lid = b.list_id(ListInfo("x", "malware"))
-    assert not b.add_expression(lid, "(unclosed")
-    assert b.rejected
-    assert "not a regular expression" in b.rejected[0]
 
 
 def test_normal_path() -> None:

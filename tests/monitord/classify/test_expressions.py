@@ -1,0 +1,43 @@
+"""squidGuard's URL expressions in Python: line by line as lists write them, POSIX classes, and
+expressions that cannot be compiled."""
+
+from __future__ import annotations
+
+from monitord.classify.expressions import compile_expression
+from monitord.classify.hostindex import (
+    IndexBuilder,
+    ListInfo,
+)
+from tests.conftest import UT1
+
+
+def test_expressions_line_by_line() -> None:
+    b = IndexBuilder()
+    lid = b.list_id(ListInfo("ut1/malware", "malware"))
+    for line in (UT1 / "malware" / "expressions").read_text().splitlines():
+        assert b.add_expression(lid, line)
+    # A negated class can run over a line end; such a match stands for no line.
+    assert b.add_expression(lid, "casino[^/]*poker")
+    ix = b.build()
+    text = "\n".join(
+        [
+            "1.2.3.4/search?q=12",  # 0: the UT1 expression
+            "example.com/casino",  # 1: only with the next line
+            "poker.example/",  # 2
+            "casino-poker.example/",  # 3
+            "1.2.3.4/search?q=12x",  # 4: anchored at the end
+        ]
+    )
+    assert ix.expression_lines(text) == [0, 3]
+    assert ix.expression_lines("") == []
+
+
+def test_posix_classes_and_bad_expressions() -> None:
+    rx = compile_expression("^[[:digit:]]+\\.[[:alpha:]]+$")
+    assert rx.search("12.ab")
+    assert not rx.search("12.a1")
+    b = IndexBuilder()
+    lid = b.list_id(ListInfo("x", "malware"))
+    assert not b.add_expression(lid, "(unclosed")
+    assert b.rejected
+    assert "not a regular expression" in b.rejected[0]
