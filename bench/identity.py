@@ -28,7 +28,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from monitord.core.model import Device, Event, EventKind, Person
-from monitord.identity.resolve import Binding, Identity
+from monitord.identity.intervals import Binding
+from monitord.identity.resolve import Identity
 
 LONDON = ZoneInfo("Europe/London")
 START = datetime(2026, 9, 7, tzinfo=UTC)  # a Monday

@@ -29,25 +29,29 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
-
 from monitord.core.model import Attribution, Device, Event, EventKind, Person
+from monitord.identity.intervals import (
+    DAY,
+    EARLIEST,
+    FULL_PATH,
+    INF,
+    Answer,
+    Binding,
+    Intervals,
+    Sessions,
+    Sightings,
+    iso_time,
+    record_code,
+)
 from monitord.identity.supply import VisitBook
 from monitord.settings.listen import allowed, parse_allow
-from monitord.store.database import mine, site_of, table_of, utc
-from monitord.store.tables import DeviceRow, EventRow, LeaseRow, PersonRow, ReservationRow
 
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-_INF = float("inf")
-_DAY = 86400.0
 UNAUTHORISED = "unauthorised_device"
 DEFAULT_UNAUTHORISED = ("pupil_owned", "visitor_owned")
 _MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
@@ -55,33 +59,6 @@ _MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
 _NO_HOSTNAME_LOOKUP = frozenset({EventKind.LEASE, EventKind.DEVICE, EventKind.HEALTH})
 _CACHE_LIMIT = 50_000
 _NOBODY = (None, None, "unattributed")
-# A session's person that only the full path can name (a shared supply login): compared by
-# identity, never shown.
-_FULL = Person("", "", "")
-
-
-@dataclass(frozen=True, slots=True)
-class Binding:
-    """An IP bound to a MAC from ``starts`` until ``ends`` (None: no end)."""
-
-    starts: datetime
-    ends: datetime | None
-    mac: str
-    hostname: str | None
-    lease_id: str
-
-
-def lease_interval(end: datetime | None, lease_time: timedelta) -> tuple[datetime, datetime | None]:
-    """A leases file gives only the expiry; the lease began at most ``lease_time`` before it."""
-    if end is None:
-        return _EARLIEST, None
-    return end - lease_time, end
-
-
-def _iso(t: float) -> str:
-    if t == _INF:
-        return "no expiry"
-    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
 @lru_cache(maxsize=4096)
@@ -100,218 +77,6 @@ def vendor_of(mac: str) -> str:
         return str(netaddr.EUI(mac).oui.registration()["org"])
     except (netaddr.NotRegisteredError, netaddr.AddrFormatError, IndexError):
         return "maker not registered"
-
-
-def _code(ident: str) -> int:
-    """A record id as a 48-bit number: the first 12 hex digits of our blake2b ids (what the
-    reason shows), or a hash of any other id. Eight bytes a binding instead of a string."""
-    head = ident[:12]
-    try:
-        return int(head, 16) if len(head) == 12 else _hash_code(ident)
-    except ValueError:
-        return _hash_code(ident)
-
-
-def _hash_code(ident: str) -> int:
-    return int.from_bytes(hashlib.blake2b(ident.encode(), digest_size=6).digest(), "big")
-
-
-class _Intervals:
-    """One address's bindings, sorted by start, in one array of doubles laid out as
-    ``[starts | ends | reach | slots | codes]`` (n of each): a lookup reads one object and
-    one buffer, where five arrays would cost a cache miss each. ``reach[i]`` is the largest
-    end up to ``i`` (a miss costs one comparison), ``slots`` name what the address was bound
-    to (see ``Identity._slot_key``), ``codes`` the lease, reservation or logon behind it
-    (48-bit numbers, exact in a double)."""
-
-    __slots__ = ("data",)
-
-    def __init__(self) -> None:
-        self.data = array("d")
-
-    def __len__(self) -> int:
-        return len(self.data) // 5
-
-    def start(self, i: int) -> float:
-        return self.data[i]
-
-    def end(self, i: int) -> float:
-        return self.data[len(self.data) // 5 + i]
-
-    def slot(self, i: int) -> int:
-        return int(self.data[3 * (len(self.data) // 5) + i])
-
-    def code(self, i: int) -> int:
-        return int(self.data[4 * (len(self.data) // 5) + i])
-
-    def _fix_reach(self, i: int) -> None:
-        d = self.data
-        n = len(d) // 5
-        top = d[2 * n + i - 1] if i else -_INF
-        for j in range(i, n):
-            top = max(top, d[n + j])
-            if d[2 * n + j] == top and j > i:
-                return
-            d[2 * n + j] = top
-
-    def add(self, start: float, end: float, slot: int, code: int) -> None:
-        d = self.data
-        n = len(d) // 5
-        i = bisect_right(d, start, 0, n)
-        if i and int(d[3 * n + i - 1]) == slot and d[n + i - 1] >= start:
-            # A renewal (or the same lease read again): the binding goes on.
-            if end > d[n + i - 1]:
-                d[n + i - 1] = end
-                self._fix_reach(i - 1)
-            return
-        # From the last region back, so that each insert lands before the ones made.
-        d.insert(4 * n + i, float(code))
-        d.insert(3 * n + i, float(slot))
-        d.insert(2 * n + i, end)
-        d.insert(n + i, end)
-        d.insert(i, start)
-        self._fix_reach(i)
-
-    def at(self, t: float) -> int:
-        """The index of the latest-starting binding that covers ``t``, or -1."""
-        d = self.data
-        n = len(d) // 5
-        i = bisect_right(d, t, 0, n) - 1
-        while i >= 0:
-            if d[2 * n + i] < t:
-                return -1
-            if d[n + i] >= t:
-                return i
-            i -= 1
-        return -1
-
-    def slots_kept(self, before: float) -> set[int]:
-        n = len(self)
-        return {self.slot(i) for i in range(n) if self.end(i) >= before}
-
-    def prune(self, before: float, remap: dict[int, int]) -> None:
-        n = len(self)
-        keep = [i for i in range(n) if self.end(i) >= before]
-        rows = [(self.start(i), self.end(i), remap[self.slot(i)], self.code(i)) for i in keep]
-        self.data = array("d")
-        for start, end, slot, code in rows:
-            self.add(start, end, slot, code)
-
-
-# What a lookup answers: (device, person, how).
-Answer = tuple[Device | None, Person | None, str]
-
-
-class _Sessions:
-    """One device's logons, sorted by time, each with its end worked out when it is added
-    (the first logoff of its user, or an unnamed one, after it, else the end of that school
-    day), so that a lookup is one binary search in ``times`` (``[starts | ends]``). A later
-    logon ends a session implicitly: the latest logon before a time is the one that counts."""
-
-    __slots__ = ("codes", "off", "off_users", "persons", "times", "users")
-
-    def __init__(self) -> None:
-        self.times = array("d")
-        self.codes = array("q")
-        self.users: list[str] = []
-        # Each session's person (None: not on the roster), or _FULL for a shared supply
-        # login, whose check-in may name someone else: the lookup takes the full path.
-        self.persons: list[Person | None] = []
-        self.off = array("d")
-        self.off_users: list[str | None] = []
-
-    def start(self, i: int) -> float:
-        return self.times[i]
-
-    def logon(self, t: float, day_end: float, user: str, code: int, person: Person | None) -> None:
-        d = self.times
-        n = len(d) // 2
-        i = bisect_right(d, t, 0, n)
-        if i and d[i - 1] == t and self.users[i - 1] == user:
-            return  # the same logon read again
-        end = day_end
-        off, off_users = self.off, self.off_users
-        j = bisect_right(off, t)  # a logoff already known (reports read out of order)
-        while j < len(off) and off[j] < end:
-            if off_users[j] is None or off_users[j] == user:
-                end = off[j]
-                break
-            j += 1
-        d.insert(n + i, end)
-        d.insert(i, t)
-        self.codes.insert(i, code)
-        self.users.insert(i, user)
-        self.persons.insert(i, person)
-
-    def logoff(self, t: float, user: str | None) -> None:
-        j = bisect_right(self.off, t)
-        if j and self.off[j - 1] == t and self.off_users[j - 1] == user:
-            return
-        self.off.insert(j, t)
-        self.off_users.insert(j, user)
-        d = self.times
-        n = len(d) // 2
-        i = bisect_left(d, t, 0, n) - 1  # the latest logon before it
-        if i >= 0 and (user is None or self.users[i] == user) and t < d[n + i]:
-            d[n + i] = t
-
-    def at(self, t: float) -> int:
-        """The session open at ``t``, or -1."""
-        d = self.times
-        n = len(d) // 2
-        i = bisect_right(d, t, 0, n) - 1
-        return i if i >= 0 and t < d[n + i] else -1
-
-    def prune(self, before: float) -> None:
-        d = self.times
-        n = len(d) // 2
-        keep = [i for i in range(n) if d[n + i] >= before]
-        self.times = array("d", [*(d[i] for i in keep), *(d[n + i] for i in keep)])
-        self.codes = array("q", (self.codes[i] for i in keep))
-        self.users = [self.users[i] for i in keep]
-        self.persons = [self.persons[i] for i in keep]
-        offs = [j for j in range(len(self.off)) if self.off[j] >= before]
-        self.off = array("d", (self.off[j] for j in offs))
-        self.off_users = [self.off_users[j] for j in offs]
-
-    def __len__(self) -> int:
-        return len(self.times) // 2 + len(self.off)
-
-
-class _Sightings:
-    """Proxy user names seen from one address: runs of the same user, as (first, last)."""
-
-    __slots__ = ("firsts", "lasts", "users")
-
-    def __init__(self) -> None:
-        self.firsts = array("d")
-        self.lasts = array("d")
-        self.users: list[str] = []
-
-    def add(self, t: float, user: str, window: float) -> None:
-        i = bisect_right(self.firsts, t)
-        if i and self.users[i - 1] == user and t <= self.lasts[i - 1] + window:
-            if t > self.lasts[i - 1]:
-                self.lasts[i - 1] = t
-            return
-        self.firsts.insert(i, t)
-        self.lasts.insert(i, t)
-        self.users.insert(i, user)
-
-    def at(self, t: float, window: float) -> int:
-        i = bisect_right(self.firsts, t) - 1
-        if i >= 0 and t <= self.lasts[i] + window:
-            return i
-        return -1
-
-    def prune(self, before: float) -> None:
-        keep = [i for i in range(len(self.firsts)) if self.lasts[i] >= before]
-        self.firsts = array("d", (self.firsts[i] for i in keep))
-        self.lasts = array("d", (self.lasts[i] for i in keep))
-        self.users = [self.users[i] for i in keep]
-
-    def __len__(self) -> int:
-        return len(self.firsts)
 
 
 def _eid(*parts: object) -> str:
@@ -358,17 +123,17 @@ class Identity:
         self._slot_key: list[str] = []
         self._slot_device: list[Device | None] = []
         self._slot_mac: list[str | None] = []
-        self._slot_sessions: list[_Sessions | None] = []
+        self._slot_sessions: list[Sessions | None] = []
         self._slot_default: list[Answer | None] = []
         for d in devices.values():
             self._slot(d.device_id, d, d.mac)
-        self._leases: dict[str, _Intervals] = {}
-        self._reserved: dict[str, _Intervals] = {}
-        self._agent_ips: dict[str, _Intervals] = {}
-        self._sessions: dict[str, _Sessions] = {}  # by slot key, for reading
-        self._proxy: dict[str, _Sightings] = {}
-        self._newest = -_INF
-        self._pruned_at = -_INF
+        self._leases: dict[str, Intervals] = {}
+        self._reserved: dict[str, Intervals] = {}
+        self._agent_ips: dict[str, Intervals] = {}
+        self._sessions: dict[str, Sessions] = {}  # by slot key, for reading
+        self._proxy: dict[str, Sightings] = {}
+        self._newest = -INF
+        self._pruned_at = -INF
         self._lease_text: dict[tuple[str, float, float, int], str] = {}
         self._device_text: dict[str, str] = {}
 
@@ -422,10 +187,10 @@ class Identity:
     def _seen(self, t: float) -> None:
         """Advance the newest time seen (never past tomorrow: a lease written with a
         clock far ahead must not prune everything) and prune about once a day."""
-        t = min(t, time.time() + _DAY)
+        t = min(t, time.time() + DAY)
         if t > self._newest:
             self._newest = t
-            if t - self._pruned_at > _DAY:
+            if t - self._pruned_at > DAY:
                 self.prune(t - self.history)
                 self._pruned_at = t
 
@@ -467,11 +232,11 @@ class Identity:
     def add_binding(self, ip: str, binding: Binding) -> None:
         """A DHCP lease: ``ip`` bound to ``binding.mac`` for its interval."""
         start = binding.starts.timestamp()
-        end = binding.ends.timestamp() if binding.ends is not None else _INF
+        end = binding.ends.timestamp() if binding.ends is not None else INF
         entry = self._leases.get(ip)
         if entry is None:
-            entry = self._leases[ip] = _Intervals()
-        entry.add(start, end, self._mac_slot(binding.mac), _code(binding.lease_id))
+            entry = self._leases[ip] = Intervals()
+        entry.add(start, end, self._mac_slot(binding.mac), record_code(binding.lease_id))
         self._seen(start)
 
     def add_reservation(
@@ -483,9 +248,9 @@ class Identity:
             return  # the device has left the inventory
         entry = self._reserved.get(ip)
         if entry is None:
-            entry = self._reserved[ip] = _Intervals()
-        end = ends.timestamp() if ends else _INF
-        entry.add(starts.timestamp(), end, self._slots[device_id], _code(ident))
+            entry = self._reserved[ip] = Intervals()
+        end = ends.timestamp() if ends else INF
+        entry.add(starts.timestamp(), end, self._slots[device_id], record_code(ident))
 
     def _day_end(self, t: float) -> float:
         """The end of the school's calendar day that ``t`` falls in (local midnight)."""
@@ -495,7 +260,7 @@ class Identity:
 
     def _session_person(self, user: str) -> Person | None:
         person = self.people.get(user)
-        return _FULL if person is not None and person.role == "supply" else person
+        return FULL_PATH if person is not None and person.role == "supply" else person
 
     def add_session_event(self, ev: Event, event_id: str) -> None:
         """An agent's logon or logoff: opens or closes a session on its device."""
@@ -505,19 +270,19 @@ class Identity:
         t = ev.ts.timestamp()
         sessions = self._slot_sessions[slot]
         if sessions is None:
-            sessions = self._slot_sessions[slot] = _Sessions()
+            sessions = self._slot_sessions[slot] = Sessions()
             self._sessions[self._slot_key[slot]] = sessions
         if ev.kind is EventKind.LOGON and ev.user:
             user = self._intern(ev.user)
             day_end = self._day_end(t)
-            sessions.logon(t, day_end, user, _code(event_id), self._session_person(user))
+            sessions.logon(t, day_end, user, record_code(event_id), self._session_person(user))
             if ev.client_ip and ev.client_mac:
                 # The agent's own interface: its address and MAC. (An address without a MAC,
                 # as osquery reports, is where a remote logon came from, not this device's.)
                 entry = self._agent_ips.get(ev.client_ip)
                 if entry is None:
-                    entry = self._agent_ips[ev.client_ip] = _Intervals()
-                entry.add(t, day_end, slot, _code(event_id))
+                    entry = self._agent_ips[ev.client_ip] = Intervals()
+                entry.add(t, day_end, slot, record_code(event_id))
         elif ev.kind is EventKind.LOGOFF:
             sessions.logoff(t, self._intern(ev.user) if ev.user else None)
         self._seen(t)
@@ -534,7 +299,7 @@ class Identity:
         t = ev.ts.timestamp()
         entry = self._proxy.get(ev.client_ip)
         if entry is None:
-            entry = self._proxy[ev.client_ip] = _Sightings()
+            entry = self._proxy[ev.client_ip] = Sightings()
         entry.add(t, self._intern(ev.user), self.proxy_window)
 
     # --- looking up -------------------------------------------------------------------------
@@ -551,13 +316,13 @@ class Identity:
         end = entry.end(i)
         return Binding(
             datetime.fromtimestamp(entry.start(i), UTC),
-            None if end == _INF else datetime.fromtimestamp(end, UTC),
+            None if end == INF else datetime.fromtimestamp(end, UTC),
             self._slot_mac[entry.slot(i)] or "",
             None,
             f"{entry.code(i):012x}",
         )
 
-    def _lease_reason(self, ip: str, entry: _Intervals, i: int) -> str:
+    def _lease_reason(self, ip: str, entry: Intervals, i: int) -> str:
         cache_key = (ip, entry.start(i), entry.end(i), entry.code(i))
         text = self._lease_text.get(cache_key)
         if text is None:
@@ -565,7 +330,7 @@ class Identity:
                 self._lease_text.clear()
             text = (
                 f"lease {entry.code(i):012x}: {ip} -> {self._slot_mac[entry.slot(i)]} "
-                f"from {_iso(entry.start(i))} until {_iso(entry.end(i))}"
+                f"from {iso_time(entry.start(i))} until {iso_time(entry.end(i))}"
             )
             self._lease_text[cache_key] = text
         return text
@@ -604,7 +369,7 @@ class Identity:
                     s = bisect_right(times, t, 0, m) - 1
                     if s >= 0 and t < times[m + s]:
                         person = sessions.persons[s]
-                        if person is not _FULL:
+                        if person is not FULL_PATH:
                             return self._slot_device[slot], person, "logon_session"
                         return self._resolve(t, ip, None, None, None, ts, None)[:3]
                 default = self._slot_default[slot]
@@ -643,7 +408,7 @@ class Identity:
     ) -> tuple[Device | None, Person | None, str, list[str] | None]:
         device: Device | None = None
         slot: int | None = None
-        bound_since = -_INF
+        bound_since = -INF
         if mac is not None:
             device = self.devices_by_mac.get(mac)
             if reasons is not None:
@@ -685,7 +450,7 @@ class Identity:
                         if reasons is not None:
                             reasons.append(
                                 f"the agent on {self._slot_key[slot]} reported {ip} at its "
-                                f"logon at {_iso(agent.start(a))}"
+                                f"logon at {iso_time(agent.start(a))}"
                             )
         if slot is None:
             if device is not None:
@@ -714,7 +479,7 @@ class Identity:
                     note = "" if person is not None else " (not on the roster)"
                     where = self._slot_key[slot] if slot is not None else "?"
                     reasons.append(
-                        f"{name}{note} logged on to {where} at {_iso(sessions.start(s))} "
+                        f"{name}{note} logged on to {where} at {iso_time(sessions.start(s))} "
                         f"(agent logon {sessions.codes[s]:012x}) and had not logged off"
                     )
             elif ip is not None and (seen := self._proxy.get(ip)) is not None:
@@ -727,7 +492,7 @@ class Identity:
                         note = "" if person is not None else " (not on the roster)"
                         reasons.append(
                             f"the proxy authenticated {name}{note} from {ip} between "
-                            f"{_iso(seen.firsts[p])} and {_iso(seen.lasts[p])}"
+                            f"{iso_time(seen.firsts[p])} and {iso_time(seen.lasts[p])}"
                         )
             if how == "unattributed" and device is not None:
                 if device.ownership == "school_single" and device.assigned_to:
@@ -778,7 +543,7 @@ class Identity:
         device = self.devices_by_mac.get(mac)
         if device is not None and device.ownership not in self.unauthorised_kinds:
             return None
-        seen = starts if starts > _EARLIEST else ev.ts
+        seen = starts if starts > EARLIEST else ev.ts
         day = seen.astimezone(self.tz).date()
         vendor = vendor_of(mac)
         host = f"host name {ev.hostname!r}" if ev.hostname else "no host name"
@@ -799,112 +564,8 @@ class Identity:
             category=UNAUTHORISED,
         )
         reason = (
-            f"DHCP lease of {ev.client_ip} to {mac} at {_iso(seen.timestamp())}; maker {vendor}; "
-            f"{why}; an unauthorised device names no person"
+            f"DHCP lease of {ev.client_ip} to {mac} at {iso_time(seen.timestamp())}; "
+            f"maker {vendor}; {why}; an unauthorised device names no person"
         )
         eid = _eid(UNAUTHORISED, site_id, mac, day.isoformat())
         return eid, event, Attribution(None, device, reason, "device_only")
-
-    # --- loading ----------------------------------------------------------------------------
-
-    @classmethod
-    def load(
-        cls,
-        engine: Engine,
-        lease_time: timedelta,
-        *,
-        tz: ZoneInfo | None = None,
-        history: timedelta = timedelta(days=35),
-        proxy_window: timedelta = timedelta(minutes=10),
-        unauthorised: Iterable[str] = DEFAULT_UNAUTHORISED,
-        guest_networks: Iterable[str] = (),
-        now: datetime | None = None,
-    ) -> Identity:
-        """The roster, inventory, reservations, and the lease, logon and proxy history
-        within ``history`` of ``now``, as stored."""
-        now = now or datetime.now(UTC)
-        since = now - history
-        pt, dt, lt = table_of(PersonRow), table_of(DeviceRow), table_of(LeaseRow)
-        rt, et = table_of(ReservationRow), table_of(EventRow)
-        site = site_of(engine)
-        with engine.connect() as conn:
-            people = {
-                r.username: Person(
-                    r.username, r.display_name, r.role, r.year_group, r.class_name, r.email
-                )
-                for r in conn.execute(select(pt).where(mine(conn, pt.c.site_id, site)))
-            }
-            devices = {
-                r.device_id: Device(
-                    r.device_id,
-                    r.mac,
-                    r.hostname,
-                    r.ownership,
-                    r.assigned_to,
-                    r.ip,
-                    r.location,
-                )
-                for r in conn.execute(
-                    select(dt).where(mine(conn, dt.c.site_id, site), dt.c.active.is_(True))
-                )
-            }
-            ident = cls(
-                people,
-                devices,
-                lease_time,
-                tz=tz,
-                history=history,
-                proxy_window=proxy_window,
-                unauthorised=unauthorised,
-                guest_networks=guest_networks,
-                visits=VisitBook(engine),
-            )
-            leases = select(lt).where(
-                mine(conn, lt.c.site_id, site), (lt.c.ends.is_(None)) | (lt.c.ends >= since)
-            )
-            for r in conn.execute(leases.order_by(lt.c.starts)):
-                ident.add_binding(
-                    r.ip,
-                    Binding(
-                        utc(r.starts), utc(r.ends) if r.ends else None, r.mac, r.hostname, r.id
-                    ),
-                )
-            for r in conn.execute(
-                select(rt).where(mine(conn, rt.c.site_id, site)).order_by(rt.c.starts)
-            ):
-                ident.add_reservation(
-                    r.ip,
-                    r.device_id,
-                    utc(r.starts),
-                    utc(r.ends) if r.ends else None,
-                    f"reservation {r.id}",
-                )
-            sessions = (
-                select(et.c.id, et.c.ts, et.c.kind, et.c.user, et.c.client_ip)
-                .add_columns(et.c.client_mac, et.c.hostname)
-                .where(et.c.kind.in_(("logon", "logoff")), et.c.ts >= since)
-                .where(mine(conn, et.c.site_id, site))
-                .order_by(et.c.ts)
-            )
-            for r in conn.execute(sessions):
-                ev = Event(
-                    kind=EventKind(r.kind),
-                    ts=utc(r.ts),
-                    client_ip=r.client_ip,
-                    client_mac=r.client_mac,
-                    user=r.user,
-                    hostname=r.hostname,
-                )
-                ident.add_session_event(ev, r.id)
-            recent = now - proxy_window
-            sightings = (
-                select(et.c.ts, et.c.user, et.c.client_ip)
-                .where(et.c.ts >= recent, et.c.user.is_not(None), et.c.client_ip.is_not(None))
-                .where(mine(conn, et.c.site_id, site))
-                .order_by(et.c.ts)
-            )
-            for r in conn.execute(sightings):
-                ident.add_sighting(
-                    Event(kind=EventKind.HTTP, ts=utc(r.ts), client_ip=r.client_ip, user=r.user)
-                )
-        return ident

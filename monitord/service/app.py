@@ -23,7 +23,7 @@ from monitord.classify.phrases import DEFAULT_PHRASES, load_engine
 from monitord.classify.policy import Policy, policy_of
 from monitord.core.clock import Clock
 from monitord.core.model import RawRecord
-from monitord.identity.resolve import Identity
+from monitord.identity.load import load_identity
 from monitord.service.pipeline import BatchResult, Processor
 from monitord.settings.config import Config
 from monitord.store.database import open_store
@@ -45,7 +45,7 @@ def open_app(cfg: Config, clock: Clock, *, alerts: bool = True, backfill: bool =
     engine = open_store(cfg.database_url, site=cfg.site_id)
     policy = policy_of(cfg)
     settings = cfg.settings.identity
-    identity = Identity.load(
+    identity = load_identity(
         engine,
         settings.lease_time,
         tz=cfg.tz,

@@ -32,7 +32,8 @@ from monitord.core.model import (
     content_event_id,
 )
 from monitord.core.storable import MAX_TEXT, clean_text, storable
-from monitord.identity.resolve import Binding, Identity, lease_interval
+from monitord.identity.intervals import Binding, lease_interval
+from monitord.identity.resolve import Identity
 from monitord.store.database import insert_ignore, mine, store_trouble, table_of
 from monitord.store.origins import Scopes
 from monitord.store.tables import (

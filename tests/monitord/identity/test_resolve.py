@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitord.core.model import Device, Event, EventKind, Person
-from monitord.identity.resolve import Binding, Identity, _Intervals, lease_interval, vendor_of
+from monitord.identity.intervals import Binding
+from monitord.identity.resolve import Identity, vendor_of
 from monitord.identity.roster import import_devices, import_people
 from monitord.identity.supply import Visit, VisitBook
 from monitord.service.app import App, ingest_files, open_app
@@ -305,13 +306,6 @@ def test_vendor_from_the_offline_oui_registry() -> None:
 # --- the interval structure ------------------------------------------------------------------
 
 
-def test_lease_interval_from_expiry() -> None:
-    assert lease_interval(T0, timedelta(hours=1)) == (T0 - timedelta(hours=1), T0)
-    starts, ends = lease_interval(None, timedelta(hours=1))
-    assert ends is None
-    assert starts.year == 1970
-
-
 def test_renewals_merge_into_one_binding() -> None:
     i = Identity(PEOPLE, DEVICES, timedelta(hours=1))
     for k in range(20):  # a renewal every half hour
@@ -330,33 +324,6 @@ def test_renewals_merge_into_one_binding() -> None:
         "aa:00:00:00:00:07",
         "000000000000",  # the first 12 hex digits, as reasons give it
     )
-
-
-@given(
-    st.lists(
-        st.tuples(st.integers(0, 100), st.integers(0, 40) | st.none()),
-        max_size=30,
-    ),
-    st.lists(st.integers(-5, 150), min_size=1, max_size=20),
-)
-def test_interval_lookup_matches_a_scan(
-    spans: list[tuple[int, int | None]], probes: list[int]
-) -> None:
-    """With every binding from its own device (nothing merges), the lookup is the scan it
-    replaces: the latest-starting binding that covers the time."""
-    entry = _Intervals()
-    added = []
-    for n, (start, length) in enumerate(spans):
-        end = float("inf") if length is None else float(start + length)
-        entry.add(float(start), end, n, n)
-        added.append((float(start), n, end))
-    for t in probes:
-        covering = [(s, n) for s, n, e in added if s <= t <= e]
-        i = entry.at(float(t))
-        if not covering:
-            assert i == -1
-        else:
-            assert entry.slot(i) == max(covering)[1]
 
 
 def test_history_is_bounded() -> None:
