@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, case, func, select
 
 from monitord.casework import cases
 from monitord.casework.accounts import Account, list_accounts
@@ -118,37 +118,58 @@ class Filters:
             day,
         )
 
-    def keep(self, alert: Mapping[str, Any], tz: ZoneInfo) -> bool:
-        if self.status and alert["status"] != self.status:
-            return False
-        if self.severity and alert["severity"] != self.severity:
-            return False
-        if self.category and alert["category"] != self.category:
-            return False
-        if self.year_group and (alert["year_group"] or "") != self.year_group:
-            return False
-        if self.person and (alert["person"] or "").lower() != self.person:
-            return False
+    def where(self, at: Any, tz: ZoneInfo) -> list[Any]:
+        """The filters as conditions on the alerts table ``at``."""
+        conds: list[Any] = []
+        for column, value in (
+            (at.c.status, self.status),
+            (at.c.severity, self.severity),
+            (at.c.category, self.category),
+            (at.c.year_group, self.year_group),
+        ):
+            if value is not None:
+                conds.append(column == value)
+        if self.person is not None:
+            conds.append(func.lower(at.c.person) == self.person)
         if self.day is not None:
             start = datetime.combine(self.day, time(0, 0), tzinfo=tz)
-            first = datetime.fromisoformat(alert["first_seen"])
-            last = datetime.fromisoformat(alert["last_seen"])
-            end = datetime.combine(self.day, time(23, 59, 59, 999999), tzinfo=tz)
-            if last < start or first > end:
-                return False
-        return True
+            conds += [at.c.last_seen >= start, at.c.first_seen < start + timedelta(days=1)]
+        return conds
 
 
-def inbox(engine: Engine, viewer: Viewer, filters: Filters, tz: ZoneInfo) -> list[dict[str, Any]]:
-    """The alerts the account may see that pass the filters, what needs a person first:
-    the most severe, then the longest waiting."""
-    found = [
-        a
-        for a in cases.list_alerts(engine, filters.status)
-        if may_see(viewer, About.of(a)) and filters.keep(a, tz)
-    ]
-    found.sort(key=lambda a: (SEVERITY_RANK.get(a["severity"], 9), a["created_at"]))
-    return found
+# What the inbox shows of each alert (the API gives the whole of ``alerts list --json``).
+INBOX_COLUMNS = (
+    "id", "created_at", "last_seen", "severity", "category", "status", "person", "role",
+    "year_group", "device", "ip", "indicator", "count", "blocked", "assignee",
+)  # fmt: skip
+PAGE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Inbox:
+    alerts: list[dict[str, Any]]  # this page's
+    total: int  # every alert the account may see that passes the filters
+    page: int
+    pages: int
+
+
+def inbox(engine: Engine, viewer: Viewer, filters: Filters, tz: ZoneInfo, page: int = 1) -> Inbox:
+    """The alerts the account may see that pass the filters, what needs a person first
+    (the most severe, then the longest waiting), a page of ``PAGE`` at a time. The filters
+    and the order are the store's work; the role rule is ``may_see``'s, on each."""
+    at = table_of(AlertRow)
+    rank = case(SEVERITY_RANK, value=at.c.severity, else_=len(SEVERITY_RANK))
+    query = (
+        select(*(at.c[name] for name in INBOX_COLUMNS))
+        .where(mine(engine, at.c.site_id), *filters.where(at, tz))
+        .order_by(rank, at.c.created_at, at.c.id)
+    )
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(query)]
+    seen = [a for a in rows if may_see(viewer, About.of(a))]
+    pages = max(1, -(-len(seen) // PAGE))
+    page = min(max(page, 1), pages)
+    return Inbox(seen[(page - 1) * PAGE : page * PAGE], len(seen), page, pages)
 
 
 def technical(alert: Mapping[str, Any]) -> bool:

@@ -131,7 +131,11 @@ def inbox(request: Request) -> Response:
         error = None
     except casefile.BadInput as exc:
         filters, error = casefile.Filters(), str(exc)
-    alerts = casefile.inbox(c.engine, v.viewer, filters, c.cfg.tz)
+    number = request.query_params.get("page", "1")
+    box = casefile.inbox(
+        c.engine, v.viewer, filters, c.cfg.tz, int(number) if number.isdigit() else 1
+    )
+    alerts = box.alerts
     now = c.clock.now()
     return c.pages.page(
         "inbox.html.j2",
@@ -139,6 +143,12 @@ def inbox(request: Request) -> Response:
         **page_context(
             v,
             alerts=alerts,
+            box=box,
+            pages={
+                n: f"/alerts?{request.url.include_query_params(page=n).query}"
+                for n in (box.page - 1, box.page + 1)
+                if 1 <= n <= box.pages
+            },
             filters=filters,
             error=error,
             done=DONE.get(request.query_params.get("done", "")),

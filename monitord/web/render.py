@@ -21,11 +21,12 @@ def _when(value: Any, tz: ZoneInfo, fmt: str) -> str:
     return utc(ts).astimezone(tz).strftime(fmt)
 
 
-def age(value: str | None, now: datetime) -> str:
+def age(value: str | datetime | None, now: datetime) -> str:
     """How long ago, as a person says it: ``5 min``, ``3 h 20 min``, ``2 days``."""
     if value is None:
         return "-"
-    seconds = int((now - utc(datetime.fromisoformat(value))).total_seconds())
+    then = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    seconds = int((now - utc(then)).total_seconds())
     minutes = max(seconds // 60, 0)
     if minutes < 60:
         return f"{minutes} min"

@@ -9,9 +9,11 @@ import io
 import re
 import zipfile
 
+import pytest
 from starlette.testclient import TestClient
 
 from monitord.store.tables import AuditRow
+from monitord.web import casefile
 from tests.monitord.web.school import PASSWORD, Console
 
 
@@ -179,3 +181,20 @@ def test_the_evidence_bundle_downloads_encrypted(console: Console) -> None:
     assert "manifest.json" in names
     [record] = console.school.audit("alert.export")
     assert record["actor"] == "dep"
+
+
+def test_the_inbox_a_page_at_a_time(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(casefile, "PAGE", 4)
+    c, _ = sign_in(console, "dep")
+    first = c.get("/alerts").text
+    assert "6 open alerts" in first
+    assert "Page 1 of 2" in first
+    ids = re.findall(r'href="/alerts/(\d+)"', first)
+    assert len(ids) == 4
+    found = re.search(r'href="(/alerts\?[^"]*page=2[^"]*)"', first)
+    assert found is not None
+    second = c.get(found.group(1).replace("&amp;", "&")).text
+    more = re.findall(r'href="/alerts/(\d+)"', second)
+    assert len(more) == 2
+    assert more[-1] == str(console.alert["device"])  # medium: the least urgent, last
+    assert set(ids) | set(more) == {str(i) for i in console.alert.values()}
