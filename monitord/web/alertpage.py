@@ -38,6 +38,7 @@ class AlertPage:
     first_reviewer: str | None
     may_review: bool
     assignable: list[str]
+    versions: dict[str, str]  # list name -> its SHA-256 when the alert was made
 
 
 def _nearby(
@@ -109,4 +110,10 @@ def alert_page(
         first_reviewer=first,
         may_review=first is not None and first.casefold() not in me and not alert["reviewer"],
         assignable=[a.username for a in casefile.assignable(engine, alert)],
+        versions={
+            str(name): str(sha)
+            for h in detail.history
+            if h["action"] == "alert.create"
+            for name, sha in dict(h["detail"].get("lists", {})).items()
+        },
     )

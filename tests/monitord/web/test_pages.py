@@ -60,6 +60,12 @@ def test_the_mails_link_asks_for_sign_in_then_lands_on_the_alert(console: Consol
     assert "Pupil, Year 5, class Oak · alice.p" in page
     assert "LAP-ALICE" in page
     assert "pornhub.com" in page
+    # What matched, on which list and in which version of it.
+    assert re.search(
+        r"is on the list <strong>starter/pornography</strong> "
+        r"\(version <code>[0-9a-f]{12}</code>\)",
+        page,
+    )
 
 
 def test_the_sign_in_form_needs_its_own_token(console: Console) -> None:
