@@ -39,7 +39,7 @@ from monitord.core.clock import Clock
 from monitord.core.model import Event, EventKind
 from monitord.core.private import write_private
 from monitord.identity.agents import Enrolment, agent_for_token
-from monitord.settings.config import Agents
+from monitord.settings.sections import Agents
 from monitord.store.shots import admit
 
 MAX_ERRORS = 20

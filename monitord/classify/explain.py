@@ -28,7 +28,7 @@ from monitord.classify.hostindex import ListInfo, UrlEntry
 from monitord.classify.policy import Policy
 from monitord.core.categories import ALLOW, ILLEGAL
 from monitord.core.model import Decision, Match, Person, Severity
-from monitord.settings.config import Recipients
+from monitord.settings.sections import Recipients
 from monitord.store.database import mine, table_of
 from monitord.store.tables import EventRow, PersonRow
 

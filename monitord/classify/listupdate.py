@@ -65,7 +65,8 @@ from monitord.classify.lists import (
     record_version,
     write_list,
 )
-from monitord.settings.config import Config, ListSource
+from monitord.settings.config import Config
+from monitord.settings.sections import ListSource
 
 CHUNK = 1 << 20
 MAX_CHECKSUM_FILE = 1 << 20

@@ -35,7 +35,8 @@ from monitord.core.categories import CATEGORIES, ILLEGAL
 from monitord.core.model import Decision, Device, Person, Severity
 from monitord.core.paths import DEFAULTS
 from monitord.identity.roster import OWNERSHIP, ROLES, YEAR_GROUPS
-from monitord.settings.config import Config, ConfigError, Recipients
+from monitord.settings.config import Config, ConfigError
+from monitord.settings.sections import Recipients
 
 DEFAULT_POLICY = DEFAULTS / "policy.toml"
 

@@ -35,7 +35,7 @@ from typing import Literal
 
 from sqlalchemy import Connection, Engine, select, update
 
-from monitord.settings.config import Roster
+from monitord.settings.sections import Roster
 from monitord.store.database import audit, insert_ignore, mine, site_of, table_of
 from monitord.store.tables import DeviceRow, PersonRow, ReservationRow
 

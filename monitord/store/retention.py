@@ -51,7 +51,8 @@ from sqlalchemy import (
     select,
 )
 
-from monitord.settings.config import Config, period_cutoff
+from monitord.settings.config import Config
+from monitord.settings.sections import period_cutoff
 from monitord.store.database import RETENTION_ACTION, audit, table_of, utc
 from monitord.store.partitions import Partition, create_partition, partitions
 from monitord.store.shortwrites import ShortWrites

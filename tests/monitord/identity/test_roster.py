@@ -15,7 +15,7 @@ from monitord.identity.roster import (
     year_group,
 )
 from monitord.service.app import App
-from monitord.settings.config import Roster, RosterColumns
+from monitord.settings.sections import Roster, RosterColumns
 from monitord.store.database import table_of
 from monitord.store.tables import AuditRow, DeviceRow, PersonRow, ReservationRow
 

@@ -15,7 +15,8 @@ from monitord.core.clock import FixedClock
 from monitord.identity.roster import import_devices, import_people
 from monitord.service.app import App, ingest_files, open_app
 from monitord.service.initdir import init_dir
-from monitord.settings.config import Config, ConfigError, load_config, parse_config, period_cutoff
+from monitord.settings.config import Config, ConfigError, load_config, parse_config
+from monitord.settings.sections import period_cutoff
 from monitord.store.database import RETENTION_ACTION, make_engine, verify_audit
 from monitord.store.retention import last_run, run_retention
 from tests.stores import use_store
