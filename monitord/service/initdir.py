@@ -65,6 +65,15 @@ dir = "var/lists"
 # format = "dnsmasq"
 # path = "/var/log/pihole/pihole.log"
 # max_silence = "2h"
+
+# The safeguarding console (monitord web); its accounts: monitord users add USERNAME --role dsl
+# [web]
+# listen = "127.0.0.1:8080"       # plain HTTP only on loopback, behind a reverse proxy
+# base_url = ""                   # e.g. https://monitord.school.example, for alert mail links
+# tls_cert = ""                   # with tls_key: HTTPS on any address
+# tls_key = ""
+# session_idle = "15m"
+# session_max = "8h"
 """
 
 
