@@ -24,7 +24,8 @@ from monitord.classify.policy import Policy, policy_of
 from monitord.core.clock import Clock
 from monitord.core.model import RawRecord
 from monitord.identity.load import load_identity
-from monitord.service.pipeline import BatchResult, Processor
+from monitord.service.batch import BatchResult
+from monitord.service.pipeline import Processor
 from monitord.settings.config import Config
 from monitord.store.database import open_store
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from collectors.parsers.base import BinarySession, ParseContext, Session
 from monitord.classify.content import NOTHING, ContentClassifier, capped
@@ -23,107 +21,42 @@ from monitord.core.model import (
     Checkpoint,
     Event,
     EventKind,
-    EventUpdate,
     Judged,
-    Origin,
     Parsed,
     RawRecord,
     Severity,
     content_event_id,
 )
-from monitord.core.storable import MAX_TEXT, clean_text, storable
+from monitord.core.storable import storable
 from monitord.identity.intervals import Binding, lease_interval
 from monitord.identity.resolve import Identity
+from monitord.service.batch import (
+    AlertSink,
+    BatchResult,
+    Judgement,
+    origin_key,
+    origin_keys,
+    update_in_batch,
+)
+from monitord.service.batchrows import (
+    MAX_LINE,
+    add_source_counts,
+    clip,
+    error_text,
+    rejected_row,
+    update_stored,
+)
 from monitord.store.database import insert_ignore, mine, store_trouble, table_of
 from monitord.store.origins import Scopes
 from monitord.store.tables import (
-    AlertEventRow,
-    AlertRow,
     CheckpointRow,
     EventRow,
     LeaseRow,
     MatchRow,
     RejectedRow,
-    SourceCountRow,
 )
 
 log = logging.getLogger("monitord.service.pipeline")
-MAX_LINE = 64 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class BatchResult:
-    lines: int = 0
-    events: int = 0
-    rejected: int = 0
-    skipped: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    alerts_opened: int = 0
-    alerts_updated: int = 0
-
-    def __add__(self, other: BatchResult) -> BatchResult:
-        return BatchResult(
-            *(getattr(self, f) + getattr(other, f) for f in self.__dataclass_fields__)
-        )
-
-
-class AlertSink(Protocol):
-    """Receives the newly stored, judged events inside the batch's transaction and returns
-    (alerts opened, alerts updated)."""
-
-    def apply(self, conn: Connection, judged: Sequence[Judged]) -> tuple[int, int]: ...
-
-
-@dataclass
-class Judgement:
-    """A batch judged and not yet stored: rows ready to insert, and what they bring."""
-
-    events: list[dict[str, Any]]
-    rejected: list[dict[str, Any]]
-    matches: dict[str, list[dict[str, Any]]]
-    leases: dict[str, dict[str, Any]]
-    judged: list[Judged]
-    updates: list[EventUpdate]
-    # (kind, name) -> how many: what the batch passed over (see ``SourceCountRow``).
-    counts: dict[tuple[str, str], int] = field(default_factory=dict)
-    source: str | None = None
-    # The record each update came from, and the records themselves: what a batch the store
-    # refuses is split by (see ``Processor.store``).
-    updates_from: list[Origin] = field(default_factory=list)
-    records: Sequence[RawRecord] = ()
-    fmt: str = ""
-
-    def mark(self) -> tuple[int, int, int]:
-        return len(self.judged), len(self.rejected), len(self.updates)
-
-    def undo(self, mark: tuple[int, int, int]) -> None:
-        """Forget what was added since ``mark`` (a record that failed half way)."""
-        judged, rejected, updates = mark
-        for j in self.judged[judged:]:
-            self.matches.pop(j.event_id, None)
-            self.leases.pop(j.event_id, None)
-        del self.judged[judged:], self.events[judged:], self.rejected[rejected:]
-        del self.updates[updates:], self.updates_from[updates:]
-
-    def part(self, keys: set[tuple[str, str, int]]) -> Judgement:
-        """The rows that the records ``keys`` brought."""
-        at = [i for i, j in enumerate(self.judged) if _key(j.origin) in keys]
-        ids = {self.judged[i].event_id for i in at}
-        pairs = zip(self.updates, self.updates_from, strict=True)
-        updates = [(u, o) for u, o in pairs if _key(o) in keys]
-        return Judgement(  # the batch's counts go with its checkpoint, not with a part
-            [self.events[i] for i in at],
-            [r for r in self.rejected if (r["source"], r["file_id"], r["offset"]) in keys],
-            {k: v for k, v in self.matches.items() if k in ids},
-            {k: v for k, v in self.leases.items() if k in ids},
-            [self.judged[i] for i in at],
-            [u for u, _ in updates],
-            source=self.source,
-            updates_from=[o for _, o in updates],
-            records=self.records,
-            fmt=self.fmt,
-        )
 
 
 class Processor:
@@ -175,7 +108,7 @@ class Processor:
         for rec in records:
             if len(rec.data) > MAX_LINE:
                 pending.rejected.append(
-                    _rejected_row(rec, fmt, f"line longer than {MAX_LINE // 1024} KiB")
+                    rejected_row(rec, fmt, f"line longer than {MAX_LINE // 1024} KiB")
                 )
                 continue
             # A record with no file behind it was received by a listener at ``read_at``.
@@ -188,12 +121,12 @@ class Processor:
                     parsed = session.parse(rec.data.decode("utf-8", "replace").rstrip("\r\n"), ctx)
             except Exception as exc:  # a parser bug must not stop the source
                 pending.rejected.append(
-                    _rejected_row(rec, fmt, f"parser error {type(exc).__name__}: {exc}")
+                    rejected_row(rec, fmt, f"parser error {type(exc).__name__}: {exc}")
                 )
                 continue
             parsed = storable(parsed, now)
             if parsed.rejected is not None:
-                pending.rejected.append(_rejected_row(rec, fmt, parsed.rejected))
+                pending.rejected.append(rejected_row(rec, fmt, parsed.rejected))
                 continue
             mark = pending.mark()
             try:
@@ -206,7 +139,7 @@ class Processor:
                     "%s: judging the record at %d failed", rec.origin.source, rec.origin.offset
                 )
                 pending.rejected.append(
-                    _rejected_row(rec, fmt, f"judging failed: {type(exc).__name__}: {exc}")
+                    rejected_row(rec, fmt, f"judging failed: {type(exc).__name__}: {exc}")
                 )
                 continue
             events += made
@@ -237,7 +170,7 @@ class Processor:
                 pending.updates.append(upd)
                 pending.updates_from.append(rec.origin)
             else:
-                _update_in_batch(pending, at, upd)
+                update_in_batch(pending, at, upd)
         if not parsed.events:
             return 0
         # (id, event, attribution) when identity makes an event of its own (a lease of an
@@ -261,8 +194,8 @@ class Processor:
                     "id": eid,
                     "site_id": self.site_id,
                     "ip": ev.client_ip,
-                    "mac": _clip(ev.client_mac, 32),
-                    "hostname": _clip(ev.hostname, 256),
+                    "mac": clip(ev.client_mac, 32),
+                    "hostname": clip(ev.hostname, 256),
                     "starts": starts,
                     "ends": ends,
                     "source": rec.origin.source,
@@ -340,19 +273,19 @@ class Processor:
             "fmt": j.fmt,
             "kind": ev.kind.value,
             "client_ip": ev.client_ip,
-            "client_mac": _clip(ev.client_mac, 32),
-            "user": _clip(ev.user, 256),
-            "domain": _clip(ev.domain, 512),
+            "client_mac": clip(ev.client_mac, 32),
+            "user": clip(ev.user, 256),
+            "domain": clip(ev.domain, 512),
             "url": ev.url,
-            "method": _clip(ev.method, 16),
-            "qtype": _clip(ev.qtype, 16),
-            "action": _clip(ev.action, 64),
+            "method": clip(ev.method, 16),
+            "qtype": clip(ev.qtype, 16),
+            "action": clip(ev.action, 64),
             "blocked": ev.blocked,
             "status": ev.status,
             "size": ev.size,
-            "hostname": _clip(ev.hostname, 256),
+            "hostname": clip(ev.hostname, 256),
             "text": ev.text,
-            "username": person.username if person else _clip(ev.user, 256),
+            "username": person.username if person else clip(ev.user, 256),
             "device_id": device.device_id if device else None,
             "role": person.role if person else None,
             "year_group": person.year_group if person else None,
@@ -362,11 +295,11 @@ class Processor:
             "severity": top.severity.value if top else Severity.NONE.value,
             "file_id": j.origin.file_id,
             "offset": j.origin.offset,
-            "filter_category": _clip(ev.filter_category, 128),
-            "sender": _clip(ev.sender, 255),
+            "filter_category": clip(ev.filter_category, 128),
+            "sender": clip(ev.sender, 255),
             "received_at": ev.received_at,
             "raw": j.raw,
-            "agent": _clip(ev.agent, 128),
+            "agent": clip(ev.agent, 128),
         }
 
     def process(
@@ -404,11 +337,11 @@ class Processor:
             if store_trouble(exc):
                 raise
             first = exc
-        keys = sorted(_keys(pending))
+        keys = sorted(origin_keys(pending))
         log.warning(
             "a batch of %d record(s) failed to store (%s): looking for the record(s) at fault",
             len(keys),
-            _error(first),
+            error_text(first),
         )
         refused: list[dict[str, Any]] = []
         done = self._split(pending, keys, first, refused)
@@ -466,16 +399,16 @@ class Processor:
         self, pending: Judgement, key: tuple[str, str, int], error: Exception
     ) -> dict[str, Any]:
         """The rejected line of a record the store refused."""
-        rec = next(r for r in pending.records if _key(r.origin) == key)
+        rec = next(r for r in pending.records if origin_key(r.origin) == key)
         log.error(
             "%s: the record at %d of %s was refused by the store (%s): kept as a rejected line",
             rec.origin.source,
             rec.origin.offset,
             rec.origin.path or rec.origin.file_id,
-            _error(error),
+            error_text(error),
         )
         return {
-            **_rejected_row(rec, pending.fmt, f"the store refused it: {_error(error)}"),
+            **rejected_row(rec, pending.fmt, f"the store refused it: {error_text(error)}"),
             "site_id": self.site_id,
         }
 
@@ -520,7 +453,7 @@ class Processor:
                     conn, list({j.event_id: j for j in fresh}.values())
                 )
             for upd in pending.updates:
-                _update_stored(conn, upd)
+                update_stored(conn, upd)
             source = checkpoint.source if checkpoint is not None else pending.source
             if pending.counts and source is not None:
                 add_source_counts(conn, self.site_id, source, pending.counts, self.clock.now())
@@ -577,110 +510,3 @@ class Processor:
                 **values,
             )
         )
-
-
-def add_source_counts(
-    conn: Connection,
-    site_id: str,
-    source: str,
-    counts: dict[tuple[str, str], int],
-    now: datetime,
-) -> None:
-    """Add to a source's counts of what it passed over (kept per kind and name)."""
-    table = table_of(SourceCountRow)
-    rows = [
-        {
-            "site_id": site_id,
-            "source": source,
-            "kind": k,
-            "name": n[:128],
-            "count": c,
-            "last_at": now,
-        }
-        for (k, n), c in counts.items()
-    ]
-    ins: Any = (sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert)(table)
-    conn.execute(
-        ins.on_conflict_do_update(
-            index_elements=["site_id", "source", "kind", "name"],
-            set_={"count": table.c.count + ins.excluded.count, "last_at": ins.excluded.last_at},
-        ),
-        rows,
-    )
-
-
-def _clip(value: str | None, width: int) -> str | None:
-    """A parsed field cut to its column's width (PostgreSQL refuses a longer one, and SQLite
-    should hold what PostgreSQL would)."""
-    return value if value is None or len(value) <= width else value[:width]
-
-
-def _update_in_batch(pending: Judgement, at: int, upd: EventUpdate) -> None:
-    """Apply a later line's update to an event of the same batch, before it is stored."""
-    j = pending.judged[at]
-    ev = j.event
-    event = replace(
-        ev,
-        blocked=ev.blocked if upd.blocked is None else upd.blocked,
-        action=upd.action or ev.action,
-        filter_category=upd.filter_category or ev.filter_category,
-    )
-    pending.judged[at] = replace(j, event=event)
-    pending.events[at]["blocked"] = event.blocked
-    pending.events[at]["action"] = _clip(event.action, 64)
-    pending.events[at]["filter_category"] = _clip(event.filter_category, 128)
-
-
-def _update_stored(conn: Connection, upd: EventUpdate) -> None:
-    """Apply a later line's update to an event stored by an earlier batch, and mark the
-    alerts that hold it as blocked when the filter blocked it."""
-    values: dict[str, Any] = {}
-    if upd.blocked is not None:
-        values["blocked"] = upd.blocked
-    if upd.action:
-        values["action"] = _clip(upd.action, 64)
-    if upd.filter_category:
-        values["filter_category"] = _clip(upd.filter_category, 128)
-    if not values:
-        return
-    et = table_of(EventRow)
-    conn.execute(
-        update(et).where(mine(conn, et.c.site_id), et.c.id == upd.event_id).values(**values)
-    )
-    if upd.blocked:
-        at, aet = table_of(AlertRow), table_of(AlertEventRow)
-        linked = select(aet.c.alert_id).where(aet.c.event_id == upd.event_id)
-        conn.execute(update(at).where(at.c.id.in_(linked)).values(blocked=True))
-
-
-def _key(o: Origin) -> tuple[str, str, int]:
-    return o.source, o.file_id, o.offset
-
-
-def _keys(pending: Judgement) -> set[tuple[str, str, int]]:
-    """Every record that brought something to a batch."""
-    found = {_key(j.origin) for j in pending.judged}
-    found.update((r["source"], r["file_id"], r["offset"]) for r in pending.rejected)
-    found.update(_key(o) for o in pending.updates_from)
-    return found
-
-
-def _error(exc: Exception) -> str:
-    """An error in one line: its type and the first line of its message."""
-    text = str(exc).strip().split("\n", 1)[0]
-    return clean_text(f"{type(exc).__name__}: {text}", 500)
-
-
-def _rejected_row(rec: RawRecord, fmt: str, reason: str) -> dict[str, Any]:
-    o: Origin = rec.origin
-    return {
-        "id": o.event_id(0),
-        "source": o.source,
-        "fmt": fmt,
-        "path": clean_text(o.path),
-        "file_id": o.file_id,
-        "offset": o.offset,
-        "reason": clean_text(reason, MAX_TEXT),
-        "raw": rec.data[: MAX_LINE + 1],
-        "read_at": rec.read_at,
-    }

@@ -26,7 +26,7 @@ from monitord.core.clock import FixedClock
 from monitord.core.model import Origin, RawRecord
 from monitord.identity.roster import import_devices, import_people
 from monitord.service.app import open_app
-from monitord.service.pipeline import BatchResult
+from monitord.service.batch import BatchResult
 from monitord.settings.config import Config, load_config
 from monitord.store.database import open_store, rows_as_dicts, table_of
 from monitord.store.tables import AlertEventRow, AlertRow, AuditRow, EventRow, OutboxRow

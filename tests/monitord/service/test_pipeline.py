@@ -17,8 +17,8 @@ from monitord.core.clock import FixedClock
 from monitord.core.model import Checkpoint, Judged, RawRecord
 from monitord.identity.roster import import_devices, import_people
 from monitord.service.app import BACKFILL_BATCH, App, backfill_batch, ingest_files, open_app
+from monitord.service.batch import AlertSink
 from monitord.service.initdir import init_dir
-from monitord.service.pipeline import AlertSink
 from monitord.settings.config import load_config
 from monitord.store.database import store_trouble
 from tests.conftest import FIXTURES
