@@ -42,8 +42,8 @@ from alerting.mail import (
     build_escalation_message,
 )
 from monitord.casework.silences import silence_for
-from monitord.classify.explain import person_on_roster
 from monitord.classify.policy import Policy, policy_of
+from monitord.classify.storefacts import person_on_roster
 from monitord.core.clock import Clock
 from monitord.core.model import Decision, Judged, Person, Severity
 from monitord.core.paths import DEFAULTS

@@ -18,10 +18,8 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, Any
-
-from sqlalchemy import Engine, select
 
 from monitord.classify.engine import Classification, Classifier, canonical_host, url_parts
 from monitord.classify.hostindex import ListInfo, UrlEntry
@@ -29,8 +27,6 @@ from monitord.classify.policy import Policy
 from monitord.core.categories import ALLOW, ILLEGAL
 from monitord.core.model import Decision, Match, Person, Severity
 from monitord.settings.sections import Recipients
-from monitord.store.database import mine, table_of
-from monitord.store.tables import EventRow, PersonRow
 
 # The host of a line, as squidGuard reads it: after an optional scheme and user, up to the
 # first of / ? # : or a space. One match per line (every part may be empty).
@@ -512,140 +508,3 @@ def _chunks(source: IO[bytes]) -> Iterator[str]:
         yield block.decode("utf-8", "replace")
     if rest:
         yield rest.rstrip(b"\r").decode("utf-8", "replace")
-
-
-def person_on_roster(engine: Engine, username: str, site: str | None = None) -> Person | None:
-    """The roster's entry for a user name (active or not: a leaver's history still counts) in
-    the engine's school, or in ``site`` (the school of the alert it is about): user names are
-    only unique within a school."""
-    t = table_of(PersonRow)
-    with engine.connect() as conn:
-        own = mine(conn, t.c.site_id, site)
-        r = conn.execute(select(t).where(own, t.c.username == username)).first()
-    if r is None:
-        return None
-    return Person(
-        username=r.username,
-        display_name=r.display_name,
-        role=r.role,
-        year_group=r.year_group,
-        class_name=r.class_name,
-        email=r.email,
-    )
-
-
-# How many of a domain's newest events are looked through for the filter's own category.
-FILTER_LOOKBACK = 1000
-
-
-def school_filter(engine: Engine, host: str | None) -> dict[str, Any] | None:
-    """What the school's own filter (a firewall or filtering service whose log monitord
-    reads) last said about this host: its category and verdict, from the newest of the host's
-    recent events that carries one; None when none does."""
-    if not host:
-        return None
-    et = table_of(EventRow)
-    with engine.connect() as conn:
-        recent = (
-            select(et.c.ts, et.c.fmt, et.c.filter_category, et.c.action, et.c.blocked)
-            .where(mine(conn, et.c.site_id), et.c.domain == host)
-            .order_by(et.c.ts.desc())
-            .limit(FILTER_LOOKBACK)
-            .subquery()
-        )
-        r = conn.execute(
-            select(recent)
-            .where(recent.c.filter_category.is_not(None))
-            .order_by(recent.c.ts.desc())
-            .limit(1)
-        ).first()
-    if r is None:
-        return None
-    ts = r.ts if r.ts.tzinfo is not None else r.ts.replace(tzinfo=UTC)
-    return {
-        "format": r.fmt,
-        "category": r.filter_category,
-        "action": r.action,
-        "blocked": bool(r.blocked),
-        "at": ts.isoformat(),
-    }
-
-
-def render(result: dict[str, Any]) -> list[str]:
-    """The explanation of ``explain`` for a person to read."""
-    lines = [f"{result['item']}  ({result['kind']})"]
-    if result["kind"] == "text":
-        if "text" not in result:
-            lines.append("  text: no text classification in this build; domains and URLs only")
-        elif "judgement" in result["text"]:
-            lines.extend(_render_text(result))
-        else:
-            lines.append(f"  text: {json.dumps(result['text'], ensure_ascii=False)}")
-        return lines
-    where = f"host {result['host']}"
-    if result.get("path"):
-        where += f", path {result['path']}"
-    lines.append(f"  {where}")
-    if not result["matches"]:
-        lines.append("  not listed: no domain entry, URL entry or expression matches")
-    for m in result["matches"]:
-        version = f"version {m['version']}" if m["version"] is not None else "shipped with monitord"
-        digest = f", sha256 {m['sha256']}" if m["sha256"] else ""
-        when = f", imported {m['imported_at'][:19]}" if m["imported_at"] else ""
-        role = "allows" if m["allow"] else m["category"]
-        lines.append(
-            f"  match: {role}  list {m['list']} ({version}{digest}{when})  "
-            f"entry {m['entry']}  score {m['score']}"
-        )
-    for cat, t in result["totals"].items():
-        lines.append(f"  total: {cat}: {t['matches']} match(es), score {t['score']}")
-    if result["allowed_by"] and result["matches"]:
-        kept = ", ".join(result["categories"]) or "nothing"
-        lines.append(f"  after allow lists: {kept}")
-    who = result.get("person")
-    whom = f"{who['username']} ({who['role']})" if who else "no one known (pupil column)"
-    for d in result["decisions"]:
-        to = ", ".join(d["recipients"]) or "no one"
-        addresses = [a for names in d["addresses"].values() for a in names]
-        if addresses:
-            to += f" ({', '.join(addresses)})"
-        lines.append(
-            f"  policy: {d['category']} for {whom} at {result['at'][:16]}: "
-            f"{d['severity']} by {d['rule']}; to {to}"
-        )
-    seen = result.get("filter")
-    if seen:
-        verdict = seen["action"] or ("blocked" if seen["blocked"] else "allowed")
-        lines.append(
-            f"  the school's filter ({seen['format']}, {seen['at'][:16]}): "
-            f"{seen['category']}, {verdict}"
-        )
-    lines.append(f"  result: {result['severity']}")
-    return lines
-
-
-def _render_text(result: dict[str, Any]) -> list[str]:
-    """A text's judgement as sentences: language, context, each category's frames, signals,
-    phrases and limit, the phrase lists' hits, and what policy does."""
-    text = result["text"]
-    lines = [f"  {s}" for s in text["judgement"]["sentences"]]
-    for h in text["hits"]:
-        lines.append(
-            f'  Phrase list {h["list"]}: "{h["phrase"]}" counts {h["weight"]} for '
-            f"{h['category']} ({h['kind']})."
-        )
-    who = result.get("person")
-    whom = (
-        f"{who['username']} ({who['role']})" if who else "someone not on the roster (pupil column)"
-    )
-    for d in text["decisions"]:
-        to = ", ".join(d["recipients"]) or "no one"
-        if d["addresses"]:
-            to += f" ({', '.join(d['addresses'])})"
-        lines.append(
-            f"  Policy: {d['category']} for {whom} is {d['severity']} by {d['rule']}; "
-            f"it goes to {to}."
-        )
-    help_note = " (a pupil looking for help)" if text.get("support_seeking") else ""
-    lines.append(f"  result: {result['severity']}{help_note}")
-    return lines

@@ -14,10 +14,12 @@ def cmd_classify(ctx: Context, args: argparse.Namespace) -> int:
     from monitord.classify.content import text_explainer
     from monitord.classify.e2guardian import load_phrase_lists
     from monitord.classify.engine import Classifier
-    from monitord.classify.explain import Explainer, person_on_roster, render, school_filter
+    from monitord.classify.explain import Explainer
     from monitord.classify.lists import STARTER_LISTS, load_index
     from monitord.classify.phrases import DEFAULT_PHRASES, load_engine
     from monitord.classify.policy import policy_of
+    from monitord.classify.sentences import render
+    from monitord.classify.storefacts import person_on_roster, school_filter
     from monitord.core.timeparse import parse_when
 
     cfg, engine = ctx.cfg, ctx.engine

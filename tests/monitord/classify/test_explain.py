@@ -9,18 +9,12 @@ from pathlib import Path
 import pytest
 
 from monitord.classify.engine import Classifier
-from monitord.classify.explain import (
-    _SCHEME,
-    Explainer,
-    _without_schemes,
-    parse_item,
-    person_on_roster,
-    render,
-    school_filter,
-)
+from monitord.classify.explain import _SCHEME, Explainer, _without_schemes, parse_item
 from monitord.classify.lists import STARTER_LISTS, load_index, read_ut1, store_list
+from monitord.classify.sentences import render
+from monitord.classify.storefacts import person_on_roster
 from monitord.identity.roster import import_people
-from monitord.service.app import App, ingest_files
+from monitord.service.app import App
 from tests.conftest import UT1
 
 # A Monday at 11:00 in London: school time, not a break.
@@ -221,35 +215,3 @@ def test_text_items_go_to_the_text_classifier_when_there_is_one(loaded: App) -> 
     got = batch_lines(ex, ["how to buy weed", first("gambling"), "   "])
     assert [g.get("text") for g in got] == [{"words": 4}, None, {"words": 0}]
     assert got[1]["categories"] == ["gambling"]
-
-
-def test_the_school_filters_own_category_is_shown_beside_monitords(
-    app: App, tmp_path: Path
-) -> None:
-    """classify says what the school's filter last called a host, from its logged events."""
-    assert school_filter(app.engine, "www.bet365.com") is None
-    log = tmp_path / "fortigate.log"
-    log.write_text(
-        "".join(
-            f'date=2026-11-19 time=10:0{m}:00 logid="0316013056" type="utm" subtype="webfilter" '
-            f'srcip=10.20.6.9 service="HTTPS" hostname="www.bet365.com" action="{a}" url="/" '
-            f'catdesc="{c}"\n'
-            for m, a, c in ((1, "passthrough", "Sports"), (2, "blocked", "Gambling"))
-        ),
-        encoding="utf-8",
-    )
-    ingest_files(app, [log], "fortigate", "firewall")
-    seen = school_filter(app.engine, "www.bet365.com")
-    assert seen == {
-        "format": "fortigate",
-        "category": "Gambling",
-        "action": "blocked",
-        "blocked": True,
-        "at": "2026-11-19T10:02:00+00:00",
-    }
-    result = explainer(app).explain("https://www.bet365.com/")
-    result["filter"] = seen
-    assert "  the school's filter (fortigate, 2026-11-19T10:02): Gambling, blocked" in render(
-        result
-    )
-    assert school_filter(app.engine, "bet365.com") is None  # the host it was logged for only

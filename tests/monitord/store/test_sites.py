@@ -26,7 +26,7 @@ from monitord.casework.query import Query
 from monitord.casework.search import run_query
 from monitord.casework.silences import add_silence, list_silences
 from monitord.casework.timeline import day_events
-from monitord.classify.explain import person_on_roster
+from monitord.classify.storefacts import person_on_roster
 from monitord.core.clock import FixedClock
 from monitord.identity.agents import add_agent, agent_for_token, list_agents
 from monitord.identity.roster import ImportError_, import_devices, import_people
