@@ -54,6 +54,13 @@ def cmd_config_check(ctx: Context, args: argparse.Namespace) -> int:
     empty = [k for k in ("dsl", "headteacher") if not getattr(cfg.settings.recipients, k)]
     for k in empty:
         err.print(f"warning: recipients.{k} is empty: alerts for it will not be mailed")
+    if not cfg.settings.recipients.technician:
+        err.print(
+            "warning: recipients.technician is empty: monitoring gaps"
+            + ("" if cfg.settings.alerts.unauthorised_devices_to == "dsl" else " and devices")
+            + " will not be mailed to anyone technical",
+            markup=False,
+        )
     for line in config_warnings(cfg):
         err.print(line, markup=False)
     if cfg.settings.service.user:

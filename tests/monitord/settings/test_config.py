@@ -269,3 +269,16 @@ def test_every_installed_parser_is_a_format_a_source_may_name(tmp_path: Path) ->
     (tmp_path / "x.log").touch()
     cfg = load_config(write(tmp_path, tables))
     assert [s.format for s in cfg.settings.sources] == list(format_names())
+
+
+def test_no_technician_to_hear_of_devices_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path, '[recipients]\ndsl = ["dsl@school.example"]\nheadteacher = ["h@s.example"]\n'
+    )
+    assert main(["--config", str(path), "config", "check"]) == 0
+    assert capsys.readouterr().err.strip() == (
+        "warning: recipients.technician is empty: monitoring gaps and devices will not be "
+        "mailed to anyone technical"
+    )
