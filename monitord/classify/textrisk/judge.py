@@ -8,6 +8,9 @@ What a short text says is in how its words are joined, not in how many there are
   its category within six words, that is, asked about as a method (``how many``, ``best way
   to``), sought (``where can i get``, ``buy``), meant (``im going to``), hidden (``from my
   mum``), aimed at someone (``to hurt someone``), or put in pictures (``videos``), it gains 80.
+- A **join** (``better off`` ... ``without me``, ``send`` ... ``pics of you``) is a phrase
+  said in many words: its two parts within a few words of each other count as the class (or,
+  for grooming, the kind of signal) the lexicon gives it; one part alone counts nothing.
 - A **weak** word counts 30, only beside others or when it is hidden or aimed at oneself
   (``cut so no one sees``); a **benign** phrase (``died laughing``,
   ``weed killer``) takes 100 off its category.
@@ -15,8 +18,8 @@ What a short text says is in how its words are joined, not in how many there are
   takes 80 off every category but grooming.
 - **Grooming** is a pattern: each kind of signal (secrecy, isolation from parents or teachers,
   an older contact, photo or camera requests, gifts, moving to a private app, meeting, sexual
-  questions, flattery, checking the child is alone, threats) counts 60 once; two kinds
-  together are over the limit for everyone, one alone never is.
+  questions, flattery, checking the child is alone, asking the child's age, threats) counts
+  60 once; two kinds together are over the limit for everyone, one alone never is.
 - A **support** phrase (Childline, Samaritans) marks a pupil looking for help.
 
 A category is over when its total is over the limit of the person's age band (infant 80,
