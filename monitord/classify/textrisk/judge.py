@@ -464,6 +464,8 @@ def _with_joins(hits: list[Hit]) -> list[Hit]:
     for a, b in sides.values():
         if not a or not b:
             continue
+        a.sort(key=lambda h: h.first - h.last)  # the longest phrases where two are as near
+        b.sort(key=lambda h: h.first - h.last)
         pair = _joined(b, a, b[0].entry.near)
         if pair is None:
             continue
