@@ -7,6 +7,7 @@ import sys
 
 from monitord.cli.context import Commands, Context, group
 from monitord.cli.output import out
+from monitord.cli.tables import Column, local_time, print_table
 
 
 def cmd_agents_add(ctx: Context, args: argparse.Namespace) -> int:
@@ -31,21 +32,26 @@ def cmd_agents_revoke(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_agents_list(ctx: Context, args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from monitord.identity.agents import list_agents
 
-    table = Table("agent", "device", "added", "by", "revoked", "last seen")
-    for a in list_agents(ctx.engine):
-        table.add_row(
-            a.name,
-            a.device_id or "none: enrol again with --device",
-            str(a.created_at)[:19],
-            a.created_by,
-            str(a.revoked_at)[:19] if a.revoked_at else "-",
-            str(a.last_seen_at)[:19] if a.last_seen_at else "never",
-        )
-    out.print(table)
+    tz = ctx.cfg.tz
+    columns = [Column("agent", whole=True), Column("device", whole=True)]
+    columns += [Column("added", whole=True), Column("by"), Column("revoked", whole=True)]
+    columns.append(Column("last seen", whole=True))
+    print_table(
+        columns,
+        (
+            (
+                a.name,
+                a.device_id or "none: enrol again with --device",
+                local_time(a.created_at, tz),
+                a.created_by,
+                local_time(a.revoked_at, tz),
+                local_time(a.last_seen_at, tz) or "never",
+            )
+            for a in list_agents(ctx.engine)
+        ),
+    )
     return 0
 
 

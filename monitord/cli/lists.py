@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from monitord.cli.context import Commands, Context, UserError, group
 from monitord.cli.output import err, out
+from monitord.cli.tables import Column, local_time, print_table
 
 if TYPE_CHECKING:
     from monitord.classify.listadmin import Change
@@ -90,27 +91,29 @@ def _compile_lists(ctx: Context) -> None:
 
 
 def cmd_lists_show(ctx: Context, args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from monitord.classify.listadmin import REMOVED, list_states
 
-    table = Table("list", "category", "state", "domains", "urls", "expressions", "imported", "by")
+    columns = [Column("list"), Column("category"), Column("state", whole=True)]
+    columns += [Column(n, whole=True, right=True) for n in ("domains", "urls", "expressions")]
+    columns += [Column("imported", whole=True), Column("by")]
     with ctx.engine.connect() as conn:
-        for s in list_states(conn):
-            if s.state == REMOVED and not args.all:
-                continue
-            c = s.counts
-            table.add_row(
+        states = [s for s in list_states(conn) if s.state != REMOVED or args.all]
+    print_table(
+        columns,
+        (
+            (
                 s.name,
                 s.category,
                 s.state,
-                f"{c.domains:,}",
-                f"{c.urls:,}",
-                f"{c.expressions:,}",
-                str(s.changed_at)[:19],
+                f"{s.counts.domains:,}",
+                f"{s.counts.urls:,}",
+                f"{s.counts.expressions:,}",
+                local_time(s.changed_at, ctx.cfg.tz),
                 s.changed_by,
             )
-    out.print(table)
+            for s in states
+        ),
+    )
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 
 from monitord.cli.context import Commands, Context, UserError, group, json_option
 from monitord.cli.output import out, print_json
+from monitord.cli.tables import Column, print_table
 
 
 def cmd_silence_add(ctx: Context, args: argparse.Namespace) -> int:
@@ -37,8 +38,6 @@ def cmd_silence_add(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_silence_list(ctx: Context, args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from monitord.casework.silences import list_silences
 
     now = ctx.now()
@@ -46,25 +45,28 @@ def cmd_silence_list(ctx: Context, args: argparse.Namespace) -> int:
     if args.json:
         print_json([s.as_json(now) for s in found])
         return 0
-    table = Table("id", "person", "device", "category", "until", "by", "reason")
-    table.add_column("state")
+    columns = [Column("id", whole=True, right=True), Column("person"), Column("device", whole=True)]
+    columns += [Column("category"), Column("until", whole=True), Column("by"), Column("reason")]
+    columns.append(Column("state", whole=True))
+    rows = []
     for s in found:
         ends = s.expired_at or s.expires_at
-        table.add_row(
-            str(s.id),
-            s.person or "-",
-            s.device or "-",
-            s.category or "all",
-            ends.astimezone(ctx.cfg.tz).strftime("%Y-%m-%d %H:%M"),
-            s.created_by,
-            s.reason,
-            "in force"
-            if s.active(now)
-            else f"ended by {s.expired_by}"
-            if s.expired_by
-            else "expired",
+        state = "in force" if s.active(now) else "expired"
+        if s.expired_by and not s.active(now):
+            state = f"ended by {s.expired_by}"
+        rows.append(
+            (
+                s.id,
+                s.person,
+                s.device,
+                s.category or "all",
+                ends.astimezone(ctx.cfg.tz).strftime("%Y-%m-%d %H:%M"),
+                s.created_by,
+                s.reason,
+                state,
+            )
         )
-    out.print(table)
+    print_table(columns, rows)
     return 0
 
 

@@ -7,6 +7,7 @@ import argparse
 
 from monitord.cli.context import Commands, Context, json_option
 from monitord.cli.output import out, print_json
+from monitord.cli.tables import Column, print_table
 
 
 def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
@@ -23,33 +24,35 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_sources(ctx: Context, args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from monitord.service.sources import passed_over_text, source_states
 
     states = source_states(ctx.cfg, ctx.engine)
     if args.json:
         print_json([s.as_json() for s in states])
         return 0
-    table = Table("source", "format", "position", "lag", "lines", "events", "rejected")
-    table.add_column("last event")
-    table.add_column("file written")
-    table.add_column("passed over")
-    for s in states:
-        table.add_row(
-            s.name,
-            s.format,
-            "-" if s.position is None else f"{s.position:,}",
-            "-" if s.lag_bytes is None else f"{s.lag_bytes:,} B",
-            f"{s.lines:,}",
-            f"{s.events:,}",
-            f"{s.rejected:,}",
-            s.last_event_at or "-",
-            s.last_written_at
-            or ("-" if s.path.startswith(("udp:", "tcp:", "tls:")) else "missing"),
-            passed_over_text(s),
-        )
-    out.print(table)
+    columns = [Column("source"), Column("format"), Column("position", whole=True, right=True)]
+    columns += [Column(n, whole=True, right=True) for n in ("lag", "lines", "events", "rejected")]
+    columns += [Column("last event", whole=True), Column("file written", whole=True)]
+    columns.append(Column("passed over"))
+    listening = ("udp:", "tcp:", "tls:")
+    print_table(
+        columns,
+        (
+            (
+                s.name,
+                s.format,
+                "-" if s.position is None else f"{s.position:,}",
+                "-" if s.lag_bytes is None else f"{s.lag_bytes:,} B",
+                f"{s.lines:,}",
+                f"{s.events:,}",
+                f"{s.rejected:,}",
+                s.last_event_at or "-",
+                s.last_written_at or ("-" if s.path.startswith(listening) else "missing"),
+                passed_over_text(s),
+            )
+            for s in states
+        ),
+    )
     return 0
 
 

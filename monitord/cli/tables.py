@@ -9,8 +9,11 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from monitord.core.terminal import console, printable
+from monitord.store.database import utc
 
 # What a folding column keeps at the least, and the space between columns.
 _NARROWEST = 4
@@ -22,6 +25,12 @@ class Column:
     name: str
     whole: bool = False  # an id or a time: never folded or cut
     right: bool = False  # numbers
+
+
+def local_time(value: datetime | None, tz: ZoneInfo) -> str | None:
+    """A time from the store (UTC, naive from SQLite) on the school's clock, to the
+    minute."""
+    return None if value is None else utc(value).astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 def terminal_width() -> int:

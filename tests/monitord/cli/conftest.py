@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from monitord.settings.config import Config
 from tests.monitord.cli.school import build_school, copy_school
 
 
@@ -18,3 +19,12 @@ def school_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def site(school_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_school(school_template, tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture
+def options(config: Config, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``--config`` for a school made by ``monitord init`` (on either store, for tests
+    marked ``stores``), with a terminal wide enough for each row of a table on one line."""
+    monkeypatch.setenv("COLUMNS", "200")
+    assert config.path is not None
+    return ["--config", str(config.path)]

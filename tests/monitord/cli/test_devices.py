@@ -22,14 +22,9 @@ INVENTORY = (
 
 @pytest.mark.stores
 def test_devices_list_with_filters_audited(
-    config: Config,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    config: Config, options: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
-    assert config.path is not None
-    cfg = ["--config", str(config.path)]
+    cfg = options
     roster = tmp_path / "roster.csv"
     roster.write_text(
         "username,display_name,role,year_group\njayden.s,Jayden Smith,pupil,6\n"

@@ -63,14 +63,9 @@ def test_pupils_and_staff_imported_from_their_own_exports(tmp_path: Path) -> Non
 
 @pytest.mark.stores
 def test_people_list_with_filters_audited(
-    config: Config,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    config: Config, options: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
-    assert config.path is not None
-    cfg = ["--config", str(config.path)]
+    cfg = options
     roster = tmp_path / "roster.csv"
     roster.write_text(
         "username,display_name,role,year_group,class,email\n"
