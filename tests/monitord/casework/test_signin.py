@@ -371,5 +371,9 @@ def test_a_crowd_of_sign_ins_hashes_a_few_at_a_time(engine: Engine, clock: Fixed
                 range(16),
             )
         )
-    assert {a.outcome for a in answers} == {Outcome.FAILED}
+    # Five failures lock the account: how many of the sixteen were checked before the fifth
+    # was recorded depends on the machine, but none signs in and at least five failed.
+    outcomes = [a.outcome for a in answers]
+    assert set(outcomes) <= {Outcome.FAILED, Outcome.LOCKED}
+    assert outcomes.count(Outcome.FAILED) >= 5
     assert ph.most == HASHING_AT_ONCE
