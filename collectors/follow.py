@@ -13,6 +13,10 @@
   was rotated twice): the copies written after it are read whole, oldest first, before the
   new file. Which came after is told by their last write time, which logrotate keeps when it
   renames or gzips a copy.
+- The new file at the path not openable yet (empty, or its first line unfinished) when the
+  old one is finished: the copies are looked for again once it opens (and, until then,
+  whenever the folder changes), so that a file written and rotated away before the follower
+  looked again (behind, busy, or just started again) is read whole, in its turn.
 - A ``.gz`` copy still being written (logrotate compresses under the final name) is passed
   over while its plain copy is there, and never stops the follower.
 
@@ -194,6 +198,11 @@ class FileCollector:
         self._wake = asyncio.Event()
         self._current: _Open | None = None
         self._resume: Checkpoint | None = None
+        # While no file at the path is open: the last write time of the file finished last
+        # and the identities read up to it. The copies rotated after it are read before the
+        # file next found at the path, however long that takes.
+        self._finished: tuple[float, frozenset[str]] | None = None
+        self._folder_mtime: int | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -294,20 +303,21 @@ class FileCollector:
         cur.offset = checkpoint.offset
         try:
             batches = self._drain(cur, finish=True)
-            since = os.fstat(cur.fh.fileno()).st_mtime
+            self._finished = (os.fstat(cur.fh.fileno()).st_mtime, frozenset({checkpoint.file_id}))
         finally:
             cur.close()
-        return batches + self._read_between(since, {checkpoint.file_id})
+        return batches
 
-    def _read_between(self, since: float, known: set[str]) -> list[Batch]:
-        """The whole copies that rotations made after the file just finished (last written at
-        ``since``; its identity in ``known``), oldest first, before the file at the path."""
-        with contextlib.suppress(*UNREADABLE):
-            now = identify_complete(self.path)
-            if now is not None:
-                known = known | {now}
+    def _read_between(self, opened: str | None = None) -> list[Batch]:
+        """The whole copies that rotations made after the file finished last (``_finished``),
+        oldest first, before the file at the path (``opened``, when it is open); each copy
+        read is remembered as finished, so that none is read twice."""
+        if self._finished is None:
+            return []
+        since, known = self._finished
+        exclude = set(known) if opened is None else {*known, opened}
         batches: list[Batch] = []
-        for file_id, paths in rotated_since(self.path, since, known):
+        for file_id, paths in rotated_since(self.path, since, exclude):
             cur = self._open_copy(file_id, paths)
             if cur is None:
                 log.warning("%s: cannot open %s", self.name, paths[0])
@@ -320,10 +330,13 @@ class FileCollector:
             )
             try:
                 batches += self._drain(cur, finish=True)
+                since = max(since, os.fstat(cur.fh.fileno()).st_mtime)
             except UNREADABLE as exc:  # the lines read before it are not to be lost with it
                 log.warning("%s: cannot read %s: %s", self.name, cur.path, exc)
             finally:
                 cur.close()
+            known = known | {file_id}
+        self._finished = (since, known)
         return batches
 
     def _copied_tail(self, cur: _Open) -> list[Batch]:
@@ -336,10 +349,10 @@ class FileCollector:
         tail.path = self.path  # the lines belong to the followed file's identity
         try:
             batches = self._drain(tail, finish=True)
-            since = os.fstat(tail.fh.fileno()).st_mtime
+            self._finished = (os.fstat(tail.fh.fileno()).st_mtime, frozenset({cur.file_id}))
         finally:
             tail.close()
-        return batches + self._read_between(since, {cur.file_id})
+        return batches
 
     def poll(self) -> list[Batch]:
         """One look at the file: the batches of lines that are new since the last look."""
@@ -364,20 +377,36 @@ class FileCollector:
                 self._current = cur = None
             elif st is None or st.st_ino != cur.inode:
                 batches += self._drain(cur, finish=True)
-                since, finished = os.fstat(cur.fh.fileno()).st_mtime, cur.file_id
+                self._finished = (os.fstat(cur.fh.fileno()).st_mtime, frozenset({cur.file_id}))
                 cur.close()
                 self._current = cur = None
                 if st is not None:
                     log.info("%s: %s was rotated: reading the new file", self.name, self.path)
-                    batches += self._read_between(since, {finished})
             else:
                 batches += self._drain(cur)
         if self._current is None:
             opened = self._open(self.path)
+            # Looked for once the file at the path is open, so that one rotated away before
+            # it was (even while the path held nothing to open) is found; and while the path
+            # holds nothing to open, each time the folder changes.
+            if opened is not None or self._folder_changed():
+                batches += self._read_between(opened.file_id if opened is not None else None)
             if opened is not None:
+                self._finished = None
                 self._current = opened
                 batches += self._drain(opened)
         return batches
+
+    def _folder_changed(self) -> bool:
+        """Whether a file was added, removed or renamed in the folder since the last look."""
+        if self._finished is None:
+            return False
+        try:
+            mtime = os.stat(self.path.parent).st_mtime_ns
+        except OSError:
+            return False
+        changed, self._folder_mtime = mtime != self._folder_mtime, mtime
+        return changed
 
     def _unchanged(self, cur: _Open, size: int) -> bool:
         """Still the same content: not cut shorter than our position, and the same first

@@ -329,19 +329,30 @@ def _commit_all(c: FileCollector, app: App) -> list[bytes]:
             return got
 
 
+def _committed(tmp_path: Path, app: App, clock: FixedClock, n: int) -> Path:
+    """access.log with ``n`` lines "a", read and committed by a follower since stopped."""
+    log = tmp_path / "access.log"
+    log.write_bytes(lines("a", n))
+    assert len(_commit_all(sync(log, app, clock), app)) == n
+    return log
+
+
+def _restarted(log: Path, app: App, clock: FixedClock) -> FileCollector:
+    """A follower started again: it resumes from the committed checkpoint."""
+    c = sync(log, app, clock)
+    c._resume = load_checkpoint(app.engine, "proxy")
+    return c
+
+
 def test_restart_after_a_rotation_while_stopped(
     tmp_path: Path, app: App, clock: FixedClock
 ) -> None:
-    log = tmp_path / "access.log"
-    log.write_bytes(lines("a", 4))
-    first = sync(log, app, clock)
-    assert len(_commit_all(first, app)) == 4
+    log = _committed(tmp_path, app, clock, 4)
     # monitord is stopped; the proxy writes on, then logrotate renames and starts afresh.
     append(log, lines("b", 3))
     log.rename(tmp_path / "access.log.1")
     log.write_bytes(lines("c", 2))
-    second = sync(log, app, clock)
-    second._resume = load_checkpoint(app.engine, "proxy")
+    second = _restarted(log, app, clock)
     assert _commit_all(second, app) == (lines("b", 3) + lines("c", 2)).splitlines()
     assert _stored_events(app) == 9
 
@@ -487,10 +498,7 @@ def test_a_copy_removed_as_it_is_opened_is_read_from_its_gz(
 def test_restart_after_two_rotations_while_stopped_reads_every_file(
     tmp_path: Path, app: App, clock: FixedClock
 ) -> None:
-    log = tmp_path / "access.log"
-    log.write_bytes(lines("a", 4))
-    first = sync(log, app, clock)
-    assert len(_commit_all(first, app)) == 4
+    log = _committed(tmp_path, app, clock, 4)
     # Stopped over two rotations (compress, delaycompress): the file read before the stop
     # is access.log.2.gz by the time monitord starts again, the next one access.log.1.
     append(log, lines("b", 3))
@@ -501,11 +509,44 @@ def test_restart_after_two_rotations_while_stopped_reads_every_file(
     one.unlink()  # as logrotate does: the .gz keeps the copy's time, the copy goes
     log.rename(one)
     log.write_bytes(lines("d", 2))
-    second = sync(log, app, clock)
-    second._resume = load_checkpoint(app.engine, "proxy")
+    second = _restarted(log, app, clock)
     got = _commit_all(second, app)
     assert got == (lines("b", 3) + lines("c", 4) + lines("d", 2)).splitlines()
     assert _stored_events(app) == 13
+
+
+def test_a_file_rotated_away_before_it_could_be_opened_is_read(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    # The log is rotated and the follower looks while the new file is still empty; by its
+    # next look (behind, or busy) that file has been written and rotated away too.
+    c = _following_a(tmp_path, app, clock, 5)
+    append(c.path, lines("b", 3))
+    _renamed(c.path, 30, b"")
+    assert read_all(c) == lines("b", 3).splitlines()
+    append(c.path, lines("c", 4))
+    _renamed(c.path, 20, lines("d", 2))
+    assert read_all(c) == (lines("c", 4) + lines("d", 2)).splitlines()
+    # Rotated twice more while it was behind, then quiet: the file between is read without
+    # waiting for a first line in the new file, and only once.
+    append(c.path, lines("e", 1))
+    _renamed(c.path, 10, lines("f", 2))
+    _renamed(c.path, 5, b"")
+    assert read_all(c) == (lines("e", 1) + lines("f", 2)).splitlines()
+    assert read_all(c) == []
+
+
+def test_a_restart_onto_an_empty_new_file_reads_the_file_rotated_after_it(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    log = _committed(tmp_path, app, clock, 4)
+    _renamed(log, 30, b"")  # monitord starts again just after a rotation
+    second = _restarted(log, app, clock)
+    assert _commit_all(second, app) == []
+    append(log, lines("b", 3))
+    _renamed(log, 20, lines("c", 2))
+    assert _commit_all(second, app) == (lines("b", 3) + lines("c", 2)).splitlines()
+    assert _stored_events(app) == 9
 
 
 async def test_inotify_wakes_the_follower_before_the_poll_interval(
