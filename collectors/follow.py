@@ -32,6 +32,7 @@ import io
 import logging
 import os
 import stat
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,13 +67,6 @@ def load_checkpoint(engine: Engine, source: str) -> Checkpoint | None:
 UNREADABLE = (OSError, EOFError)
 
 
-def identify_complete(path: Path) -> str | None:
-    """The file's identity, once its first line is complete (None before that)."""
-    with open_log(path) as fh:
-        head, complete = read_head(fh)
-    return file_identity(head) if complete else None
-
-
 def _generation(path: Path) -> int:
     """``name.2`` and ``name.2.gz``: 2, so that of two copies written in the same instant the
     one logrotate numbered lower (newer) sorts first; 0 for other names."""
@@ -80,25 +74,62 @@ def _generation(path: Path) -> int:
     return int(suffixes[1]) if len(suffixes) == 2 and suffixes[1].isdigit() else 0
 
 
-def _rotated(path: Path) -> list[tuple[float, Path]]:
-    """(last write time, file) of each file a rotation may have made of ``path``, newest
-    first; one removed while looked at is left out."""
-    found: list[tuple[float, int, Path]] = []
+class _Moved(Exception):
+    """A copy was renamed or removed while the copies were being looked at."""
+
+
+def _rotated(path: Path) -> list[tuple[float, int, Path]]:
+    """(last write time, inode, file) of each file a rotation may have made of ``path``,
+    newest first."""
+    found: list[tuple[float, int, int, Path]] = []
     for p in path.parent.glob(path.name + "[.-]*"):
         try:
             st = p.stat()
-        except OSError:
+        except FileNotFoundError as exc:
+            raise _Moved from exc
+        except OSError:  # unreadable: as if not there
             continue
         if stat.S_ISREG(st.st_mode):
-            found.append((st.st_mtime, -_generation(p), p))
+            found.append((st.st_mtime, -_generation(p), st.st_ino, p))
     found.sort(key=lambda x: (x[0], x[1]), reverse=True)
-    return [(mtime, p) for mtime, _, p in found]
+    return [(mtime, ino, p) for mtime, _, ino, p in found]
 
 
-def rotated_siblings(path: Path) -> list[Path]:
-    """Files a rotation may have made of ``path``: ``name.1``, ``name-20261120``, ``name.1.gz``
-    and the like, newest first."""
-    return [p for _, p in _rotated(path)]
+def _identify(path: Path, inode: int) -> str | None:
+    """The identity of the copy ``path`` once its first line is complete, if it is still the
+    file ``inode``."""
+    try:
+        with open_log(path) as fh:
+            if os.fstat(fh.fileno()).st_ino != inode:
+                raise _Moved
+            head, complete = read_head(fh)
+    except FileNotFoundError as exc:
+        raise _Moved from exc
+    return file_identity(head) if complete else None
+
+
+def _copies(path: Path) -> list[tuple[float, Path, str]]:
+    """(last write time, file, identity) of each rotated copy of ``path`` whose first line is
+    complete, newest first. A copy renamed or removed while looked at (logrotate moving
+    ``name.1`` to ``name.2``, or removing a copy it has gzipped) has the folder looked at
+    again, so that no copy is missed between its old name and its new."""
+    found: list[tuple[float, Path, str]] = []
+    for _ in range(5):
+        found = []
+        try:
+            for mtime, inode, p in _rotated(path):
+                try:
+                    file_id = _identify(p, inode)
+                except _Moved:
+                    raise
+                except UNREADABLE:
+                    continue
+                if file_id is not None:
+                    found.append((mtime, p, file_id))
+        except _Moved:
+            continue
+        break
+    return found
 
 
 def _plain_first(paths: list[Path]) -> list[Path]:
@@ -107,15 +138,15 @@ def _plain_first(paths: list[Path]) -> list[Path]:
 
 
 def find_copies(path: Path, file_id: str) -> list[Path]:
-    """The rotated copies of ``path`` that are the file ``file_id``, plain ones first."""
-    found: list[Path] = []
-    for candidate in _plain_first(rotated_siblings(path)):
-        try:
-            if identify_complete(candidate) == file_id:
-                found.append(candidate)
-        except UNREADABLE:
-            continue
-    return found
+    """The rotated copies of ``path`` that are the file ``file_id``, plain ones first. None
+    found is looked for again a moment later: a copy renamed while the folder was read may
+    have been in it under neither name."""
+    for wait in (0.0, 0.05, 0.2):
+        time.sleep(wait)
+        found = [p for _, p, seen in _copies(path) if seen == file_id]
+        if found:
+            return _plain_first(found)
+    return []
 
 
 def rotated_since(path: Path, since: float, known: set[str]) -> list[tuple[str, list[Path]]]:
@@ -126,13 +157,7 @@ def rotated_since(path: Path, since: float, known: set[str]) -> list[tuple[str, 
     written now, is newer."""
     older: set[str] = set()
     newer: list[tuple[str, Path]] = []
-    for mtime, p in _rotated(path):
-        try:
-            file_id = identify_complete(p)
-        except UNREADABLE:
-            continue
-        if file_id is None:
-            continue
+    for mtime, p, file_id in _copies(path):
         if mtime < since:
             older.add(file_id)
         else:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from collectors import follow
 from collectors.files import identify
 from collectors.follow import FileCollector, load_checkpoint
 from collectors.parsers.base import Batch
@@ -560,3 +561,27 @@ async def test_inotify_wakes_the_follower_before_the_poll_interval(
         append(log, lines("b", 2))
         records, _ = await take(queue, 2)  # within WAIT (1.5 s), far less than 30 s
     assert [r.data for r in records] == lines("b", 2).splitlines()
+
+
+def test_a_copy_renamed_while_the_copies_are_listed_is_found(
+    tmp_path: Path, app: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Started again after a rotation, just as logrotate shifts name.1 to name.2: the copy of
+    # the file read before is listed under the name it has just lost. It is looked for again
+    # (before, it was "gone", and the rest of it and the file after it were lost).
+    log = _committed(tmp_path, app, clock, 4)
+    append(log, lines("b", 3))
+    _renamed(log, 30, lines("c", 4))
+    one, two = tmp_path / "access.log.1", tmp_path / "access.log.2"
+    identifying = follow._identify
+
+    def shifted_first(path: Path, inode: int) -> str | None:
+        if path == one and not two.exists():
+            _shift(log)
+            log.rename(one)
+            log.write_bytes(lines("d", 2))
+        return identifying(path, inode)
+
+    monkeypatch.setattr(follow, "_identify", shifted_first)
+    got = _commit_all(_restarted(log, app, clock), app)
+    assert got == (lines("b", 3) + lines("c", 4) + lines("d", 2)).splitlines()
