@@ -12,7 +12,9 @@ What it does:
   (``squid``, rotated by copytruncate, the older copies gzipped) and a Suricata eve.json
   (``suricata``, rotated by rename), each rotated every few minutes once monitord follows it
   (no copy is removed, so that any line lost is lost by monitord);
-- appends lines to them at a steady rate: ordinary lookups and requests, the lines a resolver
+- appends lines to them at a steady rate (after the first lines of each log, holding until
+  monitord follows them all, so that a slow start on a loaded machine does not leave a short
+  soak without kills or rotations): ordinary lookups and requests, the lines a resolver
   writes after a query, DNS answers after their queries, records that give no event, a share
   of malformed lines (which must be stored as rejected), lines written in two parts, and
   lines that must raise alerts (starter-list domains looked up by a person of the roster);
@@ -528,6 +530,14 @@ class Writer(threading.Thread):
                 if due_now and not src.carry:
                     rotate(src)
                     due[i] = now + self.rng.uniform(*plan.rotate_every)
+            if not self.followed.is_set() and all(s.fed and not s.carry for s in self.sources):
+                # Held until monitord follows every log: on a loaded machine its start can
+                # take longer than a short soak's whole feed, which would leave no kill and
+                # no rotation to survive.
+                while not self.followed.wait(0.2) and not self.stop_asked.is_set():
+                    pass
+                self.started = time.monotonic() - total / plan.rate
+                due = [self.started + self.rng.uniform(*plan.rotate_every) for _ in due]
             time.sleep(max(0.0, self.TICK - (time.monotonic() - now)))
         for src in self.sources:
             self._write(src, [], True)
