@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
-import socket
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,9 +18,8 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import wrpcap
 
-from collectors.capture import CaptureError, Sniffer, iter_packets
+from collectors.capture import iter_packets
 from collectors.parsers.pcap import PARSER, pack_record
-from monitord.core.clock import SystemClock
 from monitord.core.model import EventKind, Origin, Parsed
 from tests.collectors.parsers.fixturelines import CTX, fixture_files
 from tests.conftest import FIXTURES
@@ -208,89 +203,3 @@ def test_any_bytes_parse_without_raising(frame: bytes, linktype: int) -> None:
 
 def test_a_record_without_its_header_is_rejected() -> None:
     assert PARSER.session().parse_bytes(b"\x01\x02", CTX).rejected
-
-
-def libpcap_missing() -> bool:
-    """Whether scapy cannot load libpcap, which compiles capture filters."""
-    from scapy.arch.common import compile_filter
-
-    try:
-        compile_filter("udp")
-    except ImportError:
-        return True
-    return False
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="live capture needs root or CAP_NET_RAW")
-def test_a_filter_that_cannot_be_compiled_is_one_clear_line() -> None:
-    sniffer = Sniffer("mirror", "lo", "udp and port ((", SystemClock())
-    with pytest.raises(CaptureError) as caught:
-        sniffer.open()
-    message = str(caught.value)
-    assert message.startswith("mirror: cannot capture on lo: the filter ")
-    assert "\n" not in message
-    if libpcap_missing():
-        assert "apt-get install libpcap0.8" in message
-    else:
-        assert "'udp and port (('" in message
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="live capture needs root or CAP_NET_RAW")
-@pytest.mark.skipif(
-    os.geteuid() == 0 and libpcap_missing(),
-    reason="libpcap is not installed (apt-get install libpcap0.8): capture filters need it",
-)
-async def test_live_capture_on_loopback_sees_real_queries() -> None:
-    sniffer = Sniffer(
-        "mirror",
-        "lo",
-        "udp and dst host 127.0.0.1 and dst port 53",
-        SystemClock(),
-        batch_size=1,
-        flush_interval=0.2,
-    )
-    query = bytes(DNS(id=11, rd=1, qd=DNSQR(qname="live.example.org")))
-    found: list[str] = []
-
-    async def collect() -> None:
-        async for batch in sniffer.batches():
-            session = PARSER.session()
-            for rec in batch.records:
-                parsed = session.parse_bytes(rec.data, CTX)
-                found.extend(e.domain or "" for e in parsed.events)
-            if found:
-                sniffer.stop()
-
-    task = asyncio.create_task(collect())
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        # Keep asking until the capture (which starts in its own thread) has seen it.
-        for _ in range(50):
-            s.sendto(query, ("127.0.0.1", 53))  # nothing need answer: the capture sees it
-            await asyncio.sleep(0.2)
-            if task.done():
-                break
-    await asyncio.wait_for(task, 10)
-    # Loopback shows each packet twice (out and in); a mirror port shows it once.
-    assert set(found) == {"live.example.org"}
-
-
-@pytest.mark.skipif(
-    shutil.which("setpriv") is None or os.geteuid() != 0,
-    reason="needs root and setpriv to run a capture without CAP_NET_RAW",
-)
-def test_without_cap_net_raw_one_clear_line() -> None:
-    code = (
-        "from collectors.capture import Sniffer, CaptureError\n"
-        "from monitord.core.clock import SystemClock\n"
-        "try:\n    Sniffer('mirror', 'lo', '', SystemClock()).open()\n"
-        "except CaptureError as e:\n    print(e)\n"
-    )
-    run = subprocess.run(
-        ["setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw", sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=Path(__file__).resolve().parents[3],
-    )
-    assert run.stdout.strip().startswith("mirror: capturing on lo needs the CAP_NET_RAW capability")
-    assert CaptureError.__doc__

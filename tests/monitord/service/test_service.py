@@ -16,7 +16,6 @@ import pytest
 
 from monitord.cli.main import main
 from monitord.service.initdir import init_dir
-from monitord.service.notify import SystemdNotifier
 
 ROOT = Path(__file__).resolve().parents[3]
 UNIT = ROOT / "systemd" / "monitord.service"
@@ -132,13 +131,6 @@ def test_install_refuses_an_interpreter_the_service_user_cannot_run(tmp_path: Pa
     missing = with_python(tmp_path / "nothing", "root2")
     assert missing.returncode == 1
     assert "apt-get install python3 python3-venv" in missing.stderr
-
-
-def test_notifier_does_nothing_outside_systemd() -> None:
-    quiet = SystemdNotifier({})
-    assert not quiet.active
-    assert quiet.send(READY="1") is False
-    assert SystemdNotifier({"WATCHDOG_USEC": "30000000"}).watchdog_interval == 15.0
 
 
 def test_daemon_tells_systemd_ready_watchdog_and_stopping(tmp_path: Path) -> None:

@@ -3,10 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select, text
-from sqlmodel import SQLModel
 
 from monitord.store.database import (
     SchemaError,
@@ -20,7 +17,7 @@ from monitord.store.database import (
     utc,
     verify_audit,
 )
-from monitord.store.tables import EventRow, include_name
+from monitord.store.tables import EventRow
 
 pytestmark = pytest.mark.stores
 
@@ -34,15 +31,6 @@ def test_new_store_is_created_at_head(blank_url: str, store_kind: str) -> None:
         with engine.connect() as conn:
             assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     engine.dispose()
-
-
-def test_migrations_describe_the_models(store_url: str) -> None:
-    engine = open_store(store_url)
-    with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"include_name": include_name})
-        diff = compare_metadata(context, SQLModel.metadata)
-    engine.dispose()
-    assert diff == []
 
 
 def test_a_database_behind_is_refused_with_the_fix(store_url: str) -> None:

@@ -1,0 +1,54 @@
+"""The store's tables as models: the migrations make exactly them, and what the migrations
+make beside them (the text index, partitions, trigram indexes) is told apart."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from monitord.store.database import open_store
+from monitord.store.tables import (
+    PER_DATABASE_INDEXES,
+    TEXT_INDEX,
+    EventRow,
+    include_name,
+    is_model_table,
+)
+
+
+@pytest.mark.stores
+def test_migrations_describe_the_models(store_url: str) -> None:
+    engine = open_store(store_url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"include_name": include_name})
+        diff = compare_metadata(context, SQLModel.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+@pytest.mark.parametrize(
+    ("name", "model"),
+    [
+        ("events", True),
+        ("alerts", True),
+        (TEXT_INDEX, False),
+        (f"{TEXT_INDEX}_data", False),
+        ("events_p20261119", False),
+        ("events_pending", True),  # not a day partition: no digits after events_p
+        ("ix_events_domain_trgm", False),
+    ],
+)
+def test_is_model_table(name: str, model: bool) -> None:
+    assert is_model_table(name) is model
+
+
+def test_include_name_leaves_out_only_what_the_models_cannot_say() -> None:
+    (index,) = PER_DATABASE_INDEXES
+    assert not include_name(index, "index", None)
+    assert not include_name("events_p20261119", "table", None)
+    assert include_name("events", "table", None)
+    assert include_name(None, "table", None)
+    assert include_name("events_p20261119", "column", None)
+    assert EventRow.__tablename__ in SQLModel.metadata.tables
