@@ -24,7 +24,7 @@ from typing import IO, Any
 from monitord.classify.engine import Classification, Classifier, canonical_host, url_parts
 from monitord.classify.hostindex import ListInfo, UrlEntry
 from monitord.classify.policy import Policy
-from monitord.core.categories import ALLOW, ILLEGAL
+from monitord.core.categories import ALLOW
 from monitord.core.model import Decision, Match, Person, Severity
 from monitord.settings.sections import Recipients
 
@@ -40,6 +40,8 @@ _TEXT_LINE = re.compile(r"^[ \t]*(?:\S+[ \t]+\S|$)", re.MULTILINE)
 _UNSAFE = re.compile(r'["\\\x00-\x09\x0b-\x1f\x7f\u2028\u2029]')
 _SPACE = re.compile(r"\s")
 _RANK = {s.value: s.rank for s in Severity}
+# Stands for a match's entry in a kept answer (a character no entry has).
+_SLOT = "\ue000"
 _NONE = Severity.NONE.value
 _READ = 1 << 20
 
@@ -124,7 +126,7 @@ class Explainer:
         self._decisions: dict[str, dict[str, Any]] = {}
         self._tails: dict[Any, str] = {}
         self._prefixes: dict[tuple[str, str], str] = {}
-        self._by_lid: list[tuple[str, bool, str]] | None = None
+        self._allows: frozenset[int] | None = None
         self._templates: dict[tuple[int, ...], str] = {}
         self._decision_strings: dict[str, str] = {}
 
@@ -205,87 +207,38 @@ class Explainer:
     def _domain_tail(
         self, hits: list[tuple[str, int]], kids: list[int], quote: Callable[[str], str]
     ) -> str:
-        """``tail`` for hits on domain entries only, without building Match objects. Without
-        an allow list among the hits' lists the answer depends on the lists alone, so it is
-        kept as a template with a slot for each match's entry."""
+        """``tail`` for hits on domain entries only. Without an allow list among the hits'
+        lists the answer depends on the lists alone, so it is kept as a template with a slot
+        for each match's entry; with one, the entries' lengths decide, and it is judged
+        afresh. Either way the judgement is the pipeline's own (``Classifier.judge``)."""
         table = self.classifier.index.compiled.kind_table
         key = tuple(kids)
         template = self._templates.get(key)
         if template is None:
             template = ""
-            by_lid = self._lids()
-            if not any(by_lid[lid][1] for k in kids for lid in table[k][0]):
-                marked = self._domain_tail_full(hits, kids, lambda _: "\0")
-                template = marked.replace("%", "%%").replace("\0", "%s")
+            allows = self._allow_lists()
+            if not any(lid in allows for k in kids for lid in table[k][0]):
+                marked = self._judged_tail([(_SLOT, row) for _, row in hits])
+                template = marked.replace("%", "%%").replace(f'"{_SLOT}"', "%s")
             if len(self._templates) > 100_000:
                 self._templates.clear()
             self._templates[key] = template
         if not template:
-            return self._domain_tail_full(hits, kids, quote)
+            return self._judged_tail(hits)
         slots = [quote(e) for (e, _), k in zip(hits, kids, strict=True) for _ in table[k][0]]
         return template % tuple(slots)
 
-    def _lids(self) -> list[tuple[str, bool, str]]:
-        """For each list id: its category, whether it is an allow list, its JSON prefix."""
-        if self._by_lid is None:
-            self._by_lid = [
-                (info.category, info.category == ALLOW, self._list_prefix(info))
-                for info in self.classifier.index.compiled.lists
-            ]
-        return self._by_lid
+    def _allow_lists(self) -> frozenset[int]:
+        """The ids of the allow lists in the index."""
+        if self._allows is None:
+            lists = self.classifier.index.compiled.lists
+            self._allows = frozenset(i for i, info in enumerate(lists) if info.category == ALLOW)
+        return self._allows
 
-    def _domain_tail_full(
-        self, hits: list[tuple[str, int]], kids: list[int], quote: Callable[[str], str]
-    ) -> str:
-        """The same judgement as ``Classifier.judge`` (an allow entry outweighs entries as
-        broad as itself or broader, never an illegal one), the same JSON as ``tail``."""
-        table = self.classifier.index.compiled.kind_table
-        by_lid = self._lids()
-        pairs = [(entry, table[k][0]) for (entry, _), k in zip(hits, kids, strict=True)]
-        depth = max(
-            (len(e) for e, lids in pairs for lid in lids if by_lid[lid][1]),
-            default=-1,
-        )
-        matches: list[str] = []
-        allowed: list[str] = []
-        cats: list[str] = []
-        sums: dict[str, int] = {}
-        for entry, lids in pairs:
-            quoted = quote(entry)
-            for lid in lids:
-                category, allow, prefix = by_lid[lid]
-                frag = f'{prefix}{quoted},"score":0,"allow":{"true" if allow else "false"}}}'
-                matches.append(frag)
-                sums[category] = sums.get(category, 0) + 1
-                if allow:
-                    allowed.append(frag)
-                elif category not in cats and (category in ILLEGAL or len(entry) > depth):
-                    cats.append(category)
-        if not matches:
-            return ""
-        decisions = ",".join(self._decision_json(cat) for cat in cats)
-        severity = max(
-            (self.decision(cat)["severity"] for cat in cats),
-            key=_RANK.__getitem__,
-            default=_NONE,
-        )
-        totals = ",".join(f'"{cat}":{{"matches":{n},"score":0}}' for cat, n in sums.items())
-        names = ",".join(f'"{cat}"' for cat in cats)
-        return (
-            f'"categories":[{names}],"matches":[{",".join(matches)}],'
-            f'"allowed_by":[{",".join(allowed)}],"totals":{{{totals}}},'
-            f'"decisions":[{decisions}],"severity":"{severity}"}}'
-        )
-
-    def _list_prefix(self, info: ListInfo) -> str:
-        head = {
-            "category": info.category,
-            "list": info.name,
-            "version": info.version,
-            "sha256": info.sha256[:12] if info.sha256 else None,
-            "imported_at": info.imported_at,
-        }
-        return _dumps(head)[:-1] + ',"entry":'
+    def _judged_tail(self, hits: list[tuple[str, int]]) -> str:
+        """``tail`` for domain hits as the pipeline judges them; empty for no match."""
+        c = self.classifier.judge(self.classifier.index.assemble(hits))
+        return self.tail(c) if c.matches else ""
 
     def _match_json(self, m: Match) -> str:
         key = (m.list_name, m.category)
@@ -487,8 +440,8 @@ def _canonical_hosts(found: list[str]) -> tuple[list[str], bool]:
 
 
 def _chunks(source: IO[bytes]) -> Iterator[str]:
-    """Whole lines, a few MB at a time, decoded (bad UTF-8 replaced), without the final
-    newline; a CR before a newline is dropped."""
+    """Whole lines, read a MiB (``_READ``) at a time, decoded (bad UTF-8 replaced), without
+    the final newline; a CR before a newline is dropped."""
     rest = b""
     while True:
         data = source.read(_READ)
