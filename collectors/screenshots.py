@@ -73,8 +73,3 @@ def read_screenshot(base: Path, name: str, digest: str) -> bytes:
     if len(data) > MAX_SCREENSHOT:
         raise ScreenshotError(f"screenshot {name[:80]!r} is larger than 20 MiB")
     return data
-
-
-def store_screenshot(base: Path, name: str, digest: str, evidence: Path) -> Path:
-    """The screenshot a report in ``base`` names, checked and kept as evidence."""
-    return store_blob(read_screenshot(base, name, digest), digest, evidence)

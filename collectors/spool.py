@@ -87,15 +87,6 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-def is_ready(path: Path) -> bool:
-    """A finished report file: a regular file (not a link) with a report file's name."""
-    try:
-        mode = path.lstat().st_mode
-    except OSError:
-        return False
-    return is_candidate(path.name) and stat.S_ISREG(mode)
-
-
 @contextlib.contextmanager
 def open_report(path: Path) -> Iterator[io.BufferedReader]:
     """A report file opened without following a link, checked to be a regular file no

@@ -41,7 +41,6 @@ OTHER_COLOUR = "#c7c7c7"
 HEAT = LinearSegmentedColormap.from_list("monitord_heat", ["#f7f7f7", "#fdd49e", "#d7301f"])
 WIDTH_IN = 6.0
 DPI = 120  # 720 pixels wide
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _figure(height: float) -> Figure:

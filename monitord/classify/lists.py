@@ -32,7 +32,6 @@ from monitord.core.paths import DEFAULTS
 from monitord.store.database import audit, inserted_id, table_of
 from monitord.store.tables import ListVersionRow
 
-FORMATS = ("ut1", "domains", "urls")
 # The lists the project writes itself, used with every imported list.
 STARTER_LISTS = DEFAULTS / "lists"
 INDEX_GLOB = "index-*.mdi"

@@ -158,14 +158,6 @@ def private_workdir(parent: Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def others_can_read(path: Path) -> bool:
-    """Whether a user other than the owner and its group could read ``path``."""
-    try:
-        return bool(path.stat().st_mode & stat.S_IROTH)
-    except OSError:
-        return False
-
-
 @dataclass(frozen=True, slots=True)
 class Owner:
     """The account whose files the service's are: the service user and its group."""

@@ -118,9 +118,6 @@ class Lists(Section):
     watch_interval: Duration = timedelta(seconds=30)
 
 
-LIST_FORMATS = ("ut1", "domains", "urls", "hosts", "e2guardian")
-
-
 class ListSource(Section):
     """One source ``lists update`` fetches: a UT1 archive or tree, or one list file."""
 

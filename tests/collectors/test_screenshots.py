@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.screenshots import ScreenshotError, safe_relative, store_blob, store_screenshot
+from collectors.screenshots import ScreenshotError, read_screenshot, safe_relative, store_blob
 
 
 def test_blob_kept_under_its_hash_once(tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_names_that_lead_outside_are_refused(tmp_path: Path, name: str) -> None:
 def test_store_screenshot_from_the_spool(tmp_path: Path) -> None:
     (tmp_path / "s.png").write_bytes(b"png")
     digest = hashlib.sha256(b"png").hexdigest()
-    kept = store_screenshot(tmp_path, "s.png", digest, tmp_path / "evidence")
-    assert kept.read_bytes() == b"png"
+    data = read_screenshot(tmp_path, "s.png", digest)
+    assert store_blob(data, digest, tmp_path / "evidence").read_bytes() == b"png"
     with pytest.raises(ScreenshotError, match="No such file"):
-        store_screenshot(tmp_path, "missing.png", digest, tmp_path / "evidence")
+        read_screenshot(tmp_path, "missing.png", digest)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from collectors.parsers.agent import PARSER
 from collectors.parsers.base import Parser
-from collectors.spool import SpoolCollector, SpoolFileError, is_ready, malformed, read_records
+from collectors.spool import SpoolCollector, SpoolFileError, is_candidate, malformed, read_records
 from monitord.core.clock import FixedClock
 from monitord.service.app import App
 from monitord.store.database import table_of
@@ -191,7 +191,7 @@ async def test_screenshots_past_the_agents_quota_are_not_kept(
 def test_what_counts_as_a_finished_report_file(tmp_path: Path) -> None:
     for name in ("a.jsonl", ".a.jsonl", "a.jsonl.tmp", "a.json", "a.jsonl.part"):
         (tmp_path / name).write_text(report(1) + "\n")
-    assert [p.name for p in tmp_path.iterdir() if is_ready(p)] == ["a.jsonl"]
+    assert [p.name for p in tmp_path.iterdir() if is_candidate(p.name)] == ["a.jsonl"]
     (tmp_path / "b.jsonl").write_text('{"schema": "other/1"}\n')
     assert malformed(tmp_path / "b.jsonl") == "line 1: not a monitord.agent/1 report"
     (tmp_path / "c.jsonl").write_text("\n\n")
@@ -267,7 +267,6 @@ async def test_a_report_file_swapped_for_a_link_is_not_followed(
     (folder / "a.jsonl").symlink_to(outside)
     collector = spool(tmp_path, app, clock)
     assert collector.waiting() == [folder / "a.jsonl"]  # looked at, as anything named so
-    assert is_ready(folder / "a.jsonl") is False
     with pytest.raises(SpoolFileError, match="a symbolic link"):
         list(read_records(folder / "a.jsonl", "agents", 0, clock.now()))
     await run_until_idle(collector, app)
