@@ -1,8 +1,8 @@
 """The ``pcap`` format: captured packets, from a pcap or pcapng file or a live capture.
 
-Each raw record is one packet: an 12-byte header (capture time as a double, link type as an
-unsigned int, little-endian) and the frame as captured. The session turns packets into events
-with the fast-path dissector of ``collectors.parsers.packets``:
+Each raw record is one packet: a 12-byte header (``HEADER``: capture time as a double, link
+type as an unsigned int, little-endian) and the frame as captured. The session turns packets
+into events with the fast-path dissector of ``collectors.parsers.packets``:
 
 - a DNS query is a DNS event from its client; its response enriches it (the response code,
   and ``blocked`` when the answer is the sinkhole 0.0.0.0 or ::);

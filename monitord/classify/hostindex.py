@@ -3,9 +3,10 @@ list, as a sorted array of 64-bit hashes, written once when lists are imported a
 memory-mapped when monitord starts.
 
 Why this shape: the full UT1 release has about 4.6 million adult domains, and a dict of
-strings holding them takes several hundred MB. Here a host costs 16 bytes of arrays (its hash
-and a payload word) plus its name in a blob that is only read to confirm a hit, and a lookup
-is a bucket read and one or two key reads, which numpy does for a whole batch at once.
+strings holding them takes several hundred MB. Here a host costs 14 bytes of arrays (its hash,
+the number of its kind and where its name starts; 16 with more than 65,536 kinds) plus its
+name in a blob that is only read to confirm a hit, and a lookup is a bucket read and one or
+two key reads, which numpy does for a whole batch at once.
 
 Hash: ``h(s) = sum(s[k] * B**k) mod 2**64`` over the bytes of the canonical host, ``B`` odd.
 Since ``B`` is odd it is invertible modulo 2**64, so the hash of every label suffix of every
@@ -15,12 +16,16 @@ time, never a wrong match, and the explanation names the stored entry.
 
 File layout (little-endian, sections 8-byte aligned):
 
-    b"MONIDX02"                 magic and format version
-    u64                         length of the JSON header
-    JSON header                 lists, tag sets, URL entries, expressions, counts, offsets
+    b"MONIDX02"                 magic and format version (``MAGIC``)
+    u64                         length of the JSON header, its padding included
+    JSON header                 n, bucket_bits (b), kind_type, lists, kinds, URL entries,
+                                expressions, entries; padded with spaces
     keys     u64[n]             the hash of each distinct host, sorted
-    payload  u64[n]             blob offset (32 bits) | name length (8) | tag set (23) | URL bit
     buckets  u32[2**b + 1]      index of the first key whose top b bits are >= the bucket
+    kinds    u16[n] or u32[n]   each row's kind (kind_type): which lists the name is in and
+                                whether it has URL entries; kind i < len(lists) is list i
+                                alone, the others are the header's ``kinds`` in order
+    offsets  u32[n]             where each row's name starts in the blob
     blob     bytes              the host names, newline-terminated
 """
 

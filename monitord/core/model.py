@@ -54,8 +54,10 @@ _SEVERITY_RANK = {
 class Origin:
     """Where a raw record came from, exactly enough to find its bytes again.
 
-    ``file_id`` identifies the file by content (a hash of its first line) so that the same log
-    read live, then backfilled from its rotated ``.gz`` copy, gives the same origin.
+    ``file_id`` identifies the file by content (a hash of its first line, or of its ``#``
+    header lines through the first that is not one: ``collectors.files.read_head``) so that
+    the same log read live, then backfilled from its rotated ``.gz`` copy, gives the same
+    origin.
     ``offset`` is the byte offset of the record in the uncompressed stream, or a packet index.
 
     A record's events are identified by what was read, never by the name of the source that

@@ -203,3 +203,12 @@ def test_any_bytes_parse_without_raising(frame: bytes, linktype: int) -> None:
 
 def test_a_record_without_its_header_is_rejected() -> None:
     assert PARSER.session().parse_bytes(b"\x01\x02", CTX).rejected
+
+
+def test_the_record_header_is_as_documented() -> None:
+    from collectors.parsers import pcap
+
+    assert pcap.HEADER.size == 12
+    assert pcap.__doc__ is not None
+    assert "a 12-byte header" in pcap.__doc__
+    assert pcap.HEADER.unpack(pack_record(1.5, 1, b"")) == (1.5, 1)

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import json
 import random
 import string
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from monitord.classify import hostindex
 from monitord.classify.hostindex import (
+    MAGIC,
     HostIndex,
     IndexBuilder,
     IndexFileError,
@@ -111,6 +115,38 @@ def test_file_round_trip_and_mapping(tmp_path: Path) -> None:
     assert ix.urls["casino.example"][0].path == "/poker room"
     assert ix.expression_matches("bet365.com/") == [("^bet[0-9]+\\.", 0)]
     assert not (tmp_path / "index.mdi.tmp").exists()
+
+
+def test_the_file_is_laid_out_as_the_module_says(tmp_path: Path) -> None:
+    """The layout in ``monitord.classify.hostindex``'s docstring, read back from a file."""
+    assert hostindex.__doc__ is not None
+    assert f'b"{MAGIC.decode()}"' in hostindex.__doc__
+    b = IndexBuilder()
+    lid = b.list_id(ListInfo("ut1/gambling", "gambling"))
+    names = ["bet365.com", "casino.example", "www.skybet.com"]
+    b.add_hosts(lid, names)
+    raw = b.write(tmp_path / "index.mdi").read_bytes()
+    assert raw[:8] == MAGIC
+    size = int.from_bytes(raw[8:16], "little")
+    assert (16 + size) % 8 == 0  # the header padded: every section 8-byte aligned
+    header = json.loads(raw[16 : 16 + size])
+    n, bits = header["n"], header["bucket_bits"]
+    at = 16 + size
+    keys = np.frombuffer(raw, "<u8", n, at)
+    assert list(keys) == sorted(keys)  # keys u64[n], sorted
+    at += 8 * n
+    buckets = np.frombuffer(raw, "<u4", (1 << bits) + 1, at)  # buckets u32[2**b + 1]
+    assert buckets[-1] == n
+    at += buckets.nbytes + (-buckets.nbytes % 8)
+    kinds = np.frombuffer(raw, header["kind_type"], n, at)  # kinds u16[n] or u32[n]
+    assert header["kind_type"] in ("<u2", "<u4")
+    assert set(kinds.tolist()) == {lid}  # one list alone: kind i is list i
+    at += kinds.nbytes + (-kinds.nbytes % 8)
+    offsets = np.frombuffer(raw, "<u4", n, at)  # offsets u32[n] into the blob
+    at += offsets.nbytes + (-offsets.nbytes % 8)
+    blob = raw[at:]
+    assert sorted(blob.decode().splitlines()) == sorted(names)  # newline-terminated names
+    assert sorted(blob[o:].split(b"\n", 1)[0].decode() for o in offsets) == sorted(names)
 
 
 def test_not_an_index(tmp_path: Path) -> None:
