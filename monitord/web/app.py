@@ -17,7 +17,7 @@ from monitord.settings.config import Config
 from monitord.web import api, enrol, health, lookup, pages, reports
 from monitord.web.context import Console
 from monitord.web.gate import Gate
-from monitord.web.headers import SecurityHeaders
+from monitord.web.headers import BodyLimit, SecurityHeaders
 from monitord.web.render import Pages
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -52,7 +52,7 @@ def make_app(cfg: Config, engine: Engine, clock: Clock) -> Starlette:
             *reports.ROUTES,
             Mount("/static", StaticFiles(directory=STATIC)),
         ],
-        middleware=[Middleware(SecurityHeaders, https=secure)],
+        middleware=[Middleware(SecurityHeaders, https=secure), Middleware(BodyLimit)],
     )
     app.state.console = state
     return app
