@@ -55,7 +55,9 @@ def submit(browser: WebDriver, button: WebElement) -> None:
     """Click and wait for the page that comes back."""
     page = browser.find_element(By.TAG_NAME, "html")
     button.click()
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
+    wait = WebDriverWait(browser, 30)
+    wait.until(expected_conditions.staleness_of(page))
+    wait.until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
 def press(browser: WebDriver, label: str) -> None:
