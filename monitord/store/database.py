@@ -262,12 +262,30 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
+def _left_out(table: Table, row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The model's defaults of the columns ``row`` leaves out, as an INSERT would give them;
+    None when one of them is not a plain value."""
+    defaults: dict[str, Any] = {}
+    for column in table.columns:
+        if column.name in row or column.default is None:
+            continue
+        if not column.default.is_scalar:
+            return None
+        defaults[column.name] = column.default.arg  # type: ignore[attr-defined]
+    return defaults
+
+
 def _sqlite_bulk(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
     """INSERT OR IGNORE straight through the driver: the hot path of ingest, where
-    SQLAlchemy's per-row processing would cost more than SQLite's own work."""
+    SQLAlchemy's per-row processing would cost more than SQLite's own work. The columns the
+    rows leave out take their model's defaults (OR IGNORE would drop a row short of one)."""
     columns = list(rows[0])
-    quoted = ", ".join('"' + c + '"' for c in columns)
-    marks = ", ".join("?" * len(columns))
+    defaults = _left_out(table, rows[0])
+    if defaults is None:
+        done = conn.execute(sqlite.insert(table).on_conflict_do_nothing(), list(rows))
+        return max(done.rowcount, 0)
+    quoted = ", ".join('"' + c + '"' for c in [*columns, *defaults])
+    marks = ", ".join("?" * (len(columns) + len(defaults)))
     sql = f'INSERT OR IGNORE INTO "{table.name}" ({quoted}) VALUES ({marks})'
     stamps = [
         i
@@ -293,6 +311,9 @@ def _sqlite_bulk(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any
                         written = text[stamp] = _sqlite_value(stamp)
                     row[i] = written
             params[k] = row
+    if defaults:
+        extra = tuple(_sqlite_value(v) for v in defaults.values())
+        params = [(*row, *extra) for row in params]
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     cursor.executemany(sql, params)
     # The rows this statement added (ignored ones count 0): unlike the connection's
@@ -330,17 +351,24 @@ def _pg_value(value: Any) -> Any:
     return value
 
 
-def _pg_copy(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def _pg_copy(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> bool:
     """COPY rows into ``table`` in the connection's transaction: PostgreSQL's fastest way in
-    (a partitioned table sends each row to its day's partition)."""
+    (a partitioned table sends each row to its day's partition). A column the rows leave
+    out takes its model's default, as an INSERT would give it; False (nothing copied) when
+    such a default is not a plain value."""
     columns = list(rows[0])
-    quoted = ", ".join('"' + c + '"' for c in columns)
+    defaults = _left_out(table, rows[0])
+    if defaults is None:
+        return False
+    quoted = ", ".join('"' + c + '"' for c in [*columns, *defaults])
+    extra = [_pg_value(v) for v in defaults.values()]
     driver = conn.connection.dbapi_connection
     assert driver is not None
     cursor = driver.cursor()
     with cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:  # type: ignore[attr-defined]
         for row in rows:
-            copy.write_row([_pg_value(row[c]) for c in columns])
+            copy.write_row([*(_pg_value(row[c]) for c in columns), *extra])
+    return True
 
 
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -359,7 +387,8 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, An
                 return 0
             # The events not stored yet are the ones added (a school's events come from its
             # own daemon alone): they are copied in, with no conflict to look for.
-            _pg_copy(conn, table, rows)
+            if not _pg_copy(conn, table, rows):
+                conn.execute(postgresql.insert(table).on_conflict_do_nothing(), list(rows))
             return len(rows)
         # The rows added are the rows returned: executemany's rowcount is not reliable here.
         key = next(iter(table.primary_key.columns))

@@ -150,6 +150,21 @@ def test_batched_events_keep_their_instant_bytes_and_empty_fields(store_url: str
     ]
 
 
+def test_columns_a_batch_leaves_out_take_their_defaults(store_url: str) -> None:
+    engine = open_store(store_url)
+    et = table_of(EventRow)
+    rows = [event_row(n, T0 + timedelta(minutes=n)) for n in range(3)]
+    for r in rows:
+        for name in ("site_id", "blocked", "attribution", "severity"):
+            del r[name]
+    with engine.begin() as conn:
+        assert insert_ignore(conn, et, rows) == 3
+    with engine.connect() as conn:
+        got = conn.execute(select(et.c.site_id, et.c.blocked, et.c.attribution, et.c.severity))
+        assert set(got) == {("default", False, "unattributed", "none")}
+    engine.dispose()
+
+
 def test_sizes_and_offsets_past_two_gib_are_kept(store_url: str) -> None:
     engine = open_store(store_url)
     et = table_of(EventRow)
