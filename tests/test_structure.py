@@ -22,7 +22,6 @@ PENDING = frozenset(
         "monitord/web/casefile.py",
         "monitord/web/context.py",
         "monitord/web/gate.py",
-        "monitord/web/headers.py",
         "monitord/web/render.py",
         "monitord/web/roles.py",
     }
