@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterator
 
 
 def _posix_classes(pattern: str) -> str:
@@ -48,32 +49,11 @@ def alternatives(pattern: str) -> list[str]:
     if re.search(r"\\[1-9]", pattern):
         return [pattern]
     parts: list[str] = []
-    depth = 0
     start = 0
-    i = 0
-    in_class = False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            if c == "]":
-                in_class = False
-        elif c == "[":
-            in_class = True
-            if pattern[i + 1 : i + 2] == "^":
-                i += 1
-            if pattern[i + 1 : i + 2] == "]":
-                i += 1
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
+    for i, c, depth in _structure(pattern):
+        if c == "|" and depth == 0:
             parts.append(pattern[start:i])
             start = i + 1
-        i += 1
     parts.append(pattern[start:])
     if len(parts) == 1:
         inner = _outer_group(pattern)
@@ -85,6 +65,15 @@ def _outer_group(pattern: str) -> str | None:
     """The inside of a plain group that spans the whole pattern, or None."""
     if not (pattern.startswith("(") and pattern.endswith(")")) or pattern.startswith("(?"):
         return None
+    for i, c, depth in _structure(pattern):
+        if c == ")" and depth == 0 and i != len(pattern) - 1:
+            return None
+    return pattern[1:-1]
+
+
+def _structure(pattern: str) -> Iterator[tuple[int, str, int]]:
+    """The grouping characters of a pattern (``(``, ``)`` and ``|``) outside escapes and
+    bracket classes, each with its index and the group depth once it is read."""
     depth = 0
     i = 0
     in_class = False
@@ -102,11 +91,7 @@ def _outer_group(pattern: str) -> str | None:
                 i += 1
             if pattern[i + 1 : i + 2] == "]":
                 i += 1
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0 and i != len(pattern) - 1:
-                return None
+        elif c in "()|":
+            depth += 1 if c == "(" else -1 if c == ")" else 0
+            yield i, c, depth
         i += 1
-    return pattern[1:-1]
