@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
+from monitord.core.model import Severity
 from monitord.store.database import audit, mine, table_of, utc
 from monitord.store.tables import AlertEventRow, AlertRow, AuditRow, EventRow, MatchRow, PersonRow
 
@@ -355,23 +356,18 @@ def escalate(
     if not reason.strip():
         raise CaseError('escalate needs a --reason "..." (it is kept in the audit trail)')
     at = table_of(AlertRow)
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(at.c.severity).where(mine(conn, at.c.site_id), at.c.id == alert_id)
-        ).first()
-    if row is None:
-        raise CaseError(f"no alert {alert_id}")
-    before = str(row.severity)
-    rank = ("none", "low", "medium", "high", "critical")
-    if rank.index(severity) <= rank.index(before):
-        raise CaseError(f"alert {alert_id} is already {before}: escalate raises, never lowers")
-    detail = {"from": before, "to": severity, "reason": reason}
     with engine.begin() as conn:
-        status = conn.execute(
-            select(at.c.status).where(mine(conn, at.c.site_id), at.c.id == alert_id)
-        ).scalar()
-        if status == "closed":
+        row = conn.execute(
+            select(at.c.severity, at.c.status).where(mine(conn, at.c.site_id), at.c.id == alert_id)
+        ).first()
+        if row is None:
+            raise CaseError(f"no alert {alert_id}")
+        before = str(row.severity)
+        if Severity(severity).rank <= Severity(before).rank:
+            raise CaseError(f"alert {alert_id} is already {before}: escalate raises, never lowers")
+        if row.status == "closed":
             raise CaseError(f"alert {alert_id} is closed")
+        detail = {"from": before, "to": severity, "reason": reason}
         conn.execute(
             update(at).where(at.c.id == alert_id).values(severity=severity, updated_at=now)
         )
