@@ -86,6 +86,8 @@ FRAME_NAMES = {
     "media": "asking for pictures or videos",
     "endorse": "endorsing or joining",
 }
+# Frames a lesson never uses of its subject: the pupil's own intent or purchase.
+UNTAUGHT = frozenset({"intent", "acquire"})
 # Frames that lift even a weak word: hiding it, or aiming it at oneself.
 LIFT_WEAK = frozenset({"conceal", "self"})
 _RANK = {EXPLICIT: 4, STRONG: 3, ACT: 2, WEAK: 1, BENIGN: 0, SUPPORT: 0, SIGNAL: 2}
@@ -357,7 +359,9 @@ class TextJudge:
                 f"{_q(frame.entry.phrase)} frames it ({FRAME_NAMES[frame.entry.kind]}) "
                 f"joined to {_q(act.entry.phrase)}: +{FRAME_BONUS}"
             )
-        if lesson_context and total > 0:
+        # A pupil's own plan or purchase is no lesson ("ill stab him tomorrow at school").
+        planned = joined is not None and joined[0].entry.kind in UNTAUGHT
+        if lesson_context and total > 0 and not planned:
             total -= EDUCATION_OFF
             reasons.append(f"lesson or homework context: -{EDUCATION_OFF}")
         limit = self._limit(cat, band, kind)
@@ -481,7 +485,12 @@ def _with_joins(hits: list[Hit]) -> list[Hit]:
             e.kind if signal else "",
             e.native,
         )
-        out.append(Hit(entry, bh.first, bh.last))
+        # A join that marks help spans both its parts, so that the harm it names inside it
+        # ("talk to someone about" ... "feeling suicidal") does not hide it.
+        if e.kind == SUPPORT:
+            out.append(Hit(entry, min(h.first for h in pair), max(h.last for h in pair)))
+        else:
+            out.append(Hit(entry, bh.first, bh.last))
     return out
 
 

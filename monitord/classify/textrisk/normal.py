@@ -188,15 +188,43 @@ TEXTSPEAK: dict[str, str] = {
     "yrs": "years",
     "yo": "years old",
 }
-_SPEAK = frozenset(TEXTSPEAK)
+# Words a child puts inside a phrase without changing what it says ("whats even the point",
+# "i literally want to disappear", "kms fr"): the extra reading leaves them out.
+FILLERS = frozenset(
+    {
+        "even",
+        "just",
+        "really",
+        "literally",
+        "actually",
+        "honestly",
+        "seriously",
+        "genuinely",
+        "basically",
+        "totally",
+        "lowkey",
+        "highkey",
+        "deadass",
+        "kinda",
+        "fr",
+        "frfr",
+        "tbh",
+        "ngl",
+        "rn",
+        "lol",
+        "lmao",
+        "like",
+    }
+)
+_SPEAK = frozenset(TEXTSPEAK) | FILLERS
 
 
 def _spoken(reading: str) -> str | None:
     words = reading.split()
     if _SPEAK.isdisjoint(words):
         return None
-    out = " ".join(TEXTSPEAK.get(w, w) for w in words)
-    return out if out != reading else None
+    out = " ".join(t for w in words if (t := TEXTSPEAK.get(w, "" if w in FILLERS else w)))
+    return out if out and out != reading else None
 
 
 # Short texts come again and again (window titles, "ok", a class's searches): their readings
@@ -206,7 +234,8 @@ _KEPT_CHARS = 200
 
 def readings(text: str) -> tuple[str, ...]:
     """Every reading of ``text`` a lexicon is matched against, the canonical one first: lower
-    case words separated by single spaces; text-speak spelt out is one more reading."""
+    case words separated by single spaces; text-speak spelt out, with the fillers left out, is one
+    more reading."""
     return _kept_readings(text) if len(text) <= _KEPT_CHARS else _all_readings(text)
 
 

@@ -88,6 +88,29 @@ def test_a_lesson_open_beside_a_search_lowers_topic_words_not_intent(judge: Text
     assert judge.judge("i want to kill myself", lesson=lesson).categories == ("suicide",)
 
 
+def test_school_named_in_a_plan_or_purchase_is_no_lesson(judge: TextJudge) -> None:
+    assert judge.judge("o sa-l omor maine la scoala", TYPED).categories == ("violence",)
+    assert judge.judge("knife crime assembly at school today", TYPED).categories == ()
+
+
+def test_help_asked_about_a_harm_is_marked_as_help(judge: TextJudge) -> None:
+    v = judge.judge("how do i talk to someone about feeling suicidal")
+    assert v.support == ("suicide",)
+
+
+def test_requests_in_the_other_languages_join_across_the_words_between(
+    judge: TextJudge,
+) -> None:
+    # "don't tell your family, and send me your picture": the Arabic "and" and "to me"
+    assert judge.judge("لا تخبر اهلك وارسل لي صورتك", TYPED).categories == ("grooming",)
+    assert judge.judge("nu le spune parintilor, trimite-mi o poza", TYPED).categories == (
+        "grooming",
+    )
+    # a harmless secret and a photo of homework stay harmless
+    assert judge.judge("nie mów mamie, to niespodzianka na urodziny", TYPED).categories == ()
+    assert judge.judge("mandame la foto de los deberes", TYPED).categories == ()
+
+
 def test_a_window_title_needs_more_than_a_search(judge: TextJudge) -> None:
     assert judge.judge("suicide", TITLE).categories == ()
     assert "suicide" in judge.judge("how to kill yourself painlessly", TITLE).categories

@@ -13,6 +13,15 @@ def test_plain_lower_case_ascii_reads_as_itself() -> None:
     assert readings("How  to draw a Cat") == ("how to draw a cat",)
 
 
+def test_fillers_inside_a_phrase_are_left_out_of_the_extra_reading() -> None:
+    assert readings("whats even the point") == ("whats even the point", "whats the point")
+    assert readings("i literally wanna die fr") == (
+        "i literally wanna die fr",
+        "i want to die",
+    )
+    assert readings("lol") == ("lol",)
+
+
 def test_disguises_read_as_the_textnorm_readings() -> None:
     for text in ("K I L L myself", "su1c1de", "$elf h@rm", "diiiie", "s.e.w.e.r.s.l.i.d.e"):
         assert readings(text) == variants(text)
