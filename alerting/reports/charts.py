@@ -1,6 +1,6 @@
 """The digest's and the governors' report's charts, drawn with matplotlib's Agg renderer into
-PNG bytes: no display, no pyplot state shared between threads, the same picture for the same
-numbers.
+PNG bytes (or SVG for the console's pages): no display, no pyplot state shared between
+threads, the same picture for the same numbers.
 
 Every chart is sized for a phone (about 720 pixels wide) and carries its numbers in the
 plain-text part too, for mail clients that show no images.
@@ -9,7 +9,10 @@ plain-text part too, for mail clients that show no images.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping, Sequence
+from typing import Literal
+from xml.etree import ElementTree
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap
@@ -41,6 +44,11 @@ OTHER_COLOUR = "#c7c7c7"
 HEAT = LinearSegmentedColormap.from_list("monitord_heat", ["#f7f7f7", "#fdd49e", "#d7301f"])
 WIDTH_IN = 6.0
 DPI = 120  # 720 pixels wide
+Format = Literal["png", "svg"]
+SVG = "http://www.w3.org/2000/svg"
+XLINK = "http://www.w3.org/1999/xlink"
+ElementTree.register_namespace("", SVG)
+ElementTree.register_namespace("xlink", XLINK)
 
 
 def _figure(height: float) -> Figure:
@@ -49,11 +57,51 @@ def _figure(height: float) -> Figure:
     return fig
 
 
-def _png(fig: Figure, dpi: int = DPI) -> bytes:
+def _save(fig: Figure, dpi: int = DPI, fmt: Format = "png") -> bytes:
     buf = io.BytesIO()
     # No software or date stamp: the same numbers give the same bytes.
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    stamp = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+    fig.savefig(buf, format=fmt, dpi=dpi, metadata=stamp)
     return buf.getvalue()
+
+
+_URL = re.compile(r"url\(#([^)]+)\)")
+
+
+def inline_svg(svg: bytes, prefix: str, title: str) -> str:
+    """A chart drawn as SVG made fit to sit inside a page whose Content-Security-Policy
+    allows no inline style: every ``style`` attribute becomes the presentation attributes it
+    sets, the stylesheet and metadata go, ids take ``prefix`` (several charts share a page),
+    and the picture scales to its box and is announced to screen readers by ``title``."""
+    root = ElementTree.fromstring(svg)  # matplotlib's own output, never outside input
+    for parent in root.iter():
+        for child in list(parent):
+            if child.tag in (f"{{{SVG}}}metadata", f"{{{SVG}}}style"):
+                parent.remove(child)
+    href = f"{{{XLINK}}}href"
+    for el in root.iter():
+        for declaration in el.attrib.pop("style", "").split(";"):
+            name, _, value = declaration.partition(":")
+            if name.strip() and value.strip():
+                el.set(name.strip(), value.strip())
+        for key, value in el.attrib.items():
+            if key == "id":
+                el.set(key, f"{prefix}-{value}")
+            elif key == href and value.startswith("#"):
+                el.set(key, f"#{prefix}-{value[1:]}")
+            elif "url(#" in value:
+                el.set(key, _URL.sub(lambda m: f"url(#{prefix}-{m.group(1)})", value))
+    for size in ("width", "height"):
+        root.attrib.pop(size, None)
+    # What the dropped stylesheet set for every element, inherited from the root instead.
+    root.set("stroke-linejoin", "round")
+    root.set("stroke-linecap", "butt")
+    root.set("role", "img")
+    root.set("aria-label", title)
+    heading = ElementTree.Element(f"{{{SVG}}}title")
+    heading.text = title
+    root.insert(0, heading)
+    return ElementTree.tostring(root, encoding="unicode")
 
 
 def _style(ax: object) -> None:
@@ -66,12 +114,12 @@ def _style(ax: object) -> None:
     ax.yaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
 
 
-def _no_data(fig: Figure, title: str, message: str, dpi: int = DPI) -> bytes:
+def _no_data(fig: Figure, title: str, message: str, dpi: int = DPI, fmt: Format = "png") -> bytes:
     ax = fig.add_subplot()
     ax.set_axis_off()
     ax.set_title(title, fontsize=11, loc="left")
     ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=10, color="#555555")
-    return _png(fig, dpi)
+    return _save(fig, dpi, fmt)
 
 
 def top_series(
@@ -101,6 +149,7 @@ def stacked_bars(
     empty: str = "No alerts",
     height: float = 3.2,
     dpi: int = DPI,
+    fmt: Format = "png",
 ) -> bytes:
     """Bars for each label, stacked by series (categories, or severities with ``colours``)."""
     if colours is not None:
@@ -110,7 +159,7 @@ def stacked_bars(
         stacks = top_series(series)
     fig = _figure(height + 0.22 * ((len(stacks) + 3) // 4))
     if not stacks:
-        return _no_data(fig, title, empty, dpi)
+        return _no_data(fig, title, empty, dpi, fmt)
     ax = fig.add_subplot()
     x = list(range(len(labels)))
     bottom = [0] * len(labels)
@@ -138,17 +187,22 @@ def stacked_bars(
         columnspacing=1.0,
     )
     fig.tight_layout()
-    return _png(fig, dpi)
+    return _save(fig, dpi, fmt)
 
 
 def heat_map(
-    title: str, grid: Sequence[Sequence[int]], day_labels: Sequence[str], *, dpi: int = DPI
+    title: str,
+    grid: Sequence[Sequence[int]],
+    day_labels: Sequence[str],
+    *,
+    dpi: int = DPI,
+    fmt: Format = "png",
 ) -> bytes:
     """Seven rows (days) of 24 hours, shaded by count; the count is written in each cell that
     has one."""
     fig = _figure(3.3)
     if not any(any(row) for row in grid):
-        return _no_data(fig, title, "No flagged activity", dpi)
+        return _no_data(fig, title, "No flagged activity", dpi, fmt)
     ax = fig.add_subplot()
     peak = max(max(row) for row in grid)
     image = ax.imshow(
@@ -170,7 +224,7 @@ def heat_map(
     bar.ax.tick_params(labelsize=7)
     bar.outline.set_visible(False)
     fig.tight_layout()
-    return _png(fig, dpi)
+    return _save(fig, dpi, fmt)
 
 
 def trend(
@@ -181,12 +235,13 @@ def trend(
     *,
     highlight_last: bool = True,
     dpi: int = DPI,
+    fmt: Format = "png",
 ) -> bytes:
     """Alerts per period stacked by severity (bars, left axis) and low-severity events per
     period (a line, right axis)."""
     fig = _figure(3.4)
     if not any(any(v) for v in by_severity.values()) and not any(low):
-        return _no_data(fig, title, "Nothing recorded in these weeks", dpi)
+        return _no_data(fig, title, "Nothing recorded in these weeks", dpi, fmt)
     ax = fig.add_subplot()
     x = list(range(len(labels)))
     bottom = [0] * len(labels)
@@ -219,7 +274,7 @@ def trend(
         ncols=4,
     )
     fig.tight_layout()
-    return _png(fig, dpi)
+    return _save(fig, dpi, fmt)
 
 
 def horizontal_bars(
@@ -229,12 +284,13 @@ def horizontal_bars(
     colour: str = "#1f77b4",
     empty: str = "None",
     dpi: int = DPI,
+    fmt: Format = "png",
 ) -> bytes:
     """One bar per name, largest at the top (categories or outcomes in the report)."""
     items = sorted(((k, v) for k, v in values.items() if v), key=lambda kv: (-kv[1], kv[0]))
     fig = _figure(max(2.0, 0.32 * len(items) + 1.0))
     if not items:
-        return _no_data(fig, title, empty, dpi)
+        return _no_data(fig, title, empty, dpi, fmt)
     ax = fig.add_subplot()
     names = [k.replace("_", " ") for k, _ in reversed(items)]
     counts = [v for _, v in reversed(items)]
@@ -248,4 +304,4 @@ def horizontal_bars(
     ax.tick_params(labelsize=9)
     ax.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
     fig.tight_layout()
-    return _png(fig, dpi)
+    return _save(fig, dpi, fmt)

@@ -43,6 +43,11 @@ CHART_FILES = {
     "categories": "alerts-by-category.png",
     "outcomes": "outcomes.png",
 }
+CHART_TITLES = {
+    "months": "Alerts per month, by severity",
+    "categories": "Alerts by category",
+    "outcomes": "Outcomes of the alerts closed",
+}
 A4 = (8.27, 11.69)
 
 
@@ -237,25 +242,31 @@ def collect_report(engine: Engine, cfg: Config, first: date, last: date, now: da
 _REFERRED = frozenset({"referred_local_authority", "referred_police"})
 
 
-def report_charts(r: Report, dpi: int = charts.DPI) -> dict[str, bytes]:
+def report_charts(r: Report, dpi: int = charts.DPI, fmt: charts.Format = "png") -> dict[str, bytes]:
     return {
         "months": charts.stacked_bars(
-            "Alerts per month, by severity",
+            CHART_TITLES["months"],
             r.month_labels,
             r.months,
             colours=charts.SEVERITY_COLOURS,
             empty="No alerts in this period",
             dpi=dpi,
+            fmt=fmt,
         ),
         "categories": charts.horizontal_bars(
-            "Alerts by category", dict(r.by_category), empty="No alerts", dpi=dpi
+            CHART_TITLES["categories"],
+            dict(r.by_category),
+            empty="No alerts",
+            dpi=dpi,
+            fmt=fmt,
         ),
         "outcomes": charts.horizontal_bars(
-            "Outcomes of the alerts closed",
+            CHART_TITLES["outcomes"],
             dict(r.outcomes),
             colour="#2e7d5b",
             empty="No alert closed",
             dpi=dpi,
+            fmt=fmt,
         ),
     }
 

@@ -1,6 +1,6 @@
 """The anonymous pages: the weekly digests the Online Safety Group was sent (the DSL and
 deputies also their own named copy) and the governors' report for any span of dates, with
-its PDF. Nothing on them names anyone except the named digest."""
+its charts in the page and its PDF. Nothing on them names anyone except the named digest."""
 
 from __future__ import annotations
 
@@ -10,12 +10,23 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any
 
+from markupsafe import Markup
 from sqlalchemy import Engine, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from alerting.reports.report import ReportError, collect_report, key_figures, parse_day, report_pdf
+from alerting.reports.charts import inline_svg
+from alerting.reports.report import (
+    CHART_TITLES,
+    Report,
+    ReportError,
+    collect_report,
+    key_figures,
+    parse_day,
+    report_charts,
+    report_pdf,
+)
 from monitord.casework.accounts import Role
 from monitord.store.database import mine, table_of
 from monitord.store.tables import DigestRow, OutboxRow
@@ -80,6 +91,15 @@ def _span(c: Console, request: Request) -> tuple[date, date]:
     return first, last
 
 
+def report_svgs(r: Report) -> dict[str, Markup]:
+    """The report's charts as SVG to sit in the page itself: no second request, nothing
+    from another origin, no inline style for the Content-Security-Policy to refuse."""
+    return {
+        name: Markup(inline_svg(svg, f"chart-{name}", CHART_TITLES[name]))
+        for name, svg in report_charts(r, fmt="svg").items()
+    }
+
+
 def report(request: Request) -> Response:
     c = console(request)
     v = visit(request)
@@ -99,7 +119,10 @@ def report(request: Request) -> Response:
             media_type="application/pdf",
             headers={"content-disposition": f'attachment; filename="{name}"'},
         )
-    return c.pages.page("report.html.j2", **page_context(v, r=r, figures=key_figures(r)))
+    return c.pages.page(
+        "report.html.j2",
+        **page_context(v, r=r, figures=key_figures(r), charts=report_svgs(r)),
+    )
 
 
 ROUTES = [

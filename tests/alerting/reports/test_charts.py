@@ -62,3 +62,32 @@ def test_the_trend_and_bars_draw() -> None:
 )
 def test_any_counts_draw_a_png(series: dict[str, list[int]]) -> None:
     assert _size(charts.stacked_bars("Alerts", DAYS, series))[0] == 720
+
+
+def test_an_svg_chart_fits_a_page_that_allows_no_inline_style() -> None:
+    from xml.etree import ElementTree
+
+    svg = charts.horizontal_bars("Outcomes", {"closed": 3, "referred": 1}, fmt="svg")
+    page = charts.inline_svg(svg, "chart-outcomes", "Outcomes of the alerts closed")
+    root = ElementTree.fromstring(page)
+    assert root.tag == f"{{{charts.SVG}}}svg"
+    assert (root.get("role"), root.get("aria-label")) == ("img", "Outcomes of the alerts closed")
+    assert root.find(f"{{{charts.SVG}}}title") is not None
+    assert "width" not in root.attrib
+    assert root.get("viewBox")
+    elements = list(root.iter())
+    assert not [e for e in elements if "style" in e.attrib]
+    assert not [e for e in elements if e.tag.endswith(("}style", "}metadata"))]
+    assert "<?xml" not in page
+    assert "<!DOCTYPE" not in page
+    # The bars keep their colour as a presentation attribute.
+    assert [e for e in elements if e.get("fill") == "#1f77b4"]
+    ids = {e.get("id") for e in elements if e.get("id")}
+    assert ids
+    assert all(i.startswith("chart-outcomes-") for i in ids)
+    href = f"{{{charts.XLINK}}}href"
+    used = {e.get(href, "")[1:] for e in elements if e.get(href)}
+    clipped = {e.get("clip-path", "")[5:-1] for e in elements if e.get("clip-path")}
+    assert used
+    assert clipped
+    assert used | clipped <= ids  # every reference points at a renamed id

@@ -174,3 +174,34 @@ def test_an_idle_session_ends(console: Console, site: str, browser: WebDriver) -
     browser.get(f"{site}/alerts")
     assert "/signin" in browser.current_url
     assert "Your session ended" in text(browser)
+
+
+def test_the_governors_report_with_its_charts_on_a_phone(
+    console: Console, site: str, browser: WebDriver
+) -> None:
+    browser.get(f"{site}/report")
+    sign_in(browser, console, "gov")
+    assert browser.current_url == f"{site}/report", text(browser)
+    page = text(browser)
+    assert "Alerts raised\n6" in page
+    for name in ("Alice", "alice.p", "Bob", "bob.s", "Helen Head", "LAP-ALICE", "pornhub"):
+        assert name not in browser.page_source
+    charts = browser.find_elements(By.CSS_SELECTOR, "figure.chart svg[role=img]")
+    assert [c.get_attribute("aria-label") for c in charts] == [
+        "Alerts per month, by severity",
+        "Alerts by category",
+        "Outcomes of the alerts closed",
+    ]
+    for chart in charts:  # drawn across the screen, not collapsed
+        assert chart.size["width"] > 300
+        assert chart.size["height"] > 100
+    # The severities' colours reached the bars: no style was refused.
+    fills = browser.execute_script(
+        "return [...document.querySelectorAll('figure.chart path')]"
+        ".map(p => getComputedStyle(p).fill)"
+    )
+    assert "rgb(192, 57, 43)" in fills  # high
+    assert browser.find_element(By.LINK_TEXT, "Download the report (PDF)")
+    fits_the_screen(browser)
+    no_csp_violation(browser)
+    screenshot(browser, "console-report.png")

@@ -68,3 +68,17 @@ def test_the_governors_report_and_its_pdf(console: Console) -> None:
 def test_the_technician_has_neither(console: Console, path: str) -> None:
     c, _ = sign_in(console, "tech", "/health")
     assert c.get(path).status_code == 403
+
+
+def test_the_governors_report_draws_its_charts_in_the_page(console: Console) -> None:
+    c, _ = sign_in(console, "chair", "/report")
+    page = c.get("/report").text
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg"') == 3
+    assert 'aria-label="Alerts by category"' in page
+    assert "style=" not in page
+    assert "<style" not in page
+    assert "<script" not in page
+    assert "http://" not in page.replace("http://www.w3.org/", "")  # nothing from elsewhere
+    for name in ("Alice", "alice.p", "bob.s", "LAP-ALICE", "pornhub"):
+        assert name not in page
+    assert '<a class="download" href="/report.pdf?from=2026-09-01&amp;to=2026-11-20">' in page
