@@ -17,16 +17,27 @@ and phrase lists), and texts in the other languages a second.
 from __future__ import annotations
 
 import argparse
+import random
 import time
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ingest import SEARCHES  # bench/ingest.py: the ordinary searches of its school day
 
 from monitord.classify.content import DEFAULT_PROCESSES, ContentClassifier, ProcessIndex
 from monitord.classify.phrases import default_engine
-from monitord.classify.textrisk.corpus import HIGH_RISK, NONE, Item, Tally, read_corpus, tally
-from monitord.classify.textrisk.judge import TextJudge
+from monitord.classify.textrisk.conversation import Conversations, with_recent
+from monitord.classify.textrisk.corpus import (
+    CONVERSATION,
+    HIGH_RISK,
+    NONE,
+    Item,
+    Tally,
+    read_corpus,
+    tally,
+)
+from monitord.classify.textrisk.judge import JUNIOR, TYPED, TextJudge
 from monitord.classify.textrisk.lexicon import default_lexicon
 from monitord.core.model import Event, EventKind, Person
 
@@ -35,6 +46,8 @@ CORPORA = {
     "tune": ROOT / "tests" / "data" / "texts" / "tune.tsv",
     "held-out": ROOT / "tests" / "data" / "texts" / "heldout.tsv",
     "held-out 2": ROOT / "tests" / "data" / "texts" / "unseen.tsv",
+    "probe 4": ROOT / "tests" / "data" / "texts" / "fresh4.tsv",
+    "probe 5": ROOT / "tests" / "data" / "texts" / "fresh5.tsv",
     "shared dev": ROOT.parent / "shared" / "data" / "texts" / "dev-corpus.tsv",
 }
 _T = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
@@ -96,6 +109,30 @@ def speed(items: list[Item] | list[str], seconds: float, remember: bool = False)
     return n / (time.process_time() - start)
 
 
+def harmless_stream(judge: TextJudge, items: list[Item], seeds: int = 5) -> None:
+    """The corpora's harmless searches and typed texts typed by one pupil in one app, 30 s
+    apart, shuffled (one order a seed): how many messages raise something with the ones
+    before them (a conversation window), and which grooming signals made the pattern."""
+    texts = [i.text for i in items if i.expected == NONE and i.kind != CONVERSATION]
+    raised = 0
+    made: Counter[str] = Counter()
+    for seed in range(seeds):
+        order = texts[:]
+        random.Random(seed).shuffle(order)
+        talk = Conversations()
+        for n, text in enumerate(order):
+            recent = talk.add("pupil", "app", _T + timedelta(seconds=30 * n), text)
+            verdict = judge.judge(text, TYPED, JUNIOR)
+            if recent.messages > 1:
+                verdict = with_recent(judge, verdict, recent, JUNIOR, None)
+            if verdict.categories:
+                raised += 1
+                made[" + ".join(sorted(verdict.signals)) or ", ".join(verdict.categories)] += 1
+    n = len(texts) * seeds
+    print(f"\nharmless stream: {len(texts)} texts 30 s apart, {seeds} orders")
+    print(f"  raised {raised}/{n} ({raised / n:.2%}); by what: {dict(made.most_common(6))}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=3.0)
@@ -110,6 +147,7 @@ def main() -> None:
         items = read_corpus(path)
         everything += items
         report(name, tally(judge, items), args.failures)
+    harmless_stream(judge, [i for i in everything if "dev" not in i.where])
     short = [i for i in everything if i.lang == "en" and i.kind == "search" and len(i.text) <= 60]
     harmless = [i for i in short if i.expected == NONE]
     foreign = [i for i in everything if i.lang != "en" and i.kind != "conversation"]

@@ -30,9 +30,14 @@ JOIN = " . "
 # category; the whole window is read for grooming's signals only.
 FRAGMENTS = 3
 FRAGMENT_GAP = timedelta(minutes=2)
-# Grooming signals spread over the whole window make a pattern from three kinds on (two kinds
-# in one message, or in fragments typed together, are enough).
+# Grooming signals spread over the whole window make a pattern from four kinds on, two of them
+# not everyday asks (two kinds in one message, or in fragments typed together, are enough).
 SPREAD_SIGNALS = 4
+# Signals friends trade every day (a photo of the homework, meeting at the park, a gift card,
+# "add me on snap"): across messages, two of them are no pattern without a third, or without
+# a sign of another kind (secrecy, isolation, an older contact, sexual talk, flattery, being
+# alone, the child's age, a threat). In one message two of any kind still are.
+EVERYDAY = frozenset({"photo", "meet", "gift", "private_app"})
 # A message of this many words or fewer may be a piece of a sentence typed in parts; only
 # pieces are read together for the other categories.
 PIECE_WORDS = 4
@@ -177,12 +182,17 @@ def with_recent(
     """A message's verdict with the ones before it: short pieces typed one after another for
     every category ("i want to" / "kill" / "myself"); for grooming, whose signals come a
     message at a time, the last few messages typed close together, or the whole window when
-    three kinds of signal are in it. Returns the verdict that raises more."""
+    four kinds of signal are in it, two of them more than everyday asks. Returns the verdict
+    that raises more."""
     best = verdict
     pieces = recent.piece_texts
     # Each piece's readings are already known; only pieces that say something together are
     # judged together.
-    if len(pieces) > 1 and judge.lexicon.matters(_together(pieces)):
+    if (
+        len(pieces) > 1
+        and judge.lexicon.matters(_together(pieces))
+        and _one_language(judge, pieces)
+    ):
         near = judge.judge(recent.pieces, TYPED, band, lesson, recent.piece_count)
         if set(near.categories) - set(best.categories):
             best = near
@@ -191,12 +201,33 @@ def with_recent(
         return best  # a pattern is looked for when this message brings a sign of one
     if recent.fragment_count > 1:
         close = judge.judge(recent.fragments, TYPED, band, lesson, recent.fragment_count)
-        if GROOMING in close.categories:
+        if GROOMING in close.categories and _pattern(close):
             return _with_grooming(best, close)
     whole = judge.judge(recent.text, TYPED, band, lesson, recent.messages)
-    if GROOMING not in whole.categories or len(whole.signals) < SPREAD_SIGNALS:
+    kinds = set(whole.signals)
+    if GROOMING not in whole.categories or len(kinds) < SPREAD_SIGNALS:
+        return best
+    if len(kinds - EVERYDAY) < 2:  # unrelated everyday asks and one more sign, minutes apart
         return best
     return _with_grooming(best, whole)
+
+
+def _one_language(judge: TextJudge, pieces: tuple[str, ...]) -> bool:
+    """Whether pieces may be one sentence typed in parts: no two of them plainly in different
+    languages (a Portuguese search and an English one are two texts, not one)."""
+    codes = set()
+    for piece in pieces:
+        language = judge.identify(piece, readings(piece)[0])
+        if language.sure:
+            codes.add(language.code)
+    return len(codes) <= 1
+
+
+def _pattern(found: TextVerdict) -> bool:
+    """Whether grooming found across messages is a pattern: said outright, or signals of
+    three kinds, or of two where one is not an everyday ask."""
+    kinds = set(found.signals)
+    return not kinds or len(kinds) >= 3 or not kinds <= EVERYDAY
 
 
 def _together(pieces: tuple[str, ...]) -> tuple[str, ...]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitord.classify.textrisk.conversation import JOIN, Conversations
+from monitord.classify.textrisk.conversation import JOIN, Conversations, with_recent
+from monitord.classify.textrisk.judge import JUNIOR, TYPED, TextJudge
+from monitord.classify.textrisk.lexicon import default_lexicon
 
 T = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 
@@ -44,3 +46,27 @@ def test_a_lesson_title_is_context_for_twenty_minutes() -> None:
     assert c.lesson("bob", T) is None
     c.note_title("amy", T + timedelta(minutes=11), "YouTube", lesson=False)
     assert c.lesson("amy", T + timedelta(minutes=12)) is None
+
+
+def _typed(judge: TextJudge, messages: list[str]) -> tuple[str, ...]:
+    talk = Conversations()
+    verdict = judge.judge("", TYPED)
+    for i, message in enumerate(messages):
+        recent = talk.add("amy", "chat", T + timedelta(seconds=30 * i), message)
+        verdict = with_recent(judge, judge.judge(message, TYPED), recent, JUNIOR, None)
+    return verdict.categories
+
+
+def test_everyday_asks_in_separate_messages_are_no_pattern_without_another_sign() -> None:
+    judge = TextJudge(default_lexicon())
+    assert _typed(judge, ["send me a photo of the homework", "meet me at the library"]) == ()
+    assert _typed(judge, ["dont tell your mum", "send me a photo"]) == ("grooming",)
+    assert _typed(judge, ["want free robux", "send me a photo", "meet me at the park"]) == (
+        "grooming",
+    )
+
+
+def test_pieces_in_two_languages_are_not_one_sentence() -> None:
+    judge = TextJudge(default_lexicon())
+    assert _typed(judge, ["como fazer brigadeiro", "drug names for headaches"]) == ()
+    assert _typed(judge, ["i want to", "kill", "myself"]) == ("suicide",)
