@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 from monitord.casework.sessions import limits_of
 from monitord.core.clock import Clock
 from monitord.settings.config import Config
-from monitord.web import api, enrol, health, lookup, pages, reports
+from monitord.web import api, enrol, health, lookup, pages, reports, trailpage
 from monitord.web.context import Console
 from monitord.web.gate import Gate
 from monitord.web.headers import BodyLimit, SecurityHeaders
@@ -50,6 +50,7 @@ def make_app(cfg: Config, engine: Engine, clock: Clock) -> Starlette:
             *health.ROUTES,
             *enrol.ROUTES,
             *reports.ROUTES,
+            *trailpage.ROUTES,
             Mount("/static", StaticFiles(directory=STATIC)),
         ],
         middleware=[Middleware(SecurityHeaders, https=secure), Middleware(BodyLimit)],

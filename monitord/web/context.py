@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -127,3 +128,14 @@ def message(
     """A page that says one thing: why a request was refused."""
     page = console(request).pages.page
     return page("message.html.j2", status, **page_context(v, title=title, text=text))
+
+
+def admitted(request: Request, roles: Collection[str], refusal: str) -> Visit | Response:
+    """The visit of a signed-in account whose role is one of ``roles``; otherwise the
+    response: to sign in, or the page saying ``refusal`` (403)."""
+    v = visit(request)
+    if v is None:
+        return to_signin(request)
+    if v.viewer.role not in roles:
+        return message(request, v, refusal, 403)
+    return v

@@ -9,19 +9,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from monitord.service.status import collect_status
-from monitord.web.context import console, message, page_context, to_signin, visit
+from monitord.web.context import Visit, admitted, console, page_context
 
 HEALTH_ROLES = frozenset({"dsl", "deputy_dsl", "headteacher", "technician"})
 
 
 def health(request: Request) -> Response:
     c = console(request)
-    v = visit(request)
-    if v is None:
-        return to_signin(request)
-    if v.viewer.role not in HEALTH_ROLES:
-        text = "Source health is for the technician and the safeguarding staff."
-        return message(request, v, text, 403)
+    text = "Source health is for the technician and the safeguarding staff."
+    v = admitted(request, HEALTH_ROLES, text)
+    if not isinstance(v, Visit):
+        return v
     found = collect_status(c.cfg, c.engine, c.clock.now())
     return c.pages.page("health.html.j2", **page_context(v, health=found))
 

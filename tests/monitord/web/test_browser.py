@@ -17,8 +17,11 @@ from selenium.webdriver import Chrome as WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
+from monitord.casework.query import Query
+from monitord.casework.search import search
 from monitord.core.clock import FixedClock
 from monitord.settings.config import Config
 from tests.monitord.web.browser import need_chromium, phone, serving
@@ -205,3 +208,32 @@ def test_the_governors_report_with_its_charts_on_a_phone(
     fits_the_screen(browser)
     no_csp_violation(browser)
     screenshot(browser, "console-report.png")
+
+
+def test_the_audit_trail_on_a_phone(console: Console, site: str, browser: WebDriver) -> None:
+    alice = console.alert["alice.p"]
+    browser.get(f"{site}/alerts/{alice}")
+    sign_in(browser, console, "dep")
+    press(browser, "Acknowledge")
+    press(browser, "Sign out")
+    school = console.school
+    why = "Alice's teacher saw the screen"
+    search(school.app.engine, Query(user="alice.p"), "dep", why, school.clock.now())
+    browser.get(f"{site}/audit")
+    sign_in(browser, console, "helen.h")
+    page = text(browser)
+    assert "Audit trail" in page
+    assert "dep acknowledged the alert" in page  # in words
+    assert f"dep searched the logs · user:alice.p\nWhy: {why}" in page
+    assert f"alert:{alice}" in page
+    submit(browser, browser.find_element(By.PARTIAL_LINK_TEXT, "Check that nothing"))
+    assert "The trail is whole" in text(browser)
+    fits_the_screen(browser)
+    no_csp_violation(browser)
+    screenshot(browser, "console-audit.png")
+    browser.find_element(By.CSS_SELECTOR, "details.filters summary").click()
+    Select(browser.find_element(By.NAME, "kind")).select_by_value("sign-ins")
+    press(browser, "Apply")
+    assert "failed to sign in" not in text(browser)
+    assert "dep signed in" in text(browser)
+    assert "searched the logs" not in text(browser)
