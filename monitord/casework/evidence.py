@@ -36,6 +36,7 @@ import pyzipper  # type: ignore[import-untyped]
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Connection, Engine, select
 
+from monitord.casework.accounts import Role, account_row
 from monitord.casework.cases import OUTCOME_TEXT, CaseError, alert_json, first_reviewer
 from monitord.core.defang import defang
 from monitord.core.private import write_private
@@ -59,6 +60,24 @@ _ENV = Environment(
     lstrip_blocks=True,
 )
 FORM = "review-form.html"
+# The position the review form gives each account's role.
+POSITIONS = {
+    Role.DSL: "Designated Safeguarding Lead",
+    Role.DEPUTY_DSL: "Deputy Designated Safeguarding Lead",
+    Role.HEADTEACHER: "Headteacher",
+    Role.CHAIR: "Chair of governors",
+    Role.TECHNICIAN: "Technician",
+    Role.OSG: "Online Safety Group",
+    Role.GOVERNOR: "Governor",
+}
+# What a first reviewer does to an alert, in the form's words.
+FIRST_ACTS = {
+    "alert.ack": "acknowledged it",
+    "alert.note": "added a note",
+    "alert.assign": "assigned it",
+    "alert.escalate": "escalated it",
+    "alert.close": "closed it",
+}
 
 
 class EvidenceError(Exception):
@@ -84,6 +103,47 @@ def _json(value: Any) -> bytes:
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """A reviewer as the form names them: who, in what position, what they did and when,
+    and the account that did it when it was one (the sign-off is that account's)."""
+
+    name: str
+    position: str
+    done: str
+    account: str | None
+
+
+def _signer(conn: Connection, site: str | None, username: str, done: str) -> Signer:
+    """``username`` as an account (its full name and role), else as the roster has them."""
+    row = account_row(conn, username.lower())
+    if row is not None:
+        full = str(row.full_name or "")
+        name = f"{full} ({row.username})" if full else str(row.username)
+        return Signer(name, POSITIONS.get(Role(row.role), str(row.role)), done, str(row.username))
+    pt = table_of(PersonRow)
+    person = conn.execute(
+        select(pt.c.display_name, pt.c.role).where(
+            mine(conn, pt.c.site_id, site), pt.c.username == username
+        )
+    ).first()
+    if person is None:
+        return Signer(username, "", done, None)
+    return Signer(f"{person.display_name} ({username})", str(person.role), done, None)
+
+
+def _first_done(history: list[dict[str, Any]], first: str, local: Any) -> str:
+    """The first reviewer's first act on the alert, and when; else when it was given them."""
+    for h in history:
+        if h["actor"].casefold() == first.casefold() and h["action"] in FIRST_ACTS:
+            return f"{FIRST_ACTS[h['action']]} in monitord {local(datetime.fromisoformat(h['ts']))}"
+    for h in history:
+        if h["action"] == "alert.assign" and h["detail"].get("assignee") == first:
+            when = local(datetime.fromisoformat(h["ts"]))
+            return f"was given it by {h['actor']} in monitord {when}"
+    return ""
 
 
 def _collect(
@@ -286,9 +346,14 @@ def _collect(
         "last_seen": local(row.last_seen),
         "who": who,
         "device": row.device or row.ip or "unknown",
-        "first_reviewer": first,
-        "second_reviewer": row.reviewer,
-        "reviewed_at": local(row.reviewed_at) if row.reviewed_at else None,
+        "first": _signer(conn, row.site_id, first, _first_done(history, first, local))
+        if first
+        else None,
+        "second": _signer(
+            conn, row.site_id, row.reviewer, f"signed off in monitord {local(row.reviewed_at)}"
+        )
+        if row.reviewer and row.reviewed_at
+        else None,
         "sites": [{**s, "reason": "; ".join(s["reasons"]) or "-"} for s in sites.values()],
         "outcome": OUTCOME_TEXT.get(row.outcome or "", row.outcome),
         "notes": notes,

@@ -110,8 +110,11 @@ def test_exported_bundle_opens_its_hashes_match_and_its_form_is_filled_in(
         "monitord alert #",
         "CRITICAL child_abuse",
         "Alice Pupil (alice.p), pupil, Year 5, class Oak",
-        "<td>dsl.jones</td>",
-        "helen.h (signed off in monitord",
+        "<tr><th>Name</th><td>dsl.jones</td></tr>",  # neither an account nor on the roster
+        "<tr><th>Reviewed</th><td>added a note in monitord ",
+        "<tr><th>Name</th><td>Helen Head (helen.h)</td></tr>",
+        '<tr><th>Position</th><td class="sign">headteacher</td></tr>',
+        "<tr><th>Reviewed</th><td>signed off in monitord ",
         "csam-test[.]invalid",
         "cdn[.]csam-test[.]invalid",
         "child_abuse: csam-test[.]invalid on list test/child_abuse",

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import pyzipper  # type: ignore[import-untyped]
 from selenium.webdriver import Chrome as WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -132,6 +134,82 @@ def test_a_second_review_by_another_account(
     assert "Second review signed." in text(browser)
     [row] = console.school.alerts(id=bob)
     assert row["reviewer"] == "helen.h"
+
+
+def forge_post(browser: WebDriver, action: str) -> None:
+    """Post a form the page does not offer, with the page's own token, as a person could."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.execute_script(
+        "const f = document.createElement('form'); f.method = 'post'; f.action = arguments[0];"
+        "const t = document.querySelector('input[name=csrf]').cloneNode(); f.appendChild(t);"
+        "document.body.appendChild(f); f.submit();",
+        action,
+    )
+    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
+
+
+def downloaded(folder: Path, name: str) -> Path:
+    path = folder / name
+    deadline = time.monotonic() + 30
+    while not path.exists() or list(folder.glob("*.crdownload")):
+        assert time.monotonic() < deadline, f"{name} was not downloaded: {list(folder.iterdir())}"
+        time.sleep(0.1)
+    return path
+
+
+def test_the_bundles_review_form_is_signed_by_both_accounts(
+    console: Console, site: str, browser: WebDriver, tmp_path: Path
+) -> None:
+    alice = console.alert["alice.p"]
+    browser.get(f"{site}/alerts/{alice}")
+    sign_in(browser, console, "sam.dsl")  # the DSL: the first review
+    press(browser, "Acknowledge")
+    assert "Sign the second review" not in text(browser)
+    forge_post(browser, f"/alerts/{alice}/review")  # the same account twice
+    assert "sam.dsl is its first reviewer; the second review must be another account's" in (
+        text(browser)
+    )
+    assert console.school.audit("alert.review") == []
+    press(browser, "Sign out")
+
+    browser.get(f"{site}/alerts/{alice}")
+    sign_in(browser, console, "dep")  # the deputy: the second
+    press(browser, "Sign the second review (first: sam.dsl)")
+    assert "Second review signed." in text(browser)
+    assert "second review by dep" in text(browser)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
+    browser.find_element(By.CSS_SELECTOR, "details.more summary").click()
+    browser.find_element(By.NAME, "password").send_keys("the police's copy 2026")
+    browser.find_element(By.XPATH, "//button[text()='Export evidence']").click()
+    bundle = downloaded(downloads, f"monitord-alert-{alice}-evidence.zip")
+    no_csp_violation(browser)
+
+    with pyzipper.AESZipFile(bundle) as z:
+        z.setpassword(b"the police's copy 2026")
+        form = z.read("review-form.html").decode()
+    first, second = form.split("Details of second reviewing person")
+    for expected in (
+        "<td>Sam Someone (sam.dsl)</td>",
+        ">Designated Safeguarding Lead</td>",
+        "<td>acknowledged it in monitord 20/11/2026 ",
+        "signed in monitord by the account sam.dsl</td>",
+    ):
+        assert expected in first, expected
+    for expected in (
+        "<td>Priya Shah (dep)</td>",
+        ">Deputy Designated Safeguarding Lead</td>",
+        "<td>signed off in monitord 20/11/2026 ",
+        "signed in monitord by the account dep</td>",
+    ):
+        assert expected in second, expected
+    [review] = console.school.audit("alert.review")
+    assert review["actor"] == "dep"
+    [export] = console.school.audit("alert.export")
+    assert export["actor"] == "dep"
 
 
 def test_a_governor_is_refused_a_pupils_alert(
