@@ -37,6 +37,7 @@ from sqlalchemy import Engine, insert, text
 from starlette.testclient import TestClient
 
 from monitord.casework.accounts import add_account
+from monitord.casework.totpkey import TotpKey, key_file
 from monitord.core.clock import FixedClock
 from monitord.service.initdir import init_dir
 from monitord.settings.config import load_config
@@ -181,7 +182,10 @@ def main() -> int:
     )
     cheap = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
     name = f"bench{int(time.time())}"
-    made = add_account(engine, name, "dsl", "bench", clock.now(), password=PASSWORD, ph=cheap)
+    key = TotpKey(key_file(cfg))
+    made = add_account(
+        engine, name, "dsl", "bench", clock.now(), password=PASSWORD, ph=cheap, key=key
+    )
     assert made.totp_uri is not None
     client = TestClient(make_app(cfg, engine, clock), base_url="http://127.0.0.1")
     code = pyotp.parse_uri(made.totp_uri).at(clock.now())  # type: ignore[attr-defined]

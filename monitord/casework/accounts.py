@@ -36,6 +36,7 @@ import segno
 from argon2 import PasswordHasher
 from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 
+from monitord.casework.totpkey import TotpKey
 from monitord.store.database import audit, mine, site_of, table_of, utc
 from monitord.store.tables import (
     AccountRow,
@@ -317,10 +318,12 @@ def add_account(
     password: str | None = None,
     school: str = "",
     ph: PasswordHasher | None = None,
+    key: TotpKey | None = None,
 ) -> NewAccount:
     """Add an account. Without a password it waits for enrolment with the code returned;
     with one it is active at once with a new TOTP secret (its URI returned, for the person
-    or script to load into an authenticator) and recovery codes."""
+    or script to load into an authenticator; the store keeps it encrypted with ``key``)
+    and recovery codes."""
     name = check_username(username)
     the_role = parse_role(role)
     full_name = _check_text("--name", full_name)
@@ -338,12 +341,13 @@ def add_account(
     }
     secret = uri = code = None
     if password is not None:
+        if key is None:
+            raise TypeError("an account added with a password needs the TOTP key")
         secret = pyotp.random_base32()
         uri = totp_uri(secret, name, school)
         values |= {
             "state": "active",
             "password_hash": hash_password(ph or hasher(), check_password(password)),
-            "totp_secret": secret,
         }
     else:
         code = new_code(20)
@@ -356,6 +360,8 @@ def add_account(
     with engine.begin() as conn:
         if account_row(conn, name) is not None:
             raise AccountError(f"account {name} already exists")
+        if key is not None and secret is not None:
+            values["totp_secret"] = key.seal(conn, name, secret)
         conn.execute(insert(table_of(AccountRow)).values(**values))
         if password is not None:
             codes = store_recovery_codes(conn, name, now)

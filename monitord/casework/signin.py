@@ -52,6 +52,7 @@ from monitord.casework.accounts import (
     store_recovery_codes,
     totp_uri,
 )
+from monitord.casework.totpkey import TotpKey
 from monitord.store.database import audit, mine, site_of, table_of, utc
 from monitord.store.tables import AccountRow, RecoveryCodeRow, SignInAttemptRow
 
@@ -233,17 +234,21 @@ def sign_in(
     address: str,
     now: datetime,
     *,
+    key: TotpKey,
     ph: PasswordHasher | None = None,
 ) -> SignIn:
-    """Check a sign-in to the console: the password, and the TOTP or a recovery code."""
-    return _check(engine, username, password, code, address, now, "web", ph or hasher())
+    """Check a sign-in to the console: the password, and the TOTP or a recovery code
+    (the secret decrypted with ``key``)."""
+    return _check(engine, username, password, code, address, now, "web", ph or hasher(), key)
 
 
-def confirm_code(engine: Engine, username: str, code: str, address: str, now: datetime) -> SignIn:
+def confirm_code(
+    engine: Engine, username: str, code: str, address: str, now: datetime, *, key: TotpKey
+) -> SignIn:
     """Check an account's TOTP or recovery code alone: the command line on the server, where
     whoever runs monitord can read its store already, names the account it acts as with
     ``--as`` and proves it with the second factor (an account without one cannot)."""
-    return _check(engine, username, None, code, address, now, "cli", hasher())
+    return _check(engine, username, None, code, address, now, "cli", hasher(), key)
 
 
 def _check(
@@ -255,6 +260,7 @@ def _check(
     now: datetime,
     via: str,
     ph: PasswordHasher,
+    key: TotpKey,
 ) -> SignIn:
     known = normal_username(username)
     name = known or printable(username).lower()
@@ -267,9 +273,9 @@ def _check(
         with engine.connect() as conn:
             row = account_row(conn, known)
     usable = row is not None and row.state == "active" and not row.disabled
+    secret = key.open(engine, name, row.totp_secret) if usable else None
     stored = row.password_hash if usable else None
     password_ok = password is None or _password_ok(ph, stored, password)
-    secret = row.totp_secret if usable else None
     step = totp_step(secret, code, now, int(row.totp_step) if usable else 0)
     reason = _refusal(row, password_ok, secret, password is None)
     detail = {"via": via, "address": address}
@@ -370,16 +376,24 @@ def _enrolling(
 
 
 def begin_enrolment(
-    engine: Engine, username: str, code: str, address: str, now: datetime, *, school: str = ""
+    engine: Engine,
+    username: str,
+    code: str,
+    address: str,
+    now: datetime,
+    *,
+    key: TotpKey,
+    school: str = "",
 ) -> Enrolment:
     """The first sign-in of a pending account, with its one-time enrolment code: a new TOTP
-    secret is kept for it and returned to be scanned (as a URI and a QR code)."""
+    secret is kept for it (encrypted with ``key``) and returned to be scanned (as a URI and
+    a QR code)."""
     name, row, wait = _enrolling(engine, username, code, address, now)
     if row is None:
         return Enrolment(Outcome.LOCKED if wait else Outcome.FAILED, retry_after=wait)
     secret = pyotp.random_base32()
     with engine.begin() as conn:
-        change_account(conn, name, now, totp_secret=secret)
+        change_account(conn, name, now, totp_secret=key.seal(conn, name, secret))
         account = account_of(account_row(conn, name))
     uri = totp_uri(secret, name, school)
     required = account.role in TWO_FACTOR_ROLES
@@ -395,6 +409,7 @@ def finish_enrolment(
     address: str,
     now: datetime,
     *,
+    key: TotpKey,
     ph: PasswordHasher | None = None,
 ) -> Enrolled:
     """Set the password and confirm the second factor with a code from the app (a role that
@@ -406,7 +421,8 @@ def finish_enrolment(
         return Enrolled(Outcome.LOCKED if wait else Outcome.FAILED, retry_after=wait)
     check_password(password)
     required = Role(row.role) in TWO_FACTOR_ROLES
-    secret = row.totp_secret if (required or totp_code.strip()) else None
+    kept = row.totp_secret if (required or totp_code.strip()) else None
+    secret = key.open(engine, name, kept)
     step = totp_step(secret, totp_code, now, int(row.totp_step)) if secret else 0
     if step is None or (required and secret is None):
         reason = "code" if secret else "no second factor"
@@ -420,7 +436,7 @@ def finish_enrolment(
             now,
             state="active",
             password_hash=hash_password(ph, password),
-            totp_secret=secret,
+            totp_secret=kept,
             totp_step=step,
             enrol_hash=None,
             enrol_expires=None,

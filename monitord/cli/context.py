@@ -18,6 +18,8 @@ from monitord.store.database import ALL_SITES, open_store
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from monitord.casework.totpkey import TotpKey
+
 # A group's list of actions, to which each command module adds its own.
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -43,6 +45,7 @@ class Context:
     _cfg: Config | None = field(default=None, init=False, repr=False)
     _engines: dict[str, Engine] = field(default_factory=dict, init=False, repr=False)
     _actor: str | None = field(default=None, init=False, repr=False)
+    _totp_key: TotpKey | None = field(default=None, init=False, repr=False)
 
     @property
     def cfg(self) -> Config:
@@ -60,6 +63,15 @@ class Context:
         if site not in self._engines:
             self._engines[site] = open_store(self.cfg.database_url, site=site)
         return self._engines[site]
+
+    @property
+    def totp_key(self) -> TotpKey:
+        """The key the accounts' TOTP secrets are encrypted with (``[web] totp_key_file``)."""
+        if self._totp_key is None:
+            from monitord.casework.totpkey import TotpKey, key_file
+
+            self._totp_key = TotpKey(key_file(self.cfg))
+        return self._totp_key
 
     def site(self, value: str | None) -> str:
         """The school a view is of: ``--site ID``, every school with ``--site all``, or

@@ -170,6 +170,7 @@ def problems_of(exc: Exception) -> list[str] | None:
     from monitord.casework.accounts import AccountError
     from monitord.casework.cases import CaseError
     from monitord.casework.rights import RightsError
+    from monitord.casework.totpkey import TotpKeyError
     from monitord.classify.lists import ListError
     from monitord.core.private import OwnerError
     from monitord.identity.agents import AgentError
@@ -182,7 +183,8 @@ def problems_of(exc: Exception) -> list[str] | None:
     if isinstance(exc, ConfigError | ImportError_):
         return list(exc.problems)
     one_line = (SchemaError, OwnerError, ListError, InitError, UnknownFormat, CaseError)
-    if isinstance(exc, (*one_line, AgentError, RightsError, AccountError, ValueError)):
+    accounts = (AccountError, TotpKeyError)
+    if isinstance(exc, (*one_line, AgentError, RightsError, *accounts, ValueError)):
         return [str(exc)]
     return None
 

@@ -27,7 +27,21 @@ from monitord.casework.accounts import (
 )
 from monitord.casework.signin import Outcome, confirm_code
 from monitord.cli.context import Commands, Context, UserError, group, json_option
-from monitord.cli.output import out, print_json
+from monitord.cli.output import err, out, print_json
+
+
+def encrypt_totp_secrets(ctx: Context) -> None:
+    """Encrypt the TOTP secrets still kept plain (from before they were encrypted), and
+    say so: ``db upgrade`` and every ``users`` command do it."""
+    from monitord.casework.totpkey import seal_plain
+
+    names = seal_plain(ctx.engine, ctx.totp_key, ctx.actor, ctx.now())
+    if names:
+        err.print(
+            f"encrypted the two-factor secrets of {len(names)} account(s) with the key in "
+            f"{ctx.totp_key.path}: keep a copy of that file apart from the store's backups",
+            markup=False,
+        )
 
 
 def _password(path: str) -> str:
@@ -52,6 +66,7 @@ def _enrolment_text(name: str, code: str) -> list[str]:
 
 def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
     password = _password(args.password_file) if args.password_file else None
+    encrypt_totp_secrets(ctx)
     made = add_account(
         ctx.engine,
         args.username,
@@ -62,6 +77,7 @@ def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
         email=args.email or "",
         password=password,
         school=ctx.cfg.settings.school.name,
+        key=ctx.totp_key,
     )
     a = made.account
     if args.json:
@@ -104,6 +120,7 @@ def _account_json(a: Account) -> dict[str, Any]:
 def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
     from rich.table import Table
 
+    encrypt_totp_secrets(ctx)
     accounts = list_accounts(ctx.engine)
     if args.json:
         print_json([_account_json(a) for a in accounts])
@@ -120,6 +137,7 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_disable(ctx: Context, args: argparse.Namespace) -> int:
+    encrypt_totp_secrets(ctx)
     enable = args.users_command == "enable"
     set_disabled(ctx.engine, args.username, ctx.actor, ctx.now(), disabled=not enable)
     done = "enabled" if enable else "disabled; its sessions have ended"
@@ -128,6 +146,7 @@ def cmd_disable(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_set_role(ctx: Context, args: argparse.Namespace) -> int:
+    encrypt_totp_secrets(ctx)
     code = set_role(ctx.engine, args.username, args.role, ctx.actor, ctx.now())
     out.print(f"account {args.username} is now {args.role}; its sessions have ended", markup=False)
     if code is not None:
@@ -140,6 +159,7 @@ def cmd_set_role(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_reset_2fa(ctx: Context, args: argparse.Namespace) -> int:
+    encrypt_totp_secrets(ctx)
     code = reset_two_factor(ctx.engine, args.username, ctx.actor, ctx.now())
     out.print(f"account {args.username}: two-factor and recovery codes removed", markup=False)
     for line in _enrolment_text(args.username, code):
@@ -221,7 +241,7 @@ def case_actor(ctx: Context, args: argparse.Namespace) -> str:
     if code is None:
         code = getpass.getpass(f"TOTP code for {args.as_user}: ")
     address = f"cli:{ctx.actor}"
-    result = confirm_code(engine, args.as_user, code, address, ctx.now())
+    result = confirm_code(engine, args.as_user, code, address, ctx.now(), key=ctx.totp_key)
     if result.outcome is Outcome.LOCKED:
         minutes = -(-result.retry_after // 60)
         raise UserError(

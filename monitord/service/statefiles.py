@@ -16,6 +16,7 @@ import pwd
 from datetime import datetime
 from pathlib import Path
 
+from monitord.casework.totpkey import key_file
 from monitord.casework.trail import anchor_file, write_anchor
 from monitord.core.private import Owner, hand_over, service_owner
 from monitord.settings.config import Config
@@ -46,8 +47,9 @@ def state_folders(cfg: Config) -> list[Path]:
 
 def state_paths(cfg: Config) -> list[Path]:
     """The files and folders a command may leave for the service: the store's files, the
-    anchors and sent-mail logs beside it, and the lists, outbox and evidence folders."""
-    paths: list[Path] = [anchor_file(cfg)]
+    anchors and sent-mail logs beside it, the TOTP key, and the lists, outbox and evidence
+    folders."""
+    paths: list[Path] = [anchor_file(cfg), key_file(cfg)]
     db = sqlite_file(cfg.database_url)
     if db is not None:
         paths += store_files(db)

@@ -407,6 +407,12 @@ class Web(Section):
     tls_key: str = ""
     session_idle: Duration = timedelta(minutes=15)
     session_max: Duration = timedelta(hours=8)
+    # The key the accounts' TOTP secrets are encrypted with; empty: totp.key in the state
+    # folder (beside a SQLite store, or beside the lists folder). Never inside the store.
+    totp_key_file: str = ""
+    # The reverse proxies whose X-Forwarded-For names the client (addresses or CIDR blocks);
+    # from anyone else the header is ignored. [] trusts none.
+    trusted_proxies: list[NetworkText] = ["127.0.0.1", "::1"]
 
     @model_validator(mode="after")
     def _consistent(self) -> Web:

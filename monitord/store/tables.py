@@ -460,7 +460,7 @@ class AccountRow(SQLModel, table=True):
     email: str = Field(default="", max_length=256)
     role: str = Field(max_length=16)
     password_hash: str | None = Field(default=None, max_length=256)
-    totp_secret: str | None = Field(default=None, max_length=64)
+    totp_secret: str | None = Field(default=None, max_length=128)  # encrypted (totpkey)
     # The time step (30 s) of the last code accepted: no code is accepted twice.
     totp_step: int = Field(default=0, sa_column=Column(_BIG, nullable=False))
     # pending: waiting for its first sign-in with the enrolment code; active: enrolled.

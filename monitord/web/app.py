@@ -12,6 +12,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from monitord.casework.sessions import limits_of
+from monitord.casework.totpkey import TotpKey, key_file
 from monitord.core.clock import Clock
 from monitord.settings.config import Config
 from monitord.web import api, enrol, health, lookup, pages, reports, trailpage
@@ -38,7 +39,7 @@ def make_app(cfg: Config, engine: Engine, clock: Clock) -> Starlette:
         cfg=cfg,
         engine=engine,
         clock=clock,
-        accounts=Gate(engine, limits_of(cfg)),
+        accounts=Gate(engine, limits_of(cfg), TotpKey(key_file(cfg))),
         secure=secure,
         pages=Pages(cfg.tz, cfg.settings.school.name),
     )

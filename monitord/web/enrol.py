@@ -16,7 +16,9 @@ from starlette.routing import Route
 
 from monitord.casework.accounts import AccountError
 from monitord.casework.signin import Outcome, begin_enrolment, finish_enrolment
+from monitord.casework.totpkey import TotpKeyError
 from monitord.web.context import CSRF_FIELD, address, console, form_page, form_token_ok
+from monitord.web.gate import NO_KEY, log
 
 REFUSED = "That user name and enrolment code do not go together (or the code has expired)."
 
@@ -29,9 +31,14 @@ def _scan(request: Request, username: str, code: str, error: str | None, status:
     """Step two: a new secret to scan, and the form that sets the password with a code."""
     c = console(request)
     school = c.cfg.settings.school.name
-    begun = begin_enrolment(
-        c.engine, username, code, address(request), c.clock.now(), school=school
-    )
+    try:
+        begun = begin_enrolment(
+            c.engine, username, code, address(request), c.clock.now(), key=c.accounts.key,
+            school=school,
+        )  # fmt: skip
+    except TotpKeyError as exc:
+        log.error("%s", exc)
+        return form_page(request, "enrol.html.j2", 503, step="code", error=NO_KEY)
     if begun.outcome is not Outcome.OK:
         wait = begun.retry_after
         return form_page(request, "enrol.html.j2", 429 if wait else 401, step="code",
@@ -68,8 +75,11 @@ def _step(request: Request, form: FormData | None) -> Response:
     try:
         done = finish_enrolment(
             c.engine, username, code, password, str(form.get("totp", "")).strip(),
-            address(request), c.clock.now(),
+            address(request), c.clock.now(), key=c.accounts.key,
         )  # fmt: skip
+    except TotpKeyError as exc:
+        log.error("%s", exc)
+        return form_page(request, "enrol.html.j2", 503, step="code", error=NO_KEY)
     except AccountError as exc:
         return _scan(request, username, code, f"{exc}: scan again.", 400)
     if done.outcome is Outcome.LOCKED:

@@ -9,6 +9,7 @@ an alert about someone away from them.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,8 +19,15 @@ from sqlalchemy import Engine
 from monitord.casework.accounts import Account, Role, people_of
 from monitord.casework.sessions import Limits, check_session, end_session, open_session
 from monitord.casework.signin import Outcome, sign_in
+from monitord.casework.totpkey import TotpKey, TotpKeyError
+
+log = logging.getLogger("monitord.web")
 
 WRONG = "wrong user name, password or code"
+NO_KEY = (
+    "the console cannot check two-factor codes: its key file cannot be used (the server's "
+    "log says which and why); tell the technician"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +54,17 @@ class Gate:
 
     engine: Engine
     limits: Limits
+    key: TotpKey  # the key the TOTP secrets are encrypted with
 
     def sign_in(
         self, username: str, password: str, totp: str, address: str, now: datetime
     ) -> SignedIn:
         """A new session for the account, or Refused (the core audits either)."""
-        result = sign_in(self.engine, username, password, totp, address, now)
+        try:
+            result = sign_in(self.engine, username, password, totp, address, now, key=self.key)
+        except TotpKeyError as exc:
+            log.error("%s", exc)
+            raise Refused(NO_KEY) from None
         if result.outcome is Outcome.LOCKED:
             minutes = max(1, math.ceil(result.retry_after / 60))
             raise Refused(

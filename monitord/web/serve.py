@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from sqlalchemy import Engine
 from starlette.applications import Starlette
 
+from monitord.casework.totpkey import TotpKey, TotpKeyError, key_file, seal_plain
 from monitord.core.clock import Clock
 from monitord.settings.config import Config
 from monitord.settings.listen import parse_listen
@@ -108,6 +110,23 @@ def serve(app: Starlette, where: Listening) -> None:
         sock.close()
 
 
+def ready_key(cfg: Config, engine: Engine, clock: Clock) -> None:
+    """Before serving: the TOTP key is there if the accounts' secrets need it (ServeError
+    naming the file if not), and secrets kept plain from before are encrypted."""
+    key = TotpKey(key_file(cfg))
+    try:
+        key.check(engine)
+        names = seal_plain(engine, key, "monitord", clock.now())
+    except TotpKeyError as exc:
+        raise ServeError(str(exc)) from None
+    if names:
+        log.info(
+            "monitord web: encrypted the two-factor secrets of %d account(s) with the key in %s",
+            len(names),
+            key.path,
+        )
+
+
 def run_console(cfg: Config, clock: Clock) -> int:
     """``monitord web``: the console on ``[web] listen`` until stopped."""
     web = cfg.settings.web
@@ -116,6 +135,7 @@ def run_console(cfg: Config, clock: Clock) -> int:
     where = listening(web.listen, cert, key)
     engine = open_store(cfg.database_url, site=cfg.site_id)
     try:
+        ready_key(cfg, engine, clock)
         app = make_app(cfg, engine, clock)
         how = "HTTPS" if where.https else "plain HTTP on loopback, for the reverse proxy"
         link = web.base_url or "none ([web] base_url is empty: alert mail carries no link)"

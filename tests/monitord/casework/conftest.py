@@ -11,6 +11,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
 
+from monitord.casework.totpkey import TotpKey
 from monitord.core.clock import FixedClock
 from monitord.settings.config import Config
 from monitord.store.database import open_store
@@ -19,6 +20,13 @@ from tests.alerting.test_manager import School, add_child_abuse_list, build_scho
 # The same algorithm with little memory and one pass: the tests sign in many times.
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> TotpKey:
+    """The key of the accounts' TOTP secrets: made, in a folder of its own, when the first
+    secret is kept."""
+    return TotpKey(tmp_path / "keys" / "totp.key")
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from monitord.casework.accounts import (
     set_role,
 )
 from monitord.casework.sessions import Limits, check_session, open_session
+from monitord.casework.totpkey import TotpKey
 from monitord.core.clock import FixedClock
 from monitord.store.database import for_site, table_of, verify_audit
 from monitord.store.tables import PersonRow
@@ -53,7 +54,7 @@ def trail(engine: Engine) -> list[tuple[str, str, str, dict[str, object]]]:
 
 
 def test_an_account_with_a_password_is_active_with_a_second_factor(
-    engine: Engine, clock: FixedClock
+    engine: Engine, key: TotpKey, clock: FixedClock
 ) -> None:
     made = add_account(
         engine,
@@ -66,6 +67,7 @@ def test_an_account_with_a_password_is_active_with_a_second_factor(
         password=PASSWORD,
         school="Example Primary",
         ph=FAST,
+        key=key,
     )
     a = made.account
     assert (a.username, a.role, a.full_name, a.state, a.two_factor) == (
@@ -140,12 +142,16 @@ def test_an_account_without_a_password_waits_for_enrolment(
     ],
 )
 def test_mistakes_are_named(
-    engine: Engine, clock: FixedClock, kwargs: dict[str, str], message: str
+    engine: Engine, key: TotpKey, clock: FixedClock, kwargs: dict[str, str], message: str
 ) -> None:
     given = {"username": "helen.h", "role": "dsl"} | kwargs
     extra = {k: v for k, v in given.items() if k not in ("username", "role")}
     with pytest.raises(AccountError, match=re.escape(message)):
-        add_account(engine, given["username"], given["role"], "root", clock.now(), ph=FAST, **extra)
+        add_account(
+            engine, given["username"], given["role"], "root", clock.now(), ph=FAST, key=key,
+            full_name=extra.get("full_name", ""), email=extra.get("email", ""),
+            password=extra.get("password"),
+        )  # fmt: skip
     assert list_accounts(engine) == []
 
 
@@ -170,9 +176,11 @@ def session_of(engine: Engine, account: Account, clock: FixedClock) -> str:
 
 
 def test_a_role_change_ends_sessions_and_asks_for_a_second_factor(
-    engine: Engine, clock: FixedClock
+    engine: Engine, key: TotpKey, clock: FixedClock
 ) -> None:
-    made = add_account(engine, "gov.g", "governor", "root", clock.now(), password=PASSWORD, ph=FAST)
+    made = add_account(
+        engine, "gov.g", "governor", "root", clock.now(), password=PASSWORD, ph=FAST, key=key
+    )
     token = session_of(engine, made.account, clock)
     # A governor added with a password has a second factor already: nothing to enrol.
     assert set_role(engine, "gov.g", "chair", "root", clock.now()) is None
@@ -186,8 +194,12 @@ def test_a_role_change_ends_sessions_and_asks_for_a_second_factor(
     assert (last[3]["from"], last[3]["to"]) == ("governor", "chair")
 
 
-def test_disabling_signs_the_account_out_everywhere(engine: Engine, clock: FixedClock) -> None:
-    made = add_account(engine, "helen.h", "dsl", "root", clock.now(), password=PASSWORD, ph=FAST)
+def test_disabling_signs_the_account_out_everywhere(
+    engine: Engine, key: TotpKey, clock: FixedClock
+) -> None:
+    made = add_account(
+        engine, "helen.h", "dsl", "root", clock.now(), password=PASSWORD, ph=FAST, key=key
+    )
     tokens = [session_of(engine, made.account, clock) for _ in range(2)]
     set_disabled(engine, "helen.h", "root", clock.now())
     assert [check_session(engine, t, clock.now(), Limits()) for t in tokens] == [None, None]
@@ -202,8 +214,10 @@ def test_disabling_signs_the_account_out_everywhere(engine: Engine, clock: Fixed
     assert actions == [("account.add", None), ("account.disable", 2), ("account.enable", 0)]
 
 
-def test_a_reset_second_factor_means_enrolling_again(engine: Engine, clock: FixedClock) -> None:
-    add_account(engine, "helen.h", "dsl", "root", clock.now(), password=PASSWORD, ph=FAST)
+def test_a_reset_second_factor_means_enrolling_again(
+    engine: Engine, key: TotpKey, clock: FixedClock
+) -> None:
+    add_account(engine, "helen.h", "dsl", "root", clock.now(), password=PASSWORD, ph=FAST, key=key)
     clock.advance(timedelta(hours=1))
     code = reset_two_factor(engine, "helen.h", "root", clock.now())
     account = get_account(engine, "helen.h")
@@ -221,8 +235,10 @@ def test_a_reset_second_factor_means_enrolling_again(engine: Engine, clock: Fixe
     assert trail(engine)[-1][:3] == ("root", "account.reset_2fa", "account:helen.h")
 
 
-def test_recovery_codes_are_renewed_whole(engine: Engine, clock: FixedClock) -> None:
-    made = add_account(engine, "helen.h", "dsl", "root", clock.now(), password=PASSWORD, ph=FAST)
+def test_recovery_codes_are_renewed_whole(engine: Engine, key: TotpKey, clock: FixedClock) -> None:
+    made = add_account(
+        engine, "helen.h", "dsl", "root", clock.now(), password=PASSWORD, ph=FAST, key=key
+    )
     codes = renew_recovery_codes(engine, "helen.h", "helen.h", clock.now())
     assert len(codes) == RECOVERY_CODES
     assert not set(codes) & set(made.recovery_codes)

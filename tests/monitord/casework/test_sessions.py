@@ -23,6 +23,7 @@ from monitord.casework.sessions import (
     limits_of,
     open_session,
 )
+from monitord.casework.totpkey import TotpKey
 from monitord.core.clock import FixedClock
 from monitord.settings.config import load_config
 from tests.monitord.casework.conftest import FAST, PASSWORD
@@ -32,8 +33,10 @@ pytestmark = pytest.mark.stores
 LIMITS = Limits(idle=timedelta(minutes=15), max_age=timedelta(hours=8))
 
 
-def helen(engine: Engine, clock: FixedClock) -> Account:
-    made = add_account(engine, "helen.h", "dsl", "root", clock.now(), password=PASSWORD, ph=FAST)
+def helen(engine: Engine, key: TotpKey, clock: FixedClock) -> Account:
+    made = add_account(
+        engine, "helen.h", "dsl", "root", clock.now(), password=PASSWORD, ph=FAST, key=key
+    )
     return made.account
 
 
@@ -47,9 +50,9 @@ def ends(engine: Engine) -> list[tuple[str, str, dict[str, object]]]:
 
 
 def test_a_session_is_kept_by_its_hash_and_moves_with_each_request(
-    engine: Engine, clock: FixedClock
+    engine: Engine, key: TotpKey, clock: FixedClock
 ) -> None:
-    account = helen(engine, clock)
+    account = helen(engine, key, clock)
     token, session = open_session(engine, account, "10.0.0.5", clock.now(), LIMITS)
     assert len(token) >= 43
     assert session.csrf != token
@@ -68,8 +71,8 @@ def test_a_session_is_kept_by_its_hash_and_moves_with_each_request(
     assert check_session(engine, "", clock.now(), LIMITS) is None
 
 
-def test_a_session_idle_too_long_ends(engine: Engine, clock: FixedClock) -> None:
-    token, _ = open_session(engine, helen(engine, clock), "10.0.0.5", clock.now(), LIMITS)
+def test_a_session_idle_too_long_ends(engine: Engine, key: TotpKey, clock: FixedClock) -> None:
+    token, _ = open_session(engine, helen(engine, key, clock), "10.0.0.5", clock.now(), LIMITS)
     clock.advance(timedelta(minutes=15))
     assert check_session(engine, token, clock.now(), LIMITS) is not None
     clock.advance(timedelta(minutes=15, seconds=1))
@@ -80,8 +83,10 @@ def test_a_session_idle_too_long_ends(engine: Engine, clock: FixedClock) -> None
     assert rows(engine, "SELECT count(*) FROM web_sessions") == [(0,)]
 
 
-def test_a_busy_session_still_ends_at_its_maximum_age(engine: Engine, clock: FixedClock) -> None:
-    token, _ = open_session(engine, helen(engine, clock), "10.0.0.5", clock.now(), LIMITS)
+def test_a_busy_session_still_ends_at_its_maximum_age(
+    engine: Engine, key: TotpKey, clock: FixedClock
+) -> None:
+    token, _ = open_session(engine, helen(engine, key, clock), "10.0.0.5", clock.now(), LIMITS)
     for _ in range(8 * 6):
         clock.advance(timedelta(minutes=10))
         assert check_session(engine, token, clock.now(), LIMITS) is not None
@@ -90,8 +95,10 @@ def test_a_busy_session_still_ends_at_its_maximum_age(engine: Engine, clock: Fix
     assert ends(engine)[0][2]["why"] == "maximum age"
 
 
-def test_signing_out_and_disabling_end_sessions(engine: Engine, clock: FixedClock) -> None:
-    account = helen(engine, clock)
+def test_signing_out_and_disabling_end_sessions(
+    engine: Engine, key: TotpKey, clock: FixedClock
+) -> None:
+    account = helen(engine, key, clock)
     first, _ = open_session(engine, account, "10.0.0.5", clock.now(), LIMITS)
     second, _ = open_session(engine, account, "10.0.0.6", clock.now(), LIMITS)
     assert end_session(engine, first, clock.now())
@@ -103,8 +110,10 @@ def test_signing_out_and_disabling_end_sessions(engine: Engine, clock: FixedCloc
     assert ends(engine) == [("helen.h", "account.sign_out", {"address": "10.0.0.5"})]
 
 
-def test_stale_sessions_are_cleared_when_new_ones_begin(engine: Engine, clock: FixedClock) -> None:
-    account = helen(engine, clock)
+def test_stale_sessions_are_cleared_when_new_ones_begin(
+    engine: Engine, key: TotpKey, clock: FixedClock
+) -> None:
+    account = helen(engine, key, clock)
     for _ in range(3):
         open_session(engine, account, "10.0.0.5", clock.now(), LIMITS)
     clock.advance(timedelta(hours=1))

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from monitord.casework import trailview
 from monitord.casework.accounts import Account, add_account, get_account, people_of
+from monitord.casework.totpkey import TotpKey, key_file
 from monitord.casework.trailview import TrailError, TrailFilter, read_trail, reads_trail
 from monitord.core.clock import FixedClock
 from monitord.settings.config import Config
@@ -42,7 +43,7 @@ def school(config: Config, clock: FixedClock, tmp_path: Path) -> Iterator[School
         for name, (role, email) in ACCOUNTS.items():
             add_account(
                 s.app.engine, name, role, "test", clock.now(), email=email, password="x" * 12,
-                ph=FAST,
+                ph=FAST, key=TotpKey(key_file(config)),
             )  # fmt: skip
         yield s
 

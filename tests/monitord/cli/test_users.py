@@ -17,7 +17,7 @@ from typing import Any
 
 import pyotp
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from monitord.cli.main import main
 from monitord.settings.config import Config
@@ -287,3 +287,35 @@ def test_as_needs_an_account_that_does_case_work(
     pupil = alert(config, "amy.p", "pupil", "gambling")
     assert run(config, "alerts", "ack", str(pupil), "--as", "gov.g", "--totp", code(governor)) == 1
     assert "a governor account may not act on alert" in capsys.readouterr().err
+
+
+def test_secrets_kept_plain_are_encrypted_by_the_next_users_command(
+    config: Config, capsys: pytest.CaptureFixture[str]
+) -> None:
+    helen = add(config, capsys, "helen.h", "dsl")
+    key = config.resolve("var/totp.key")
+    assert key.exists()
+    # As a store from before encryption holds it: the secret in the clear, no key file.
+    engine = open_store(config.database_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE accounts SET totp_secret = :s"), {"s": helen.secret})
+    key.unlink()
+    assert run(config, "users", "list", "--json") == 0
+    result = capsys.readouterr()
+    assert [a["username"] for a in json.loads(result.out)] == ["helen.h"]
+    assert result.err.strip() == (
+        f"encrypted the two-factor secrets of 1 account(s) with the key in {key}: keep a copy "
+        "of that file apart from the store's backups"
+    )
+    [(kept,)] = rows(engine, "SELECT totp_secret FROM accounts")
+    assert kept.startswith("aesgcm1:")
+    engine.dispose()
+    pupil = alert(config, "amy.p", "pupil", "gambling")
+    assert run(config, "alerts", "ack", str(pupil), "--as", "helen.h", "--totp", code(helen)) == 0
+    # Without the key, case work says which file is missing, in one line.
+    key.unlink()
+    capsys.readouterr()
+    assert run(config, "alerts", "note", str(pupil), "x", "--as", "helen.h", "--totp", "1") == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"{key}: the key the accounts' two-factor secrets are encrypted")
+    assert run(config, "users", "list") == 0  # nothing plain left: no key needed to list

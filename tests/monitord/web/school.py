@@ -16,6 +16,7 @@ from sqlalchemy import insert
 from starlette.applications import Starlette
 
 from monitord.casework.accounts import add_account
+from monitord.casework.totpkey import TotpKey, key_file
 from monitord.core.clock import FixedClock
 from monitord.settings.config import Config
 from monitord.store.database import audit, inserted_id, table_of
@@ -105,6 +106,7 @@ def console_school(cfg: Config, clock: FixedClock, folder: Path) -> Iterator[Con
                 email=email or "",
                 password=PASSWORD,
                 ph=CHEAP,
+                key=TotpKey(key_file(cfg)),
             )
             assert made.totp_uri is not None
             otp = pyotp.parse_uri(made.totp_uri)

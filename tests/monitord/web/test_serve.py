@@ -16,9 +16,13 @@ from pathlib import Path
 import pytest
 import trustme
 
+from monitord.casework.accounts import add_account
+from monitord.casework.totpkey import TotpKey, key_file
 from monitord.cli.main import main
+from monitord.core.clock import FixedClock
 from monitord.settings.config import Config
-from monitord.web.serve import ServeError, bind, listening
+from monitord.store.database import open_store
+from monitord.web.serve import ServeError, bind, listening, ready_key
 
 
 def free_port() -> int:
@@ -107,3 +111,19 @@ def test_a_port_in_use_is_refused(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         with pytest.raises(ServeError, match=r"cannot listen there .* choose a free port"):
             bind(listening(f"127.0.0.1:{port}", None, None))
+
+
+def test_a_missing_totp_key_stops_the_console_naming_the_file(
+    config: Config, clock: FixedClock
+) -> None:
+    engine = open_store(config.database_url, site=config.site_id)
+    try:
+        key = TotpKey(key_file(config))
+        add_account(engine, "helen.h", "dsl", "root", clock.now(), password="x" * 12, key=key)
+        ready_key(config, engine, clock)  # the key is there: nothing to say
+        key_file(config).unlink()
+        with pytest.raises(ServeError, match="missing") as raised:
+            ready_key(config, engine, clock)
+        assert str(key_file(config)) in str(raised.value)
+    finally:
+        engine.dispose()
