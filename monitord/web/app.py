@@ -15,7 +15,7 @@ from monitord.casework.sessions import limits_of
 from monitord.casework.totpkey import TotpKey, key_file
 from monitord.core.clock import Clock
 from monitord.settings.config import Config
-from monitord.web import api, enrol, health, lookup, pages, reports, trailpage
+from monitord.web import api, enrol, health, listpage, lookup, pages, reports, trailpage
 from monitord.web.context import Console
 from monitord.web.gate import Gate
 from monitord.web.headers import BodyLimit, SecurityHeaders
@@ -52,6 +52,7 @@ def make_app(cfg: Config, engine: Engine, clock: Clock) -> Starlette:
             *enrol.ROUTES,
             *reports.ROUTES,
             *trailpage.ROUTES,
+            *listpage.ROUTES,
             Mount("/static", StaticFiles(directory=STATIC)),
         ],
         middleware=[Middleware(SecurityHeaders, https=secure), Middleware(BodyLimit)],

@@ -28,6 +28,7 @@ from monitord.core.clock import FixedClock
 from monitord.settings.config import Config
 from tests.monitord.web.browser import need_chromium, phone, serving
 from tests.monitord.web.school import PASSWORD, Console, console_school
+from tests.monitord.web.test_listpage import changed
 
 
 @pytest.fixture
@@ -315,3 +316,16 @@ def test_the_audit_trail_on_a_phone(console: Console, site: str, browser: WebDri
     assert "failed to sign in" not in text(browser)
     assert "dep signed in" in text(browser)
     assert "searched the logs" not in text(browser)
+
+
+def test_the_lists_change_log_on_a_phone(console: Console, site: str, browser: WebDriver) -> None:
+    changed(console)
+    browser.get(f"{site}/alerts")
+    sign_in(browser, console, "helen.h")
+    submit(browser, browser.find_element(By.LINK_TEXT, "Lists"))
+    page = text(browser)
+    assert "helen.h disabled 1 list" in page
+    assert "local/bets (gambling): 3 domains, 0 URLs → not in use" in page
+    fits_the_screen(browser)
+    no_csp_violation(browser)
+    screenshot(browser, "console-lists.png")
