@@ -74,6 +74,8 @@ dir = "var/lists"
 # tls_key = ""
 # session_idle = "15m"
 # session_max = "8h"
+# trusted_proxies = ["127.0.0.1", "::1"]   # whose X-Forwarded-For names the client
+# totp_key_file = ""              # the key of the TOTP secrets; empty: totp.key in the state folder
 """
 
 

@@ -17,6 +17,7 @@ from monitord.core.clock import Clock
 from monitord.settings.config import Config
 from monitord.web import api, enrol, health, listpage, lookup, pages, reports, trailpage
 from monitord.web.context import Console
+from monitord.web.forwarded import ForwardedFor, Proxies
 from monitord.web.gate import Gate
 from monitord.web.headers import BodyLimit, SecurityHeaders
 from monitord.web.render import Pages
@@ -55,7 +56,11 @@ def make_app(cfg: Config, engine: Engine, clock: Clock) -> Starlette:
             *listpage.ROUTES,
             Mount("/static", StaticFiles(directory=STATIC)),
         ],
-        middleware=[Middleware(SecurityHeaders, https=secure), Middleware(BodyLimit)],
+        middleware=[
+            Middleware(ForwardedFor, proxies=Proxies.of(cfg.settings.web.trusted_proxies)),
+            Middleware(SecurityHeaders, https=secure),
+            Middleware(BodyLimit),
+        ],
     )
     app.state.console = state
     return app

@@ -82,15 +82,13 @@ def bind(where: Listening) -> socket.socket:
 
 
 def server(app: Starlette, where: Listening) -> uvicorn.Server:
-    """Uvicorn for the console. Behind a proxy on loopback, the proxy's X-Forwarded-For
-    names the client (for per-address lock-out); nothing else may set it."""
-    behind_proxy = not where.https
+    """Uvicorn for the console. It reads no proxy header itself: the app believes
+    X-Forwarded-For from ``[web] trusted_proxies`` only (``monitord.web.forwarded``)."""
     config = uvicorn.Config(
         app,
         ssl_certfile=str(where.cert) if where.cert else None,
         ssl_keyfile=str(where.key) if where.key else None,
-        proxy_headers=behind_proxy,
-        forwarded_allow_ips="127.0.0.1,::1" if behind_proxy else "",
+        proxy_headers=False,
         server_header=False,
         access_log=False,  # paths and queries can name pupils; the audit trail records actions
         limit_concurrency=CONCURRENCY,
