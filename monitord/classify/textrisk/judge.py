@@ -424,8 +424,8 @@ _REASON = {
 
 def _outermost(hits: list[Hit]) -> list[Hit]:
     """Hits not inside a stronger (or equal) hit's words: ``commit suicide`` keeps
-    ``how to commit suicide`` only."""
-    kept = []
+    ``how to commit suicide`` only; of two of one class on the same words, the first."""
+    kept: list[Hit] = []
     for h in hits:
         inside = any(
             o is not h
@@ -436,7 +436,15 @@ def _outermost(hits: list[Hit]) -> list[Hit]:
             and (h.entry.cls != SIGNAL or o.entry.cls != SIGNAL or o.entry.kind == h.entry.kind)
             for o in hits
         )
-        if not inside:
+        # one phrase listed twice (with and without its accents) is said once
+        twice = any(
+            k.first == h.first
+            and k.last == h.last
+            and k.entry.cls == h.entry.cls
+            and k.entry.kind == h.entry.kind
+            for k in kept
+        )
+        if not inside and not twice:
             kept.append(h)
     return kept
 

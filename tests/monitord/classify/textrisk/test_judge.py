@@ -179,3 +179,9 @@ def test_words_of_other_languages_change_their_endings(judge: TextJudge) -> None
     assert "self_harm" in judge.judge("wczoraj znowu pocięłam sobie ręce", TYPED).categories
     assert "suicide" in judge.judge("nu mai vreau să exist", TYPED).categories
     assert not judge.judge("me corté el pelo ayer", TYPED).categories
+
+
+def test_a_phrase_listed_with_and_without_accents_counts_once(judge: TextJudge) -> None:
+    v = judge.judge("zabije cie w fifie dzisiaj haha", TYPED)
+    assert v.categories == ()
+    assert judge.judge("zabije cie jutro", TYPED).categories == ("violence",)
