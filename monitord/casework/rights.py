@@ -93,8 +93,10 @@ def subject_access(
     with engine.connect() as conn:
         # This school's records of them: a user name is only unique within a school.
         parts = gather(conn, user)
-    if not parts["person"]:
-        raise RightsError(f"no one with the user name {username!r} on the roster")
+    if not parts["person"] and not parts["accounts"]:
+        raise RightsError(
+            f"no one with the user name {username!r} on the roster or among the accounts"
+        )
     with (
         private_temp(target) as fh,
         zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as bundle,

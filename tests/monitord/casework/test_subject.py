@@ -10,17 +10,25 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
+from sqlalchemy import text
 
 from monitord.casework import cases
+from monitord.casework.accounts import add_account, set_role
 from monitord.casework.query import Query
 from monitord.casework.rights import subject_access
 from monitord.casework.search import search
+from monitord.casework.sessions import Limits, open_session
+from monitord.casework.signin import sign_in
 from monitord.casework.silences import add_silence
 from monitord.casework.timeline import timeline
+from monitord.casework.totpkey import TotpKey
+from monitord.core.clock import FixedClock
 from monitord.service.app import App, ingest_files
 from monitord.store.database import insert_ignore, table_of
 from monitord.store.tables import EventRow
+from tests.monitord.casework.conftest import FAST, PASSWORD
 from tests.monitord.service.test_pipeline import log, school
 
 pytestmark = pytest.mark.stores
@@ -103,3 +111,104 @@ def test_a_subject_access_request_is_complete(app: App, tmp_path: Path) -> None:
     assert ("search", "user:helen.p") not in done
     for part in ("mail.json", "silences.json", "rejected.json"):
         assert part in readme
+
+
+def test_a_persons_console_account_is_in_their_request(app: App, tmp_path: Path) -> None:
+    app = school(app, tmp_path)  # helen.p, staff
+    key = TotpKey(tmp_path / "keys" / "totp.key")
+    clock = app.clock
+    assert isinstance(clock, FixedClock)
+    with app.engine.begin() as conn:
+        conn.execute(text("UPDATE people SET email = 'Helen.Price@school.example'"))
+    made = {}
+    for name, role, email in (
+        ("helen.p", "deputy_dsl", ""),
+        ("hprice", "governor", "helen.price@school.example"),  # found by her roster email
+        ("other.t", "dsl", "other@school.example"),
+    ):
+        made[name] = add_account(
+            app.engine, name, role, "root", clock.now(), email=email, password=PASSWORD,
+            ph=FAST, key=key,
+        )  # fmt: skip
+    uri = made["helen.p"].totp_uri
+    assert uri is not None
+    totp = pyotp.parse_uri(uri)
+    assert isinstance(totp, pyotp.TOTP)
+    sign_in(app.engine, "helen.p", PASSWORD, "000000", "10.0.0.9", clock.now(), key=key, ph=FAST)
+    signed = sign_in(
+        app.engine,
+        "helen.p",
+        PASSWORD,
+        totp.at(clock.now()),
+        "10.0.0.8",
+        clock.now(),
+        key=key,
+        ph=FAST,
+    )
+    assert signed.account is not None
+    open_session(app.engine, signed.account, "10.0.0.8", clock.now(), Limits())
+    set_role(app.engine, "helen.p", "dsl", "root", clock.now())
+    sign_in(app.engine, "other.t", PASSWORD, "000000", "10.0.0.7", clock.now(), key=key, ph=FAST)
+
+    target = tmp_path / "helen.zip"
+    counts = subject_access(app.engine, "helen.p", target, "dpo", "SAR 9", clock.now())
+    with zipfile.ZipFile(target) as bundle:
+        accounts = _part(bundle, "accounts")
+        signins = _part(bundle, "signins")
+        sessions = _part(bundle, "sessions")
+        records = _part(bundle, "audit")
+        everything = b"".join(bundle.read(n) for n in bundle.namelist())
+        readme = bundle.read("README.txt").decode()
+    assert (counts["accounts"], counts["signins"]) == (2, 2)
+    assert [(a["username"], a["role"], a["two_factor"]) for a in accounts] == [
+        ("helen.p", "dsl", True),
+        ("hprice", "governor", True),
+    ]
+    assert set(accounts[0]) == {
+        "username", "role", "full_name", "email", "state", "disabled", "two_factor",
+        "created_at", "updated_at",
+    }  # fmt: skip
+    assert accounts[0]["disabled"] is False
+    assert [(s["address"], s["outcome"]) for s in signins] == [
+        ("10.0.0.9", "failed"),
+        ("10.0.0.8", "ok"),
+    ]
+    assert [(s["username"], s["address"]) for s in sessions] == []  # the role change ended it
+    done = {(r["action"], r["subject"]) for r in records}
+    for action in ("account.add", "account.sign_in_failed", "account.sign_in", "account.role"):
+        assert (action, "account:helen.p") in done
+    assert ("account.add", "account:hprice") in done
+    assert not any(subject == "account:other.t" for _, subject in done)
+    # Never a hash, a secret or a code.
+    with app.engine.connect() as conn:
+        kept = conn.execute(text("SELECT password_hash, totp_secret FROM accounts")).all()
+        hashes = conn.execute(text("SELECT code_hash FROM recovery_codes")).scalars().all()
+    for value in [totp.secret, *(v for r in kept for v in r), *hashes]:
+        assert value.encode() not in everything
+    assert "accounts.json" in readme
+    # A session still open is shown by its times and address only.
+    other = pyotp.TOTP(pyotp.parse_uri(made["hprice"].totp_uri or "").secret)
+    signed = sign_in(
+        app.engine, "hprice", PASSWORD, other.at(clock.now()), "10.0.0.6", clock.now(),
+        key=key, ph=FAST,
+    )  # fmt: skip
+    assert signed.account is not None
+    token, session = open_session(app.engine, signed.account, "10.0.0.6", clock.now(), Limits())
+    subject_access(app.engine, "helen.p", target, "dpo", "SAR 9", clock.now())
+    with zipfile.ZipFile(target) as bundle:
+        [shown] = _part(bundle, "sessions")
+        everything = b"".join(bundle.read(n) for n in bundle.namelist())
+    assert set(shown) == {"username", "created_at", "last_seen", "address"}
+    assert (shown["username"], shown["address"]) == ("hprice", "10.0.0.6")
+    assert token.encode() not in everything
+    assert session.csrf.encode() not in everything
+
+
+def test_an_account_with_no_roster_entry_has_its_request(app: App, tmp_path: Path) -> None:
+    app = school(app, tmp_path)
+    add_account(app.engine, "gov.g", "governor", "root", app.clock.now(), full_name="Gina G")
+    counts = subject_access(app.engine, "gov.g", tmp_path / "g.zip", "dpo", "SAR", app.clock.now())
+    assert (counts["person"], counts["accounts"], counts["events"]) == (0, 1, 0)
+    with zipfile.ZipFile(tmp_path / "g.zip") as bundle:
+        [account] = _part(bundle, "accounts")
+    assert (account["state"], account["two_factor"]) == ("pending", False)
