@@ -38,6 +38,7 @@ SPREAD_SIGNALS = 4
 # a sign of another kind (secrecy, isolation, an older contact, sexual talk, flattery, being
 # alone, the child's age, a threat). In one message two of any kind still are.
 EVERYDAY = frozenset({"photo", "meet", "gift", "private_app"})
+EXCHANGE = frozenset({"gift", "photo"})
 # A message of this many words or fewer may be a piece of a sentence typed in parts; only
 # pieces are read together for the other categories.
 PIECE_WORDS = 4
@@ -222,9 +223,10 @@ def _one_language(judge: TextJudge, pieces: tuple[str, ...]) -> bool:
 
 def _pattern(found: TextVerdict) -> bool:
     """Whether grooming found across messages is a pattern: said outright, or signals of
-    three kinds, or of two where one is not an everyday ask."""
+    three kinds, or of two where one is not an everyday ask, or a gift and a photo (an
+    exchange: "i got you robux" ... "send me a selfie back")."""
     kinds = set(found.signals)
-    return not kinds or len(kinds) >= 3 or not kinds <= EVERYDAY
+    return not kinds or len(kinds) >= 3 or not kinds <= EVERYDAY or kinds == EXCHANGE
 
 
 def _together(pieces: tuple[str, ...]) -> tuple[str, ...]:

@@ -187,6 +187,11 @@ TEXTSPEAK: dict[str, str] = {
     "pics": "pictures",
     "yrs": "years",
     "yo": "years old",
+    "bout": "about",
+    "abt": "about",
+    "sumthing": "something",
+    "smth": "something",
+    "nuffin": "nothing",
 }
 # Words a child puts inside a phrase without changing what it says ("whats even the point",
 # "i literally want to disappear", "kms fr"): the extra reading leaves them out.

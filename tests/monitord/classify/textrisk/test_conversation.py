@@ -61,6 +61,10 @@ def test_everyday_asks_in_separate_messages_are_no_pattern_without_another_sign(
     judge = TextJudge(default_lexicon())
     assert _typed(judge, ["send me a photo of the homework", "meet me at the library"]) == ()
     assert _typed(judge, ["dont tell your mum", "send me a photo"]) == ("grooming",)
+    # a gift and a photo asked for in return are an exchange
+    assert _typed(judge, ["i got u a giftcard for roblox", "send me a selfie back"]) == (
+        "grooming",
+    )
     assert _typed(judge, ["want free robux", "send me a photo", "meet me at the park"]) == (
         "grooming",
     )
