@@ -515,3 +515,22 @@ class WebSessionRow(SQLModel, table=True):
     last_seen: datetime
     csrf: str = Field(max_length=64)
     address: str = Field(max_length=64)
+
+
+class ReviewRow(SQLModel, table=True):
+    """The school's annual review of its filtering and monitoring (the DfE standard): when,
+    who reviewed it (accounts, as JSON), what was checked (the standard's points and notes),
+    what was changed, when the next one is due, and who recorded it."""
+
+    __tablename__ = "filtering_reviews"
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: str = Field(default="default", index=True, max_length=64)
+    reviewed_on: date
+    reviewers: str = Field(sa_column=Column(Text, nullable=False))
+    checked: str = Field(sa_column=Column(Text, nullable=False))
+    notes: str = Field(default="", sa_column=Column(Text, nullable=False))
+    changed: str = Field(sa_column=Column(Text, nullable=False))
+    next_review: date
+    recorded_by: str = Field(max_length=128)
+    recorded_at: datetime

@@ -15,7 +15,17 @@ from monitord.casework.sessions import limits_of
 from monitord.casework.totpkey import TotpKey, key_file
 from monitord.core.clock import Clock
 from monitord.settings.config import Config
-from monitord.web import api, enrol, health, listpage, lookup, pages, reports, trailpage
+from monitord.web import (
+    api,
+    enrol,
+    health,
+    listpage,
+    lookup,
+    pages,
+    reports,
+    reviewpage,
+    trailpage,
+)
 from monitord.web.context import Console
 from monitord.web.forwarded import ForwardedFor, Proxies
 from monitord.web.gate import Gate
@@ -54,6 +64,7 @@ def make_app(cfg: Config, engine: Engine, clock: Clock) -> Starlette:
             *reports.ROUTES,
             *trailpage.ROUTES,
             *listpage.ROUTES,
+            *reviewpage.ROUTES,
             Mount("/static", StaticFiles(directory=STATIC)),
         ],
         middleware=[

@@ -329,3 +329,33 @@ def test_the_lists_change_log_on_a_phone(console: Console, site: str, browser: W
     fits_the_screen(browser)
     no_csp_violation(browser)
     screenshot(browser, "console-lists.png")
+
+
+def test_recording_the_annual_review_on_a_phone(
+    console: Console, site: str, browser: WebDriver
+) -> None:
+    browser.get(f"{site}/reviews")
+    sign_in(browser, console, "sam.dsl")
+    assert "No review has been recorded yet." in text(browser)
+    for value in ("helen.h", "tech"):
+        browser.find_element(By.CSS_SELECTOR, f"input[name=reviewer][value='{value}']").click()
+    for value in ("roles", "blocking", "tested", "monitoring"):
+        browser.find_element(By.CSS_SELECTOR, f"input[name=checked][value='{value}']").click()
+    browser.find_element(By.NAME, "notes").send_keys("The term's filtering checks, together")
+    browser.find_element(By.NAME, "changed").send_keys("SafeSearch on the guest network")
+    fits_the_screen(browser)
+    press(browser, "Record the review")
+    page = text(browser)
+    assert "Review recorded." in page
+    assert "Next review due by 20 November 2027" in page
+    assert (
+        "Reviewed by Helen Head (Headteacher), Sam Someone (DSL), Tariq Tech (Technician)" in page
+    )
+    fits_the_screen(browser)
+    no_csp_violation(browser)
+    screenshot(browser, "console-review.png")
+    press(browser, "Sign out")
+    browser.get(f"{site}/reviews")
+    sign_in(browser, console, "gov")
+    assert "SafeSearch on the guest network" in text(browser)
+    assert not browser.find_elements(By.NAME, "changed")
