@@ -7,11 +7,20 @@ message with the same Message-ID.
 
 Recording a message sent in a SQLite store waits for the write lock, which the pipeline holds
 while it stores a batch (tens, at times hundreds of milliseconds); a crash in that wait sent
-the message again. So the moment the server accepts it, a line goes to a small file of this
-process's own beside the store (``monitord.db.mail-sent.<pid>``), and the next round (of this
-process, or of the next monitord once this one is gone) records in the store whatever is
-written there and not yet recorded. Only a crash between the server's reply and that line
-(microseconds) sends a message twice.
+the message again. So the moment the server accepts it (before the connection is closed: a
+server slow to answer QUIT holds nothing open that matters), a line goes to a small file of
+this process's own beside the store (``monitord.db.mail-sent.<pid>``), and the next round (of
+this process, or of the next monitord once this one is gone) records in the store whatever is
+written there and not yet recorded.
+
+A crash between the server's reply to DATA and that line (microseconds), or a server that
+keeps a message and dies before its reply leaves, cannot be told from a message the server
+never had: SMTP has no way to ask. Such a message is sent again rather than risk an alert
+never reaching anyone; it goes with the same bytes and the same Message-ID, so a mail client
+or server that de-duplicates by Message-ID shows it once. Each attempt is written in the sent
+log before the message goes ("sending"), and its outcome after, so that a message caught
+between the two by a crash is known: it is logged and recorded in the audit trail
+(``mail.resent``) when it goes again.
 
 When the server accepts some recipients and refuses others, the refusals are recorded on the
 row and in the audit trail; those refused for now get the same message again later, in a row
@@ -25,11 +34,12 @@ cap). Critical mail is neither held back nor counted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -114,11 +124,21 @@ class Sent:
     refused: Mapping[str, str] = field(default_factory=dict)
 
 
+Accepted = Callable[[Sent], None]
+
+
+def _ignore(done: Sent) -> None:
+    return None
+
+
 class Notifier(Protocol):
     name: str
 
-    async def send(self, message: bytes, sender: str, recipients: list[str]) -> Sent:
-        """Deliver one message. Raise when no recipient got it."""
+    async def send(
+        self, message: bytes, sender: str, recipients: list[str], accepted: Accepted = _ignore
+    ) -> Sent:
+        """Deliver one message; ``accepted`` is called the moment it is delivered (before
+        the connection is closed). Raise when no recipient got it."""
         ...
 
 
@@ -130,8 +150,12 @@ class PickupNotifier:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    async def send(self, message: bytes, sender: str, recipients: list[str]) -> Sent:
-        return Sent(await asyncio.to_thread(self._write, message))
+    async def send(
+        self, message: bytes, sender: str, recipients: list[str], accepted: Accepted = _ignore
+    ) -> Sent:
+        done = Sent(await asyncio.to_thread(self._write, message))
+        accepted(done)
+        return done
 
     def _write(self, message: bytes) -> str:
         private_dir(self.folder)
@@ -163,40 +187,55 @@ class SmtpNotifier:
             self._tls = ssl.create_default_context(cafile=cafile)
         return self._tls
 
-    async def send(self, message: bytes, sender: str, recipients: list[str]) -> Sent:
+    async def send(
+        self, message: bytes, sender: str, recipients: list[str], accepted: Accepted = _ignore
+    ) -> Sent:
         s = self.cfg.settings.smtp
         password = self.cfg.smtp_password() if s.username else None
+        client = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            username=s.username or None,
+            password=password,
+            use_tls=s.security == "tls",
+            start_tls=s.security == "starttls",
+            tls_context=self.tls_context() if s.security != "none" else None,
+            timeout=s.timeout.total_seconds(),
+        )
         try:
-            errors, _ = await aiosmtplib.send(
-                message,
-                sender=sender,
-                recipients=recipients,
-                hostname=s.host,
-                port=s.port,
-                username=s.username or None,
-                password=password,
-                use_tls=s.security == "tls",
-                start_tls=s.security == "starttls",
-                tls_context=self.tls_context() if s.security != "none" else None,
-                timeout=s.timeout.total_seconds(),
-            )
+            await client.connect()
+            errors, _ = await client.sendmail(sender, recipients, message)
         except aiosmtplib.SMTPAuthenticationError:
             # Our credentials, not this message, were refused: retried, so that the queue
             # goes out once the password is put right.
+            client.close()
             raise
         except aiosmtplib.SMTPResponseException as exc:
+            client.close()
             if exc.code >= 500:
                 raise PermanentFailure(f"{exc.code} {exc.message}") from exc
             raise
         except aiosmtplib.SMTPRecipientsRefused as exc:
+            client.close()
             # Every recipient refused: not an SMTPResponseException, but just as final when
             # each refusal is a 5xx.
             if exc.recipients and all(r.code >= 500 for r in exc.recipients):
                 every = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
                 raise PermanentFailure(every) from exc
             raise
+        except BaseException:
+            client.close()
+            raise
         refused = {addr: f"{r.code} {r.message}" for addr, r in errors.items()}
-        return Sent(f"smtp://{s.host}:{s.port}", refused)
+        done = Sent(f"smtp://{s.host}:{s.port}", refused)
+        try:
+            # Written down before QUIT: the server has the message whatever QUIT meets.
+            accepted(done)
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await client.quit()
+        finally:
+            client.close()
+        return done
 
 
 def EmailNotifier(cfg: Config) -> Notifier:
@@ -230,8 +269,10 @@ def _alive(pid: int) -> bool:
 
 
 class SentLog:
-    """The messages a server has accepted that the store may not have recorded yet: one JSON
-    line each, appended the moment the server says so, in a file of this process's own."""
+    """What this process is sending and what servers have accepted that the store may not
+    have recorded yet, in a file of this process's own: one JSON line for each message as it
+    goes (``sending``), then one for its outcome: accepted (appended the moment the server
+    says so, with what to record) or not."""
 
     def __init__(self, prefix: Path) -> None:
         self.prefix = prefix  # the file of process 1234 is prefix.name + "1234"
@@ -247,9 +288,18 @@ class SentLog:
             return None
         return cls(Path(f"{db}.mail-sent."))
 
+    def sending(self, msg_id: int, alert_id: int | None) -> None:
+        """The message goes now."""
+        self._append({"id": msg_id, "alert_id": alert_id, "sending": True})
+
+    def not_sent(self, msg_id: int) -> None:
+        """The message went nowhere (the server refused it, or could not be reached)."""
+        self._append({"id": msg_id, "not_sent": True})
+
     def write(
         self, msg_id: int, alert_id: int | None, values: dict[str, Any], again: list[str]
     ) -> None:
+        """The server has the message: ``values`` are to be recorded on its row."""
         entry = {
             "id": msg_id,
             "alert_id": alert_id,
@@ -258,6 +308,9 @@ class SentLog:
             },
             "again": again,
         }
+        self._append(entry)
+
+    def _append(self, entry: dict[str, Any]) -> None:
         try:
             with append_private(self.path) as fh:
                 fh.write((json.dumps(entry) + "\n").encode())
@@ -272,7 +325,8 @@ class SentLog:
 
     def recover(self, engine: Engine, now: datetime) -> int:
         """Record in the store what this process's file, and those of processes that are gone,
-        say was sent; remove them. Returns how many messages were recorded from them."""
+        say was sent; record each message a crash caught while it went (it goes again);
+        remove the files. Returns how many messages were recorded as sent from them."""
         recorded = 0
         for path in self.prefix.parent.glob(self.prefix.name + "*"):
             pid = path.name.removeprefix(self.prefix.name)
@@ -282,16 +336,25 @@ class SentLog:
                 lines = path.read_text(encoding="utf-8").splitlines()
             except OSError:
                 continue
+            caught: dict[int, int | None] = {}  # sending, with no outcome after it
             for line in lines:
                 try:
                     entry = json.loads(line)
                 except ValueError:
                     continue  # the line being written when the process died
+                if entry.get("sending"):
+                    caught[entry["id"]] = entry["alert_id"]
+                    continue
+                caught.pop(entry["id"], None)
+                if entry.get("not_sent"):
+                    continue
                 values = dict(entry["values"])
                 if values.get("sent_at"):
                     values["sent_at"] = datetime.fromisoformat(values["sent_at"])
                 if _mark(engine, entry["id"], entry["alert_id"], values, now, entry["again"]):
                     recorded += 1
+            for msg_id, alert_id in caught.items():
+                _interrupted(engine, msg_id, alert_id, now)
             path.unlink(missing_ok=True)
         if recorded:
             log.warning(
@@ -303,6 +366,30 @@ class SentLog:
     def clear(self) -> None:
         """Everything written was recorded in the store."""
         self.path.unlink(missing_ok=True)
+
+
+def _interrupted(engine: Engine, msg_id: int, alert_id: int | None, now: datetime) -> None:
+    """A message was going when monitord stopped: the server may have it or not, and no one
+    can tell. It is sent again (a second copy, same Message-ID, rather than an alert lost);
+    the log and the audit trail say so."""
+    table = table_of(OutboxRow)
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(table.c.message_id, table.c.status).where(
+                mine(conn, table.c.site_id), table.c.id == msg_id
+            )
+        ).first()
+        if row is None or row.status != "queued":
+            return
+        subject = f"alert:{alert_id}" if alert_id is not None else f"outbox:{msg_id}"
+        detail = {"outbox": msg_id, "message_id": row.message_id}
+        audit(conn, "monitord", "mail.interrupted", subject, detail, now=now)
+    log.warning(
+        "mail: monitord stopped while sending outbox message %d %s; the server may have "
+        "it: it goes again, the same message with the same Message-ID",
+        msg_id,
+        row.message_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,40 +471,68 @@ async def deliver_due(
             }
             failed += 1
         else:
-            try:
-                done = await notifier.send(row.message, sender, row.recipients)
-            except PermanentFailure as exc:
-                values = {"status": "failed", "attempts": row.attempts + 1, "last_error": str(exc)}
-                failed += 1
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                values = {
-                    "attempts": row.attempts + 1,
-                    "last_error": f"{type(exc).__name__}: {exc}",
-                    "due_at": clock.now() + backoff(row.attempts),
-                }
-                retrying += 1
-            else:
-                values = {
-                    "status": "sent",
-                    "attempts": row.attempts + 1,
-                    "sent_at": clock.now(),
-                    "delivered_to": done.where,
-                    "last_error": None,
-                }
-                if done.refused:
-                    values["refused"] = json.dumps(dict(done.refused), sort_keys=True)
-                    split = [a for a, reply in done.refused.items() if not reply.startswith("5")]
+            values, split = await _send_one(notifier, row, sender, clock, sent_log)
+            if values.get("status") == "sent":
                 sent += 1
                 recent += not row.critical
-                where.append(done.where)
-                if sent_log is not None:
-                    sent_log.write(row.id, row.alert_id, values, split)
+                where.append(str(values["delivered_to"]))
+            elif values.get("status") == "failed":
+                failed += 1
+            else:
+                retrying += 1
         await asyncio.to_thread(_mark, engine, row.id, row.alert_id, values, clock.now(), split)
     if sent_log is not None:
         sent_log.clear()
     if waiting:
         log.info("mail: %d message(s) wait for the hourly cap of %d", waiting, cap)
     return DeliveryResult(sent, retrying, failed, tuple(where), waiting)
+
+
+async def _send_one(
+    notifier: Notifier, row: _Due, sender: str, clock: Clock, sent_log: SentLog | None
+) -> tuple[dict[str, Any], list[str]]:
+    """Send one queued message: what to record on its row, and the recipients refused for
+    now (who get it again in a row of their own). In the sent log first ``sending``, then the
+    outcome: what the server accepted the moment it did, or that it went nowhere."""
+    outcome: list[tuple[dict[str, Any], list[str]]] = []
+
+    def accepted(done: Sent) -> None:
+        if outcome:
+            return
+        values: dict[str, Any] = {
+            "status": "sent",
+            "attempts": row.attempts + 1,
+            "sent_at": clock.now(),
+            "delivered_to": done.where,
+            "last_error": None,
+        }
+        split: list[str] = []
+        if done.refused:
+            values["refused"] = json.dumps(dict(done.refused), sort_keys=True)
+            split = [a for a, reply in done.refused.items() if not reply.startswith("5")]
+        if sent_log is not None:
+            sent_log.write(row.id, row.alert_id, values, split)
+        outcome.append((values, split))
+
+    if sent_log is not None:
+        sent_log.sending(row.id, row.alert_id)
+    failure: dict[str, Any]
+    try:
+        accepted(await notifier.send(row.message, sender, row.recipients, accepted))
+        return outcome[0]
+    except PermanentFailure as exc:
+        failure = {"status": "failed", "attempts": row.attempts + 1, "last_error": str(exc)}
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        failure = {
+            "attempts": row.attempts + 1,
+            "last_error": f"{type(exc).__name__}: {exc}",
+            "due_at": clock.now() + backoff(row.attempts),
+        }
+    if outcome:  # accepted, then something failed on the way out: it was delivered
+        return outcome[0]
+    if sent_log is not None:
+        sent_log.not_sent(row.id)
+    return failure, []
 
 
 def _mark(

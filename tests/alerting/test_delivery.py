@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiosmtplib
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
@@ -892,6 +893,58 @@ async def test_a_message_sent_again_after_a_crash_is_the_same_message(
     first, again = sink.received
     assert first.original_content == again.original_content
     assert outbox(engine, msg_id)["status"] == "sent"
+    # Which message may have gone twice is known, and said.
+    [record] = audit(engine, "mail.interrupted")
+    message_id = outbox(engine, msg_id)["message_id"]
+    assert json.loads(record["detail"]) == {"outbox": msg_id, "message_id": message_id}
+    assert record["subject"] == f"outbox:{msg_id}"
+
+
+async def test_a_crash_while_the_server_answers_quit_does_not_send_again(
+    cfg: Config,
+    engine: Engine,
+    clock: FixedClock,
+    port: int,
+    start_server: StartServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server has accepted the message and monitord dies while it waits for the answer
+    to QUIT (a slow or dying server): what was accepted was written down before QUIT, so the
+    next round records it as sent and sends nothing."""
+    sink = start_server(port)
+    msg_id = queue(engine, clock)
+    await killed_in(aiosmtplib.SMTP, "quit", engine, cfg, clock, monkeypatch)
+    assert outbox(engine, msg_id)["status"] == "queued"
+
+    assert await deliver_due(engine, cfg, clock, EmailNotifier(cfg)) == DeliveryResult()
+    assert len(sink.received) == 1
+    assert outbox(engine, msg_id)["status"] == "sent"
+    assert audit(engine, "mail.interrupted") == []
+
+
+async def test_a_message_that_went_nowhere_is_not_taken_for_interrupted(
+    cfg: Config,
+    engine: Engine,
+    clock: FixedClock,
+    port: int,
+    start_server: StartServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A message the server refused for now, then a crash before that was recorded: it is
+    retried as any refused message is, with nothing said of a second copy."""
+    import alerting.delivery as delivery
+
+    sink = start_server(port)
+    sink.data_reply = "451 4.3.0 try again later"
+    msg_id = queue(engine, clock)
+    await killed_in(delivery, "_mark", engine, cfg, clock, monkeypatch)
+    sink.data_reply = "250 2.0.0 OK"
+    assert (await deliver_due(engine, cfg, clock, EmailNotifier(cfg))).sent == 1
+    assert sink.attempts == 2
+    assert len(sink.received) == 1
+    assert outbox(engine, msg_id)["status"] == "sent"
+    assert audit(engine, "mail.interrupted") == []
+    assert sent_logs(cfg) == []
 
 
 def sent_logs(cfg: Config) -> list[Path]:
