@@ -19,6 +19,12 @@
   looked again (behind, busy, or just started again) is read whole, in its turn.
 - A ``.gz`` copy still being written (logrotate compresses under the final name) is passed
   over while its plain copy is there, and never stops the follower.
+- The first start (no checkpoint yet): the position at the start of the first file opened is
+  saved before any line of it is read, so that if the daemon stops before it commits a batch
+  and the file is rotated meanwhile, the next start finds that file by its first line and
+  reads it whole. A file written and rotated away before the first could be opened (the path
+  empty or absent at the start) is read whole too; copies written before the start are not
+  (they are older logs, for ``monitord ingest``).
 
 inotify (through watchdog) wakes the follower as soon as the file changes; it also polls, so a
 file system without inotify (NFS, some containers) is followed too, only less promptly.
@@ -46,7 +52,7 @@ from collectors.files import IDENTITY_LIMIT, MAX_LINE, file_identity, open_log, 
 from collectors.parsers.base import Batch
 from monitord.core.clock import Clock
 from monitord.core.model import Checkpoint, Origin, RawRecord
-from monitord.store.database import mine, table_of
+from monitord.store.database import mine, site_of, table_of
 from monitord.store.tables import CheckpointRow
 
 log = logging.getLogger("monitord.follow")
@@ -61,6 +67,27 @@ def load_checkpoint(engine: Engine, source: str) -> Checkpoint | None:
     if row is None:
         return None
     return Checkpoint(row.source, row.path, row.file_id, int(row.inode), int(row.offset))
+
+
+def save_first_checkpoint(engine: Engine, cp: Checkpoint, now: datetime) -> None:
+    """Save ``cp`` as where ``cp.source`` has read up to, unless a position is saved for it
+    already: the first file a source opens, before a line of it is read."""
+    table = table_of(CheckpointRow)
+    with engine.begin() as conn:
+        own = mine(conn, table.c.site_id) & (table.c.source == cp.source)
+        if conn.execute(select(table.c.source).where(own)).first() is not None:
+            return
+        conn.execute(
+            table.insert().values(
+                site_id=site_of(conn),
+                source=cp.source,
+                path=cp.path,
+                file_id=cp.file_id,
+                inode=cp.inode,
+                offset=cp.offset,
+                updated_at=now,
+            )
+        )
 
 
 # Reading a gzip file that is still being written ends in EOFError, not an OSError.
@@ -228,6 +255,16 @@ class FileCollector:
         # file next found at the path, however long that takes.
         self._finished: tuple[float, frozenset[str]] | None = None
         self._folder_mtime: int | None = None
+        self._first = False  # no position saved for this source yet
+
+    def start(self) -> None:
+        """Take up from the committed checkpoint; without one (the source's first start),
+        read the copies rotated from now on until a file at the path is open, and save a
+        position at the start of that file before reading it."""
+        self._resume = load_checkpoint(self.engine, self.name)
+        if self._resume is None:
+            self._first = True
+            self._finished = (time.time(), frozenset())
 
     def stop(self) -> None:
         self._stop.set()
@@ -354,6 +391,7 @@ class FileCollector:
                 cur.path,
             )
             try:
+                self._save_first(cur)
                 batches += self._drain(cur, finish=True)
                 since = max(since, os.fstat(cur.fh.fileno()).st_mtime)
             except UNREADABLE as exc:  # the lines read before it are not to be lost with it
@@ -363,6 +401,12 @@ class FileCollector:
             known = known | {file_id}
         self._finished = (since, known)
         return batches
+
+    def _save_first(self, cur: _Open) -> None:
+        """Before the first line this source ever reads: its position, the start of ``cur``."""
+        if self._first:
+            save_first_checkpoint(self.engine, self._checkpoint(cur, 0), self.clock.now())
+            self._first = False
 
     def _copied_tail(self, cur: _Open) -> list[Batch]:
         """copytruncate: the lines after our position went into the copy; read them there."""
@@ -417,6 +461,7 @@ class FileCollector:
             if opened is not None or self._folder_changed():
                 batches += self._read_between(opened.file_id if opened is not None else None)
             if opened is not None:
+                self._save_first(opened)
                 self._finished = None
                 self._current = opened
                 batches += self._drain(opened)
@@ -457,7 +502,7 @@ class FileCollector:
     # --- the async side -----------------------------------------------------------------
 
     async def batches(self) -> AsyncIterator[Batch]:
-        self._resume = await asyncio.to_thread(load_checkpoint, self.engine, self.name)
+        await asyncio.to_thread(self.start)
         observer = self._watch()
         try:
             while not self._stop.is_set():

@@ -585,3 +585,45 @@ def test_a_copy_renamed_while_the_copies_are_listed_is_found(
     monkeypatch.setattr(follow, "_identify", shifted_first)
     got = _commit_all(_restarted(log, app, clock), app)
     assert got == (lines("b", 3) + lines("c", 4) + lines("d", 2)).splitlines()
+
+
+def _started(log: Path, app: App, clock: FixedClock) -> FileCollector:
+    """A follower started as the daemon starts one: from the committed checkpoint, if any."""
+    c = sync(log, app, clock)
+    c.start()
+    return c
+
+
+def test_a_log_rotated_before_its_first_commit_is_still_read(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    # monitord's very first start: it reads the log, and is killed before the batches are
+    # committed; logrotate renames the log before monitord starts again.
+    log = tmp_path / "access.log"
+    log.write_bytes(lines("a", 4))
+    first = _started(log, app, clock)
+    assert len(read_all(first)) == 4  # never committed
+    append(log, lines("b", 2))
+    _renamed(log, 10, lines("c", 3))
+    second = _started(log, app, clock)
+    got = _commit_all(second, app)
+    assert got == (lines("a", 4) + lines("b", 2) + lines("c", 3)).splitlines()
+    assert _stored_events(app) == 9
+
+
+def test_a_log_written_and_rotated_before_it_was_first_opened_is_read(
+    tmp_path: Path, app: App, clock: FixedClock
+) -> None:
+    # monitord starts before the program that writes the log (or just as it rotates): the
+    # file is written and renamed away before the follower's next look. Older copies, from
+    # before monitord was started, are not read: they are for `ingest` to backfill.
+    log = tmp_path / "access.log"
+    old = tmp_path / "access.log.1"
+    old.write_bytes(lines("old", 5))
+    _written(old, 3600)
+    c = _started(log, app, clock)
+    assert _commit_all(c, app) == []
+    log.write_bytes(lines("a", 2))
+    _renamed(log, 0, lines("b", 3))
+    assert _commit_all(c, app) == (lines("a", 2) + lines("b", 3)).splitlines()
+    assert _commit_all(c, app) == []
