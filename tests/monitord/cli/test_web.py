@@ -1,16 +1,21 @@
-"""The console's systemd unit: it passes systemd's checks, is hardened like the daemon's
-(without the capture capability or the log readers' group), and the install script puts
-it in place and takes it away again."""
+"""``monitord web``: what stops the console at start is one line and exit status 1; its
+help says how it is reached; its systemd unit passes systemd's checks, is hardened like
+the daemon's (without the capture capability or the log readers' group), and the install
+script puts it in place and takes it away again."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from monitord.cli.main import main
+from monitord.settings.config import Config
 
 ROOT = Path(__file__).resolve().parents[3]
 UNIT = ROOT / "systemd" / "monitord-web.service"
@@ -69,3 +74,28 @@ def test_install_puts_the_unit_in_place_and_uninstall_removes_it(tmp_path: Path)
     )
     assert done.returncode == 0, done.stderr
     assert not installed.exists()
+
+
+def test_a_port_in_use_is_one_line_and_status_1(
+    config: Config, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert config.path is not None
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config.path.write_text(config.path.read_text() + f'\n[web]\nlisten = "127.0.0.1:{port}"\n')
+        assert main(["--config", str(config.path), "web"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert f"127.0.0.1:{port}" in line
+    assert "choose a free port" in line
+
+
+def test_the_help_says_how_the_console_is_reached(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["web", "--help"])
+    assert done.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "monitord users add" in shown
+    assert "[web] tls_cert and tls_key" in shown
+    assert "plain HTTP on loopback behind a reverse proxy" in shown
