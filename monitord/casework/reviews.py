@@ -128,11 +128,10 @@ def _reviewers(engine: Engine, names: Iterable[str]) -> tuple[Reviewer, ...]:
     return tuple(found.values())
 
 
-def record_review(engine: Engine, given: NewReview, by: Account, now: datetime, today: date) -> int:
-    """Check ``given`` and store it with its audit record, as recorded by ``by``; its id.
-    ``today``: the school's date now (a review is not recorded before it happens)."""
-    if not may_record(by):
-        raise ReviewError(f"a {by.role.value} account may not record a review")
+def check_review(given: NewReview, today: date) -> NewReview:
+    """What can be said of a review before the store is asked: its days, the points checked
+    (in the standard's order), its texts (stripped). ``today``: the school's date now (a
+    review is not recorded before it happens)."""
     if given.reviewed_on > today:
         raise ReviewError(f"date: {given.reviewed_on} is in the future")
     unknown = [c for c in given.checked if c not in CHECKS]
@@ -150,6 +149,15 @@ def record_review(engine: Engine, given: NewReview, by: Account, now: datetime, 
             f"next review: a day after the review and within a year of it (by "
             f"{given.reviewed_on + EVERY}), not {given.next_review}"
         )
+    return NewReview(given.reviewed_on, given.reviewers, checked, notes, changed, given.next_review)
+
+
+def record_review(engine: Engine, given: NewReview, by: Account, now: datetime, today: date) -> int:
+    """Check ``given`` (``check_review``, and its reviewers) and store it with its audit
+    record, as recorded by ``by``; its id."""
+    if not may_record(by):
+        raise ReviewError(f"a {by.role.value} account may not record a review")
+    given = check_review(given, today)
     reviewers = _reviewers(engine, given.reviewers)
     people = [{"username": r.username, "name": r.name, "role": r.role} for r in reviewers]
     t = table_of(ReviewRow)
@@ -158,16 +166,21 @@ def record_review(engine: Engine, given: NewReview, by: Account, now: datetime, 
             "site_id": site_of(conn),
             "reviewed_on": given.reviewed_on,
             "reviewers": json.dumps(people),
-            "checked": json.dumps(list(checked)),
-            "notes": notes,
-            "changed": changed,
+            "checked": json.dumps(list(given.checked)),
+            "notes": given.notes,
+            "changed": given.changed,
             "next_review": given.next_review,
             "recorded_by": by.username,
             "recorded_at": now,
         }
         review_id = inserted_id(conn.execute(insert(t).values(**values)))
         kept = {k: v for k, v in values.items() if k not in ("site_id", "recorded_at")}
-        detail = {**kept, "reviewers": people, "checked": list(checked), "site": site_of(conn)}
+        detail = {
+            **kept,
+            "reviewers": people,
+            "checked": list(given.checked),
+            "site": site_of(conn),
+        }
         audit(conn, by.username, "review.add", f"review:{review_id}", detail, now=now)
     return review_id
 

@@ -24,6 +24,7 @@ from monitord.cli import (
     lists,
     outbox,
     people,
+    review,
     search,
     silence,
     start,
@@ -57,6 +58,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     config,
     db,
     filtering,
+    review,
     users,
     web,
 )

@@ -237,22 +237,7 @@ def case_actor(ctx: Context, args: argparse.Namespace) -> str:
         )
     if command == "assign":
         _assignee(engine, args.user, args.id)
-    code = args.totp
-    if code is None:
-        code = getpass.getpass(f"TOTP code for {args.as_user}: ")
-    address = f"cli:{ctx.actor}"
-    result = confirm_code(engine, args.as_user, code, address, ctx.now(), key=ctx.totp_key)
-    if result.outcome is Outcome.LOCKED:
-        minutes = -(-result.retry_after // 60)
-        raise UserError(
-            f"--as {args.as_user}: locked after repeated failures; try again in {minutes} min"
-        )
-    if result.account is None:
-        raise UserError(
-            f"--as {args.as_user}: refused: no such account that can sign in, or the code "
-            "is wrong (or was used already: wait for the next one)"
-        )
-    account = result.account
+    account = signed_as(ctx, args.as_user, args.totp)
     if not may_act_on(engine, account, args.id):
         raise UserError(
             f"--as {account.username}: a {account.role.value} account may not act on "
@@ -260,9 +245,29 @@ def case_actor(ctx: Context, args: argparse.Namespace) -> str:
         )
     if command == "review":
         args.reviewer = None  # the account signs as itself
+    return account.username
+
+
+def signed_as(ctx: Context, username: str, code: str | None) -> Account:
+    """The account ``--as USERNAME`` names, once its TOTP (or recovery) code is right: asked
+    for on the terminal unless given. The console's lock-out applies (address ``cli:LOGIN``)."""
+    if code is None:
+        code = getpass.getpass(f"TOTP code for {username}: ")
+    address = f"cli:{ctx.actor}"
+    result = confirm_code(ctx.engine, username, code, address, ctx.now(), key=ctx.totp_key)
+    if result.outcome is Outcome.LOCKED:
+        minutes = -(-result.retry_after // 60)
+        raise UserError(
+            f"--as {username}: locked after repeated failures; try again in {minutes} min"
+        )
+    if result.account is None:
+        raise UserError(
+            f"--as {username}: refused: no such account that can sign in, or the code "
+            "is wrong (or was used already: wait for the next one)"
+        )
     if result.recovery_codes_left is not None:
         out.print(f"recovery code used: {result.recovery_codes_left} left", markup=False)
-    return account.username
+    return result.account
 
 
 def _assignee(engine: Any, user: str, alert_id: int) -> None:
