@@ -1,7 +1,7 @@
 """End-to-end ingest speed: read, parse, identity, classify, policy, store into SQLite.
 
     .venv/bin/python bench/ingest.py [--lines N] [--formats squid,dnsmasq,agent] [--profile]
-        [--store URL] [--no-text] [--dir DIR]
+        [--store URL] [--no-text] [--dir DIR] [--rounds N]
 
 Generates N lines per format of realistic school traffic (mostly ordinary lookups, about 1 in
 200 on a listed site) from 500 devices with leases and a roster, ingests them with the same
@@ -9,7 +9,9 @@ code as ``monitord ingest`` into a fresh SQLite store, and prints lines/s per fo
 per CPU second (both threads: the figure to compare on a machine others share) and the load
 average. ``--dir`` keeps the sites (roster, logs, stores) for ``bench/storesize.py``.
 ``agent`` is a school day of agent reports (searches, typed text, window titles);
-``--no-text`` leaves text unjudged, to measure what judging it costs.
+``--no-text`` leaves text unjudged, to measure what judging it costs; ``--rounds N`` measures
+that cost itself: N ingests of the same day with text judged and N without, alternated in one
+process, compared in CPU time, beside the text path's own CPU time.
 """
 
 from __future__ import annotations
@@ -20,14 +22,20 @@ import json
 import os
 import pstats
 import random
+import shutil
+import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitord.classify.content import ContentClassifier
+from monitord.classify.textrisk.normal import forget_readings
 from monitord.core.clock import FixedClock
 from monitord.identity.roster import import_devices, import_people
 from monitord.service.app import ingest_files, open_app
@@ -242,6 +250,121 @@ WRITERS = {"dnsmasq": write_dnsmasq, "squid": write_squid, "agent": write_agent}
 }
 
 
+@dataclass(frozen=True)
+class Run:
+    """One ingest of a day: lines, wall and CPU seconds (the whole process), and the CPU
+    seconds spent inside the text path (0 when text is not judged)."""
+
+    lines: int
+    wall: float
+    cpu: float
+    text_cpu: float
+
+
+def run(
+    root: Path, site: Path, fmt: str, log: Path, args: argparse.Namespace, text: bool, profile: bool
+) -> Run:
+    """Ingest ``log`` into a fresh site, as ``monitord ingest`` does, and print its speed."""
+    config = init_dir(site)[0]
+    if args.store:
+        toml = config.read_text(encoding="utf-8")
+        toml = toml.replace('url = "sqlite:///var/monitord.db"', f'url = "{args.store}"')
+        toml = toml.replace("[school]\n", f'[school]\nsite_id = "{fmt}"\n', 1)
+        config.write_text(toml, encoding="utf-8")
+    cfg = load_config(config)
+    clock = FixedClock(DAY + timedelta(hours=12))
+    app = open_app(cfg, clock)
+    import_people(app.engine, root / "roster.csv", "bench", clock.now())
+    import_devices(app.engine, root / "devices.csv", "bench", clock.now())
+    app = open_app(cfg, clock)
+    seen: list[tuple[Any, Any]] = []
+    content = app.processor.content
+    if not text or content is None:
+        app.processor.content = None
+    else:
+        judged = content.classify
+
+        def kept(ev: Any, person: Any) -> Any:
+            seen.append((ev, person))  # replayed afterwards: a clock read here costs more
+            return judged(ev, person)
+
+        content.classify = kept  # type: ignore[method-assign]
+    ingest_files(app, [root / "leases"], "dnsmasq-leases", "leases")
+    forget_readings()
+    profiler = cProfile.Profile() if profile else None
+    start, cpu = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
+    result = ingest_files(app, [log], fmt, fmt)
+    if profiler:
+        profiler.disable()
+    elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    # CPU seconds (both threads) say more than wall time on a machine others share.
+    print(
+        f"{fmt:10s} {result.lines:>10,d} lines in {elapsed:6.2f} s = "
+        f"{result.lines / elapsed:>9,.0f} lines/s, {result.lines / cpu:>9,.0f} a "
+        f"CPU second ({result.events:,d} events, {result.rejected} rejected, "
+        f"{result.alerts_opened} alerts; load average {os.getloadavg()[0]:.1f})"
+        + ("" if text else "; text not judged"),
+        flush=True,
+    )
+    spent = replay(content, seen) if seen and content is not None else 0.0
+    if profiler:
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(25)
+    return Run(result.lines, elapsed, cpu, spent)
+
+
+def replay(content: ContentClassifier, seen: list[tuple[Any, Any]]) -> float:
+    """CPU seconds the text path takes over the reports an ingest gave it, replayed in a
+    fresh classifier of the same lists (median of three): its own cost, without the other
+    thread's."""
+    times = []
+    for _ in range(3):
+        fresh = ContentClassifier(content.phrases, content.programs)
+        forget_readings()
+        start = time.process_time()
+        for ev, person in seen:
+            fresh.classify(ev, person)
+        times.append(time.process_time() - start)
+    return statistics.median(times)
+
+
+def text_cost(root: Path, fmt: str, log: Path, args: argparse.Namespace) -> None:
+    """What judging text costs an ingest: rounds with and without it alternated (ABBA, so
+    that a drift in the machine's load falls on both), in one process; the cost as the
+    median of each round's ratio of CPU times, and as the text path's own CPU time (its
+    reports replayed alone) over the CPU time of the ingest without it (the steadier
+    figure)."""
+    with_text: list[float] = []
+    without: list[float] = []
+    own: list[float] = []
+    lines = 0
+    for r in range(args.rounds):
+        order = (True, False) if r % 2 == 0 else (False, True)
+        for text in order:
+            site = root / f"site-{fmt}-{r}-{'text' if text else 'none'}"
+            done = run(root, site, fmt, log, args, text, False)
+            (with_text if text else without).append(done.cpu)
+            lines = done.lines
+            if text:
+                own.append(done.text_cpu)
+            shutil.rmtree(site, ignore_errors=True)
+    ratios = [a / b - 1 for a, b in zip(with_text, without, strict=True)]
+    base = statistics.median(without)
+    share = [x / base for x in own]
+    print(
+        f"{fmt}: text judged {statistics.median(with_text):.2f} CPU s (median of "
+        f"{len(with_text)}), not judged {statistics.median(without):.2f}; cost of the rounds "
+        f"{', '.join(f'{x:+.1%}' for x in ratios)}, median {statistics.median(ratios):+.1%}; "
+        f"the text path alone {statistics.median(own):.2f} CPU s "
+        f"({statistics.median(own) / max(1, lines) * 1e6:.1f} us a report), "
+        f"{', '.join(f'{x:.1%}' for x in share)} of the ingest without it, "
+        f"median {statistics.median(share):.1%}",
+        flush=True,
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--lines", type=int, default=1_000_000)
@@ -272,10 +395,17 @@ def main() -> int:
         help="build the sites here and keep them (for bench/storesize.py) instead of in a "
         "temporary folder",
     )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=0,
+        help="measure what judging text costs: ingest the same day N times each with and "
+        "without text judging, alternated (ABBA) in one process, and print the CPU time of "
+        "each, the text path's own CPU time, and the median cost",
+    )
     args = ap.parse_args()
     RISK_RATE[0] = args.risk_rate
     rng = random.Random(1)
-    results: list[tuple[str, int, float, int]] = []
     print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -284,44 +414,12 @@ def main() -> int:
             root.mkdir(parents=True, exist_ok=False)
         write_school(root, args.devices)
         for fmt in args.formats.split(","):
-            site = root / f"site-{fmt}"
-            config = init_dir(site)[0]
-            if args.store:
-                text = config.read_text(encoding="utf-8")
-                text = text.replace('url = "sqlite:///var/monitord.db"', f'url = "{args.store}"')
-                text = text.replace("[school]\n", f'[school]\nsite_id = "{fmt}"\n', 1)
-                config.write_text(text, encoding="utf-8")
-            cfg = load_config(config)
-            clock = FixedClock(DAY + timedelta(hours=12))
-            app = open_app(cfg, clock)
-            import_people(app.engine, root / "roster.csv", "bench", clock.now())
-            import_devices(app.engine, root / "devices.csv", "bench", clock.now())
-            app = open_app(cfg, clock)
-            if args.no_text:
-                app.processor.content = None
-            ingest_files(app, [root / "leases"], "dnsmasq-leases", "leases")
             log = root / f"{fmt}.log"
             WRITERS[fmt](log, args.lines, args.devices, rng)
-            profiler = cProfile.Profile() if args.profile else None
-            start, cpu = time.perf_counter(), time.process_time()
-            if profiler:
-                profiler.enable()
-            result = ingest_files(app, [log], fmt, fmt)
-            if profiler:
-                profiler.disable()
-            elapsed = time.perf_counter() - start
-            cpu = time.process_time() - cpu
-            results.append((fmt, result.lines, elapsed, result.alerts_opened))
-            # CPU seconds (both threads) say more than wall time on a machine others share.
-            print(
-                f"{fmt:10s} {result.lines:>10,d} lines in {elapsed:6.2f} s = "
-                f"{result.lines / elapsed:>9,.0f} lines/s, {result.lines / cpu:>9,.0f} a "
-                f"CPU second ({result.events:,d} events, {result.rejected} rejected, "
-                f"{result.alerts_opened} alerts; load average {os.getloadavg()[0]:.1f})",
-                flush=True,
-            )
-            if profiler:
-                pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(25)
+            if args.rounds:
+                text_cost(root, fmt, log, args)
+            else:
+                run(root, root / f"site-{fmt}", fmt, log, args, not args.no_text, args.profile)
     return 0
 
 

@@ -5,7 +5,8 @@ false alarms, and speed.
 
 Judges every item of tests/data/texts/tune.tsv (the part the lexicons were tuned on),
 heldout.tsv (written before the first tuning, studied in the second), unseen.tsv (written
-before the second, never tuned on) and ../shared/data/texts/dev-corpus.tsv
+before the second, never tuned on), the probes of fresh phrasings fresh4-6.tsv (each judged
+once before its misses were studied) and ../shared/data/texts/dev-corpus.tsv
 as a junior pupil's, and prints recall for each category and language and the false alarms
 among the harmless items, against the targets (95% for suicide, self-harm, grooming and
 pornography, 90% for the rest, false alarms at most 1%). Then the speed on one core (texts per
@@ -48,6 +49,7 @@ CORPORA = {
     "held-out 2": ROOT / "tests" / "data" / "texts" / "unseen.tsv",
     "probe 4": ROOT / "tests" / "data" / "texts" / "fresh4.tsv",
     "probe 5": ROOT / "tests" / "data" / "texts" / "fresh5.tsv",
+    "probe 6": ROOT / "tests" / "data" / "texts" / "fresh6.tsv",
     "shared dev": ROOT.parent / "shared" / "data" / "texts" / "dev-corpus.tsv",
 }
 _T = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
@@ -147,7 +149,8 @@ def main() -> None:
         items = read_corpus(path)
         everything += items
         report(name, tally(judge, items), args.failures)
-    harmless_stream(judge, [i for i in everything if "dev" not in i.where])
+    harmless_stream(judge, [i for i in everything if not i.where.startswith(("dev", "fresh"))])
+    harmless_stream(judge, [i for i in everything if not i.where.startswith("dev")])
     short = [i for i in everything if i.lang == "en" and i.kind == "search" and len(i.text) <= 60]
     harmless = [i for i in short if i.expected == NONE]
     foreign = [i for i in everything if i.lang != "en" and i.kind != "conversation"]
