@@ -391,11 +391,18 @@ class AlertManager:
         at = table_of(AlertRow)
         span = self.cfg.settings.alerts.inhibit_window
         ts = j.event.ts
+        who = who_prefix(key)
+        same_who = at.c.group_key.startswith(who, autoescape=True)
+        if conn.dialect.name == "sqlite":
+            # SQLite's LIKE (case-insensitive) cannot use the index on group_key, which made
+            # every alert opened read the whole alerts table; the same prefix as a range of
+            # it can (in byte order every key that starts "...|" lies before "...}").
+            same_who = same_who & (at.c.group_key >= who) & (at.c.group_key < who[:-1] + "}")
         critical = conn.execute(
             select(at.c.id)
             .where(
                 mine(conn, at.c.site_id),
-                at.c.group_key.startswith(who_prefix(key), autoescape=True),
+                same_who,
                 at.c.severity == Severity.CRITICAL.value,
                 at.c.status != "closed",
                 at.c.id != alert_id,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.event import listen, remove
 
 from collectors.parsers.base import load_parser
 from monitord.casework.cases import ack, close
@@ -1031,3 +1032,33 @@ def test_silence_holds_mail_until_it_expires_but_never_for_critical(
     body = msg.get_body(("plain",))
     assert body is not None
     assert "this alert now holds 2 events" in body.get_content()
+
+
+def test_opening_an_alert_reads_no_whole_table_of_alerts(
+    school: School, clock: FixedClock, store_kind: str
+) -> None:
+    """Opening an alert looks for a critical alert about the same person through the index
+    on group_key, not by reading every alert the store keeps (once, each alert opened did,
+    so that opening alerts grew slower with every alert ever opened)."""
+    if store_kind != "sqlite":
+        pytest.skip("the query plan checked is SQLite's")
+    statements: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        if "FROM alerts" in sql and not many:
+            statements.append((sql, params))
+
+    listen(school.app.engine, "before_cursor_execute", keep)
+    try:
+        school.lookup("alice.p", "pornhub.com")
+    finally:
+        remove(school.app.engine, "before_cursor_execute", keep)
+    assert len(school.alerts()) == 1
+    inhibit = [(q, p) for q, p in statements if "LIKE" in q and "severity" in q]
+    assert inhibit, statements
+    with school.app.engine.connect() as conn:
+        for sql, params in inhibit:
+            plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+            details = [str(step[-1]) for step in plan]
+            assert not any(d.startswith("SCAN alerts") for d in details), details
+            assert any("ix_alerts_group" in d for d in details), details

@@ -411,6 +411,12 @@ def test_hostile_records_never_stop_the_pipeline(app: App, fmt: str, store_kind:
             offset += len(data) + 1
         first_normal = records[len(bad)].origin.offset
         checkpoint = Checkpoint(fmt, f"/fuzz/{fmt}", file_id, n, offset)
+        # No index leads to an event by its file: on SQLite only the rows stored by this
+        # batch are looked at, or the check itself grows with every example.
+        newer = ""
+        if store_kind == "sqlite":
+            [(last,)] = rows(app.engine, "SELECT coalesce(max(rowid), 0) FROM events")
+            newer = f" AND e.rowid > {int(last)}"
         result = app.processor.process(
             fmt, parser.session(), records, checkpoint, snapshot=parser.snapshot
         )
@@ -418,7 +424,7 @@ def test_hostile_records_never_stop_the_pipeline(app: App, fmt: str, store_kind:
         alerted = rows(
             app.engine,
             "SELECT e.id FROM events e JOIN alert_events a ON a.event_id = e.id "
-            'WHERE e.file_id = :f AND e."offset" >= :o',
+            'WHERE e.file_id = :f AND e."offset" >= :o' + newer,
             f=file_id,
             o=first_normal,
         )
