@@ -5,15 +5,18 @@ out or left idle; a viewer is the account and the roster people it is."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from monitord.casework.accounts import Role, get_account
+from monitord.casework.sessions import Limits
+from monitord.casework.totpkey import TotpKey, key_file
 from monitord.store.database import table_of
 from monitord.store.tables import WebSessionRow
-from monitord.web.gate import WRONG, Gate, Refused, viewer_of
+from monitord.web.gate import NO_KEY, WRONG, Gate, Refused, viewer_of
 from tests.monitord.web.school import PASSWORD, Console
 
 ADDRESS = "192.0.2.10"
@@ -104,3 +107,23 @@ def test_a_viewer_is_the_account_and_the_roster_people_it_is(console: Console) -
     helen = get_account(engine, "helen.h")
     assert helen is not None
     assert viewer_of(engine, helen).people == frozenset({"helen.h"})
+
+
+def test_a_totp_key_that_cannot_be_used_is_said_and_logged(
+    console: Console, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = console.school.clock.now()
+    missing = key_file(console.school.app.cfg).with_name("elsewhere.key")
+    g = Gate(console.school.app.engine, Limits(), TotpKey(missing))
+    with (
+        caplog.at_level(logging.ERROR, logger="monitord.web"),
+        pytest.raises(Refused) as refused,
+    ):
+        g.sign_in("dep", PASSWORD, console.code("dep"), ADDRESS, now)
+    assert str(refused.value) == NO_KEY
+    assert refused.value.locked is False
+    [record] = caplog.records
+    assert str(missing) in record.getMessage()
+    # Not the person's failure: it counts toward no lock-out, and the code is still theirs.
+    signed = gate(console).sign_in("dep", PASSWORD, console.code("dep"), ADDRESS, now)
+    assert signed.account.username == "dep"
