@@ -2,8 +2,9 @@
 PNG bytes (or SVG for the console's pages): no display, no pyplot state shared between
 threads, the same picture for the same numbers.
 
-Every chart is sized for a phone (about 720 pixels wide) and carries its numbers in the
-plain-text part too, for mail clients that show no images.
+Every chart is sized for a phone (about 720 pixels wide; narrower with ``width``, which
+makes its lettering larger when it is scaled to a page's width) and carries its numbers in
+the plain-text part too, for mail clients that show no images.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ ElementTree.register_namespace("", SVG)
 ElementTree.register_namespace("xlink", XLINK)
 
 
-def _figure(height: float) -> Figure:
-    fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
+def _figure(height: float, width: float = WIDTH_IN) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI)
     FigureCanvasAgg(fig)
     return fig
 
@@ -150,6 +151,7 @@ def stacked_bars(
     height: float = 3.2,
     dpi: int = DPI,
     fmt: Format = "png",
+    width: float = WIDTH_IN,
 ) -> bytes:
     """Bars for each label, stacked by series (categories, or severities with ``colours``)."""
     if colours is not None:
@@ -157,7 +159,7 @@ def stacked_bars(
         stacks = [s for s in stacks if any(s[1])]
     else:
         stacks = top_series(series)
-    fig = _figure(height + 0.22 * ((len(stacks) + 3) // 4))
+    fig = _figure(height + 0.22 * ((len(stacks) + 3) // 4), width)
     if not stacks:
         return _no_data(fig, title, empty, dpi, fmt)
     ax = fig.add_subplot()
@@ -197,10 +199,11 @@ def heat_map(
     *,
     dpi: int = DPI,
     fmt: Format = "png",
+    width: float = WIDTH_IN,
 ) -> bytes:
     """Seven rows (days) of 24 hours, shaded by count; the count is written in each cell that
     has one."""
-    fig = _figure(3.3)
+    fig = _figure(3.3, width)
     if not any(any(row) for row in grid):
         return _no_data(fig, title, "No flagged activity", dpi, fmt)
     ax = fig.add_subplot()
@@ -236,10 +239,11 @@ def trend(
     highlight_last: bool = True,
     dpi: int = DPI,
     fmt: Format = "png",
+    width: float = WIDTH_IN,
 ) -> bytes:
     """Alerts per period stacked by severity (bars, left axis) and low-severity events per
     period (a line, right axis)."""
-    fig = _figure(3.4)
+    fig = _figure(3.4, width)
     if not any(any(v) for v in by_severity.values()) and not any(low):
         return _no_data(fig, title, "Nothing recorded in these weeks", dpi, fmt)
     ax = fig.add_subplot()
@@ -285,10 +289,11 @@ def horizontal_bars(
     empty: str = "None",
     dpi: int = DPI,
     fmt: Format = "png",
+    width: float = WIDTH_IN,
 ) -> bytes:
     """One bar per name, largest at the top (categories or outcomes in the report)."""
     items = sorted(((k, v) for k, v in values.items() if v), key=lambda kv: (-kv[1], kv[0]))
-    fig = _figure(max(2.0, 0.32 * len(items) + 1.0))
+    fig = _figure(max(2.0, 0.32 * len(items) + 1.0), width)
     if not items:
         return _no_data(fig, title, empty, dpi, fmt)
     ax = fig.add_subplot()

@@ -242,7 +242,9 @@ def collect_report(engine: Engine, cfg: Config, first: date, last: date, now: da
 _REFERRED = frozenset({"referred_local_authority", "referred_police"})
 
 
-def report_charts(r: Report, dpi: int = charts.DPI, fmt: charts.Format = "png") -> dict[str, bytes]:
+def report_charts(
+    r: Report, dpi: int = charts.DPI, fmt: charts.Format = "png", width: float = charts.WIDTH_IN
+) -> dict[str, bytes]:
     return {
         "months": charts.stacked_bars(
             CHART_TITLES["months"],
@@ -252,6 +254,7 @@ def report_charts(r: Report, dpi: int = charts.DPI, fmt: charts.Format = "png") 
             empty="No alerts in this period",
             dpi=dpi,
             fmt=fmt,
+            width=width,
         ),
         "categories": charts.horizontal_bars(
             CHART_TITLES["categories"],
@@ -259,6 +262,7 @@ def report_charts(r: Report, dpi: int = charts.DPI, fmt: charts.Format = "png") 
             empty="No alerts",
             dpi=dpi,
             fmt=fmt,
+            width=width,
         ),
         "outcomes": charts.horizontal_bars(
             CHART_TITLES["outcomes"],
@@ -267,6 +271,7 @@ def report_charts(r: Report, dpi: int = charts.DPI, fmt: charts.Format = "png") 
             empty="No alert closed",
             dpi=dpi,
             fmt=fmt,
+            width=width,
         ),
     }
 

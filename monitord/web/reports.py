@@ -37,6 +37,9 @@ ANONYMOUS_ROLES = frozenset(
 )
 NAMED_ROLES = frozenset({Role.DSL, Role.DEPUTY_DSL})
 SHOWN = 26  # weeks of digests listed
+# The report's charts are drawn this many inches wide for the page: scaled to a phone's
+# width, their lettering is then about as large as the page's small print.
+CHART_WIDTH = 4.2
 
 
 def _refused(request: Request, v: Visit, what: str) -> Response:
@@ -96,7 +99,7 @@ def report_svgs(r: Report) -> dict[str, Markup]:
     from another origin, no inline style for the Content-Security-Policy to refuse."""
     return {
         name: Markup(inline_svg(svg, f"chart-{name}", CHART_TITLES[name]))
-        for name, svg in report_charts(r, fmt="svg").items()
+        for name, svg in report_charts(r, fmt="svg", width=CHART_WIDTH).items()
     }
 
 

@@ -32,6 +32,12 @@ def test_nothing_to_draw_is_still_a_picture() -> None:
     assert _size(charts.horizontal_bars("Outcomes", {}))[0] == 720
 
 
+def test_a_narrower_chart_for_a_page() -> None:
+    narrow = charts.horizontal_bars("Outcomes", {"no concern": 3}, width=4.0)
+    assert _size(narrow)[0] == 4 * charts.DPI
+    assert _size(charts.stacked_bars("Alerts", DAYS, {}, width=4.0))[0] == 480
+
+
 def test_top_series_keeps_the_largest_and_sums_the_rest() -> None:
     many = {f"c{i}": [i, 1, 0, 0, 0, 0, 0] for i in range(15)}
     many["silent"] = [0] * 7
