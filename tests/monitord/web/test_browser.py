@@ -9,16 +9,16 @@ from __future__ import annotations
 import base64
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import pyzipper  # type: ignore[import-untyped]
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver import Chrome as WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -59,11 +59,27 @@ def sign_in(browser: WebDriver, console: Console, username: str, code: str | Non
 
 def submit(browser: WebDriver, button: WebElement) -> None:
     """Click and wait for the page that comes back."""
-    page = browser.find_element(By.TAG_NAME, "html")
-    button.click()
-    wait = WebDriverWait(browser, 30)
-    wait.until(expected_conditions.staleness_of(page))
-    wait.until(lambda b: b.execute_script("return document.readyState") == "complete")
+    next_page(browser, button.click)
+
+
+def next_page(browser: WebDriver, act: Callable[[], object]) -> None:
+    """Do what leaves this page, then wait until another document has loaded whole.
+
+    The old document is marked and the wait asks the browser for the mark, never for an
+    element: under load chromedriver can answer a question about an element of a page that is
+    going away with an error other than "stale", which a staleness wait does not expect."""
+    browser.execute_script("document.documentElement.dataset.left = 'no'")
+    act()
+
+    def arrived(b: WebDriver) -> bool:
+        return bool(
+            b.execute_script(
+                "return document.readyState === 'complete'"
+                " && document.documentElement.dataset.left !== 'no'"
+            )
+        )
+
+    WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(arrived)
 
 
 def press(browser: WebDriver, label: str) -> None:
@@ -139,14 +155,16 @@ def test_a_second_review_by_another_account(
 
 def forge_post(browser: WebDriver, action: str) -> None:
     """Post a form the page does not offer, with the page's own token, as a person could."""
-    page = browser.find_element(By.TAG_NAME, "html")
-    browser.execute_script(
-        "const f = document.createElement('form'); f.method = 'post'; f.action = arguments[0];"
-        "const t = document.querySelector('input[name=csrf]').cloneNode(); f.appendChild(t);"
-        "document.body.appendChild(f); f.submit();",
-        action,
+    next_page(
+        browser,
+        lambda: browser.execute_script(
+            "const f = document.createElement('form'); f.method = 'post';"
+            " f.action = arguments[0];"
+            "const t = document.querySelector('input[name=csrf]').cloneNode(); f.appendChild(t);"
+            "document.body.appendChild(f); f.submit();",
+            action,
+        ),
     )
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
 
 
 def downloaded(folder: Path, name: str) -> Path:
