@@ -150,9 +150,8 @@ class Source:
     rotations: int = 0
 
 
-def site_config(
-    text: str, port: int, folder: Path, sources: list[Source], agents_port: int = 0
-) -> str:
+def mail_to_loopback(text: str, port: int) -> str:
+    """The config ``monitord init`` wrote, its mail sent to an SMTP server on 127.0.0.1."""
     for old, new in (
         ('host = ""', 'host = "127.0.0.1"'),
         ("port = 587", f"port = {port}"),
@@ -161,6 +160,13 @@ def site_config(
         if old not in text:
             raise SystemExit(f"the config monitord init wrote has no {old!r}")
         text = text.replace(old, new, 1)
+    return text
+
+
+def site_config(
+    text: str, port: int, folder: Path, sources: list[Source], agents_port: int = 0
+) -> str:
+    text = mail_to_loopback(text, port)
     text += (
         f'\n[alerts]\ngroup_window = "{GROUP_WINDOW}s"\nrealert_interval = "{REALERT}s"\n'
         'batch_interval = "2m"\nmax_mails_per_hour = 0\nout_of_hours_medium = "immediate"\n'
