@@ -82,6 +82,8 @@ def summary(detail: dict[str, Any] | None) -> list[tuple[str, str]]:
 
 
 def _short(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, dict):
         return ", ".join(f"{k}: {_short(v)}" for k, v in value.items() if v not in (None, ""))
     if isinstance(value, list):

@@ -102,3 +102,24 @@ def test_the_chain_check_at_the_top(console: Console) -> None:
     assert "audit trail broken at record 3" in page
     [*_, last] = console.school.audit("audit.read")
     assert '"verified": false' in last["detail"]
+
+
+def test_a_records_detail_reads_as_words() -> None:
+    """The reason first, yes/no for flags, nested filters flattened, empty values left out."""
+    lines = trailpage.summary(
+        {
+            "filters": {"user": "alice.p", "limit": 100, "domain": None},
+            "more": False,
+            "reason": "Alice's teacher saw the screen",
+            "results": 4,
+            "state": {"status": "open"},
+            "verified": True,
+        }
+    )
+    assert lines == [
+        ("reason", "Alice's teacher saw the screen"),
+        ("filters", "user: alice.p, limit: 100"),
+        ("more", "no"),
+        ("results", "4"),
+        ("verified", "yes"),
+    ]
