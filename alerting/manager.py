@@ -36,11 +36,11 @@ from alerting.delivery import Outgoing, enqueue
 from alerting.mail import (
     Escalation,
     MailContext,
-    Nearby,
     Update,
     build_alert_message,
     build_escalation_message,
 )
+from alerting.nearby import indicator_of, nearby
 from monitord.casework.silences import silence_for
 from monitord.classify.policy import Policy, policy_of
 from monitord.classify.storefacts import person_on_roster
@@ -53,7 +53,6 @@ from monitord.store.tables import (
     AlertEventRow,
     AlertRow,
     AuditRow,
-    EventRow,
     ListVersionRow,
     OutboxRow,
 )
@@ -61,15 +60,6 @@ from monitord.store.tables import (
 ALERTING = frozenset({Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL})
 IMMEDIATE = frozenset({Severity.HIGH, Severity.CRITICAL})
 STARTER_LISTS = DEFAULTS / "lists"
-# How many events of the same person or device an alert mail shows either side of its own,
-# and how far away they may be.
-NEARBY = 4
-NEARBY_SPAN = timedelta(hours=1)
-
-
-def indicator_of(j: Judged) -> str:
-    ev = j.event
-    return ev.url or ev.domain or ev.text or ev.client_mac or ev.client_ip or "?"
 
 
 def group_key(site_id: str, j: Judged, category: str) -> str:
@@ -311,7 +301,7 @@ class AlertManager:
         )
         if self._held(conn, alert_id, key, j, d, now) is None:
             context = MailContext(
-                self.cfg, alert_id, values, j, d, recipients, now, self._nearby(conn, j)
+                self.cfg, alert_id, values, j, d, recipients, now, nearby(conn, j)
             )
             self._queue(conn, alert_id, build_alert_message(context), recipients, d.severity, now)
         return alert_id
@@ -416,52 +406,6 @@ class AlertManager:
             return None
         return f"inhibited by critical alert {critical}", f"alert:{critical}"
 
-    def _nearby(self, conn: Connection, j: Judged) -> tuple[Nearby, ...]:
-        """The few events of the same person (or device, or address) just before and after
-        this one, with this one in its place."""
-        et = table_of(EventRow)
-        person = j.attribution.person
-        device = j.attribution.device
-        user = person.username if person else j.event.user
-        if user:
-            same = et.c.username == user
-        elif device is not None:
-            same = et.c.device_id == device.device_id
-        elif j.event.client_ip:
-            same = et.c.client_ip == j.event.client_ip
-        else:
-            return ()
-        ts = j.event.ts
-        cols = (et.c.ts, et.c.kind, et.c.url, et.c.domain, et.c.text, et.c.hostname)
-        common = (
-            mine(conn, et.c.site_id),
-            same,
-            et.c.id != j.event_id,
-            et.c.kind.not_in(("lease", "health")),
-        )
-        before = conn.execute(
-            select(*cols, et.c.category, et.c.blocked)
-            .where(*common, et.c.ts <= ts, et.c.ts >= ts - NEARBY_SPAN)
-            .order_by(et.c.ts.desc())
-            .limit(NEARBY)
-        ).all()
-        after = conn.execute(
-            select(*cols, et.c.category, et.c.blocked)
-            .where(*common, et.c.ts > ts, et.c.ts <= ts + NEARBY_SPAN)
-            .order_by(et.c.ts)
-            .limit(NEARBY)
-        ).all()
-        if not before and not after:
-            return ()
-
-        def row(r: Any) -> Nearby:
-            shown = r.url or r.domain or r.text or r.hostname or "?"
-            return Nearby(utc(r.ts), r.kind, shown, r.category, bool(r.blocked))
-
-        ev = j.event
-        this = Nearby(ev.ts, ev.kind.value, indicator_of(j), None, ev.blocked, this=True)
-        return (*[row(r) for r in reversed(before)], this, *[row(r) for r in after])
-
     def _list_versions(self, conn: Connection, j: Judged) -> dict[str, str]:
         """The sha256 of each list version that matched, as evidence of what was matched
         against: an imported list's active version, or a starter list's shipped file."""
@@ -537,7 +481,7 @@ class AlertManager:
         )
         values = {"indicator": indicator_of(j), "severity": severity.value}
         context = MailContext(
-            self.cfg, alert_id, values, j, decision, recipients, now, self._nearby(conn, j), upd
+            self.cfg, alert_id, values, j, decision, recipients, now, nearby(conn, j), upd
         )
         message = build_alert_message(context)
         self._queue(conn, alert_id, message, recipients, severity, now, upd.thread)

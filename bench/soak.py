@@ -81,6 +81,7 @@ from soakhostile import SlowFlood, poison_dnsmasq, poison_squid, poison_suricata
 
 from collectors.files import identify
 from monitord.service.initdir import init_dir
+from monitord.store.lookups import unpack_block
 
 TZ = ZoneInfo("Europe/London")
 SKIP, EVENT, REJECT = 0, 1, 2  # what a fed line must become
@@ -787,7 +788,36 @@ def traced(db: Path, table: str, sources: list[Source], size: int) -> tuple[Any,
                 arr = np.array(seqs, dtype=np.int64)
                 arr = arr[arr < size]
                 counts += np.bincount(arr, minlength=size)
+            if table == "events":  # and the lookups that matched nothing, from their blocks
+                unnamed += _traced_lookups(conn, src, counts, size)
     return counts, unnamed
+
+
+def _traced_lookups(conn: sqlite3.Connection, src: Source, counts: Any, size: int) -> int:
+    """Add each stored lookup of ``src`` to ``counts`` by the number its line carries (read
+    from its block); return how many named no number."""
+    rx = SEQ[src.fmt]
+    unnamed = 0
+    seqs: list[int] = []
+    current, lines = None, {}
+    cur = conn.execute(
+        'SELECT l.block, l."offset" FROM lookups AS l JOIN lookup_parties AS p '
+        "ON p.id = l.party WHERE p.source = ? ORDER BY l.block",
+        (src.name,),
+    )
+    for block, offset in cur:
+        if block != current:
+            data = conn.execute("SELECT data FROM raw_blocks WHERE id = ?", (block,)).fetchone()
+            current, lines = block, unpack_block(data[0])
+        m = rx.search(lines[offset])
+        if m is None:
+            unnamed += 1
+        else:
+            seqs.append(int(m.group(1)))
+    arr = np.array(seqs, dtype=np.int64)
+    arr = arr[arr < size]
+    counts += np.bincount(arr, minlength=size)
+    return unnamed
 
 
 def expected_alerts(hits: dict[tuple[str, str], list[float]]) -> dict[tuple[str, str], int]:
@@ -848,7 +878,9 @@ def count_lines(tally: Tally, db: Path, sources: list[Source], fed: Fed) -> None
                 f"  {src.name}: the checkpoint counts {cp[0]:,} lines and {cp[2]:,} rejected "
                 f"({int(mine.sum()):,} and {int(want_rj.sum()):,} fed)"
             )
-    total_events = query(db, "SELECT count(*) FROM events")[0][0]
+    total_events = query(
+        db, "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM lookups)"
+    )[0][0]
     tally.say(
         f"  all: {size:,} lines fed, {int(events.sum()):,} events traced to them "
         f"({total_events:,} in the store), {int(rejected.sum()):,} rejected; "

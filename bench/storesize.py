@@ -7,7 +7,9 @@ monitord.db) or a PostgreSQL URL. Prints every table and index with its bytes an
 event, the whole store's bytes an event, and for SQLite the bytes an event of each kind and
 of the lookups that matched nothing: measured on a copy holding only those events (the others
 deleted, then VACUUM), less the same copy with no events at all, so that each figure holds
-its rows, its index entries and whatever else its events keep in the store. On PostgreSQL
+its rows, its index entries and whatever else its events keep in the store. Events are those
+of ``events`` and of ``lookups`` (the lookups that matched nothing, with their names, parties
+and blocks of raw lines, docs/store.md). On PostgreSQL
 the figures are ``pg_total_relation_size`` of each table (its partitions, indexes and TOAST
 included).
 """
@@ -21,13 +23,29 @@ import sys
 import tempfile
 from pathlib import Path
 
-# What a kind of event is, as a condition on the events table.
+# What a kind of event is: a condition on the events table, and whether the lookups that
+# matched nothing (their own table) are of the kind.
 KINDS = {
-    "clean lookups (dns, no category)": "kind = 'dns' AND category IS NULL",
-    "dns": "kind = 'dns'",
-    "http": "kind = 'http'",
-    "text and searches": "kind IN ('search', 'text', 'title')",
+    "lookups that matched nothing (lookups)": ("0", True),
+    "clean lookups kept in events (dns, no category)": ("kind = 'dns' AND category IS NULL", False),
+    "dns": ("kind = 'dns'", True),
+    "http": ("kind = 'http'", False),
+    "text and searches": ("kind IN ('search', 'text', 'title')", False),
 }
+LOOKUP_TABLES = ("lookups", "raw_blocks", "lookup_parties", "lookup_names")
+
+
+def has_lookups(db: sqlite3.Connection) -> bool:
+    found = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'lookups'").fetchone()
+    return found is not None
+
+
+def count_events(db: sqlite3.Connection) -> int:
+    """Events of both tables."""
+    n = int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+    if has_lookups(db):
+        n += int(db.execute("SELECT count(*) FROM lookups").fetchone()[0])
+    return n
 
 
 def sqlite_objects(db: sqlite3.Connection) -> list[tuple[str, str, int]]:
@@ -47,8 +65,9 @@ def sqlite_size(path: Path) -> int:
         db.close()
 
 
-def kept_only(source: Path, folder: Path, where: str | None) -> tuple[int, int]:
-    """(events kept, bytes) of a copy of ``source`` with only the events ``where`` picks."""
+def kept_only(source: Path, folder: Path, where: str | None, lookups: bool) -> tuple[int, int]:
+    """(events kept, bytes) of a copy of ``source`` with only the events ``where`` picks
+    (and the lookups that matched nothing, if ``lookups``)."""
     copy = folder / "copy.db"
     src = sqlite3.connect(source)
     dst = sqlite3.connect(copy)
@@ -56,8 +75,11 @@ def kept_only(source: Path, folder: Path, where: str | None) -> tuple[int, int]:
     src.close()
     # The text index's triggers follow the deletes, as retention's would.
     dst.execute(f"DELETE FROM events WHERE NOT ({where or '0'})")
+    if not lookups and has_lookups(dst):
+        for table in LOOKUP_TABLES:
+            dst.execute(f"DELETE FROM {table}")
     dst.commit()
-    kept = int(dst.execute("SELECT count(*) FROM events").fetchone()[0])
+    kept = count_events(dst)
     dst.execute("VACUUM")
     dst.close()
     size = sqlite_size(copy)
@@ -67,8 +89,10 @@ def kept_only(source: Path, folder: Path, where: str | None) -> tuple[int, int]:
 
 def report_sqlite(path: Path) -> None:
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    events = int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+    events = count_events(db)
     by_kind = db.execute("SELECT kind, count(*) FROM events GROUP BY kind").fetchall()
+    if has_lookups(db):
+        by_kind.append(("lookups", db.execute("SELECT count(*) FROM lookups").fetchone()[0]))
     objects = sqlite_objects(db)
     db.close()
     total = sum(n for _, _, n in objects)
@@ -81,9 +105,9 @@ def report_sqlite(path: Path) -> None:
     print(f"  whole store: {total / max(events, 1):,.1f} bytes an event")
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         folder = Path(tmp)
-        _, empty = kept_only(path, folder, None)
-        for label, where in KINDS.items():
-            kept, size = kept_only(path, folder, where)
+        _, empty = kept_only(path, folder, None, False)
+        for label, (where, lookups) in KINDS.items():
+            kept, size = kept_only(path, folder, where, lookups)
             if kept:
                 print(f"  {label:40s} {kept:>9,d} events  {(size - empty) / kept:8.1f} B/event")
 
@@ -94,6 +118,8 @@ def report_postgresql(url: str) -> None:
     engine = create_engine(url)
     with engine.connect() as conn:
         events = conn.execute(text("SELECT count(*) FROM events")).scalar_one()
+        if conn.execute(text("SELECT to_regclass('lookups')")).scalar() is not None:
+            events += conn.execute(text("SELECT count(*) FROM lookups")).scalar_one()
         rows = conn.execute(
             text(
                 "SELECT c.relname, pg_total_relation_size(c.oid) + coalesce(("

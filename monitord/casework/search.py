@@ -28,6 +28,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine
 
 from monitord.casework.found import Found, SearchResult, event_columns, fetch_events
+from monitord.casework.lookupsearch import lookup_hits, lookup_neighbours, nearest, newest
 from monitord.casework.output import resolve_device
 from monitord.casework.plan import COMMON_TEXT, build_sql, flush_text_queue, text_queue_waiting
 from monitord.casework.query import Query, SearchError
@@ -55,7 +56,8 @@ def _neighbours(conn: Connection, hit: Found, n: int) -> list[Found]:
         # The hit's time exactly as stored, so that events at the same instant sort by id.
         params = {"value": value, "ts": hit.stamp, "id": hit.id, "n": n}
         out += fetch_events(conn, stmt, params, match=False)
-    return out
+    before, after = lookup_neighbours(conn, hit, n)
+    return nearest(out, before + after, hit, n)
 
 
 def _with_context(conn: Connection, hits: list[Found], n: int) -> list[Found]:
@@ -153,6 +155,7 @@ def run_query(conn: Connection, q: Query, *, common_text: int = COMMON_TEXT) -> 
     ``common_text``: above this many candidates from the text index, read by time instead."""
     stmt, sql, plan = build_sql(conn, q, common_text)
     hits = fetch_events(conn, stmt, sql.params)  # newest first
+    hits = newest(hits, lookup_hits(conn, q, q.limit + 1), q.limit + 1)
     hits.reverse()
     more = len(hits) > q.limit
     if more:

@@ -24,7 +24,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, false, func, or_, select, text
 
-from monitord.store.database import mine, mine_sql, table_of
+from monitord.store.database import mine, mine_sql, table_of, utc
+from monitord.store.lookups import lookup_events
 from monitord.store.tables import (
     AccountRow,
     AlertRow,
@@ -134,6 +135,27 @@ def _account_parts(conn: Connection, names: list[str]) -> dict[str, list[dict[st
     }
 
 
+def _with_lookups(
+    conn: Connection, events: list[dict[str, Any]], user: str, device_ids: list[str]
+) -> list[dict[str, Any]]:
+    """``events`` with the person's lookups that matched nothing (and their devices' that
+    name no one), raw lines and all, in time order."""
+    chosen = ['username = :user OR lower("user") = :user']
+    params: dict[str, Any] = {"user": user}
+    if device_ids:
+        marks = ", ".join(f":device{i}" for i in range(len(device_ids)))
+        chosen.append(f"(device_id IN ({marks}) AND username IS NULL)")
+        params.update({f"device{i}": d for i, d in enumerate(device_ids)})
+    where = f"l.party IN (SELECT id FROM lookup_parties WHERE {' OR '.join(chosen)})"
+    found = lookup_events(conn, where, params)
+    if not found:
+        return events
+    for record in found:
+        record["ts"] = record["ts"].replace(tzinfo=None).isoformat()
+        record["raw"] = bytes(record["raw"]).decode("utf-8", "replace")
+    return sorted(events + found, key=lambda r: utc(datetime.fromisoformat(str(r["ts"]))))
+
+
 def gather(conn: Connection, user: str) -> dict[str, list[dict[str, Any]]]:
     """Each part of the request (``PARTS``) for the user name ``user`` (lower case); no
     person and no account means no one of that name is on this school's roster or has
@@ -152,6 +174,7 @@ def gather(conn: Connection, user: str) -> dict[str, list[dict[str, Any]]]:
     )
     theirs = or_(et.c.username == user, func.lower(et.c.user) == user, on_their_devices)
     events = rows(conn, select(et).where(mine(conn, et.c.site_id), theirs).order_by(et.c.ts))
+    events = _with_lookups(conn, events, user, device_ids)
     alerts = rows(
         conn, select(at).where(mine(conn, at.c.site_id), at.c.person == user).order_by(at.c.id)
     )

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, text
 
 from monitord.casework.found import Found, event_columns, fetch_events
+from monitord.casework.lookupsearch import in_time_order, lookup_day
 from monitord.casework.output import local_time, printable, resolve_device
 from monitord.casework.plan import USER_INDEX, tie_key, time_param
 from monitord.casework.query import SearchError
@@ -53,6 +54,7 @@ def day_events(
     match = f"FROM events AS e{hint} WHERE {' AND '.join(where)}"
     order = f"ORDER BY e.ts, e.{tie_key(conn.dialect.name, index)}"
     events = fetch_events(conn, f"SELECT {event_columns(conn)} {match} {order}", params)
+    events = in_time_order(events, lookup_day(conn, start, end, user, device))
     # The alerts holding any of them, in one statement.
     held: dict[str, list[int]] = {}
     query = text(

@@ -17,6 +17,7 @@ from monitord.core.model import (
 )
 from monitord.core.storable import MAX_TEXT, clean_text
 from monitord.store.database import mine, table_of
+from monitord.store.lookups import promote
 from monitord.store.tables import (
     AlertEventRow,
     AlertRow,
@@ -75,6 +76,7 @@ def update_stored(conn: Connection, upd: EventUpdate) -> None:
         values["filter_category"] = clip(upd.filter_category, 128)
     if not values:
         return
+    promote(conn, upd.event_id)
     et = table_of(EventRow)
     conn.execute(
         update(et).where(mine(conn, et.c.site_id), et.c.id == upd.event_id).values(**values)

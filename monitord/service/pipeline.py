@@ -47,6 +47,7 @@ from monitord.service.batchrows import (
     update_stored,
 )
 from monitord.store.database import insert_ignore, mine, store_trouble, table_of
+from monitord.store.lookups import is_clean, store_lookups, stored_ids
 from monitord.store.origins import Scopes
 from monitord.store.tables import (
     CheckpointRow,
@@ -436,8 +437,15 @@ class Processor:
             for i in range(0, len(weighty), 500):
                 chunk = weighty[i : i + 500]
                 existing.update(conn.execute(select(et.c.id).where(et.c.id.in_(chunk))).scalars())
+            # Lookups that matched nothing go to their own table (monitord.store.lookups);
+            # an event stored there already is not stored again in events.
+            heavy = set(weighty)
+            lean = [r for eid, r in rows.items() if eid not in heavy and is_clean(r)]
+            kept = {r["id"] for r in lean}
+            existing |= stored_ids(conn, "lookups", (eid for eid in rows if eid not in kept))
             fresh_ids = {eid for eid in weighty if eid not in existing}
-            stored = insert_ignore(conn, et, list(rows.values()))
+            wide = [r for eid, r in rows.items() if eid not in kept and eid not in existing]
+            stored = insert_ignore(conn, et, wide) + store_lookups(conn, lean)
             rejected = [{**r, "site_id": self.site_id} for r in pending.rejected]
             insert_ignore(conn, table_of(RejectedRow), rejected)
             match_rows = [m for eid in fresh_ids for m in pending.matches.get(eid, ())]

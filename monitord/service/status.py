@@ -13,6 +13,7 @@ from monitord.service.sources import source_states
 from monitord.service.supervise import health_path, read_health
 from monitord.settings.config import Config
 from monitord.store.database import current_revision, head_revision, mine, table_of, utc
+from monitord.store.lookups import newest_lookup
 from monitord.store.retention import last_run
 from monitord.store.tables import AlertRow, CheckpointRow, DigestRow, EventRow, OutboxRow
 
@@ -84,6 +85,9 @@ def _last_stored(engine: Engine) -> dict[str, Any] | None:
     t, et = table_of(CheckpointRow), table_of(EventRow)
     with engine.connect() as conn:
         newest = conn.execute(select(func.max(et.c.ts)).where(mine(conn, et.c.site_id))).scalar()
+        lookup = newest_lookup(conn)
+        if lookup is not None and (newest is None or lookup > utc(newest)):
+            newest = lookup
         row = conn.execute(
             select(t.c.source, t.c.updated_at)
             .where(mine(conn, t.c.site_id), t.c.events > 0)

@@ -49,11 +49,13 @@ from sqlalchemy import (
     exists,
     func,
     select,
+    text,
 )
 
 from monitord.settings.config import Config
 from monitord.settings.sections import period_cutoff
 from monitord.store.database import RETENTION_ACTION, audit, table_of, utc
+from monitord.store.lookups import micros
 from monitord.store.partitions import Partition, create_partition, partitions
 from monitord.store.shortwrites import ShortWrites
 from monitord.store.shots import sweep as sweep_screenshots
@@ -63,6 +65,7 @@ from monitord.store.tables import (
     AuditRow,
     EventRow,
     LeaseRow,
+    LookupRow,
     MatchRow,
     OutboxRow,
     RejectedRow,
@@ -285,6 +288,51 @@ def _events(run: _Run, cut: datetime, dry: bool, gone: Sequence[int]) -> None:
         run.transaction(work, len(batch))
 
 
+def _lookups(run: _Run, cut: datetime, dry: bool) -> None:
+    """Remove the lookups that matched nothing older than ``cut`` (counted as events; no
+    alert holds one), then the blocks whose every line is older, then the parties and
+    names no lookup names any more."""
+    at = micros(cut)
+    lt = table_of(LookupRow)
+    if dry:
+        run.removed("events", run.count(select(func.count()).select_from(lt).where(lt.c.ts < at)))
+        return
+    oldest = "SELECT id FROM lookups WHERE ts < :at ORDER BY ts LIMIT :n"
+    done: list[int] = []
+
+    def work(conn: Connection) -> None:
+        size = run.batch
+        gone = conn.execute(
+            text(f"DELETE FROM lookups WHERE id IN ({oldest})"), {"at": at, "n": size}
+        ).rowcount
+        run.removed("events", int(gone or 0))
+        done[:] = [int(gone or 0), size]
+
+    while not run.stopping():
+        run.transaction(work, run.batch)
+        if done[0] < done[1]:  # the last of them
+            break
+    if run.stopping():
+        return
+
+    def rest(conn: Connection) -> None:
+        conn.execute(text("DELETE FROM raw_blocks WHERE last_ts < :at"), {"at": at})
+        conn.execute(
+            text(
+                "DELETE FROM lookup_parties WHERE NOT EXISTS "
+                "(SELECT 1 FROM lookups AS l WHERE l.party = lookup_parties.id)"
+            )
+        )
+        conn.execute(
+            text(
+                "DELETE FROM lookup_names WHERE NOT EXISTS "
+                "(SELECT 1 FROM lookups AS l WHERE l.name = lookup_names.id)"
+            )
+        )
+
+    run.transaction(rest)
+
+
 def partitions_before(engine: Engine, cut: datetime) -> list[Partition]:
     """PostgreSQL's day partitions wholly older than ``cut`` (none on SQLite)."""
     with engine.connect() as conn:
@@ -372,6 +420,7 @@ def run_retention(
 
     gone = _alerts(run, cut_alerts, dry_run)  # first: the events of alerts removed go next
     _events(run, cut_events, dry_run, gone)
+    _lookups(run, cut_events, dry_run)
     evidence = cfg.resolve(cfg.settings.agents.evidence)
     if not result.stopped:  # a picture goes only once its reports have
         result.removed["screenshots"] = sweep_screenshots(

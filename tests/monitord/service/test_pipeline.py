@@ -113,7 +113,7 @@ def test_events_carry_person_device_and_why(app: App, tmp_path: Path) -> None:
     ingest_files(app, [path], "dnsmasq", "resolver")
     username, device, why, category, severity, raw = row(
         app.engine,
-        "SELECT username, device_id, attribution, category, severity, raw FROM events "
+        "SELECT username, device_id, attribution, category, severity, raw FROM all_events "
         "WHERE domain = 'www.bet365.com'",
     )
     assert (username, device, category, severity) == ("jayden.s", "Y6-LT-07", "gambling", "medium")
@@ -163,13 +163,13 @@ def test_an_appliances_verdict_category_and_user_are_kept(app: App, tmp_path: Pa
     assert (result.events, result.rejected, result.alerts_opened) == (1, 0, 1)
     assert row(
         app.engine,
-        "SELECT username, blocked, action, filter_category, category FROM events "
+        "SELECT username, blocked, action, filter_category, category FROM all_events "
         "WHERE fmt = 'fortigate'",
     ) == ("helen.p", True, "blocked", "Gambling", "gambling")
     later = log(tmp_path, ["Nov 19 10:03:00 dnsmasq[811]: query[A] www.bbc.co.uk from 10.20.6.9"])
     ingest_files(app, [later], "dnsmasq", "resolver")
     username, how = row(
-        app.engine, "SELECT username, attributed_by FROM events WHERE domain = 'www.bbc.co.uk'"
+        app.engine, "SELECT username, attributed_by FROM all_events WHERE domain = 'www.bbc.co.uk'"
     )
     assert (username, how) == ("helen.p", "proxy_user")
 
@@ -203,7 +203,8 @@ def test_dhcpd_lease_binds_from_its_real_start(app: App, tmp_path: Path) -> None
     devices = dict(
         rows(
             app.engine,
-            "SELECT domain, device_id FROM events WHERE client_ip = '10.20.6.8' AND kind = 'dns'",
+            "SELECT domain, device_id FROM all_events "
+            "WHERE client_ip = '10.20.6.8' AND kind = 'dns'",
         )
     )
     assert (starts, ends) == ("2026-11-19 10:00:00", "2026-11-19 12:00:00")
@@ -224,7 +225,7 @@ def test_a_block_line_marks_the_stored_event_and_its_alert_blocked(
     first = app.processor.process("dnsmasq", session, records[:1])
     second = app.processor.process("dnsmasq", session, records[1:])
     assert (first.stored, first.alerts_opened, second.stored, second.skipped) == (1, 1, 0, 1)
-    assert row(app.engine, "SELECT blocked, action FROM events WHERE kind = 'dns'") == (
+    assert row(app.engine, "SELECT blocked, action FROM all_events WHERE kind = 'dns'") == (
         1,
         "gravity blocked",
     )
@@ -332,7 +333,7 @@ def test_a_pupil_seeking_help_is_never_above_high(app: App, tmp_path: Path) -> N
     assert alert["category"] == "self_harm"
     assert alert["severity"] == "critical"  # the second search is not looking for help
     assert rows(
-        app.engine, "SELECT text, severity FROM events WHERE kind = 'search' ORDER BY ts"
+        app.engine, "SELECT text, severity FROM all_events WHERE kind = 'search' ORDER BY ts"
     ) == [
         ("how to stop self harming", "high"),
         ("ways to self harm without anyone knowing", "critical"),
@@ -359,7 +360,7 @@ def _judged(app: App, tmp_path: Path) -> tuple[Any, Any, Checkpoint, list[RawRec
 
 
 def _poisoned(app: App) -> None:
-    assert rows(app.engine, "SELECT domain FROM events WHERE kind = 'dns' ORDER BY ts") == [
+    assert rows(app.engine, "SELECT domain FROM all_events WHERE kind = 'dns' ORDER BY ts") == [
         ("www.bbc.co.uk",),
         ("www.bet365.com",),
         ("www.wikipedia.org",),

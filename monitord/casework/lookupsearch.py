@@ -1,0 +1,154 @@
+"""Search's and timeline's reading of the lookups that matched nothing (``lookups``, see
+docs/store.md), as ``Found`` rows beside the events': the same filters, read by the index
+that fits, and merged with the events' answer in time order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from monitord.casework.found import Found
+from monitord.casework.query import Query
+from monitord.store.lookups import from_micros, micros, select_shown
+
+
+def _stamp(dialect: str, us: int) -> Any:
+    """A lookup's time as the events' column holds it: SQLite's text as bulk ingest writes
+    it, PostgreSQL's datetime without a zone."""
+    at = from_micros(us).replace(tzinfo=None)
+    return at.isoformat(" ", "microseconds") if dialect == "sqlite" else at
+
+
+def _found(conn: Connection, rows: Iterable[tuple[Any, ...]], match: bool) -> list[Found]:
+    dialect = conn.dialect.name
+    return [
+        Found(
+            r[0],
+            _stamp(dialect, int(r[1])),
+            None,
+            None,
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            r[10],
+            None,
+            "none",
+            0,
+            match,
+        )
+        for r in rows
+    ]
+
+
+def _names(q: Query, params: dict[str, Any]) -> str | None:
+    """The subquery of the name ids a domain filter takes, or None without one."""
+    if q.domain is None:
+        return None
+    params["lookup_domain"] = q.domain.name
+    if not q.domain.suffix:
+        return "SELECT id FROM lookup_names WHERE domain = :lookup_domain"
+    escaped = q.domain.name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    params["lookup_like"] = "%." + escaped
+    return (
+        "SELECT id FROM lookup_names WHERE domain = :lookup_domain "
+        "OR domain LIKE :lookup_like ESCAPE '\\'"
+    )
+
+
+def lookup_hits(conn: Connection, q: Query, limit: int) -> list[Found]:
+    """The newest ``limit`` lookups ``q`` finds, newest first: none when it asks for a text
+    or a category, which a lookup that matched nothing never has."""
+    if q.text is not None or q.category is not None:
+        return []
+    party = {
+        column: value
+        for column, value in (("username", q.user), ("device_id", q.device), ("client_ip", q.ip))
+        if value is not None
+    }
+    params: dict[str, Any] = {}
+    where = []
+    if q.since is not None:
+        where.append("l.ts >= :lookup_since")
+        params["lookup_since"] = micros(q.since)
+    if q.until is not None:
+        where.append("l.ts < :lookup_until")
+        params["lookup_until"] = micros(q.until)
+    names = _names(q, params)
+    rows = select_shown(conn, party=party, names=names, where=where, params=params, limit=limit)
+    return _found(conn, rows, True)
+
+
+def newest(events: list[Found], lookups: list[Found], limit: int) -> list[Found]:
+    """The newest ``limit`` of two answers each newest first, newest first."""
+    if not lookups:
+        return events[:limit]
+    both = sorted(events + lookups, key=lambda f: (f.ts, f.id), reverse=True)
+    return both[:limit]
+
+
+def lookup_neighbours(conn: Connection, hit: Found, n: int) -> tuple[list[Found], list[Found]]:
+    """The ``n`` lookups just before and just after ``hit`` from its device (else its
+    address): (before, newest first; after, oldest first)."""
+    if hit.device is not None:
+        party = {"device_id": hit.device}
+    elif hit.ip is not None:
+        party = {"client_ip": hit.ip}
+    else:
+        return [], []
+    at = micros(hit.ts)
+    key = bytes.fromhex(hit.id) if len(hit.id) == 32 else b""
+    params = {"lookup_at": at, "lookup_id": key}
+    out = []
+    for cmp, latest in (("<", True), (">", False)):
+        where = [f"(l.ts {cmp} :lookup_at OR (l.ts = :lookup_at AND l.id {cmp} :lookup_id))"]
+        rows = select_shown(conn, party=party, where=where, params=params, newest=latest, limit=n)
+        out.append(_found(conn, rows, False))
+    return out[0], out[1]
+
+
+def nearest(events: list[Found], lookups: list[Found], hit: Found, n: int) -> list[Found]:
+    """Of the events' and the lookups' neighbours of ``hit``, the ``n`` nearest on each
+    side."""
+    if not lookups:
+        return events
+    before = [f for f in events + lookups if f.ts < hit.ts or (f.ts == hit.ts and f.id < hit.id)]
+    after = [f for f in events + lookups if f not in before]
+    before.sort(key=lambda f: (f.ts, f.id), reverse=True)
+    after.sort(key=lambda f: (f.ts, f.id))
+    return before[:n] + after[:n]
+
+
+def lookup_day(
+    conn: Connection,
+    start: datetime,
+    end: datetime,
+    user: str | None,
+    device: str | None,
+) -> list[Found]:
+    """A person's (and/or device's) lookups from ``start`` to ``end``, oldest first."""
+    party = {
+        column: value
+        for column, value in (("username", user), ("device_id", device))
+        if value is not None
+    }
+    where = ["l.ts >= :lookup_start", "l.ts < :lookup_end"]
+    params = {"lookup_start": micros(start), "lookup_end": micros(end)}
+    rows = select_shown(conn, party=party, where=where, params=params, newest=False)
+    return _found(conn, rows, True)
+
+
+def in_time_order(events: list[Found], lookups: list[Found]) -> list[Found]:
+    """Two answers each oldest first, as one (events first at the same instant)."""
+    if not lookups:
+        return events
+    if not events:
+        return lookups
+    return sorted(events + lookups, key=lambda f: f.ts)

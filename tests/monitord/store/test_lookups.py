@@ -1,0 +1,263 @@
+"""Lookups that matched nothing, through the real pipeline into their narrow table and their
+blocks of raw lines, and back as the event rows they were, on both stores."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collectors.files import iter_records
+from collectors.parsers.base import load_parser
+from monitord.casework.subject import gather
+from monitord.core.clock import FixedClock
+from monitord.identity.roster import import_devices, import_people
+from monitord.service.app import App, ingest_files, open_app
+from monitord.service.initdir import init_dir
+from monitord.service.status import _last_stored as last_stored
+from monitord.settings.config import load_config
+from monitord.store.lookups import (
+    from_micros,
+    is_clean,
+    lookup_count,
+    lookup_events,
+    micros,
+    newest_lookup,
+    pack_block,
+    promote,
+    unpack_block,
+)
+from monitord.store.retention import run_retention
+from tests.stores import dump, row, rows, use_store
+
+pytestmark = pytest.mark.stores
+NOW = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
+BEFORE = datetime(2026, 11, 1, tzinfo=UTC)
+LEASE_END = datetime(2026, 11, 19, 12, 0, tzinfo=UTC)
+LINES = [
+    "Nov 19 10:01:02 dnsmasq[811]: query[A] www.bbc.co.uk from 10.20.6.7",
+    "Nov 19 10:01:02 dnsmasq[811]: forwarded www.bbc.co.uk to 1.1.1.3",
+    "Nov 19 10:01:03 dnsmasq[811]: query[AAAA] www.bbc.co.uk from 10.20.6.7",
+    "Nov 19 10:01:09 dnsmasq[811]: query[A] www.bet365.com from 10.20.6.7",
+    "Nov 19 10:02:00 dnsmasq[811]: query[A] news.bbc.co.uk from 10.20.6.8",
+]
+
+
+def lookup_school(tmp_path: Path, store_url: str) -> App:
+    config = init_dir(tmp_path / "site")[0]
+    use_store(config, store_url)
+    app = open_app(load_config(config), FixedClock(NOW))
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "username,display_name,role,year_group,class,email\njayden.s,Jayden Smith,pupil,6,6B,\n",
+        encoding="utf-8",
+    )
+    devices = tmp_path / "devices.csv"
+    devices.write_text(
+        "device_id,mac,hostname,ownership,assigned_to\n"
+        "Y6-LT-07,aa:00:00:00:00:07,y6-lt-07,school_single,jayden.s\n",
+        encoding="utf-8",
+    )
+    import_people(app.engine, roster, "office", BEFORE)
+    import_devices(app.engine, devices, "office", BEFORE)
+    leases = tmp_path / "dnsmasq.leases"
+    leases.write_text(f"{int(LEASE_END.timestamp())} aa:00:00:00:00:07 10.20.6.7 y6-lt-07 *\n")
+    fresh = open_app(app.cfg, app.clock)
+    ingest_files(fresh, [leases], "dnsmasq-leases", "leases")
+    return fresh
+
+
+def write_log(tmp_path: Path, lines: list[str], name: str = "dnsmasq.log") -> Path:
+    path = tmp_path / name
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    os.utime(path, (NOW.timestamp(), NOW.timestamp()))
+    return path
+
+
+def test_clean_lookups_go_to_their_table_and_come_back_as_event_rows(
+    tmp_path: Path, store_url: str
+) -> None:
+    app = lookup_school(tmp_path, store_url)
+    path = write_log(tmp_path, LINES)
+    done = ingest_files(app, [path], "dnsmasq", "resolver")
+    assert (done.events, done.stored) == (4, 4)
+    # The gambling lookup is an event with its alert; the three others are lookups.
+    assert rows(app.engine, "SELECT domain FROM events WHERE kind = 'dns'") == [("www.bet365.com",)]
+    assert row(app.engine, "SELECT count(*) FROM lookups") == (3,)
+    # One block for the file's day, holding the three lookups' lines.
+    assert row(app.engine, "SELECT count(*), sum(lines) FROM raw_blocks") == (1, 3)
+    with app.engine.connect() as conn:
+        found = lookup_events(conn)
+        assert lookup_count(conn) == 3
+        assert newest_lookup(conn) == datetime(2026, 11, 19, 10, 2, tzinfo=UTC)
+    assert [(f["domain"], f["qtype"], f["username"], f["device_id"]) for f in found] == [
+        ("www.bbc.co.uk", "A", "jayden.s", "Y6-LT-07"),
+        ("www.bbc.co.uk", "AAAA", "jayden.s", "Y6-LT-07"),
+        ("news.bbc.co.uk", "A", None, None),
+    ]
+    data = path.read_bytes()
+    for f in found:
+        # The exact line, at the exact offset of the file it came from.
+        assert data[f["offset"] : f["offset"] + len(f["raw"])] == f["raw"]
+        assert f["raw"].decode() in LINES
+        assert (f["kind"], f["source"], f["fmt"], f["severity"]) == (
+            "dns",
+            "resolver",
+            "dnsmasq",
+            "none",
+        )
+        assert "10.20.6.7" in f["attribution"] or f["username"] is None
+    # The view gives every event as an events row.
+    assert rows(
+        app.engine,
+        "SELECT domain, username, severity FROM all_events WHERE kind = 'dns' ORDER BY ts, domain",
+    ) == [
+        ("www.bbc.co.uk", "jayden.s", "none"),
+        ("www.bbc.co.uk", "jayden.s", "none"),
+        ("www.bet365.com", "jayden.s", "medium"),
+        ("news.bbc.co.uk", None, "none"),
+    ]
+
+
+def test_a_file_read_again_adds_nothing_not_even_a_block(tmp_path: Path, store_url: str) -> None:
+    app = lookup_school(tmp_path, store_url)
+    path = write_log(tmp_path, LINES)
+    ingest_files(app, [path], "dnsmasq", "resolver")
+    before = dump(app.engine)
+    again = open_app(app.cfg, app.clock)
+    done = ingest_files(again, [path], "dnsmasq", "resolver")
+    assert (done.stored, done.duplicates) == (0, 4)
+    assert dump(app.engine) == before
+
+
+def test_a_file_read_again_with_more_lines_stores_only_those(
+    tmp_path: Path, store_url: str
+) -> None:
+    app = lookup_school(tmp_path, store_url)
+    ingest_files(app, [write_log(tmp_path, LINES[:3])], "dnsmasq", "resolver")
+    gz = tmp_path / "dnsmasq.log"
+    gz.write_text("".join(line + "\n" for line in LINES), encoding="utf-8")
+    again = open_app(app.cfg, app.clock)
+    done = ingest_files(again, [gz], "dnsmasq", "resolver")
+    assert done.stored == 2
+    assert row(app.engine, "SELECT count(*) FROM lookups") == (3,)
+    assert row(app.engine, "SELECT count(*) FROM all_events WHERE kind = 'dns'") == (4,)
+    with app.engine.connect() as conn:
+        assert sorted(f["raw"] for f in lookup_events(conn)) == sorted(
+            line.encode() for line in LINES if "bet365" not in line and "forwarded" not in line
+        )
+
+
+def test_a_lookup_blocked_by_a_later_line_moves_to_events(tmp_path: Path, store_url: str) -> None:
+    """Pi-hole's block line, read in a later batch than its query: the lookup becomes an
+    event with the block on it, and leaves the lookups."""
+    app = lookup_school(tmp_path, store_url)
+    block = "Nov 19 10:01:02 dnsmasq[811]: gravity blocked www.bbc.co.uk is 0.0.0.0"
+    path = write_log(tmp_path, [LINES[0], block])
+    session = load_parser("dnsmasq").session()
+    records = [rec for rec, _ in iter_records(path, "resolver")]
+    assert app.processor.process("dnsmasq", session, records[:1]).stored == 1
+    assert row(app.engine, "SELECT count(*) FROM lookups") == (1,)
+    app.processor.process("dnsmasq", session, records[1:])
+    assert row(app.engine, "SELECT count(*) FROM lookups") == (0,)
+    query = "SELECT domain, blocked, action, username, raw FROM events WHERE kind = 'dns'"
+    assert rows(app.engine, query) == [
+        ("www.bbc.co.uk", 1, "gravity blocked", "jayden.s", LINES[0].encode())
+    ]
+    # Read again from the start, nothing is doubled.
+    again = open_app(app.cfg, app.clock)
+    ingest_files(again, [path], "dnsmasq", "resolver")
+    assert row(app.engine, "SELECT count(*) FROM all_events WHERE kind = 'dns'") == (1,)
+
+
+def test_promote_leaves_an_unknown_id_alone(tmp_path: Path, store_url: str) -> None:
+    app = lookup_school(tmp_path, store_url)
+    with app.engine.begin() as conn:
+        assert not promote(conn, "0" * 32)
+        assert not promote(conn, "not an id")
+
+
+def _event(**changes: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "id": "0123456789abcdef0123456789abcdef",
+        "kind": "dns",
+        "severity": "none",
+        "blocked": False,
+        "domain": "www.bbc.co.uk",
+        "url": None,
+        "text": None,
+        "category": None,
+    }
+    return {**base, **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "clean"),
+    [
+        ({}, True),
+        ({"kind": "http"}, False),
+        ({"severity": "low", "category": "games"}, False),
+        ({"blocked": True}, False),
+        ({"action": "blocked"}, False),
+        ({"filter_category": "Gambling"}, False),
+        ({"domain": None}, False),
+        ({"id": "gap-1"}, False),
+        ({"agent": "lt-07"}, False),
+    ],
+)
+def test_which_events_are_clean_lookups(changes: dict[str, object], clean: bool) -> None:
+    assert is_clean(_event(**changes)) is clean
+
+
+@given(
+    st.dictionaries(st.integers(min_value=0, max_value=2**40), st.binary(max_size=300), max_size=60)
+)
+def test_a_block_gives_back_every_line_by_its_offset(lines: dict[int, bytes]) -> None:
+    assert unpack_block(pack_block(lines)) == lines
+
+
+@given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1)))
+def test_times_round_trip_to_the_microsecond(at: datetime) -> None:
+    aware = at.replace(tzinfo=UTC)
+    assert from_micros(micros(aware)) == aware
+    assert micros(at) == micros(aware)
+
+
+def test_a_subject_access_request_holds_the_persons_lookups_with_their_lines(
+    tmp_path: Path, store_url: str
+) -> None:
+    app = lookup_school(tmp_path, store_url)
+    ingest_files(app, [write_log(tmp_path, LINES)], "dnsmasq", "resolver")
+    with app.engine.connect() as conn:
+        theirs = gather(conn, "jayden.s")["events"]
+    dns = [(e["domain"], e["qtype"], e["raw"]) for e in theirs if e["kind"] == "dns"]
+    assert dns == [
+        ("www.bbc.co.uk", "A", LINES[0]),
+        ("www.bbc.co.uk", "AAAA", LINES[2]),
+        ("www.bet365.com", "A", LINES[3]),
+    ]
+    # In time order, as JSON-ready values, with the same keys as an event's.
+    assert [e["ts"] for e in theirs] == sorted(e["ts"] for e in theirs)
+    assert all(set(e) == set(theirs[0]) for e in theirs)
+    assert all(isinstance(e["ts"], str) for e in theirs)
+
+
+def test_status_and_retention_see_the_lookups(tmp_path: Path, store_url: str) -> None:
+    app = lookup_school(tmp_path, store_url)
+    late = "Nov 19 13:00:00 dnsmasq[811]: query[A] late.example from 10.20.6.9"
+    ingest_files(app, [write_log(tmp_path, [*LINES, late])], "dnsmasq", "resolver")
+    stored = last_stored(app.engine)
+    assert stored is not None
+    assert stored["newest_event"] == "2026-11-19T13:00:00Z"  # late.example, a lookup
+    later = NOW + timedelta(days=120)
+    dry = run_retention(app.engine, app.cfg, later, "root", dry_run=True)
+    done = run_retention(app.engine, app.cfg, later, "root", pause=0)
+    # The lease's event, four lookups; the gambling event stays with its open alert.
+    assert dry.removed["events"] == done.removed["events"] == 5
+    for table in ("lookups", "raw_blocks", "lookup_parties", "lookup_names"):
+        assert row(app.engine, f"SELECT count(*) FROM {table}") == (0,)
+    assert rows(app.engine, "SELECT domain FROM all_events") == [("www.bet365.com",)]
