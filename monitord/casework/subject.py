@@ -146,8 +146,9 @@ def _with_lookups(
         marks = ", ".join(f":device{i}" for i in range(len(device_ids)))
         chosen.append(f"(device_id IN ({marks}) AND username IS NULL)")
         params.update({f"device{i}": d for i, d in enumerate(device_ids)})
-    where = f"l.party IN (SELECT id FROM lookup_parties WHERE {' OR '.join(chosen)})"
-    found = lookup_events(conn, where, params)
+    own, site = mine_sql(conn, "site_id")
+    parties = f"SELECT id FROM lookup_parties WHERE {own} AND ({' OR '.join(chosen)})"
+    found = lookup_events(conn, f"l.party IN ({parties})", {**params, **site})
     if not found:
         return events
     for record in found:

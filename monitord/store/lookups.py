@@ -11,6 +11,7 @@ import re
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import zstandard
@@ -22,8 +23,10 @@ from monitord.store.tables import EventRow, LookupNameRow, LookupPartyRow, RawBl
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
 _HEX32 = re.compile(r"[0-9a-f]{32}\Z")
-# The columns a lookup that matched nothing leaves empty (an event with one goes to events).
+# The columns a lookup that matched nothing leaves empty (an event with one goes to events;
+# a user name, as a resolver may log one, tells identity who was behind an address).
 _EMPTY = (
+    "user",
     "url",
     "method",
     "action",
@@ -118,9 +121,12 @@ def unpack_block(data: bytes) -> dict[int, bytes]:
 # --- writing -------------------------------------------------------------------------------
 
 
-def _party_digest(row: Mapping[str, Any]) -> str:
-    values = json.dumps([row.get(c) for c in PARTY], ensure_ascii=False)
-    return hashlib.blake2b(values.encode(), digest_size=16).hexdigest()
+_PARTY_OF = itemgetter(*PARTY)
+
+
+def _party_digest(values: tuple[Any, ...]) -> str:
+    text = json.dumps(values, ensure_ascii=False)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def _keys(
@@ -198,13 +204,17 @@ def store_lookups(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         {r["domain"]: {"domain": r["domain"]} for r in rows},
         made_names,
     )
+    # A device's lookups share their party: each distinct one is hashed once.
     wanted: dict[str, dict[str, Any]] = {}
+    seen: dict[tuple[Any, ...], str] = {}
     digests = []
     for r in rows:
-        d = _party_digest(r)
+        values = _PARTY_OF(r)
+        d = seen.get(values)
+        if d is None:
+            d = seen[values] = _party_digest(values)
+            wanted[d] = {"digest": d, **dict(zip(PARTY, values, strict=True))}
         digests.append(d)
-        if d not in wanted:
-            wanted[d] = {"digest": d, **{c: r.get(c) for c in PARTY}}
     parties = _keys(conn, "lookup_parties", "digest", wanted, made_parties)
     # One block a source's file and UTC day.
     groups: dict[tuple[str, str, str, date], list[int]] = {}

@@ -298,7 +298,14 @@ def _lookups(run: _Run, cut: datetime, dry: bool) -> None:
         run.removed("events", run.count(select(func.count()).select_from(lt).where(lt.c.ts < at)))
         return
     oldest = "SELECT id FROM lookups WHERE ts < :at ORDER BY ts LIMIT :n"
-    done: list[int] = []
+    with run.engine.connect() as conn:
+        old = conn.execute(text("SELECT 1 FROM lookups WHERE ts < :at LIMIT 1"), {"at": at}).first()
+        blocks = conn.execute(
+            text("SELECT 1 FROM raw_blocks WHERE last_ts < :at LIMIT 1"), {"at": at}
+        ).first()
+    if old is None and blocks is None:
+        return
+    done: list[int] = [0, 0]
 
     def work(conn: Connection) -> None:
         size = run.batch
@@ -308,7 +315,7 @@ def _lookups(run: _Run, cut: datetime, dry: bool) -> None:
         run.removed("events", int(gone or 0))
         done[:] = [int(gone or 0), size]
 
-    while not run.stopping():
+    while old is not None and not run.stopping():
         run.transaction(work, run.batch)
         if done[0] < done[1]:  # the last of them
             break

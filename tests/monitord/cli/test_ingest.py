@@ -63,7 +63,7 @@ def test_windows_dns_date_order_per_source(tmp_path: Path) -> None:
         == 0
     )
     with sqlite3.connect(tmp_path / "site" / "var" / "monitord.db") as db:
-        (ts,) = db.execute("SELECT ts FROM events").fetchone()
+        (ts,) = db.execute("SELECT ts FROM all_events").fetchone()
     assert ts.startswith("2026-05-06 09:20:46")  # 6 May, 10:20 BST
     assert (
         main(

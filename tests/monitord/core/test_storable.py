@@ -144,7 +144,7 @@ def test_agent_reports_that_stopped_monitoring_are_stored_or_rejected(
     [(reason, raw)] = rows(app.engine, "SELECT reason, raw FROM rejected")
     assert reason.startswith("ts: 9999-12-31T23:59:59Z is more than a day ahead")
     assert b"www.pornhub.com" in raw
-    texts = rows(app.engine, "SELECT text, raw FROM events WHERE kind = 'text' ORDER BY text")
+    texts = rows(app.engine, "SELECT text, raw FROM all_events WHERE kind = 'text' ORDER BY text")
     assert [t for t, _ in texts] == ["lone \ufffd x", "nul \ufffd x"]
     # The raw line keeps what the agent really sent.
     assert [b"\\ud800" in r or b"\\u0000" in r for _, r in texts] == [True, True]
@@ -168,6 +168,6 @@ def test_a_suricata_name_holding_nul_is_stored(app: App, tmp_path: Path) -> None
         )
 
     feed(app, tmp_path, "suricata", [eve("www.\u0000evil.example", 1), eve("www.bet365.com", 2)])
-    domains = [d for (d,) in rows(app.engine, "SELECT domain FROM events ORDER BY ts")]
+    domains = [d for (d,) in rows(app.engine, "SELECT domain FROM all_events ORDER BY ts")]
     assert domains == ["www.\ufffdevil.example", "www.bet365.com"]
     assert row(app.engine, "SELECT count(*) FROM alerts") == (1,)

@@ -481,7 +481,7 @@ def stored(app: App) -> dict[tuple[str, str], tuple[Any, ...]]:
     found = rows(
         app.engine,
         "SELECT ts, domain, username, role, year_group, device_id, attributed_by, attribution "
-        "FROM events WHERE kind = 'dns'",
+        "FROM all_events WHERE kind = 'dns'",
     )
     return {(ts[11:16], domain): tuple(rest) for ts, domain, *rest in found}
 
@@ -610,7 +610,8 @@ def test_laptop_handed_over_at_lunch_with_real_agent_reports(app: App, tmp_path:
         "logon_session",
     )
     search = row(
-        app.engine, "SELECT username, device_id, attributed_by FROM events WHERE kind = 'search'"
+        app.engine,
+        "SELECT username, device_id, attributed_by FROM all_events WHERE kind = 'search'",
     )
     assert search == ("amelia.k", "CART-03", "user_in_record")
 
@@ -721,7 +722,7 @@ def test_real_lease_fixtures_bind_and_flag_their_unknown_devices(app: App) -> No
     (leases,) = row(app.engine, "SELECT count(*) FROM leases")
     flagged = rows(
         app.engine,
-        "SELECT client_mac, text, username FROM events WHERE category = 'unauthorised_device'",
+        "SELECT client_mac, text, username FROM all_events WHERE category = 'unauthorised_device'",
     )
     macs = {line.split()[1] for line in path.read_text().splitlines() if line.strip()}
     assert leases == 29

@@ -51,7 +51,7 @@ def test_an_app_is_built_from_the_config_and_clock(config: Config, clock: FixedC
 
 def _events(app: App) -> list[tuple[str, str]]:
     with app.engine.connect() as conn:
-        rows = conn.execute(text("SELECT fmt, domain FROM events ORDER BY domain")).all()
+        rows = conn.execute(text("SELECT fmt, domain FROM all_events ORDER BY domain")).all()
     return [(r[0], r[1]) for r in rows]
 
 

@@ -69,7 +69,7 @@ def test_follow_stop_and_resume_without_loss_or_doubling(tmp_path: Path) -> None
             f'format = "dnsmasq"\npath = "{log}"\n'
         )
     db = tmp_path / "site" / "var" / "monitord.db"
-    events = "SELECT count(*) FROM events"
+    events = "SELECT count(*) FROM all_events"
 
     proc = start(config)
     try:
@@ -116,7 +116,7 @@ def test_follow_stop_and_resume_without_loss_or_doubling(tmp_path: Path) -> None
             proc.kill()
     assert proc.returncode == 0, output
     assert count(db, events) == 401
-    assert count(db, "SELECT count(*) FROM events WHERE domain = 'half-writ.example'") == 1
+    assert count(db, "SELECT count(*) FROM all_events WHERE domain = 'half-writ.example'") == 1
     assert count(db, "SELECT count(*) FROM alerts") == 1
 
 
@@ -138,7 +138,7 @@ def test_sigkill_mid_ingest_then_restart_stores_every_line_once(tmp_path: Path) 
             fh.write(f"{stamp} dnsmasq[811]: query[A] {host} from {ip}\n")
             fh.write(f"{stamp} dnsmasq[811]: forwarded {host} to 1.1.1.3\n")
     db = tmp_path / "site" / "var" / "monitord.db"
-    events = "SELECT count(*) FROM events"
+    events = "SELECT count(*) FROM all_events"
 
     proc = start(config)
     try:
@@ -161,7 +161,7 @@ def test_sigkill_mid_ingest_then_restart_stores_every_line_once(tmp_path: Path) 
             proc.kill()
     assert proc.returncode == 0, output
     assert count(db, events) == total
-    assert count(db, "SELECT count(DISTINCT id) FROM events") == total
+    assert count(db, "SELECT count(DISTINCT id) FROM all_events") == total
     assert count(db, "SELECT offset FROM checkpoints") == log.stat().st_size
     assert count(db, "SELECT count(*) FROM alerts") == 1
     assert count(db, "SELECT count FROM alerts") == total // 100
@@ -223,7 +223,7 @@ def test_an_agent_pushes_a_report_to_the_running_daemon(tmp_path: Path) -> None:
             except OSError:
                 assert time.monotonic() < deadline, "the endpoint never came up"
                 time.sleep(0.2)
-        assert wait_for(db, "SELECT count(*) FROM events WHERE fmt = 'agent'", 1) == 1
+        assert wait_for(db, "SELECT count(*) FROM all_events WHERE fmt = 'agent'", 1) == 1
         assert wait_for(db, "SELECT count(*) FROM alerts WHERE category = 'pornography'", 1) == 1
         time.sleep(0.5)
         proc.send_signal(signal.SIGTERM)
@@ -256,21 +256,21 @@ def test_sighup_swaps_in_a_valid_config_and_refuses_a_broken_one(tmp_path: Path)
     try:
         with first.open("a") as fh:
             fh.write(line(1, "one.example"))
-        assert wait_for(db, "SELECT count(*) FROM events", 1) == 1
+        assert wait_for(db, "SELECT count(*) FROM all_events", 1) == 1
         # A broken config is refused and the daemon carries on with the one it has.
         config.write_text(base.replace("port = 587", 'port = "x"'))
         proc.send_signal(signal.SIGHUP)
         time.sleep(1.0)
         with first.open("a") as fh:
             fh.write(line(2, "two.example"))
-        assert wait_for(db, "SELECT count(*) FROM events", 2) == 2
+        assert wait_for(db, "SELECT count(*) FROM all_events", 2) == 2
         # A valid one is swapped in: now the second file is followed.
         config.write_text(base + source.format("second", second))
         proc.send_signal(signal.SIGHUP)
         time.sleep(1.5)
         with second.open("a") as fh:
             fh.write(line(3, "three.example"))
-        assert wait_for(db, "SELECT count(*) FROM events WHERE source = 'second'", 1) == 1
+        assert wait_for(db, "SELECT count(*) FROM all_events WHERE source = 'second'", 1) == 1
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=20)
     finally:
@@ -328,7 +328,7 @@ def test_a_running_daemon_picks_up_a_disabled_and_enabled_list(tmp_path: Path) -
     try:
         with log.open("a") as fh:
             fh.write(line(1, "www.naughty.example"))
-        assert wait_for(db, "SELECT count(*) FROM events", 1) == 1
+        assert wait_for(db, "SELECT count(*) FROM all_events", 1) == 1
         assert count(db, matched) == 1
         # Disabled by another process: the daemon swaps its lists, no restart.
         done = subprocess.run([*cli, "lists", "disable", "mine"], capture_output=True, text=True)
@@ -336,14 +336,14 @@ def test_a_running_daemon_picks_up_a_disabled_and_enabled_list(tmp_path: Path) -
         assert swapped(1), said
         with log.open("a") as fh:
             fh.write(line(2, "www.naughty.example"))
-        assert wait_for(db, "SELECT count(*) FROM events", 2) == 2
+        assert wait_for(db, "SELECT count(*) FROM all_events", 2) == 2
         assert count(db, matched) == 1
         done = subprocess.run([*cli, "lists", "enable", "mine"], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         assert swapped(2), said
         with log.open("a") as fh:
             fh.write(line(3, "live.naughty.example"))
-        assert wait_for(db, "SELECT count(*) FROM events", 3) == 3
+        assert wait_for(db, "SELECT count(*) FROM all_events", 3) == 3
         assert wait_for(db, matched, 2) == 2
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
@@ -353,7 +353,7 @@ def test_a_running_daemon_picks_up_a_disabled_and_enabled_list(tmp_path: Path) -
         reader.join(timeout=5)
         output.close()
     assert proc.returncode == 0, "".join(said)
-    assert count(db, "SELECT count(*) FROM events") == 3
+    assert count(db, "SELECT count(*) FROM all_events") == 3
 
 
 # --- a parser session resumed in the middle of its file -----------------------------------
@@ -395,7 +395,7 @@ def test_a_reply_read_after_a_restart_is_not_a_second_lookup(
     result = stop_between(app, clock, tmp_path / "eve.json", "suricata", [EVE_QUERY, EVE_ANSWER])
     assert (result.events, result.skipped) == (0, 1)
     with app.engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == 1
+        assert conn.execute(text("SELECT count(*) FROM all_events")).scalar_one() == 1
 
 
 def test_a_block_line_read_after_a_restart_marks_its_query(
@@ -403,7 +403,7 @@ def test_a_block_line_read_after_a_restart_marks_its_query(
 ) -> None:
     stop_between(app, clock, tmp_path / "pihole.log", "dnsmasq", [PIHOLE_QUERY, PIHOLE_BLOCK])
     with app.engine.connect() as conn:
-        assert conn.execute(text("SELECT blocked, action FROM events")).one() == (
+        assert conn.execute(text("SELECT blocked, action FROM all_events")).one() == (
             True,
             "gravity blocked",
         )

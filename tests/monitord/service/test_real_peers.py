@@ -269,13 +269,13 @@ def test_dnsmasq_queries_are_stored_classified_and_alerted(tmp_path: Path) -> No
     ]
     log = tmp_path / "dnsmasq.log"
     config, db = site_with_source(tmp_path, "resolver", "dnsmasq", log)
-    sql = "SELECT * FROM events WHERE source = 'resolver' ORDER BY offset"
+    sql = "SELECT * FROM all_events WHERE source = 'resolver' ORDER BY offset"
 
     with running_dnsmasq(tmp_path, log) as port, running_daemon(config) as daemon:
         answers = {(name, qtype): dns_ask(port, name, qtype) for name, qtype in asked}
         wait_rows(db, sql, len(asked))
         # The sinkholed answer (``config www.bet365.com is 0.0.0.0``) marks its query blocked.
-        wait_rows(db, "SELECT * FROM events WHERE blocked = 1", 1)
+        wait_rows(db, "SELECT * FROM all_events WHERE blocked = 1", 1)
         alerts = wait_rows(db, "SELECT * FROM alerts WHERE category = 'pornography'", 1)
         wait_rows(db, "SELECT * FROM alerts", 2)  # and the gambling one
         # A high alert is mailed at once (as an .eml file: no SMTP host is configured).
@@ -449,7 +449,7 @@ def test_squid_requests_are_stored_with_status_and_blocks(
     try:
         access_log = workdir / "access.log"
         config, db = site_with_source(tmp_path, "proxy", "squid", access_log)
-        sql = "SELECT * FROM events WHERE source = 'proxy' ORDER BY offset"
+        sql = "SELECT * FROM all_events WHERE source = 'proxy' ORDER BY offset"
         with (
             local_web_server() as web,
             running_squid(workdir) as proxy,

@@ -132,7 +132,7 @@ def test_a_store_from_before_keeps_its_ids(tmp_path: Path, blank_url: str) -> No
     # The old query is the same event; the new one is added with an id made as that file's
     # always were (so that a later line about it, a block, finds it by that id).
     assert (result.stored, result.duplicates) == (1, 1)
-    found = rows(app.engine, "SELECT id, domain FROM events ORDER BY ts")
+    found = rows(app.engine, "SELECT id, domain FROM all_events ORDER BY ts")
     bbc = path.read_bytes().index(b"Nov 19 10:03")
     assert found == [
         (old["id"], "www.bet365.com"),

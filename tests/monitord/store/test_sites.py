@@ -248,6 +248,15 @@ NOT_ONE_SCHOOLS = {
     "monitord/casework/trail.py:_check_alerts": "the audit trail is one chain for every "
     "school in the "
     "store: evidence verify checks each alert against its own records",
+    "monitord/store/lookups.py:stored_ids": "an event id is the store's: whether one is "
+    "taken is asked of every school",
+    "monitord/store/lookups.py:_keys": "a party's digest covers its school; names are no school's",
+    "monitord/store/lookups.py:store_lookups": "writes the batch's own blocks, by their ids",
+    "monitord/store/lookups.py:_blocks": "reads blocks by the ids of lookups read for one school",
+    "monitord/store/lookups.py:promote": "moves one lookup read for this school (by "
+    "lookup_events) by its id",
+    "monitord/store/retention.py:_lookups": "retention periods are the trust's",
+    "monitord/store/retention.py:rest": "retention periods are the trust's",
 }
 
 
