@@ -74,7 +74,7 @@ def test_logger_over_udp_to_the_daemon(tmp_path: Path) -> None:
             [logger, "-n", "127.0.0.1", "-P", str(port), "-d", "-t", "sshd", "Invalid user x"],
             check=True,
         )
-        rows = wait_rows(db, "SELECT * FROM events ORDER BY offset", 2)
+        rows = wait_rows(db, "SELECT * FROM all_events ORDER BY offset", 2)
         wait_rows(db, "SELECT * FROM source_counts WHERE name = 'sshd'", 1)
     assert_clean_exit(daemon)
     assert [(r["domain"], r["client_ip"], r["fmt"]) for r in rows] == [
@@ -181,7 +181,7 @@ def test_rsyslog_over_tcp_loses_and_doubles_nothing_across_a_restart(tmp_path: P
     need("rsyslogd", "rsyslog")
     port = free_port(socket.SOCK_STREAM)
     config, db = listening_site(tmp_path, f"tcp://127.0.0.1:{port}")
-    sql = "SELECT domain, offset, file_id FROM events ORDER BY offset"
+    sql = "SELECT domain, offset, file_id FROM all_events ORDER BY offset"
     with running_rsyslog(tmp_path, port) as port_in, Feeder(port_in, rate=300) as feeder:
         with running_daemon(config) as first:
             assert first.wait_for_output("fw: listening on", timeout=60), first.output
@@ -240,12 +240,13 @@ def test_pihole_log_forwarded_by_rsyslog_as_the_readme_says(tmp_path: Path) -> N
         with running_rsyslog(tmp_path, port, readme_pihole_conf()):
             with pihole.open("a") as fh:
                 fh.write("\n".join(lines) + "\n")
-            rows = wait_rows(db, "SELECT * FROM events ORDER BY ts, domain", 2)
-            wait_rows(db, "SELECT * FROM events WHERE blocked = 1", 1)
+            rows = wait_rows(db, "SELECT * FROM all_events ORDER BY ts, domain", 2)
+            wait_rows(db, "SELECT * FROM all_events WHERE blocked = 1", 1)
         daemon.quiesce()
     assert_clean_exit(daemon)
     got = {
-        (r["domain"], r["client_ip"], bool(r["blocked"])) for r in query(db, "SELECT * FROM events")
+        (r["domain"], r["client_ip"], bool(r["blocked"]))
+        for r in query(db, "SELECT * FROM all_events")
     }
     assert got == {
         ("www.bet365.com", "192.168.1.185", True),
