@@ -185,3 +185,11 @@ def test_a_phrase_listed_with_and_without_accents_counts_once(judge: TextJudge) 
     v = judge.judge("zabije cie w fifie dzisiaj haha", TYPED)
     assert v.categories == ()
     assert judge.judge("zabije cie jutro", TYPED).categories == ("violence",)
+
+
+def test_hurting_oneself_and_being_alone_are_joined_in_every_script(judge: TextJudge) -> None:
+    for text in ("apni kalai kaat li", "নিজেকে কেটেছি", "ودي اموت", "ਮੈਂ ਮਰ ਜਾਣਾ ਚਾਹੁੰਦਾ"):
+        assert judge.judge(text, TYPED).categories, text
+    assert judge.judge("tá sozinha? manda uma foto", TYPED).categories == ("grooming",)
+    # a hand cut while cooking is no self-harm
+    assert judge.judge("হাত কেটে গেছে ছুরি দিয়ে রান্না করতে", TYPED).categories == ()
