@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, or_, select
 
 from monitord.core.model import Device, Person
 from monitord.store.database import mine, table_of, utc
-from monitord.store.tables import DeviceRow, PersonRow
+from monitord.store.tables import DeviceRow, LeaseRow, PersonRow
 
 T = TypeVar("T", Person, Device)
 
@@ -119,3 +119,19 @@ def display_names(engine: Engine, usernames: Iterable[str]) -> dict[str, str]:
     )
     with engine.connect() as conn:
         return {str(u): str(n) for u, n in conn.execute(query)}
+
+
+def last_leased(engine: Engine, macs: Iterable[str | None]) -> dict[str, datetime]:
+    """When each of these MAC addresses last took a DHCP lease: the last time the network
+    saw the device (those never leased are left out)."""
+    wanted = sorted({m.lower() for m in macs if m})
+    if not wanted:
+        return {}
+    t = table_of(LeaseRow)
+    query = (
+        select(t.c.mac, func.max(t.c.starts))
+        .where(mine(engine, t.c.site_id), t.c.mac.in_(wanted))
+        .group_by(t.c.mac)
+    )
+    with engine.connect() as conn:
+        return {str(m): utc(s) for m, s in conn.execute(query)}

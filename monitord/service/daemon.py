@@ -48,7 +48,7 @@ from monitord.identity.agents import enrolments, warn_unbound
 from monitord.service.app import App, load_judges, open_app
 from monitord.service.formats import source_parsers
 from monitord.service.health import PARSER as HEALTH_PARSER
-from monitord.service.health import Silence, find_silences, gap_record
+from monitord.service.health import Silence, find_silences, gap_record, watched_files
 from monitord.service.notify import SystemdNotifier
 from monitord.service.supervise import Supervisor, health_path, one_line, write_health
 from monitord.settings.config import Config, ConfigError, Source, load_config
@@ -278,13 +278,8 @@ class Daemon:
         if not self.app.policy.in_school_hours(now):
             return 0
         cfg = self.app.cfg
-        sources = [
-            (s.name, s.format, cfg.resolve(s.path), s.max_silence)
-            for s in cfg.settings.sources
-            if s.path  # a capture's silence is not a file's (left for the capture to report)
-        ]
         opened = 0
-        silences = find_silences(sources, now, self.started)
+        silences = find_silences(watched_files(cfg), now, self.started)
         for listener, fmt, _ in self.collectors:
             if isinstance(listener, SyslogListener):  # silent since its last message
                 src = next(s for s in cfg.settings.sources if s.name == listener.name)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from collectors.parsers.base import LineParser, ParseContext
 from monitord.core.model import Event, EventKind, Origin, Parsed, RawRecord, reject
+from monitord.settings.config import Config
 
 GAP = "monitoring_gap"
 
@@ -36,6 +37,16 @@ def last_written(path: Path) -> datetime | None:
         return datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
     except OSError:
         return None
+
+
+def watched_files(cfg: Config) -> list[tuple[str, str, Path, timedelta]]:
+    """The sources that follow a file, with their silence limits (a capture's silence is
+    not a file's, left for the capture to report)."""
+    return [
+        (s.name, s.format, cfg.resolve(s.path), s.max_silence)
+        for s in cfg.settings.sources
+        if s.path
+    ]
 
 
 def find_silences(

@@ -17,6 +17,7 @@ from monitord.core.clock import Clock
 from monitord.settings.config import Config
 from monitord.web import (
     api,
+    devicepage,
     enrol,
     health,
     listpage,
@@ -60,6 +61,7 @@ def make_app(cfg: Config, engine: Engine, clock: Clock) -> Starlette:
             *pages.ROUTES,
             *lookup.ROUTES,
             *health.ROUTES,
+            *devicepage.ROUTES,
             *enrol.ROUTES,
             *reports.ROUTES,
             *trailpage.ROUTES,

@@ -27,6 +27,11 @@ from monitord.web.gate import Viewer
 TECHNICAL = TECHNICAL_CATEGORIES
 # The roles that see some alerts (and work on those they see).
 ALERT_ROLES = frozenset({Role.DSL, Role.DEPUTY_DSL, Role.HEADTEACHER, Role.CHAIR, Role.TECHNICIAN})
+# The roles that see the school's devices, the unauthorised ones and the monitoring gaps.
+DEVICE_ROLES = frozenset({Role.DSL, Role.DEPUTY_DSL, Role.HEADTEACHER, Role.TECHNICIAN})
+# The roles that see whom a device is assigned to: the safeguarding staff, and the
+# technician, who puts attribution right (a user name only, never what the person did).
+ASSIGNMENT_ROLES = DEVICE_ROLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,11 @@ class About:
 def sees_alerts(viewer: Viewer) -> bool:
     """Whether the account's role sees any alert at all (the API's 403 otherwise)."""
     return viewer.role in ALERT_ROLES
+
+
+def sees_assignment(viewer: Viewer) -> bool:
+    """Whether the account may see which person a device is assigned to."""
+    return viewer.role in ASSIGNMENT_ROLES
 
 
 def may_see(viewer: Viewer, alert: About) -> bool:

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
 from monitord.identity.inventory import (
     DeviceFilter,
     PeopleFilter,
     display_names,
+    last_leased,
     list_devices,
     list_people,
 )
 from monitord.identity.roster import import_devices, import_people
-from monitord.store.database import for_site
+from monitord.store.database import for_site, table_of
+from monitord.store.tables import LeaseRow
 
 pytestmark = pytest.mark.stores
 NOW = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
@@ -89,3 +91,26 @@ def test_devices_by_ownership_owner_and_text(school: Engine) -> None:
 def test_display_names_of_this_school(school: Engine) -> None:
     assert display_names(school, ["jayden.s", "nobody", ""]) == {"jayden.s": "Jayden Smith"}
     assert display_names(school, []) == {}
+
+
+def test_when_each_device_last_leased_an_address(school: Engine) -> None:
+    def lease(site: str, n: int, mac: str, hours: int) -> None:
+        with school.begin() as conn:
+            conn.execute(
+                insert(table_of(LeaseRow)).values(
+                    site_id=site,
+                    id=f"lease-{n}",
+                    ip=f"10.0.0.{n}",
+                    mac=mac,
+                    starts=NOW - timedelta(hours=hours),
+                    source="dhcp",
+                )
+            )
+
+    lease("default", 1, "aa:00:00:00:00:07", 5)
+    lease("default", 2, "aa:00:00:00:00:07", 2)
+    lease("north", 3, "aa:00:00:00:00:44", 1)  # another school's
+    assert last_leased(school, ["AA:00:00:00:00:07", "aa:00:00:00:00:44", None]) == {
+        "aa:00:00:00:00:07": NOW - timedelta(hours=2)
+    }
+    assert last_leased(school, []) == {}

@@ -10,7 +10,7 @@ from monitord.casework.cases import list_alerts
 from monitord.core.clock import FixedClock
 from monitord.service.app import App, open_app
 from monitord.service.daemon import Daemon
-from monitord.service.health import PARSER, find_silences, gap_record
+from monitord.service.health import PARSER, find_silences, gap_record, watched_files
 from monitord.service.initdir import init_dir
 from monitord.settings.config import load_config
 
@@ -122,3 +122,19 @@ async def test_a_silent_listener_raises_a_gap(tmp_path: Path) -> None:
     assert await daemon.check_health(MORNING + timedelta(minutes=31)) == 1
     [alert] = list_alerts(app.engine)
     assert alert["indicator"].startswith("source firewall (syslog) has written nothing since")
+
+
+def test_the_watched_files_are_the_sources_with_a_path(tmp_path: Path) -> None:
+    path = init_dir(tmp_path / "site")[0]
+    aged(path.parent / "dns.log", MORNING)
+    with path.open("a") as f:
+        f.write(
+            '\n[[sources]]\nname = "resolver"\nformat = "dnsmasq"\npath = "dns.log"\n'
+            'max_silence = "30m"\n'
+            '\n[[sources]]\nname = "firewall"\nformat = "syslog"\n'
+            'listen = "udp://127.0.0.1:5514"\n'
+        )
+    cfg = load_config(path)
+    assert watched_files(cfg) == [
+        ("resolver", "dnsmasq", cfg.base_dir / "dns.log", timedelta(minutes=30))
+    ]

@@ -11,7 +11,15 @@ import pytest
 
 from monitord.casework.accounts import Account, Role
 from monitord.web.gate import Viewer
-from monitord.web.roles import ALERT_ROLES, TECHNICAL, About, may_see, sees_alerts, visible
+from monitord.web.roles import (
+    ALERT_ROLES,
+    TECHNICAL,
+    About,
+    may_see,
+    sees_alerts,
+    sees_assignment,
+    visible,
+)
 
 WHEN = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -86,3 +94,9 @@ def test_the_technical_categories_are_about_no_ones_content() -> None:
         # Even with a person attached, a technical alert is the technician's.
         assert may_see(technician, About("ben.p", "pupil", category))
     assert not may_see(technician, About(None, None, "self_harm"))
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_who_sees_whom_a_device_is_assigned_to(role: Role) -> None:
+    allowed = {Role.DSL, Role.DEPUTY_DSL, Role.HEADTEACHER, Role.TECHNICIAN}
+    assert sees_assignment(viewer(role)) is (role in allowed)
