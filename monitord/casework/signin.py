@@ -153,19 +153,25 @@ def _recent(conn: Connection, column: str, value: str, since: datetime) -> list[
     return [utc(ts) for ts in conn.execute(query).scalars()]
 
 
-def locked_for(conn: Connection, name: str, address: str, now: datetime) -> tuple[int, str]:
-    """Seconds until ``name`` and ``address`` may try again (0 if neither is locked), and
-    which is locked: ``account`` or ``address``."""
+def _last_ok(conn: Connection, name: str) -> datetime | None:
+    """When ``name`` last signed in."""
     t = table_of(SignInAttemptRow)
-    since = now - LOCK_WINDOW
-    last_ok = conn.execute(
+    last = conn.execute(
         select(func.max(t.c.ts)).where(
             mine(conn, t.c.site_id), t.c.username == name, t.c.outcome == Outcome.OK.value
         )
     ).scalar()
+    return utc(last) if last else None
+
+
+def locked_for(conn: Connection, name: str, address: str, now: datetime) -> tuple[int, str]:
+    """Seconds until ``name`` and ``address`` may try again (0 if neither is locked), and
+    which is locked: ``account`` or ``address``."""
+    since = now - LOCK_WINDOW
+    last_ok = _last_ok(conn, name)
     wait, by = 0.0, ""
     for column, value, start in (
-        ("username", name, max(since, utc(last_ok)) if last_ok else since),
+        ("username", name, max(since, last_ok) if last_ok else since),
         ("address", address, since),
     ):
         failures = _recent(conn, column, value, start)
@@ -173,6 +179,22 @@ def locked_for(conn: Connection, name: str, address: str, now: datetime) -> tupl
         if len(failures) >= LOCK_AFTER and left > wait:
             wait, by = left, "account" if column == "username" else "address"
     return (math.ceil(wait), by) if wait > 0 else (0, "")
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """An account's sign-ins as its list shows them: the last that succeeded, and until
+    when the account itself is locked out (None if it is not)."""
+
+    last_sign_in: datetime | None
+    locked_until: datetime | None
+
+
+def standing(engine: Engine, name: str, now: datetime) -> Standing:
+    with engine.connect() as conn:
+        last_ok = _last_ok(conn, name)
+        wait, by = locked_for(conn, name, "", now)
+    return Standing(last_ok, now + timedelta(seconds=wait) if by == "account" else None)
 
 
 def _attempt(conn: Connection, name: str, address: str, now: datetime, outcome: Outcome) -> None:

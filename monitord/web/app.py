@@ -16,6 +16,7 @@ from monitord.casework.totpkey import TotpKey, key_file
 from monitord.core.clock import Clock
 from monitord.settings.config import Config
 from monitord.web import (
+    accountpage,
     api,
     devicepage,
     enrol,
@@ -58,6 +59,7 @@ def make_app(cfg: Config, engine: Engine, clock: Clock) -> Starlette:
     app = Starlette(
         routes=[
             *api.ROUTES,
+            *accountpage.ROUTES,
             *pages.ROUTES,
             *lookup.ROUTES,
             *health.ROUTES,

@@ -33,10 +33,12 @@ from monitord.casework.signin import (
     LOCK_AFTER,
     LOCK_WINDOW,
     Outcome,
+    Standing,
     begin_enrolment,
     confirm_code,
     finish_enrolment,
     sign_in,
+    standing,
 )
 from monitord.casework.totpkey import TotpKey
 from monitord.core.clock import FixedClock
@@ -434,3 +436,21 @@ def test_a_crowd_of_sign_ins_hashes_a_few_at_a_time(
     assert set(outcomes) <= {Outcome.FAILED, Outcome.LOCKED}
     assert outcomes.count(Outcome.FAILED) >= 5
     assert ph.most == HASHING_AT_ONCE
+
+
+def test_an_accounts_standing_its_last_sign_in_and_lock(
+    engine: Engine, key: TotpKey, clock: FixedClock
+) -> None:
+    _, totp = helen(engine, key, clock)
+    assert standing(engine, "helen.h", clock.now()) == Standing(None, None)
+    signed_in = clock.now()
+    assert attempt(engine, key, clock, totp=code(totp, clock)) is Outcome.OK
+    for i in range(LOCK_AFTER):
+        clock.advance(timedelta(minutes=1))
+        attempt(engine, key, clock, password="guess", address=f"10.0.2.{i}")
+    first_failure = signed_in + timedelta(minutes=1)
+    assert standing(engine, "helen.h", clock.now()) == Standing(
+        signed_in, first_failure + LOCK_WINDOW
+    )
+    # An address locked out locks no account.
+    assert standing(engine, "nobody", clock.now()) == Standing(None, None)
