@@ -28,6 +28,7 @@ from monitord.core.clock import FixedClock
 from monitord.settings.config import Config
 from tests.monitord.web.browser import need_chromium, phone, serving
 from tests.monitord.web.school import PASSWORD, Console, console_school
+from tests.monitord.web.test_devicepage import enrolled
 from tests.monitord.web.test_listpage import changed
 
 
@@ -377,3 +378,18 @@ def test_recording_the_annual_review_on_a_phone(
     sign_in(browser, console, "gov")
     assert "SafeSearch on the guest network" in text(browser)
     assert not browser.find_elements(By.NAME, "changed")
+
+
+def test_the_devices_on_a_phone(console: Console, site: str, browser: WebDriver) -> None:
+    enrolled(console)
+    browser.get(f"{site}/alerts")
+    sign_in(browser, console, "tech")
+    submit(browser, browser.find_element(By.LINK_TEXT, "Devices"))
+    page = text(browser)
+    assert "Unauthorised devices seen (1 open)" in page
+    assert "office-dns (dnsmasq): nothing written since" in page
+    assert "LAP-ALICE" in page
+    assert "agent alice-agent: last report" in page
+    fits_the_screen(browser)
+    no_csp_violation(browser)
+    screenshot(browser, "console-devices.png")

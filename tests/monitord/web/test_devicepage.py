@@ -51,7 +51,9 @@ def test_who_sees_the_devices(console: Console, who: str) -> None:
     assert f'<a href="/alerts/{console.alert["device"]}">' in page
     assert "aa:bb:cc:dd:ee:ff · 10.0.0.200" in page
     assert "<strong>office-dns</strong> (dnsmasq): nothing written since" in page
-    assert "limit 2:00:00" in page
+    assert "limit 120 min" in page
+    assert "<strong>Unauthorised device</strong>" in page
+    assert "<strong>Monitoring gap</strong>" not in page
     # Nothing a person did: no alert about content, no domain looked up.
     assert "pornhub" not in page
     assert f'<a href="/alerts/{console.alert["alice.p"]}">' not in page
