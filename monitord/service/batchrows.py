@@ -35,18 +35,24 @@ def add_source_counts(
     counts: dict[tuple[str, str], int],
     now: datetime,
 ) -> None:
-    """Add to a source's counts of what it passed over (kept per kind and name)."""
+    """Add to a source's counts of what it passed over (kept per kind and name). The name
+    comes from the line (a syslog program's, a sender's) and is made storable here: NUL or a
+    lone surrogate in it would otherwise fail every batch of the source on PostgreSQL."""
     table = table_of(SourceCountRow)
+    merged: dict[tuple[str, str], int] = {}
+    for (k, n), c in counts.items():
+        key = (clean_text(k, 32), clean_text(n, 128))
+        merged[key] = merged.get(key, 0) + c
     rows = [
         {
             "site_id": site_id,
             "source": source,
             "kind": k,
-            "name": n[:128],
+            "name": n,
             "count": c,
             "last_at": now,
         }
-        for (k, n), c in counts.items()
+        for (k, n), c in merged.items()
     ]
     ins: Any = (sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert)(table)
     conn.execute(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -36,6 +37,29 @@ def test_counts_add_up_across_batches(tmp_path: Path) -> None:
         with engine.connect() as conn:
             rows = {(r.name, r.count) for r in conn.execute(select(t.c.name, t.c.count))}
         assert rows == {("cron", 6), ("x" * 128, 1)}  # a long name is cut to its column
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.stores
+def test_a_passed_over_name_from_the_line_is_made_storable(store_url: str) -> None:
+    """A syslog program's name holding NUL or a lone surrogate once failed every batch of
+    its source on PostgreSQL; two names that become one when cleaned or cut add up."""
+    engine = open_store(store_url)
+    try:
+        counts = {
+            ("program", "cr\x00on"): 1,
+            ("program", "cr\ufffdon"): 2,
+            ("program", "lone \ud800 x"): 1,
+            ("program", "y" * 128 + "a"): 1,
+            ("program", "y" * 128 + "b"): 1,
+        }
+        with engine.begin() as conn:
+            add_source_counts(conn, "default", "syslog", counts, NOW)
+        t = table_of(SourceCountRow)
+        with engine.connect() as conn:
+            rows = {(r.name, r.count) for r in conn.execute(select(t.c.name, t.c.count))}
+        assert rows == {("cr\ufffdon", 3), ("lone \ufffd x", 1), ("y" * 128, 2)}
     finally:
         engine.dispose()
 
