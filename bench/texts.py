@@ -51,6 +51,7 @@ CORPORA = {
     "probe 5": ROOT / "tests" / "data" / "texts" / "fresh5.tsv",
     "probe 6": ROOT / "tests" / "data" / "texts" / "fresh6.tsv",
     "probe 7": ROOT / "tests" / "data" / "texts" / "fresh7.tsv",
+    "probe 9 (languages)": ROOT / "tests" / "data" / "texts" / "fresh9.tsv",
     "shared dev": ROOT.parent / "shared" / "data" / "texts" / "dev-corpus.tsv",
 }
 _T = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
