@@ -109,15 +109,26 @@ _AGE = re.compile(
 )
 
 
+def _stated_age(texts: tuple[str, ...]) -> re.Match[str] | None:
+    """An adult's age the text states, in any reading ("im actually 22" read without its
+    filler), after any other ("im 13 too ... im actually 22")."""
+    for t in texts:
+        for m in _AGE.finditer(t):
+            if 18 <= int(next(g for g in m.groups() if g).strip()) <= 79:
+                return m
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One lexicon phrase found: the entry, where (word indexes), and the word as typed when
-    it was read through one slip of the keyboard."""
+    """One lexicon phrase found: the entry, where (word indexes, in which reading), and the
+    word as typed when it was read through one slip of the keyboard."""
 
     entry: Entry
     first: int
     last: int
     typed: str = ""
+    reading: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,14 +193,21 @@ class TextJudge:
         return identify(text, normalised.split(), self._markers)
 
     def find(self, texts: tuple[str, ...]) -> list[Hit]:
-        """Every entry found in any reading, once, where it was first found."""
+        """Every entry found in any reading, once, where it was first found; a part of a join
+        once in each reading it is in, so that its parts are paired in one reading (a filler
+        left out moves the words after it)."""
         entries = self.lexicon.entries
         found: dict[int, Hit] = {}
-        for reading in texts:
+        parts: list[Hit] = []
+        for n, reading in enumerate(texts):
             for first, last, key in self.lexicon.scan(reading):
-                if key.entry not in found or (found[key.entry].typed and not key.typo):
-                    found[key.entry] = Hit(entries[key.entry], first, last, key.typo)
-        return list(found.values())
+                entry = entries[key.entry]
+                if entry.cls == PART:
+                    if not any(h.entry is entry and h.reading == n for h in parts):
+                        parts.append(Hit(entry, first, last, key.typo, n))
+                elif key.entry not in found or (found[key.entry].typed and not key.typo):
+                    found[key.entry] = Hit(entry, first, last, key.typo, n)
+        return [*found.values(), *parts]
 
     def judge(
         self,
@@ -218,7 +236,8 @@ class TextJudge:
         """:meth:`judge` for a text whose :func:`~monitord.classify.textrisk.normal.readings` are
         ``texts``."""
         # Frames, context and harmless senses alone say nothing (nor does a text with no age).
-        quiet = _DIGIT.search(texts[0]) is None or _AGE.search(texts[0]) is None
+        aged = None if _DIGIT.search(texts[0]) is None else _stated_age(texts)
+        quiet = aged is None
         if lesson is None and quiet and not self.lexicon.matters(texts):
             return TextVerdict(text, kind, band, texts[0], messages=messages)
         hits = self.find(texts)
@@ -230,7 +249,7 @@ class TextJudge:
         if foreign or not text.isascii():
             language = identify(text, texts[0].split(), self._markers, foreign)
             hits = self._readable(hits, language)
-        return self._score(text, kind, band, texts[0], language, hits, lesson, messages)
+        return self._score(text, kind, band, texts[0], language, hits, lesson, messages, aged)
 
     def _readable(self, hits: list[Hit], language: Identified) -> list[Hit]:
         """The hits a text in ``language`` can mean: its own words and English; not an
@@ -259,6 +278,7 @@ class TextJudge:
         hits: list[Hit],
         lesson: str | None,
         messages: int,
+        older: re.Match[str] | None = None,
     ) -> TextVerdict:
         hits = _with_joins(hits)
         frames = [h for h in hits if h.entry.cls == FRAME]
@@ -285,7 +305,6 @@ class TextJudge:
                 continue  # said inside an idiom or a harmless phrase ("my mum will kill me")
             if h.entry.category:
                 by_cat.setdefault(h.entry.category, []).append(h)
-        older = _AGE.search(normalised)
         if older is not None:
             age = int(next(g for g in older.groups() if g).strip())
             if 18 <= age <= 79:
@@ -466,21 +485,23 @@ def _with_joins(hits: list[Hit]) -> list[Hit]:
     if not any(h.entry.cls == PART for h in hits):
         return hits
     out: list[Hit] = []
-    sides: dict[str, tuple[list[Hit], list[Hit]]] = {}
+    sides: dict[tuple[str, int], tuple[list[Hit], list[Hit]]] = {}
     for h in hits:
         if h.entry.cls != PART:
             out.append(h)
             continue
-        a, b = sides.setdefault(h.entry.join, ([], []))
+        a, b = sides.setdefault((h.entry.join, h.reading), ([], []))
         (a if h.entry.side == "a" else b).append(h)
-    for a, b in sides.values():
-        if not a or not b:
+    given: set[str] = set()
+    for (join, _reading), (a, b) in sides.items():
+        if not a or not b or join in given:
             continue
         a.sort(key=lambda h: h.first - h.last)  # the longest phrases where two are as near
         b.sort(key=lambda h: h.first - h.last)
         pair = _joined(b, a, b[0].entry.near)
         if pair is None:
             continue
+        given.add(join)
         bh = pair[1]
         e = bh.entry
         said = " … ".join(x.entry.phrase for x in sorted(pair, key=lambda x: x.first))
@@ -496,9 +517,10 @@ def _with_joins(hits: list[Hit]) -> list[Hit]:
         # A join that marks help spans both its parts, so that the harm it names inside it
         # ("talk to someone about" ... "feeling suicidal") does not hide it.
         if e.kind == SUPPORT:
-            out.append(Hit(entry, min(h.first for h in pair), max(h.last for h in pair)))
+            first, last = min(h.first for h in pair), max(h.last for h in pair)
+            out.append(Hit(entry, first, last, reading=bh.reading))
         else:
-            out.append(Hit(entry, bh.first, bh.last))
+            out.append(Hit(entry, bh.first, bh.last, reading=bh.reading))
     return out
 
 
