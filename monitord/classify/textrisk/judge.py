@@ -14,8 +14,8 @@ What a short text says is in how its words are joined, not in how many there are
 - A **weak** word counts 30, only beside others or when it is hidden or aimed at oneself
   (``cut so no one sees``); a **benign** phrase (``died laughing``,
   ``weed killer``) takes 100 off its category.
-- Lesson or homework context in the text, or a lesson document open in the window beside it,
-  takes 80 off every category but grooming.
+- Lesson or homework context in the text (or a news report: "stabbing in town centre news"),
+  or a lesson document open in the window beside it, takes 80 off every category but grooming.
 - **Grooming** is a pattern: each kind of signal (secrecy, isolation from parents or teachers,
   an older contact, photo or camera requests, gifts, moving to a private app, meeting, sexual
   questions, flattery, checking the child is alone, asking the child's age, threats) counts
@@ -70,11 +70,12 @@ FRAMES_FOR: Mapping[str, frozenset[str]] = {
     "suicide": frozenset({"method", "intent", "self"}),
     "self_harm": frozenset({"method", "intent", "conceal", "self"}),
     "drugs": frozenset({"acquire", "method", "intent"}),
-    "violence": frozenset({"method", "acquire", "intent", "target"}),
+    "violence": frozenset({"method", "acquire", "intent", "target", "conceal"}),
     "pornography": frozenset({"media", "acquire"}),
     "bullying": frozenset({"target"}),
     "hate_speech": frozenset({"endorse", "target"}),
     "extremism": frozenset({"endorse", "acquire"}),
+    "filter_bypass": frozenset({"method", "acquire"}),
 }
 FRAME_NAMES = {
     "method": "asking for a method",
@@ -198,16 +199,15 @@ class TextJudge:
         left out moves the words after it)."""
         entries = self.lexicon.entries
         found: dict[int, Hit] = {}
-        parts: list[Hit] = []
+        parts: dict[tuple[int, int], Hit] = {}
         for n, reading in enumerate(texts):
             for first, last, key in self.lexicon.scan(reading):
                 entry = entries[key.entry]
                 if entry.cls == PART:
-                    if not any(h.entry is entry and h.reading == n for h in parts):
-                        parts.append(Hit(entry, first, last, key.typo, n))
+                    parts.setdefault((key.entry, n), Hit(entry, first, last, key.typo, n))
                 elif key.entry not in found or (found[key.entry].typed and not key.typo):
                     found[key.entry] = Hit(entry, first, last, key.typo, n)
-        return [*found.values(), *parts]
+        return [*found.values(), *parts.values()]
 
     def judge(
         self,
@@ -293,7 +293,7 @@ class TextJudge:
         ]
         if education:
             context.append(
-                "lesson or homework context in the text: "
+                "lesson, homework or news context in the text: "
                 + ", ".join(_q(h.entry.phrase) for h in education[:3])
             )
         if lesson is not None:
@@ -382,7 +382,7 @@ class TextJudge:
         planned = joined is not None and joined[0].entry.kind in UNTAUGHT
         if lesson_context and total > 0 and not planned:
             total -= EDUCATION_OFF
-            reasons.append(f"lesson or homework context: -{EDUCATION_OFF}")
+            reasons.append(f"lesson, homework or news context: -{EDUCATION_OFF}")
         limit = self._limit(cat, band, kind)
         over = total > limit
         helped = False

@@ -11,6 +11,7 @@ are, not by a score of their own::
     intent = ["chcę", "zamierzam"]           # first-person intent
     [context]
     education = ["lekcja", "praca domowa"]   # lesson and homework context
+    news = ["wiadomości"]                    # a news report
     [suicide]
     explicit = ["popełnić samobójstwo"]      # enough alone, for everyone
     strong = ["samobójstwo"]                 # enough alone for a pupil
@@ -73,7 +74,7 @@ FRAME, CONTEXT, SIGNAL, PART = "frame", "context", "signal", "part"
 CLASSES = (EXPLICIT, STRONG, ACT, WEAK, BENIGN, SUPPORT)
 WEIGHTS = {EXPLICIT: 200, STRONG: 120, ACT: 60, WEAK: 30, BENIGN: -100, SUPPORT: 0}
 FRAME_KINDS = ("method", "acquire", "intent", "conceal", "self", "target", "media", "endorse")
-CONTEXT_KINDS = ("education",)
+CONTEXT_KINDS = ("education", "news")
 SIGNAL_KINDS = (
     "secrecy",
     "isolation",
