@@ -193,3 +193,27 @@ def test_hurting_oneself_and_being_alone_are_joined_in_every_script(judge: TextJ
     assert judge.judge("tá sozinha? manda uma foto", TYPED).categories == ("grooming",)
     # a hand cut while cooking is no self-harm
     assert judge.judge("হাত কেটে গেছে ছুরি দিয়ে রান্না করতে", TYPED).categories == ()
+
+
+def test_an_adult_age_is_read_past_fillers_and_after_a_childs(judge: TextJudge) -> None:
+    v = judge.judge("same im 11 . ngl im really 27 . ur mum wouldnt understand us", TYPED)
+    assert "grooming" in v.categories
+    assert set(v.signals) == {"older", "isolation"}
+    assert judge.judge("im 11 and my sister is 9", TYPED).categories == ()
+
+
+def test_news_reports_courts_and_natural_killers_are_not_threats(judge: TextJudge) -> None:
+    assert judge.judge("how do sharks kill people").categories == ()
+    assert judge.judge("teen jailed for stabbing sky news").categories == ()
+    assert judge.judge("ill stab him i dont care if im jailed", TYPED).categories == ("violence",)
+
+
+def test_getting_round_the_filter_is_filter_bypass(judge: TextJudge) -> None:
+    assert judge.judge("how do i get past the securly block").categories == ("filter_bypass",)
+    assert judge.judge("how to get a vpn on my school ipad").categories == ("filter_bypass",)
+    assert judge.judge("unblocked games 66").categories == ()
+
+
+def test_help_asked_about_being_pressured_is_support(judge: TextJudge) -> None:
+    v = judge.judge("what should i do if a man is blackmailing me")
+    assert "grooming" in v.support
