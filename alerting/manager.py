@@ -340,7 +340,11 @@ class AlertManager:
         audt = table_of(AuditRow)
         last = conn.execute(
             select(audt.c.ts, audt.c.detail)
-            .where(audt.c.subject == f"alert:{alert_id}", audt.c.action == "alert.held")
+            .where(
+                mine(conn, audt.c.site_id),
+                audt.c.subject == f"alert:{alert_id}",
+                audt.c.action == "alert.held",
+            )
             .order_by(audt.c.id.desc())
             .limit(1)
         ).first()

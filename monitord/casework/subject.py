@@ -197,7 +197,10 @@ def gather(conn: Connection, user: str) -> dict[str, list[dict[str, Any]]]:
         or_(*(func.lower(aut.c.detail).contains(n, autoescape=True) for n in names)),
     )
     records = rows(
-        conn, select(aut).where(or_(aut.c.subject.in_(subjects), notes)).order_by(aut.c.id)
+        conn,
+        select(aut)
+        .where(mine(conn, aut.c.site_id), or_(aut.c.subject.in_(subjects), notes))
+        .order_by(aut.c.id),
     )
     return {
         "person": person,

@@ -1,6 +1,9 @@
 """Reading the audit trail, as an account may see it: who did what when, filtered by
 account, kind of action and dates, a page at a time, newest first.
 
+Each school reads its own records only (``mine``: the records written for it, and those
+about its alerts), in a store that several schools share.
+
 What each role reads of it:
 
 - the DSL, deputies and headteacher: every record, except those about an alert they may not
@@ -8,7 +11,7 @@ What each role reads of it:
   headteacher) and those about a person they may not see an alert about (a search, a
   person's day, a subject access request, an exemption: the same rule, so nobody reads who
   looked into them, nor the headteacher what was looked into about a headteacher). A record
-  about an alert that is no longer held (or another school's) is shown without its detail;
+  about an alert that is no longer held is shown without its detail;
 - the technician: the technical records only (accounts and sign-ins, lists, sources and
   agents, filtering checks, backups, reviews), never one about an alert or a person's
   activity;
@@ -265,7 +268,7 @@ def read_trail(
     if not reads_trail(account):
         return TrailPage((), None)
     t = table_of(AuditRow)
-    where = _conditions(f, account, tz)
+    where = [mine(engine, t.c.site_id), *_conditions(f, account, tz)]
     shown: list[Entry] = []
     scanned = 0
     cursor = before

@@ -11,10 +11,11 @@ from monitord.cli.output import out, print_json
 
 def cmd_db_upgrade(ctx: Context, args: argparse.Namespace) -> int:
     from monitord.cli.users import encrypt_totp_secrets
-    from monitord.store.database import make_engine, upgrade
+    from monitord.store.database import for_site, make_engine, upgrade
 
     # Not ctx.engine: that refuses a store whose schema is behind, which is what this mends.
-    engine = make_engine(ctx.cfg.database_url)
+    # For this school: a migration may give rows written before it this school's site.
+    engine = for_site(make_engine(ctx.cfg.database_url), ctx.cfg.site_id)
     before, after = upgrade(engine)
     engine.dispose()
     out.print(f"database schema: {before or 'empty'} -> {after}")

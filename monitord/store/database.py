@@ -400,8 +400,26 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, An
     return max(result.rowcount, 0)
 
 
-def _chain_hash(prev: str, ts: datetime, actor: str, action: str, subject: str, detail: str) -> str:
-    body = json.dumps([prev, ts.isoformat(), actor, action, subject, detail], ensure_ascii=False)
+# The form of the hash of the records written now: the site is hashed with the rest.
+AUDIT_VERSION = 1
+
+
+def _chain_hash(
+    prev: str,
+    ts: datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    detail: str,
+    site: str,
+    version: int = AUDIT_VERSION,
+) -> str:
+    """A record's hash in its form: version 0 (before records named their school) leaves the
+    site out; version 1 hashes it too."""
+    fields = [prev, ts.isoformat(), actor, action, subject, detail]
+    if version >= 1:
+        fields.append(site)
+    body = json.dumps(fields, ensure_ascii=False)
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -414,13 +432,17 @@ def audit(
     *,
     now: datetime | None = None,
 ) -> str:
-    """Append one hash-chained audit record inside the caller's transaction. A record about
-    an alert (subject ``alert:ID``) carries the alert's case state as it stands after the
-    change (``state``), so that the chain covers it: a status changed in the store by hand
-    no longer matches its last record."""
+    """Append one hash-chained audit record inside the caller's transaction, as a record of
+    the school the connection works for. A record about an alert (subject ``alert:ID``) is
+    the alert's school's, and carries the alert's case state as it stands after the change
+    (``state``), so that the chain covers it: a status changed in the store by hand no
+    longer matches its last record. A record written through a trust-wide view (and about
+    no alert) is the trust's (``ALL_SITES``), which only such a view reads back."""
     table = table_of(AuditRow)
-    state = alert_state(conn, subject)
-    if state is not None:
+    site = site_of(conn)
+    found = alert_state(conn, subject)
+    if found is not None:
+        site, state = found
         detail = {**(detail or {}), "state": state}
     if conn.dialect.name == "postgresql":
         # One chain for every school writing to the store: each record's link is read and
@@ -430,9 +452,11 @@ def audit(
     prev = last or GENESIS
     ts = (now or datetime.now(UTC)).replace(microsecond=0)
     text = json.dumps(dict(detail or {}), sort_keys=True, ensure_ascii=False, default=str)
-    digest = _chain_hash(prev, ts, actor, action, subject, text)
+    digest = _chain_hash(prev, ts, actor, action, subject, text, site)
     conn.execute(
         insert(table).values(
+            site_id=site,
+            version=AUDIT_VERSION,
             ts=ts,
             actor=actor,
             action=action,
@@ -449,16 +473,20 @@ def audit(
 ALERT_STATE = ("status", "severity", "outcome", "assignee", "reviewer")
 
 
-def alert_state(conn: Connection, subject: str) -> dict[str, Any] | None:
-    """The case state of the alert an audit subject names (``alert:ID``), or None."""
+def alert_state(conn: Connection, subject: str) -> tuple[str, dict[str, Any]] | None:
+    """The school and the case state of the alert an audit subject names (``alert:ID``),
+    or None."""
     kind, _, number = subject.partition(":")
     if kind != "alert" or not number.isdigit():
         return None
     at = table_of(AlertRow)
     row = conn.execute(
-        select(*(at.c[name] for name in ALERT_STATE)).where(at.c.id == int(number))
+        select(at.c.site_id, *(at.c[name] for name in ALERT_STATE)).where(at.c.id == int(number))
     ).first()
-    return None if row is None else dict(row._mapping)
+    if row is None:
+        return None
+    state = dict(row._mapping)
+    return str(state.pop("site_id")), state
 
 
 def _declared_cut(conn: Connection) -> tuple[int, str] | None:
@@ -497,9 +525,17 @@ def verify_audit(conn: Connection) -> tuple[int, int | None]:
         cut = _declared_cut(conn)
         if cut is not None and cut[0] >= first.id:
             start, prev = cut
+    newest_form = 0
     for row in conn.execute(select(table).where(table.c.id >= start).order_by(table.c.id)):
         ts = row.ts if row.ts.tzinfo else row.ts.replace(tzinfo=UTC)
-        expect = _chain_hash(prev, ts, row.actor, row.action, row.subject, row.detail)
+        # Each record in the form it was written in; none in an older form after a newer.
+        form = int(row.version)
+        if not newest_form <= form <= AUDIT_VERSION:
+            return checked, int(row.id)
+        newest_form = form
+        expect = _chain_hash(
+            prev, ts, row.actor, row.action, row.subject, row.detail, row.site_id, form
+        )
         if row.prev_hash != prev or row.hash != expect:
             return checked, int(row.id)
         prev = row.hash

@@ -459,11 +459,18 @@ class ListVersionRow(SQLModel, table=True):
 
 
 class AuditRow(SQLModel, table=True):
-    """Append-only, hash-chained record of what was done and seen."""
+    """Append-only, hash-chained record of what was done and seen, and in which school.
+
+    ``version`` is the form of the record's hash: 0 for records written before the trail
+    had a school (their hash leaves ``site_id`` out), 1 since (the hash covers it)."""
 
     __tablename__ = "audit"
+    # One school's trail, a page at a time, newest first.
+    __table_args__ = (Index("ix_audit_site_id_id", "site_id", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    site_id: str = Field(default="default", max_length=64)
+    version: int = Field(default=1)
     ts: datetime
     actor: str = Field(max_length=128)
     action: str = Field(index=True, max_length=64)

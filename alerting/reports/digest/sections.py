@@ -218,9 +218,12 @@ def _changes(
     conn: Connection, week: Week, named: bool
 ) -> tuple[list[Change], list[tuple[str, int]], list[tuple[str, int]]]:
     audt = table_of(AuditRow)
+    # The school's own records; the category lists are the store's, whoever changed them.
+    shared_lists = audt.c.action.like("list.%") | audt.c.action.like("lists.%")
     rows = conn.execute(
         select(audt)
         .where(audt.c.ts >= week.start, audt.c.ts < week.end)
+        .where(mine(conn, audt.c.site_id) | shared_lists)
         .where(
             audt.c.action.like("list.%")
             | audt.c.action.like("lists.%")

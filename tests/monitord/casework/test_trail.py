@@ -47,7 +47,9 @@ def recompute_chain(engine: Engine) -> None:
     with engine.begin() as conn:
         for r in conn.execute(text("SELECT * FROM audit ORDER BY id")).mappings().all():
             ts = r["ts"] if isinstance(r["ts"], datetime) else datetime.fromisoformat(r["ts"])
-            digest = _chain_hash(prev, utc(ts), r["actor"], r["action"], r["subject"], r["detail"])
+            digest = _chain_hash(
+                prev, utc(ts), r["actor"], r["action"], r["subject"], r["detail"], r["site_id"]
+            )
             conn.execute(
                 text("UPDATE audit SET prev_hash = :p, hash = :h WHERE id = :id"),
                 {"p": prev, "h": digest, "id": r["id"]},

@@ -1,23 +1,29 @@
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Column, Engine, MetaData, Table, select, text
 
 from monitord.store.database import (
+    ALL_SITES,
+    GENESIS,
     SchemaError,
     audit,
     current_revision,
+    for_site,
     head_revision,
     insert_ignore,
     make_engine,
     open_store,
     table_of,
+    upgrade,
     utc,
     verify_audit,
 )
-from monitord.store.tables import EventRow
+from monitord.store.tables import AlertRow, AuditRow, EventRow
 
 pytestmark = pytest.mark.stores
 
@@ -84,6 +90,102 @@ def test_audit_chain_catches_a_deleted_record(store_url: str) -> None:
     with engine.connect() as conn:
         assert verify_audit(conn) == (1, 3)
     engine.dispose()
+
+
+def test_each_record_names_its_school_and_its_hash_covers_it(store_url: str) -> None:
+    north = open_store(store_url, site="north")
+    south = for_site(north, "south")
+    with north.begin() as conn:
+        conn.execute(
+            table_of(AlertRow)
+            .insert()
+            .values(id=7, site_id="south", group_key="g", created_at=T0, updated_at=T0,
+                    severity="high", category="self_harm", status="open", indicator="x",
+                    first_seen=T0, last_seen=T0, sources="[]", recipients="[]", rule="")
+        )  # fmt: skip
+    for i, engine in enumerate((north, south, north, for_site(north, ALL_SITES))):
+        with engine.begin() as conn:
+            audit(conn, "dsl", "search", f"user:pupil{i}", {"reason": "r"}, now=T0)
+    # About an alert: the alert's school, whichever school's connection wrote it.
+    with north.begin() as conn:
+        audit(conn, "dsl", "alert.view", "alert:7", now=T0)
+    with north.connect() as conn:
+        t = table_of(AuditRow)
+        got = conn.execute(select(t.c.id, t.c.site_id, t.c.version).order_by(t.c.id)).all()
+        assert [tuple(r) for r in got] == [
+            (1, "north", 1), (2, "south", 1), (3, "north", 1), (4, ALL_SITES, 1),
+            (5, "south", 1),
+        ]  # fmt: skip
+        assert verify_audit(conn) == (5, None)
+    # A record moved to the other school by hand no longer matches its hash.
+    with north.begin() as conn:
+        conn.execute(text("UPDATE audit SET site_id = 'north' WHERE id = 2"))
+    with north.connect() as conn:
+        assert verify_audit(conn) == (1, 2)
+    north.dispose()
+
+
+def _old_hash(prev: str, ts: datetime, actor: str, action: str, subject: str, detail: str) -> str:
+    """A record's hash as monitord made it before records named their school."""
+    body = json.dumps([prev, ts.isoformat(), actor, action, subject, detail], ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _write_old_trail(engine: Engine, count: int) -> None:
+    """``count`` records as the store at revision 0019 held them (no site, no version)."""
+    model = table_of(AuditRow)
+    old = Table(
+        "audit",
+        MetaData(),
+        *(Column(c.name, c.type) for c in model.c if c.name not in ("site_id", "version")),
+    )
+    prev = GENESIS
+    with engine.begin() as conn:
+        for i in range(count):
+            ts, detail = T0 + timedelta(minutes=i), json.dumps({"n": i})
+            digest = _old_hash(prev, ts, "dsl", "account.sign_in", "account:dsl", detail)
+            conn.execute(
+                old.insert().values(
+                    ts=ts, actor="dsl", action="account.sign_in",
+                    subject="account:dsl", detail=detail, prev_hash=prev, hash=digest,
+                )
+            )  # fmt: skip
+            prev = digest
+
+
+@pytest.mark.parametrize("site", ["north", None])
+def test_a_trail_from_before_sites_verifies_after_the_upgrade(
+    blank_url: str, site: str | None
+) -> None:
+    """The records written before keep their hashes and verify in their own form; they
+    are given the site of the store as the upgrade opened it (or ``default``); new records
+    follow in the new form; none may go back to the old form."""
+    plain = make_engine(blank_url)
+    engine = plain if site is None else for_site(plain, site)
+    upgrade(engine, "0019")
+    _write_old_trail(engine, 3)
+    assert upgrade(engine)[1] == head_revision()
+    with engine.begin() as conn:
+        audit(conn, "dsl", "search", "user:pupil", {"reason": "r"}, now=T0 + timedelta(hours=1))
+    t = table_of(AuditRow)
+    with engine.connect() as conn:
+        got = conn.execute(select(t.c.site_id, t.c.version).order_by(t.c.id)).all()
+        assert verify_audit(conn) == (4, None)
+    assert [tuple(r) for r in got] == [(site or "default", 0)] * 3 + [(site or "default", 1)]
+    # Marking the new record as of the old form (its site then outside the hash) is a break,
+    # and so is an old-form record after a new one.
+    for version, broken in ((0, 4), (2, 4)):
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE audit SET version = :v WHERE id = 4"), {"v": version})
+        with engine.connect() as conn:
+            assert verify_audit(conn) == (3, broken)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit SET version = 1 WHERE id = 4"))
+        audit(conn, "dsl", "search", "user:pupil", {"reason": "r"}, now=T0 + timedelta(hours=2))
+        conn.execute(text("UPDATE audit SET version = 0 WHERE id = 5"))
+    with engine.connect() as conn:
+        assert verify_audit(conn) == (4, 5)
+    plain.dispose()
 
 
 def event_row(n: int, ts: datetime, **values: object) -> dict[str, object]:
