@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import re
 
+import pyotp
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
-from monitord.store.database import audit, table_of
-from monitord.store.tables import AuditRow
+from monitord.casework.accounts import add_account
+from monitord.casework.totpkey import TotpKey, key_file
+from monitord.store.database import audit, for_site, inserted_id, table_of
+from monitord.store.tables import AlertRow, AuditRow
 from monitord.web import trailpage
-from tests.monitord.web.school import Console
+from monitord.web.app import make_app
+from tests.monitord.web.school import CHEAP, PASSWORD, Console
 from tests.monitord.web.test_pages import sign_in
+from tests.stores import rows
 
 
 def searched(console: Console) -> None:
@@ -123,3 +128,94 @@ def test_a_records_detail_reads_as_words() -> None:
         ("results", "4"),
         ("verified", "yes"),
     ]
+
+
+NORTH = "north"
+
+
+def north_school(console: Console) -> Console:
+    """A second school in the same store, with its own console: an account of the same user
+    name as this school's DSL (signed in) and one of its own; an alert, case work on it and a
+    search, each recorded in the one trail."""
+    cfg, clock = console.school.cfg, console.school.clock
+    engine = for_site(console.school.app.engine, NORTH)
+    now = clock.now()
+    totp = {}
+    for name in ("sam.dsl", "nina.dsl"):
+        made = add_account(
+            engine, name, "dsl", "test", now, full_name="North Lead", password=PASSWORD,
+            ph=CHEAP, key=TotpKey(key_file(cfg)),
+        )  # fmt: skip
+        assert made.totp_uri is not None
+        otp = pyotp.parse_uri(made.totp_uri)
+        assert isinstance(otp, pyotp.TOTP)
+        totp[name] = otp
+    with engine.begin() as conn:
+        alert = inserted_id(
+            conn.execute(
+                insert(table_of(AlertRow)).values(
+                    site_id=NORTH, group_key="north", created_at=now, updated_at=now,
+                    first_seen=now, last_seen=now, severity="high", category="self_harm",
+                    status="open", person="north.pupil", indicator="north.example",
+                    sources="[]", recipients="[]", rule="",
+                )
+            )
+        )  # fmt: skip
+        audit(conn, "nina.dsl", "alert.note", f"alert:{alert}", {"text": "north note"}, now=now)
+        audit(conn, "nina.dsl", "search", "user:north.pupil", {"reason": "north why"}, now=now)
+    north = Console(console.school, make_app(cfg, engine, clock), totp, {"north.pupil": alert})
+    sign_in(north, "sam.dsl", "/audit")
+    return north
+
+
+def shown(page: str) -> set[int]:
+    return {int(n) for n in re.findall(r"· #(\d+)</span>", page)}
+
+
+def by_site(console: Console) -> dict[str, set[int]]:
+    found: dict[str, set[int]] = {}
+    for site, ident in rows(console.school.app.engine, "SELECT site_id, id FROM audit"):
+        found.setdefault(str(site), set()).add(int(ident))
+    return found
+
+
+@pytest.mark.stores
+def test_each_school_reads_its_own_trail_only(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two schools in one store, an account named ``sam.dsl`` in each: every role that reads
+    the trail in one school sees none of the other's sign-ins, searches and case work, with
+    any filter; and the other way round."""
+    monkeypatch.setattr(trailpage, "PAGE", 1000)
+    searched(console)
+    north = north_school(console)
+    for who in ("sam.dsl", "dep", "helen.h", "tech"):
+        c, _ = sign_in(console, who, "/audit")
+        sites = by_site(console)
+        for query in ("", "?account=sam.dsl", "?account=nina.dsl", "?kind=sign-ins",
+                      "?kind=searches", "?kind=alerts", "?verify=1"):  # fmt: skip
+            page = c.get(f"/audit{query}").text
+            assert not shown(page) & sites[NORTH], (who, query)
+            for text in ("north why", "north note", "north.pupil", "<option>nina.dsl"):
+                assert text not in page, (who, query, text)
+        page = c.get("/audit").text
+        assert shown(page)
+        assert "The trail is whole" in c.get("/audit?verify=1").text  # both schools' chain
+        if who != "tech":
+            assert "why user:alice.p" in page
+    c, _ = sign_in(north, "nina.dsl", "/audit")
+    page = c.get("/audit").text
+    sites = by_site(console)
+    assert shown(page) == sites[NORTH] - {max(sites[NORTH])}  # all but this reading's record
+    assert "north why" in page
+    assert "north note" in page
+    assert "alice.p" not in page
+    # Each school's readings are recorded as its own.
+    readers = rows(
+        console.school.app.engine, "SELECT DISTINCT site_id, actor FROM audit WHERE action = :a",
+        a="audit.read",
+    )  # fmt: skip
+    assert {(str(s), str(a)) for s, a in readers} == {
+        ("default", "sam.dsl"), ("default", "dep"), ("default", "helen.h"),
+        ("default", "tech"), (NORTH, "sam.dsl"), (NORTH, "nina.dsl"),
+    }  # fmt: skip
