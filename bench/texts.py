@@ -5,7 +5,7 @@ false alarms, and speed.
 
 Judges every item of tests/data/texts/tune.tsv (the part the lexicons were tuned on),
 heldout.tsv (written before the first tuning, studied in the second), unseen.tsv (written
-before the second, never tuned on), the probes of fresh phrasings fresh4-7.tsv (each judged
+before the second, never tuned on), the probes of fresh phrasings fresh4-9.tsv (each judged
 once before its misses were studied) and ../shared/data/texts/dev-corpus.tsv
 as a junior pupil's, and prints recall for each category and language and the false alarms
 among the harmless items, against the targets (95% for suicide, self-harm, grooming and
@@ -51,6 +51,7 @@ CORPORA = {
     "probe 5": ROOT / "tests" / "data" / "texts" / "fresh5.tsv",
     "probe 6": ROOT / "tests" / "data" / "texts" / "fresh6.tsv",
     "probe 7": ROOT / "tests" / "data" / "texts" / "fresh7.tsv",
+    "probe 8": ROOT / "tests" / "data" / "texts" / "fresh8.tsv",
     "probe 9 (languages)": ROOT / "tests" / "data" / "texts" / "fresh9.tsv",
     "shared dev": ROOT.parent / "shared" / "data" / "texts" / "dev-corpus.tsv",
 }
