@@ -1,7 +1,7 @@
 """End-to-end ingest speed: read, parse, identity, classify, policy, store into SQLite.
 
     .venv/bin/python bench/ingest.py [--lines N] [--formats squid,dnsmasq,agent] [--profile]
-        [--store URL] [--no-text] [--dir DIR] [--rounds N]
+        [--store URL] [--no-text] [--dir DIR] [--rounds N] [--digest]
 
 Generates N lines per format of realistic school traffic (mostly ordinary lookups, about 1 in
 200 on a listed site) from 500 devices with leases and a roster, ingests them with the same
@@ -11,7 +11,9 @@ average. ``--dir`` keeps the sites (roster, logs, stores) for ``bench/storesize.
 ``agent`` is a school day of agent reports (searches, typed text, window titles);
 ``--no-text`` leaves text unjudged, to measure what judging it costs; ``--rounds N`` measures
 that cost itself: N ingests of the same day with text judged and N without, alternated in one
-process, compared in CPU time, beside the text path's own CPU time.
+process, compared in CPU time, beside the text path's own CPU time. ``--digest`` prints
+what each SQLite store holds after the ingest, a digest a table (``bench/outcome.py``): the
+same day must give the same digests before and after a change meant only to be faster.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from outcome import digests
 
 from monitord.classify.content import ContentClassifier
 from monitord.classify.textrisk.normal import forget_readings
@@ -310,6 +314,9 @@ def run(
         flush=True,
     )
     spent = replay(content, seen) if seen and content is not None else 0.0
+    if args.digest and not args.store:
+        for table, (n, digest) in digests(site / "var" / "monitord.db").items():
+            print(f"  {fmt} {table:22s} {n:>9,d} rows  {digest}")
     if profiler:
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(25)
     return Run(result.lines, elapsed, cpu, spent)
@@ -402,6 +409,12 @@ def main() -> int:
         help="measure what judging text costs: ingest the same day N times each with and "
         "without text judging, alternated (ABBA) in one process, and print the CPU time of "
         "each, the text path's own CPU time, and the median cost",
+    )
+    ap.add_argument(
+        "--digest",
+        action="store_true",
+        help="print a digest of each table of each SQLite store after its ingest "
+        "(bench/outcome.py), to show a change stored the same rows",
     )
     args = ap.parse_args()
     RISK_RATE[0] = args.risk_rate
