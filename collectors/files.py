@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitord.core.model import Origin, RawRecord
+from monitord.core.model import Origin, RawRecord, content_digest
 
 MAX_LINE = 64 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -119,6 +119,7 @@ def iter_records(
     """
     read_at = now or datetime.now(UTC)
     mtime = datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
+    where = str(path)
     with open_log(path) as fh:
         file_id = file_identity(read_head(fh)[0])
         fh.seek(start)
@@ -129,7 +130,11 @@ def iter_records(
                 return
             if complete_only and not complete:
                 return
-            origin = Origin(source, file_id, offset, str(path))
+            at = offset
             offset += consumed
             if line.strip():
-                yield RawRecord(origin, line.rstrip(b"\r\n"), read_at, mtime), offset
+                # With its content's digest, which its events' ids are made with: the
+                # pipeline then need not make the record again.
+                data = line.rstrip(b"\r\n")
+                origin = Origin(source, file_id, at, where, "", content_digest(data))
+                yield RawRecord(origin, data, read_at, mtime), offset

@@ -84,6 +84,11 @@ class Origin:
         return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
+def content_digest(data: bytes) -> str:
+    """What an ``Origin`` holds as ``content`` for a record of these bytes."""
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     """How far a source has read: committed with the events it covers."""

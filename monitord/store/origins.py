@@ -15,12 +15,11 @@ in the record, never from the name of the source that read it. Two things still 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 
 from sqlalchemy import Engine, select
 
-from monitord.core.model import Origin, RawRecord
+from monitord.core.model import Origin, RawRecord, content_digest
 from monitord.store.database import DEFAULT_SITE, mine, table_of
 from monitord.store.tables import LegacyOriginRow
 
@@ -49,15 +48,18 @@ class Scopes:
     def record(self, rec: RawRecord) -> RawRecord:
         """``rec`` with its origin's scope and content set (a record that carries a scope
         already keeps it). A file read before schema 0014 keeps the ids it was given then,
-        which held no content."""
+        which held no content. A record whose reader gave its content (``content_digest``)
+        in a store of one school is already as it should be, and is not made again."""
         origin = rec.origin
         if origin.scope:
             return rec
         legacy = self.legacy.get(origin.file_id) if self.legacy else None
         if legacy is not None:
             scope, content = legacy, ""
+        elif origin.content and not self.plain:
+            return rec
         else:
-            scope, content = self.plain, hashlib.blake2b(rec.data, digest_size=8).hexdigest()
+            scope, content = self.plain, origin.content or content_digest(rec.data)
         # Built directly: dataclasses.replace costs twice as much, on every line read.
         o = Origin(origin.source, origin.file_id, origin.offset, origin.path, scope, content)
         return RawRecord(o, rec.data, rec.read_at, rec.file_mtime)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from collectors.files import MAX_LINE, identify, is_gzip, iter_records, records_before
+from monitord.core.model import content_digest
 from monitord.service import pipeline
 from tests.conftest import FIXTURES
 
@@ -54,6 +55,11 @@ def test_records_carry_origin_and_times(tmp_path: Path) -> None:
     assert rec.read_at == NOW
     assert rec.file_mtime == mtime
     assert rec.origin.event_id() != rec2.origin.event_id()
+    # Each with its content's digest, which its events' ids are made with.
+    assert (rec.origin.content, rec2.origin.content) == (
+        content_digest(b"one"),
+        content_digest(b"two"),
+    )
 
 
 def test_start_resumes_at_that_offset_with_the_same_origins(tmp_path: Path) -> None:

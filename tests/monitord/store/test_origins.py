@@ -16,7 +16,7 @@ from collectors.files import identify
 from collectors.follow import FileCollector
 from collectors.parsers.base import load_parser
 from monitord.core.clock import FixedClock
-from monitord.core.model import Origin, RawRecord
+from monitord.core.model import Origin, RawRecord, content_digest
 from monitord.service.app import App, ingest_files, open_app
 from monitord.service.initdir import init_dir
 from monitord.settings.config import load_config
@@ -160,3 +160,19 @@ def test_two_schools_reading_one_file_each_keep_their_events(tmp_path: Path) -> 
     # The source's name is no part of a file's record's id.
     renamed = RawRecord(Origin("dnsmasq", "f" * 32, 120, "/tmp/copy.log"), b"x", DAY)
     assert Scopes("north", {}).record(renamed).origin.event_id() == north.origin.event_id()
+
+
+def test_a_record_read_with_its_content_digest_has_the_same_ids(tmp_path: Path) -> None:
+    # A file's reader gives each record its content's digest; scoping it then makes the ids
+    # a record read without it is given, in a store of one school or of several, and a file
+    # read before schema 0014 still keeps ids that held no content.
+    bare = Origin("pihole", "f" * 32, 120, "/var/log/pihole.log")
+    digested = Origin("pihole", "f" * 32, 120, "/var/log/pihole.log", "", content_digest(b"x"))
+    for scopes in (Scopes("default", {}), Scopes("north", {}), Scopes("default", {"f" * 32: "p"})):
+        made = scopes.record(RawRecord(bare, b"x", DAY)).origin
+        given = scopes.record(RawRecord(digested, b"x", DAY)).origin
+        assert given == made
+        assert given.event_id(1) == made.event_id(1)
+    # In a store of one school such a record is not made again.
+    record = RawRecord(digested, b"x", DAY)
+    assert Scopes("default", {}).record(record) is record
