@@ -60,6 +60,13 @@ from monitord.store.tables import (
 log = logging.getLogger("monitord.service.pipeline")
 
 
+def passed_over(pending: Judgement, parsed: Parsed) -> None:
+    """Count a line passed over for want of a parser under the name it gave."""
+    if parsed.passed_over is not None:
+        key = ("program", parsed.passed_over[:128])
+        pending.counts[key] = pending.counts.get(key, 0) + 1
+
+
 class Processor:
     """Turns batches of raw records into stored, judged events."""
 
@@ -125,6 +132,10 @@ class Processor:
                     rejected_row(rec, fmt, f"parser error {type(exc).__name__}: {exc}")
                 )
                 continue
+            if not parsed.events and not parsed.updates and parsed.rejected is None:
+                skipped += 1  # a known line that carries nothing: most of a resolver's log
+                passed_over(pending, parsed)
+                continue
             parsed = storable(parsed, now)
             if parsed.rejected is not None:
                 pending.rejected.append(rejected_row(rec, fmt, parsed.rejected))
@@ -146,9 +157,7 @@ class Processor:
             events += made
             if not made:
                 skipped += 1
-                if parsed.passed_over is not None:
-                    key = ("program", parsed.passed_over[:128])
-                    pending.counts[key] = pending.counts.get(key, 0) + 1
+                passed_over(pending, parsed)
         result = BatchResult(
             lines=len(records), events=events, rejected=len(pending.rejected), skipped=skipped
         )
