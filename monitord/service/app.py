@@ -4,8 +4,10 @@ each handed the config and the clock rather than reaching for globals.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,12 +100,44 @@ def backfill_batch(app: App) -> int:
     return max(app.cfg.settings.pipeline.batch_size, BACKFILL_BATCH)
 
 
+# Allocations between two collections of the youngest generation while a backfill runs
+# (Python's default is 700): a batch's records, events and rows live until it is stored.
+BACKFILL_GC_THRESHOLD = 10_000
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Spare a backfill most of the cyclic garbage collector's work, and restore it after.
+
+    A batch's objects outlive the young generations' collections, so each counts towards a
+    full collection, which walks every object the process holds: the lists, the policy, the
+    identity layer and the batches in flight. On the generated dnsmasq day that was a fifth
+    of ingest's CPU. What was loaded before the backfill is set aside from collection while
+    it runs (``gc.freeze``) and the youngest generation is collected less often; both as
+    before afterwards. Nothing is kept alive that would not be: objects freed by their
+    reference counts are freed as ever."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(BACKFILL_GC_THRESHOLD, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
 def ingest_files(
     app: App, paths: Sequence[Path], fmt: str, source: str, parser: Parser | None = None
 ) -> BatchResult:
     """Backfill whole files (plain or .gz) through the pipeline. Alerts are created and their
     mail queued, not sent."""
-    parser = parser or load_parser(fmt)
+    with fewer_collections():
+        return _ingest_files(app, paths, fmt, source, parser or load_parser(fmt))
+
+
+def _ingest_files(
+    app: App, paths: Sequence[Path], fmt: str, source: str, parser: Parser
+) -> BatchResult:
     total = BatchResult()
     size = backfill_batch(app)
     processor = app.processor

@@ -3,6 +3,7 @@ logs plain or gzipped, captures as packets, as each format's parser says it need
 
 from __future__ import annotations
 
+import gc
 import gzip
 import os
 from datetime import UTC, datetime
@@ -18,7 +19,15 @@ from sqlalchemy import text
 
 from monitord.core.clock import FixedClock
 from monitord.core.model import Origin, RawRecord
-from monitord.service.app import App, batched, ingest_files, load_judges, open_app
+from monitord.service.app import (
+    BACKFILL_GC_THRESHOLD,
+    App,
+    batched,
+    fewer_collections,
+    ingest_files,
+    load_judges,
+    open_app,
+)
 from monitord.settings.config import Config
 
 DAY = datetime(2026, 11, 19, 18, 0, tzinfo=UTC)
@@ -82,3 +91,21 @@ def test_a_capture_is_read_as_packets(app: App, tmp_path: Path) -> None:
     result = ingest_files(app, [capture], "pcap", "mirror")
     assert (result.lines, result.events, result.rejected) == (1, 1, 0)
     assert _events(app) == [("pcap", "www.roblox.com")]
+
+
+def test_a_backfill_spares_the_collector_and_restores_it(app: App, tmp_path: Path) -> None:
+    before = gc.get_threshold(), gc.get_freeze_count()
+    with fewer_collections():
+        assert gc.get_threshold() == (BACKFILL_GC_THRESHOLD, *before[0][1:])
+        assert gc.get_freeze_count() > before[1]  # what was loaded is not walked meanwhile
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    try:
+        with fewer_collections():
+            raise RuntimeError("a backfill that fails")
+    except RuntimeError:
+        pass
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    plain = tmp_path / "dnsmasq.log"
+    plain.write_text("Nov 19 10:01:02 dnsmasq[811]: query[A] www.bet365.com from 10.20.6.7\n")
+    assert ingest_files(app, [plain], "dnsmasq", "dnsmasq").stored == 1
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
