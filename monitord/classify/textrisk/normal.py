@@ -113,9 +113,42 @@ def script_of(text: str) -> str:
     return ARABIC
 
 
-# Arabic attaches "and" (waw) to the next word: a word of three letters or more that starts
-# with it is also read without it (a second reading), so "وارسلي" meets "ارسلي" and "ولا" "لا".
+# Arabic attaches short words to the next one: "and" and "so" (waw, fa), "with", "to" and
+# "like" (ba, lam, kaf), the article (alef lam, which "to" shortens to lam lam), and in speech
+# "on the" (ain alef lam). A second reading has each word of Arabic script without them, as
+# long as three letters are left, so that "وارسلي" meets "ارسلي", "لداعش" "داعش" and
+# "بالسكين" "سكين". Urdu and Punjabi in Arabic script attach none of these: a text with
+# letters only they use is left as it is.
 _WAW = "\u0648"
+_CONJUNCTIONS = ("\u0648", "\u0641")
+_PREPOSITIONS = ("\u0628", "\u0644", "\u06a9")
+_ARTICLES = ("\u0639\u0627\u0644", "\u0627\u0644", "\u0644\u0644")
+_URDU_ONLY = frozenset("\u0679\u0688\u0691\u06ba\u06be\u06af\u067e\u0686")
+_BARE_MIN = 3
+
+
+def _bare_word(word: str) -> str:
+    for prefixes in (_CONJUNCTIONS, _PREPOSITIONS, _ARTICLES):
+        for p in prefixes:
+            if word.startswith(p) and len(word) - len(p) >= _BARE_MIN:
+                word = word[len(p) :]
+                break
+    return word
+
+
+def _without_clitics(reading: str) -> tuple[str, ...]:
+    """The readings of Arabic-script words without what is attached to them: without "and"
+    alone ("ولا تقولي لأحد" meets "لا تقولي لأحد"), and without every clitic."""
+    out = []
+    bare = _without_waw(reading)
+    if bare is not None:
+        out.append(bare)
+    if _URDU_ONLY.isdisjoint(reading):
+        words = reading.split()
+        stripped = " ".join(_bare_word(w) if _NATIVE.match(w) else w for w in words)
+        if stripped != reading and stripped != bare:
+            out.append(stripped)
+    return tuple(out)
 
 
 def _without_waw(reading: str) -> str | None:
@@ -269,8 +302,7 @@ def _readings(text: str) -> tuple[str, ...]:
     text = text.translate(_DROP).translate(_EMOJI_TABLE)
     if _NATIVE.search(text):
         mixed = _mixed(text)
-        bare = _without_waw(mixed)
-        return (mixed,) if bare is None else (mixed, bare)
+        return (mixed, *_without_clitics(mixed))
     return variants(text)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from monitord.classify.textrisk.corpus import judge_item, passes, read_corpus
-from monitord.classify.textrisk.judge import ADULT, INFANT, JUNIOR, TITLE, TYPED, TextJudge
+from monitord.classify.textrisk.judge import ADULT, INFANT, JUNIOR, SEARCH, TITLE, TYPED, TextJudge
 from monitord.classify.textrisk.lexicon import default_lexicon
 from tests.conftest import SHARED
 
@@ -217,3 +217,35 @@ def test_getting_round_the_filter_is_filter_bypass(judge: TextJudge) -> None:
 def test_help_asked_about_being_pressured_is_support(judge: TextJudge) -> None:
     v = judge.judge("what should i do if a man is blackmailing me")
     assert "grooming" in v.support
+
+
+def test_hiding_the_talk_itself_is_secrecy_in_every_language(judge: TextJudge) -> None:
+    for text in (
+        "nie mow tacie ze piszemy",
+        "nu-i spune mamei ca ne scriem",
+        "no les digas a tus viejos que chateamos",
+        "nao fala pra sua mae que a gente se fala",
+        "abbu ko na batao hamari baatein",
+    ):
+        assert judge.judge(text, TYPED).categories == ("grooming",), text
+    # telling nobody about a surprise is still no pattern
+    assert judge.judge("nie mow mamie o prezencie", TYPED).categories == ()
+
+
+def test_a_request_without_clothes_is_sexual_in_every_language(judge: TextJudge) -> None:
+    for text in ("zrob zdjecie w samej bieliznie", "ek pic bhejo baghair kapron ke"):
+        assert judge.judge(text, TYPED).categories == ("grooming",), text
+
+
+def test_arabizi_digits_and_arabic_clitics(judge: TextJudge) -> None:
+    assert judge.judge("ana bade amout", TYPED).categories == ("suicide",)
+    assert judge.judge("كيف اروح لداعش", SEARCH).categories == ("extremism",)
+    # dying of hunger, and a knife that cuts bread, are everyday
+    assert judge.judge("ana rah amout mn el jo3", TYPED).categories == ()
+    assert judge.judge("بابا عم يقطع الخبز بالسكين", TYPED).categories == ()
+
+
+def test_folded_accents_do_not_make_articles_targets(judge: TextJudge) -> None:
+    # "el" (the) and "él" (him) are one word without accents
+    assert judge.judge("mi papa corta el pan con el cuchillo", TYPED).categories == ()
+    assert judge.judge("wystraszylam sie na smierc", TYPED).categories == ()

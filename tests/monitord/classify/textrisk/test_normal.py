@@ -53,6 +53,16 @@ def test_arabic_script_spellings_are_made_one() -> None:
     assert readings("ولا تقولي") == ("ولا تقولي", "لا تقولي")
 
 
+def test_arabic_clitics_are_read_off_their_words() -> None:
+    # "to", "with" and the article attached to a word: a reading without them
+    assert canonical("كيف اروح داعش") in readings("كيف اروح لداعش")
+    assert canonical("يقطع خبز سكين") in readings("يقطع الخبز بالسكين")
+    assert canonical("رايح مدرسة") in readings("رايح عالمدرسة")
+    # words of two letters keep theirs; Urdu, which attaches none of them, is left as it is
+    assert readings("لا بد") == ("لا بد",)
+    assert len(readings("بلیڈ سے کاٹا")) == 1
+
+
 def test_emoji_with_a_meaning_become_words_the_rest_spaces() -> None:
     r = readings("bringing this tomorrow 🔪🏽 😂")[0]
     assert r == "bringing this tomorrow emojiknife"
