@@ -27,13 +27,11 @@ from monitord.casework.accounts import (
 )
 from monitord.casework.signin import standing
 from monitord.web.context import (
-    CSRF_FIELD,
     Console,
     Visit,
     admitted,
+    admitted_form,
     console,
-    csrf_ok,
-    message,
     page_context,
 )
 
@@ -89,12 +87,9 @@ async def act(request: Request) -> Response:
 
 def _act(request: Request, form: FormData) -> Response:
     c = console(request)
-    v = admitted(request, ACCOUNT_ROLES, REFUSAL)
+    v = admitted_form(request, form, ACCOUNT_ROLES, REFUSAL)
     if not isinstance(v, Visit):
         return v
-    if not csrf_ok(v, str(form.get(CSRF_FIELD, ""))):
-        text = "The form's security token was missing or wrong: nothing was changed."
-        return message(request, v, text, 403, "Refused")
     action = ACTIONS.get(request.path_params["action"])
     if action is None:
         return _page(c, v, 404, error="No such action.")

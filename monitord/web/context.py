@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import Engine
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -72,7 +73,7 @@ def visit(request: Request) -> Visit | None:
     return Visit(session, viewer_of(c.engine, session.account))
 
 
-def csrf_ok(v: Visit, given: str | None) -> bool:
+def csrf_ok(v: Visit, given: object) -> bool:
     return bool(given) and hmac.compare_digest(v.session.csrf.encode(), str(given).encode())
 
 
@@ -138,4 +139,24 @@ def admitted(request: Request, roles: Collection[str], refusal: str) -> Visit | 
         return to_signin(request)
     if v.viewer.role not in roles:
         return message(request, v, refusal, 403)
+    return v
+
+
+def admitted_form(
+    request: Request,
+    form: FormData | None,
+    roles: Collection[str] | None,
+    refusal: str = "",
+    done: str = "changed",
+) -> Visit | Response:
+    """``admitted`` (any signed-in account when ``roles`` is None), and a ``form`` sent
+    with the session's CSRF token; otherwise the response: to sign in, the page saying
+    ``refusal``, or "Refused" (403), nothing ``done``. A request without a form (a GET,
+    which changes nothing) needs no token."""
+    v = visit(request) if roles is None else admitted(request, roles, refusal)
+    if v is None:
+        return to_signin(request)
+    if isinstance(v, Visit) and form is not None and not csrf_ok(v, form.get(CSRF_FIELD)):
+        text = f"The form's security token was missing or wrong: nothing was {done}."
+        return message(request, v, text, 403, "Refused")
     return v

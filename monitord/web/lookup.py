@@ -18,15 +18,11 @@ from monitord.casework.search import search
 from monitord.casework.timeline import timeline
 from monitord.core.categories import CATEGORIES
 from monitord.web.context import (
-    CSRF_FIELD,
     Console,
     Visit,
+    admitted_form,
     console,
-    csrf_ok,
-    message,
     page_context,
-    to_signin,
-    visit,
 )
 
 LOOKUP_ROLES = frozenset({"dsl", "deputy_dsl"})
@@ -96,19 +92,14 @@ async def lookup(request: Request) -> Response:
 
 def _lookup(request: Request, form: FormData | None) -> Response:
     c = console(request)
-    v = visit(request)
-    if v is None:
-        return to_signin(request)
+    refusal = "Timelines and search are for the DSL and deputies."
+    v = admitted_form(request, form, LOOKUP_ROLES, refusal, "looked up")
+    if not isinstance(v, Visit):
+        return v
     kind = request.url.path.strip("/")
-    if v.viewer.role not in LOOKUP_ROLES:
-        text = "Timelines and search are for the DSL and deputies."
-        return message(request, v, text, 403)
     context: dict[str, Any] = {"kind": kind, "asked": form or {}, "categories": CATEGORIES}
     status = 200
     if form is not None:
-        if not csrf_ok(v, _field(form, CSRF_FIELD)):
-            text = "The form's security token was missing or wrong: nothing was looked up."
-            return message(request, v, text, 403, "Refused")
         try:
             context |= _run(c, v, kind, form)
         except SearchError as exc:

@@ -28,6 +28,7 @@ from monitord.web.context import (
     Console,
     Visit,
     address,
+    admitted_form,
     clear_session_cookie,
     console,
     csrf_ok,
@@ -241,25 +242,20 @@ async def act(request: Request) -> Response:
     return await run_in_threadpool(_act, request, form)
 
 
-def _allowed(request: Request, form: FormData) -> tuple[Visit | None, Response | None]:
+def _allowed(request: Request, form: FormData) -> Visit | Response:
     """The visit, or the response that refuses the request: signed out, a wrong CSRF
-    token, an alert the account may not see."""
-    v = visit(request)
-    if v is None:
-        return None, to_signin(request)
-    if not csrf_ok(v, _field(form, CSRF_FIELD)):
-        text = "The form's security token was missing or wrong: nothing was changed."
-        return v, message(request, v, text, 403, "Refused")
-    if not sees_alerts(v.viewer):
-        return v, _no_alerts(request, v)
-    return v, None
+    token, a role that sees no alerts."""
+    v = admitted_form(request, form, None)
+    if isinstance(v, Visit) and not sees_alerts(v.viewer):
+        return _no_alerts(request, v)
+    return v
 
 
 def _act(request: Request, form: FormData) -> Response:
     c = console(request)
-    v, refused = _allowed(request, form)
-    if refused is not None or v is None:
-        return refused or to_signin(request)
+    v = _allowed(request, form)
+    if not isinstance(v, Visit):
+        return v
     alert_id, action = request.path_params["alert_id"], request.path_params["action"]
     if action not in ACTIONS or not casefile.seen(c.engine, v.viewer, alert_id):
         return _alert_response(request, v, alert_id, 404)
@@ -279,9 +275,9 @@ def _bulk_ack(request: Request, form: FormData) -> Response:
     """Acknowledge the ticked technical alerts (unauthorised devices, monitoring gaps) at
     once; an alert about a person is never acknowledged in bulk."""
     c = console(request)
-    v, refused = _allowed(request, form)
-    if refused is not None or v is None:
-        return refused or to_signin(request)
+    v = _allowed(request, form)
+    if not isinstance(v, Visit):
+        return v
     ids = [int(str(x)) for x in form.getlist("alert") if str(x).isdigit()]
     for alert_id in ids:
         alert = casefile.alert_or_none(c.engine, alert_id)
@@ -300,9 +296,9 @@ async def export(request: Request) -> Response:
 def _export(request: Request, form: FormData) -> Response:
     """The evidence bundle, encrypted with the password given, as a download."""
     c = console(request)
-    v, refused = _allowed(request, form)
-    if refused is not None or v is None:
-        return refused or to_signin(request)
+    v = _allowed(request, form)
+    if not isinstance(v, Visit):
+        return v
     alert_id = request.path_params["alert_id"]
     if not casefile.seen(c.engine, v.viewer, alert_id):
         return _alert_response(request, v, alert_id, 404)

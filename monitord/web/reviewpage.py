@@ -26,11 +26,10 @@ from monitord.casework.reviews import (
     record_review,
 )
 from monitord.web.context import (
-    CSRF_FIELD,
     Visit,
     admitted,
+    admitted_form,
     console,
-    csrf_ok,
     message,
     page_context,
 )
@@ -89,12 +88,9 @@ async def record(request: Request) -> Response:
 
 
 def _record(request: Request, form: FormData) -> Response:
-    v = admitted(request, READ_ROLES, REFUSED)
+    v = admitted_form(request, form, READ_ROLES, REFUSED, "recorded")
     if not isinstance(v, Visit):
         return v
-    if not csrf_ok(v, str(form.get(CSRF_FIELD, ""))):
-        text = "The form's security token was missing or wrong: nothing was recorded."
-        return message(request, v, text, 403, "Refused")
     if not may_record(v.viewer.account):
         text = f"The {v.viewer.role} role may read the reviews but not record one."
         return message(request, v, text, 403)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,6 +19,7 @@ from monitord.web.context import (
     Visit,
     address,
     admitted,
+    admitted_form,
     clear_session_cookie,
     csrf_ok,
     form_token_ok,
@@ -131,3 +133,33 @@ def test_admitted_by_role_or_refused(console: School) -> None:
     let_in = admitted(request(console, **{COOKIE: dsl.token}), {"dsl", "deputy_dsl"}, refusal)
     assert isinstance(let_in, Visit)
     assert let_in.username == "sam.dsl"
+
+
+def test_a_form_is_admitted_with_the_sessions_token_or_refused(console: School) -> None:
+    """Signed out: to sign in; a role not listed: its refusal, before any token is read;
+    a wrong or missing token: "Refused", saying what was not done; no form (a GET): no
+    token needed; no roles given: any signed-in account."""
+    roles, refusal = {"dsl", "technician"}, "The accounts are for the technician."
+    signed_out = admitted_form(request(console), FormData(), roles, refusal)
+    assert isinstance(signed_out, Response)
+    assert signed_out.status_code == 303
+    gov = signed_in(console, "gov")
+    as_gov = request(console, **{COOKIE: gov.token})
+    refused = admitted_form(as_gov, FormData({"csrf": gov.csrf}), roles, refusal)
+    assert isinstance(refused, Response)
+    assert refused.status_code == 403
+    assert refusal in bytes(refused.body).decode()
+    assert isinstance(admitted_form(as_gov, FormData({"csrf": gov.csrf}), None), Visit)
+    tech = signed_in(console, "tech")
+    as_tech = request(console, **{COOKIE: tech.token})
+    for form, done in ((FormData(), "changed"), (FormData({"csrf": gov.csrf}), "recorded")):
+        no_token = admitted_form(as_tech, form, roles, refusal, done)
+        assert isinstance(no_token, Response)
+        assert no_token.status_code == 403
+        page = bytes(no_token.body).decode()
+        assert "<title>Refused" in page
+        assert f"security token was missing or wrong: nothing was {done}." in page
+    let_in = admitted_form(as_tech, FormData({"csrf": tech.csrf}), roles, refusal)
+    assert isinstance(let_in, Visit)
+    assert let_in.username == "tech"
+    assert isinstance(admitted_form(as_tech, None, roles, refusal), Visit)
