@@ -249,3 +249,24 @@ def test_folded_accents_do_not_make_articles_targets(judge: TextJudge) -> None:
     # "el" (the) and "él" (him) are one word without accents
     assert judge.judge("mi papa corta el pan con el cuchillo", TYPED).categories == ()
     assert judge.judge("wystraszylam sie na smierc", TYPED).categories == ()
+
+
+def test_no_point_in_living_in_every_language(judge: TextJudge) -> None:
+    for text in (
+        "n-are rost sa mai traiesc",
+        "jeene ka koi faida nahi",
+        "nao vale a pena viver",
+        "no tiene sentido seguir viviendo",
+        "رح اتخلص من حياتي",
+    ):
+        assert judge.judge(text, TYPED).categories == ("suicide",), text
+    assert judge.judge("no vale la pena ver esa peli", TYPED).categories == ()
+
+
+def test_words_written_onto_others_still_say_what_they_say(judge: TextJudge) -> None:
+    # Polish "send" with any prefix; the Romanian article on an app's name
+    v = judge.judge("jestes taka sliczna, podeslij mi pare fotek", TYPED)
+    assert v.categories == ("grooming",)
+    assert "private_app" in judge.judge("da-mi whatsappul tau", TYPED).signals
+    # a haircut typed in Urdu and English is not cutting oneself
+    assert judge.judge("main ne kal hair cutting ki", TYPED).categories == ()
