@@ -219,48 +219,39 @@ def test_help_asked_about_being_pressured_is_support(judge: TextJudge) -> None:
     assert "grooming" in v.support
 
 
-def test_hiding_the_talk_itself_is_secrecy_in_every_language(judge: TextJudge) -> None:
-    for text in (
-        "nie mow tacie ze piszemy",
-        "nu-i spune mamei ca ne scriem",
-        "no les digas a tus viejos que chateamos",
-        "nao fala pra sua mae que a gente se fala",
-        "abbu ko na batao hamari baatein",
-    ):
-        assert judge.judge(text, TYPED).categories == ("grooming",), text
-    # telling nobody about a surprise is still no pattern
-    assert judge.judge("nie mow mamie o prezencie", TYPED).categories == ()
-
-
-def test_a_request_without_clothes_is_sexual_in_every_language(judge: TextJudge) -> None:
-    for text in ("zrob zdjecie w samej bieliznie", "ek pic bhejo baghair kapron ke"):
-        assert judge.judge(text, TYPED).categories == ("grooming",), text
-
-
-def test_arabizi_digits_and_arabic_clitics(judge: TextJudge) -> None:
-    assert judge.judge("ana bade amout", TYPED).categories == ("suicide",)
-    assert judge.judge("كيف اروح لداعش", SEARCH).categories == ("extremism",)
-    # dying of hunger, and a knife that cuts bread, are everyday
-    assert judge.judge("ana rah amout mn el jo3", TYPED).categories == ()
-    assert judge.judge("بابا عم يقطع الخبز بالسكين", TYPED).categories == ()
-
-
-def test_folded_accents_do_not_make_articles_targets(judge: TextJudge) -> None:
-    # "el" (the) and "él" (him) are one word without accents
-    assert judge.judge("mi papa corta el pan con el cuchillo", TYPED).categories == ()
-    assert judge.judge("wystraszylam sie na smierc", TYPED).categories == ()
-
-
-def test_no_point_in_living_in_every_language(judge: TextJudge) -> None:
-    for text in (
-        "n-are rost sa mai traiesc",
-        "jeene ka koi faida nahi",
-        "nao vale a pena viver",
-        "no tiene sentido seguir viviendo",
-        "رح اتخلص من حياتي",
-    ):
-        assert judge.judge(text, TYPED).categories == ("suicide",), text
-    assert judge.judge("no vale la pena ver esa peli", TYPED).categories == ()
+# Phenomena of the other languages, each in phrasings of its own: hiding the talk itself,
+# asking for a picture without clothes, no point in living; Arabizi and Arabic clitics; and
+# the harmless texts that share their words.
+@pytest.mark.parametrize(
+    ("text", "kind", "expected"),
+    [
+        ("nie mow tacie ze piszemy", TYPED, ("grooming",)),
+        ("nu-i spune mamei ca ne scriem", TYPED, ("grooming",)),
+        ("no les digas a tus viejos que chateamos", TYPED, ("grooming",)),
+        ("nao fala pra sua mae que a gente se fala", TYPED, ("grooming",)),
+        ("abbu ko na batao hamari baatein", TYPED, ("grooming",)),
+        ("nie mow mamie o prezencie", TYPED, ()),  # a surprise
+        ("zrob zdjecie w samej bieliznie", TYPED, ("grooming",)),
+        ("ek pic bhejo baghair kapron ke", TYPED, ("grooming",)),
+        ("n-are rost sa mai traiesc", TYPED, ("suicide",)),
+        ("jeene ka koi faida nahi", TYPED, ("suicide",)),
+        ("nao vale a pena viver", TYPED, ("suicide",)),
+        ("no tiene sentido seguir viviendo", TYPED, ("suicide",)),
+        ("رح اتخلص من حياتي", TYPED, ("suicide",)),
+        ("no vale la pena ver esa peli", TYPED, ()),
+        ("ana bade amout", TYPED, ("suicide",)),
+        ("كيف اروح لداعش", SEARCH, ("extremism",)),
+        ("ana rah amout mn el jo3", TYPED, ()),  # dying of hunger
+        ("بابا عم يقطع الخبز بالسكين", TYPED, ()),  # a knife that cuts bread
+        # "el" (the) and "él" (him) are one word without accents; "to death" is an idiom
+        ("mi papa corta el pan con el cuchillo", TYPED, ()),
+        ("wystraszylam sie na smierc", TYPED, ()),
+    ],
+)
+def test_phenomena_of_the_other_languages(
+    judge: TextJudge, text: str, kind: str, expected: tuple[str, ...]
+) -> None:
+    assert judge.judge(text, kind).categories == expected
 
 
 def test_words_written_onto_others_still_say_what_they_say(judge: TextJudge) -> None:
