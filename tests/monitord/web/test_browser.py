@@ -1,8 +1,9 @@
 """The console in a real browser on a phone-sized screen (Debian's chromium): sign in with
 a password and a TOTP code, triage an alert, a second review by another account, a
-governor refused a pupil's alert, a form with a wrong CSRF token refused, lock-out, and a
-session that expires. With MONITORD_SCREENSHOTS=DIR the inbox and an alert page are saved
-there (docs/ holds the README's)."""
+governor refused a pupil's alert, a form with a wrong CSRF token refused, lock-out, a
+session that expires, and the technician managing the accounts. With
+MONITORD_SCREENSHOTS=DIR the inbox and an alert page are saved there (docs/ holds the
+README's)."""
 
 from __future__ import annotations
 
@@ -99,6 +100,13 @@ def no_csp_violation(browser: WebDriver) -> None:
 def fits_the_screen(browser: WebDriver) -> None:
     width = browser.execute_script("return document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width} px wide on a 390 px screen"
+
+
+def from_the_menu(browser: WebDriver, console: Console, site: str, who: str, link: str) -> None:
+    """Signed in as ``who`` on the inbox, follow the menu's ``link``."""
+    browser.get(f"{site}/alerts")
+    sign_in(browser, console, who)
+    submit(browser, browser.find_element(By.LINK_TEXT, link))
 
 
 def screenshot(browser: WebDriver, name: str) -> None:
@@ -339,9 +347,7 @@ def test_the_audit_trail_on_a_phone(console: Console, site: str, browser: WebDri
 
 def test_the_lists_change_log_on_a_phone(console: Console, site: str, browser: WebDriver) -> None:
     changed(console)
-    browser.get(f"{site}/alerts")
-    sign_in(browser, console, "helen.h")
-    submit(browser, browser.find_element(By.LINK_TEXT, "Lists"))
+    from_the_menu(browser, console, site, "helen.h", "Lists")
     page = text(browser)
     assert "helen.h disabled 1 list" in page
     assert "local/bets (gambling): 3 domains, 0 URLs → not in use" in page
@@ -382,9 +388,7 @@ def test_recording_the_annual_review_on_a_phone(
 
 def test_the_devices_on_a_phone(console: Console, site: str, browser: WebDriver) -> None:
     enrolled(console)
-    browser.get(f"{site}/alerts")
-    sign_in(browser, console, "tech")
-    submit(browser, browser.find_element(By.LINK_TEXT, "Devices"))
+    from_the_menu(browser, console, site, "tech", "Devices")
     page = text(browser)
     assert "Unauthorised devices seen (1 open)" in page
     assert "office-dns (dnsmasq): nothing written since" in page
@@ -393,3 +397,40 @@ def test_the_devices_on_a_phone(console: Console, site: str, browser: WebDriver)
     fits_the_screen(browser)
     no_csp_violation(browser)
     screenshot(browser, "console-devices.png")
+
+
+def account_action(browser: WebDriver, username: str, action: str) -> None:
+    button = f"form[action='/accounts/{username}/{action}'] button"
+    submit(browser, browser.find_element(By.CSS_SELECTOR, button))
+
+
+def test_the_technician_manages_an_account_on_a_phone(
+    console: Console, site: str, browser: WebDriver
+) -> None:
+    from_the_menu(browser, console, site, "tech", "Accounts")
+    page = text(browser)
+    assert "gov\nGina Governor · " in page
+    assert "last signed in " in page  # the technician's own sign-in
+    # No Disable button on its own account.
+    assert not browser.find_elements(By.CSS_SELECTOR, "form[action='/accounts/tech/disable']")
+    fits_the_screen(browser)
+    account_action(browser, "gov", "disable")
+    assert "gov is disabled; its sessions have ended." in text(browser)
+    assert browser.find_elements(By.CSS_SELECTOR, "form[action='/accounts/gov/enable']")
+    account_action(browser, "dep", "reset-2fa")
+    page = text(browser)
+    assert "dep: two-factor and recovery codes removed. One-time enrolment code" in page
+    assert "dep\nPriya Shah · " in page
+    fits_the_screen(browser)
+    no_csp_violation(browser)
+    press(browser, "Sign out")
+    browser.get(f"{site}/signin")
+    sign_in(browser, console, "gov")
+    assert "/signin" in browser.current_url
+    assert "wrong user name, password or code" in text(browser)
+    trail = [
+        (r["actor"], r["action"], r["subject"]) for r in console.school.audit("account.disable")
+    ]
+    assert trail == [("tech", "account.disable", "account:gov")]
+    [reset] = console.school.audit("account.reset_2fa")
+    assert (reset["actor"], reset["subject"]) == ("tech", "account:dep")
