@@ -70,9 +70,10 @@ def clip(value: str | None, width: int) -> str | None:
     return value if value is None or len(value) <= width else value[:width]
 
 
-def update_stored(conn: Connection, upd: EventUpdate) -> None:
-    """Apply a later line's update to an event stored by an earlier batch, and mark the
-    alerts that hold it as blocked when the filter blocked it."""
+def update_stored(conn: Connection, upd: EventUpdate, origin: Origin) -> None:
+    """Apply a later line's update (read at ``origin``) to an event stored by an earlier
+    batch, and mark the alerts that hold it as blocked when the filter blocked it. A lookup
+    it changes moves into events first."""
     values: dict[str, Any] = {}
     if upd.blocked is not None:
         values["blocked"] = upd.blocked
@@ -82,11 +83,12 @@ def update_stored(conn: Connection, upd: EventUpdate) -> None:
         values["filter_category"] = clip(upd.filter_category, 128)
     if not values:
         return
-    promote(conn, upd.event_id)
     et = table_of(EventRow)
-    conn.execute(
-        update(et).where(mine(conn, et.c.site_id), et.c.id == upd.event_id).values(**values)
-    )
+    change = update(et).where(mine(conn, et.c.site_id), et.c.id == upd.event_id).values(**values)
+    if not conn.execute(change).rowcount and promote(
+        conn, upd.event_id, origin.file_id, origin.source
+    ):
+        conn.execute(change)
     if upd.blocked:
         at, aet = table_of(AlertRow), table_of(AlertEventRow)
         linked = select(aet.c.alert_id).where(aet.c.event_id == upd.event_id)

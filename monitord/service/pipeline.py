@@ -47,7 +47,7 @@ from monitord.service.batchrows import (
     update_stored,
 )
 from monitord.store.database import insert_ignore, mine, store_trouble, table_of
-from monitord.store.lookups import is_clean, store_lookups, stored_ids
+from monitord.store.lookups import is_clean, store_lookups, stored_lookups
 from monitord.store.origins import Scopes
 from monitord.store.tables import (
     CheckpointRow,
@@ -434,27 +434,32 @@ class Processor:
         with self.engine.begin() as conn:
             # Two events of one batch share an id only if a record was read twice: keep one.
             rows = {e["id"]: e for e in pending.events}
+            # Lookups with no category, decision or lease go to their own table, an allow
+            # list's matches with them (monitord.store.lookups).
+            judged = {j.event_id for j in pending.judged if j.decisions}
+            lean = [
+                r
+                for eid, r in rows.items()
+                if eid not in judged and eid not in pending.leases and is_clean(r)
+            ]
+            kept = {r["id"] for r in lean}
             # Only events that bring more than their own row (matches, alerts, a lease) must
             # know whether they are new; the rest rely on the insert skipping stored ids.
-            judged = {j.event_id for j in pending.judged if j.decisions}
             weighty = [
                 eid
                 for eid in rows
-                if eid in pending.matches or eid in pending.leases or eid in judged
+                if eid not in kept
+                and (eid in pending.matches or eid in pending.leases or eid in judged)
             ]
             existing: set[str] = set()
             for i in range(0, len(weighty), 500):
                 chunk = weighty[i : i + 500]
                 existing.update(conn.execute(select(et.c.id).where(et.c.id.in_(chunk))).scalars())
-            # Lookups that matched nothing go to their own table (monitord.store.lookups);
-            # an event stored there already is not stored again in events.
-            heavy = set(weighty)
-            lean = [r for eid, r in rows.items() if eid not in heavy and is_clean(r)]
-            kept = {r["id"] for r in lean}
-            existing |= stored_ids(conn, "lookups", (eid for eid in rows if eid not in kept))
+            # An event stored as a lookup already is not stored again in events.
+            existing |= stored_lookups(conn, (r for eid, r in rows.items() if eid not in kept))
             fresh_ids = {eid for eid in weighty if eid not in existing}
             wide = [r for eid, r in rows.items() if eid not in kept and eid not in existing]
-            stored = insert_ignore(conn, et, wide) + store_lookups(conn, lean)
+            stored = insert_ignore(conn, et, wide) + store_lookups(conn, lean, pending.matches)
             rejected = [{**r, "site_id": self.site_id} for r in pending.rejected]
             insert_ignore(conn, table_of(RejectedRow), rejected)
             match_rows = [m for eid in fresh_ids for m in pending.matches.get(eid, ())]
@@ -469,8 +474,8 @@ class Processor:
                 opened, updated = self.alerts.apply(
                     conn, list({j.event_id: j for j in fresh}.values())
                 )
-            for upd in pending.updates:
-                update_stored(conn, upd)
+            for upd, origin in zip(pending.updates, pending.updates_from, strict=True):
+                update_stored(conn, upd, origin)
             source = checkpoint.source if checkpoint is not None else pending.source
             if pending.counts and source is not None:
                 add_source_counts(conn, self.site_id, source, pending.counts, self.clock.now())

@@ -1,7 +1,8 @@
-"""DNS lookups that matched nothing, kept narrow (docs/store.md): one ``lookups`` row each,
-with keys to its name and its party (who looked, from where) and the place of its line in a
-zstandard block of the source's lines. Written in the batch's transaction; read back as the
-event rows they were (``lookup_events``), raw line and origin included."""
+"""DNS lookups that matched nothing or only an allow list, kept narrow (docs/store.md): one
+``lookups`` row each, with keys to its name, its party (who looked, from where) and its
+verdict (the allow list that matched), and the place of its line in a zstandard block of the
+source's lines. Written in the batch's transaction; read back as the event rows they were
+(``lookup_events``), raw line and origin included."""
 
 from __future__ import annotations
 
@@ -18,7 +19,13 @@ import zstandard
 from sqlalchemy import Connection, bindparam, text
 
 from monitord.store.database import insert_ignore, mine_sql, table_of
-from monitord.store.tables import EventRow, LookupNameRow, LookupPartyRow, RawBlockRow
+from monitord.store.lookuptables import (
+    LookupNameRow,
+    LookupPartyRow,
+    LookupVerdictRow,
+    RawBlockRow,
+)
+from monitord.store.tables import EventRow, MatchRow
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
@@ -61,13 +68,20 @@ LOOKUPS_FROM = (
     "lookups AS l JOIN lookup_parties AS p ON p.id = l.party "
     "JOIN lookup_names AS n ON n.id = l.name"
 )
+# A match's fields as a verdict keeps them, in order.
+MATCH = ("category", "list_name", "entry", "score", "allow")
+_KEY_MODELS = {
+    "lookup_names": LookupNameRow,
+    "lookup_parties": LookupPartyRow,
+    "lookup_verdicts": LookupVerdictRow,
+}
 _CHUNK = 500
 _LEVEL = 3
 
 
 def is_clean(row: Mapping[str, Any]) -> bool:
-    """Whether an event row is a DNS lookup that matched nothing and carries nothing else
-    (the caller knows whether it has matches, decisions or a lease)."""
+    """Whether an event row is a DNS lookup with no category that carries nothing else (the
+    caller knows whether it has decisions or a lease; an allow list's matches go with it)."""
     return (
         row["kind"] == "dns"
         and row["severity"] == "none"
@@ -124,20 +138,25 @@ def unpack_block(data: bytes) -> dict[int, bytes]:
 _PARTY_OF = itemgetter(*PARTY)
 
 
-def _party_digest(values: tuple[Any, ...]) -> str:
-    text = json.dumps(values, ensure_ascii=False)
+def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+def _party_digest(values: tuple[Any, ...]) -> str:
+    return _digest(json.dumps(values, ensure_ascii=False))
+
+
+def _verdict(row: Mapping[str, Any], matches: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A lookup's verdict row (its category, severity and matches), by its digest."""
+    kept = json.dumps([[m[f] for f in MATCH] for m in matches], ensure_ascii=False)
+    values = {"category": row["category"], "severity": row["severity"], "matches": kept}
+    return {"digest": _digest(json.dumps(values, sort_keys=True)), **values}
+
+
 def _keys(
-    conn: Connection,
-    table: str,
-    column: str,
-    wanted: dict[str, dict[str, Any]],
-    added: list[int],
+    conn: Connection, table: str, column: str, wanted: dict[str, dict[str, Any]]
 ) -> dict[str, int]:
-    """The ids of ``wanted``'s keys in a key table, adding those not there yet (their ids
-    appended to ``added``)."""
+    """The ids of ``wanted``'s keys in a key table, adding those not there yet."""
     found: dict[str, int] = {}
     keys = list(wanted)
     query = f"SELECT {column}, id FROM {table} WHERE {column} IN :keys"
@@ -146,14 +165,11 @@ def _keys(
         found.update((k, v) for k, v in conn.execute(stmt, {"keys": keys[i : i + _CHUNK]}))
     missing = [wanted[k] for k in keys if k not in found]
     if missing:
-        model = LookupNameRow if table == "lookup_names" else LookupPartyRow
-        conn.execute(table_of(model).insert(), missing)
+        conn.execute(table_of(_KEY_MODELS[table]).insert(), missing)
         fresh = [k for k in keys if k not in found]
         for i in range(0, len(fresh), _CHUNK):
             stmt = text(query).bindparams(_expanding("keys"))
-            for k, v in conn.execute(stmt, {"keys": fresh[i : i + _CHUNK]}):
-                found[k] = v
-                added.append(int(v))
+            found.update((k, v) for k, v in conn.execute(stmt, {"keys": fresh[i : i + _CHUNK]}))
     return found
 
 
@@ -161,48 +177,81 @@ def _expanding(name: str) -> Any:
     return bindparam(name, expanding=True)
 
 
-def stored_ids(
-    conn: Connection, table: str, ids: Iterable[str], block: int | None = None
-) -> set[str]:
-    """Which of the event ids (hex) ``table`` (``events`` or ``lookups``) holds; with
-    ``block``, which lookups that block holds."""
+def stored_ids(conn: Connection, ids: Iterable[str]) -> set[str]:
+    """Which of the event ids (hex) ``events`` holds."""
     wanted = list(ids)
     out: set[str] = set()
-    if table == "events":
-        query = text("SELECT id FROM events WHERE id IN :ids").bindparams(_expanding("ids"))
-        for i in range(0, len(wanted), _CHUNK):
-            out.update(conn.execute(query, {"ids": wanted[i : i + _CHUNK]}).scalars())
-        return out
-    sql = "SELECT id FROM lookups WHERE id IN :ids"
-    if block is not None:
-        sql += " AND block = :block"
-    query = text(sql).bindparams(_expanding("ids"))
+    query = text("SELECT id FROM events WHERE id IN :ids").bindparams(_expanding("ids"))
     for i in range(0, len(wanted), _CHUNK):
-        chunk = [bytes.fromhex(x) for x in wanted[i : i + _CHUNK] if _HEX32.match(x)]
-        if chunk:
-            found = conn.execute(query, {"ids": chunk, "block": block}).scalars()
-            out.update(bytes(b).hex() for b in found)
+        out.update(conn.execute(query, {"ids": wanted[i : i + _CHUNK]}).scalars())
     return out
 
 
-def store_lookups(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Store clean lookups (``is_clean`` rows of distinct ids) in the caller's transaction;
-    return how many were new. An id ``events`` holds is left there; one ``lookups`` holds
-    is not added again (its line may then sit in a block unread)."""
+def stored_lookups(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Which of the event rows' ids ``lookups`` holds: those of the blocks of the rows'
+    files whose lines overlap the rows' offsets, compared by id (an id carries its school).
+    A file read for the first time overlaps no block, and costs one look at an index of
+    blocks."""
+    files: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        files.setdefault(r["file_id"], []).append(r)
+    out: set[str] = set()
+    own, site = mine_sql(conn, "site_id")
+    blocks = text(
+        f"SELECT id, first_ts, last_ts FROM raw_blocks WHERE {own} AND file_id = :file "
+        "AND first_offset <= :hi AND last_offset >= :lo"
+    )
+    held = text(
+        "SELECT id FROM lookups WHERE ts BETWEEN :first AND :last AND block = :block "
+        'AND "offset" BETWEEN :lo AND :hi'
+    )
+    for file_id, group in files.items():
+        if conn.dialect.name != "sqlite":
+            # Two writers of one file wait for each other: neither stores what the other did.
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:file, 18))"),
+                {"file": file_id},
+            )
+        offsets = [int(r["offset"]) for r in group]
+        span = {"lo": min(offsets), "hi": max(offsets)}
+        wanted = {r["id"] for r in group}
+        for block, first, last in conn.execute(blocks, {"file": file_id, **span, **site}):
+            values = {"first": first, "last": last, "block": block, **span}
+            found = (bytes(b).hex() for b in conn.execute(held, values).scalars())
+            out.update(h for h in found if h in wanted)
+    return out
+
+
+def store_lookups(
+    conn: Connection,
+    rows: Sequence[Mapping[str, Any]],
+    matches: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+) -> int:
+    """Store lookups (``is_clean`` rows of distinct ids, with the allow lists' ``matches``
+    of some by id) in the caller's transaction; return how many were new. An id ``events``
+    or ``lookups`` holds is not added again."""
     if not rows:
         return 0
-    known = stored_ids(conn, "events", (r["id"] for r in rows))
+    known = stored_ids(conn, (r["id"] for r in rows))
+    rows = [r for r in rows if r["id"] not in known]
+    known = stored_lookups(conn, rows)
     rows = [r for r in rows if r["id"] not in known]
     if not rows:
         return 0
-    made_names: list[int] = []
-    made_parties: list[int] = []
+    matches = matches or {}
+    verdicts: dict[str, str] = {}
+    wanted_verdicts: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["id"] in matches:
+            v = _verdict(r, matches[r["id"]])
+            wanted_verdicts[v["digest"]] = v
+            verdicts[r["id"]] = v["digest"]
+    verdict_ids = _keys(conn, "lookup_verdicts", "digest", wanted_verdicts)
     names = _keys(
         conn,
         "lookup_names",
         "domain",
         {r["domain"]: {"domain": r["domain"]} for r in rows},
-        made_names,
     )
     # A device's lookups share their party: each distinct one is hashed once.
     wanted: dict[str, dict[str, Any]] = {}
@@ -215,107 +264,70 @@ def store_lookups(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
             d = seen[values] = _party_digest(values)
             wanted[d] = {"digest": d, **dict(zip(PARTY, values, strict=True))}
         digests.append(d)
-    parties = _keys(conn, "lookup_parties", "digest", wanted, made_parties)
+    parties = _keys(conn, "lookup_parties", "digest", wanted)
     # One block a source's file and UTC day.
     groups: dict[tuple[str, str, str, date], list[int]] = {}
     stamps = [micros(r["ts"]) for r in rows]
     for i, r in enumerate(rows):
         day = from_micros(stamps[i]).date()
         groups.setdefault((r["site_id"], r["source"], r["file_id"], day), []).append(i)
-    added = 0
     bt = table_of(RawBlockRow)
     for (site, source, file_id, day), members in groups.items():
-        # The block first (its id is on the rows), its lines once the new rows are known.
+        lines: dict[int, bytes] = {}
+        for i in members:
+            lines.setdefault(rows[i]["offset"], bytes(rows[i]["raw"]))
         key = conn.execute(
             bt.insert().values(
                 site_id=site,
                 source=source,
                 file_id=file_id,
                 day=day,
-                first_ts=0,
-                last_ts=0,
-                lines=0,
-                data=b"",
+                first_ts=min(stamps[i] for i in members),
+                last_ts=max(stamps[i] for i in members),
+                first_offset=min(lines),
+                last_offset=max(lines),
+                lines=len(lines),
+                data=pack_block(lines),
             )
         ).inserted_primary_key
         assert key is not None
         block = int(key[0])
-        out = [
-            (
-                bytes.fromhex(rows[i]["id"]),
-                stamps[i],
-                names[rows[i]["domain"]],
-                rows[i].get("qtype"),
-                parties[digests[i]],
-                block,
-                rows[i]["offset"],
-            )
-            for i in members
-        ]
-        new = _insert(conn, out)
-        if new < len(members):
-            # Some were stored before (a file read again): the block holds only the others.
-            mine = stored_ids(conn, "lookups", (rows[i]["id"] for i in members), block)
-            members = [i for i in members if rows[i]["id"] in mine]
-        added += new
-        if not members:
-            conn.execute(bt.delete().where(bt.c.id == block))
-            continue
-        lines: dict[int, bytes] = {}
-        for i in members:
-            lines.setdefault(rows[i]["offset"], bytes(rows[i]["raw"]))
-        conn.execute(
-            bt.update()
-            .where(bt.c.id == block)
-            .values(
-                first_ts=min(stamps[i] for i in members),
-                last_ts=max(stamps[i] for i in members),
-                lines=len(lines),
-                data=pack_block(lines),
-            )
+        _insert(
+            conn,
+            [
+                (
+                    bytes.fromhex(rows[i]["id"]),
+                    stamps[i],
+                    names[rows[i]["domain"]],
+                    rows[i].get("qtype"),
+                    parties[digests[i]],
+                    block,
+                    rows[i]["offset"],
+                    verdict_ids.get(verdicts.get(rows[i]["id"], "")),
+                )
+                for i in members
+            ],
         )
-    if added < len(rows):
-        # Rows stored before were left out: so are the names and parties made for them.
-        _unused(conn, "lookup_names", "name", made_names)
-        _unused(conn, "lookup_parties", "party", made_parties)
-    return added
+    return len(rows)
 
 
-def _unused(conn: Connection, table: str, column: str, ids: list[int]) -> None:
-    """Delete those of ``ids`` (just made in ``table``) that no lookup names."""
-    sql = (
-        f"DELETE FROM {table} WHERE id IN :ids AND NOT EXISTS "
-        f"(SELECT 1 FROM lookups AS l WHERE l.{column} = {table}.id)"
-    )
-    for i in range(0, len(ids), _CHUNK):
-        conn.execute(text(sql).bindparams(_expanding("ids")), {"ids": ids[i : i + _CHUNK]})
+_COLUMNS = ("id", "ts", "name", "qtype", "party", "block", "offset", "verdict")
 
 
-_COLUMNS = ("id", "ts", "name", "qtype", "party", "block", "offset")
-
-
-def _insert(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
-    """Insert lookup rows, skipping ids already stored; return how many were added."""
+def _insert(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert lookup rows (none of them stored: the caller has checked)."""
     quoted = ", ".join(f'"{c}"' for c in _COLUMNS)
-    if conn.dialect.name == "sqlite":
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.executemany(
-            f"INSERT OR IGNORE INTO lookups ({quoted}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
-        )
-        added: int = cursor.rowcount
-        cursor.close()
-        return max(added, 0)
-    known = stored_ids(conn, "lookups", (bytes(r[0]).hex() for r in rows))
-    fresh = {r[0]: r for r in rows if r[0].hex() not in known}
-    if not fresh:
-        return 0
     driver = conn.connection.dbapi_connection
     assert driver is not None
     cursor = driver.cursor()
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" for _ in _COLUMNS)
+        cursor.executemany(f"INSERT INTO lookups ({quoted}) VALUES ({marks})", rows)
+        cursor.close()
+        return
     with cursor, cursor.copy(f"COPY lookups ({quoted}) FROM STDIN") as copy:  # type: ignore[attr-defined]
-        for row in fresh.values():
+        for row in rows:
             copy.write_row(row)
-    return len(fresh)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -340,11 +352,20 @@ def lookup_events(
     """The lookups ``where`` (on ``l``, ``p``, ``n``) selects, as the event rows they were
     (every column of ``events``, the raw line and its offset from its block), oldest first.
     Only this site's (``p.site_id``) unless the engine works for every site."""
+    return [row for row, _ in _read(conn, where, params)]
+
+
+def _read(
+    conn: Connection, where: str, params: Mapping[str, Any] | None
+) -> list[tuple[dict[str, Any], list[list[Any]]]]:
+    """``lookup_events``'s rows, each with its verdict's matches (``MATCH`` fields)."""
     own, site = mine_sql(conn, "p.site_id")
     cols = ", ".join(f'p."{c}"' for c in PARTY)
     sql = (
-        f'SELECT {id_sql(conn.dialect.name)}, l.ts, n.domain, l.qtype, l.block, l."offset", {cols} '
-        f"FROM {LOOKUPS_FROM} WHERE ({where}) AND {own} ORDER BY l.ts, l.id"
+        f"SELECT {id_sql(conn.dialect.name)}, l.ts, n.domain, l.qtype, l.block, "
+        f'l."offset", v.category, v.severity, v.matches, {cols} FROM {LOOKUPS_FROM} '
+        f"LEFT JOIN lookup_verdicts AS v ON v.id = l.verdict "
+        f"WHERE ({where}) AND {own} ORDER BY l.ts, l.id"
     )
     rows = conn.execute(text(sql), {**(params or {}), **site}).all()
     blocks = _blocks(conn, (r[4] for r in rows))
@@ -353,17 +374,19 @@ def lookup_events(
     for r in rows:
         file_id, lines = blocks[int(r[4])]
         offset = int(r[5])
-        row = {**defaults, **dict(zip(PARTY, r[6:], strict=True))}
+        row = {**defaults, **dict(zip(PARTY, r[9:], strict=True))}
         row.update(
             id=r[0],
             ts=from_micros(int(r[1])),
             domain=r[2],
             qtype=r[3],
+            category=r[6],
+            severity=r[7] or "none",
             file_id=file_id,
             offset=offset,
             raw=lines[offset],
         )
-        out.append(row)
+        out.append((row, json.loads(r[8]) if r[8] is not None else []))
     return out
 
 
@@ -372,16 +395,41 @@ def _default(column: Any) -> Any:
     return default.arg if default is not None and default.is_scalar else None
 
 
-def promote(conn: Connection, event_id: str) -> bool:
-    """Move a stored lookup into ``events`` (a later line changes it: the filter blocked
-    it), in the caller's transaction; False when ``lookups`` does not hold it."""
+def promote(conn: Connection, event_id: str, file_id: str, source: str) -> bool:
+    """Move a stored lookup into ``events`` with its matches (a later line changes it: the
+    filter blocked it), in the caller's transaction; False when ``lookups`` does not hold
+    it. The later line's file and source say where to look: the blocks of that file, then
+    the source's others, newest first."""
     if _HEX32.match(event_id) is None:
         return False
-    rows = lookup_events(conn, "l.id = :id", {"id": bytes.fromhex(event_id)})
-    if not rows:
+    own, site = mine_sql(conn, "site_id")
+    blocks = conn.execute(
+        text(
+            f"SELECT id, first_ts, last_ts FROM raw_blocks WHERE {own} AND "
+            "(file_id = :file OR source = :source) ORDER BY file_id = :file DESC, id DESC"
+        ),
+        {"file": file_id, "source": source, **site},
+    ).all()
+    where = "l.block = :block AND l.ts BETWEEN :first AND :last AND l.id = :id"
+    for block, first, last in blocks:
+        values = {"block": block, "first": first, "last": last, "id": bytes.fromhex(event_id)}
+        found = _read(conn, where, values)
+        if found:
+            break
+    else:
         return False
-    insert_ignore(conn, table_of(EventRow), rows)
-    conn.execute(text("DELETE FROM lookups WHERE id = :id"), {"id": bytes.fromhex(event_id)})
+    insert_ignore(conn, table_of(EventRow), [row for row, _ in found])
+    kept = [
+        {"event_id": event_id, **dict(zip(MATCH, m, strict=True))} for _, ms in found for m in ms
+    ]
+    if kept:
+        conn.execute(table_of(MatchRow).insert(), kept)
+    conn.execute(
+        text(
+            "DELETE FROM lookups WHERE block = :block AND ts BETWEEN :first AND :last AND id = :id"
+        ),
+        values,
+    )
     return True
 
 

@@ -297,7 +297,10 @@ def _lookups(run: _Run, cut: datetime, dry: bool) -> None:
     if dry:
         run.removed("events", run.count(select(func.count()).select_from(lt).where(lt.c.ts < at)))
         return
-    oldest = "SELECT id FROM lookups WHERE ts < :at ORDER BY ts LIMIT :n"
+    # A lookup's row is found by its place (the rowid, PostgreSQL's row address).
+    place = "rowid" if run.engine.dialect.name == "sqlite" else "ctid"
+    oldest = f"SELECT {place} FROM lookups WHERE ts < :at ORDER BY ts LIMIT :n"
+    chosen = f"{place} IN ({oldest})" if place == "rowid" else f"ctid = ANY(ARRAY({oldest}))"
     with run.engine.connect() as conn:
         old = conn.execute(text("SELECT 1 FROM lookups WHERE ts < :at LIMIT 1"), {"at": at}).first()
         blocks = conn.execute(
@@ -310,7 +313,7 @@ def _lookups(run: _Run, cut: datetime, dry: bool) -> None:
     def work(conn: Connection) -> None:
         size = run.batch
         gone = conn.execute(
-            text(f"DELETE FROM lookups WHERE id IN ({oldest})"), {"at": at, "n": size}
+            text(f"DELETE FROM lookups WHERE {chosen}"), {"at": at, "n": size}
         ).rowcount
         run.removed("events", int(gone or 0))
         done[:] = [int(gone or 0), size]

@@ -11,6 +11,13 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Text, text
 from sqlmodel import Field, SQLModel
 
+# The lookups' tables, in their own module, are models of this schema too.
+from monitord.store.lookuptables import LookupNameRow as LookupNameRow
+from monitord.store.lookuptables import LookupPartyRow as LookupPartyRow
+from monitord.store.lookuptables import LookupRow as LookupRow
+from monitord.store.lookuptables import LookupVerdictRow as LookupVerdictRow
+from monitord.store.lookuptables import RawBlockRow as RawBlockRow
+
 _BIG = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -92,77 +99,6 @@ class EventRow(SQLModel, table=True):
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     # The endpoint agent that reported the event (checked against its token or enrolment).
     agent: str | None = Field(default=None, max_length=128)
-
-
-class LookupRow(SQLModel, table=True):
-    """A DNS lookup that matched nothing (docs/store.md): its id as 16 bytes, its time in
-    microseconds since 1970 (UTC), keys to its name and its party, and the block holding
-    its line (found there by its offset in the file)."""
-
-    __tablename__ = "lookups"
-    __table_args__ = (
-        Index("ix_lookups_party_ts", "party", "ts"),
-        Index("ix_lookups_name_ts", "name", "ts"),
-        Index("ix_lookups_ts", "ts"),
-    )
-
-    id: bytes = Field(sa_column=Column(LargeBinary(16), primary_key=True))
-    ts: int = Field(sa_column=Column(_BIG, nullable=False))
-    name: int
-    qtype: str | None = Field(default=None, max_length=16)
-    party: int
-    block: int = Field(sa_column=Column(_BIG, nullable=False))
-    offset: int = Field(sa_column=Column(_BIG, nullable=False))
-
-
-class LookupNameRow(SQLModel, table=True):
-    """Every name a lookup holds, once."""
-
-    __tablename__ = "lookup_names"
-
-    id: int | None = Field(default=None, primary_key=True)
-    domain: str = Field(max_length=512, unique=True)
-
-
-class LookupPartyRow(SQLModel, table=True):
-    """Who looked a name up, from where and how monitord knew: the columns an event row
-    would repeat for each of a device's lookups, once (``digest`` is their hash)."""
-
-    __tablename__ = "lookup_parties"
-
-    id: int | None = Field(default=None, primary_key=True)
-    digest: str = Field(max_length=32, unique=True)
-    site_id: str = Field(max_length=64)
-    source: str = Field(max_length=128)
-    fmt: str = Field(max_length=32)
-    kind: str = Field(max_length=16)
-    client_ip: str | None = Field(default=None, index=True, max_length=64)
-    client_mac: str | None = Field(default=None, max_length=32)
-    user: str | None = Field(default=None, max_length=256)
-    hostname: str | None = Field(default=None, max_length=256)
-    username: str | None = Field(default=None, index=True, max_length=256)
-    device_id: str | None = Field(default=None, index=True, max_length=128)
-    role: str | None = Field(default=None, max_length=32)
-    year_group: str | None = Field(default=None, max_length=8)
-    attributed_by: str | None = Field(default=None, max_length=24)
-    attribution: str = Field(default="unattributed", max_length=512)
-
-
-class RawBlockRow(SQLModel, table=True):
-    """Lines of one source's file and day as read, compressed together (zstandard): a
-    header of each line's offset and length, then the lines (``monitord.store.lookups``)."""
-
-    __tablename__ = "raw_blocks"
-
-    id: int | None = Field(default=None, sa_column=Column(_BIG, primary_key=True))
-    site_id: str = Field(max_length=64)
-    source: str = Field(max_length=128)
-    file_id: str = Field(max_length=64)
-    day: date
-    first_ts: int = Field(sa_column=Column(_BIG, nullable=False))
-    last_ts: int = Field(sa_column=Column(_BIG, nullable=False, index=True))
-    lines: int
-    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class ScreenshotRow(SQLModel, table=True):

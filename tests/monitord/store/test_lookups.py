@@ -177,8 +177,68 @@ def test_a_lookup_blocked_by_a_later_line_moves_to_events(tmp_path: Path, store_
 def test_promote_leaves_an_unknown_id_alone(tmp_path: Path, store_url: str) -> None:
     app = lookup_school(tmp_path, store_url)
     with app.engine.begin() as conn:
-        assert not promote(conn, "0" * 32)
-        assert not promote(conn, "not an id")
+        assert not promote(conn, "0" * 32, "f" * 32, "resolver")
+        assert not promote(conn, "not an id", "f" * 32, "resolver")
+
+
+SAFE = [
+    "Nov 19 10:03:00 dnsmasq[811]: query[A] classroom.google.com from 10.20.6.7",
+    "Nov 19 10:03:01 dnsmasq[811]: query[A] play.ttrockstars.com from 10.20.6.7",
+]
+
+
+def test_a_lookup_an_allow_list_matched_is_a_lookup_with_its_matches(
+    tmp_path: Path, store_url: str
+) -> None:
+    app = lookup_school(tmp_path, store_url)
+    path = write_log(tmp_path, [*LINES, *SAFE])
+    done = ingest_files(app, [path], "dnsmasq", "resolver")
+    assert (done.events, done.stored) == (6, 6)
+    assert row(app.engine, "SELECT count(*) FROM lookups") == (5,)
+    assert row(app.engine, "SELECT count(*) FROM events WHERE kind = 'dns'") == (1,)
+    # Only the gambling event's match is a row; the allow lists' are kept with the lookups,
+    # one verdict for each set of matches.
+    assert rows(app.engine, "SELECT list_name FROM matches") == [("starter/gambling",)]
+    verdicts = rows(app.engine, "SELECT category, severity, matches FROM lookup_verdicts")
+    assert sorted(verdicts) == [
+        (None, "none", '[["allow", "starter/safe", "classroom.google.com", 0, true]]'),
+        (
+            None,
+            "none",
+            '[["allow", "starter/safe", "play.ttrockstars.com", 0, true], '
+            '["allow", "starter/safe", "ttrockstars.com", 0, true]]',
+        ),
+    ]
+    query = "SELECT domain, category, severity FROM all_events WHERE kind = 'dns' ORDER BY ts"
+    assert rows(app.engine, query)[-2:] == [
+        ("classroom.google.com", None, "none"),
+        ("play.ttrockstars.com", None, "none"),
+    ]
+    # Read again: nothing more, not even a verdict.
+    before = dump(app.engine)
+    again = ingest_files(open_app(app.cfg, app.clock), [path], "dnsmasq", "resolver")
+    assert (again.stored, again.duplicates) == (0, 6)
+    assert dump(app.engine) == before
+
+
+def test_a_blocked_allowed_lookup_moves_to_events_with_its_matches(
+    tmp_path: Path, store_url: str
+) -> None:
+    app = lookup_school(tmp_path, store_url)
+    block = "Nov 19 10:03:02 dnsmasq[811]: gravity blocked play.ttrockstars.com is 0.0.0.0"
+    path = write_log(tmp_path, [*SAFE, block])
+    session = load_parser("dnsmasq").session()
+    records = [rec for rec, _ in iter_records(path, "resolver")]
+    assert app.processor.process("dnsmasq", session, records[:2]).stored == 2
+    app.processor.process("dnsmasq", session, records[2:])
+    assert rows(app.engine, "SELECT domain, blocked FROM events WHERE kind = 'dns'") == [
+        ("play.ttrockstars.com", 1)
+    ]
+    assert rows(app.engine, "SELECT entry, allow FROM matches ORDER BY id") == [
+        ("play.ttrockstars.com", 1),
+        ("ttrockstars.com", 1),
+    ]
+    assert rows(app.engine, "SELECT count(*) FROM lookups") == [(1,)]
 
 
 def _event(**changes: object) -> dict[str, object]:

@@ -1,0 +1,30 @@
+"""The lookups' tables as the store makes them: no index on a lookup's id, the blocks
+found by file, a verdict once a set of matches."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect
+
+from monitord.store.database import open_store
+from monitord.store.lookuptables import LookupRow, LookupVerdictRow, RawBlockRow
+from monitord.store.tables import LookupRow as FromTables
+
+pytestmark = pytest.mark.stores
+
+
+def test_a_lookups_id_is_not_indexed_and_blocks_are_found_by_file(store_url: str) -> None:
+    engine = open_store(store_url)
+    seen = inspect(engine)
+    indexes = {tuple(i["column_names"]) for i in seen.get_indexes(LookupRow.__tablename__)}
+    assert indexes == {("party", "ts"), ("name", "ts"), ("ts",)}
+    assert seen.get_pk_constraint(LookupRow.__tablename__)["constrained_columns"] == []
+    blocks = {tuple(i["column_names"]) for i in seen.get_indexes(RawBlockRow.__tablename__)}
+    assert ("file_id",) in blocks
+    unique = seen.get_unique_constraints(LookupVerdictRow.__tablename__)
+    assert [u["column_names"] for u in unique] == [["digest"]]
+    engine.dispose()
+
+
+def test_the_store_tables_module_gives_the_same_models() -> None:
+    assert FromTables is LookupRow
