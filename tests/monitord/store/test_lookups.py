@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import MetaData, select
 
 from collectors.files import iter_records
 from collectors.parsers.base import load_parser
@@ -20,6 +21,7 @@ from monitord.service.app import App, ingest_files, open_app
 from monitord.service.initdir import init_dir
 from monitord.service.status import _last_stored as last_stored
 from monitord.settings.config import load_config
+from monitord.store.database import make_engine, upgrade
 from monitord.store.lookups import (
     from_micros,
     is_clean,
@@ -38,6 +40,7 @@ pytestmark = pytest.mark.stores
 NOW = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
 BEFORE = datetime(2026, 11, 1, tzinfo=UTC)
 LEASE_END = datetime(2026, 11, 19, 12, 0, tzinfo=UTC)
+LOOKUP_TABLES = ("lookups", "raw_blocks", "lookup_parties", "lookup_names")
 LINES = [
     "Nov 19 10:01:02 dnsmasq[811]: query[A] www.bbc.co.uk from 10.20.6.7",
     "Nov 19 10:01:02 dnsmasq[811]: forwarded www.bbc.co.uk to 1.1.1.3",
@@ -318,6 +321,44 @@ def test_status_and_retention_see_the_lookups(tmp_path: Path, store_url: str) ->
     done = run_retention(app.engine, app.cfg, later, "root", pause=0)
     # The lease's event, four lookups; the gambling event stays with its open alert.
     assert dry.removed["events"] == done.removed["events"] == 5
-    for table in ("lookups", "raw_blocks", "lookup_parties", "lookup_names"):
+    for table in LOOKUP_TABLES:
         assert row(app.engine, f"SELECT count(*) FROM {table}") == (0,)
     assert rows(app.engine, "SELECT domain FROM all_events") == [("www.bet365.com",)]
+
+
+def test_a_store_from_schema_0019_upgrades_and_a_file_read_again_adds_nothing(
+    tmp_path: Path, blank_url: str
+) -> None:
+    # Lookups as schema 0019 held them: made by ingesting into a store at head, less the
+    # columns 0021 added, copied into a store at 0019.
+    made = lookup_school(tmp_path / "made", f"sqlite:///{tmp_path}/made.db")
+    path = write_log(tmp_path, LINES)
+    ingest_files(made, [path], "dnsmasq", "resolver")
+    config = init_dir(tmp_path / "site")[0]
+    use_store(config, blank_url)
+    engine = make_engine(load_config(config).database_url)
+    upgrade(engine, "0019")
+    old, new = MetaData(), MetaData()
+    old.reflect(engine)
+    new.reflect(made.engine)
+    with made.engine.connect() as src, engine.begin() as dst:
+        for name in LOOKUP_TABLES:
+            table = old.tables[name]
+            found = [dict(r._mapping) for r in src.execute(select(new.tables[name]))]
+            dst.execute(table.insert(), [{c.name: r[c.name] for c in table.c} for r in found])
+    upgrade(engine)
+    end = len("".join(line + "\n" for line in LINES[:-1]))
+    assert rows(engine, "SELECT first_offset, last_offset FROM raw_blocks") == [(0, end)]
+    before = {name: rows(engine, f"SELECT * FROM {name}") for name in LOOKUP_TABLES}
+    engine.dispose()
+    app = open_app(load_config(config), FixedClock(NOW))
+    done = ingest_files(app, [path], "dnsmasq", "resolver")
+    # The gambling lookup was an event, not copied: it alone is stored.
+    assert (done.stored, done.duplicates) == (1, 3)
+    assert {name: rows(app.engine, f"SELECT * FROM {name}") for name in LOOKUP_TABLES} == before
+    with app.engine.connect() as conn:
+        assert [f["raw"] for f in lookup_events(conn)] == [
+            LINES[0].encode(),
+            LINES[2].encode(),
+            LINES[4].encode(),
+        ]
