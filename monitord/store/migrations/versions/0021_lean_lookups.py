@@ -10,7 +10,7 @@ last file offset of its lines and an index on the file, and the lookups of a blo
 overlaps are compared by id (docs/store.md).
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from alembic import op
 from sqlmodel.sql.sqltypes import AutoString
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
