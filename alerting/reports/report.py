@@ -165,6 +165,8 @@ def collect_report(engine: Engine, cfg: Config, first: date, last: date, now: da
                     audt.c.ts >= start,
                     audt.c.ts < end,
                     audt.c.action.like("list.%") | audt.c.action.like("policy.%"),
+                    # The lists are the store's; a policy is this school's.
+                    mine(conn, audt.c.site_id) | audt.c.action.like("list.%"),
                 )
             ).scalar_one()
         )

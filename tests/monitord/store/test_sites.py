@@ -17,15 +17,19 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alerting.delivery import EmailNotifier, deliver_due
+from alerting.reports.digest.collect import collect
+from alerting.reports.digest.week import Week
 from collectors.follow import FileCollector, load_checkpoint
 from collectors.parsers.base import load_parser
 from monitord.casework import cases
 from monitord.casework.evidence import export_bundle
 from monitord.casework.output import resolve_device
 from monitord.casework.query import Query
-from monitord.casework.search import run_query
+from monitord.casework.search import run_query, search
 from monitord.casework.silences import add_silence, list_silences
+from monitord.casework.subject import gather
 from monitord.casework.timeline import day_events
+from monitord.classify.policy import policy_of
 from monitord.classify.storefacts import person_on_roster
 from monitord.core.clock import FixedClock
 from monitord.identity.agents import add_agent, agent_for_token, list_agents
@@ -162,6 +166,38 @@ def test_silences_and_rosters_are_each_schools_own(tmp_path: Path, store_url: st
         ("south", "same.name"),
     ]
     assert list_silences(south.app.engine, DAY) == []
+
+
+def test_each_schools_records_stay_its_own(tmp_path: Path, store_url: str) -> None:
+    """The trail is one chain, each record a school's: a subject access request and the
+    digest's change log read this school's records only (the lists, which are the store's,
+    excepted)."""
+    north = _school(tmp_path, "north", store_url, "amy.n", "www.bet365.com")
+    south = _school(tmp_path, "south", store_url, "ben.s", "www.pornhub.com")
+    for school, who in ((north, "dsl.north"), (south, "dsl.south")):
+        add_silence(
+            school.app.engine, person="same.name", device=None, category=None,
+            duration=timedelta(days=1), reason=f"known to {who}", actor=who, now=DAY,
+        )  # fmt: skip
+    search(south.app.engine, Query(user="same.name"), "dsl.south", "why", DAY)
+    with north.app.engine.connect() as conn:
+        records = gather(conn, "same.name")["audit"]
+    assert [(r["actor"], r["action"], r["site_id"]) for r in records] == [
+        ("office", "person.add", "north"),
+        ("dsl.north", "silence.add", "north"),
+    ]
+    cfg = north.app.cfg
+    digest = collect(north.app.engine, cfg, policy_of(cfg), Week.of(DAY, cfg.tz), DAY)
+    assert [(c.actor, c.action) for c in digest.changes] == [("dsl.north", "silence.add")]
+    # Every school's records, in one chain, whole.
+    sites = rows(north.app.engine, "SELECT DISTINCT site_id FROM audit ORDER BY site_id")
+    assert sites == [("north",), ("south",)]
+    with for_site(north.app.engine, ALL_SITES).connect() as conn:
+        everyone = gather(conn, "same.name")["audit"]
+    assert {(r["actor"], r["site_id"]) for r in everyone} == {
+        ("office", "north"), ("dsl.north", "north"), ("office", "south"), ("dsl.south", "south"),
+    }  # fmt: skip
+    assert len(everyone) == 5  # the south's search too
 
 
 def _roster(school: School, tmp_path: Path, lines: str) -> None:
