@@ -219,39 +219,56 @@ def test_help_asked_about_being_pressured_is_support(judge: TextJudge) -> None:
     assert "grooming" in v.support
 
 
-# Phenomena of the other languages, each in phrasings of its own: hiding the talk itself,
-# asking for a picture without clothes, no point in living; Arabizi and Arabic clitics; and
-# the harmless texts that share their words.
+# Phenomena of the other languages, each in phrasings of its own (not a probe's): hiding the
+# talk itself, a picture without clothes or for a gift, threats to share pictures, no point in
+# living, burning oneself, Arabizi and Arabic clitics; and harmless texts sharing their words
+# (a surprise, dying of hunger, a bread knife, "el" folded into "él", notes for a test).
+OTHER_LANGUAGES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("grooming", TYPED): (
+        "nie mow tacie ze piszemy",
+        "nu-i spune mamei ca ne scriem",
+        "no les digas a tus viejos que chateamos",
+        "nao fala pra sua mae que a gente se fala",
+        "abbu ko na batao hamari baatein",
+        "zrob zdjecie w samej bieliznie",
+        "ek pic bhejo baghair kapron ke",
+        "jesli nie przeslesz fotki to cala klasa sie dowie",
+        "daca nu mai trimiti poze le public pe net",
+        "agar video nahi bheja to internet pe daal dunga",
+        "si no me pasas mas fotos las subo al grupo",
+        "te pago 20 euros si me mandas una foto",
+    ),
+    ("suicide", TYPED): (
+        "n-are rost sa mai traiesc",
+        "jeene ka koi faida nahi",
+        "nao vale a pena viver",
+        "no tiene sentido seguir viviendo",
+        "رح اتخلص من حياتي",
+        "ana bade amout",
+    ),
+    ("self_harm", TYPED): ("me quemé los brazos con un cigarro",),
+    ("extremism", SEARCH): ("كيف اروح لداعش",),
+    ("", TYPED): (
+        "nie mow mamie o prezencie",
+        "no vale la pena ver esa peli",
+        "ana rah amout mn el jo3",
+        "بابا عم يقطع الخبز بالسكين",
+        "mi papa corta el pan con el cuchillo",
+        "wystraszylam sie na smierc",
+        "si no me mandas los apuntes suspendo",
+        "mama mi-a luat telefon nou",
+    ),
+}
+
+
 @pytest.mark.parametrize(
-    ("text", "kind", "expected"),
-    [
-        ("nie mow tacie ze piszemy", TYPED, ("grooming",)),
-        ("nu-i spune mamei ca ne scriem", TYPED, ("grooming",)),
-        ("no les digas a tus viejos que chateamos", TYPED, ("grooming",)),
-        ("nao fala pra sua mae que a gente se fala", TYPED, ("grooming",)),
-        ("abbu ko na batao hamari baatein", TYPED, ("grooming",)),
-        ("nie mow mamie o prezencie", TYPED, ()),  # a surprise
-        ("zrob zdjecie w samej bieliznie", TYPED, ("grooming",)),
-        ("ek pic bhejo baghair kapron ke", TYPED, ("grooming",)),
-        ("n-are rost sa mai traiesc", TYPED, ("suicide",)),
-        ("jeene ka koi faida nahi", TYPED, ("suicide",)),
-        ("nao vale a pena viver", TYPED, ("suicide",)),
-        ("no tiene sentido seguir viviendo", TYPED, ("suicide",)),
-        ("رح اتخلص من حياتي", TYPED, ("suicide",)),
-        ("no vale la pena ver esa peli", TYPED, ()),
-        ("ana bade amout", TYPED, ("suicide",)),
-        ("كيف اروح لداعش", SEARCH, ("extremism",)),
-        ("ana rah amout mn el jo3", TYPED, ()),  # dying of hunger
-        ("بابا عم يقطع الخبز بالسكين", TYPED, ()),  # a knife that cuts bread
-        # "el" (the) and "él" (him) are one word without accents; "to death" is an idiom
-        ("mi papa corta el pan con el cuchillo", TYPED, ()),
-        ("wystraszylam sie na smierc", TYPED, ()),
-    ],
+    ("expected", "kind", "text"),
+    [(e, k, t) for (e, k), texts in OTHER_LANGUAGES.items() for t in texts],
 )
 def test_phenomena_of_the_other_languages(
-    judge: TextJudge, text: str, kind: str, expected: tuple[str, ...]
+    judge: TextJudge, expected: str, kind: str, text: str
 ) -> None:
-    assert judge.judge(text, kind).categories == expected
+    assert judge.judge(text, kind).categories == ((expected,) if expected else ())
 
 
 def test_words_written_onto_others_still_say_what_they_say(judge: TextJudge) -> None:
