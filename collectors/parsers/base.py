@@ -9,10 +9,12 @@ from importlib.metadata import entry_points
 from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
+from monitord.core.frozen import quick_init
 from monitord.core.model import Checkpoint, Origin, Parsed, RawRecord
 from monitord.settings.formats import PARSER_GROUP, format_names
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ParseContext:
     """What a parser may know beyond the line: the school's zone and the time the file was

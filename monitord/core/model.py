@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from monitord.core.frozen import quick_init
+
 
 class EventKind(StrEnum):
     """What an event records."""
@@ -50,6 +52,7 @@ _SEVERITY_RANK = {
 }
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Where a raw record came from, exactly enough to find its bytes again.
@@ -100,6 +103,7 @@ class Checkpoint:
     offset: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RawRecord:
     """One line (or packet, or report) as read, with its origin."""
@@ -110,6 +114,7 @@ class RawRecord:
     file_mtime: datetime | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something a person or device did, as a parser understood it.
@@ -151,6 +156,7 @@ class Event:
     received_at: datetime | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class EventUpdate:
     """A later line that adds to an event already made: the filter blocked the query, or
@@ -182,6 +188,7 @@ def content_event_id(scope: str, ev: Event) -> str:
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Parsed:
     """What a parser made of one raw record.
@@ -231,6 +238,7 @@ class Device:
     location: str | None = None  # where a shared device lives (a classroom, the ICT suite)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Attribution:
     """Who and what was behind an event, and why monitord believes it.
@@ -245,6 +253,7 @@ class Attribution:
     how: str = "unattributed"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Match:
     """One reason an event falls in a category: the list, the entry and the score."""
@@ -256,6 +265,7 @@ class Match:
     allow: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What policy says about an event: how serious, and who must hear of it."""
@@ -268,6 +278,7 @@ class Decision:
     exempt: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Judged:
     """An event with everything the pipeline worked out about it."""
