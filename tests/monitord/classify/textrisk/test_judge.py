@@ -221,8 +221,9 @@ def test_help_asked_about_being_pressured_is_support(judge: TextJudge) -> None:
 
 # Phenomena of the other languages, each in phrasings of its own (not a probe's): hiding the
 # talk itself, a picture without clothes or for a gift, threats to share pictures, no point in
-# living, burning oneself, Arabizi and Arabic clitics; and harmless texts sharing their words
-# (a surprise, dying of hunger, a bread knife, "el" folded into "él", notes for a test).
+# living, burning oneself, hiding marks, beatings and jumps planned, Arabizi and Arabic clitics;
+# and harmless texts sharing their words (a surprise, dying of hunger, a bread knife, "el"
+# folded into "él", notes for a test, a train, comforting a friend, a swimming pool).
 OTHER_LANGUAGES: dict[tuple[str, str], tuple[str, ...]] = {
     ("grooming", TYPED): (
         "nie mow tacie ze piszemy",
@@ -245,8 +246,17 @@ OTHER_LANGUAGES: dict[tuple[str, str], tuple[str, ...]] = {
         "no tiene sentido seguir viviendo",
         "رح اتخلص من حياتي",
         "ana bade amout",
+        "me voy a tirar del puente esta noche",
+        "ami gole dori dibo",
     ),
-    ("self_harm", TYPED): ("me quemé los brazos con un cigarro",),
+    ("self_harm", TYPED): (
+        "me quemé los brazos con un cigarro",
+        "zawsze mam dlugi rekaw zeby nikt nie widzial",
+    ),
+    ("violence", TYPED): (
+        "jutro po lekcjach go pobijemy",
+        "le vamos a dar una paliza al de segundo",
+    ),
     ("extremism", SEARCH): ("كيف اروح لداعش",),
     ("", TYPED): (
         "nie mow mamie o prezencie",
@@ -257,6 +267,9 @@ OTHER_LANGUAGES: dict[tuple[str, str], tuple[str, ...]] = {
         "wystraszylam sie na smierc",
         "si no me mandas los apuntes suspendo",
         "mama mi-a luat telefon nou",
+        "pociag przyjechal na czas",
+        "pocieszylam kolezanke",
+        "me tiro a la piscina",
     ),
 }
 
