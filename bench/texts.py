@@ -56,6 +56,7 @@ CORPORA = {
     "probe 10 (languages)": ROOT / "tests" / "data" / "texts" / "fresh10.tsv",
     "probe 11 (languages)": ROOT / "tests" / "data" / "texts" / "fresh11.tsv",
     "probe 12 (languages)": ROOT / "tests" / "data" / "texts" / "fresh12.tsv",
+    "probe 13 (languages)": ROOT / "tests" / "data" / "texts" / "fresh13.tsv",
     "shared dev": ROOT.parent / "shared" / "data" / "texts" / "dev-corpus.tsv",
 }
 _T = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
