@@ -243,10 +243,15 @@ class TextJudge:
         hits = self.find(texts)
         language = PLAIN_ENGLISH
         foreign: dict[str, int] = {}
+        other = False
         for h in hits:
-            if h.entry.lang != "en" and not h.entry.native and h.entry.side != "a":
-                foreign[h.entry.lang] = foreign.get(h.entry.lang, 0) + 1
-        if foreign or not text.isascii():
+            e = h.entry
+            if e.lang != "en" and not e.native and e.side != "a":
+                other = True
+                # a marker word found as a phrase ("me", a Spanish frame) is one vote, not two
+                if e.phrase not in self._markers.get(e.lang, ()):
+                    foreign[e.lang] = foreign.get(e.lang, 0) + 1
+        if other or not text.isascii():
             language = identify(text, texts[0].split(), self._markers, foreign)
             hits = self._readable(hits, language)
         return self._score(text, kind, band, texts[0], language, hits, lesson, messages, aged)

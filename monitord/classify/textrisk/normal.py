@@ -91,6 +91,7 @@ _NATIVE = re.compile(
     "[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff\u0900-\u0a7f]"
 )
 _PLAIN = re.compile(r"[a-z ]*")
+_DIGIT = re.compile(r"\d")
 _RUN3 = re.compile(r"(.)\1\1")
 
 # Scripts, as language identification and explanations name them.
@@ -255,6 +256,13 @@ FILLERS = frozenset(
     }
 )
 _SPEAK = frozenset(TEXTSPEAK) | FILLERS
+# Text-speak with a digit in it, which leetspeak would otherwise read as letters ("no1" is not
+# "noi"): spelt out before the text is read, as one more reading.
+_DIGIT_SPEAK = re.compile(
+    r"(?<![a-z0-9])("
+    + "|".join(sorted((w for w in TEXTSPEAK if any(c.isdigit() for c in w)), key=len, reverse=True))
+    + r")(?![a-z0-9])"
+)
 
 
 def _spoken(reading: str) -> str | None:
@@ -280,7 +288,16 @@ def readings(text: str) -> tuple[str, ...]:
 def _all_readings(text: str) -> tuple[str, ...]:
     first = _readings(text)
     spoken = _spoken(first[0])
-    return first if spoken is None or spoken in first else (*first, spoken)
+    out = first if spoken is None or spoken in first else (*first, spoken)
+    # a text read as typed (most are) has no digit that leetspeak turned into a letter
+    if first[0] != text and text.isascii() and _DIGIT.search(text) is not None:
+        low = text.lower()
+        spelt = _DIGIT_SPEAK.sub(lambda m: TEXTSPEAK[m.group()], low)
+        if spelt != low:
+            more = _readings(spelt)[0]
+            said = _spoken(more) or more
+            out = (*out, *(r for r in dict.fromkeys((more, said)) if r not in out))
+    return out
 
 
 _kept_readings = lru_cache(maxsize=8192)(_all_readings)

@@ -291,3 +291,17 @@ def test_words_written_onto_others_still_say_what_they_say(judge: TextJudge) -> 
     assert "private_app" in judge.judge("da-mi whatsappul tau", TYPED).signals
     # a haircut typed in Urdu and English is not cutting oneself
     assert judge.judge("main ne kal hair cutting ki", TYPED).categories == ()
+
+
+def test_a_word_of_another_language_that_is_also_english_does_not_make_a_text_foreign(
+    judge: TextJudge,
+) -> None:
+    # "me", a Spanish and Portuguese frame and marker, is one vote, not two
+    assert judge.judge("the puppy keeps biting and scratching me", TYPED).categories == ()
+    assert judge.judge("me corto los brazos", TYPED).categories == ("self_harm",)
+
+
+def test_a_friends_harm_told_in_the_third_person(judge: TextJudge) -> None:
+    assert judge.judge("my mate keeps cutting himself", TYPED).categories == ("self_harm",)
+    assert judge.judge("he said hes gonna kill himself tonight", TYPED).categories == ("suicide",)
+    assert judge.judge("how did the emperor kill himself").categories == ()

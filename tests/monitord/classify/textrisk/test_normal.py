@@ -22,6 +22,12 @@ def test_fillers_inside_a_phrase_are_left_out_of_the_extra_reading() -> None:
     assert readings("lol") == ("lol",)
 
 
+def test_text_speak_with_a_digit_is_spelt_out_not_read_as_leetspeak() -> None:
+    assert readings("any1 seen my bag")[-1] == "anyone seen my bag"
+    assert "see you before class" in readings("see u b4 class")
+    assert readings("level 1 boss") == variants("level 1 boss")
+
+
 def test_disguises_read_as_the_textnorm_readings() -> None:
     for text in ("K I L L myself", "su1c1de", "$elf h@rm", "diiiie", "s.e.w.e.r.s.l.i.d.e"):
         assert readings(text) == variants(text)
