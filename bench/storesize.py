@@ -8,10 +8,11 @@ event, the whole store's bytes an event, and for SQLite the bytes an event of ea
 of the lookups that matched nothing: measured on a copy holding only those events (the others
 deleted, then VACUUM), less the same copy with no events at all, so that each figure holds
 its rows, its index entries and whatever else its events keep in the store. Events are those
-of ``events`` and of ``lookups`` (the lookups that matched nothing, with their names, parties
-and blocks of raw lines, docs/store.md). On PostgreSQL
-the figures are ``pg_total_relation_size`` of each table (its partitions, indexes and TOAST
-included).
+of ``events`` and of ``lookups`` (the lookups that matched nothing or only an allow list,
+with their names, parties, verdicts and blocks of raw lines, docs/store.md). On PostgreSQL
+the figures are ``pg_relation_size`` of each table (with its TOAST) and of each index, a
+partitioned table's or index's partitions added to it, and a lookup's bytes are those of the
+lookups' tables and their indexes over the lookups.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from pathlib import Path
 # What a kind of event is: a condition on the events table, and whether the lookups that
 # matched nothing (their own table) are of the kind.
 KINDS = {
-    "lookups that matched nothing (lookups)": ("0", True),
+    "lookups (matched nothing or only an allow list)": ("0", True),
     "clean lookups kept in events (dns, no category)": ("kind = 'dns' AND category IS NULL", False),
     "dns": ("kind = 'dns'", True),
     "http": ("kind = 'http'", False),
     "text and searches": ("kind IN ('search', 'text', 'title')", False),
 }
-LOOKUP_TABLES = ("lookups", "raw_blocks", "lookup_parties", "lookup_names")
+LOOKUP_TABLES = ("lookups", "raw_blocks", "lookup_parties", "lookup_names", "lookup_verdicts")
 
 
 def has_lookups(db: sqlite3.Connection) -> bool:
@@ -116,27 +117,42 @@ def report_postgresql(url: str) -> None:
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
+    lookups = 0
     with engine.connect() as conn:
         events = conn.execute(text("SELECT count(*) FROM events")).scalar_one()
         if conn.execute(text("SELECT to_regclass('lookups')")).scalar() is not None:
-            events += conn.execute(text("SELECT count(*) FROM lookups")).scalar_one()
+            lookups = conn.execute(text("SELECT count(*) FROM lookups")).scalar_one()
+            events += lookups
+        # Each table (heap and TOAST) and each index, its partitions added to it.
         rows = conn.execute(
             text(
-                "SELECT c.relname, pg_total_relation_size(c.oid) + coalesce(("
-                "  SELECT sum(pg_total_relation_size(i.inhrelid)) FROM pg_inherits i"
-                "  WHERE i.inhparent = c.oid), 0) AS size "
-                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') "
-                "AND NOT c.relispartition ORDER BY size DESC"
+                "WITH RECURSIVE tree(top, rel) AS ("
+                "  SELECT c.oid, c.oid FROM pg_class c"
+                "  JOIN pg_namespace n ON n.oid = c.relnamespace"
+                "  WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'i', 'I')"
+                "  AND NOT c.relispartition"
+                "  UNION ALL SELECT t.top, i.inhrelid FROM tree t"
+                "  JOIN pg_inherits i ON i.inhparent = t.rel) "
+                "SELECT top::regclass::text, coalesce(tab.relname, top::regclass::text), "
+                "sum(pg_relation_size(rel) + coalesce(pg_total_relation_size("
+                "  nullif(c.reltoastrelid, 0)), 0)) AS size "
+                "FROM tree JOIN pg_class c ON c.oid = rel "
+                "LEFT JOIN pg_index x ON x.indexrelid = top "
+                "LEFT JOIN pg_class tab ON tab.oid = x.indrelid "
+                "GROUP BY 1, 2 ORDER BY size DESC"
             )
         ).all()
     engine.dispose()
-    total = sum(int(s) for _, s in rows)
-    print(f"{url.rsplit('@', 1)[-1]}: {events:,} events")
-    for name, size in rows:
+    total = sum(int(s) for _, _, s in rows)
+    print(f"{url.rsplit('@', 1)[-1]}: {events:,} events ({lookups:,} in lookups)")
+    for name, table, size in rows:
         if size >= total / 500:
-            print(f"  {name:52s} {int(size):>13,d}  {int(size) / max(events, 1):8.1f} B/event")
+            label = name if name == table else f"{name} (on {table})"
+            print(f"  {label:52s} {int(size):>13,d}  {int(size) / max(events, 1):8.1f} B/event")
     print(f"  whole store: {total / max(events, 1):,.1f} bytes an event")
+    if lookups:
+        theirs = sum(int(s) for _, table, s in rows if table in LOOKUP_TABLES)
+        print(f"  a lookup, with its tables' indexes: {theirs / lookups:,.1f} bytes")
 
 
 def main() -> int:
