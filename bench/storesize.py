@@ -78,7 +78,8 @@ def kept_only(source: Path, folder: Path, where: str | None, lookups: bool) -> t
     dst.execute(f"DELETE FROM events WHERE NOT ({where or '0'})")
     if not lookups and has_lookups(dst):
         for table in LOOKUP_TABLES:
-            dst.execute(f"DELETE FROM {table}")
+            if dst.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone():
+                dst.execute(f"DELETE FROM {table}")
     dst.commit()
     kept = count_events(dst)
     dst.execute("VACUUM")
