@@ -238,6 +238,7 @@ OTHER_LANGUAGES: dict[tuple[str, str], tuple[str, ...]] = {
         "agar video nahi bheja to internet pe daal dunga",
         "si no me pasas mas fotos las subo al grupo",
         "te pago 20 euros si me mandas una foto",
+        "amar boyosh 31 tomar bari kothay",
     ),
     ("suicide", TYPED): (
         "n-are rost sa mai traiesc",
@@ -248,10 +249,13 @@ OTHER_LANGUAGES: dict[tuple[str, str], tuple[str, ...]] = {
         "ana bade amout",
         "me voy a tirar del puente esta noche",
         "ami gole dori dibo",
+        "quero dormir pra sempre e nunca mais acordar",
     ),
+    ("suicide", SEARCH): ("jak zrobic petle na szyje",),
     ("self_harm", TYPED): (
         "me quemé los brazos con un cigarro",
         "zawsze mam dlugi rekaw zeby nikt nie widzial",
+        "nie jadlam nic od wczoraj zeby schudnac",
     ),
     ("violence", TYPED): (
         "jutro po lekcjach go pobijemy",
@@ -270,6 +274,8 @@ OTHER_LANGUAGES: dict[tuple[str, str], tuple[str, ...]] = {
         "pociag przyjechal na czas",
         "pocieszylam kolezanke",
         "me tiro a la piscina",
+        "petla while w javie",
+        "el ahorcado con palabras faciles",
     ),
 }
 
