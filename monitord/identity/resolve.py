@@ -59,6 +59,7 @@ _MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
 _NO_HOSTNAME_LOOKUP = frozenset({EventKind.LEASE, EventKind.DEVICE, EventKind.HEALTH})
 _CACHE_LIMIT = 50_000
 _NOBODY = (None, None, "unattributed")
+_NONE3 = (None, None, None)  # no MAC, host name or user
 
 
 @lru_cache(maxsize=4096)
@@ -136,6 +137,7 @@ class Identity:
         self._pruned_at = -INF
         self._lease_text: dict[tuple[str, float, float, int], str] = {}
         self._device_text: dict[str, str] = {}
+        self._by_lease: dict[tuple[str, float, float, int, int], Attribution] = {}
 
     # --- slots ------------------------------------------------------------------------------
 
@@ -228,6 +230,7 @@ class Identity:
                 if not len(table[k]):
                     del table[k]
         self._lease_text.clear()
+        self._by_lease.clear()  # slots were renumbered
 
     def add_binding(self, ip: str, binding: Binding) -> None:
         """A DHCP lease: ``ip`` bound to ``binding.mac`` for its interval."""
@@ -385,6 +388,11 @@ class Identity:
 
     def resolve(self, event: Event) -> Attribution:
         hostname = event.hostname if event.kind not in _NO_HOSTNAME_LOOKUP else None
+        ip = event.client_ip
+        if ip is not None and event.client_mac is None and not hostname and not event.user:
+            found = self._leased(ip, event.ts)
+            if found is not None:
+                return found
         device, person, how, reasons = self._resolve(
             event.ts.timestamp(),
             event.client_ip,
@@ -395,6 +403,26 @@ class Identity:
             [],
         )
         return Attribution(person, device, "; ".join(reasons or ()) or "unattributed", how)
+
+    def _leased(self, ip: str, ts: datetime) -> Attribution | None:
+        """An event of a leased address with no MAC, host name, user, logon session or proxy
+        user follows from the lease and the inventory alone: made once a lease and shared.
+        None when the full path must decide."""
+        entry = self._leases.get(ip)
+        i = entry.at(ts.timestamp()) if entry is not None and ip not in self._proxy else -1
+        if entry is None or i < 0 or self._slot_sessions[slot := entry.slot(i)] is not None:
+            return None
+        key = (ip, entry.start(i), entry.end(i), entry.code(i), slot)
+        found = self._by_lease.get(key)
+        if found is None:
+            device, person, how, reasons = self._resolve(ts.timestamp(), ip, *_NONE3, ts, [])
+            found = Attribution(person, device, "; ".join(reasons or ()) or "unattributed", how)
+            if person is not None and person.role == "supply":
+                return found  # a check-in names the person for a day, not for the lease
+            if len(self._by_lease) > _CACHE_LIMIT:
+                self._by_lease.clear()
+            self._by_lease[key] = found
+        return found
 
     def _resolve(
         self,

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitord.core.model import Device, Event, EventKind, Person
+from monitord.core.model import Attribution, Device, Event, EventKind, Person
 from monitord.identity.intervals import Binding
 from monitord.identity.resolve import Identity, vendor_of
 from monitord.identity.roster import import_devices, import_people
@@ -403,6 +403,48 @@ def test_the_fast_lookup_answers_as_resolve_does(case: tuple[Identity, list[Even
     for ev in probes:
         full = i.resolve(ev)
         assert i.lookup(ev.client_ip or "", ev.ts) == (full.device, full.person, full.how)
+
+
+def _full_path(i: Identity, ev: Event) -> Attribution:
+    """What resolve says of a lookup without the attributions made once a lease."""
+    device, person, how, reasons = i._resolve(
+        ev.ts.timestamp(), ev.client_ip, None, None, None, ev.ts, []
+    )
+    return Attribution(person, device, "; ".join(reasons or ()) or "unattributed", how)
+
+
+@given(histories(), st.data())
+def test_an_attribution_made_once_a_lease_is_the_full_paths(
+    case: tuple[Identity, list[Event]], data: st.DataObject
+) -> None:
+    # Whatever comes between two lookups (a logon on a device, a proxy user, a renewal, a
+    # new lease, history pruned), each is attributed as the full path would.
+    i, probes = case
+    macs = [d.mac for d in DEVICES.values() if d.mac] + ["f0:18:98:00:00:01"]
+    for ev in probes:
+        assert i.resolve(ev) == _full_path(i, ev)
+        assert i.resolve(ev) == _full_path(i, ev)
+        change = data.draw(st.sampled_from(["logon", "proxy", "lease", "prune", "none"]))
+        mac = data.draw(st.sampled_from(macs))
+        if change == "logon":
+            where = {"client_mac": mac}
+            i.add_session_event(agent(EventKind.LOGON, ev.ts, "amelia.k", **where), "ef" * 16)
+        elif change == "proxy":
+            i.add_sighting(dns(ev.client_ip or "", ev.ts, user="kwame.o"))
+        elif change == "lease":
+            end = ev.ts + timedelta(minutes=data.draw(st.integers(1, 300)))
+            i.add_binding(ev.client_ip or "", Binding(T0, end, mac, None, "12" * 16))
+        elif change == "prune":
+            i.prune(ev.ts.timestamp())
+        assert i.resolve(ev) == _full_path(i, ev)
+
+
+def test_a_leased_address_is_attributed_once_a_lease() -> None:
+    i = ident()
+    first, later = i.resolve(dns("10.0.0.5", at(5))), i.resolve(dns("10.0.0.5", at(50)))
+    assert later is first  # one attribution, shared
+    assert first.person == PEOPLE["jayden.s"]
+    assert i.resolve(dns("10.0.0.5", at(95))).person == PEOPLE["amelia.k"]  # the next lease
 
 
 # --- with real files, through the whole pipeline ---------------------------------------------
