@@ -110,6 +110,26 @@ _AGE = re.compile(
 )
 
 
+# A count of tablets a child could not mean as a dose ("took 12 of my nans tablets"): the
+# number alone is an act, which a taking or a method joins.
+DOSE_MANY = 8
+_PACKS = ("pack of", "packs of", "box of", "boxes of", "packet of", "packets of")
+_DOSE = re.compile(
+    r"(?:^| )(\d{1,3})(?: [a-z]+){0,3}? (?:pills|tablets|paracetamol|ibuprofen|painkillers"
+    r"|co codamol|codeine|antidepressants|aspirin|meds|sleeping pills|sleeping tablets)(?: |$)"
+)
+
+
+def _dose(normalised: str) -> Hit | None:
+    m = _DOSE.search(normalised)
+    if m is None or int(m.group(1)) < DOSE_MANY:
+        return None
+    if normalised[: m.start(1)].rstrip().endswith(_PACKS):  # a packet's size, not a dose
+        return None
+    at = normalised.count(" ", 0, m.start(1))
+    return Hit(Entry(m.group().strip(), "en", ACT, "suicide"), at, at)
+
+
 def _stated_age(texts: tuple[str, ...]) -> re.Match[str] | None:
     """An adult's age the text states, in any reading ("im actually 22" read without its
     filler), after any other ("im 13 too ... im actually 22")."""
@@ -286,6 +306,9 @@ class TextJudge:
         older: re.Match[str] | None = None,
     ) -> TextVerdict:
         hits = _with_joins(hits)
+        dose = _dose(normalised) if any(h.entry.category == "suicide" for h in hits) else None
+        if dose is not None:
+            hits.append(dose)
         frames = [h for h in hits if h.entry.cls == FRAME]
         context: list[str] = []
         harmful = [h for h in hits if h.entry.category and h.entry.cls in (EXPLICIT, *_HARMFUL)]

@@ -50,6 +50,7 @@ EMOJI: dict[str, str] = {
     "\U0001f381": "gift",
     "\U0001f4b8": "money",
     "\U0001f4b0": "money",
+    "\U0001f60f": "smirk",  # a knowing look, beside a request for a picture
 }
 EMOJI_PREFIX = "emoji"
 _EMOJI_TABLE = str.maketrans({k: f" {EMOJI_PREFIX}{v} " for k, v in EMOJI.items()})
@@ -226,6 +227,9 @@ TEXTSPEAK: dict[str, str] = {
     "sumthing": "something",
     "smth": "something",
     "nuffin": "nothing",
+    "bf": "boyfriend",
+    "gf": "girlfriend",
+    "wyd": "what are you doing",
 }
 # Words a child puts inside a phrase without changing what it says ("whats even the point",
 # "i literally want to disappear", "kms fr"): the extra reading leaves them out.

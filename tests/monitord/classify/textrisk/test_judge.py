@@ -311,3 +311,15 @@ def test_a_friends_harm_told_in_the_third_person(judge: TextJudge) -> None:
     assert judge.judge("my mate keeps cutting himself", TYPED).categories == ("self_harm",)
     assert judge.judge("he said hes gonna kill himself tonight", TYPED).categories == ("suicide",)
     assert judge.judge("how did the emperor kill himself").categories == ()
+
+
+def test_a_count_of_tablets_no_dose_holds_is_an_act_that_taking_joins(judge: TextJudge) -> None:
+    assert judge.judge("swallowed 15 of the paracetamol in the drawer", TYPED).categories == (
+        "suicide",
+    )
+    assert judge.judge("i take 2 paracetamol for a headache", TYPED).categories == ()
+    assert judge.judge("box of 32 ibuprofen tablets price").categories == ()
+
+
+def test_a_number_that_lost_its_plus_is_only_a_number(judge: TextJudge) -> None:
+    assert judge.judge("my cousin turns 18 next week she can drive", TYPED).categories == ()
