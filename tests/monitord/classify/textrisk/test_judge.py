@@ -239,6 +239,7 @@ OTHER_LANGUAGES: dict[tuple[str, str], tuple[str, ...]] = {
         "si no me pasas mas fotos las subo al grupo",
         "te pago 20 euros si me mandas una foto",
         "amar boyosh 31 tomar bari kothay",
+        "que tienes puesto ahora? pon la camara",
     ),
     ("suicide", TYPED): (
         "n-are rost sa mai traiesc",
@@ -250,12 +251,15 @@ OTHER_LANGUAGES: dict[tuple[str, str], tuple[str, ...]] = {
         "me voy a tirar del puente esta noche",
         "ami gole dori dibo",
         "quero dormir pra sempre e nunca mais acordar",
+        "zegnajcie, jestem dla was ciezarem",
+        "alvida dosto main sab pe bojh ban gaya",
     ),
     ("suicide", SEARCH): ("jak zrobic petle na szyje",),
     ("self_harm", TYPED): (
         "me quemé los brazos con un cigarro",
         "zawsze mam dlugi rekaw zeby nikt nie widzial",
         "nie jadlam nic od wczoraj zeby schudnac",
+        "me pego en la cabeza hasta que me duele",
     ),
     ("violence", TYPED): (
         "jutro po lekcjach go pobijemy",
@@ -276,6 +280,9 @@ OTHER_LANGUAGES: dict[tuple[str, str], tuple[str, ...]] = {
         "me tiro a la piscina",
         "petla while w javie",
         "el ahorcado con palabras faciles",
+        "adios clase nos vemos el lunes",
+        "wczoraj byla bomba impreza u oli",
+        "me di un golpe con la mesa",
     ),
 }
 

@@ -40,6 +40,15 @@ def test_marker_and_lexicon_words_name_what_cld2_cannot() -> None:
     assert _id("zorp blat", {"ro": 1})[0] == "ro"
 
 
+def test_a_lexicon_word_outvotes_cld2_sure_of_a_language_with_no_lexicon() -> None:
+    # CLD2 is sure this line of Roman Bengali is Xhosa; one Bengali lexicon word wins
+    text = "baba ma ke bolba na amader kotha"
+    assert identify(text, text.split(), MARKERS).code == "xh"
+    got = identify(text, text.split(), MARKERS, {"ur": 1})
+    assert (got.code, got.sure) == ("ur", False)
+    assert got.reads("ur")
+
+
 def test_with_no_evidence_a_text_is_english_and_unsure() -> None:
     assert _id("qwxz") == ("en", False)
     assert PLAIN_ENGLISH.reads("en")
