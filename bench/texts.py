@@ -60,6 +60,7 @@ CORPORA = {
     "probe 12 (languages)": ROOT / "tests" / "data" / "texts" / "fresh12.tsv",
     "probe 13 (languages)": ROOT / "tests" / "data" / "texts" / "fresh13.tsv",
     "probe 14 (languages)": ROOT / "tests" / "data" / "texts" / "fresh14.tsv",
+    "probe 15 (languages)": ROOT / "tests" / "data" / "texts" / "fresh15.tsv",
     "shared dev": ROOT.parent / "shared" / "data" / "texts" / "dev-corpus.tsv",
 }
 _T = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
