@@ -289,10 +289,53 @@ def readings(text: str) -> tuple[str, ...]:
     return _kept_readings(text) if len(text) <= _KEPT_CHARS else _all_readings(text)
 
 
+# A pupil telling what someone asked of them ("he wants me to show him my body") is read once
+# more as the asker said it ("show me your body"): persons swapped after the report, so that
+# what a lexicon lists in the asker's words is found in the pupil's.
+_REPORT = re.compile(
+    r"(?:^| )(?:wants me to|wanted me to|asked me to|asks me to|asking me to|told me to"
+    r"|tells me to|telling me to|made me|keeps asking me to|keeps asking me for|asked me for"
+    r"|asks me for|asked me|asks me|asked|said|says|keeps saying|kept saying|wants|wanted)"
+    r"(?= )"
+)
+# Who is reported: someone else, never the pupil ("i said i want to die" stays as it is).
+_REPORTERS = frozenset(
+    {"he", "she", "they", "someone", "somebody", "man", "guy", "lad", "boy", "girl", "person"}
+    | {"stranger", "boyfriend", "girlfriend", "bf", "gf", "hes", "shes"}
+)
+_CUES = re.compile("want|ask|said|say|told|tell|made")
+_SWAP = {
+    "me": "you",
+    "my": "your",
+    "myself": "yourself",
+    "i": "you",
+    "im": "youre",
+    "mine": "yours",
+    "him": "me",
+    "her": "me",
+    "his": "my",
+    "them": "me",
+}
+
+
+def _reported(reading: str) -> str | None:
+    if _CUES.search(reading) is None:
+        return None
+    m = _REPORT.search(reading)
+    if m is None or _REPORTERS.isdisjoint(reading[: m.start()].split()):
+        return None
+    rest = reading[m.end() :].split()
+    swapped = " ".join(_SWAP.get(w, w) for w in rest)
+    return f"{reading[: m.end()]} {swapped}" if rest and swapped != " ".join(rest) else None
+
+
 def _all_readings(text: str) -> tuple[str, ...]:
     first = _readings(text)
     spoken = _spoken(first[0])
     out = first if spoken is None or spoken in first else (*first, spoken)
+    told = _reported(out[-1])
+    if told is not None:
+        out = (*out, told)
     # a text read as typed (most are) has no digit that leetspeak turned into a letter
     if first[0] != text and text.isascii() and _DIGIT.search(text) is not None:
         low = text.lower()

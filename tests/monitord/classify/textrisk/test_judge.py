@@ -8,6 +8,7 @@ import pytest
 from monitord.classify.textrisk.corpus import judge_item, passes, read_corpus
 from monitord.classify.textrisk.judge import ADULT, INFANT, JUNIOR, SEARCH, TITLE, TYPED, TextJudge
 from monitord.classify.textrisk.lexicon import default_lexicon
+from monitord.classify.textrisk.normal import readings
 from tests.conftest import SHARED
 
 DEV = SHARED / "data" / "texts" / "dev-corpus.tsv"
@@ -330,3 +331,13 @@ def test_a_count_of_tablets_no_dose_holds_is_an_act_that_taking_joins(judge: Tex
 
 def test_a_number_that_lost_its_plus_is_only_a_number(judge: TextJudge) -> None:
     assert judge.judge("my cousin turns 18 next week she can drive", TYPED).categories == ()
+
+
+def test_what_someone_asked_of_the_pupil_is_read_as_they_said_it(judge: TextJudge) -> None:
+    assert readings("she keeps telling me to send her my pics")[-1].endswith(
+        "send me your pictures"
+    )
+    v = judge.judge("this guy wants me to come to his house and not tell my mum", TYPED)
+    assert v.categories == ("grooming",)
+    # the pupil's own words are not turned round
+    assert readings("i said i want to go home") == ("i said i want to go home",)
