@@ -54,6 +54,7 @@ CORPORA = {
     "probe 8": ROOT / "tests" / "data" / "texts" / "fresh8.tsv",
     "probe 20 (English)": ROOT / "tests" / "data" / "texts" / "fresh20.tsv",
     "probe 21 (English)": ROOT / "tests" / "data" / "texts" / "fresh21.tsv",
+    "probe 22 (English)": ROOT / "tests" / "data" / "texts" / "fresh22.tsv",
     "probe 9 (languages)": ROOT / "tests" / "data" / "texts" / "fresh9.tsv",
     "probe 10 (languages)": ROOT / "tests" / "data" / "texts" / "fresh10.tsv",
     "probe 11 (languages)": ROOT / "tests" / "data" / "texts" / "fresh11.tsv",
