@@ -107,6 +107,11 @@ _AGE = re.compile(
     # "am 25 de ani", "tengo 25 anos", "main 25 saal ka hoon"
     r"|(?:^| )(?:mam|am|tengo|tenho|main|mai|meri age|meri umar|umar) (\d\d)"
     r" (?:lat|lata|de ani|ani|anos|saal|sal|years)(?: |$)"
+    # a bare reply to "how old are you" in those languages, Bengali and Arabic: "ja 19",
+    # "eu 22", "yo 23", "main 21 da", "amar 22", "انا 24" (not a sum of money or a time)
+    r"|(?:^| )(?:ja|eu|yo|amar|ana|\u0627\u0646\u0627|(?:main|mai)(?= \d\d (?:da|di|ka|ki)\b))"
+    r" (\d\d)(?: |$)(?!zl|zł|lei|lat |taka|tk|euro|reais|rupe|rs |ore|horas|min|ghant|saat"
+    r"|\u0633\u0627\u0639|\u062f\u0642)"
 )
 
 
@@ -134,9 +139,12 @@ def _stated_age(texts: tuple[str, ...]) -> re.Match[str] | None:
     """An adult's age the text states, in any reading ("im actually 22" read without its
     filler), after any other ("im 13 too ... im actually 22")."""
     for t in texts:
-        for m in _AGE.finditer(t):
+        # overlapping matches: "12 yo 23" is a child's "12 yo" and a Spanish adult's "yo 23"
+        m = _AGE.search(t)
+        while m is not None:
             if 18 <= int(next(g for g in m.groups() if g).strip()) <= 79:
                 return m
+            m = _AGE.search(t, m.start() + 1)
     return None
 
 

@@ -241,6 +241,9 @@ OTHER_LANGUAGES: dict[tuple[str, str], tuple[str, ...]] = {
         "te pago 20 euros si me mandas una foto",
         "amar boyosh 31 tomar bari kothay",
         "que tienes puesto ahora? pon la camara",
+        "chcesz zarobic? tylko nikomu ani slowa",
+        # a child's "12 yo" and then a Spanish adult's "yo 23"
+        "12 yo 23 pasame tu insta",
     ),
     ("suicide", TYPED): (
         "n-are rost sa mai traiesc",
@@ -255,7 +258,7 @@ OTHER_LANGUAGES: dict[tuple[str, str], tuple[str, ...]] = {
         "zegnajcie, jestem dla was ciezarem",
         "alvida dosto main sab pe bojh ban gaya",
     ),
-    ("suicide", SEARCH): ("jak zrobic petle na szyje",),
+    ("suicide", SEARCH): ("jak zrobic petle na szyje", "dosis letal de ibuprofeno"),
     ("self_harm", TYPED): (
         "me quemé los brazos con un cigarro",
         "zawsze mam dlugi rekaw zeby nikt nie widzial",
@@ -284,6 +287,9 @@ OTHER_LANGUAGES: dict[tuple[str, str], tuple[str, ...]] = {
         "adios clase nos vemos el lunes",
         "wczoraj byla bomba impreza u oli",
         "me di un golpe con la mesa",
+        "pistolet na wode dla dzieci",
+        "ami 20 taka dibo",
+        "eu 22 reais",
     ),
 }
 
