@@ -7,8 +7,9 @@
   monitord attributed it, its matches and the SHA-256 of its raw line;
 - ``raw/NNNN-EVENT.log``: each event's line exactly as it was read, byte for byte;
 - ``lists.json``: the versions (SHA-256) of the lists that matched;
-- ``audit.json``: every audit record about the alert, with its place in the hash chain, and
-  whether the whole chain verified when the bundle was made;
+- ``audit.json``: every audit record about the alert (with its school and the form of its
+  hash), with its place in the hash chain, and whether the whole chain verified when the
+  bundle was made;
 - ``mail.json`` and ``mail/*.eml``: the mail sent about it;
 - ``review-form.html``: the school's "record of reviewing devices / internet sites" form,
   filled in from the alert and its case work, printable;
@@ -256,6 +257,8 @@ def _collect(
             "action": h.action,
             "subject": h.subject,
             "detail": json.loads(h.detail),
+            "site": h.site_id,
+            "version": int(h.version),  # the form of its hash (1: the site hashed too)
             "prev_hash": h.prev_hash,
             "hash": h.hash,
         }

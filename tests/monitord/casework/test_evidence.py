@@ -98,6 +98,7 @@ def test_exported_bundle_opens_its_hashes_match_and_its_form_is_filled_in(
     assert trail["chain"]["broken_at"] is None
     assert [r["action"] for r in trail["records"]][:2] == ["alert.create", "alert.update"]
     assert "alert.review" in [r["action"] for r in trail["records"]]
+    assert {(r["site"], r["version"]) for r in trail["records"]} == {("default", 1)}
     mail = json.loads(files["mail.json"])
     assert mail[0]["subject"] == f"[monitord #{alert_id}] CRITICAL child_abuse - A.P."
     assert parse(files[mail[0]["file"]])["Message-ID"] == mail[0]["message_id"]
