@@ -76,6 +76,8 @@ _KEY_MODELS = {
     "lookup_verdicts": LookupVerdictRow,
 }
 _CHUNK = 500
+# How many of a source's newest blocks of other files a later line's lookup is looked for in.
+_ROTATED = 8
 _LEVEL = 3
 
 
@@ -398,22 +400,27 @@ def _default(column: Any) -> Any:
 def promote(conn: Connection, event_id: str, file_id: str, source: str) -> bool:
     """Move a stored lookup into ``events`` with its matches (a later line changes it: the
     filter blocked it), in the caller's transaction; False when ``lookups`` does not hold
-    it. The later line's file and source say where to look: the blocks of that file, then
-    the source's others, newest first."""
+    it. The later line's file and source say where to look: the blocks of that file, newest
+    first, then the source's newest others (its query was in the file before, rotated)."""
     if _HEX32.match(event_id) is None:
         return False
     own, site = mine_sql(conn, "site_id")
-    blocks = conn.execute(
-        text(
-            f"SELECT id, first_ts, last_ts FROM raw_blocks WHERE {own} AND "
-            "(file_id = :file OR source = :source) ORDER BY file_id = :file DESC, id DESC"
-        ),
-        {"file": file_id, "source": source, **site},
-    ).all()
+    near = (
+        f"SELECT id, first_ts, last_ts FROM raw_blocks WHERE {own} AND file_id = :file "
+        "ORDER BY id DESC",
+        f"SELECT id, first_ts, last_ts FROM raw_blocks WHERE {own} AND source = :source "
+        f"AND file_id <> :file ORDER BY id DESC LIMIT {_ROTATED}",
+    )
     where = "l.block = :block AND l.ts BETWEEN :first AND :last AND l.id = :id"
-    for block, first, last in blocks:
-        values = {"block": block, "first": first, "last": last, "id": bytes.fromhex(event_id)}
-        found = _read(conn, where, values)
+    found: list[tuple[dict[str, Any], list[list[Any]]]] = []
+    for sql in near:
+        for block, first, last in conn.execute(
+            text(sql), {"file": file_id, "source": source, **site}
+        ).all():
+            values = {"block": block, "first": first, "last": last, "id": bytes.fromhex(event_id)}
+            found = _read(conn, where, values)
+            if found:
+                break
         if found:
             break
     else:

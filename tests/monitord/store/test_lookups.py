@@ -362,3 +362,24 @@ def test_a_store_from_schema_0019_upgrades_and_a_file_read_again_adds_nothing(
             LINES[2].encode(),
             LINES[4].encode(),
         ]
+
+
+def test_a_block_line_in_the_next_file_finds_its_lookup_in_the_one_before(
+    tmp_path: Path, store_url: str
+) -> None:
+    """The resolver's log rotated between a query and its block line: the lookup is looked
+    for among the source's blocks of other files."""
+    app = lookup_school(tmp_path, store_url)
+    first = write_log(tmp_path, [LINES[0]], "dnsmasq.log.1")
+    block = "Nov 19 10:01:02 dnsmasq[811]: gravity blocked www.bbc.co.uk is 0.0.0.0"
+    second = write_log(tmp_path, ["Nov 19 10:01:02 dnsmasq[811]: started, version 2.90", block])
+    session = load_parser("dnsmasq").session()
+    before = [rec for rec, _ in iter_records(first, "resolver")]
+    after = [rec for rec, _ in iter_records(second, "resolver")]
+    assert before[0].origin.file_id != after[0].origin.file_id
+    assert app.processor.process("dnsmasq", session, before).stored == 1
+    app.processor.process("dnsmasq", session, after)
+    assert rows(app.engine, "SELECT domain, blocked, raw FROM events WHERE kind = 'dns'") == [
+        ("www.bbc.co.uk", 1, LINES[0].encode())
+    ]
+    assert row(app.engine, "SELECT count(*) FROM lookups") == (0,)
