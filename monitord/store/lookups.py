@@ -207,7 +207,7 @@ def stored_lookups(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> set[s
         "SELECT id FROM lookups WHERE ts BETWEEN :first AND :last AND block = :block "
         'AND "offset" BETWEEN :lo AND :hi'
     )
-    for file_id, group in files.items():
+    for file_id, group in sorted(files.items()):
         if conn.dialect.name != "sqlite":
             # Two writers of one file wait for each other: neither stores what the other did.
             conn.execute(
