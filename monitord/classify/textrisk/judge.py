@@ -115,19 +115,21 @@ _AGE = re.compile(
 )
 
 
-# A count of tablets a child could not mean as a dose ("took 12 of my nans tablets"): the
-# number alone is an act, which a taking or a method joins.
+# A count of tablets a child could not mean as a dose ("took 12 of my nans tablets", "a load
+# of pills"): the count alone is an act, which a taking or a method joins.
 DOSE_MANY = 8
 _PACKS = ("pack of", "packs of", "box of", "boxes of", "packet of", "packets of")
 _DOSE = re.compile(
-    r"(?:^| )(\d{1,3})(?: [a-z]+){0,3}? (?:pills|tablets|paracetamol|ibuprofen|painkillers"
-    r"|co codamol|codeine|antidepressants|aspirin|meds|sleeping pills|sleeping tablets)(?: |$)"
+    r"(?:^| )(\d{1,3}|a load of|loads of|a handful of|handfuls of|a bunch of|a ton of|tons of"
+    r"|heaps of|a whole load of)(?: [a-z]+){0,3}? (?:pills|tablets|paracetamol|ibuprofen"
+    r"|painkillers|co codamol|codeine|antidepressants|aspirin|meds|sleeping pills"
+    r"|sleeping tablets)(?: |$)"
 )
 
 
 def _dose(normalised: str) -> Hit | None:
     m = _DOSE.search(normalised)
-    if m is None or int(m.group(1)) < DOSE_MANY:
+    if m is None or (m.group(1).isdigit() and int(m.group(1)) < DOSE_MANY):
         return None
     if normalised[: m.start(1)].rstrip().endswith(_PACKS):  # a packet's size, not a dose
         return None

@@ -295,7 +295,8 @@ def readings(text: str) -> tuple[str, ...]:
 _REPORT = re.compile(
     r"(?:^| )(?:wants me to|wanted me to|asked me to|asks me to|asking me to|told me to"
     r"|tells me to|telling me to|made me|keeps asking me to|keeps asking me for|asked me for"
-    r"|asks me for|asked me|asks me|asked|said|says|keeps saying|kept saying|wants|wanted)"
+    r"|asks me for|asked me|asks me|asked|said|says|saying|keeps saying|kept saying|wants|wanted"
+    r"|threatening to|threatened to|threatens to)"
     r"(?= )"
 )
 # Who is reported: someone else, never the pupil ("i said i want to die" stays as it is).
@@ -303,7 +304,7 @@ _REPORTERS = frozenset(
     {"he", "she", "they", "someone", "somebody", "man", "guy", "lad", "boy", "girl", "person"}
     | {"stranger", "boyfriend", "girlfriend", "bf", "gf", "hes", "shes"}
 )
-_CUES = re.compile("want|ask|said|say|told|tell|made")
+_CUES = re.compile("want|ask|said|say|told|tell|made|threat")
 _SWAP = {
     "me": "you",
     "my": "your",

@@ -347,3 +347,8 @@ def test_what_someone_asked_of_the_pupil_is_read_as_they_said_it(judge: TextJudg
     assert v.categories == ("grooming",)
     # the pupil's own words are not turned round
     assert readings("i said i want to go home") == ("i said i want to go home",)
+
+
+def test_a_quantity_of_pills_in_words_is_a_count(judge: TextJudge) -> None:
+    assert judge.judge("he swallowed a handful of tablets", TYPED).categories == ("suicide",)
+    assert judge.judge("she took loads of paracetamol for her cold", TYPED).categories == ()
