@@ -9,8 +9,9 @@ nothing is identified then, and nothing is spent. Otherwise, in this order:
 2. CLD2 (``pycld2``, its tables ship inside the wheel: nothing is fetched) when it is sure;
 3. the lexicons' marker words (``kaise``, ``hai``, ``się``, ``să``...): Urdu and Punjabi as
    children type them in Latin letters are in no identifier's tables, and a three-word query is
-   too short for CLD2 to be sure (or sure of a language with no lexicon: a word of a language
-   that has one then wins). The language with the most marker words wins; none: English.
+   too short for CLD2 to be sure (or sure of a language with no lexicon: a lexicon word, or two
+   marker words, of a language that has one then win). The language with the most marker
+   words wins; none: English.
 """
 
 from __future__ import annotations
@@ -109,9 +110,10 @@ def identify(
         cld = _cld2(text)
         best = max(sorted(votes), key=lambda c: votes[c]) if votes else None
         # CLD2 sure of a language no lexicon is written for (Chichewa, Xhosa for a line of
-        # Roman Bengali) is outvoted by a word of one that is.
+        # Roman Bengali) is outvoted by a lexicon word of one that is, or by two of its marker
+        # words; one marker word alone is too common ("me", Spanish, in "tango lessons near me").
         elsewhere = cld is not None and cld[0] not in markers and cld[0] not in RELATED
-        voted_best = best is not None and votes[best] > 0
+        voted_best = best is not None and (extra.get(best, 0) > 0 or votes[best] >= VOTES_TO_READ)
         if cld is not None and cld[0] != ENGLISH and not (elsewhere and voted_best):
             found, how = cld[0], f"CLD2, {cld[1]}% of the text"
         elif (

@@ -49,6 +49,16 @@ def test_a_lexicon_word_outvotes_cld2_sure_of_a_language_with_no_lexicon() -> No
     assert got.reads("ur")
 
 
+def test_one_common_marker_word_does_not_outvote_cld2() -> None:
+    # CLD2 is sure "tango lessons near me" is Lingala; "me", a Spanish marker, is one word of
+    # many languages and no evidence of Spanish
+    markers = {**MARKERS, "es": frozenset({"me", "que", "como"})}
+    text = "tango lessons near me"
+    got = identify(text, text.split(), markers)
+    assert got.code != "es"
+    assert not got.reads("es")
+
+
 def test_with_no_evidence_a_text_is_english_and_unsure() -> None:
     assert _id("qwxz") == ("en", False)
     assert PLAIN_ENGLISH.reads("en")
