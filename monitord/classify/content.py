@@ -110,10 +110,15 @@ def text_band(person: Person | None) -> str:
 _BANDS: dict[tuple[str | None, str | None], str] = {}
 
 
+# Enum members read once: in Python 3.11 each ``EventKind.X`` goes through the enum class's
+# ``__getattr__`` hook, ten times the cost of a global, and these are read for every report.
+_TEXT, _PROCESS = EventKind.TEXT, EventKind.PROCESS
+
+
 def text_kind(event: Event) -> str:
     """How a text is judged: an agent's typed text or window title, else a search (an agent's
     search report, or the query of a search engine's URL seen by the proxy or the capture)."""
-    if event.kind is EventKind.TEXT:
+    if event.kind is _TEXT:
         return TITLE if event.report == "window_title" else TYPED
     return SEARCH
 
@@ -225,6 +230,26 @@ def text_explainer(
     return explain
 
 
+class _Alone:
+    """A text as judged on its own: its readings, its verdict, and, asked for once, that
+    verdict merged with the phrase lists' (what ``classify`` returns when nothing typed
+    before it changes the verdict); for a window title, whether it is a lesson's."""
+
+    __slots__ = ("lesson", "said", "texts", "verdict")
+
+    def __init__(self, texts: tuple[str, ...], verdict: TextVerdict, lesson: bool) -> None:
+        self.texts = texts
+        self.verdict = verdict
+        self.lesson = lesson
+        self.said: ContentVerdict | None = None
+
+
+def _lesson_title(verdict: TextVerdict) -> bool:
+    """Whether a window title is a lesson's: lesson context in it and nothing raised."""
+    context = any(h.entry.cls == "context" for h in verdict.hits)
+    return context and not verdict.categories
+
+
 class ContentClassifier:
     """What an event says: its text judged by the lexicons (alone, and with the same person's
     recent messages in the same app) and by the phrase lists; its program name checked."""
@@ -241,10 +266,10 @@ class ContentClassifier:
         self.programs = programs
         self.judge = judge or TextJudge(default_lexicon())
         self.conversations = conversations or Conversations()
-        self._alone: dict[tuple[str, str, str], tuple[tuple[str, ...], TextVerdict]] = {}
+        self._alone: dict[tuple[str, str, str, str | None], _Alone] = {}
 
     def classify(self, event: Event, person: Person | None) -> ContentVerdict:
-        if event.kind is EventKind.PROCESS and event.text:
+        if event.kind is _PROCESS and event.text:
             hit = self.programs.lookup(event.text)
             return ContentVerdict((hit,), (hit.category,)) if hit else NOTHING
         text = event_text(event)
@@ -255,20 +280,20 @@ class ContentClassifier:
         who = (person.username if person else None) or event.user or event.hostname
         who = who or event.client_ip or ""
         lesson = self.conversations.lesson(who, event.ts) if who else None
-        texts, verdict = self._judged_alone(text, kind, band, lesson)
+        alone = self._judged_alone(text, kind, band, lesson)
+        verdict = alone.verdict
         if kind == TITLE and who:
-            context = any(h.entry.cls == "context" for h in verdict.hits)
-            is_lesson = context and not verdict.categories
-            self.conversations.note_title(who, event.ts, text, is_lesson)
+            self.conversations.note_title(who, event.ts, text, alone.lesson)
         elif kind == TYPED and who:
-            recent = self.conversations.add(who, event.app or "", event.ts, text)
-            if recent.messages > 1:
+            recent = self.conversations.follow(who, event.app or "", event.ts, text)
+            if recent is not None:
                 verdict = with_recent(self.judge, verdict, recent, band, lesson)
-        result = None
-        if self.imported is not None:
-            result = self.imported.score(text, band, texts if text.isascii() else None)
-            result = in_its_language(self.imported, result, verdict, self.judge)
-        return merge(result, verdict, self.judge)
+        if verdict is not alone.verdict:  # the messages before it changed the verdict
+            return self._merged(text, band, alone.texts, verdict)
+        said = alone.said
+        if said is None:
+            said = alone.said = self._merged(text, band, alone.texts, verdict)
+        return said
 
     def forget(self) -> None:
         """Forget the texts judged on their own and their readings (a benchmark measures the
@@ -276,21 +301,33 @@ class ContentClassifier:
         self._alone.clear()
         forget_readings()
 
-    def _judged_alone(
-        self, text: str, kind: str, band: str, lesson: str | None
-    ) -> tuple[tuple[str, ...], TextVerdict]:
-        """A text's readings and its judgement on its own. A school day says the same short
-        things many times over (window titles, "ok", the same searches), so those judged with
-        no lesson beside them are remembered (a bounded number, the oldest forgotten first);
-        a verdict is never changed once made, so one can be shared."""
-        if lesson is not None or len(text) > ALONE_CHARS:
+    def _merged(
+        self, text: str, band: str, texts: tuple[str, ...], verdict: TextVerdict
+    ) -> ContentVerdict:
+        """The lexicon verdict on ``text`` (whose readings are ``texts``) with the phrase
+        lists' result on it."""
+        result = None
+        if self.imported is not None:
+            result = self.imported.score(text, band, texts if text.isascii() else None)
+            result = in_its_language(self.imported, result, verdict, self.judge)
+        return merge(result, verdict, self.judge)
+
+    def _judged_alone(self, text: str, kind: str, band: str, lesson: str | None) -> _Alone:
+        """A text's readings and its judgement on its own (beside the lesson document open,
+        if any). A school day says the same short things many times over (window titles,
+        "ok", the same searches, with the same lesson open), so those are remembered (a
+        bounded number, the oldest forgotten first), with what they come to once merged with
+        the phrase lists; a verdict is never changed once made, so one can be shared."""
+        if len(text) > ALONE_CHARS:
             texts = readings(text)
-            return texts, self.judge.judge_readings(text, texts, kind, band, lesson)
-        key = (text, kind, band)
+            verdict = self.judge.judge_readings(text, texts, kind, band, lesson)
+            return _Alone(texts, verdict, kind == TITLE and _lesson_title(verdict))
+        key = (text, kind, band, lesson)
         got = self._alone.get(key)
         if got is None:
             texts = readings(text)
-            got = (texts, self.judge.judge_readings(text, texts, kind, band, None))
+            verdict = self.judge.judge_readings(text, texts, kind, band, lesson)
+            got = _Alone(texts, verdict, kind == TITLE and _lesson_title(verdict))
             if len(self._alone) >= ALONE_KEPT:
                 del self._alone[next(iter(self._alone))]
             self._alone[key] = got

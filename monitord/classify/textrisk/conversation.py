@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from monitord.classify.textrisk.judge import GROOMING, TYPED, TextJudge, TextVerdict
-from monitord.classify.textrisk.normal import readings
+from monitord.classify.textrisk.normal import joined_readings, readings
 
 WINDOW = timedelta(minutes=5)
 LESSON_WINDOW = timedelta(minutes=20)
@@ -128,6 +128,13 @@ class Conversations:
 
     def add(self, who: str, app: str, at: datetime, text: str) -> Recent:
         """Record a message and return it joined with the ones before it in the window."""
+        recent = self.follow(who, app, at, text)
+        return Recent(((at, text[: self.max_chars]),)) if recent is None else recent
+
+    def follow(self, who: str, app: str, at: datetime, text: str) -> Recent | None:
+        """Record a message; return it joined with the ones before it in the window, or None
+        when it is alone there (most messages: nobody typed in this app in the last minutes),
+        which spares most reports making a window of one."""
         key = (who, app)
         talk = self._talk.get(key)
         if talk is None:
@@ -139,10 +146,9 @@ class Conversations:
         since = at - self.window
         while talk and (talk[0][0] < since or talk[0][0] > at):
             talk.popleft()
-        message = (at, text[: self.max_chars])
-        talk.append(message)
-        if len(talk) == 1:  # most messages: nobody typed in this app in the last minutes
-            return Recent((message,))
+        talk.append((at, text[: self.max_chars]))
+        if len(talk) == 1:
+            return None
         while len(talk) > self.max_messages:
             talk.popleft()
         size = 0
@@ -152,7 +158,7 @@ class Conversations:
             if size > self.max_chars and count:
                 break
             count += 1
-        return Recent(tuple(talk)[len(talk) - count :])
+        return Recent(tuple(talk)[len(talk) - count :]) if count > 1 else None
 
     def note_title(self, who: str, at: datetime, title: str, lesson: bool) -> None:
         """Remember the window title ``who`` has open, and whether it is a lesson's."""
@@ -189,12 +195,12 @@ def with_recent(
     pieces = recent.piece_texts
     # Each piece's readings are already known; only pieces that say something together are
     # judged together.
-    if len(pieces) > 1 and judge.lexicon.matters(_together(pieces)):
+    if len(pieces) > 1 and judge.lexicon.matters(joined_readings(pieces)):
         near = judge.judge(recent.pieces, TYPED, band, lesson, recent.piece_count)
         # Their languages are asked (CLD2, a fraction of a millisecond) only when it matters.
         if set(near.categories) - set(best.categories) and _one_language(judge, pieces):
             best = near
-    signalled = any(h.entry.category == GROOMING for h in verdict.hits)
+    signalled = bool(verdict.hits) and any(h.entry.category == GROOMING for h in verdict.hits)
     if GROOMING in best.categories or not signalled:
         return best  # a pattern is looked for when this message brings a sign of one
     if recent.fragment_count > 1:
@@ -227,14 +233,6 @@ def _pattern(found: TextVerdict) -> bool:
     exchange: "i got you robux" ... "send me a selfie back")."""
     kinds = set(found.signals)
     return not kinds or len(kinds) >= 3 or not kinds <= EVERYDAY or kinds == EXCHANGE
-
-
-def _together(pieces: tuple[str, ...]) -> tuple[str, ...]:
-    """The readings of pieces typed one after another, read as one sentence: the canonical
-    readings joined, and text-speak spelt out."""
-    first = " ".join(readings(p)[0] for p in pieces)
-    spoken = " ".join(readings(p)[-1] for p in pieces)
-    return (first,) if spoken == first else (first, spoken)
 
 
 def _with_grooming(best: TextVerdict, found: TextVerdict) -> TextVerdict:

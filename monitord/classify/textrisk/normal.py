@@ -351,9 +351,29 @@ def _all_readings(text: str) -> tuple[str, ...]:
 _kept_readings = lru_cache(maxsize=8192)(_all_readings)
 
 
+def _joined(pieces: tuple[str, ...]) -> tuple[str, ...]:
+    first = " ".join(readings(p)[0] for p in pieces)
+    spoken = " ".join(readings(p)[-1] for p in pieces)
+    return (first,) if spoken == first else (first, spoken)
+
+
+# A class's typing repeats its short pieces ("ok", "lol", "see you at lunch") in the same
+# few orders.
+_kept_joins = lru_cache(maxsize=4096)(_joined)
+
+
+def joined_readings(pieces: tuple[str, ...]) -> tuple[str, ...]:
+    """The readings of short pieces typed one after another, read as one sentence: the
+    canonical readings joined, and text-speak spelt out (when that differs)."""
+    if sum(map(len, pieces)) > _KEPT_CHARS:
+        return _joined(pieces)
+    return _kept_joins(pieces)
+
+
 def forget_readings() -> None:
     """Forget the remembered readings (a benchmark measures reading itself)."""
     _kept_readings.cache_clear()
+    _kept_joins.cache_clear()
 
 
 def _readings(text: str) -> tuple[str, ...]:

@@ -136,9 +136,9 @@ def test_fragments_typed_one_after_another_are_read_together() -> None:
     assert c.classify(typed("myself", 1, app="word"), PUPIL).categories == ("suicide",)
 
 
-def test_a_text_said_again_is_judged_once_and_still_read_with_what_came_before() -> None:
-    c = ContentClassifier(default_engine(), ProcessIndex.load(DEFAULT_PROCESSES))
-    judged: list[str] = []
+def counted(c: ContentClassifier) -> list[tuple[str, str | None]]:
+    """Every (text, lesson) ``c``'s judge is asked to judge from now on."""
+    judged: list[tuple[str, str | None]] = []
     judge_readings = c.judge.judge_readings
 
     def counting(
@@ -149,17 +149,42 @@ def test_a_text_said_again_is_judged_once_and_still_read_with_what_came_before()
         lesson: str | None = None,
         messages: int = 1,
     ) -> TextVerdict:
-        judged.append(text)
+        judged.append((text, lesson))
         return judge_readings(text, texts, kind, band, lesson, messages)
 
     c.judge.judge_readings = counting  # type: ignore[method-assign]
+    return judged
+
+
+def test_a_text_said_again_is_judged_once_and_still_read_with_what_came_before() -> None:
+    c = ContentClassifier(default_engine(), ProcessIndex.load(DEFAULT_PROCESSES))
+    judged = counted(c)
     for minute in (0, 10, 20):
         assert c.classify(title("Google Classroom", minute), PUPIL).categories == ()
-    assert judged.count("Google Classroom") == 1
+    assert judged.count(("Google Classroom", None)) == 1
     # remembered alone, a message is still read with the one typed just before it
     assert c.classify(typed("your parents wont understand", 30), PUPIL).categories == ()
     assert c.classify(typed("send me a selfie", 31), PUPIL).categories == ("grooming",)
     assert c.classify(typed("send me a selfie", 50), PUPIL).categories == ()
+
+
+def test_a_text_beside_the_same_lesson_is_judged_once_and_another_lesson_apart() -> None:
+    c = ContentClassifier(default_engine(), ProcessIndex.load(DEFAULT_PROCESSES))
+    judged = counted(c)
+    pshe = "Drugs and alcohol - PSHE Year 6 - Word"
+
+    def search(minute: int) -> Event:
+        return Event(
+            kind=EventKind.SEARCH, ts=T.replace(minute=minute), text="cannabis", user="jayden.s"
+        )
+
+    c.classify(title(pshe, 0), PUPIL)
+    assert [c.classify(search(m), PUPIL).categories for m in (1, 2, 3)] == [(), (), ()]
+    assert judged.count(("cannabis", pshe)) == 1
+    c.classify(title("Drugs education - Year 6 - Word", 4), PUPIL)
+    assert c.classify(search(5), PUPIL).categories == ()
+    assert judged.count(("cannabis", "Drugs education - Year 6 - Word")) == 1
+    assert c.classify(search(40), PUPIL).categories == ("drugs",)
 
 
 def test_a_search_beside_a_lesson_document_is_judged_in_that_context() -> None:

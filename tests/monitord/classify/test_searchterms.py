@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitord.classify.searchterms import event_text, search_terms
+from monitord.classify.searchterms import _UNTIDY, event_text, search_terms, tidy
 from monitord.core.model import Event, EventKind
 
 
@@ -142,3 +142,19 @@ def test_no_string_raises(url: str) -> None:
 def test_any_query_value(prefix: str, value: str) -> None:
     found = search_terms(prefix + value)
     assert found is None or found[1].strip() == found[1]
+
+
+@settings(max_examples=1000)
+@given(st.text(st.sampled_from("ab \t\n\x00\xa0\u2028\u200b\u3000é😀\x1f")) | st.text())
+def test_tidy_agrees_with_the_whole_search_for_untidy_space(value: str) -> None:
+    assert tidy(value) == (_UNTIDY.search(value) is None)
+    if tidy(value) and value:
+        assert event_text(_event(EventKind.TEXT, text=value)) == value
+
+
+def test_tidy_text_is_left_as_it_is_and_the_rest_made_tidy() -> None:
+    assert tidy("how to draw a dragon")
+    assert tidy("jak popełnić samobójstwo 😀")
+    for untidy in (" ok", "ok ", "o  k", "o\tk", "o\x00k", "o\xa0k", "o\u2028k"):
+        assert not tidy(untidy)
+        assert event_text(_event(EventKind.TEXT, text=untidy)) in ("ok", "o k")

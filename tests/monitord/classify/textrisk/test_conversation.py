@@ -38,6 +38,31 @@ def test_everything_is_bounded() -> None:
     assert c.add("amy", "app", T + timedelta(seconds=20), "again").messages == 1
 
 
+def test_follow_says_nothing_of_a_message_alone_and_agrees_with_add() -> None:
+    followed, added = Conversations(max_chars=20), Conversations(max_chars=20)
+    steps = [
+        ("amy", "chat", 0, "hi"),
+        ("bob", "chat", 10, "hello"),
+        ("amy", "chat", 60, "there"),
+        ("amy", "chat", 70, "x" * 50),  # alone within the characters kept
+        ("amy", "chat", 80, "ok"),  # and so is this beside it
+        ("amy", "chat", 900, "later"),  # the window has passed
+    ]
+    alone = []
+    for who, app, seconds, text in steps:
+        at = T + timedelta(seconds=seconds)
+        recent = followed.follow(who, app, at, text)
+        joined = added.add(who, app, at, text)
+        if recent is None:
+            alone.append(text[:20])
+            assert joined.messages == 1
+            assert joined.text == text[:20]
+        else:
+            assert recent == joined
+            assert recent.messages > 1
+    assert alone == ["hi", "hello", "x" * 20, "ok", "later"]
+
+
 def test_a_lesson_title_is_context_for_twenty_minutes() -> None:
     c = Conversations()
     c.note_title("amy", T, "Year 6 PSHE - Word", lesson=True)

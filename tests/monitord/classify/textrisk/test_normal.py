@@ -5,7 +5,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitord.classify.textrisk.normal import canonical, readings, script_of, shown
+from monitord.classify.textrisk.normal import (
+    canonical,
+    forget_readings,
+    joined_readings,
+    readings,
+    script_of,
+    shown,
+)
 from monitord.core.textnorm import variants
 
 
@@ -85,3 +92,12 @@ def test_any_string_reads_without_raising(text: str) -> None:
     out = readings(text)
     assert out
     assert all(isinstance(r, str) and r == r.strip() for r in out)
+
+
+def test_pieces_typed_one_after_another_are_read_as_one_sentence() -> None:
+    assert joined_readings(("i want to", "KILL", "myself")) == ("i want to kill myself",)
+    assert joined_readings(("u", "ok")) == ("u ok", "you ok")
+    forget_readings()
+    long = ("see you " * 20, "at lunch " * 20)  # longer than is remembered
+    assert joined_readings(long) == (" ".join(readings(p)[0] for p in long),)
+    assert joined_readings(("u", "ok")) == ("u ok", "you ok")
