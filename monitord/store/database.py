@@ -110,13 +110,18 @@ class SchemaError(Exception):
     """The database schema is not the one this version of monitord needs."""
 
 
+# SQLite's page cache, per connection (KiB). Every pooled connection fills its own (the
+# daemon holds three or four), so this is the largest part of its memory that a setting bounds;
+# a page not in it is read from the operating system's page cache, shared and reclaimable.
+SQLITE_CACHE_KIB = 16 * 1024
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
-    # Random-order index inserts (client, user, device) want the hot pages in memory.
-    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     # Fewer, larger WAL checkpoints: each one syncs the disk.
     cur.execute("PRAGMA wal_autocheckpoint=8000")
     cur.close()

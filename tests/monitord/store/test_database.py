@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Engine, MetaData, Table, select, text
@@ -10,6 +11,7 @@ from sqlalchemy import Column, Engine, MetaData, Table, select, text
 from monitord.store.database import (
     ALL_SITES,
     GENESIS,
+    SQLITE_CACHE_KIB,
     SchemaError,
     audit,
     current_revision,
@@ -36,6 +38,15 @@ def test_new_store_is_created_at_head(blank_url: str, store_kind: str) -> None:
     if store_kind == "sqlite":
         with engine.connect() as conn:
             assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    engine.dispose()
+
+
+def test_each_sqlite_connection_has_the_bounded_page_cache(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    with engine.connect() as one, engine.connect() as two:
+        for conn in (one, two):  # a negative size is in KiB
+            assert conn.execute(text("PRAGMA cache_size")).scalar() == -SQLITE_CACHE_KIB
+    assert SQLITE_CACHE_KIB <= 16 * 1024
     engine.dispose()
 
 
