@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -228,6 +229,20 @@ def build(root: Path, n_domains: int, smtp_port: int) -> Path:
     return config
 
 
+def reuse(root: Path, smtp_port: int) -> Path:
+    """The site as ``build`` left it (kept in ``built``), its logs empty again, mail to
+    ``smtp_port``; the config's path."""
+    shutil.rmtree(root / "site")
+    shutil.copytree(root / "built", root / "site", symlinks=True)
+    for _, _, file in SOURCES:
+        (root / "logs" / file).write_bytes(b"")
+    config = root / "site" / "monitord.toml"
+    text = re.sub(r"(?m)^port = \d+$", f"port = {smtp_port}", config.read_text(encoding="utf-8"))
+    config.write_text(text, encoding="utf-8")
+    print(f"reusing the site and day built in {root}", flush=True)
+    return config
+
+
 def day_files(root: Path, lines: int) -> dict[str, Path]:
     """The day's lines per source, written aside to be appended in steps."""
     rng = random.Random(18)
@@ -263,10 +278,9 @@ def behind(db: Path, followed: dict[str, Path]) -> int:
     return sum(path.stat().st_size - done.get(name, ("", 0))[1] for name, path in followed.items())
 
 
-def feed(db: Path, day: dict[str, Path], followed: dict[str, Path], steps: int) -> None:
-    """Append the day in ``steps`` slices, each when the daemon holds under two slices."""
-    data = {name: path.read_bytes().splitlines(keepends=True) for name, path in day.items()}
-    size = sum(p.stat().st_size for p in day.values())
+def feed(db: Path, data: dict[str, list[bytes]], followed: dict[str, Path], steps: int) -> None:
+    """Append the day's lines in ``steps`` slices, each when the daemon holds under two."""
+    size = sum(len(line) for lines in data.values() for line in lines)
     for step in range(steps):
         while behind(db, followed) > 2 * size / steps:
             time.sleep(0.1)
@@ -283,15 +297,25 @@ def main() -> int:
     ap.add_argument("--idle", type=float, default=20.0)
     ap.add_argument("--dir", type=Path, default=Path("var/bench-memory"))
     ap.add_argument("--trace", action="store_true", help="run the daemon under tracemalloc")
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="start from the site and day an earlier run with the same --dir built",
+    )
     args = ap.parse_args()
     root = args.dir.resolve()
     sink = Sink()
     smtp_port = free_port()
     smtp = Controller(sink, hostname="127.0.0.1", port=smtp_port)  # type: ignore[arg-type]
     smtp.start()
-    config = build(root, args.domains, smtp_port)
+    if args.reuse and (root / "built").is_dir():
+        config = reuse(root, smtp_port)
+    else:
+        config = build(root, args.domains, smtp_port)
+        day_files(root, args.lines)
+        shutil.copytree(root / "site", root / "built", symlinks=True)
     db = root / "site" / "var" / "monitord.db"
-    day = day_files(root, args.lines)
+    day = {name: root / "day" / f"{name}.log" for name, _, _ in SOURCES}
     followed = {name: root / "logs" / file for name, _, file in SOURCES}
     print(load(), flush=True)
     snapshot = root / "daemon.trace"
@@ -317,10 +341,10 @@ def main() -> int:
         started = sampler.now()
         print(f"started and following in {time.perf_counter() - t:.1f} s: {mb(started)}")
         t = time.perf_counter()
-        for path in day.values():  # the first lines were fed already
-            lines = path.read_bytes().splitlines(keepends=True)
-            path.write_bytes(b"".join(lines[1:]))
-        feed(db, day, followed, 100)
+        # the first lines were fed already
+        rest = {name: path.read_bytes().splitlines(keepends=True)[1:] for name, path in day.items()}
+        feed(db, rest, followed, 100)
+        del rest
         while not caught_up(db, followed):
             if not daemon.alive():
                 raise SystemExit(f"monitord run exited {daemon.exit_status()}; see daemon.log")
