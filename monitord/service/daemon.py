@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import ssl
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -43,6 +44,7 @@ from monitord.casework.trail import Anchoring, anchor_file
 from monitord.classify.lists import STARTER_LISTS, lists_in_use
 from monitord.classify.policy import load_policy
 from monitord.core.clock import Clock, SystemClock
+from monitord.core.memory import limit_arenas, release_free_memory
 from monitord.core.model import Origin
 from monitord.identity.agents import enrolments, warn_unbound
 from monitord.service.app import App, load_judges, open_app
@@ -62,6 +64,8 @@ DELIVERY_INTERVAL = 30.0
 RESUME_CONTEXT = 1 << 20
 # How often the daemon writes its health file and, when healthy, tells systemd it is alive.
 HEARTBEAT = 5.0
+# At most how often the writer gives the allocator's free pages back (monitord.core.memory).
+TRIM_EVERY = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,7 @@ class Daemon:
     def __init__(self, app: App, clock: Clock) -> None:
         self.app = app
         self.clock = clock
+        self._trimmed = 0.0
         cfg = app.cfg
         self.queue: asyncio.Queue[_Work | None] = asyncio.Queue(
             maxsize=max(1, cfg.settings.pipeline.queue_size // cfg.settings.pipeline.batch_size)
@@ -259,6 +264,9 @@ class Daemon:
                 raise
             self._retry = None
             self.queue.task_done()
+            if time.monotonic() - self._trimmed >= TRIM_EVERY:
+                await asyncio.to_thread(release_free_memory)
+                self._trimmed = time.monotonic()
             self.tasks.ok("writer")
             if result.rejected:
                 log.warning(
@@ -539,6 +547,7 @@ def setup_logging(fmt: str = "text") -> None:
 
 def run_daemon(cfg: Config, log_format: str = "text") -> int:
     setup_logging(log_format)
+    limit_arenas()
     clock = SystemClock()
     while True:
         try:
