@@ -12,12 +12,13 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from functools import cache
+from typing import TYPE_CHECKING, Literal
 from xml.etree import ElementTree
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import LinearSegmentedColormap
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.colors import Colormap
+    from matplotlib.figure import Figure
 
 SEVERITY_COLOURS = {
     "critical": "#6d0f1a",
@@ -42,7 +43,6 @@ PALETTE = (
     "#637939",
 )
 OTHER_COLOUR = "#c7c7c7"
-HEAT = LinearSegmentedColormap.from_list("monitord_heat", ["#f7f7f7", "#fdd49e", "#d7301f"])
 WIDTH_IN = 6.0
 DPI = 120  # 720 pixels wide
 Format = Literal["png", "svg"]
@@ -52,7 +52,21 @@ ElementTree.register_namespace("", SVG)
 ElementTree.register_namespace("xlink", XLINK)
 
 
+# matplotlib is imported when the first chart is drawn, not with this module: the daemon
+# loads this module at start (for the weekly digest) and matplotlib is 35-45 MB of its memory.
+
+
+@cache
+def _heat() -> Colormap:
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("monitord_heat", ["#f7f7f7", "#fdd49e", "#d7301f"])
+
+
 def _figure(height: float, width: float = WIDTH_IN) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height), dpi=DPI)
     FigureCanvasAgg(fig)
     return fig
@@ -209,7 +223,7 @@ def heat_map(
     ax = fig.add_subplot()
     peak = max(max(row) for row in grid)
     image = ax.imshow(
-        [list(row) for row in grid], cmap=HEAT, aspect="auto", vmin=0, vmax=max(peak, 1)
+        [list(row) for row in grid], cmap=_heat(), aspect="auto", vmin=0, vmax=max(peak, 1)
     )
     for d, row in enumerate(grid):
         for h, n in enumerate(row):
