@@ -153,7 +153,10 @@ def make_engine(url: str) -> Engine:
             tighten(extra)
     # PostgreSQL sessions work in UTC: stored times are UTC without a zone, as on SQLite.
     connect_args = {"options": "-c timezone=UTC"} if url.startswith("postgresql") else {}
-    engine = create_engine(url, future=True, connect_args=connect_args)
+    # SQLite: the connection returned last is taken first, so that the writer keeps working
+    # in one connection's page cache and the others, seldom used, stay small.
+    lifo = {"pool_use_lifo": True} if db is not None else {}
+    engine = create_engine(url, future=True, connect_args=connect_args, **lifo)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     _close_when_dropped(engine)

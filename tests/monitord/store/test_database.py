@@ -50,6 +50,19 @@ def test_each_sqlite_connection_has_the_bounded_page_cache(tmp_path: Path) -> No
     engine.dispose()
 
 
+def test_sqlite_hands_out_the_connection_returned_last(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    one, two = engine.connect(), engine.connect()
+    first, last = one.connection.dbapi_connection, two.connection.dbapi_connection
+    one.close()
+    two.close()
+    for _ in range(3):  # the writer's batches, one after another
+        with engine.connect() as conn:
+            assert conn.connection.dbapi_connection is last
+    assert first is not last
+    engine.dispose()
+
+
 def test_a_database_behind_is_refused_with_the_fix(store_url: str) -> None:
     open_store(store_url).dispose()
     engine = open_store(store_url)
