@@ -1,7 +1,7 @@
 """The daemon's resident memory with millions of listed domains loaded and a school day flowing.
 
     .venv/bin/python bench/daemon_memory.py [--domains 5000000] [--lines 440000]
-                                            [--dir DIR]
+                                            [--dir DIR] [--reuse] [--trace]
 
 Builds a site with ``monitord init`` (the embedded defaults: starter lists, policy, phrases),
 imports one list of N domains with ``monitord lists import --format domains`` (every real UT1
