@@ -59,7 +59,6 @@ _MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
 _NO_HOSTNAME_LOOKUP = frozenset({EventKind.LEASE, EventKind.DEVICE, EventKind.HEALTH})
 _CACHE_LIMIT = 50_000
 _NOBODY = (None, None, "unattributed")
-_NONE3 = (None, None, None)  # no MAC, host name or user
 
 
 @lru_cache(maxsize=4096)
@@ -393,14 +392,14 @@ class Identity:
             found = self._leased(ip, event.ts)
             if found is not None:
                 return found
+        return self._attribution(event.ts, event.client_ip, event.client_mac, hostname, event.user)
+
+    def _attribution(
+        self, ts: datetime, ip: str | None, mac: str | None, hostname: str | None, user: str | None
+    ) -> Attribution:
+        """The full path's answer, with its reasons as one sentence."""
         device, person, how, reasons = self._resolve(
-            event.ts.timestamp(),
-            event.client_ip,
-            event.client_mac,
-            hostname,
-            event.user,
-            event.ts,
-            [],
+            ts.timestamp(), ip, mac, hostname, user, ts, []
         )
         return Attribution(person, device, "; ".join(reasons or ()) or "unattributed", how)
 
@@ -415,8 +414,8 @@ class Identity:
         key = (ip, entry.start(i), entry.end(i), entry.code(i), slot)
         found = self._by_lease.get(key)
         if found is None:
-            device, person, how, reasons = self._resolve(ts.timestamp(), ip, *_NONE3, ts, [])
-            found = Attribution(person, device, "; ".join(reasons or ()) or "unattributed", how)
+            found = self._attribution(ts, ip, None, None, None)
+            person = found.person
             if person is not None and person.role == "supply":
                 return found  # a check-in names the person for a day, not for the lease
             if len(self._by_lease) > _CACHE_LIMIT:
