@@ -312,6 +312,12 @@ class ContentClassifier:
             result = in_its_language(self.imported, result, verdict, self.judge)
         return merge(result, verdict, self.judge)
 
+    def _judged(self, text: str, kind: str, band: str, lesson: str | None) -> _Alone:
+        """A text's readings and its judgement on its own, made now."""
+        texts = readings(text)
+        verdict = self.judge.judge_readings(text, texts, kind, band, lesson)
+        return _Alone(texts, verdict, kind == TITLE and _lesson_title(verdict))
+
     def _judged_alone(self, text: str, kind: str, band: str, lesson: str | None) -> _Alone:
         """A text's readings and its judgement on its own (beside the lesson document open,
         if any). A school day says the same short things many times over (window titles,
@@ -319,15 +325,11 @@ class ContentClassifier:
         bounded number, the oldest forgotten first), with what they come to once merged with
         the phrase lists; a verdict is never changed once made, so one can be shared."""
         if len(text) > ALONE_CHARS:
-            texts = readings(text)
-            verdict = self.judge.judge_readings(text, texts, kind, band, lesson)
-            return _Alone(texts, verdict, kind == TITLE and _lesson_title(verdict))
+            return self._judged(text, kind, band, lesson)
         key = (text, kind, band, lesson)
         got = self._alone.get(key)
         if got is None:
-            texts = readings(text)
-            verdict = self.judge.judge_readings(text, texts, kind, band, lesson)
-            got = _Alone(texts, verdict, kind == TITLE and _lesson_title(verdict))
+            got = self._judged(text, kind, band, lesson)
             if len(self._alone) >= ALONE_KEPT:
                 del self._alone[next(iter(self._alone))]
             self._alone[key] = got
