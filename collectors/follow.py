@@ -39,7 +39,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -301,8 +301,10 @@ class FileCollector:
             else:
                 yield RawRecord(origin, b"", read_at, mtime), offset
 
-    def _drain(self, cur: _Open, *, finish: bool = False) -> list[Batch]:
-        batches: list[Batch] = []
+    def _drain(self, cur: _Open, *, finish: bool = False) -> Iterator[Batch]:
+        """The batches of ``cur`` from its position, read one at a time as they are taken,
+        so that a backlog of any size is never held whole; ``cur.offset`` is where the
+        batch handed out last ends."""
         records: list[RawRecord] = []
         offset = cur.offset
         for rec, after in self._records(cur, finish=finish):
@@ -310,12 +312,12 @@ class FileCollector:
                 records.append(rec)
             offset = after
             if len(records) >= self.batch_size:
-                batches.append(Batch(records, self._checkpoint(cur, offset)))
+                cur.offset = offset
+                yield Batch(records, self._checkpoint(cur, offset))
                 records = []
         if records or offset != cur.offset:
-            batches.append(Batch(records, self._checkpoint(cur, offset)))
-        cur.offset = offset
-        return batches
+            cur.offset = offset
+            yield Batch(records, self._checkpoint(cur, offset))
 
     def _checkpoint(self, cur: _Open, offset: int) -> Checkpoint:
         return Checkpoint(self.name, str(cur.path), cur.file_id, cur.inode, offset)
@@ -349,7 +351,7 @@ class FileCollector:
             paths = find_copies(self.path, file_id)
         return None
 
-    def _finish_rotated(self, checkpoint: Checkpoint) -> list[Batch]:
+    def _finish_rotated(self, checkpoint: Checkpoint) -> Iterator[Batch]:
         """After a restart: finish the file the checkpoint names if it was rotated away."""
         found = find_copies(self.path, checkpoint.file_id)
         cur = self._open_copy(checkpoint.file_id, found) if found else None
@@ -360,25 +362,23 @@ class FileCollector:
                 self.name,
                 checkpoint.path,
             )
-            return []
+            return
         log.info("%s: finishing %s, rotated while monitord was stopped", self.name, cur.path)
         cur.offset = checkpoint.offset
         try:
-            batches = self._drain(cur, finish=True)
+            yield from self._drain(cur, finish=True)
             self._finished = (os.fstat(cur.fh.fileno()).st_mtime, frozenset({checkpoint.file_id}))
         finally:
             cur.close()
-        return batches
 
-    def _read_between(self, opened: str | None = None) -> list[Batch]:
+    def _read_between(self, opened: str | None = None) -> Iterator[Batch]:
         """The whole copies that rotations made after the file finished last (``_finished``),
         oldest first, before the file at the path (``opened``, when it is open); each copy
         read is remembered as finished, so that none is read twice."""
         if self._finished is None:
-            return []
+            return
         since, known = self._finished
         exclude = set(known) if opened is None else {*known, opened}
-        batches: list[Batch] = []
         for file_id, paths in rotated_since(self.path, since, exclude):
             cur = self._open_copy(file_id, paths)
             if cur is None:
@@ -392,15 +392,14 @@ class FileCollector:
             )
             try:
                 self._save_first(cur)
-                batches += self._drain(cur, finish=True)
+                yield from self._drain(cur, finish=True)
                 since = max(since, os.fstat(cur.fh.fileno()).st_mtime)
             except UNREADABLE as exc:  # the lines read before it are not to be lost with it
                 log.warning("%s: cannot read %s: %s", self.name, cur.path, exc)
             finally:
                 cur.close()
             known = known | {file_id}
-        self._finished = (since, known)
-        return batches
+            self._finished = (since, known)
 
     def _save_first(self, cur: _Open) -> None:
         """Before the first line this source ever reads: its position, the start of ``cur``."""
@@ -408,27 +407,31 @@ class FileCollector:
             save_first_checkpoint(self.engine, self._checkpoint(cur, 0), self.clock.now())
             self._first = False
 
-    def _copied_tail(self, cur: _Open) -> list[Batch]:
+    def _copied_tail(self, cur: _Open) -> Iterator[Batch]:
         """copytruncate: the lines after our position went into the copy; read them there."""
         found = find_copies(self.path, cur.file_id)
         tail = self._open_copy(cur.file_id, found) if found else None
         if tail is None:
-            return []
+            return
         tail.offset = cur.offset
         tail.path = self.path  # the lines belong to the followed file's identity
         try:
-            batches = self._drain(tail, finish=True)
+            yield from self._drain(tail, finish=True)
             self._finished = (os.fstat(tail.fh.fileno()).st_mtime, frozenset({cur.file_id}))
         finally:
             tail.close()
-        return batches
 
     def poll(self) -> list[Batch]:
         """One look at the file: the batches of lines that are new since the last look."""
-        batches: list[Batch] = []
+        return list(self.look())
+
+    def look(self) -> Generator[Batch, None, None]:
+        """One look at the file, its new batches made one at a time as they are taken (the
+        follower's memory stays one batch however far behind it is). A look left unfinished
+        is taken up by the next: each position is advanced only past a batch handed out."""
         if self._current is None and self._resume is not None:
-            batches += self._start_from_checkpoint(self._resume)
-            self._resume = None
+            resume, self._resume = self._resume, None
+            yield from self._start_from_checkpoint(resume)
         cur = self._current
         if cur is not None:
             try:
@@ -441,31 +444,35 @@ class FileCollector:
                     self.name,
                     self.path,
                 )
-                batches += self._copied_tail(cur)
+                yield from self._copied_tail(cur)
                 cur.close()
                 self._current = cur = None
             elif st is None or st.st_ino != cur.inode:
-                batches += self._drain(cur, finish=True)
+                yield from self._drain(cur, finish=True)
                 self._finished = (os.fstat(cur.fh.fileno()).st_mtime, frozenset({cur.file_id}))
                 cur.close()
                 self._current = cur = None
                 if st is not None:
                     log.info("%s: %s was rotated: reading the new file", self.name, self.path)
             else:
-                batches += self._drain(cur)
+                yield from self._drain(cur)
         if self._current is None:
             opened = self._open(self.path)
             # Looked for once the file at the path is open, so that one rotated away before
             # it was (even while the path held nothing to open) is found; and while the path
             # holds nothing to open, each time the folder changes.
             if opened is not None or self._folder_changed():
-                batches += self._read_between(opened.file_id if opened is not None else None)
+                try:
+                    yield from self._read_between(opened.file_id if opened is not None else None)
+                except BaseException:
+                    if opened is not None:
+                        opened.close()
+                    raise
             if opened is not None:
                 self._save_first(opened)
                 self._finished = None
                 self._current = opened
-                batches += self._drain(opened)
-        return batches
+                yield from self._drain(opened)
 
     def _folder_changed(self) -> bool:
         """Whether a file was added, removed or renamed in the folder since the last look."""
@@ -489,15 +496,15 @@ class FileCollector:
         head, complete = read_head(io.BytesIO(data))
         return complete and file_identity(head) == cur.file_id
 
-    def _start_from_checkpoint(self, cp: Checkpoint) -> list[Batch]:
+    def _start_from_checkpoint(self, cp: Checkpoint) -> Iterator[Batch]:
         opened = self._open(self.path)
         if opened is not None and opened.file_id == cp.file_id:
             opened.offset = cp.offset
             self._current = opened
-            return []
+            return
         if opened is not None:
             opened.close()
-        return self._finish_rotated(cp)
+        yield from self._finish_rotated(cp)
 
     # --- the async side -----------------------------------------------------------------
 
@@ -507,13 +514,19 @@ class FileCollector:
         try:
             while not self._stop.is_set():
                 self._wake.clear()
+                found = False
+                looking = self.look()
                 try:
-                    found = await asyncio.to_thread(self.poll)
+                    while not self._stop.is_set():
+                        batch = await asyncio.to_thread(next, looking, None)
+                        if batch is None:
+                            break
+                        found = True
+                        yield batch
                 except UNREADABLE as exc:
                     log.warning("%s: cannot read %s: %s", self.name, self.path, exc)
-                    found = []
-                for batch in found:
-                    yield batch
+                finally:
+                    looking.close()
                 if not found:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval)

@@ -288,6 +288,43 @@ def test_rename_rotation_finishes_the_old_file_first(
     assert got == (lines("b", 3) + lines("c", 4)).splitlines()
 
 
+def test_a_backlog_is_read_a_batch_at_a_time(tmp_path: Path, app: App, clock: FixedClock) -> None:
+    """However far behind, a look reads no further than the batch it hands out."""
+    log = tmp_path / "access.log"
+    log.write_bytes(lines("a", 50))
+    c = sync(log, app, clock, batch_size=10)
+    looking = c.look()
+    first = next(looking)
+    assert len(first.records) == 10
+    assert c._current is not None
+    assert c._current.offset == first.checkpoint.offset == len(lines("a", 10))
+    assert c._current.fh.tell() < log.stat().st_size  # the rest is still on disk
+    rest = [r.data for b in looking for r in b.records]
+    assert [r.data for r in first.records] + rest == lines("a", 50).splitlines()
+
+
+@pytest.mark.parametrize("rotated", [False, True], ids=["live", "rotated"])
+def test_a_look_left_unfinished_is_taken_up_by_the_next(
+    tmp_path: Path, app: App, clock: FixedClock, rotated: bool
+) -> None:
+    """A look closed after two batches (the daemon stopping, its queue full) loses and
+    repeats nothing: the next look starts after the last batch handed out."""
+    log = tmp_path / "access.log"
+    log.write_bytes(lines("a", 5))
+    c = sync(log, app, clock, batch_size=10)
+    assert len(read_all(c)) == 5
+    append(log, lines("b", 45))
+    if rotated:
+        log.rename(tmp_path / "access.log.1")
+        log.write_bytes(lines("c", 7))
+    looking = c.look()
+    got = [r.data for _ in range(2) for r in next(looking).records]
+    looking.close()
+    got += read_all(c)
+    expected = lines("b", 45) + (lines("c", 7) if rotated else b"")
+    assert got == expected.splitlines()
+
+
 def test_copytruncate_reads_the_tail_from_the_copy(
     tmp_path: Path, app: App, clock: FixedClock
 ) -> None:
