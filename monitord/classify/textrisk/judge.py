@@ -509,7 +509,11 @@ def _outermost(hits: list[Hit]) -> list[Hit]:
 def _claims(idiom: Hit, hit: Hit) -> bool:
     """Whether a harmless phrase claims a hit's words: it holds them all, or, two words or
     more long, it shares a word with the hit and goes on beyond it ("kill it" takes "im
-    going to kill" in "im going to kill it at the talent show")."""
+    going to kill" in "im going to kill it at the talent show"). A single word's harmless
+    sense is a sense in its own category only: "sweets" eaten is no self-harm, but "hed get
+    me sweets" is still a gift."""
+    if idiom.last == idiom.first and idiom.entry.category != hit.entry.category:
+        return False
     if idiom.first <= hit.first and hit.last <= idiom.last:
         return True
     if idiom.last == idiom.first or idiom.last < hit.first or hit.last < idiom.first:

@@ -330,10 +330,27 @@ def _reported(reading: str) -> str | None:
     return f"{reading[: m.end()]} {swapped}" if rest and swapped != " ".join(rest) else None
 
 
+# Text-speak of one letter ("r u", "how old r u? u seem") is words, not a word spaced out
+# ("k i l l"): where spacing was undone across them, the words are read as typed as well.
+_LETTER_SPEAK = re.compile(r"(?<![a-z0-9'])[urn](?![a-z0-9'])")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _letters_spoken(text: str) -> str | None:
+    low = text.lower()
+    if len(_LETTER_SPEAK.findall(low)) < 2:
+        return None
+    return _spoken(" ".join(_WORD.findall(low.replace("'", ""))))
+
+
 def _all_readings(text: str) -> tuple[str, ...]:
     first = _readings(text)
     spoken = _spoken(first[0])
     out = first if spoken is None or spoken in first else (*first, spoken)
+    if text.isascii() and first[0] != text.lower():
+        letters = _letters_spoken(text)
+        if letters is not None and letters not in out:
+            out = (*out, letters)
     told = _reported(out[-1])
     if told is not None:
         out = (*out, told)

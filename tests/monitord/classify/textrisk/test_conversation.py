@@ -99,3 +99,30 @@ def test_pieces_in_two_languages_are_not_one_sentence() -> None:
     judge = TextJudge(default_lexicon())
     assert _typed(judge, ["como fazer brigadeiro", "drug names for headaches"]) == ()
     assert _typed(judge, ["i want to", "kill", "myself"]) == ("suicide",)
+
+
+def _last(judge: TextJudge, *messages: str) -> tuple[str, ...]:
+    """What the last of ``messages``, typed 40 s apart by one pupil, raises."""
+    c = Conversations()
+    verdict = judge.judge("", TYPED, JUNIOR)
+    for i, m in enumerate(messages):
+        recent = c.add("amy", "chat", T + timedelta(seconds=40 * i), m)
+        verdict = judge.judge(m, TYPED, JUNIOR)
+        if recent.messages > 1:
+            verdict = with_recent(judge, verdict, recent, JUNIOR, None)
+    return verdict.categories
+
+
+def test_the_pupils_own_side_of_grooming_makes_a_pattern() -> None:
+    judge = TextJudge(default_lexicon())
+    # promising secrecy, being alone, the camera agreed to, a contact's age doubted
+    assert "grooming" in _last(judge, "i havent told my parents", "ok ill go on camera later")
+    assert "grooming" in _last(judge, "you sound like an old man", "where do you want to meet")
+    assert "grooming" in _last(judge, "he wants a pic of me", "ok but not till my mums out")
+    assert "grooming" in _last(judge, "he always asks if im on my own", "he wants a pic of me")
+    # sextortion met by the pupil: pleading and paying
+    assert "grooming" in _last(judge, "i can pay you", "pls dont send it to my mum")
+    # friends' talk with the same words
+    assert _last(judge, "i wont tell anyone about the party", "bring balloons") == ()
+    assert _last(judge, "please dont post that pic of me lol", "i look awful") == ()
+    assert _last(judge, "please dont post that pic of me", "send me the homework pic") == ()

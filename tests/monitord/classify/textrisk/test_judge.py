@@ -212,7 +212,9 @@ def test_news_reports_courts_and_natural_killers_are_not_threats(judge: TextJudg
 def test_getting_round_the_filter_is_filter_bypass(judge: TextJudge) -> None:
     assert judge.judge("how do i get past the securly block").categories == ("filter_bypass",)
     assert judge.judge("how to get a vpn on my school ipad").categories == ("filter_bypass",)
-    assert judge.judge("unblocked games 66").categories == ()
+    # games sites mirrored to dodge the school's filter are a way round it
+    assert judge.judge("unblocked games 76 slope").categories == ("filter_bypass",)
+    assert judge.judge("unblocked games").categories == ("filter_bypass",)
 
 
 def test_help_asked_about_being_pressured_is_support(judge: TextJudge) -> None:
@@ -352,3 +354,42 @@ def test_what_someone_asked_of_the_pupil_is_read_as_they_said_it(judge: TextJudg
 def test_a_quantity_of_pills_in_words_is_a_count(judge: TextJudge) -> None:
     assert judge.judge("he swallowed a handful of tablets", TYPED).categories == ("suicide",)
     assert judge.judge("she took loads of paracetamol for her cold", TYPED).categories == ()
+
+
+# Phenomena first seen in probe 23, each in phrasings of its own (not the probe's).
+
+
+def test_a_single_words_harmless_sense_keeps_to_its_own_category(judge: TextJudge) -> None:
+    # "sweets" and "makeup" are harmless as food and costume for self-harm, not as a gift
+    v = judge.judge("she said shed get me makeup if i sent a selfie", TYPED)
+    assert v.categories == ("grooming",)
+    assert set(v.signals) == {"gift", "photo"}
+    assert judge.judge("he said hed get me sweets if i sent a pic", TYPED).categories == (
+        "grooming",
+    )
+    assert judge.judge("what happens if you eat too many sweets").categories == ()
+
+
+def test_text_speak_of_one_letter_is_read_as_words(judge: TextJudge) -> None:
+    assert judge.judge("how old r u? u r so pretty", TYPED).categories == ("grooming",)
+    assert judge.judge("r u ok? u seemed sad", TYPED).categories == ()
+
+
+def test_slang_for_suicide_in_its_forms_and_dealers_by_name(judge: TextJudge) -> None:
+    assert judge.judge("gonna unaliv tonight", TYPED).categories == ("suicide",)
+    assert judge.judge("unalivin myself after school", TYPED).categories == ("suicide",)
+    assert judge.judge("anyone know a plug in leeds").categories == ("drugs",)
+    assert judge.judge("how do i plug in my xbox").categories == ()
+    assert judge.judge("is there a plug round here i need to charge my phone").categories == ()
+
+
+def test_help_asked_for_a_feeling_or_for_a_friend_is_support(judge: TextJudge) -> None:
+    assert judge.judge("who can i talk to about my anxiety").support
+    assert judge.judge("how can i help my friend who cuts herself").support == ("self_harm",)
+    assert judge.judge("how do i help my friend whos sad").categories == ()
+
+
+def test_telling_someone_else_to_die_is_bullying_and_dead_to_me_is_not(judge: TextJudge) -> None:
+    assert judge.judge("tell him to kys lol", TYPED).categories == ("bullying",)
+    assert "bullying" in judge.judge("he can go unalive himself", TYPED).categories
+    assert judge.judge("youre dead to me if you spoil the ending", TYPED).categories == ()

@@ -101,3 +101,8 @@ def test_pieces_typed_one_after_another_are_read_as_one_sentence() -> None:
     long = ("see you " * 20, "at lunch " * 20)  # longer than is remembered
     assert joined_readings(long) == (" ".join(readings(p)[0] for p in long),)
     assert joined_readings(("u", "ok")) == ("u ok", "you ok")
+
+
+def test_text_speak_of_one_letter_is_words_not_a_word_spaced_out() -> None:
+    assert readings("how old r u? u seem nice")[-1] == "how old are you you seem nice"
+    assert readings("k i l l myself") == ("kill myself",)
