@@ -126,3 +126,22 @@ def test_the_pupils_own_side_of_grooming_makes_a_pattern() -> None:
     assert _last(judge, "i wont tell anyone about the party", "bring balloons") == ()
     assert _last(judge, "please dont post that pic of me lol", "i look awful") == ()
     assert _last(judge, "please dont post that pic of me", "send me the homework pic") == ()
+
+
+def test_the_pupils_own_side_of_grooming_in_each_language() -> None:
+    judge = TextJudge(default_lexicon())
+    pupil = [
+        ("nikomu nie powiedziałam", "dobra włączę kamerkę"),
+        ("dam ci pieniądze", "tylko nie wrzucaj tego do internetu"),
+        ("nu am zis nimanui", "ok iti trimit o poza"),
+        ("não falei pra ninguém", "tá bom ligo a câmera"),
+        ("no le he dicho nada a mi madre", "vale, enciendo la cámara"),
+        ("kisi ko nahi bataya", "photo bhej rahi hoon"),
+        ("main kise nu nahi dasya", "ok photo bhej dindi haan"),
+        ("আমি কাউকে বলিনি", "ঠিক আছে ছবি পাঠাচ্ছি"),
+        ("ما قلت لأحد", "طيب رح ابعت صورة"),
+    ]
+    for messages in pupil:
+        assert "grooming" in _last(judge, *messages), messages
+    assert _last(judge, "nie powiem nikomu o prezencie", "kupiłam kwiaty dla mamy") == ()
+    assert _last(judge, "no se lo he dicho a nadie", "la fiesta es el sábado") == ()
