@@ -393,7 +393,15 @@ def forget_readings() -> None:
     _kept_joins.cache_clear()
 
 
+# "18+" (and "+18", as Spanish and Portuguese write it) is a sign of its own, not the number
+# 18: "18+ videos" is not "there are 18 videos". A sum ("18+3") is left alone.
+_ADULTS_ONLY = re.compile(r"(?<![\d.])18 ?\+(?! ?\d)|(?<!\d)(?<!\d )\+ ?18(?![\d.])")
+ADULTS_ONLY = "eighteenplus"
+
+
 def _readings(text: str) -> tuple[str, ...]:
+    if "+" in text and "18" in text:
+        text = _ADULTS_ONLY.sub(f" {ADULTS_ONLY} ", text)
     if text.isascii():
         low = text.lower()
         if _PLAIN.fullmatch(low) and _RUN3.search(low) is None:

@@ -393,3 +393,12 @@ def test_telling_someone_else_to_die_is_bullying_and_dead_to_me_is_not(judge: Te
     assert judge.judge("tell him to kys lol", TYPED).categories == ("bullying",)
     assert "bullying" in judge.judge("he can go unalive himself", TYPED).categories
     assert judge.judge("youre dead to me if you spoil the ending", TYPED).categories == ()
+
+
+def test_18_plus_asked_for_in_pictures_is_pornography_and_a_count_is_not(
+    judge: TextJudge,
+) -> None:
+    assert judge.judge("18+ movies free").categories == ("pornography",)
+    assert judge.judge("videos +18 gratis").categories == ("pornography",)
+    assert judge.judge("there are 18 videos in this playlist").categories == ()
+    assert judge.judge("is fortnite 18+").categories == ()

@@ -106,3 +106,10 @@ def test_pieces_typed_one_after_another_are_read_as_one_sentence() -> None:
 def test_text_speak_of_one_letter_is_words_not_a_word_spaced_out() -> None:
     assert readings("how old r u? u seem nice")[-1] == "how old are you you seem nice"
     assert readings("k i l l myself") == ("kill myself",)
+
+
+def test_18_plus_is_a_sign_of_its_own_and_a_sum_is_a_sum() -> None:
+    assert readings("18+ vids") == ("eighteenplus vids",)
+    assert readings("vídeos +18")[0] == "videos eighteenplus"
+    assert "eighteenplus" not in " ".join(readings("18+3 = 21") + readings("what is 18 + 5"))
+    assert readings("there are 18 videos")[0] == "there are 18 videos"
