@@ -12,8 +12,9 @@ average. ``--dir`` keeps the sites (roster, logs, stores) for ``bench/storesize.
 ``--no-text`` leaves text unjudged, to measure what judging it costs; ``--rounds N`` measures
 that cost itself: N ingests of the same day with text judged and N without, alternated in one
 process, compared in CPU time, beside the text path's own CPU time. ``--digest`` prints
-what each SQLite store holds after the ingest, a digest a table (``bench/outcome.py``): the
-same day must give the same digests before and after a change meant only to be faster.
+what each store holds after the ingest (with ``--store``, its whole database), a digest a
+table (``bench/outcome.py``): the same day must give the same digests before and after a
+change meant only to be faster.
 """
 
 from __future__ import annotations
@@ -314,8 +315,8 @@ def run(
         flush=True,
     )
     spent = replay(content, seen) if seen and content is not None else 0.0
-    if args.digest and not args.store:
-        for table, (n, digest) in digests(site / "var" / "monitord.db").items():
+    if args.digest:
+        for table, (n, digest) in digests(args.store or site / "var" / "monitord.db").items():
             print(f"  {fmt} {table:22s} {n:>9,d} rows  {digest}")
     if profiler:
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(25)
@@ -413,7 +414,7 @@ def main() -> int:
     ap.add_argument(
         "--digest",
         action="store_true",
-        help="print a digest of each table of each SQLite store after its ingest "
+        help="print a digest of each table of each store after its ingest "
         "(bench/outcome.py), to show a change stored the same rows",
     )
     args = ap.parse_args()

@@ -2,7 +2,10 @@
 exactly when they stored the same rows (events, lookups and their blocks, matches, leases,
 alerts and their mail, the audit trail, checkpoints, counts).
 
-    .venv/bin/python bench/outcome.py STORE.db [OTHER.db]
+    .venv/bin/python bench/outcome.py STORE [OTHER]
+
+A store is a SQLite file or a PostgreSQL URL (``postgresql+psycopg://...``: the tables of
+its database, a partitioned table's partitions read through their parent).
 
 With two stores, says which tables differ. ``bench/ingest.py --digest`` prints the digest of
 each store it makes, so that a change meant to be faster and nothing else can be checked
@@ -22,7 +25,11 @@ import argparse
 import hashlib
 import re
 import sqlite3
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 # The one random part of a stored row: the MIME boundary of a queued mail.
 _BOUNDARY = re.compile(rb"={15}[0-9]+==")
@@ -32,9 +39,11 @@ _VARYING = {"matches": "id"}
 _SKIPPED = frozenset({"alembic_version", "sqlite_sequence", "sqlite_stat1"})
 
 
-def digests(db: Path) -> dict[str, tuple[int, str]]:
+def digests(store: Path | str) -> dict[str, tuple[int, str]]:
     """Each table's rows (every column, in a fixed order) as (count, SHA-256)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    if str(store).startswith("postgresql"):
+        return _pg_digests(str(store))
+    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
     try:
         tables = [
             str(name)
@@ -46,24 +55,48 @@ def digests(db: Path) -> dict[str, tuple[int, str]]:
         for table in tables:
             if table in _SKIPPED or table.startswith("events_text_"):
                 continue  # the text index's shadow tables follow from the events
-            h = hashlib.sha256()
             cursor = conn.execute(f'SELECT * FROM "{table}"')
-            names = [d[0] for d in cursor.description]
-            keep = [i for i, name in enumerate(names) if name != _VARYING.get(table)]
-            rows = sorted(repr(tuple(row[i] for i in keep)).encode() for row in cursor)
-            for row in rows:
-                h.update(_BOUNDARY.sub(b"=*=", row) if table == "outbox" else row)
-                h.update(b"\n")
-            out[table] = (len(rows), h.hexdigest()[:16])
+            out[table] = _digest(table, [d[0] for d in cursor.description], cursor)
         return out
     finally:
         conn.close()
 
 
+def _pg_digests(url: str) -> dict[str, tuple[int, str]]:
+    """``digests`` of a PostgreSQL database: its tables, not their partitions."""
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+        conn.execute("SET timezone = 'UTC'")
+        tables = [
+            str(name)
+            for (name,) in conn.execute(
+                "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace "
+                "AND relkind IN ('r', 'p') AND NOT relispartition ORDER BY relname"
+            )
+        ]
+        out: dict[str, tuple[int, str]] = {}
+        for table in tables:
+            if table in _SKIPPED:
+                continue
+            cursor = conn.execute(f'SELECT * FROM "{table}"')
+            names = [d.name for d in cursor.description or ()]
+            out[table] = _digest(table, names, cursor)
+        return out
+
+
+def _digest(table: str, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> tuple[int, str]:
+    h = hashlib.sha256()
+    keep = [i for i, name in enumerate(names) if name != _VARYING.get(table)]
+    found = sorted(repr(tuple(row[i] for i in keep)).encode() for row in rows)
+    for row in found:
+        h.update(_BOUNDARY.sub(b"=*=", row) if table == "outbox" else row)
+        h.update(b"\n")
+    return len(found), h.hexdigest()[:16]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("store", type=Path)
-    ap.add_argument("other", type=Path, nargs="?")
+    ap.add_argument("store", help="a SQLite file or a PostgreSQL URL")
+    ap.add_argument("other", nargs="?")
     args = ap.parse_args()
     first = digests(args.store)
     if args.other is None:

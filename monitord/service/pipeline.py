@@ -46,7 +46,14 @@ from monitord.service.batchrows import (
     rejected_row,
     update_stored,
 )
-from monitord.store.database import insert_ignore, mine, store_trouble, table_of
+from monitord.store.database import (
+    insert_ignore,
+    insert_rows,
+    mine,
+    store_trouble,
+    stored_event_ids,
+    table_of,
+)
 from monitord.store.lookups import is_clean, store_lookups, stored_lookups
 from monitord.store.origins import Scopes
 from monitord.store.tables import (
@@ -451,10 +458,7 @@ class Processor:
                 if eid not in kept
                 and (eid in pending.matches or eid in pending.leases or eid in judged)
             ]
-            existing: set[str] = set()
-            for i in range(0, len(weighty), 500):
-                chunk = weighty[i : i + 500]
-                existing.update(conn.execute(select(et.c.id).where(et.c.id.in_(chunk))).scalars())
+            existing = stored_event_ids(conn, (rows[eid] for eid in weighty))
             # An event stored as a lookup already is not stored again in events.
             existing |= stored_lookups(conn, (r for eid, r in rows.items() if eid not in kept))
             fresh_ids = {eid for eid in weighty if eid not in existing}
@@ -463,8 +467,7 @@ class Processor:
             rejected = [{**r, "site_id": self.site_id} for r in pending.rejected]
             insert_ignore(conn, table_of(RejectedRow), rejected)
             match_rows = [m for eid in fresh_ids for m in pending.matches.get(eid, ())]
-            if match_rows:
-                conn.execute(table_of(MatchRow).insert(), match_rows)
+            insert_rows(conn, table_of(MatchRow), match_rows)
             insert_ignore(
                 conn, table_of(LeaseRow), [v for k, v in pending.leases.items() if k in fresh_ids]
             )

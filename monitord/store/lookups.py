@@ -18,7 +18,7 @@ from typing import Any
 import zstandard
 from sqlalchemy import Connection, bindparam, text
 
-from monitord.store.database import insert_ignore, mine_sql, table_of
+from monitord.store.database import insert_ignore, mine_sql, stored_event_ids, table_of
 from monitord.store.lookuptables import (
     LookupNameRow,
     LookupPartyRow,
@@ -179,16 +179,6 @@ def _expanding(name: str) -> Any:
     return bindparam(name, expanding=True)
 
 
-def stored_ids(conn: Connection, ids: Iterable[str]) -> set[str]:
-    """Which of the event ids (hex) ``events`` holds."""
-    wanted = list(ids)
-    out: set[str] = set()
-    query = text("SELECT id FROM events WHERE id IN :ids").bindparams(_expanding("ids"))
-    for i in range(0, len(wanted), _CHUNK):
-        out.update(conn.execute(query, {"ids": wanted[i : i + _CHUNK]}).scalars())
-    return out
-
-
 def stored_lookups(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> set[str]:
     """Which of the event rows' ids ``lookups`` holds: those of the blocks of the rows'
     files whose lines overlap the rows' offsets, compared by id (an id carries its school).
@@ -234,7 +224,7 @@ def store_lookups(
     or ``lookups`` holds is not added again."""
     if not rows:
         return 0
-    known = stored_ids(conn, (r["id"] for r in rows))
+    known = stored_event_ids(conn, rows)
     rows = [r for r in rows if r["id"] not in known]
     known = stored_lookups(conn, rows)
     rows = [r for r in rows if r["id"] not in known]

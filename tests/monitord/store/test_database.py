@@ -18,14 +18,16 @@ from monitord.store.database import (
     for_site,
     head_revision,
     insert_ignore,
+    insert_rows,
     make_engine,
     open_store,
+    stored_event_ids,
     table_of,
     upgrade,
     utc,
     verify_audit,
 )
-from monitord.store.tables import AlertRow, AuditRow, EventRow
+from monitord.store.tables import AlertRow, AuditRow, EventRow, MatchRow
 
 pytestmark = pytest.mark.stores
 
@@ -249,6 +251,50 @@ def test_events_are_stored_once_whatever_their_day(store_url: str) -> None:
     engine.dispose()
     assert [r.id for r in stored] == [f"ev{9:030d}"] + [r["id"] for r in rows]
     assert stored[0].ts.replace(tzinfo=UTC) == T0 - timedelta(days=40)
+
+
+def test_stored_ids_are_found_whatever_the_batch_holds(store_url: str) -> None:
+    """Which of a batch's ids are stored: asked many at once (more than one statement's
+    worth on SQLite, one array on PostgreSQL, twice in one transaction so that a prepared
+    plan would be used), across a day's boundary."""
+    engine = open_store(store_url)
+    et = table_of(EventRow)
+    stored = [event_row(i, T0 + timedelta(hours=i)) for i in range(0, 1200, 2)]
+    with engine.begin() as conn:
+        insert_ignore(conn, et, stored)
+    asked = [event_row(i, T0 + timedelta(hours=i)) for i in range(1200)]
+    with engine.connect() as conn:
+        for _ in range(7):
+            assert stored_event_ids(conn, asked) == {r["id"] for r in stored}
+        assert stored_event_ids(conn, asked[1::2]) == set()
+        assert stored_event_ids(conn, []) == set()
+    engine.dispose()
+
+
+def test_rows_that_cannot_conflict_are_inserted_in_one_go(store_url: str) -> None:
+    engine = open_store(store_url)
+    mt = table_of(MatchRow)
+    rows = [
+        {
+            "event_id": f"ev{n:030d}",
+            "category": "video_streaming",
+            "list_name": "allow",
+            "entry": "tab\t\n",
+            "score": n,
+            "allow": n % 2 == 0,
+        }
+        for n in range(5)
+    ]
+    with engine.begin() as conn:
+        insert_rows(conn, mt, rows)
+        insert_rows(conn, mt, [])
+    with engine.connect() as conn:
+        got = conn.execute(select(mt).order_by(mt.c.id)).all()
+    engine.dispose()
+    assert [r.id for r in got] == [1, 2, 3, 4, 5]
+    assert [(r.event_id, r.entry, r.score, r.allow) for r in got] == [
+        (r["event_id"], r["entry"], r["score"], r["allow"]) for r in rows
+    ]
 
 
 def test_batched_events_keep_their_instant_bytes_and_empty_fields(store_url: str) -> None:

@@ -284,7 +284,7 @@ NOT_ONE_SCHOOLS = {
     "monitord/casework/trail.py:_check_alerts": "the audit trail is one chain for every "
     "school in the "
     "store: evidence verify checks each alert against its own records",
-    "monitord/store/lookups.py:stored_ids": "an event id is the store's: whether one is "
+    "monitord/store/database.py:stored_event_ids": "an event id is the store's: whether one is "
     "taken is asked of every school",
     "monitord/store/lookups.py:_keys": "a party's digest covers its school; names are no school's",
     "monitord/store/lookups.py:store_lookups": "writes the batch's own blocks, by their ids",
