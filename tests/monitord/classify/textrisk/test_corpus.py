@@ -2,8 +2,8 @@
 90% for the rest, false alarms at most 1%, on the tuned part and the shared dev corpus; the
 held-out parts are held to what they measured, so that a change that loses them is seen:
 heldout.tsv (studied in the second round), unseen.tsv (never tuned on) and the probes of fresh
-phrasings (fresh4-8.tsv, and fresh9-15.tsv in the other languages: each judged once before its
-misses were studied)."""
+phrasings (fresh4-8.tsv and fresh20-23.tsv in English, fresh9-15.tsv and fresh24.tsv in the
+other languages, fresh25.tsv conversations: each judged once before its misses were studied)."""
 
 from __future__ import annotations
 
@@ -53,13 +53,17 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, path: Path) -> None:
     [
         ("heldout", 0.97, 1),
         ("unseen", 0.95, 1),
-        ("fresh4", 0.97, 1),
+        ("fresh4", 0.97, 0),
         ("fresh5", 0.97, 0),
         ("fresh6", 0.97, 0),
         ("fresh7", 0.97, 0),
         ("fresh8", 0.97, 0),
         ("fresh20", 0.97, 0),
         ("fresh21", 0.97, 0),
+        ("fresh22", 0.97, 0),
+        ("fresh23", 0.97, 0),
+        ("fresh24", 0.97, 0),
+        ("fresh25", 0.97, 0),
         ("fresh9", 0.97, 0),
         ("fresh10", 0.97, 0),
         ("fresh11", 0.97, 0),
