@@ -1,34 +1,36 @@
 """Search speed on a month of a large school's traffic, side by side with zgrep.
 
     .venv/bin/python bench/search.py [--events 50000000] [--days 30] [--devices 500]
-                                     [--dir var/bench-search] [--reuse]
+                                     [--dir var/bench-search] [--store URL] [--reuse]
+                                     [--retention]
 
-Builds a store of N events over D days from the given number of devices, straight into
-SQLite at the current schema (every migration, so the indexes, the domain names table and
-the trigram text index are the ones monitord makes), and beside it the raw logs of the same
-days as the sources would have written them, gzipped as logrotate leaves them: Pi-hole's
-dnsmasq log (each query with its forwarded and reply, or cached, lines), Squid's access.log
-and the agents' JSON reports. Then it times the same questions both ways: with monitord's
-search (the library call the command makes, and the audited command path) and with zgrep
-over the raw files.
+Builds a store of N events over D days from the given number of devices, written as ingest
+writes it (``bench/bigstore.py``: the pipeline's rows, each name classified by the starter
+lists, stored through the store's own bulk writes at the current schema, so lookups with
+nothing more to them go to ``lookups`` with their lines in zstandard blocks and every table,
+index and trigger is the migrations' own), and beside it the raw logs of the same days as
+the sources would have written them, gzipped as logrotate leaves them: Pi-hole's dnsmasq log
+(each query with its forwarded and reply, or cached, lines), Squid's access.log and the
+agents' JSON reports. Then it times the same questions both ways: with monitord's search
+(the library call the command makes, and the audited command path) and with zgrep over the
+raw files.
 
-The store is filled without its secondary indexes and triggers, which are then made again
-exactly as the migrations wrote them (CREATE INDEX sorts once instead of inserting 50
-million times into each), the text index in one INSERT ... SELECT and the domain names
-from the domain index. Rows are written in time order, as a daemon following logs writes
-them; ids are sequential rather than hashes of the origin (which only the primary key sees).
-
-``--reuse`` skips the build when the store and logs from an earlier run are there.
+The store is SQLite's DIR/monitord.db unless ``--store`` names a PostgreSQL database (empty,
+or ``--reuse``d); ``bench/bigstore.py --pg DIR`` starts a server for it. ``--reuse`` skips
+the build when the store and logs from an earlier run are there. ``--retention`` then runs
+retention as the daily job would the day after the store's last, with the events kept as
+many days as the store holds, which removes the first day, and prints what it removed and
+how long its longest transaction held the store.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import queue
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -41,15 +43,37 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from bigstore import (
+    BATCH_LINES,
+    Judge,
+    drop_indexes,
+    make_indexes,
+    store_batch,
+    writer_connection,
+)
 
+from monitord.casework.plan import flush_text_queue
 from monitord.casework.query import Query, parse_domain
 from monitord.casework.search import run_query, search
 from monitord.casework.timeline import day_events
-from monitord.store.database import open_store
+from monitord.settings.config import load_config
+from monitord.store.database import current_revision, open_store, sqlite_file, table_of
+from monitord.store.retention import run_retention
+from monitord.store.tables import EventRow
 
 TZ = ZoneInfo("Europe/London")
 FIRST_DAY = date(2026, 11, 2)  # a Monday; the month is all GMT, so local time is UTC
 PERSON_DAY = date(2026, 11, 19)  # a Thursday
+
+
+def person_day(n_days: int) -> date:
+    """The day whose person's events are read: 19 November, or in a store of fewer days
+    the last Thursday it holds (its last day, if it holds none)."""
+    last = min(PERSON_DAY, FIRST_DAY + timedelta(days=n_days - 1))
+    thursday = last - timedelta(days=(last.weekday() - 3) % 7)
+    return thursday if thursday >= FIRST_DAY else last
+
+
 PERSON = 44
 SUFFIX = "*.tiktok.com"
 RARE_TEXT = "how to hide"  # planted in a few hundred searches over the month
@@ -158,14 +182,6 @@ WORDS = [
     "poem",
 ]
 
-COLUMNS = (
-    "id, site_id, ts, source, fmt, kind, client_ip, client_mac, user, domain, url, method, "
-    "qtype, action, blocked, status, size, hostname, text, username, device_id, role, "
-    "year_group, attributed_by, attribution, category, severity, file_id, offset, raw"
-)
-INSERT = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join('?' * 30)})"
-
-
 # --- the school ---------------------------------------------------------------------------
 
 
@@ -178,11 +194,6 @@ class Devices:
         self.user = [f"staff{i}" if i in staff else f"pupil{i}" for i in range(n)]
         self.role = ["staff" if i in staff else "pupil" for i in range(n)]
         self.year = [None if i in staff else str(1 + i % 6) for i in range(n)]
-        self.why = [
-            f"lease {self.ip[i]} -> {self.mac[i]} (lt-{i}); {self.device[i]} is assigned to "
-            f"{self.user[i]} (school_single)"
-            for i in range(n)
-        ]
 
 
 def domain_universe(rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
@@ -205,10 +216,8 @@ def domain_universe(rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
     return names, weights / weights.sum()
 
 
-CATEGORY = dict.fromkeys(TIKTOK, ("social_media", "low")) | {
-    "www.roblox.com": ("gaming", "low"),
-    "www.bet365.com": ("gambling", "medium"),
-}
+# Every column of an event row, as the pipeline fills them.
+EMPTY_ROW = tuple(table_of(EventRow).c.keys())
 
 
 # --- raw log files --------------------------------------------------------------------------
@@ -231,7 +240,7 @@ class RawLog:
         """Write ``data``; return the byte offset it starts at in the uncompressed file."""
         at = self.offset
         if not self.file_id:
-            self.file_id = os.urandom(8).hex()
+            self.file_id = os.urandom(16).hex()
         self.buf.append(data)
         self.offset += len(data)
         if len(self.buf) >= 4096:
@@ -270,10 +279,11 @@ def generate_day(
     weights: np.ndarray,
     rng: np.random.Generator,
     raw_dir: Path,
-    first_id: int,
-    emit: Callable[[list[tuple[Any, ...]]], None],
+    judge: Judge,
+    emit: Callable[[list[dict[str, Any]], dict[str, tuple[dict[str, Any], ...]]], None],
 ) -> dict[str, int]:
-    """Write one day's raw logs and emit its rows in batches; return counts per source."""
+    """Write one day's raw logs and emit its event rows, as the pipeline makes them, in
+    batches of a file's next ``BATCH_LINES`` lines; return the events of each source."""
     weekday = day.weekday() < 5
     secs = day_times(rng, n, weekday)
     who = rng.integers(0, len(devices.ip), n)
@@ -282,17 +292,27 @@ def generate_day(
     extra = rng.random(n)
     size = rng.integers(300, 90_000, n)
     words = rng.integers(0, len(WORDS), (n, 4))
-    stamp = f"{day:%Y-%m-%d} "
     syslog_day = f"{day:%b} {day.day:2d} "
-    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    epoch = midnight.timestamp()
+    before = day - timedelta(days=1)
+    # What identity says of each laptop's address that day: its lease and its owner.
+    why = [
+        f"lease {os.urandom(6).hex()}: {devices.ip[d]} -> {devices.mac[d]} from "
+        f"{before}T18:30:00Z until {day}T18:30:00Z; device {devices.device[d]} (school_single) "
+        f"has MAC {devices.mac[d]}; {devices.device[d]} is assigned to {devices.user[d]}"
+        for d in range(len(devices.ip))
+    ]
     logs = {
         "pihole": RawLog(raw_dir / f"pihole-{day:%Y%m%d}.log.gz"),
         "proxy": RawLog(raw_dir / f"squid-{day:%Y%m%d}.log.gz"),
         "agents": RawLog(raw_dir / f"agents-{day:%Y%m%d}.jsonl.gz"),
     }
     counts = dict.fromkeys(logs, 0)
-    rows: list[tuple[Any, ...]] = []
-    row: tuple[Any, ...]
+    batches: dict[str, list[dict[str, Any]]] = {s: [] for s in logs}
+    matched: dict[str, dict[str, tuple[dict[str, Any], ...]]] = {s: {} for s in logs}
+    lines_at = dict.fromkeys(logs, 0)  # the line count of each file at its batch's start
+    lines = dict.fromkeys(logs, 0)
     for i in range(n):
         s = float(secs[i])
         whole = int(s)
@@ -300,12 +320,13 @@ def generate_day(
         d = int(who[i])
         ip = devices.ip[d]
         name = names[int(host[i])]
-        category, severity = CATEGORY.get(name, (None, "none"))
         k = float(kind[i])
-        eid = f"{first_id + i:032x}"
+        row: dict[str, Any] = dict.fromkeys(EMPTY_ROW)
         if k < 0.6:
+            source = "pihole"
+            ts = midnight + timedelta(seconds=whole)
             line = f"{syslog_day}{hms} dnsmasq[811]: query[A] {name} from {ip}\n"
-            log = logs["pihole"]
+            log = logs[source]
             offset = log.write(line.encode())
             reply = (
                 f"{syslog_day}{hms} dnsmasq[811]: cached {name} is 203.0.113.{d % 250 + 1}\n"
@@ -314,29 +335,15 @@ def generate_day(
                 f"{syslog_day}{hms} dnsmasq[811]: reply {name} is 203.0.113.{d % 250 + 1}\n"
             )
             log.write(reply.encode())
-            row = (
-                eid,
-                "default",
-                f"{stamp}{hms}+00:00",
-                "pihole",
-                "dnsmasq",
-                "dns",
-                ip,
-                None,
-                None,
-                name,
-                None,
-                None,
-                "A",
-                "query",
-                0,
-                None,
-                None,
-                None,
-                None,
-            )
+            lines[source] += 2 if extra[i] < 0.4 else 3
+            row.update(fmt="dnsmasq", kind="dns", domain=name, qtype="A", user=None)
+            person = devices.user[d]
+            how = "assigned_device"
+            reason = why[d]
         elif k < 0.99:
+            source = "proxy"
             ms = round((s - whole) * 1000)
+            ts = midnight + timedelta(seconds=whole, milliseconds=ms)
             x = float(extra[i])
             if x < 0.7:
                 method, url = "CONNECT", f"{name}:443"
@@ -344,53 +351,46 @@ def generate_day(
                 q = "+".join(WORDS[int(w)] for w in words[i][: 2 + int(x * 100) % 3])
                 if x < 0.70002:
                     q = "how+to+hide+cuts"
-                    category, severity = "self_harm", "high"
                 method, url = "GET", f"http://www.google.com/search?q={q}"
                 name = "www.google.com"
             else:
                 method, url = "GET", f"http://{name}/{WORDS[int(words[i][0])]}/{int(size[i])}"
             user = devices.user[d] if d % 2 else "-"
             line = (
-                f"{midnight + s:.3f}    {int(size[i]) % 900 + 5} {ip} TCP_MISS/200 {int(size[i])} "
-                f"{method} {url} {user} HIER_DIRECT/203.0.113.7 text/html\n"
+                f"{epoch + whole + ms / 1000:.3f}    {int(size[i]) % 900 + 5} {ip} TCP_MISS/200 "
+                f"{int(size[i])} {method} {url} {user} HIER_DIRECT/203.0.113.7 text/html\n"
             )
-            offset = logs["proxy"].write(line.encode())
-            row = (
-                eid,
-                "default",
-                f"{stamp}{hms}.{ms:03d}000+00:00",
-                "proxy",
-                "squid",
-                "http",
-                ip,
-                None,
-                None if user == "-" else user,
-                name,
-                url,
-                method,
-                None,
-                "TCP_MISS",
-                0,
-                200,
-                int(size[i]),
-                None,
-                None,
+            offset = logs[source].write(line.encode())
+            lines[source] += 1
+            row.update(
+                fmt="squid",
+                kind="http",
+                user=None if user == "-" else user,
+                domain=name,
+                url=url,
+                method=method,
+                action="TCP_MISS",
+                status=200,
+                size=int(size[i]),
             )
+            person = devices.user[d]
+            how = "assigned_device" if user == "-" else "user_in_record"
+            reason = why[d] if user == "-" else f"user name '{user}' in the record; {why[d]}"
         else:
+            source = "agents"
+            ts = midnight + timedelta(seconds=whole)
             x = float(extra[i])
             text = " ".join(WORDS[int(w)] for w in words[i][: 2 + int(x * 100) % 3])
             if x < 0.0005:
                 text = "how to hide cuts on my arm"
-                category, severity = "self_harm", "high"
-            else:
-                category, severity = None, "none"
             agent_kind, ev_kind = ("search", "search") if x < 0.5 else ("typed_text", "text")
             data = {"engine": "google", "query": text} if x < 0.5 else {"text": text}
+            agent = f"agent-{devices.device[d].lower()}"
             line = (
                 json.dumps(
                     {
                         "schema": "monitord.agent/1",
-                        "agent_id": f"agent-{devices.device[d].lower()}",
+                        "agent_id": agent,
                         "hostname": devices.device[d],
                         "ts": f"{day}T{hms}Z",
                         "user": devices.user[d],
@@ -402,52 +402,56 @@ def generate_day(
                 )
                 + "\n"
             )
-            offset = logs["agents"].write(line.encode())
-            row = (
-                eid,
-                "default",
-                f"{stamp}{hms}+00:00",
-                "agents",
-                "agent",
-                ev_kind,
-                ip,
-                devices.mac[d],
-                devices.user[d],
-                None,
-                None,
-                None,
-                None,
-                None,
-                0,
-                None,
-                None,
-                devices.device[d],
-                text,
+            offset = logs[source].write(line.encode())
+            lines[source] += 1
+            row.update(
+                fmt="agent",
+                kind=ev_kind,
+                client_mac=devices.mac[d],
+                user=devices.user[d],
+                hostname=devices.device[d],
+                text=text,
+                agent=agent,
             )
             name = ""
-        source = row[3]
-        counts[source] += 1
-        rows.append(
-            (
-                *row,
-                devices.user[d],
-                devices.device[d],
-                devices.role[d],
-                devices.year[d],
-                "assigned_device",
-                devices.why[d],
-                category,
-                severity,
-                logs[source].file_id,
-                offset,
-                line.encode(),
-            )
+            person = devices.user[d]
+            how = "user_in_record"
+            reason = f"user name '{person}' in the record; {why[d]}"
+        file_id = logs[source].file_id
+        category, severity, matches = judge.name(name, ts) if name else (None, "none", ())
+        if "how to hide" in line or "how+to+hide" in line:
+            category, severity = "self_harm", "high"  # what the text's judge says of it
+        eid = hashlib.blake2b(f"{file_id}:{offset}".encode(), digest_size=16).hexdigest()
+        row.update(
+            id=eid,
+            site_id="default",
+            ts=ts,
+            source=source,
+            client_ip=ip,
+            blocked=False,
+            username=person,
+            device_id=devices.device[d],
+            role=devices.role[d],
+            year_group=devices.year[d],
+            attributed_by=how,
+            attribution=reason,
+            category=category,
+            severity=severity,
+            file_id=file_id,
+            offset=offset,
+            raw=line[:-1].encode(),
         )
-        if len(rows) >= 20_000:
-            emit(rows)
-            rows = []
-    if rows:
-        emit(rows)
+        counts[source] += 1
+        batches[source].append(row)
+        if matches:
+            matched[source][eid] = matches
+        if lines[source] - lines_at[source] >= BATCH_LINES:
+            emit(batches[source], matched[source])
+            batches[source], matched[source] = [], {}
+            lines_at[source] = lines[source]
+    for source, rows in batches.items():
+        if rows:
+            emit(rows, matched[source])
     for log in logs.values():
         log.close()
     return counts
@@ -456,74 +460,95 @@ def generate_day(
 # --- building the store ---------------------------------------------------------------------
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=OFF")
-    db.execute("PRAGMA cache_size=-1048576")  # 1 GiB while building
-    db.execute("PRAGMA threads=2")
-    db.execute("PRAGMA temp_store=FILE")
-    return db
-
-
 def build(
-    root: Path, n_events: int, n_days: int, n_devices: int, generated: int | None = None
+    root: Path, url: str, n_events: int, n_days: int, n_devices: int, live: bool = False
 ) -> None:
-    """Build the store; with ``generated``, only that many days are made and the rest are
-    copies (see ``copy_days``)."""
+    """Build the store at ``url`` (a fresh one: SQLite's file is made again) and the raw
+    logs beside it. On SQLite the secondary indexes of events and lookups are made at the
+    end (sorted once rather than grown row by row: several times quicker, the pages fuller
+    than a daemon's), unless ``live``."""
     raw_dir = root / "raw"
     raw_dir.mkdir(parents=True, exist_ok=True)
-    db_path = root / "monitord.db"
-    for p in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
-        p.unlink(missing_ok=True)
-    open_store(f"sqlite:///{db_path}").dispose()  # every migration: the real schema
-    db = _connect(db_path)
-    # Keep the schema's indexes and triggers on events, drop them, load, make them again.
-    kept = secondary(db)
-    for kind, name, _ in kept:
-        db.execute(f"DROP {kind.upper()} {name}")
+    db_path = sqlite_file(url)
+    if db_path is not None:
+        for p in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
+            p.unlink(missing_ok=True)
+    engine = open_store(url)  # every migration: the real schema
+    config = root / "bench-monitord.toml"
+    config.write_text(f'[storage]\nurl = "{url}"\n', encoding="utf-8")
+    judge = Judge(engine, config)
     rng = np.random.default_rng(8)
     devices = Devices(n_devices)
     names, weights = domain_universe(rng)
     days, per_day = plan(n_events, n_days)
-    made = n_days if generated is None else min(generated, n_days)
 
-    batches: queue.Queue[list[tuple[Any, ...]] | None] = queue.Queue(maxsize=8)
+    batches: queue.Queue[tuple[list[dict[str, Any]], dict[str, Any]] | None] = queue.Queue(
+        maxsize=8
+    )
     stored = [0]
+    failed: list[BaseException] = []
+
+    deferred: list[tuple[str, str]] = []
+    if engine.dialect.name == "sqlite" and not live:
+        with engine.connect() as conn:
+            deferred = drop_indexes(conn)
 
     def writer() -> None:
-        db.execute("BEGIN")
-        since_commit = 0
-        while (rows := batches.get()) is not None:
-            db.executemany(INSERT, rows)
-            stored[0] += len(rows)
-            since_commit += len(rows)
-            if since_commit >= 500_000:
-                db.execute("COMMIT")
-                db.execute("BEGIN")
-                since_commit = 0
-        db.execute("COMMIT")
+        try:
+            conn = writer_connection(engine)
+            while (batch := batches.get()) is not None:
+                with conn.begin():
+                    stored[0] += store_batch(conn, *batch)
+                    if not deferred:  # into the text index, as the follower's commits do
+                        flush_text_queue(conn)
+            conn.close()
+        except BaseException as exc:  # said by the main thread, which stops
+            failed.append(exc)
+            while batches.get() is not None:
+                pass
+
+    def emit(rows: list[dict[str, Any]], matches: dict[str, Any]) -> None:
+        if failed:
+            raise RuntimeError("the writer failed") from failed[0]
+        batches.put((rows, matches))
 
     thread = threading.Thread(target=writer)
     thread.start()
     start = time.perf_counter()
-    first_id = 0
+    made = 0
     totals: dict[str, int] = {}
-    for day, n in zip(days[:made], per_day[:made], strict=True):
-        counts = generate_day(
-            day, int(n), devices, names, weights, rng, raw_dir, first_id, batches.put
-        )
-        first_id += int(n)
-        for k, v in counts.items():
-            totals[k] = totals.get(k, 0) + v
-        rate = first_id / (time.perf_counter() - start)
-        print(f"  {day}: {n:,} events ({first_id:,} so far, {rate:,.0f}/s)", flush=True)
-    batches.put(None)
-    thread.join()
-    print(f"loaded {stored[0]:,} rows in {time.perf_counter() - start:,.0f} s: {totals}")
-    if made < n_days:
-        copy_days(db, days, per_day, made)
-    finish(db, kept, start)
+    try:
+        for day, n in zip(days, per_day, strict=True):
+            counts = generate_day(day, int(n), devices, names, weights, rng, raw_dir, judge, emit)
+            made += int(n)
+            for k, v in counts.items():
+                totals[k] = totals.get(k, 0) + v
+            took = time.perf_counter() - start
+            print(
+                f"  {day}: {n:,} events ({made:,} so far, {made / took:,.0f}/s, "
+                f"{time.process_time():,.0f} CPU s, load {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+    finally:
+        batches.put(None)
+        thread.join()
+    if failed:
+        raise failed[0]
+    print(
+        f"stored {stored[0]:,} events in {time.perf_counter() - start:,.0f} s "
+        f"({time.process_time():,.0f} CPU s of this process): {totals}",
+        flush=True,
+    )
+    conn = writer_connection(engine)
+    make_indexes(conn, deferred)
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    else:
+        conn.exec_driver_sql("ANALYZE")
+    conn.commit()
+    conn.close()
+    engine.dispose()
+    print(f"built in {time.perf_counter() - start:,.0f} s", flush=True)
 
 
 def plan(n_events: int, n_days: int) -> tuple[list[date], Any]:
@@ -533,67 +558,6 @@ def plan(n_events: int, n_days: int) -> tuple[list[date], Any]:
     per_day = np.floor(share / share.sum() * n_events).astype(int)
     per_day[0] += n_events - per_day.sum()
     return days, per_day
-
-
-def secondary(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
-    """The events table's indexes and triggers as the migrations made them."""
-    return db.execute(
-        "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'events' "
-        "AND type IN ('index', 'trigger') AND sql IS NOT NULL"
-    ).fetchall()
-
-
-def copy_days(db: sqlite3.Connection, days: list[date], per_day: Any, made: int) -> None:
-    """Fill every day after the first ``made`` with a copy of the made day of the same weekday
-    (``made`` is at least 7): its rows with the date of their time changed and ids of their
-    own, in SQLite's own loop rather than Python's, about ten times quicker. The copies keep
-    the raw line and origin of the day they copy (no raw logs are written for them), so
-    this store serves the benchmarks that read people's days and alerts (bench/web.py), not
-    this one's counts of planted names or its zgrep."""
-    if made < 7:
-        raise SystemExit("copying days needs a whole week made first")
-    first = np.concatenate([[0], np.cumsum(per_day)]).astype(int).tolist()
-    select = COLUMNS.replace("id, ", "printf('%032x', ? + rowid - ?), ", 1)
-    select = select.replace(" ts,", " ? || substr(ts, 11),", 1)
-    t = time.perf_counter()
-    for j in range(made, len(days)):
-        src = j % 7
-        row = db.execute("SELECT rowid FROM events WHERE id = ?", (f"{first[src]:032x}",))
-        start = int(row.fetchone()[0])
-        db.execute(
-            f"INSERT INTO events ({COLUMNS}) SELECT {select} FROM events "
-            "WHERE rowid >= ? AND rowid < ?",
-            (first[j], start, f"{days[j]:%Y-%m-%d}", start, start + int(per_day[j])),
-        )
-        print(f"  {days[j]}: {int(per_day[j]):,} events copied from {days[src]}", flush=True)
-    print(f"copied {first[-1] - first[made]:,} rows in {time.perf_counter() - t:,.0f} s")
-
-
-def finish(db: sqlite3.Connection, kept: list[tuple[str, str, str]], start: float) -> None:
-    """Make the indexes, the text index, the domain names and the triggers again."""
-    for kind, name, sql in kept:
-        if kind == "index":
-            t = time.perf_counter()
-            db.execute(sql)
-            print(f"  index {name}: {time.perf_counter() - t:,.0f} s", flush=True)
-    t = time.perf_counter()
-    db.execute(
-        "INSERT INTO events_text(rowid, url, text) SELECT rowid, url, text FROM events "
-        "WHERE url IS NOT NULL OR text IS NOT NULL"
-    )
-    print(f"  text index: {time.perf_counter() - t:,.0f} s", flush=True)
-    t = time.perf_counter()
-    db.execute(
-        "INSERT OR IGNORE INTO domain_names(domain) SELECT DISTINCT domain FROM events "
-        "WHERE domain IS NOT NULL"
-    )
-    print(f"  domain names: {time.perf_counter() - t:,.0f} s", flush=True)
-    for kind, _name, sql in kept:
-        if kind == "trigger":
-            db.execute(sql)
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
-    print(f"built in {time.perf_counter() - start:,.0f} s", flush=True)
 
 
 # --- timing ---------------------------------------------------------------------------------
@@ -635,24 +599,36 @@ def du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def measure(root: Path, n_days: int) -> None:
-    db_path = root / "monitord.db"
-    engine = open_store(f"sqlite:///{db_path}")
+def store_size(conn: Any) -> int:
+    """The store's bytes: SQLite's file, PostgreSQL's database."""
+    if conn.dialect.name == "sqlite":
+        path = sqlite_file(str(conn.engine.url))
+        assert path is not None
+        return path.stat().st_size
+    return int(conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar_one())
+
+
+def measure(root: Path, url: str, n_days: int) -> None:
+    engine = open_store(url)
     with engine.connect() as conn:
-        n = conn.exec_driver_sql("SELECT max(rowid) FROM events").scalar_one()
-        names = conn.exec_driver_sql("SELECT count(*) FROM domain_names").scalar_one()
+        events = conn.exec_driver_sql("SELECT count(*) FROM events").scalar_one()
+        lookups = conn.exec_driver_sql("SELECT count(*) FROM lookups").scalar_one()
+        names = conn.exec_driver_sql("SELECT count(*) FROM lookup_names").scalar_one()
+        size = store_size(conn)
     raw = root / "raw"
+    day = person_day(n_days)
     print(
-        f"store: {n:,} events, {names:,} distinct domain names, "
-        f"{db_path.stat().st_size / 1e9:.1f} GB; raw logs {du(raw) / 1e9:.2f} GB gzipped"
+        f"store ({engine.dialect.name}, schema {current_revision(engine)}): "
+        f"{events + lookups:,} events ({lookups:,} of them in lookups), {names:,} names looked "
+        f"up, {size / 1e9:.1f} GB; raw logs {du(raw) / 1e9:.2f} GB gzipped"
     )
     last = FIRST_DAY + timedelta(days=n_days)
     month_start = datetime(FIRST_DAY.year, FIRST_DAY.month, FIRST_DAY.day, tzinfo=UTC)
     month_end = datetime(last.year, last.month, last.day, tzinfo=UTC)
-    day_start = datetime(PERSON_DAY.year, PERSON_DAY.month, PERSON_DAY.day, tzinfo=UTC)
+    day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     devices = Devices(PERSON + 1)
     user, ip = devices.user[PERSON], devices.ip[PERSON]
-    day_files = sorted(raw.glob(f"*-{PERSON_DAY:%Y%m%d}.*"))
+    day_files = sorted(raw.glob(f"*-{day:%Y%m%d}.*"))
     all_files = sorted(raw.glob("*.gz"))
     text_files = sorted(raw.glob("squid-*.gz")) + sorted(raw.glob("agents-*.gz"))
     now = month_end + timedelta(hours=1)
@@ -676,8 +652,8 @@ def measure(root: Path, n_days: int) -> None:
         DAY_RUNS,
     )
     with engine.connect() as conn:
-        first, median, events = timed(lambda: day_events(conn, PERSON_DAY, TZ, user=user), DAY_RUNS)
-    rows.append((f"timeline --user {user} --date {PERSON_DAY}", first, median, len(events), "user"))
+        first, median, events = timed(lambda: day_events(conn, day, TZ, user=user), DAY_RUNS)
+    rows.append((f"timeline --user {user} --date {day}", first, median, len(events), "user"))
     print(f"  timeline: first {first:,.1f} ms, then {median:,.1f} ms; {len(events):,} events")
     run(
         f"domain suffix over {n_days} days (--domain '{SUFFIX}', newest 100)",
@@ -723,27 +699,26 @@ def measure(root: Path, n_days: int) -> None:
     # The commands end to end, each a new process as an operator runs it: Python's imports,
     # the store's schema check, the query, the audit record and the output.
     config = root / "bench-monitord.toml"
-    config.write_text(f'[storage]\nurl = "sqlite:///{db_path.resolve()}"\n', encoding="utf-8")
+    config.write_text(f'[storage]\nurl = "{url}"\n', encoding="utf-8")
     commands = [
         (
-            f"monitord search --user {user} --since {PERSON_DAY} --until {PERSON_DAY} "
-            "--limit 100000 --json",
+            f"monitord search --user {user} --since {day} --until {day} --limit 100000 --json",
             [
                 "search",
                 "--user",
                 user,
                 "--since",
-                str(PERSON_DAY),
+                str(day),
                 "--until",
-                str(PERSON_DAY),
+                str(day),
                 "--limit",
                 "100000",
                 "--json",
             ],
         ),
         (
-            f"monitord timeline --user {user} --date {PERSON_DAY}",
-            ["timeline", "--user", user, "--date", str(PERSON_DAY)],
+            f"monitord timeline --user {user} --date {day}",
+            ["timeline", "--user", user, "--date", str(day)],
         ),
         (
             f"monitord search --domain '{SUFFIX}' --since {FIRST_DAY}",
@@ -829,19 +804,55 @@ def measure(root: Path, n_days: int) -> None:
     )
 
 
+def retention(root: Path, url: str, n_days: int) -> None:
+    """Retention as the daily job runs it a day after the store's last, the events kept
+    as many days as the store holds: its first day goes."""
+    config = root / "bench-retention.toml"
+    config.write_text(
+        f'[storage]\nurl = "{url}"\n[retention]\nevents = "{n_days}d"\n', encoding="utf-8"
+    )
+    cfg = load_config(config)
+    engine = open_store(url)
+    first = datetime(FIRST_DAY.year, FIRST_DAY.month, FIRST_DAY.day, tzinfo=UTC)
+    now = first + timedelta(days=n_days + 1)  # the cut: the end of the first day
+    print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = run_retention(engine, cfg, now, "bench")
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    removed = ", ".join(f"{k} {v:,}" for k, v in result.removed.items() if v)
+    print(
+        f"retention of {FIRST_DAY} ({engine.dialect.name}): {removed} in {wall:,.1f} s "
+        f"({cpu:,.1f} CPU s of this process), {result.transactions:,} transactions, the "
+        f"longest {result.longest_transaction * 1000:,.1f} ms; load average "
+        f"{os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    engine.dispose()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, default=50_000_000)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--devices", type=int, default=500)
     ap.add_argument("--dir", default="var/bench-search")
+    ap.add_argument("--store", help="a PostgreSQL database's URL (default: DIR/monitord.db)")
     ap.add_argument("--reuse", action="store_true", help="use the store an earlier run built")
+    ap.add_argument("--no-measure", action="store_true", help="build only")
+    ap.add_argument(
+        "--live-indexes", action="store_true", help="SQLite: indexes grown row by row, as ingest"
+    )
+    ap.add_argument("--retention", action="store_true", help="then remove the first day")
     ap.add_argument("--clean", action="store_true", help="remove the store and logs at the end")
     args = ap.parse_args()
-    root = Path(args.dir)
-    if not (args.reuse and (root / "monitord.db").is_file()):
-        build(root, args.events, args.days, args.devices)
-    measure(root, args.days)
+    root = Path(args.dir).resolve()
+    url = args.store or f"sqlite:///{root / 'monitord.db'}"
+    if not args.reuse:
+        build(root, url, args.events, args.days, args.devices, args.live_indexes)
+    if not args.no_measure:
+        measure(root, url, args.days)
+    if args.retention:
+        retention(root, url, args.days)
     if args.clean:
         shutil.rmtree(root)
     return 0

@@ -12,7 +12,8 @@ of ``events`` and of ``lookups`` (the lookups that matched nothing or only an al
 with their names, parties, verdicts and blocks of raw lines, docs/store.md). On PostgreSQL
 the figures are ``pg_relation_size`` of each table (with its TOAST) and of each index, a
 partitioned table's or index's partitions added to it, and a lookup's bytes are those of the
-lookups' tables and their indexes over the lookups.
+lookups' tables and their indexes over the lookups (printed for SQLite too; with ``--quick``
+that is all, the copies a kind of event each left out, for a store too large to copy).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def kept_only(source: Path, folder: Path, where: str | None, lookups: bool) -> t
     return kept, size
 
 
-def report_sqlite(path: Path) -> None:
+def report_sqlite(path: Path, quick: bool = False) -> None:
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     events = count_events(db)
     by_kind = db.execute("SELECT kind, count(*) FROM events GROUP BY kind").fetchall()
@@ -105,6 +106,12 @@ def report_sqlite(path: Path) -> None:
             label = name if name == table else f"{name} (on {table})"
             print(f"  {label:52s} {size:>13,d}  {size / max(events, 1):8.1f} B/event")
     print(f"  whole store: {total / max(events, 1):,.1f} bytes an event")
+    lookups = dict(by_kind).get("lookups", 0)
+    if lookups:
+        theirs = sum(n for _, table, n in objects if table in LOOKUP_TABLES)
+        print(f"  a lookup, with its tables' indexes: {theirs / lookups:,.1f} bytes")
+    if quick:
+        return
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         folder = Path(tmp)
         _, empty = kept_only(path, folder, None, False)
@@ -159,13 +166,19 @@ def report_postgresql(url: str) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("stores", nargs="+")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="SQLite: the tables and indexes only, not the copies a kind of event each "
+        "(for a large store)",
+    )
     args = ap.parse_args()
     print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     for store in args.stores:
         if store.startswith("postgresql"):
             report_postgresql(store)
         elif Path(store).is_file():
-            report_sqlite(Path(store))
+            report_sqlite(Path(store), args.quick)
         else:
             print(f"{store}: not a SQLite file or a PostgreSQL URL", file=sys.stderr)
             return 2

@@ -2,13 +2,10 @@
 
     .venv/bin/python bench/web.py [--events 50000000] [--days 30] [--devices 500]
                                   [--alerts 2000] [--dir var/bench-web] [--reuse]
-                                  [--copy-weeks]
 
 Builds the store as bench/search.py does (a month of a school's traffic, every migration),
 adds the roster of its laptops' users and ``--alerts`` open alerts, each holding up to three
-of one person's events of one day (with ``--copy-weeks`` the first week is made and the
-later days are copies of it, ``search.copy_days``: the build is about three times quicker),
-then serves the console in-process (Starlette's test
+of one person's events of one day, then serves the console in-process (Starlette's test
 client: no network, so the figures are the server's own work: the store's queries, the
 role rule, the template) and times, signed in as the DSL:
 
@@ -161,16 +158,12 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=11)
     ap.add_argument("--dir", default="var/bench-web")
     ap.add_argument("--reuse", action="store_true", help="use the store an earlier run built")
-    ap.add_argument(
-        "--copy-weeks", action="store_true", help="make the first week, copy it for the rest"
-    )
     args = ap.parse_args()
     root = Path(args.dir).resolve()
     search = _search_bench()
     db = root / "monitord.db"
     if not (args.reuse and db.is_file()):
-        made = 7 if args.copy_weeks else None
-        search.build(root, args.events, args.days, args.devices, made)
+        search.build(root, f"sqlite:///{db}", args.events, args.days, args.devices)
         engine = open_store(f"sqlite:///{db}")
         add_school(engine, search, args.devices, args.alerts, args.days)
         engine.dispose()
