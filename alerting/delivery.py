@@ -88,24 +88,21 @@ def enqueue(
     """Queue a message in the outbox in the caller's transaction (so it exists only if what
     it reports was stored), due at ``due`` (now by default); the delivery sends it after
     commit. Every writer of the outbox comes through here. The new row's id."""
-    result = conn.execute(
-        table_of(OutboxRow)
-        .insert()
-        .values(
-            site_id=site_id,
-            alert_id=alert_id,
-            created_at=now,
-            due_at=now if due is None else due,
-            status="queued",
-            attempts=0,
-            message_id=out.message_id,
-            recipients=json.dumps(recipients),
-            subject=out.subject,
-            message=out.message,
-            severity=severity,
-            thread=thread,
-        )
-    )
+    row = {
+        "site_id": site_id,
+        "alert_id": alert_id,
+        "created_at": now,
+        "due_at": now if due is None else due,
+        "status": "queued",
+        "attempts": 0,
+        "message_id": out.message_id,
+        "recipients": json.dumps(recipients),
+        "subject": out.subject,
+        "message": out.message,
+        "severity": severity,
+        "thread": thread,
+    }
+    result = conn.execute(table_of(OutboxRow).insert(), row)
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])

@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
+from email.policy import default
 from email.utils import format_datetime
 from typing import Any
 
@@ -24,7 +26,43 @@ _ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    # The templates ship with the package: no file is looked at again once compiled.
+    auto_reload=False,
 )
+
+
+class _Headers(HeaderRegistry):
+    """The email package's header registry, cheaper: each header class is made once (the
+    package makes a new class for every header it parses), and a header whose name and text
+    were parsed lately is the same object again (headers are immutable strings), so the
+    parts' Content-Type and the recipients are not parsed again for every mail."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+        self._made: dict[tuple[str, str], BaseHeader] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        cls = self._classes.get(name.lower())
+        if cls is None:
+            cls = self._classes[name.lower()] = super().__getitem__(name)
+        return cls
+
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        if type(value) is not str:
+            return super().__call__(name, value)
+        key = (name, value)
+        header = self._made.get(key)
+        if header is None:
+            if len(self._made) >= 1024:
+                self._made.clear()
+            header = self._made[key] = self[name](name, value)
+        return header
+
+
+# The mail's bytes are the email package's default policy's; only the headers' parsing is
+# shared between mails.
+POLICY = default.clone(header_factory=_Headers())
 
 ADVICE = {
     Severity.CRITICAL: [
@@ -182,7 +220,7 @@ def build_alert_message(ctx: MailContext) -> EmailMessage:
             "raised_from": upd.raised_from.value if upd.raised_from else None,
         },
     }
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = clean(subject, 200)
     msg["From"] = cfg.settings.smtp.sender
     msg["To"] = ", ".join(ctx.recipients) if ctx.recipients else "undisclosed-recipients:;"
@@ -249,7 +287,7 @@ def build_escalation_message(cfg: Config, e: Escalation) -> EmailMessage:
         "advice": [x.replace("ID", str(a["id"])) for x in ADVICE.get(sev, [])],
         "link": console_link(cfg, int(a["id"])),
     }
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = clean(("Re: " if e.thread else "") + subject, 200)
     msg["From"] = cfg.settings.smtp.sender
     msg["To"] = ", ".join(e.recipients) if e.recipients else "undisclosed-recipients:;"

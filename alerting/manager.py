@@ -41,7 +41,7 @@ from alerting.mail import (
     build_escalation_message,
 )
 from alerting.nearby import indicator_of, nearby
-from monitord.casework.silences import silence_for
+from monitord.casework.silences import silence_for, silences_after
 from monitord.classify.policy import Policy, policy_of
 from monitord.classify.storefacts import person_on_roster
 from monitord.core.clock import Clock
@@ -115,6 +115,17 @@ class _Open:
 
 
 @dataclass(slots=True)
+class _Batch:
+    """What one call of ``apply`` learns once rather than for every alert: whether any
+    silence runs past its start (without one, no mail of the batch is silenced), and the
+    links of alerts to events it makes."""
+
+    start: datetime
+    silences: bool | None = None
+    links: dict[tuple[int, str], None] = field(default_factory=dict)  # alert_events rows
+
+
+@dataclass(slots=True)
 class _Growth:
     """What one batch added to an alert that was already open."""
 
@@ -143,6 +154,7 @@ class AlertManager:
         self.window = cfg.settings.alerts.group_window
         self.policy = policy or policy_of(cfg)
         self._starter_hashes: dict[str, str] = {}
+        self._batch: _Batch | None = None
 
     def addresses(self, lists: Sequence[str], about: Person | None = None) -> list[str]:
         """The addresses of the named [recipients] lists. An alert is never mailed to the
@@ -182,8 +194,16 @@ class AlertManager:
         return next_school_start(self.policy, now)
 
     def apply(self, conn: Connection, judged: Sequence[Judged]) -> tuple[int, int]:
+        if not judged:
+            return 0, 0
+        self._batch = _Batch(self.clock.now())
+        try:
+            return self._apply(conn, judged, self._batch)
+        finally:
+            self._batch = None
+
+    def _apply(self, conn: Connection, judged: Sequence[Judged], batch: _Batch) -> tuple[int, int]:
         opened = updated = 0
-        et = table_of(AlertEventRow)
         grown: dict[int, _Growth] = {}
         # Critical first, so that it holds back the lower alerts of the same batch about the
         # same person; grouping itself does not depend on the order.
@@ -218,7 +238,10 @@ class AlertManager:
                     growth.events += 1
                     growth.latest.append((j, d))
                     updated += 1
-                insert_ignore(conn, et, [{"alert_id": alert_id, "event_id": j.event_id}])
+                batch.links[(alert_id, j.event_id)] = None
+        # Nothing in the batch reads the links of alerts to events: written together.
+        links = [{"alert_id": a, "event_id": e} for a, e in batch.links]
+        insert_ignore(conn, table_of(AlertEventRow), links)
         for alert_id, growth in grown.items():
             self._after_growth(conn, alert_id, growth)
         return opened, updated
@@ -272,7 +295,7 @@ class AlertManager:
             "rule": d.rule,
             "attribution": j.attribution.reason,
         }
-        alert_id = inserted_id(conn.execute(at.insert().values(**values)))
+        alert_id = inserted_id(conn.execute(at.insert(), values))
         audit(
             conn,
             self.actor,
@@ -373,15 +396,19 @@ class AlertManager:
             )
         person = j.attribution.person
         device = j.attribution.device
-        silence = silence_for(
-            conn,
-            person.username if person else j.event.user,
-            device.device_id if device else None,
-            d.category,
-            now,
-        )
-        if silence is not None:
-            return f"silenced by silence {silence}", f"silence:{silence}"
+        batch = self._batch
+        if batch is not None and batch.silences is None:
+            batch.silences = silences_after(conn, batch.start)
+        if batch is None or batch.silences:
+            silence = silence_for(
+                conn,
+                person.username if person else j.event.user,
+                device.device_id if device else None,
+                d.category,
+                now,
+            )
+            if silence is not None:
+                return f"silenced by silence {silence}", f"silence:{silence}"
         at = table_of(AlertRow)
         span = self.cfg.settings.alerts.inhibit_window
         ts = j.event.ts

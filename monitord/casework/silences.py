@@ -176,3 +176,19 @@ def silence_for(
         .limit(1)
     ).scalar()
     return None if found is None else int(found)
+
+
+def silences_after(conn: Connection, now: datetime) -> bool:
+    """Whether any silence of this school is unexpired and runs past ``now``: without one,
+    no alert made at ``now`` or later is silenced, and ``silence_for`` need not be asked."""
+    table = table_of(SilenceRow)
+    found = conn.execute(
+        select(table.c.id)
+        .where(
+            mine(conn, table.c.site_id),
+            table.c.expired_at.is_(None),
+            table.c.expires_at > now,
+        )
+        .limit(1)
+    ).first()
+    return found is not None

@@ -484,7 +484,6 @@ def audit(
     (``state``), so that the chain covers it: a status changed in the store by hand no
     longer matches its last record. A record written through a trust-wide view (and about
     no alert) is the trust's (``ALL_SITES``), which only such a view reads back."""
-    table = table_of(AuditRow)
     site = site_of(conn)
     found = alert_state(conn, subject)
     if found is not None:
@@ -494,24 +493,23 @@ def audit(
         # One chain for every school writing to the store: each record's link is read and
         # written by one transaction at a time (SQLite's single writer gives this for free).
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(key)s)", {"key": AUDIT_LOCK})
-    last = conn.execute(select(table.c.hash).order_by(table.c.id.desc()).limit(1)).scalar()
+    last = conn.execute(_LAST_HASH).scalar()
     prev = last or GENESIS
     ts = (now or datetime.now(UTC)).replace(microsecond=0)
     text = json.dumps(dict(detail or {}), sort_keys=True, ensure_ascii=False, default=str)
     digest = _chain_hash(prev, ts, actor, action, subject, text, site)
-    conn.execute(
-        insert(table).values(
-            site_id=site,
-            version=AUDIT_VERSION,
-            ts=ts,
-            actor=actor,
-            action=action,
-            subject=subject,
-            detail=text,
-            prev_hash=prev,
-            hash=digest,
-        )
-    )
+    record = {
+        "site_id": site,
+        "version": AUDIT_VERSION,
+        "ts": ts,
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "detail": text,
+        "prev_hash": prev,
+        "hash": digest,
+    }
+    conn.execute(_AUDIT_INSERT, record)
     return digest
 
 
@@ -525,10 +523,7 @@ def alert_state(conn: Connection, subject: str) -> tuple[str, dict[str, Any]] | 
     kind, _, number = subject.partition(":")
     if kind != "alert" or not number.isdigit():
         return None
-    at = table_of(AlertRow)
-    row = conn.execute(
-        select(at.c.site_id, *(at.c[name] for name in ALERT_STATE)).where(at.c.id == int(number))
-    ).first()
+    row = conn.execute(_ALERT_STATE, {"alert_id": int(number)}).first()
     if row is None:
         return None
     state = dict(row._mapping)
@@ -610,3 +605,14 @@ def utc(value: datetime) -> datetime:
 
 def rows_as_dicts(rows: Iterable[Any]) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
+
+
+# The statements every audit record runs, made once (building them cost more than running
+# them when alerts are opened by the dozen).
+_AUDITS = table_of(AuditRow)
+_LAST_HASH = select(_AUDITS.c.hash).order_by(_AUDITS.c.id.desc()).limit(1)
+_AUDIT_INSERT = insert(_AUDITS)
+_ALERTS = table_of(AlertRow)
+_ALERT_STATE = select(_ALERTS.c.site_id, *(_ALERTS.c[name] for name in ALERT_STATE)).where(
+    _ALERTS.c.id == bindparam("alert_id")
+)

@@ -12,9 +12,10 @@ from email.policy import default as default_policy
 from email.utils import parsedate_to_datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import alerting.mail as mail_module
 from alerting.mail import ADVICE, MailContext, build_alert_message, initials
 from alerting.manager import indicator_of
 from monitord.core.model import (
@@ -361,3 +362,40 @@ def test_the_console_link_is_the_one_real_link(config: Config) -> None:
     assert f'<a href="{link}">Open alert 42 on the safeguarding console</a>' in html
     assert "hxxps://www[.]pornhub[.]com" in text
     assert html.count("href") == 1
+
+
+# --- the shared headers -----------------------------------------------------------------------
+
+BOUNDARY = re.compile(rb"===============\d+==")
+SHARED = mail_module.POLICY
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    url=st.text(min_size=1, max_size=300).map(lambda s: "https://example.org/" + s),
+    name=st.text(max_size=60),
+    recipients=st.lists(
+        st.from_regex(r"[a-z]{1,12}(\.[a-z]{1,12})?@[a-z]{1,20}\.(org|sch\.uk)", fullmatch=True),
+        max_size=6,
+    ),
+)
+def test_shared_headers_give_the_default_policys_bytes(
+    config: Config, url: str, name: str, recipients: list[str]
+) -> None:
+    """The policy whose header classes and parsed headers are shared between mails gives
+    the same bytes as the email package's own default policy, mail after mail (the MIME
+    boundary, random either way, aside)."""
+    person = Person("zoe.s", name, "pupil", "6", "Oak")
+    j = judged(url=url.replace("\r", " ").replace("\n", " "), person=person)
+    decision = j.decisions[0]
+    alert = {"indicator": indicator_of(j), "severity": decision.severity.value}
+    context = MailContext(config, 7, alert, j, decision, recipients, NOW)
+    made = [bytes(build_alert_message(context)) for _ in range(2)]
+    try:
+        mail_module.POLICY = default_policy
+        plain = bytes(build_alert_message(context))
+    finally:
+        mail_module.POLICY = SHARED
+    assert {BOUNDARY.sub(b"B", m) for m in made} == {BOUNDARY.sub(b"B", plain)}

@@ -14,6 +14,7 @@ from monitord.casework.silences import (
     expire_silence,
     list_silences,
     silence_for,
+    silences_after,
 )
 from monitord.store.database import open_store, verify_audit
 
@@ -83,3 +84,17 @@ def test_silences_that_make_no_sense_are_refused(
     with pytest.raises(SilenceError, match=message):
         add(engine, **kw)
     assert list_silences(engine, NOW, every=True) == []
+
+
+def test_silences_after_says_whether_any_silence_can_still_hold_a_mail(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert not silences_after(conn, NOW)
+    first = add(engine, category="gaming")
+    with engine.connect() as conn:
+        assert silences_after(conn, NOW)
+        # Whoever and whatever it covers, and even before it began.
+        assert silences_after(conn, NOW - timedelta(days=1))
+        assert not silences_after(conn, NOW + timedelta(hours=2))
+    expire_silence(engine, first, "dsl", NOW + timedelta(minutes=5))
+    with engine.connect() as conn:
+        assert not silences_after(conn, NOW)
