@@ -7,14 +7,16 @@ A corpus is a TSV file, one item a line (``#`` lines are comments)::
 ``expected`` is the category a junior pupil's text must raise, ``none`` (nothing may be
 raised) or ``help`` (a pupil looking for help). ``kind`` is ``search``, ``typed_text``,
 ``title`` or ``conversation``: the messages of a conversation are separated by `` || `` and
-typed one minute apart by one pupil in one app; the last is judged with the ones before it,
-as the pipeline judges them. A line of the wrong shape is reported with its file and line.
+typed 40 seconds apart by one pupil in one app; each is judged with the ones before it, as the
+pipeline judges them, and the conversation raises what any of its messages raised (the
+pipeline alerts on the message that completes a pattern, whatever follows it). A line of the
+wrong shape is reported with its file and line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -62,18 +64,23 @@ def read_corpus(path: Path) -> list[Item]:
 
 
 def judge_item(judge: TextJudge, item: Item, band: str = JUNIOR) -> TextVerdict:
-    """Judge one item as the pipeline would: a conversation message by message."""
+    """Judge one item as the pipeline would: a conversation message by message, its verdict
+    the last message's with every category and help any message raised."""
     if item.kind != CONVERSATION:
         return judge.judge(item.text, item.kind, band)
     talk = Conversations()
     start = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
     verdict = judge.judge("", TYPED, band)
+    raised: dict[str, None] = {}
+    helped: dict[str, None] = {}
     for i, message in enumerate(item.text.split(SEPARATOR)):
         recent = talk.add("pupil", "chat", start + timedelta(seconds=40 * i), message)
         verdict = judge.judge(message, TYPED, band)
         if recent.messages > 1:
             verdict = with_recent(judge, verdict, recent, band, None)
-    return verdict
+        raised.update(dict.fromkeys(verdict.categories))
+        helped.update(dict.fromkeys(verdict.support))
+    return replace(verdict, categories=tuple(raised), support=tuple(helped))
 
 
 def passes(item: Item, verdict: TextVerdict) -> bool:

@@ -104,9 +104,11 @@ _AGE = re.compile(
     r"|quid|points|times|km|miles|metres|meters|degrees|kg|days)"
     r"|(?:^| )(\d\d) ?(?:year old|years old|yr old|yrs old|yo)(?: (?:man|guy|boy|girl|woman|lad))?"
     # Polish, Romanian, Spanish and Portuguese, romanised Urdu and Punjabi: "mam 25 lat",
-    # "am 25 de ani", "tengo 25 anos", "main 25 saal ka hoon"
-    r"|(?:^| )(?:mam|am|tengo|tenho|main|mai|meri age|meri umar|umar) (\d\d)"
+    # "am 25 de ani", "tengo 25 anos", "main 25 saal ka hoon"; and another's: "on ma 20 lat",
+    # "are 25 de ani", "tiene 25 anos", "tem 22 anos"
+    r"|(?:^| )(?:mam|am|tengo|tenho|main|mai|meri age|meri umar|umar|ma|tiene|tem) (\d\d)"
     r" (?:lat|lata|de ani|ani|anos|saal|sal|years)(?: |$)"
+    r"|(?:^| )are (\d\d) (?:de ani|ani)(?: |$)"
     # a bare reply to "how old are you" in those languages, Bengali and Arabic: "ja 19",
     # "eu 22", "yo 23", "main 21 da", "amar 22", "انا 24" (not a sum of money or a time)
     r"|(?:^| )(?:ja|eu|yo|amar|ana|\u0627\u0646\u0627|(?:main|mai)(?= \d\d (?:da|di|ka|ki)\b))"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from monitord.classify.textrisk.conversation import JOIN, Conversations, with_recent
 from monitord.classify.textrisk.judge import JUNIOR, TYPED, TextJudge
 from monitord.classify.textrisk.lexicon import default_lexicon
@@ -128,20 +130,52 @@ def test_the_pupils_own_side_of_grooming_makes_a_pattern() -> None:
     assert _last(judge, "please dont post that pic of me", "send me the homework pic") == ()
 
 
-def test_the_pupils_own_side_of_grooming_in_each_language() -> None:
-    judge = TextJudge(default_lexicon())
-    pupil = [
-        ("nikomu nie powiedziałam", "dobra włączę kamerkę"),
-        ("dam ci pieniądze", "tylko nie wrzucaj tego do internetu"),
-        ("nu am zis nimanui", "ok iti trimit o poza"),
-        ("não falei pra ninguém", "tá bom ligo a câmera"),
-        ("no le he dicho nada a mi madre", "vale, enciendo la cámara"),
-        ("kisi ko nahi bataya", "photo bhej rahi hoon"),
-        ("main kise nu nahi dasya", "ok photo bhej dindi haan"),
-        ("আমি কাউকে বলিনি", "ঠিক আছে ছবি পাঠাচ্ছি"),
-        ("ما قلت لأحد", "طيب رح ابعت صورة"),
-    ]
-    for messages in pupil:
-        assert "grooming" in _last(judge, *messages), messages
-    assert _last(judge, "nie powiem nikomu o prezencie", "kupiłam kwiaty dla mamy") == ()
-    assert _last(judge, "no se lo he dicho a nadie", "la fiesta es el sábado") == ()
+# Grooming told across two messages, each a sign of another kind: the pupil's own side in each
+# language (promising to tell nobody, the camera or a picture offered, pleading after paying),
+# and a pattern reported, a call put off, a debt, a contact's age.
+PATTERNS = [
+    ("nikomu nie powiedziałam", "dobra włączę kamerkę"),
+    ("dam ci pieniądze", "tylko nie wrzucaj tego do internetu"),
+    ("nu am zis nimanui", "ok iti trimit o poza"),
+    ("não falei pra ninguém", "tá bom ligo a câmera"),
+    ("no le he dicho nada a mi madre", "vale, enciendo la cámara"),
+    ("kisi ko nahi bataya", "photo bhej rahi hoon"),
+    ("main kise nu nahi dasya", "ok photo bhej dindi haan"),
+    ("আমি কাউকে বলিনি", "ঠিক আছে ছবি পাঠাচ্ছি"),
+    ("ما قلت لأحد", "طيب رح ابعت صورة"),
+    ("cant talk my mums here", "ok i deleted our dms"),
+    ("hes got a beard and a car", "he keeps saying he loves me"),
+    ("he sent me money for fortnite", "now he says i owe him"),
+    ("i cant facetime now", "ill ring u when my dad goes to bed"),
+    ("ona ma 19 lat", "pisze że jestem śliczna"),
+    ("parece un señor", "quiere vernos a solas"),
+    ("tum bahut pyari ho", "kisi ko pata na chale"),
+    ("يريد يشوفني", "أنا لوحدي في البيت"),
+    ("ও আমার ভিডিও চায়", "কাউকে না বলতে বলেছে"),
+]
+# Friends' talk with the same words.
+HARMLESS = [
+    ("nie powiem nikomu o prezencie", "kupiłam kwiaty dla mamy"),
+    ("no se lo he dicho a nadie", "la fiesta es el sábado"),
+    ("im gonna kill u in roblox lol", "rematch tomorrow"),
+    ("my dad is picking us up", "when hes finished work"),
+]
+
+
+@pytest.fixture(scope="module")
+def judge() -> TextJudge:
+    return TextJudge(default_lexicon())
+
+
+@pytest.mark.parametrize("messages", PATTERNS)
+def test_grooming_across_messages_in_each_language(
+    judge: TextJudge, messages: tuple[str, str]
+) -> None:
+    assert "grooming" in _last(judge, *messages)
+
+
+@pytest.mark.parametrize("messages", HARMLESS)
+def test_friends_talk_with_the_same_words_raises_nothing(
+    judge: TextJudge, messages: tuple[str, str]
+) -> None:
+    assert _last(judge, *messages) == ()

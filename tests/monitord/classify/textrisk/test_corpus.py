@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from monitord.classify.lists import ListError
-from monitord.classify.textrisk.corpus import HIGH_RISK, NONE, read_corpus, tally
+from monitord.classify.textrisk.corpus import HIGH_RISK, NONE, Item, judge_item, read_corpus, tally
 from monitord.classify.textrisk.judge import TextJudge
 from monitord.classify.textrisk.lexicon import default_lexicon
 from tests.conftest import ROOT, SHARED
@@ -93,3 +93,12 @@ def test_a_malformed_corpus_line_is_named(tmp_path: Path) -> None:
     bad.write_text("none\tshout\ten\tx\n", encoding="utf-8")
     with pytest.raises(ListError, match="kind 'shout'"):
         read_corpus(bad)
+
+
+def test_a_conversation_raises_what_any_of_its_messages_raised(judge: TextJudge) -> None:
+    # the pattern is complete at the second message; the third adds nothing
+    text = "he sent me money || now he wants pics and says ill owe him || whatever"
+    v = judge_item(judge, Item("grooming", "conversation", "en", text))
+    assert "grooming" in v.categories
+    calm = "are you coming to the park || mum says yes || see you there"
+    assert judge_item(judge, Item("none", "conversation", "en", calm)).categories == ()

@@ -402,3 +402,12 @@ def test_18_plus_asked_for_in_pictures_is_pornography_and_a_count_is_not(
     assert judge.judge("videos +18 gratis").categories == ("pornography",)
     assert judge.judge("there are 18 videos in this playlist").categories == ()
     assert judge.judge("is fortnite 18+").categories == ()
+
+
+def test_phenomena_of_probe_26_in_phrasings_of_their_own(judge: TextJudge) -> None:
+    assert judge.judge("i call shotgun on the way home", TYPED).categories == ()
+    assert judge.judge("where to buy cream chargers").categories == ("drugs",)
+    assert judge.judge("does snus give you a buzz").categories == ("drugs",)
+    assert judge.judge("how to clear history on school chromebook").categories == ("filter_bypass",)
+    assert judge.judge("my online friend is grooming me i think", TYPED).support
+    assert judge.judge("would i die if i jumped off the top floor").categories == ("suicide",)
