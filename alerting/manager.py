@@ -30,7 +30,7 @@ from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Select, bindparam, select, update
 
 from alerting.delivery import Outgoing, enqueue
 from alerting.mail import (
@@ -48,7 +48,15 @@ from monitord.core.clock import Clock
 from monitord.core.model import Decision, Judged, Person, Severity
 from monitord.core.paths import DEFAULTS
 from monitord.settings.config import Config
-from monitord.store.database import audit, insert_ignore, inserted_id, mine, table_of, utc
+from monitord.store.database import (
+    audit,
+    insert_ignore,
+    inserted_id,
+    mine,
+    site_of,
+    table_of,
+    utc,
+)
 from monitord.store.tables import (
     AlertEventRow,
     AlertRow,
@@ -155,6 +163,7 @@ class AlertManager:
         self.policy = policy or policy_of(cfg)
         self._starter_hashes: dict[str, str] = {}
         self._batch: _Batch | None = None
+        self._statements: dict[tuple[str, str, str], Select[Any]] = {}
 
     def addresses(self, lists: Sequence[str], about: Person | None = None) -> list[str]:
         """The addresses of the named [recipients] lists. An alert is never mailed to the
@@ -249,19 +258,8 @@ class AlertManager:
     def _find_open(self, conn: Connection, key: str, ts: datetime) -> _Open | None:
         """The open alert whose span is within the window of ``ts``, either side: lines read
         late (a rotated log backfilled) must not join an alert days away from them."""
-        at = table_of(AlertRow)
-        row = conn.execute(
-            select(at.c.id, at.c.first_seen, at.c.last_seen, at.c.severity)
-            .where(
-                mine(conn, at.c.site_id),
-                at.c.group_key == key,
-                at.c.status != "closed",
-                at.c.last_seen >= ts - self.window,
-                at.c.first_seen <= ts + self.window,
-            )
-            .order_by(at.c.last_seen.desc())
-            .limit(1)
-        ).first()
+        found = {"key": key, "low": ts - self.window, "high": ts + self.window}
+        row = conn.execute(self._statement(conn, "open"), found).first()
         if row is None:
             return None
         return _Open(int(row.id), utc(row.first_seen), utc(row.last_seen), Severity(row.severity))
@@ -409,33 +407,73 @@ class AlertManager:
             )
             if silence is not None:
                 return f"silenced by silence {silence}", f"silence:{silence}"
-        at = table_of(AlertRow)
         span = self.cfg.settings.alerts.inhibit_window
-        ts = j.event.ts
         who = who_prefix(key)
-        same_who = at.c.group_key.startswith(who, autoescape=True)
-        if conn.dialect.name == "sqlite":
-            # SQLite's LIKE (case-insensitive) cannot use the index on group_key, which made
-            # every alert opened read the whole alerts table; the same prefix as a range of
-            # it can (in byte order every key that starts "...|" lies before "...}").
-            same_who = same_who & (at.c.group_key >= who) & (at.c.group_key < who[:-1] + "}")
-        critical = conn.execute(
-            select(at.c.id)
-            .where(
-                mine(conn, at.c.site_id),
-                same_who,
-                at.c.severity == Severity.CRITICAL.value,
-                at.c.status != "closed",
-                at.c.id != alert_id,
-                at.c.last_seen >= ts - span,
-                at.c.first_seen <= ts + span,
-            )
-            .order_by(at.c.id.desc())
-            .limit(1)
-        ).scalar()
+        near = {
+            # The key's prefix for LIKE, with LIKE's own characters escaped by "/".
+            "like": who.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%",
+            "who": who,
+            "past": who[:-1] + "}",
+            "alert_id": alert_id,
+            "low": j.event.ts - span,
+            "high": j.event.ts + span,
+        }
+        critical = conn.execute(self._statement(conn, "critical"), near).scalar()
         if critical is None:
             return None
         return f"inhibited by critical alert {critical}", f"alert:{critical}"
+
+    def _statement(self, conn: Connection, name: str) -> Select[Any]:
+        """A query run for every alert, made once for the connection's school and database
+        (building it anew cost more than running it)."""
+        cached = (name, site_of(conn), conn.dialect.name)
+        found = self._statements.get(cached)
+        if found is not None:
+            return found
+        at = table_of(AlertRow)
+        stmt: Any
+        if name == "open":
+            stmt = (
+                select(at.c.id, at.c.first_seen, at.c.last_seen, at.c.severity)
+                .where(
+                    mine(conn, at.c.site_id),
+                    at.c.group_key == bindparam("key"),
+                    at.c.status != "closed",
+                    at.c.last_seen >= bindparam("low"),
+                    at.c.first_seen <= bindparam("high"),
+                )
+                .order_by(at.c.last_seen.desc())
+                .limit(1)
+            )
+        else:  # "critical": a critical alert about the same person near the event
+            same_who: Any = at.c.group_key.like(bindparam("like"), escape="/")
+            if conn.dialect.name == "sqlite":
+                # SQLite's LIKE (case-insensitive) cannot use the index on group_key, which
+                # made every alert opened read the whole alerts table; the same prefix as a
+                # range of it can (in byte order every key that starts "...|" lies before
+                # "...}").
+                same_who = (
+                    same_who
+                    & (at.c.group_key >= bindparam("who"))
+                    & (at.c.group_key < bindparam("past"))
+                )
+            stmt = (
+                select(at.c.id)
+                .where(
+                    mine(conn, at.c.site_id),
+                    same_who,
+                    at.c.severity == Severity.CRITICAL.value,
+                    at.c.status != "closed",
+                    at.c.id != bindparam("alert_id"),
+                    at.c.last_seen >= bindparam("low"),
+                    at.c.first_seen <= bindparam("high"),
+                )
+                .order_by(at.c.id.desc())
+                .limit(1)
+            )
+        made: Select[Any] = stmt
+        self._statements[cached] = made
+        return made
 
     def _list_versions(self, conn: Connection, j: Judged) -> dict[str, str]:
         """The sha256 of each list version that matched, as evidence of what was matched

@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, bindparam, select
 
 from alerting.mail import Nearby
 from monitord.core.model import Judged
-from monitord.store.database import mine, table_of, utc
+from monitord.store.database import mine, site_of, table_of, utc
 from monitord.store.lookups import from_micros, micros, select_shown
 from monitord.store.tables import EventRow
 
@@ -29,38 +29,28 @@ def indicator_of(j: Judged) -> str:
 def nearby(conn: Connection, j: Judged) -> tuple[Nearby, ...]:
     """The few events of the same person (or device, or address) just before and after
     this one, with this one in its place."""
-    et = table_of(EventRow)
     person = j.attribution.person
     device = j.attribution.device
     user = person.username if person else j.event.user
     if user:
-        same, party = et.c.username == user, {"username": user}
+        column, value = "username", user
     elif device is not None:
-        same, party = et.c.device_id == device.device_id, {"device_id": device.device_id}
+        column, value = "device_id", device.device_id
     elif j.event.client_ip:
-        same, party = et.c.client_ip == j.event.client_ip, {"client_ip": j.event.client_ip}
+        column, value = "client_ip", j.event.client_ip
     else:
         return ()
+    party = {column: value}
     ts = j.event.ts
-    cols = (et.c.ts, et.c.kind, et.c.url, et.c.domain, et.c.text, et.c.hostname)
-    common = (
-        mine(conn, et.c.site_id),
-        same,
-        et.c.id != j.event_id,
-        et.c.kind.not_in(("lease", "health")),
-    )
-    before = conn.execute(
-        select(*cols, et.c.category, et.c.blocked)
-        .where(*common, et.c.ts <= ts, et.c.ts >= ts - NEARBY_SPAN)
-        .order_by(et.c.ts.desc())
-        .limit(NEARBY)
-    ).all()
-    after = conn.execute(
-        select(*cols, et.c.category, et.c.blocked)
-        .where(*common, et.c.ts > ts, et.c.ts <= ts + NEARBY_SPAN)
-        .order_by(et.c.ts)
-        .limit(NEARBY)
-    ).all()
+    values = {
+        "party": value,
+        "event_id": j.event_id,
+        "ts": ts,
+        "low": ts - NEARBY_SPAN,
+        "high": ts + NEARBY_SPAN,
+    }
+    before = conn.execute(_events_near(conn, column, before=True), values).all()
+    after = conn.execute(_events_near(conn, column, before=False), values).all()
 
     def row(r: Any) -> Nearby:
         shown = r.url or r.domain or r.text or r.hostname or "?"
@@ -75,6 +65,51 @@ def nearby(conn: Connection, j: Judged) -> tuple[Nearby, ...]:
     ev = j.event
     this = Nearby(ev.ts, ev.kind.value, indicator_of(j), None, ev.blocked, this=True)
     return (*reversed(earlier), this, *later)
+
+
+# The queries of the events near an alert's, made once for each school, database, column
+# and side (building them anew cost more than running them).
+_QUERIES: dict[tuple[str, str, str, bool], Select[Any]] = {}
+
+
+def _events_near(conn: Connection, column: str, *, before: bool) -> Select[Any]:
+    """The query of the party's events (``column`` equal to ``:party``, other than
+    ``:event_id``) from ``:low`` to ``:ts`` (or after ``:ts`` to ``:high``), nearest
+    first."""
+    key = (site_of(conn), conn.dialect.name, column, before)
+    found = _QUERIES.get(key)
+    if found is not None:
+        return found
+    et = table_of(EventRow)
+    at: Any = bindparam("ts")
+    span = (
+        (et.c.ts <= at, et.c.ts >= bindparam("low"))
+        if before
+        else (et.c.ts > at, et.c.ts <= bindparam("high"))
+    )
+    query = (
+        select(
+            et.c.ts,
+            et.c.kind,
+            et.c.url,
+            et.c.domain,
+            et.c.text,
+            et.c.hostname,
+            et.c.category,
+            et.c.blocked,
+        )
+        .where(
+            mine(conn, et.c.site_id),
+            et.c[column] == bindparam("party"),
+            et.c.id != bindparam("event_id"),
+            et.c.kind.not_in(("lease", "health")),
+            *span,
+        )
+        .order_by(et.c.ts.desc() if before else et.c.ts)
+        .limit(NEARBY)
+    )
+    _QUERIES[key] = query
+    return query
 
 
 def _lookups_near(

@@ -233,11 +233,18 @@ def store_lookups(
     matches = matches or {}
     verdicts: dict[str, str] = {}
     wanted_verdicts: dict[str, dict[str, Any]] = {}
+    # The lookups an allow list matched share a few verdicts: each is made once.
+    made: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in rows:
-        if r["id"] in matches:
-            v = _verdict(r, matches[r["id"]])
+        found = matches.get(r["id"])
+        if found is None:
+            continue
+        same = (r["category"], r["severity"], *(tuple(m[f] for f in MATCH) for m in found))
+        v = made.get(same)
+        if v is None:
+            v = made[same] = _verdict(r, found)
             wanted_verdicts[v["digest"]] = v
-            verdicts[r["id"]] = v["digest"]
+        verdicts[r["id"]] = v["digest"]
     verdict_ids = _keys(conn, "lookup_verdicts", "digest", wanted_verdicts)
     names = _keys(
         conn,
