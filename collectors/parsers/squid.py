@@ -23,6 +23,7 @@ from collectors.parsers.syslogtime import MONTHS
 from collectors.parsers.urls import host_of_url, normalise_user
 from monitord.core.model import SKIP, Event, EventKind, Parsed, reject
 
+_HTTP = EventKind.HTTP  # read once (an enum hook in Python 3.11)
 # A native line starts with its Unix time; the JSON form with its brace.
 _STARTS = re.compile(r"^(?:\{|\d{9,11}(?:\.\d+)? )")
 # How a syslog envelope begins: a PRI, a month name, or an RFC 3339 time's year.
@@ -123,7 +124,7 @@ def _native(line: str) -> Parsed:
     return Parsed(
         events=(
             Event(
-                kind=EventKind.HTTP,
+                kind=_HTTP,
                 ts=ts,
                 client_ip=fields[2],
                 user=user,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from collectors.parsers.urls import host_of_url, normalise_host, normalise_user
 
@@ -81,3 +85,38 @@ def test_host_of_url(url: str, method: str, expected: str | None) -> None:
 )
 def test_normalise_user(user: str, expected: str | None) -> None:
     assert normalise_user(user) == expected
+
+
+def _whole_url_host(url: str, method: str) -> str | None:
+    """The host as the whole URL split gives it: what ``host_of_url`` answers by its site."""
+    if method.upper() == "CONNECT" or "://" not in url:
+        return normalise_host(url.split("/", 1)[0])
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return None
+    return normalise_host(netloc.rsplit("@", 1)[-1])
+
+
+_URL_TEXT = st.text(alphabet=st.sampled_from("aZ.:/?#@[]%-_ \t09é\x00"), max_size=30)
+
+
+@given(
+    st.one_of(_URL_TEXT, st.builds(lambda a, b: a + "://" + b, _URL_TEXT, _URL_TEXT)),
+    st.sampled_from(["GET", "CONNECT", "", "post"]),
+)
+def test_a_urls_host_is_its_sites(url: str, method: str) -> None:
+    # Remembered by the URL cut at the end of its host: the same answer as the whole URL's,
+    # asked twice (the second time remembered), and for a URL longer than is remembered.
+    assert host_of_url(url, method) == _whole_url_host(url, method)
+    assert host_of_url(url, method) == _whole_url_host(url, method)
+    long = url + "/" + "x" * 400
+    assert host_of_url(long, method) == _whole_url_host(long, method)
+
+
+@given(st.text(max_size=20))
+def test_names_too_long_to_remember_are_answered_alike(name: str) -> None:
+    # Trailing space goes either way: a name past the remembered length (worked out afresh)
+    # and the short one (remembered) give one answer.
+    assert normalise_host(name + " " * 400) == normalise_host(name.rstrip())
+    assert normalise_user(name + " " * 400) == normalise_user(name.rstrip())
