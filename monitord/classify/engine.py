@@ -134,6 +134,11 @@ class DomainIndex:
             hits = self._cache[host] = tuple(self.compiled.host_hits(host))
         return hits
 
+    def has_urls(self, host: str) -> bool:
+        """Whether a listed suffix of a canonical host has URL entries under it."""
+        ix = self.compiled
+        return any(ix.kind(row)[1] for _, row in self.host_hits(host))
+
     def matches(
         self,
         hits: Sequence[tuple[str, int]],
@@ -243,10 +248,17 @@ class Classifier:
         self._names_of: tuple[DomainIndex, int] = (index, index.generation)
 
     def classify_host(self, host: str, url: str | None = None) -> Classification:
-        path, subject = url_parts(url)
-        if path is None and subject is None:
+        if not url or "://" not in url:  # no path (``url_parts`` gives nothing)
             return self.classify_name(host)
-        return self.judge(self.index.lookup(host, path, subject))
+        index = self.index
+        if not index.compiled.expressions:
+            # A URL of a host with no URL entries, when no list has expressions, falls in
+            # the host's categories alone: the host's remembered classification.
+            h = canonical_host(host)
+            if not h or not index.has_urls(h):
+                return self.classify_name(host)
+        path, subject = url_parts(url)
+        return self.judge(index.lookup(host, path, subject))
 
     def classify_name(self, host: str) -> Classification:
         """``classify_host`` of a name without a URL (or with one that has no path, such as

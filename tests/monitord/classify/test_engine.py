@@ -5,7 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from monitord.classify.engine import Classifier, DomainIndex, canonical_host, split_url_entry
+from monitord.classify.engine import (
+    Classifier,
+    DomainIndex,
+    canonical_host,
+    split_url_entry,
+    url_parts,
+)
 from monitord.core.model import Event, EventKind
 from tests.conftest import UT1
 
@@ -181,6 +187,34 @@ def test_names_are_classified_once_while_the_lists_stay(classifier: Classifier) 
     replaced.add_domains(["example.com"], "gambling", "test/bet")
     classifier.index = replaced
     assert classifier.classify_host("www.example.com").categories == ("gambling",)
+
+
+@pytest.mark.parametrize("expressions", [False, True])
+def test_a_url_of_a_host_without_url_entries_is_classified_as_its_host(
+    classifier: Classifier, expressions: bool
+) -> None:
+    # With no expressions loaded, a URL of a host no URL entry is under is its host's
+    # (remembered) classification; otherwise, and under URL entries, the URL is matched.
+    if expressions:
+        classifier.index.add_expressions([r"poker"], "gambling", "test/expr")
+    urls = [
+        ("www.example.com", "http://www.example.com/a?q=poker"),
+        ("teams.microsoft.com", "https://teams.microsoft.com/x"),
+        ("games.example.net", "http://games.example.net/flash/1"),
+        ("games.example.net", "http://games.example.net/other"),
+        ("sites.example.net", "http://sites.example.net/"),
+        ("nothing.example", "http://nothing.example/poker"),
+        ("", "http:///poker"),
+    ]
+    index = classifier.index
+    for host, url in urls:
+        found = classifier.classify_host(host, url)
+        assert found == Classifier.judge(index.lookup(host, *url_parts(url)))
+        if not expressions and not index.has_urls(canonical_host(host)):
+            assert found is classifier.classify_host(host)
+    assert classifier.classify_host("nothing.example", urls[5][1]).categories == (
+        ("gambling",) if expressions else ()
+    )
 
 
 def test_real_ut1_list_classifies_subdomains_and_not_lookalikes() -> None:
