@@ -136,7 +136,7 @@ class Identity:
         self._pruned_at = -INF
         self._lease_text: dict[tuple[str, float, float, int], str] = {}
         self._device_text: dict[str, str] = {}
-        self._by_lease: dict[tuple[str, float, float, int, int], Attribution] = {}
+        self._by_lease: dict[tuple[str, float, float, int, int, str | None], Attribution] = {}
 
     # --- slots ------------------------------------------------------------------------------
 
@@ -388,8 +388,8 @@ class Identity:
     def resolve(self, event: Event) -> Attribution:
         hostname = event.hostname if event.kind not in _NO_HOSTNAME_LOOKUP else None
         ip = event.client_ip
-        if ip is not None and event.client_mac is None and not hostname and not event.user:
-            found = self._leased(ip, event.ts)
+        if ip is not None and event.client_mac is None and not hostname:
+            found = self._leased(ip, event.ts, event.user or None)
             if found is not None:
                 return found
         return self._attribution(event.ts, event.client_ip, event.client_mac, hostname, event.user)
@@ -403,18 +403,27 @@ class Identity:
         )
         return Attribution(person, device, "; ".join(reasons or ()) or "unattributed", how)
 
-    def _leased(self, ip: str, ts: datetime) -> Attribution | None:
-        """An event of a leased address with no MAC, host name, user, logon session or proxy
-        user follows from the lease and the inventory alone: made once a lease and shared.
-        None when the full path must decide."""
+    def _leased(self, ip: str, ts: datetime, user: str | None = None) -> Attribution | None:
+        """An event of a leased address with no MAC or host name follows from the lease, the
+        inventory and the user name it carries alone (a proxy's record), or with no user name
+        either, when the device has no logon session and the address no proxy user: made
+        once a lease (and user name) and shared. None when the full path must decide."""
         entry = self._leases.get(ip)
-        i = entry.at(ts.timestamp()) if entry is not None and ip not in self._proxy else -1
-        if entry is None or i < 0 or self._slot_sessions[slot := entry.slot(i)] is not None:
+        # A user name in the record is the person whatever the sessions and sightings say.
+        i = (
+            entry.at(ts.timestamp())
+            if entry is not None and (user or ip not in self._proxy)
+            else -1
+        )
+        if entry is None or i < 0:
             return None
-        key = (ip, entry.start(i), entry.end(i), entry.code(i), slot)
+        slot = entry.slot(i)
+        if user is None and self._slot_sessions[slot] is not None:
+            return None
+        key = (ip, entry.start(i), entry.end(i), entry.code(i), slot, user)
         found = self._by_lease.get(key)
         if found is None:
-            found = self._attribution(ts, ip, None, None, None)
+            found = self._attribution(ts, ip, None, None, user)
             person = found.person
             if person is not None and person.role == "supply":
                 return found  # a check-in names the person for a day, not for the lease

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -406,9 +407,10 @@ def test_the_fast_lookup_answers_as_resolve_does(case: tuple[Identity, list[Even
 
 
 def _full_path(i: Identity, ev: Event) -> Attribution:
-    """What resolve says of a lookup without the attributions made once a lease."""
+    """What resolve says of a lookup (with the user name it may carry) without the
+    attributions made once a lease."""
     device, person, how, reasons = i._resolve(
-        ev.ts.timestamp(), ev.client_ip, None, None, None, ev.ts, []
+        ev.ts.timestamp(), ev.client_ip, None, None, ev.user, ev.ts, []
     )
     return Attribution(person, device, "; ".join(reasons or ()) or "unattributed", how)
 
@@ -421,7 +423,10 @@ def test_an_attribution_made_once_a_lease_is_the_full_paths(
     # new lease, history pruned), each is attributed as the full path would.
     i, probes = case
     macs = [d.mac for d in DEVICES.values() if d.mac] + ["f0:18:98:00:00:01"]
-    for ev in probes:
+    users = [None, "", *PEOPLE, "stranger"]
+    for probe in probes:
+        # A proxy's record carries a user name: attributed once a lease and name.
+        ev = replace(probe, user=data.draw(st.sampled_from(users)))
         assert i.resolve(ev) == _full_path(i, ev)
         assert i.resolve(ev) == _full_path(i, ev)
         change = data.draw(st.sampled_from(["logon", "proxy", "lease", "prune", "none"]))
@@ -443,6 +448,9 @@ def test_a_leased_address_is_attributed_once_a_lease() -> None:
     i = ident()
     first, later = i.resolve(dns("10.0.0.5", at(5))), i.resolve(dns("10.0.0.5", at(50)))
     assert later is first  # one attribution, shared
+    named = i.resolve(dns("10.0.0.5", at(6), user="kwame.o"))
+    assert i.resolve(dns("10.0.0.5", at(51), user="kwame.o")) is named  # and a user name
+    assert (named.person, named.how) == (PEOPLE["kwame.o"], "user_in_record")
     assert first.person == PEOPLE["jayden.s"]
     assert i.resolve(dns("10.0.0.5", at(95))).person == PEOPLE["amelia.k"]  # the next lease
 
