@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from monitord.core.model import Event, EventKind, Parsed, reject
@@ -68,6 +69,12 @@ TIME_FIELDS = tuple(
 NUMBER_FIELDS = tuple(
     (f.name, RANGES.get(f.name, BIGINT)) for f in fields(Event) if str(f.type).startswith("int")
 )
+# Each group's values of an event in one call (a tuple, the groups having several fields).
+_texts = attrgetter(*(name for name, _ in TEXT_FIELDS))
+_times = attrgetter(*TIME_FIELDS)
+_numbers = attrgetter(*(name for name, _ in NUMBER_FIELDS))
+# Read once: in Python 3.11 each ``EventKind.X`` goes through the enum class's hook.
+_LEASE = EventKind.LEASE
 
 
 def clean_text(value: str, width: int | None = None) -> str:
@@ -98,27 +105,29 @@ def _span(delta: timedelta) -> str:
 
 def storable_event(ev: Event, now: datetime) -> Event | str:
     """``ev`` with every value storable, or why it cannot be stored."""
-    lease = ev.kind is EventKind.LEASE
-    ahead = LEASE_AHEAD if lease else AHEAD
-    why = time_problem("ts", ev.ts, now, ahead)
-    for name in TIME_FIELDS:
-        value = getattr(ev, name)
-        if why is None and value is not None:
-            why = time_problem(name, value, now, LEASE_AHEAD if name.startswith("lease") else AHEAD)
+    why = time_problem("ts", ev.ts, now, LEASE_AHEAD if ev.kind is _LEASE else AHEAD)
+    if why is None:
+        for name, value in zip(TIME_FIELDS, _times(ev), strict=True):
+            if value is not None:
+                ahead = LEASE_AHEAD if name.startswith("lease") else AHEAD
+                why = time_problem(name, value, now, ahead)
+                if why is not None:
+                    break
     if why is not None:
         return why
     changes: dict[str, Any] = {}
-    for name, width in TEXT_FIELDS:
-        value = getattr(ev, name)
+    for (name, width), value in zip(TEXT_FIELDS, _texts(ev), strict=True):
         if value is None:
             continue
-        if not isinstance(value, str):
+        if value.__class__ is str and len(value) <= width and value.isascii():
+            if "\x00" not in value:
+                continue  # as ``clean_text`` would leave it: most values
+        elif not isinstance(value, str):
             return f"{name}: expected text, got {type(value).__name__}"
         cleaned = clean_text(value, width)
         if cleaned is not value:
             changes[name] = cleaned
-    for name, (low, high) in NUMBER_FIELDS:
-        number = getattr(ev, name)
+    for (name, (low, high)), number in zip(NUMBER_FIELDS, _numbers(ev), strict=True):
         if number is not None and (
             isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high
         ):

@@ -65,6 +65,11 @@ from monitord.store.tables import (
 )
 
 log = logging.getLogger("monitord.service.pipeline")
+# Read once: in Python 3.11 each ``EventKind.X`` and ``.value`` goes through an enum hook.
+_LEASE, _LOGON, _LOGOFF = EventKind.LEASE, EventKind.LOGON, EventKind.LOGOFF
+_KIND_VALUES = {kind: kind.value for kind in EventKind}
+_SEVERITY_VALUES = {severity: severity.value for severity in Severity}
+_NO_SEVERITY = Severity.NONE.value
 
 
 def passed_over(pending: Judgement, parsed: Parsed) -> None:
@@ -200,7 +205,7 @@ class Processor:
             eid = given_id or (
                 content_event_id(rec.origin.scope, ev) if snapshot else rec.origin.event_id(i)
             )
-            if ev.kind is EventKind.LEASE and ev.client_ip and ev.client_mac:
+            if ev.kind is _LEASE and ev.client_ip and ev.client_mac:
                 starts, ends = lease_interval(ev.lease_end, self.identity.lease_time)
                 if ev.lease_start is not None:  # the source knows when it began
                     starts = ev.lease_start
@@ -220,7 +225,7 @@ class Processor:
                 flagged = self.identity.unauthorised(ev, starts, self.site_id)
                 if flagged is not None:
                     work.append(flagged)
-            elif ev.kind is EventKind.LOGON or ev.kind is EventKind.LOGOFF:
+            elif ev.kind is _LOGON or ev.kind is _LOGOFF:
                 self.identity.add_session_event(ev, eid)
             if ev.user and ev.client_ip:
                 self.identity.add_sighting(ev)
@@ -279,7 +284,7 @@ class Processor:
 
     def _event_row(self, j: Judged) -> dict[str, Any]:
         ev = j.event
-        top = j.top
+        top = j.top if j.decisions else None
         person = j.attribution.person
         device = j.attribution.device
         return {
@@ -288,7 +293,7 @@ class Processor:
             "ts": ev.ts,
             "source": j.origin.source,
             "fmt": j.fmt,
-            "kind": ev.kind.value,
+            "kind": _KIND_VALUES[ev.kind],
             "client_ip": ev.client_ip,
             "client_mac": clip(ev.client_mac, 32),
             "user": clip(ev.user, 256),
@@ -309,7 +314,7 @@ class Processor:
             "attributed_by": j.attribution.how,
             "attribution": j.attribution.reason[:512],
             "category": top.category if top else None,
-            "severity": top.severity.value if top else Severity.NONE.value,
+            "severity": _SEVERITY_VALUES[top.severity] if top else _NO_SEVERITY,
             "file_id": j.origin.file_id,
             "offset": j.origin.offset,
             "filter_category": clip(ev.filter_category, 128),
