@@ -1,10 +1,13 @@
 """Where ingest's CPU goes: each stage of judging timed alone, then storing, on one thread.
 
-    .venv/bin/python bench/ingest_parts.py DIR [--format dnsmasq]
+    .venv/bin/python bench/ingest_parts.py DIR [--format dnsmasq[,squid,agent]]
 
-DIR is a folder ``bench/ingest.py --dir DIR`` made (its roster, log and site for the
-format). Each stage runs over every line (or every event) of the log on its own, in the
-order ingest runs them, and prints CPU microseconds a line or an event; then the judged
+DIR is a folder ``bench/ingest.py --dir DIR`` made (its roster, log and site for each
+format); several formats are measured one after another. For agent reports the JSON
+decoding is also timed on its own (it is part of the parse).
+
+Each stage runs over every line (or every event) of the log on its own, in the order
+ingest runs them, and prints CPU microseconds a line or an event; then the judged
 batches are stored one after another (alerts, their mail and the checkpoint included) into
 a copy of the site's store emptied of events, and storing prints its CPU time a line and an
 event too. CPU time rather than wall time, so that the figures hold on a machine others
@@ -15,6 +18,7 @@ share (the load average is printed with them). All of it with the garbage collec
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sqlite3
@@ -60,25 +64,26 @@ def emptied(site: Path) -> None:
 
 
 def main() -> int:
-    with fewer_collections():  # as ingest_files runs
-        return measure()
-
-
-def measure() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("dir", type=Path)
-    ap.add_argument("--format", default="dnsmasq")
+    ap.add_argument("--format", default="dnsmasq", help="one format, or several by commas")
     args = ap.parse_args()
-    fmt = args.format
-    site = args.dir / f"site-{fmt}-parts"
+    for fmt in args.format.split(","):
+        with fewer_collections():  # as ingest_files runs
+            measure(args.dir, fmt)
+    return 0
+
+
+def measure(folder: Path, fmt: str) -> None:
+    site = folder / f"site-{fmt}-parts"
     shutil.rmtree(site, ignore_errors=True)
-    shutil.copytree(args.dir / f"site-{fmt}", site)
+    shutil.copytree(folder / f"site-{fmt}", site)
     emptied(site)
     cfg = load_config(site / "monitord.toml")
     clock = FixedClock(DAY + timedelta(hours=12))
     app = open_app(cfg, clock)
     proc = app.processor
-    log = args.dir / f"{fmt}.log"
+    log = folder / f"{fmt}.log"
     print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     start = time.process_time()
     records = [r for r, _ in iter_records(log, fmt, now=clock.now())]
@@ -107,6 +112,8 @@ def measure() -> int:
         n,
         "line",
     )
+    if fmt == "agent":
+        timed("  of it, JSON decoding", lambda: [json.loads(t) for t in texts], n, "line")
     now = clock.now()
     parsed = timed(
         "storable (normalise, check)", lambda: [storable(p, now) for p in parsed], n, "line"
@@ -169,7 +176,6 @@ def measure() -> int:
     )
     print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     shutil.rmtree(site)
-    return 0
 
 
 if __name__ == "__main__":
