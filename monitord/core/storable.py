@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
-from operator import attrgetter
 from typing import Any
 
 from monitord.core.model import Event, EventKind, Parsed, reject
@@ -69,12 +68,7 @@ TIME_FIELDS = tuple(
 NUMBER_FIELDS = tuple(
     (f.name, RANGES.get(f.name, BIGINT)) for f in fields(Event) if str(f.type).startswith("int")
 )
-# Each group's values of an event in one call (a tuple, the groups having several fields).
-_texts = attrgetter(*(name for name, _ in TEXT_FIELDS))
-_times = attrgetter(*TIME_FIELDS)
-_numbers = attrgetter(*(name for name, _ in NUMBER_FIELDS))
-# Read once: in Python 3.11 each ``EventKind.X`` goes through the enum class's hook.
-_LEASE = EventKind.LEASE
+_LEASE = EventKind.LEASE  # read once (an enum hook in Python 3.11)
 
 
 def clean_text(value: str, width: int | None = None) -> str:
@@ -105,29 +99,27 @@ def _span(delta: timedelta) -> str:
 
 def storable_event(ev: Event, now: datetime) -> Event | str:
     """``ev`` with every value storable, or why it cannot be stored."""
-    why = time_problem("ts", ev.ts, now, LEASE_AHEAD if ev.kind is _LEASE else AHEAD)
-    if why is None:
-        for name, value in zip(TIME_FIELDS, _times(ev), strict=True):
-            if value is not None:
-                ahead = LEASE_AHEAD if name.startswith("lease") else AHEAD
-                why = time_problem(name, value, now, ahead)
-                if why is not None:
-                    break
+    lease = ev.kind is _LEASE
+    ahead = LEASE_AHEAD if lease else AHEAD
+    why = time_problem("ts", ev.ts, now, ahead)
+    for name in TIME_FIELDS:
+        value = getattr(ev, name)
+        if why is None and value is not None:
+            why = time_problem(name, value, now, LEASE_AHEAD if name.startswith("lease") else AHEAD)
     if why is not None:
         return why
     changes: dict[str, Any] = {}
-    for (name, width), value in zip(TEXT_FIELDS, _texts(ev), strict=True):
+    for name, width in TEXT_FIELDS:
+        value = getattr(ev, name)
         if value is None:
             continue
-        if value.__class__ is str and len(value) <= width and value.isascii():
-            if "\x00" not in value:
-                continue  # as ``clean_text`` would leave it: most values
-        elif not isinstance(value, str):
+        if not isinstance(value, str):
             return f"{name}: expected text, got {type(value).__name__}"
         cleaned = clean_text(value, width)
         if cleaned is not value:
             changes[name] = cleaned
-    for (name, (low, high)), number in zip(NUMBER_FIELDS, _numbers(ev), strict=True):
+    for name, (low, high) in NUMBER_FIELDS:
+        number = getattr(ev, name)
         if number is not None and (
             isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high
         ):
