@@ -136,7 +136,7 @@ class Identity:
         self._pruned_at = -INF
         self._lease_text: dict[tuple[str, float, float, int], str] = {}
         self._device_text: dict[str, str] = {}
-        self._by_lease: dict[tuple[str, float, float, int, int, str | None], Attribution] = {}
+        self._by_lease: dict[tuple[str | float | int | None, ...], Attribution] = {}
 
     # --- slots ------------------------------------------------------------------------------
 
@@ -388,8 +388,8 @@ class Identity:
     def resolve(self, event: Event) -> Attribution:
         hostname = event.hostname if event.kind not in _NO_HOSTNAME_LOOKUP else None
         ip = event.client_ip
-        if ip is not None and event.client_mac is None and not hostname:
-            found = self._leased(ip, event.ts, event.user or None)
+        if ip is not None and event.client_mac is None:
+            found = self._leased(ip, event.ts, event.user or None, hostname or None)
             if found is not None:
                 return found
         return self._attribution(event.ts, event.client_ip, event.client_mac, hostname, event.user)
@@ -403,11 +403,20 @@ class Identity:
         )
         return Attribution(person, device, "; ".join(reasons or ()) or "unattributed", how)
 
-    def _leased(self, ip: str, ts: datetime, user: str | None = None) -> Attribution | None:
-        """An event of a leased address with no MAC or host name follows from the lease, the
-        inventory and the user name it carries alone (a proxy's record), or with no user name
-        either, when the device has no logon session and the address no proxy user: made
-        once a lease (and user name) and shared. None when the full path must decide."""
+    def _leased(
+        self, ip: str, ts: datetime, user: str | None = None, hostname: str | None = None
+    ) -> Attribution | None:
+        """An event of a leased address with no MAC follows from the lease, the inventory,
+        the user name it carries and its host name alone (a proxy's record, an agent's
+        report), or, with neither a user nor a host name, when the device has no logon
+        session and the address no proxy user: made once a lease (user and host name) and
+        shared. An agent's report whose host name is in the inventory follows from the host
+        and user names alone. None when the full path must decide."""
+        if hostname is not None:
+            if user is None:
+                return None
+            if self._by_host(hostname) is not None:
+                return self._shared((hostname, user), ts, ip, hostname, user)
         entry = self._leases.get(ip)
         # A user name in the record is the person whatever the sessions and sightings say.
         i = (
@@ -420,10 +429,21 @@ class Identity:
         slot = entry.slot(i)
         if user is None and self._slot_sessions[slot] is not None:
             return None
-        key = (ip, entry.start(i), entry.end(i), entry.code(i), slot, user)
+        key = (ip, entry.start(i), entry.end(i), entry.code(i), slot, user, hostname)
+        return self._shared(key, ts, ip, hostname, user)
+
+    def _shared(
+        self,
+        key: tuple[str | float | int | None, ...],
+        ts: datetime,
+        ip: str,
+        hostname: str | None,
+        user: str | None,
+    ) -> Attribution:
+        """The full path's attribution, shared by every event of ``key``."""
         found = self._by_lease.get(key)
         if found is None:
-            found = self._attribution(ts, ip, None, None, user)
+            found = self._attribution(ts, ip, None, hostname, user)
             person = found.person
             if person is not None and person.role == "supply":
                 return found  # a check-in names the person for a day, not for the lease

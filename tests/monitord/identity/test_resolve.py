@@ -407,10 +407,10 @@ def test_the_fast_lookup_answers_as_resolve_does(case: tuple[Identity, list[Even
 
 
 def _full_path(i: Identity, ev: Event) -> Attribution:
-    """What resolve says of a lookup (with the user name it may carry) without the
-    attributions made once a lease."""
+    """What resolve says of a lookup (with the user and host names it may carry) without
+    the attributions made once a lease."""
     device, person, how, reasons = i._resolve(
-        ev.ts.timestamp(), ev.client_ip, None, None, ev.user, ev.ts, []
+        ev.ts.timestamp(), ev.client_ip, None, ev.hostname, ev.user, ev.ts, []
     )
     return Attribution(person, device, "; ".join(reasons or ()) or "unattributed", how)
 
@@ -424,9 +424,12 @@ def test_an_attribution_made_once_a_lease_is_the_full_paths(
     i, probes = case
     macs = [d.mac for d in DEVICES.values() if d.mac] + ["f0:18:98:00:00:01"]
     users = [None, "", *PEOPLE, "stranger"]
+    hosts = [None, "", "Y6-LT-07", "ipad-01.school.local", "pc105"]
     for probe in probes:
-        # A proxy's record carries a user name: attributed once a lease and name.
-        ev = replace(probe, user=data.draw(st.sampled_from(users)))
+        # A proxy's record carries a user name, an agent's report a host name too: each
+        # attributed once a lease, user and host name (or host and user name alone).
+        user, host = data.draw(st.sampled_from(users)), data.draw(st.sampled_from(hosts))
+        ev = replace(probe, user=user, hostname=host)
         assert i.resolve(ev) == _full_path(i, ev)
         assert i.resolve(ev) == _full_path(i, ev)
         change = data.draw(st.sampled_from(["logon", "proxy", "lease", "prune", "none"]))
