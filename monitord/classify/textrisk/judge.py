@@ -118,14 +118,16 @@ _AGE = re.compile(
 
 
 # A count of tablets a child could not mean as a dose ("took 12 of my nans tablets", "a load
-# of pills"): the count alone is an act, which a taking or a method joins.
+# of pills", "all of my antidepressants"): the count alone is an act, which a taking or a
+# method joins.
 DOSE_MANY = 8
 _PACKS = ("pack of", "packs of", "box of", "boxes of", "packet of", "packets of")
 _DOSE = re.compile(
     r"(?:^| )(\d{1,3}|a load of|loads of|a handful of|handfuls of|a bunch of|a ton of|tons of"
-    r"|heaps of|a whole load of)(?: [a-z]+){0,3}? (?:pills|tablets|paracetamol|ibuprofen"
-    r"|painkillers|co codamol|codeine|antidepressants|aspirin|meds|sleeping pills"
-    r"|sleeping tablets)(?: |$)"
+    r"|heaps of|a whole load of|all of my|all my|all of the|all the)(?: [a-z]+){0,3}?"
+    r" (?:pills|tablets|paracetamol|ibuprofen|painkillers|co codamol|codeine|antidepressants"
+    r"|aspirin|meds|sleeping pills"
+    r"|sleeping tablets|sertraline|fluoxetine|citalopram|amitriptyline|propranolol)(?: |$)"
 )
 
 

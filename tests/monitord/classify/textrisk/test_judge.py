@@ -411,3 +411,34 @@ def test_phenomena_of_probe_26_in_phrasings_of_their_own(judge: TextJudge) -> No
     assert judge.judge("how to clear history on school chromebook").categories == ("filter_bypass",)
     assert judge.judge("my online friend is grooming me i think", TYPED).support
     assert judge.judge("would i die if i jumped off the top floor").categories == ("suicide",)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # abuse typed at another pupil, in each language
+        ("nikt cię nie lubi idź stąd", ("bullying",)),
+        ("todo mundo te odeia sai daqui", ("bullying",)),
+        ("الكل يكرهك", ("bullying",)),
+        ("sab tumse nafrat karte hain", ("bullying",)),
+        ("তোকে কেউ পছন্দ করে না", ("bullying",)),
+        ("ele se mata de rir", ()),
+        # a Polish call for the white race, and help asked for wanting to die
+        ("białą rasę trzeba obronić", ("extremism",)),
+        ("lekcja o rasizmie", ()),
+        # a substitute for a blade, every tablet of a named medicine, harmless hoops and cats
+        ("what else can i use instead of a razor", ("self_harm",)),
+        ("is 30 fluoxetine enough", ("suicide",)),
+        ("did you take all your tablets today", ()),
+        ("shoot some hoops after school", ()),
+        ("my cat scratched my arm", ()),
+    ],
+)
+def test_phenomena_of_probe_27_in_phrasings_of_their_own(
+    judge: TextJudge, text: str, expected: tuple[str, ...]
+) -> None:
+    assert judge.judge(text, TYPED).categories == expected
+
+
+def test_help_asked_in_polish_for_wanting_to_die_is_support(judge: TextJudge) -> None:
+    assert judge.judge("do kogo zadzwonić gdy chcę umrzeć").support == ("suicide",)
