@@ -352,10 +352,14 @@ def stored_event_ids(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> set
         stamps = [r["ts"] for r in rows]
         since, until = min(stamps) - timedelta(days=2), max(stamps) + timedelta(days=2)
         driver = cast_to(psycopg.Connection, conn.connection.dbapi_connection)
+        # The ids as one text the server splits: psycopg writes out a list as an array
+        # element by element in Python.
+        joined = ",".join(ids)
+        listed = "string_to_array(%s, ',')" if joined.count(",") == len(ids) - 1 else "%s"
         with driver.cursor() as cursor:
             cursor.execute(
-                "SELECT id FROM events WHERE id = ANY(%s) AND ts >= %s AND ts < %s",
-                (ids, since, until),
+                f"SELECT id FROM events WHERE id = ANY({listed}) AND ts >= %s AND ts < %s",
+                (joined if listed != "%s" else ids, since, until),
                 prepare=False,
             )
             return {r[0] for r in cursor.fetchall()}

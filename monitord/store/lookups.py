@@ -11,7 +11,7 @@ import json
 import re
 import struct
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
@@ -29,6 +29,7 @@ from monitord.store.tables import EventRow, MatchRow
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
+_DAY = 86_400_000_000  # microseconds
 _HEX32 = re.compile(r"[0-9a-f]{32}\Z")
 # The columns a lookup that matched nothing leaves empty (an event with one goes to events;
 # a user name, as a resolver may log one, tells identity who was behind an address).
@@ -155,24 +156,40 @@ def _verdict(row: Mapping[str, Any], matches: Sequence[Mapping[str, Any]]) -> di
     return {"digest": _digest(json.dumps(values, sort_keys=True)), **values}
 
 
+def _typed(value: Any) -> tuple[type, Any]:
+    """A match's field as part of a key that tells 1, 1.0 and True apart (as JSON does)."""
+    return type(value), value
+
+
 def _keys(
     conn: Connection, table: str, column: str, wanted: dict[str, dict[str, Any]]
 ) -> dict[str, int]:
     """The ids of ``wanted``'s keys in a key table, adding those not there yet."""
     found: dict[str, int] = {}
     keys = list(wanted)
-    query = f"SELECT {column}, id FROM {table} WHERE {column} IN :keys"
-    for i in range(0, len(keys), _CHUNK):
-        stmt = text(query).bindparams(_expanding("keys"))
-        found.update((k, v) for k, v in conn.execute(stmt, {"keys": keys[i : i + _CHUNK]}))
+    _find_keys(conn, table, column, keys, found)
     missing = [wanted[k] for k in keys if k not in found]
     if missing:
         conn.execute(table_of(_KEY_MODELS[table]).insert(), missing)
-        fresh = [k for k in keys if k not in found]
-        for i in range(0, len(fresh), _CHUNK):
-            stmt = text(query).bindparams(_expanding("keys"))
-            found.update((k, v) for k, v in conn.execute(stmt, {"keys": fresh[i : i + _CHUNK]}))
+        _find_keys(conn, table, column, [k for k in keys if k not in found], found)
     return found
+
+
+def _find_keys(
+    conn: Connection, table: str, column: str, keys: list[str], found: dict[str, int]
+) -> None:
+    """Add the ids of those of ``keys`` the key table holds to ``found``: on PostgreSQL in
+    one statement, the keys as an array (not a statement of hundreds of values to build,
+    send and plan)."""
+    if conn.dialect.name == "postgresql":
+        if keys:
+            query = text(f"SELECT {column}, id FROM {table} WHERE {column} = ANY(:keys)")
+            found.update((k, v) for k, v in conn.execute(query, {"keys": keys}))
+        return
+    stmt = text(f"SELECT {column}, id FROM {table} WHERE {column} IN :keys")
+    stmt = stmt.bindparams(_expanding("keys"))
+    for i in range(0, len(keys), _CHUNK):
+        found.update((k, v) for k, v in conn.execute(stmt, {"keys": keys[i : i + _CHUNK]}))
 
 
 def _expanding(name: str) -> Any:
@@ -233,18 +250,19 @@ def store_lookups(
     matches = matches or {}
     verdicts: dict[str, str] = {}
     wanted_verdicts: dict[str, dict[str, Any]] = {}
-    # The lookups an allow list matched share a few verdicts: each is made once.
-    made: dict[tuple[Any, ...], dict[str, Any]] = {}
+    # A batch's lookups share a few verdicts (an allow list's entries): each is made once,
+    # keyed by each field's type and value (JSON writes 1 and true apart).
+    made: dict[tuple[Any, ...], str] = {}
     for r in rows:
-        found = matches.get(r["id"])
-        if found is None:
-            continue
-        same = (r["category"], r["severity"], *(tuple(m[f] for f in MATCH) for m in found))
-        v = made.get(same)
-        if v is None:
-            v = made[same] = _verdict(r, found)
-            wanted_verdicts[v["digest"]] = v
-        verdicts[r["id"]] = v["digest"]
+        if r["id"] in matches:
+            found = matches[r["id"]]
+            shape = (r["category"], r["severity"], *(_typed(m[f]) for m in found for f in MATCH))
+            digest = made.get(shape)
+            if digest is None:
+                v = _verdict(r, found)
+                digest = made[shape] = v["digest"]
+                wanted_verdicts[digest] = v
+            verdicts[r["id"]] = digest
     verdict_ids = _keys(conn, "lookup_verdicts", "digest", wanted_verdicts)
     names = _keys(
         conn,
@@ -264,14 +282,20 @@ def store_lookups(
             wanted[d] = {"digest": d, **dict(zip(PARTY, values, strict=True))}
         digests.append(d)
     parties = _keys(conn, "lookup_parties", "digest", wanted)
-    # One block a source's file and UTC day.
-    groups: dict[tuple[str, str, str, date], list[int]] = {}
-    stamps = [micros(r["ts"]) for r in rows]
+    # One block a source's file and UTC day (days counted from 1970). A batch's lookups
+    # share a few hundred distinct times: each is converted once.
+    groups: dict[tuple[str, str, str, int], list[int]] = {}
+    converted: dict[datetime, int] = {}
+    stamps = []
     for i, r in enumerate(rows):
-        day = from_micros(stamps[i]).date()
-        groups.setdefault((r["site_id"], r["source"], r["file_id"], day), []).append(i)
+        stamp = converted.get(r["ts"])
+        if stamp is None:
+            stamp = converted[r["ts"]] = micros(r["ts"])
+        stamps.append(stamp)
+        groups.setdefault((r["site_id"], r["source"], r["file_id"], stamp // _DAY), []).append(i)
     bt = table_of(RawBlockRow)
-    for (site, source, file_id, day), members in groups.items():
+    for (site, source, file_id, day_number), members in groups.items():
+        day = from_micros(day_number * _DAY).date()
         lines: dict[int, bytes] = {}
         for i in members:
             lines.setdefault(rows[i]["offset"], bytes(rows[i]["raw"]))
@@ -311,6 +335,7 @@ def store_lookups(
 
 
 _COLUMNS = ("id", "ts", "name", "qtype", "party", "block", "offset", "verdict")
+_PG_TYPES = ("bytea", "int8", "int4", "varchar", "int4", "int8", "int8", "int4")
 
 
 def _insert(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -324,7 +349,10 @@ def _insert(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         cursor.executemany(f"INSERT INTO lookups ({quoted}) VALUES ({marks})", rows)
         cursor.close()
         return
-    with cursor, cursor.copy(f"COPY lookups ({quoted}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+    # Binary: the server reads the key and numbers as they are, not from text.
+    sql = f"COPY lookups ({quoted}) FROM STDIN (FORMAT BINARY)"
+    with cursor, cursor.copy(sql) as copy:  # type: ignore[attr-defined]
+        copy.set_types(_PG_TYPES)
         for row in rows:
             copy.write_row(row)
 

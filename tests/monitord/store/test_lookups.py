@@ -21,8 +21,9 @@ from monitord.service.app import App, ingest_files, open_app
 from monitord.service.initdir import init_dir
 from monitord.service.status import _last_stored as last_stored
 from monitord.settings.config import load_config
-from monitord.store.database import make_engine, upgrade
+from monitord.store.database import make_engine, open_store, upgrade
 from monitord.store.lookups import (
+    PARTY,
     from_micros,
     is_clean,
     lookup_count,
@@ -31,6 +32,7 @@ from monitord.store.lookups import (
     newest_lookup,
     pack_block,
     promote,
+    store_lookups,
     unpack_block,
 )
 from monitord.store.retention import run_retention
@@ -242,6 +244,71 @@ def test_a_blocked_allowed_lookup_moves_to_events_with_its_matches(
         ("ttrockstars.com", 1),
     ]
     assert rows(app.engine, "SELECT count(*) FROM lookups") == [(1,)]
+
+
+def _lookup(n: int) -> dict[str, object]:
+    party = dict.fromkeys(PARTY)
+    party.update(site_id="default", source="resolver", fmt="dnsmasq", kind="dns")
+    return {
+        **party,
+        "attribution": "unattributed",
+        "id": f"{n:032x}",
+        "ts": datetime(2026, 11, 19, 9, n, tzinfo=UTC),
+        "domain": "classroom.google.com",
+        "qtype": "A",
+        "category": None,
+        "severity": "none",
+        "file_id": "f" * 64,
+        "offset": 100 * n,
+        "raw": f"line {n}".encode(),
+    }
+
+
+def test_lookups_of_one_batch_share_the_verdicts_their_matches_make(store_url: str) -> None:
+    """One verdict for each set of matches, made once a batch: equal sets share it, and
+    sets JSON writes apart (a score of 1 and of true) do not."""
+    engine = open_store(store_url)
+    one = {"category": "allow", "list_name": "safe", "entry": "google.com", "allow": True}
+    matches = {
+        f"{1:032x}": [{**one, "score": 1}],
+        f"{2:032x}": [{**one, "score": 1}],
+        f"{3:032x}": [{**one, "score": True}],
+        f"{4:032x}": [{**one, "score": 1}, {**one, "entry": "classroom.google.com", "score": 1}],
+    }
+    with engine.begin() as conn:
+        assert store_lookups(conn, [_lookup(n) for n in range(1, 6)], matches) == 5
+    got = rows(
+        engine,
+        "SELECT v.matches FROM lookups AS l LEFT JOIN lookup_verdicts AS v "
+        "ON v.id = l.verdict ORDER BY l.ts",
+    )
+    engine.dispose()
+    assert got == [
+        ('[["allow", "safe", "google.com", 1, true]]',),
+        ('[["allow", "safe", "google.com", 1, true]]',),
+        ('[["allow", "safe", "google.com", true, true]]',),
+        (
+            '[["allow", "safe", "google.com", 1, true], '
+            '["allow", "safe", "classroom.google.com", 1, true]]',
+        ),
+        (None,),
+    ]
+
+
+def test_a_batch_across_midnight_makes_a_block_a_utc_day(store_url: str) -> None:
+    engine = open_store(store_url)
+    midnight = datetime(2026, 11, 20, tzinfo=UTC)
+    stamps = [midnight - timedelta(microseconds=1), midnight, midnight + timedelta(hours=1)]
+    batch = [{**_lookup(n), "ts": ts} for n, ts in enumerate(stamps, 1)]
+    with engine.begin() as conn:
+        assert store_lookups(conn, batch) == 3
+    blocks = rows(engine, "SELECT day, lines, first_ts, last_ts FROM raw_blocks ORDER BY day")
+    engine.dispose()
+    assert [(str(b[0])[:10], b[1]) for b in blocks] == [("2026-11-19", 1), ("2026-11-20", 2)]
+    assert [(from_micros(b[2]), from_micros(b[3])) for b in blocks] == [
+        (stamps[0], stamps[0]),
+        (stamps[1], stamps[2]),
+    ]
 
 
 def _event(**changes: object) -> dict[str, object]:
