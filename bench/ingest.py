@@ -7,7 +7,9 @@ Generates N lines per format of realistic school traffic (mostly ordinary lookup
 200 on a listed site) from 500 devices with leases and a roster, ingests them with the same
 code as ``monitord ingest`` into a fresh SQLite store, and prints lines/s per format, lines
 per CPU second (both threads: the figure to compare on a machine others share) and the load
-average. ``--dir`` keeps the sites (roster, logs, stores) for ``bench/storesize.py``.
+average, and the CPU time of the storing thread (and with ``--store``, of the server's
+backends, when the server runs on this machine). ``--dir`` keeps the sites (roster, logs,
+stores) for ``bench/storesize.py``.
 ``agent`` is a school day of agent reports (searches, typed text, window titles);
 ``--no-text`` leaves text unjudged, to measure what judging it costs; ``--rounds N`` measures
 that cost itself: N ingests of the same day with text judged and N without, alternated in one
@@ -38,6 +40,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from outcome import digests
+from sqlalchemy import text as sql_text
 
 from monitord.classify.content import ContentClassifier
 from monitord.classify.textrisk.normal import forget_readings
@@ -296,6 +299,8 @@ def run(
         content.classify = kept  # type: ignore[method-assign]
     ingest_files(app, [root / "leases"], "dnsmasq-leases", "leases")
     forget_readings()
+    storing = StoreThread(app)
+    server = backends_cpu(app) if args.store else {}
     profiler = cProfile.Profile() if profile else None
     start, cpu = time.perf_counter(), time.process_time()
     if profiler:
@@ -314,6 +319,21 @@ def run(
         + ("" if text else "; text not judged"),
         flush=True,
     )
+    print(
+        f"{'':10s} storing {storing.cpu:.2f} CPU s in its thread "
+        f"({result.events / max(storing.cpu, 1e-9):,.0f} events a CPU second)",
+        flush=True,
+    )
+    if args.store:
+        after = backends_cpu(app)
+        backends = sum(v - server.get(pid, 0.0) for pid, v in after.items())
+        print(
+            f"{'':10s} the server's backends {backends:.2f} CPU s "
+            f"({result.events / max(backends, 1e-9):,.0f} events a CPU second)"
+            if after
+            else f"{'':10s} the server's backends: not on this machine",
+            flush=True,
+        )
     spent = replay(content, seen) if seen and content is not None else 0.0
     if args.digest:
         for table, (n, digest) in digests(args.store or site / "var" / "monitord.db").items():
@@ -321,6 +341,43 @@ def run(
     if profiler:
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(25)
     return Run(result.lines, elapsed, cpu, spent)
+
+
+class StoreThread:
+    """The CPU seconds the storing thread spends in ``Processor.store`` (its batches'
+    transactions: rows, lookups, alerts and their mail, the checkpoint)."""
+
+    def __init__(self, app: Any) -> None:
+        self.cpu = 0.0
+        store = app.processor.store
+
+        def timed(*a: Any, **k: Any) -> Any:
+            began = time.thread_time()
+            try:
+                return store(*a, **k)
+            finally:
+                self.cpu += time.thread_time() - began
+
+        app.processor.store = timed
+
+
+def backends_cpu(app: Any) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend serving this database (the pool's connections),
+    by process id; empty when the server is not on this machine."""
+    query = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND backend_type = 'client backend'"
+    )
+    with app.engine.connect() as conn:
+        pids = list(conn.execute(sql_text(query)).scalars())
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(pid)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
 
 
 def replay(content: ContentClassifier, seen: list[tuple[Any, Any]]) -> float:
