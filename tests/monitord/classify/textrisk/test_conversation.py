@@ -152,6 +152,13 @@ PATTERNS = [
     ("tum bahut pyari ho", "kisi ko pata na chale"),
     ("يريد يشوفني", "أنا لوحدي في البيت"),
     ("ও আমার ভিডিও চায়", "কাউকে না বলতে বলেছে"),
+    # a stranger claiming to know a parent; money then pictures; parents checking the phone
+    ("a man said he knows my mum", "he wants to meet me at the shop"),
+    ("mi-a cerut poze", "si sa nu le spun parintilor mei"),
+    ("tu madre revisa tu móvil?", "háblame por whatsapp"),
+    ("quiere que le mande fotos", "dice que si no se las manda a mis amigos"),
+    ("ele quer que eu vá na casa dele", "não posso falar pra ninguém"),
+    ("wo mujhe paise deta hai", "ab photo mangta hai"),
 ]
 # Friends' talk with the same words.
 HARMLESS = [
@@ -159,6 +166,8 @@ HARMLESS = [
     ("no se lo he dicho a nadie", "la fiesta es el sábado"),
     ("im gonna kill u in roblox lol", "rematch tomorrow"),
     ("my dad is picking us up", "when hes finished work"),
+    ("my mums friend is picking me up", "shes really nice"),
+    ("me pide fotos del perro", "es muy mono"),
 ]
 
 
