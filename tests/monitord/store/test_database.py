@@ -4,6 +4,7 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Column, Engine, MetaData, Table, select, text
@@ -346,3 +347,22 @@ def test_sizes_and_offsets_past_two_gib_are_kept(store_url: str) -> None:
     with engine.connect() as conn:
         assert conn.execute(select(et.c.size, et.c.offset)).one() == (big, big + 1)
     engine.dispose()
+
+
+def test_postgresql_plans_each_statement_for_its_values(postgres_server: Any) -> None:
+    """A statement read many times on one connection (a person's day on the console's
+    pooled connections) is planned each time for its values, not by a generic plan."""
+    name = postgres_server.new_database()
+    engine = open_store(postgres_server.url(name))
+    try:
+        with engine.connect() as conn:
+            day = text("SELECT count(*) FROM events WHERE username = :u AND ts >= :a AND ts < :b")
+            start = datetime(2026, 11, 19, tzinfo=UTC)
+            for _ in range(12):  # prepared from the fifth run on
+                conn.execute(day, {"u": "pupil44", "a": start, "b": start + timedelta(days=1)})
+            mode = conn.exec_driver_sql("SHOW plan_cache_mode").scalar()
+            zone = conn.exec_driver_sql("SHOW timezone").scalar()
+    finally:
+        engine.dispose()
+        postgres_server.drop_database(name)
+    assert (mode, zone) == ("force_custom_plan", "UTC")
