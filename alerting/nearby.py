@@ -1,6 +1,5 @@
 """The events an alert mail shows around its own: the few of the same person (or device, or
-address) just before and after it, from ``events`` and from the lookups that matched
-nothing."""
+address) just before and after it, from ``events`` and from ``lookups``."""
 
 from __future__ import annotations
 
@@ -115,8 +114,8 @@ def _events_near(conn: Connection, column: str, *, before: bool) -> Select[Any]:
 def _lookups_near(
     conn: Connection, party: dict[str, str], ts: datetime, *, before: bool
 ) -> list[Nearby]:
-    """The party's lookups that matched nothing within ``NEARBY_SPAN`` before (or after)
-    ``ts``, nearest first."""
+    """The party's lookups (in ``lookups``: none has an alert) within ``NEARBY_SPAN``
+    before (or after) ``ts``, nearest first."""
     at = micros(ts)
     span = micros(ts + NEARBY_SPAN) - at
     if before:
@@ -124,4 +123,4 @@ def _lookups_near(
     else:
         where, params = ["l.ts > :at", "l.ts <= :edge"], {"at": at, "edge": at + span}
     found = select_shown(conn, party=party, where=where, params=params, newest=before, limit=NEARBY)
-    return [Nearby(from_micros(int(r[1])), r[5], r[2], None, False) for r in found]
+    return [Nearby(from_micros(int(r[1])), r[5], r[2], r[11], False) for r in found]

@@ -25,14 +25,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-# What a kind of event is: a condition on the events table, and whether the lookups that
-# matched nothing (their own table) are of the kind.
-KINDS = {
-    "lookups (matched nothing or only an allow list)": ("0", True),
-    "clean lookups kept in events (dns, no category)": ("kind = 'dns' AND category IS NULL", False),
-    "dns": ("kind = 'dns'", True),
-    "http": ("kind = 'http'", False),
-    "text and searches": ("kind IN ('search', 'text', 'title')", False),
+# What a kind of event is: a condition on the events table, and one on the lookups (their
+# own table), or None when no lookup is of the kind.
+KINDS: dict[str, tuple[str, str | None]] = {
+    "lookups (all: no alert of their own)": ("0", "1"),
+    "lookups that matched nothing": ("0", "verdict IS NULL"),
+    "lookups with a verdict (a list or category)": ("0", "verdict IS NOT NULL"),
+    "clean lookups kept in events (dns, no category)": ("kind = 'dns' AND category IS NULL", None),
+    "dns": ("kind = 'dns'", "1"),
+    "http": ("kind = 'http'", None),
+    "text and searches": ("kind IN ('search', 'text', 'title')", None),
 }
 LOOKUP_TABLES = ("lookups", "raw_blocks", "lookup_parties", "lookup_names", "lookup_verdicts")
 
@@ -67,9 +69,12 @@ def sqlite_size(path: Path) -> int:
         db.close()
 
 
-def kept_only(source: Path, folder: Path, where: str | None, lookups: bool) -> tuple[int, int]:
+def kept_only(
+    source: Path, folder: Path, where: str | None, lookups: str | None
+) -> tuple[int, int]:
     """(events kept, bytes) of a copy of ``source`` with only the events ``where`` picks
-    (and the lookups that matched nothing, if ``lookups``)."""
+    and the lookups ``lookups`` picks (none: no lookup, nor their names, parties, verdicts
+    or blocks)."""
     copy = folder / "copy.db"
     src = sqlite3.connect(source)
     dst = sqlite3.connect(copy)
@@ -77,10 +82,12 @@ def kept_only(source: Path, folder: Path, where: str | None, lookups: bool) -> t
     src.close()
     # The text index's triggers follow the deletes, as retention's would.
     dst.execute(f"DELETE FROM events WHERE NOT ({where or '0'})")
-    if not lookups and has_lookups(dst):
+    if lookups is None and has_lookups(dst):
         for table in LOOKUP_TABLES:
             if dst.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone():
                 dst.execute(f"DELETE FROM {table}")
+    elif lookups is not None and has_lookups(dst):
+        dst.execute(f"DELETE FROM lookups WHERE NOT ({lookups})")
     dst.commit()
     kept = count_events(dst)
     dst.execute("VACUUM")
@@ -114,7 +121,7 @@ def report_sqlite(path: Path, quick: bool = False) -> None:
         return
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         folder = Path(tmp)
-        _, empty = kept_only(path, folder, None, False)
+        _, empty = kept_only(path, folder, None, None)
         for label, (where, lookups) in KINDS.items():
             kept, size = kept_only(path, folder, where, lookups)
             if kept:

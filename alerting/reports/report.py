@@ -35,6 +35,7 @@ from monitord.core.private import private_dir, write_private
 from monitord.identity.roster import YEAR_GROUPS
 from monitord.settings.config import Config
 from monitord.store.database import alert_subjects, mine, table_of, utc
+from monitord.store.lookupcounts import judged_lookups
 from monitord.store.tables import AlertRow, AuditRow, DigestRow, EventRow
 
 STAFF_ROLES = frozenset({"staff", "headteacher", "governor", "volunteer", "supply"})
@@ -143,12 +144,18 @@ def collect_report(engine: Engine, cfg: Config, first: date, last: date, now: da
                 .where(audt.c.subject.in_(alert_subjects(conn)))
             ).scalar_one()
         )
-        low = conn.execute(
-            select(et.c.category, func.count())
-            .where(et.c.ts >= start, et.c.ts < end, et.c.severity == "low")
-            .where(mine(conn, et.c.site_id))
-            .group_by(et.c.category)
-        ).all()
+        low_counts: Counter[str | None] = Counter()
+        for category, n in [
+            *conn.execute(
+                select(et.c.category, func.count())
+                .where(et.c.ts >= start, et.c.ts < end, et.c.severity == "low")
+                .where(mine(conn, et.c.site_id))
+                .group_by(et.c.category)
+            ),
+            *judged_lookups(conn, start, end, ("category",), severities=("low",)),
+        ]:
+            low_counts[category] += int(n)
+        low = list(low_counts.items())
         gaps = int(
             conn.execute(
                 select(func.count())

@@ -1,4 +1,4 @@
-"""Search's and timeline's reading of the lookups that matched nothing (``lookups``, see
+"""Search's and timeline's reading of the lookups (``lookups``, see
 docs/store.md), as ``Found`` rows beside the events': the same filters, read by the index
 that fits, and merged with the events' answer in time order."""
 
@@ -39,8 +39,8 @@ def _found(conn: Connection, rows: Iterable[tuple[Any, ...]], match: bool) -> li
             r[8],
             r[9],
             r[10],
-            None,
-            "none",
+            r[11],
+            r[12] or "none",
             0,
             match,
         )
@@ -64,9 +64,9 @@ def _names(q: Query, params: dict[str, Any]) -> str | None:
 
 
 def lookup_hits(conn: Connection, q: Query, limit: int) -> list[Found]:
-    """The newest ``limit`` lookups ``q`` finds, newest first: none when it asks for a text
-    or a category, which a lookup that matched nothing never has."""
-    if q.text is not None or q.category is not None:
+    """The newest ``limit`` lookups ``q`` finds, newest first: none when it asks for a text,
+    which a lookup never has; by its verdict when it asks for a category."""
+    if q.text is not None:
         return []
     party = {
         column: value
@@ -82,7 +82,13 @@ def lookup_hits(conn: Connection, q: Query, limit: int) -> list[Found]:
         where.append("l.ts < :lookup_until")
         params["lookup_until"] = micros(q.until)
     names = _names(q, params)
-    rows = select_shown(conn, party=party, names=names, where=where, params=params, limit=limit)
+    verdicts = None
+    if q.category is not None:
+        verdicts = "SELECT id FROM lookup_verdicts WHERE category = :lookup_category"
+        params["lookup_category"] = q.category
+    rows = select_shown(
+        conn, party=party, names=names, verdicts=verdicts, where=where, params=params, limit=limit
+    )
     return _found(conn, rows, True)
 
 

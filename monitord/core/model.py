@@ -277,6 +277,12 @@ class Decision:
     roles_notified: tuple[str, ...] = ()
     exempt: bool = False
 
+    @property
+    def weighty(self) -> bool:
+        """Whether it does more than label its event: opens or grows an alert (medium and
+        above) or is an exemption, which the audit trail records."""
+        return self.exempt or self.severity.rank >= Severity.MEDIUM.rank
+
 
 @quick_init
 @dataclass(frozen=True, slots=True)

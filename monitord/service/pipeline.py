@@ -446,9 +446,10 @@ class Processor:
         with self.engine.begin() as conn:
             # Two events of one batch share an id only if a record was read twice: keep one.
             rows = {e["id"]: e for e in pending.events}
-            # Lookups with no category, decision or lease go to their own table, an allow
-            # list's matches with them (monitord.store.lookups).
-            judged = {j.event_id for j in pending.judged if j.decisions}
+            # Lookups with no alert, exemption or lease go to their own table, a category
+            # that only labels them and an allow list's matches with them as their verdict
+            # (monitord.store.lookups).
+            judged = {j.event_id for j in pending.judged if any(d.weighty for d in j.decisions)}
             lean = [
                 r
                 for eid, r in rows.items()

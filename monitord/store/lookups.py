@@ -1,8 +1,8 @@
-"""DNS lookups that matched nothing or only an allow list, kept narrow (docs/store.md): one
-``lookups`` row each, with keys to its name, its party (who looked, from where) and its
-verdict (the allow list that matched), and the place of its line in a zstandard block of the
-source's lines. Written in the batch's transaction; read back as the event rows they were
-(``lookup_events``), raw line and origin included."""
+"""DNS lookups that matched nothing, an allow list or a category that opens no alert, kept
+narrow (docs/store.md): one ``lookups`` row each, with keys to its name, its party (who
+looked, from where) and its verdict (its category, severity and matches), and the place of
+its line in a zstandard block of the source's lines. Written in the batch's transaction;
+read back as the event rows they were (``lookup_events``), raw line and origin included."""
 
 from __future__ import annotations
 
@@ -31,8 +31,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
 _DAY = 86_400_000_000  # microseconds
 _HEX32 = re.compile(r"[0-9a-f]{32}\Z")
-# The columns a lookup that matched nothing leaves empty (an event with one goes to events;
-# a user name, as a resolver may log one, tells identity who was behind an address).
+# The columns a lookup leaves empty (an event with one goes to events; a user name, as a
+# resolver may log one, tells identity who was behind an address). Its category and severity
+# are its verdict's.
 _EMPTY = (
     "user",
     "url",
@@ -41,7 +42,6 @@ _EMPTY = (
     "status",
     "size",
     "text",
-    "category",
     "filter_category",
     "sender",
     "received_at",
@@ -83,11 +83,11 @@ _LEVEL = 3
 
 
 def is_clean(row: Mapping[str, Any]) -> bool:
-    """Whether an event row is a DNS lookup with no category that carries nothing else (the
-    caller knows whether it has decisions or a lease; an allow list's matches go with it)."""
+    """Whether an event row is a DNS lookup that carries nothing a verdict cannot hold (the
+    caller knows whether a decision of its needs more, an alert or an exemption, or it has a
+    lease; its category, severity and an allow list's matches go with it)."""
     return (
         row["kind"] == "dns"
-        and row["severity"] == "none"
         and not row["blocked"]
         and row.get("domain") is not None
         and _HEX32.match(row["id"]) is not None
@@ -254,8 +254,8 @@ def store_lookups(
     # keyed by each field's type and value (JSON writes 1 and true apart).
     made: dict[tuple[Any, ...], str] = {}
     for r in rows:
-        if r["id"] in matches:
-            found = matches[r["id"]]
+        found = matches.get(r["id"], ())
+        if found or r["category"] is not None or r["severity"] != "none":
             shape = (r["category"], r["severity"], *(_typed(m[f]) for m in found for f in MATCH))
             digest = made.get(shape)
             if digest is None:
@@ -467,9 +467,11 @@ def promote(conn: Connection, event_id: str, file_id: str, source: str) -> bool:
 
 # --- reading what search, timeline and the alert mail show ---------------------------------
 
-# A lookup as search shows it: its id, time (µs), name, and its party's columns.
+# A lookup as search shows it: its id, time (µs), name, its party's columns, and its
+# verdict's category and severity (NULL when nothing matched).
 SHOWN = (
-    "n.domain, p.source, p.fmt, p.kind, p.client_ip, p.username, p.role, p.year_group, p.device_id"
+    "n.domain, p.source, p.fmt, p.kind, p.client_ip, p.username, p.role, p.year_group, "
+    "p.device_id, v.category, v.severity"
 )
 # The party columns a search, a timeline or the alert mail chooses lookups by.
 PARTY_KEYS = frozenset({"username", "device_id", "client_ip"})
@@ -480,6 +482,7 @@ def select_shown(
     *,
     party: Mapping[str, str] | None = None,
     names: str | None = None,
+    verdicts: str | None = None,
     where: Sequence[str] = (),
     params: Mapping[str, Any] | None = None,
     newest: bool = True,
@@ -488,7 +491,8 @@ def select_shown(
     """Lookups as (id, µs, ``SHOWN``...), newest first (or oldest), at most ``limit``: those
     of the parties whose columns equal ``party`` (``username``, ``device_id``,
     ``client_ip``), of the names ``names`` selects (SQL on ``lookup_names``, a subquery of
-    ids), and meeting ``where`` (on ``l``, ``p``, ``n``). Read by the index that fits."""
+    ids), of the verdicts ``verdicts`` selects (likewise on ``lookup_verdicts``), and
+    meeting ``where`` (on ``l``, ``p``, ``n``, ``v``). Read by the index that fits."""
     own, site = mine_sql(conn, "site_id")
     values: dict[str, Any] = {**(params or {}), **site}
     clauses = list(where)
@@ -508,11 +512,16 @@ def select_shown(
         clauses.append(f"l.name IN ({names})")
         if not party:
             index = "ix_lookups_name_ts"
+    if verdicts is not None:
+        clauses.append(f"l.verdict IS NOT NULL AND l.verdict IN ({verdicts})")
+        if not party and names is None:
+            index = "ix_lookups_verdict_ts"
     hint = f" INDEXED BY {index}" if conn.dialect.name == "sqlite" else ""
     order = "DESC" if newest else "ASC"
     sql = (
         f"SELECT {id_sql(conn.dialect.name)}, l.ts, {SHOWN} FROM lookups AS l{hint} "
         "JOIN lookup_parties AS p ON p.id = l.party JOIN lookup_names AS n ON n.id = l.name "
+        "LEFT JOIN lookup_verdicts AS v ON v.id = l.verdict "
         f"WHERE {' AND '.join(clauses)} ORDER BY l.ts {order}, l.id {order}"
     )
     if limit is not None:

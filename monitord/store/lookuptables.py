@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Text, text
 from sqlmodel import Field, SQLModel
 
 _BIG = BigInteger().with_variant(Integer(), "sqlite")
@@ -22,6 +22,15 @@ class LookupRow(SQLModel, table=True):
         Index("ix_lookups_party_ts", "party", "ts"),
         Index("ix_lookups_name_ts", "name", "ts"),
         Index("ix_lookups_ts", "ts"),
+        # Lookups with a verdict only (an allow list or a category matched): reports count
+        # them by severity and category, and search finds them by category.
+        Index(
+            "ix_lookups_verdict_ts",
+            "verdict",
+            "ts",
+            sqlite_where=text("verdict IS NOT NULL"),
+            postgresql_where=text("verdict IS NOT NULL"),
+        ),
     )
 
     # No primary key in the database (a table's rowid, or PostgreSQL's row address, finds a

@@ -33,6 +33,7 @@ from monitord.core.defang import clean
 from monitord.identity.roster import YEAR_GROUPS
 from monitord.settings.config import Config
 from monitord.store.database import mine, table_of, utc
+from monitord.store.lookupcounts import judged_count, judged_lookups
 from monitord.store.tables import (
     AlertRow,
     AuditRow,
@@ -41,23 +42,22 @@ from monitord.store.tables import (
     RejectedRow,
 )
 
+# What the digest counts as low-severity activity (recorded, no alert).
+LOW = ("low",)
+
 
 def _low_activity(conn: Connection, week: Week, prev: Week) -> LowActivity:
     et = table_of(EventRow)
-    rows = conn.execute(
-        select(et.c.category, et.c.year_group, func.count())
-        .where(et.c.ts >= week.start, et.c.ts < week.end, et.c.severity == "low")
-        .where(mine(conn, et.c.site_id))
-        .group_by(et.c.category, et.c.year_group)
-    ).all()
-    last_total = int(
-        conn.execute(
-            select(func.count())
-            .select_from(et)
-            .where(et.c.ts >= prev.start, et.c.ts < prev.end, et.c.severity == "low")
+    rows = [
+        *conn.execute(
+            select(et.c.category, et.c.year_group, func.count())
+            .where(et.c.ts >= week.start, et.c.ts < week.end, et.c.severity == "low")
             .where(mine(conn, et.c.site_id))
-        ).scalar_one()
-    )
+            .group_by(et.c.category, et.c.year_group)
+        ),
+        *judged_lookups(conn, week.start, week.end, ("category", "year_group"), severities=LOW),
+    ]
+    last_total = _low_count(conn, prev)
     columns = [*YEAR_GROUPS, "other"]
     grid: dict[str, list[int]] = defaultdict(lambda: [0] * len(columns))
     for category, year, n in rows:
@@ -85,14 +85,28 @@ def _heat(conn: Connection, week: Week) -> list[list[int]]:
         et.c.severity.in_(FLAGGED),
         mine(conn, et.c.site_id),
     )
-    for (ts,) in conn.execute(query):
-        local = utc(ts).astimezone(week.tz)
-        grid[(local.date() - week.monday).days][local.hour] += 1
+    times = [(utc(ts), 1) for (ts,) in conn.execute(query)]
+    times += judged_lookups(conn, week.start, week.end, ("ts",), severities=FLAGGED)
+    for ts, n in times:
+        local = ts.astimezone(week.tz)
+        grid[(local.date() - week.monday).days][local.hour] += int(n)
     return grid
 
 
+def _low_count(conn: Connection, week: Week) -> int:
+    """How many low-severity events (lookups among them) the week holds."""
+    et = table_of(EventRow)
+    events = conn.execute(
+        select(func.count())
+        .select_from(et)
+        .where(et.c.ts >= week.start, et.c.ts < week.end, et.c.severity == "low")
+        .where(mine(conn, et.c.site_id))
+    ).scalar_one()
+    return int(events) + judged_count(conn, week.start, week.end, severities=LOW)
+
+
 def _trend(conn: Connection, week: Week) -> tuple[list[str], dict[str, list[int]], list[int]]:
-    at, et = table_of(AlertRow), table_of(EventRow)
+    at = table_of(AlertRow)
     weeks = [week.shift(-i) for i in range(TREND_WEEKS - 1, -1, -1)]
     index = {w.label: i for i, w in enumerate(weeks)}
     by_severity = {s: [0] * len(weeks) for s in ALERT_SEVERITIES}
@@ -107,17 +121,7 @@ def _trend(conn: Connection, week: Week) -> tuple[list[str], dict[str, list[int]
         i = index.get(Week.of(utc(seen), week.tz).label)
         if i is not None and severity in by_severity:
             by_severity[severity][i] += 1
-    low = [
-        int(
-            conn.execute(
-                select(func.count())
-                .select_from(et)
-                .where(et.c.ts >= w.start, et.c.ts < w.end, et.c.severity == "low")
-                .where(mine(conn, et.c.site_id))
-            ).scalar_one()
-        )
-        for w in weeks
-    ]
+    low = [_low_count(conn, w) for w in weeks]
     labels = [f"W{w.number:02d}" for w in weeks]
     return labels, by_severity, low
 

@@ -89,3 +89,20 @@ def test_every_record_is_frozen() -> None:
         LEASE.domain = "example.org"  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         SKIP.rejected = "no"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("severity", "exempt", "weighty"),
+    [
+        (Severity.NONE, False, False),
+        (Severity.LOW, False, False),
+        (Severity.MEDIUM, False, True),
+        (Severity.HIGH, False, True),
+        (Severity.CRITICAL, False, True),
+        (Severity.NONE, True, True),
+    ],
+)
+def test_a_decision_weighs_when_it_alerts_or_is_an_exemption(
+    severity: Severity, exempt: bool, weighty: bool
+) -> None:
+    assert Decision("gaming", severity, "default", exempt=exempt).weighty is weighty

@@ -330,7 +330,7 @@ def _event(**changes: object) -> dict[str, object]:
     [
         ({}, True),
         ({"kind": "http"}, False),
-        ({"severity": "low", "category": "games"}, False),
+        ({"severity": "low", "category": "games"}, True),
         ({"blocked": True}, False),
         ({"action": "blocked"}, False),
         ({"filter_category": "Gambling"}, False),
