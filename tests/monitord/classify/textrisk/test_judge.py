@@ -442,3 +442,29 @@ def test_phenomena_of_probe_27_in_phrasings_of_their_own(
 
 def test_help_asked_in_polish_for_wanting_to_die_is_support(judge: TextJudge) -> None:
     assert judge.judge("do kogo zadzwonić gdy chcę umrzeć").support == ("suicide",)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("i wont be a burden to anyone for much longer", "suicide"),
+        ("i left a note for my mum in case i go through with it", "suicide"),
+        ("whats the least painful way to die", "suicide"),
+        ("hurting myself is the only thing that helps", "self_harm"),
+        ("my tutor keeps messaging me at night and said dont tell my parents", "grooming"),
+        ("he said hed give me money if i met him", "grooming"),
+        ("od on edibles how many", "drugs"),
+        ("they control the media wake up", "extremism"),
+        ("imagine having no friends lol", "bullying"),
+        ("how to access blocked websites on school wifi", "filter_bypass"),
+    ],
+)
+def test_phenomena_of_probe_29_in_phrasings_of_their_own(
+    judge: TextJudge, text: str, expected: str
+) -> None:
+    assert expected in judge.judge(text, TYPED).categories
+
+
+def test_an_idiom_of_annoyance_and_a_painless_tattoo_are_harmless(judge: TextJudge) -> None:
+    assert judge.judge("i could kill her shes so annoying lol", TYPED).categories == ()
+    assert judge.judge("whats the least painful way to get a tattoo").categories == ()
