@@ -15,6 +15,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from alerting.delivery import Outgoing
+from alerting.mime import alternative
 from monitord.core.defang import clean, defang
 from monitord.core.model import Decision, Judged, Person, Severity
 from monitord.settings.config import Config
@@ -146,6 +148,34 @@ def message_id(cfg: Config, alert_id: int, update: int = 0) -> str:
 
 
 def build_alert_message(ctx: MailContext) -> EmailMessage:
+    """The alert's mail as a message of the email package."""
+    return message_of(*_alert_mail(ctx))
+
+
+def alert_outgoing(ctx: MailContext) -> Outgoing:
+    """The alert's mail as the outbox keeps it: the bytes of ``build_alert_message``'s
+    message, written directly where ``alternative`` knows them (nearly every alert mail)."""
+    headers, text, html = _alert_mail(ctx)
+    raw = alternative(headers, text, html)
+    if raw is None:
+        return Outgoing.of(message_of(headers, text, html))
+    named = dict(headers)
+    return Outgoing(raw, named["Message-ID"], named["Subject"])
+
+
+def message_of(headers: list[tuple[str, str]], text: str, html: str) -> EmailMessage:
+    """The mail of these headers, a plain text part and an HTML alternative, as the email
+    package makes it."""
+    msg = EmailMessage(policy=POLICY)
+    for name, value in headers:
+        msg[name] = value
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def _alert_mail(ctx: MailContext) -> tuple[list[tuple[str, str]], str, str]:
+    """The alert mail's headers, plain text and HTML."""
     cfg = ctx.cfg
     j = ctx.judged
     person = j.attribution.person
@@ -220,23 +250,21 @@ def build_alert_message(ctx: MailContext) -> EmailMessage:
             "raised_from": upd.raised_from.value if upd.raised_from else None,
         },
     }
-    msg = EmailMessage(policy=POLICY)
-    msg["Subject"] = clean(subject, 200)
-    msg["From"] = cfg.settings.smtp.sender
-    msg["To"] = ", ".join(ctx.recipients) if ctx.recipients else "undisclosed-recipients:;"
-    msg["Date"] = format_datetime(ctx.now)
-    msg["Message-ID"] = message_id(cfg, ctx.alert_id, upd.number if upd else 0)
+    headers = [
+        ("Subject", clean(subject, 200)),
+        ("From", cfg.settings.smtp.sender),
+        ("To", ", ".join(ctx.recipients) if ctx.recipients else "undisclosed-recipients:;"),
+        ("Date", format_datetime(ctx.now)),
+        ("Message-ID", message_id(cfg, ctx.alert_id, upd.number if upd else 0)),
+    ]
     if upd is not None and upd.thread is not None:
-        msg["In-Reply-To"] = upd.thread
-        msg["References"] = upd.thread
-    msg["X-Monitord-Alert"] = str(ctx.alert_id)
-    msg["X-Monitord-Severity"] = sev.value
+        headers += [("In-Reply-To", upd.thread), ("References", upd.thread)]
+    headers += [("X-Monitord-Alert", str(ctx.alert_id)), ("X-Monitord-Severity", sev.value)]
     if sev is Severity.CRITICAL:
-        msg["Importance"] = "high"
-        msg["X-Priority"] = "1"
-    msg.set_content(_ENV.get_template("alert.txt.j2").render(**data))
-    msg.add_alternative(_ENV.get_template("alert.html.j2").render(**data), subtype="html")
-    return msg
+        headers += [("Importance", "high"), ("X-Priority", "1")]
+    text = _ENV.get_template("alert.txt.j2").render(**data)
+    html = _ENV.get_template("alert.html.j2").render(**data)
+    return headers, text, html
 
 
 @dataclass(frozen=True, slots=True)

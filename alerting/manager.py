@@ -27,7 +27,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, select, update
@@ -37,7 +36,7 @@ from alerting.mail import (
     Escalation,
     MailContext,
     Update,
-    build_alert_message,
+    alert_outgoing,
     build_escalation_message,
 )
 from alerting.nearby import indicator_of, nearby
@@ -324,14 +323,14 @@ class AlertManager:
             context = MailContext(
                 self.cfg, alert_id, values, j, d, recipients, now, nearby(conn, j)
             )
-            self._queue(conn, alert_id, build_alert_message(context), recipients, d.severity, now)
+            self._queue(conn, alert_id, alert_outgoing(context), recipients, d.severity, now)
         return alert_id
 
     def _queue(
         self,
         conn: Connection,
         alert_id: int,
-        msg: EmailMessage,
+        msg: Outgoing,
         recipients: list[str],
         severity: Severity,
         now: datetime,
@@ -339,7 +338,7 @@ class AlertManager:
     ) -> None:
         enqueue(
             conn,
-            Outgoing.of(msg),
+            msg,
             site_id=self.cfg.site_id,
             recipients=recipients,
             severity=severity.value,
@@ -431,47 +430,30 @@ class AlertManager:
         if found is not None:
             return found
         at = table_of(AlertRow)
-        stmt: Any
+        near = (
+            mine(conn, at.c.site_id),
+            at.c.status != "closed",
+            at.c.last_seen >= bindparam("low"),
+            at.c.first_seen <= bindparam("high"),
+        )
+        query: Any
         if name == "open":
-            stmt = (
-                select(at.c.id, at.c.first_seen, at.c.last_seen, at.c.severity)
-                .where(
-                    mine(conn, at.c.site_id),
-                    at.c.group_key == bindparam("key"),
-                    at.c.status != "closed",
-                    at.c.last_seen >= bindparam("low"),
-                    at.c.first_seen <= bindparam("high"),
-                )
-                .order_by(at.c.last_seen.desc())
-                .limit(1)
-            )
+            query = select(at.c.id, at.c.first_seen, at.c.last_seen, at.c.severity)
+            query = query.where(at.c.group_key == bindparam("key"), *near)
+            query = query.order_by(at.c.last_seen.desc())
         else:  # "critical": a critical alert about the same person near the event
-            same_who: Any = at.c.group_key.like(bindparam("like"), escape="/")
+            who: Any = at.c.group_key.like(bindparam("like"), escape="/")
             if conn.dialect.name == "sqlite":
-                # SQLite's LIKE (case-insensitive) cannot use the index on group_key, which
-                # made every alert opened read the whole alerts table; the same prefix as a
-                # range of it can (in byte order every key that starts "...|" lies before
-                # "...}").
-                same_who = (
-                    same_who
+                # SQLite's LIKE (case-insensitive) cannot use the index on group_key; the same
+                # prefix as a range of it can (every key that starts "...|" is before "...}").
+                who = (
+                    who
                     & (at.c.group_key >= bindparam("who"))
                     & (at.c.group_key < bindparam("past"))
                 )
-            stmt = (
-                select(at.c.id)
-                .where(
-                    mine(conn, at.c.site_id),
-                    same_who,
-                    at.c.severity == Severity.CRITICAL.value,
-                    at.c.status != "closed",
-                    at.c.id != bindparam("alert_id"),
-                    at.c.last_seen >= bindparam("low"),
-                    at.c.first_seen <= bindparam("high"),
-                )
-                .order_by(at.c.id.desc())
-                .limit(1)
-            )
-        made: Select[Any] = stmt
+            critical = (at.c.severity == Severity.CRITICAL.value, at.c.id != bindparam("alert_id"))
+            query = select(at.c.id).where(who, *critical, *near).order_by(at.c.id.desc())
+        made: Select[Any] = query.limit(1)
         self._statements[cached] = made
         return made
 
@@ -552,7 +534,7 @@ class AlertManager:
         context = MailContext(
             self.cfg, alert_id, values, j, decision, recipients, now, nearby(conn, j), upd
         )
-        message = build_alert_message(context)
+        message = alert_outgoing(context)
         self._queue(conn, alert_id, message, recipients, severity, now, upd.thread)
 
     def _grow(self, conn: Connection, current: _Open, j: Judged, d: Decision) -> None:
@@ -607,5 +589,5 @@ class AlertManager:
         escalation = Escalation(
             alert, person, Severity(before), actor, reason, len(ids), thread, recipients, now
         )
-        message = build_escalation_message(self.cfg, escalation)
+        message = Outgoing.of(build_escalation_message(self.cfg, escalation))
         self._queue(conn, alert_id, message, recipients, severity, now, thread)
