@@ -17,7 +17,8 @@ def test_a_lookups_id_is_not_indexed_and_blocks_are_found_by_file(store_url: str
     engine = open_store(store_url)
     seen = inspect(engine)
     indexes = {tuple(i["column_names"]) for i in seen.get_indexes(LookupRow.__tablename__)}
-    assert indexes == {("party", "ts"), ("name", "ts"), ("ts",)}
+    # (verdict, ts) holds only the lookups with a verdict (schema 0022).
+    assert indexes == {("party", "ts"), ("name", "ts"), ("ts",), ("verdict", "ts")}
     assert seen.get_pk_constraint(LookupRow.__tablename__)["constrained_columns"] == []
     blocks = {tuple(i["column_names"]) for i in seen.get_indexes(RawBlockRow.__tablename__)}
     assert ("file_id",) in blocks
