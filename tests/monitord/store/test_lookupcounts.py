@@ -17,6 +17,8 @@ from sqlalchemy import Engine
 from alerting.reports.digest.sections import _heat, _low_activity, _trend
 from alerting.reports.digest.week import Week
 from alerting.reports.report import collect_report, key_figures
+from collectors.files import iter_records
+from collectors.parsers.base import load_parser
 from monitord.casework.query import Query
 from monitord.casework.search import run_query
 from monitord.casework.subject import gather
@@ -193,3 +195,43 @@ def test_retention_removes_them_with_their_day(both: tuple[App, App]) -> None:
     assert row(lean.engine, "SELECT count(*) FROM lookups") == (0,)
     # The gambling lookup stays with its open alert.
     assert rows(lean.engine, "SELECT domain FROM all_events") == [("www.bet365.com",)]
+
+
+def test_a_later_block_moves_one_into_events_as_it_was(
+    tmp_path: Path, store_url: str, wide_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pi-hole's block line read in a later batch than its query: the lookup becomes an
+    event with its category, severity and matches, as the event stored as before does."""
+    block = "Nov 19 10:01:02 dnsmasq[811]: gravity blocked www.youtube.com is 0.0.0.0"
+    seen = []
+    for name, url, wide in (("lean", store_url, False), ("wide", wide_url, True)):
+        folder = tmp_path / name
+        folder.mkdir()
+        with monkeypatch.context() as m:
+            if wide:
+                m.setattr(Decision, "weighty", property(lambda _: True))
+            app = lookup_school(folder, url)
+            path = write_log(folder, [LOG[0], block])
+            session = load_parser("dnsmasq").session()
+            records = [rec for rec, _ in iter_records(path, "resolver")]
+            app.processor.process("dnsmasq", session, records[:1])
+            app.processor.process("dnsmasq", session, records[1:])
+        assert row(app.engine, "SELECT count(*) FROM lookups") == (0,)
+        seen.append(
+            (
+                rows(
+                    app.engine,
+                    "SELECT id, domain, category, severity, blocked, action, raw FROM events "
+                    "WHERE kind = 'dns'",
+                ),
+                rows(
+                    app.engine,
+                    "SELECT event_id, category, list_name, entry, score, allow FROM matches "
+                    "ORDER BY list_name, entry",
+                ),
+            )
+        )
+    assert seen[0] == seen[1]
+    [(_, domain, category, severity, blocked, _, _)] = seen[0][0]
+    assert (domain, category, severity, blocked) == ("www.youtube.com", "video_streaming", "low", 1)
+    assert seen[0][1]
