@@ -468,3 +468,26 @@ def test_phenomena_of_probe_29_in_phrasings_of_their_own(
 def test_an_idiom_of_annoyance_and_a_painless_tattoo_are_harmless(judge: TextJudge) -> None:
     assert judge.judge("i could kill her shes so annoying lol", TYPED).categories == ()
     assert judge.judge("whats the least painful way to get a tattoo").categories == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i havent told my mum about my detention yet",
+        "please dont post it until i fix my hair",
+        "sorry cant talk my mum is here shes helping with homework",
+        "i owe him a tenner for the cinema",
+        "my sister is 18+ so she can drive",
+        "my coach messages me about training at night before games",
+        "what is the least painful way to remove a plaster",
+        "imagine having a dog that talks",
+        "the only thing that helps my headache is sleep",
+        "she should just ask the teacher",
+        "on ma 15 lat i jest moim bratem",
+        "kill you in chess next time",
+    ],
+)
+def test_everyday_words_of_the_new_signals_alone_raise_nothing(
+    judge: TextJudge, text: str
+) -> None:
+    assert judge.judge(text, TYPED).categories == ()
