@@ -487,7 +487,5 @@ def test_an_idiom_of_annoyance_and_a_painless_tattoo_are_harmless(judge: TextJud
         "kill you in chess next time",
     ],
 )
-def test_everyday_words_of_the_new_signals_alone_raise_nothing(
-    judge: TextJudge, text: str
-) -> None:
+def test_everyday_words_of_the_new_signals_alone_raise_nothing(judge: TextJudge, text: str) -> None:
     assert judge.judge(text, TYPED).categories == ()
