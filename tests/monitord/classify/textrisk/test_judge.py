@@ -489,3 +489,22 @@ def test_an_idiom_of_annoyance_and_a_painless_tattoo_are_harmless(judge: TextJud
 )
 def test_everyday_words_of_the_new_signals_alone_raise_nothing(judge: TextJudge, text: str) -> None:
     assert judge.judge(text, TYPED).categories == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "help"),
+    [
+        ("numer telefon zaufania dla dzieci", ("suicide",), True),
+        ("najlepszy telefon dla dzieci", (), False),
+        ("necesito el teléfono de ayuda", ("suicide",), True),
+        ("vreau sa ma alatur statului islamic", ("extremism",), False),
+        ("ਨੰਗੀਆਂ ਵੀਡੀਓ", ("pornography",), False),
+        ("ਨੰਗੇ ਪੈਰ ਤੁਰਨਾ", (), False),
+        ("co za bomba ten film", (), False),
+    ],
+)
+def test_phenomena_of_probe_30_in_phrasings_of_their_own(
+    judge: TextJudge, text: str, expected: tuple[str, ...], help: bool
+) -> None:
+    v = judge.judge(text)
+    assert (v.categories, bool(v.support)) == (expected, help)
