@@ -459,3 +459,48 @@ def test_a_store_that_cannot_be_written_is_not_taken_for_poison(
     app.engine.dispose()
     assert rows(app.engine, "SELECT count(*) FROM rejected") == [(0,)]
     assert load_checkpoint(app.engine, "resolver") is None
+
+
+def test_a_text_that_fails_to_be_judged_rejects_its_record_alone(
+    app: App, tmp_path: Path, clock: FixedClock
+) -> None:
+    # What a batch's events say is judged after its records: a report whose text the engine
+    # cannot take is a rejected line; the reports around it are judged and kept, their text
+    # judged in order.
+    app = school(app, tmp_path)
+    proc = app.processor
+    content = proc.content
+    assert content is not None
+    seen: list[str | None] = []
+
+    class Failing:
+        def classify(self, event: Any, person: Any) -> Any:
+            seen.append(event.text)
+            if event.text == "boom":
+                raise ValueError("no reading of it")
+            return content.classify(event, person)
+
+    proc.content = Failing()  # type: ignore[assignment]
+    queries = ["how to make friends", "boom", "how to kill myself"]
+    path = tmp_path / "agent.jsonl"
+    path.write_text(
+        "".join(
+            '{"schema": "monitord.agent/1", "agent_id": "a1", "hostname": "y6-lt-07", '
+            f'"ts": "2026-11-19T17:0{i}:00Z", "user": "jayden.s", "ip": "10.20.6.7", '
+            '"mac": null, "kind": "search", "data": {"engine": "google", '
+            f'"query": "{q}"}}}}\n'
+            for i, q in enumerate(queries)
+        ),
+        encoding="utf-8",
+    )
+    records = [r for r, _ in iter_records(path, "agent", now=clock.now())]
+    pending, result = proc.judge("agent", load_parser("agent").session(), records)
+    assert seen == queries
+    assert (result.events, result.rejected) == (2, 1)
+    assert [j.event.text for j in pending.judged] == [queries[0], queries[2]]
+    assert [e["text"] for e in pending.events] == [queries[0], queries[2]]
+    assert "judging failed: ValueError: no reading of it" in pending.rejected[0]["reason"]
+    risky = pending.judged[1]
+    assert risky.decisions
+    assert pending.events[1]["category"] == risky.decisions[0].category
+    assert set(pending.matches) == {risky.event_id}
