@@ -22,7 +22,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,18 +50,14 @@ class Judge:
     def __init__(self, engine: Engine, config: Path) -> None:
         self.classifier = Classifier(load_index(engine, STARTER_LISTS))
         self.policy = policy_of(load_config(config))
-        self.names: dict[str, tuple[str | None, str, tuple[dict[str, Any], ...]]] = {}
-        self.severity: dict[str, str] = {}
+        self.names: dict[str, tuple[str | None, str, tuple[dict[str, Any], ...], bool]] = {}
 
-    def severity_of(self, category: str, ts: datetime) -> str:
-        found = self.severity.get(category)
-        if found is None:
-            found = self.severity[category] = self.policy.decide(
-                category, None, None, ts
-            ).severity.value
-        return found
-
-    def name(self, host: str, ts: datetime) -> tuple[str | None, str, tuple[dict[str, Any], ...]]:
+    def name(
+        self, host: str, ts: datetime
+    ) -> tuple[str | None, str, tuple[dict[str, Any], ...], bool]:
+        """The category and severity an event of ``host`` gets, its matches, and whether a
+        decision of it does more than label it (opens an alert or is an exemption, as the
+        default policy decides for a pupil)."""
         found = self.names.get(host)
         if found is None:
             c = self.classifier.classify_name(host)
@@ -75,25 +71,28 @@ class Judge:
                 }
                 for m in c.matches
             )
+            decisions = [self.policy.decide(cat, None, None, ts) for cat in c.categories]
             # The most severe of the categories, as the pipeline's top decision.
-            best: tuple[str | None, str] = (None, "none")
-            rank = {"none": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
-            for cat in c.categories:
-                sev = self.severity_of(cat, ts)
-                if rank.get(sev, 0) > rank.get(best[1], -1):
-                    best = (cat, sev)
-            found = self.names[host] = (*best, matches)
+            top = max(decisions, key=lambda d: d.severity.rank, default=None)
+            found = self.names[host] = (
+                top.category if top else None,
+                top.severity.value if top else "none",
+                matches,
+                any(d.weighty for d in decisions),
+            )
         return found
 
 
 def store_batch(
-    conn: Connection, rows: Sequence[dict[str, Any]], matches: Mapping[str, Sequence[Any]]
+    conn: Connection,
+    rows: Sequence[dict[str, Any]],
+    matches: Mapping[str, Sequence[Any]],
+    weighty: Set[str] = frozenset(),
 ) -> int:
-    """Store one batch's event rows and their matches (by event id) as the pipeline's
-    commit does, in the caller's transaction; return the events stored. An event with a
-    category has a policy decision, which keeps it out of ``lookups``; no lease or alert
-    is made here."""
-    lean = [r for r in rows if r["category"] is None and is_clean(r)]
+    """Store one batch's event rows, their matches (by event id) and the ids of those with
+    a decision that does more than label them, as the pipeline's commit does, in the
+    caller's transaction; return the events stored. No lease or alert is made here."""
+    lean = [r for r in rows if r["id"] not in weighty and is_clean(r)]
     kept = {r["id"] for r in lean}
     wide = [r for r in rows if r["id"] not in kept]
     stored = insert_ignore(conn, table_of(EventRow), wide)

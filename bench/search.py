@@ -280,7 +280,7 @@ def generate_day(
     rng: np.random.Generator,
     raw_dir: Path,
     judge: Judge,
-    emit: Callable[[list[dict[str, Any]], dict[str, tuple[dict[str, Any], ...]]], None],
+    emit: Callable[[list[dict[str, Any]], dict[str, tuple[dict[str, Any], ...]], set[str]], None],
 ) -> dict[str, int]:
     """Write one day's raw logs and emit its event rows, as the pipeline makes them, in
     batches of a file's next ``BATCH_LINES`` lines; return the events of each source."""
@@ -311,6 +311,7 @@ def generate_day(
     counts = dict.fromkeys(logs, 0)
     batches: dict[str, list[dict[str, Any]]] = {s: [] for s in logs}
     matched: dict[str, dict[str, tuple[dict[str, Any], ...]]] = {s: {} for s in logs}
+    weighty: dict[str, set[str]] = {s: set() for s in logs}
     lines_at = dict.fromkeys(logs, 0)  # the line count of each file at its batch's start
     lines = dict.fromkeys(logs, 0)
     for i in range(n):
@@ -418,9 +419,11 @@ def generate_day(
             how = "user_in_record"
             reason = f"user name '{person}' in the record; {why[d]}"
         file_id = logs[source].file_id
-        category, severity, matches = judge.name(name, ts) if name else (None, "none", ())
+        category, severity, matches, heavy = (
+            judge.name(name, ts) if name else (None, "none", (), False)
+        )
         if "how to hide" in line or "how+to+hide" in line:
-            category, severity = "self_harm", "high"  # what the text's judge says of it
+            category, severity, heavy = "self_harm", "high", True  # as the text's judge says
         eid = hashlib.blake2b(f"{file_id}:{offset}".encode(), digest_size=16).hexdigest()
         row.update(
             id=eid,
@@ -445,13 +448,15 @@ def generate_day(
         batches[source].append(row)
         if matches:
             matched[source][eid] = matches
+        if heavy:
+            weighty[source].add(eid)
         if lines[source] - lines_at[source] >= BATCH_LINES:
-            emit(batches[source], matched[source])
-            batches[source], matched[source] = [], {}
+            emit(batches[source], matched[source], weighty[source])
+            batches[source], matched[source], weighty[source] = [], {}, set()
             lines_at[source] = lines[source]
     for source, rows in batches.items():
         if rows:
-            emit(rows, matched[source])
+            emit(rows, matched[source], weighty[source])
     for log in logs.values():
         log.close()
     return counts
@@ -482,8 +487,8 @@ def build(
     names, weights = domain_universe(rng)
     days, per_day = plan(n_events, n_days)
 
-    batches: queue.Queue[tuple[list[dict[str, Any]], dict[str, Any]] | None] = queue.Queue(
-        maxsize=8
+    batches: queue.Queue[tuple[list[dict[str, Any]], dict[str, Any], set[str]] | None] = (
+        queue.Queue(maxsize=8)
     )
     stored = [0]
     failed: list[BaseException] = []
@@ -507,10 +512,10 @@ def build(
             while batches.get() is not None:
                 pass
 
-    def emit(rows: list[dict[str, Any]], matches: dict[str, Any]) -> None:
+    def emit(rows: list[dict[str, Any]], matches: dict[str, Any], weighty: set[str]) -> None:
         if failed:
             raise RuntimeError("the writer failed") from failed[0]
-        batches.put((rows, matches))
+        batches.put((rows, matches, weighty))
 
     thread = threading.Thread(target=writer)
     thread.start()
