@@ -1,13 +1,14 @@
 """The text engine on the project's labelled corpus: recall per category and per language,
 false alarms, and speed.
 
-    .venv/bin/python bench/texts.py [--seconds S] [--failures]
+    .venv/bin/python bench/texts.py [--seconds S] [--failures] [--lexicon-only]
 
 Judges every item of tests/data/texts/tune.tsv (the part the lexicons were tuned on),
 heldout.tsv (written before the first tuning, studied in the second), unseen.tsv (written
 before the second, never tuned on), the probes of fresh phrasings fresh4-9.tsv (each judged
 once before its misses were studied) and ../shared/data/texts/dev-corpus.tsv
-as a junior pupil's, and prints recall for each category and language and the false alarms
+as a junior pupil's, by the lexicons and the learned model together (``--lexicon-only``: the
+lexicons alone), and prints recall for each category and language and the false alarms
 among the harmless items, against the targets (95% for suicide, self-harm, grooming and
 pornography, 90% for the rest, false alarms at most 1%). Then the speed on one core (texts per
 second of the process's own CPU time, so that other work on a shared machine counts less): short
@@ -28,6 +29,7 @@ from ingest import SEARCHES  # bench/ingest.py: the ordinary searches of its sch
 
 from monitord.classify.content import DEFAULT_PROCESSES, ContentClassifier, ProcessIndex
 from monitord.classify.phrases import default_engine
+from monitord.classify.textrisk.blend import default_judge
 from monitord.classify.textrisk.conversation import Conversations, with_recent
 from monitord.classify.textrisk.corpus import (
     CONVERSATION,
@@ -114,10 +116,17 @@ TYPICAL = [
 ]
 
 
-def speed(items: list[Item] | list[str], seconds: float, remember: bool = False) -> float:
+def speed(
+    items: list[Item] | list[str],
+    seconds: float,
+    remember: bool = False,
+    lexicon_only: bool = False,
+) -> float:
     """Texts a second through the content classifier, as the pipeline calls it; each text
-    judged afresh unless ``remember`` (a repeated text is then judged once)."""
-    content = ContentClassifier(default_engine(), ProcessIndex.load(DEFAULT_PROCESSES))
+    judged afresh unless ``remember`` (a repeated text is then judged once); with the learned
+    model unless ``lexicon_only``."""
+    judge = TextJudge(default_lexicon()) if lexicon_only else None
+    content = ContentClassifier(default_engine(), ProcessIndex.load(DEFAULT_PROCESSES), judge)
     texts = [i if isinstance(i, str) else i.text for i in items]
     events = [Event(kind=EventKind.SEARCH, ts=_T, text=t, user="b") for t in texts]
     n = 0
@@ -159,8 +168,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--failures", action="store_true", help="list every item that failed")
+    ap.add_argument(
+        "--lexicon-only", action="store_true", help="the lexicons without the learned model"
+    )
     args = ap.parse_args()
-    judge = TextJudge(default_lexicon())
+    lexicon_only = args.lexicon_only
+    judge = TextJudge(default_lexicon()) if lexicon_only else default_judge()
     everything: list[Item] = []
     for name, path in CORPORA.items():
         if not path.is_file():
@@ -174,9 +187,13 @@ def main() -> None:
     short = [i for i in everything if i.lang == "en" and i.kind == "search" and len(i.text) <= 60]
     harmless = [i for i in short if i.expected == NONE]
     foreign = [i for i in everything if i.lang != "en" and i.kind != "conversation"]
+
+    def rate_of(texts: list[Item] | list[str]) -> float:
+        return speed(texts, args.seconds, lexicon_only=lexicon_only)
+
     print("\nspeed on one core (the content path of the pipeline: lexicons and phrase lists)")
-    print(f"  typical school searches:          {speed(TYPICAL, args.seconds):10,.0f} texts/s")
-    again = speed(TYPICAL, args.seconds, remember=True)
+    print(f"  typical school searches:          {rate_of(TYPICAL):10,.0f} texts/s")
+    again = speed(TYPICAL, args.seconds, True, lexicon_only)
     print(f"  (the same, repeats remembered:    {again:10,.0f} texts/s)")
     base = default_engine()
     n, start = 0, time.process_time()
@@ -186,9 +203,9 @@ def main() -> None:
         n += len(TYPICAL)
     rate = n / (time.process_time() - start)
     print(f"  (the phrase lists alone, as before: {rate:10,.0f} texts/s)")
-    print(f"  short English searches, all:      {speed(short, args.seconds):10,.0f} texts/s")
-    print(f"  short English searches, harmless: {speed(harmless, args.seconds):10,.0f} texts/s")
-    print(f"  other languages:                  {speed(foreign, args.seconds):10,.0f} texts/s")
+    print(f"  short English searches, all:      {rate_of(short):10,.0f} texts/s")
+    print(f"  short English searches, harmless: {rate_of(harmless):10,.0f} texts/s")
+    print(f"  other languages:                  {rate_of(foreign):10,.0f} texts/s")
 
 
 if __name__ == "__main__":

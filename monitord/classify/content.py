@@ -15,11 +15,11 @@ from monitord.classify.lists import ListError
 from monitord.classify.phrases import JUNIOR, PhraseEngine, PhraseHit, TextResult, age_band_of
 from monitord.classify.policy import Policy
 from monitord.classify.searchterms import event_text
+from monitord.classify.textrisk.blend import default_judge
 from monitord.classify.textrisk.conversation import Conversations, with_recent
 from monitord.classify.textrisk.encodings import list_language
 from monitord.classify.textrisk.judge import SEARCH, TITLE, TYPED, TextJudge, TextVerdict
 from monitord.classify.textrisk.language import PLAIN_ENGLISH
-from monitord.classify.textrisk.lexicon import default_lexicon
 from monitord.classify.textrisk.normal import forget_readings, readings
 from monitord.classify.textrisk.words import as_json, summary
 from monitord.core.categories import ALLOW, is_category
@@ -187,7 +187,7 @@ def text_explainer(
     frames, signals, phrases, limits), every phrase-list hit with its list and weight, and what
     policy makes of each category raised."""
     band = text_band(person)
-    judge = judge or TextJudge(default_lexicon())
+    judge = judge or default_judge()
     imported = imported_only(phrases)
 
     def explain(text: str) -> dict[str, Any]:
@@ -264,7 +264,7 @@ class ContentClassifier:
         self.phrases = phrases
         self.imported = imported_only(phrases)
         self.programs = programs
-        self.judge = judge or TextJudge(default_lexicon())
+        self.judge = judge or default_judge()
         self.conversations = conversations or Conversations()
         self._alone: dict[tuple[str, str, str, str | None], _Alone] = {}
 

@@ -176,6 +176,7 @@ class Score:
     over: bool
     reasons: tuple[str, ...] = ()
     support: bool = False
+    learned: float = 0.0  # the learned model's risk score, when it raised the category
 
 
 @dataclass(frozen=True, slots=True)

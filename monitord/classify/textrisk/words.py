@@ -19,6 +19,8 @@ def score_sentence(v: TextVerdict, s: Score) -> str:
     why = "; ".join(s.reasons) if s.reasons else "no phrase of its own"
     if s.support and s.over:
         outcome = "reported as a pupil looking for help, never as a risk"
+    elif s.over and s.learned:
+        outcome = f"reported on the learned model's score of {s.learned:.2f}"
     elif s.over:
         outcome = "reported"
     else:
@@ -85,6 +87,7 @@ def as_json(v: TextVerdict, language_name: str) -> dict[str, Any]:
                 "over": s.over,
                 "support": s.support,
                 "reasons": list(s.reasons),
+                "learned_score": s.learned or None,
             }
             for s in v.scores
         ],

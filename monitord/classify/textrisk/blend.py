@@ -1,0 +1,142 @@
+"""The lexicons' judgement and the learned model's, together.
+
+:class:`BlendedJudge` judges a text as :class:`~monitord.classify.textrisk.judge.TextJudge`
+does, then asks the learned model (:mod:`monitord.classify.textrisk.learned`) about a pupil's
+search or typed text that the lexicons did not raise:
+
+- at the model's ``high`` score it raises the category the text is most like, alone, in an
+  English text (in the other languages its training is thin: their common words, such as
+  Polish "nie" and "sie", lean towards risk);
+- at its ``low`` score, only when the lexicons found words of that category which did not
+  reach the limit alone (an act without its frame); never for grooming, where one signal
+  alone is never an alert;
+- never for a window title, an adult, a text the lexicons read as help (Childline), a lesson,
+  news or a harmless idiom, nor beside a lesson document; and never in place of a category
+  the lexicons raised.
+
+What the model raised says so in the category's reasons, with its score and the threshold
+that applied, so that ``monitord classify`` and the alert tell a safeguarding lead that a
+learned score, not a listed phrase, made the call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from monitord.classify.textrisk.judge import (
+    JUNIOR,
+    PUPIL_BANDS,
+    SEARCH,
+    TITLE,
+    Score,
+    TextJudge,
+    TextVerdict,
+)
+from monitord.classify.textrisk.language import PLAIN_ENGLISH
+from monitord.classify.textrisk.learned import PATTERN, TextModel, decide, default_model
+from monitord.classify.textrisk.lexicon import (
+    BENIGN,
+    CONTEXT,
+    PART,
+    SIGNAL,
+    SUPPORT,
+    Lexicon,
+    default_lexicon,
+)
+
+# What the lexicons read as help, a lesson or news, or a harmless sense: the model keeps quiet.
+QUIET = frozenset({BENIGN, CONTEXT, SUPPORT})
+
+
+class BlendedJudge(TextJudge):
+    """A :class:`TextJudge` whose misses the learned ``model`` may catch."""
+
+    def __init__(self, lexicon: Lexicon, model: TextModel) -> None:
+        super().__init__(lexicon)
+        self.model = model
+
+    def judge_readings(
+        self,
+        text: str,
+        texts: tuple[str, ...],
+        kind: str = SEARCH,
+        band: str = JUNIOR,
+        lesson: str | None = None,
+        messages: int = 1,
+    ) -> TextVerdict:
+        verdict = super().judge_readings(text, texts, kind, band, lesson, messages)
+        if lesson is not None:
+            return verdict
+        return self.learned(verdict, texts)
+
+    def learned(self, verdict: TextVerdict, texts: tuple[str, ...]) -> TextVerdict:
+        """``verdict`` with what the model raises in ``texts`` (the readings of the text, or
+        of the messages typed together with it, the canonical one first)."""
+        model = self.model
+        if (
+            verdict.categories
+            or verdict.band not in PUPIL_BANDS
+            or verdict.kind == TITLE
+            or model.risk(texts[0]) < model.low
+            or self.quiet(texts)
+        ):
+            return verdict
+        guess = model.guess(texts[0])
+        hinted = {s.category: s.total for s in verdict.scores if s.total > 0}
+        rest = self.beyond(texts) if guess.category == PATTERN else None
+        beyond = None if rest is None else model.risk(rest)
+        language = verdict.language
+        if language is PLAIN_ENGLISH:  # not asked yet: no word of another lexicon was found
+            language = self.identify(verdict.text, texts[0])
+        alone = language.code == "en"
+        category = decide(model, guess, hinted, False, beyond, alone)
+        if category is None:
+            return verdict
+        old = next((s for s in verdict.scores if s.category == category), None)
+        if hinted.get(category, 0) > 0:
+            how = f"beside the lexicon's own words of it (from {model.low:.2f})"
+        else:
+            how = f"on its score alone (from {model.high:.2f})"
+        why = (
+            f"the learned model scores it {guess.risk:.2f} as a risk, most like {category} "
+            f"({guess.likeness:.2f}), and raises it {how}"
+        )
+        score = Score(
+            category,
+            old.total if old else 0,
+            old.limit if old else self._limit(category, verdict.band, verdict.kind),
+            True,
+            (*(old.reasons if old else ()), why),
+            learned=round(guess.risk, 2),
+        )
+        others = tuple(s for s in verdict.scores if s.category != category)
+        return replace(verdict, scores=(score, *others), categories=(category,))
+
+    def beyond(self, texts: tuple[str, ...]) -> str | None:
+        """The text without the words of the grooming signals the lexicons found in it (or
+        their joins' parts), or None when there were none."""
+        return beyond_signals(self, texts)
+
+    def quiet(self, texts: tuple[str, ...]) -> bool:
+        """Whether the lexicons read help, a lesson, news or a harmless sense in ``texts``
+        (looked for only when the model would raise: most texts never get here)."""
+        return any(h.entry.cls in QUIET for h in self.find(texts))
+
+
+def default_judge() -> BlendedJudge:
+    """The lexicons and the learned model shipped with monitord."""
+    return BlendedJudge(default_lexicon(), default_model())
+
+
+def beyond_signals(judge: TextJudge, texts: tuple[str, ...]) -> str | None:
+    """The reading of ``texts`` with a grooming signal, without the words of its signals."""
+    found = [
+        h
+        for h in judge.find(texts)
+        if h.entry.category == PATTERN and h.entry.cls in (SIGNAL, PART)
+    ]
+    if not found:
+        return None
+    reading = found[0].reading
+    drop = {n for h in found if h.reading == reading for n in range(h.first, h.last + 1)}
+    return " ".join(w for n, w in enumerate(texts[reading].split()) if n not in drop)

@@ -1,0 +1,219 @@
+"""A small learned model of risky short texts, beside the lexicons.
+
+The lexicons catch what they list; a pupil's phrasing they have never met slips past them.
+This model reads a text's normalised words (the canonical reading of
+:func:`~monitord.classify.textrisk.normal.readings`) as features: each word, each pair of
+neighbouring words, the first five letters of a long word (a stem, so that an inflected
+language's endings count as one), and the four-letter pieces of each word (so that a
+misspelling still shares most of them). Two logistic models are kept:
+
+- **risk**: how likely the text is one a safeguarding lead must see (any category but help);
+- **category**: for a risky text, which category it is most like (one weight a category).
+
+It is trained offline from the project's labelled corpora (``bench/textmodel.py``), and
+shipped as one JSON file of weights (``defaults/model/textrisk.json``), read with the standard
+library. Judging a text is a sum of dictionary look-ups; a word's own part of the sum is
+remembered, so a text costs a look-up a word and one a pair.
+
+:class:`~monitord.classify.textrisk.judge.TextJudge` combines it with the lexicons: the model
+alone raises a category only at a high score (``high``), and at a lower one (``low``) only
+beside a word of that category's own lexicon that did not reach the limit alone; never for a
+text the lexicons read as help, a lesson, news or a harmless idiom.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from array import array
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from monitord.classify.lists import ListError
+from monitord.core.categories import is_category
+from monitord.core.paths import DEFAULTS
+
+DEFAULT_MODEL = DEFAULTS / "model" / "textrisk.json"
+FORMAT = "monitord-textrisk-model/1"
+STEM = 5
+GRAM = 4
+# A word's own part of the risk sum is remembered; the memory is emptied when this full.
+_WORDS_KEPT = 20_000
+
+
+def word_features(word: str) -> list[str]:
+    """The features of one word alone: itself, its stem, its four-letter pieces."""
+    out = [word]
+    if len(word) > STEM:
+        out.append(word[:STEM] + "~")
+    marked = f"<{word}>"
+    out.extend("#" + marked[i : i + GRAM] for i in range(len(marked) - GRAM + 1))
+    return out
+
+
+def pair_features(words: list[str]) -> list[str]:
+    """The pairs of neighbouring words, the first with the start of the text."""
+    out = []
+    previous = "^"
+    for w in words:
+        out.append(f"{previous}_{w}")
+        previous = w
+    return out
+
+
+def features(normalised: str) -> list[str]:
+    """Every feature of a normalised text, as training sees them."""
+    words = normalised.split()
+    out: list[str] = []
+    for w in words:
+        out.extend(word_features(w))
+    out.extend(pair_features(words))
+    return out
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+@dataclass(frozen=True, slots=True)
+class Guess:
+    """What the model makes of a text: the risk, and the category it is most like."""
+
+    risk: float
+    category: str
+    likeness: float
+
+
+@dataclass(frozen=True)
+class TextModel:
+    """The weights of the two models and the thresholds the judge applies."""
+
+    bias: float
+    weights: Mapping[str, float]
+    categories: tuple[str, ...]
+    category_bias: tuple[float, ...]
+    category_weights: Mapping[str, Sequence[float]]
+    high: float
+    low: float
+    trained_on: str = ""
+    _words: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+
+    def _word(self, word: str) -> float:
+        got = self._words.get(word)
+        if got is None:
+            w = self.weights
+            got = sum(w.get(f, 0.0) for f in word_features(word))
+            if len(self._words) >= _WORDS_KEPT:
+                self._words.clear()
+            self._words[word] = got
+        return got
+
+    def risk(self, normalised: str) -> float:
+        """How likely the text is a risk (0 to 1)."""
+        get = self.weights.get
+        known = self._words.get
+        z = self.bias
+        previous = "^"
+        for w in normalised.split():
+            own = known(w)
+            z += (self._word(w) if own is None else own) + get(f"{previous}_{w}", 0.0)
+            previous = w
+        return _sigmoid(z)
+
+    def guess(self, normalised: str) -> Guess:
+        """The risk, and the category the text is most like with its own score."""
+        risk = self.risk(normalised)
+        sums = list(self.category_bias)
+        cw = self.category_weights
+        for f in features(normalised):
+            row = cw.get(f)
+            if row is not None:
+                for i, x in enumerate(row):
+                    sums[i] += x
+        best = max(range(len(sums)), key=lambda i: (sums[i], -i))
+        return Guess(risk, self.categories[best], _sigmoid(sums[best]))
+
+
+def _floats(value: object, where: str) -> tuple[float, ...]:
+    if not isinstance(value, list) or not all(isinstance(x, int | float) for x in value):
+        raise ListError(f"{where}: expected a list of numbers")
+    return tuple(float(x) for x in value)
+
+
+def parse_model(data: object, where: str = "model") -> TextModel:
+    """A model from its JSON form; ListError names what is wrong."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ListError(f"{where}: not a text model (expected format {FORMAT!r})")
+    try:
+        risk, cats = data["risk"], data["category"]
+        high, low = float(data["high"]), float(data["low"])
+        weights = {str(k): float(v) for k, v in risk["weights"].items()}
+        names = tuple(str(c) for c in cats["names"])
+        cbias = _floats(cats["bias"], f"{where}: category bias")
+        # a row as four-byte floats: a third of a tuple's memory
+        crows = {
+            str(k): array("f", _floats(v, f"{where}: category weights of {k!r}"))
+            for k, v in cats["weights"].items()
+        }
+        bias = float(risk["bias"])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ListError(f"{where}: malformed text model ({e})") from e
+    bad = [c for c in names if not is_category(c)]
+    if bad:
+        raise ListError(f"{where}: {', '.join(bad)} not a category id")
+    if len(cbias) != len(names) or any(len(r) != len(names) for r in crows.values()):
+        raise ListError(f"{where}: category weights do not match the {len(names)} categories")
+    if not names:
+        raise ListError(f"{where}: no categories")
+    if not 0.0 < low <= high < 1.0:
+        raise ListError(f"{where}: thresholds must be 0 < low <= high < 1, not {low}, {high}")
+    return TextModel(bias, weights, names, cbias, crows, high, low, str(data.get("trained_on", "")))
+
+
+def load_model(path: Path) -> TextModel:
+    """Read a model file; ListError names the file and what is wrong."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ListError(f"{path}: cannot read a text model ({e})") from e
+    return parse_model(data, str(path))
+
+
+def default_model() -> TextModel:
+    """The model shipped with monitord."""
+    return load_model(DEFAULT_MODEL)
+
+
+# Grooming is a pattern: one signal alone (a compliment, a photo asked for, an app's name) is
+# never an alert. The model raises it only at its high score, and only when what it reads
+# beyond the words of the signals the lexicons found is a risk too (``beyond``).
+PATTERN = "grooming"
+
+
+def decide(
+    model: TextModel,
+    guess: Guess,
+    hinted: Mapping[str, int],
+    quiet: bool,
+    beyond: float | None = None,
+    alone: bool = True,
+) -> str | None:
+    """The category the model raises, if any: at ``high`` alone (where ``alone``: in English,
+    which most of its training is); at ``low`` when the lexicon found words of the category
+    it guesses (``hinted``: each category's total below its limit); grooming only alone,
+    with the rest of the text (``beyond`` the lexicon's grooming words, None when there were
+    none) at ``low`` too; never when ``quiet`` (the lexicons read help, a lesson, news or an
+    idiom)."""
+    if quiet or guess.risk < model.low:
+        return None
+    on_its_own = alone and guess.risk >= model.high
+    if guess.category == PATTERN:
+        rest = guess.risk if beyond is None else beyond
+        return PATTERN if on_its_own and rest >= model.low else None
+    if on_its_own or hinted.get(guess.category, 0) > 0:
+        return guess.category
+    return None

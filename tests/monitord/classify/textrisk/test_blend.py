@@ -1,0 +1,108 @@
+"""The lexicons and the learned model together: the model raises alone only at its high score,
+at its low one only beside the lexicon's own words of the category; never for help, a lesson,
+an idiom, a window title or an adult; messages typed together are read together; and the
+explanation says the model made the call, with its score."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitord.classify.textrisk.blend import BlendedJudge, default_judge
+from monitord.classify.textrisk.conversation import Conversations, with_recent
+from monitord.classify.textrisk.judge import ADULT, JUNIOR, SEARCH, TITLE, TYPED, TextJudge
+from monitord.classify.textrisk.learned import TextModel
+from monitord.classify.textrisk.lexicon import default_lexicon
+from monitord.classify.textrisk.words import as_json, sentences
+
+T = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+
+
+def model(high: float = 0.9, low: float = 0.6) -> TextModel:
+    """By hand: "zorblax" scores 0.98 (suicide), "glim" 0.62 (suicide), "drab" 0.62 (drugs)."""
+    return TextModel(
+        bias=-4.0,
+        weights={"zorblax": 8.0, "glim": 4.5, "drab": 4.5},
+        categories=("drugs", "suicide"),
+        category_bias=(0.0, 0.0),
+        category_weights={"zorblax": (-1.0, 2.0), "glim": (-1.0, 2.0), "drab": (2.0, -1.0)},
+        high=high,
+        low=low,
+    )
+
+
+@pytest.fixture(scope="module")
+def judge() -> BlendedJudge:
+    return BlendedJudge(default_lexicon(), model())
+
+
+def test_a_high_score_raises_alone_and_says_so(judge: BlendedJudge) -> None:
+    v = judge.judge("zorblax tonight", SEARCH, JUNIOR)
+    assert v.categories == ("suicide",)
+    s = v.scores[0]
+    assert s.over
+    assert s.learned == pytest.approx(0.98, abs=0.01)
+    said = " ".join(sentences(v, "English"))
+    assert "the learned model scores it 0.98 as a risk, most like suicide" in said
+    assert "on its score alone (from 0.90)" in said
+    assert "reported on the learned model's score of 0.98" in said
+    assert as_json(v, "English")["scores"][0]["learned_score"] == pytest.approx(0.98)
+
+
+def test_a_low_score_raises_only_beside_a_word_of_the_same_category(judge: BlendedJudge) -> None:
+    assert judge.judge("glim", SEARCH, JUNIOR).categories == ()
+    # "paracetamol" alone is a word of suicide that does not reach the limit
+    alone = TextJudge(default_lexicon()).judge("paracetamol glim", SEARCH, JUNIOR)
+    assert alone.categories == ()
+    assert any(s.category == "suicide" for s in alone.scores)
+    v = judge.judge("paracetamol glim", SEARCH, JUNIOR)
+    assert v.categories == ("suicide",)
+    assert "beside the lexicon's own words of it (from 0.60)" in " ".join(v.scores[0].reasons)
+    # the model's guess is drugs, the lexicon's word is of suicide: nothing
+    assert judge.judge("paracetamol drab", SEARCH, JUNIOR).categories == ()
+
+
+def test_help_lessons_idioms_titles_and_adults_stay_as_the_lexicons_said(
+    judge: BlendedJudge,
+) -> None:
+    helped = judge.judge("zorblax childline", TYPED, JUNIOR)  # help stays help
+    assert helped.support
+    assert not any(s.learned for s in helped.scores)
+    assert judge.judge("zorblax homework for history class", SEARCH, JUNIOR).categories == ()
+    assert judge.judge("zorblax i nearly died laughing", TYPED, JUNIOR).categories == ()
+    assert judge.judge("zorblax", TITLE, JUNIOR).categories == ()
+    assert judge.judge("zorblax", SEARCH, ADULT).categories == ()
+    assert judge.judge("zorblax", SEARCH, JUNIOR, lesson="Year 5 PSHE lesson").categories == ()
+
+
+def test_what_the_lexicons_raise_is_theirs(judge: BlendedJudge) -> None:
+    v = judge.judge("how to kill myself zorblax", SEARCH, JUNIOR)
+    assert v.categories == ("suicide",)
+    assert v.scores[0].learned == 0.0
+
+
+def test_messages_typed_together_are_read_together(judge: BlendedJudge) -> None:
+    talk = Conversations()
+    verdict = judge.judge("", TYPED)
+    for i, message in enumerate(["hey", "zorblax", "tonight"]):
+        recent = talk.add("amy", "chat", T + timedelta(seconds=30 * i), message)
+        verdict = with_recent(judge, judge.judge(message, TYPED), recent, JUNIOR, None)
+    assert verdict.categories == ("suicide",)
+    plain = TextJudge(default_lexicon())
+    talk = Conversations()
+    for i, message in enumerate(["hey", "zorblax", "tonight"]):
+        recent = talk.add("amy", "chat", T + timedelta(seconds=30 * i), message)
+        verdict = with_recent(plain, plain.judge(message, TYPED), recent, JUNIOR, None)
+    assert verdict.categories == ()
+
+
+def test_the_shipped_judge_catches_a_phrasing_no_lexicon_lists() -> None:
+    judge = default_judge()
+    assert judge.judge("what time does the library open", SEARCH, JUNIOR).categories == ()
+    assert judge.judge("i nearly died laughing at that video", TYPED, JUNIOR).categories == ()
+
+
+def test_outside_english_the_model_needs_a_word_of_the_category(judge: BlendedJudge) -> None:
+    assert judge.judge("zorblax jak tańczyć tango żeby się nie wstydzić", TYPED).categories == ()
+    assert judge.judge("zorblax how to dance the tango", TYPED).categories == ("suicide",)
