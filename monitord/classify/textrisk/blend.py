@@ -10,7 +10,8 @@ search or typed text that the lexicons did not raise:
 - at its ``low`` score, only when the lexicons found words of that category which did not
   reach the limit alone (an act without its frame); never for grooming, where one signal
   alone is never an alert;
-- never for a window title, an adult, a text the lexicons read as help (Childline), a lesson,
+- never for a text of fewer than four words, messages read together, a window title, an
+  adult, a text the lexicons read as help (Childline), a lesson,
   news or a harmless idiom, nor beside a lesson document; and never in place of a category
   the lexicons raised.
 
@@ -44,6 +45,8 @@ from monitord.classify.textrisk.lexicon import (
     default_lexicon,
 )
 
+# Fewer words than this say too little for the model ("promise?" scored 0.93 on its bias).
+MIN_WORDS = 4
 # What the lexicons read as help, a lesson or news, or a harmless sense: the model keeps quiet.
 QUIET = frozenset({BENIGN, CONTEXT, SUPPORT})
 
@@ -65,7 +68,9 @@ class BlendedJudge(TextJudge):
         messages: int = 1,
     ) -> TextVerdict:
         verdict = super().judge_readings(text, texts, kind, band, lesson, messages)
-        if lesson is not None:
+        # messages read together are the lexicons' (joined chat read as one text, the model
+        # raised harmless conversations written blind); so is a lesson's context
+        if lesson is not None or messages > 1:
             return verdict
         return self.learned(verdict, texts)
 
@@ -77,6 +82,7 @@ class BlendedJudge(TextJudge):
             verdict.categories
             or verdict.band not in PUPIL_BANDS
             or verdict.kind == TITLE
+            or texts[0].count(" ") < MIN_WORDS - 1
             or model.risk(texts[0]) < model.low
             or self.quiet(texts)
         ):

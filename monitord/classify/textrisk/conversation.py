@@ -16,7 +16,6 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from monitord.classify.textrisk.blend import BlendedJudge
 from monitord.classify.textrisk.judge import GROOMING, TYPED, TextJudge, TextVerdict
 from monitord.classify.textrisk.normal import joined_readings, readings
 
@@ -185,19 +184,6 @@ class Conversations:
 
 
 def with_recent(
-    judge: TextJudge, verdict: TextVerdict, recent: Recent, band: str, lesson: str | None
-) -> TextVerdict:
-    """:func:`with_lexicons`, then, for a judge with a learned model, the model's reading of
-    the last few messages typed close together, where nothing was raised."""
-    best = with_lexicons(judge, verdict, recent, band, lesson)
-    if best.categories or lesson is not None or not isinstance(judge, BlendedJudge):
-        return best
-    if recent.fragment_count < 2:
-        return best
-    return judge.learned(best, readings(recent.fragments))
-
-
-def with_lexicons(
     judge: TextJudge, verdict: TextVerdict, recent: Recent, band: str, lesson: str | None
 ) -> TextVerdict:
     """A message's verdict with the ones before it: short pieces typed one after another for

@@ -38,7 +38,7 @@ def judge() -> BlendedJudge:
 
 
 def test_a_high_score_raises_alone_and_says_so(judge: BlendedJudge) -> None:
-    v = judge.judge("zorblax tonight", SEARCH, JUNIOR)
+    v = judge.judge("zorblax tonight again please", SEARCH, JUNIOR)
     assert v.categories == ("suicide",)
     s = v.scores[0]
     assert s.over
@@ -48,19 +48,20 @@ def test_a_high_score_raises_alone_and_says_so(judge: BlendedJudge) -> None:
     assert "on its score alone (from 0.90)" in said
     assert "reported on the learned model's score of 0.98" in said
     assert as_json(v, "English")["scores"][0]["learned_score"] == pytest.approx(0.98)
+    assert judge.judge("zorblax tonight", SEARCH, JUNIOR).categories == ()  # two words say little
 
 
 def test_a_low_score_raises_only_beside_a_word_of_the_same_category(judge: BlendedJudge) -> None:
     assert judge.judge("glim", SEARCH, JUNIOR).categories == ()
     # "paracetamol" alone is a word of suicide that does not reach the limit
-    alone = TextJudge(default_lexicon()).judge("paracetamol glim", SEARCH, JUNIOR)
+    alone = TextJudge(default_lexicon()).judge("paracetamol glim lorem ipsum", SEARCH, JUNIOR)
     assert alone.categories == ()
     assert any(s.category == "suicide" for s in alone.scores)
-    v = judge.judge("paracetamol glim", SEARCH, JUNIOR)
+    v = judge.judge("paracetamol glim lorem ipsum", SEARCH, JUNIOR)
     assert v.categories == ("suicide",)
     assert "beside the lexicon's own words of it (from 0.60)" in " ".join(v.scores[0].reasons)
     # the model's guess is drugs, the lexicon's word is of suicide: nothing
-    assert judge.judge("paracetamol drab", SEARCH, JUNIOR).categories == ()
+    assert judge.judge("paracetamol drab lorem ipsum", SEARCH, JUNIOR).categories == ()
 
 
 def test_help_lessons_idioms_titles_and_adults_stay_as_the_lexicons_said(
@@ -71,9 +72,14 @@ def test_help_lessons_idioms_titles_and_adults_stay_as_the_lexicons_said(
     assert not any(s.learned for s in helped.scores)
     assert judge.judge("zorblax homework for history class", SEARCH, JUNIOR).categories == ()
     assert judge.judge("zorblax i nearly died laughing", TYPED, JUNIOR).categories == ()
-    assert judge.judge("zorblax", TITLE, JUNIOR).categories == ()
-    assert judge.judge("zorblax", SEARCH, ADULT).categories == ()
-    assert judge.judge("zorblax", SEARCH, JUNIOR, lesson="Year 5 PSHE lesson").categories == ()
+    assert judge.judge("zorblax right now please", TITLE, JUNIOR).categories == ()
+    assert judge.judge("zorblax right now please", SEARCH, ADULT).categories == ()
+    assert (
+        judge.judge(
+            "zorblax right now please", SEARCH, JUNIOR, lesson="Year 5 PSHE lesson"
+        ).categories
+        == ()
+    )
 
 
 def test_what_the_lexicons_raise_is_theirs(judge: BlendedJudge) -> None:
@@ -82,19 +88,16 @@ def test_what_the_lexicons_raise_is_theirs(judge: BlendedJudge) -> None:
     assert v.scores[0].learned == 0.0
 
 
-def test_messages_typed_together_are_read_together(judge: BlendedJudge) -> None:
+def test_messages_typed_together_are_left_to_the_lexicons(judge: BlendedJudge) -> None:
+    # each message is read by the model alone; joined, harmless chat read as one text raised
+    # false alarms on conversations written blind ("dont tell mum i broke the vase" ...)
     talk = Conversations()
     verdict = judge.judge("", TYPED)
-    for i, message in enumerate(["hey", "zorblax", "tonight"]):
+    for i, message in enumerate(["hey", "zor", "tonight"]):
         recent = talk.add("amy", "chat", T + timedelta(seconds=30 * i), message)
         verdict = with_recent(judge, judge.judge(message, TYPED), recent, JUNIOR, None)
-    assert verdict.categories == ("suicide",)
-    plain = TextJudge(default_lexicon())
-    talk = Conversations()
-    for i, message in enumerate(["hey", "zorblax", "tonight"]):
-        recent = talk.add("amy", "chat", T + timedelta(seconds=30 * i), message)
-        verdict = with_recent(plain, plain.judge(message, TYPED), recent, JUNIOR, None)
     assert verdict.categories == ()
+    assert judge.judge("zorblax right now please", TYPED).categories == ("suicide",)
 
 
 def test_the_shipped_judge_catches_a_phrasing_no_lexicon_lists() -> None:
