@@ -7,8 +7,9 @@ What goes, and what never does:
   older than ``alerts`` (7 years by default), with its links to events and its mail. An
   alert that is open or acknowledged is never removed, however old.
 - **events**: older than ``events`` (90 days), unless they belong to an alert still kept;
-  their **matches** go with them, in the same transaction. DHCP leases that ended and supply
-  visits (identity records, kept as events) follow the same period.
+  their **matches** go with them, in the same transaction (on PostgreSQL, a whole day's
+  matches just before its events). DHCP leases that ended and supply visits (identity
+  records, kept as events) follow the same period.
 - **rejected** lines: read longer ago than ``rejected``.
 - **outbox** mail that belongs to no alert (the digests), sent or failed longer ago than
   ``alerts``.
@@ -21,7 +22,9 @@ Every run that is not a dry run writes one audit record with the counts removed 
 On PostgreSQL, events live in one partition a day: a day wholly past its period is removed
 by dropping its partition in one short transaction, the events alerts still hold (and their
 matches) first put back into a new partition of that day; only the day the period ends in is
-deleted row by row.
+deleted row by row. The day's matches that no alert holds go first, in paced transactions
+(the detach locks every write to ``events`` until its transaction ends), so that the
+partition's events go after their matches rather than with them.
 
 Deletion runs in small transactions with a short pause between them, so that a writer
 (ingest, the alert manager) never waits long for the store: each is sized from the pace of
@@ -50,6 +53,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    tuple_,
 )
 
 from monitord.settings.config import Config
@@ -265,6 +269,10 @@ def _events(run: _Run, cut: datetime, dry: bool, gone: Sequence[int]) -> None:
         if run.stopping():
             return
 
+        _unmatch_day(run, part)
+        if run.stopping():
+            return
+
         def drop(conn: Connection, part: Partition = part) -> None:
             _drop_day(run, conn, part)
 
@@ -349,9 +357,41 @@ def partitions_before(engine: Engine, cut: datetime) -> list[Partition]:
         return [p for p in partitions(conn) if p.end <= cut]
 
 
+def _unmatch_day(run: _Run, part: Partition) -> None:
+    """Delete the matches of a day's events that no alert holds, in paced transactions
+    before its partition is detached: the detach then holds ``events`` only to drop the
+    day. The day's events are walked in time order from a cursor (time, id), only those
+    with a match still stored and no alert holding them, so that nothing done is read
+    again; each delete repeats that no alert holds the event."""
+    et, mt, ae = table_of(EventRow), table_of(MatchRow), table_of(AlertEventRow)
+    matched = exists().where(mt.c.event_id == et.c.id)
+    free = ~exists().where(ae.c.event_id == et.c.id)
+    match_unheld = ~exists().where(ae.c.event_id == mt.c.event_id)
+    after: tuple[datetime, str] | None = None
+    while not run.stopping():
+        query = select(et.c.id, et.c.ts).where(
+            et.c.ts >= part.start, et.c.ts < part.end, matched, free
+        )
+        if after is not None:
+            query = query.where(tuple_(et.c.ts, et.c.id) > tuple_(*after))
+        with run.engine.connect() as conn:
+            rows = conn.execute(query.order_by(et.c.ts, et.c.id).limit(run.batch)).all()
+        if not rows:
+            return
+        after = (rows[-1].ts, rows[-1].id)
+        batch = [r.id for r in rows]
+
+        def work(conn: Connection, batch: list[str] = batch) -> None:
+            run.removed("matches", _delete(conn, mt, mt.c.event_id.in_(batch) & match_unheld))
+
+        run.transaction(work, len(batch))
+
+
 def _drop_day(run: _Run, conn: Connection, part: Partition) -> None:
     """Remove a whole day of events at once: the partition is detached and dropped, after
-    the events that alerts still hold (and their matches) are put back into a new one."""
+    the events that alerts still hold (and their matches) are put back into a new one. The
+    day's other matches are gone already (``_unmatch_day``); those linked since, if any,
+    go here."""
     old = f"{part.name}_expired"
     held = f"EXISTS (SELECT 1 FROM alert_events AS a WHERE a.event_id = {old}.id)"
     conn.exec_driver_sql(f"ALTER TABLE events DETACH PARTITION {part.name}")

@@ -22,28 +22,32 @@ def old_events(tmp_path: Path) -> tuple[Config, Engine]:
     config = init_dir(tmp_path / "site")[0]
     cfg = load_config(config)
     engine = open_store(cfg.database_url)
-    rows: list[dict[str, Any]] = [
-        {
-            "id": f"{i:032x}",
-            "site_id": "default",
-            "ts": NOW - timedelta(days=120, minutes=i),
-            "source": "proxy",
-            "fmt": "squid",
-            "kind": "http",
-            "domain": "www.bbc.co.uk",
-            "url": f"http://www.bbc.co.uk/news/{i}",
-            "blocked": False,
-            "severity": "none",
-            "attribution": "unattributed",
-            "file_id": "f",
-            "offset": i,
-            "raw": b"x",
-        }
+    rows = [
+        proxy_event(i, NOW - timedelta(days=120, minutes=i), url=f"http://www.bbc.co.uk/news/{i}")
         for i in range(OLD)
     ]
     with engine.begin() as conn:
         assert insert_ignore(conn, table_of(EventRow), rows) == OLD
     return cfg, engine
+
+
+def proxy_event(i: int, ts: datetime, **more: Any) -> dict[str, Any]:
+    """The ``i``th of a store's proxy events (file ``f``), at ``ts``."""
+    return {
+        "id": f"{i:032x}",
+        "site_id": "default",
+        "ts": ts,
+        "source": "proxy",
+        "fmt": "squid",
+        "kind": "http",
+        "domain": "www.bbc.co.uk",
+        "blocked": False,
+        "severity": "none",
+        "attribution": "unattributed",
+        "file_id": "f",
+        "offset": i,
+        "raw": b"x",
+    } | more
 
 
 def events_left(engine: Engine) -> int:

@@ -4,11 +4,12 @@ what has been kept long enough is removed, and nothing an alert still needs."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from monitord.casework import cases
 from monitord.core.clock import FixedClock
@@ -17,8 +18,18 @@ from monitord.service.app import App, ingest_files, open_app
 from monitord.service.initdir import init_dir
 from monitord.settings.config import Config, ConfigError, load_config, parse_config
 from monitord.settings.sections import period_cutoff
-from monitord.store.database import RETENTION_ACTION, make_engine, verify_audit
+from monitord.store import retention
+from monitord.store.database import (
+    RETENTION_ACTION,
+    insert_ignore,
+    make_engine,
+    table_of,
+    verify_audit,
+)
+from monitord.store.partitions import Partition
 from monitord.store.retention import last_run, run_retention
+from monitord.store.tables import AlertEventRow, EventRow, MatchRow
+from tests.monitord.store.oldevents import proxy_event
 from tests.stores import use_store
 
 JUNE = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)
@@ -269,6 +280,93 @@ def test_deletion_runs_in_small_timed_transactions_and_stops_when_asked(
     assert rest.removed["events"] == 95 + 3 - 41
     assert rest.transactions >= 6
     assert 0 < rest.longest_transaction < 0.1
+
+
+# The June day's matches whose event no alert holds.
+_UNHELD = (
+    "SELECT count(*) FROM matches AS m JOIN events AS e ON e.id = m.event_id "
+    "WHERE e.ts < :end AND NOT EXISTS (SELECT 1 FROM alert_events AS a WHERE a.event_id = e.id)"
+)
+_JUNE_END = {"end": datetime(2026, 6, 2, tzinfo=UTC)}
+
+
+def _matched_day(engine: Engine, held_by: int) -> list[str]:
+    """Forty June events with a match each, ten of them held by alert ``held_by``, several
+    at the same instant (the walk's cursor must not stop on them); return the held ids."""
+    ids = [f"{i:032x}" for i in range(40)]
+    events = [
+        proxy_event(i, JUNE - timedelta(hours=4, minutes=i // 3), category="gambling")
+        for i in range(40)
+    ]
+    matches = [
+        {"event_id": e, "category": "gambling", "list_name": "l", "entry": "bet365.com"}
+        for e in ids
+    ]
+    held = ids[::4]
+    with engine.begin() as conn:
+        assert insert_ignore(conn, table_of(EventRow), events) == 40
+        conn.execute(table_of(MatchRow).insert(), matches)
+        conn.execute(
+            table_of(AlertEventRow).insert(), [{"alert_id": held_by, "event_id": e} for e in held]
+        )
+    return held
+
+
+def _held_intact(engine: Engine, held: list[str]) -> None:
+    with engine.connect() as conn:
+        for e in held:
+            for table in ("events", "matches"):
+                key = "id" if table == "events" else "event_id"
+                n = conn.execute(text(f"SELECT count(*) FROM {table} WHERE {key} = :e"), {"e": e})
+                assert n.scalar_one() == 1
+        orphans = conn.execute(
+            text(
+                "SELECT count(*) FROM matches AS m WHERE NOT EXISTS "
+                "(SELECT 1 FROM events AS e WHERE e.id = m.event_id)"
+            )
+        ).scalar_one()
+        assert orphans == 0
+
+
+def test_a_days_matches_go_in_short_transactions_before_its_events(
+    tmp_path: Path, store_url: str, store_kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg, clock, app = _school(tmp_path, store_url, "batch_size = 10")
+    held = _matched_day(app.engine, _alert_id(app.engine, "pornography"))
+    left_at_detach: list[int] = []
+    drop_day = retention._drop_day
+
+    def watched(run: Any, conn: Connection, part: Partition) -> None:
+        left_at_detach.append(int(conn.execute(text(_UNHELD), _JUNE_END).scalar_one()))
+        drop_day(run, conn, part)
+
+    monkeypatch.setattr(retention, "_drop_day", watched)
+
+    def unheld() -> int:
+        with app.engine.connect() as conn:
+            return int(conn.execute(text(_UNHELD), _JUNE_END).scalar_one())
+
+    assert unheld() == 30
+    partial = run_retention(
+        app.engine, cfg, clock.now(), "root", pause=0, stop=lambda: unheld() <= 15
+    )
+    assert partial.stopped
+    assert partial.removed["matches"] == 30 - unheld()
+    assert left_at_detach == []  # stopped before the day was dropped
+    _held_intact(app.engine, held)
+    rest = run_retention(app.engine, cfg, clock.now(), "root", pause=0)
+    assert not rest.stopped
+    assert partial.removed["matches"] + rest.removed["matches"] == 30
+    assert unheld() == 0
+    _held_intact(app.engine, held)
+    with app.engine.connect() as conn:
+        ours = conn.execute(text("SELECT id FROM events WHERE file_id = 'f'")).scalars().all()
+    assert sorted(ours) == sorted(held)
+    if store_kind == "postgresql":
+        # The detach's own delete found nothing left: the day's 30 had gone before it.
+        assert left_at_detach == [0]
+        assert partial.removed["events"] + rest.removed["events"] == 30 + 3
+        assert 0 < rest.longest_transaction < 0.5
 
 
 def test_retention_settings_are_checked_by_key() -> None:
