@@ -277,6 +277,7 @@ NOT_ONE_SCHOOLS = {
     "monitord/store/retention.py:_alerts": "retention periods are the trust's, for every school",
     "monitord/store/retention.py:_events": "retention periods are the trust's, for every school",
     "monitord/store/retention.py:_drop_day": "a day partition holds every school's events",
+    "monitord/store/retention.py:_unmatch_day": "a day partition holds every school's events",
     "monitord/store/retention.py:run_retention": "retention periods are the trust's",
     "monitord/casework/plan.py:flush_text_queue": "moves queued rows into the text index; "
     "reads none",
