@@ -120,3 +120,10 @@ def test_a_conversation_raises_what_any_of_its_messages_raised(judge: TextJudge)
     assert "grooming" in v.categories
     calm = "are you coming to the park || mum says yes || see you there"
     assert judge_item(judge, Item("none", "conversation", "en", calm)).categories == ()
+
+
+def test_everyday_chat_in_every_language_raises_nothing(blended: TextJudge) -> None:
+    items = read_corpus(TEXTS / "everyday.tsv")
+    assert {i.lang for i in items} == {"en", "pl", "ro", "es", "pt", "ur", "pa", "bn", "ar"}
+    assert all(i.expected == NONE for i in items)
+    assert tally(blended, items).false_alarms == 0

@@ -159,5 +159,6 @@ def test_blind_probes_are_never_trained_on() -> None:
     trained = {p.name for p in bench.corpus_files()}
     assert "fresh22.tsv" in trained
     assert "tune.tsv" in trained
+    assert "everyday.tsv" in trained
     assert not any((bench.probe_number(ROOT / n) or 0) >= bench.BLIND_FROM for n in trained)
     assert all(bench.probe_number(p) >= bench.BLIND_FROM for p in bench.corpus_files(blind=True))
