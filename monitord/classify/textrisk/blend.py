@@ -119,9 +119,19 @@ class BlendedJudge(TextJudge):
         return replace(verdict, scores=(score, *others), categories=(category,))
 
     def beyond(self, texts: tuple[str, ...]) -> str | None:
-        """The text without the words of the grooming signals the lexicons found in it (or
-        their joins' parts), or None when there were none."""
-        return beyond_signals(self, texts)
+        """The reading of ``texts`` with a grooming signal, without the words of the
+        signals the lexicons found in it (or their joins' parts), or None when there were
+        none."""
+        found = [
+            h
+            for h in self.find(texts)
+            if h.entry.category == PATTERN and h.entry.cls in (SIGNAL, PART)
+        ]
+        if not found:
+            return None
+        reading = found[0].reading
+        drop = {n for h in found if h.reading == reading for n in range(h.first, h.last + 1)}
+        return " ".join(w for n, w in enumerate(texts[reading].split()) if n not in drop)
 
     def quiet(self, texts: tuple[str, ...]) -> bool:
         """Whether the lexicons read help, a lesson, news or a harmless sense in ``texts``
@@ -132,17 +142,3 @@ class BlendedJudge(TextJudge):
 def default_judge() -> BlendedJudge:
     """The lexicons and the learned model shipped with monitord."""
     return BlendedJudge(default_lexicon(), default_model())
-
-
-def beyond_signals(judge: TextJudge, texts: tuple[str, ...]) -> str | None:
-    """The reading of ``texts`` with a grooming signal, without the words of its signals."""
-    found = [
-        h
-        for h in judge.find(texts)
-        if h.entry.category == PATTERN and h.entry.cls in (SIGNAL, PART)
-    ]
-    if not found:
-        return None
-    reading = found[0].reading
-    drop = {n for h in found if h.reading == reading for n in range(h.first, h.last + 1)}
-    return " ".join(w for n, w in enumerate(texts[reading].split()) if n not in drop)
