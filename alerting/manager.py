@@ -39,7 +39,7 @@ from alerting.mail import (
     alert_outgoing,
     build_escalation_message,
 )
-from alerting.nearby import indicator_of, nearby
+from alerting.nearby import NearQueries, indicator_of, nearby
 from monitord.casework.silences import silence_for, silences_after
 from monitord.classify.policy import Policy, policy_of
 from monitord.classify.storefacts import person_on_roster
@@ -163,6 +163,7 @@ class AlertManager:
         self._starter_hashes: dict[str, str] = {}
         self._batch: _Batch | None = None
         self._statements: dict[tuple[str, str, str], Select[Any]] = {}
+        self._near: NearQueries = {}
 
     def addresses(self, lists: Sequence[str], about: Person | None = None) -> list[str]:
         """The addresses of the named [recipients] lists. An alert is never mailed to the
@@ -321,7 +322,7 @@ class AlertManager:
         )
         if self._held(conn, alert_id, key, j, d, now) is None:
             context = MailContext(
-                self.cfg, alert_id, values, j, d, recipients, now, nearby(conn, j)
+                self.cfg, alert_id, values, j, d, recipients, now, nearby(conn, j, self._near)
             )
             self._queue(conn, alert_id, alert_outgoing(context), recipients, d.severity, now)
         return alert_id
@@ -531,9 +532,8 @@ class AlertManager:
             raised_from=growth.before if raised else None,
         )
         values = {"indicator": indicator_of(j), "severity": severity.value}
-        context = MailContext(
-            self.cfg, alert_id, values, j, decision, recipients, now, nearby(conn, j), upd
-        )
+        near = nearby(conn, j, self._near)
+        context = MailContext(self.cfg, alert_id, values, j, decision, recipients, now, near, upd)
         message = alert_outgoing(context)
         self._queue(conn, alert_id, message, recipients, severity, now, upd.thread)
 

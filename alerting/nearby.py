@@ -25,9 +25,15 @@ def indicator_of(j: Judged) -> str:
     return ev.url or ev.domain or ev.text or ev.client_mac or ev.client_ip or "?"
 
 
-def nearby(conn: Connection, j: Judged) -> tuple[Nearby, ...]:
+# The queries of the events near an alert's, by school, database, column and side; kept by
+# their caller (the alert manager), made once each (building them anew cost more than
+# running them).
+NearQueries = dict[tuple[str, str, str, bool], Select[Any]]
+
+
+def nearby(conn: Connection, j: Judged, made: NearQueries) -> tuple[Nearby, ...]:
     """The few events of the same person (or device, or address) just before and after
-    this one, with this one in its place."""
+    this one, with this one in its place; ``made``: the queries made so far."""
     person = j.attribution.person
     device = j.attribution.device
     user = person.username if person else j.event.user
@@ -48,8 +54,8 @@ def nearby(conn: Connection, j: Judged) -> tuple[Nearby, ...]:
         "low": ts - NEARBY_SPAN,
         "high": ts + NEARBY_SPAN,
     }
-    before = conn.execute(_events_near(conn, column, before=True), values).all()
-    after = conn.execute(_events_near(conn, column, before=False), values).all()
+    before = conn.execute(_events_near(conn, made, column, before=True), values).all()
+    after = conn.execute(_events_near(conn, made, column, before=False), values).all()
 
     def row(r: Any) -> Nearby:
         shown = r.url or r.domain or r.text or r.hostname or "?"
@@ -66,17 +72,12 @@ def nearby(conn: Connection, j: Judged) -> tuple[Nearby, ...]:
     return (*reversed(earlier), this, *later)
 
 
-# The queries of the events near an alert's, made once for each school, database, column
-# and side (building them anew cost more than running them).
-_QUERIES: dict[tuple[str, str, str, bool], Select[Any]] = {}
-
-
-def _events_near(conn: Connection, column: str, *, before: bool) -> Select[Any]:
+def _events_near(conn: Connection, made: NearQueries, column: str, *, before: bool) -> Select[Any]:
     """The query of the party's events (``column`` equal to ``:party``, other than
     ``:event_id``) from ``:low`` to ``:ts`` (or after ``:ts`` to ``:high``), nearest
     first."""
     key = (site_of(conn), conn.dialect.name, column, before)
-    found = _QUERIES.get(key)
+    found = made.get(key)
     if found is not None:
         return found
     et = table_of(EventRow)
@@ -107,7 +108,7 @@ def _events_near(conn: Connection, column: str, *, before: bool) -> Select[Any]:
         .order_by(et.c.ts.desc() if before else et.c.ts)
         .limit(NEARBY)
     )
-    _QUERIES[key] = query
+    made[key] = query
     return query
 
 
