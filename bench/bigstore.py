@@ -11,6 +11,10 @@ through ``insert_ignore`` into ``events`` with its matches. Batches hold a file'
 what an ingest's would. Every table, index and trigger is the migrations' own and in place
 while rows go in, so whatever the store's layout becomes, a build makes it.
 
+``--replicate STORE --events N`` makes a built store hold N events quickly: its days copied
+day by day inside the store (``bench/bigcopy.py``), so that a store of 50 million events
+takes a generated day or a few and then minutes, not hours.
+
 ``pg_server`` starts a PostgreSQL server (tests/pgserver.py's) with its data in a folder of
 one's choosing, left running for the measurements after the build.
 """
@@ -280,13 +284,34 @@ def main() -> int:
     ap.add_argument("--pg", type=Path, help="start a server with its data in this folder")
     ap.add_argument("--shared-buffers", default="1GB")
     ap.add_argument("--check", type=Path, help="compare a one-day build with its ingest")
+    ap.add_argument(
+        "--replicate",
+        metavar="STORE",
+        help="copy a built store's days onto the days after (bench/bigcopy.py) until it "
+        "holds --events events; STORE a SQLite file or a PostgreSQL URL",
+    )
+    ap.add_argument("--events", type=int, default=50_000_000)
+    ap.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        help="--replicate: seconds to wait after each day for each second it took",
+    )
     args = ap.parse_args()
     if args.check:
         return check(args.check.resolve())
+    if args.replicate:
+        from bigcopy import replicate
+
+        url = args.replicate
+        if not url.startswith("postgresql"):
+            url = f"sqlite:///{Path(url).resolve()}"
+        print(f"{replicate(open_store(url), args.events, args.pause):,} events", flush=True)
+        return 0
     if args.pg:
         print(pg_server(args.pg.resolve(), args.shared_buffers))
         return 0
-    ap.error("--pg or --check")
+    ap.error("--pg, --check or --replicate")
     return 2
 
 
