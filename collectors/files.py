@@ -10,7 +10,7 @@ import gzip
 import hashlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,13 +65,47 @@ def read_line(fh: io.BufferedIOBase) -> tuple[bytes, int, bool]:
     consumed = len(line)
     complete = line.endswith(b"\n")
     if len(line) > MAX_LINE and not complete:
-        while True:
-            more = fh.readline(MAX_LINE)
-            consumed += len(more)
-            if not more or more.endswith(b"\n"):
-                complete = bool(more)
-                break
+        more, complete = _rest_of_line(fh)
+        consumed += more
     return line, consumed, complete
+
+
+def _rest_of_line(fh: io.BufferedIOBase) -> tuple[int, bool]:
+    """Pass over the rest of an over-long line: the bytes consumed, and whether the line
+    ended with its newline."""
+    consumed = 0
+    while True:
+        more = fh.readline(MAX_LINE)
+        consumed += len(more)
+        if not more or more.endswith(b"\n"):
+            return consumed, bool(more)
+
+
+def _lines(
+    fh: io.BufferedIOBase, start: int, complete_only: bool
+) -> Iterator[tuple[int, int, bytes]]:
+    """Each line with something on it from byte ``start``: (its offset, the offset after
+    it, its bytes without the line end); with ``complete_only`` a last line without its
+    newline is left for later."""
+    fh.seek(start)
+    offset = start
+    readline = fh.readline
+    while True:
+        line = readline(MAX_LINE + 1)
+        if not line:
+            return
+        at = offset
+        offset += len(line)
+        if not line.endswith(b"\n"):
+            if len(line) > MAX_LINE:
+                more, complete = _rest_of_line(fh)
+                offset += more
+            else:
+                complete = False
+            if complete_only and not complete:
+                return
+        if line.strip():
+            yield at, offset, line.rstrip(b"\r\n")
 
 
 def read_header(path: Path, prefix: str, limit: int) -> list[str]:
@@ -122,19 +156,40 @@ def iter_records(
     where = str(path)
     with open_log(path) as fh:
         file_id = file_identity(read_head(fh)[0])
-        fh.seek(start)
-        offset = start
-        while True:
-            line, consumed, complete = read_line(fh)
-            if not consumed:
-                return
-            if complete_only and not complete:
-                return
-            at = offset
-            offset += consumed
-            if line.strip():
-                # With its content's digest, which its events' ids are made with: the
-                # pipeline then need not make the record again.
-                data = line.rstrip(b"\r\n")
+        for at, after, data in _lines(fh, start, complete_only):
+            # With its content's digest, which its events' ids are made with: the pipeline
+            # then need not make the record again.
+            origin = Origin(source, file_id, at, where, "", content_digest(data))
+            yield RawRecord(origin, data, read_at, mtime), after
+
+
+def read_batches(
+    path: Path,
+    source: str,
+    size: int,
+    *,
+    quiet: Callable[[bytes], bool] | None = None,
+    now: datetime | None = None,
+) -> Iterator[tuple[list[RawRecord], int]]:
+    """A whole file's lines (a backfill) in batches of ``size`` lines, each as its records
+    and how many lines ``quiet`` passed over: a line it says carries nothing (a session's
+    ``quiet``, see ``collectors.parsers.base.QuietLines``) is counted, not made a record.
+    A last line without its newline is read as a whole line."""
+    read_at = now or datetime.now(UTC)
+    mtime = datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
+    where = str(path)
+    records: list[RawRecord] = []
+    passed = 0
+    with open_log(path) as fh:
+        file_id = file_identity(read_head(fh)[0])
+        for at, _after, data in _lines(fh, 0, False):
+            if quiet is not None and len(data) <= MAX_LINE and quiet(data):
+                passed += 1
+            else:
                 origin = Origin(source, file_id, at, where, "", content_digest(data))
-                yield RawRecord(origin, data, read_at, mtime), offset
+                records.append(RawRecord(origin, data, read_at, mtime))
+            if len(records) + passed >= size:
+                yield records, passed
+                records, passed = [], 0
+    if records or passed:
+        yield records, passed

@@ -36,6 +36,16 @@ class Session(Protocol):
 
 
 @runtime_checkable
+class QuietLines(Protocol):
+    """A session that tells from a line's bytes alone (as read, without its line end) that
+    it is a known line which carries nothing (no event, update or rejection) and changes
+    nothing the session keeps: such a line is counted as passed over without being made a
+    record, decoded or parsed (most of a resolver's log follows a query)."""
+
+    def quiet(self, data: bytes) -> bool: ...
+
+
+@runtime_checkable
 class BinarySession(Protocol):
     """A session whose records are bytes (captured packets), not text lines."""
 

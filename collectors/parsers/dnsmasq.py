@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collectors.parsers.base import ParseContext, StatefulParser
 from collectors.parsers.syslogtime import syslog_time
 from collectors.parsers.urls import normalise_host
-from monitord.core.model import SKIP, Event, EventKind, EventUpdate, Parsed, reject
+from monitord.core.model import SKIP, Event, EventKind, EventUpdate, Origin, Parsed, reject
 
 _HEAD = re.compile(
     r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<hms>\d\d:\d\d:\d\d) "
@@ -39,6 +39,15 @@ _EXTRA = re.compile(
 # dnsmasq writes a type it has no name for as ``query[type=65]``.
 _QUERY = re.compile(
     r"^query\[(?P<qtype>[A-Za-z0-9]+|type=[0-9]+)\] (?P<name>\S+) from (?P<client>\S+)$"
+)
+# A query line whole, as ``_HEAD``, ``_EXTRA`` and ``_QUERY`` read it one after another (no
+# facility: a helper's line is never a query), in one match: a line this matches is a query
+# line read the same way by them, and any other line is read by them.
+_QUERY_LINE = re.compile(
+    r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<hms>\d\d:\d\d:\d\d) "
+    r"(?:\S+ )?(?:dnsmasq|pihole-FTL)\[\d+\]: "
+    r"(?:(?:(?:UDP|TCP) )?(?P<serial>\d{1,10}) (?:[0-9A-Fa-f:.%\w]+/\d{1,5} )?)?"
+    r"query\[(?P<qtype>[A-Za-z0-9]+|type=[0-9]+)\] (?P<name>\S+) from (?P<client>\S+)$"
 )
 # The lines that follow a query and are never a block: the commonest, tried first.
 _FOLLOWERS = (
@@ -154,8 +163,27 @@ _NOT_DNSMASQ = "not a dnsmasq syslog line (expected 'Mon DD HH:MM:SS dnsmasq[PID
 
 
 def parse_line(line: str, ctx: ParseContext) -> Parsed:
+    query = _QUERY_LINE.match(line.rstrip("\r\n"))
+    if query is not None:
+        return _query(query, query, ctx)
     head = _head(line)
     return reject(_NOT_DNSMASQ) if head is None else _read(head, ctx)[0]
+
+
+def _query(head: re.Match[str], query: re.Match[str], ctx: ParseContext) -> Parsed:
+    """A query line's event: its time from ``head``, the rest from ``query`` (the same match
+    when one pattern read the whole line)."""
+    ts = syslog_time(head["mon"], int(head["day"]), head["hms"], ctx.tz, ctx.reference)
+    if ts is None:
+        return reject(f"impossible date {head['mon']} {head['day']} {head['hms']}")
+    event = Event(
+        kind=EventKind.DNS,
+        ts=ts,
+        client_ip=query["client"],
+        domain=normalise_host(query["name"]),
+        qtype=query["qtype"].upper().replace("=", ""),  # TYPE65, as RFC 3597 writes it
+    )
+    return Parsed(events=(event,))
 
 
 def _read(
@@ -170,17 +198,8 @@ def _read(
         return SKIP, serial, None
     query = _QUERY.match(msg)
     if query is not None:
-        ts = syslog_time(head["mon"], int(head["day"]), head["hms"], ctx.tz, ctx.reference)
-        if ts is None:
-            return reject(f"impossible date {head['mon']} {head['day']} {head['hms']}"), None, None
-        event = Event(
-            kind=EventKind.DNS,
-            ts=ts,
-            client_ip=query["client"],
-            domain=normalise_host(query["name"]),
-            qtype=query["qtype"].upper().replace("=", ""),  # TYPE65, as RFC 3597 writes it
-        )
-        return Parsed(events=(event,)), serial, None
+        parsed = _query(head, query, ctx)
+        return parsed, serial if parsed.events else None, None
     if msg.startswith(_KNOWN):
         return SKIP, serial, None
     answer = _ANSWER.match(msg)
@@ -189,27 +208,47 @@ def _read(
     return reject(f"unrecognised dnsmasq message {head['msg'][:60]!r}"), None, None
 
 
+# A line that follows a query (``_FOLLOWERS``) as ``_HEAD`` and ``_EXTRA`` read it, in bytes:
+# the classes kept to printable ASCII where the text patterns would take more, so that a line
+# this matches is read the same way by them (``DnsmasqSession.quiet``).
+_QUIET = re.compile(
+    rb"[A-Z][a-z]{2} +[0-9]{1,2} [0-9][0-9]:[0-9][0-9]:[0-9][0-9] (?:[!-~]+ )?"
+    rb"(?:dnsmasq|pihole-FTL)\[[0-9]+\]: "
+    rb"(?:(?:(?:UDP|TCP) )?[0-9]{1,10} (?:[0-9A-Za-z:.%_]+/[0-9]{1,5} )?)?"
+    rb"(?:forwarded |reply |cached |cached-stale |dnssec-query\[|dnssec-retry\[|validation )"
+    rb"[^\n]*\Z"
+)
+
+
 class DnsmasqSession:
     """One log's lines in order: a block line marks the query it answers blocked (by the
-    query's serial number with log-queries=extra, else by its name)."""
+    query's serial number with log-queries=extra, else by its name). A query is remembered
+    by its origin; its event's id is made only for a block line that finds it."""
 
     def __init__(self) -> None:
-        self._queries: OrderedDict[str, str] = OrderedDict()
-        self._serials: OrderedDict[str, str] = OrderedDict()
+        self._queries: OrderedDict[str, Origin] = OrderedDict()
+        self._serials: OrderedDict[str, Origin] = OrderedDict()
+
+    @staticmethod
+    def quiet(data: bytes) -> bool:
+        """Whether the line (its bytes as read, without its line end) follows a query
+        (forwarded, reply, cached, dnssec, validation): a known line that carries nothing
+        and changes nothing the session keeps, told without decoding or parsing it."""
+        return _QUIET.match(data) is not None
 
     def parse(self, line: str, ctx: ParseContext) -> Parsed:
+        query = _QUERY_LINE.match(line.rstrip("\r\n"))
+        if query is not None:  # most lines that carry something
+            parsed = _query(query, query, ctx)
+            if parsed.events:
+                self._note(parsed, query["serial"], ctx)
+            return parsed
         head = _head(line)
         if head is None:
             return reject(_NOT_DNSMASQ)
         parsed, serial, answer = _read(head, ctx)
         if parsed.events:
-            name = parsed.events[0].domain
-            if ctx.origin is not None:
-                event_id = ctx.origin.event_id(0)
-                if name:
-                    _remember(self._queries, name, event_id)
-                if serial is not None:
-                    _remember(self._serials, serial, event_id)
+            self._note(parsed, serial, ctx)
             return parsed
         if answer is None:
             if head["msg"].startswith("started,"):
@@ -223,11 +262,22 @@ class DnsmasqSession:
             target = self._queries.get(normalise_host(answer["name"]) or "")
         if target is None:
             return parsed
-        return Parsed(updates=(EventUpdate(target, blocked=True, action=how[:64]),))
+        return Parsed(updates=(EventUpdate(target.event_id(0), blocked=True, action=how[:64]),))
+
+    def _note(self, parsed: Parsed, serial: str | None, ctx: ParseContext) -> None:
+        """Remember a query's origin by its name and its serial number, for the block line
+        that may answer it."""
+        origin = ctx.origin
+        if origin is not None:
+            name = parsed.events[0].domain
+            if name:
+                _remember(self._queries, name, origin)
+            if serial is not None:
+                _remember(self._serials, serial, origin)
 
 
-def _remember(memory: OrderedDict[str, str], key: str, event_id: str) -> None:
-    memory[key] = event_id
+def _remember(memory: OrderedDict[str, Origin], key: str, origin: Origin) -> None:
+    memory[key] = origin
     memory.move_to_end(key)
     if len(memory) > REMEMBER:
         memory.popitem(last=False)

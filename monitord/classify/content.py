@@ -269,6 +269,8 @@ class ContentClassifier:
         self._alone: dict[tuple[str, str, str, str | None], _Alone] = {}
 
     def classify(self, event: Event, person: Person | None) -> ContentVerdict:
+        """What ``event`` says. An event with neither a text nor a URL says nothing
+        (``NOTHING``): the pipeline asks only about those with one."""
         if event.kind is _PROCESS and event.text:
             hit = self.programs.lookup(event.text)
             return ContentVerdict((hit,), (hit.category,)) if hit else NOTHING

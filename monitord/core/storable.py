@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from monitord.core.model import Event, EventKind, Parsed, reject
@@ -97,20 +98,29 @@ def _span(delta: timedelta) -> str:
     return "a day" if delta == AHEAD else f"{delta.days} days"
 
 
+# Each kind of field read in one call (an event's fields are mostly empty).
+_TEXTS = attrgetter(*(name for name, _ in TEXT_FIELDS))
+_TIMES = attrgetter(*TIME_FIELDS)
+_NUMBERS = attrgetter(*(name for name, _ in NUMBER_FIELDS))
+_NO_TIMES = (None,) * len(TIME_FIELDS)
+_NO_NUMBERS = (None,) * len(NUMBER_FIELDS)
+
+
 def storable_event(ev: Event, now: datetime) -> Event | str:
     """``ev`` with every value storable, or why it cannot be stored."""
     lease = ev.kind is _LEASE
     ahead = LEASE_AHEAD if lease else AHEAD
     why = time_problem("ts", ev.ts, now, ahead)
-    for name in TIME_FIELDS:
-        value = getattr(ev, name)
-        if why is None and value is not None:
-            why = time_problem(name, value, now, LEASE_AHEAD if name.startswith("lease") else AHEAD)
+    if why is None and _TIMES(ev) != _NO_TIMES:
+        for name in TIME_FIELDS:
+            value = getattr(ev, name)
+            if why is None and value is not None:
+                limit = LEASE_AHEAD if name.startswith("lease") else AHEAD
+                why = time_problem(name, value, now, limit)
     if why is not None:
         return why
     changes: dict[str, Any] = {}
-    for name, width in TEXT_FIELDS:
-        value = getattr(ev, name)
+    for (name, width), value in zip(TEXT_FIELDS, _TEXTS(ev), strict=True):
         if value is None:
             continue
         if not isinstance(value, str):
@@ -118,13 +128,14 @@ def storable_event(ev: Event, now: datetime) -> Event | str:
         cleaned = clean_text(value, width)
         if cleaned is not value:
             changes[name] = cleaned
-    for name, (low, high) in NUMBER_FIELDS:
-        number = getattr(ev, name)
-        if number is not None and (
-            isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high
-        ):
-            changes[name] = None
-    if not isinstance(ev.blocked, bool):
+    if _NUMBERS(ev) != _NO_NUMBERS:
+        for name, (low, high) in NUMBER_FIELDS:
+            number = getattr(ev, name)
+            if number is not None and (
+                isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high
+            ):
+                changes[name] = None
+    if ev.blocked is not True and ev.blocked is not False:
         changes["blocked"] = bool(ev.blocked)
     return replace(ev, **changes) if changes else ev
 

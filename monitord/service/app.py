@@ -8,15 +8,15 @@ import gc
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from alerting.manager import AlertManager
 from collectors.capture import iter_packets
-from collectors.files import iter_records
-from collectors.parsers.base import Parser, load_parser
+from collectors.files import read_batches
+from collectors.parsers.base import Parser, QuietLines, Session, load_parser
 from monitord.classify.content import DEFAULT_PROCESSES, ContentClassifier, ProcessIndex
 from monitord.classify.e2guardian import load_phrase_lists
 from monitord.classify.engine import Classifier
@@ -135,6 +135,20 @@ def ingest_files(
         return _ingest_files(app, paths, fmt, source, parser or load_parser(fmt))
 
 
+def _batches(
+    app: App, parser: Parser, session: Session, path: Path, source: str, size: int
+) -> Iterator[tuple[list[RawRecord], int]]:
+    """A file's batches of ``size`` lines: the records, and how many lines the session
+    passed over as they were read (``QuietLines``)."""
+    now = app.clock.now()
+    if parser.needs.binary:
+        for batch in batched((rec for rec, _ in iter_packets(path, source, now=now)), size):
+            yield batch, 0
+        return
+    quiet = session.quiet if isinstance(session, QuietLines) else None
+    yield from read_batches(path, source, size, quiet=quiet, now=now)
+
+
 def _ingest_files(
     app: App, paths: Sequence[Path], fmt: str, source: str, parser: Parser
 ) -> BatchResult:
@@ -147,10 +161,12 @@ def _ingest_files(
         storing: Future[BatchResult] | None = None
         for path in paths:
             session = parser.session()  # each file has its own header and its own state
-            read = iter_packets if parser.needs.binary else iter_records
-            records = (rec for rec, _ in read(path, source, now=app.clock.now()))
-            for batch in batched(records, size):
+            for batch, passed in _batches(app, parser, session, path, source, size):
                 judged, counts = processor.judge(fmt, session, batch, parser.snapshot)
+                if passed:
+                    counts = replace(
+                        counts, lines=counts.lines + passed, skipped=counts.skipped + passed
+                    )
                 if storing is not None:
                     total = total + storing.result()
                 storing = storer.submit(processor.store, judged, counts)

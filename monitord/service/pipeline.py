@@ -289,7 +289,9 @@ class Processor:
                 eid, rec.origin, rec.data, ev, fmt, attribution, classification.matches, decisions
             )
             position[eid] = len(pending.judged)
-            if self.content is not None:  # what a search, typed text or program says
+            # What a search, typed text or program says: an event with neither a text nor a
+            # URL says nothing (``ContentClassifier.classify``).
+            if self.content is not None and (ev.text or ev.url):
                 texts.append((position[eid], rec, categories))
             pending.judged.append(judged)
             pending.events.append(self._event_row(judged))

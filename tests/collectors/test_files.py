@@ -7,7 +7,14 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from collectors.files import MAX_LINE, identify, is_gzip, iter_records, records_before
+from collectors.files import (
+    MAX_LINE,
+    identify,
+    is_gzip,
+    iter_records,
+    read_batches,
+    records_before,
+)
 from monitord.core.model import content_digest
 from monitord.service import pipeline
 from tests.conftest import FIXTURES
@@ -190,3 +197,25 @@ def test_identity_is_the_first_line(tmp_path: Path) -> None:
     c = _write(tmp_path / "c.log", b"other\none\n")
     assert identify(a) == identify(b)
     assert identify(a) != identify(c)
+
+
+def test_batches_hold_the_records_a_quiet_session_does_not_pass_over(tmp_path: Path) -> None:
+    """A backfill's batches: the same records as read one by one, less those ``quiet``
+    passes over, which are counted; each batch of the size asked (lines, quiet or not); a
+    blank line is neither; an over-long line is never passed over."""
+    long = b"q" * (MAX_LINE + 10)
+    lines = [b"a1\n", b"q2\n", b"\n", b"q3\n", b"a4\n", long + b"\n", b"q5\n", b"a6"]
+    path = _write(tmp_path / "a.log", b"".join(lines))
+
+    def quiet(data: bytes) -> bool:
+        return data.startswith(b"q")
+
+    batches = list(read_batches(path, "src", 3, quiet=quiet, now=NOW))
+    assert [(len(records), passed) for records, passed in batches] == [(1, 2), (2, 1), (1, 0)]
+    kept = [rec for records, _ in batches for rec in records]
+    expected = [rec for rec, _ in iter_records(path, "src", now=NOW)]
+    expected = [rec for rec in expected if not (quiet(rec.data) and len(rec.data) <= MAX_LINE)]
+    assert kept == expected
+    assert [r.data[:2] for r in kept] == [b"a1", b"a4", b"qq", b"a6"]
+    plain = list(read_batches(path, "src", 100, now=NOW))
+    assert [(len(records), passed) for records, passed in plain] == [(7, 0)]

@@ -9,9 +9,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from collectors.parsers import dnsmasq
 from collectors.parsers.base import ParseContext
 from collectors.parsers.dnsmasq import PARSER, parse_line
 from monitord.core.model import SKIP, EventKind, EventUpdate, Origin
@@ -369,3 +370,91 @@ def test_real_dnsmasq_with_log_queries_extra(tmp_path: Path) -> None:
     assert any(_QUERY_LINE.search(line) and "/" in line.split("]: ", 1)[1] for _, line in lines)
     path = str(blocklist)
     assert blocked == {"www.bet365.com": path if len(path) <= 64 else "\u2026" + path[-63:]}
+
+
+# Lines near the shapes the one-pattern readings take, with what would trip them: other
+# whitespace (a NEL, a no-break space, U+001C), non-ASCII digits and letters, a newline
+# inside, a helper's line, a serial in other forms.
+_ODD = st.text(alphabet=st.sampled_from("aZ9.:/%_[]- \t\x1c\x85\xa0é٣²\n"), max_size=12)
+
+
+def _lines_like(keywords: list[str], tails: list[str]) -> st.SearchStrategy[str]:
+    return st.builds(
+        "{} {} {} {}{}{}{}{}{}".format,
+        st.sampled_from(["Jul", "Dec", "Jul", "jul"]),
+        st.sampled_from([" 7", "19", "7", " 7", "x"]),
+        st.sampled_from(["20:19:36", "20:19:36", "2:19:36"]),
+        st.one_of(st.sampled_from(["", "pi ", "", "a\x1cb ", "x\xa0 ", "dnsmasq[1]: "]), _ODD),
+        st.sampled_from(
+            ["dnsmasq[536]: ", "pihole-FTL[9]: ", "dnsmasq[536]: ", "dnsmasq-dhcp[2]: ", "x[5]: "]
+        ),
+        st.one_of(
+            st.sampled_from(["", "41 ", "UDP 41 ", "41 10.0.0.1/53 ", "4٣ ", "41 é/1 ", "²1 "]),
+            _ODD,
+        ),
+        st.sampled_from(keywords),
+        st.one_of(st.sampled_from(["a.test", "b.example is 1.2.3.4", "é.test"]), _ODD),
+        st.sampled_from(tails),
+    )
+
+
+_FOLLOWING = [
+    "forwarded ",
+    "reply ",
+    "cached ",
+    "cached-stale ",
+    "dnssec-query[DS] ",
+    "validation ",
+    "query[A] ",
+    "gravity blocked ",
+    "started, ",
+    "replyx ",
+    "",
+]
+_QUERIES = ["query[A] ", "query[type=65] ", "query[AAAA] ", "query[] ", "reply "]
+_TAILS = ["", " from 10.0.0.1", " is 0.0.0.0", " to 1.1.1.1", "\r", " from é\n"]
+
+
+@given(_lines_like(_FOLLOWING, _TAILS), st.booleans())
+@settings(max_examples=400)
+def test_quiet_lines_are_known_lines_that_change_nothing(line: str, broken: bool) -> None:
+    """A line ``quiet`` passes over unparsed is one the session would read as a known line
+    carrying nothing, its memory of queries unchanged."""
+    data = line.encode()
+    if broken:
+        data = data.replace(b"a", b"\xff")  # not UTF-8: decoded with replacements
+    session = PARSER.session()
+    session.parse(
+        "Jul  7 20:19:30 dnsmasq[536]: 41 10.0.0.1/9 query[A] a.test from 10.0.0.1", _ctx(1)
+    )
+    before = (dict(session._queries), dict(session._serials))
+    if session.quiet(data):
+        assert session.parse(data.decode("utf-8", "replace"), _ctx(2)) == SKIP
+        assert (dict(session._queries), dict(session._serials)) == before
+
+
+@given(_lines_like(_QUERIES, [" from 10.0.0.1", " from 10.0.0.1\r", *_TAILS]))
+@settings(max_examples=400)
+def test_query_lines_read_in_one_pattern_as_step_by_step(line: str) -> None:
+    """A line the whole-line pattern reads as a query gives what the head, serial and query
+    patterns give one after another."""
+    whole = dnsmasq._QUERY_LINE.match(line.rstrip("\r\n"))
+    if whole is None:
+        return
+    head = dnsmasq._head(line)
+    assert head is not None
+    parsed, serial, answer = dnsmasq._read(head, CTX)
+    assert parsed == dnsmasq._query(whole, whole, CTX)
+    assert answer is None
+    assert serial == (whole["serial"] if parsed.events else None)
+
+
+@pytest.mark.parametrize("path", LOGS, ids=[p.name for p in LOGS])
+def test_fixture_lines_after_a_query_are_quiet(path: Path) -> None:
+    """Every forwarded, reply, cached, dnssec and validation line of the real logs is passed
+    over unparsed, and no other line is."""
+    session = PARSER.session()
+    after = r"(?:forwarded |reply |cached |cached-stale |validation |dnssec-(?:query|retry)\[)"
+    for n, line in _lines(path):
+        follows = re.search(r"\]: (?:\d+ (?:\S+/\d+ )?)?" + after, line)
+        assert session.quiet(line.encode()) is (follows is not None), f"{path.name}:{n}"

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from monitord.classify.content import (
     DEFAULT_PROCESSES,
+    NOTHING,
     ContentClassifier,
     ProcessIndex,
     program_key,
@@ -83,6 +85,19 @@ def test_programs_that_get_round_the_filter(content: ContentClassifier) -> None:
         assert verdict.matches[0].list_name == "programs/filter_bypass"
     word = content.classify(Event(kind=EventKind.PROCESS, ts=T, text="WINWORD.EXE"), PUPIL)
     assert word.categories == ()
+
+
+@pytest.mark.parametrize("kind", list(EventKind))
+def test_an_event_with_neither_text_nor_url_says_nothing(
+    content: ContentClassifier, kind: EventKind
+) -> None:
+    """The pipeline leaves such events out of text judging: each kind of them says nothing,
+    whatever else it carries."""
+    event = Event(
+        kind=kind, ts=T, client_ip="10.0.0.1", user="jayden.s", domain="a.example", hostname="h"
+    )
+    assert content.classify(event, PUPIL) is NOTHING
+    assert content.classify(replace(event, text=""), PUPIL) is NOTHING
 
 
 def test_program_key() -> None:
