@@ -16,8 +16,10 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from monitord.classify.textrisk.blend import BlendedJudge
 from monitord.classify.textrisk.judge import GROOMING, TYPED, TextJudge, TextVerdict
 from monitord.classify.textrisk.normal import joined_readings, readings
+from monitord.classify.textrisk.pattern import learned_pattern
 
 WINDOW = timedelta(minutes=5)
 LESSON_WINDOW = timedelta(minutes=20)
@@ -83,6 +85,10 @@ class Recent:
     @property
     def fragments(self) -> str:
         return JOIN.join(self._close())
+
+    @property
+    def fragment_texts(self) -> tuple[str, ...]:
+        return tuple(self._close())
 
     def _pieces(self) -> list[str]:
         pieces: list[str] = []
@@ -200,9 +206,11 @@ def with_recent(
         # Their languages are asked (CLD2, a fraction of a millisecond) only when it matters.
         if set(near.categories) - set(best.categories) and _one_language(judge, pieces):
             best = near
+    if GROOMING in best.categories:
+        return best
     signalled = bool(verdict.hits) and any(h.entry.category == GROOMING for h in verdict.hits)
-    if GROOMING in best.categories or not signalled:
-        return best  # a pattern is looked for when this message brings a sign of one
+    if not signalled:  # the lexicons look for a pattern when this message brings a sign
+        return _learned(judge, best, recent, band, lesson)
     if recent.fragment_count > 1:
         close = judge.judge(recent.fragments, TYPED, band, lesson, recent.fragment_count)
         if GROOMING in close.categories and _pattern(close):
@@ -210,10 +218,21 @@ def with_recent(
     whole = judge.judge(recent.text, TYPED, band, lesson, recent.messages)
     kinds = set(whole.signals)
     if GROOMING not in whole.categories or len(kinds) < SPREAD_SIGNALS:
-        return best
+        return _learned(judge, best, recent, band, lesson)
     if len(kinds - EVERYDAY) < 2:  # unrelated everyday asks and one more sign, minutes apart
-        return best
+        return _learned(judge, best, recent, band, lesson)
     return _with_grooming(best, whole)
+
+
+def _learned(
+    judge: TextJudge, best: TextVerdict, recent: Recent, band: str, lesson: str | None
+) -> TextVerdict:
+    """``best``, with grooming where the learned model reads the messages typed close
+    together as a pattern beside a sign the lexicons found (:mod:`.pattern`)."""
+    if not isinstance(judge, BlendedJudge) or recent.fragment_count < 2:
+        return best
+    found = learned_pattern(judge, recent.fragment_texts, band, lesson)
+    return best if found is None else _with_grooming(best, found)
 
 
 def _one_language(judge: TextJudge, pieces: tuple[str, ...]) -> bool:
