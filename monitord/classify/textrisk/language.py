@@ -108,7 +108,8 @@ def identify(
     sure = True
     if found is None:
         cld = _cld2(text)
-        best = max(sorted(votes), key=lambda c: votes[c]) if votes else None
+        # Of languages with as many votes, one with a word of its lexicon in the text.
+        best = max(sorted(votes), key=lambda c: (votes[c], extra.get(c, 0))) if votes else None
         # CLD2 sure of a language no lexicon is written for (Chichewa, Xhosa for a line of
         # Roman Bengali) is outvoted by a lexicon word of one that is, or by two of its marker
         # words; one marker word alone is too common ("me", Spanish, in "tango lessons near me").

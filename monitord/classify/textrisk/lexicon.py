@@ -1,7 +1,9 @@
-"""The lexicons: what words and phrases mean for safeguarding, one TOML file per language.
+"""The lexicons: what words and phrases mean for safeguarding, in TOML files by language.
 
 A lexicon file (``config/lexicon/pl.toml``) names its language and lists phrases by what they
-are, not by a score of their own::
+are, not by a score of their own. A language may have more than one file (``pl.toml`` with its
+frames and joins, ``pl-vocabulary.toml`` with the words its speakers use for each category):
+their entries and marker words are read together, the name is the first file's::
 
     language = "pl"
     name = "Polish"
@@ -140,7 +142,7 @@ def _strings(value: Any, where: str) -> list[str]:
     return [v for v in value if v.strip()]
 
 
-def _entries(data: dict[str, Any], lang: str, where: str) -> Iterator[Entry]:
+def _entries(data: dict[str, Any], lang: str, where: str, source: str) -> Iterator[Entry]:
     for key, table in data.items():
         if key in ("language", "name", "markers"):
             continue
@@ -159,7 +161,7 @@ def _entries(data: dict[str, Any], lang: str, where: str) -> Iterator[Entry]:
             raise LexiconError(f"{where}: [{key}] is not a category id (see TAXONOMY.md)")
         for cls, phrases in table.items():
             if cls == "joins":
-                yield from _joins(phrases, lang, key, f"{where}: {key}.joins")
+                yield from _joins(phrases, lang, key, f"{where}: {key}.joins", source)
                 continue
             if cls == "signals":
                 if not isinstance(phrases, dict):
@@ -178,7 +180,7 @@ def _entries(data: dict[str, Any], lang: str, where: str) -> Iterator[Entry]:
                 yield Entry(p, lang, cls, key, "", has_native(p))
 
 
-def _joins(value: Any, lang: str, category: str, where: str) -> Iterator[Entry]:
+def _joins(value: Any, lang: str, category: str, where: str, source: str) -> Iterator[Entry]:
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise LexiconError(f"{where}: expected [[{category}.joins]] tables")
     allowed = JOIN_GIVES | (set(SIGNAL_KINDS) if category == "grooming" else set())
@@ -193,7 +195,7 @@ def _joins(value: Any, lang: str, category: str, where: str) -> Iterator[Entry]:
         unknown = set(table) - {"gives", "near", "a", "b"}
         if unknown:
             raise LexiconError(f"{here}: unknown key {sorted(unknown)[0]!r} (gives, near, a, b)")
-        name = f"{lang}:{category}:{n}"
+        name = f"{source}:{category}:{n}"  # one name per join of a file
         for side in ("a", "b"):
             phrases = _strings(table.get(side), f"{here}.{side}")
             if not phrases:
@@ -216,7 +218,7 @@ def read_lexicon(path: Path) -> tuple[Language, list[Entry]]:
     name = data.get("name", code)
     markers = _strings(data.get("markers", []), f"{path}: markers")
     lang = Language(code, str(name), frozenset(canonical(m) for m in markers))
-    return lang, list(_entries(data, code, str(path)))
+    return lang, list(_entries(data, code, str(path), path.stem))
 
 
 def slips(word: str) -> set[str]:
@@ -362,14 +364,14 @@ def _without_english_twins(entries: Iterable[Entry]) -> list[Entry]:
     thing (``video``, ``online``, ``paracetamol``): English words always count, and an English
     text need not be looked at for its language because of them."""
     given = list(dict.fromkeys(entries))  # a phrase listed twice counts once
-    english = {(canonical(e.phrase), e.cls, e.kind, e.category) for e in given if e.lang == "en"}
-    return [
-        e
-        for e in given
-        if e.lang == "en"
-        or e.cls == PART
-        or (canonical(e.phrase), e.cls, e.kind, e.category) not in english
-    ]
+    english = {_twin(e) for e in given if e.lang == "en"}
+    return [e for e in given if e.lang == "en" or e.cls == PART or _twin(e) not in english]
+
+
+def _twin(e: Entry) -> tuple[str, bool, str, str, str]:
+    """What makes two languages' entries the same: the phrase (a stem is not its word:
+    Romanian ``jihad*`` reads ``jihadului``, English ``jihad`` does not), class and kind."""
+    return (canonical(e.phrase), e.phrase.endswith(STEM), e.cls, e.kind, e.category)
 
 
 def load_lexicons(
@@ -379,11 +381,15 @@ def load_lexicons(
     the project's own phrase lists (``phrases``) read as English entries."""
     if not folder.is_dir():
         raise LexiconError(f"{folder}: not a folder of lexicons")
-    languages: list[Language] = []
+    languages: dict[str, Language] = {}
     entries: list[Entry] = []
-    for path in sorted(folder.glob("*.toml")):
+    # A language's own file (pl.toml) before its others (pl-vocabulary.toml).
+    for path in sorted(folder.glob("*.toml"), key=lambda p: (p.stem.split("-")[0], p.stem)):
         lang, found = read_lexicon(path)
-        languages.append(lang)
+        first = languages.get(lang.code)
+        if first is not None:
+            lang = Language(lang.code, first.name, first.markers | lang.markers)
+        languages[lang.code] = lang
         entries.extend(found)
     if phrases is not None:
         have = {(canonical(e.phrase), e.category) for e in entries if e.cls != PART}
@@ -396,7 +402,7 @@ def load_lexicons(
     if words.is_file():
         real = [w.strip() for w in words.read_text(encoding="utf-8").splitlines()]
         real = [w for w in real if w and not w.startswith("#")]
-    return Lexicon(languages, entries, real)
+    return Lexicon(languages.values(), entries, real)
 
 
 @lru_cache(maxsize=1)

@@ -67,3 +67,14 @@ def test_with_no_evidence_a_text_is_english_and_unsure() -> None:
 
 def test_broken_text_is_no_error() -> None:
     assert identify("lone \ud800 surrogate", [], MARKERS).code == "en"
+
+
+def test_of_languages_with_as_many_votes_the_one_with_a_lexicon_word_wins() -> None:
+    # CLD2 is sure this line of Roman Urdu is Danish; Punjabi has a marker word of it
+    # ("mere"), Urdu a phrase of its lexicon: Urdu is read
+    markers = {**MARKERS, "pa": frozenset({"mere", "nu"})}
+    text = "sab mere bina khush rahenge"
+    assert identify(text, text.split(), markers).code == "da"
+    got = identify(text, text.split(), markers, {"ur": 1})
+    assert got.code == "ur"
+    assert got.reads("ur")

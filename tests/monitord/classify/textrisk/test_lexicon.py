@@ -167,3 +167,34 @@ def test_a_phrase_listed_twice_counts_once(tmp_path: Path) -> None:
     )
     lex = load_lexicons(tmp_path)
     assert sum(e.phrase == "paracetamol" for e in lex.entries) == 1
+
+
+def test_a_language_may_be_written_in_two_files(tmp_path: Path) -> None:
+    join = '[[grooming.joins]]\ngives = "photo"\nnear = 1\na = ["{a}"]\nb = ["{b}"]\n'
+    _write(tmp_path, LEXICON + join.format(a="send", b="pic"))
+    more = 'language = "xx"\nname = "Other"\nmarkers = ["blat"]\n[suicide]\nstrong = ["unalive"]\n'
+    _write(tmp_path, more + join.format(a="zap", b="snap"), "xx-vocabulary.toml")
+    lex = load_lexicons(tmp_path)
+    lang = lex.languages["xx"]
+    assert lang.name == "Test"  # the language's own file names it
+    assert lang.markers == {"zorp", "blat"}
+    assert {"end my life", "unalive"} <= {e.phrase for e in lex.entries}
+    # each file's first join is a join of its own: its parts pair with each other only
+    names = {e.phrase: e.join for e in lex.entries if e.join}
+    assert names["send"] == names["pic"] != names["zap"] == names["snap"]
+
+
+def test_a_stem_is_not_the_english_word_it_begins(tmp_path: Path) -> None:
+    english = 'language = "en"\nname = "English"\n[extremism]\nstrong = ["jihad"]\n'
+    _write(tmp_path, english, "en.toml")
+    _write(
+        tmp_path,
+        LEXICON.replace(
+            'act = ["paracetamol"]',
+            'act = ["paracetamol"]\n[extremism]\nstrong = ["jihad", "jihad*"]',
+        ),
+    )
+    lex = load_lexicons(tmp_path)
+    kept = {(e.lang, e.phrase) for e in lex.entries if e.category == "extremism"}
+    # the same word for the same thing is English's alone; a stem of the other language stays
+    assert kept == {("en", "jihad"), ("xx", "jihad*")}
