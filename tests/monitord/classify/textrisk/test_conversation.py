@@ -160,8 +160,26 @@ PATTERNS = [
     ("ele quer que eu vá na casa dele", "não posso falar pra ninguém"),
     ("wo mujhe paise deta hai", "ab photo mangta hai"),
 ]
+# Sextortion over messages in each language: the child's pictures kept, then sent to the
+# child's own school, class or family unless paid, or by a deadline.
+SEXTORTION = [
+    ("ive still got your pics", "£100 in gift cards by tonight or your mum sees them"),
+    ("he saved my pics", "he says hell put them in the class group"),
+    ("mam twoje fotki", "wyślę je twoim rodzicom"),
+    ("am pozele cu tine", "le trimit părinților tăi dacă nu plătești"),
+    ("tengo fotos tuyas", "se las mando a tus padres"),
+    ("tenho suas fotos", "se não me pagar posto no grupo da turma"),
+    ("mere paas tumhari tasveerein hain", "warna sab ko bhej dunga"),
+    ("mere kol teriyan photos ne", "nahi taan sab nu bhej du"),
+    ("তোমার ছবি আমার কাছে আছে", "না হলে সবাইকে পাঠাবো"),
+    ("عندي صورك", "إذا ما دفعت ببعتها لأهلك"),
+]
 # Friends' talk with the same words.
 HARMLESS = [
+    ("i still got ur pics from the sleepover", "they came out so nice"),
+    ("you have 24 hours to finish the project", "send me a pic of the sheet"),
+    ("mam twoje zdjęcia z wycieczki", "są super"),
+    ("tengo tus fotos del viaje", "están geniales"),
     ("nie powiem nikomu o prezencie", "kupiłam kwiaty dla mamy"),
     ("no se lo he dicho a nadie", "la fiesta es el sábado"),
     ("im gonna kill u in roblox lol", "rematch tomorrow"),
@@ -178,6 +196,13 @@ def judge() -> TextJudge:
 
 @pytest.mark.parametrize("messages", PATTERNS)
 def test_grooming_across_messages_in_each_language(
+    judge: TextJudge, messages: tuple[str, str]
+) -> None:
+    assert "grooming" in _last(judge, *messages)
+
+
+@pytest.mark.parametrize("messages", SEXTORTION)
+def test_sextortion_across_messages_in_each_language(
     judge: TextJudge, messages: tuple[str, str]
 ) -> None:
     assert "grooming" in _last(judge, *messages)
