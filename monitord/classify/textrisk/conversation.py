@@ -12,12 +12,21 @@ backfill is judged as it happened.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from monitord.classify.textrisk.blend import BlendedJudge
-from monitord.classify.textrisk.judge import GROOMING, TYPED, TextJudge, TextVerdict
+from monitord.classify.textrisk.judge import (
+    CATEGORY_LIMITS,
+    GROOMING,
+    SIGNAL_WEIGHT,
+    TYPED,
+    Score,
+    TextJudge,
+    TextVerdict,
+)
 from monitord.classify.textrisk.normal import joined_readings, readings
 from monitord.classify.textrisk.pattern import learned_pattern
 
@@ -41,6 +50,20 @@ SPREAD_SIGNALS = 4
 # alone, the child's age, a threat). In one message two of any kind still are.
 EVERYDAY = frozenset({"photo", "meet", "gift", "private_app"})
 EXCHANGE = frozenset({"gift", "photo"})
+# The pupil telling their own age (9 to 15) as a whole message, as a child answers "how old
+# are you" typed on someone else's device: "im 12", "mam 12 lat", "tengo 12", "main 12 saal ki
+# hoon", "amar boyosh 12", "عمري 12"; never a time, a score or a price ("im 12 mins away").
+_CHILD_AGE = re.compile(
+    r"(?:^| )(?:im|i am|im only|im just|i am only|yeah im|yes im|ok im|mam|mam dopiero|mam tylko"
+    r"|am|am doar|tengo|tengo solo|solo tengo|tenho|tenho so|so tenho|main|mai|meri umar"
+    r"|meri age|amar boyosh|amar boyos|amar boyes|\u0639\u0645\u0631\u064a)"
+    r" (9|1[0-5])"
+    r"(?: (?:years old|yrs old|yo|lat|de ani|ani|anos|saal"
+    r"|saal (?:ki|ka|di|da) (?:hoon|haan|hu|han)|bochor"
+    r"|\u0633\u0646\u0629|\u0633\u0646\u064a\u0646))?"
+    r"(?: (?:btw|lol|too|tho|though|and you|and u|wbu|hbu|u|y tu|e tu|e voce|a ty|si tu))?$"
+)
+AGE = "age"
 # A message of this many words or fewer may be a piece of a sentence typed in parts; only
 # pieces are read together for the other categories.
 PIECE_WORDS = 4
@@ -209,13 +232,16 @@ def with_recent(
     if GROOMING in best.categories:
         return best
     signalled = bool(verdict.hits) and any(h.entry.category == GROOMING for h in verdict.hits)
+    signalled = signalled or _told_age(verdict.text) is not None
     if not signalled:  # the lexicons look for a pattern when this message brings a sign
         return _learned(judge, best, recent, band, lesson)
     if recent.fragment_count > 1:
         close = judge.judge(recent.fragments, TYPED, band, lesson, recent.fragment_count)
+        close = _with_age(close, recent.fragment_texts)
         if GROOMING in close.categories and _pattern(close):
             return _with_grooming(best, close)
     whole = judge.judge(recent.text, TYPED, band, lesson, recent.messages)
+    whole = _with_age(whole, tuple(t for _ts, t in recent.items))
     kinds = set(whole.signals)
     if GROOMING not in whole.categories or len(kinds) < SPREAD_SIGNALS:
         return _learned(judge, best, recent, band, lesson)
@@ -263,4 +289,39 @@ def _with_grooming(best: TextVerdict, found: TextVerdict) -> TextVerdict:
         categories=(*best.categories, GROOMING),
         signals=found.signals,
         messages=found.messages,
+    )
+
+
+def _told_age(text: str) -> str | None:
+    """The pupil's own age told in ``text`` as a whole message ("im 12"), or None."""
+    m = _CHILD_AGE.search(readings(text)[0]) if _DIGITS.search(text) else None
+    return None if m is None else m.group().strip()
+
+
+_DIGITS = re.compile(r"\d")
+
+
+def _with_age(found: TextVerdict, texts: tuple[str, ...]) -> TextVerdict:
+    """``found`` (messages read together) with the pupil's own age told in one of them
+    counted as a grooming signal of the kind "age", when no sign of that kind is there yet:
+    the child's side of being asked how old they are."""
+    if AGE in found.signals:
+        return found
+    told = next((a for a in map(_told_age, texts) if a is not None), None)
+    if told is None:
+        return found
+    old = next((s for s in found.scores if s.category == GROOMING), None)
+    total = (old.total if old else 0) + SIGNAL_WEIGHT
+    limit = old.limit if old else CATEGORY_LIMITS[GROOMING]
+    why = f'the pupil tells their own age ("{told}"), a sign of the kind age: +{SIGNAL_WEIGHT}'
+    score = Score(GROOMING, total, limit, total > limit, (*(old.reasons if old else ()), why))
+    others = tuple(s for s in found.scores if s.category != GROOMING)
+    categories = tuple(c for c in found.categories if c != GROOMING)
+    if score.over:
+        categories = (*categories, GROOMING)
+    return replace(
+        found,
+        scores=(*others, score),
+        categories=categories,
+        signals={**found.signals, AGE: (f'"{told}"',)},
     )

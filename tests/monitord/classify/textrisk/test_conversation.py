@@ -213,3 +213,26 @@ def test_friends_talk_with_the_same_words_raises_nothing(
     judge: TextJudge, messages: tuple[str, str]
 ) -> None:
     assert _last(judge, *messages) == ()
+
+
+# The pupil's own age told as a whole message (the asking is typed on the other device),
+# beside another sign in the messages typed close together.
+AGE_TOLD = [
+    ("im 12", "ok whats ur snap"),
+    ("add me on snap", "yeah im 13 btw"),
+    ("mam 12 lat", "ok, nikomu nie powiem"),
+    ("tengo 11 años", "vale te mando una foto"),
+    ("main 12 saal ki hoon", "kisi ko nahi bataya"),
+    ("عمري 12", "ما قلت لأحد"),
+]
+
+
+@pytest.mark.parametrize("messages", AGE_TOLD)
+def test_the_pupils_own_age_told_is_a_sign(judge: TextJudge, messages: tuple[str, str]) -> None:
+    assert "grooming" in _last(judge, *messages)
+
+
+def test_an_age_told_beside_nothing_else_or_a_time_is_no_sign(judge: TextJudge) -> None:
+    assert _last(judge, "im 12 today!!", "party at the bowling alley at 3") == ()
+    assert _last(judge, "meet u at the park", "im 12 mins away") == ()
+    assert _last(judge, "im 12", "what did u get for q4") == ()
