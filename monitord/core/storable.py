@@ -125,6 +125,8 @@ def storable_event(ev: Event, now: datetime) -> Event | str:
             continue
         if not isinstance(value, str):
             return f"{name}: expected text, got {type(value).__name__}"
+        if value.isascii() and "\x00" not in value and len(value) <= width:
+            continue  # as it is (``clean_text`` would give it back)
         cleaned = clean_text(value, width)
         if cleaned is not value:
             changes[name] = cleaned

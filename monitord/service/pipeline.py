@@ -28,7 +28,7 @@ from monitord.core.model import (
     Severity,
     content_event_id,
 )
-from monitord.core.storable import storable
+from monitord.core.storable import WIDTHS, storable
 from monitord.identity.intervals import Binding, lease_interval
 from monitord.identity.resolve import Identity
 from monitord.service.batch import (
@@ -71,6 +71,22 @@ _LEASE, _LOGON, _LOGOFF = EventKind.LEASE, EventKind.LOGON, EventKind.LOGOFF
 _KIND_VALUES = {kind: kind.value for kind in EventKind}
 _SEVERITY_VALUES = {severity: severity.value for severity in Severity}
 _NO_SEVERITY = Severity.NONE.value
+# The texts of an event's row cut to their columns' widths (as ``storable`` cuts them).
+ROW_WIDTHS = tuple(
+    (name, WIDTHS[name])
+    for name in (
+        "client_mac",
+        "user",
+        "domain",
+        "method",
+        "qtype",
+        "action",
+        "hostname",
+        "filter_category",
+        "sender",
+        "agent",
+    )
+)
 
 
 def passed_over(pending: Judgement, parsed: Parsed) -> None:
@@ -247,56 +263,79 @@ class Processor:
                 update_in_batch(pending, at, upd)
         if not parsed.events:
             return 0
-        # (id, event, attribution) when identity makes an event of its own (a lease of an
-        # unauthorised device); the loop also judges what is appended while it runs.
-        work: list[tuple[str | None, Event, Attribution | None]] = [
-            (None, ev, None) for ev in parsed.events
-        ]
-        for i, (given_id, ev, given_attribution) in enumerate(work):
+        origin = rec.origin
+        for i, ev in enumerate(parsed.events):
+            eid = content_event_id(origin.scope, ev) if snapshot else origin.event_id(i)
+            # An event identity makes of its own (a lease of an unauthorised device), and
+            # any it makes of that in turn.
+            flagged = self._judge_event(fmt, rec, eid, ev, None, pending, position, texts)
             events += 1
-            eid = given_id or (
-                content_event_id(rec.origin.scope, ev) if snapshot else rec.origin.event_id(i)
-            )
-            if ev.kind is _LEASE and ev.client_ip and ev.client_mac:
-                starts, ends = lease_interval(ev.lease_end, self.identity.lease_time)
-                if ev.lease_start is not None:  # the source knows when it began
-                    starts = ev.lease_start
-                self.identity.add_binding(
-                    ev.client_ip, Binding(starts, ends, ev.client_mac, ev.hostname, eid)
+            while flagged is not None:
+                given_id, given, attribution = flagged
+                flagged = self._judge_event(
+                    fmt, rec, given_id, given, attribution, pending, position, texts
                 )
-                pending.leases[eid] = {
-                    "id": eid,
-                    "site_id": self.site_id,
-                    "ip": ev.client_ip,
-                    "mac": clip(ev.client_mac, 32),
-                    "hostname": clip(ev.hostname, 256),
-                    "starts": starts,
-                    "ends": ends,
-                    "source": rec.origin.source,
-                }
-                flagged = self.identity.unauthorised(ev, starts, self.site_id)
-                if flagged is not None:
-                    work.append(flagged)
-            elif ev.kind is _LOGON or ev.kind is _LOGOFF:
-                self.identity.add_session_event(ev, eid)
-            if ev.user and ev.client_ip:
-                self.identity.add_sighting(ev)
-            attribution = given_attribution or self.identity.resolve(ev)
-            classification = self.classifier.classify(ev)
-            categories = classification.categories
-            decisions = self._decide(ev, attribution, categories, None)
-            judged = Judged(
-                eid, rec.origin, rec.data, ev, fmt, attribution, classification.matches, decisions
-            )
-            position[eid] = len(pending.judged)
-            # What a search, typed text or program says: an event with neither a text nor a
-            # URL says nothing (``ContentClassifier.classify``).
-            if self.content is not None and (ev.text or ev.url):
-                texts.append((position[eid], rec, categories))
-            pending.judged.append(judged)
-            pending.events.append(self._event_row(judged))
-            self._match_rows(pending, judged)
+                events += 1
         return events
+
+    def _judge_event(
+        self,
+        fmt: str,
+        rec: RawRecord,
+        eid: str,
+        ev: Event,
+        given_attribution: Attribution | None,
+        pending: Judgement,
+        position: dict[str, int],
+        texts: list[tuple[int, RawRecord, tuple[str, ...]]],
+    ) -> tuple[str, Event, Attribution] | None:
+        """Attribute, classify and judge one event (``eid``) into the batch; return the
+        event identity made of it, if any, to be judged next."""
+        identity = self.identity
+        flagged = None
+        kind = ev.kind
+        if kind is _LEASE and ev.client_ip and ev.client_mac:
+            starts, ends = lease_interval(ev.lease_end, identity.lease_time)
+            if ev.lease_start is not None:  # the source knows when it began
+                starts = ev.lease_start
+            identity.add_binding(
+                ev.client_ip, Binding(starts, ends, ev.client_mac, ev.hostname, eid)
+            )
+            pending.leases[eid] = {
+                "id": eid,
+                "site_id": self.site_id,
+                "ip": ev.client_ip,
+                "mac": clip(ev.client_mac, 32),
+                "hostname": clip(ev.hostname, 256),
+                "starts": starts,
+                "ends": ends,
+                "source": rec.origin.source,
+            }
+            flagged = identity.unauthorised(ev, starts, self.site_id)
+        elif kind is _LOGON or kind is _LOGOFF:
+            identity.add_session_event(ev, eid)
+        if ev.user and ev.client_ip:
+            identity.add_sighting(ev)
+        attribution = given_attribution or identity.resolve(ev)
+        classification = self.classifier.classify(ev)
+        categories = classification.categories
+        decisions = (
+            self._decide(ev, attribution, categories, None) if categories or ev.category else ()
+        )
+        judged = Judged(
+            eid, rec.origin, rec.data, ev, fmt, attribution, classification.matches, decisions
+        )
+        at = position[eid] = len(pending.judged)
+        # What a search, typed text or program says: an event with neither a text nor a
+        # URL says nothing (``ContentClassifier.classify``).
+        if self.content is not None and (ev.text or ev.url):
+            texts.append((at, rec, categories))
+        pending.judged.append(judged)
+        # An event identity made was not through ``storable``.
+        pending.events.append(self._event_row(judged, given_attribution is None))
+        if judged.matches:
+            self._match_rows(pending, judged)
+        return flagged
 
     def _decide(
         self,
@@ -328,12 +367,14 @@ class Processor:
                 for m in judged.matches
             ]
 
-    def _event_row(self, j: Judged) -> dict[str, Any]:
+    def _event_row(self, j: Judged, checked: bool = False) -> dict[str, Any]:
+        """The event's row; ``checked``: its event went through ``storable``, which cut its
+        texts to their columns' widths already."""
         ev = j.event
         top = j.top if j.decisions else None
         person = j.attribution.person
         device = j.attribution.device
-        return {
+        row: dict[str, Any] = {
             "id": j.event_id,
             "site_id": self.site_id,
             "ts": ev.ts,
@@ -341,19 +382,19 @@ class Processor:
             "fmt": j.fmt,
             "kind": _KIND_VALUES[ev.kind],
             "client_ip": ev.client_ip,
-            "client_mac": clip(ev.client_mac, 32),
-            "user": clip(ev.user, 256),
-            "domain": clip(ev.domain, 512),
+            "client_mac": ev.client_mac,
+            "user": ev.user,
+            "domain": ev.domain,
             "url": ev.url,
-            "method": clip(ev.method, 16),
-            "qtype": clip(ev.qtype, 16),
-            "action": clip(ev.action, 64),
+            "method": ev.method,
+            "qtype": ev.qtype,
+            "action": ev.action,
             "blocked": ev.blocked,
             "status": ev.status,
             "size": ev.size,
-            "hostname": clip(ev.hostname, 256),
+            "hostname": ev.hostname,
             "text": ev.text,
-            "username": person.username if person else clip(ev.user, 256),
+            "username": person.username if person else ev.user,
             "device_id": device.device_id if device else None,
             "role": person.role if person else None,
             "year_group": person.year_group if person else None,
@@ -363,12 +404,20 @@ class Processor:
             "severity": _SEVERITY_VALUES[top.severity] if top else _NO_SEVERITY,
             "file_id": j.origin.file_id,
             "offset": j.origin.offset,
-            "filter_category": clip(ev.filter_category, 128),
-            "sender": clip(ev.sender, 255),
+            "filter_category": ev.filter_category,
+            "sender": ev.sender,
             "received_at": ev.received_at,
             "raw": j.raw,
-            "agent": clip(ev.agent, 128),
+            "agent": ev.agent,
         }
+        if not checked:
+            for name, width in ROW_WIDTHS:
+                value = row[name]
+                if value is not None and len(value) > width:
+                    row[name] = value[:width]
+            if person is None:
+                row["username"] = row["user"]
+        return row
 
     def process(
         self,
@@ -495,7 +544,11 @@ class Processor:
             # Lookups with no alert, exemption or lease go to their own table, a category
             # that only labels them and an allow list's matches with them as their verdict
             # (monitord.store.lookups).
-            judged = {j.event_id for j in pending.judged if any(d.weighty for d in j.decisions)}
+            judged = {
+                j.event_id
+                for j in pending.judged
+                if j.decisions and any(d.weighty for d in j.decisions)
+            }
             lean = [
                 r
                 for eid, r in rows.items()
