@@ -25,6 +25,7 @@ from monitord.store.lookuptables import (
     LookupVerdictRow,
     RawBlockRow,
 )
+from monitord.store.partitions import day_of_micros, ensure_days
 from monitord.store.tables import EventRow, MatchRow
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -293,6 +294,8 @@ def store_lookups(
             stamp = converted[r["ts"]] = micros(r["ts"])
         stamps.append(stamp)
         groups.setdefault((r["site_id"], r["source"], r["file_id"], stamp // _DAY), []).append(i)
+    # PostgreSQL keeps a partition a day (nothing on SQLite).
+    ensure_days(conn, {day_of_micros(key[3] * _DAY) for key in groups}, "lookups")
     bt = table_of(RawBlockRow)
     for (site, source, file_id, day_number), members in groups.items():
         day = from_micros(day_number * _DAY).date()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Text, text
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 _BIG = BigInteger().with_variant(Integer(), "sqlite")
@@ -18,20 +18,11 @@ class LookupRow(SQLModel, table=True):
     block holding its line (found there by its offset in the file)."""
 
     __tablename__ = "lookups"
-    __table_args__ = (
-        Index("ix_lookups_party_ts", "party", "ts"),
-        Index("ix_lookups_name_ts", "name", "ts"),
-        Index("ix_lookups_ts", "ts"),
-        # Lookups with a verdict only (an allow list or a category matched): reports count
-        # them by severity and category, and search finds them by category.
-        Index(
-            "ix_lookups_verdict_ts",
-            "verdict",
-            "ts",
-            sqlite_where=text("verdict IS NOT NULL"),
-            postgresql_where=text("verdict IS NOT NULL"),
-        ),
-    )
+    # Besides the time's index, lookups are found by party, by name and by verdict (those
+    # with one only: reports count them by severity and category, search finds them by
+    # category). Each database has its own (migrations 0022, 0024, docs/store.md): SQLite
+    # (party, ts), (name, ts), (verdict, ts); PostgreSQL, a partition a day, the key alone.
+    __table_args__ = (Index("ix_lookups_ts", "ts"),)
 
     # No primary key in the database (a table's rowid, or PostgreSQL's row address, finds a
     # row); the mapper needs one.

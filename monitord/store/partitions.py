@@ -1,10 +1,14 @@
-"""PostgreSQL's events partitions: one a day (UTC), made as its first event arrives and
-dropped whole by retention (migration 0008 partitions the table).
+"""PostgreSQL's day partitions: one a day (UTC) of ``events`` (migration 0008) and of
+``lookups`` (migration 0024), made as the day's first row arrives and dropped whole by
+retention.
 
 A partition is made as a table of its own and then attached: attaching locks the parent only
 against other schema changes, so the schools writing into the same store are not held up,
-and an advisory lock per day makes two writers that meet the same new day make it once.
-Nothing here does anything on SQLite, which keeps ``events`` as one table.
+and an advisory lock per table and day makes two writers that meet the same new day make it
+once. Nothing here does anything on SQLite, which keeps each as one table.
+
+``events`` is partitioned by its time (a timestamp), ``lookups`` by its time in microseconds
+since 1970 (an integer): a partition's bounds are written in the table's own terms.
 """
 
 from __future__ import annotations
@@ -15,17 +19,22 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Connection, text
 
-# Advisory lock keys for "making the partition of day N" (N the day's ordinal): a range of
-# its own, away from the small numbers other software picks.
+# Advisory lock keys for "making the partition of day N of a table" (N the day's ordinal):
+# a range of its own, away from the small numbers other software picks; each table's days
+# 2**32 apart.
 _LOCK_BASE = 0x6D6F6E0000000000
+TABLES = ("events", "lookups")
+_EPOCH = date(1970, 1, 1)
+_DAY_MICROS = 86_400_000_000
 
 
 @dataclass(frozen=True)
 class Partition:
-    """One day's partition: its table and the instants it holds, [start, end)."""
+    """One day's partition of ``table``: its name and the instants it holds, [start, end)."""
 
     name: str
     day: date
+    table: str = "events"
 
     @property
     def start(self) -> datetime:
@@ -35,44 +44,67 @@ class Partition:
     def end(self) -> datetime:
         return self.start + timedelta(days=1)
 
+    def bounds(self) -> str:
+        """The FOR VALUES clause: the day as the table's partition key writes it."""
+        if self.table == "lookups":
+            first = (self.day - _EPOCH).days * _DAY_MICROS
+            return f"FROM ({first}) TO ({first + _DAY_MICROS})"
+        return f"FROM ('{self.start.isoformat()}') TO ('{self.end.isoformat()}')"
+
 
 def day_of(ts: datetime) -> date:
     """The UTC day an instant falls on (a naive time is taken as UTC)."""
     return (ts if ts.tzinfo is None else ts.astimezone(UTC)).date()
 
 
-def partition_of(day: date) -> Partition:
-    return Partition(f"events_p{day:%Y%m%d}", day)
+def day_of_micros(n: int) -> date:
+    """The UTC day of a time in microseconds since 1970 (as ``lookups`` keeps it)."""
+    return _EPOCH + timedelta(days=n // _DAY_MICROS)
+
+
+def partition_of(day: date, table: str = "events") -> Partition:
+    if table not in TABLES:
+        raise ValueError(f"{table!r} is not partitioned by day")
+    return Partition(f"{table}_p{day:%Y%m%d}", day, table)
 
 
 def is_partition_name(name: str) -> bool:
-    return len(name) == 16 and name.startswith("events_p") and name[8:].isdigit()
+    """A day partition's name: ``events_pYYYYMMDD`` or ``lookups_pYYYYMMDD``."""
+    table, sep, digits = name.rpartition("_p")
+    return bool(sep) and table in TABLES and len(digits) == 8 and digits.isdigit()
 
 
-def create_partition(conn: Connection, day: date) -> Partition:
+def create_partition(conn: Connection, day: date, table: str = "events") -> Partition:
     """Make and attach the day's partition unless it is there, in the caller's transaction."""
-    part = partition_of(day)
-    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_BASE + day.toordinal()})
+    part = partition_of(day, table)
+    key = _LOCK_BASE + (TABLES.index(table) << 32) + day.toordinal()
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
     if conn.execute(text("SELECT to_regclass(:name)"), {"name": part.name}).scalar() is None:
         conn.exec_driver_sql(
-            f"CREATE TABLE {part.name} (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+            f"CREATE TABLE {part.name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
         )
         conn.exec_driver_sql(
-            f"ALTER TABLE events ATTACH PARTITION {part.name} "
-            f"FOR VALUES FROM ('{part.start.isoformat()}') TO ('{part.end.isoformat()}')"
+            f"ALTER TABLE {table} ATTACH PARTITION {part.name} FOR VALUES {part.bounds()}"
         )
     return part
 
 
 def ensure_partitions(conn: Connection, stamps: Iterable[datetime]) -> None:
-    """Make sure every day of ``stamps`` has its partition (PostgreSQL; nothing on SQLite).
-    Days are taken in order, so two writers never wait on each other's days in a cycle."""
+    """Make sure every day of ``stamps`` has its partition of ``events`` (PostgreSQL;
+    nothing on SQLite)."""
+    ensure_days(conn, (day_of(ts) for ts in stamps))
+
+
+def ensure_days(conn: Connection, wanted: Iterable[date], table: str = "events") -> None:
+    """Make sure each of the days has its partition of ``table`` (PostgreSQL; nothing on
+    SQLite). Days are taken in order, so two writers never wait on each other's days in a
+    cycle."""
     if conn.dialect.name != "postgresql":
         return
-    days = sorted({day_of(ts) for ts in stamps})
+    days = sorted(set(wanted))
     if not days:
         return
-    names = [partition_of(d).name for d in days]
+    names = [partition_of(d, table).name for d in days]
     present = {
         str(n)
         for (n,) in conn.execute(
@@ -82,18 +114,22 @@ def ensure_partitions(conn: Connection, stamps: Iterable[datetime]) -> None:
     }
     for day, name in zip(days, names, strict=True):
         if name not in present:
-            create_partition(conn, day)
+            create_partition(conn, day, table)
 
 
-def partitions(conn: Connection) -> list[Partition]:
-    """The events partitions there are, oldest first (none on SQLite)."""
+def partitions(conn: Connection, table: str = "events") -> list[Partition]:
+    """The day partitions of ``table`` there are, oldest first (none on SQLite)."""
     if conn.dialect.name != "postgresql":
         return []
     rows = conn.execute(
         text(
             "SELECT c.relname FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'events'::regclass"
-        )
+            "WHERE i.inhparent = CAST(:table AS regclass)"
+        ),
+        {"table": table},
     )
-    names = sorted(str(n) for (n,) in rows if is_partition_name(str(n)))
-    return [partition_of(datetime.strptime(n[8:], "%Y%m%d").date()) for n in names]
+    prefix = f"{table}_p"
+    names = sorted(str(n) for (n,) in rows if is_partition_name(str(n)) and n.startswith(prefix))
+    return [
+        partition_of(datetime.strptime(n[len(prefix) :], "%Y%m%d").date(), table) for n in names
+    ]

@@ -305,12 +305,35 @@ def _lookups(run: _Run, cut: datetime, dry: bool) -> None:
     if dry:
         run.removed("events", run.count(select(func.count()).select_from(lt).where(lt.c.ts < at)))
         return
-    # A lookup's row is found by its place (the rowid, PostgreSQL's row address).
-    place = "rowid" if run.engine.dialect.name == "sqlite" else "ctid"
-    oldest = f"SELECT {place} FROM lookups WHERE ts < :at ORDER BY ts LIMIT :n"
+    # A lookup's row is found by its place (the rowid; on PostgreSQL its row address in
+    # the partition of the day the cut falls on, the days before it dropped whole).
+    table, place = "lookups", "rowid"
+    if run.engine.dialect.name == "postgresql":
+        place = "ctid"
+        with run.engine.connect() as conn:
+            days = [p for p in partitions(conn, "lookups") if p.start < cut]
+        for part in days:
+            if part.end > cut:
+                table = part.name
+                break
+            if run.stopping():
+                return
+
+            def drop(conn: Connection, part: Partition = part) -> None:
+                # Nothing is added to the day while it is counted and dropped.
+                conn.exec_driver_sql(f"LOCK TABLE {part.name} IN SHARE MODE")
+                gone = conn.exec_driver_sql(f"SELECT count(*) FROM {part.name}").scalar()
+                conn.exec_driver_sql(f"DROP TABLE {part.name}")
+                run.removed("events", int(gone or 0))
+
+            run.transaction(drop)
+        else:
+            table = ""  # no day holds lookups on both sides of the cut
+    oldest = f"SELECT {place} FROM {table} WHERE ts < :at ORDER BY ts LIMIT :n"
     chosen = f"{place} IN ({oldest})" if place == "rowid" else f"ctid = ANY(ARRAY({oldest}))"
     with run.engine.connect() as conn:
-        old = conn.execute(text("SELECT 1 FROM lookups WHERE ts < :at LIMIT 1"), {"at": at}).first()
+        held = text(f"SELECT 1 FROM {table} WHERE ts < :at LIMIT 1")
+        old = conn.execute(held, {"at": at}).first() if table else None
         blocks = conn.execute(
             text("SELECT 1 FROM raw_blocks WHERE last_ts < :at LIMIT 1"), {"at": at}
         ).first()
@@ -321,7 +344,7 @@ def _lookups(run: _Run, cut: datetime, dry: bool) -> None:
     def work(conn: Connection) -> None:
         size = run.batch
         gone = conn.execute(
-            text(f"DELETE FROM lookups WHERE {chosen}"), {"at": at, "n": size}
+            text(f"DELETE FROM {table} WHERE {chosen}"), {"at": at, "n": size}
         ).rowcount
         run.removed("events", int(gone or 0))
         done[:] = [int(gone or 0), size]

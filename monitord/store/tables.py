@@ -17,6 +17,7 @@ from monitord.store.lookuptables import LookupPartyRow as LookupPartyRow
 from monitord.store.lookuptables import LookupRow as LookupRow
 from monitord.store.lookuptables import LookupVerdictRow as LookupVerdictRow
 from monitord.store.lookuptables import RawBlockRow as RawBlockRow
+from monitord.store.partitions import is_partition_name
 
 _BIG = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -136,14 +137,27 @@ TEXT_INDEX = "events_text"
 
 def is_model_table(name: str) -> bool:
     """False for the tables migrations make that are not models: SQLite's text index, and
-    on PostgreSQL the day partitions of ``events`` and the trigram indexes (migration 0008)."""
+    on PostgreSQL the day partitions of ``events`` and ``lookups`` and the trigram indexes
+    (migrations 0008, 0024)."""
     if name.startswith(TEXT_INDEX) or name.endswith("_trgm"):
         return False
-    return not (name.startswith("events_p") and name[8:].isdigit())
+    return not is_partition_name(name)
 
 
-# Indexes a migration makes differently on each database, which the models cannot say.
-PER_DATABASE_INDEXES = frozenset({"ix_events_user_ts"})
+# Indexes a migration makes differently on each database, which the models cannot say:
+# lookups are found by (party, ts), (name, ts) and (verdict, ts) on SQLite, by party, name
+# and verdict alone within each day's partition on PostgreSQL (migration 0024).
+PER_DATABASE_INDEXES = frozenset(
+    {
+        "ix_events_user_ts",
+        "ix_lookups_party_ts",
+        "ix_lookups_name_ts",
+        "ix_lookups_verdict_ts",
+        "ix_lookups_party",
+        "ix_lookups_name",
+        "ix_lookups_verdict",
+    }
+)
 
 
 def include_name(name: str | None, kind: str, _parents: object) -> bool:

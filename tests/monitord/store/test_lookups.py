@@ -21,6 +21,7 @@ from monitord.service.app import App, ingest_files, open_app
 from monitord.service.initdir import init_dir
 from monitord.service.status import _last_stored as last_stored
 from monitord.settings.config import load_config
+from monitord.settings.sections import period_cutoff
 from monitord.store.database import make_engine, open_store, upgrade
 from monitord.store.lookups import (
     PARTY,
@@ -35,6 +36,7 @@ from monitord.store.lookups import (
     store_lookups,
     unpack_block,
 )
+from monitord.store.partitions import partitions
 from monitord.store.retention import run_retention
 from tests.stores import dump, row, rows, use_store
 
@@ -295,7 +297,7 @@ def test_lookups_of_one_batch_share_the_verdicts_their_matches_make(store_url: s
     ]
 
 
-def test_a_batch_across_midnight_makes_a_block_a_utc_day(store_url: str) -> None:
+def test_a_batch_across_midnight_makes_a_block_a_utc_day(store_url: str, store_kind: str) -> None:
     engine = open_store(store_url)
     midnight = datetime(2026, 11, 20, tzinfo=UTC)
     stamps = [midnight - timedelta(microseconds=1), midnight, midnight + timedelta(hours=1)]
@@ -303,12 +305,39 @@ def test_a_batch_across_midnight_makes_a_block_a_utc_day(store_url: str) -> None
     with engine.begin() as conn:
         assert store_lookups(conn, batch) == 3
     blocks = rows(engine, "SELECT day, lines, first_ts, last_ts FROM raw_blocks ORDER BY day")
+    placed = rows(engine, "SELECT * FROM lookups ORDER BY ts")
+    if store_kind == "postgresql":  # a partition a UTC day (schema 0024)
+        placed = rows(engine, "SELECT tableoid::regclass::text FROM lookups ORDER BY ts")
+        assert placed == [("lookups_p20261119",), ("lookups_p20261120",), ("lookups_p20261120",)]
     engine.dispose()
+    assert len(placed) == 3
     assert [(str(b[0])[:10], b[1]) for b in blocks] == [("2026-11-19", 1), ("2026-11-20", 2)]
     assert [(from_micros(b[2]), from_micros(b[3])) for b in blocks] == [
         (stamps[0], stamps[0]),
         (stamps[1], stamps[2]),
     ]
+
+
+def test_retention_takes_whole_days_of_lookups_and_the_cut_days_older_part(
+    tmp_path: Path, store_url: str, store_kind: str
+) -> None:
+    app = lookup_school(tmp_path, store_url)
+    later = NOW + timedelta(days=120)
+    cut = period_cutoff(app.cfg.settings.retention.events, later)
+    offsets = [timedelta(days=-2), timedelta(hours=-1), timedelta(hours=1), timedelta(days=1)]
+    batch = [{**_lookup(n), "ts": cut + o} for n, o in enumerate(offsets, 1)]
+    with app.engine.begin() as conn:
+        assert store_lookups(conn, batch) == 4
+    done = run_retention(app.engine, app.cfg, later, "root", pause=0)
+    assert done.removed["events"] >= 2  # with the lease's event, older than the cut too
+    kept = rows(app.engine, "SELECT ts FROM lookups ORDER BY ts")
+    assert [from_micros(t) for (t,) in kept] == [cut + offsets[2], cut + offsets[3]]
+    with app.engine.connect() as conn:
+        days = [p.day for p in partitions(conn, "lookups")]
+    app.engine.dispose()
+    if store_kind == "postgresql":  # the day before the cut's is dropped as a table
+        assert days == sorted({(cut + o).date() for o in offsets[1:]})
+        assert (cut + offsets[0]).date() not in days
 
 
 def _event(**changes: object) -> dict[str, object]:

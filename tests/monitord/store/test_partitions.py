@@ -17,6 +17,7 @@ from monitord.store.database import (
 )
 from monitord.store.partitions import (
     day_of,
+    day_of_micros,
     ensure_partitions,
     is_partition_name,
     partition_of,
@@ -39,6 +40,18 @@ def test_a_day_is_the_utc_day() -> None:
     assert part.end - part.start == timedelta(days=1)
     assert is_partition_name(part.name)
     assert not is_partition_name("events_text")
+    lookups = partition_of(date(2026, 6, 30), "lookups")
+    assert lookups.name == "lookups_p20260630"
+    assert is_partition_name(lookups.name)
+    assert not is_partition_name("lookup_parties")
+    assert not is_partition_name("events_pending")
+    # Each partition's bounds in its table's terms: a timestamp, or microseconds since 1970.
+    assert part.bounds() == "FROM ('2026-06-30T00:00:00+00:00') TO ('2026-07-01T00:00:00+00:00')"
+    first = int(lookups.start.timestamp()) * 1_000_000
+    assert lookups.bounds() == f"FROM ({first}) TO ({first + 86_400_000_000})"
+    assert day_of_micros(first + 86_400_000_000 - 1) == date(2026, 6, 30)
+    with pytest.raises(ValueError, match="not partitioned"):
+        partition_of(date(2026, 6, 30), "alerts")
 
 
 @pytest.mark.stores

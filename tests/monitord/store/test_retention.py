@@ -253,9 +253,9 @@ def test_deletion_runs_in_small_timed_transactions_and_stops_when_asked(
         # A whole day goes at once: its partition is dropped, the alert's events put back.
         whole = run_retention(app.engine, cfg, clock.now(), "root", pause=0)
         assert whole.removed["events"] == 95 + 3
-        # The day; the lookups that matched nothing, ten at a time, then their blocks and
-        # parties; then leases and rejected lines.
-        assert whole.transactions == 1 + 10 + 1 + 2
+        # The day's events; its lookups that matched nothing, their partition dropped
+        # whole; their blocks and parties; then leases and rejected lines.
+        assert whole.transactions == 1 + 1 + 1 + 2
         assert _domains(app.engine) == [
             "www.bbc.co.uk",  # November's
             "www.bet365.com",  # June's, held by the closed alert still kept

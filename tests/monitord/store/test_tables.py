@@ -36,6 +36,8 @@ def test_migrations_describe_the_models(store_url: str) -> None:
         (TEXT_INDEX, False),
         (f"{TEXT_INDEX}_data", False),
         ("events_p20261119", False),
+        ("lookups_p20261119", False),
+        ("lookup_parties", True),
         ("events_pending", True),  # not a day partition: no digits after events_p
         ("ix_events_domain_trgm", False),
     ],
@@ -45,9 +47,12 @@ def test_is_model_table(name: str, model: bool) -> None:
 
 
 def test_include_name_leaves_out_only_what_the_models_cannot_say() -> None:
-    (index,) = PER_DATABASE_INDEXES
-    assert not include_name(index, "index", None)
+    for index in PER_DATABASE_INDEXES:
+        assert not include_name(index, "index", None)
+    assert include_name("ix_events_domain_ts", "index", None)
     assert not include_name("events_p20261119", "table", None)
+    assert not include_name("lookups_p20261119", "table", None)
+    assert include_name("lookup_parties", "table", None)
     assert include_name("events", "table", None)
     assert include_name(None, "table", None)
     assert include_name("events_p20261119", "column", None)
