@@ -268,6 +268,7 @@ def copy_day(conn: Connection, seed: date, day: date, part: timedelta = timedelt
         )
     if dialect == "postgresql":
         create_partition(conn, day)
+        create_partition(conn, day, "lookups")
     old_label, new_label = syslog_day(seed), syslog_day(day)
     params: dict[str, Any] = {
         **span,
