@@ -36,6 +36,7 @@ from monitord.core.clock import FixedClock
 from monitord.core.model import Judged
 from monitord.core.storable import storable
 from monitord.service.app import backfill_batch, batched, fewer_collections, open_app
+from monitord.service.batchrows import event_row
 from monitord.settings.config import load_config
 
 T = TypeVar("T")
@@ -154,7 +155,7 @@ def measure(folder: Path, fmt: str) -> None:
         e,
         "event",
     )
-    timed("row to store", lambda: [proc._event_row(j) for j in judged], e, "event")
+    timed("row to store", lambda: [event_row(j, proc.site_id) for j in judged], e, "event")
     # The whole of judging, as ingest runs it, then storing the batches it made.
     app = open_app(cfg, clock)
     proc = app.processor

@@ -162,7 +162,7 @@ def _ingest_files(
         for path in paths:
             session = parser.session()  # each file has its own header and its own state
             for batch, passed in _batches(app, parser, session, path, source, size):
-                judged, counts = processor.judge(fmt, session, batch, parser.snapshot)
+                judged, counts = processor.judge(fmt, session, batch, parser.snapshot, sifted=True)
                 if passed:
                     counts = replace(
                         counts, lines=counts.lines + passed, skipped=counts.skipped + passed

@@ -11,11 +11,14 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitord.core.model import (
+    EventKind,
     EventUpdate,
+    Judged,
     Origin,
     RawRecord,
+    Severity,
 )
-from monitord.core.storable import MAX_TEXT, clean_text
+from monitord.core.storable import MAX_TEXT, WIDTHS, clean_text
 from monitord.store.database import mine, table_of
 from monitord.store.lookups import promote
 from monitord.store.tables import (
@@ -26,6 +29,26 @@ from monitord.store.tables import (
 )
 
 MAX_LINE = 64 * 1024
+# Read once: in Python 3.11 each ``EventKind.X`` and ``.value`` goes through an enum hook.
+_KIND_VALUES = {kind: kind.value for kind in EventKind}
+_SEVERITY_VALUES = {severity: severity.value for severity in Severity}
+_NO_SEVERITY = Severity.NONE.value
+# The texts of an event's row cut to their columns' widths (as ``storable`` cuts them).
+ROW_WIDTHS = tuple(
+    (name, WIDTHS[name])
+    for name in (
+        "client_mac",
+        "user",
+        "domain",
+        "method",
+        "qtype",
+        "action",
+        "hostname",
+        "filter_category",
+        "sender",
+        "agent",
+    )
+)
 
 
 def add_source_counts(
@@ -114,3 +137,72 @@ def rejected_row(rec: RawRecord, fmt: str, reason: str) -> dict[str, Any]:
         "raw": rec.data[: MAX_LINE + 1],
         "read_at": rec.read_at,
     }
+
+
+def match_rows(matches: dict[str, list[dict[str, Any]]], judged: Judged) -> None:
+    """Keep a judged event's matches as the rows ``matches`` (by event id) will insert."""
+    if judged.matches:
+        matches[judged.event_id] = [
+            {
+                "event_id": judged.event_id,
+                "category": m.category,
+                "list_name": m.list_name,
+                "entry": m.entry,
+                "score": m.score,
+                "allow": m.allow,
+            }
+            for m in judged.matches
+        ]
+
+
+def event_row(j: Judged, site_id: str, checked: bool = False) -> dict[str, Any]:
+    """A judged event's row; ``checked``: its event went through ``storable``, which cut
+    its texts to their columns' widths already (an event identity made of its own did not)."""
+    ev = j.event
+    top = j.top if j.decisions else None
+    person = j.attribution.person
+    device = j.attribution.device
+    row: dict[str, Any] = {
+        "id": j.event_id,
+        "site_id": site_id,
+        "ts": ev.ts,
+        "source": j.origin.source,
+        "fmt": j.fmt,
+        "kind": _KIND_VALUES[ev.kind],
+        "client_ip": ev.client_ip,
+        "client_mac": ev.client_mac,
+        "user": ev.user,
+        "domain": ev.domain,
+        "url": ev.url,
+        "method": ev.method,
+        "qtype": ev.qtype,
+        "action": ev.action,
+        "blocked": ev.blocked,
+        "status": ev.status,
+        "size": ev.size,
+        "hostname": ev.hostname,
+        "text": ev.text,
+        "username": person.username if person else ev.user,
+        "device_id": device.device_id if device else None,
+        "role": person.role if person else None,
+        "year_group": person.year_group if person else None,
+        "attributed_by": j.attribution.how,
+        "attribution": j.attribution.reason[:512],
+        "category": top.category if top else None,
+        "severity": _SEVERITY_VALUES[top.severity] if top else _NO_SEVERITY,
+        "file_id": j.origin.file_id,
+        "offset": j.origin.offset,
+        "filter_category": ev.filter_category,
+        "sender": ev.sender,
+        "received_at": ev.received_at,
+        "raw": j.raw,
+        "agent": ev.agent,
+    }
+    if not checked:
+        for name, width in ROW_WIDTHS:
+            value = row[name]
+            if value is not None and len(value) > width:
+                row[name] = value[:width]
+        if person is None:
+            row["username"] = row["user"]
+    return row

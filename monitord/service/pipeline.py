@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from collectors.parsers.base import BinarySession, ParseContext, Session
+from collectors.parsers.base import BinarySession, ParseContext, QuietLines, Session
 from monitord.classify.content import NOTHING, ContentClassifier, capped
 from monitord.classify.engine import Classifier
 from monitord.classify.policy import Policy
@@ -28,7 +28,7 @@ from monitord.core.model import (
     Severity,
     content_event_id,
 )
-from monitord.core.storable import WIDTHS, storable
+from monitord.core.storable import storable
 from monitord.identity.intervals import Binding, lease_interval
 from monitord.identity.resolve import Identity
 from monitord.service.batch import (
@@ -44,6 +44,8 @@ from monitord.service.batchrows import (
     add_source_counts,
     clip,
     error_text,
+    event_row,
+    match_rows,
     rejected_row,
     update_stored,
 )
@@ -68,25 +70,6 @@ from monitord.store.tables import (
 log = logging.getLogger("monitord.service.pipeline")
 # Read once: in Python 3.11 each ``EventKind.X`` and ``.value`` goes through an enum hook.
 _LEASE, _LOGON, _LOGOFF = EventKind.LEASE, EventKind.LOGON, EventKind.LOGOFF
-_KIND_VALUES = {kind: kind.value for kind in EventKind}
-_SEVERITY_VALUES = {severity: severity.value for severity in Severity}
-_NO_SEVERITY = Severity.NONE.value
-# The texts of an event's row cut to their columns' widths (as ``storable`` cuts them).
-ROW_WIDTHS = tuple(
-    (name, WIDTHS[name])
-    for name in (
-        "client_mac",
-        "user",
-        "domain",
-        "method",
-        "qtype",
-        "action",
-        "hostname",
-        "filter_category",
-        "sender",
-        "agent",
-    )
-)
 
 
 def passed_over(pending: Judgement, parsed: Parsed) -> None:
@@ -122,8 +105,17 @@ class Processor:
         self.scopes = Scopes.load(engine, site_id)
 
     def judge(
-        self, fmt: str, session: Session, records: Sequence[RawRecord], snapshot: bool = False
+        self,
+        fmt: str,
+        session: Session,
+        records: Sequence[RawRecord],
+        snapshot: bool = False,
+        *,
+        sifted: bool = False,
     ) -> tuple[Judgement, BatchResult]:
+        """Judge a batch of records. A line the session says carries nothing (``QuietLines``)
+        is counted as skipped unparsed, unless the records were ``sifted`` so as they were
+        read (``collectors.files.read_batches``)."""
         records = [self.scopes.record(rec) for rec in records]
         pending = Judgement(
             [],
@@ -143,12 +135,16 @@ class Processor:
         now = self.clock.now()
         # Once a batch: checking a runtime protocol walks its members (100 µs a time here).
         binary = session if isinstance(session, BinarySession) else None  # packets
+        quiet = session.quiet if not sifted and isinstance(session, QuietLines) else None
         tz = self.policy.tz
         for rec in records:
             if len(rec.data) > MAX_LINE:
                 pending.rejected.append(
                     rejected_row(rec, fmt, f"line longer than {MAX_LINE // 1024} KiB")
                 )
+                continue
+            if quiet is not None and quiet(rec.data):
+                skipped += 1  # as parsing it would have found it (most of a resolver's log)
                 continue
             # A record with no file behind it was received by a listener at ``read_at``.
             received = rec.read_at if rec.file_mtime is None else None
@@ -223,8 +219,8 @@ class Processor:
                         decisions=self._decide(j.event, j.attribution, categories, said.cap),
                     )
                     pending.judged[at] = j
-                    pending.events[at] = self._event_row(j)
-                    self._match_rows(pending, j)
+                    pending.events[at] = event_row(j, self.site_id)
+                    match_rows(pending.matches, j)
             except Exception as exc:  # a record no stage can take must not stop the source
                 failed.append(rec)
                 self._failed(pending, rec, exc)
@@ -332,9 +328,9 @@ class Processor:
             texts.append((at, rec, categories))
         pending.judged.append(judged)
         # An event identity made was not through ``storable``.
-        pending.events.append(self._event_row(judged, given_attribution is None))
+        pending.events.append(event_row(judged, self.site_id, given_attribution is None))
         if judged.matches:
-            self._match_rows(pending, judged)
+            match_rows(pending.matches, judged)
         return flagged
 
     def _decide(
@@ -351,73 +347,6 @@ class Processor:
             return ()
         person, device = attribution.person, attribution.device
         return tuple(capped(self.policy.decide(c, person, device, ev.ts), cap) for c in categories)
-
-    @staticmethod
-    def _match_rows(pending: Judgement, judged: Judged) -> None:
-        if judged.matches:
-            pending.matches[judged.event_id] = [
-                {
-                    "event_id": judged.event_id,
-                    "category": m.category,
-                    "list_name": m.list_name,
-                    "entry": m.entry,
-                    "score": m.score,
-                    "allow": m.allow,
-                }
-                for m in judged.matches
-            ]
-
-    def _event_row(self, j: Judged, checked: bool = False) -> dict[str, Any]:
-        """The event's row; ``checked``: its event went through ``storable``, which cut its
-        texts to their columns' widths already."""
-        ev = j.event
-        top = j.top if j.decisions else None
-        person = j.attribution.person
-        device = j.attribution.device
-        row: dict[str, Any] = {
-            "id": j.event_id,
-            "site_id": self.site_id,
-            "ts": ev.ts,
-            "source": j.origin.source,
-            "fmt": j.fmt,
-            "kind": _KIND_VALUES[ev.kind],
-            "client_ip": ev.client_ip,
-            "client_mac": ev.client_mac,
-            "user": ev.user,
-            "domain": ev.domain,
-            "url": ev.url,
-            "method": ev.method,
-            "qtype": ev.qtype,
-            "action": ev.action,
-            "blocked": ev.blocked,
-            "status": ev.status,
-            "size": ev.size,
-            "hostname": ev.hostname,
-            "text": ev.text,
-            "username": person.username if person else ev.user,
-            "device_id": device.device_id if device else None,
-            "role": person.role if person else None,
-            "year_group": person.year_group if person else None,
-            "attributed_by": j.attribution.how,
-            "attribution": j.attribution.reason[:512],
-            "category": top.category if top else None,
-            "severity": _SEVERITY_VALUES[top.severity] if top else _NO_SEVERITY,
-            "file_id": j.origin.file_id,
-            "offset": j.origin.offset,
-            "filter_category": ev.filter_category,
-            "sender": ev.sender,
-            "received_at": ev.received_at,
-            "raw": j.raw,
-            "agent": ev.agent,
-        }
-        if not checked:
-            for name, width in ROW_WIDTHS:
-                value = row[name]
-                if value is not None and len(value) > width:
-                    row[name] = value[:width]
-            if person is None:
-                row["username"] = row["user"]
-        return row
 
     def process(
         self,

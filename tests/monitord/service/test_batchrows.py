@@ -11,12 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from monitord.core.model import Origin, RawRecord
+from monitord.core.model import Attribution, Event, EventKind, Judged, Origin, RawRecord
+from monitord.core.storable import WIDTHS, storable_event
 from monitord.service.batchrows import (
     MAX_LINE,
+    ROW_WIDTHS,
     add_source_counts,
     clip,
     error_text,
+    event_row,
     rejected_row,
 )
 from monitord.store.database import open_store, table_of
@@ -87,3 +90,20 @@ def test_a_rejected_line_keeps_its_origin_reason_and_bytes() -> None:
 
 def test_an_error_is_its_type_and_first_line() -> None:
     assert error_text(ValueError("no good\nsecond line")) == "ValueError: no good"
+
+
+def test_a_row_of_a_checked_event_is_the_row_its_texts_cut_would_give() -> None:
+    """An event through ``storable`` has its texts cut to their columns already, so its row
+    is built without cutting them again; one that was not (an event identity made) has them
+    cut as it is built, a user name standing for the person when there is none."""
+    long = {name: "x" * (width + 5) for name, width in ROW_WIDTHS}
+    ev = Event(kind=EventKind.DNS, ts=NOW, **long)
+    checked = storable_event(ev, NOW)
+    assert isinstance(checked, Event)
+    nobody = Attribution(None, None, "unattributed", "none")
+    origin = Origin("src", "f", 0)
+    cut = event_row(Judged("e", origin, b"raw", ev, "dnsmasq", nobody), "default")
+    made = event_row(Judged("e", origin, b"raw", checked, "dnsmasq", nobody), "default", True)
+    assert made == cut
+    assert made["username"] == made["user"] == "x" * WIDTHS["user"]
+    assert made["domain"] == "x" * WIDTHS["domain"]

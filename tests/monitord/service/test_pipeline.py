@@ -14,21 +14,11 @@ from collectors.files import iter_records
 from collectors.follow import load_checkpoint
 from collectors.parsers.base import available_formats, load_parser
 from monitord.core.clock import FixedClock
-from monitord.core.model import (
-    Attribution,
-    Checkpoint,
-    Event,
-    EventKind,
-    Judged,
-    Origin,
-    RawRecord,
-)
-from monitord.core.storable import WIDTHS, storable_event
+from monitord.core.model import Checkpoint, Judged, RawRecord
 from monitord.identity.roster import import_devices, import_people
 from monitord.service.app import BACKFILL_BATCH, App, backfill_batch, ingest_files, open_app
 from monitord.service.batch import AlertSink
 from monitord.service.initdir import init_dir
-from monitord.service.pipeline import ROW_WIDTHS
 from monitord.settings.config import load_config
 from monitord.store.database import store_trouble
 from tests.conftest import FIXTURES
@@ -516,19 +506,15 @@ def test_a_text_that_fails_to_be_judged_rejects_its_record_alone(
     assert set(pending.matches) == {risky.event_id}
 
 
-def test_a_row_of_a_checked_event_is_the_row_its_texts_cut_would_give(app: App) -> None:
-    """An event through ``storable`` has its texts cut to their columns already, so its row
-    is built without cutting them again; one that was not (an event identity made) has them
-    cut as it is built, a user name standing for the person when there is none."""
-    long = {name: "x" * (width + 5) for name, width in ROW_WIDTHS}
-    ev = Event(kind=EventKind.DNS, ts=app.clock.now(), **long)
-    checked = storable_event(ev, app.clock.now())
-    assert isinstance(checked, Event)
-    nobody = Attribution(None, None, "unattributed", "none")
-    origin = Origin("src", "f", 0)
-    proc = app.processor
-    cut = proc._event_row(Judged("e", origin, b"raw", ev, "dnsmasq", nobody))
-    made = proc._event_row(Judged("e", origin, b"raw", checked, "dnsmasq", nobody), True)
-    assert made == cut
-    assert made["username"] == made["user"] == "x" * WIDTHS["user"]
-    assert made["domain"] == "x" * WIDTHS["domain"]
+def test_quiet_lines_are_skipped_as_parsing_would_skip_them(app: App, tmp_path: Path) -> None:
+    """Records not sifted as they were read (a followed log's) have the session's quiet
+    lines counted as skipped unparsed: the batch judged is the one parsing every line gives."""
+    path = FIXTURES / "dnsmasq" / "wazuh-pihole-dnsmasq.log"
+    records = [rec for rec, _ in iter_records(path, "pihole", now=app.clock.now())]
+    parser = load_parser("dnsmasq")
+    quietly, result = app.processor.judge("dnsmasq", parser.session(), records)
+    fully, every = app.processor.judge("dnsmasq", parser.session(), records, sifted=True)
+    assert result == every
+    assert result.skipped > result.events > 0
+    assert quietly.events == fully.events
+    assert quietly.judged == fully.judged
