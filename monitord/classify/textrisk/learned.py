@@ -28,6 +28,7 @@ import math
 from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 from monitord.classify.lists import ListError
@@ -101,6 +102,7 @@ class TextModel:
     low: float
     trained_on: str = ""
     _words: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    _parts: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     def _word(self, word: str) -> float:
         got = self._words.get(word)
@@ -123,6 +125,32 @@ class TextModel:
             z += (self._word(w) if own is None else own) + get(f"{previous}_{w}", 0.0)
             previous = w
         return _sigmoid(z)
+
+    def risk_joined(self, parts: Sequence[str]) -> float:
+        """:meth:`risk` of normalised ``parts`` joined by spaces (messages read together),
+        each part's own sum (its words and the pairs inside it) remembered: a message is
+        read again with every one typed after it."""
+        get = self.weights.get
+        z = self.bias
+        previous = "^"
+        for part in parts:
+            words = part.split()
+            if not words:
+                continue
+            z += get(f"{previous}_{words[0]}", 0.0) + self._part(part, words)
+            previous = words[-1]
+        return _sigmoid(z)
+
+    def _part(self, part: str, words: list[str]) -> float:
+        got = self._parts.get(part)
+        if got is None:
+            get = self.weights.get
+            got = sum(self._word(w) for w in words)
+            got += sum(get(f"{a}_{b}", 0.0) for a, b in pairwise(words))
+            if len(self._parts) >= _WORDS_KEPT:
+                self._parts.clear()
+            self._parts[part] = got
+        return got
 
     def guess(self, normalised: str) -> Guess:
         """The risk, and the category the text is most like with its own score."""

@@ -30,7 +30,7 @@ from dataclasses import replace
 from monitord.classify.textrisk.blend import BlendedJudge
 from monitord.classify.textrisk.judge import GROOMING, PUPIL_BANDS, TYPED, Score, TextVerdict
 from monitord.classify.textrisk.lexicon import BENIGN, CONTEXT, SUPPORT
-from monitord.classify.textrisk.normal import joined_readings
+from monitord.classify.textrisk.normal import joined_readings, readings
 
 # The model's score for messages read together: its ``high``, at which it raises one English
 # text alone; here in any language, since a sign the lexicons found must be among them.
@@ -59,9 +59,9 @@ def learned_pattern(
     if band not in PUPIL_BANDS or lesson is not None or len(close) < 2:
         return None
     model = judge.model
+    if model.risk_joined([readings(t)[0] for t in close]) < WINDOW_HIGH:
+        return None  # most windows stop here: a sum of each message's remembered sum
     texts = joined_readings(close)
-    if model.risk(texts[0]) < WINDOW_HIGH:
-        return None  # most windows stop here: a sum of look-ups
     guess = model.guess(texts[0])
     if guess.category != GROOMING:
         return None

@@ -65,6 +65,17 @@ def test_scores_are_the_logistic_sums_and_the_word_memory_changes_nothing() -> N
     assert m.guess("glim").category == "drugs"
 
 
+def test_messages_read_together_score_as_their_text_joined() -> None:
+    m = tiny()
+    parts = ["hi there", "zorblax now", "", "ok"]
+    assert m.risk_joined(parts) == pytest.approx(m.risk("hi there zorblax now ok"), rel=1e-9)
+    assert m.risk_joined(parts) == m.risk_joined(parts)  # each part's sum remembered
+    shipped = default_model()
+    said = ["yes im home alone", "my parents are out till 10", "what do you want me to show you"]
+    joined = " ".join(said)
+    assert shipped.risk_joined(said) == pytest.approx(shipped.risk(joined), rel=1e-9)
+
+
 def test_the_rule_high_alone_low_beside_a_word_of_the_category_never_when_quiet() -> None:
     m = tiny()
     high = Guess(0.95, "suicide", 0.9)
