@@ -33,6 +33,7 @@ statistics, as the daemon's store has none.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -396,15 +397,19 @@ def copy_day(conn: Connection, seed: date, day: date, part: timedelta = timedelt
     return int(copied)
 
 
-def replicate(engine: Engine, target: int, pause: float = 0.0) -> int:
+def replicate(
+    engine: Engine, target: int, pause: float = 0.0, max_load: float | None = None
+) -> int:
     """Copy the store's days onto the days after its last until it holds ``target`` events
-    (the last copy the first part of its seed day that makes them up, to the second);
-    return the events it holds. ``pause``: seconds to wait
-    between days for each second a day took (leaving a shared machine its turns)."""
+        (the last copy the first part of its seed day that makes them up, to the second);
+        return the events it holds. ``pause``: seconds to wait
+        between days for each second a day took, and ``max_load``: before a day, wait (two
+    minutes at most) while the load average is above it (leaving a shared machine its
+    turns)."""
     with engine.connect() as conn:
         _functions(conn)
         if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA cache_size=-1048576")
+            conn.exec_driver_sql("PRAGMA cache_size=-4194304")  # 4 GB: the indexes' pages
             conn.exec_driver_sql("PRAGMA synchronous=OFF")
         total = count_events(conn)
         seeds = seed_days(conn)
@@ -419,6 +424,11 @@ def replicate(engine: Engine, target: int, pause: float = 0.0) -> int:
         for seed, day in plan_copies(seeds, last):
             if total >= target:
                 break
+            waited = time.perf_counter()
+            while max_load and os.getloadavg()[0] > max_load:
+                if time.perf_counter() - waited > 120:
+                    break
+                time.sleep(10)
             t, cpu = time.perf_counter(), time.process_time()
             with conn.begin():
                 part = timedelta(days=1)

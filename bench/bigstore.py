@@ -297,6 +297,12 @@ def main() -> int:
         default=0.0,
         help="--replicate: seconds to wait after each day for each second it took",
     )
+    ap.add_argument(
+        "--max-load",
+        type=float,
+        help="--replicate: before each day, wait (2 minutes at most) while the load "
+        "average is above this",
+    )
     args = ap.parse_args()
     if args.check:
         return check(args.check.resolve())
@@ -306,7 +312,10 @@ def main() -> int:
         url = args.replicate
         if not url.startswith("postgresql"):
             url = f"sqlite:///{Path(url).resolve()}"
-        print(f"{replicate(open_store(url), args.events, args.pause):,} events", flush=True)
+        print(
+            f"{replicate(open_store(url), args.events, args.pause, args.max_load):,} events",
+            flush=True,
+        )
         return 0
     if args.pg:
         print(pg_server(args.pg.resolve(), args.shared_buffers))

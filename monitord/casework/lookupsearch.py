@@ -8,11 +8,17 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from monitord.casework.found import Found
 from monitord.casework.query import Query
 from monitord.store.lookups import from_micros, micros, select_shown
+
+# Names looked up so often (a suffix such as ``*.google.com``) that the newest of their
+# lookups are found sooner by reading the newest lookups of all than by sorting every one of
+# theirs: on 12.9 million events the 794,100 lookups of ``*.google.com``'s names took 5.6 s
+# to sort for the newest 100, and reading by time 0.1 s.
+COMMON_NAMES = 50_000
 
 
 def _stamp(dialect: str, us: int) -> Any:
@@ -86,10 +92,39 @@ def lookup_hits(conn: Connection, q: Query, limit: int) -> list[Found]:
     if q.category is not None:
         verdicts = "SELECT id FROM lookup_verdicts WHERE category = :lookup_category"
         params["lookup_category"] = q.category
+    by_time = (
+        names is not None
+        and not party
+        and verdicts is None
+        and limit < COMMON_NAMES
+        and _common(conn, names, where, params)
+    )
     rows = select_shown(
-        conn, party=party, names=names, verdicts=verdicts, where=where, params=params, limit=limit
+        conn,
+        party=party,
+        names=names,
+        verdicts=verdicts,
+        where=where,
+        params=params,
+        limit=limit,
+        by_time=by_time,
     )
     return _found(conn, rows, True)
+
+
+def _common(conn: Connection, names: str, where: list[str], params: dict[str, Any]) -> bool:
+    """Whether the names ``names`` selects were looked up ``COMMON_NAMES`` times or more in
+    the span ``where`` asks for (counted from their index, up to that many)."""
+    hint = " INDEXED BY ix_lookups_name_ts" if conn.dialect.name == "sqlite" else ""
+    span = "".join(f" AND {w}" for w in where)
+    n = conn.execute(
+        text(
+            f"SELECT count(*) FROM (SELECT 1 FROM lookups AS l{hint} "
+            f"WHERE l.name IN ({names}){span} LIMIT :lookup_cap) AS c"
+        ),
+        {**params, "lookup_cap": COMMON_NAMES},
+    ).scalar_one()
+    return int(n) >= COMMON_NAMES
 
 
 def newest(events: list[Found], lookups: list[Found], limit: int) -> list[Found]:

@@ -8,8 +8,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
+from monitord.casework import lookupsearch
 from monitord.casework.found import Found
 from monitord.casework.lookupsearch import in_time_order, newest
 from monitord.casework.query import Query, parse_domain
@@ -177,3 +178,19 @@ def test_merging_keeps_time_order_and_the_newest() -> None:
     assert in_time_order([], [b]) == [b]
     assert newest([c, a], [b], 2) == [c, b]
     assert newest([c, a], [], 1) == [c]
+
+
+@pytest.mark.parametrize("common", [3, 10])
+def test_names_looked_up_often_are_read_by_time_with_the_same_answer(
+    engine: Engine, common: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ``*.bbc.co.uk``'s names were looked up 4 times: with 3 they are common and read by
+    # the newest lookups of all, with 10 by their names; the answer is the same.
+    monkeypatch.setattr(lookupsearch, "COMMON_NAMES", common)
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    got = _ask(engine, domain=parse_domain("*.bbc.co.uk"), limit=1)
+    assert got == [("10:02:00", "news.bbc.co.uk", "none")]
+    by = "ix_lookups_ts" if common == 3 else "ix_lookups_name_ts"
+    if engine.dialect.name == "sqlite":
+        assert any(f"INDEXED BY {by} JOIN" in s for s in seen)
