@@ -11,7 +11,8 @@ from sqlalchemy import Connection, Select, bindparam, select
 from alerting.mail import Nearby
 from monitord.core.model import Judged
 from monitord.store.database import mine, site_of, table_of, utc
-from monitord.store.lookups import from_micros, micros, select_shown
+from monitord.store.lookups import from_micros, micros
+from monitord.store.lookupshown import select_shown
 from monitord.store.tables import EventRow
 
 # How many events of the same person or device an alert mail shows either side of its own,
@@ -124,4 +125,4 @@ def _lookups_near(
     else:
         where, params = ["l.ts > :at", "l.ts <= :edge"], {"at": at, "edge": at + span}
     found = select_shown(conn, party=party, where=where, params=params, newest=before, limit=NEARBY)
-    return [Nearby(from_micros(int(r[1])), r[5], r[2], r[11], False) for r in found]
+    return [Nearby(from_micros(int(r[1])), r[5], r[13] or r[2], r[11], False) for r in found]

@@ -29,14 +29,23 @@ from pathlib import Path
 # own table), or None when no lookup is of the kind.
 KINDS: dict[str, tuple[str, str | None]] = {
     "lookups (all: no alert of their own)": ("0", "1"),
-    "lookups that matched nothing": ("0", "verdict IS NULL"),
+    "DNS lookups that matched nothing": ("0", "verdict IS NULL AND request IS NULL"),
     "lookups with a verdict (a list or category)": ("0", "verdict IS NOT NULL"),
+    "proxy requests in lookups (schema 0024)": ("0", "request IS NOT NULL"),
     "clean lookups kept in events (dns, no category)": ("kind = 'dns' AND category IS NULL", None),
-    "dns": ("kind = 'dns'", "1"),
-    "http": ("kind = 'http'", None),
+    "dns": ("kind = 'dns'", "request IS NULL"),
+    "http": ("kind = 'http'", "request IS NOT NULL"),
     "text and searches": ("kind IN ('search', 'text', 'title')", None),
 }
-LOOKUP_TABLES = ("lookups", "raw_blocks", "lookup_parties", "lookup_names", "lookup_verdicts")
+LOOKUP_TABLES = (
+    "lookups",
+    "raw_blocks",
+    "lookup_parties",
+    "lookup_names",
+    "lookup_verdicts",
+    "lookup_requests",
+    "lookup_urls",
+)
 
 
 def has_lookups(db: sqlite3.Connection) -> bool:

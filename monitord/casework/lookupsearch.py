@@ -11,8 +11,10 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from monitord.casework.found import Found
+from monitord.casework.plan import text_clause, text_variants
 from monitord.casework.query import Query
-from monitord.store.lookups import from_micros, micros, select_shown
+from monitord.store.lookups import from_micros, micros
+from monitord.store.lookupshown import select_shown
 
 # Names looked up so often (a suffix such as ``*.google.com``) that the newest of their
 # lookups are found sooner by reading the newest lookups of all than by sorting every one of
@@ -34,7 +36,7 @@ def _found(conn: Connection, rows: Iterable[tuple[Any, ...]], match: bool) -> li
         Found(
             r[0],
             _stamp(dialect, int(r[1])),
-            None,
+            r[13],
             None,
             r[2],
             r[3],
@@ -69,11 +71,19 @@ def _names(q: Query, params: dict[str, Any]) -> str | None:
     )
 
 
+def url_subquery(conn: Connection, value: str, params: dict[str, Any]) -> str:
+    """The subquery of the ids of the URLs holding ``value`` in any case, as search finds
+    it in an event's URL (its parameters added to ``params``)."""
+    found: dict[str, Any] = {}
+    clause = text_clause(conn, text_variants(value), found, ("e.url",), "lookup_text")
+    params.update(found)
+    return f"SELECT e.id FROM lookup_urls AS e WHERE {clause}"
+
+
 def lookup_hits(conn: Connection, q: Query, limit: int) -> list[Found]:
-    """The newest ``limit`` lookups ``q`` finds, newest first: none when it asks for a text,
-    which a lookup never has; by its verdict when it asks for a category."""
-    if q.text is not None:
-        return []
+    """The newest ``limit`` lookups ``q`` finds, newest first: when it asks for a text, the
+    proxy requests whose URL holds it (a DNS lookup has neither URL nor text); by its
+    verdict when it asks for a category."""
     party = {
         column: value
         for column, value in (("username", q.user), ("device_id", q.device), ("client_ip", q.ip))
@@ -99,11 +109,15 @@ def lookup_hits(conn: Connection, q: Query, limit: int) -> list[Found]:
         and limit < COMMON_NAMES
         and _common(conn, names, where, params)
     )
+    urls = None
+    if q.text is not None:
+        urls = url_subquery(conn, q.text, params)
     rows = select_shown(
         conn,
         party=party,
         names=names,
         verdicts=verdicts,
+        urls=urls,
         where=where,
         params=params,
         limit=limit,

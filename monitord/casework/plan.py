@@ -93,29 +93,39 @@ def _like_escape(value: str) -> str:
 
 def _text_clause(conn: Connection, variants: Sequence[str], sql: _Sql) -> str:
     """Rows whose URL or text holds one of ``variants``, in any case."""
+    return text_clause(conn, variants, sql.params, ("e.url", "e.text"))
+
+
+def text_clause(
+    conn: Connection,
+    variants: Sequence[str],
+    params: dict[str, Any],
+    columns: Sequence[str],
+    prefix: str = "text",
+) -> str:
+    """Rows whose ``columns`` (one or more) hold one of ``variants``, in any case; the
+    parameters (named ``prefix`` and a number) added to ``params``."""
+    dialect = conn.dialect.name
     terms = []
     for i, v in enumerate(variants):
-        name = f"text{i}"
-        sql.params[name] = v
-        if sql.dialect == "postgresql":
+        name = f"{prefix}{i}"
+        params[name] = v
+        if dialect == "postgresql":
             # The form the trigram indexes (migration 0008) answer: lower(column) LIKE.
-            sql.params[name] = "%" + _like_escape(v) + "%"
-            terms.append(
-                f"lower(e.url) LIKE :{name} ESCAPE '\\' OR lower(e.text) LIKE :{name} ESCAPE '\\'"
-            )
+            params[name] = "%" + _like_escape(v) + "%"
+            terms.append(" OR ".join(f"lower({c}) LIKE :{name} ESCAPE '\\'" for c in columns))
         elif v.isascii():
             # SQLite's lower() folds ASCII only, which is all an ASCII text needs.
             terms.append(
-                f"instr(lower(coalesce(e.url, '')), :{name}) > 0 "
-                f"OR instr(lower(coalesce(e.text, '')), :{name}) > 0"
+                " OR ".join(f"instr(lower(coalesce({c}, '')), :{name}) > 0" for c in columns)
             )
         else:
             driver = conn.connection.driver_connection
             driver.create_function(  # type: ignore[union-attr]
                 "monitord_contains", 2, _casefold_contains, deterministic=True
             )
-            sql.params[name] = v.casefold()
-            terms.append(f"monitord_contains(e.url, :{name}) OR monitord_contains(e.text, :{name})")
+            params[name] = v.casefold()
+            terms.append(" OR ".join(f"monitord_contains({c}, :{name})" for c in columns))
     return "(" + " OR ".join(terms) + ")"
 
 

@@ -152,7 +152,7 @@ def _with_lookups(
     if not found:
         return events
     for record in found:
-        record["ts"] = record["ts"].replace(tzinfo=None).isoformat()
+        record["ts"] = record["ts"].isoformat()
         record["raw"] = bytes(record["raw"]).decode("utf-8", "replace")
     return sorted(events + found, key=lambda r: utc(datetime.fromisoformat(str(r["ts"]))))
 

@@ -14,6 +14,7 @@ from monitord.identity.intervals import Binding
 from monitord.identity.resolve import DEFAULT_UNAUTHORISED, Identity
 from monitord.identity.supply import VisitBook
 from monitord.store.database import mine, site_of, table_of, utc
+from monitord.store.lookupshown import lookup_sightings
 from monitord.store.tables import DeviceRow, EventRow, LeaseRow, PersonRow, ReservationRow
 
 
@@ -109,8 +110,10 @@ def load_identity(
             .where(mine(conn, et.c.site_id, site))
             .order_by(et.c.ts)
         )
-        for r in conn.execute(sightings):
-            ident.add_sighting(
-                Event(kind=EventKind.HTTP, ts=utc(r.ts), client_ip=r.client_ip, user=r.user)
-            )
+        seen = [(utc(r.ts), r.user, r.client_ip) for r in conn.execute(sightings)]
+        # And the proxy requests kept in ``lookups``, all in time order.
+        seen += lookup_sightings(conn, recent)
+        seen.sort(key=lambda s: s[0])
+        for ts, user, ip in seen:
+            ident.add_sighting(Event(kind=EventKind.HTTP, ts=ts, client_ip=ip, user=user))
     return ident

@@ -13,7 +13,7 @@ from monitord.service.sources import source_states
 from monitord.service.supervise import health_path, read_health
 from monitord.settings.config import Config
 from monitord.store.database import current_revision, head_revision, mine, table_of, utc
-from monitord.store.lookups import newest_lookup
+from monitord.store.lookupshown import newest_lookup
 from monitord.store.retention import last_run
 from monitord.store.tables import AlertRow, CheckpointRow, DigestRow, EventRow, OutboxRow
 

@@ -1,8 +1,10 @@
-"""DNS lookups that matched nothing, an allow list or a category that opens no alert, kept
-narrow (docs/store.md): one ``lookups`` row each, with keys to its name, its party (who
-looked, from where) and its verdict (its category, severity and matches), and the place of
-its line in a zstandard block of the source's lines. Written in the batch's transaction;
-read back as the event rows they were (``lookup_events``), raw line and origin included."""
+"""DNS lookups and proxy requests that matched nothing, an allow list or a category that
+opens no alert, kept narrow (docs/store.md): one ``lookups`` row each, with keys to its name,
+its party (who looked, from where) and its verdict (its category, severity and matches), a
+proxy request's keys to its URL and to its method, action and status, and its bytes, and the
+place of its line in a zstandard block of the source's lines. Written in the batch's
+transaction; read back as the event rows they were (``lookup_events``), raw line and origin
+included."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from monitord.store.database import insert_ignore, mine_sql, stored_event_ids, t
 from monitord.store.lookuptables import (
     LookupNameRow,
     LookupPartyRow,
+    LookupRequestRow,
+    LookupUrlRow,
     LookupVerdictRow,
     RawBlockRow,
 )
@@ -48,6 +52,11 @@ _EMPTY = (
     "received_at",
     "agent",
 )
+# Those a proxy request leaves empty: its user name is its party's (identity reads the
+# recent ones back at start), its URL, method, action, status and bytes its own.
+_REQUEST_EMPTY = ("text", "filter_category", "sender", "received_at", "agent")
+# A request's method, the proxy's action and its status, as ``lookup_requests`` keeps them.
+REQUEST = ("method", "action", "status")
 # The columns of an event row a party holds.
 PARTY = (
     "site_id",
@@ -70,12 +79,19 @@ LOOKUPS_FROM = (
     "lookups AS l JOIN lookup_parties AS p ON p.id = l.party "
     "JOIN lookup_names AS n ON n.id = l.name"
 )
+# A proxy request's URL (``u``) and method, action and status (``rq``), as joined to ``l``.
+REQUESTS_JOIN = (
+    "LEFT JOIN lookup_urls AS u ON u.id = l.url "
+    + "LEFT JOIN lookup_requests AS rq ON rq.id = l.request"
+)
 # A match's fields as a verdict keeps them, in order.
 MATCH = ("category", "list_name", "entry", "score", "allow")
 _KEY_MODELS = {
     "lookup_names": LookupNameRow,
     "lookup_parties": LookupPartyRow,
     "lookup_verdicts": LookupVerdictRow,
+    "lookup_requests": LookupRequestRow,
+    "lookup_urls": LookupUrlRow,
 }
 _CHUNK = 500
 # How many of a source's newest blocks of other files a later line's lookup is looked for in.
@@ -84,15 +100,23 @@ _LEVEL = 3
 
 
 def is_clean(row: Mapping[str, Any]) -> bool:
-    """Whether an event row is a DNS lookup that carries nothing a verdict cannot hold (the
-    caller knows whether a decision of its needs more, an alert or an exemption, or it has a
-    lease; its category, severity and an allow list's matches go with it)."""
+    """Whether an event row is a DNS lookup or a proxy request that carries nothing a
+    verdict, or a request's keys and bytes, cannot hold (the caller knows whether a decision
+    of its needs more, an alert or an exemption, or it has a lease; its category, severity
+    and an allow list's matches go with it)."""
+    kind = row["kind"]
+    empty: tuple[str, ...]
+    if kind == "dns":
+        empty = _EMPTY
+    elif kind == "http":
+        empty = _REQUEST_EMPTY
+    else:
+        return False
     return (
-        row["kind"] == "dns"
-        and not row["blocked"]
+        not row["blocked"]
         and row.get("domain") is not None
         and _HEX32.match(row["id"]) is not None
-        and all(row.get(c) is None for c in _EMPTY)
+        and all(row.get(c) is None for c in empty)
     )
 
 
@@ -283,6 +307,7 @@ def store_lookups(
             wanted[d] = {"digest": d, **dict(zip(PARTY, values, strict=True))}
         digests.append(d)
     parties = _keys(conn, "lookup_parties", "digest", wanted)
+    requests, urls = _request_keys(conn, rows)
     # One block a source's file and UTC day (days counted from 1970). A batch's lookups
     # share a few hundred distinct times: each is converted once.
     groups: dict[tuple[str, str, str, int], list[int]] = {}
@@ -330,6 +355,9 @@ def store_lookups(
                     block,
                     rows[i]["offset"],
                     verdict_ids.get(verdicts.get(rows[i]["id"], "")),
+                    requests[i],
+                    urls[i],
+                    rows[i].get("size"),
                 )
                 for i in members
             ],
@@ -337,8 +365,74 @@ def store_lookups(
     return len(rows)
 
 
-_COLUMNS = ("id", "ts", "name", "qtype", "party", "block", "offset", "verdict")
-_PG_TYPES = ("bytea", "int8", "int4", "varchar", "int4", "int8", "int8", "int4")
+_COLUMNS = (
+    "id",
+    "ts",
+    "name",
+    "qtype",
+    "party",
+    "block",
+    "offset",
+    "verdict",
+    "request",
+    "url",
+    "size",
+)
+_PG_TYPES = (
+    "bytea",
+    "int8",
+    "int4",
+    "varchar",
+    "int4",
+    "int8",
+    "int8",
+    "int4",
+    "int4",
+    "int4",
+    "int8",
+)
+_REQUEST_OF = itemgetter(*REQUEST)
+
+
+def _request_keys(
+    conn: Connection, rows: Sequence[Mapping[str, Any]]
+) -> tuple[list[int | None], list[int | None]]:
+    """Each row's keys to its request (method, action, status) and its URL, adding those
+    not stored yet: None for a DNS lookup (and for a request with no URL, its URL's). A
+    batch's requests share a few requests' shapes and repeat many URLs: each is hashed
+    once."""
+    shapes: dict[tuple[Any, ...], str] = {}
+    hashed: dict[str, str] = {}
+    wanted: dict[str, dict[str, Any]] = {}
+    wanted_urls: dict[str, dict[str, Any]] = {}
+    of: list[tuple[str, str | None] | None] = []
+    for r in rows:
+        if r["kind"] != "http":
+            of.append(None)
+            continue
+        values = _REQUEST_OF(r)
+        shape = shapes.get(values)
+        if shape is None:
+            shape = shapes[values] = _party_digest(values)
+            wanted[shape] = {"digest": shape, **dict(zip(REQUEST, values, strict=True))}
+        url = r["url"]
+        digest = None
+        if url is not None:
+            digest = hashed.get(url)
+            if digest is None:
+                digest = hashed[url] = _digest(url)
+                wanted_urls[digest] = {"digest": digest, "url": url}
+        of.append((shape, digest))
+    if not wanted:
+        return [None] * len(rows), [None] * len(rows)
+    shape_ids = _keys(conn, "lookup_requests", "digest", wanted)
+    url_ids = _keys(conn, "lookup_urls", "digest", wanted_urls)
+    requests: list[int | None] = []
+    urls: list[int | None] = []
+    for keys in of:
+        requests.append(None if keys is None else shape_ids[keys[0]])
+        urls.append(None if keys is None or keys[1] is None else url_ids[keys[1]])
+    return requests, urls
 
 
 def _insert(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -393,8 +487,9 @@ def _read(
     cols = ", ".join(f'p."{c}"' for c in PARTY)
     sql = (
         f"SELECT {id_sql(conn.dialect.name)}, l.ts, n.domain, l.qtype, l.block, "
-        f'l."offset", v.category, v.severity, v.matches, {cols} FROM {LOOKUPS_FROM} '
-        f"LEFT JOIN lookup_verdicts AS v ON v.id = l.verdict "
+        f'l."offset", v.category, v.severity, v.matches, u.url, rq.method, rq.action, '
+        f"rq.status, l.size, {cols} FROM {LOOKUPS_FROM} "
+        f"LEFT JOIN lookup_verdicts AS v ON v.id = l.verdict {REQUESTS_JOIN} "
         f"WHERE ({where}) AND {own} ORDER BY l.ts, l.id"
     )
     rows = conn.execute(text(sql), {**(params or {}), **site}).all()
@@ -404,7 +499,7 @@ def _read(
     for r in rows:
         file_id, lines = blocks[int(r[4])]
         offset = int(r[5])
-        row = {**defaults, **dict(zip(PARTY, r[9:], strict=True))}
+        row = {**defaults, **dict(zip(PARTY, r[14:], strict=True))}
         row.update(
             id=r[0],
             ts=from_micros(int(r[1])),
@@ -415,6 +510,11 @@ def _read(
             file_id=file_id,
             offset=offset,
             raw=lines[offset],
+            url=r[9],
+            method=r[10],
+            action=r[11],
+            status=r[12],
+            size=r[13],
         )
         out.append((row, json.loads(r[8]) if r[8] is not None else []))
     return out
@@ -466,88 +566,3 @@ def promote(conn: Connection, event_id: str, file_id: str, source: str) -> bool:
         values,
     )
     return True
-
-
-# --- reading what search, timeline and the alert mail show ---------------------------------
-
-# A lookup as search shows it: its id, time (µs), name, its party's columns, and its
-# verdict's category and severity (NULL when nothing matched).
-SHOWN = (
-    "n.domain, p.source, p.fmt, p.kind, p.client_ip, p.username, p.role, p.year_group, "
-    "p.device_id, v.category, v.severity"
-)
-# The party columns a search, a timeline or the alert mail chooses lookups by.
-PARTY_KEYS = frozenset({"username", "device_id", "client_ip"})
-
-
-def select_shown(
-    conn: Connection,
-    *,
-    party: Mapping[str, str] | None = None,
-    names: str | None = None,
-    verdicts: str | None = None,
-    where: Sequence[str] = (),
-    params: Mapping[str, Any] | None = None,
-    newest: bool = True,
-    limit: int | None = None,
-    by_time: bool = False,
-) -> list[tuple[Any, ...]]:
-    """Lookups as (id, µs, ``SHOWN``...), newest first (or oldest), at most ``limit``: those
-    of the parties whose columns equal ``party`` (``username``, ``device_id``,
-    ``client_ip``), of the names ``names`` selects (SQL on ``lookup_names``, a subquery of
-    ids), of the verdicts ``verdicts`` selects (likewise on ``lookup_verdicts``), and
-    meeting ``where`` (on ``l``, ``p``, ``n``, ``v``). Read by the index that fits, or with
-    ``by_time`` and no party by time alone (names so often looked up that their newest are
-    found sooner among the newest lookups than by sorting all of theirs)."""
-    own, site = mine_sql(conn, "site_id")
-    values: dict[str, Any] = {**(params or {}), **site}
-    clauses = list(where)
-    index = "ix_lookups_ts"
-    if party:
-        terms = [own]
-        for column, value in party.items():
-            if column not in PARTY_KEYS:
-                raise ValueError(f"lookups are not chosen by {column!r}")
-            terms.append(f"{column} = :party_{column}")
-            values[f"party_{column}"] = value
-        clauses.append(f"l.party IN (SELECT id FROM lookup_parties WHERE {' AND '.join(terms)})")
-        index = "ix_lookups_party_ts"
-    else:
-        clauses.append(own.replace("site_id", "p.site_id"))
-    if names is not None:
-        clauses.append(f"l.name IN ({names})")
-        if not party:
-            index = "ix_lookups_name_ts"
-    if verdicts is not None:
-        clauses.append(f"l.verdict IS NOT NULL AND l.verdict IN ({verdicts})")
-        if not party and names is None:
-            index = "ix_lookups_verdict_ts"
-    if by_time and not party:
-        index = "ix_lookups_ts"
-    hint = f" INDEXED BY {index}" if conn.dialect.name == "sqlite" else ""
-    order = "DESC" if newest else "ASC"
-    sql = (
-        f"SELECT {id_sql(conn.dialect.name)}, l.ts, {SHOWN} FROM lookups AS l{hint} "
-        "JOIN lookup_parties AS p ON p.id = l.party JOIN lookup_names AS n ON n.id = l.name "
-        "LEFT JOIN lookup_verdicts AS v ON v.id = l.verdict "
-        f"WHERE {' AND '.join(clauses)} ORDER BY l.ts {order}, l.id {order}"
-    )
-    if limit is not None:
-        sql += " LIMIT :lookup_limit"
-        values["lookup_limit"] = limit
-    return [tuple(r) for r in conn.execute(text(sql), values)]
-
-
-def lookup_count(conn: Connection) -> int:
-    """How many lookups this site (or every site) holds."""
-    own, site = mine_sql(conn, "p.site_id")
-    sql = (
-        f"SELECT count(*) FROM lookups AS l JOIN lookup_parties AS p ON p.id = l.party WHERE {own}"
-    )
-    return int(conn.execute(text(sql), site).scalar_one())
-
-
-def newest_lookup(conn: Connection) -> datetime | None:
-    """The time of this site's newest lookup (read from the newest end of the time index)."""
-    found = select_shown(conn, limit=1)
-    return from_micros(int(found[0][1])) if found else None

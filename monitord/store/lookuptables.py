@@ -1,5 +1,6 @@
 """The lookups' tables (docs/store.md): lookups that matched nothing or only an allow list,
-in narrow rows with keys to their names, parties and verdicts, and their lines in blocks."""
+and proxy requests likewise, in narrow rows with keys to their names, parties, verdicts,
+URLs and requests, and their lines in blocks."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ class LookupRow(SQLModel, table=True):
     __tablename__ = "lookups"
     # Besides the time's index, lookups are found by party, by name and by verdict (those
     # with one only: reports count them by severity and category, search finds them by
-    # category). Each database has its own (migrations 0022, 0024, docs/store.md): SQLite
-    # (party, ts), (name, ts), (verdict, ts); PostgreSQL, a partition a day, the key alone.
+    # category), and proxy requests by URL (those with one only: search by a text of a URL).
+    # Each database has its own (migrations 0022, 0024, 0025, docs/store.md): SQLite (party,
+    # ts), (name, ts), (verdict, ts), (url, ts); PostgreSQL, a partition a day, the key alone.
     __table_args__ = (Index("ix_lookups_ts", "ts"),)
 
     # No primary key in the database (a table's rowid, or PostgreSQL's row address, finds a
@@ -36,6 +38,35 @@ class LookupRow(SQLModel, table=True):
     block: int = Field(sa_column=Column(_BIG, nullable=False))
     offset: int = Field(sa_column=Column(_BIG, nullable=False))
     verdict: int | None = None
+    # A proxy request's: its URL, its method, the proxy's action and status, and its bytes
+    # (all NULL for a DNS lookup).
+    request: int | None = None
+    url: int | None = None
+    size: int | None = Field(default=None, sa_column=Column(_BIG, nullable=True))
+
+
+class LookupRequestRow(SQLModel, table=True):
+    """A proxy request's method, the proxy's action and the status it answered, once for
+    all the requests that share them (``digest`` is their hash)."""
+
+    __tablename__ = "lookup_requests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(max_length=32, unique=True)
+    method: str | None = Field(default=None, max_length=16)
+    action: str | None = Field(default=None, max_length=64)
+    status: int | None = None
+
+
+class LookupUrlRow(SQLModel, table=True):
+    """Every URL a proxy request in ``lookups`` holds, once (found by its hash: a URL may
+    be longer than an index entry can be)."""
+
+    __tablename__ = "lookup_urls"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(max_length=32, unique=True)
+    url: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class LookupVerdictRow(SQLModel, table=True):

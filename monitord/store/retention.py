@@ -364,12 +364,13 @@ def _lookups(run: _Run, cut: datetime, dry: bool) -> None:
                 "(SELECT 1 FROM lookups AS l WHERE l.party = lookup_parties.id)"
             )
         )
-        conn.execute(
-            text(
-                "DELETE FROM lookup_names WHERE NOT EXISTS "
-                "(SELECT 1 FROM lookups AS l WHERE l.name = lookup_names.id)"
+        for table, column in (("lookup_names", "name"), ("lookup_urls", "url")):
+            conn.execute(
+                text(
+                    f"DELETE FROM {table} WHERE NOT EXISTS "
+                    f"(SELECT 1 FROM lookups AS l WHERE l.{column} = {table}.id)"
+                )
             )
-        )
 
     run.transaction(rest)
 

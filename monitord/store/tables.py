@@ -14,7 +14,9 @@ from sqlmodel import Field, SQLModel
 # The lookups' tables, in their own module, are models of this schema too.
 from monitord.store.lookuptables import LookupNameRow as LookupNameRow
 from monitord.store.lookuptables import LookupPartyRow as LookupPartyRow
+from monitord.store.lookuptables import LookupRequestRow as LookupRequestRow
 from monitord.store.lookuptables import LookupRow as LookupRow
+from monitord.store.lookuptables import LookupUrlRow as LookupUrlRow
 from monitord.store.lookuptables import LookupVerdictRow as LookupVerdictRow
 from monitord.store.lookuptables import RawBlockRow as RawBlockRow
 from monitord.store.partitions import is_partition_name
@@ -146,7 +148,8 @@ def is_model_table(name: str) -> bool:
 
 # Indexes a migration makes differently on each database, which the models cannot say:
 # lookups are found by (party, ts), (name, ts) and (verdict, ts) on SQLite, by party, name
-# and verdict alone within each day's partition on PostgreSQL (migration 0024).
+# and verdict alone within each day's partition on PostgreSQL (migration 0024); proxy
+# requests by (url, ts) on SQLite, url alone on PostgreSQL (0025).
 PER_DATABASE_INDEXES = frozenset(
     {
         "ix_events_user_ts",
@@ -156,6 +159,8 @@ PER_DATABASE_INDEXES = frozenset(
         "ix_lookups_party",
         "ix_lookups_name",
         "ix_lookups_verdict",
+        "ix_lookups_url_ts",
+        "ix_lookups_url",
     }
 )
 

@@ -50,9 +50,11 @@ def _queue_and_index(engine: Engine) -> tuple[int, int]:
 
 
 def _squid_log(path: Path, start: int, n: int) -> Path:
+    """Requests the proxy denied: ``events`` rows, in the text index (a request with
+    nothing to it is a ``lookups`` row, its URL in ``lookup_urls``)."""
     path.write_text(
         "".join(
-            f"{_epoch(D19, 9, 0) + i:.3f} 5 10.0.0.{i % 200 + 1} TCP_MISS/200 10 GET "
+            f"{_epoch(D19, 9, 0) + i:.3f} 5 10.0.0.{i % 200 + 1} TCP_DENIED/403 10 GET "
             f"http://site{i % 7}.example/item/{i} - HIER_DIRECT/1.2.3.4 text/html\n"
             for i in range(start, start + n)
         ),

@@ -146,11 +146,13 @@ def site(
         )
         for i in range(FILLER)
     ]
+    # Every other intranet page denied by the proxy: those are ``events`` rows (the text
+    # index's), the others ``lookups`` (a URL's text found through ``lookup_urls``).
     squid.write_text(
         "".join(
-            f"{ts:.3f}    120 {ip} TCP_MISS/200 5120 {method} {url} {user} "
-            "HIER_DIRECT/203.0.113.7 text/html\n"
-            for ts, ip, method, url, user in lines
+            f"{ts:.3f}    120 {ip} {'TCP_DENIED/403' if n % 2 and n > 2 else 'TCP_MISS/200'} "
+            f"5120 {method} {url} {user} HIER_DIRECT/203.0.113.7 text/html\n"
+            for n, (ts, ip, method, url, user) in enumerate(lines)
         ),
         encoding="utf-8",
     )

@@ -5,7 +5,6 @@ count, find and show them exactly as when they were ``events`` rows, on both sto
 from __future__ import annotations
 
 import email
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.message import Message
 from pathlib import Path
@@ -27,7 +26,6 @@ from monitord.core.model import Decision
 from monitord.service.app import App, ingest_files
 from monitord.store.lookupcounts import judged_count, judged_lookups
 from monitord.store.retention import run_retention
-from tests.conftest import _new_store
 from tests.monitord.store.test_lookups import NOW, lookup_school, write_log
 from tests.stores import row, rows
 
@@ -45,12 +43,6 @@ LOG = [
 ]
 # The lookups with a category and no alert: the pupil's three and the unknown device's.
 JUDGED = 4
-
-
-@pytest.fixture
-def wide_url(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A second store of the same kind, for the same day stored as before."""
-    yield from _new_store(store_kind, tmp_path / "wide-store", request, migrated=True)
 
 
 def _school(folder: Path, url: str) -> App:

@@ -27,15 +27,14 @@ from monitord.store.lookups import (
     PARTY,
     from_micros,
     is_clean,
-    lookup_count,
     lookup_events,
     micros,
-    newest_lookup,
     pack_block,
     promote,
     store_lookups,
     unpack_block,
 )
+from monitord.store.lookupshown import lookup_count, newest_lookup
 from monitord.store.partitions import partitions
 from monitord.store.retention import run_retention
 from tests.stores import dump, row, rows, use_store
@@ -358,7 +357,12 @@ def _event(**changes: object) -> dict[str, object]:
     ("changes", "clean"),
     [
         ({}, True),
-        ({"kind": "http"}, False),
+        ({"kind": "http"}, True),
+        ({"kind": "http", "url": "http://a.example/x", "user": "jo", "status": 200}, True),
+        ({"kind": "http", "text": "typed"}, False),
+        ({"kind": "http", "blocked": True}, False),
+        ({"user": "jo"}, False),
+        ({"kind": "logon"}, False),
         ({"severity": "low", "category": "games"}, True),
         ({"blocked": True}, False),
         ({"action": "blocked"}, False),
@@ -444,7 +448,8 @@ def test_a_store_from_schema_0019_upgrades_and_a_file_read_again_adds_nothing(
             dst.execute(table.insert(), [{c.name: r[c.name] for c in table.c} for r in found])
     upgrade(engine)
     if engine.dialect.name == "postgresql":
-        # 0023: the 8-byte columns first, the 4-byte ones, then those of variable length.
+        # 0023: the 8-byte columns first, the 4-byte ones, then those of variable length;
+        # 0025's a proxy request's after them.
         order = rows(
             engine,
             "SELECT column_name FROM information_schema.columns "
@@ -452,7 +457,8 @@ def test_a_store_from_schema_0019_upgrades_and_a_file_read_again_adds_nothing(
             "ORDER BY ordinal_position",
         )
         assert [c for (c,) in order] == [
-            "ts", "block", "offset", "name", "party", "verdict", "qtype", "id"
+            "ts", "block", "offset", "name", "party", "verdict", "qtype", "id",
+            "request", "url", "size",
         ]  # fmt: skip
     end = len("".join(line + "\n" for line in LINES[:-1]))
     assert rows(engine, "SELECT first_offset, last_offset FROM raw_blocks") == [(0, end)]

@@ -1,0 +1,116 @@
+"""What search, the timeline and the alert mail show of the lookups (docs/store.md): DNS
+lookups and proxy requests as (id, time, name, party, verdict, URL) rows, chosen by party,
+name, verdict or URL and read by the index that fits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from monitord.store.database import mine_sql
+from monitord.store.lookups import from_micros, id_sql, micros
+
+# A lookup as search shows it: its id, time (µs), name, its party's columns, and its
+# verdict's category and severity (NULL when nothing matched).
+SHOWN = (
+    "n.domain, p.source, p.fmt, p.kind, p.client_ip, p.username, p.role, p.year_group, "
+    "p.device_id, v.category, v.severity, u.url"
+)
+# The party columns a search, a timeline or the alert mail chooses lookups by.
+PARTY_KEYS = frozenset({"username", "device_id", "client_ip"})
+
+
+def select_shown(
+    conn: Connection,
+    *,
+    party: Mapping[str, str] | None = None,
+    names: str | None = None,
+    verdicts: str | None = None,
+    urls: str | None = None,
+    where: Sequence[str] = (),
+    params: Mapping[str, Any] | None = None,
+    newest: bool = True,
+    limit: int | None = None,
+    by_time: bool = False,
+) -> list[tuple[Any, ...]]:
+    """Lookups as (id, µs, ``SHOWN``...), newest first (or oldest), at most ``limit``: those
+    of the parties whose columns equal ``party`` (``username``, ``device_id``,
+    ``client_ip``), of the names ``names`` selects (SQL on ``lookup_names``, a subquery of
+    ids), of the verdicts ``verdicts`` selects (likewise on ``lookup_verdicts``), of the
+    URLs ``urls`` selects (likewise on ``lookup_urls``: proxy requests), and meeting
+    ``where`` (on ``l``, ``p``, ``n``, ``v``, ``u``). Read by the index that fits, or with
+    ``by_time`` and no party by time alone (names so often looked up that their newest are
+    found sooner among the newest lookups than by sorting all of theirs)."""
+    own, site = mine_sql(conn, "site_id")
+    values: dict[str, Any] = {**(params or {}), **site}
+    clauses = list(where)
+    index = "ix_lookups_ts"
+    if party:
+        terms = [own]
+        for column, value in party.items():
+            if column not in PARTY_KEYS:
+                raise ValueError(f"lookups are not chosen by {column!r}")
+            terms.append(f"{column} = :party_{column}")
+            values[f"party_{column}"] = value
+        clauses.append(f"l.party IN (SELECT id FROM lookup_parties WHERE {' AND '.join(terms)})")
+        index = "ix_lookups_party_ts"
+    else:
+        clauses.append(own.replace("site_id", "p.site_id"))
+    if names is not None:
+        clauses.append(f"l.name IN ({names})")
+        if not party:
+            index = "ix_lookups_name_ts"
+    if verdicts is not None:
+        clauses.append(f"l.verdict IS NOT NULL AND l.verdict IN ({verdicts})")
+        if not party and names is None:
+            index = "ix_lookups_verdict_ts"
+    if urls is not None:
+        clauses.append(f"l.url IS NOT NULL AND l.url IN ({urls})")
+        if not party and names is None:
+            index = "ix_lookups_url_ts"
+    if by_time and not party:
+        index = "ix_lookups_ts"
+    hint = f" INDEXED BY {index}" if conn.dialect.name == "sqlite" else ""
+    order = "DESC" if newest else "ASC"
+    sql = (
+        f"SELECT {id_sql(conn.dialect.name)}, l.ts, {SHOWN} FROM lookups AS l{hint} "
+        "JOIN lookup_parties AS p ON p.id = l.party JOIN lookup_names AS n ON n.id = l.name "
+        "LEFT JOIN lookup_verdicts AS v ON v.id = l.verdict LEFT JOIN lookup_urls AS u "
+        f"ON u.id = l.url WHERE {' AND '.join(clauses)} ORDER BY l.ts {order}, l.id {order}"
+    )
+    if limit is not None:
+        sql += " LIMIT :lookup_limit"
+        values["lookup_limit"] = limit
+    return [tuple(r) for r in conn.execute(text(sql), values)]
+
+
+def lookup_count(conn: Connection) -> int:
+    """How many lookups this site (or every site) holds."""
+    own, site = mine_sql(conn, "p.site_id")
+    sql = (
+        f"SELECT count(*) FROM lookups AS l JOIN lookup_parties AS p ON p.id = l.party WHERE {own}"
+    )
+    return int(conn.execute(text(sql), site).scalar_one())
+
+
+def newest_lookup(conn: Connection) -> datetime | None:
+    """The time of this site's newest lookup (read from the newest end of the time index)."""
+    found = select_shown(conn, limit=1)
+    return from_micros(int(found[0][1])) if found else None
+
+
+def lookup_sightings(conn: Connection, since: datetime) -> list[tuple[datetime, str, str]]:
+    """This site's proxy requests since ``since`` that name a user and an address, as (time,
+    user name, address), oldest first: who was behind an address, as identity learns it from
+    a proxy's log (read by the time index: the span is minutes)."""
+    own, site = mine_sql(conn, "p.site_id")
+    sql = (
+        'SELECT l.ts, p."user", p.client_ip FROM lookups AS l JOIN lookup_parties AS p '
+        "ON p.id = l.party WHERE l.ts >= :since "
+        f'AND p."user" IS NOT NULL AND p.client_ip IS NOT NULL AND {own} ORDER BY l.ts'
+    )
+    found = conn.execute(text(sql), {"since": micros(since), **site})
+    return [(from_micros(int(ts)), str(user), str(ip)) for ts, user, ip in found]

@@ -1,0 +1,181 @@
+"""Proxy requests whose category opened no alert, kept in ``lookups`` (schema 0024): search
+(by domain, ``*.domain``, a text of the URL, a person with context), the timeline, subject
+access, ``all_events``, the alert mail and identity's proxy sightings give them exactly as
+when they were ``events`` rows, on both stores."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import monitord.service.pipeline as pipeline
+from monitord.casework.found import Found
+from monitord.casework.query import Query, parse_domain
+from monitord.casework.search import run_query
+from monitord.casework.subject import gather
+from monitord.casework.timeline import day_events, render
+from monitord.identity.load import load_identity
+from monitord.service.app import App, ingest_files
+from monitord.store.lookups import is_clean
+from monitord.store.lookupshown import lookup_count, lookup_sightings, newest_lookup
+from monitord.store.retention import run_retention
+from tests.monitord.store.test_lookupcounts import _mail
+from tests.monitord.store.test_lookups import NOW, lookup_school, write_log
+from tests.stores import row, rows
+
+pytestmark = pytest.mark.stores
+DAY = date(2026, 11, 19)
+T = int(datetime(2026, 11, 19, 10, 1, tzinfo=UTC).timestamp())
+LOG = [
+    f"{T}.120 210 10.20.6.7 TCP_TUNNEL/200 5120 CONNECT www.bbc.co.uk:443 jayden.s "
+    "HIER_DIRECT/151.101.0.81 -",
+    f"{T + 3}.004 31 10.20.6.7 TCP_MISS/200 912 GET http://news.bbc.co.uk/search?q=How+to "
+    "jayden.s HIER_DIRECT/151.101.0.81 text/html",
+    f"{T + 5}.500 12 10.20.6.7 TCP_MISS/200 31337 GET http://www.youtube.com/watch?v=abc "
+    "jayden.s HIER_DIRECT/142.250.1.1 text/html",
+    f"{T + 9}.000 8 10.20.6.7 TCP_MISS/200 77 GET http://www.bet365.com/ jayden.s "
+    "HIER_DIRECT/5.226.176.1 text/html",
+    f"{T + 12}.250 3 10.20.6.7 TCP_DENIED/403 0 GET http://blocked.example/ jayden.s "
+    "HIER_NONE/- text/html",
+    f"{T + 30}.000 40 10.20.6.7 TCP_MISS/200 - POST http://www.bbc.co.uk/comments jayden.s "
+    "HIER_DIRECT/151.101.0.81 -",
+    f"{T + 7200}.000 40 10.20.6.8 TCP_REFRESH_HIT/304 214 GET http://www.bbc.co.uk/a.css - "
+    "HIER_DIRECT/151.101.0.81 -",
+]
+# The requests kept in ``lookups``: all but the gambling one (its alert) and the blocked.
+LEAN = 5
+
+
+def _school(folder: Path, url: str) -> App:
+    folder.mkdir()
+    app = lookup_school(folder, url)
+    ingest_files(app, [write_log(folder, LOG, "access.log")], "squid", "proxy")
+    return app
+
+
+@pytest.fixture
+def both(
+    tmp_path: Path, store_url: str, wide_url: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[App, App]:
+    """The day stored now (an unremarkable request in ``lookups``), and as before (every
+    request an ``events`` row)."""
+    lean = _school(tmp_path / "lean", store_url)
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "is_clean", lambda r: r["kind"] == "dns" and is_clean(r))
+        wide = _school(tmp_path / "wide", wide_url)
+    return lean, wide
+
+
+def test_an_unremarkable_request_is_a_lookup_with_its_url_and_bytes(
+    both: tuple[App, App],
+) -> None:
+    lean, wide = both
+    assert row(lean.engine, "SELECT count(*) FROM lookups") == (LEAN,)
+    assert rows(
+        lean.engine, "SELECT domain, blocked FROM events WHERE kind = 'http' ORDER BY ts"
+    ) == [
+        ("www.bet365.com", 0),
+        ("blocked.example", 1),
+    ]
+    assert row(wide.engine, "SELECT count(*) FROM lookups") == (0,)
+    # One URL a request, one row a method, action and status.
+    assert row(lean.engine, "SELECT count(*) FROM lookup_urls") == (LEAN,)
+    assert row(lean.engine, "SELECT count(*) FROM lookup_requests") == (4,)
+    query = (
+        'SELECT id, ts, source, fmt, kind, client_ip, "user", domain, url, method, qtype, '
+        "action, blocked, status, size, username, device_id, attributed_by, category, "
+        'severity, file_id, "offset" FROM all_events ORDER BY id'
+    )
+    assert rows(lean.engine, query) == rows(wide.engine, query)
+    with lean.engine.connect() as conn:
+        assert lookup_count(conn) == LEAN
+        assert newest_lookup(conn) == datetime.fromtimestamp(T + 7200, UTC)
+
+
+def _shown(found: list[Found]) -> list[Found]:
+    """Found rows with their times as aware datetimes (each store hands them over in its
+    own form)."""
+    return [f._replace(stamp=f.ts) for f in found]
+
+
+def test_search_finds_them_as_before(both: tuple[App, App]) -> None:
+    lean, wide = both
+    queries = [
+        Query(domain=parse_domain("www.bbc.co.uk")),
+        Query(domain=parse_domain("*.bbc.co.uk")),
+        Query(text="how to"),
+        Query(text="WATCH?V"),
+        Query(text="bbc", limit=2),
+        Query(user="jayden.s", context=2),
+        Query(category="video_streaming"),
+        Query(ip="10.20.6.8"),
+        Query(text="comments", context=1),
+    ]
+    for q in queries:
+        with lean.engine.connect() as a, wide.engine.connect() as b:
+            assert _shown(run_query(a, q).events) == _shown(run_query(b, q).events), q
+    with lean.engine.connect() as conn:
+        found = run_query(conn, Query(domain=parse_domain("*.bbc.co.uk"))).events
+        texts = run_query(conn, Query(text="how to")).events
+    assert [f.url for f in found] == [
+        "www.bbc.co.uk:443",
+        "http://news.bbc.co.uk/search?q=How+to",
+        "http://www.bbc.co.uk/comments",
+        "http://www.bbc.co.uk/a.css",
+    ]
+    assert [f.url for f in texts] == ["http://news.bbc.co.uk/search?q=How+to"]
+
+
+def test_the_timeline_and_subject_access_show_them_as_before(both: tuple[App, App]) -> None:
+    lines, gathered = [], []
+    for app in both:
+        with app.engine.connect() as conn:
+            events = day_events(conn, DAY, app.cfg.tz, user="jayden.s")
+            lines.append(render(events, app.cfg.tz, by_user=True))
+            kept = gather(conn, "jayden.s")["events"]
+        gathered.append(sorted((tuple(sorted(e.items())) for e in kept), key=repr))
+    assert lines[0] == lines[1]
+    assert any("news.bbc.co.uk/search" in line for line in lines[0])
+    assert gathered[0] == gathered[1]
+    # The person's six requests and their device's lease.
+    assert len(gathered[0]) == 7
+
+
+def test_the_alert_mail_shows_the_nearby_requests_by_their_url(both: tuple[App, App]) -> None:
+    lean, wide = both
+    mails = _mail(lean.engine)
+    assert len(mails) == 1
+    assert "youtube[.]com/watch" in mails[0][1]
+    assert mails == _mail(wide.engine)
+
+
+def test_identity_learns_who_was_behind_an_address_from_them(both: tuple[App, App]) -> None:
+    lean, wide = both
+    since = datetime.fromtimestamp(T, UTC)
+    with lean.engine.connect() as conn:
+        seen = lookup_sightings(conn, since)
+    assert seen == [
+        (datetime.fromtimestamp(T + d, UTC), "jayden.s", "10.20.6.7")
+        for d in (0.12, 3.004, 5.5, 30)
+    ]
+    # At start, identity holds the same sightings of the address as it did from events.
+    at = datetime.fromtimestamp(T + 60, UTC)
+    held = []
+    for app in (lean, wide):
+        ident = load_identity(app.engine, timedelta(hours=1), now=at)
+        held.append(
+            {ip: (list(s.firsts), list(s.lasts), s.users) for ip, s in ident._proxy.items()}
+        )
+    # The first request and the last within the window, not the alerted ones alone.
+    assert held[0] == held[1] == {"10.20.6.7": ([T + 0.12], [T + 30.0], ["jayden.s"])}
+
+
+def test_retention_removes_them_and_their_urls(both: tuple[App, App]) -> None:
+    lean = both[0]
+    run_retention(lean.engine, lean.cfg, NOW + timedelta(days=120), "root", pause=0)
+    assert row(lean.engine, "SELECT count(*) FROM lookups") == (0,)
+    assert row(lean.engine, "SELECT count(*) FROM lookup_urls") == (0,)
+    # The gambling request stays with its open alert.
+    assert rows(lean.engine, "SELECT domain FROM all_events") == [("www.bet365.com",)]
