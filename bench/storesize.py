@@ -23,7 +23,9 @@ import os
 import sqlite3
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 # What a kind of event is: a condition on the events table, and one on the lookups (their
 # own table), or None when no lookup is of the kind.
@@ -166,6 +168,15 @@ def report_postgresql(url: str) -> None:
                 "GROUP BY 1, 2 ORDER BY size DESC"
             )
         ).all()
+        kinds: list[Any] = []
+        if lookups:
+            # Each row's bytes on its page: the tuple padded to 8, and its line pointer.
+            kinds = conn.execute(
+                text(
+                    "SELECT verdict IS NULL, count(*), "
+                    "sum((pg_column_size(l.*) + 7) / 8 * 8 + 4) FROM lookups AS l GROUP BY 1"
+                )
+            ).all()
     engine.dispose()
     total = sum(int(s) for _, _, s in rows)
     print(f"{url.rsplit('@', 1)[-1]}: {events:,} events ({lookups:,} in lookups)")
@@ -177,6 +188,32 @@ def report_postgresql(url: str) -> None:
     if lookups:
         theirs = sum(int(s) for _, table, s in rows if table in LOOKUP_TABLES)
         print(f"  a lookup, with its tables' indexes: {theirs / lookups:,.1f} bytes")
+        clean = unmatched_share(rows, {bool(k): (int(n), int(b)) for k, n, b in kinds})
+        if clean is not None:
+            print(f"  a lookup that matched nothing, its share: {clean:,.1f} bytes")
+
+
+def unmatched_share(rows: Sequence[Any], kinds: dict[bool, tuple[int, int]]) -> float | None:
+    """PostgreSQL: the bytes of a lookup that matched nothing, apportioned (no copy of the
+    store is made): the heap's bytes in proportion to its rows' bytes on their pages, each
+    index's bytes over the lookups it holds (the verdict index holds none of these), and the
+    other lookups' tables (blocks, names, parties, verdicts) over every lookup."""
+    n, size = kinds.get(True, (0, 0))
+    if not n:
+        return None
+    everyone = sum(c for c, _ in kinds.values())
+    heap = others = 0.0
+    index = 0.0
+    for name, table, bytes_ in rows:
+        if name == "lookups":
+            heap = int(bytes_) * size / sum(b for _, b in kinds.values())
+        elif table == "lookups" and "verdict" not in name:
+            index += int(bytes_) / everyone
+        elif table == "lookups":
+            continue  # only the lookups with a verdict: none of these
+        elif table in LOOKUP_TABLES:
+            others += int(bytes_) / everyone
+    return heap / n + index + others
 
 
 def main() -> int:

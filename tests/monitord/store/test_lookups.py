@@ -4,10 +4,12 @@ blocks of raw lines, and back as the event rows they were, on both stores."""
 from __future__ import annotations
 
 import os
+import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import MetaData, select
@@ -381,6 +383,33 @@ def test_which_events_are_clean_lookups(changes: dict[str, object], clean: bool)
 )
 def test_a_block_gives_back_every_line_by_its_offset(lines: dict[int, bytes]) -> None:
     assert unpack_block(pack_block(lines)) == lines
+
+
+@given(
+    st.integers(min_value=0, max_value=2**40),
+    st.lists(st.tuples(st.integers(0, 2**33), st.binary(max_size=200)), max_size=60),
+)
+def test_a_files_lines_with_gaps_between_them_come_back(
+    first: int, spaced: list[tuple[int, bytes]]
+) -> None:
+    """Lines as a file holds them, in order and apart (the lines between them are in no
+    lookup): placed by the gaps between them, or by their offsets where a gap is too wide."""
+    lines, at = {}, first
+    for gap, line in spaced:
+        lines[at] = line
+        at += len(line) + gap
+    assert unpack_block(pack_block(lines)) == lines
+
+
+def test_a_block_written_with_each_lines_offset_is_read_as_before() -> None:
+    lines = {100: b"query[A] a.example", 140: b"query[A] b.example"}
+    head = struct.pack("<I2q2I", 2, 100, 140, 18, 18)
+    old = zstandard.ZstdCompressor(level=3).compress(head + b"".join(lines.values()))
+    assert unpack_block(old) == lines
+    # Written now: the count flagged, the first offset, one gap of 22 bytes, the lengths.
+    body = zstandard.ZstdDecompressor().decompress(pack_block(lines))
+    assert body[:24] == struct.pack("<IqI2I", 2 | 1 << 31, 100, 22, 18, 18)
+    assert len(pack_block(dict.fromkeys(range(0, 40000, 40), b"x" * 40))) < 100
 
 
 @given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1)))
