@@ -161,6 +161,16 @@ def _raw_sql(dialect: str) -> str:
     )
 
 
+def _moved_line(line: bytes, old_start: bytes, new_start: bytes, seconds: int) -> bytes:
+    """A block's line with its date moved on, as ``_raw_sql`` moves an event's: a dnsmasq
+    line's start, a Squid line's seconds since 1970 (a proxy request kept as a lookup)."""
+    if line.startswith(old_start):
+        return new_start + line[len(old_start) :]
+    if line[10:11] == b"." and line[:10].isdigit():
+        return str(int(line[:10]) + seconds).encode() + line[10:]
+    return line
+
+
 def _moved_time(dialect: str, column: str) -> str:
     """A stored time moved on ``:days`` whole days, in the store's own form."""
     if dialect == "sqlite":  # 'YYYY-MM-DD HH:MM:SS[.ffffff]+00:00' as the store writes it
@@ -323,7 +333,7 @@ def copy_day(conn: Connection, seed: date, day: date, part: timedelta = timedelt
     old_start, new_start = old_label.encode(), new_label.encode()
     for b in blocks:
         lines = {
-            off: new_start + line[len(old_start) :] if line.startswith(old_start) else line
+            off: _moved_line(line, old_start, new_start, days * 86_400)
             for off, line in unpack_block(bytes(b.data)).items()
         }
         new_file = copy_file(b.file_id, day)
