@@ -406,7 +406,7 @@ _PG_TYPES = (
     "int4",
     "varchar",
     "int4",
-    "int8",
+    "int4",
     "int8",
     "int4",
     "int4",

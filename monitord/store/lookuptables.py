@@ -35,7 +35,8 @@ class LookupRow(SQLModel, table=True):
     name: int
     qtype: str | None = Field(default=None, max_length=16)
     party: int
-    block: int = Field(sa_column=Column(_BIG, nullable=False))
+    # A key of raw_blocks (one a batch's file and day): 4 bytes on PostgreSQL (0026).
+    block: int = Field(sa_column=Column(Integer, nullable=False))
     offset: int = Field(sa_column=Column(_BIG, nullable=False))
     verdict: int | None = None
     # A proxy request's: its URL, its method, the proxy's action and status, and its bytes

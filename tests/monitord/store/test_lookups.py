@@ -477,8 +477,8 @@ def test_a_store_from_schema_0019_upgrades_and_a_file_read_again_adds_nothing(
             dst.execute(table.insert(), [{c.name: r[c.name] for c in table.c} for r in found])
     upgrade(engine)
     if engine.dialect.name == "postgresql":
-        # 0023: the 8-byte columns first, the 4-byte ones, then those of variable length;
-        # 0025's a proxy request's after them.
+        # 0023, 0026: the 8-byte columns first (the block's key 4 bytes from 0026), the
+        # 4-byte ones, then those of variable length.
         order = rows(
             engine,
             "SELECT column_name FROM information_schema.columns "
@@ -486,8 +486,8 @@ def test_a_store_from_schema_0019_upgrades_and_a_file_read_again_adds_nothing(
             "ORDER BY ordinal_position",
         )
         assert [c for (c,) in order] == [
-            "ts", "block", "offset", "name", "party", "verdict", "qtype", "id",
-            "request", "url", "size",
+            "ts", "offset", "size", "block", "name", "party", "verdict", "request", "url",
+            "qtype", "id",
         ]  # fmt: skip
     end = len("".join(line + "\n" for line in LINES[:-1]))
     assert rows(engine, "SELECT first_offset, last_offset FROM raw_blocks") == [(0, end)]
