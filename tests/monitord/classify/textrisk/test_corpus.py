@@ -6,8 +6,9 @@ phrasings (fresh4-8.tsv, fresh20-23.tsv and fresh29.tsv in English; fresh9-15.ts
 fresh24.tsv and fresh30.tsv in the other languages; fresh25-26.tsv and fresh28.tsv
 conversations; fresh27.tsv single texts in all nine; fresh31.tsv conversations in nine languages
 and single texts in eight, written blind: each judged once before its misses were studied, and
-fresh31 held to its first sight until its misses are fixed); and vocabulary.tsv, the check sets
-the other languages' vocabulary was written against."""
+fresh31 held to what it reached once its misses were studied; fresh32.tsv, of the same
+design, kept sealed until the end of that work and held to its first sight); and
+vocabulary.tsv, the check sets the other languages' vocabulary was written against."""
 
 from __future__ import annotations
 
@@ -83,7 +84,8 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("fresh28", 0.95, 0),
         ("fresh29", 0.97, 0),
         ("fresh30", 0.97, 0),
-        ("fresh31", 0.78, 4),
+        ("fresh31", 0.94, 2),
+        ("fresh32", 0.82, 0),
         ("fresh9", 0.97, 0),
         ("fresh10", 0.97, 0),
         ("fresh11", 0.97, 0),
