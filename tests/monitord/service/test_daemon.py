@@ -38,6 +38,32 @@ def start(config: Path) -> subprocess.Popen[str]:
     )
 
 
+class Heard:
+    """A running daemon's output read as it comes, for a test that waits on what it logs."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        stream = proc.stdout
+        assert stream is not None
+        self.lines: list[str] = []
+        self._stream = stream
+        self._reader = threading.Thread(target=lambda: self.lines.extend(iter(stream.readline, "")))
+        self._reader.start()
+
+    def wait(self, fragment: str, times: int = 1) -> bool:
+        """Whether the daemon said ``fragment`` ``times`` times before the patience ran out."""
+        deadline = time.monotonic() + PATIENCE
+        while time.monotonic() < deadline:
+            if sum(fragment in x for x in self.lines) >= times:
+                return True
+            time.sleep(0.1)
+        return False
+
+    def close(self) -> str:
+        self._reader.join(timeout=5)
+        self._stream.close()
+        return "".join(self.lines)
+
+
 def count(db: Path, sql: str) -> int:
     if not db.exists():
         return 0
@@ -257,22 +283,9 @@ def test_sighup_swaps_in_a_valid_config_and_refuses_a_broken_one(tmp_path: Path)
         stderr=subprocess.STDOUT,
         text=True,
     )
-    said: list[str] = []
-    stream = proc.stdout
-    assert stream is not None
-    reader = threading.Thread(target=lambda: said.extend(iter(stream.readline, "")))
-    reader.start()
-
-    def told(prefix: str) -> bool:
-        # The daemon's answer to a SIGHUP is in its log; a test that slept instead would
-        # write the next line before a slow machine had swapped its sources.
-        deadline = time.monotonic() + PATIENCE
-        while time.monotonic() < deadline:
-            if any(f'"message": "{prefix}' in x for x in said):
-                return True
-            time.sleep(0.1)
-        return False
-
+    # The daemon's answer to a SIGHUP is in its log; a test that slept instead would write the
+    # next line before a slow machine had swapped its sources.
+    heard = Heard(proc)
     try:
         with first.open("a") as fh:
             fh.write(line(1, "one.example"))
@@ -280,14 +293,14 @@ def test_sighup_swaps_in_a_valid_config_and_refuses_a_broken_one(tmp_path: Path)
         # A broken config is refused and the daemon carries on with the one it has.
         config.write_text(base.replace("port = 587", 'port = "x"'))
         proc.send_signal(signal.SIGHUP)
-        assert told("reload refused"), said
+        assert heard.wait('"message": "reload refused'), heard.lines
         with first.open("a") as fh:
             fh.write(line(2, "two.example"))
         assert wait_for(db, "SELECT count(*) FROM all_events", 2) == 2
         # A valid one is swapped in: now the second file is followed.
         config.write_text(base + source.format("second", second))
         proc.send_signal(signal.SIGHUP)
-        assert told("reload: "), said
+        assert heard.wait('"message": "reload: '), heard.lines
         with second.open("a") as fh:
             fh.write(line(3, "three.example"))
         assert wait_for(db, "SELECT count(*) FROM all_events WHERE source = 'second'", 1) == 1
@@ -296,9 +309,7 @@ def test_sighup_swaps_in_a_valid_config_and_refuses_a_broken_one(tmp_path: Path)
     finally:
         if proc.poll() is None:
             proc.kill()
-        reader.join(timeout=5)
-        stream.close()
-    output = "".join(said)
+        output = heard.close()
     assert proc.returncode == 0, output
     records = [json.loads(x) for x in output.splitlines() if x.startswith("{")]
     assert records
@@ -333,20 +344,7 @@ def test_a_running_daemon_picks_up_a_disabled_and_enabled_list(tmp_path: Path) -
     db = tmp_path / "site" / "var" / "monitord.db"
     matched = "SELECT count(*) FROM matches WHERE category = 'pornography'"
     proc = start(config)
-    said: list[str] = []
-    output = proc.stdout
-    assert output is not None
-    reader = threading.Thread(target=lambda: said.extend(iter(output.readline, "")))
-    reader.start()
-
-    def swapped(n: int) -> bool:
-        deadline = time.monotonic() + PATIENCE
-        while time.monotonic() < deadline:
-            if sum("lists changed" in x for x in said) >= n:
-                return True
-            time.sleep(0.1)
-        return False
-
+    heard = Heard(proc)
     try:
         with log.open("a") as fh:
             fh.write(line(1, "www.naughty.example"))
@@ -355,14 +353,14 @@ def test_a_running_daemon_picks_up_a_disabled_and_enabled_list(tmp_path: Path) -
         # Disabled by another process: the daemon swaps its lists, no restart.
         done = subprocess.run([*cli, "lists", "disable", "mine"], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
-        assert swapped(1), said
+        assert heard.wait("lists changed"), heard.lines
         with log.open("a") as fh:
             fh.write(line(2, "www.naughty.example"))
         assert wait_for(db, "SELECT count(*) FROM all_events", 2) == 2
         assert count(db, matched) == 1
         done = subprocess.run([*cli, "lists", "enable", "mine"], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
-        assert swapped(2), said
+        assert heard.wait("lists changed", times=2), heard.lines
         with log.open("a") as fh:
             fh.write(line(3, "live.naughty.example"))
         assert wait_for(db, "SELECT count(*) FROM all_events", 3) == 3
@@ -372,9 +370,8 @@ def test_a_running_daemon_picks_up_a_disabled_and_enabled_list(tmp_path: Path) -
     finally:
         if proc.poll() is None:
             proc.kill()
-        reader.join(timeout=5)
-        output.close()
-    assert proc.returncode == 0, "".join(said)
+        said = heard.close()
+    assert proc.returncode == 0, said
     assert count(db, "SELECT count(*) FROM all_events") == 3
 
 
