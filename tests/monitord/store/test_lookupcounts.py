@@ -150,19 +150,23 @@ def test_search_finds_them_by_category_and_shows_them(both: tuple[App, App]) -> 
     ]
 
 
+def day_shown(app: App, user: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """``user``'s timeline of ``DAY`` as rendered, and their events as subject access
+    gathers them: what the lean and the wide store must show alike."""
+    with app.engine.connect() as conn:
+        events = day_events(conn, DAY, app.cfg.tz, user=user)
+        return render(events, app.cfg.tz, by_user=True), gather(conn, user)["events"]
+
+
 def test_the_timeline_and_subject_access_show_them_as_before(both: tuple[App, App]) -> None:
-    lean, wide = both
-    lines, gathered = [], []
-    for app in both:
-        with app.engine.connect() as conn:
-            events = day_events(conn, DAY, app.cfg.tz, user="jayden.s")
-            lines.append(render(events, app.cfg.tz, by_user=True))
-            kept = gather(conn, "jayden.s")["events"]
-        gathered.append(sorted((e["id"], e["category"], e["severity"], e["raw"]) for e in kept))
-    assert lines[0] == lines[1]
-    assert any("video_streaming" in line for line in lines[0])
-    assert gathered[0] == gathered[1]
-    del lean, wide
+    (lean_lines, lean_kept), (wide_lines, wide_kept) = (day_shown(app, "jayden.s") for app in both)
+    assert lean_lines == wide_lines
+    assert any("video_streaming" in line for line in lean_lines)
+
+    def key(kept: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return sorted((e["id"], e["category"], e["severity"], e["raw"]) for e in kept)
+
+    assert key(lean_kept) == key(wide_kept)
 
 
 def test_counts_by_time_and_year_group(both: tuple[App, App]) -> None:

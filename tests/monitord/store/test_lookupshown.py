@@ -14,14 +14,12 @@ import monitord.service.pipeline as pipeline
 from monitord.casework.found import Found
 from monitord.casework.query import Query, parse_domain
 from monitord.casework.search import run_query
-from monitord.casework.subject import gather
-from monitord.casework.timeline import day_events, render
 from monitord.identity.load import load_identity
 from monitord.service.app import App, ingest_files
 from monitord.store.lookups import is_clean
 from monitord.store.lookupshown import lookup_count, lookup_sightings, newest_lookup
 from monitord.store.retention import run_retention
-from tests.monitord.store.test_lookupcounts import _mail
+from tests.monitord.store.test_lookupcounts import _mail, day_shown
 from tests.monitord.store.test_lookups import NOW, lookup_school, write_log
 from tests.stores import row, rows
 
@@ -129,15 +127,13 @@ def test_search_finds_them_as_before(both: tuple[App, App]) -> None:
 
 
 def test_the_timeline_and_subject_access_show_them_as_before(both: tuple[App, App]) -> None:
-    lines, gathered = [], []
-    for app in both:
-        with app.engine.connect() as conn:
-            events = day_events(conn, DAY, app.cfg.tz, user="jayden.s")
-            lines.append(render(events, app.cfg.tz, by_user=True))
-            kept = gather(conn, "jayden.s")["events"]
-        gathered.append(sorted((tuple(sorted(e.items())) for e in kept), key=repr))
-    assert lines[0] == lines[1]
-    assert any("news.bbc.co.uk/search" in line for line in lines[0])
+    (lean_lines, lean_kept), (wide_lines, wide_kept) = (day_shown(app, "jayden.s") for app in both)
+    assert lean_lines == wide_lines
+    assert any("news.bbc.co.uk/search" in line for line in lean_lines)
+    gathered = [
+        sorted((tuple(sorted(e.items())) for e in kept), key=repr)
+        for kept in (lean_kept, wide_kept)
+    ]
     assert gathered[0] == gathered[1]
     # The person's six requests and their device's lease.
     assert len(gathered[0]) == 7
