@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from monitord.cli.context import Commands, Context, UserError, json_option
 from monitord.cli.output import out, print_json
@@ -11,12 +13,9 @@ from monitord.cli.output import out, print_json
 
 def cmd_classify(ctx: Context, args: argparse.Namespace) -> int:
     """Explain one domain, URL or text; ``-``: one JSON line per stdin line."""
-    from monitord.classify.content import text_explainer
-    from monitord.classify.e2guardian import load_phrase_lists
     from monitord.classify.engine import Classifier
     from monitord.classify.explain import Explainer
     from monitord.classify.lists import STARTER_LISTS, load_index
-    from monitord.classify.phrases import DEFAULT_PHRASES, load_engine
     from monitord.classify.policy import policy_of
     from monitord.classify.sentences import render
     from monitord.classify.storefacts import person_on_roster, school_filter
@@ -40,8 +39,21 @@ def cmd_classify(ctx: Context, args: argparse.Namespace) -> int:
     def addresses(lists: tuple[str, ...]) -> list[str]:
         return [a for name in lists for a in getattr(rcpt, name, [])]
 
-    phrases = load_engine(DEFAULT_PHRASES, load_phrase_lists(engine))
-    text = text_explainer(phrases, policy, person, at, addresses)
+    explained: list[Callable[[str], dict[str, Any]]] = []
+
+    def text(item: str) -> dict[str, Any]:
+        # The phrase lists and the text judge (lexicons, learned model: about a second of
+        # CPU to load) are read when the first text arrives: a stream of domains and URLs,
+        # as a proxy's day or bench/classify_vs_squidguard.sh gives, never needs them.
+        if not explained:
+            from monitord.classify.content import text_explainer
+            from monitord.classify.e2guardian import load_phrase_lists
+            from monitord.classify.phrases import DEFAULT_PHRASES, load_engine
+
+            phrases = load_engine(DEFAULT_PHRASES, load_phrase_lists(engine))
+            explained.append(text_explainer(phrases, policy, person, at, addresses))
+        return explained[0](item)
+
     explainer = Explainer(classifier, policy, person, at, rcpt, text=text)
     if args.thing == "-":
         explainer.stream(sys.stdin.buffer, sys.stdout)

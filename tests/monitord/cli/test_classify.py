@@ -57,6 +57,40 @@ def test_classify_batch_writes_one_json_line_per_line(site: Path) -> None:
     assert [o["kind"] for o in out] == ["domain", "url", "text", "text"]
 
 
+def test_classify_batch_reads_the_text_judge_only_for_text(site: Path) -> None:
+    """A stream of domains and URLs never loads the phrase lists and the text judge; the
+    first text in it does, and is judged as ``classify TEXT`` judges it."""
+    program = (
+        "import sys\n"
+        "from monitord.cli.main import main\n"
+        f"code = main(['--config', {str(site)!r}, 'classify', '-'])\n"
+        "print('judge loaded:', 'monitord.classify.content' in sys.modules)\n"
+        "sys.exit(code)\n"
+    )
+
+    def run(lines: list[str]) -> list[str]:
+        r = subprocess.run(
+            [sys.executable, "-c", program],
+            input="\n".join(lines) + "\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert r.returncode == 0, r.stderr
+        return r.stdout.splitlines()
+
+    urls = ["example.com", "http://clean-school-site.example/a?q=1"]
+    *out, loaded = run(urls)
+    assert [json.loads(line)["item"] for line in out] == urls
+    assert loaded == "judge loaded: False"
+    *out, loaded = run([*urls, "how to kill myself"])
+    assert loaded == "judge loaded: True"
+    text = json.loads(out[-1])
+    assert text["kind"] == "text"
+    assert "suicide" in text["categories"]
+    assert text["severity"] == "high"
+
+
 def test_classify_bad_user_or_time_is_one_line(site: Path) -> None:
     r = monitord("classify", "example.com", "--user", "nobody", config=site)
     assert r.returncode == 1
