@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
+import numpy as np
+
 from monitord.classify.engine import Classification, Classifier, canonical_host, url_parts
 from monitord.classify.hostindex import ListInfo, UrlEntry
 from monitord.classify.policy import Policy
@@ -33,6 +35,11 @@ from monitord.settings.sections import Recipients
 _HOST = re.compile(
     r"^[ \t]*(?:[a-z][a-z0-9+.\-]*://)?(?:[^/?#@\s]*@)?(\[[^\]\s]*\]|[^/?#:\s]*)", re.MULTILINE
 )
+# The same for a whole block of lines, each match running on to its line's end (so that
+# findall need not try every later character of the line as a line start); without the user
+# part where no line has an "@", which cannot match then.
+_HOSTS = re.compile(_HOST.pattern + r"[^\n]*", re.MULTILINE)
+_HOSTS_NO_USER = re.compile(_HOSTS.pattern.replace(r"(?:[^/?#@\s]*@)?", "", 1), re.MULTILINE)
 _SCHEME = re.compile(r"^[ \t]*[a-z][a-z0-9+.\-]*://", re.MULTILINE)
 # A line with a space inside it, or with nothing but spaces: text, not a domain or URL.
 _TEXT_LINE = re.compile(r"^[ \t]*(?:\S+[ \t]+\S|$)", re.MULTILINE)
@@ -129,6 +136,7 @@ class Explainer:
         self._allows: frozenset[int] | None = None
         self._templates: dict[tuple[int, ...], str] = {}
         self._decision_strings: dict[str, str] = {}
+        self._singles: dict[int, list[str]] = {}
 
     def _info(self, m: Match) -> ListInfo | None:
         return self._lists.get((m.list_name, m.category))
@@ -203,6 +211,54 @@ class Explainer:
             f'"allowed_by":[{",".join(map(self._match_json, c.allowed_by))}],'
             f'"totals":{{{totals}}},"decisions":[{",".join(decisions)}],"severity":"{severity}"}}'
         )
+
+    def _matched(
+        self,
+        i: int,
+        kind: str,
+        hits: list[tuple[str, int]],
+        kids: list[int],
+        given: list[str],
+        expression_set: set[int],
+        quote: Callable[[str], str],
+    ) -> str:
+        """``tail`` for line ``i`` of a batch, given its hits (entry, row) and their kinds;
+        empty when nothing matched."""
+        index = self.classifier.index
+        compiled = index.compiled
+        kind_table = compiled.kind_table
+        urls: tuple[tuple[UrlEntry, ...], ...] = ()
+        exprs: tuple[tuple[str, int], ...] = ()
+        if kind == "url" and (i in expression_set or any(kind_table[k][1] for k in kids)):
+            # URL entries or expressions: the path decides which. (expression_lines found
+            # every line an expression matches; no other line need try them.)
+            path, subject = url_parts(_with_scheme(given[i]))
+            if path is not None:
+                urls = index.url_hits(hits, path)
+            if i in expression_set and subject is not None:
+                exprs = tuple(compiled.expression_matches(subject))
+        if not urls and not exprs:
+            return self._domain_tail(hits, kids, quote)
+        # The answer depends on the hits, URL entries and expressions alone: kept.
+        key = (tuple(hits), urls, exprs)
+        tail = self._tails.get(key)
+        if tail is None:
+            c = self.classifier.judge(index.assemble(hits, urls, exprs))
+            tail = self.tail(c) if c.matches else ""
+            if len(self._tails) > 100_000:
+                self._tails.clear()
+            self._tails[key] = tail
+        return tail
+
+    def _single_pieces(self, kid: int, row: int) -> list[str]:
+        """``_domain_tail``'s template for one hit of kind ``kid`` (``row`` one such name),
+        cut where the name goes (every slot holds the same name); empty when there is no
+        template (an allow list among its lists, or no match)."""
+        table = self.classifier.index.compiled.kind_table
+        if any(lid in self._allow_lists() for lid in table[kid][0]):
+            return []
+        marked = self._judged_tail([(_SLOT, row)])
+        return marked.split(f'"{_SLOT}"') if marked else []
 
     def _domain_tail(
         self, hits: list[tuple[str, int]], kids: list[int], quote: Callable[[str], str]
@@ -291,7 +347,7 @@ class Explainer:
         """JSON lines for the lines of ``text`` (no final newline); and how many matched."""
         given = text.split("\n")
         low = text.lower()
-        found = _HOST.findall(low)
+        found = (_HOSTS if "@" in low else _HOSTS_NO_USER).findall(low)
         if len(found) != len(given):  # cannot happen with the pattern above; stay correct
             found = [parse_item(g).host or "" for g in given]
         kinds = ["url" if "/" in g else "domain" for g in given]
@@ -309,62 +365,63 @@ class Explainer:
         index = self.classifier.index
         compiled = index.compiled
         hit_items, hit_starts, hit_rows = compiled.batch_hits(hosts)
-        per_item: dict[int, list[tuple[str, int]]] = {}
-        kids: dict[int, list[int]] = {}
-        for i, start, row, kid in zip(
-            hit_items.tolist(),
-            hit_starts.tolist(),
-            hit_rows.tolist(),
-            compiled.kinds[hit_rows].tolist(),
-            strict=True,
-        ):
-            per_item.setdefault(i, []).append((hosts[i][start:], row))
-            kids.setdefault(i, []).append(kid)
-        expression_items: list[int] = []
+        expression_set: set[int] = set()
         if compiled.expressions:
             subjects = _without_schemes(low)
-            for i in compiled.expression_lines(subjects):
-                if kinds[i] == "url":
-                    per_item.setdefault(i, [])
-                    kids.setdefault(i, [])
-                    expression_items.append(i)
+            expression_set = {i for i in compiled.expression_lines(subjects) if kinds[i] == "url"}
         safe = _UNSAFE.search(text) is None
         if safe and odd_hosts:
             safe = _UNSAFE.search("\n".join(hosts)) is None
         quote = _quote if safe else _dumps
         results: dict[int, str] = {}
-        expression_set = set(expression_items)
+        items = hit_items.tolist()
+        starts = hit_starts.tolist()
+        rows = hit_rows.tolist()
+        kids = compiled.kinds[hit_rows].tolist()
         kind_table = compiled.kind_table
-        for i, hits in per_item.items():
+        singles = self._singles
+        # Hits come in item order; an item's hits are items[j:k].
+        cuts = [*(np.flatnonzero(hit_items[1:] != hit_items[:-1]) + 1).tolist(), len(items)]
+        j = 0
+        for k in cuts if items else ():
+            i = items[j]
             kind = kinds[i]
-            urls: tuple[tuple[UrlEntry, ...], ...] = ()
-            exprs: tuple[tuple[str, int], ...] = ()
-            if kind == "url" and (i in expression_set or any(kind_table[k][1] for k in kids[i])):
-                # URL entries or expressions: the path decides which. (expression_lines found
-                # every line an expression matches; no other line need try them.)
-                path, subject = url_parts(_with_scheme(given[i]))
-                if path is not None:
-                    urls = index.url_hits(hits, path)
-                if i in expression_set and subject is not None:
-                    exprs = tuple(compiled.expression_matches(subject))
-            if not urls and not exprs:
-                fast = self._domain_tail(hits, kids[i], quote)
-                if fast:
-                    item_json, host_json = quote(given[i]), quote(hosts[i])
-                    results[i] = f'{{"item":{item_json},"kind":"{kind}","host":{host_json},{fast}'
-                continue
-            # The answer depends on the hits, URL entries and expressions alone: kept.
-            key = (tuple(hits), urls, exprs)
-            tail = self._tails.get(key)
-            if tail is None:
-                c = self.classifier.judge(index.assemble(hits, urls, exprs))
-                tail = self.tail(c) if c.matches else ""
-                if len(self._tails) > 100_000:
-                    self._tails.clear()
-                self._tails[key] = tail
-            if tail:
+            if k == j + 1:
+                # One listed name, the most common hit: when its lists hold no URL entries
+                # and no allow list, the answer is the kept template with that name in it.
+                kid = kids[j]
+                if kind == "domain" or not (kind_table[kid][1] or i in expression_set):
+                    pieces = singles.get(kid)
+                    if pieces is None:
+                        pieces = singles[kid] = self._single_pieces(kid, rows[j])
+                    if pieces:
+                        host = hosts[i]
+                        tail = quote(host[starts[j] :]).join(pieces)
+                        results[i] = (
+                            f'{{"item":{quote(given[i])},"kind":"{kind}",'
+                            f'"host":{quote(host)},{tail}'
+                        )
+                        j = k
+                        continue
+            host = hosts[i]
+            line = self._matched(
+                i,
+                kind,
+                [(host[start:], row) for start, row in zip(starts[j:k], rows[j:k], strict=True)],
+                kids[j:k],
+                given,
+                expression_set,
+                quote,
+            )
+            if line:
+                item_json, host_json = quote(given[i]), quote(host)
+                results[i] = f'{{"item":{item_json},"kind":"{kind}","host":{host_json},{line}'
+            j = k
+        for i in expression_set.difference(items) if expression_set else ():
+            line = self._matched(i, kinds[i], [], [], given, expression_set, quote)
+            if line:
                 item_json, host_json = quote(given[i]), quote(hosts[i])
-                results[i] = f'{{"item":{item_json},"kind":"{kind}","host":{host_json},{tail}'
+                results[i] = f'{{"item":{item_json},"kind":"{kinds[i]}","host":{host_json},{line}'
         # Everything else matched nothing: one line each, from a template when no line of the
         # block needs escaping.
         if safe:

@@ -259,6 +259,16 @@ def normal_path(path: str) -> str:
     return path
 
 
+def _scanner(alternative: str) -> tuple[re.Pattern[str], bool]:
+    """A scanner for one alternative of an expression, and whether it is anchored. One that
+    starts at a line's start (``^``) is scanned for as a newline followed by the rest, in the
+    text with a newline put before it: sre then skips ahead from newline to newline instead of
+    trying ``^`` at every character."""
+    if alternative.startswith("^") and alternative[1:2] not in ("", "*", "+", "?", "{"):
+        return compile_expression("\n" + alternative[1:]), True
+    return compile_expression(alternative), False
+
+
 class HostIndex:
     """A compiled index, in memory or mapped from its file; read-only.
 
@@ -308,7 +318,7 @@ class HostIndex:
             (compile_expression(p), p, lid) for p, lid in header["expressions"]
         ]
         self.entries: int = header["entries"]
-        self._scanners: list[re.Pattern[str]] | None = None
+        self._scanners: list[tuple[re.Pattern[str], bool]] | None = None
         self._url_tables: dict[str, tuple[dict[str, list[UrlEntry]], list[UrlEntry]]] = {}
 
     @classmethod
@@ -464,16 +474,22 @@ class HostIndex:
         scanners = self._scanners
         if scanners is None:
             pieces = {a for _, p, _ in self.expressions for a in alternatives(p)}
-            scanners = self._scanners = [compile_expression(a) for a in sorted(pieces)]
+            scanners = self._scanners = [_scanner(a) for a in sorted(pieces)]
         starts: set[int] = set()
-        for rx in scanners:
+        lined = ""
+        for rx, anchored in scanners:
+            if anchored and not lined:
+                lined = "\n" + text
+            subject = lined if anchored else text
             pos = 0
-            while pos <= len(text):
-                m = rx.search(text, pos)
+            while pos <= len(subject):
+                m = rx.search(subject, pos)
                 if m is None:
                     break
-                start = text.rfind("\n", 0, m.start()) + 1
-                end = text.find("\n", m.start())
+                # An anchored scan's match starts on the newline before its line, which
+                # starts at the same offset of ``text``.
+                start = m.start() if anchored else text.rfind("\n", 0, m.start()) + 1
+                end = text.find("\n", start if anchored else m.start())
                 end = len(text) if end < 0 else end
                 starts.add(start)
                 pos = end + 1

@@ -7,9 +7,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitord.classify.engine import Classifier
-from monitord.classify.explain import _SCHEME, Explainer, _without_schemes, parse_item
+from monitord.classify.explain import (
+    _HOST,
+    _HOSTS,
+    _HOSTS_NO_USER,
+    _SCHEME,
+    Explainer,
+    _without_schemes,
+    parse_item,
+)
 from monitord.classify.lists import STARTER_LISTS, load_index, read_ut1, store_list
 from monitord.classify.sentences import render
 from monitord.classify.storefacts import person_on_roster
@@ -201,6 +211,23 @@ def test_batch_input_edges(loaded: App) -> None:
 )
 def test_schemes_come_off_every_line(text: str) -> None:
     assert _without_schemes(text) == _SCHEME.sub("", text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["a", ".", "/", "?", "#", ":", "@", " ", "\t", "[", "]", "\r", "\x85",
+                         "\u2028", "http://", "x1", "-", "://", "\n", "\n"]),
+        max_size=40,
+    ).map("".join)
+)  # fmt: skip
+def test_a_blocks_hosts_are_each_lines_host(text: str) -> None:
+    """The block patterns find, line by line, the host the one-line pattern finds; the one
+    without a user part only where no line has an "@"."""
+    hosts = _HOST.findall(text)
+    assert _HOSTS.findall(text) == hosts
+    if "@" not in text:
+        assert _HOSTS_NO_USER.findall(text) == hosts
 
 
 def test_text_items_go_to_the_text_classifier_when_there_is_one(loaded: App) -> None:

@@ -3,6 +3,9 @@ expressions that cannot be compiled."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from monitord.classify.expressions import compile_expression
 from monitord.classify.hostindex import (
     IndexBuilder,
@@ -41,3 +44,28 @@ def test_posix_classes_and_bad_expressions() -> None:
     assert not b.add_expression(lid, "(unclosed")
     assert b.rejected
     assert "not a regular expression" in b.rejected[0]
+
+
+ANCHORED = IndexBuilder()
+_lid = ANCHORED.list_id(ListInfo("test/anchored", "malware"))
+for _pattern in (
+    (UT1 / "malware" / "expressions").read_text().strip(),
+    "^[0-9]+\\.[0-9]+/x$",
+    "^ab|cd$",
+    "((^b.*a)|(a[^/]*c))",
+    "^$",
+):
+    assert ANCHORED.add_expression(_lid, _pattern)
+ANCHORED_INDEX = ANCHORED.build()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="ab.c/x19?q=searh", max_size=12), max_size=12))
+def test_expression_lines_are_the_lines_that_match_alone(lines: list[str]) -> None:
+    """Anchored alternatives (``^...``) are scanned for from newline to newline; every line
+    found, and only those, matches on its own."""
+    text = "\n".join(lines)
+    alone = [
+        i for i, line in enumerate(text.split("\n")) if ANCHORED_INDEX.expression_matches(line)
+    ]
+    assert ANCHORED_INDEX.expression_lines(text) == alone
