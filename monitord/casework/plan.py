@@ -18,6 +18,12 @@ from monitord.store.tables import TEXT_INDEX
 
 # Above this many full-text candidates a text is common: reading by time finds it sooner.
 COMMON_TEXT = 50_000
+# Names seen so often in a span (a suffix such as ``*.google.com``) that the newest of their
+# rows are found sooner by reading the newest rows of all than by sorting every one of theirs:
+# on 12.9 million events the 794,100 lookups of ``*.google.com``'s names took 5.6 s to sort
+# for the newest 100 on SQLite, and reading by time 0.1 s; PostgreSQL's events of those names,
+# 807,700 on 10.8 million events, 9.4 s.
+COMMON_NAMES = 50_000
 # At most this many trigrams of a text are asked of the index (spread along it); the rows
 # it gives are checked for the whole text anyway.
 MAX_TRIGRAMS = 12
@@ -192,6 +198,27 @@ def _common(conn: Connection, match: str, common: int, sql: _Sql) -> bool:
     return int(n) > common
 
 
+def _suffix_clause(column: str) -> str:
+    """Events whose ``column`` is a name of the suffix asked (``:domain`` and under it)."""
+    return (
+        f"{column} IN (SELECT domain FROM domain_names WHERE domain = :domain "
+        "OR domain LIKE :domain_like ESCAPE '\\')"
+    )
+
+
+def _common_names(conn: Connection, where: Sequence[str], params: dict[str, Any]) -> bool:
+    """Whether ``COMMON_NAMES`` events or more meet ``where`` (the names of a suffix and the
+    span: counted from the domain index alone, up to that many)."""
+    n = conn.execute(
+        text(
+            "SELECT count(*) FROM (SELECT 1 FROM events AS e "
+            f"WHERE {' AND '.join(where)} LIMIT :names_cap) AS c"
+        ),
+        {**params, "names_cap": COMMON_NAMES},
+    ).scalar_one()
+    return int(n) >= COMMON_NAMES
+
+
 def tie_key(dialect: str, index: str | None) -> str:
     """What orders events at the same instant, so that reading ``index`` (None: no index
     gives the order) needs no sort: on SQLite the rowid an index's entries end with, but
@@ -237,17 +264,19 @@ def build_sql(conn: Connection, q: Query, common: int) -> tuple[str, _Sql, str]:
     if q.category is not None:
         sql.add("e.category = :category", category=q.category)
         drivers.append(("category", "ix_events_category_ts"))
+    names = -1  # where the suffix's clause is in ``sql.where``
     if q.domain is not None:
         if q.domain.suffix:
+            names = len(sql.where)
             sql.add(
-                "e.domain IN (SELECT domain FROM domain_names WHERE domain = :domain "
-                "OR domain LIKE :domain_like ESCAPE '\\')",
+                _suffix_clause("e.domain"),
                 domain=q.domain.name,
                 domain_like="%." + _like_escape(q.domain.name),
             )
         else:
             sql.add("e.domain = :domain", domain=q.domain.name)
         drivers.append(("domain", "ix_events_domain_ts"))
+    span = len(sql.where)
     if q.since is not None:
         sql.add("e.ts >= :since", since=time_param(conn, q.since))
     if q.until is not None:
@@ -271,7 +300,16 @@ def build_sql(conn: Connection, q: Query, common: int) -> tuple[str, _Sql, str]:
         return f"SELECT {columns} FROM {source} {newest}", sql, "text"
     hint = f" INDEXED BY {index}" if sqlite else ""
     source = f"events AS e{hint} WHERE {where} {newest}"
-    if plan == "domain" and q.domain is not None and q.domain.suffix:
+    if plan == "domain" and names >= 0 and not sqlite and q.limit + 1 < COMMON_NAMES:
+        counted = [sql.where[names], *sql.where[span:]]
+        if _common_names(conn, counted, sql.params):
+            # The newest events of all, each checked against the names (the domain index kept
+            # out of the statement, which PostgreSQL's planner would otherwise read name by
+            # name, every event of each, to sort them).
+            sql.where[names] = _suffix_clause("(e.domain || '')")
+            where = " AND ".join(sql.where)
+            return f"SELECT {columns} FROM events AS e WHERE {where} {newest}", sql, plan
+    if plan == "domain" and names >= 0:
         # Many names: the newest of all their events are sorted from the index alone, and
         # only those rows read (rather than every row of every name before sorting).
         return (

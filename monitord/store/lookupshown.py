@@ -60,7 +60,10 @@ def select_shown(
     else:
         clauses.append(own.replace("site_id", "p.site_id"))
     if names is not None:
-        clauses.append(f"l.name IN ({names})")
+        # Read by time, the name index is kept out of the statement (PostgreSQL's planner
+        # has no hint to take, and would read every lookup of every name to sort them).
+        column = "l.name + 0" if by_time and not party else "l.name"
+        clauses.append(f"{column} IN ({names})")
         if not party:
             index = "ix_lookups_name_ts"
     if verdicts is not None:

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, event, select, text
 
+from monitord.casework import lookupsearch, plan
 from monitord.casework.output import COLUMNS, csv_text, printable
 from monitord.casework.plan import flush_text_queue
 from monitord.casework.query import Query, SearchError, parse_domain
@@ -215,6 +216,41 @@ def test_suffix_search_uses_the_names_table_and_the_domain_index(site: Site) -> 
         assert {"www.tiktok.com", "nottiktok.com", "tiktok.com.evil.example"} <= names
         result = run_query(conn, Query(domain=parse_domain("*.tiktok.com")))
     assert result.plan == "domain"
+
+
+@pytest.mark.parametrize("limit", [1, 2, 40])
+def test_names_seen_often_are_read_by_time_with_the_same_answer(
+    site: Site, limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With 5 events of a suffix's names in the span counted as common, PostgreSQL reads
+    # the newest events (and lookups) of all, each checked against the names, instead of
+    # each name's by the domain index; the answer is the same as by the names.
+    def answers() -> list[list[str]]:
+        out = []
+        for domain in ("*.school.example", "*.tiktok.com", "*.bbc.co.uk", "*.example"):
+            for since, until in ((None, None), (D18, D19), (D19, NOW)):
+                q = Query(domain=parse_domain(domain), since=since, until=until, limit=limit)
+                with site.engine.connect() as conn:
+                    out.append([ev.id for ev in run_query(conn, q).events])
+        return out
+
+    by_names = answers()
+    assert max(map(len, by_names)) == limit
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(site.engine, "before_cursor_execute", record)
+    try:
+        for module in (plan, lookupsearch):
+            monkeypatch.setattr(module, "COMMON_NAMES", 5 if limit < 4 else 10**6)
+        assert answers() == by_names
+    finally:
+        event.remove(site.engine, "before_cursor_execute", record)
+    by_time = site.engine.dialect.name == "postgresql" and limit < 4
+    assert any("(e.domain || '') IN" in s for s in seen) == by_time
+    assert any("l.name + 0 IN" in s for s in seen) == (limit < 4)
 
 
 # --- text --------------------------------------------------------------------------------

@@ -351,7 +351,8 @@ def test_sizes_and_offsets_past_two_gib_are_kept(store_url: str) -> None:
 
 def test_postgresql_plans_each_statement_for_its_values(postgres_server: Any) -> None:
     """A statement read many times on one connection (a person's day on the console's
-    pooled connections) is planned each time for its values, not by a generic plan."""
+    pooled connections) is planned each time for its values, not by a generic plan, and is
+    not compiled to machine code (a search stopped at its limit is costed as if it read all)."""
     name = postgres_server.new_database()
     engine = open_store(postgres_server.url(name))
     try:
@@ -362,7 +363,8 @@ def test_postgresql_plans_each_statement_for_its_values(postgres_server: Any) ->
                 conn.execute(day, {"u": "pupil44", "a": start, "b": start + timedelta(days=1)})
             mode = conn.exec_driver_sql("SHOW plan_cache_mode").scalar()
             zone = conn.exec_driver_sql("SHOW timezone").scalar()
+            jit = conn.exec_driver_sql("SHOW jit").scalar()
     finally:
         engine.dispose()
         postgres_server.drop_database(name)
-    assert (mode, zone) == ("force_custom_plan", "UTC")
+    assert (mode, zone, jit) == ("force_custom_plan", "UTC", "off")
