@@ -7,7 +7,6 @@ import json
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 from typing import cast as cast_to
@@ -46,6 +45,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.pool import ConnectionPoolEntry, Pool
 
 from monitord.core.private import ensure_private_file, tighten
+from monitord.store.bulkrows import left_out, sqlite_bulk
 from monitord.store.partitions import ensure_partitions
 from monitord.store.tables import AlertRow, AuditRow, CheckpointRow
 
@@ -272,74 +272,6 @@ def open_store(url: str, *, create: bool = True, site: str = DEFAULT_SITE) -> En
     )
 
 
-def _sqlite_value(value: Any) -> Any:
-    """A Python value as SQLAlchemy stores it in SQLite (UTC datetimes as ISO text)."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    return value
-
-
-def _left_out(table: Table, row: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The model's defaults of the columns ``row`` leaves out, as an INSERT would give them;
-    None when one of them is not a plain value."""
-    defaults: dict[str, Any] = {}
-    for column in table.columns:
-        if column.name in row or column.default is None:
-            continue
-        if not column.default.is_scalar:
-            return None
-        defaults[column.name] = column.default.arg  # type: ignore[attr-defined]
-    return defaults
-
-
-def _sqlite_bulk(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
-    """INSERT OR IGNORE straight through the driver: the hot path of ingest, where
-    SQLAlchemy's per-row processing would cost more than SQLite's own work. The columns the
-    rows leave out take their model's defaults (OR IGNORE would drop a row short of one)."""
-    columns = list(rows[0])
-    defaults = _left_out(table, rows[0])
-    if defaults is None:
-        done = conn.execute(sqlite.insert(table).on_conflict_do_nothing(), list(rows))
-        return max(done.rowcount, 0)
-    quoted = ", ".join('"' + c + '"' for c in [*columns, *defaults])
-    marks = ", ".join("?" * (len(columns) + len(defaults)))
-    sql = f'INSERT OR IGNORE INTO "{table.name}" ({quoted}) VALUES ({marks})'
-    stamps = [
-        i
-        for i, c in enumerate(columns)
-        if isinstance(table.c[c].type.python_type, type)
-        and issubclass(table.c[c].type.python_type, datetime)
-    ]
-    values = itemgetter(*columns)
-    if len(columns) == 1:
-        params: list[Any] = [(values(r),) for r in rows]
-    else:
-        params = [values(r) for r in rows]
-    if stamps:
-        # Events of one batch share a few hundred distinct times: each is written out once.
-        text: dict[datetime, Any] = {}
-        for k, row in enumerate(params):
-            row = list(row)
-            for i in stamps:
-                stamp = row[i]
-                if stamp is not None:
-                    written = text.get(stamp)
-                    if written is None:
-                        written = text[stamp] = _sqlite_value(stamp)
-                    row[i] = written
-            params[k] = row
-    if defaults:
-        extra = tuple(_sqlite_value(v) for v in defaults.values())
-        params = [(*row, *extra) for row in params]
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    cursor.executemany(sql, params)
-    # The rows this statement added (ignored ones count 0): unlike the connection's
-    # total_changes, rowcount leaves out what triggers did (the search indexes on events).
-    added: int = cursor.rowcount
-    cursor.close()
-    return added
-
-
 def stored_event_ids(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> set[str]:
     """Which of the event rows' ids ``events`` holds (every school's: an id carries its
     school). PostgreSQL: the partitioned table's key is (id, ts), so the key alone would let
@@ -403,7 +335,7 @@ def _pg_copy(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) 
     out takes its model's default, as an INSERT would give it; False (nothing copied) when
     such a default is not a plain value."""
     columns = list(rows[0])
-    defaults = _left_out(table, rows[0])
+    defaults = left_out(table, rows[0])
     if defaults is None:
         return False
     quoted = ", ".join('"' + c + '"' for c in [*columns, *defaults])
@@ -422,7 +354,7 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, An
     if not rows:
         return 0
     if conn.dialect.name == "sqlite" and len(rows) > 1:
-        return _sqlite_bulk(conn, table, rows)
+        return sqlite_bulk(conn, table, rows)
     if conn.dialect.name == "sqlite":
         stmt: Any = sqlite.insert(table).on_conflict_do_nothing()
     elif conn.dialect.name == "postgresql":
