@@ -34,7 +34,13 @@ from monitord.classify.textrisk.judge import (
     TextVerdict,
 )
 from monitord.classify.textrisk.language import PLAIN_ENGLISH
-from monitord.classify.textrisk.learned import PATTERN, TextModel, decide, default_model
+from monitord.classify.textrisk.learned import (
+    PATTERN,
+    TextModel,
+    alone_in,
+    decide,
+    default_model,
+)
 from monitord.classify.textrisk.lexicon import (
     BENIGN,
     CONTEXT,
@@ -94,7 +100,8 @@ class BlendedJudge(TextJudge):
         language = verdict.language
         if language is PLAIN_ENGLISH:  # not asked yet: no word of another lexicon was found
             language = self.identify(verdict.text, texts[0])
-        alone = language.code == "en"
+        english = language.code == "en"
+        alone = alone_in(model, english, guess.risk)
         category = decide(model, guess, hinted, False, beyond, alone)
         if category is None:
             return verdict
@@ -102,7 +109,8 @@ class BlendedJudge(TextJudge):
         if hinted.get(category, 0) > 0:
             how = f"beside the lexicon's own words of it (from {model.low:.2f})"
         else:
-            how = f"on its score alone (from {model.high:.2f})"
+            bar = model.high if english or model.elsewhere is None else model.elsewhere
+            how = f"on its score alone (from {bar:.2f})"
         why = (
             f"the learned model scores it {guess.risk:.2f} as a risk, most like {category} "
             f"({guess.likeness:.2f}), and raises it {how}"

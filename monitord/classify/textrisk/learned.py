@@ -101,6 +101,8 @@ class TextModel:
     high: float
     low: float
     trained_on: str = ""
+    # the score from which it raises alone in a language other than English (None: never)
+    elsewhere: float | None = None
     _words: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
     _parts: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
@@ -179,6 +181,8 @@ def parse_model(data: object, where: str = "model") -> TextModel:
     try:
         risk, cats = data["risk"], data["category"]
         high, low = float(data["high"]), float(data["low"])
+        other = data.get("elsewhere")
+        elsewhere = None if other is None else float(other)
         weights = {str(k): float(v) for k, v in risk["weights"].items()}
         names = tuple(str(c) for c in cats["names"])
         cbias = _floats(cats["bias"], f"{where}: category bias")
@@ -199,7 +203,10 @@ def parse_model(data: object, where: str = "model") -> TextModel:
         raise ListError(f"{where}: no categories")
     if not 0.0 < low <= high < 1.0:
         raise ListError(f"{where}: thresholds must be 0 < low <= high < 1, not {low}, {high}")
-    return TextModel(bias, weights, names, cbias, crows, high, low, str(data.get("trained_on", "")))
+    if elsewhere is not None and not high <= elsewhere < 1.0:
+        raise ListError(f"{where}: elsewhere must be high <= elsewhere < 1, not {elsewhere}")
+    trained = str(data.get("trained_on", ""))
+    return TextModel(bias, weights, names, cbias, crows, high, low, trained, elsewhere)
 
 
 def load_model(path: Path) -> TextModel:
@@ -220,6 +227,12 @@ def default_model() -> TextModel:
 # never an alert. The model raises it only at its high score, and only when what it reads
 # beyond the words of the signals the lexicons found is a risk too (``beyond``).
 PATTERN = "grooming"
+
+
+def alone_in(model: TextModel, english: bool, risk: float) -> bool:
+    """Whether the model may raise alone: in English (most of its training) at ``high``, in
+    the other languages only from ``elsewhere`` (where it is set)."""
+    return english or (model.elsewhere is not None and risk >= model.elsewhere)
 
 
 def decide(

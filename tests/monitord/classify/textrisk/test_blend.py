@@ -19,7 +19,7 @@ from monitord.classify.textrisk.words import as_json, sentences
 T = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 
 
-def model(high: float = 0.9, low: float = 0.6) -> TextModel:
+def model(high: float = 0.9, low: float = 0.6, elsewhere: float | None = None) -> TextModel:
     """By hand: "zorblax" scores 0.98 (suicide), "glim" 0.62 (suicide), "drab" 0.62 (drugs)."""
     return TextModel(
         bias=-4.0,
@@ -29,6 +29,7 @@ def model(high: float = 0.9, low: float = 0.6) -> TextModel:
         category_weights={"zorblax": (-1.0, 2.0), "glim": (-1.0, 2.0), "drab": (2.0, -1.0)},
         high=high,
         low=low,
+        elsewhere=elsewhere,
     )
 
 
@@ -49,6 +50,16 @@ def test_a_high_score_raises_alone_and_says_so(judge: BlendedJudge) -> None:
     assert "reported on the learned model's score of 0.98" in said
     assert as_json(v, "English")["scores"][0]["learned_score"] == pytest.approx(0.98)
     assert judge.judge("zorblax tonight", SEARCH, JUNIOR).categories == ()  # two words say little
+
+
+def test_another_language_raises_alone_only_from_its_own_bar() -> None:
+    polish = "nie wiem czy zorblax dzisiaj jest"
+    assert BlendedJudge(default_lexicon(), model()).judge(polish, SEARCH, JUNIOR).categories == ()
+    strict = BlendedJudge(default_lexicon(), model(elsewhere=0.99))
+    assert strict.judge(polish, SEARCH, JUNIOR).categories == ()
+    v = BlendedJudge(default_lexicon(), model(elsewhere=0.97)).judge(polish, SEARCH, JUNIOR)
+    assert v.categories == ("suicide",)
+    assert "on its score alone (from 0.97)" in " ".join(sentences(v, "English"))
 
 
 def test_a_low_score_raises_only_beside_a_word_of_the_same_category(judge: BlendedJudge) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -19,6 +20,7 @@ from monitord.classify.textrisk.learned import (
     FORMAT,
     Guess,
     TextModel,
+    alone_in,
     decide,
     default_model,
     features,
@@ -89,6 +91,12 @@ def test_the_rule_high_alone_low_beside_a_word_of_the_category_never_when_quiet(
     # outside English the model raises only beside the lexicon's words
     assert decide(m, high, {}, False, None, alone=False) is None
     assert decide(m, middle, {"suicide": 60}, False, None, alone=False) == "suicide"
+    # ... unless the model has a bar of its own for them, and the score reaches it
+    assert alone_in(m, True, 0.5)
+    assert not alone_in(m, False, 0.99)
+    other = replace(m, elsewhere=0.97)
+    assert alone_in(other, False, 0.98)
+    assert not alone_in(other, False, 0.96)
     # one grooming signal never lowers the bar
     assert decide(m, Guess(0.7, "grooming", 0.9), {"grooming": 60}, quiet=False) is None
     assert decide(m, Guess(0.95, "grooming", 0.9), {"grooming": 60}, quiet=False) == "grooming"
@@ -129,6 +137,10 @@ def test_a_bad_model_file_is_named(tmp_path: Path) -> None:
         parse_model(model_json(low=0.95))
     with pytest.raises(ListError, match="malformed"):
         parse_model(model_json(risk={"weights": {}}))
+    assert parse_model(model_json(elsewhere=0.95)).elsewhere == 0.95
+    assert parse_model(model_json()).elsewhere is None
+    with pytest.raises(ListError, match="elsewhere"):
+        parse_model(model_json(elsewhere=0.8))
     path = tmp_path / "model.json"
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(ListError, match=r"model.json: cannot read"):
