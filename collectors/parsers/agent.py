@@ -109,6 +109,11 @@ def _time(value: Any) -> datetime:
             "(e.g. 2026-11-19T10:01:02Z or 2026-11-19T10:01:02+00:00)"
         )
     day, clock, fraction, zone = m.groups()
+    if zone == "Z" and fraction is not None and len(fraction) == 6:
+        try:  # as agents write it: read as it is (what follows gives the same time)
+            return datetime.fromisoformat(value).astimezone(UTC)
+        except (ValueError, OverflowError):
+            pass
     micro = f".{(fraction or '0')[:6]:0<6}"
     zone = "+00:00" if zone in ("Z", "z") else zone
     try:
@@ -247,12 +252,28 @@ def _event(report: dict[str, Any]) -> Event | None:
     return Event(kind=EventKind.SCREENSHOT, text=data["sha256"], report=kind, **common)
 
 
+# The decoder ``json.loads`` ends in, called directly: a report is one stripped line, so the
+# whitespace ``loads`` looks for around the value is never there.
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _decoded(text: str) -> Any:
+    """``json.loads(text)`` for a ``text`` with no space at either end: the value scanned
+    from its start, when it ends at the text's end; otherwise ``json.loads`` itself, for
+    its error (a line that is not one JSON value, a byte order mark)."""
+    try:
+        value, end = _scan(text, 0)
+    except (StopIteration, ValueError, RecursionError):
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
 def parse_line(line: str, ctx: ParseContext) -> Parsed:
     text = line.strip()
     if not text:
         return reject("empty line")
     try:
-        report = json.loads(text)
+        report = _decoded(text)
     except (ValueError, RecursionError) as exc:
         return reject(f"not JSON (an agent report is one JSON object a line): {exc}")
     if not isinstance(report, dict):

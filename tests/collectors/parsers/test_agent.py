@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.parsers.agent import DATA, KINDS, PARSER, SCHEMA, parse_line
+from collectors.parsers.agent import DATA, KINDS, PARSER, SCHEMA, _decoded, _time, parse_line
 from collectors.parsers.base import load_parser
 from monitord.core.model import SKIP, EventKind
 from tests.collectors.parsers.fixturelines import CTX
@@ -208,3 +208,49 @@ _JSON = st.recursive(
 def test_fuzz_reports_with_any_values_never_raise(r: dict[str, Any]) -> None:
     parsed = parse_line(json.dumps(r), CTX)
     assert parsed.rejected is not None or parsed == SKIP or len(parsed.events) == 1
+
+
+def _loaded(text: str) -> tuple[str, Any]:
+    """What ``json.loads`` makes of ``text``: its value, or its error's type and message."""
+    try:
+        return "value", json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return type(exc).__name__, str(exc)
+
+
+@given(
+    _JSON.map(json.dumps)
+    | st.text(alphabet='{}[]",:0123456789.eE+-tfrulnas \ufeff\\', max_size=30)
+    | st.builds(lambda a, b: json.dumps(a) + b, _JSON, st.text(max_size=3))
+)
+def test_a_report_is_decoded_as_json_loads_decodes_it(text: str) -> None:
+    """A stripped line gives the value ``json.loads`` gives, or the same error."""
+    text = text.strip()
+    if not text:
+        return
+    try:
+        got: tuple[str, Any] = "value", _decoded(text)
+    except (ValueError, RecursionError) as exc:
+        got = type(exc).__name__, str(exc)
+    assert got == _loaded(text)
+
+
+@given(
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    st.sampled_from(["T", "t", " "]),
+)
+def test_an_agents_time_reads_the_same_in_every_way_it_may_be_written(
+    when: datetime, sep: str
+) -> None:
+    """A time as agents write it (six digits of fraction, ``Z``) is the instant that the
+    same time written with an offset, or with more or fewer digits, gives."""
+    day = f"{when.year:04d}-{when.month:02d}-{when.day:02d}"
+    clock = f"{when.hour:02d}:{when.minute:02d}:{when.second:02d}"
+    fraction = f"{when.microsecond:06d}"
+    expected = when.replace(tzinfo=UTC)
+    usual = _time(f"{day}{sep}{clock}.{fraction}Z")
+    assert usual == expected
+    assert usual.tzinfo is UTC
+    assert _time(f"{day}{sep}{clock}.{fraction}+00:00") == expected
+    assert _time(f"{day}{sep}{clock}.{fraction}000Z") == expected
+    assert _time(f"{day}{sep}{clock}.{fraction}z") == expected
