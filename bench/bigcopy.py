@@ -51,7 +51,7 @@ from monitord.store.lookups import (
     pack_block,
     unpack_block,
 )
-from monitord.store.partitions import create_partition
+from monitord.store.partitions import LOOKUP_KINDS, create_partition, lookup_tables
 
 DAY_MICROS = 86_400_000_000
 _ISO_DAY = re.compile(r"\b(\d{4}-\d{2}-\d{2})(?=[T ])")
@@ -279,7 +279,8 @@ def copy_day(conn: Connection, seed: date, day: date, part: timedelta = timedelt
         )
     if dialect == "postgresql":
         create_partition(conn, day)
-        create_partition(conn, day, "lookups")
+        for table in lookup_tables(conn):
+            create_partition(conn, day, table)
     old_label, new_label = syslog_day(seed), syslog_day(day)
     params: dict[str, Any] = {
         **span,
@@ -380,29 +381,34 @@ def copy_day(conn: Connection, seed: date, day: date, part: timedelta = timedelt
     pairs = [{"old": o, "new": ids[d]} for d, olds in old_of.items() for o in olds]
     if pairs:
         conn.execute(text("INSERT INTO copy_parties (old, new) VALUES (:old, :new)"), pairs)
-    lookup_id = (
-        "md5_bytes(lower(hex(l.id)) || b.file)"
-        if dialect == "sqlite"
-        else "decode(md5(encode(l.id, 'hex') || b.file), 'hex')"
-    )
-    lcols = _columns(conn, "lookups")
-    lmade = {
-        "id": lookup_id,
-        "ts": "l.ts + :shift",
-        "party": "p.new",
-        "block": "b.new",
-    }
-    lselect = ", ".join(lmade.get(c, f'l."{c}"') for c in lcols)
-    lorder = "ORDER BY l.rowid" if dialect == "sqlite" else ""
-    copied += conn.execute(
-        text(
-            f"INSERT INTO lookups ({_quoted(lcols)}) SELECT {lselect} "
-            "FROM lookups AS l JOIN copy_blocks AS b ON b.old = l.block "
-            "JOIN copy_parties AS p ON p.old = l.party "
-            f"WHERE l.ts >= :lo AND l.ts < :hi {lorder}"
-        ),
-        {"lo": lo, "hi": hi, "shift": days * DAY_MICROS},
-    ).rowcount
+    for table in lookup_tables(conn):
+        # A narrow row's id is a uuid (PostgreSQL, schema 0027): the same 16 bytes.
+        uuid = table == LOOKUP_KINDS[0]
+        lookup_id = (
+            "md5_bytes(lower(hex(l.id)) || b.file)"
+            if dialect == "sqlite"
+            else "CAST(md5(encode(uuid_send(l.id), 'hex') || b.file) AS uuid)"
+            if uuid
+            else "decode(md5(encode(l.id, 'hex') || b.file), 'hex')"
+        )
+        lcols = _columns(conn, table)
+        lmade = {
+            "id": lookup_id,
+            "ts": "l.ts + :shift",
+            "party": "p.new",
+            "block": "b.new",
+        }
+        lselect = ", ".join(lmade.get(c, f'l."{c}"') for c in lcols)
+        lorder = "ORDER BY l.rowid" if dialect == "sqlite" else ""
+        copied += conn.execute(
+            text(
+                f"INSERT INTO {table} ({_quoted(lcols)}) SELECT {lselect} "
+                f"FROM {table} AS l JOIN copy_blocks AS b ON b.old = l.block "
+                "JOIN copy_parties AS p ON p.old = l.party "
+                f"WHERE l.ts >= :lo AND l.ts < :hi {lorder}"
+            ),
+            {"lo": lo, "hi": hi, "shift": days * DAY_MICROS},
+        ).rowcount
     flush_text_queue(conn)
     return int(copied)
 

@@ -64,14 +64,17 @@ def digests(store: Path | str) -> dict[str, tuple[int, str]]:
 
 
 def _pg_digests(url: str) -> dict[str, tuple[int, str]]:
-    """``digests`` of a PostgreSQL database: its tables, not their partitions."""
+    """``digests`` of a PostgreSQL database: its tables, not their partitions; from schema
+    0027 the lookups as the view ``lookups`` gives them, not its two tables (so that a store
+    before and after compares equal)."""
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
         conn.execute("SET timezone = 'UTC'")
         tables = [
             str(name)
             for (name,) in conn.execute(
                 "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace "
-                "AND relkind IN ('r', 'p') AND NOT relispartition ORDER BY relname"
+                "AND (relkind IN ('r', 'p') OR relname = 'lookups') AND NOT relispartition "
+                "AND relname NOT IN ('lookups_narrow', 'lookups_wide') ORDER BY relname"
             )
         ]
         out: dict[str, tuple[int, str]] = {}

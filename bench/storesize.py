@@ -41,6 +41,8 @@ KINDS: dict[str, tuple[str, str | None]] = {
 }
 LOOKUP_TABLES = (
     "lookups",
+    "lookups_narrow",  # PostgreSQL from schema 0027: lookups is a view of these two
+    "lookups_wide",
     "raw_blocks",
     "lookup_parties",
     "lookup_names",
@@ -169,12 +171,19 @@ def report_postgresql(url: str) -> None:
             )
         ).all()
         kinds: list[Any] = []
+        heap = "lookups"
         if lookups:
+            # From schema 0027 the DNS lookups have a table of their own.
+            if conn.execute(text("SELECT to_regclass('lookups_narrow')")).scalar() is not None:
+                heap = "lookups_narrow"
             # Each row's bytes on its page: the tuple padded to 8, and its line pointer.
             kinds = conn.execute(
                 text(
-                    "SELECT verdict IS NULL, count(*), "
+                    "SELECT verdict IS NULL AND request IS NULL, count(*), "
                     "sum((pg_column_size(l.*) + 7) / 8 * 8 + 4) FROM lookups AS l GROUP BY 1"
+                    if heap == "lookups"
+                    else "SELECT verdict IS NULL, count(*), "
+                    "sum((pg_column_size(l.*) + 7) / 8 * 8 + 4) FROM lookups_narrow AS l GROUP BY 1"
                 )
             ).all()
     engine.dispose()
@@ -188,30 +197,36 @@ def report_postgresql(url: str) -> None:
     if lookups:
         theirs = sum(int(s) for _, table, s in rows if table in LOOKUP_TABLES)
         print(f"  a lookup, with its tables' indexes: {theirs / lookups:,.1f} bytes")
-        clean = unmatched_share(rows, {bool(k): (int(n), int(b)) for k, n, b in kinds})
+        clean = unmatched_share(
+            rows, {bool(k): (int(n), int(b)) for k, n, b in kinds}, heap, lookups
+        )
         if clean is not None:
             print(f"  a lookup that matched nothing, its share: {clean:,.1f} bytes")
 
 
-def unmatched_share(rows: Sequence[Any], kinds: dict[bool, tuple[int, int]]) -> float | None:
-    """PostgreSQL: the bytes of a lookup that matched nothing, apportioned (no copy of the
-    store is made): the heap's bytes in proportion to its rows' bytes on their pages, each
-    index's bytes over the lookups it holds (the verdict index holds none of these), and the
-    other lookups' tables (blocks, names, parties, verdicts) over every lookup."""
+def unmatched_share(
+    rows: Sequence[Any], kinds: dict[bool, tuple[int, int]], table: str, everyone: int
+) -> float | None:
+    """PostgreSQL: the bytes of a DNS lookup that matched nothing, apportioned (no copy of
+    the store is made): the bytes of the heap of ``table`` (``lookups``, or from schema 0027
+    ``lookups_narrow``) in proportion to its rows' bytes on their pages, each of its indexes'
+    bytes over the lookups it holds (the verdict index holds none of these), and the other
+    lookups' tables (blocks, names, parties, verdicts) over ``everyone``, every lookup.
+    ``kinds``: (whether they matched nothing) -> (the heap's rows, their bytes)."""
     n, size = kinds.get(True, (0, 0))
     if not n:
         return None
-    everyone = sum(c for c, _ in kinds.values())
+    held = sum(c for c, _ in kinds.values()) if table == "lookups_narrow" else everyone
     heap = others = 0.0
     index = 0.0
-    for name, table, bytes_ in rows:
-        if name == "lookups":
+    for name, on, bytes_ in rows:
+        if name == table:
             heap = int(bytes_) * size / sum(b for _, b in kinds.values())
-        elif table == "lookups" and "verdict" not in name:
-            index += int(bytes_) / everyone
-        elif table == "lookups":
-            continue  # only the lookups with a verdict: none of these
-        elif table in LOOKUP_TABLES:
+        elif on == table and "verdict" not in name and "url" not in name:
+            index += int(bytes_) / held
+        elif on in (table, "lookups", "lookups_wide") or name == "lookups_wide":
+            continue  # the verdict's and URL's indexes, the requests: none of these
+        elif on in LOOKUP_TABLES:
             others += int(bytes_) / everyone
     return heap / n + index + others
 

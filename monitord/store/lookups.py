@@ -21,6 +21,7 @@ import zstandard
 from sqlalchemy import Connection, bindparam, text
 
 from monitord.store.database import insert_ignore, mine_sql, stored_event_ids, table_of
+from monitord.store.lookuprows import insert_rows, tables_for
 from monitord.store.lookuptables import (
     LookupNameRow,
     LookupPartyRow,
@@ -29,7 +30,7 @@ from monitord.store.lookuptables import (
     LookupVerdictRow,
     RawBlockRow,
 )
-from monitord.store.partitions import day_of_micros, ensure_days
+from monitord.store.partitions import LOOKUP_KINDS, day_of_micros, ensure_days, lookup_tables
 from monitord.store.tables import EventRow, MatchRow
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -341,8 +342,12 @@ def store_lookups(
             stamp = converted[r["ts"]] = micros(r["ts"])
         stamps.append(stamp)
         groups.setdefault((r["site_id"], r["source"], r["file_id"], stamp // _DAY), []).append(i)
-    # PostgreSQL keeps a partition a day (nothing on SQLite).
-    ensure_days(conn, {day_of_micros(key[3] * _DAY) for key in groups}, "lookups")
+    # Each lookup's table; PostgreSQL keeps a partition a day of each (nothing on SQLite).
+    where = tables_for(conn, requests, urls, rows)
+    if conn.dialect.name == "postgresql":
+        for table in set(where):
+            days = {day_of_micros(stamps[i]) for i, t in enumerate(where) if t == table}
+            ensure_days(conn, days, table)
     bt = table_of(RawBlockRow)
     for (site, source, file_id, day_number), members in groups.items():
         day = from_micros(day_number * _DAY).date()
@@ -365,54 +370,33 @@ def store_lookups(
         ).inserted_primary_key
         assert key is not None
         block = int(key[0])
-        _insert(
-            conn,
-            [
-                (
-                    bytes.fromhex(rows[i]["id"]),
-                    stamps[i],
-                    names[rows[i]["domain"]],
-                    rows[i].get("qtype"),
-                    parties[digests[i]],
-                    block,
-                    rows[i]["offset"],
-                    verdict_ids.get(verdicts.get(rows[i]["id"], "")),
-                    requests[i],
-                    urls[i],
-                    rows[i].get("size"),
-                )
-                for i in members
-            ],
-        )
+        split: dict[str, list[int]] = {}
+        for i in members:
+            split.setdefault(where[i], []).append(i)
+        for table, kept in split.items():
+            insert_rows(
+                conn,
+                table,
+                [
+                    (
+                        bytes.fromhex(rows[i]["id"]),
+                        stamps[i],
+                        names[rows[i]["domain"]],
+                        rows[i].get("qtype"),
+                        parties[digests[i]],
+                        block,
+                        rows[i]["offset"],
+                        verdict_ids.get(verdicts.get(rows[i]["id"], "")),
+                        requests[i],
+                        urls[i],
+                        rows[i].get("size"),
+                    )
+                    for i in kept
+                ],
+            )
     return len(rows)
 
 
-_COLUMNS = (
-    "id",
-    "ts",
-    "name",
-    "qtype",
-    "party",
-    "block",
-    "offset",
-    "verdict",
-    "request",
-    "url",
-    "size",
-)
-_PG_TYPES = (
-    "bytea",
-    "int8",
-    "int4",
-    "varchar",
-    "int4",
-    "int4",
-    "int8",
-    "int4",
-    "int4",
-    "int4",
-    "int8",
-)
 _REQUEST_OF = itemgetter(*REQUEST)
 
 
@@ -455,25 +439,6 @@ def _request_keys(
         requests.append(None if keys is None else shape_ids[keys[0]])
         urls.append(None if keys is None or keys[1] is None else url_ids[keys[1]])
     return requests, urls
-
-
-def _insert(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Insert lookup rows (none of them stored: the caller has checked)."""
-    quoted = ", ".join(f'"{c}"' for c in _COLUMNS)
-    driver = conn.connection.dbapi_connection
-    assert driver is not None
-    cursor = driver.cursor()
-    if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" for _ in _COLUMNS)
-        cursor.executemany(f"INSERT INTO lookups ({quoted}) VALUES ({marks})", rows)
-        cursor.close()
-        return
-    # Binary: the server reads the key and numbers as they are, not from text.
-    sql = f"COPY lookups ({quoted}) FROM STDIN (FORMAT BINARY)"
-    with cursor, cursor.copy(sql) as copy:  # type: ignore[attr-defined]
-        copy.set_types(_PG_TYPES)
-        for row in rows:
-            copy.write_row(row)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -581,10 +546,14 @@ def promote(conn: Connection, event_id: str, file_id: str, source: str) -> bool:
     ]
     if kept:
         conn.execute(table_of(MatchRow).insert(), kept)
-    conn.execute(
-        text(
-            "DELETE FROM lookups WHERE block = :block AND ts BETWEEN :first AND :last AND id = :id"
-        ),
-        values,
-    )
+    for table in lookup_tables(conn):
+        # A narrow row's id is a uuid (PostgreSQL, migration 0027).
+        same = "CAST(encode(:id, 'hex') AS uuid)" if table == LOOKUP_KINDS[0] else ":id"
+        conn.execute(
+            text(
+                f"DELETE FROM {table} WHERE block = :block AND ts BETWEEN :first AND :last "
+                f"AND id = {same}"
+            ),
+            values,
+        )
     return True

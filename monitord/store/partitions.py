@@ -1,14 +1,15 @@
 """PostgreSQL's day partitions: one a day (UTC) of ``events`` (migration 0008) and of
-``lookups`` (migration 0024), made as the day's first row arrives and dropped whole by
-retention.
+the lookups' tables (migration 0024; from 0027 a narrow table for DNS lookups and a wide
+one for the others), made as the day's first row arrives and dropped whole by retention.
 
 A partition is made as a table of its own and then attached: attaching locks the parent only
 against other schema changes, so the schools writing into the same store are not held up,
 and an advisory lock per table and day makes two writers that meet the same new day make it
 once. Nothing here does anything on SQLite, which keeps each as one table.
 
-``events`` is partitioned by its time (a timestamp), ``lookups`` by its time in microseconds
-since 1970 (an integer): a partition's bounds are written in the table's own terms.
+``events`` is partitioned by its time (a timestamp), the lookups' tables by their time in
+microseconds since 1970 (an integer): a partition's bounds are written in the table's own
+terms.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from sqlalchemy import Connection, text
 # a range of its own, away from the small numbers other software picks; each table's days
 # 2**32 apart.
 _LOCK_BASE = 0x6D6F6E0000000000
-TABLES = ("events", "lookups")
+TABLES = ("events", "lookups", "lookups_narrow", "lookups_wide")
+# PostgreSQL keeps the lookups in two tables, read together through the view ``lookups``
+# (migration 0027): DNS lookups in ``lookups_narrow``, whose eight columns keep a row's null
+# bitmap to one byte and its header to 24 bytes, proxy requests (their URL, request and
+# bytes) and the odd DNS lookup a narrow row cannot hold in ``lookups_wide``. SQLite keeps
+# one table, ``lookups``.
+LOOKUP_KINDS = ("lookups_narrow", "lookups_wide")
 _EPOCH = date(1970, 1, 1)
 _DAY_MICROS = 86_400_000_000
 
@@ -46,7 +53,7 @@ class Partition:
 
     def bounds(self) -> str:
         """The FOR VALUES clause: the day as the table's partition key writes it."""
-        if self.table == "lookups":
+        if self.table != "events":
             first = (self.day - _EPOCH).days * _DAY_MICROS
             return f"FROM ({first}) TO ({first + _DAY_MICROS})"
         return f"FROM ('{self.start.isoformat()}') TO ('{self.end.isoformat()}')"
@@ -69,7 +76,8 @@ def partition_of(day: date, table: str = "events") -> Partition:
 
 
 def is_partition_name(name: str) -> bool:
-    """A day partition's name: ``events_pYYYYMMDD`` or ``lookups_pYYYYMMDD``."""
+    """A day partition's name: ``events_pYYYYMMDD``, ``lookups_narrow_pYYYYMMDD`` and the
+    like."""
     table, sep, digits = name.rpartition("_p")
     return bool(sep) and table in TABLES and len(digits) == 8 and digits.isdigit()
 
@@ -133,3 +141,9 @@ def partitions(conn: Connection, table: str = "events") -> list[Partition]:
     return [
         partition_of(datetime.strptime(n[len(prefix) :], "%Y%m%d").date(), table) for n in names
     ]
+
+
+def lookup_tables(conn: Connection) -> tuple[str, ...]:
+    """The tables the lookups are written to and deleted from: ``LOOKUP_KINDS`` on
+    PostgreSQL, ``lookups`` on SQLite (both read them through ``lookups``)."""
+    return LOOKUP_KINDS if conn.dialect.name == "postgresql" else ("lookups",)

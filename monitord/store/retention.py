@@ -48,6 +48,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
+    TextClause,
     delete,
     exists,
     func,
@@ -60,7 +61,7 @@ from monitord.settings.config import Config
 from monitord.settings.sections import period_cutoff
 from monitord.store.database import RETENTION_ACTION, audit, table_of, utc
 from monitord.store.lookups import micros
-from monitord.store.partitions import Partition, create_partition, partitions
+from monitord.store.partitions import LOOKUP_KINDS, Partition, create_partition, partitions
 from monitord.store.shortwrites import ShortWrites
 from monitord.store.shots import sweep as sweep_screenshots
 from monitord.store.tables import (
@@ -306,53 +307,30 @@ def _lookups(run: _Run, cut: datetime, dry: bool) -> None:
         run.removed("events", run.count(select(func.count()).select_from(lt).where(lt.c.ts < at)))
         return
     # A lookup's row is found by its place (the rowid; on PostgreSQL its row address in
-    # the partition of the day the cut falls on, the days before it dropped whole).
-    table, place = "lookups", "rowid"
-    if run.engine.dialect.name == "postgresql":
+    # the partition of the day the cut falls on of each kind's table, the days before it
+    # dropped whole).
+    cut_days: list[str] = []
+    place = "rowid"
+    if run.engine.dialect.name != "postgresql":
+        cut_days.append("lookups")
+    else:
         place = "ctid"
-        with run.engine.connect() as conn:
-            days = [p for p in partitions(conn, "lookups") if p.start < cut]
-        for part in days:
-            if part.end > cut:
-                table = part.name
-                break
-            if run.stopping():
+        for kind in LOOKUP_KINDS:
+            cut_day = _drop_days(run, kind, cut)
+            if cut_day is None:  # stopping
                 return
-
-            def drop(conn: Connection, part: Partition = part) -> None:
-                # Nothing is added to the day while it is counted and dropped.
-                conn.exec_driver_sql(f"LOCK TABLE {part.name} IN SHARE MODE")
-                gone = conn.exec_driver_sql(f"SELECT count(*) FROM {part.name}").scalar()
-                conn.exec_driver_sql(f"DROP TABLE {part.name}")
-                run.removed("events", int(gone or 0))
-
-            run.transaction(drop)
-        else:
-            table = ""  # no day holds lookups on both sides of the cut
-    oldest = f"SELECT {place} FROM {table} WHERE ts < :at ORDER BY ts LIMIT :n"
-    chosen = f"{place} IN ({oldest})" if place == "rowid" else f"ctid = ANY(ARRAY({oldest}))"
+            if cut_day:
+                cut_days.append(cut_day)
     with run.engine.connect() as conn:
-        held = text(f"SELECT 1 FROM {table} WHERE ts < :at LIMIT 1")
-        old = conn.execute(held, {"at": at}).first() if table else None
+        held = [conn.execute(_held(t), {"at": at}).first() is not None for t in cut_days]
         blocks = conn.execute(
             text("SELECT 1 FROM raw_blocks WHERE last_ts < :at LIMIT 1"), {"at": at}
         ).first()
-    if old is None and blocks is None:
+    if not any(held) and blocks is None:
         return
-    done: list[int] = [0, 0]
-
-    def work(conn: Connection) -> None:
-        size = run.batch
-        gone = conn.execute(
-            text(f"DELETE FROM {table} WHERE {chosen}"), {"at": at, "n": size}
-        ).rowcount
-        run.removed("events", int(gone or 0))
-        done[:] = [int(gone or 0), size]
-
-    while old is not None and not run.stopping():
-        run.transaction(work, run.batch)
-        if done[0] < done[1]:  # the last of them
-            break
+    for table, old in zip(cut_days, held, strict=True):
+        if old and not _delete_older(run, table, place, at):
+            return
     if run.stopping():
         return
 
@@ -373,6 +351,55 @@ def _lookups(run: _Run, cut: datetime, dry: bool) -> None:
             )
 
     run.transaction(rest)
+
+
+def _drop_days(run: _Run, table: str, cut: datetime) -> str | None:
+    """Drop ``table``'s day partitions wholly older than ``cut``; the name of the one the
+    cut falls on ("" when none), None when stopping."""
+    with run.engine.connect() as conn:
+        days = [p for p in partitions(conn, table) if p.start < cut]
+    for part in days:
+        if part.end > cut:
+            return part.name
+        if run.stopping():
+            return None
+
+        def drop(conn: Connection, part: Partition = part) -> None:
+            # Nothing is added to the day while it is counted and dropped.
+            conn.exec_driver_sql(f"LOCK TABLE {part.name} IN SHARE MODE")
+            gone = conn.exec_driver_sql(f"SELECT count(*) FROM {part.name}").scalar()
+            conn.exec_driver_sql(f"DROP TABLE {part.name}")
+            run.removed("events", int(gone or 0))
+
+        run.transaction(drop)
+    return ""
+
+
+def _delete_older(run: _Run, table: str, place: str, at: int) -> bool:
+    """Delete ``table``'s lookups older than ``at`` (microseconds), oldest first, a batch
+    a transaction, each found by its ``place``; False when stopping."""
+    oldest = f"SELECT {place} FROM {table} WHERE ts < :at ORDER BY ts LIMIT :n"
+    chosen = f"{place} IN ({oldest})" if place == "rowid" else f"ctid = ANY(ARRAY({oldest}))"
+    done: list[int] = [0, 0]
+
+    def work(conn: Connection) -> None:
+        size = run.batch
+        gone = conn.execute(
+            text(f"DELETE FROM {table} WHERE {chosen}"), {"at": at, "n": size}
+        ).rowcount
+        run.removed("events", int(gone or 0))
+        done[:] = [int(gone or 0), size]
+
+    while not run.stopping():
+        run.transaction(work, run.batch)
+        if done[0] < done[1]:  # the last of them
+            break
+    return not run.stopping()
+
+
+def _held(table: str) -> TextClause:
+    """Whether ``table`` holds a lookup older than ``:at``."""
+    return text(f"SELECT 1 FROM {table} WHERE ts < :at LIMIT 1")
 
 
 def partitions_before(engine: Engine, cut: datetime) -> list[Partition]:

@@ -19,7 +19,7 @@ from monitord.store.lookuptables import LookupRow as LookupRow
 from monitord.store.lookuptables import LookupUrlRow as LookupUrlRow
 from monitord.store.lookuptables import LookupVerdictRow as LookupVerdictRow
 from monitord.store.lookuptables import RawBlockRow as RawBlockRow
-from monitord.store.partitions import is_partition_name
+from monitord.store.partitions import LOOKUP_KINDS, is_partition_name
 
 _BIG = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -139,9 +139,9 @@ TEXT_INDEX = "events_text"
 
 def is_model_table(name: str) -> bool:
     """False for the tables migrations make that are not models: SQLite's text index, and
-    on PostgreSQL the day partitions of ``events`` and ``lookups`` and the trigram indexes
-    (migrations 0008, 0024)."""
-    if name.startswith(TEXT_INDEX) or name.endswith("_trgm"):
+    on PostgreSQL the day partitions of ``events`` and ``lookups``, the trigram indexes and
+    the lookups' tables by kind (migrations 0008, 0024, 0027)."""
+    if name.startswith(TEXT_INDEX) or name.endswith("_trgm") or name in LOOKUP_KINDS:
         return False
     return not is_partition_name(name)
 

@@ -37,7 +37,7 @@ from monitord.store.lookups import (
     unpack_block,
 )
 from monitord.store.lookupshown import lookup_count, newest_lookup
-from monitord.store.partitions import partitions
+from monitord.store.partitions import LOOKUP_KINDS, partitions
 from monitord.store.retention import run_retention
 from tests.stores import dump, row, rows, use_store
 
@@ -307,9 +307,10 @@ def test_a_batch_across_midnight_makes_a_block_a_utc_day(store_url: str, store_k
         assert store_lookups(conn, batch) == 3
     blocks = rows(engine, "SELECT day, lines, first_ts, last_ts FROM raw_blocks ORDER BY day")
     placed = rows(engine, "SELECT * FROM lookups ORDER BY ts")
-    if store_kind == "postgresql":  # a partition a UTC day (schema 0024)
-        placed = rows(engine, "SELECT tableoid::regclass::text FROM lookups ORDER BY ts")
-        assert placed == [("lookups_p20261119",), ("lookups_p20261120",), ("lookups_p20261120",)]
+    if store_kind == "postgresql":  # a partition a UTC day (schema 0024; 0027's narrow table)
+        placed = rows(engine, "SELECT tableoid::regclass::text FROM lookups_narrow ORDER BY ts")
+        days = ("lookups_narrow_p20261119",), ("lookups_narrow_p20261120",)
+        assert placed == [days[0], days[1], days[1]]
     engine.dispose()
     assert len(placed) == 3
     assert [(str(b[0])[:10], b[1]) for b in blocks] == [("2026-11-19", 1), ("2026-11-20", 2)]
@@ -317,6 +318,28 @@ def test_a_batch_across_midnight_makes_a_block_a_utc_day(store_url: str, store_k
         (stamps[0], stamps[0]),
         (stamps[1], stamps[2]),
     ]
+
+
+def test_each_lookup_comes_back_as_stored_from_the_table_it_fits(
+    store_url: str, store_kind: str
+) -> None:
+    """On PostgreSQL a DNS lookup goes to the narrow table unless its line lies beyond 2 GiB
+    in its file or its query type is an empty text (schema 0027); every one reads back as
+    it was stored, its query type ("A", none, "AAAA", empty) and offset included."""
+    engine = open_store(store_url)
+    kinds = [{"qtype": "A"}, {"qtype": None}, {"qtype": "AAAA"}, {"qtype": ""}]
+    kinds.append({"qtype": "A", "offset": 3 << 30})
+    batch = [{**_lookup(n), **k} for n, k in enumerate(kinds, 1)]
+    with engine.begin() as conn:
+        assert store_lookups(conn, batch) == 5
+        found = lookup_events(conn)
+    assert [(f["qtype"], f["offset"], f["raw"], f["id"]) for f in found] == [
+        (b["qtype"], b["offset"], b["raw"], b["id"]) for b in batch
+    ]
+    if store_kind == "postgresql":
+        counts = [row(engine, f"SELECT count(*) FROM {t}") for t in LOOKUP_KINDS]
+        assert counts == [(3,), (2,)]
+    engine.dispose()
 
 
 def test_retention_takes_whole_days_of_lookups_and_the_cut_days_older_part(
@@ -334,7 +357,7 @@ def test_retention_takes_whole_days_of_lookups_and_the_cut_days_older_part(
     kept = rows(app.engine, "SELECT ts FROM lookups ORDER BY ts")
     assert [from_micros(t) for (t,) in kept] == [cut + offsets[2], cut + offsets[3]]
     with app.engine.connect() as conn:
-        days = [p.day for p in partitions(conn, "lookups")]
+        days = [p.day for p in partitions(conn, LOOKUP_KINDS[0])]
     app.engine.dispose()
     if store_kind == "postgresql":  # the day before the cut's is dropped as a table
         assert days == sorted({(cut + o).date() for o in offsets[1:]})

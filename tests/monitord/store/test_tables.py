@@ -13,6 +13,7 @@ from monitord.store.tables import (
     PER_DATABASE_INDEXES,
     TEXT_INDEX,
     EventRow,
+    LookupRow,
     include_name,
     is_model_table,
 )
@@ -24,8 +25,20 @@ def test_migrations_describe_the_models(store_url: str) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"include_name": include_name})
         diff = compare_metadata(context, SQLModel.metadata)
+    if engine.dialect.name == "postgresql":
+        # A view of two tables there (schema 0027): test_lookuptables checks its columns.
+        diff = [d for d in diff if not _of_lookups(d)]
     engine.dispose()
     assert diff == []
+
+
+def _of_lookups(change: object) -> bool:
+    """Whether an Alembic difference is the lookups' table or one of its indexes."""
+    if not isinstance(change, tuple) or change[0] not in ("add_table", "add_index"):
+        return False
+    found = change[1]
+    table = found if change[0] == "add_table" else found.table
+    return bool(table.name == LookupRow.__tablename__)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,100 @@
+"""How a lookup's row is written (docs/store.md): to ``lookups`` on SQLite; on PostgreSQL
+(migration 0027) a DNS lookup to the eight columns of ``lookups_narrow`` when they can hold
+it, anything else to ``lookups_wide``, both by binary COPY."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+from monitord.store.partitions import LOOKUP_KINDS, lookup_tables
+
+# A row as the store makes it, in this order.
+COLUMNS = (
+    "id",
+    "ts",
+    "name",
+    "qtype",
+    "party",
+    "block",
+    "offset",
+    "verdict",
+    "request",
+    "url",
+    "size",
+)
+# A narrow row's (PostgreSQL, migration 0027): the first eight, its offset in 4 bytes.
+_NARROW_COLUMNS = COLUMNS[:8]
+_NARROW_OFFSETS = 1 << 31
+_PG_TYPES = (
+    "bytea",
+    "int8",
+    "int4",
+    "varchar",
+    "int4",
+    "int4",
+    "int8",
+    "int4",
+    "int4",
+    "int4",
+    "int8",
+)
+# The id's 16 bytes go as they are into the narrow row's uuid (its binary form).
+_NARROW_TYPES = ("bytea", "int8", "int4", "varchar", "int4", "int4", "int4", "int4")
+
+
+def tables_for(
+    conn: Connection,
+    requests: Sequence[int | None],
+    urls: Sequence[int | None],
+    rows: Sequence[Mapping[str, Any]],
+) -> list[str]:
+    """The table each row goes to: on PostgreSQL a DNS lookup (no request, URL or bytes)
+    whose line is in the first 2 GiB of its file and whose query type is not an empty text
+    to ``lookups_narrow``, the others to ``lookups_wide`` (migration 0027); on SQLite all to
+    ``lookups``."""
+    tables = lookup_tables(conn)
+    if len(tables) == 1:
+        return [tables[0]] * len(rows)
+    narrow, wide = tables
+    return [
+        narrow
+        if request is None
+        and url is None
+        and r.get("size") is None
+        and r["offset"] < _NARROW_OFFSETS
+        and r.get("qtype") != ""
+        else wide
+        for request, url, r in zip(requests, urls, rows, strict=True)
+    ]
+
+
+def insert_rows(conn: Connection, table: str, rows: list[tuple[Any, ...]]) -> None:
+    """Insert lookup rows (none of them stored: the caller has checked) into ``table``
+    (``COLUMNS`` each)."""
+    columns = _NARROW_COLUMNS if table == LOOKUP_KINDS[0] else COLUMNS
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" for _ in COLUMNS)
+        cursor.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({marks})", rows)
+        cursor.close()
+        return
+    # Binary: the server reads the key and numbers as they are, not from text (a narrow
+    # row's id is its 16 bytes as a uuid).
+    sql = f"COPY {table} ({quoted}) FROM STDIN (FORMAT BINARY)"
+    with cursor, cursor.copy(sql) as copy:  # type: ignore[attr-defined]
+        if columns is COLUMNS:
+            copy.set_types(_PG_TYPES)
+            for row in rows:
+                copy.write_row(row)
+            return
+        copy.set_types(_NARROW_TYPES)
+        for row in rows:
+            # "A" in no byte, none as an empty text (the view reads them back).
+            qtype = row[3]
+            copy.write_row((*row[:3], None if qtype == "A" else qtype or "", *row[4:8]))

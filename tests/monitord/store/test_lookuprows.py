@@ -1,0 +1,70 @@
+"""Each kind of lookup row goes to the table that can hold it and reads back as written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from monitord.store.database import open_store
+from monitord.store.lookuprows import COLUMNS, insert_rows, tables_for
+from monitord.store.partitions import LOOKUP_KINDS, day_of_micros, ensure_days
+
+pytestmark = pytest.mark.stores
+_TS = 1_795_000_000_000_000
+# (the event row's fields tables_for reads, the request's and URL's keys)
+_KINDS: list[tuple[dict[str, Any], int | None, int | None]] = [
+    ({"qtype": "A", "offset": 0}, None, None),
+    ({"qtype": None, "offset": 10}, None, None),
+    ({"qtype": "HTTPS", "offset": 20}, None, None),
+    ({"qtype": "", "offset": 30}, None, None),
+    ({"qtype": "A", "offset": (1 << 31) - 1}, None, None),
+    ({"qtype": "A", "offset": 1 << 31}, None, None),
+    ({"qtype": None, "offset": 40, "size": 0}, 1, None),
+    ({"qtype": None, "offset": 50, "size": None}, 1, 2),
+]
+
+
+def _row(n: int, fields: dict[str, Any], request: int | None, url: int | None) -> tuple[Any, ...]:
+    values = {
+        "id": bytes([n]) * 16,
+        "ts": _TS + n,
+        "name": 1,
+        "qtype": fields["qtype"],
+        "party": 2,
+        "block": 3,
+        "offset": fields["offset"],
+        "verdict": 4 if n % 2 else None,
+        "request": request,
+        "url": url,
+        "size": fields.get("size"),
+    }
+    return tuple(values[c] for c in COLUMNS)
+
+
+def test_rows_go_to_their_table_and_read_back_through_lookups(
+    store_url: str, store_kind: str
+) -> None:
+    engine = open_store(store_url)
+    fields = [f for f, _, _ in _KINDS]
+    requests = [r for _, r, _ in _KINDS]
+    urls = [u for _, _, u in _KINDS]
+    made = [_row(n, *kind) for n, kind in enumerate(_KINDS)]
+    with engine.begin() as conn:
+        where = tables_for(conn, requests, urls, fields)
+        placed: dict[str, list[int]] = {}
+        for i, table in enumerate(where):
+            placed.setdefault(table, []).append(i)
+        for table, members in placed.items():
+            ensure_days(conn, [day_of_micros(_TS)], table)
+            insert_rows(conn, table, [made[i] for i in members])
+        quoted = ", ".join(f'"{c}"' for c in COLUMNS)
+        found = conn.execute(text(f"SELECT {quoted} FROM lookups ORDER BY ts")).all()
+    engine.dispose()
+    assert [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in found] == made
+    if store_kind == "sqlite":
+        assert placed == {"lookups": list(range(len(_KINDS)))}
+    else:
+        # "A", none, "HTTPS" and "A" at the last offset 4 bytes hold are narrow rows.
+        assert placed == {LOOKUP_KINDS[0]: [0, 1, 2, 4], LOOKUP_KINDS[1]: [3, 5, 6, 7]}
