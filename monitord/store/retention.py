@@ -29,7 +29,7 @@ partition's events go after their matches rather than with them.
 Deletion runs in small transactions with a short pause between them, so that a writer
 (ingest, the alert manager) never waits long for the store: each is sized from the pace of
 the one before to hold the write lock about ``BUDGET`` (40 ms), from 50 rows up to
-``batch_size`` (default 500), and the longest is reported. Rows are chosen outside the write
+``batch_size`` (default 5,000), and the longest is reported. Rows are chosen outside the write
 transaction and every delete repeats its own conditions, so a row that changed in between (an
 alert noted again, an event newly linked to an alert) is left alone.
 """

@@ -9,11 +9,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, text
 
-from monitord.store.shortwrites import CHECKPOINT_CHANGES, ShortWrites
+from monitord.store import shortwrites
+from monitord.store.shortwrites import ShortWrites
 from tests.monitord.store.oldevents import OLD, events_left, old_events, pooled_settings
 
 
-def test_changes_are_checkpointed_once_they_add_up(tmp_path: Path) -> None:
+def test_changes_are_checkpointed_once_they_add_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shortwrites, "CHECKPOINT_CHANGES", 1000)
     _, engine = old_events(tmp_path)
     writes = ShortWrites(engine)
 
@@ -28,9 +32,9 @@ def test_changes_are_checkpointed_once_they_add_up(tmp_path: Path) -> None:
     assert writes.transaction(remove(100)) > 0
     # Each event goes with its text from the index: two changes an event.
     assert writes.pending == 200
-    writes.transaction(remove(CHECKPOINT_CHANGES // 2))
+    writes.transaction(remove(500))
     assert writes.pending == 0
-    assert events_left(engine) == OLD - 100 - CHECKPOINT_CHANGES // 2
+    assert events_left(engine) == OLD - 100 - 500
 
 
 def test_a_failed_transaction_leaves_no_setting_behind(tmp_path: Path) -> None:
