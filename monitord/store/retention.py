@@ -336,21 +336,36 @@ def _lookups(run: _Run, cut: datetime, dry: bool) -> None:
 
     def rest(conn: Connection) -> None:
         conn.execute(text("DELETE FROM raw_blocks WHERE last_ts < :at"), {"at": at})
-        conn.execute(
-            text(
-                "DELETE FROM lookup_parties WHERE NOT EXISTS "
-                "(SELECT 1 FROM lookups AS l WHERE l.party = lookup_parties.id)"
-            )
-        )
-        for table, column in (("lookup_names", "name"), ("lookup_urls", "url")):
-            conn.execute(
-                text(
-                    f"DELETE FROM {table} WHERE NOT EXISTS "
-                    f"(SELECT 1 FROM lookups AS l WHERE l.{column} = {table}.id)"
-                )
-            )
 
     run.transaction(rest)
+    for table, column in (
+        ("lookup_parties", "party"),
+        ("lookup_names", "name"),
+        ("lookup_urls", "url"),
+    ):
+        _unnamed(run, table, column)
+
+
+def _unnamed(run: _Run, table: str, column: str) -> None:
+    """Remove the rows of a key table (parties, names, URLs) that no lookup names any more,
+    a range of ids a transaction, sized by the pace as rows are (the three tables and the
+    day's blocks in one transaction held every writer up 0.6-0.8 s with 283,250 URLs)."""
+    with run.engine.connect() as conn:
+        low, top = conn.execute(text(f"SELECT min(id) - 1, max(id) FROM {table}")).one()
+    while top is not None and low < top and not run.stopping():
+        high = low + run.batch
+
+        def work(conn: Connection, low: int = low, high: int = high) -> None:
+            conn.execute(
+                text(
+                    f"DELETE FROM {table} WHERE id > :low AND id <= :high AND NOT EXISTS "
+                    f"(SELECT 1 FROM lookups AS l WHERE l.{column} = {table}.id)"
+                ),
+                {"low": low, "high": high},
+            )
+
+        run.transaction(work, high - low)
+        low = high
 
 
 def _drop_days(run: _Run, table: str, cut: datetime) -> str | None:
