@@ -67,6 +67,7 @@ CORPORA = {
     "probe 30 (languages)": ROOT / "tests" / "data" / "texts" / "fresh30.tsv",
     "probe 31 (conversations, languages)": ROOT / "tests" / "data" / "texts" / "fresh31.tsv",
     "probe 32 (conversations, languages)": ROOT / "tests" / "data" / "texts" / "fresh32.tsv",
+    "probe 33 (sealed, fifth round)": ROOT / "tests" / "data" / "texts" / "fresh33.tsv",
     "vocabulary checks (languages)": ROOT / "tests" / "data" / "texts" / "vocabulary.tsv",
     "probe 9 (languages)": ROOT / "tests" / "data" / "texts" / "fresh9.tsv",
     "probe 10 (languages)": ROOT / "tests" / "data" / "texts" / "fresh10.tsv",
