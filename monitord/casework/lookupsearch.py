@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from monitord.casework.found import Found
-from monitord.casework.plan import COMMON_NAMES, text_clause, text_variants
+from monitord.casework.plan import COMMON_NAMES, reaches, text_clause, text_variants
 from monitord.casework.query import Query
 from monitord.store.lookups import from_micros, micros
 from monitord.store.lookupshown import select_shown
@@ -124,15 +124,8 @@ def _common(conn: Connection, names: str, where: list[str], params: dict[str, An
     """Whether the names ``names`` selects were looked up ``COMMON_NAMES`` times or more in
     the span ``where`` asks for (counted from their index, up to that many)."""
     hint = " INDEXED BY ix_lookups_name_ts" if conn.dialect.name == "sqlite" else ""
-    span = "".join(f" AND {w}" for w in where)
-    n = conn.execute(
-        text(
-            f"SELECT count(*) FROM (SELECT 1 FROM lookups AS l{hint} "
-            f"WHERE l.name IN ({names}){span} LIMIT :lookup_cap) AS c"
-        ),
-        {**params, "lookup_cap": COMMON_NAMES},
-    ).scalar_one()
-    return int(n) >= COMMON_NAMES
+    counted = [f"l.name IN ({names})", *where]
+    return reaches(conn, f"lookups AS l{hint}", counted, params, COMMON_NAMES)
 
 
 def newest(events: list[Found], lookups: list[Found], limit: int) -> list[Found]:

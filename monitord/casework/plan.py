@@ -177,25 +177,25 @@ def _text_candidates(match: str) -> str:
     )
 
 
+def reaches(
+    conn: Connection, source: str, where: Sequence[str], params: dict[str, Any], n: int
+) -> bool:
+    """Whether ``n`` rows of ``source`` or more meet every clause of ``where``, counting no
+    further than ``n`` (so that a common name or text costs no more to check than a rare
+    one): the one count behind each choice between an index and reading by time."""
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    found = conn.execute(
+        text(f"SELECT count(*) FROM (SELECT 1 FROM {source}{clause} LIMIT :reach) AS c"),
+        {**params, "reach": n},
+    ).scalar_one()
+    return int(found) >= n
+
+
 def _common(conn: Connection, match: str, common: int, sql: _Sql) -> bool:
     """Whether the text index holds more than ``common`` candidates for ``match``."""
     if sql.dialect == "postgresql":
-        n = conn.execute(
-            text(
-                "SELECT count(*) FROM (SELECT 1 FROM events AS e "
-                f"WHERE {sql.where[-1]} LIMIT :cap) AS c"
-            ),
-            {**sql.params, "cap": common + 1},
-        ).scalar_one()
-        return int(n) > common
-    n = conn.execute(
-        text(
-            f"SELECT count(*) FROM (SELECT rowid FROM {TEXT_INDEX} WHERE {TEXT_INDEX} "
-            "MATCH :match LIMIT :cap)"
-        ),
-        {"match": match, "cap": common + 1},
-    ).scalar_one()
-    return int(n) > common
+        return reaches(conn, "events AS e", sql.where[-1:], sql.params, common + 1)
+    return reaches(conn, TEXT_INDEX, [f"{TEXT_INDEX} MATCH :match"], {"match": match}, common + 1)
 
 
 def _suffix_clause(column: str) -> str:
@@ -204,19 +204,6 @@ def _suffix_clause(column: str) -> str:
         f"{column} IN (SELECT domain FROM domain_names WHERE domain = :domain "
         "OR domain LIKE :domain_like ESCAPE '\\')"
     )
-
-
-def _common_names(conn: Connection, where: Sequence[str], params: dict[str, Any]) -> bool:
-    """Whether ``COMMON_NAMES`` events or more meet ``where`` (the names of a suffix and the
-    span: counted from the domain index alone, up to that many)."""
-    n = conn.execute(
-        text(
-            "SELECT count(*) FROM (SELECT 1 FROM events AS e "
-            f"WHERE {' AND '.join(where)} LIMIT :names_cap) AS c"
-        ),
-        {**params, "names_cap": COMMON_NAMES},
-    ).scalar_one()
-    return int(n) >= COMMON_NAMES
 
 
 def tie_key(dialect: str, index: str | None) -> str:
@@ -302,7 +289,7 @@ def build_sql(conn: Connection, q: Query, common: int) -> tuple[str, _Sql, str]:
     source = f"events AS e{hint} WHERE {where} {newest}"
     if plan == "domain" and names >= 0 and not sqlite and q.limit + 1 < COMMON_NAMES:
         counted = [sql.where[names], *sql.where[span:]]
-        if _common_names(conn, counted, sql.params):
+        if reaches(conn, "events AS e", counted, sql.params, COMMON_NAMES):
             # The newest events of all, each checked against the names (the domain index kept
             # out of the statement, which PostgreSQL's planner would otherwise read name by
             # name, every event of each, to sort them).

@@ -282,8 +282,8 @@ NOT_ONE_SCHOOLS = {
     "monitord/casework/plan.py:flush_text_queue": "moves queued rows into the text index; "
     "reads none",
     "monitord/casework/plan.py:_common": "counts candidates to choose a plan; returns no rows",
-    "monitord/casework/plan.py:_common_names": "counts a suffix's events to choose a plan; "
-    "returns no rows",
+    "monitord/casework/plan.py:reaches": "counts rows to choose a plan (a suffix's events, "
+    "a text's candidates); returns no rows",
     "monitord/casework/trail.py:_check_alerts": "the audit trail is one chain for every "
     "school in the "
     "store: evidence verify checks each alert against its own records",
