@@ -1,4 +1,5 @@
-"""How a lookup's row is written (docs/store.md): to ``lookups`` on SQLite; on PostgreSQL
+"""How a lookup's row is written (docs/store.md): to ``lookups`` on SQLite, its query type
+and what a DNS lookup leaves empty packed in two columns (migration 0028); on PostgreSQL
 (migration 0027) a DNS lookup to the eight columns of ``lookups_narrow`` when they can hold
 it, anything else to ``lookups_wide``, both by binary COPY."""
 
@@ -43,6 +44,26 @@ _PG_TYPES = (
 )
 # The id's 16 bytes go as they are into the narrow row's uuid (its binary form).
 _NARROW_TYPES = ("bytea", "int8", "int4", "varchar", "int4", "int4", "int4", "int4")
+# A SQLite row's stored columns (migration 0028): the query type as ``qt``, the verdict and a
+# proxy request's keys and bytes as ``extra``; the others are generated from them.
+_SQLITE_COLUMNS = ("id", "ts", "name", "party", "block", "offset", "qt", "extra")
+# The query types ``qt`` holds as a number (0028's ``QTYPES``).
+QTYPE_CODES = {"A": 1, "AAAA": 2, "HTTPS": 3}
+
+
+def sqlite_row(row: Sequence[Any]) -> tuple[Any, ...]:
+    """A row of ``COLUMNS`` as SQLite's ``lookups`` stores it (``_SQLITE_COLUMNS``): the query
+    type's number, or its text; the verdict alone when the row has no request, URL or bytes
+    (NULL when it has none either), else ``verdict/request:url;size`` (empty for none)."""
+    ident, ts, name, qtype, party, block, offset, verdict, request, url, size = row
+    qt = QTYPE_CODES.get(qtype, qtype) if qtype is not None else None
+    if request is None and url is None and size is None:
+        extra = verdict
+    else:
+        extra = "{}/{}:{};{}".format(
+            *("" if v is None else int(v) for v in (verdict, request, url, size))
+        )
+    return (ident, ts, name, party, block, offset, qt, extra)
 
 
 def tables_for(
@@ -80,8 +101,11 @@ def insert_rows(conn: Connection, table: str, rows: list[tuple[Any, ...]]) -> No
     assert driver is not None
     cursor = driver.cursor()
     if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" for _ in COLUMNS)
-        cursor.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({marks})", rows)
+        stored = ", ".join(f'"{c}"' for c in _SQLITE_COLUMNS)
+        marks = ", ".join("?" for _ in _SQLITE_COLUMNS)
+        cursor.executemany(
+            f"INSERT INTO {table} ({stored}) VALUES ({marks})", [sqlite_row(r) for r in rows]
+        )
         cursor.close()
         return
     # Binary: the server reads the key and numbers as they are, not from text (a narrow

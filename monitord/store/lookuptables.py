@@ -27,7 +27,9 @@ class LookupRow(SQLModel, table=True):
     __table_args__ = (Index("ix_lookups_ts", "ts"),)
 
     # No primary key in the database (a table's rowid, or PostgreSQL's row address, finds a
-    # row); the mapper needs one.
+    # row); the mapper needs one. On SQLite (migration 0028) qtype, verdict, request, url and
+    # size are generated from two stored columns, ``qt`` and ``extra``, that the models do
+    # not name (monitord.store.lookuprows writes them).
     __mapper_args__ = {"primary_key": ["id"]}
 
     id: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False))

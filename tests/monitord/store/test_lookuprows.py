@@ -23,6 +23,12 @@ _KINDS: list[tuple[dict[str, Any], int | None, int | None]] = [
     ({"qtype": "A", "offset": 1 << 31}, None, None),
     ({"qtype": None, "offset": 40, "size": 0}, 1, None),
     ({"qtype": None, "offset": 50, "size": None}, 1, 2),
+    ({"qtype": "AAAA", "offset": 60}, None, None),
+    ({"qtype": "1", "offset": 70}, None, None),
+    ({"qtype": "A", "offset": 80, "size": 12_345}, 3, 4),
+    ({"qtype": "TXT", "offset": 90, "size": 7}, 5, 6),
+    ({"qtype": None, "offset": 100, "size": 2**63 - 1}, None, None),
+    ({"qtype": None, "offset": 110, "size": -(2**63)}, None, 6),
 ]
 
 
@@ -67,4 +73,37 @@ def test_rows_go_to_their_table_and_read_back_through_lookups(
         assert placed == {"lookups": list(range(len(_KINDS)))}
     else:
         # "A", none, "HTTPS" and "A" at the last offset 4 bytes hold are narrow rows.
-        assert placed == {LOOKUP_KINDS[0]: [0, 1, 2, 4], LOOKUP_KINDS[1]: [3, 5, 6, 7]}
+        assert placed == {
+            LOOKUP_KINDS[0]: [0, 1, 2, 4, 8, 9],
+            LOOKUP_KINDS[1]: [3, 5, 6, 7, 10, 11, 12, 13],
+        }
+
+
+def test_sqlite_stores_the_query_type_and_empty_columns_packed(store_url: str) -> None:
+    """Schema 0028: a common query type as a number, any other as its text; the verdict
+    alone when there is no request, URL or bytes, else all four in one text."""
+    engine = open_store(store_url)
+    if engine.dialect.name != "sqlite":
+        engine.dispose()
+        pytest.skip("PostgreSQL's rows are its own (schema 0027)")
+    made = [_row(n, *kind) for n, kind in enumerate(_KINDS)]
+    with engine.begin() as conn:
+        insert_rows(conn, "lookups", made)
+        found = conn.execute(text("SELECT qt, extra FROM lookups ORDER BY ts")).all()
+    engine.dispose()
+    assert [tuple(r) for r in found] == [
+        (1, None),
+        (None, 4),
+        (3, None),
+        ("", 4),
+        (1, None),
+        (1, 4),
+        (None, "/1:;0"),
+        (None, "4/1:2;"),
+        (2, None),
+        ("1", 4),
+        (1, "/3:4;12345"),
+        ("TXT", "4/5:6;7"),
+        (None, "/:;9223372036854775807"),
+        (None, "4/:6;-9223372036854775808"),
+    ]

@@ -90,6 +90,11 @@ _ROWS = [
     (1_795_000_000_000_003, 40, None, 1, 1, 2, None, None, None, "", b"\x03" * 16),
     (1_795_000_000_000_004, 3_000_000_000, None, 2, 1, 1, None, None, None, "A", b"\x04" * 16),
     (1_795_000_000_000_005 + _DAY, 60, 512, 3, 3, 3, 1, 1, 1, None, b"\x05" * 16),
+    # SQLite packs these apart from 0028: "HTTPS" as a number, a query type "1" as its text,
+    # a proxy request with some of its numbers empty.
+    (1_795_000_000_000_006 + _DAY, 70, None, 3, 3, 3, 2, None, None, "HTTPS", b"\x06" * 16),
+    (1_795_000_000_000_007 + _DAY, 80, None, 3, 3, 3, None, None, None, "1", b"\x07" * 16),
+    (1_795_000_000_000_008 + _DAY, 90, 0, 3, 3, 3, None, None, 7, "A", b"\x08" * 16),
 ]
 
 
@@ -118,12 +123,26 @@ def test_a_store_at_0026_upgrades_and_reads_the_same_rows_down_and_up_again(
     assert stored() == _ROWS
     upgrade(engine)
     assert stored() == _ROWS
+    if store_kind == "sqlite":
+        with engine.connect() as conn:
+            packed = conn.execute(text("SELECT qt, extra FROM lookups ORDER BY ts")).all()
+        assert [tuple(r) for r in packed] == [
+            (1, None),
+            (2, 1),
+            (None, None),
+            ("", None),
+            (1, None),
+            (None, "1/1:1;512"),
+            (3, 2),
+            ("1", None),
+            (1, "/:7;0"),
+        ]
     if store_kind == "postgresql":
         with engine.connect() as conn:
             counts = [
                 conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in LOOKUP_KINDS
             ]
-        assert counts == [3, 3]  # "A", "AAAA" and none narrow; the rest wide
+        assert counts == [5, 4]  # "A", "AAAA", "HTTPS", "1" and none narrow
     downgrade(engine, "0026")
     assert stored() == _ROWS
     upgrade(engine)

@@ -28,6 +28,10 @@ def test_migrations_describe_the_models(store_url: str) -> None:
     if engine.dialect.name == "postgresql":
         # A view of two tables there (schema 0027): test_lookuptables checks its columns.
         diff = [d for d in diff if not _of_lookups(d)]
+    else:
+        # What SQLite's lookups store their query type and empty columns in (schema 0028),
+        # the model's columns generated from them: test_lookuptables checks them.
+        diff = [d for d in diff if not _packed(d)]
     engine.dispose()
     assert diff == []
 
@@ -39,6 +43,16 @@ def _of_lookups(change: object) -> bool:
     found = change[1]
     table = found if change[0] == "add_table" else found.table
     return bool(table.name == LookupRow.__tablename__)
+
+
+def _packed(change: object) -> bool:
+    """Whether an Alembic difference is one of SQLite's stored lookups columns."""
+    return (
+        isinstance(change, tuple)
+        and change[0] == "remove_column"
+        and change[2] == LookupRow.__tablename__
+        and change[3].name in ("qt", "extra")
+    )
 
 
 @pytest.mark.parametrize(
