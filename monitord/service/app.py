@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +27,7 @@ from monitord.core.model import RawRecord
 from monitord.identity.load import load_identity
 from monitord.service.batch import BatchResult
 from monitord.service.pipeline import Processor
+from monitord.service.storing import Storing
 from monitord.settings.config import Config
 from monitord.store.database import open_store
 
@@ -127,12 +127,19 @@ def fewer_collections() -> Iterator[None]:
 
 
 def ingest_files(
-    app: App, paths: Sequence[Path], fmt: str, source: str, parser: Parser | None = None
+    app: App,
+    paths: Sequence[Path],
+    fmt: str,
+    source: str,
+    parser: Parser | None = None,
+    *,
+    separate: bool = True,
 ) -> BatchResult:
     """Backfill whole files (plain or .gz) through the pipeline. Alerts are created and their
-    mail queued, not sent."""
+    mail queued, not sent. ``separate``: store in a process of its own from the second
+    batch on (``monitord.service.storing``); without it, on a thread of this one."""
     with fewer_collections():
-        return _ingest_files(app, paths, fmt, source, parser or load_parser(fmt))
+        return _ingest_files(app, paths, fmt, source, parser or load_parser(fmt), separate)
 
 
 def _batches(
@@ -150,15 +157,13 @@ def _batches(
 
 
 def _ingest_files(
-    app: App, paths: Sequence[Path], fmt: str, source: str, parser: Parser
+    app: App, paths: Sequence[Path], fmt: str, source: str, parser: Parser, separate: bool
 ) -> BatchResult:
-    total = BatchResult()
     size = backfill_batch(app)
     processor = app.processor
-    # Judge the next batch while the last one is being stored: SQLite does its part without
-    # holding the GIL, so the two halves use both cores.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as storer:
-        storing: Future[BatchResult] | None = None
+    # Judge the next batch while the last one is being stored: from the second batch on in
+    # a process of its own, so that the two halves use both cores (monitord.service.storing).
+    with Storing(processor, separate=separate) as storer:
         for path in paths:
             session = parser.session()  # each file has its own header and its own state
             for batch, passed in _batches(app, parser, session, path, source, size):
@@ -167,9 +172,5 @@ def _ingest_files(
                     counts = replace(
                         counts, lines=counts.lines + passed, skipped=counts.skipped + passed
                     )
-                if storing is not None:
-                    total = total + storing.result()
-                storing = storer.submit(processor.store, judged, counts)
-        if storing is not None:
-            total = total + storing.result()
-    return total
+                storer.put(judged, counts)
+        return storer.close()

@@ -458,6 +458,12 @@ class Processor:
             "site_id": self.site_id,
         }
 
+    def commit(self, pending: Judgement, result: BatchResult) -> BatchResult:
+        """Store a judged batch and its alerts in one transaction, or raise (rolled back):
+        a backfill's storing process (``monitord.service.storing``) leaves the splitting of
+        a refused batch to ``store``."""
+        return self._commit(pending, result)
+
     def _commit(
         self, pending: Judgement, result: BatchResult, checkpoint: Checkpoint | None = None
     ) -> BatchResult:

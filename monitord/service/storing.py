@@ -1,0 +1,201 @@
+"""Storing a backfill's judged batches beside its judging, in order, one batch in flight.
+
+Judging is Python, and so is most of storing (rows, keys, blocks, alerts around SQLite's or
+PostgreSQL's own work). On two threads of one process they held the GIL in turn: the
+generated dnsmasq day took 2.05 s by the clock for 2.01 CPU s. So a backfill of more than
+one batch stores from its second batch on in a process of its own, forked from this one (it
+has the processor as it is: the store's engine, the alert manager, the clock), and hands it
+each judged batch through a pipe, leaner than it was judged: the rows, matches, leases,
+updates and counts, and only the judged events that carry decisions (those are all alerts
+read; records and the rest are what splitting a refused batch needs, and that is done
+here). A batch the process could not store (a value no column takes, an error in one
+record's alerts) was rolled back there and is stored here, as ``Processor.store`` does,
+split to the records at fault; trouble with the store itself is raised here the same way.
+A process that ends without answering ends the backfill with an error: what it had
+committed stays, and reading the files again adds nothing (event ids).
+
+The first batch is stored on a thread as before, so that a file of one batch (the demo, a
+test, a small log) forks nothing. A store in memory, a process with other threads running
+(forking those is unsafe) or a connection of the store held open elsewhere keeps the
+thread throughout."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import pickle
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from types import TracebackType
+from typing import Any
+
+from monitord.service.batch import BatchResult, Judgement
+from monitord.service.batchrows import error_text
+from monitord.service.pipeline import Processor
+from monitord.store.database import sqlite_file
+
+log = logging.getLogger("monitord.service.storing")
+
+
+def lean(pending: Judgement) -> Judgement:
+    """What the storing process needs of a judged batch (``Processor.commit``): the judged
+    events with decisions only (alerts and exemptions read nothing else), no records."""
+    return Judgement(
+        pending.events,
+        pending.rejected,
+        pending.matches,
+        pending.leases,
+        [j for j in pending.judged if j.decisions],
+        pending.updates,
+        pending.counts,
+        pending.source,
+        pending.updates_from,
+        (),
+        pending.fmt,
+    )
+
+
+def can_fork(processor: Processor) -> bool:
+    """Whether the storing may move to a forked process: the store is a file or a server
+    (not memory), this process runs no other thread, and no connection is checked out of
+    the store's pool (a SQLite connection must not cross a fork)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    engine = processor.engine
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name == "sqlite" and sqlite_file(url) is None:
+        return False
+    checked_out = getattr(engine.pool, "checkedout", None)
+    if checked_out is not None and checked_out() != 0:
+        return False
+    return threading.active_count() == 1
+
+
+def _serve(processor: Processor, conn: Connection) -> None:
+    """The storing process: commit each batch received, in order, and answer with what it
+    came to, or that it failed (rolled back)."""
+    processor.engine.dispose(close=False)  # the pool's connections, if any, are the parent's
+    while True:
+        try:
+            blob = conn.recv_bytes()
+        except EOFError:
+            return
+        if not blob:
+            return
+        pending, result = pickle.loads(blob)
+        try:
+            done = processor.commit(pending, result)
+        except Exception as exc:
+            conn.send(("failed", error_text(exc)))
+            continue
+        conn.send(("stored", done))
+
+
+class Storing:
+    """A backfill's storer: ``put`` each judged batch in order; ``close`` (or leaving the
+    ``with``) waits for the last and returns the total."""
+
+    def __init__(self, processor: Processor, *, separate: bool = True) -> None:
+        self.processor = processor
+        self.separate = separate
+        self.total = BatchResult()
+        self._thread: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="store"
+        )
+        self._future: Future[BatchResult] | None = None
+        self._process: Any = None
+        self._pipe: Connection | None = None
+        self._sent: tuple[Judgement, BatchResult] | None = None
+        self.pid: int | None = None  # the storing process's, once there is one
+
+    def __enter__(self) -> Storing:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.close()
+        else:
+            self._stop()
+
+    def put(self, pending: Judgement, result: BatchResult) -> None:
+        """Store ``pending`` after the batches put before it; return once the one before it
+        is stored (its error raised here)."""
+        if self._pipe is None and self.separate and self._future is not None:
+            self._wait()  # the second batch: the first is stored, the thread idle
+            self._move()
+        if self._pipe is not None:
+            blob = pickle.dumps((lean(pending), result), protocol=pickle.HIGHEST_PROTOCOL)
+            self._wait()
+            self._pipe.send_bytes(blob)
+            self._sent = (pending, result)
+            return
+        self._wait()
+        assert self._thread is not None
+        self._future = self._thread.submit(self.processor.store, pending, result)
+
+    def close(self) -> BatchResult:
+        self._wait()
+        self._stop()
+        return self.total
+
+    def _move(self) -> None:
+        """Store in a process of its own from now on, if this process may fork."""
+        assert self._thread is not None
+        self._thread.shutdown(wait=True)
+        self._thread = None
+        self.separate = False  # decided once
+        if not can_fork(self.processor):
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+            return
+        self.processor.engine.dispose()  # no connection of this process crosses the fork
+        context = multiprocessing.get_context("fork")
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(self.processor, theirs), name="monitord-store", daemon=True
+        )
+        process.start()
+        theirs.close()
+        self._process, self._pipe, self.pid = process, ours, process.pid
+
+    def _wait(self) -> None:
+        """Wait for the batch in flight, if any, and add what it came to."""
+        if self._future is not None:
+            future, self._future = self._future, None
+            self.total = self.total + future.result()
+        if self._sent is None or self._pipe is None:
+            return
+        pending, result = self._sent
+        self._sent = None
+        try:
+            answer, value = self._pipe.recv()
+        except (EOFError, OSError) as exc:
+            raise RuntimeError(
+                "the storing process ended without storing a batch: ingest again to store "
+                "the rest (nothing is stored twice)"
+            ) from exc
+        if answer == "failed":
+            log.warning("a batch failed to store (%s): storing it here", value)
+            value = self.processor.store(pending, result)
+        self.total = self.total + value
+
+    def _stop(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
+        if self._pipe is None:
+            return
+        with contextlib.suppress(OSError):  # a process that ended has nothing to finish
+            self._pipe.send_bytes(b"")
+        self._process.join(timeout=600)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+        self._pipe.close()
+        self._pipe = self._process = None
