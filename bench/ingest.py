@@ -8,7 +8,7 @@ Generates N lines per format of realistic school traffic (mostly ordinary lookup
 code as ``monitord ingest`` into a fresh SQLite store, and prints lines/s per format, lines
 per CPU second (both threads and the storing process: the figure to compare on a machine
 others share) and the load average, and the CPU time of the storing thread or process (and
-with ``--store``, of the server's backends, when the server runs on this machine). ``--dir``
+with ``--store``, of the server's processes, when the server runs on this machine). ``--dir``
 keeps the sites (roster, logs, stores) for ``bench/storesize.py``.
 ``agent`` is a school day of agent reports (searches, typed text, window titles);
 ``--no-text`` leaves text unjudged, to measure what judging it costs; ``--rounds N`` measures
@@ -301,7 +301,7 @@ def run(
     ingest_files(app, [root / "leases"], "dnsmasq-leases", "leases")
     forget_readings()
     storing = StoreThread(app, profile)
-    server = backends_cpu(app) if args.store else {}
+    server = backends_cpu(app) if args.store else None
     profiler = cProfile.Profile(time.thread_time) if profile else None
     separate = not (profile or args.thread)
     start, cpu, main = time.perf_counter(), time.process_time(), time.thread_time()
@@ -335,11 +335,11 @@ def run(
     )
     if args.store:
         after = backends_cpu(app)
-        backends = sum(v - server.get(pid, 0.0) for pid, v in after.items())
+        backends = after - server if after is not None and server is not None else 0.0
         print(
             f"{'':10s} the server's backends {backends:.2f} CPU s "
             f"({result.events / max(backends, 1e-9):,.0f} events a CPU second)"
-            if after
+            if after is not None
             else f"{'':10s} the server's backends: not on this machine",
             flush=True,
         )
@@ -392,23 +392,35 @@ class StoreThread:
         app.processor.store = timed
 
 
-def backends_cpu(app: Any) -> dict[int, float]:
-    """CPU seconds of each PostgreSQL backend serving this database (the pool's connections),
-    by process id; empty when the server is not on this machine."""
-    query = (
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-        "AND backend_type = 'client backend'"
-    )
+def backends_cpu(app: Any) -> float | None:
+    """CPU seconds the PostgreSQL server has spent so far: its backends and helpers that run
+    now and those that have ended (counted to the postmaster, which waited for them: the
+    storing process's connections end with it); None when the server is not on this
+    machine."""
     with app.engine.connect() as conn:
-        pids = list(conn.execute(sql_text(query)).scalars())
-    out = {}
-    for pid in pids:
+        backend = conn.execute(sql_text("SELECT pg_backend_pid()")).scalar_one()
+    try:
+        postmaster = int(_stat(backend)[1])
+        own = _stat(postmaster)
+    except OSError:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    total = (int(own[13]) + int(own[14])) / tick
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(int(entry.name))
         except OSError:
             continue
-        out[int(pid)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return out
+        if int(fields[1]) == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command's name (the state first)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
 def replay(content: ContentClassifier, seen: list[tuple[Any, Any]]) -> float:
