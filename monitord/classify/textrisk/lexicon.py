@@ -284,33 +284,30 @@ class Lexicon:
                         keys.setdefault(f" {slip} ", []).append(Key(i, 1, slip))
         self.key_count = len(keys)
         self._automaton: Any = None
-        # Keys that can raise a category (not frames, context or harmless senses): a text
-        # with none of them is judged at once, with no scoring.
-        self._weighty: Any = None
-        weighty = ahocorasick.Automaton()
+        # A key's value says whether it can raise a category (not frames, context or
+        # harmless senses): a text with none of them is judged at once, with no scoring. One
+        # automaton serves both (a second of the weighty keys alone held 8 MB more).
+        self._weighty = False
         if keys:
             automaton = ahocorasick.Automaton()
             for k, v in keys.items():
                 # An exact key is worth more than a typo of another entry that spells it.
                 exact = [x for x in v if not x.typo]
-                automaton.add_word(k, (len(k), tuple(exact or v)))
-                meant = [self.entries[x.entry] for x in v]
-                if any(_weighty(m) for m in meant):
-                    weighty.add_word(k, 0)
+                weighty = any(_weighty(self.entries[x.entry]) for x in v)
+                self._weighty = self._weighty or weighty
+                automaton.add_word(k, (len(k), tuple(exact or v), weighty))
             automaton.make_automaton()
             self._automaton = automaton
-            if len(weighty):
-                weighty.make_automaton()
-                self._weighty = weighty
 
     def matters(self, readings: tuple[str, ...]) -> bool:
         """Whether any reading has a key that can raise a category."""
-        if self._weighty is None:
+        if not self._weighty:
             return False
-        weighty = self._weighty
+        automaton = self._automaton
         for r in readings:
-            for _found in weighty.iter(f" {r} "):
-                return True
+            for _end, (_length, _found, weighty) in automaton.iter(f" {r} "):
+                if weighty:
+                    return True
         return False
 
     def scan(self, reading: str) -> Iterator[tuple[int, int, Key]]:
@@ -318,7 +315,7 @@ class Lexicon:
         if self._automaton is None:
             return
         padded = f" {reading} "
-        for end, (length, found) in self._automaton.iter(padded):
+        for end, (length, found, _weighty) in self._automaton.iter(padded):
             first = padded.count(" ", 0, end - length + 2) - 1
             for key in found:
                 yield first, first + key.words - 1, key
