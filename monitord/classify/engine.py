@@ -121,6 +121,11 @@ class DomainIndex:
         lid = b.list_id(ListInfo(list_name, category))
         return sum(b.add_expression(lid, p) for p in patterns)
 
+    def unmap_pages(self) -> None:
+        """Give the compiled index file's mapped pages back (``HostIndex.unmap_pages``)."""
+        if self._compiled is not None:
+            self._compiled.unmap_pages()
+
     def save(self, path: Path) -> Path:
         """Write the compiled index to ``path``."""
         return self.builder.write(path)

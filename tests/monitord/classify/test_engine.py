@@ -165,6 +165,17 @@ def test_saved_index_opens_read_only_with_the_same_answers(
     assert len(opened.index) == len(classifier.index)
     with pytest.raises(TypeError, match="read-only"):
         opened.index.add_domains(["more.example"], "drugs", "x")
+    # its mapped pages given back, the file answers the same (a name not asked before)
+    opened.index.unmap_pages()
+    assert opened.classify_host("m.bar.com") == classifier.classify_host("m.bar.com")
+
+
+def test_unmapping_an_index_being_built_compiles_nothing() -> None:
+    index = DomainIndex()
+    index.add_domains(["example.com"], "pornography", "test/porn")
+    index.unmap_pages()
+    assert index._compiled is None
+    assert Classifier(index).classify_host("www.example.com").categories == ("pornography",)
 
 
 def test_additions_after_a_lookup_are_seen(classifier: Classifier) -> None:

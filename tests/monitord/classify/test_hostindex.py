@@ -117,6 +117,38 @@ def test_file_round_trip_and_mapping(tmp_path: Path) -> None:
     assert not (tmp_path / "index.mdi.tmp").exists()
 
 
+def mapped_kib(path: Path) -> int:
+    """The resident kB of this process's mappings of ``path`` (/proc/self/smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text(encoding="utf-8").splitlines():
+        if line[:1] in "0123456789abcdef" and "-" in line.split(" ", 1)[0]:
+            inside = line.endswith(" " + str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
+
+
+def test_unmapping_gives_the_pages_back_and_lookups_still_find(tmp_path: Path) -> None:
+    b = IndexBuilder()
+    lid = b.list_id(ListInfo("ut1/gambling", "gambling"))
+    names = ut1_domains("gambling")
+    b.add_hosts(lid, names)
+    path = b.write(tmp_path / "index.mdi").resolve()
+    ix = HostIndex.load(path)
+    asked = [f"www.{n}" for n in names] + [f"{n}.not-listed.example" for n in names[:500]]
+    before = [ix.host_hits(h) for h in asked]
+    batch = ix.batch_hits(asked)
+    assert mapped_kib(path) > 0
+    ix.unmap_pages()
+    assert mapped_kib(path) == 0
+    assert [ix.host_hits(h) for h in asked] == before
+    assert all(np.array_equal(x, y) for x, y in zip(ix.batch_hits(asked), batch, strict=True))
+    assert ix.name(before[0][0][1]) == names[0]
+    built = b.build()
+    built.unmap_pages()  # an index in memory: nothing to give back, nothing lost
+    assert built.host_hits(asked[0]) == before[0]
+
+
 def test_the_file_is_laid_out_as_the_module_says(tmp_path: Path) -> None:
     """The layout in ``monitord.classify.hostindex``'s docstring, read back from a file."""
     assert hostindex.__doc__ is not None
