@@ -8,10 +8,9 @@ import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from typing import cast as cast_to
 
-import psycopg
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
@@ -48,6 +47,9 @@ from monitord.core.private import ensure_private_file, tighten
 from monitord.store.bulkrows import left_out, sqlite_bulk
 from monitord.store.partitions import ensure_partitions
 from monitord.store.tables import AlertRow, AuditRow, CheckpointRow
+
+if TYPE_CHECKING:  # psycopg (5 MB) is imported by SQLAlchemy when a PostgreSQL store opens
+    import psycopg
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 GENESIS = "0" * 64
@@ -289,7 +291,7 @@ def stored_event_ids(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> set
     if conn.dialect.name == "postgresql":
         stamps = [r["ts"] for r in rows]
         since, until = min(stamps) - timedelta(days=2), max(stamps) + timedelta(days=2)
-        driver = cast_to(psycopg.Connection, conn.connection.dbapi_connection)
+        driver = cast_to("psycopg.Connection[Any]", conn.connection.dbapi_connection)
         # The ids as one text the server splits: psycopg writes out a list as an array
         # element by element in Python.
         joined = ",".join(ids)
