@@ -70,6 +70,7 @@ CORPORA = {
     "probe 33 (sealed, fifth round)": ROOT / "tests" / "data" / "texts" / "fresh33.tsv",
     "vocabulary checks (languages)": ROOT / "tests" / "data" / "texts" / "vocabulary.tsv",
     "help checks (languages)": ROOT / "tests" / "data" / "texts" / "help.tsv",
+    "plans checks (languages)": ROOT / "tests" / "data" / "texts" / "plans.tsv",
     "probe 9 (languages)": ROOT / "tests" / "data" / "texts" / "fresh9.tsv",
     "probe 10 (languages)": ROOT / "tests" / "data" / "texts" / "fresh10.tsv",
     "probe 11 (languages)": ROOT / "tests" / "data" / "texts" / "fresh11.tsv",
