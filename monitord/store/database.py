@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import weakref
@@ -11,10 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from typing import cast as cast_to
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -48,8 +45,11 @@ from monitord.store.bulkrows import left_out, sqlite_bulk
 from monitord.store.partitions import ensure_partitions
 from monitord.store.tables import AlertRow, AuditRow, CheckpointRow
 
-if TYPE_CHECKING:  # psycopg (5 MB) is imported by SQLAlchemy when a PostgreSQL store opens
+if TYPE_CHECKING:
+    # psycopg (5 MB) is imported by SQLAlchemy when a PostgreSQL store opens; alembic (125
+    # modules, 9 MB) when its migrations run: the daemon that only opens a store holds neither.
     import psycopg
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 GENESIS = "0" * 64
@@ -187,25 +187,71 @@ def _close_when_dropped(engine: Engine) -> None:
 
 
 def _alembic_config(url: str) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 
+# alembic's table of the revision a store is at
+VERSION_TABLE = "alembic_version"
+
+
+def _stated(path: Path) -> dict[str, object]:
+    """The ``revision`` and ``down_revision`` a migration file states at its top level."""
+    out: dict[str, object] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+            out[target.id] = ast.literal_eval(value)
+    return out
+
+
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
-    assert head is not None
-    return head
+    """The newest migration, the one no other follows, read from the migrations' files as
+    alembic reads them, without importing alembic."""
+    revisions: set[str] = set()
+    followed: set[str] = set()
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        stated = _stated(path)
+        revision, down = stated.get("revision"), stated.get("down_revision")
+        if not isinstance(revision, str):
+            raise SchemaError(f"{path}: no revision")
+        revisions.add(revision)
+        if isinstance(down, str):
+            followed.add(down)
+        elif isinstance(down, tuple):  # a merge of two branches
+            followed.update(down)
+    heads = sorted(revisions - followed)
+    if len(heads) != 1:
+        raise SchemaError(f"the migrations have {len(heads)} heads: {', '.join(heads)}")
+    return heads[0]
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision the store is at (None for a store alembic never migrated)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not engine.dialect.has_table(conn, VERSION_TABLE):
+            return None
+        found = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    if len(found) > 1:
+        raise SchemaError(f"the store is at {len(found)} revisions at once: {', '.join(found)}")
+    return str(found[0]) if found else None
 
 
 def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str | None]:
     """Apply the pending migrations (up to ``target``); return (revision before, after)."""
+    from alembic import command
+
     before = current_revision(engine)
     cfg = _alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:

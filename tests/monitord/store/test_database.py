@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from sqlalchemy import Column, Engine, MetaData, Table, select, text
 from monitord.store.database import (
     ALL_SITES,
     GENESIS,
+    MIGRATIONS,
     SQLITE_CACHE_KIB,
     SchemaError,
     audit,
@@ -42,6 +45,34 @@ def test_new_store_is_created_at_head(blank_url: str, store_kind: str) -> None:
         with engine.connect() as conn:
             assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     engine.dispose()
+
+
+def test_revisions_read_as_alembic_reads_them(blank_url: str) -> None:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    assert head_revision() == ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    engine = make_engine(blank_url)
+    assert current_revision(engine) is None
+    upgrade(engine, "0027")
+    with engine.connect() as conn:
+        assert current_revision(engine) == MigrationContext.configure(conn).get_current_revision()
+    assert current_revision(engine) == "0027" != head_revision()
+    engine.dispose()
+
+
+def test_opening_a_store_imports_neither_alembic_nor_psycopg(tmp_path: Path) -> None:
+    """What the daemon imports it holds while it runs: opening a store at its revision
+    needs neither the migrations' tool nor the PostgreSQL driver."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    open_store(url).dispose()
+    code = (
+        "import sys; from monitord.store.database import open_store; "
+        f"open_store({url!r}).dispose(); "
+        "print(sorted(m for m in ('alembic', 'psycopg') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
 
 
 def test_each_sqlite_connection_has_the_bounded_page_cache(tmp_path: Path) -> None:
