@@ -48,7 +48,7 @@ _NARROW_TYPES = ("bytea", "int8", "int4", "varchar", "int4", "int4", "int4", "in
 # proxy request's keys and bytes as ``extra``; the others are generated from them.
 _SQLITE_COLUMNS = ("id", "ts", "name", "party", "block", "offset", "qt", "extra")
 # The query types ``qt`` holds as a number (0028's ``QTYPES``).
-QTYPE_CODES = {"A": 1, "AAAA": 2, "HTTPS": 3}
+QTYPE_CODES: dict[str | None, int] = {"A": 1, "AAAA": 2, "HTTPS": 3}
 
 
 def sqlite_row(row: Sequence[Any]) -> tuple[Any, ...]:
@@ -56,13 +56,13 @@ def sqlite_row(row: Sequence[Any]) -> tuple[Any, ...]:
     type's number, or its text; the verdict alone when the row has no request, URL or bytes
     (NULL when it has none either), else ``verdict/request:url;size`` (empty for none)."""
     ident, ts, name, qtype, party, block, offset, verdict, request, url, size = row
-    qt = QTYPE_CODES.get(qtype, qtype) if qtype is not None else None
+    qt = QTYPE_CODES.get(qtype, qtype)
     if request is None and url is None and size is None:
-        extra = verdict
-    else:
-        extra = "{}/{}:{};{}".format(
-            *("" if v is None else int(v) for v in (verdict, request, url, size))
-        )
+        return (ident, ts, name, party, block, offset, qt, verdict)
+    extra = (
+        f"{'' if verdict is None else verdict}/{'' if request is None else request}:"
+        f"{'' if url is None else url};{'' if size is None else size}"
+    )
     return (ident, ts, name, party, block, offset, qt, extra)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from monitord.store.database import open_store
-from monitord.store.lookuprows import COLUMNS, insert_rows, tables_for
+from monitord.store.lookuprows import COLUMNS, QTYPE_CODES, insert_rows, tables_for
 from monitord.store.partitions import LOOKUP_KINDS, day_of_micros, ensure_days
 
 pytestmark = pytest.mark.stores
@@ -77,6 +78,11 @@ def test_rows_go_to_their_table_and_read_back_through_lookups(
             LOOKUP_KINDS[0]: [0, 1, 2, 4, 8, 9],
             LOOKUP_KINDS[1]: [3, 5, 6, 7, 10, 11, 12, 13],
         }
+
+
+def test_the_writer_numbers_the_query_types_as_schema_0028_reads_them() -> None:
+    packed = importlib.import_module("monitord.store.migrations.versions.0028_lookups_packed")
+    assert dict(packed.QTYPES) == QTYPE_CODES
 
 
 def test_sqlite_stores_the_query_type_and_empty_columns_packed(store_url: str) -> None:

@@ -11,7 +11,8 @@ byte and its type): 44.0 bytes a row on the generated day.
 The row now stores two columns in their place. ``extra`` is NULL for a DNS lookup that
 matched nothing, its verdict (an integer, as before) for one with a verdict, and for a proxy
 request a text of its verdict, request, URL and bytes, ``verdict/request:url;size`` (each in
-decimal, empty for none). ``qt`` is the query type, 1 for "A", 2 for "AAAA", 3 for "HTTPS"
+decimal, empty for none; a key is read as the integer its part starts with, the three keys'
+tables number their rows from 1). ``qt`` is the query type, 1 for "A", 2 for "AAAA", 3 for "HTTPS"
 (SQLite stores 0 and 1 in no byte beside the type's, other small numbers in one), any other
 as its text. ``qtype``, ``verdict``, ``request``, ``url`` and ``size`` are generated from
 them (virtual: computed as they are read, stored only in the indexes that hold them), in
@@ -38,29 +39,31 @@ depends_on = None
 
 # The query types kept as a number (the writer's, monitord.store.lookuprows).
 QTYPES = (("A", 1), ("AAAA", 2), ("HTTPS", 3))
-# Where each of a proxy request's numbers starts and ends in ``extra`` (the last: at its end).
-_SPANS = {
-    "verdict": ("1", "instr(extra, '/')"),
-    "request": ("instr(extra, '/') + 1", "instr(extra, ':')"),
-    "url": ("instr(extra, ':') + 1", "instr(extra, ';')"),
-    "size": ("instr(extra, ';') + 1", None),
+# Where each of a proxy request's numbers starts in ``extra``. A key (verdict, request, URL)
+# is read as the integer the text starts with there (a key table's ids start at 1: none
+# reads 0, made NULL); the bytes, last, as the rest of the text (0 is a size).
+_STARTS = {
+    "verdict": "1",
+    "request": "instr(extra, '/') + 1",
+    "url": "instr(extra, ':') + 1",
+    "size": "instr(extra, ';') + 1",
 }
 
 
-def _field(column: str) -> str:
-    """SQL reading ``column``'s number from a proxy request's ``extra`` (NULL when empty)."""
-    start, end = _SPANS[column]
-    text = f"substr(extra, {start}, {end} - ({start}))" if end else f"substr(extra, {start})"
-    return f"CAST(NULLIF({text}, '') AS INTEGER)"
-
-
 def _generated() -> dict[str, str]:
-    """Each generated column's SQL."""
+    """Each generated column's SQL. A column of no declared type compares a text with a
+    number as unequal: a query type "1" stays the text it is."""
     codes = " ".join(f"WHEN {n} THEN '{q}'" for q, n in QTYPES)
-    made = {"qtype": f"CASE WHEN typeof(qt) = 'integer' THEN CASE qt {codes} END ELSE qt END"}
-    for column in _SPANS:
-        other = "extra" if column == "verdict" else "NULL"
-        made[column] = f"CASE WHEN typeof(extra) = 'text' THEN {_field(column)} ELSE {other} END"
+    made = {
+        "qtype": f"CASE qt {codes} ELSE qt END",
+        # An integer ``extra`` is the verdict itself.
+        "verdict": "NULLIF(CAST(extra AS INTEGER), 0)",
+    }
+    for column in ("request", "url"):
+        at = f"substr(extra, {_STARTS[column]})"
+        made[column] = f"CASE WHEN typeof(extra) = 'text' THEN NULLIF(CAST({at} AS INTEGER), 0) END"
+    rest = f"NULLIF(substr(extra, {_STARTS['size']}), '')"
+    made["size"] = f"CASE WHEN typeof(extra) = 'text' THEN CAST({rest} AS INTEGER) END"
     return made
 
 
