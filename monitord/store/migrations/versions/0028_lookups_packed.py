@@ -39,11 +39,11 @@ depends_on = None
 
 # The query types kept as a number (the writer's, monitord.store.lookuprows).
 QTYPES = (("A", 1), ("AAAA", 2), ("HTTPS", 3))
-# Where each of a proxy request's numbers starts in ``extra``. A key (verdict, request, URL)
-# is read as the integer the text starts with there (a key table's ids start at 1: none
-# reads 0, made NULL); the bytes, last, as the rest of the text (0 is a size).
+# Where each of a proxy request's numbers after its verdict starts in ``extra``. A key
+# (verdict, request, URL) is read as the integer the text starts with there (a key table's
+# ids start at 1: none reads 0, made NULL); the bytes, last, as the rest of the text (0 is
+# a size).
 _STARTS = {
-    "verdict": "1",
     "request": "instr(extra, '/') + 1",
     "url": "instr(extra, ':') + 1",
     "size": "instr(extra, ';') + 1",
