@@ -61,6 +61,8 @@ HIGH, LOW = 0.9, 0.8
 # The score from which the model raises alone in the other eight languages (it needs a word
 # of the category's lexicon there below this).
 ELSEWHERE = 0.93
+# The help score from which a pupil's text the lexicons did not read as help is help.
+HELP_AT = 0.9
 C_RISK, C_CATEGORY = 2.0, 2.0  # the inverse of regularisation (1.0 measured worse)
 DIGITS = 4  # weights kept to four decimals
 # A feature is learned only when this many training texts have it: one text's own words teach
@@ -98,7 +100,11 @@ def is_risk(item: Item) -> bool:
 
 
 def train(
-    items: list[Item], high: float = HIGH, low: float = LOW, elsewhere: float | None = ELSEWHERE
+    items: list[Item],
+    high: float = HIGH,
+    low: float = LOW,
+    elsewhere: float | None = ELSEWHERE,
+    help_at: float = HELP_AT,
 ) -> dict[str, Any]:
     """The model's JSON form, fitted to ``items`` (the same items give the same bytes)."""
     import numpy as np
@@ -138,6 +144,25 @@ def train(
         for c, w in enumerate(risk.coef_[0])
         if round(float(w), DIGITS) != 0.0
     }
+    # Help asked against everything else, its few examples weighed as much as the rest.
+    asks = np.array([i.expected == HELP for i in items], dtype=int)
+    helps: dict[str, Any] = {}
+    if asks.any():
+        h = LogisticRegression(
+            C=C_RISK, solver="liblinear", random_state=0, max_iter=1000, class_weight="balanced"
+        )
+        h.fit(everyone, asks)
+        helps = {
+            "help": {
+                "at": help_at,
+                "bias": round(float(h.intercept_[0]), DIGITS),
+                "weights": {
+                    names[c]: round(float(w), DIGITS)
+                    for c, w in enumerate(h.coef_[0])
+                    if round(float(w), DIGITS) != 0.0
+                },
+            }
+        }
     positives = [n for n, i in enumerate(items) if is_risk(i)]
     cats = sorted({items[n].expected for n in positives})
     pos = matrix(positives)
@@ -162,6 +187,7 @@ def train(
         **({} if elsewhere is None else {"elsewhere": elsewhere}),
         "risk": {"bias": round(float(risk.intercept_[0]), DIGITS), "weights": weights},
         "category": {"names": cats, "bias": cbias, "weights": crows},
+        **helps,
     }
 
 
@@ -299,6 +325,7 @@ def lopo(
     firsts = json.loads(FIRST.read_text(encoding="utf-8"))
     corpora = {p.name: read_corpus(p) for p in corpus_files()}
     judged: list[tuple[str, Item, Guess, float | None, dict[str, Any]]] = []
+    asked: list[tuple[Item, float, bool]] = []  # each item's help score, lexicon help
     for name, verdicts in firsts.items():
         rest = [i for n, its in corpora.items() if n != name for i in its]
         model = parse_model(train(rest, high, low, other))
@@ -308,6 +335,7 @@ def lopo(
         for item, v in zip(corpora[name], verdicts, strict=True):
             rest = None if v["beyond"] is None else model.risk(v["beyond"])
             judged.append((name, item, model.guess(text_of(item)), rest, v))
+            asked.append((item, model.help(text_of(item)), bool(v["support"])))
         print(f"{name}: trained without it", file=sys.stderr, flush=True)
     if dump is not None:
         rows = [
@@ -336,6 +364,17 @@ def lopo(
         t = tally(high, low, o)
         at = "never" if o is None else f"at {o:.2f}"
         print(f"  {high:.2f} {low:.2f} other languages alone {at}  {t.line('all')}")
+    print("help asked (the model's help score beside the lexicons' help at first sight):")
+    for at in (0.5, 0.7, 0.8, 0.9, 0.95):
+        asks = [(s, lex) for i, s, lex in asked if i.expected == HELP]
+        calm = [s for i, s, lex in asked if i.expected == NONE and not lex]
+        risky = [s for i, s, lex in asked if is_risk(i)]
+        print(
+            f"  from {at:.2f}: help {sum(lex for _, lex in asks)}/{len(asks)} -> "
+            f"{sum(lex or s >= at for s, lex in asks)}/{len(asks)}; harmless read as help "
+            f"{sum(s >= at for s in calm)}/{len(calm)}, risks read as help "
+            f"{sum(s >= at for s in risky)}/{len(risky)}"
+        )
     t = tally(high, low)
     print(f"\nleave one probe out, thresholds high {high}, low {low}: first sight")
     for k in sorted(t.pos, key=lambda k: (k != "all", k.startswith(("cat", "lang", "fresh")), k)):

@@ -15,6 +15,11 @@ search or typed text that the lexicons did not raise:
   news or a harmless idiom, nor beside a lesson document; and never in place of a category
   the lexicons raised.
 
+Help asked in words no lexicon lists ("who can i tell about what he does") is read by the
+model's help score: from its ``help_at`` a pupil's text of four words or more that the
+lexicons did not read as help is help (support) in the category the lexicons raised, or else
+the one the text is most like, never a risk alone.
+
 What the model raised says so in the category's reasons, with its score and the threshold
 that applied, so that ``monitord classify`` and the alert tell a safeguarding lead that a
 learned score, not a listed phrase, made the call.
@@ -84,6 +89,9 @@ class BlendedJudge(TextJudge):
         """``verdict`` with what the model raises in ``texts`` (the readings of the text, or
         of the messages typed together with it, the canonical one first)."""
         model = self.model
+        helped = self.helped(verdict, texts)
+        if helped is not None:
+            return helped
         if (
             verdict.categories
             or verdict.band not in PUPIL_BANDS
@@ -105,7 +113,6 @@ class BlendedJudge(TextJudge):
         category = decide(model, guess, hinted, False, beyond, alone)
         if category is None:
             return verdict
-        old = next((s for s in verdict.scores if s.category == category), None)
         if hinted.get(category, 0) > 0:
             how = f"beside the lexicon's own words of it (from {model.low:.2f})"
         else:
@@ -115,16 +122,57 @@ class BlendedJudge(TextJudge):
             f"the learned model scores it {guess.risk:.2f} as a risk, most like {category} "
             f"({guess.likeness:.2f}), and raises it {how}"
         )
-        score = Score(
+        score = self.marked(verdict, category, why, learned=round(guess.risk, 2))
+        others = tuple(s for s in verdict.scores if s.category != category)
+        return replace(verdict, scores=(score, *others), categories=(category,))
+
+    def marked(
+        self,
+        verdict: TextVerdict,
+        category: str,
+        why: str,
+        learned: float = 0.0,
+        asked: bool = False,
+    ) -> Score:
+        """``category``'s score in ``verdict`` (or a new one) over its limit because of the
+        model (``asked``: as help), ``why`` added to its reasons."""
+        old = next((s for s in verdict.scores if s.category == category), None)
+        return Score(
             category,
             old.total if old else 0,
             old.limit if old else self._limit(category, verdict.band, verdict.kind),
             True,
             (*(old.reasons if old else ()), why),
-            learned=round(guess.risk, 2),
+            asked,
+            learned,
         )
+
+    def helped(self, verdict: TextVerdict, texts: tuple[str, ...]) -> TextVerdict | None:
+        """``verdict`` with help marked where the model reads help asked and the lexicons did
+        not; None otherwise."""
+        model = self.model
+        if (
+            model.help_at is None
+            or verdict.support
+            or verdict.band not in PUPIL_BANDS
+            or verdict.kind == TITLE
+            or texts[0].count(" ") < MIN_WORDS - 1
+        ):
+            return None
+        score = model.help(texts[0])
+        if score < model.help_at:
+            return None
+        category = verdict.categories[0] if verdict.categories else model.guess(texts[0]).category
+        why = (
+            f"the learned model reads it as help asked ({score:.2f}, from {model.help_at:.2f}), "
+            f"about {category}"
+        )
+        mark = self.marked(verdict, category, why, asked=True)
         others = tuple(s for s in verdict.scores if s.category != category)
-        return replace(verdict, scores=(score, *others), categories=(category,))
+        rest = tuple(c for c in verdict.categories if c != category)
+        return replace(
+            verdict, scores=(mark, *others), categories=(category, *rest), support=(category,)
+        )
 
     def beyond(self, texts: tuple[str, ...]) -> str | None:
         """The reading of ``texts`` with a grooming signal, without the words of the

@@ -5,10 +5,12 @@ This model reads a text's normalised words (the canonical reading of
 :func:`~monitord.classify.textrisk.normal.readings`) as features: each word, each pair of
 neighbouring words, the first five letters of a long word (a stem, so that an inflected
 language's endings count as one), and the four-letter pieces of each word (so that a
-misspelling still shares most of them). Two logistic models are kept:
+misspelling still shares most of them). Its logistic models:
 
 - **risk**: how likely the text is one a safeguarding lead must see (any category but help);
-- **category**: for a risky text, which category it is most like (one weight a category).
+- **category**: for a risky text, which category it is most like (one weight a category);
+- **help** (where the file has one): how likely the text is a pupil asking for help, from
+  the same features, read by the judge only where the lexicons found no help.
 
 It is trained offline from the project's labelled corpora (``bench/textmodel.py``), and
 shipped as one JSON file of weights (``defaults/model/textrisk.json``), read with the standard
@@ -103,8 +105,14 @@ class TextModel:
     trained_on: str = ""
     # the score from which it raises alone in a language other than English (None: never)
     elsewhere: float | None = None
+    # help asked: a third logistic model (help against everything else) and the score from
+    # which a text is read as help (None: no help model)
+    help_bias: float = 0.0
+    help_weights: Mapping[str, float] = field(default_factory=dict)
+    help_at: float | None = None
     _words: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
     _parts: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    _help_words: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     def _word(self, word: str) -> float:
         got = self._words.get(word)
@@ -125,6 +133,25 @@ class TextModel:
         for w in normalised.split():
             own = known(w)
             z += (self._word(w) if own is None else own) + get(f"{previous}_{w}", 0.0)
+            previous = w
+        return _sigmoid(z)
+
+    def help(self, normalised: str) -> float:
+        """How likely the text is a pupil asking for help (0 to 1; 0 without a help model)."""
+        if self.help_at is None:
+            return 0.0
+        get = self.help_weights.get
+        known = self._help_words
+        z = self.help_bias
+        previous = "^"
+        for w in normalised.split():
+            own = known.get(w)
+            if own is None:
+                own = sum(get(f, 0.0) for f in word_features(w))
+                if len(known) >= _WORDS_KEPT:
+                    known.clear()
+                known[w] = own
+            z += own + get(f"{previous}_{w}", 0.0)
             previous = w
         return _sigmoid(z)
 
@@ -192,6 +219,11 @@ def parse_model(data: object, where: str = "model") -> TextModel:
             for k, v in cats["weights"].items()
         }
         bias = float(risk["bias"])
+        helps = data.get("help")
+        help_bias, help_weights, help_at = 0.0, {}, None
+        if helps is not None:
+            help_bias, help_at = float(helps["bias"]), float(helps["at"])
+            help_weights = {str(k): float(v) for k, v in helps["weights"].items()}
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ListError(f"{where}: malformed text model ({e})") from e
     bad = [c for c in names if not is_category(c)]
@@ -205,8 +237,23 @@ def parse_model(data: object, where: str = "model") -> TextModel:
         raise ListError(f"{where}: thresholds must be 0 < low <= high < 1, not {low}, {high}")
     if elsewhere is not None and not high <= elsewhere < 1.0:
         raise ListError(f"{where}: elsewhere must be high <= elsewhere < 1, not {elsewhere}")
+    if help_at is not None and not 0.0 < help_at < 1.0:
+        raise ListError(f"{where}: help.at must be between 0 and 1, not {help_at}")
     trained = str(data.get("trained_on", ""))
-    return TextModel(bias, weights, names, cbias, crows, high, low, trained, elsewhere)
+    return TextModel(
+        bias,
+        weights,
+        names,
+        cbias,
+        crows,
+        high,
+        low,
+        trained,
+        elsewhere,
+        help_bias,
+        help_weights,
+        help_at,
+    )
 
 
 def load_model(path: Path) -> TextModel:

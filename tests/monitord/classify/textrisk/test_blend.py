@@ -5,6 +5,7 @@ explanation says the model made the call, with its score."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -120,3 +121,23 @@ def test_the_shipped_judge_catches_a_phrasing_no_lexicon_lists() -> None:
 def test_outside_english_the_model_needs_a_word_of_the_category(judge: BlendedJudge) -> None:
     assert judge.judge("zorblax jak tańczyć tango żeby się nie wstydzić", TYPED).categories == ()
     assert judge.judge("zorblax how to dance the tango", TYPED).categories == ("suicide",)
+
+
+def test_help_the_model_reads_is_help_never_a_risk() -> None:
+    # "quixly" stands for the words of a help ask no lexicon lists
+    helping = replace(model(), help_bias=-4.0, help_weights={"quixly": 8.0}, help_at=0.9)
+    judge = BlendedJudge(default_lexicon(), helping)
+    v = judge.judge("i want quixly about it", TYPED, JUNIOR)
+    assert v.support == v.categories
+    assert v.support_seeking
+    assert "the learned model reads it as help asked (0.98, from 0.90)" in " ".join(
+        sentences(v, "English")
+    )
+    # the category the text is most like is marked as help; its risk score raises nothing
+    v = judge.judge("i want zorblax and quixly now", TYPED, JUNIOR)
+    assert v.support == ("suicide",)
+    assert all(s.learned == 0.0 for s in v.scores)
+    assert judge.judge("quixly about it", TYPED, JUNIOR).support == ()  # three words
+    assert judge.judge("i want quixly about it", TITLE, JUNIOR).support == ()
+    assert judge.judge("i want quixly about it", TYPED, ADULT).support == ()
+    assert judge.judge("i want nothing about it", TYPED, JUNIOR).categories == ()

@@ -185,3 +185,15 @@ def test_blind_probes_are_never_trained_on() -> None:
     assert "everyday.tsv" in trained
     assert not any((bench.probe_number(ROOT / n) or 0) >= bench.BLIND_FROM for n in trained)
     assert all(bench.probe_number(p) >= bench.BLIND_FROM for p in bench.corpus_files(blind=True))
+
+
+def test_help_is_a_third_score_read_only_where_the_file_has_one() -> None:
+    assert parse_model(model_json()).help("who can i tell") == 0.0  # no help model: never
+    m = parse_model(model_json(help={"at": 0.9, "bias": -3.0, "weights": {"tell": 6.0}}))
+    assert m.help_at == 0.9
+    assert m.help("who can i tell") == pytest.approx(1 / (1 + 2.718281828**-3), rel=1e-6)
+    assert m.help("nothing here") < 0.05
+    with pytest.raises(ListError, match=r"help\.at"):
+        parse_model(model_json(help={"at": 1.5, "bias": 0.0, "weights": {}}))
+    with pytest.raises(ListError, match="malformed"):
+        parse_model(model_json(help={"bias": 0.0, "weights": {}}))
