@@ -8,8 +8,9 @@ conversations; fresh27.tsv single texts in all nine; fresh31.tsv conversations i
 and single texts in eight, written blind: each judged once before its misses were studied, and
 fresh31 held to what it reached once its misses were studied; fresh32.tsv, of the same
 design, kept sealed until the end of that work and held to its first sight; fresh33.tsv,
-sealed through the fifth round and held to what it measured after it); and
-vocabulary.tsv, the check sets the other languages' vocabulary was written against."""
+sealed through the fifth round and held to what it measured after it and after the sixth
+round's help frames); vocabulary.tsv, the check sets the other languages' vocabulary was
+written against; help.tsv and plans.tsv, those of the help frames and the plans."""
 
 from __future__ import annotations
 
@@ -85,9 +86,9 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("fresh28", 0.95, 0),
         ("fresh29", 0.97, 0),
         ("fresh30", 0.97, 0),
-        ("fresh31", 0.94, 2),
+        ("fresh31", 0.94, 1),
         ("fresh32", 0.82, 0),
-        ("fresh33", 0.44, 7),
+        ("fresh33", 0.5, 7),
         ("fresh9", 0.97, 0),
         ("fresh10", 0.97, 0),
         ("fresh11", 0.97, 0),
