@@ -12,38 +12,27 @@ from sqlalchemy import Connection
 
 from monitord.store.partitions import LOOKUP_KINDS, lookup_tables
 
-# A row as the store makes it, in this order.
-COLUMNS = (
-    "id",
-    "ts",
-    "name",
-    "qtype",
-    "party",
-    "block",
-    "offset",
-    "verdict",
-    "request",
-    "url",
-    "size",
+# A row as the store makes it, in this order, with each column's PostgreSQL type (binary COPY).
+_PG_COLUMNS = (
+    ("id", "bytea"),
+    ("ts", "int8"),
+    ("name", "int4"),
+    ("qtype", "varchar"),
+    ("party", "int4"),
+    ("block", "int4"),
+    ("offset", "int8"),
+    ("verdict", "int4"),
+    ("request", "int4"),
+    ("url", "int4"),
+    ("size", "int8"),
 )
-# A narrow row's (PostgreSQL, migration 0027): the first eight, its offset in 4 bytes.
+COLUMNS = tuple(c for c, _ in _PG_COLUMNS)
+_PG_TYPES = tuple(t for _, t in _PG_COLUMNS)
+# A narrow row's (PostgreSQL, migration 0027): the first eight, its offset in 4 bytes (the
+# id's 16 bytes go as they are into its uuid, the binary form of one).
 _NARROW_COLUMNS = COLUMNS[:8]
 _NARROW_OFFSETS = 1 << 31
-_PG_TYPES = (
-    "bytea",
-    "int8",
-    "int4",
-    "varchar",
-    "int4",
-    "int4",
-    "int8",
-    "int4",
-    "int4",
-    "int4",
-    "int8",
-)
-# The id's 16 bytes go as they are into the narrow row's uuid (its binary form).
-_NARROW_TYPES = ("bytea", "int8", "int4", "varchar", "int4", "int4", "int4", "int4")
+_NARROW_TYPES = tuple("int4" if c == "offset" else t for c, t in _PG_COLUMNS[:8])
 # A SQLite row's stored columns (migration 0028): the query type as ``qt``, the verdict and a
 # proxy request's keys and bytes as ``extra``; the others are generated from them.
 _SQLITE_COLUMNS = ("id", "ts", "name", "party", "block", "offset", "qt", "extra")
