@@ -1,7 +1,7 @@
 """End-to-end ingest speed: read, parse, identity, classify, policy, store into SQLite.
 
     .venv/bin/python bench/ingest.py [--lines N] [--formats squid,dnsmasq,agent] [--profile]
-        [--thread] [--store URL] [--no-text] [--dir DIR] [--rounds N] [--digest]
+        [--thread | --process] [--store URL] [--no-text] [--dir DIR] [--rounds N] [--digest]
 
 Generates N lines per format of realistic school traffic (mostly ordinary lookups, about 1 in
 200 on a listed site) from 500 devices with leases and a roster, ingests them with the same
@@ -303,7 +303,7 @@ def run(
     storing = StoreThread(app, profile)
     server = backends_cpu(app) if args.store else None
     profiler = cProfile.Profile(time.thread_time) if profile else None
-    separate = not (profile or args.thread)
+    separate = False if profile or args.thread else True if args.process else None
     start, cpu, main = time.perf_counter(), time.process_time(), time.thread_time()
     children = children_cpu()
     if profiler:
@@ -315,6 +315,7 @@ def run(
     # The storing process, once it has ended (``ingest_files`` waits for it).
     child = children_cpu() - children
     storing.cpu += child
+    forked = child > 0
     cpu = time.process_time() - cpu + child
     main = time.thread_time() - main
     # CPU seconds (both threads) say more than wall time on a machine others share.
@@ -328,7 +329,7 @@ def run(
     )
     print(
         f"{'':10s} storing {storing.cpu:.2f} CPU s in its "
-        + ("process (its first batch on a thread) " if separate else "thread ")
+        + ("process (its first batch on a thread) " if forked else "thread ")
         + f"({result.events / max(storing.cpu, 1e-9):,.0f} events a CPU second); "
         f"reading and judging {main:.2f} CPU s in the main thread",
         flush=True,
@@ -487,7 +488,12 @@ def main() -> int:
         "--thread",
         action="store_true",
         help="store on a thread of this process, not in a process of its own from the "
-        "second batch on",
+        "second batch on (by default: a process when a core is spare)",
+    )
+    ap.add_argument(
+        "--process",
+        action="store_true",
+        help="store in a process of its own from the second batch on, whatever the load",
     )
     ap.add_argument(
         "--no-text",

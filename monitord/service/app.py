@@ -133,11 +133,12 @@ def ingest_files(
     source: str,
     parser: Parser | None = None,
     *,
-    separate: bool = True,
+    separate: bool | None = None,
 ) -> BatchResult:
     """Backfill whole files (plain or .gz) through the pipeline. Alerts are created and their
     mail queued, not sent. ``separate``: store in a process of its own from the second
-    batch on (``monitord.service.storing``); without it, on a thread of this one."""
+    batch on (True), on a thread of this one (False), or in a process when the machine has
+    a core to spare (None; ``monitord.service.storing``)."""
     with fewer_collections():
         return _ingest_files(app, paths, fmt, source, parser or load_parser(fmt), separate)
 
@@ -157,12 +158,13 @@ def _batches(
 
 
 def _ingest_files(
-    app: App, paths: Sequence[Path], fmt: str, source: str, parser: Parser, separate: bool
+    app: App, paths: Sequence[Path], fmt: str, source: str, parser: Parser, separate: bool | None
 ) -> BatchResult:
     size = backfill_batch(app)
     processor = app.processor
     # Judge the next batch while the last one is being stored: from the second batch on in
-    # a process of its own, so that the two halves use both cores (monitord.service.storing).
+    # a process of its own when a core is spare, so that the two halves use both cores
+    # (monitord.service.storing).
     with Storing(processor, separate=separate) as storer:
         for path in paths:
             session = parser.session()  # each file has its own header and its own state

@@ -18,13 +18,17 @@ committed stays, and reading the files again adds nothing (event ids).
 The first batch is stored on a thread as before, so that a file of one batch (the demo, a
 test, a small log) forks nothing. A store in memory, a process with other threads running
 (forking those is unsafe) or a connection of the store held open elsewhere keeps the
-thread throughout."""
+thread throughout; so does a machine with no core to spare (its load average at least its
+cores less one), unless asked: handing a batch over costs CPU (pickling its rows, about 4 µs
+an event here, and the pages the fork shares being copied), about 15% more in all, which
+only a core that would otherwise be idle pays back (bench/RESULTS.md)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import multiprocessing
+import os
 import pickle
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -78,6 +82,12 @@ def can_fork(processor: Processor) -> bool:
     return threading.active_count() == 1
 
 
+def spare_core() -> bool:
+    """Whether this machine has a core that nothing else is using (by its load average)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return os.getloadavg()[0] < (cores or 1) - 1
+
+
 def _serve(processor: Processor, conn: Connection) -> None:
     """The storing process: commit each batch received, in order, and answer with what it
     came to, or that it failed (rolled back)."""
@@ -100,9 +110,11 @@ def _serve(processor: Processor, conn: Connection) -> None:
 
 class Storing:
     """A backfill's storer: ``put`` each judged batch in order; ``close`` (or leaving the
-    ``with``) waits for the last and returns the total."""
+    ``with``) waits for the last and returns the total. ``separate``: store in a process
+    from the second batch on whenever this process may fork (True), never (False), or when
+    a core is also spare (None)."""
 
-    def __init__(self, processor: Processor, *, separate: bool = True) -> None:
+    def __init__(self, processor: Processor, *, separate: bool | None = None) -> None:
         self.processor = processor
         self.separate = separate
         self.total = BatchResult()
@@ -132,7 +144,7 @@ class Storing:
     def put(self, pending: Judgement, result: BatchResult) -> None:
         """Store ``pending`` after the batches put before it; return once the one before it
         is stored (its error raised here)."""
-        if self._pipe is None and self.separate and self._future is not None:
+        if self._pipe is None and self.separate is not False and self._future is not None:
             self._wait()  # the second batch: the first is stored, the thread idle
             self._move()
         if self._pipe is not None:
@@ -155,8 +167,9 @@ class Storing:
         assert self._thread is not None
         self._thread.shutdown(wait=True)
         self._thread = None
+        wanted = self.separate is True or spare_core()
         self.separate = False  # decided once
-        if not can_fork(self.processor):
+        if not wanted or not can_fork(self.processor):
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
             return
         self.processor.engine.dispose()  # no connection of this process crosses the fork

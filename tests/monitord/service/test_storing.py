@@ -20,6 +20,7 @@ from collectors.parsers.base import load_parser
 from monitord.core.clock import FixedClock
 from monitord.identity.roster import import_devices, import_people
 from monitord.service import app as app_module
+from monitord.service import storing
 from monitord.service.app import App, ingest_files, open_app
 from monitord.service.batch import BatchResult
 from monitord.service.initdir import init_dir
@@ -110,7 +111,7 @@ def test_a_backfill_stores_the_same_in_a_process_as_on_a_thread(
     threaded, forked = site(tmp_path / "a"), site(tmp_path / "b")
     a = ingest_files(threaded, [day_log(tmp_path / "a")], "dnsmasq", "resolver", separate=False)
     assert kept[-1].pid is None
-    b = ingest_files(forked, [day_log(tmp_path / "b")], "dnsmasq", "resolver")
+    b = ingest_files(forked, [day_log(tmp_path / "b")], "dnsmasq", "resolver", separate=True)
     assert kept[-1].pid is not None
     assert kept[-1].pid != os.getpid()
     assert a == b
@@ -133,12 +134,35 @@ def test_a_process_with_other_threads_stores_on_a_thread(
     other.start()
     try:
         assert not can_fork(app.processor)
-        done = ingest_files(app, [day_log(tmp_path)], "dnsmasq", "resolver")
+        done = ingest_files(app, [day_log(tmp_path)], "dnsmasq", "resolver", separate=True)
     finally:
         stop.set()
         other.join()
     assert kept[-1].pid is None
     assert done.stored == 150
+
+
+@pytest.mark.parametrize("spare", [True, False])
+def test_by_default_a_process_only_with_a_core_to_spare(
+    tmp_path: Path, kept: list[Storing], monkeypatch: pytest.MonkeyPatch, spare: bool
+) -> None:
+    """Handing batches over costs CPU that only an idle core pays back: on a busy machine
+    the storing stays on its thread."""
+    monkeypatch.setattr(storing, "spare_core", lambda: spare)
+    app = site(tmp_path)
+    done = ingest_files(app, [day_log(tmp_path)], "dnsmasq", "resolver")
+    assert (kept[-1].pid is not None) is spare
+    assert done.stored == 150
+
+
+def test_a_core_is_spare_below_a_load_of_the_cores_less_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.7, 3.0, 3.0))
+    assert storing.spare_core()
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.2, 0.1, 0.1))
+    assert not storing.spare_core()
 
 
 def test_an_open_connection_or_a_store_in_memory_is_not_forked(tmp_path: Path) -> None:
@@ -165,7 +189,7 @@ def test_a_batch_the_process_cannot_store_is_split_here(tmp_path: Path) -> None:
     batches = _batches(app, day_log(tmp_path))
     poisoned = batches[2][0]
     poisoned.events[3]["url"] = "http://www.bbc.co.uk/\ud800"  # no column takes it
-    with Storing(app.processor) as storer:
+    with Storing(app.processor, separate=True) as storer:
         for pending, result in batches:
             storer.put(pending, result)
         total = storer.close()
@@ -184,7 +208,7 @@ def test_a_process_that_dies_ends_the_backfill_and_reading_again_completes_it(
     path = day_log(tmp_path / "a")
     ingest_files(whole, [day_log(tmp_path / "b")], "dnsmasq", "resolver", separate=False)
     batches = _batches(app, path)
-    storer = Storing(app.processor)
+    storer = Storing(app.processor, separate=True)
     storer.put(*batches[0])
     storer.put(*batches[1])
     assert storer.pid is not None
@@ -221,7 +245,7 @@ def test_a_backfill_in_a_process_on_either_store(
     import_devices(app.engine, tmp_path / "school" / "devices.csv", "office", app.clock.now())
     app = open_app(app.cfg, app.clock)
     ingest_files(app, [leases], "dnsmasq-leases", "leases")
-    done = ingest_files(app, [day_log(tmp_path)], "dnsmasq", "resolver")
+    done = ingest_files(app, [day_log(tmp_path)], "dnsmasq", "resolver", separate=True)
     assert kept[-1].pid is not None
     assert (done.stored, done.alerts_opened) == (150, 1)
     assert row(app.engine, "SELECT count(*) FROM lookups") == (146,)
