@@ -31,6 +31,7 @@ File layout (little-endian, sections 8-byte aligned):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mmap
 import os
@@ -357,9 +358,10 @@ class HostIndex:
         The kernel maps 64 KB, or a whole large folio, around every page a lookup touches:
         a day's few thousand new names left 40 to 60 MB of a 5-million-name index mapped
         in the daemon, though each read a few bytes of it. Nothing to do for an index in
-        memory."""
+        memory; where the system refuses (pages locked in memory), they stay mapped."""
         if isinstance(self._raw, mmap.mmap) and not self._raw.closed:
-            self._raw.madvise(mmap.MADV_DONTNEED)
+            with contextlib.suppress(OSError):
+                self._raw.madvise(mmap.MADV_DONTNEED)
 
     # --- one host -------------------------------------------------------------------------
 

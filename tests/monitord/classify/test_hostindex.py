@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ctypes
 import json
 import random
 import string
@@ -147,6 +148,24 @@ def test_unmapping_gives_the_pages_back_and_lookups_still_find(tmp_path: Path) -
     built = b.build()
     built.unmap_pages()  # an index in memory: nothing to give back, nothing lost
     assert built.host_hits(asked[0]) == before[0]
+
+
+def test_pages_locked_in_memory_stay_mapped_and_nothing_fails(tmp_path: Path) -> None:
+    b = IndexBuilder()
+    b.add_hosts(b.list_id(ListInfo("ut1/gambling", "gambling")), ut1_domains("gambling"))
+    path = b.write(tmp_path / "index.mdi").resolve()
+    ix = HostIndex.load(path)
+    whole = np.frombuffer(ix._raw, dtype=np.uint8)
+    libc = ctypes.CDLL(None, use_errno=True)
+    size = ctypes.c_size_t(len(whole))
+    if libc.mlock(ctypes.c_void_p(whole.ctypes.data), size) != 0:
+        pytest.skip("mlock refused (RLIMIT_MEMLOCK)")
+    try:
+        ix.unmap_pages()  # madvise refuses locked pages: they stay, lookups go on
+        assert mapped_kib(path) > 0
+        assert ix.host_hits("www." + ut1_domains("gambling")[0])
+    finally:
+        libc.munlock(ctypes.c_void_p(whole.ctypes.data), size)
 
 
 def test_the_file_is_laid_out_as_the_module_says(tmp_path: Path) -> None:
