@@ -88,9 +88,12 @@ def spare_core() -> bool:
     return os.getloadavg()[0] < (cores or 1) - 1
 
 
-def _serve(processor: Processor, conn: Connection) -> None:
+def _serve(processor: Processor, conn: Connection, parents: Connection) -> None:
     """The storing process: commit each batch received, in order, and answer with what it
-    came to, or that it failed (rolled back)."""
+    came to, or that it failed (rolled back). ``parents``: the backfill's end of the pipe,
+    a copy the fork gave this process, closed so that the backfill's end closing (it
+    ended, or was killed) ends this process."""
+    parents.close()
     processor.engine.dispose(close=False)  # the pool's connections, if any, are the parent's
     while True:
         try:
@@ -158,8 +161,10 @@ class Storing:
         self._future = self._thread.submit(self.processor.store, pending, result)
 
     def close(self) -> BatchResult:
-        self._wait()
-        self._stop()
+        try:
+            self._wait()
+        finally:
+            self._stop()  # the process ended and reaped, whatever the last batch came to
         return self.total
 
     def _move(self) -> None:
@@ -176,7 +181,7 @@ class Storing:
         context = multiprocessing.get_context("fork")
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=_serve, args=(self.processor, theirs), name="monitord-store", daemon=True
+            target=_serve, args=(self.processor, theirs, ours), name="monitord-store", daemon=True
         )
         process.start()
         theirs.close()

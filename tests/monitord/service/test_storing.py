@@ -252,3 +252,52 @@ def test_a_backfill_in_a_process_on_either_store(
     assert row(app.engine, "SELECT count(*) FROM outbox") == (1,)
     again = ingest_files(open_app(app.cfg, app.clock), [day_log(tmp_path)], "dnsmasq", "resolver")
     assert (again.stored, again.duplicates) == (0, 150)
+
+
+def test_the_process_ends_when_this_one_is_gone(tmp_path: Path) -> None:
+    """A backfill killed (SIGKILL, or SIGTERM with no handler) closes its end of the pipe
+    unasked: the storing process must see that and end, not wait for a batch forever with
+    a copy of the backfill's memory and a connection to the store."""
+    app = site(tmp_path)
+    batches = _batches(app, day_log(tmp_path))
+    storer = Storing(app.processor, separate=True)
+    storer.put(*batches[0])
+    storer.put(*batches[1])
+    assert storer.pid is not None
+    process = storer._process
+    try:
+        assert storer._pipe is not None
+        storer._pipe.close()  # what the kernel does to this process's pipe when it dies
+        process.join(timeout=10)
+        assert not process.is_alive()
+    finally:
+        if process.is_alive():
+            process.terminate()
+            process.join()
+
+
+def test_the_process_ends_when_the_last_batch_cannot_be_stored_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last batch refused there and then here (the store's own trouble): the error is
+    raised, and the storing process is ended and reaped, not left waiting."""
+    app = site(tmp_path)
+    batches = _batches(app, day_log(tmp_path))[:3]
+    batches[-1][0].events[3]["url"] = "http://www.bbc.co.uk/\ud800"  # no column takes it
+
+    def trouble(*_: Any) -> BatchResult:
+        raise OSError("the disk is full")
+
+    storer = Storing(app.processor, separate=True)
+    for pending, result in batches:
+        storer.put(pending, result)
+    process = storer._process
+    monkeypatch.setattr(app.processor, "store", trouble)
+    try:
+        with pytest.raises(OSError, match="disk is full"), storer:
+            pass
+        assert not process.is_alive()
+    finally:
+        if process.is_alive():
+            process.terminate()
+            process.join()
