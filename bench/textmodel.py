@@ -39,11 +39,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from monitord.classify.textrisk.blend import MIN_WORDS
 from monitord.classify.textrisk.conversation import FRAGMENTS, JOIN
 from monitord.classify.textrisk.corpus import CONVERSATION, HELP, NONE, SEPARATOR, Item, read_corpus
+from monitord.classify.textrisk.judge import TYPED
 from monitord.classify.textrisk.learned import (
     DEFAULT_MODEL,
     FORMAT,
+    PATTERN,
     Guess,
     TextModel,
     decide,
@@ -61,6 +64,9 @@ HIGH, LOW = 0.9, 0.8
 # The score from which the model raises alone in the other eight languages (it needs a word
 # of the category's lexicon there below this).
 ELSEWHERE = 0.93
+# The score under which a pupil's typed message the lexicons raised is read as harmless (in
+# any category but grooming; chosen by ``lopo``'s table of it).
+HARMLESS = 0.05
 # The help score from which a pupil's text the lexicons did not read as help is help.
 HELP_AT = 0.9
 C_RISK, C_CATEGORY = 2.0, 2.0  # the inverse of regularisation (1.0 measured worse)
@@ -105,6 +111,7 @@ def train(
     low: float = LOW,
     elsewhere: float | None = ELSEWHERE,
     help_at: float = HELP_AT,
+    harmless: float | None = HARMLESS,
 ) -> dict[str, Any]:
     """The model's JSON form, fitted to ``items`` (the same items give the same bytes)."""
     import numpy as np
@@ -185,6 +192,7 @@ def train(
         "high": high,
         "low": low,
         **({} if elsewhere is None else {"elsewhere": elsewhere}),
+        **({} if harmless is None else {"harmless": harmless}),
         "risk": {"bias": round(float(risk.intercept_[0]), DIGITS), "weights": weights},
         "category": {"names": cats, "bias": cbias, "weights": crows},
         **helps,
@@ -296,10 +304,12 @@ def combined(
     quiet: bool,
     beyond: float | None,
     alone: bool,
+    calm: bool = False,
 ) -> list[str]:
-    """What the judge raises: the lexicons' categories, or the model's by the judge's rule."""
+    """What the judge raises: the lexicons' categories (none where ``calm``: the model reads
+    the typed message as harmless), or the model's by the judge's rule."""
     if lexicon:
-        return list(lexicon)
+        return [] if calm else list(lexicon)
     cat = decide(model, guess, hinted, quiet, beyond, alone)
     return [] if cat is None else [cat]
 
@@ -343,7 +353,7 @@ def lopo(
         ]
         dump.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
 
-    def tally(h: float, lo: float, o: float | None = other) -> Tally:
+    def tally(h: float, lo: float, o: float | None = other, calm: float | None = HARMLESS) -> Tally:
         rule = replace(model, high=h, low=lo)
         elsewhere = rule if o is None else replace(model, high=o, low=lo)
         t = Tally()
@@ -352,7 +362,17 @@ def lopo(
             english = item.lang == "en"  # as the judge tells an English text (sure for these)
             alone = english or o is not None
             r = rule if english else elsewhere
-            both = combined(r, g, v["categories"], v["hinted"], quiet, rest, alone)
+            # as the judge calms a pupil's typed message (a conversation's are judged one by
+            # one there, and its window is the lexicons': not modelled here)
+            calmed = (
+                calm is not None
+                and item.kind == TYPED
+                and g.risk < calm
+                and not v["support"]
+                and PATTERN not in v["categories"]
+                and len(text_of(item).split()) >= MIN_WORDS
+            )
+            both = combined(r, g, v["categories"], v["hinted"], quiet, rest, alone, calmed)
             t.add(item, v["categories"], both, keys_of(item, name))
         return t
 
@@ -364,6 +384,10 @@ def lopo(
         t = tally(high, low, o)
         at = "never" if o is None else f"at {o:.2f}"
         print(f"  {high:.2f} {low:.2f} other languages alone {at}  {t.line('all')}")
+    for c in (None, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2):
+        t = tally(high, low, other, c)
+        at = "never" if c is None else f"under {c:.2f}"
+        print(f"  typed messages the lexicons raised calmed {at:10}  {t.line('all')}")
     print("help asked (the model's help score beside the lexicons' help at first sight):")
     for at in (0.5, 0.7, 0.8, 0.9, 0.95):
         asks = [(s, lex) for i, s, lex in asked if i.expected == HELP]

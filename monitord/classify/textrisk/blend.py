@@ -20,6 +20,13 @@ model's help score: from its ``help_at`` a pupil's text of four words or more th
 lexicons did not read as help is help (support) in the category the lexicons raised, or else
 the one the text is most like, never a risk alone.
 
+A pupil's typed message (four words or more) that the lexicons raised, in any category but
+grooming, is not raised when the model scores it under its ``harmless`` score: a word of
+risk in an everyday sense the lexicons do not list yet (onions cut with a knife, a game's
+"i killed everyone", a trip that was "the bomb"). Searches keep the lexicons' word (a query
+is short and its frames were written for it), and so does grooming, a pattern of signals
+whose single messages read as everyday talk.
+
 What the model raised says so in the category's reasons, with its score and the threshold
 that applied, so that ``monitord classify`` and the alert tell a safeguarding lead that a
 learned score, not a listed phrase, made the call.
@@ -34,6 +41,7 @@ from monitord.classify.textrisk.judge import (
     PUPIL_BANDS,
     SEARCH,
     TITLE,
+    TYPED,
     Score,
     TextJudge,
     TextVerdict,
@@ -43,6 +51,7 @@ from monitord.classify.textrisk.learned import (
     PATTERN,
     TextModel,
     alone_in,
+    calms,
     decide,
     default_model,
 )
@@ -83,7 +92,37 @@ class BlendedJudge(TextJudge):
         # raised harmless conversations written blind); so is a lesson's context
         if lesson is not None or messages > 1:
             return verdict
+        calmed = self.calmed(verdict, texts)
+        if calmed is not None:
+            return calmed
         return self.learned(verdict, texts)
+
+    def calmed(self, verdict: TextVerdict, texts: tuple[str, ...]) -> TextVerdict | None:
+        """``verdict`` with nothing raised where the model reads the pupil's typed message
+        the lexicons raised as harmless; None otherwise."""
+        model = self.model
+        if (
+            model.harmless is None
+            or not verdict.categories
+            or verdict.support
+            or PATTERN in verdict.categories
+            or verdict.kind != TYPED
+            or verdict.band not in PUPIL_BANDS
+            or texts[0].count(" ") < MIN_WORDS - 1
+        ):
+            return None
+        risk = model.risk(texts[0])
+        if not calms(model, risk):
+            return None
+        why = (
+            f"the learned model scores it {risk:.2f} as a risk, under {model.harmless:.2f}: "
+            "a typed message read as everyday talk, not raised"
+        )
+        scores = tuple(
+            replace(s, over=False, reasons=(*s.reasons, why)) if s.over else s
+            for s in verdict.scores
+        )
+        return replace(verdict, scores=scores, categories=())
 
     def learned(self, verdict: TextVerdict, texts: tuple[str, ...]) -> TextVerdict:
         """``verdict`` with what the model raises in ``texts`` (the readings of the text, or

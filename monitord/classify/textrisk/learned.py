@@ -20,7 +20,9 @@ remembered, so a text costs a look-up a word and one a pair.
 :class:`~monitord.classify.textrisk.judge.TextJudge` combines it with the lexicons: the model
 alone raises a category only at a high score (``high``), and at a lower one (``low``) only
 beside a word of that category's own lexicon that did not reach the limit alone; never for a
-text the lexicons read as help, a lesson, news or a harmless idiom.
+text the lexicons read as help, a lesson, news or a harmless idiom. Under its ``harmless``
+score it reads a pupil's typed message the lexicons raised (but for grooming) as everyday
+talk, and the judge does not raise it.
 """
 
 from __future__ import annotations
@@ -110,6 +112,9 @@ class TextModel:
     help_bias: float = 0.0
     help_weights: Mapping[str, float] = field(default_factory=dict)
     help_at: float | None = None
+    # the score under which a pupil's typed message the lexicons raised is read as harmless
+    # (a word of risk used in an everyday sense; None: never)
+    harmless: float | None = None
     _words: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
     _parts: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
     _help_words: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
@@ -210,6 +215,8 @@ def parse_model(data: object, where: str = "model") -> TextModel:
         high, low = float(data["high"]), float(data["low"])
         other = data.get("elsewhere")
         elsewhere = None if other is None else float(other)
+        calm = data.get("harmless")
+        harmless = None if calm is None else float(calm)
         weights = {str(k): float(v) for k, v in risk["weights"].items()}
         names = tuple(str(c) for c in cats["names"])
         cbias = _floats(cats["bias"], f"{where}: category bias")
@@ -237,6 +244,8 @@ def parse_model(data: object, where: str = "model") -> TextModel:
         raise ListError(f"{where}: thresholds must be 0 < low <= high < 1, not {low}, {high}")
     if elsewhere is not None and not high <= elsewhere < 1.0:
         raise ListError(f"{where}: elsewhere must be high <= elsewhere < 1, not {elsewhere}")
+    if harmless is not None and not 0.0 < harmless < low:
+        raise ListError(f"{where}: harmless must be between 0 and low ({low}), not {harmless}")
     if help_at is not None and not 0.0 < help_at < 1.0:
         raise ListError(f"{where}: help.at must be between 0 and 1, not {help_at}")
     trained = str(data.get("trained_on", ""))
@@ -253,6 +262,7 @@ def parse_model(data: object, where: str = "model") -> TextModel:
         help_bias,
         help_weights,
         help_at,
+        harmless,
     )
 
 
@@ -280,6 +290,12 @@ def alone_in(model: TextModel, english: bool, risk: float) -> bool:
     """Whether the model may raise alone: in English (most of its training) at ``high``, in
     the other languages only from ``elsewhere`` (where it is set)."""
     return english or (model.elsewhere is not None and risk >= model.elsewhere)
+
+
+def calms(model: TextModel, risk: float) -> bool:
+    """Whether the model reads a typed message the lexicons raised as harmless: its score
+    under ``harmless`` (where that is set)."""
+    return model.harmless is not None and risk < model.harmless
 
 
 def decide(

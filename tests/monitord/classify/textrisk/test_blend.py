@@ -53,6 +53,33 @@ def test_a_high_score_raises_alone_and_says_so(judge: BlendedJudge) -> None:
     assert judge.judge("zorblax tonight", SEARCH, JUNIOR).categories == ()  # two words say little
 
 
+def test_a_typed_message_the_model_reads_as_harmless_is_not_raised() -> None:
+    said = "i want to kill myself tonight"  # every word unknown to the hand model: 0.02
+    lexicons = TextJudge(default_lexicon())
+    assert lexicons.judge(said, TYPED, JUNIOR).categories == ("suicide",)
+    calm = BlendedJudge(default_lexicon(), replace(model(), harmless=0.05))
+    v = calm.judge(said, TYPED, JUNIOR)
+    assert v.categories == ()
+    s = next(s for s in v.scores if s.category == "suicide")
+    assert not s.over
+    assert "scores it 0.02 as a risk, under 0.05: a typed message read as everyday talk" in (
+        " ".join(s.reasons)
+    )
+    # a search, a short message, one the model scores higher, an adult's: the lexicons' word
+    assert calm.judge(said, SEARCH, JUNIOR).categories == ("suicide",)
+    assert calm.judge("kill myself", TYPED, JUNIOR).categories == ("suicide",)
+    assert calm.judge(f"{said} zorblax", TYPED, JUNIOR).categories == ("suicide",)
+    assert calm.judge(said, TYPED, ADULT).categories == ("suicide",)
+    # grooming is a pattern whose single messages read as everyday talk
+    secret = "dont tell your mum, send me a pic of you"
+    assert lexicons.judge(secret, TYPED, JUNIOR).categories == ("grooming",)
+    assert calm.judge(secret, TYPED, JUNIOR).categories == ("grooming",)
+    # without the score set, nothing is calmed
+    assert BlendedJudge(default_lexicon(), model()).judge(said, TYPED, JUNIOR).categories == (
+        "suicide",
+    )
+
+
 def test_another_language_raises_alone_only_from_its_own_bar() -> None:
     polish = "nie wiem czy zorblax dzisiaj jest"
     assert BlendedJudge(default_lexicon(), model()).judge(polish, SEARCH, JUNIOR).categories == ()

@@ -139,6 +139,10 @@ def test_a_bad_model_file_is_named(tmp_path: Path) -> None:
         parse_model(model_json(risk={"weights": {}}))
     assert parse_model(model_json(elsewhere=0.95)).elsewhere == 0.95
     assert parse_model(model_json()).elsewhere is None
+    assert parse_model(model_json(harmless=0.05)).harmless == 0.05
+    assert parse_model(model_json()).harmless is None
+    with pytest.raises(ListError, match="harmless"):
+        parse_model(model_json(harmless=0.7))  # not under low
     with pytest.raises(ListError, match="elsewhere"):
         parse_model(model_json(elsewhere=0.8))
     path = tmp_path / "model.json"
