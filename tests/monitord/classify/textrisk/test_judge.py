@@ -508,3 +508,27 @@ def test_phenomena_of_probe_30_in_phrasings_of_their_own(
 ) -> None:
     v = judge.judge(text)
     assert (v.categories, bool(v.support)) == (expected, help)
+
+
+def test_food_cut_with_a_knife_is_harmless_in_every_language(judge: TextJudge) -> None:
+    # asked as a method ("how to", "jak", "como"), a knife was a weapon, or in Portuguese,
+    # Spanish and Romanian the cutting was self-harm, whatever was cut
+    for text in (
+        "how to cut an onion with a knife without crying",
+        "jak pokroić chleb nożem",
+        "cum tai ceapa cu cuțitul",
+        "chaku se aloo kaise kaaten",
+        "chaku naal aloo kive kattan",
+        "chhuri diye mangsho kivabe katbo",
+        "كيف اقطع الدجاج بالسكين",
+        "como cortar pão com faca",
+        "cómo cortar pollo con cuchillo",
+    ):
+        assert judge.judge(text, SEARCH, JUNIOR).categories == (), text
+    # a plan or a cut arm stays what it is beside a food
+    said = "im going to stab him with the bread knife tomorrow after school"
+    assert judge.judge(said, TYPED, JUNIOR).categories == ("violence",)
+    said = "me corto los brazos con el cuchillo de la carne cuando estoy triste"
+    assert "self_harm" in judge.judge(said, TYPED, JUNIOR).categories
+    # "mere" is Romanian apples and Urdu "my": no food in "everyone happy without me"
+    assert "suicide" in judge.judge("sab mere bina khush rahenge", TYPED, JUNIOR).categories
