@@ -21,12 +21,14 @@ from monitord.classify.textrisk.blend import BlendedJudge
 from monitord.classify.textrisk.judge import (
     CATEGORY_LIMITS,
     GROOMING,
+    PUPIL_BANDS,
     SIGNAL_WEIGHT,
     TYPED,
     Score,
     TextJudge,
     TextVerdict,
 )
+from monitord.classify.textrisk.learned import calms
 from monitord.classify.textrisk.normal import joined_readings, readings
 from monitord.classify.textrisk.pattern import learned_pattern
 
@@ -219,7 +221,48 @@ def with_recent(
     every category ("i want to" / "kill" / "myself"); for grooming, whose signals come a
     message at a time, the last few messages typed close together, or the whole window when
     four kinds of signal are in it, two of them more than everyday asks. Returns the verdict
-    that raises more."""
+    that raises more; but for grooming, nothing where the learned model reads the messages
+    typed close together as everyday talk (:func:`_calmed`)."""
+    found = _with_recent(judge, verdict, recent, band, lesson)
+    return _calmed(judge, found, recent, band, lesson)
+
+
+def _calmed(
+    judge: TextJudge, found: TextVerdict, recent: Recent, band: str, lesson: str | None
+) -> TextVerdict:
+    """``found`` with nothing raised where a pupil's messages typed close together (two or
+    more, this one among them), read as one text, score under the model's ``harmless``: a
+    word of risk in a chat about a test or a game ("same i wanna die lol its so long" after
+    "this science test is literally killing me"), as a typed message alone is calmed. Never
+    grooming, whose messages read as everyday talk one by one."""
+    if (
+        not found.categories
+        or GROOMING in found.categories
+        or found.support
+        or not isinstance(judge, BlendedJudge)
+        or judge.model.harmless is None
+        or band not in PUPIL_BANDS
+        or lesson is not None
+        or recent.fragment_count < 2
+    ):
+        return found
+    model = judge.model
+    risk = model.risk_joined([readings(t)[0] for t in recent.fragment_texts])
+    if not calms(model, risk):
+        return found
+    why = (
+        f"the learned model scores the last {recent.fragment_count} messages read together "
+        f"{risk:.2f} as a risk, under {model.harmless:.2f}: everyday talk, not raised"
+    )
+    scores = tuple(
+        replace(s, over=False, reasons=(*s.reasons, why)) if s.over else s for s in found.scores
+    )
+    return replace(found, scores=scores, categories=())
+
+
+def _with_recent(
+    judge: TextJudge, verdict: TextVerdict, recent: Recent, band: str, lesson: str | None
+) -> TextVerdict:
     best = verdict
     pieces = recent.piece_texts
     # Each piece's readings are already known; only pieces that say something together are

@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from monitord.classify.textrisk.blend import BlendedJudge
 from monitord.classify.textrisk.conversation import JOIN, Conversations, with_recent
 from monitord.classify.textrisk.judge import JUNIOR, TYPED, TextJudge
+from monitord.classify.textrisk.learned import TextModel
 from monitord.classify.textrisk.lexicon import default_lexicon
 
 T = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
@@ -38,6 +40,41 @@ def test_everything_is_bounded() -> None:
     c.add("cat", "app", T, "hello")
     assert len(c) == 2  # amy, the least recently active, is gone
     assert c.add("amy", "app", T + timedelta(seconds=20), "again").messages == 1
+
+
+def calm_model(harmless: float | None) -> TextModel:
+    """By hand: every word scores 0.02 but "zorblax" (0.98)."""
+    return TextModel(
+        bias=-4.0,
+        weights={"zorblax": 8.0},
+        categories=("suicide",),
+        category_bias=(0.0,),
+        category_weights={},
+        high=0.9,
+        low=0.6,
+        harmless=harmless,
+    )
+
+
+def test_messages_the_model_reads_as_everyday_talk_are_not_raised() -> None:
+    def last(judge: TextJudge, first: str, then: str) -> tuple[str, ...]:
+        c = Conversations()
+        c.add("amy", "chat", T, first)
+        recent = c.add("amy", "chat", T + timedelta(seconds=20), then)
+        verdict = judge.judge(then, TYPED, JUNIOR)
+        return with_recent(judge, verdict, recent, JUNIOR, None).categories
+
+    calm = BlendedJudge(default_lexicon(), calm_model(0.05))
+    said = "i wanna die"  # three words: the model never reads a message this short alone
+    assert calm.judge(said, TYPED, JUNIOR).categories == ("suicide",)
+    assert last(calm, "this test is so long", said) == ()
+    # the model reads a risk in them, it has no harmless score, the lexicons alone: raised
+    assert last(calm, "zorblax this test is so long", said) == ("suicide",)
+    uncalm = BlendedJudge(default_lexicon(), calm_model(None))
+    assert last(uncalm, "this test is so long", said) == ("suicide",)
+    assert last(TextJudge(default_lexicon()), "this test is so long", said) == ("suicide",)
+    # grooming is a pattern whose messages read as everyday talk
+    assert "grooming" in last(calm, "dont tell your mum", "send me a pic of you")
 
 
 def test_follow_says_nothing_of_a_message_alone_and_agrees_with_add() -> None:
