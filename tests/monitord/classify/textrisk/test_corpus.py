@@ -9,9 +9,10 @@ and single texts in eight, written blind: each judged once before its misses wer
 fresh31 held to what it reached once its misses were studied; fresh32.tsv, of the same
 design, kept sealed until the end of that work and held to its first sight; fresh33.tsv,
 sealed through the fifth round and held to what it measured after it and after the sixth
-round's help frames and food cut with a knife, 3 false alarms); vocabulary.tsv, the check
-sets the other languages' vocabulary was written against; help.tsv and plans.tsv, those of
-the help frames and the plans."""
+round's help frames and food cut with a knife, 3 false alarms; fresh35.tsv, of the same
+design, sealed through the sixth round and held to what it measured after it);
+vocabulary.tsv, the check sets the other languages' vocabulary was written against; help.tsv
+and plans.tsv, those of the help frames and the plans."""
 
 from __future__ import annotations
 
@@ -90,6 +91,7 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("fresh31", 0.94, 1),
         ("fresh32", 0.82, 0),
         ("fresh33", 0.5, 3),
+        ("fresh35", 0.52, 9),
         ("fresh9", 0.97, 0),
         ("fresh10", 0.97, 0),
         ("fresh11", 0.97, 0),
