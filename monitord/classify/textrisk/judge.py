@@ -411,6 +411,12 @@ class TextJudge:
             reasons.append(_REASON[cls].format(_said(h), h.entry.weight))
         lift = FRAMES_FOR.get(cat, frozenset())
         joined = _joined(acts, [f for f in frames if f.entry.kind in lift])
+        if joined is None and "method" in lift:
+            # A harm said outright needs no lifting, but asked as a method it stays asked
+            # whatever harmless sense stands beside it ("how to stab someone with a kitchen
+            # knife"); a mere time or place beside it may be game talk ("kill you in fifa today").
+            outright = [h for h in hits if h.entry.cls == EXPLICIT]
+            joined = _joined(outright, [f for f in frames if f.entry.kind == "method"])
         if joined is None:  # a weak word hidden or aimed at oneself ("cut so no one sees")
             weak = [h for h in hits if h.entry.cls == WEAK]
             joined = _joined(weak, [f for f in frames if f.entry.kind in lift & LIFT_WEAK])

@@ -32,6 +32,20 @@ def test_an_act_alone_is_not_over_and_a_harmless_object_lowers_it(judge: TextJud
     assert judge.judge("how to make a knife at home to hurt someone").categories == ("violence",)
 
 
+def test_a_harm_said_outright_and_asked_as_a_method_stays_asked(judge: TextJudge) -> None:
+    # a harmless sense beside it lowers it, the method asked lifts it again
+    for text in (
+        "how to stab someone with a kitchen knife",
+        "best way to stab someone with a bread knife",
+    ):
+        v = judge.judge(text, SEARCH, JUNIOR)
+        assert v.categories == ("violence",), text
+        assert any("asking for a method" in r for s in v.scores for r in s.reasons), text
+    # a time beside a game's threat is no method: still harmless
+    assert judge.judge("zabije cie w fifie dzisiaj haha", TYPED).categories == ()
+    assert judge.judge("how do sharks kill people", SEARCH, JUNIOR).categories == ()
+
+
 def test_explicit_words_are_over_for_everyone_topic_words_for_pupils(judge: TextJudge) -> None:
     assert judge.judge("i want to kill myself", band=ADULT).categories == ("suicide",)
     assert judge.judge("suicide", band=JUNIOR).categories == ("suicide",)
