@@ -285,6 +285,7 @@ def run(
     app = open_app(cfg, clock)
     import_people(app.engine, root / "roster.csv", "bench", clock.now())
     import_devices(app.engine, root / "devices.csv", "bench", clock.now())
+    app.engine.dispose()  # its connections closed, as a command's are when it ends
     app = open_app(cfg, clock)
     seen: list[tuple[Any, Any]] = []
     content = app.processor.content

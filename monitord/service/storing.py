@@ -39,7 +39,7 @@ from typing import Any
 from monitord.service.batch import BatchResult, Judgement
 from monitord.service.batchrows import error_text
 from monitord.service.pipeline import Processor
-from monitord.store.database import sqlite_file
+from monitord.store.database import sqlite_file, store_files
 
 log = logging.getLogger("monitord.service.storing")
 
@@ -80,6 +80,26 @@ def can_fork(processor: Processor) -> bool:
     if checked_out is not None and checked_out() != 0:
         return False
     return threading.active_count() == 1
+
+
+def store_held(url: str) -> bool:
+    """Whether this process holds a SQLite store's files open (a connection of another
+    engine, or one not given back): such a connection must not cross a fork, since SQLite's
+    locks are the process's and closing it in either process could release the other's.
+    Read from /proc/self/fd; where that cannot be read, held (the thread is kept)."""
+    db = sqlite_file(url)
+    if db is None:
+        return False
+    files = {str(f.resolve()) for f in store_files(db)}
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return True
+    for fd in fds:
+        with contextlib.suppress(OSError):  # an fd closed while listing
+            if os.readlink(f"/proc/self/fd/{fd}") in files:
+                return True
+    return False
 
 
 def spare_core() -> bool:
@@ -177,7 +197,12 @@ class Storing:
         if not wanted or not can_fork(self.processor):
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
             return
-        self.processor.engine.dispose()  # no connection of this process crosses the fork
+        engine = self.processor.engine
+        engine.dispose()  # no connection of this process crosses the fork
+        if store_held(engine.url.render_as_string(hide_password=False)):
+            log.info("the store is open elsewhere in this process: storing on a thread")
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+            return
         context = multiprocessing.get_context("fork")
         ours, theirs = context.Pipe()
         process = context.Process(

@@ -24,7 +24,7 @@ from monitord.service import storing
 from monitord.service.app import App, ingest_files, open_app
 from monitord.service.batch import BatchResult
 from monitord.service.initdir import init_dir
-from monitord.service.storing import Storing, can_fork, lean
+from monitord.service.storing import Storing, can_fork, lean, store_held
 from monitord.settings.config import load_config
 from tests.stores import dump, row, rows
 
@@ -56,6 +56,7 @@ def site(folder: Path) -> App:
     )
     import_people(made.engine, roster, "office", clock.now())
     import_devices(made.engine, devices, "office", clock.now())
+    made.engine.dispose()  # closed, as a command's are when it ends
     leases.write_text(f"{int(DAY.timestamp())} aa:00:00:00:00:07 10.20.6.7 y6-lt-07 *\n")
     fresh = open_app(cfg, clock)
     ingest_files(fresh, [leases], "dnsmasq-leases", "leases")
@@ -243,6 +244,7 @@ def test_a_backfill_in_a_process_on_either_store(
     leases = tmp_path / "school" / "leases"
     import_people(app.engine, tmp_path / "school" / "roster.csv", "office", app.clock.now())
     import_devices(app.engine, tmp_path / "school" / "devices.csv", "office", app.clock.now())
+    app.engine.dispose()  # no connection of the store left open to cross the fork
     app = open_app(app.cfg, app.clock)
     ingest_files(app, [leases], "dnsmasq-leases", "leases")
     done = ingest_files(app, [day_log(tmp_path)], "dnsmasq", "resolver", separate=True)
@@ -301,3 +303,22 @@ def test_the_process_ends_when_the_last_batch_cannot_be_stored_here(
         if process.is_alive():
             process.terminate()
             process.join()
+
+
+def test_a_store_open_elsewhere_in_this_process_keeps_the_thread(
+    tmp_path: Path, kept: list[Storing]
+) -> None:
+    app = site(tmp_path)
+    url = app.engine.url.render_as_string(hide_password=False)
+    assert store_held(url)  # the app's own pooled connections
+    app.engine.dispose()
+    assert not store_held(url)
+    other = create_engine(url)
+    with other.connect() as held:
+        assert store_held(url)
+        done = ingest_files(app, [day_log(tmp_path)], "dnsmasq", "resolver", separate=True)
+        assert held.exec_driver_sql("SELECT count(*) FROM lookups").scalar() == 146
+    other.dispose()
+    assert kept[-1].pid is None  # stored on a thread: the open connection never crossed a fork
+    assert (done.stored, done.alerts_opened) == (150, 1)
+    assert not store_held("postgresql://school@localhost/monitord")
