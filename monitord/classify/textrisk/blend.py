@@ -58,6 +58,7 @@ from monitord.classify.textrisk.learned import (
 from monitord.classify.textrisk.lexicon import (
     BENIGN,
     CONTEXT,
+    EXPLICIT,
     PART,
     SIGNAL,
     SUPPORT,
@@ -69,6 +70,14 @@ from monitord.classify.textrisk.lexicon import (
 MIN_WORDS = 4
 # What the lexicons read as help, a lesson or news, or a harmless sense: the model keeps quiet.
 QUIET = frozenset({BENIGN, CONTEXT, SUPPORT})
+
+
+def said_outright(verdict: TextVerdict) -> bool:
+    """Whether a category ``verdict`` raises was said outright ("i want to kill myself"):
+    the model may silence a word of risk in an everyday sense, never a plain statement."""
+    return any(
+        h.entry.cls == EXPLICIT and h.entry.category in verdict.categories for h in verdict.hits
+    )
 
 
 class BlendedJudge(TextJudge):
@@ -109,6 +118,7 @@ class BlendedJudge(TextJudge):
             or verdict.kind != TYPED
             or verdict.band not in PUPIL_BANDS
             or texts[0].count(" ") < MIN_WORDS - 1
+            or said_outright(verdict)
         ):
             return None
         risk = model.risk(texts[0])

@@ -54,7 +54,7 @@ def test_a_high_score_raises_alone_and_says_so(judge: BlendedJudge) -> None:
 
 
 def test_a_typed_message_the_model_reads_as_harmless_is_not_raised() -> None:
-    said = "i want to kill myself tonight"  # every word unknown to the hand model: 0.02
+    said = "i took loads of pills tonight"  # every word unknown to the hand model: 0.02
     lexicons = TextJudge(default_lexicon())
     assert lexicons.judge(said, TYPED, JUNIOR).categories == ("suicide",)
     calm = BlendedJudge(default_lexicon(), replace(model(), harmless=0.05))
@@ -74,6 +74,9 @@ def test_a_typed_message_the_model_reads_as_harmless_is_not_raised() -> None:
     secret = "dont tell your mum, send me a pic of you"
     assert lexicons.judge(secret, TYPED, JUNIOR).categories == ("grooming",)
     assert calm.judge(secret, TYPED, JUNIOR).categories == ("grooming",)
+    # a harm said outright is never the model's to silence, however everyday the rest
+    for plain in ("i want to kill myself tonight", "football practice then tea then kill myself"):
+        assert calm.judge(plain, TYPED, JUNIOR).categories == ("suicide",), plain
     # without the score set, nothing is calmed
     assert BlendedJudge(default_lexicon(), model()).judge(said, TYPED, JUNIOR).categories == (
         "suicide",
