@@ -11,8 +11,9 @@ design, kept sealed until the end of that work and held to its first sight; fres
 sealed through the fifth round and held to what it measured after it and after the sixth
 round's help frames and food cut with a knife, 3 false alarms; fresh35.tsv, of the same
 design, sealed through the sixth round and held to what it measured after it);
-vocabulary.tsv, the check sets the other languages' vocabulary was written against; help.tsv
-and plans.tsv, those of the help frames and the plans."""
+vocabulary.tsv, the check sets the other languages' vocabulary was written against; help.tsv,
+plans.tsv and ambush.tsv, those of the help frames, the plans and the plans made without a
+weapon (ambush.tsv's false alarms are the model's and a Polish text read as Portuguese)."""
 
 from __future__ import annotations
 
@@ -102,6 +103,7 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("vocabulary", 0.97, 0),
         ("help", 1.0, 0),
         ("plans", 1.0, 0),
+        ("ambush", 0.96, 3),
     ],
 )
 def test_the_held_out_parts_keep_what_they_measured(
