@@ -12,8 +12,9 @@ sealed through the fifth round and held to what it measured after it and after t
 round's help frames and food cut with a knife, 3 false alarms; fresh35.tsv, of the same
 design, sealed through the sixth round and held to what it measured after it);
 vocabulary.tsv, the check sets the other languages' vocabulary was written against; help.tsv,
-plans.tsv and ambush.tsv, those of the help frames, the plans and the plans made without a
-weapon (ambush.tsv's false alarms are the model's and a Polish text read as Portuguese)."""
+plans.tsv, ambush.tsv and grievance.tsv, those of the help frames, the plans, the plans made
+without a weapon and recruitment by grievance (their false alarms are the model's, raising
+the other languages alone, and a Polish text read as Portuguese)."""
 
 from __future__ import annotations
 
@@ -104,6 +105,7 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("help", 1.0, 0),
         ("plans", 1.0, 0),
         ("ambush", 0.96, 3),
+        ("grievance", 1.0, 6),
     ],
 )
 def test_the_held_out_parts_keep_what_they_measured(
