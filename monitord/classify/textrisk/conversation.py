@@ -272,6 +272,7 @@ def _with_recent(
         # Their languages are asked (CLD2, a fraction of a millisecond) only when it matters.
         if set(near.categories) - set(best.categories) and _one_language(judge, pieces):
             best = near
+    best = _asked(judge, best, recent, band, lesson)
     if GROOMING in best.categories:
         return best
     signalled = bool(verdict.hits) and any(h.entry.category == GROOMING for h in verdict.hits)
@@ -302,6 +303,27 @@ def _learned(
         return best
     found = learned_pattern(judge, recent.fragment_texts, band, lesson)
     return best if found is None else _with_grooming(best, found)
+
+
+def _asked(
+    judge: TextJudge, best: TextVerdict, recent: Recent, band: str, lesson: str | None
+) -> TextVerdict:
+    """``best``, with help marked where it raised a harm and the learned model reads help asked
+    in the messages typed close together, read as one ("miss can i talk to u" / "i keep
+    thinking about hurting myself" / "please dont tell everyone"): help is asked in fragments
+    as a harm is told, and the model reads a message alone. Nothing is raised that ``best``
+    did not raise."""
+    if (
+        not best.categories
+        or best.support
+        or not isinstance(judge, BlendedJudge)
+        or band not in PUPIL_BANDS
+        or lesson is not None
+        or recent.fragment_count < 2
+    ):
+        return best
+    joined = " ".join(readings(t)[0] for t in recent.fragment_texts)
+    return judge.helped(best, (joined,)) or best
 
 
 def _one_language(judge: TextJudge, pieces: tuple[str, ...]) -> bool:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitord.classify.textrisk.blend import BlendedJudge
+from monitord.classify.textrisk.blend import BlendedJudge, default_judge
 from monitord.classify.textrisk.conversation import JOIN, Conversations, with_recent
 from monitord.classify.textrisk.judge import JUNIOR, TYPED, TextJudge
 from monitord.classify.textrisk.learned import TextModel
@@ -273,3 +273,27 @@ def test_an_age_told_beside_nothing_else_or_a_time_is_no_sign(judge: TextJudge) 
     assert _last(judge, "im 12 today!!", "party at the bowling alley at 3") == ()
     assert _last(judge, "meet u at the park", "im 12 mins away") == ()
     assert _last(judge, "im 12", "what did u get for q4") == ()
+
+
+def test_help_asked_over_several_messages_is_marked_on_the_harm_they_tell() -> None:
+    def said(judge: TextJudge, *messages: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """What any of the messages raised, and marked as help, as the pipeline alerts."""
+        c = Conversations()
+        raised: dict[str, None] = {}
+        helped: dict[str, None] = {}
+        for i, message in enumerate(messages):
+            recent = c.add("amy", "chat", T + timedelta(seconds=20 * i), message)
+            verdict = with_recent(judge, judge.judge(message, TYPED, JUNIOR), recent, JUNIOR, None)
+            raised.update(dict.fromkeys(verdict.categories))
+            helped.update(dict.fromkeys(verdict.support))
+        return tuple(raised), tuple(helped)
+
+    blended = default_judge()
+    ask = ("miss can i talk to u", "i keep thinking about hurting myself", "please dont tell")
+    assert said(blended, *ask) == (("self_harm",), ("self_harm",))
+    # the harm alone is raised, not as help; the lexicons alone read no help in the messages
+    assert said(blended, "i keep thinking about hurting myself") == (("self_harm",), ())
+    assert said(TextJudge(default_lexicon()), *ask)[1] == ()
+    # asked about nothing harmful: nothing raised
+    calm = ("miss can i talk to u", "i keep forgetting my pe kit", "please dont tell my mum")
+    assert said(blended, *calm) == ((), ())
