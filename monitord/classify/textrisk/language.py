@@ -59,6 +59,9 @@ class Identified:
 PLAIN_ENGLISH = Identified(ENGLISH, "plainly English", frozenset({ENGLISH}))
 # A language whose lexicon words a text has this many of may be read in it, whatever else.
 VOTES_TO_READ = 2
+# CLD2 this sure (percent of the text) of a language with a lexicon: the others' lexicon
+# words do not vote.
+SURE_PERCENT = 90
 
 
 def _cld2(text: str) -> tuple[str, int] | None:
@@ -117,6 +120,11 @@ def identify(
         voted_best = best is not None and (extra.get(best, 0) > 0 or votes[best] >= VOTES_TO_READ)
         if cld is not None and cld[0] != ENGLISH and not (elsewhere and voted_best):
             found, how = cld[0], f"CLD2, {cld[1]}% of the text"
+            if found in markers and cld[1] >= SURE_PERCENT:
+                # CLD2 sure of a lexicon's language: another is read in it for its marker
+                # words, not for its lexicon's own ("pod", "po" of a Polish sentence are
+                # Portuguese drugs' "pod", "pó", and would vote for reading them)
+                voted = {c for c in voted if len(seen & markers[c]) >= VOTES_TO_READ}
         elif (
             best is not None
             and votes[best]

@@ -14,7 +14,7 @@ design, sealed through the sixth round and held to what it measured after it);
 vocabulary.tsv, the check sets the other languages' vocabulary was written against; help.tsv,
 plans.tsv, ambush.tsv and grievance.tsv, those of the help frames, the plans, the plans made
 without a weapon and recruitment by grievance (their false alarms are the model's, raising
-the other languages alone, and a Polish text read as Portuguese); helpparts.tsv, help asked
+the other languages alone); helpparts.tsv, help asked
 over several messages (the lexicons alone 0/12, with the model 2/12: its help
 score reads English; test_conversation.py holds the reading)."""
 
@@ -106,7 +106,7 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("vocabulary", 0.97, 0),
         ("help", 1.0, 0),
         ("plans", 1.0, 0),
-        ("ambush", 0.96, 3),
+        ("ambush", 0.96, 2),
         ("grievance", 1.0, 6),
         ("helpparts", 0.0, 1),
     ],

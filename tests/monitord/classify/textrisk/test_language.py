@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from monitord.classify.textrisk.judge import JUNIOR, SEARCH, TextJudge
 from monitord.classify.textrisk.language import PLAIN_ENGLISH, identify
+from monitord.classify.textrisk.lexicon import default_lexicon
 
 MARKERS = {
     "en": frozenset({"the", "how"}),
@@ -78,3 +80,13 @@ def test_of_languages_with_as_many_votes_the_one_with_a_lexicon_word_wins() -> N
     got = identify(text, text.split(), markers, {"ur": 1})
     assert got.code == "ur"
     assert got.reads("ur")
+
+
+def test_a_language_cld2_is_sure_of_is_not_read_in_another_for_its_lexicon_words() -> None:
+    # "pod" and "po" of everyday Polish are Portuguese drugs' "pod" and "pó"
+    judge = TextJudge(default_lexicon())
+    for text in ("kot spi pod lozkiem po obiedzie", "po szkole idziemy pod sklep"):
+        verdict = judge.judge(text, SEARCH, JUNIOR)
+        assert verdict.language.code == "pl"
+        assert not verdict.language.reads("pt")
+        assert verdict.categories == ()
