@@ -4,10 +4,12 @@ backfill without losing or doubling anything when it is read again."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -256,6 +258,17 @@ def test_a_backfill_in_a_process_on_either_store(
     assert (again.stored, again.duplicates) == (0, 150)
 
 
+@contextlib.contextmanager
+def reaped(process: Any) -> Iterator[None]:
+    """Whatever the test finds, the storing process it started does not outlive it."""
+    try:
+        yield
+    finally:
+        if process.is_alive():
+            process.terminate()
+            process.join()
+
+
 def test_the_process_ends_when_this_one_is_gone(tmp_path: Path) -> None:
     """A backfill killed (SIGKILL, or SIGTERM with no handler) closes its end of the pipe
     unasked: the storing process must see that and end, not wait for a batch forever with
@@ -267,15 +280,11 @@ def test_the_process_ends_when_this_one_is_gone(tmp_path: Path) -> None:
     storer.put(*batches[1])
     assert storer.pid is not None
     process = storer._process
-    try:
+    with reaped(process):
         assert storer._pipe is not None
         storer._pipe.close()  # what the kernel does to this process's pipe when it dies
         process.join(timeout=10)
         assert not process.is_alive()
-    finally:
-        if process.is_alive():
-            process.terminate()
-            process.join()
 
 
 def test_the_process_ends_when_the_last_batch_cannot_be_stored_here(
@@ -295,14 +304,10 @@ def test_the_process_ends_when_the_last_batch_cannot_be_stored_here(
         storer.put(pending, result)
     process = storer._process
     monkeypatch.setattr(app.processor, "store", trouble)
-    try:
+    with reaped(process):
         with pytest.raises(OSError, match="disk is full"), storer:
             pass
         assert not process.is_alive()
-    finally:
-        if process.is_alive():
-            process.terminate()
-            process.join()
 
 
 def test_a_store_open_elsewhere_in_this_process_keeps_the_thread(
