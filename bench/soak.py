@@ -738,17 +738,22 @@ def ingested(db: Path) -> int:
 
 
 def caught_up(db: Path, sources: list[Source]) -> bool:
-    """Every source's checkpoint at the end of its current file."""
+    """Every source's checkpoint at the end of its current file; or, where a rotation left the
+    current file empty (no line was fed after it: monitord has nothing there to commit a
+    position in), at the end of the copy it was renamed to."""
     points = {
         r[0]: (r[1], int(r[2]))
         for r in query(db, "SELECT source, file_id, offset FROM checkpoints")
     }
     for src in sources:
         try:
-            want = (identify(src.path), src.path.stat().st_size)
+            want = [(identify(src.path), src.path.stat().st_size)]
+            older = src.path.with_name(src.path.name + ".1")
+            if want[0][1] == 0 and older.exists():
+                want.append((identify(older), older.stat().st_size))
         except (OSError, EOFError):
             return False
-        if points.get(src.name) != want:
+        if points.get(src.name) not in want:
             return False
     return True
 
