@@ -120,45 +120,17 @@ class TextModel:
     _help_words: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     def _word(self, word: str) -> float:
-        got = self._words.get(word)
-        if got is None:
-            w = self.weights
-            got = sum(w.get(f, 0.0) for f in word_features(word))
-            if len(self._words) >= _WORDS_KEPT:
-                self._words.clear()
-            self._words[word] = got
-        return got
+        return _feature_sum(self.weights, self._words, word)
 
     def risk(self, normalised: str) -> float:
         """How likely the text is a risk (0 to 1)."""
-        get = self.weights.get
-        known = self._words.get
-        z = self.bias
-        previous = "^"
-        for w in normalised.split():
-            own = known(w)
-            z += (self._word(w) if own is None else own) + get(f"{previous}_{w}", 0.0)
-            previous = w
-        return _sigmoid(z)
+        return _score(self.bias, self.weights, self._words, normalised)
 
     def help(self, normalised: str) -> float:
         """How likely the text is a pupil asking for help (0 to 1; 0 without a help model)."""
         if self.help_at is None:
             return 0.0
-        get = self.help_weights.get
-        known = self._help_words
-        z = self.help_bias
-        previous = "^"
-        for w in normalised.split():
-            own = known.get(w)
-            if own is None:
-                own = sum(get(f, 0.0) for f in word_features(w))
-                if len(known) >= _WORDS_KEPT:
-                    known.clear()
-                known[w] = own
-            z += own + get(f"{previous}_{w}", 0.0)
-            previous = w
-        return _sigmoid(z)
+        return _score(self.help_bias, self.help_weights, self._help_words, normalised)
 
     def risk_joined(self, parts: Sequence[str]) -> float:
         """:meth:`risk` of normalised ``parts`` joined by spaces (messages read together),
@@ -204,6 +176,33 @@ def _floats(value: object, where: str) -> tuple[float, ...]:
     if not isinstance(value, list) or not all(isinstance(x, int | float) for x in value):
         raise ListError(f"{where}: expected a list of numbers")
     return tuple(float(x) for x in value)
+
+
+def _feature_sum(weights: Mapping[str, float], kept: dict[str, float], word: str) -> float:
+    """The weights of ``word``'s features, remembered in ``kept`` (cleared when full)."""
+    got = kept.get(word)
+    if got is None:
+        got = sum(weights.get(f, 0.0) for f in word_features(word))
+        if len(kept) >= _WORDS_KEPT:
+            kept.clear()
+        kept[word] = got
+    return got
+
+
+def _score(
+    bias: float, weights: Mapping[str, float], kept: dict[str, float], normalised: str
+) -> float:
+    """A logistic model's score of a normalised text: each word's features (remembered in
+    ``kept``) and each pair of neighbouring words."""
+    get = weights.get
+    known = kept.get
+    z = bias
+    previous = "^"
+    for w in normalised.split():
+        own = known(w)
+        z += (_feature_sum(weights, kept, w) if own is None else own) + get(f"{previous}_{w}", 0.0)
+        previous = w
+    return _sigmoid(z)
 
 
 def parse_model(data: object, where: str = "model") -> TextModel:
