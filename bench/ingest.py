@@ -1,7 +1,8 @@
 """End-to-end ingest speed: read, parse, identity, classify, policy, store into SQLite.
 
     .venv/bin/python bench/ingest.py [--lines N] [--formats squid,dnsmasq,agent] [--profile]
-        [--thread | --process] [--store URL] [--no-text] [--dir DIR] [--rounds N] [--digest]
+        [--thread | --process] [--store URL|FILE] [--day DATE] [--no-text] [--dir DIR]
+        [--rounds N] [--digest]
 
 Generates N lines per format of realistic school traffic (mostly ordinary lookups, about 1 in
 200 on a listed site) from 500 devices with leases and a roster, ingests them with the same
@@ -9,7 +10,11 @@ code as ``monitord ingest`` into a fresh SQLite store, and prints lines/s per fo
 per CPU second (both threads and the storing process: the figure to compare on a machine
 others share) and the load average, and the CPU time of the storing thread or process (and
 with ``--store``, of the server's processes, when the server runs on this machine). ``--dir``
-keeps the sites (roster, logs, stores) for ``bench/storesize.py``.
+keeps the sites (roster, logs, stores) for ``bench/storesize.py``. ``--store`` names an
+existing store to ingest into instead, a PostgreSQL database or a SQLite file (a large one,
+``bench/bigstore.py``'s: does ingest slow down on a store that already holds millions of
+events?), each format a site of its own there; ``--day`` the day the traffic falls on (after
+such a store's last, as a daemon's next day is).
 ``agent`` is a school day of agent reports (searches, typed text, window titles);
 ``--no-text`` leaves text unjudged, to measure what judging it costs; ``--rounds N`` measures
 that cost itself: N ingests of the same day with text judged and N without, alternated in one
@@ -35,7 +40,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -277,7 +282,7 @@ def run(
     config = init_dir(site)[0]
     if args.store:
         toml = config.read_text(encoding="utf-8")
-        toml = toml.replace('url = "sqlite:///var/monitord.db"', f'url = "{args.store}"')
+        toml = toml.replace('url = "sqlite:///var/monitord.db"', f'url = "{store_url(args.store)}"')
         toml = toml.replace("[school]\n", f'[school]\nsite_id = "{fmt}"\n', 1)
         config.write_text(toml, encoding="utf-8")
     cfg = load_config(config)
@@ -302,7 +307,7 @@ def run(
     ingest_files(app, [root / "leases"], "dnsmasq-leases", "leases")
     forget_readings()
     storing = StoreThread(app, profile)
-    server = backends_cpu(app) if args.store else None
+    server = backends_cpu(app) if on_server(args) else None
     profiler = cProfile.Profile(time.thread_time) if profile else None
     separate = False if profile or args.thread else True if args.process else None
     start, cpu, main = time.perf_counter(), time.process_time(), time.thread_time()
@@ -335,7 +340,7 @@ def run(
         f"reading and judging {main:.2f} CPU s in the main thread",
         flush=True,
     )
-    if args.store:
+    if on_server(args):
         after = backends_cpu(app)
         backends = after - server if after is not None and server is not None else 0.0
         print(
@@ -347,7 +352,9 @@ def run(
         )
     spent = replay(content, seen) if seen and content is not None else 0.0
     if args.digest:
-        for table, (n, digest) in digests(args.store or site / "var" / "monitord.db").items():
+        for table, (n, digest) in digests(
+            args.store if on_server(args) else stored(args) or site / "var" / "monitord.db"
+        ).items():
             print(f"  {fmt} {table:22s} {n:>9,d} rows  {digest}")
     if profiler:
         print("judging (the main thread), thread CPU time:")
@@ -356,6 +363,25 @@ def run(
         print("storing (its own thread), thread CPU time:")
         show(storing.profiler)
     return Run(result.lines, elapsed, cpu, spent)
+
+
+def store_url(store: str) -> str:
+    """``--store``'s URL: a PostgreSQL URL as given, a SQLite file (or its URL) made whole."""
+    if store.startswith("postgresql"):
+        return store
+    return f"sqlite:///{Path(store.removeprefix('sqlite:///')).resolve()}"
+
+
+def on_server(args: argparse.Namespace) -> bool:
+    """Whether ``--store`` names a PostgreSQL database (whose server's CPU is counted)."""
+    return bool(args.store) and store_url(args.store).startswith("postgresql")
+
+
+def stored(args: argparse.Namespace) -> Path | None:
+    """The SQLite file ``--store`` names, if it names one."""
+    if not args.store or on_server(args):
+        return None
+    return Path(store_url(args.store).removeprefix("sqlite:///"))
 
 
 def children_cpu() -> float:
@@ -476,6 +502,7 @@ def text_cost(root: Path, fmt: str, log: Path, args: argparse.Namespace) -> None
 
 
 def main() -> int:
+    global DAY
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--devices", type=int, default=500)
@@ -505,8 +532,15 @@ def main() -> int:
     ap.add_argument(
         "--store",
         metavar="URL",
-        help="a PostgreSQL database to ingest into (each format as a site of its own) "
-        "instead of a SQLite file each",
+        help="a store to ingest into (each format as a site of its own) instead of a fresh "
+        "SQLite file each: a PostgreSQL database's URL, or a SQLite file, which may hold "
+        "events already",
+    )
+    ap.add_argument(
+        "--day",
+        type=date.fromisoformat,
+        default=DAY.date(),
+        help="the day the generated traffic falls on (YYYY-MM-DD; from 08:30 UTC)",
     )
     ap.add_argument(
         "--risk-rate",
@@ -536,6 +570,7 @@ def main() -> int:
     )
     args = ap.parse_args()
     RISK_RATE[0] = args.risk_rate
+    DAY = datetime.combine(args.day, DAY.timetz())
     rng = random.Random(1)
     print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     with tempfile.TemporaryDirectory() as tmp:
