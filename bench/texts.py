@@ -76,6 +76,7 @@ CORPORA = {
     "ambush checks (languages)": ROOT / "tests" / "data" / "texts" / "ambush.tsv",
     "grievance checks (languages)": ROOT / "tests" / "data" / "texts" / "grievance.tsv",
     "help in parts (languages)": ROOT / "tests" / "data" / "texts" / "helpparts.tsv",
+    "disclosure checks (languages)": ROOT / "tests" / "data" / "texts" / "disclosure.tsv",
     "probe 9 (languages)": ROOT / "tests" / "data" / "texts" / "fresh9.tsv",
     "probe 10 (languages)": ROOT / "tests" / "data" / "texts" / "fresh10.tsv",
     "probe 11 (languages)": ROOT / "tests" / "data" / "texts" / "fresh11.tsv",

@@ -113,7 +113,7 @@ class BlendedJudge(TextJudge):
         if (
             model.harmless is None
             or not verdict.categories
-            or verdict.support
+            or any(h.entry.cls == SUPPORT for h in verdict.hits)
             or PATTERN in verdict.categories
             or verdict.kind != TYPED
             or verdict.band not in PUPIL_BANDS
@@ -132,7 +132,7 @@ class BlendedJudge(TextJudge):
             replace(s, over=False, reasons=(*s.reasons, why)) if s.over else s
             for s in verdict.scores
         )
-        return replace(verdict, scores=scores, categories=())
+        return replace(verdict, scores=scores, categories=(), support=())
 
     def learned(self, verdict: TextVerdict, texts: tuple[str, ...]) -> TextVerdict:
         """``verdict`` with what the model raises in ``texts`` (the readings of the text, or

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from monitord.classify.textrisk.language import PLAIN_ENGLISH, Identified, identify
 from monitord.classify.textrisk.lexicon import (
@@ -64,6 +64,14 @@ EDUCATION_OFF = 80
 SIGNAL_WEIGHT = 60
 NEAR = 6
 GROOMING = "grooming"
+# The harms a pupil tells when asking for help, and how many words may stand between the
+# telling and the ask ("my uncle keeps hitting me when mum is at work ... who do i tell").
+TOLD = frozenset({"suicide", "self_harm", "violence", "grooming", "bullying"})
+ASK_NEAR = 16
+# Frames that make a harm the pupil's own (a plan, a threat, a method asked), not one told;
+# and the words that begin a join's part that is no ask ("if i tell anyone hell send").
+OWN = frozenset({"target", "method", "acquire"})
+UNASKED = ("if ",)
 
 # Which frames lift an act of each category.
 FRAMES_FOR: Mapping[str, frozenset[str]] = {
@@ -320,6 +328,12 @@ class TextJudge:
         messages: int,
         older: re.Match[str] | None = None,
     ) -> TextVerdict:
+        # a help join's ask ("who can i tell") keeps its place for what else the text tells
+        asks = [
+            h
+            for h in hits
+            if h.entry.cls == PART and h.entry.kind == SUPPORT and h.entry.side == "a"
+        ]
         hits = _with_joins(hits)
         dose = _dose(normalised) if any(h.entry.category == "suicide" for h in hits) else None
         if dose is not None:
@@ -367,6 +381,9 @@ class TextJudge:
                     cat, kept, frames, band, kind, bool(context), lesson is not None
                 )
             scores.append(score)
+        if asks and band in PUPIL_BANDS and lesson is None:
+            own = [f for f in frames if f.entry.kind in OWN]
+            scores = [_asked_about(s, asks, by_cat.get(s.category, []), own) for s in scores]
         scores.sort(key=lambda s: (-s.total, s.category))
         over = tuple(s.category for s in scores if s.over)
         support = tuple(s.category for s in scores if s.support and s.over)
@@ -530,6 +547,29 @@ def _claims(idiom: Hit, hit: Hit) -> bool:
     if idiom.last == idiom.first or idiom.last < hit.first or hit.last < idiom.first:
         return False
     return not (hit.first <= idiom.first and idiom.last <= hit.last)
+
+
+def _asked_about(score: Score, asks: list[Hit], hits: list[Hit], own: list[Hit]) -> Score:
+    """A harm the lexicons raised, told beside a help join's ask ("who do i tell", "ce să
+    fac", "kis ko bataun"), is help asked about it: a pupil telling what happens to them or
+    a friend and asking whom to tell, whatever words the telling takes. Only a category
+    already over its limit turns to help (an ask beside a weak word says nothing), only the
+    safeguarding harms a pupil tells, and never the pupil's own plan, threat or method
+    asked (a harm joined to an ``own`` frame: "if you tell miss ill smash your face in")."""
+    if not score.over or score.support or score.category not in TOLD:
+        return score
+    told = [h for h in hits if h.entry.cls in (EXPLICIT, STRONG, ACT, SIGNAL)]
+    if _joined(told, own) is not None:
+        return score
+    pair = _joined(told, [a for a in asks if not a.entry.phrase.startswith(UNASKED)], ASK_NEAR)
+    if pair is None:
+        return score
+    ask, harm = pair
+    reason = (
+        f"looking for help: {_q(ask.entry.phrase)} asks whom to tell or what to do about "
+        f"what it tells ({_said(harm)})"
+    )
+    return replace(score, over=True, support=True, reasons=(*score.reasons, reason))
 
 
 def _with_joins(hits: list[Hit]) -> list[Hit]:

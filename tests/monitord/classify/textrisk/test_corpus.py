@@ -17,7 +17,12 @@ plans.tsv, ambush.tsv and grievance.tsv, those of the help frames, the plans, th
 without a weapon and recruitment by grievance (their false alarms are the model's, raising
 the other languages alone); helpparts.tsv, help asked
 over several messages (the lexicons alone 0/12, with the model 2/12: its help
-score reads English; test_conversation.py holds the reading)."""
+score reads English; test_conversation.py holds the reading); disclosure.tsv, help asked
+with a harm told (a parent hitting, an adult touching, a friend cutting or wanting to die)
+and near misses asking the same about everyday things (its 3 false alarms are the shipped
+model's help score, "my friend says she wants to be a vet, should i tell miss": the model is
+not retrained on it, since retraining main's corpora as they stand raises a blind probe's
+game banter, fresh25's floor)."""
 
 from __future__ import annotations
 
@@ -111,6 +116,7 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("ambush", 0.96, 2),
         ("grievance", 1.0, 6),
         ("helpparts", 0.0, 1),
+        ("disclosure", 1.0, 3),
     ],
 )
 def test_the_held_out_parts_keep_what_they_measured(

@@ -113,6 +113,25 @@ def test_help_asked_about_a_harm_is_marked_as_help(judge: TextJudge) -> None:
     assert v.support == ("suicide",)
 
 
+def test_a_harm_told_beside_an_ask_is_help_whatever_its_words(judge: TextJudge) -> None:
+    # the harm the lexicons raise, told many words from the ask, in any of the languages
+    v = judge.judge("my friend took a whole packet of paracetamol last night, who do i tell", TYPED)
+    assert v.support == ("suicide",)
+    assert any("asks whom to tell or what to do" in r for s in v.scores for r in s.reasons)
+    told = "my coach keeps touching my leg in the car and says not to tell, what should i do"
+    assert judge.judge(told, TYPED).support == ("grooming",)
+    assert judge.judge("mera chacha mainu maarda hai, main kisnu dassan", TYPED).support
+    # the pupil's own threat or a secret kept is no help asked; nor is an ask about nothing
+    threat = judge.judge("if you tell miss ill smash your face in at break", TYPED)
+    assert threat.categories
+    assert not threat.support
+    kept = judge.judge("a man from roblox wants to meet me and said not to tell my mum", TYPED)
+    assert kept.categories == ("grooming",)
+    assert not kept.support
+    assert judge.judge("my dog wont eat anything what should i do", TYPED).categories == ()
+    assert judge.judge("what should i do if my uncle keeps hitting me", TYPED, ADULT).support == ()
+
+
 def test_requests_in_the_other_languages_join_across_the_words_between(
     judge: TextJudge,
 ) -> None:
