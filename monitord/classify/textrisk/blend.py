@@ -45,6 +45,7 @@ from monitord.classify.textrisk.judge import (
     Score,
     TextJudge,
     TextVerdict,
+    with_joins,
 )
 from monitord.classify.textrisk.language import PLAIN_ENGLISH
 from monitord.classify.textrisk.learned import (
@@ -240,8 +241,9 @@ class BlendedJudge(TextJudge):
 
     def quiet(self, texts: tuple[str, ...]) -> bool:
         """Whether the lexicons read help, a lesson, news or a harmless sense in ``texts``
-        (looked for only when the model would raise: most texts never get here)."""
-        return any(h.entry.cls in QUIET for h in self.find(texts))
+        (looked for only when the model would raise: most texts never get here); a harmless
+        sense a join gives counts where both its parts are found."""
+        return any(h.entry.cls in QUIET for h in with_joins(self.find(texts)))
 
 
 def default_judge() -> BlendedJudge:

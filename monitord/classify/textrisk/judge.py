@@ -13,7 +13,9 @@ What a short text says is in how its words are joined, not in how many there are
   for grooming, the kind of signal) the lexicon gives it; one part alone counts nothing.
 - A **weak** word counts 30, only beside others or when it is hidden or aimed at oneself
   (``cut so no one sees``); a **benign** phrase (``died laughing``,
-  ``weed killer``) takes 100 off its category.
+  ``weed killer``) takes 100 off its category, and so does a phrase of risk said in an
+  everyday context a join gives as benign (``whittling at scouts`` ... ``cut myself``): the
+  phrase it holds is said in that sense, not as the harm.
 - Lesson or homework context in the text (or a news report: "stabbing in town centre news"),
   or a lesson document open in the window beside it, takes 80 off every category but grooming.
 - **Grooming** is a pattern: each kind of signal (secrecy, isolation from parents or teachers,
@@ -62,6 +64,8 @@ TITLE_MARGIN = 60
 FRAME_BONUS = 80
 EDUCATION_OFF = 80
 SIGNAL_WEIGHT = 60
+# Kinds of grooming signal that no harmless sense explains away.
+PATTERN_PLAIN = 3
 NEAR = 6
 GROOMING = "grooming"
 # The harms a pupil tells when asking for help, and how many words may stand between the
@@ -334,7 +338,7 @@ class TextJudge:
             for h in hits
             if h.entry.cls == PART and h.entry.kind == SUPPORT and h.entry.side == "a"
         ]
-        hits = _with_joins(hits)
+        hits = with_joins(hits)
         dose = _dose(normalised) if any(h.entry.category == "suicide" for h in hits) else None
         if dose is not None:
             hits.append(dose)
@@ -357,11 +361,24 @@ class TextJudge:
             context.append(f'a lesson document was open: "{lesson[:80]}"')
         by_cat: dict[str, list[Hit]] = {}
         idioms = [h for h in hits if h.entry.cls == BENIGN]
+        # said inside an idiom or a harmless phrase ("my mum will kill me"): not the harm
+        claimed = {
+            id(h): [id(o) for o in idioms if _claims(o, h)]
+            for h in hits
+            if h.entry.cls not in (BENIGN, FRAME, CONTEXT)
+        }
+        # A harmless sense that took a phrase as its own does not lower a harm said outright
+        # beside it ("one tablet a day" ... "i want to kill myself"); an everyday context a
+        # join gives lowers nothing but the phrase it took ("bakre" ... "chhuri").
+        claiming = {o for owners in claimed.values() for o in owners}
         for h in hits:
-            if h.entry.cls not in (BENIGN, FRAME, CONTEXT) and any(_claims(o, h) for o in idioms):
-                continue  # said inside an idiom or a harmless phrase ("my mum will kill me")
+            if claimed.get(id(h)) or (id(h) in claiming and h.entry.join):
+                continue
             if h.entry.category:
                 by_cat.setdefault(h.entry.category, []).append(h)
+        for cat, cat_hits in by_cat.items():
+            if claiming and any(h.entry.cls == EXPLICIT for h in cat_hits):
+                by_cat[cat] = [h for h in cat_hits if id(h) not in claiming]
         if older is not None:
             age = int(next(g for g in older.groups() if g).strip())
             if 18 <= age <= 79:
@@ -470,14 +487,22 @@ class TextJudge:
         reasons: list[str] = []
         support = [h for h in hits if h.entry.cls == SUPPORT]
         for h in hits:
-            cls = h.entry.cls
-            if cls == SIGNAL:
+            if h.entry.cls == SIGNAL:
                 kinds.setdefault(h.entry.kind, []).append(_said(h))
-            elif cls != SUPPORT:
-                total += h.entry.weight
-                reasons.append(_REASON[cls].format(_said(h), h.entry.weight))
         if older is not None:
             kinds.setdefault("older", []).append(_q(older.group().strip()))
+        # A surprise or a wedding explains a secret between friends, not an adult's secret
+        # nor three kinds of signal together.
+        plain = older is None and len(kinds) < PATTERN_PLAIN
+        for h in hits:
+            cls = h.entry.cls
+            if cls in (SIGNAL, SUPPORT):
+                continue
+            if cls == BENIGN and not plain:
+                reasons.append(f"{_said(h)} is a harmless sense, but not of this pattern: 0")
+                continue
+            total += h.entry.weight
+            reasons.append(_REASON[cls].format(_said(h), h.entry.weight))
         if kinds:
             total += SIGNAL_WEIGHT * len(kinds)
             listed = "; ".join(
@@ -572,7 +597,7 @@ def _asked_about(score: Score, asks: list[Hit], hits: list[Hit], own: list[Hit])
     return replace(score, over=True, support=True, reasons=(*score.reasons, reason))
 
 
-def _with_joins(hits: list[Hit]) -> list[Hit]:
+def with_joins(hits: list[Hit]) -> list[Hit]:
     """The hits with each join's parts replaced by what the join gives, where its two parts
     were found near each other; a part alone says nothing."""
     if not any(h.entry.cls == PART for h in hits):
@@ -591,30 +616,40 @@ def _with_joins(hits: list[Hit]) -> list[Hit]:
             continue
         a.sort(key=lambda h: h.first - h.last)  # the longest phrases where two are as near
         b.sort(key=lambda h: h.first - h.last)
-        pair = _joined(b, a, b[0].entry.near)
-        if pair is None:
-            continue
-        given.add(join)
-        bh = pair[1]
-        e = bh.entry
-        said = " … ".join(x.entry.phrase for x in sorted(pair, key=lambda x: x.first))
-        signal = e.kind in SIGNAL_KINDS
-        entry = Entry(
-            said,
-            e.lang,
-            SIGNAL if signal else e.kind,
-            e.category,
-            e.kind if signal else "",
-            e.native,
-        )
-        # A join that marks help spans both its parts, so that the harm it names inside it
-        # ("talk to someone about" ... "feeling suicidal") does not hide it.
-        if e.kind == SUPPORT:
-            first, last = min(h.first for h in pair), max(h.last for h in pair)
-            out.append(Hit(entry, first, last, reading=bh.reading))
+        near = b[0].entry.near
+        if b[0].entry.kind == BENIGN:
+            # an everyday context takes every phrase of risk it is near as harmless
+            pairs = [p for p in (_joined([bh], a, near) for bh in b) if p is not None]
         else:
-            out.append(Hit(entry, bh.first, bh.last, reading=bh.reading))
+            pair = _joined(b, a, near)
+            pairs = [] if pair is None else [pair]
+        if pairs:
+            given.add(join)
+        out.extend(_given(pair) for pair in pairs)
     return out
+
+
+def _given(pair: tuple[Hit, Hit]) -> Hit:
+    """What a join gives where its parts (a, b) were found near each other, at its b part."""
+    bh = pair[1]
+    e = bh.entry
+    said = " … ".join(x.entry.phrase for x in sorted(pair, key=lambda x: x.first))
+    signal = e.kind in SIGNAL_KINDS
+    entry = Entry(
+        said,
+        e.lang,
+        SIGNAL if signal else e.kind,
+        e.category,
+        e.kind if signal else "",
+        e.native,
+        e.join if e.kind == BENIGN else "",  # an everyday context: it claims, and only that
+    )
+    # A join that marks help spans both its parts, so that the harm it names inside it
+    # ("talk to someone about" ... "feeling suicidal") does not hide it.
+    if e.kind == SUPPORT:
+        first, last = min(h.first for h in pair), max(h.last for h in pair)
+        return Hit(entry, first, last, reading=bh.reading)
+    return Hit(entry, bh.first, bh.last, reading=bh.reading)
 
 
 def _joined(acts: list[Hit], frames: list[Hit], near: int = NEAR) -> tuple[Hit, Hit] | None:

@@ -41,7 +41,10 @@ A phrase ending in ``*`` is a stem: its last word matches any word it begins (``
 four letters or more (three in a script of its own). A join (``[[CATEGORY.joins]]``) speaks
 when a phrase of its ``a`` list and one of its ``b`` list are at most ``near`` words apart
 (four unless given), in either order: what is said in many words (``send`` ... ``pics of
-you``, ``better off`` ... ``without me``) without listing every sentence.
+you``, ``better off`` ... ``without me``) without listing every sentence. A join that gives
+``benign`` is an everyday context beside a phrase of risk (``whittling`` ... ``cut myself``,
+``ill kill you`` ... ``if you eat my``): its ``b`` part is the phrase it takes as harmless,
+and only beside its ``a`` part.
 """
 
 from __future__ import annotations
@@ -92,7 +95,7 @@ SIGNAL_KINDS = (
     "age",
 )
 _JOINABLE = frozenset({EXPLICIT, STRONG})
-JOIN_GIVES = frozenset({EXPLICIT, STRONG, ACT, WEAK, SUPPORT})
+JOIN_GIVES = frozenset({EXPLICIT, STRONG, ACT, WEAK, BENIGN, SUPPORT})
 JOIN_NEAR = 4
 STEM = "*"
 STEM_MIN, STEM_MIN_NATIVE = 4, 3
@@ -110,7 +113,8 @@ class Entry:
     """One phrase of a lexicon: what it is (class, and the frame, context or signal kind),
     which category it speaks for ("" for frames and context), and its language. A part of a
     join has class ``part``, ``kind`` what the join gives, ``join`` its name, ``side`` a or
-    b, and ``near`` how many words apart its parts may be."""
+    b, and ``near`` how many words apart its parts may be; what a join gives as a harmless
+    sense keeps the join's name."""
 
     phrase: str
     lang: str

@@ -114,6 +114,10 @@ def test_help_lessons_idioms_titles_and_adults_stay_as_the_lexicons_said(
     assert not any(s.learned for s in helped.scores)
     assert judge.judge("zorblax homework for history class", SEARCH, JUNIOR).categories == ()
     assert judge.judge("zorblax i nearly died laughing", TYPED, JUNIOR).categories == ()
+    # an everyday context a join gives (the duvet beside disappearing) quiets it too, but only
+    # with both its parts: the duvet alone is no context
+    assert judge.judge("zorblax i want to disappear under my duvet", TYPED).categories == ()
+    assert judge.judge("zorblax i love my duvet so much", TYPED).categories == ("suicide",)
     assert judge.judge("zorblax right now please", TITLE, JUNIOR).categories == ()
     assert judge.judge("zorblax right now please", SEARCH, ADULT).categories == ()
     assert (

@@ -22,7 +22,9 @@ with a harm told (a parent hitting, an adult touching, a friend cutting or wanti
 and near misses asking the same about everyday things (its 3 false alarms are the shipped
 model's help score, "my friend says she wants to be a vet, should i tell miss": the model is
 not retrained on it, since retraining main's corpora as they stand raises a blind probe's
-game banter, fresh25's floor)."""
+game banter, fresh25's floor); senses.tsv, words of risk in an everyday sense (a cut at
+Scouts, disappearing under the duvet, pests killed, a wedding's secret) beside their risky
+twins."""
 
 from __future__ import annotations
 
@@ -117,6 +119,7 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("grievance", 1.0, 6),
         ("helpparts", 0.0, 1),
         ("disclosure", 1.0, 3),
+        ("senses", 1.0, 0),
     ],
 )
 def test_the_held_out_parts_keep_what_they_measured(

@@ -565,3 +565,67 @@ def test_food_cut_with_a_knife_is_harmless_in_every_language(judge: TextJudge) -
     assert "self_harm" in judge.judge(said, TYPED, JUNIOR).categories
     # "mere" is Romanian apples and Urdu "my": no food in "everyone happy without me"
     assert "suicide" in judge.judge("sab mere bina khush rahenge", TYPED, JUNIOR).categories
+
+
+def test_an_everyday_context_takes_the_phrase_it_is_near_as_harmless(judge: TextJudge) -> None:
+    # a cut at Scouts, disappearing under the duvet, a doughnut, Eid's knife, pests, one tablet
+    for text in (
+        "whittling at scouts today, only cut myself once lol",
+        "worst day ever i just want to disappear under my duvet",
+        "ill kill you if you eat my doughnuts again",
+        "na harcerstwie strugaliśmy patyki scyzorykiem, tylko raz się pocięłam",
+        "en los scouts tallamos palos con la navaja, solo me corté una vez jaja",
+        "eid pe dada abbu ne bakra zibah kiya, main ne chhuri pakri hui thi",
+        "ঈদে দাদু খাসি জবাই করলেন, আমি ছুরি ধরে ছিলাম",
+        "jak zabić mrówki w kuchni bez trucizny",
+        "كيف اقتل النمل في المطبخ بدون سم",
+        "tomo um comprimido de manhã pra asma como o médico mandou",
+    ):
+        v = judge.judge(text, TYPED)
+        assert v.categories == (), (text, v.scores)
+    v = judge.judge("whittling at scouts today, only cut myself once lol", TYPED)
+    said = [h.entry.phrase for h in v.hits if h.entry.cls == "benign"]
+    assert "at scouts … cut myself" in said
+    # the context is needed: the phrase alone, or said beyond it, is still the harm
+    assert judge.judge("only cut myself once lol", TYPED).categories == ("self_harm",)
+    assert judge.judge("i want to disappear forever, under my duvet", TYPED).categories == (
+        "suicide",
+    )
+    assert judge.judge("at scouts i cut myself on purpose so i could feel something").categories
+    assert judge.judge("eid ke din bakre wali chhuri se usay maar doonga", TYPED).categories == (
+        "violence",
+    )
+    assert judge.judge("ill kill you if you eat lunch with her again", TYPED).categories == (
+        "violence",
+    )
+
+
+def test_a_harmless_phrase_does_not_lower_a_harm_said_outright_beside_it(
+    judge: TextJudge,
+) -> None:
+    # "one tablet" is a dose, "without poison" no poison: neither lowers "kill myself"
+    for text in (
+        "i only take one tablet a day but i want to kill myself",
+        "how to kill ants without poison, i want to kill myself",
+    ):
+        assert "suicide" in judge.judge(text, TYPED).categories, text
+
+
+def test_a_game_said_not_to_be_one_is_a_threat_in_earnest(judge: TextJudge) -> None:
+    game = "get on fortnite so i can shoot you in the head noob"
+    assert judge.judge(game, TYPED).categories == ()
+    for text in (
+        "this isnt a game anymore, i know where you live and im going to shoot you",
+        "to już nie gra, wiem gdzie mieszkasz i naprawdę cię zabiję",
+        "esto ya no es un juego, sé dónde vives y te voy a pegar un tiro de verdad",
+    ):
+        assert "violence" in judge.judge(text, TYPED).categories, text
+
+
+def test_a_wedding_explains_a_secret_between_friends_not_an_adults(judge: TextJudge) -> None:
+    friends = "dont tell anyone about our dance for my sisters mehndi, send me a pic of the dress"
+    assert judge.judge(friends, TYPED).categories == ()
+    adult = "dont tell anyone about the wedding, send me pics of you in your dress, im 25"
+    v = judge.judge(adult, TYPED)
+    assert v.categories == ("grooming",)
+    assert any("not of this pattern" in r for s in v.scores for r in s.reasons)
