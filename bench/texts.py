@@ -75,6 +75,7 @@ CORPORA = {
     "plans checks (languages)": ROOT / "tests" / "data" / "texts" / "plans.tsv",
     "ambush checks (languages)": ROOT / "tests" / "data" / "texts" / "ambush.tsv",
     "grievance checks (languages)": ROOT / "tests" / "data" / "texts" / "grievance.tsv",
+    "coded checks (languages)": ROOT / "tests" / "data" / "texts" / "coded.tsv",
     "help in parts (languages)": ROOT / "tests" / "data" / "texts" / "helpparts.tsv",
     "disclosure checks (languages)": ROOT / "tests" / "data" / "texts" / "disclosure.tsv",
     "probe 9 (languages)": ROOT / "tests" / "data" / "texts" / "fresh9.tsv",

@@ -15,7 +15,8 @@ likewise, sealed through the sixth round's second text work);
 vocabulary.tsv, the check sets the other languages' vocabulary was written against; help.tsv,
 plans.tsv, ambush.tsv and grievance.tsv, those of the help frames, the plans, the plans made
 without a weapon and recruitment by grievance (their false alarms are the model's, raising
-the other languages alone); helpparts.tsv, help asked
+the other languages alone); coded.tsv, harms told in code or without their words (two
+false alarms are older lexicon entries', the rest the model's); helpparts.tsv, help asked
 over several messages (the lexicons alone 0/12, with the model 2/12: its help
 score reads English; test_conversation.py holds the reading); disclosure.tsv, help asked
 with a harm told (a parent hitting, an adult touching, a friend cutting or wanting to die)
@@ -117,6 +118,7 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("plans", 1.0, 0),
         ("ambush", 0.96, 2),
         ("grievance", 1.0, 6),
+        ("coded", 1.0, 8),
         ("helpparts", 0.0, 1),
         ("disclosure", 1.0, 3),
         ("senses", 1.0, 0),

@@ -629,3 +629,30 @@ def test_a_wedding_explains_a_secret_between_friends_not_an_adults(judge: TextJu
     v = judge.judge(adult, TYPED)
     assert v.categories == ("grooming",)
     assert any("not of this pattern" in r for s in v.scores for r in s.reasons)
+
+
+def test_a_harm_told_in_code_is_explained_by_its_join_and_its_twin_stays_quiet(
+    judge: TextJudge,
+) -> None:
+    # config/lexicon/*-coded.toml: each side alone is a match day, a homework group, sweets
+    for text, category, said in (
+        (
+            "bring hockey sticks to the park friday, he wont know what hit him",
+            "violence",
+            "hockey sticks … wont know what hit him",
+        ),
+        ("tem bala pra sábado? pago no pix", "drugs", "tem bala … pago no pix"),
+        ("dawla nasheed download without music", "extremism", "dawla … nasheed"),
+        ("tírate del edificio, haznos ese favor", "bullying", "edificio … haznos ese favor"),
+    ):
+        v = judge.judge(text, TYPED)
+        assert category in v.categories, text
+        reasons = " ".join(r for s in v.scores for r in s.reasons)
+        assert said in reasons, (text, reasons)
+    for text in (
+        "bring hockey sticks to the park friday, match starts at 4",
+        "tem bala de goma pra festa de sábado? pago no pix",
+        "nasheed without music for my cousins wedding",
+        "tírate a la piscina primero, haznos ese favor",
+    ):
+        assert judge.judge(text, TYPED).categories == (), text
