@@ -338,6 +338,11 @@ class TextJudge:
             for h in hits
             if h.entry.cls == PART and h.entry.kind == SUPPORT and h.entry.side == "a"
         ]
+        # the phrases of a harm's joins, whose lesson words are theirs ("îi dăm o lecție", give
+        # him a lesson; "بنعلمه درس"; "depois da aula", after class), not a lesson's
+        joined_words = [
+            h for h in hits if h.entry.cls == PART and h.entry.category and h.entry.kind != SUPPORT
+        ]
         hits = with_joins(hits)
         dose = _dose(normalised) if any(h.entry.category == "suicide" for h in hits) else None
         if dose is not None:
@@ -345,6 +350,7 @@ class TextJudge:
         frames = [h for h in hits if h.entry.cls == FRAME]
         context: list[str] = []
         harmful = [h for h in hits if h.entry.category and h.entry.cls in (EXPLICIT, *_HARMFUL)]
+        harmful += joined_words
         # "english" in "english defence league" is no lesson
         education = [
             h

@@ -116,7 +116,7 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("vocabulary", 0.97, 0),
         ("help", 1.0, 0),
         ("plans", 1.0, 0),
-        ("ambush", 0.96, 2),
+        ("ambush", 1.0, 2),
         ("grievance", 1.0, 6),
         ("coded", 1.0, 8),
         ("helpparts", 0.0, 1),

@@ -656,3 +656,23 @@ def test_a_harm_told_in_code_is_explained_by_its_join_and_its_twin_stays_quiet(
         "tírate a la piscina primero, haznos ese favor",
     ):
         assert judge.judge(text, TYPED).categories == (), text
+
+
+def test_a_lesson_word_inside_a_joined_threat_is_the_threats_not_a_lesson(
+    judge: TextJudge,
+) -> None:
+    # "give him a lesson" in Romanian and Arabic, "after class" in Portuguese
+    for text in (
+        "îi dăm o lecție după școală la poartă",
+        "بكرة بعد المدرسة عند البوابة بنعلمه درس",
+        "amanhã depois da aula vamos dar-lhe uma lição no portão",
+    ):
+        v = judge.judge(text, TYPED)
+        assert v.categories == ("violence",), text
+        assert v.context == (), text
+    # a lesson given is still a lesson, and a lesson word elsewhere still lowers a topic
+    assert judge.judge("îi dăm o lecție de pian după școală, e talentat", TYPED).categories == ()
+    assert judge.judge("profa ne dă o lecție de istorie după școală", TYPED).categories == ()
+    lesson = judge.judge("lecție despre droguri", SEARCH)
+    assert lesson.context
+    assert lesson.categories == ()
