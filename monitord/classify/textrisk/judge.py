@@ -368,11 +368,15 @@ class TextJudge:
         by_cat: dict[str, list[Hit]] = {}
         idioms = [h for h in hits if h.entry.cls == BENIGN]
         # said inside an idiom or a harmless phrase ("my mum will kill me"): not the harm
-        claimed = {
-            id(h): [id(o) for o in idioms if _claims(o, h)]
-            for h in hits
-            if h.entry.cls not in (BENIGN, FRAME, CONTEXT)
-        }
+        claimed = (
+            {
+                id(h): [id(o) for o in idioms if _claims(o, h)]
+                for h in hits
+                if h.entry.cls not in (BENIGN, FRAME, CONTEXT)
+            }
+            if idioms
+            else {}
+        )
         # A harmless sense that took a phrase as its own does not lower a harm said outright
         # beside it ("one tablet a day" ... "i want to kill myself"); an everyday context a
         # join gives lowers nothing but the phrase it took ("bakre" ... "chhuri").

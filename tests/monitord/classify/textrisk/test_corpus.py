@@ -11,7 +11,8 @@ design, kept sealed until the end of that work and held to its first sight; fres
 sealed through the fifth round and held to what it measured after it and after the sixth
 round's help frames and food cut with a knife, 3 false alarms; fresh35.tsv, of the same
 design, sealed through the sixth round and held to what it measured after it; fresh36.tsv,
-likewise, sealed through the sixth round's second text work);
+likewise, sealed through the sixth round's second text work; both held to their false alarms
+after the seventh round's everyday senses, 4 and 5, which read neither);
 vocabulary.tsv, the check sets the other languages' vocabulary was written against; help.tsv,
 plans.tsv, ambush.tsv and grievance.tsv, those of the help frames, the plans, the plans made
 without a weapon and recruitment by grievance (their false alarms are the model's, raising
@@ -104,8 +105,8 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("fresh31", 0.94, 1),
         ("fresh32", 0.82, 0),
         ("fresh33", 0.5, 3),
-        ("fresh35", 0.52, 9),
-        ("fresh36", 0.5, 12),
+        ("fresh35", 0.52, 4),
+        ("fresh36", 0.5, 5),
         ("fresh9", 0.97, 0),
         ("fresh10", 0.97, 0),
         ("fresh11", 0.97, 0),
