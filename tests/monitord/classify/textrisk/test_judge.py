@@ -585,7 +585,7 @@ def test_an_everyday_context_takes_the_phrase_it_is_near_as_harmless(judge: Text
         assert v.categories == (), (text, v.scores)
     v = judge.judge("whittling at scouts today, only cut myself once lol", TYPED)
     said = [h.entry.phrase for h in v.hits if h.entry.cls == "benign"]
-    assert "at scouts … cut myself" in said
+    assert "at scouts … only cut myself" in said
     # the context is needed: the phrase alone, or said beyond it, is still the harm
     assert judge.judge("only cut myself once lol", TYPED).categories == ("self_harm",)
     assert judge.judge("i want to disappear forever, under my duvet", TYPED).categories == (
