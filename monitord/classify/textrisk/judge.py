@@ -68,6 +68,8 @@ SIGNAL_WEIGHT = 60
 PATTERN_PLAIN = 3
 NEAR = 6
 GROOMING = "grooming"
+# The words a join of a harm was found across: its category, reading, first and last word.
+Span = tuple[str, int, int, int]
 # The harms a pupil tells when asking for help, and how many words may stand between the
 # telling and the ask ("my uncle keeps hitting me when mum is at work ... who do i tell").
 TOLD = frozenset({"suicide", "self_harm", "violence", "grooming", "bullying"})
@@ -343,7 +345,10 @@ class TextJudge:
         joined_words = [
             h for h in hits if h.entry.cls == PART and h.entry.category and h.entry.kind != SUPPORT
         ]
-        hits = with_joins(hits)
+        spans: list[Span] = []
+        hits = with_joins(hits, spans)
+        if spans:  # a harmless word said inside a harm told in many words does not lower it
+            hits = [h for h in hits if h.entry.cls != BENIGN or not _inside(h, spans)]
         dose = _dose(normalised) if any(h.entry.category == "suicide" for h in hits) else None
         if dose is not None:
             hits.append(dose)
@@ -607,9 +612,27 @@ def _asked_about(score: Score, asks: list[Hit], hits: list[Hit], own: list[Hit])
     return replace(score, over=True, support=True, reasons=(*score.reasons, reason))
 
 
-def with_joins(hits: list[Hit]) -> list[Hit]:
+def _inside(benign: Hit, spans: list[Span]) -> bool:
+    """Whether a harmless word lies among the parts of a join of its category ("mera phone
+    aur cycle chhote bhai ko de dena, mujhe ab zaroorat nahi": the phone is the farewell's,
+    not a flat battery); a harmless phrase ("a lift home") still reads the text anew."""
+    e = benign.entry
+    if benign.first != benign.last:
+        return False
+    return any(
+        cat == e.category
+        and reading == benign.reading
+        and first <= benign.first
+        and benign.last <= last
+        for cat, reading, first, last in spans
+    )
+
+
+def with_joins(hits: list[Hit], spans: list[Span] | None = None) -> list[Hit]:
     """The hits with each join's parts replaced by what the join gives, where its two parts
-    were found near each other; a part alone says nothing."""
+    were found near each other; a part alone says nothing. ``spans``, when given, receives
+    the words (category, reading, first, last) each harm's join was found across, its
+    parts near the pair with it."""
     if not any(h.entry.cls == PART for h in hits):
         return hits
     out: list[Hit] = []
@@ -636,7 +659,20 @@ def with_joins(hits: list[Hit]) -> list[Hit]:
         if pairs:
             given.add(join)
         out.extend(_given(pair) for pair in pairs)
+        if spans is not None and pairs and b[0].entry.kind not in (BENIGN, SUPPORT):
+            spans.append(_span(pairs[0], a, b))
     return out
+
+
+def _span(pair: tuple[Hit, Hit], a: list[Hit], b: list[Hit]) -> Span:
+    """The words a harm's join was found across: its pair, and its parts near them."""
+    bh = pair[1]
+    first, last = min(h.first for h in pair), max(h.last for h in pair)
+    near = bh.entry.near
+    for h in (*a, *b):
+        if h.reading == bh.reading and first - near <= h.last and h.first <= last + near:
+            first, last = min(first, h.first), max(last, h.last)
+    return (bh.entry.category, bh.reading, first, last)
 
 
 def _given(pair: tuple[Hit, Hit]) -> Hit:

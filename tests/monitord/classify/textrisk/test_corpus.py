@@ -22,11 +22,12 @@ over several messages (the lexicons alone 0/12, with the model 2/12: its help
 score reads English; test_conversation.py holds the reading); disclosure.tsv, help asked
 with a harm told (a parent hitting, an adult touching, a friend cutting or wanting to die)
 and near misses asking the same about everyday things (its 3 false alarms are the shipped
-model's help score, "my friend says she wants to be a vet, should i tell miss": the model is
-not retrained on it, since retraining main's corpora as they stand raises a blind probe's
-game banter, fresh25's floor); senses.tsv, words of risk in an everyday sense (a cut at
-Scouts, disappearing under the duvet, pests killed, a wedding's secret) beside their risky
-twins."""
+model's help score, "my friend says she wants to be a vet, should i tell miss": retrained on
+the corpora it has none, but moves probe 35's false alarms 4 -> 6); senses.tsv, words of risk in an
+everyday sense (a cut at Scouts, disappearing under the duvet, pests killed, a wedding's
+secret) beside their risky twins; unsaid.tsv, self-harm hidden, done again or excused and
+suicide's farewells without their words, beside a real cat, a charity sale and a friend
+moving school (one miss: marks hidden "in pe", whose injuries are a harmless sense)."""
 
 from __future__ import annotations
 
@@ -123,6 +124,7 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("helpparts", 0.0, 1),
         ("disclosure", 1.0, 3),
         ("senses", 1.0, 0),
+        ("unsaid", 0.98, 0),
     ],
 )
 def test_the_held_out_parts_keep_what_they_measured(

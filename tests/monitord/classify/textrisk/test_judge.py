@@ -132,6 +132,34 @@ def test_a_harm_told_beside_an_ask_is_help_whatever_its_words(judge: TextJudge) 
     assert judge.judge("what should i do if my uncle keeps hitting me", TYPED, ADULT).support == ()
 
 
+def test_self_harm_and_farewells_told_without_their_words(judge: TextJudge) -> None:
+    hidden = "wearing my hoodie all summer so no one sees my arms"
+    assert judge.judge(hidden, TYPED).categories == ("self_harm",)
+    assert judge.judge("ill just say the cat scratched me", TYPED).categories == ("self_harm",)
+    assert judge.judge("the cat scratched me when i picked her up", TYPED).categories == ()
+    farewell = "let my sister have my ipad, i wont be needing it"
+    assert judge.judge(farewell, TYPED).categories == ("suicide",)
+    assert judge.judge("you can have my old phone, i wont be needing it", TYPED).categories == ()
+    assert judge.judge(
+        "dadle mi móvil y mi bici a mi hermano, ya no los voy a necesitar"
+    ).categories
+    assert (
+        judge.judge("goodbye everyone, im moving to a new school after half term").categories == ()
+    )
+
+
+def test_a_harmless_word_inside_a_harm_said_in_many_words_does_not_lower_it(
+    judge: TextJudge,
+) -> None:
+    # "phone" alone is a flat battery; between a farewell's parts it is what is given away
+    v = judge.judge("mera phone aur cycle chhote bhai ko de dena, mujhe ab zaroorat nahi", TYPED)
+    assert v.categories == ("suicide",)
+    assert not any("harmless" in r for s in v.scores for r in s.reasons)
+    # a harmless phrase still reads the words around it ("a lift home" is no plan)
+    lift = "sort him out with a lift home after school, his mum said its fine"
+    assert judge.judge(lift, TYPED).categories == ()
+
+
 def test_requests_in_the_other_languages_join_across_the_words_between(
     judge: TextJudge,
 ) -> None:
