@@ -349,12 +349,26 @@ def stored_event_ids(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> set
                 prepare=False,
             )
             return {r[0] for r in cursor.fetchall()}
-    out: set[str] = set()
-    query = text("SELECT id FROM events WHERE id IN :ids").bindparams(
-        bindparam("ids", expanding=True)
-    )
-    for i in range(0, len(ids), 500):
-        out.update(conn.execute(query, {"ids": ids[i : i + 500]}).scalars())
+    return {r[0] for r in sqlite_in(conn, "SELECT id FROM events WHERE id IN ", ids)}
+
+
+def sqlite_in(conn: Connection, query: str, values: Sequence[Any], chunk: int = 500) -> list[Any]:
+    """The rows of ``query`` followed by a list of ``values`` (``IN (?, ...)``), asked
+    through SQLite's driver ``chunk`` values at a time in the connection's transaction:
+    SQLAlchemy's expanding parameters cost more than SQLite's own work for a batch's
+    hundreds of ids or keys (bench/RESULTS.md, seventh round)."""
+    driver: Any = conn.connection.dbapi_connection
+    cursor = driver.cursor()
+    out: list[Any] = []
+    marks = ""
+    try:
+        for i in range(0, len(values), chunk):
+            part = values[i : i + chunk]
+            if len(part) != marks.count("?"):
+                marks = "(" + ", ".join("?" * len(part)) + ")"
+            out.extend(cursor.execute(query + marks, part).fetchall())
+    finally:
+        cursor.close()
     return out
 
 

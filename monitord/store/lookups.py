@@ -20,7 +20,13 @@ from typing import Any
 import zstandard
 from sqlalchemy import Connection, bindparam, text
 
-from monitord.store.database import insert_ignore, mine_sql, stored_event_ids, table_of
+from monitord.store.database import (
+    insert_ignore,
+    mine_sql,
+    sqlite_in,
+    stored_event_ids,
+    table_of,
+)
 from monitord.store.lookuprows import insert_rows, tables_for
 from monitord.store.lookuptables import (
     LookupNameRow,
@@ -56,6 +62,9 @@ _EMPTY = (
 # Those a proxy request leaves empty: its user name is its party's (identity reads the
 # recent ones back at start), its URL, method, action, status and bytes its own.
 _REQUEST_EMPTY = ("text", "filter_category", "sender", "received_at", "agent")
+# Both read at once, and what they read when every column is empty.
+_EMPTY_OF, _REQUEST_EMPTY_OF = itemgetter(*_EMPTY), itemgetter(*_REQUEST_EMPTY)
+_NO_EMPTY, _NO_REQUEST_EMPTY = (None,) * len(_EMPTY), (None,) * len(_REQUEST_EMPTY)
 # A request's method, the proxy's action and its status, as ``lookup_requests`` keeps them.
 REQUEST = ("method", "action", "status")
 # The columns of an event row a party holds.
@@ -110,18 +119,19 @@ def is_clean(row: Mapping[str, Any]) -> bool:
     and an allow list's matches go with it)."""
     kind = row["kind"]
     empty: tuple[str, ...]
+    of: Any
     if kind == "dns":
-        empty = _EMPTY
+        empty, of, nothing = _EMPTY, _EMPTY_OF, _NO_EMPTY
     elif kind == "http":
-        empty = _REQUEST_EMPTY
+        empty, of, nothing = _REQUEST_EMPTY, _REQUEST_EMPTY_OF, _NO_REQUEST_EMPTY
     else:
         return False
-    return (
-        not row["blocked"]
-        and row.get("domain") is not None
-        and _HEX32.match(row["id"]) is not None
-        and all(row.get(c) is None for c in empty)
-    )
+    if row["blocked"] or row.get("domain") is None or _HEX32.match(row["id"]) is None:
+        return False
+    try:
+        return bool(of(row) == nothing)  # an event's row: every column there, read at once
+    except KeyError:
+        return all(row.get(c) is None for c in empty)
 
 
 def micros(ts: datetime) -> int:
@@ -234,10 +244,8 @@ def _find_keys(
             query = text(f"SELECT {column}, id FROM {table} WHERE {column} = ANY(:keys)")
             found.update((k, v) for k, v in conn.execute(query, {"keys": keys}))
         return
-    stmt = text(f"SELECT {column}, id FROM {table} WHERE {column} IN :keys")
-    stmt = stmt.bindparams(_expanding("keys"))
-    for i in range(0, len(keys), _CHUNK):
-        found.update((k, v) for k, v in conn.execute(stmt, {"keys": keys[i : i + _CHUNK]}))
+    asked = f"SELECT {column}, id FROM {table} WHERE {column} IN "
+    found.update(sqlite_in(conn, asked, keys, _CHUNK))
 
 
 def _expanding(name: str) -> Any:
@@ -290,9 +298,11 @@ def store_lookups(
     if not rows:
         return 0
     known = stored_event_ids(conn, rows)
-    rows = [r for r in rows if r["id"] not in known]
+    if known:
+        rows = [r for r in rows if r["id"] not in known]
     known = stored_lookups(conn, rows)
-    rows = [r for r in rows if r["id"] not in known]
+    if known:
+        rows = [r for r in rows if r["id"] not in known]
     if not rows:
         return 0
     matches = matches or {}
@@ -374,26 +384,26 @@ def store_lookups(
         for i in members:
             split.setdefault(where[i], []).append(i)
         for table, kept in split.items():
-            insert_rows(
-                conn,
-                table,
-                [
+            built: list[tuple[Any, ...]] = []
+            for i in kept:
+                r = rows[i]
+                ident = r["id"]
+                built.append(
                     (
-                        bytes.fromhex(rows[i]["id"]),
+                        bytes.fromhex(ident),
                         stamps[i],
-                        names[rows[i]["domain"]],
-                        rows[i].get("qtype"),
+                        names[r["domain"]],
+                        r.get("qtype"),
                         parties[digests[i]],
                         block,
-                        rows[i]["offset"],
-                        verdict_ids.get(verdicts.get(rows[i]["id"], "")),
+                        r["offset"],
+                        verdict_ids.get(verdicts.get(ident, "")) if verdicts else None,
                         requests[i],
                         urls[i],
-                        rows[i].get("size"),
+                        r.get("size"),
                     )
-                    for i in kept
-                ],
-            )
+                )
+            insert_rows(conn, table, built)
     return len(rows)
 
 
