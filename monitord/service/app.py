@@ -101,8 +101,12 @@ def backfill_batch(app: App) -> int:
 
 
 # Allocations between two collections of the youngest generation while a backfill runs
-# (Python's default is 700): a batch's records, events and rows live until it is stored.
-BACKFILL_GC_THRESHOLD = 10_000
+# (Python's default is 700): a batch's records, events and rows live until it is handed to
+# the store (10,000 lines, about 10-20 objects the collector tracks a line), so a collection
+# while it is judged walks them all and frees nothing; at 10,000 that was 5-10% of judging's
+# CPU and 4% of storing's (bench/RESULTS.md, seventh round). Garbage in cycles is still
+# collected, once this many more objects are held than at the last collection.
+BACKFILL_GC_THRESHOLD = 200_000
 
 
 @contextmanager

@@ -26,6 +26,7 @@ only a core that would otherwise be idle pays back (bench/RESULTS.md)."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -115,6 +116,9 @@ def _serve(processor: Processor, conn: Connection, parents: Connection) -> None:
     ended, or was killed) ends this process."""
     parents.close()
     processor.engine.dispose(close=False)  # the pool's connections, if any, are the parent's
+    # What the fork copied (the judging's state, the batch before) lives as long as this
+    # process: set aside from collection, so that none walks it (nor copies its pages).
+    gc.freeze()
     while True:
         try:
             blob = conn.recv_bytes()
