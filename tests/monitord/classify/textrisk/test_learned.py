@@ -187,6 +187,7 @@ def test_blind_probes_are_never_trained_on() -> None:
     assert "fresh22.tsv" in trained
     assert "tune.tsv" in trained
     assert "everyday.tsv" in trained
+    assert "senses.tsv" not in trained  # a check set of the lexicons' everyday senses
     assert not any((bench.probe_number(ROOT / n) or 0) >= bench.BLIND_FROM for n in trained)
     assert all(bench.probe_number(p) >= bench.BLIND_FROM for p in bench.corpus_files(blind=True))
 
