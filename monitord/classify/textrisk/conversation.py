@@ -27,6 +27,7 @@ from monitord.classify.textrisk.judge import (
     Score,
     TextJudge,
     TextVerdict,
+    help_asked,
 )
 from monitord.classify.textrisk.learned import calms
 from monitord.classify.textrisk.normal import joined_readings, readings
@@ -313,17 +314,30 @@ def _asked(
     thinking about hurting myself" / "please dont tell everyone"): help is asked in fragments
     as a harm is told, and the model reads a message alone. Nothing is raised that ``best``
     did not raise."""
-    if (
-        not best.categories
-        or best.support
-        or not isinstance(judge, BlendedJudge)
-        or band not in PUPIL_BANDS
-        or lesson is not None
-        or recent.fragment_count < 2
-    ):
+    if best.support or band not in PUPIL_BANDS or lesson is not None or recent.fragment_count < 2:
+        return best
+    told = _told(judge, best, recent, band)
+    if told is not None:
+        return told
+    if not best.categories or not isinstance(judge, BlendedJudge):
         return best
     joined = " ".join(readings(t)[0] for t in recent.fragment_texts)
     return judge.helped(best, (joined,)) or best
+
+
+def _told(judge: TextJudge, best: TextVerdict, recent: Recent, band: str) -> TextVerdict | None:
+    """``best`` with help marked where the messages typed just before it asked to talk or whom
+    to tell ("sir are you free at break" / "my uncle hits me when im at his house"): the harm
+    it raised, or, where it raised none, what a help join reads in the messages together.
+    None when none of them asked."""
+    earlier = tuple(readings(t)[0] for t in recent.fragment_texts[:-1])
+    asks = judge.asks(earlier, best.language)
+    if not asks:
+        return None
+    if best.categories:
+        return help_asked(best, asks)
+    near = judge.judge(recent.fragments, TYPED, band, None, recent.fragment_count)
+    return near if near.support else None
 
 
 def _one_language(judge: TextJudge, pieces: tuple[str, ...]) -> bool:

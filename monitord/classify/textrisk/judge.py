@@ -258,6 +258,11 @@ class TextJudge:
                     found[key.entry] = Hit(entry, first, last, key.typo, n)
         return [*found.values(), *parts.values()]
 
+    def asks(self, texts: tuple[str, ...], language: Identified) -> list[Hit]:
+        """The help joins' asks ("can i talk to you", "kis ko bataun") in ``texts`` (the
+        readings of messages) that a text in ``language`` reads."""
+        return asks_in(self._readable(self.find(texts), language))
+
     def judge(
         self,
         text: str,
@@ -335,11 +340,7 @@ class TextJudge:
         older: re.Match[str] | None = None,
     ) -> TextVerdict:
         # a help join's ask ("who can i tell") keeps its place for what else the text tells
-        asks = [
-            h
-            for h in hits
-            if h.entry.cls == PART and h.entry.kind == SUPPORT and h.entry.side == "a"
-        ]
+        asks = asks_in(hits)
         # the phrases of a harm's joins, whose lesson words are theirs ("îi dăm o lecție", give
         # him a lesson; "بنعلمه درس"; "depois da aula", after class), not a lesson's
         joined_words = [
@@ -610,6 +611,41 @@ def _asked_about(score: Score, asks: list[Hit], hits: list[Hit], own: list[Hit])
         f"what it tells ({_said(harm)})"
     )
     return replace(score, over=True, support=True, reasons=(*score.reasons, reason))
+
+
+def help_asked(verdict: TextVerdict, asks: list[Hit]) -> TextVerdict | None:
+    """``verdict`` with help marked on each harm it raised that a pupil tells (not their own
+    plan, threat or method asked) where ``asks``, a help join's asks found in the messages
+    typed close together with it, ask whom to tell or to talk ("sir are you free at break" /
+    "my uncle hits me when im at his house"); None where nothing changes."""
+    asked = [a for a in asks if not a.entry.phrase.startswith(UNASKED)]
+    if not asked or verdict.support or verdict.band not in PUPIL_BANDS:
+        return None
+    own = [h for h in verdict.hits if h.entry.cls == FRAME and h.entry.kind in OWN]
+    scores = []
+    for s in verdict.scores:
+        told = [
+            h
+            for h in verdict.hits
+            if h.entry.category == s.category and h.entry.cls in (EXPLICIT, STRONG, ACT, SIGNAL)
+        ]
+        if s.over and s.category in TOLD and (told or s.learned) and _joined(told, own) is None:
+            what = _said(told[0]) if told else "as the learned model read it"
+            why = (
+                f"looking for help: {_q(asked[0].entry.phrase)}, asked in the messages typed "
+                f"with it, asks whom to tell or to talk to about what it tells ({what})"
+            )
+            s = replace(s, support=True, reasons=(*s.reasons, why))
+        scores.append(s)
+    support = tuple(s.category for s in scores if s.support and s.over)
+    return replace(verdict, scores=tuple(scores), support=support) if support else None
+
+
+def asks_in(hits: list[Hit]) -> list[Hit]:
+    """The asks of help joins among ``hits`` (whom to tell, can i talk to you)."""
+    return [
+        h for h in hits if h.entry.cls == PART and h.entry.kind == SUPPORT and h.entry.side == "a"
+    ]
 
 
 def _inside(benign: Hit, spans: list[Span]) -> bool:

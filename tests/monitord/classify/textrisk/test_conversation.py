@@ -291,9 +291,12 @@ def test_help_asked_over_several_messages_is_marked_on_the_harm_they_tell() -> N
     blended = default_judge()
     ask = ("miss can i talk to u", "i keep thinking about hurting myself", "please dont tell")
     assert said(blended, *ask) == (("self_harm",), ("self_harm",))
-    # the harm alone is raised, not as help; the lexicons alone read no help in the messages
+    # the harm alone is raised, not as help; the lexicons alone read the ask to talk before it
     assert said(blended, "i keep thinking about hurting myself") == (("self_harm",), ())
-    assert said(TextJudge(default_lexicon()), *ask)[1] == ()
+    assert said(TextJudge(default_lexicon()), *ask)[1] == ("self_harm",)
+    # a harm told only in a help join's words, the ask a message before it
+    told = ("sir are you free at break", "my uncle hits me when im at his house")
+    assert said(TextJudge(default_lexicon()), *told)[1] == ("violence",)
     # asked about nothing harmful: nothing raised
     calm = ("miss can i talk to u", "i keep forgetting my pe kit", "please dont tell my mum")
     assert said(blended, *calm) == ((), ())

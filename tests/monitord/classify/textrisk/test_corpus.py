@@ -13,21 +13,23 @@ round's help frames and food cut with a knife, 3 false alarms; fresh35.tsv, of t
 design, sealed through the sixth round and held to what it measured after it; fresh36.tsv,
 likewise, sealed through the sixth round's second text work; both held to their false alarms
 after the seventh round's everyday senses, 4 and 5, which read neither);
-vocabulary.tsv, the check sets the other languages' vocabulary was written against; help.tsv,
-plans.tsv, ambush.tsv and grievance.tsv, those of the help frames, the plans, the plans made
-without a weapon and recruitment by grievance (their false alarms are the model's, raising
-the other languages alone); coded.tsv, harms told in code or without their words (two
-false alarms are older lexicon entries', the rest the model's); helpparts.tsv, help asked
-over several messages (the lexicons alone 0/12, with the model 2/12: its help
-score reads English; test_conversation.py holds the reading); disclosure.tsv, help asked
-with a harm told (a parent hitting, an adult touching, a friend cutting or wanting to die)
-and near misses asking the same about everyday things (its 3 false alarms are the shipped
-model's help score, "my friend says she wants to be a vet, should i tell miss": retrained on
-the corpora it has none, but moves probe 35's false alarms 4 -> 6); senses.tsv, words of risk in an
-everyday sense (a cut at Scouts, disappearing under the duvet, pests killed, a wedding's
-secret) beside their risky twins; unsaid.tsv, self-harm hidden, done again or excused and
-suicide's farewells without their words, beside a real cat, a charity sale and a friend
-moving school (one miss: marks hidden "in pe", whose injuries are a harmless sense)."""
+vocabulary.tsv, the check sets the other languages' vocabulary was written against;
+help.tsv, plans.tsv, ambush.tsv and grievance.tsv, those of the help frames, the plans, the
+plans made without a weapon and recruitment by grievance (their false alarms are the
+model's, raising the other languages alone); coded.tsv, harms told in code or without their
+words (two false alarms are older lexicon entries', the rest the model's); helpparts.tsv,
+help asked over several messages (the lexicons alone 0/12, with the model 2/12: its help
+score reads English; test_conversation.py holds the reading; the lexicons 10/12 since an ask
+to talk in a message before the harm told is read as help, seventh round); disclosure.tsv,
+help asked with a harm told (a parent hitting, an adult touching, a friend cutting or
+wanting to die) and near misses asking the same about everyday things (its 3 false alarms
+are the shipped model's help score, "my friend says she wants to be a vet, should i tell
+miss": retrained on the corpora it has none, but moves probe 35's false alarms 4 -> 6);
+senses.tsv, words of risk in an everyday sense (a cut at Scouts, disappearing under the
+duvet, pests killed, a wedding's secret) beside their risky twins; unsaid.tsv, self-harm
+hidden, done again or excused and suicide's farewells without their words, beside a real
+cat, a charity sale and a friend moving school (one miss: marks hidden "in pe", whose
+injuries are a harmless sense)."""
 
 from __future__ import annotations
 
@@ -121,7 +123,7 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("ambush", 1.0, 2),
         ("grievance", 1.0, 6),
         ("coded", 1.0, 8),
-        ("helpparts", 0.0, 1),
+        ("helpparts", 0.83, 1),
         ("disclosure", 1.0, 3),
         ("senses", 1.0, 0),
         ("unsaid", 0.98, 0),
