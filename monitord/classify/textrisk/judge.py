@@ -64,8 +64,11 @@ TITLE_MARGIN = 60
 FRAME_BONUS = 80
 EDUCATION_OFF = 80
 SIGNAL_WEIGHT = 60
-# Kinds of grooming signal that no harmless sense explains away.
+# How many kinds of grooming signal no harmless sense explains away, and the kinds a surprise
+# or a wedding can explain (a secret kept, from parents too, a practice met for, a present):
+# never a picture, sex, being alone, an age, a threat, another app or flattery.
 PATTERN_PLAIN = 3
+EXPLAINED = frozenset({"secrecy", "isolation", "meet", "gift"})
 NEAR = 6
 GROOMING = "grooming"
 # The words a join of a harm was found across: its category, reading, first and last word.
@@ -509,7 +512,7 @@ class TextJudge:
             kinds.setdefault("older", []).append(_q(older.group().strip()))
         # A surprise or a wedding explains a secret between friends, not an adult's secret
         # nor three kinds of signal together.
-        plain = older is None and len(kinds) < PATTERN_PLAIN
+        plain = older is None and len(kinds) < PATTERN_PLAIN and kinds.keys() <= EXPLAINED
         for h in hits:
             cls = h.entry.cls
             if cls in (SIGNAL, SUPPORT):

@@ -651,8 +651,14 @@ def test_a_game_said_not_to_be_one_is_a_threat_in_earnest(judge: TextJudge) -> N
 
 
 def test_a_wedding_explains_a_secret_between_friends_not_an_adults(judge: TextJudge) -> None:
-    friends = "dont tell anyone about our dance for my sisters mehndi, send me a pic of the dress"
+    friends = "dont tell anyone about our dance for my sisters mehndi, lets practise on saturday"
     assert judge.judge(friends, TYPED).categories == ()
+    # nor a picture asked for, nor a child alone, whatever surprise is named
+    for text in (
+        "its a surprise so dont tell your mum, send me a pic of you in the dress",
+        "dont tell anyone about the wedding, are you home alone right now",
+    ):
+        assert judge.judge(text, TYPED).categories == ("grooming",), text
     adult = "dont tell anyone about the wedding, send me pics of you in your dress, im 25"
     v = judge.judge(adult, TYPED)
     assert v.categories == ("grooming",)
