@@ -214,9 +214,14 @@ def _verdict(row: Mapping[str, Any], matches: Sequence[Mapping[str, Any]]) -> di
     return {"digest": _digest(json.dumps(values, sort_keys=True)), **values}
 
 
-def _typed(value: Any) -> tuple[type, Any]:
-    """A match's field as part of a key that tells 1, 1.0 and True apart (as JSON does)."""
-    return type(value), value
+_MATCH_OF = itemgetter(*MATCH)
+
+
+def _typed(match: Mapping[str, Any]) -> tuple[tuple[Any, ...], tuple[type, ...]]:
+    """A match's fields as part of a key that tells 1, 1.0 and True apart (as JSON does):
+    their values and their types."""
+    values = _MATCH_OF(match)
+    return values, tuple(map(type, values))
 
 
 def _keys(
@@ -314,7 +319,7 @@ def store_lookups(
     for r in rows:
         found = matches.get(r["id"], ())
         if found or r["category"] is not None or r["severity"] != "none":
-            shape = (r["category"], r["severity"], *(_typed(m[f]) for m in found for f in MATCH))
+            shape = (r["category"], r["severity"], *map(_typed, found))
             digest = made.get(shape)
             if digest is None:
                 v = _verdict(r, found)
