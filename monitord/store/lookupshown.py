@@ -87,7 +87,18 @@ def select_shown(
     if limit is not None:
         sql += " LIMIT :lookup_limit"
         values["lookup_limit"] = limit
-    return [tuple(r) for r in conn.execute(text(sql), values)]
+    # PostgreSQL: a party's lookups (a person's day: a few thousand, from each day's party
+    # index) are read by this backend alone. Starting a parallel worker to sort them took
+    # longer than the read itself on a busy two-core server (a person's day on 50 million
+    # events: 162 ms with a worker, 90 ms without, bench/RESULTS.md). A failed statement's
+    # transaction is rolled back, and the SET with it.
+    serial = bool(party) and conn.dialect.name == "postgresql"
+    if serial:
+        conn.exec_driver_sql("SET max_parallel_workers_per_gather = 0")
+    rows = [tuple(r) for r in conn.execute(text(sql), values)]
+    if serial:
+        conn.exec_driver_sql("RESET max_parallel_workers_per_gather")
+    return rows
 
 
 def lookup_count(conn: Connection) -> int:

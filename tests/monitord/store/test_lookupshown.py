@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 import monitord.service.pipeline as pipeline
 from monitord.casework.found import Found
@@ -17,7 +19,12 @@ from monitord.casework.search import run_query
 from monitord.identity.load import load_identity
 from monitord.service.app import App, ingest_files
 from monitord.store.lookups import is_clean
-from monitord.store.lookupshown import lookup_count, lookup_sightings, newest_lookup
+from monitord.store.lookupshown import (
+    lookup_count,
+    lookup_sightings,
+    newest_lookup,
+    select_shown,
+)
 from monitord.store.retention import run_retention
 from tests.monitord.store.test_lookupcounts import _mail, day_shown
 from tests.monitord.store.test_lookups import NOW, lookup_school, write_log
@@ -175,3 +182,35 @@ def test_retention_removes_them_and_their_urls(both: tuple[App, App]) -> None:
     assert row(lean.engine, "SELECT count(*) FROM lookup_urls") == (0,)
     # The gambling request stays with its open alert.
     assert rows(lean.engine, "SELECT domain FROM all_events") == [("www.bet365.com",)]
+
+
+def test_a_partys_lookups_are_read_without_parallel_workers(tmp_path: Path, store_url: str) -> None:
+    """PostgreSQL reads a person's lookups in its own backend (a worker's start cost more
+    than the read on a busy server), and the session's setting is as it was afterwards;
+    SQLite has no such setting and is asked nothing more."""
+    app = _school(tmp_path / "lean", store_url)
+    during: list[str] = []
+    statements: list[str] = []
+    with app.engine.connect() as conn:
+        pg = conn.dialect.name == "postgresql"
+        before = conn.exec_driver_sql("SHOW max_parallel_workers_per_gather").scalar() if pg else ""
+
+        def seen(c: Any, cursor: Any, statement: str, *rest: Any) -> None:
+            statements.append(statement)
+            if pg and "FROM lookups AS l" in statement:
+                shown = conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+                    "SHOW max_parallel_workers_per_gather"
+                )
+                during.append(str(shown.fetchone()[0]))
+
+        event.listen(conn, "after_cursor_execute", seen)
+        found = select_shown(conn, party={"username": "jayden.s"})
+        event.remove(conn, "after_cursor_execute", seen)
+        assert {r[2] for r in found} >= {"www.bbc.co.uk", "news.bbc.co.uk"}
+        if pg:
+            assert during == ["0"]
+            after = conn.exec_driver_sql("SHOW max_parallel_workers_per_gather").scalar()
+            assert after == before != "0"
+        else:
+            assert len(statements) == 1
+    app.engine.dispose()
