@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, event, text
 
 from monitord.casework import cases
 from monitord.core.clock import FixedClock
@@ -397,3 +397,44 @@ def test_years_are_calendar_years() -> None:
     leap = datetime(2028, 2, 29, tzinfo=UTC)
     assert period_cutoff("1y", leap) == datetime(2027, 2, 28, tzinfo=UTC)
     assert period_cutoff("2w", NOVEMBER) == datetime(2026, 11, 6, 16, 0, tzinfo=UTC)
+
+
+def test_keys_no_lookup_names_go_each_probed_in_the_days_indexes(
+    tmp_path: Path, store_url: str, store_kind: str
+) -> None:
+    """The parties, names and URLs of a day's lookups that no lookup names any more go; on
+    PostgreSQL each is looked for in each day's index (no hash of every lookup kept)."""
+    cfg, clock, app = _school(tmp_path, store_url, "batch_size = 10")
+    lines = [
+        f"Jun  1 11:{i // 60:02d}:{i % 60:02d} dnsmasq[811]: query[A] n{i}.example from 10.0.0.9"
+        for i in range(25)
+    ]
+    ingest_files(app, [_log(tmp_path / "bulk.log", JUNE, lines)], "dnsmasq", "bulk")
+    joins: list[tuple[str, str]] = []
+
+    def seen(conn: Connection, cursor: Any, statement: str, *rest: Any) -> None:
+        if store_kind == "postgresql" and "NOT EXISTS (SELECT 1 FROM lookups" in statement:
+            raw = conn.connection.driver_connection  # the statement's own transaction
+            shown = [raw.execute(f"SHOW enable_{j}join").fetchone() for j in ("hash", "merge")]
+            joins.append((str(shown[0][0]), str(shown[1][0])))
+
+    event.listen(app.engine, "after_cursor_execute", seen)
+    run_retention(app.engine, cfg, clock.now(), "root", pause=0)
+    event.remove(app.engine, "after_cursor_execute", seen)
+    if store_kind == "postgresql":
+        assert joins
+        assert set(joins) == {("off", "off")}
+        with app.engine.connect() as conn:  # the session's own settings afterwards
+            assert conn.exec_driver_sql("SHOW enable_hashjoin").scalar() == "on"
+    with app.engine.connect() as conn:
+        for table, column in (("lookup_parties", "party"), ("lookup_names", "name")):
+            unnamed = conn.execute(
+                text(
+                    f"SELECT count(*) FROM {table} AS k WHERE NOT EXISTS "
+                    f"(SELECT 1 FROM lookups AS l WHERE l.{column} = k.id)"
+                )
+            ).scalar_one()
+            assert unnamed == 0
+        names = conn.execute(text("SELECT domain FROM lookup_names")).scalars().all()
+    assert not [n for n in names if n.endswith(".example")]
+    assert "www.bbc.co.uk" in names  # November's lookup, kept
