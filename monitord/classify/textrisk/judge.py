@@ -173,14 +173,16 @@ def _stated_age(texts: tuple[str, ...]) -> re.Match[str] | None:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One lexicon phrase found: the entry, where (word indexes, in which reading), and the
-    word as typed when it was read through one slip of the keyboard."""
+    """One lexicon phrase found: the entry, where (word indexes, in which reading), the
+    word as typed when it was read through one slip of the keyboard, and the first words of
+    the places later in that reading where the phrase is said again."""
 
     entry: Entry
     first: int
     last: int
     typed: str = ""
     reading: int = 0
+    again: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,17 +250,28 @@ class TextJudge:
     def find(self, texts: tuple[str, ...]) -> list[Hit]:
         """Every entry found in any reading, once, where it was first found; a part of a join
         once in each reading it is in, so that its parts are paired in one reading (a filler
-        left out moves the words after it)."""
+        left out moves the words after it). An everyday context's phrase of risk (a benign
+        join's b part) is kept at each place it is said, and where a phrase that raises a
+        category is said again later in its reading, its hit holds those places (``again``):
+        said again away from the context that took it, it is said in earnest."""
         entries = self.lexicon.entries
         found: dict[int, Hit] = {}
-        parts: dict[tuple[int, int], Hit] = {}
+        parts: dict[tuple[int, int, int], Hit] = {}
+        again: dict[int, list[int]] = {}
         for n, reading in enumerate(texts):
             for first, last, key in self.lexicon.scan(reading):
                 entry = entries[key.entry]
                 if entry.cls == PART:
-                    parts.setdefault((key.entry, n), Hit(entry, first, last, key.typo, n))
+                    at = first if entry.kind == BENIGN and entry.side == "b" else -1
+                    parts.setdefault((key.entry, n, at), Hit(entry, first, last, key.typo, n))
                 elif key.entry not in found or (found[key.entry].typed and not key.typo):
                     found[key.entry] = Hit(entry, first, last, key.typo, n)
+                elif entry.category and entry.cls != BENIGN:
+                    h = found[key.entry]
+                    if h.reading == n and h.last < first and not key.typo:
+                        again.setdefault(key.entry, []).append(first)
+        for i, places in again.items():
+            found[i] = replace(found[i], again=tuple(places))
         return [*found.values(), *parts.values()]
 
     def asks(self, texts: tuple[str, ...], language: Identified) -> list[Hit]:
@@ -390,9 +403,19 @@ class TextJudge:
         # beside it ("one tablet a day" ... "i want to kill myself"); an everyday context a
         # join gives lowers nothing but the phrase it took ("bakre" ... "chhuri").
         claiming = {o for owners in claimed.values() for o in owners}
+        contexts = {id(o) for o in idioms if o.entry.join}
         for h in hits:
-            if claimed.get(id(h)) or (id(h) in claiming and h.entry.join):
-                continue
+            if h.entry.join and h.entry.cls == BENIGN:
+                continue  # an everyday context lowers only by taking its phrase
+            owners = claimed.get(id(h))
+            if owners:
+                if not h.again or not contexts.issuperset(owners):
+                    continue
+                # taken by an everyday context where first said, and said again elsewhere
+                later = _said_again(h, idioms)
+                if later is None:
+                    continue
+                h = later
             if h.entry.category:
                 by_cat.setdefault(h.entry.category, []).append(h)
         for cat, cat_hits in by_cat.items():
@@ -591,6 +614,15 @@ def _claims(idiom: Hit, hit: Hit) -> bool:
     if idiom.last == idiom.first or idiom.last < hit.first or hit.last < idiom.first:
         return False
     return not (hit.first <= idiom.first and idiom.last <= hit.last)
+
+
+def _said_again(hit: Hit, idioms: list[Hit]) -> Hit | None:
+    """``hit`` at the first place it is said again that no harmless sense claims, if any."""
+    for first in hit.again:
+        moved = replace(hit, first=first, last=first + hit.last - hit.first, again=())
+        if not any(_claims(o, moved) for o in idioms):
+            return moved
+    return None
 
 
 def _asked_about(score: Score, asks: list[Hit], hits: list[Hit], own: list[Hit]) -> Score:

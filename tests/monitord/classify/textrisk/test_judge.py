@@ -628,6 +628,29 @@ def test_an_everyday_context_takes_the_phrase_it_is_near_as_harmless(judge: Text
     )
 
 
+def test_an_everyday_context_lowers_nothing_it_did_not_take(judge: TextJudge) -> None:
+    # "wanted to disappear" is the context's, not a harm: the threat told 15 words on is whole
+    said = (
+        "so embarrassed i fell over in assembly and wanted to disappear lol but honestly "
+        "every night i lie awake and i want to disappear and never come back"
+    )
+    assert judge.judge(said, TYPED).categories == ("suicide",)
+
+
+def test_a_phrase_said_again_away_from_its_everyday_context_is_a_harm(judge: TextJudge) -> None:
+    away = " anyway that was ages ago and not what this is about at all ok. "
+    for context, harm, category in (
+        ("ill kill you if you eat my chips lol.", "ill kill you tomorrow after school", "violence"),
+        ("at scouts i only cut myself once.", "now i cut myself every night", "self_harm"),
+    ):
+        assert judge.judge(harm, TYPED).categories == (category,), harm
+        assert judge.judge(context, TYPED).categories == (), context
+        assert judge.judge(context + away + harm, TYPED).categories == (category,), harm
+    # said twice, each time beside its context, it stays harmless
+    twice = "ill kill you if you eat my chips, and ill kill you if you eat my pizza"
+    assert judge.judge(twice, TYPED).categories == ()
+
+
 def test_a_harmless_phrase_does_not_lower_a_harm_said_outright_beside_it(
     judge: TextJudge,
 ) -> None:
