@@ -352,11 +352,15 @@ def _unnamed(run: _Run, table: str, column: str) -> None:
     day's blocks in one transaction held every writer up 0.6-0.8 s with 283,250 URLs)."""
     with run.engine.connect() as conn:
         low, top = conn.execute(text(f"SELECT min(id) - 1, max(id) FROM {table}")).one()
+        pg = conn.dialect.name == "postgresql"
+    # PostgreSQL: only the wide table's lookups have a URL (the narrow one's are NULL in
+    # the view, which its planner would read row by row for each URL).
+    lookups = LOOKUP_KINDS[1] if pg and column == "url" else "lookups"
     while top is not None and low < top and not run.stopping():
         high = low + run.batch
 
         def work(conn: Connection, low: int = low, high: int = high) -> None:
-            if conn.dialect.name == "postgresql":
+            if pg:
                 # Each key looked for in each day's index of the column, stopping at the
                 # first lookup found. PostgreSQL's planner would hash every lookup of every
                 # day instead (a range of 5,000 parties took over 80 s on 50 million
@@ -366,7 +370,7 @@ def _unnamed(run: _Run, table: str, column: str) -> None:
             conn.execute(
                 text(
                     f"DELETE FROM {table} WHERE id > :low AND id <= :high AND NOT EXISTS "
-                    f"(SELECT 1 FROM lookups AS l WHERE l.{column} = {table}.id)"
+                    f"(SELECT 1 FROM {lookups} AS l WHERE l.{column} = {table}.id)"
                 ),
                 {"low": low, "high": high},
             )
