@@ -146,6 +146,16 @@ def _strings(value: Any, where: str) -> list[str]:
     return [v for v in value if v.strip()]
 
 
+def _phrases(value: Any, where: str) -> list[str]:
+    """A list of phrases a text can hold: one that reads as no word at all (a symbol its
+    readings leave out) could never be found, and is refused rather than left out unsaid."""
+    phrases = _strings(value, where)
+    for p in phrases:
+        if not canonical(p.rstrip(STEM)):
+            raise LexiconError(f"{where}: {p!r} reads as no word, so no text can hold it")
+    return phrases
+
+
 def _entries(data: dict[str, Any], lang: str, where: str, source: str) -> Iterator[Entry]:
     for key, table in data.items():
         if key in ("language", "name", "markers"):
@@ -158,7 +168,7 @@ def _entries(data: dict[str, Any], lang: str, where: str, source: str) -> Iterat
             for kind, phrases in table.items():
                 if kind not in kinds:
                     raise LexiconError(f"{where}: {key}.{kind}: not one of {', '.join(kinds)}")
-                for p in _strings(phrases, f"{where}: {key}.{kind}"):
+                for p in _phrases(phrases, f"{where}: {key}.{kind}"):
                     yield Entry(p, lang, cls, "", kind, has_native(p))
             continue
         if not is_category(key):
@@ -175,12 +185,12 @@ def _entries(data: dict[str, Any], lang: str, where: str, source: str) -> Iterat
                         raise LexiconError(
                             f"{where}: {key}.signals.{kind}: not one of {', '.join(SIGNAL_KINDS)}"
                         )
-                    for p in _strings(ps, f"{where}: {key}.signals.{kind}"):
+                    for p in _phrases(ps, f"{where}: {key}.signals.{kind}"):
                         yield Entry(p, lang, SIGNAL, key, kind, has_native(p))
                 continue
             if cls not in CLASSES:
                 raise LexiconError(f"{where}: {key}.{cls}: not one of {', '.join(CLASSES)}")
-            for p in _strings(phrases, f"{where}: {key}.{cls}"):
+            for p in _phrases(phrases, f"{where}: {key}.{cls}"):
                 yield Entry(p, lang, cls, key, "", has_native(p))
 
 
@@ -194,14 +204,14 @@ def _joins(value: Any, lang: str, category: str, where: str, source: str) -> Ite
         if gives not in allowed:
             raise LexiconError(f"{here}.gives: not one of {', '.join(sorted(allowed))}")
         near = table.get("near", JOIN_NEAR)
-        if not isinstance(near, int) or not 1 <= near <= 12:
+        if isinstance(near, bool) or not isinstance(near, int) or not 1 <= near <= 12:
             raise LexiconError(f"{here}.near: expected a number of words from 1 to 12")
         unknown = set(table) - {"gives", "near", "a", "b"}
         if unknown:
             raise LexiconError(f"{here}: unknown key {sorted(unknown)[0]!r} (gives, near, a, b)")
         name = f"{source}:{category}:{n}"  # one name per join of a file
         for side in ("a", "b"):
-            phrases = _strings(table.get(side), f"{here}.{side}")
+            phrases = _phrases(table.get(side), f"{here}.{side}")
             if not phrases:
                 raise LexiconError(f"{here}.{side}: expected at least one phrase")
             for p in phrases:

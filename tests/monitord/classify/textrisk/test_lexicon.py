@@ -86,6 +86,15 @@ def test_a_lexicon_file_gives_its_language_and_entries(tmp_path: Path) -> None:
             'language = "x"\n[[suicide.joins]]\ngives = "act"\na = ["x"]\nb = ["y"]\nc = ["z"]',
             r"unknown key 'c'",
         ),
+        (
+            'language = "x"\n[[suicide.joins]]\ngives = "act"\nnear = true\na = ["x"]\nb = ["y"]',
+            r"suicide.joins\[1\].near: expected a number of words from 1 to 12",
+        ),
+        ('language = "x"\n[suicide]\nstrong = ["ok", "£"]', "suicide.strong: '£' reads as no word"),
+        (
+            'language = "x"\n[[grooming.joins]]\ngives = "gift"\na = ["x"]\nb = ["…"]',
+            r"grooming.joins\[1\].b: '…' reads as no word",
+        ),
     ],
 )
 def test_a_bad_lexicon_is_refused_naming_the_key(tmp_path: Path, text: str, why: str) -> None:
