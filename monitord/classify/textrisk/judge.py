@@ -250,10 +250,10 @@ class TextJudge:
     def find(self, texts: tuple[str, ...]) -> list[Hit]:
         """Every entry found in any reading, once, where it was first found; a part of a join
         once in each reading it is in, so that its parts are paired in one reading (a filler
-        left out moves the words after it). An everyday context's phrase of risk (a benign
-        join's b part) is kept at each place it is said, and where a phrase that raises a
-        category is said again later in its reading, its hit holds those places (``again``):
-        said again away from the context that took it, it is said in earnest."""
+        left out moves the words after it). An everyday context and its phrase of risk (a
+        benign join's parts) are kept at each place they are said, and where a phrase that
+        raises a category is said again later in its reading, its hit holds those places
+        (``again``): said again away from the context that took it, it is said in earnest."""
         entries = self.lexicon.entries
         found: dict[int, Hit] = {}
         parts: dict[tuple[int, int, int], Hit] = {}
@@ -262,7 +262,7 @@ class TextJudge:
             for first, last, key in self.lexicon.scan(reading):
                 entry = entries[key.entry]
                 if entry.cls == PART:
-                    at = first if entry.kind == BENIGN and entry.side == "b" else -1
+                    at = first if entry.kind == BENIGN else -1
                     parts.setdefault((key.entry, n, at), Hit(entry, first, last, key.typo, n))
                 elif key.entry not in found or (found[key.entry].typed and not key.typo):
                     found[key.entry] = Hit(entry, first, last, key.typo, n)

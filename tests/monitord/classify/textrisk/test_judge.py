@@ -649,6 +649,7 @@ def test_a_phrase_said_again_away_from_its_everyday_context_is_a_harm(judge: Tex
     # said twice, each time beside its context, it stays harmless
     twice = "ill kill you if you eat my chips, and ill kill you if you eat my pizza"
     assert judge.judge(twice, TYPED).categories == ()
+    assert judge.judge(" ".join([twice, away, twice, away, twice]), TYPED).categories == ()
 
 
 def test_a_harmless_phrase_does_not_lower_a_harm_said_outright_beside_it(
