@@ -33,7 +33,7 @@ does not, 60 more). Words of another language count when the text is in that lan
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from monitord.classify.textrisk.language import PLAIN_ENGLISH, Identified, identify
@@ -81,6 +81,7 @@ ASK_NEAR = 16
 # and the words that begin a join's part that is no ask ("if i tell anyone hell send").
 OWN = frozenset({"target", "method", "acquire"})
 UNASKED = ("if ",)
+_TELLS = frozenset({EXPLICIT, STRONG, ACT, SIGNAL})
 
 # Which frames lift an act of each category.
 FRAMES_FOR: Mapping[str, frozenset[str]] = {
@@ -634,10 +635,10 @@ def _asked_about(score: Score, asks: list[Hit], hits: list[Hit], own: list[Hit])
     asked (a harm joined to an ``own`` frame: "if you tell miss ill smash your face in")."""
     if not score.over or score.support or score.category not in TOLD:
         return score
-    told = [h for h in hits if h.entry.cls in (EXPLICIT, STRONG, ACT, SIGNAL)]
+    told = _telling(hits, score.category)
     if _joined(told, own) is not None:
         return score
-    pair = _joined(told, [a for a in asks if not a.entry.phrase.startswith(UNASKED)], ASK_NEAR)
+    pair = _joined(told, _asking(asks), ASK_NEAR)
     if pair is None:
         return score
     ask, harm = pair
@@ -653,17 +654,13 @@ def help_asked(verdict: TextVerdict, asks: list[Hit]) -> TextVerdict | None:
     plan, threat or method asked) where ``asks``, a help join's asks found in the messages
     typed close together with it, ask whom to tell or to talk ("sir are you free at break" /
     "my uncle hits me when im at his house"); None where nothing changes."""
-    asked = [a for a in asks if not a.entry.phrase.startswith(UNASKED)]
+    asked = _asking(asks)
     if not asked or verdict.support or verdict.band not in PUPIL_BANDS:
         return None
     own = [h for h in verdict.hits if h.entry.cls == FRAME and h.entry.kind in OWN]
     scores = []
     for s in verdict.scores:
-        told = [
-            h
-            for h in verdict.hits
-            if h.entry.category == s.category and h.entry.cls in (EXPLICIT, STRONG, ACT, SIGNAL)
-        ]
+        told = _telling(verdict.hits, s.category)
         if s.over and s.category in TOLD and (told or s.learned) and _joined(told, own) is None:
             what = _said(told[0]) if told else "as the learned model read it"
             why = (
@@ -674,6 +671,16 @@ def help_asked(verdict: TextVerdict, asks: list[Hit]) -> TextVerdict | None:
         scores.append(s)
     support = tuple(s.category for s in scores if s.support and s.over)
     return replace(verdict, scores=tuple(scores), support=support) if support else None
+
+
+def _asking(asks: list[Hit]) -> list[Hit]:
+    """The asks that ask for help: not the start of a threat ("if i tell anyone ...")."""
+    return [a for a in asks if not a.entry.phrase.startswith(UNASKED)]
+
+
+def _telling(hits: Iterable[Hit], category: str) -> list[Hit]:
+    """The hits that tell a harm of ``category`` (not a weak word, a frame or a context)."""
+    return [h for h in hits if h.entry.category == category and h.entry.cls in _TELLS]
 
 
 def asks_in(hits: list[Hit]) -> list[Hit]:
