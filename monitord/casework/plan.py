@@ -299,6 +299,12 @@ def build_sql(conn: Connection, q: Query, common: int) -> tuple[str, _Sql, str]:
     if plan == "domain" and names >= 0:
         # Many names: the newest of all their events are sorted from the index alone, and
         # only those rows read (rather than every row of every name before sorting).
+        if not sqlite:
+            # Fewer than COMMON_NAMES events (counted above), or every match asked for: read
+            # by their names. Given the time's order PostgreSQL's planner would walk every
+            # event by time for them (a suffix with none, on 50 million: 507 ms; 0.6 ms so).
+            by_names = newest.replace("e.ts DESC", "e.ts + interval '0 seconds' DESC", 1)
+            source = f"events AS e WHERE {where} {by_names}"
         return (
             f"SELECT {columns} FROM events AS e WHERE e.{key} IN "
             f"(SELECT e.{key} FROM {source}) ORDER BY e.ts DESC, e.{key} DESC",
