@@ -238,6 +238,23 @@ def _keys(
     return found
 
 
+# The advisory lock (PostgreSQL) between storing lookups and retention's removal of the keys
+# no lookup names (``retention._unnamed``): shared by each batch, taken alone by a removal.
+KEYS_LOCK = 0x6D6F6E6B  # "monk"
+
+
+def hold_keys(conn: Connection) -> None:
+    """Keep the key tables' rows from retention's removal until this transaction ends: a
+    key found now (a name whose lookups all aged out) is named by the lookups stored after
+    it. SQLite: the store's write lock, taken now if no write of the transaction took it.
+    PostgreSQL: ``KEYS_LOCK`` shared (a removal waits for the batches holding it, and they
+    for a removal)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock_shared({KEYS_LOCK})")
+    elif not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _find_keys(
     conn: Connection, table: str, column: str, keys: list[str], found: dict[str, int]
 ) -> None:
@@ -310,6 +327,7 @@ def store_lookups(
         rows = [r for r in rows if r["id"] not in known]
     if not rows:
         return 0
+    hold_keys(conn)
     matches = matches or {}
     verdicts: dict[str, str] = {}
     wanted_verdicts: dict[str, dict[str, Any]] = {}

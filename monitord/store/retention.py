@@ -60,7 +60,7 @@ from sqlalchemy import (
 from monitord.settings.config import Config
 from monitord.settings.sections import period_cutoff
 from monitord.store.database import RETENTION_ACTION, audit, table_of, utc
-from monitord.store.lookups import micros
+from monitord.store.lookups import KEYS_LOCK, micros
 from monitord.store.partitions import LOOKUP_KINDS, Partition, create_partition, partitions
 from monitord.store.shortwrites import ShortWrites
 from monitord.store.shots import sweep as sweep_screenshots
@@ -367,6 +367,9 @@ def _unnamed(run: _Run, table: str, column: str) -> None:
                 # events; this way 1.8 s, bench/RESULTS.md).
                 conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
                 conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+                # after the batches storing lookups now (each holds it shared from finding
+                # its keys to its commit): none names a key this statement would see unnamed
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({KEYS_LOCK})")
             conn.execute(
                 text(
                     f"DELETE FROM {table} WHERE id > :low AND id <= :high AND NOT EXISTS "

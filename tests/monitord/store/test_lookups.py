@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import MetaData, select
+from sqlalchemy import Connection, MetaData, select, text
 
+import monitord.store.lookups as lookups_module
 from collectors.files import iter_records
 from collectors.parsers.base import load_parser
 from monitord.casework.subject import gather
@@ -37,8 +40,8 @@ from monitord.store.lookups import (
     unpack_block,
 )
 from monitord.store.lookupshown import lookup_count, newest_lookup
-from monitord.store.partitions import LOOKUP_KINDS, partitions
-from monitord.store.retention import run_retention
+from monitord.store.partitions import LOOKUP_KINDS, lookup_tables, partitions
+from monitord.store.retention import RetentionResult, _Run, _unnamed, run_retention
 from monitord.store.tables import EventRow
 from tests.stores import dump, row, rows, use_store
 
@@ -552,3 +555,46 @@ def test_a_block_line_in_the_next_file_finds_its_lookup_in_the_one_before(
         ("www.bbc.co.uk", 1, LINES[0].encode())
     ]
     assert row(app.engine, "SELECT count(*) FROM lookups") == (0,)
+
+
+def test_a_key_retention_would_remove_is_kept_for_the_lookup_stored_with_it(
+    tmp_path: Path, store_url: str, store_kind: str
+) -> None:
+    """Retention removes the names no lookup names any more while ingest stores: a name a
+    batch has just found (its lookups all aged out) is not removed before the batch's
+    lookups name it again (they would name a key that is gone, and lose their domain)."""
+    app = lookup_school(tmp_path, store_url)
+    ingest_files(app, [write_log(tmp_path, LINES)], "dnsmasq", "resolver")
+    with app.engine.begin() as conn:  # the day's lookups aged out
+        for table in lookup_tables(conn):
+            conn.execute(text(f"DELETE FROM {table}"))
+    run = _Run(app.engine, RetentionResult(False, {}), 1000, 0, None)
+    removing = threading.Thread(target=_unnamed, args=(run, "lookup_names", "name"))
+    real = lookups_module._keys
+
+    def found_then_retention(conn: Connection, table: str, *rest: Any) -> dict[str, int]:
+        found = real(conn, table, *rest)
+        if table == "lookup_names" and not removing.is_alive() and removing.ident is None:
+            removing.start()  # retention's transaction, from another connection
+            removing.join(2.0)  # it runs now, unless the batch holds the keys until it ends
+        return found
+
+    # only clean lookups: nothing else in the batch's transaction writes before its keys
+    later = [line.replace("Nov 19 10:", "Nov 19 11:") for line in LINES if "bet365" not in line]
+    lookups_module._keys = found_then_retention  # type: ignore[assignment]
+    try:
+        ingest_files(app, [write_log(tmp_path, later, "later.log")], "dnsmasq", "resolver")
+    finally:
+        lookups_module._keys = real  # type: ignore[assignment]
+    removing.join()
+    assert rows(
+        app.engine,
+        "SELECT count(*) FROM lookups AS l WHERE NOT EXISTS "
+        "(SELECT 1 FROM lookup_names AS n WHERE n.id = l.name)",
+    ) == [(0,)]
+    with app.engine.connect() as conn:
+        assert sorted(f["domain"] for f in lookup_events(conn)) == [
+            "news.bbc.co.uk",
+            "www.bbc.co.uk",
+            "www.bbc.co.uk",
+        ]
