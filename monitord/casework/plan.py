@@ -184,10 +184,21 @@ def reaches(
     further than ``n`` (so that a common name or text costs no more to check than a rare
     one): the one count behind each choice between an index and reading by time."""
     clause = f" WHERE {' AND '.join(where)}" if where else ""
+    # PostgreSQL: each name (or key) looked for in each day's index, stopping at ``n``. Its
+    # planner would hash a suffix's thousands of names over a scan of every lookup of every
+    # day (on 50 million events 2.8-4.7 s; this way 171 ms, bench/RESULTS.md). A failed
+    # statement's transaction is rolled back, and the SETs with it.
+    pg = conn.dialect.name == "postgresql"
+    if pg:
+        conn.exec_driver_sql("SET enable_hashjoin = off")
+        conn.exec_driver_sql("SET enable_mergejoin = off")
     found = conn.execute(
         text(f"SELECT count(*) FROM (SELECT 1 FROM {source}{clause} LIMIT :reach) AS c"),
         {**params, "reach": n},
     ).scalar_one()
+    if pg:
+        conn.exec_driver_sql("RESET enable_hashjoin")
+        conn.exec_driver_sql("RESET enable_mergejoin")
     return int(found) >= n
 
 

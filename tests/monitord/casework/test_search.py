@@ -257,6 +257,41 @@ def test_names_seen_often_are_read_by_time_with_the_same_answer(
     assert by_names_sorted == (site.engine.dialect.name == "postgresql") or limit < 4
 
 
+def test_a_suffixs_count_probes_each_days_index(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL counts a suffix's lookups and events (up to COMMON_NAMES) with hash and
+    # merge joins off, each name looked for in each day's index, and the session's own
+    # settings are back afterwards; the answer is the same.
+    q = Query(domain=parse_domain("*.tiktok.com"), limit=2)
+    with site.engine.connect() as conn:
+        before = [ev.id for ev in run_query(conn, q).events]
+    joins: list[tuple[str, str]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        pg = conn.dialect.name == "postgresql"
+        if pg and statement.startswith("SELECT count(*) FROM (SELECT 1 FROM"):
+            raw = conn.connection.driver_connection
+            shown = [raw.execute(f"SHOW enable_{j}join").fetchone() for j in ("hash", "merge")]
+            joins.append((str(shown[0][0]), str(shown[1][0])))
+
+    for module in (plan, lookupsearch):
+        monkeypatch.setattr(module, "COMMON_NAMES", 5)
+    event.listen(site.engine, "after_cursor_execute", seen)
+    try:
+        with site.engine.connect() as conn:
+            assert [ev.id for ev in run_query(conn, q).events] == before
+            if conn.dialect.name == "postgresql":
+                assert conn.exec_driver_sql("SHOW enable_hashjoin").scalar() == "on"
+    finally:
+        event.remove(site.engine, "after_cursor_execute", seen)
+    if site.engine.dialect.name == "postgresql":
+        assert len(joins) == 2  # the events' count and the lookups'
+        assert set(joins) == {("off", "off")}
+    else:
+        assert joins == []
+
+
 # --- text --------------------------------------------------------------------------------
 
 
