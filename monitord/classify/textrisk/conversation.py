@@ -328,14 +328,16 @@ def _asked(
 def _told(judge: TextJudge, best: TextVerdict, recent: Recent, band: str) -> TextVerdict | None:
     """``best`` with help marked where the messages typed just before it asked to talk or whom
     to tell ("sir are you free at break" / "my uncle hits me when im at his house"): the harm
-    it raised, or, where it raised none, what a help join reads in the messages together.
-    None when none of them asked."""
+    it raised, or, where it raised none and it holds a help join's told part, what a help join
+    reads in the messages together. None when none of them asked."""
     earlier = tuple(readings(t)[0] for t in recent.fragment_texts[:-1])
     asks = judge.asks(earlier, best.language)
     if not asks:
         return None
     if best.categories:
         return help_asked(best, asks)
+    if not judge.tells(readings(recent.fragment_texts[-1])[0]):
+        return None
     near = judge.judge(recent.fragments, TYPED, band, None, recent.fragment_count)
     return near if near.support else None
 

@@ -81,6 +81,7 @@ ASK_NEAR = 16
 # and the words that begin a join's part that is no ask ("if i tell anyone hell send").
 OWN = frozenset({"target", "method", "acquire"})
 UNASKED = ("if ",)
+ASKS_KEPT = 4096
 _TELLS = frozenset({EXPLICIT, STRONG, ACT, SIGNAL})
 
 # Which frames lift an act of each category.
@@ -240,6 +241,10 @@ class TextJudge:
         self.lexicon = lexicon
         self._markers = {code: lang.markers for code, lang in lexicon.languages.items()}
         self._names = {code: lang.name for code, lang in lexicon.languages.items()}
+        # each message's asks, found once: a conversation's earlier messages are asked
+        # again with every message typed after them
+        self._asks_in: dict[str, tuple[Hit, ...]] = {}
+        self._tells_in: dict[str, bool] = {}
 
     def language_name(self, code: str) -> str:
         return self._names.get(code, code)
@@ -277,8 +282,32 @@ class TextJudge:
 
     def asks(self, texts: tuple[str, ...], language: Identified) -> list[Hit]:
         """The help joins' asks ("can i talk to you", "kis ko bataun") in ``texts`` (the
-        readings of messages) that a text in ``language`` reads."""
-        return asks_in(self._readable(self.find(texts), language))
+        readings of messages) that a text in ``language`` reads. An ask is a part of a join,
+        found in each reading on its own, so each reading's are kept for the next time it is
+        asked (up to ``ASKS_KEPT`` readings)."""
+        found: list[Hit] = []
+        for text in texts:
+            got = self._asks_in.get(text)
+            if got is None:
+                if len(self._asks_in) >= ASKS_KEPT:
+                    self._asks_in.clear()
+                got = self._asks_in[text] = tuple(asks_in(self.find((text,))))
+            found.extend(got)
+        return self._readable(found, language)
+
+    def tells(self, text: str) -> bool:
+        """Whether ``text`` (a message's reading) holds a help join's told part in any
+        language ("hits me", "wants to die"): without one, what it adds to the messages
+        before it completes no help join."""
+        got = self._tells_in.get(text)
+        if got is None:
+            if len(self._tells_in) >= ASKS_KEPT:
+                self._tells_in.clear()
+            got = self._tells_in[text] = any(
+                h.entry.cls == PART and h.entry.kind == SUPPORT and h.entry.side == "b"
+                for h in self.find((text,))
+            )
+        return got
 
     def judge(
         self,

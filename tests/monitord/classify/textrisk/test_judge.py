@@ -6,7 +6,16 @@ from __future__ import annotations
 import pytest
 
 from monitord.classify.textrisk.corpus import judge_item, passes, read_corpus
-from monitord.classify.textrisk.judge import ADULT, INFANT, JUNIOR, SEARCH, TITLE, TYPED, TextJudge
+from monitord.classify.textrisk.judge import (
+    ADULT,
+    INFANT,
+    JUNIOR,
+    SEARCH,
+    TITLE,
+    TYPED,
+    TextJudge,
+    asks_in,
+)
 from monitord.classify.textrisk.lexicon import default_lexicon
 from monitord.classify.textrisk.normal import readings
 from tests.conftest import SHARED
@@ -734,3 +743,24 @@ def test_a_lesson_word_inside_a_joined_threat_is_the_threats_not_a_lesson(
     lesson = judge.judge("lecție despre droguri", SEARCH)
     assert lesson.context
     assert lesson.categories == ()
+
+
+def test_the_asks_of_messages_are_those_found_in_them_read_together(judge: TextJudge) -> None:
+    """A conversation's earlier messages are asked for their asks again with each message
+    typed after them, and each message's are kept from the first time: what is kept is what
+    the messages read together give, in the same order, however often they are asked."""
+    texts = tuple(
+        readings(t)[0]
+        for t in (
+            "whats for lunch",
+            "sir are you free at break",
+            "my uncle hits me",
+            "can i talk to you about it",
+        )
+    )
+    language = judge.identify(texts[1], texts[1])
+    whole = [h.entry.phrase for h in asks_in(judge.find(texts))]
+    assert whole
+    for _ in range(3):
+        assert [h.entry.phrase for h in judge.asks(texts, language)] == whole
+    assert [h.entry.phrase for h in judge.asks(texts[:1], language)] == []
