@@ -70,6 +70,7 @@ CORPORA = {
     "probe 33 (sealed, fifth round)": ROOT / "tests" / "data" / "texts" / "fresh33.tsv",
     "probe 35 (sealed, sixth round)": ROOT / "tests" / "data" / "texts" / "fresh35.tsv",
     "probe 36 (sealed, sixth round)": ROOT / "tests" / "data" / "texts" / "fresh36.tsv",
+    "probe 37 (sealed, seventh round)": ROOT / "tests" / "data" / "texts" / "fresh37.tsv",
     "vocabulary checks (languages)": ROOT / "tests" / "data" / "texts" / "vocabulary.tsv",
     "help checks (languages)": ROOT / "tests" / "data" / "texts" / "help.tsv",
     "plans checks (languages)": ROOT / "tests" / "data" / "texts" / "plans.tsv",

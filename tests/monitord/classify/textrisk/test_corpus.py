@@ -15,7 +15,8 @@ likewise, sealed through the sixth round's second text work; both held to their 
 after the seventh round's everyday senses, 4 and 5 (the lead's briefs for that work described
 phenomena seen in their misses, so they are no longer blind); the model retrained at the
 seventh round's end on its check sets raised one game chat of fresh25 and one item of
-fresh35, and they are held there);
+fresh35, and they are held there; fresh37.tsv, of the same design, written blind at the
+seventh round's start, sealed through it and held to what it measured after it);
 vocabulary.tsv, the check sets the other languages' vocabulary was written against;
 help.tsv, plans.tsv, ambush.tsv and grievance.tsv, those of the help frames, the plans, the
 plans made without a weapon and recruitment by grievance (their false alarms are the
@@ -116,6 +117,7 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("fresh33", 0.5, 3),
         ("fresh35", 0.52, 5),
         ("fresh36", 0.5, 5),
+        ("fresh37", 0.54, 6),
         ("fresh9", 0.97, 0),
         ("fresh10", 0.97, 0),
         ("fresh11", 0.97, 0),
