@@ -241,10 +241,9 @@ class TextJudge:
         self.lexicon = lexicon
         self._markers = {code: lang.markers for code, lang in lexicon.languages.items()}
         self._names = {code: lang.name for code, lang in lexicon.languages.items()}
-        # each message's asks, found once: a conversation's earlier messages are asked
-        # again with every message typed after them
-        self._asks_in: dict[str, tuple[Hit, ...]] = {}
-        self._tells_in: dict[str, bool] = {}
+        # each message's help parts (asks and told harms), found once: a conversation's
+        # earlier messages are read again with every message typed after them
+        self._help_parts: dict[str, tuple[Hit, ...]] = {}
 
     def language_name(self, code: str) -> str:
         return self._names.get(code, code)
@@ -280,34 +279,30 @@ class TextJudge:
             found[i] = replace(found[i], again=tuple(places))
         return [*found.values(), *parts.values()]
 
+    def _help_parts_in(self, text: str) -> tuple[Hit, ...]:
+        """The help joins' parts (asks and told harms) in ``text``, a message's reading, in
+        any language. A part of a join is found in each reading on its own, so each reading's
+        are kept for the next time it is read (up to ``ASKS_KEPT`` readings)."""
+        got = self._help_parts.get(text)
+        if got is None:
+            if len(self._help_parts) >= ASKS_KEPT:
+                self._help_parts.clear()
+            got = self._help_parts[text] = tuple(
+                h for h in self.find((text,)) if h.entry.cls == PART and h.entry.kind == SUPPORT
+            )
+        return got
+
     def asks(self, texts: tuple[str, ...], language: Identified) -> list[Hit]:
         """The help joins' asks ("can i talk to you", "kis ko bataun") in ``texts`` (the
-        readings of messages) that a text in ``language`` reads. An ask is a part of a join,
-        found in each reading on its own, so each reading's are kept for the next time it is
-        asked (up to ``ASKS_KEPT`` readings)."""
-        found: list[Hit] = []
-        for text in texts:
-            got = self._asks_in.get(text)
-            if got is None:
-                if len(self._asks_in) >= ASKS_KEPT:
-                    self._asks_in.clear()
-                got = self._asks_in[text] = tuple(asks_in(self.find((text,))))
-            found.extend(got)
+        readings of messages) that a text in ``language`` reads."""
+        found = [h for text in texts for h in asks_in(self._help_parts_in(text))]
         return self._readable(found, language)
 
     def tells(self, text: str) -> bool:
         """Whether ``text`` (a message's reading) holds a help join's told part in any
         language ("hits me", "wants to die"): without one, what it adds to the messages
         before it completes no help join."""
-        got = self._tells_in.get(text)
-        if got is None:
-            if len(self._tells_in) >= ASKS_KEPT:
-                self._tells_in.clear()
-            got = self._tells_in[text] = any(
-                h.entry.cls == PART and h.entry.kind == SUPPORT and h.entry.side == "b"
-                for h in self.find((text,))
-            )
-        return got
+        return any(h.entry.side == "b" for h in self._help_parts_in(text))
 
     def judge(
         self,
@@ -712,7 +707,7 @@ def _telling(hits: Iterable[Hit], category: str) -> list[Hit]:
     return [h for h in hits if h.entry.category == category and h.entry.cls in _TELLS]
 
 
-def asks_in(hits: list[Hit]) -> list[Hit]:
+def asks_in(hits: Iterable[Hit]) -> list[Hit]:
     """The asks of help joins among ``hits`` (whom to tell, can i talk to you)."""
     return [
         h for h in hits if h.entry.cls == PART and h.entry.kind == SUPPORT and h.entry.side == "a"
