@@ -16,7 +16,13 @@ from monitord.classify.phrases import JUNIOR, PhraseEngine, PhraseHit, TextResul
 from monitord.classify.policy import Policy
 from monitord.classify.searchterms import event_text
 from monitord.classify.textrisk.blend import default_judge
-from monitord.classify.textrisk.conversation import Conversations, with_recent
+from monitord.classify.textrisk.conversation import (
+    Conversations,
+    Recent,
+    signalled,
+    window_read,
+    with_recent,
+)
 from monitord.classify.textrisk.encodings import list_language
 from monitord.classify.textrisk.judge import SEARCH, TITLE, TYPED, TextJudge, TextVerdict
 from monitord.classify.textrisk.language import PLAIN_ENGLISH
@@ -30,6 +36,12 @@ DEFAULT_PROCESSES = DEFAULTS / "processes"
 # Texts judged on their own that are remembered, and the longest remembered.
 ALONE_KEPT = 8192
 ALONE_CHARS = 200
+# Windows of typed messages judged together that are remembered (each at most
+# ``Conversations.max_chars`` of text).
+WINDOWS_KEPT = 4096
+# A window's key: the message, the band, the lesson open, and what is read of the window
+# (``window_read``).
+_WindowKey = tuple[str, str, str | None, tuple[str, ...], int]
 
 
 def program_key(name: str) -> str:
@@ -235,13 +247,15 @@ class _Alone:
     verdict merged with the phrase lists' (what ``classify`` returns when nothing typed
     before it changes the verdict); for a window title, whether it is a lesson's."""
 
-    __slots__ = ("lesson", "said", "texts", "verdict")
+    __slots__ = ("lesson", "said", "signs", "texts", "verdict")
 
     def __init__(self, texts: tuple[str, ...], verdict: TextVerdict, lesson: bool) -> None:
         self.texts = texts
         self.verdict = verdict
         self.lesson = lesson
         self.said: ContentVerdict | None = None
+        # For a typed message, asked for once: whether it brings a sign of grooming.
+        self.signs: bool | None = None
 
 
 def _lesson_title(verdict: TextVerdict) -> bool:
@@ -267,6 +281,7 @@ class ContentClassifier:
         self.judge = judge or default_judge()
         self.conversations = conversations or Conversations()
         self._alone: dict[tuple[str, str, str, str | None], _Alone] = {}
+        self._windows: dict[_WindowKey, ContentVerdict] = {}
 
     def classify(self, event: Event, person: Person | None) -> ContentVerdict:
         """What ``event`` says. An event with neither a text nor a URL says nothing
@@ -283,24 +298,56 @@ class ContentClassifier:
         who = who or event.client_ip or ""
         lesson = self.conversations.lesson(who, event.ts) if who else None
         alone = self._judged_alone(text, kind, band, lesson)
-        verdict = alone.verdict
         if kind == TITLE and who:
             self.conversations.note_title(who, event.ts, text, alone.lesson)
         elif kind == TYPED and who:
             recent = self.conversations.follow(who, event.app or "", event.ts, text)
             if recent is not None:
-                verdict = with_recent(self.judge, verdict, recent, band, lesson)
-        if verdict is not alone.verdict:  # the messages before it changed the verdict
-            return self._merged(text, band, alone.texts, verdict)
+                return self._in_window(text, band, lesson, alone, recent)
+        return self._said(text, band, alone)
+
+    def _said(self, text: str, band: str, alone: _Alone) -> ContentVerdict:
+        """What ``text`` (judged on its own as ``alone``) says with the phrase lists' result,
+        merged once."""
         said = alone.said
         if said is None:
-            said = alone.said = self._merged(text, band, alone.texts, verdict)
+            said = alone.said = self._merged(text, band, alone.texts, alone.verdict)
+        return said
+
+    def _in_window(
+        self, text: str, band: str, lesson: str | None, alone: _Alone, recent: Recent
+    ) -> ContentVerdict:
+        """What a typed message says with the messages before it in its window (``recent``,
+        its own last). The verdict depends on nothing but the message, the band, the lesson
+        open, the window's texts in order and how many of the last were typed close together
+        (:class:`Recent` reads its times for nothing else), so a window said again (``ok`` after
+        ``lol``, the same two messages a class types all day) is judged once: a bounded
+        number are remembered, the oldest forgotten first, as texts alone are."""
+        signs = alone.signs
+        if signs is None:
+            signs = alone.signs = signalled(alone.verdict)
+        read = window_read(recent, signs)
+        if read is None:  # nothing typed close before a message with no sign: itself alone
+            return self._said(text, band, alone)
+        key = (text, band, lesson, *read)
+        said = self._windows.get(key)
+        if said is not None:
+            return said
+        verdict = with_recent(self.judge, alone.verdict, recent, band, lesson)
+        if verdict is not alone.verdict:  # the messages before it changed the verdict
+            said = self._merged(text, band, alone.texts, verdict)
+        else:
+            said = self._said(text, band, alone)
+        if len(self._windows) >= WINDOWS_KEPT:
+            del self._windows[next(iter(self._windows))]
+        self._windows[key] = said
         return said
 
     def forget(self) -> None:
-        """Forget the texts judged on their own and their readings (a benchmark measures the
-        judging itself)."""
+        """Forget the texts judged on their own, the windows judged and the readings (a
+        benchmark measures the judging itself)."""
         self._alone.clear()
+        self._windows.clear()
         forget_readings()
 
     def _merged(

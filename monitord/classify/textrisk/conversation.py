@@ -90,6 +90,10 @@ class Recent:
         return JOIN.join(t for _ts, t in self.items)
 
     @property
+    def texts(self) -> tuple[str, ...]:
+        return tuple(t for _ts, t in self.items)
+
+    @property
     def seconds(self) -> int:
         return int((self.items[-1][0] - self.items[0][0]).total_seconds())
 
@@ -261,6 +265,28 @@ def _calmed(
     return replace(found, scores=scores, categories=())
 
 
+def signalled(verdict: TextVerdict) -> bool:
+    """Whether a message (its verdict alone) brings a sign of grooming: a signal the lexicons
+    found in it, or the pupil's own age told. Only then are the messages before it read
+    beyond those typed close together."""
+    if verdict.hits and any(h.entry.category == GROOMING for h in verdict.hits):
+        return True
+    return _told_age(verdict.text) is not None
+
+
+def window_read(recent: Recent, signs: bool) -> tuple[tuple[str, ...], int] | None:
+    """What :func:`with_recent` reads of ``recent`` besides the message's own verdict
+    (``signs``: whether the message is :func:`signalled`): for a message with no sign, the
+    messages typed close together (the last among them) and nothing else, and nothing at all
+    when none was typed close before it, the verdict then being the message's alone (None);
+    for a message with a sign, every message of the window and how many were typed close
+    together. Two windows that give the same are judged the same."""
+    close = recent.fragment_texts
+    if signs:
+        return recent.texts, len(close)
+    return None if len(close) < 2 else (close, 0)
+
+
 def _with_recent(
     judge: TextJudge, verdict: TextVerdict, recent: Recent, band: str, lesson: str | None
 ) -> TextVerdict:
@@ -276,9 +302,7 @@ def _with_recent(
     best = _asked(judge, best, recent, band, lesson)
     if GROOMING in best.categories:
         return best
-    signalled = bool(verdict.hits) and any(h.entry.category == GROOMING for h in verdict.hits)
-    signalled = signalled or _told_age(verdict.text) is not None
-    if not signalled:  # the lexicons look for a pattern when this message brings a sign
+    if not signalled(verdict):  # the lexicons look for a pattern when this message brings a sign
         return _learned(judge, best, recent, band, lesson)
     if recent.fragment_count > 1:
         close = judge.judge(recent.fragments, TYPED, band, lesson, recent.fragment_count)

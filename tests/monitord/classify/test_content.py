@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -181,6 +181,33 @@ def test_a_text_said_again_is_judged_once_and_still_read_with_what_came_before()
     assert c.classify(typed("your parents wont understand", 30), PUPIL).categories == ()
     assert c.classify(typed("send me a selfie", 31), PUPIL).categories == ("grooming",)
     assert c.classify(typed("send me a selfie", 50), PUPIL).categories == ()
+
+
+def test_a_window_said_again_is_judged_once_and_what_it_reads_is_kept_apart() -> None:
+    c = ContentClassifier(default_engine(), ProcessIndex.load(DEFAULT_PROCESSES))
+    judged = counted(c)
+
+    def day(user: str, first: list[str]) -> list[tuple[str, ...]]:
+        """``first`` and two everyday asks typed by ``user``, the last two close together."""
+        messages = [*first, "meet me at the park", "send me a photo"]
+        person = Person(user, user, "pupil", "6")
+        return [
+            c.classify(
+                replace(typed(m, 0, user=user), ts=T + timedelta(seconds=s)), person
+            ).categories
+            for m, s in zip(messages, (0, 125, 250, 290), strict=True)
+        ]
+
+    everyday = ["whats the homework", "lol"]
+    signs = ["ur really mature for ur age", "dont tell anyone about us"]
+    assert day("amy", everyday) == [(), (), (), ()]
+    asked = len(judged)
+    assert day("ben", everyday) == [(), (), (), ()]
+    assert len(judged) == asked  # the same windows again: nothing judged afresh
+    # The same two messages typed close together, after signs minutes before them: a
+    # message that brings a sign is read with the whole window, which is not the same.
+    assert day("cat", signs)[1:] == [("grooming",)] * 3
+    assert day("dan", everyday) == [(), (), (), ()]
 
 
 def test_a_text_beside_the_same_lesson_is_judged_once_and_another_lesson_apart() -> None:

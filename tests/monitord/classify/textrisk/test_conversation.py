@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitord.classify.textrisk.blend import BlendedJudge, default_judge
-from monitord.classify.textrisk.conversation import JOIN, Conversations, with_recent
+from monitord.classify.textrisk.conversation import (
+    JOIN,
+    Conversations,
+    signalled,
+    window_read,
+    with_recent,
+)
 from monitord.classify.textrisk.judge import JUNIOR, TYPED, TextJudge
 from monitord.classify.textrisk.learned import TextModel
 from monitord.classify.textrisk.lexicon import default_lexicon
@@ -300,3 +306,20 @@ def test_help_asked_over_several_messages_is_marked_on_the_harm_they_tell() -> N
     # asked about nothing harmful: nothing raised
     calm = ("miss can i talk to u", "i keep forgetting my pe kit", "please dont tell my mum")
     assert said(blended, *calm) == ((), ())
+
+
+def test_a_window_is_read_as_far_as_the_message_needs() -> None:
+    judge = TextJudge(default_lexicon())
+    c = Conversations()
+    c.add("amy", "chat", T, "whats the homework")
+    recent = c.add("amy", "chat", T + timedelta(minutes=3), "lol")
+    # nothing typed close before a message with no sign: the message alone
+    assert window_read(recent, signalled(judge.judge("lol", TYPED, JUNIOR))) is None
+    assert with_recent(judge, v := judge.judge("lol", TYPED, JUNIOR), recent, JUNIOR, None) is v
+    recent = c.add("amy", "chat", T + timedelta(minutes=4), "send me a photo")
+    assert signalled(judge.judge("send me a photo", TYPED, JUNIOR))
+    # a message with a sign: the whole window, and how many were typed close together
+    assert window_read(recent, True) == (("whats the homework", "lol", "send me a photo"), 2)
+    # without: the messages typed close together only
+    assert window_read(recent, False) == (("lol", "send me a photo"), 0)
+    assert signalled(judge.judge("im 12", TYPED, JUNIOR))  # the pupil's own age told
