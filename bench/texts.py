@@ -80,6 +80,7 @@ CORPORA = {
     "help in parts (languages)": ROOT / "tests" / "data" / "texts" / "helpparts.tsv",
     "disclosure checks (languages)": ROOT / "tests" / "data" / "texts" / "disclosure.tsv",
     "unsaid checks (languages)": ROOT / "tests" / "data" / "texts" / "unsaid.tsv",
+    "told checks (languages)": ROOT / "tests" / "data" / "texts" / "told.tsv",
     "probe 9 (languages)": ROOT / "tests" / "data" / "texts" / "fresh9.tsv",
     "probe 10 (languages)": ROOT / "tests" / "data" / "texts" / "fresh10.tsv",
     "probe 11 (languages)": ROOT / "tests" / "data" / "texts" / "fresh11.tsv",

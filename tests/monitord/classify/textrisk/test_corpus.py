@@ -36,7 +36,11 @@ senses.tsv, words of risk in an everyday sense (a cut at Scouts, disappearing un
 duvet, pests killed, a wedding's secret) beside their risky twins; unsaid.tsv, self-harm
 hidden, done again or excused and suicide's farewells without their words, beside a real
 cat, a charity sale and a friend moving school (misses: marks hidden "in pe", whose injuries
-are a harmless sense; a farewell kept from "you can keep my headphones till monday")."""
+are a harmless sense; a farewell kept from "you can keep my headphones till monday"); told.tsv,
+risks told in words the engine had not seen in the weakest categories (a group called vermin
+and a call to clean the country of them, a weapon carried for protection, a painless way to
+go, a group chat remade without her), beside rats in the shed and a surprise party (the
+lexicons alone 61/77: the model's part is held by the false alarms only)."""
 
 from __future__ import annotations
 
@@ -135,6 +139,7 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("disclosure", 0.97, 4),
         ("senses", 1.0, 0),
         ("unsaid", 0.96, 0),
+        ("told", 0.79, 0),
     ],
 )
 def test_the_held_out_parts_keep_what_they_measured(
