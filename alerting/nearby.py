@@ -124,5 +124,7 @@ def _lookups_near(
         where, params = ["l.ts <= :at", "l.ts >= :edge"], {"at": at, "edge": at - span}
     else:
         where, params = ["l.ts > :at", "l.ts <= :edge"], {"at": at, "edge": at + span}
-    found = select_shown(conn, party=party, where=where, params=params, newest=before, limit=NEARBY)
+    found = select_shown(
+        conn, party=party, where=where, params=params, newest=before, limit=NEARBY, cut_first=True
+    )
     return [Nearby(from_micros(int(r[1])), r[5], r[13] or r[2], r[11], False) for r in found]

@@ -214,3 +214,26 @@ def test_a_partys_lookups_are_read_without_parallel_workers(tmp_path: Path, stor
         else:
             assert len(statements) == 1
     app.engine.dispose()
+
+
+def test_a_partys_nearest_lookups_are_the_same_cut_before_their_keys(
+    tmp_path: Path, store_url: str
+) -> None:
+    """``cut_first`` (the alert mail's lookups either side of its event) chooses, orders and
+    cuts a party's lookups before joining their keys: the same rows as joining first."""
+    app = _school(tmp_path / "lean", store_url)
+    at = (T + 9) * 1_000_000
+    with app.engine.connect() as conn:
+        for newest, where in ((True, ["l.ts <= :at"]), (False, ["l.ts > :at"])):
+            for limit in (1, 2, 10):
+                asked: dict[str, Any] = {
+                    "party": {"username": "jayden.s"},
+                    "where": where,
+                    "params": {"at": at},
+                    "newest": newest,
+                    "limit": limit,
+                }
+                cut = select_shown(conn, **asked, cut_first=True)
+                assert cut == select_shown(conn, **asked)
+                assert len(cut) == min(limit, 3 if newest else 1)
+    app.engine.dispose()
