@@ -356,7 +356,8 @@ def lopo(
         print(f"{name}: trained without it", file=sys.stderr, flush=True)
     if dump is not None:
         rows = [
-            (n, i.where, i.expected, i.lang, g.risk, g.category, b, v) for n, i, g, b, v in judged
+            (n, i.where, i.expected, i.lang, g.risk, g.category, b, v, g.likeness)
+            for n, i, g, b, v in judged
         ]
         dump.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
 

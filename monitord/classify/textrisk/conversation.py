@@ -31,7 +31,7 @@ from monitord.classify.textrisk.judge import (
 )
 from monitord.classify.textrisk.learned import calms
 from monitord.classify.textrisk.normal import joined_readings, readings
-from monitord.classify.textrisk.pattern import learned_pattern
+from monitord.classify.textrisk.pattern import EVERYDAY, learned_pattern
 
 WINDOW = timedelta(minutes=5)
 LESSON_WINDOW = timedelta(minutes=20)
@@ -47,12 +47,16 @@ FRAGMENT_GAP = timedelta(minutes=2)
 # Grooming signals spread over the whole window make a pattern from four kinds on, two of them
 # not everyday asks (two kinds in one message, or in fragments typed together, are enough).
 SPREAD_SIGNALS = 4
-# Signals friends trade every day (a photo of the homework, meeting at the park, a gift card,
-# "add me on snap"): across messages, two of them are no pattern without a third, or without
-# a sign of another kind (secrecy, isolation, an older contact, sexual talk, flattery, being
-# alone, the child's age, a threat). In one message two of any kind still are.
-EVERYDAY = frozenset({"photo", "meet", "gift", "private_app"})
+# Signals friends trade every day (``EVERYDAY``, in :mod:`.pattern`) make no pattern across
+# messages without a third, or a sign of another kind, but for an exchange (a gift, then a
+# photo asked for).
 EXCHANGE = frozenset({"gift", "photo"})
+# A compliment friends trade on a picture shown ("send me a pic of ur prom dress" / "omg so
+# pretty"): across messages, a photo asked for and flattery are no pattern without a third
+# kind of sign. In one message they still are ("ur so pretty, send me a pic"); flattery with
+# another app or a meeting across messages still is ("ur so mature" / "lets talk on
+# telegram").
+COMPLIMENT = frozenset({"photo", "flattery"})
 # The pupil telling their own age (9 to 15) as a whole message, as a child answers "how old
 # are you" typed on someone else's device: "im 12", "mam 12 lat", "tengo 12", "main 12 saal ki
 # hoon", "amar boyosh 12", "عمري 12"; never a time, a score or a price ("im 12 mins away").
@@ -67,6 +71,9 @@ _CHILD_AGE = re.compile(
     r"(?: (?:btw|lol|too|tho|though|and you|and u|wbu|hbu|u|y tu|e tu|e voce|a ty|si tu))?$"
 )
 AGE = "age"
+# What the learned model raised in one message alone stands in a conversation only where the
+# messages typed close together, read as one, score this as a risk, most like its category.
+BORNE_OUT = 0.5
 # A message of this many words or fewer may be a piece of a sentence typed in parts; only
 # pieces are read together for the other categories.
 PIECE_WORDS = 4
@@ -228,8 +235,54 @@ def with_recent(
     four kinds of signal are in it, two of them more than everyday asks. Returns the verdict
     that raises more; but for grooming, nothing where the learned model reads the messages
     typed close together as everyday talk (:func:`_calmed`)."""
-    found = _with_recent(judge, verdict, recent, band, lesson)
+    found = _with_recent(judge, _in_context(judge, verdict, recent, band), recent, band, lesson)
     return _calmed(judge, found, recent, band, lesson)
+
+
+def _in_context(judge: TextJudge, verdict: TextVerdict, recent: Recent, band: str) -> TextVerdict:
+    """``verdict`` without what the learned model raised in this message alone (no lexicon
+    phrase reaching the limit) where the messages typed close together, read as one, do not
+    bear it out: they score under ``BORNE_OUT`` as a risk, or are most like another
+    category. A reply read alone loses what it answers ("yeah just email it to him" after
+    "coach wants photos of everyone in kit", most like grooming read together; "i dont want
+    to do it alone" after "my group keeps arguing about the project", 0.03). The bar is low:
+    the reason a threat is given ("he shared my sister's photo") or a friend's "u ok?" before
+    a farewell lowers the score of what follows. Never grooming, whose messages the pattern
+    reads together already."""
+    if (
+        not verdict.categories
+        or not isinstance(judge, BlendedJudge)
+        or band not in PUPIL_BANDS
+        or recent.fragment_count < 2
+    ):
+        return verdict
+    learned = [
+        s
+        for s in verdict.scores
+        if s.over and s.learned and not s.support and s.total < s.limit and s.category != GROOMING
+    ]
+    if not learned:
+        return verdict
+    model = judge.model
+    guess = model.guess(" ".join(readings(t)[0] for t in recent.fragment_texts))
+    dropped: dict[str, str] = {}
+    for s in learned:
+        if guess.risk < BORNE_OUT or guess.category != s.category:
+            dropped[s.category] = (
+                f"read with the {recent.fragment_count} messages typed close together, the "
+                f"learned model scores them {guess.risk:.2f} as a risk, most like "
+                f"{guess.category}: not borne out, not raised"
+            )
+    if not dropped:
+        return verdict
+    scores = tuple(
+        replace(s, over=False, reasons=(*s.reasons, dropped[s.category]))
+        if s.category in dropped
+        else s
+        for s in verdict.scores
+    )
+    categories = tuple(c for c in verdict.categories if c not in dropped)
+    return replace(verdict, scores=scores, categories=categories)
 
 
 def _calmed(
@@ -379,10 +432,13 @@ def _one_language(judge: TextJudge, pieces: tuple[str, ...]) -> bool:
 
 def _pattern(found: TextVerdict) -> bool:
     """Whether grooming found across messages is a pattern: said outright, or signals of
-    three kinds, or of two where one is not an everyday ask, or a gift and a photo (an
-    exchange: "i got you robux" ... "send me a selfie back")."""
+    three kinds, or of two where one is not an everyday ask (but a photo and a compliment on
+    it), or a gift and a photo (an exchange: "i got you robux" ... "send me a selfie
+    back")."""
     kinds = set(found.signals)
-    return not kinds or len(kinds) >= 3 or not kinds <= EVERYDAY or kinds == EXCHANGE
+    if not kinds or len(kinds) >= 3 or kinds == EXCHANGE:
+        return True
+    return not kinds <= EVERYDAY and kinds != COMPLIMENT
 
 
 def _with_grooming(best: TextVerdict, found: TextVerdict) -> TextVerdict:

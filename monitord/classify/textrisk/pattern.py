@@ -14,7 +14,8 @@ unrelated everyday chat typed minutes apart, is never an alert:
 - two messages or more were typed close together;
 - the model scores them together at ``WINDOW_HIGH`` or over, most like grooming;
 - the lexicons found at least one grooming signal in them (the model never raises a
-  conversation on its own, in any language);
+  conversation on its own, in any language), and not one everyday ask alone (a photo, a
+  meeting, a gift, another app: "coach wants photos of everyone in kit for the website");
 - what is left once the words of those signals are taken out still scores ``BEYOND`` or
   over: the model reads more than the one sign the lexicons found;
 - the lexicons read no help, lesson or news in them, nor a harmless sense of grooming's
@@ -31,6 +32,14 @@ from monitord.classify.textrisk.blend import BlendedJudge
 from monitord.classify.textrisk.judge import GROOMING, PUPIL_BANDS, TYPED, Score, TextVerdict
 from monitord.classify.textrisk.lexicon import BENIGN, CONTEXT, SUPPORT
 from monitord.classify.textrisk.normal import joined_readings, readings
+
+# Signals friends trade every day (a photo of the homework, meeting at the park, a gift card,
+# "add me on snap"): across messages, two of them are no pattern without a third, or without
+# a sign of another kind (secrecy, isolation, an older contact, sexual talk, flattery, being
+# alone, the child's age, a threat). In one message two of any kind still are. The model
+# never reads a pattern beside one of them alone ("coach wants photos of everyone in kit" /
+# "yeah just email it to him"): a sign of another kind, or two, must be among its messages.
+EVERYDAY = frozenset({"photo", "meet", "gift", "private_app"})
 
 # The model's score for messages read together: its ``high``, at which it raises one English
 # text alone; here in any language, since a sign the lexicons found must be among them.
@@ -69,6 +78,8 @@ def learned_pattern(
     # messages read together: the lexicons alone (the blended judge asks no model of them)
     found = judge.judge_readings(text, texts, TYPED, band, None, len(close))
     if not found.signals or _quiet(found):
+        return None
+    if len(found.signals) < 2 and set(found.signals) <= EVERYDAY:
         return None
     rest = judge.beyond(texts)
     if rest is None or model.risk(rest) < BEYOND:

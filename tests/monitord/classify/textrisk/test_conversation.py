@@ -83,6 +83,50 @@ def test_messages_the_model_reads_as_everyday_talk_are_not_raised() -> None:
     assert "grooming" in last(calm, "dont tell your mum", "send me a pic of you")
 
 
+def borne_model() -> TextModel:
+    """By hand: "zorblax" is suicide's word, "snurk" grooming's; other words score little."""
+    return TextModel(
+        bias=-4.0,
+        weights={"zorblax": 8.0, "snurk": 8.0, "calm": -8.0},
+        categories=("suicide", "grooming"),
+        category_bias=(0.0, 0.0),
+        category_weights={"zorblax": (3.0, 0.0), "snurk": (0.0, 6.0)},
+        high=0.9,
+        low=0.6,
+    )
+
+
+def test_what_the_model_raised_alone_needs_the_messages_around_it() -> None:
+    judge = BlendedJudge(default_lexicon(), borne_model())
+    said = "ok i will zorblax then"
+    assert judge.judge(said, TYPED, JUNIOR).categories == ("suicide",)
+    assert _last(judge, "what are you doing later", said) == ("suicide",)
+    # read with the message it answers, most like another category: not raised, and said so
+    c = Conversations()
+    c.add("amy", "chat", T, "snurk snurk snurk")
+    recent = c.add("amy", "chat", T + timedelta(seconds=20), said)
+    verdict = with_recent(judge, judge.judge(said, TYPED, JUNIOR), recent, JUNIOR, None)
+    assert "suicide" not in verdict.categories
+    why = " ".join(r for s in verdict.scores if s.category == "suicide" for r in s.reasons)
+    assert "not borne out" in why
+    # read together, scored as everyday talk: not raised
+    assert _last(judge, "calm calm calm", said) == ()
+    # a message typed alone, and a category the lexicons raised, keep their word
+    assert _last(judge, said) == ("suicide",)
+    assert _last(judge, "snurk snurk snurk", "i want to kill myself") == ("suicide",)
+
+
+def test_a_photo_and_a_compliment_on_it_are_no_pattern_without_another_sign() -> None:
+    judge = TextJudge(default_lexicon())
+    prom = ["send me a pic of ur prom dress", "one sec", "omg so pretty"]
+    assert _typed(judge, prom) == ()
+    # in one message, or with a third kind of sign, they are
+    assert _typed(judge, ["ur so pretty send me a pic"]) == ("grooming",)
+    assert _typed(judge, [*prom, "dont tell your mum"]) == ("grooming",)
+    # flattery with another app is no everyday pair
+    assert _typed(judge, ["ur so mature for your age", "lets talk on telegram"]) == ("grooming",)
+
+
 def test_follow_says_nothing_of_a_message_alone_and_agrees_with_add() -> None:
     followed, added = Conversations(max_chars=20), Conversations(max_chars=20)
     steps = [

@@ -19,14 +19,14 @@ T = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 
 
 def model() -> TextModel:
-    """By hand: "zorblax" is grooming's word (4 of them score 0.99); "snap" weighs as much,
-    so that a window scoring high only on the lexicons' own sign is told apart."""
+    """By hand: "zorblax" is grooming's word (4 of them score 0.99); "alone" and "snap" weigh
+    as much, so that a window scoring high only on the lexicons' own sign is told apart."""
     return TextModel(
         bias=-6.0,
-        weights={"zorblax": 3.0, "snap": 6.0},
+        weights={"zorblax": 3.0, "alone": 6.0, "snap": 6.0},
         categories=("grooming", "suicide"),
         category_bias=(0.0, 0.0),
-        category_weights={"zorblax": (2.0, -1.0), "snap": (2.0, -1.0)},
+        category_weights={"zorblax": (2.0, -1.0), "alone": (2.0, -1.0), "snap": (2.0, -1.0)},
         high=0.9,
         low=0.6,
     )
@@ -51,14 +51,25 @@ def _typed(judge: TextJudge, *messages: str, band: str = JUNIOR) -> tuple[str, .
 
 
 def test_a_sign_and_what_the_model_reads_beside_it_are_a_pattern(judge: BlendedJudge) -> None:
-    assert _typed(judge, "zorblax zorblax", "whats your snap", "zorblax zorblax") == ("grooming",)
-    found = learned_pattern(judge, ("zorblax zorblax zorblax", "whats your snap"), JUNIOR, None)
+    assert _typed(judge, "zorblax zorblax", "are you alone", "zorblax zorblax") == ("grooming",)
+    found = learned_pattern(judge, ("zorblax zorblax zorblax", "are you alone"), JUNIOR, None)
     assert found is not None
     assert found.categories == ("grooming",)
     reasons = " ".join(found.scores[0].reasons)
     assert "learned model scores the last 2 messages" in reasons
-    assert 'private app "whats your snap"' in reasons
+    assert 'alone "are you alone"' in reasons
     assert found.scores[0].learned >= 0.9
+
+
+def test_one_everyday_ask_alone_is_no_pattern(judge: BlendedJudge) -> None:
+    # a photo, a meeting, a gift or another app asked for is what friends trade every day:
+    # the model's score beside it raises nothing ("coach wants photos of everyone in kit")
+    assert _typed(judge, "zorblax zorblax", "whats your snap", "zorblax zorblax") == ()
+    snap = ("zorblax zorblax zorblax", "whats your snap")
+    assert learned_pattern(judge, snap, JUNIOR, None) is None
+    # beside a sign of another kind it is read
+    both = ("zorblax zorblax zorblax", "whats your snap", "are you alone")
+    assert learned_pattern(judge, both, JUNIOR, None) is not None
 
 
 def test_no_sign_of_the_lexicons_no_pattern(judge: BlendedJudge) -> None:
@@ -66,13 +77,13 @@ def test_no_sign_of_the_lexicons_no_pattern(judge: BlendedJudge) -> None:
 
 
 def test_a_score_made_by_the_sign_alone_is_no_pattern(judge: BlendedJudge) -> None:
-    # "snap" scores the window high, but without the sign's words the rest scores nothing
-    assert _typed(judge, "hi", "whats your snap", "ok") == ()
-    assert learned_pattern(judge, ("hello there", "whats your snap"), JUNIOR, None) is None
+    # "alone" scores the window high, but without the sign's words the rest scores nothing
+    assert _typed(judge, "hi", "are you alone", "ok") == ()
+    assert learned_pattern(judge, ("hello there", "are you alone"), JUNIOR, None) is None
 
 
 def test_adults_lessons_and_lesson_words_stay_quiet(judge: BlendedJudge) -> None:
-    msgs = ("zorblax zorblax", "whats your snap", "zorblax zorblax")
+    msgs = ("zorblax zorblax", "are you alone", "zorblax zorblax")
     assert _typed(judge, *msgs, band=ADULT) == ()
     assert learned_pattern(judge, msgs, JUNIOR, "Year 6 PSHE - online safety.docx") is None
     assert learned_pattern(judge, (*msgs[:2], "zorblax homework"), JUNIOR, None) is None
@@ -81,7 +92,7 @@ def test_adults_lessons_and_lesson_words_stay_quiet(judge: BlendedJudge) -> None
 
 
 def test_one_message_is_never_read_as_a_pattern(judge: BlendedJudge) -> None:
-    assert learned_pattern(judge, ("zorblax zorblax whats your snap",), JUNIOR, None) is None
+    assert learned_pattern(judge, ("zorblax zorblax are you alone",), JUNIOR, None) is None
 
 
 def test_the_shipped_model_reads_the_pupils_side() -> None:
