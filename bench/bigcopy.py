@@ -43,10 +43,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from monitord.casework.plan import flush_text_queue
+from monitord.store.lookupkeys import party_digest as _party_digest
 from monitord.store.lookups import (
     PARTY,
     _keys,
-    _party_digest,
     micros,
     pack_block,
     unpack_block,

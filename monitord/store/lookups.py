@@ -8,12 +8,11 @@ included."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import struct
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
@@ -27,6 +26,15 @@ from monitord.store.database import (
     stored_event_ids,
     table_of,
 )
+from monitord.store.lookupkeys import (
+    DAY_MICROS,
+    EPOCH,
+    MATCH,
+    PARTY,
+    Gathered,
+    gather,
+)
+from monitord.store.lookupkeys import micros as micros
 from monitord.store.lookuprows import insert_rows, tables_for
 from monitord.store.lookuptables import (
     LookupNameRow,
@@ -39,9 +47,6 @@ from monitord.store.lookuptables import (
 from monitord.store.partitions import LOOKUP_KINDS, day_of_micros, ensure_days, lookup_tables
 from monitord.store.tables import EventRow, MatchRow
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
-_DAY = 86_400_000_000  # microseconds
 _HEX32 = re.compile(r"[0-9a-f]{32}\Z")
 # The columns a lookup leaves empty (an event with one goes to events; a user name, as a
 # resolver may log one, tells identity who was behind an address). Its category and severity
@@ -65,25 +70,6 @@ _REQUEST_EMPTY = ("text", "filter_category", "sender", "received_at", "agent")
 # Both read at once, and what they read when every column is empty.
 _EMPTY_OF, _REQUEST_EMPTY_OF = itemgetter(*_EMPTY), itemgetter(*_REQUEST_EMPTY)
 _NO_EMPTY, _NO_REQUEST_EMPTY = (None,) * len(_EMPTY), (None,) * len(_REQUEST_EMPTY)
-# A request's method, the proxy's action and its status, as ``lookup_requests`` keeps them.
-REQUEST = ("method", "action", "status")
-# The columns of an event row a party holds.
-PARTY = (
-    "site_id",
-    "source",
-    "fmt",
-    "kind",
-    "client_ip",
-    "client_mac",
-    "user",
-    "hostname",
-    "username",
-    "device_id",
-    "role",
-    "year_group",
-    "attributed_by",
-    "attribution",
-)
 # Where a lookup is read from, with its party and name (``l``, ``p``, ``n``).
 LOOKUPS_FROM = (
     "lookups AS l JOIN lookup_parties AS p ON p.id = l.party "
@@ -94,8 +80,6 @@ REQUESTS_JOIN = (
     "LEFT JOIN lookup_urls AS u ON u.id = l.url "
     + "LEFT JOIN lookup_requests AS rq ON rq.id = l.request"
 )
-# A match's fields as a verdict keeps them, in order.
-MATCH = ("category", "list_name", "entry", "score", "allow")
 _KEY_MODELS = {
     "lookup_names": LookupNameRow,
     "lookup_parties": LookupPartyRow,
@@ -132,12 +116,6 @@ def is_clean(row: Mapping[str, Any]) -> bool:
         return bool(of(row) == nothing)  # an event's row: every column there, read at once
     except KeyError:
         return all(row.get(c) is None for c in empty)
-
-
-def micros(ts: datetime) -> int:
-    """A time as stored in ``lookups``: microseconds since 1970, UTC (naive means UTC)."""
-    aware = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
-    return (aware - EPOCH) // _MICRO
 
 
 def from_micros(n: int) -> datetime:
@@ -194,34 +172,6 @@ def unpack_block(data: bytes) -> dict[int, bytes]:
 
 
 # --- writing -------------------------------------------------------------------------------
-
-
-_PARTY_OF = itemgetter(*PARTY)
-
-
-def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-
-
-def _party_digest(values: tuple[Any, ...]) -> str:
-    return _digest(json.dumps(values, ensure_ascii=False))
-
-
-def _verdict(row: Mapping[str, Any], matches: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """A lookup's verdict row (its category, severity and matches), by its digest."""
-    kept = json.dumps([[m[f] for f in MATCH] for m in matches], ensure_ascii=False)
-    values = {"category": row["category"], "severity": row["severity"], "matches": kept}
-    return {"digest": _digest(json.dumps(values, sort_keys=True)), **values}
-
-
-_MATCH_OF = itemgetter(*MATCH)
-
-
-def _typed(match: Mapping[str, Any]) -> tuple[tuple[Any, ...], tuple[type, ...]]:
-    """A match's fields as part of a key that tells 1, 1.0 and True apart (as JSON does):
-    their values and their types."""
-    values = _MATCH_OF(match)
-    return values, tuple(map(type, values))
 
 
 def _keys(
@@ -328,53 +278,15 @@ def store_lookups(
     if not rows:
         return 0
     hold_keys(conn)
-    matches = matches or {}
-    verdicts: dict[str, str] = {}
-    wanted_verdicts: dict[str, dict[str, Any]] = {}
-    # A batch's lookups share a few verdicts (an allow list's entries): each is made once,
-    # keyed by each field's type and value (JSON writes 1 and true apart).
-    made: dict[tuple[Any, ...], str] = {}
-    for r in rows:
-        found = matches.get(r["id"], ())
-        if found or r["category"] is not None or r["severity"] != "none":
-            shape = (r["category"], r["severity"], *map(_typed, found))
-            digest = made.get(shape)
-            if digest is None:
-                v = _verdict(r, found)
-                digest = made[shape] = v["digest"]
-                wanted_verdicts[digest] = v
-            verdicts[r["id"]] = digest
-    verdict_ids = _keys(conn, "lookup_verdicts", "digest", wanted_verdicts)
-    names = _keys(
-        conn,
-        "lookup_names",
-        "domain",
-        {r["domain"]: {"domain": r["domain"]} for r in rows},
-    )
-    # A device's lookups share their party: each distinct one is hashed once.
-    wanted: dict[str, dict[str, Any]] = {}
-    seen: dict[tuple[Any, ...], str] = {}
-    digests = []
-    for r in rows:
-        values = _PARTY_OF(r)
-        d = seen.get(values)
-        if d is None:
-            d = seen[values] = _party_digest(values)
-            wanted[d] = {"digest": d, **dict(zip(PARTY, values, strict=True))}
-        digests.append(d)
-    parties = _keys(conn, "lookup_parties", "digest", wanted)
-    requests, urls = _request_keys(conn, rows)
-    # One block a source's file and UTC day (days counted from 1970). A batch's lookups
-    # share a few hundred distinct times: each is converted once.
-    groups: dict[tuple[str, str, str, int], list[int]] = {}
-    converted: dict[datetime, int] = {}
-    stamps = []
-    for i, r in enumerate(rows):
-        stamp = converted.get(r["ts"])
-        if stamp is None:
-            stamp = converted[r["ts"]] = micros(r["ts"])
-        stamps.append(stamp)
-        groups.setdefault((r["site_id"], r["source"], r["file_id"], stamp // _DAY), []).append(i)
+    # Each row read once for every key it needs (``lookupkeys``), then each key table asked
+    # once for the batch's distinct keys.
+    g = gather(rows, matches or {})
+    stamps, verdicts, digests = g.stamps, g.verdicts, g.parties
+    verdict_ids = _keys(conn, "lookup_verdicts", "digest", g.wanted_verdicts)
+    names = _keys(conn, "lookup_names", "domain", g.wanted_names)
+    parties = _keys(conn, "lookup_parties", "digest", g.wanted_parties)
+    requests, urls = _request_keys(conn, g)
+    groups = g.blocks
     # Each lookup's table; PostgreSQL keeps a partition a day of each (nothing on SQLite).
     where = tables_for(conn, requests, urls, rows)
     if conn.dialect.name == "postgresql":
@@ -383,7 +295,7 @@ def store_lookups(
             ensure_days(conn, days, table)
     bt = table_of(RawBlockRow)
     for (site, source, file_id, day_number), members in groups.items():
-        day = from_micros(day_number * _DAY).date()
+        day = from_micros(day_number * DAY_MICROS).date()
         lines: dict[int, bytes] = {}
         for i in members:
             lines.setdefault(rows[i]["offset"], bytes(rows[i]["raw"]))
@@ -420,7 +332,7 @@ def store_lookups(
                         parties[digests[i]],
                         block,
                         r["offset"],
-                        verdict_ids.get(verdicts.get(ident, "")) if verdicts else None,
+                        verdict_ids.get(verdicts[i] or ""),
                         requests[i],
                         urls[i],
                         r.get("size"),
@@ -430,47 +342,16 @@ def store_lookups(
     return len(rows)
 
 
-_REQUEST_OF = itemgetter(*REQUEST)
-
-
-def _request_keys(
-    conn: Connection, rows: Sequence[Mapping[str, Any]]
-) -> tuple[list[int | None], list[int | None]]:
+def _request_keys(conn: Connection, g: Gathered) -> tuple[list[int | None], list[int | None]]:
     """Each row's keys to its request (method, action, status) and its URL, adding those
-    not stored yet: None for a DNS lookup (and for a request with no URL, its URL's). A
-    batch's requests share a few requests' shapes and repeat many URLs: each is hashed
-    once."""
-    shapes: dict[tuple[Any, ...], str] = {}
-    hashed: dict[str, str] = {}
-    wanted: dict[str, dict[str, Any]] = {}
-    wanted_urls: dict[str, dict[str, Any]] = {}
-    of: list[tuple[str, str | None] | None] = []
-    for r in rows:
-        if r["kind"] != "http":
-            of.append(None)
-            continue
-        values = _REQUEST_OF(r)
-        shape = shapes.get(values)
-        if shape is None:
-            shape = shapes[values] = _party_digest(values)
-            wanted[shape] = {"digest": shape, **dict(zip(REQUEST, values, strict=True))}
-        url = r["url"]
-        digest = None
-        if url is not None:
-            digest = hashed.get(url)
-            if digest is None:
-                digest = hashed[url] = _digest(url)
-                wanted_urls[digest] = {"digest": digest, "url": url}
-        of.append((shape, digest))
-    if not wanted:
-        return [None] * len(rows), [None] * len(rows)
-    shape_ids = _keys(conn, "lookup_requests", "digest", wanted)
-    url_ids = _keys(conn, "lookup_urls", "digest", wanted_urls)
-    requests: list[int | None] = []
-    urls: list[int | None] = []
-    for keys in of:
-        requests.append(None if keys is None else shape_ids[keys[0]])
-        urls.append(None if keys is None or keys[1] is None else url_ids[keys[1]])
+    not stored yet: None for a DNS lookup (and for a request with no URL, its URL's)."""
+    if not g.wanted_requests:
+        nothing: list[int | None] = [None] * len(g.requests)
+        return nothing, list(nothing)
+    shape_ids = _keys(conn, "lookup_requests", "digest", g.wanted_requests)
+    url_ids = _keys(conn, "lookup_urls", "digest", g.wanted_urls)
+    requests: list[int | None] = [None if k is None else shape_ids[k] for k in g.requests]
+    urls: list[int | None] = [None if k is None else url_ids[k] for k in g.urls]
     return requests, urls
 
 
