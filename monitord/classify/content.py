@@ -14,7 +14,7 @@ from typing import Any
 from monitord.classify.lists import ListError
 from monitord.classify.phrases import JUNIOR, PhraseEngine, PhraseHit, TextResult, age_band_of
 from monitord.classify.policy import Policy
-from monitord.classify.searchterms import event_text
+from monitord.classify.searchterms import cleaned, event_text
 from monitord.classify.textrisk.blend import default_judge
 from monitord.classify.textrisk.conversation import (
     Conversations,
@@ -124,7 +124,7 @@ _BANDS: dict[tuple[str | None, str | None], str] = {}
 
 # Enum members read once: in Python 3.11 each ``EventKind.X`` goes through the enum class's
 # ``__getattr__`` hook, ten times the cost of a global, and these are read for every report.
-_TEXT, _PROCESS = EventKind.TEXT, EventKind.PROCESS
+_TEXT, _PROCESS, _SEARCH = EventKind.TEXT, EventKind.PROCESS, EventKind.SEARCH
 
 
 def text_kind(event: Event) -> str:
@@ -247,9 +247,12 @@ class _Alone:
     verdict merged with the phrase lists' (what ``classify`` returns when nothing typed
     before it changes the verdict); for a window title, whether it is a lesson's."""
 
-    __slots__ = ("lesson", "said", "signs", "texts", "verdict")
+    __slots__ = ("lesson", "said", "signs", "text", "texts", "verdict")
 
-    def __init__(self, texts: tuple[str, ...], verdict: TextVerdict, lesson: bool) -> None:
+    def __init__(
+        self, text: str, texts: tuple[str, ...], verdict: TextVerdict, lesson: bool
+    ) -> None:
+        self.text = text  # as judged (tidied)
         self.texts = texts
         self.verdict = verdict
         self.lesson = lesson
@@ -286,18 +289,30 @@ class ContentClassifier:
     def classify(self, event: Event, person: Person | None) -> ContentVerdict:
         """What ``event`` says. An event with neither a text nor a URL says nothing
         (``NOTHING``): the pipeline asks only about those with one."""
-        if event.kind is _PROCESS and event.text:
-            hit = self.programs.lookup(event.text)
+        of = event.kind
+        given = event.text or ""
+        if of is _PROCESS and given:
+            hit = self.programs.lookup(given)
             return ContentVerdict((hit,), (hit.category,)) if hit else NOTHING
-        text = event_text(event)
-        if not text:
-            return NOTHING
-        band = text_band(person)
-        kind = text_kind(event)
+        written = bool(given) and (of is _SEARCH or of is _TEXT)  # as ``event_text`` reads it
+        if not written:
+            given = event_text(event) or ""  # the query of a search engine's URL, tidied
+            if not given:
+                return NOTHING
+        band = JUNIOR if person is None else _BANDS.get((person.year_group, person.role))
+        if band is None:
+            band = text_band(person)
+        kind = SEARCH if of is not _TEXT else TITLE if event.report == "window_title" else TYPED
         who = (person.username if person else None) or event.user or event.hostname
         who = who or event.client_ip or ""
         lesson = self.conversations.lesson(who, event.ts) if who else None
-        alone = self._judged_alone(text, kind, band, lesson)
+        # Most texts were said before: found as given, before they are tidied.
+        alone = self._alone.get((given, kind, band, lesson))
+        if alone is None:
+            alone = self._judged_alone(given, written, kind, band, lesson)
+            if alone is None:
+                return NOTHING
+        text = alone.text
         if kind == TITLE and who:
             self.conversations.note_title(who, event.ts, text, alone.lesson)
         elif kind == TYPED and who:
@@ -365,17 +380,24 @@ class ContentClassifier:
         """A text's readings and its judgement on its own, made now."""
         texts = readings(text)
         verdict = self.judge.judge_readings(text, texts, kind, band, lesson)
-        return _Alone(texts, verdict, kind == TITLE and _lesson_title(verdict))
+        return _Alone(text, texts, verdict, kind == TITLE and _lesson_title(verdict))
 
-    def _judged_alone(self, text: str, kind: str, band: str, lesson: str | None) -> _Alone:
+    def _judged_alone(
+        self, given: str, untidy: bool, kind: str, band: str, lesson: str | None
+    ) -> _Alone | None:
         """A text's readings and its judgement on its own (beside the lesson document open,
-        if any). A school day says the same short things many times over (window titles,
-        "ok", the same searches, with the same lesson open), so those are remembered (a
-        bounded number, the oldest forgotten first), with what they come to once merged with
-        the phrase lists; a verdict is never changed once made, so one can be shared."""
-        if len(text) > ALONE_CHARS:
+        if any), tidied first when ``untidy`` (as an agent gives it); None when nothing is
+        left of it. A school day says the same short things many times over (window titles,
+        "ok", the same searches, with the same lesson open), so those are remembered as
+        given (a bounded number, the oldest forgotten first), with what they come to once
+        merged with the phrase lists; a verdict is never changed once made, so one can be
+        shared."""
+        text = cleaned(given) if untidy else given
+        if not text:
+            return None
+        if len(given) > ALONE_CHARS:
             return self._judged(text, kind, band, lesson)
-        key = (text, kind, band, lesson)
+        key = (given, kind, band, lesson)
         got = self._alone.get(key)
         if got is None:
             got = self._judged(text, kind, band, lesson)

@@ -91,7 +91,9 @@ def tidy(value: str) -> bool:
     return _UNTIDY.search(value) is None
 
 
-def _clean(value: str) -> str:
+def cleaned(value: str) -> str:
+    """``value`` as a query is judged: its runs of space (and NUL) one space, trimmed, at most
+    ``MAX_QUERY`` characters; empty when nothing is left."""
     if tidy(value):  # most text is tidy already
         return value[:MAX_QUERY]
     return _SPACE.sub(" ", value.replace("\x00", " ")).strip()[:MAX_QUERY]
@@ -155,7 +157,7 @@ def search_terms(url: str) -> tuple[str, str] | None:
         for param in engine.params:
             value = pairs.get(param)
             if value:
-                text = _clean(value)
+                text = cleaned(value)
                 if text:
                     return engine.name, text
     return None
@@ -173,7 +175,7 @@ def event_text(event: Event) -> str | None:
     carry it as ``text``; any event with a search-engine URL carries it in the URL.
     """
     if event.kind in _WRITTEN and event.text:
-        text = _clean(event.text)
+        text = cleaned(event.text)
         return text or None
     if event.url:
         found = search_terms(event.url)

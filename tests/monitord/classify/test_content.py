@@ -210,6 +210,21 @@ def test_a_window_said_again_is_judged_once_and_what_it_reads_is_kept_apart() ->
     assert day("dan", everyday) == [(), (), (), ()]
 
 
+def test_a_text_as_an_agent_gives_it_is_judged_tidied_and_remembered_as_given() -> None:
+    c = ContentClassifier(default_engine(), ProcessIndex.load(DEFAULT_PROCESSES))
+    judged = counted(c)
+    untidy = " how  to\tkill\x00myself "
+    for _ in range(2):
+        assert c.classify(search(untidy), PUPIL).categories == ("suicide",)
+        assert c.classify(search("how to kill myself"), PUPIL).categories == ("suicide",)
+    assert judged == [("how to kill myself", None)] * 2  # once as given, once tidy
+    assert c.classify(search("  \t "), PUPIL) is NOTHING
+    # typed untidily, a message is read with the ones before it as tidied
+    assert c.classify(typed("i  want to", 0, app="word"), PUPIL).categories == ()
+    assert c.classify(typed("kill ", 1, app="word"), PUPIL).categories == ()
+    assert c.classify(typed("\tmyself", 1, app="word"), PUPIL).categories == ("suicide",)
+
+
 def test_a_text_beside_the_same_lesson_is_judged_once_and_another_lesson_apart() -> None:
     c = ContentClassifier(default_engine(), ProcessIndex.load(DEFAULT_PROCESSES))
     judged = counted(c)
