@@ -335,7 +335,7 @@ def run(
     )
     print(
         f"{'':10s} storing {storing.cpu:.2f} CPU s in its "
-        + ("process (its first batch on a thread) " if forked else "thread ")
+        + ("process " if forked else "thread ")
         + f"({result.events / max(storing.cpu, 1e-9):,.0f} events a CPU second); "
         f"reading and judging {main:.2f} CPU s in the main thread",
         flush=True,

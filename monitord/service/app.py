@@ -170,13 +170,28 @@ def _ingest_files(
     # a process of its own when a core is spare, so that the two halves use both cores
     # (monitord.service.storing).
     with Storing(processor, separate=separate) as storer:
-        for path in paths:
-            session = parser.session()  # each file has its own header and its own state
-            for batch, passed in _batches(app, parser, session, path, source, size):
-                judged, counts = processor.judge(fmt, session, batch, parser.snapshot, sifted=True)
-                if passed:
-                    counts = replace(
-                        counts, lines=counts.lines + passed, skipped=counts.skipped + passed
-                    )
-                storer.put(judged, counts)
+        batches = _every_batch(app, parser, paths, source, size)
+        upcoming = next(batches, None)
+        while upcoming is not None:
+            session, batch, passed = upcoming
+            judged, counts = processor.judge(fmt, session, batch, parser.snapshot, sifted=True)
+            if passed:
+                counts = replace(
+                    counts, lines=counts.lines + passed, skipped=counts.skipped + passed
+                )
+            # The next batch read once this one is judged (as before: a session's reading
+            # may follow what its judging saw), before this one is put: whether more follow.
+            upcoming = next(batches, None)
+            storer.put(judged, counts, more=upcoming is not None)
         return storer.close()
+
+
+def _every_batch(
+    app: App, parser: Parser, paths: Sequence[Path], source: str, size: int
+) -> Iterator[tuple[Session, list[RawRecord], int]]:
+    """Every file's batches in turn, each with its file's session (each file has its own
+    header and its own state) and how many lines were passed over as read."""
+    for path in paths:
+        session = parser.session()
+        for batch, passed in _batches(app, parser, session, path, source, size):
+            yield session, batch, passed

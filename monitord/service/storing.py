@@ -15,7 +15,8 @@ raised here the same way.
 A process that ends without answering ends the backfill with an error: what it had
 committed stays, and reading the files again adds nothing (event ids).
 
-The first batch is stored on a thread as before, so that a file of one batch (the demo, a
+The first batch goes to the process too when the backfill says another follows it (``put``'s
+``more``), and is stored on a thread otherwise, so that a file of one batch (the demo, a
 test, a small log) forks nothing. A store in memory, a process with other threads running
 (forking those is unsafe) or a connection of the store held open elsewhere keeps the
 thread throughout; so does a machine with no core to spare (its load average at least its
@@ -168,11 +169,13 @@ class Storing:
         else:
             self._stop()
 
-    def put(self, pending: Judgement, result: BatchResult) -> None:
+    def put(self, pending: Judgement, result: BatchResult, *, more: bool = False) -> None:
         """Store ``pending`` after the batches put before it; return once the one before it
-        is stored (its error raised here)."""
-        if self._pipe is None and self.separate is not False and self._future is not None:
-            self._wait()  # the second batch: the first is stored, the thread idle
+        is stored (its error raised here). ``more``: another batch follows this one, so that
+        the first may go to the process straight away (on a thread, its storing would take
+        turns at the GIL with the judging of the second)."""
+        if self._pipe is None and self.separate is not False and (more or self._future is not None):
+            self._wait()  # the first batch of more, or the second: no batch on the thread
             self._move()
         if self._pipe is not None:
             blob = pickle.dumps((lean(pending), result), protocol=pickle.HIGHEST_PROTOCOL)

@@ -127,6 +127,32 @@ def test_a_backfill_stores_the_same_in_a_process_as_on_a_thread(
     assert stored(threaded) == stored(forked)
 
 
+def test_a_backfill_of_several_batches_stores_its_first_in_the_process(
+    tmp_path: Path, kept: list[Storing], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its storing would otherwise take turns at the GIL with the judging of the second."""
+    app = site(tmp_path)
+    here: list[int] = []
+    store = app.processor.store
+
+    def on_this_side(*a: Any, **k: Any) -> BatchResult:
+        here.append(len(a[0].events))
+        return store(*a, **k)
+
+    monkeypatch.setattr(app.processor, "store", on_this_side)
+    done = ingest_files(app, [day_log(tmp_path)], "dnsmasq", "resolver", separate=True)
+    assert kept[-1].pid is not None
+    assert here == []  # every batch, the first too, stored by the process
+    assert (done.stored, done.alerts_opened) == (150, 1)
+
+
+def test_a_backfill_of_one_batch_forks_nothing(tmp_path: Path, kept: list[Storing]) -> None:
+    app = site(tmp_path)
+    done = ingest_files(app, [day_log(tmp_path, BATCH)], "dnsmasq", "resolver", separate=True)
+    assert kept[-1].pid is None
+    assert done.stored == BATCH // 2
+
+
 def test_a_process_with_other_threads_stores_on_a_thread(
     tmp_path: Path, kept: list[Storing]
 ) -> None:
