@@ -36,7 +36,13 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from monitord.classify.textrisk.language import PLAIN_ENGLISH, Identified, identify
+from monitord.classify.textrisk.language import (
+    PLAIN_ENGLISH,
+    VOTES_TO_READ,
+    Identified,
+    arabizi_words,
+    identify,
+)
 from monitord.classify.textrisk.lexicon import (
     ACT,
     BENIGN,
@@ -339,14 +345,26 @@ class TextJudge:
         language = PLAIN_ENGLISH
         foreign: dict[str, int] = {}
         other = False
+        # The joins of each language with both their parts in the text.
+        sides: dict[tuple[str, str], set[str]] = {}
         for h in hits:
             e = h.entry
-            if e.lang != "en" and not e.native and e.side != "a":
+            if e.lang != "en" and not e.native:
+                if e.cls == PART:
+                    sides.setdefault((e.lang, e.join), set()).add(e.side)
+                if e.side == "a":
+                    continue
                 other = True
                 # a marker word found as a phrase ("me", a Spanish frame) is one vote, not two
                 if e.phrase not in self._markers.get(e.lang, ()):
                     foreign[e.lang] = foreign.get(e.lang, 0) + 1
-        if other or not text.isascii():
+        # A join said whole is two words of its language, whichever it shares with others
+        # ("nude pathao": "nude" is in seven languages' joins, "pathao" Bengali's).
+        for (lang, _join), said in sides.items():
+            if len(said) == 2:
+                other = True
+                foreign[lang] = foreign.get(lang, 0) + VOTES_TO_READ
+        if other or not text.isascii() or arabizi_words(text):
             language = identify(text, texts[0].split(), self._markers, foreign)
             hits = self._readable(hits, language)
         return self._score(text, kind, band, texts[0], language, hits, lesson, messages, aged)

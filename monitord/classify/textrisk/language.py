@@ -11,11 +11,15 @@ nothing is identified then, and nothing is spent. Otherwise, in this order:
    children type them in Latin letters are in no identifier's tables, and a three-word query is
    too short for CLD2 to be sure (or sure of a language with no lexicon: a lexicon word, or two
    marker words, of a language that has one then win). The language with the most marker
-   words wins; none: English.
+   words wins; none: English. A word of the Arabic chat alphabet (``3omrek``, ``t2oli``,
+   ``7elwe``: a digit for an Arabic letter, between letters or before two) is a vote for
+   Arabic as a marker word is: a short Arabizi line is read with Arabic's joins, not outvoted
+   by one Portuguese or English word in it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -54,6 +58,32 @@ class Identified:
 
     def reads(self, lang: str) -> bool:
         return lang == ENGLISH or lang in self.readable
+
+
+ARABIC = "ar"
+# A word of the Arabic chat alphabet: 2 (hamza), 3 (ain), 5 (kha), 7 (ha), 9 (qaf) between two
+# letters ("ba3d", "t2oli") or before two ("3omrek", "7elwe"). Not English text-speak, whose
+# digits stand for sounds before a word's end ("2day", "2nite") or for whole words.
+_ARABIZI = re.compile(
+    r"(?<![\w])\w*(?:[a-z][23579][a-z]|(?<![\w])[23579][a-z]{2})\w*", re.IGNORECASE
+)
+_TEXT_SPEAK = frozenset(
+    {"2day", "2moro", "2morrow", "2morow", "2nite", "2night", "2gether", "2mrw", "2mro", "2nd"}
+)
+
+# Ordinals, times, sizes and versions: "3rd", "7pm", "5th", "2xl", "3ds".
+_COUNTED = re.compile(r"\d+(?:st|nd|rd|th|am|pm|xl|xs|ds|kg|km|cm|mm|mb|gb|hrs?|mins?|yo|yrs?)")
+
+
+def arabizi_words(text: str) -> int:
+    """How many words of ``text`` are written in the Arabic chat alphabet."""
+    if not any(c in "23579" for c in text):
+        return 0
+    return sum(
+        1
+        for w in _ARABIZI.findall(text)
+        if w.lower() not in _TEXT_SPEAK and _COUNTED.fullmatch(w.lower()) is None
+    )
 
 
 PLAIN_ENGLISH = Identified(ENGLISH, "plainly English", frozenset({ENGLISH}))
@@ -107,6 +137,9 @@ def identify(
     }
     for code, n in extra.items():
         votes.setdefault(code, n)
+    chat = arabizi_words(text) if found is None and ARABIC in markers else 0
+    if chat:
+        votes[ARABIC] = votes.get(ARABIC, 0) + chat
     voted = {code for code, n in votes.items() if n >= VOTES_TO_READ}
     sure = True
     if found is None:
@@ -124,7 +157,11 @@ def identify(
                 # CLD2 sure of a lexicon's language: another is read in it for its marker
                 # words, not for its lexicon's own ("pod", "po" of a Polish sentence are
                 # Portuguese drugs' "pod", "pó", and would vote for reading them)
-                voted = {c for c in voted if len(seen & markers[c]) >= VOTES_TO_READ}
+                voted = {
+                    c
+                    for c in voted
+                    if len(seen & markers[c]) + (chat if c == ARABIC else 0) >= VOTES_TO_READ
+                }
         elif (
             best is not None
             and votes[best]
@@ -133,6 +170,9 @@ def identify(
             found = best
             shown = sorted(seen & markers.get(best, frozenset()))[:4]
             how = f"its words ({', '.join(shown)})" if shown else "words of its lexicon"
+            if best == ARABIC and chat:
+                told = f"the Arabic chat alphabet ({chat} word{'s' if chat > 1 else ''})"
+                how = f"{told}, {how}" if shown else told
             sure = votes[best] >= VOTES_TO_READ
         elif cld is not None:
             found, how = ENGLISH, f"CLD2, {cld[1]}% of the text"

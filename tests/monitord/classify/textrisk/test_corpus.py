@@ -42,7 +42,11 @@ and a call to clean the country of them, a weapon carried for protection, a pain
 go, a group chat remade without her), beside rats in the shed and a surprise party (the
 lexicons alone 171/200; its three false alarms are main's before it, "everyone would be better if
 i just stopped talking in class", an umbrella carried "por si acaso" and "a weight off my
-shoulders" read by the model)."""
+shoulders" read by the model);
+spoken.tsv, the eight other languages as pupils type them (Arabizi, English mixed in, short
+messages, farewells, a death wished on the one insulted, attacks praised) beside twins sharing
+the words (eighth round; its two false alarms: a Polish goodbye before a holiday the shipped
+model raises, and a pilot called a legend on a flight to Christchurch, told.tsv's join)."""
 
 from __future__ import annotations
 
@@ -142,6 +146,7 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("senses", 1.0, 0),
         ("unsaid", 0.96, 0),
         ("told", 0.85, 3),
+        ("spoken", 1.0, 2),
     ],
 )
 def test_the_held_out_parts_keep_what_they_measured(

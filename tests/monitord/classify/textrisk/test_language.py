@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monitord.classify.textrisk.judge import JUNIOR, SEARCH, TextJudge
-from monitord.classify.textrisk.language import PLAIN_ENGLISH, identify
+from monitord.classify.textrisk.language import PLAIN_ENGLISH, arabizi_words, identify
 from monitord.classify.textrisk.lexicon import default_lexicon
 
 MARKERS = {
@@ -11,6 +11,7 @@ MARKERS = {
     "pl": frozenset({"jak", "sie"}),
     "ur": frozenset({"kaise", "hai", "hain"}),
     "ro": frozenset({"sa", "cum"}),
+    "ar": frozenset({"bdi", "shu"}),
 }
 
 
@@ -90,3 +91,46 @@ def test_a_language_cld2_is_sure_of_is_not_read_in_another_for_its_lexicon_words
         assert verdict.language.code == "pl"
         assert not verdict.language.reads("pt")
         assert verdict.categories == ()
+
+
+def test_words_of_the_arabic_chat_alphabet_are_counted_not_text_speak() -> None:
+    assert arabizi_words("shu 3omrek? enti ktir 7elwe") == 2
+    assert arabizi_words("ma t2oli la 7ada") == 2
+    assert arabizi_words("see u 2day, gr8 game, 3rd place at 7pm, ps5 and fifa23") == 0
+    assert arabizi_words("2xl hoodie, 5min, 9yo") == 0
+    assert arabizi_words("how to draw a horse") == 0
+
+
+def test_arabizi_words_vote_for_arabic() -> None:
+    # "bala" is a Portuguese lexicon word (a pill); the chat alphabet's words outvote it
+    text = "ab3atli sowarek bala 2awa3i"
+    got = identify(text, text.split(), MARKERS, {"pt": 1})
+    assert got.code == "ar"
+    assert got.reads("ar")
+    assert got.how.startswith("the Arabic chat alphabet (2 words)")
+
+
+def test_a_short_arabizi_line_is_judged_with_arabic_joins() -> None:
+    judge = TextJudge(default_lexicon())
+    for text, category in (
+        ("ab3atli sowarek bala 2awa3i", "grooming"),
+        ("bdi emout, ma 7ada bi7ebni", "suicide"),
+        ("jara7t 7ali bel shafra mbere7, ma t2ol la 7ada", "self_harm"),
+    ):
+        verdict = judge.judge(text, "typed_text", JUNIOR)
+        assert verdict.language.code == "ar", text
+        assert category in verdict.categories, text
+    for text in ("sam7ouni ta2akhart, ma 3ad ra7 et2akhar", "bukra ba3d el madrase ra7 nel3ab"):
+        assert judge.judge(text, "typed_text", JUNIOR).categories == (), text
+
+
+def test_a_join_said_whole_makes_its_language_read() -> None:
+    # "nude" is in the picture joins of seven languages and twice a Portuguese word; with
+    # "pathao" it is a Bengali join said whole, and Bengali is read
+    judge = TextJudge(default_lexicon())
+    verdict = judge.judge("nude pathao", "typed_text", JUNIOR)
+    assert verdict.language.code == "bn"
+    assert "grooming" in verdict.categories
+    verdict = judge.judge("abbu amake roj mare, kake bolbo bujhte parchi na", "typed_text", JUNIOR)
+    assert verdict.language.code == "bn"
+    assert verdict.support
