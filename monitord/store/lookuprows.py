@@ -5,6 +5,7 @@ it, anything else to ``lookups_wide``, both by binary COPY."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,7 +33,15 @@ _PG_TYPES = tuple(t for _, t in _PG_COLUMNS)
 # id's 16 bytes go as they are into its uuid, the binary form of one).
 _NARROW_COLUMNS = COLUMNS[:8]
 _NARROW_OFFSETS = 1 << 31
-_NARROW_TYPES = tuple("int4" if c == "offset" else t for c, t in _PG_COLUMNS[:8])
+# Binary COPY as the server reads it (its signature, flags and header extension; the end),
+# a NULL's length, and a narrow row's fixed fields with their lengths: their count, the id,
+# time and name before the query type, then the party, block and offset.
+_SIGNATURE = b"PGCOPY\n\xff\r\n\0" + bytes(8)
+_TRAILER = b"\xff\xff"
+_NULL = b"\xff\xff\xff\xff"
+_FRONT = struct.Struct("!hi16siqii")
+_BACK = struct.Struct("!iiiiii")
+_INT4 = struct.Struct("!ii")
 # A SQLite row's stored columns (migration 0028): the query type as ``qt``, the verdict and a
 # proxy request's keys and bytes as ``extra``; the others are generated from them.
 _SQLITE_COLUMNS = ("id", "ts", "name", "party", "block", "offset", "qt", "extra")
@@ -106,8 +115,32 @@ def insert_rows(conn: Connection, table: str, rows: list[tuple[Any, ...]]) -> No
             for row in rows:
                 copy.write_row(row)
             return
-        copy.set_types(_NARROW_TYPES)
-        for row in rows:
-            # "A" in no byte, none as an empty text (the view reads them back).
-            qtype = row[3]
-            copy.write_row((*row[:3], None if qtype == "A" else qtype or "", *row[4:8]))
+        copy.write(narrow_copy(rows))
+
+
+def narrow_copy(rows: Sequence[Sequence[Any]]) -> bytes:
+    """Rows of ``COLUMNS`` as binary COPY of ``lookups_narrow``'s first eight, whole
+    (signature to end): packed here a row at a time from its fixed parts, not adapted value
+    by value (the generated dnsmasq day's 168,612 rows: bench/RESULTS.md, pgin19). A query
+    type "A" is written as no byte (NULL), none as an empty text (the view reads them
+    back); the id's 16 bytes go into the ``uuid`` as they are."""
+    qtypes: dict[str | None, bytes] = {}
+    verdicts: dict[int | None, bytes] = {}
+    front, back = _FRONT.pack, _BACK.pack
+    out = [_SIGNATURE]
+    for row in rows:
+        ident, ts, name, qtype, party, block, offset, verdict = row[:8]
+        q = qtypes.get(qtype)
+        if q is None:
+            text = b"" if qtype is None else qtype.encode()
+            q = qtypes[qtype] = _NULL if qtype == "A" else struct.pack("!i", len(text)) + text
+        v = verdicts.get(verdict)
+        if v is None:
+            v = verdicts[verdict] = _NULL if verdict is None else _INT4.pack(4, verdict)
+        if len(ident) != 16:
+            raise ValueError(f"a narrow lookup's id is 16 bytes, not {len(ident)}")
+        out.append(
+            front(8, 16, ident, 8, ts, 4, name) + q + back(4, party, 4, block, 4, offset) + v
+        )
+    out.append(_TRAILER)
+    return b"".join(out)

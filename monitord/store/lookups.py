@@ -290,9 +290,12 @@ def store_lookups(
     # Each lookup's table; PostgreSQL keeps a partition a day of each (nothing on SQLite).
     where = tables_for(conn, requests, urls, rows)
     if conn.dialect.name == "postgresql":
-        for table in set(where):
-            days = {day_of_micros(stamps[i]) for i, t in enumerate(where) if t == table}
-            ensure_days(conn, days, table)
+        days: dict[str, set[int]] = {}
+        for group, members in groups.items():
+            for table in {where[i] for i in members}:
+                days.setdefault(table, set()).add(group[3])
+        for table, numbers in days.items():
+            ensure_days(conn, (day_of_micros(n * _DAY) for n in numbers), table)
     bt = table_of(RawBlockRow)
     for (site, source, file_id, day_number), members in groups.items():
         day = from_micros(day_number * DAY_MICROS).date()

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from monitord.store.database import open_store
-from monitord.store.lookuprows import COLUMNS, QTYPE_CODES, insert_rows, tables_for
+from monitord.store.lookuprows import COLUMNS, QTYPE_CODES, insert_rows, narrow_copy, tables_for
 from monitord.store.partitions import LOOKUP_KINDS, day_of_micros, ensure_days
 
 pytestmark = pytest.mark.stores
@@ -113,3 +113,31 @@ def test_sqlite_stores_the_query_type_and_empty_columns_packed(store_url: str) -
         (None, "/:;9223372036854775807"),
         (None, "4/:6;-9223372036854775808"),
     ]
+
+
+def test_a_narrow_row_is_packed_whole_and_an_id_of_another_length_refused() -> None:
+    """``narrow_copy``: the signature, each row's eight fields with their lengths (the query
+    type "A" and no verdict as NULL, none as an empty text), the end; an id that is not 16
+    bytes is refused, not padded."""
+    made = [_row(n, *kind) for n, kind in enumerate(_KINDS[:3])]
+    packed = narrow_copy(made)
+    assert packed.startswith(b"PGCOPY\n\xff\r\n\x00" + bytes(8))
+    assert packed.endswith(b"\xff\xff")
+    first = packed[19:]
+    assert first[:2] == (8).to_bytes(2, "big")
+    assert first[2:6] == (16).to_bytes(4, "big")
+    assert first[6:22] == bytes([0]) * 16
+    assert first[22:34] == (8).to_bytes(4, "big") + _TS.to_bytes(8, "big")
+    assert first[34:42] == (4).to_bytes(4, "big") + (1).to_bytes(4, "big")
+    assert first[42:46] == b"\xff\xff\xff\xff"  # "A"
+    four = (4).to_bytes(4, "big")
+    assert first[46:70] == b"".join(four + n.to_bytes(4, "big") for n in (2, 3, 0))
+    assert first[70:74] == b"\xff\xff\xff\xff"  # no verdict
+    second = first[74:]
+    assert second[42:46] == bytes(4)  # none: an empty text
+    assert second[70:78] == four + four  # verdict 4
+    third = second[78:]
+    assert third[42:51] == (5).to_bytes(4, "big") + b"HTTPS"
+    assert len(third) == 51 + 24 + 4 + 2
+    with pytest.raises(ValueError, match="16 bytes"):
+        narrow_copy([(bytes(15), *made[0][1:])])
