@@ -69,6 +69,11 @@ DATA: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 # Per kind: every field its data may have (data within them has no unknown field).
 _DATA_KEYS = {kind: frozenset((*req, *opt)) for kind, (req, opt) in DATA.items()}
+# Per kind: its data's fields in the order they are read, and whether each is required.
+_FIELDS = {
+    kind: (*((k, True) for k in req), *((k, False) for k in opt))
+    for kind, (req, opt) in DATA.items()
+}
 # Fields that may not be empty (a query, a text, a name: the point of the report).
 NON_EMPTY = frozenset({"url", "query", "text", "name", "file", "sha256"})
 MAX_NAME = 256
@@ -182,10 +187,18 @@ def _data(kind: str, data: Any) -> dict[str, str]:
     if missing:
         raise _Bad(f"data.{missing[0]}: missing (a {kind} report needs it)")
     out = {}
-    for key in (*required, *(k for k in optional if k in data)):
-        if key in optional and data[key] is None:
-            continue  # an optional field given as null: absent
-        out[key] = _text(data, key, "data.")
+    for key, needed in _FIELDS[kind]:
+        if needed:
+            value = data[key]
+        else:
+            value = data.get(key)
+            if value is None:
+                continue  # an optional field left out or given as null: absent
+        # a string of a sane length as most are; anything else is told apart by ``_text``
+        if isinstance(value, str) and (key not in NON_EMPTY or (not value.isspace() and value)):
+            out[key] = value
+        else:
+            out[key] = _text(data, key, "data.")
     if "sha256" in out and not _SHA256.match(out["sha256"]):
         raise _Bad("data.sha256: expected 64 lower-case hex digits")
     if kind == "window_title" and not out["title"].strip():
@@ -199,6 +212,28 @@ def _data(kind: str, data: Any) -> dict[str, str]:
     return out
 
 
+def _name_field(report: dict[str, Any], key: str) -> str:
+    """``agent_id`` or ``hostname``: a string of at most ``MAX_NAME`` characters, stripped,
+    not empty."""
+    value = report[key]
+    if not isinstance(value, str) or len(value) > MAX_NAME:
+        value = _text(report, key, "", limit=MAX_NAME)
+    value = value.strip()
+    if not value:
+        raise _Bad(f"{key}: must not be empty")
+    return value
+
+
+# Read once: in Python 3.11 each ``EventKind.X`` goes through the enum class's hook.
+_LOGON, _LOGOFF, _HTTP, _SEARCH = (
+    EventKind.LOGON,
+    EventKind.LOGOFF,
+    EventKind.HTTP,
+    EventKind.SEARCH,
+)
+_TEXT, _PROCESS, _SCREENSHOT = EventKind.TEXT, EventKind.PROCESS, EventKind.SCREENSHOT
+
+
 def _event(report: dict[str, Any]) -> Event | None:
     if report.keys() != _ENVELOPE_KEYS:  # every key and no other: most reports
         unknown = sorted(k for k in report if k not in ENVELOPE)
@@ -208,48 +243,73 @@ def _event(report: dict[str, Any]) -> Event | None:
         raise _Bad(f"{missing[0]}: missing (every {SCHEMA} report has it; null when unknown)")
     if report["schema"] != SCHEMA:
         raise _Bad(f"schema: expected {SCHEMA!r}, got {str(report['schema'])[:40]!r}")
-    agent = _text(report, "agent_id", "", limit=MAX_NAME).strip()
-    if not agent:
-        raise _Bad("agent_id: must not be empty")
-    hostname = _text(report, "hostname", "", limit=MAX_NAME).strip()
-    if not hostname:
-        raise _Bad("hostname: must not be empty")
+    agent = _name_field(report, "agent_id")
+    hostname = _name_field(report, "hostname")
     ts = _time(report["ts"])
-    user = _optional(report, "user", _user)
-    ip = _optional(report, "ip", _ip)
-    mac = _optional(report, "mac", _mac)
+    user = report["user"]
+    if user is not None:
+        user = _user(user) if isinstance(user, str) else _optional(report, "user", _user)
+    ip = report["ip"]
+    if ip is not None:
+        ip = _ip(ip) if isinstance(ip, str) else _optional(report, "ip", _ip)
+    mac = report["mac"]
+    if mac is not None:
+        mac = _mac(mac) if isinstance(mac, str) else _optional(report, "mac", _mac)
     kind = report["kind"]
     if not isinstance(kind, str) or kind not in DATA:
         raise _Bad(f"kind: {str(kind)[:40]!r} is not one of {', '.join(KINDS)}")
     data = _data(kind, report["data"])
-    common: dict[str, Any] = {
-        "ts": ts,
-        "client_ip": ip,
-        "client_mac": mac,
-        "user": user,
-        "hostname": hostname,
-        "agent": agent,
-    }
+    if kind == "search":
+        return Event(
+            _SEARCH,
+            ts,
+            ip,
+            mac,
+            user,
+            hostname=hostname,
+            text=data["query"],
+            agent=agent,
+            report=kind,
+        )
+    if kind == "typed_text" or kind == "window_title":
+        text = data["text" if kind == "typed_text" else "title"]
+        return Event(
+            _TEXT,
+            ts,
+            ip,
+            mac,
+            user,
+            hostname=hostname,
+            text=text,
+            agent=agent,
+            report=kind,
+            app=data.get("app"),
+        )
     if kind == "logon":
         if user is None:
             raise _Bad("user: a logon report must name the user")
-        return Event(kind=EventKind.LOGON, **common)
+        return Event(_LOGON, ts, ip, mac, user, hostname=hostname, agent=agent)
     if kind == "logoff":
-        return Event(kind=EventKind.LOGOFF, **common)
+        return Event(_LOGOFF, ts, ip, mac, user, hostname=hostname, agent=agent)
     if kind == "url":
         url = data["url"]
         domain = host_of_url(url)
         if domain is None:
             raise _Bad(f"data.url: {url[:60]!r} names no host")
-        return Event(kind=EventKind.HTTP, url=url, domain=domain, **common)
-    if kind == "search":
-        return Event(kind=EventKind.SEARCH, text=data["query"], report=kind, **common)
-    if kind in ("typed_text", "window_title"):
-        text = data["text" if kind == "typed_text" else "title"]
-        return Event(kind=EventKind.TEXT, text=text, report=kind, app=data.get("app"), **common)
+        return Event(_HTTP, ts, ip, mac, user, domain, url, hostname=hostname, agent=agent)
     if kind == "process":
-        return Event(kind=EventKind.PROCESS, text=data["name"], **common)
-    return Event(kind=EventKind.SCREENSHOT, text=data["sha256"], report=kind, **common)
+        return Event(_PROCESS, ts, ip, mac, user, hostname=hostname, text=data["name"], agent=agent)
+    return Event(
+        _SCREENSHOT,
+        ts,
+        ip,
+        mac,
+        user,
+        hostname=hostname,
+        text=data["sha256"],
+        agent=agent,
+        report=kind,
+    )
 
 
 # The decoder ``json.loads`` ends in, called directly: a report is one stripped line, so the

@@ -143,6 +143,10 @@ def test_optional_fields_may_be_null_and_unknown_address_is_null() -> None:
         (line(report("url", {"url": 5})), "data.url: expected a string, got int"),
         (line(report("search", {"engine": "bing", "query": " "})), "data.query: must not be"),
         (line(report("window_title", {"title": ""})), "data.title: must not be empty"),
+        (line(report("logon", hostname="h" * 257)), "hostname: longer than 256 characters"),
+        (line(report("search", {"engine": "bing", "query": None})), "data.query: expected a"),
+        (line(report("typed_text", {"text": "\u2003\t"})), "data.text: must not be empty"),
+        (line(report("typed_text", {"text": "hi", "app": 3})), "data.app: expected a string"),
         (line(report("process", {"name": "a", "sha256": "abc"})), "data.sha256: expected 64"),
         (
             line(report("screenshot", {"file": "../../etc/passwd", "sha256": SHA})),
