@@ -30,6 +30,7 @@ from monitord.classify.textrisk.judge import (
     help_asked,
 )
 from monitord.classify.textrisk.learned import calms
+from monitord.classify.textrisk.lexicon import BENIGN
 from monitord.classify.textrisk.normal import joined_readings, readings
 from monitord.classify.textrisk.pattern import EVERYDAY, learned_pattern
 
@@ -235,8 +236,52 @@ def with_recent(
     four kinds of signal are in it, two of them more than everyday asks. Returns the verdict
     that raises more; but for grooming, nothing where the learned model reads the messages
     typed close together as everyday talk (:func:`_calmed`)."""
-    found = _with_recent(judge, _in_context(judge, verdict, recent, band), recent, band, lesson)
+    verdict = _answered(judge, _in_context(judge, verdict, recent, band), recent, band, lesson)
+    found = _with_recent(judge, verdict, recent, band, lesson)
     return _calmed(judge, found, recent, band, lesson)
+
+
+def _answered(
+    judge: TextJudge, verdict: TextVerdict, recent: Recent, band: str, lesson: str | None
+) -> TextVerdict:
+    """``verdict`` without what this message raised alone where the messages typed close
+    together, read as one by the lexicons, give it a harmless sense told in a message before
+    it and raise it no more: "my brother took my charger again" / "kill him", "in the
+    badminton final tomorrow" / "im going to smash him". A harm said outright beyond the
+    harmless phrase stays raised, as in one message."""
+    listed = [
+        s.category
+        for s in verdict.scores
+        if s.over and s.total >= s.limit and not s.support and s.category != GROOMING
+    ]
+    if not listed or recent.fragment_count < 2 or GROOMING in verdict.categories:
+        return verdict
+    near = judge.judge(recent.fragments, TYPED, band, lesson, recent.fragment_count)
+    # the harmless sense must reach into this message's words (a join whose phrase of risk
+    # is here, its everyday context before), not lower it from afar ("take care of my dog"
+    # / "and tell mum it wasnt her fault" stays a farewell)
+    words = len(readings(recent.fragments)[0].split())
+    here = words - len(readings(recent.fragment_texts[-1])[0].split())
+    senses = [
+        h
+        for h in near.hits
+        if h.entry.cls == BENIGN and h.entry.category and h.reading == 0 and h.last >= here
+    ]
+    gone = [c for c in listed if c not in near.categories]
+    gone = [c for c in gone if any(h.entry.category == c for h in senses)]
+    if not gone:
+        return verdict
+    said = ", ".join(f'"{h.entry.phrase}"' for h in senses if h.entry.category in gone)
+    why = (
+        f"read with the {recent.fragment_count} messages typed close together, a harmless "
+        f"sense told before it ({said}): not raised"
+    )
+    scores = tuple(
+        replace(s, over=False, reasons=(*s.reasons, why)) if s.category in gone else s
+        for s in verdict.scores
+    )
+    categories = tuple(c for c in verdict.categories if c not in gone)
+    return replace(verdict, scores=scores, categories=categories)
 
 
 def _in_context(judge: TextJudge, verdict: TextVerdict, recent: Recent, band: str) -> TextVerdict:

@@ -116,6 +116,18 @@ def test_what_the_model_raised_alone_needs_the_messages_around_it() -> None:
     assert _last(judge, "snurk snurk snurk", "i want to kill myself") == ("suicide",)
 
 
+def test_a_harmless_sense_told_before_a_reply_reaches_it() -> None:
+    judge = TextJudge(default_lexicon())
+    assert _last(judge, "kill him") == ("violence",)
+    assert _last(judge, "my brother took my charger again", "kill him") == ()
+    # a harm said outright beyond the harmless phrase, and a farewell after a pet's care
+    # (a harmless sense that does not reach into the message), stay raised
+    threat = "im going to stab him tomorrow after school"
+    assert _last(judge, "my brother took my charger again", threat) == ("violence",)
+    farewell = ("take care of my dog ok", "and tell mum it wasnt her fault")
+    assert _last(judge, *farewell) == ("suicide",)
+
+
 def test_a_photo_and_a_compliment_on_it_are_no_pattern_without_another_sign() -> None:
     judge = TextJudge(default_lexicon())
     prom = ["send me a pic of ur prom dress", "one sec", "omg so pretty"]
