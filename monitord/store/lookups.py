@@ -295,7 +295,7 @@ def store_lookups(
             for table in {where[i] for i in members}:
                 days.setdefault(table, set()).add(group[3])
         for table, numbers in days.items():
-            ensure_days(conn, (day_of_micros(n * _DAY) for n in numbers), table)
+            ensure_days(conn, (day_of_micros(n * DAY_MICROS) for n in numbers), table)
     bt = table_of(RawBlockRow)
     for (site, source, file_id, day_number), members in groups.items():
         day = from_micros(day_number * DAY_MICROS).date()
