@@ -16,6 +16,7 @@ import re
 from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from monitord.classify.textrisk.blend import BlendedJudge
 from monitord.classify.textrisk.judge import (
@@ -30,7 +31,7 @@ from monitord.classify.textrisk.judge import (
     help_asked,
 )
 from monitord.classify.textrisk.learned import calms
-from monitord.classify.textrisk.lexicon import BENIGN
+from monitord.classify.textrisk.lexicon import BENIGN, PART, SUPPORT, Lexicon
 from monitord.classify.textrisk.normal import joined_readings, readings
 from monitord.classify.textrisk.pattern import EVERYDAY, learned_pattern
 
@@ -39,6 +40,8 @@ LESSON_WINDOW = timedelta(minutes=20)
 # Messages are joined with a full stop, which no phrase spans... except frames and acts, which
 # may (a pupil types "i want to" and then "kill myself").
 JOIN = " . "
+# How a join's two parts are named in the phrase it gives (``judge._given``).
+JOINED = " … "
 
 
 # Fragments: the last few messages typed close together, read as one sentence for every
@@ -52,6 +55,10 @@ SPREAD_SIGNALS = 4
 # messages without a third, or a sign of another kind, but for an exchange (a gift, then a
 # photo asked for).
 EXCHANGE = frozenset({"gift", "photo"})
+# Harms a join may tell over messages typed close together, each part in its own message ("it
+# explains why they need removing" / "we meet thursday, bring someone you trust"): read
+# together only for a join's sake, never a word beside a frame typed in another message.
+ACROSS = frozenset({"suicide", "self_harm", "violence", "extremism", "bullying"})
 # A compliment friends trade on a picture shown ("send me a pic of ur prom dress" / "omg so
 # pretty"): across messages, a photo asked for and flattery are no pattern without a third
 # kind of sign. In one message they still are ("ur so pretty, send me a pic"); flattery with
@@ -397,6 +404,7 @@ def _with_recent(
         # Their languages are asked (CLD2, a fraction of a millisecond) only when it matters.
         if set(near.categories) - set(best.categories) and _one_language(judge, pieces):
             best = near
+    best = _across(judge, best, recent, band, lesson)
     best = _asked(judge, best, recent, band, lesson)
     if GROOMING in best.categories:
         return best
@@ -415,6 +423,63 @@ def _with_recent(
     if len(kinds - EVERYDAY) < 2:  # unrelated everyday asks and one more sign, minutes apart
         return _learned(judge, best, recent, band, lesson)
     return _with_grooming(best, whole)
+
+
+def _across(
+    judge: TextJudge, best: TextVerdict, recent: Recent, band: str, lesson: str | None
+) -> TextVerdict:
+    """``best``, with the harms of :data:`ACROSS` that a join tells in the messages typed close
+    together, read as one, where none of them alone raised it ("take care of my dog ok" / "tell
+    mum it wasnt her fault" / "love you"). Short pieces were read together already; help asked
+    or read there is left to :func:`_asked`."""
+    texts = recent.fragment_texts
+    if len(texts) < 2 or recent.piece_count == len(texts) or best.support:
+        return best
+    if not _split_join(judge.lexicon, tuple(readings(t)[0] for t in texts)):
+        return best
+    close = judge.judge(recent.fragments, TYPED, band, lesson, recent.fragment_count)
+    told = [
+        c
+        for c in close.categories
+        if c in ACROSS
+        and c not in best.categories
+        and any(h.entry.category == c and JOINED in h.entry.phrase for h in close.hits)
+    ]
+    if not told or close.support or not _one_language(judge, texts):
+        return best
+    return replace(
+        best,
+        scores=(
+            *(s for s in best.scores if s.category not in told),
+            *(s for s in close.scores if s.category in told),
+        ),
+        categories=(*best.categories, *told),
+        messages=close.messages,
+    )
+
+
+def _split_join(lexicon: Lexicon, said: tuple[str, ...]) -> bool:
+    """Whether one part of a join of :data:`ACROSS` is in one of the messages ``said`` (their
+    canonical readings) and its other part in another: most windows stop here, each message's
+    parts remembered."""
+    sides = [_join_sides(lexicon, r) for r in said]
+    for i, mine in enumerate(sides):
+        for j, theirs in enumerate(sides):
+            if i != j and any((join, "b") in theirs for join, side in mine if side == "a"):
+                return True
+    return False
+
+
+@lru_cache(maxsize=4096)
+def _join_sides(lexicon: Lexicon, reading: str) -> frozenset[tuple[str, str]]:
+    """The (join, side) of every part of a join of :data:`ACROSS` in ``reading``."""
+    entries = lexicon.entries
+    found = set()
+    for _first, _last, key in lexicon.scan(reading):
+        e = entries[key.entry]
+        if e.cls == PART and e.category in ACROSS and e.kind not in (BENIGN, SUPPORT):
+            found.add((e.join, e.side))
+    return frozenset(found)
 
 
 def _learned(

@@ -379,3 +379,27 @@ def test_a_window_is_read_as_far_as_the_message_needs() -> None:
     # without: the messages typed close together only
     assert window_read(recent, False) == (("lol", "send me a photo"), 0)
     assert signalled(judge.judge("im 12", TYPED, JUNIOR))  # the pupil's own age told
+
+
+def test_a_join_told_over_messages_typed_close_together_is_raised() -> None:
+    judge = TextJudge(default_lexicon())
+    told = ("have u read the pdf i sent", "it explains why they need removing", "we meet thursday")
+    assert _last(judge, *told) == ("extremism",)
+    assert _last(judge, "take care of my dog ok", "thanks for everything", "bye everyone") == (
+        "suicide",
+    )
+    # each part alone, or a part with an everyday twin, raises nothing
+    assert _last(judge, "have u read the pdf i sent", "we meet thursday after school") == ()
+    assert _last(judge, "the old shelves need removing", "we meet thursday after school") == ()
+    # only a join's parts are read together: an act beside a frame in another message is not
+    everyday = ("i really want to go to the party this weekend", "mum has sleeping tablets")
+    assert _last(judge, *everyday) == ()
+    # a help ask before the harm is left to the help reading: help, never a risk beside it
+    asked = ("miss are you free after registration", "my stepdad slaps me when mum is out")
+    c = Conversations()
+    verdict = judge.judge("", TYPED, JUNIOR)
+    for i, m in enumerate(asked):
+        recent = c.add("amy", "chat", T + timedelta(seconds=40 * i), m)
+        verdict = with_recent(judge, judge.judge(m, TYPED, JUNIOR), recent, JUNIOR, None)
+    assert verdict.support
+    assert "violence" not in set(verdict.categories) - set(verdict.support)
