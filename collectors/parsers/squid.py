@@ -30,6 +30,28 @@ _STARTS = re.compile(r"^(?:\{|\d{9,11}(?:\.\d+)? )")
 _ENVELOPE_STARTS = ("<", *(m.capitalize() for m in MONTHS), *"0123456789")
 
 
+# The texts a proxy's lines repeat (its clients' addresses, two or three methods, a few result
+# codes, the URLs of the sites in use), one string each: a batch of events handed to the
+# storing process (``monitord.service.storing``) pickles a string it has seen as a reference
+# to it, where 10,000 equal strings would each be written out and read back in full. At most
+# 8,192 texts of at most 300 characters are kept (under 3 MB, whatever the lines say).
+_SAME: dict[str, str] = {}
+_SAME_LIMIT = 8192
+_SAME_LONGEST = 300
+
+
+def _same(text: str) -> str:
+    """``text``, or the equal string kept before it."""
+    found = _SAME.get(text)
+    if found is None:
+        if len(text) > _SAME_LONGEST:
+            return text
+        if len(_SAME) >= _SAME_LIMIT:
+            _SAME.clear()
+        found = _SAME[text] = text
+    return found
+
+
 def parse_line(line: str, ctx: ParseContext) -> Parsed:
     envelope = None
     if not _STARTS.match(line) and line.startswith(_ENVELOPE_STARTS):
@@ -112,8 +134,13 @@ def _native(line: str) -> Parsed:
     if not code or not (status_text.isascii() and status_text.isdigit()):
         return reject(f"fourth field {fields[3][:40]!r} is not CODE/STATUS")
     size = int(fields[4]) if fields[4].isascii() and fields[4].isdigit() else None
+    same = _SAME.get
     method = fields[5][:16]
+    method = same(method) or _same(method)
     url = fields[6]
+    url = same(url) or _same(url)
+    code = same(code) or _same(code)
+    client = fields[2]
     user = normalise_user(fields[7]) if len(fields) > 7 else None
     if url.startswith("error:"):
         # Squid's record of a connection that sent no request (a probe, a port scan).
@@ -126,7 +153,7 @@ def _native(line: str) -> Parsed:
             Event(
                 kind=_HTTP,
                 ts=ts,
-                client_ip=fields[2],
+                client_ip=same(client) or _same(client),
                 user=user,
                 domain=host,
                 url=url,

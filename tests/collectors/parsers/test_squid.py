@@ -303,6 +303,33 @@ def test_a_connection_that_sent_no_request_is_not_an_event() -> None:
 OPNSENSE = FIXTURES / "syslog" / "elastic-opnsense-squid-json-syslog.log"
 
 
+def test_the_texts_lines_repeat_are_one_string_each() -> None:
+    """So that a batch handed to the storing process pickles each once."""
+    long = "http://www.bbc.co.uk/" + "a" * 400
+    lines = [
+        f"1763650000.{i:03d}    95 10.20.{i}.7 TCP_MISS/200 512 {method} {url} pupil7 "
+        "HIER_DIRECT/203.0.113.7 text/html"
+        for i, method, url in (
+            (1, "GET", "http://www.bbc.co.uk/news"),
+            (1, "GET", "http://www.bbc.co.uk/news"),
+            (2, "GE" + "T", long),
+            (2, "GET", long),
+        )
+    ]
+    a, b, c, d = (_event(parse_line(line, CTX)) for line in lines)
+    assert (a.client_ip, a.method, a.url, a.action) == (
+        "10.20.1.7",
+        "GET",
+        "http://www.bbc.co.uk/news",
+        "TCP_MISS",
+    )
+    for name in ("client_ip", "method", "url", "action"):
+        assert getattr(a, name) is getattr(b, name)
+    assert c.method is a.method
+    assert c.url == d.url == long
+    assert c.url is not d.url  # a long URL is not kept
+
+
 def test_opnsense_json_lines_sent_to_syslog_are_read() -> None:
     got = []
     for n, line in numbered_lines(OPNSENSE):
