@@ -2,6 +2,7 @@
 --replicate`` makes one of 50 million events from a generated day or a few).
 
     .venv/bin/python bench/bigsearch.py STORE [--people 8] [--sample 300]
+                                        [--evict [--pg-data DIR]]
                                         [--retention] [--retention-limit S]
 
 STORE is a SQLite file or a PostgreSQL URL. Each question is asked through the code the
@@ -10,8 +11,10 @@ command and the console run (``run_query`` for ``monitord search``, ``day_events
 
 - a person's day for several people, each on a different day: *cold*, the first query of a
   new connection on a person and day not asked before in the run (the store's own cache
-  empty; the OS's may hold some of it), and *warm*, the median of the next runs; the median
-  and the worst over the people, wall time and this thread's CPU time;
+  empty; the OS's may hold some of it; with ``--evict`` the store's files are dropped from
+  the OS's page cache first and PostgreSQL's server restarted, ``bench/coldcache.py``), and
+  *warm*, the median of the next runs; the median and the worst over the people, wall time
+  and this thread's CPU time;
 - a domain suffix (``*.tiktok.com``), a name (``www.tiktok.com``) and text over the whole
   store, newest 100 and every match;
 - the raw line of a sample of events and lookups from every day, read as evidence is (a
@@ -36,6 +39,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bigcopy import syslog_day
+from coldcache import make_cold
 from search import FIRST_DAY, retention
 from sqlalchemy import Connection, Engine
 
@@ -81,14 +85,22 @@ def people_days(engine: Engine, days: list[date], n: int) -> list[tuple[str, dat
     return [(u, days[(i * 7 + 3) % len(days)]) for i, u in enumerate(picked)]
 
 
-def persons_days(engine: Engine, url: str, days: list[date], n: int) -> None:
+def persons_days(
+    engine: Engine, url: str, days: list[date], n: int, cold_from: Path | bool | None
+) -> None:
+    """``cold_from``: make the store cold before each first query (True for SQLite, the
+    server's data folder for PostgreSQL); None leaves the caches as they are."""
     print(f"a person's day, {n} people each on a day of their own ({load()}):", flush=True)
+    asked = people_days(engine, days, n)
+    engine.dispose()
     for label, ask in (
         ("search --user (run_query)", _search_day),
         ("timeline / the console's day (day_events)", _timeline_day),
     ):
         cold, warm, cold_cpu, warm_cpu = [], [], [], []
-        for user, day in people_days(engine, days, n):
+        for user, day in asked:
+            if cold_from is not None:
+                make_cold(url, cold_from if isinstance(cold_from, Path) else None)
             fresh = open_store(url)  # a new connection: the store's cache empty
             with fresh.connect() as conn:
                 ms, cpu, hits = clocked(lambda: ask(conn, user, day))  # noqa: B023
@@ -212,6 +224,8 @@ def main() -> int:
     ap.add_argument("--people", type=int, default=8)
     ap.add_argument("--sample", type=int, default=300, help="raw lines checked a day and table")
     ap.add_argument("--skip", default="", help="comma-separated: days, searches, evidence")
+    ap.add_argument("--evict", action="store_true", help="a truly cold first query a day")
+    ap.add_argument("--pg-data", type=Path, help="PostgreSQL's data folder (for --evict)")
     ap.add_argument("--retention", action="store_true", help="then remove the first day")
     ap.add_argument("--retention-limit", type=float, help="stop retention after so many s")
     args = ap.parse_args()
@@ -227,7 +241,8 @@ def main() -> int:
     print(f"{engine.dialect.name}: {n:,} events over {len(days)} days, {days[0]} to {days[-1]}")
     skip = set(args.skip.split(","))
     if "days" not in skip:
-        persons_days(engine, url, days, args.people)
+        cold = (args.pg_data or True) if args.evict else None
+        persons_days(engine, url, days, args.people, cold)
     if "searches" not in skip:
         searches(engine, days)
     faults = 0 if "evidence" in skip else evidence(engine, days, args.sample)
