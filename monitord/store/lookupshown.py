@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from monitord.store.database import mine_sql
+from monitord.store.lookuprows import sqlite_keys
 from monitord.store.lookups import from_micros, id_sql, micros
 
 # A lookup as search shows it: its id, time (µs), name, its party's columns, and its
@@ -81,13 +82,17 @@ def select_shown(
             index = "ix_lookups_url_ts"
     if by_time and not party:
         index = "ix_lookups_ts"
-    hint = f" INDEXED BY {index}" if conn.dialect.name == "sqlite" else ""
+    sqlite = conn.dialect.name == "sqlite"
+    hint = f" INDEXED BY {index}" if sqlite else ""
+    # SQLite: the verdict and URL made from the stored column the party's index holds (0029),
+    # so that a party's lookups are read from that index alone.
+    verdict, url = sqlite_keys("l.extra") if sqlite else ("l.verdict", "l.url")
     order = "DESC" if newest else "ASC"
     by = f" ORDER BY l.ts {order}, l.id {order}"
     joins = (
         "JOIN lookup_parties AS p ON p.id = l.party JOIN lookup_names AS n ON n.id = l.name "
-        "LEFT JOIN lookup_verdicts AS v ON v.id = l.verdict LEFT JOIN lookup_urls AS u "
-        "ON u.id = l.url"
+        f"LEFT JOIN lookup_verdicts AS v ON v.id = {verdict} LEFT JOIN lookup_urls AS u "
+        f"ON u.id = {url}"
     )
     chosen = " AND ".join(clauses)
     shown = f"SELECT {id_sql(conn.dialect.name)}, l.ts, {SHOWN} FROM "
