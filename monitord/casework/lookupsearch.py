@@ -14,7 +14,7 @@ from monitord.casework.found import Found
 from monitord.casework.plan import COMMON_NAMES, reaches, text_clause, text_variants
 from monitord.casework.query import Query
 from monitord.store.lookups import from_micros, micros
-from monitord.store.lookupshown import select_shown
+from monitord.store.lookupshown import select_shown, site_until
 
 
 def _stamp(dialect: str, us: int) -> Any:
@@ -88,9 +88,14 @@ def lookup_hits(conn: Connection, q: Query, limit: int) -> list[Found]:
     if q.since is not None:
         where.append("l.ts >= :lookup_since")
         params["lookup_since"] = micros(q.since)
-    if q.until is not None:
+    until = None if q.until is None else micros(q.until)
+    if not party:
+        # Read by time, name, verdict or URL: no later than this school's newest lookup (a
+        # party's are its school's alone).
+        until = site_until(conn, until)
+    if until is not None:
         where.append("l.ts < :lookup_until")
-        params["lookup_until"] = micros(q.until)
+        params["lookup_until"] = until
     names = _names(q, params)
     verdicts = None
     if q.category is not None:

@@ -119,6 +119,38 @@ def select_shown(
     return rows
 
 
+_DAY = 86_400_000_000  # µs: a block holds one UTC day's lookups
+
+
+def site_until(conn: Connection, until: int | None) -> int | None:
+    """An end (µs, exclusive) for reading this site's lookups before ``until`` (None: no
+    end) by time or by name that leaves out no lookup of this site's and as few of other
+    schools' as the blocks tell: just after the newest lookup of this site's blocks that
+    began before ``until``, or 0 when it has none (no lookup is read). Without it such a
+    read of a trust's shared store walks every school's lookups newer than this school's
+    newest first (on 50 million events, two days of another school's before ``*.google.com``
+    took 3.3-5.7 s, bench/RESULTS.md). None for every site's view, or when the blocks tell
+    nothing sooner than ``until``. Every lookup's time is within its block's, and a block
+    within one day: the blocks that began before ``until`` ended before a day after it, so
+    the time index's walk stops there."""
+    own, site = mine_sql(conn, "site_id")
+    if not site:
+        return until
+    params: dict[str, Any] = dict(site)
+    span = ""
+    if until is not None:
+        span = "last_ts < :block_end AND first_ts < :until AND "
+        params.update(block_end=until + _DAY, until=until)
+    newest = conn.execute(
+        text(f"SELECT last_ts FROM raw_blocks WHERE {span}{own} ORDER BY last_ts DESC LIMIT 1"),
+        params,
+    ).scalar()
+    if newest is None:
+        return 0
+    end = int(newest) + 1
+    return end if until is None else min(end, until)
+
+
 def lookup_count(conn: Connection) -> int:
     """How many lookups this site (or every site) holds."""
     own, site = mine_sql(conn, "p.site_id")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 import monitord.service.pipeline as pipeline
 from monitord.casework.found import Found
@@ -18,12 +18,14 @@ from monitord.casework.query import Query, parse_domain
 from monitord.casework.search import run_query
 from monitord.identity.load import load_identity
 from monitord.service.app import App, ingest_files
+from monitord.store.database import ALL_SITES, for_site
 from monitord.store.lookups import is_clean
 from monitord.store.lookupshown import (
     lookup_count,
     lookup_sightings,
     newest_lookup,
     select_shown,
+    site_until,
 )
 from monitord.store.retention import run_retention
 from tests.monitord.store.test_lookupcounts import _mail, day_shown
@@ -282,4 +284,45 @@ def test_a_partys_lookups_come_from_its_index_alone(tmp_path: Path, store_url: s
     # His four (the fifth kept is an address's with no one behind it).
     assert "http://news.bbc.co.uk/search?q=How+to" in urls
     assert len(found) == LEAN - 1
+    app.engine.dispose()
+
+
+def test_a_schools_lookups_are_read_no_later_than_its_newest(
+    tmp_path: Path, store_url: str
+) -> None:
+    """A school's search reads its lookups by time or name no later than its own newest
+    (its blocks tell), however many newer ones another school of the trust stored; another
+    school's end is its own, and the trust's view has none."""
+    app = _school(tmp_path / "lean", store_url)
+    day = 86_400_000_000
+    first, newest = row(app.engine, "SELECT min(ts), max(ts) FROM lookups")
+    later = newest + 2 * day
+    with app.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO raw_blocks (site_id, source, file_id, day, first_ts, last_ts, "
+                "first_offset, last_offset, lines, data) VALUES ('west', 'proxy', 'f', :day, "
+                ":at, :at, 0, 0, 1, :data)"
+            ),
+            {"day": DAY + timedelta(days=2), "at": later, "data": b"x"},
+        )
+    west = for_site(app.engine, "west")
+    every = for_site(app.engine, ALL_SITES)
+    with app.engine.connect() as conn, west.connect() as other, every.connect() as trust:
+        assert site_until(conn, None) == newest + 1
+        assert site_until(conn, later) == newest + 1
+        assert site_until(conn, newest) == newest
+        assert site_until(conn, first) == 0  # no block of its began before
+        assert site_until(other, None) == later + 1
+        assert site_until(other, newest) == 0
+        assert site_until(trust, newest) == newest
+        assert site_until(trust, None) is None
+        # The same answers as the trust's view, which reads every school's.
+        for q in (
+            Query(domain=parse_domain("*.bbc.co.uk")),
+            Query(text="how to", until=datetime.fromtimestamp(later / 1e6, UTC)),
+            Query(domain=parse_domain("www.youtube.com"), limit=1),
+        ):
+            assert run_query(conn, q).events == run_query(trust, q).events != []
+            assert run_query(other, q).events == []
     app.engine.dispose()
