@@ -181,7 +181,12 @@ def _ingest_files(
                 )
             # The next batch read once this one is judged (as before: a session's reading
             # may follow what its judging saw), before this one is put: whether more follow.
-            upcoming = next(batches, None)
+            # A file that fails to read (a rotated one cut short) leaves this one stored.
+            try:
+                upcoming = next(batches, None)
+            except BaseException:
+                storer.put(judged, counts)
+                raise
             storer.put(judged, counts, more=upcoming is not None)
         return storer.close()
 

@@ -9,6 +9,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scapy.layers.dns import DNS, DNSQR
@@ -76,6 +77,23 @@ def test_text_logs_plain_and_gzipped_are_backfilled(app: App, tmp_path: Path) ->
     result = ingest_files(app, [plain, packed], "dnsmasq", "resolver")
     assert (result.lines, result.events, result.rejected) == (2, 2, 0)
     assert _events(app) == [("dnsmasq", "www.bbc.co.uk"), ("dnsmasq", "www.bet365.com")]
+
+
+def test_a_file_that_cannot_be_read_leaves_the_one_before_it_stored(
+    app: App, tmp_path: Path
+) -> None:
+    # A backfill of a day's log and a rotated one cut short (a copy that ended part way):
+    # reading the second fails, and the first file's lines, read and judged, are stored.
+    plain = tmp_path / "dnsmasq.log"
+    plain.write_text("Nov 19 10:01:02 dnsmasq[811]: query[A] www.bet365.com from 10.20.6.7\n")
+    whole = gzip.compress(b"Nov 19 09:00:00 dnsmasq[811]: query[A] www.bbc.co.uk from 10.20.6.8\n")
+    cut = tmp_path / "dnsmasq.log.1.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    for p in (plain, cut):
+        os.utime(p, (DAY.timestamp(), DAY.timestamp()))
+    with pytest.raises(EOFError):
+        ingest_files(app, [plain, cut], "dnsmasq", "resolver", separate=False)
+    assert _events(app) == [("dnsmasq", "www.bet365.com")]
 
 
 def test_a_capture_is_read_as_packets(app: App, tmp_path: Path) -> None:
