@@ -12,7 +12,7 @@ from alerting.mail import Nearby
 from monitord.core.model import Judged
 from monitord.store.database import mine, site_of, table_of, utc
 from monitord.store.lookups import from_micros, micros
-from monitord.store.lookupshown import select_shown
+from monitord.store.lookupshown import shown_around
 from monitord.store.tables import EventRow
 
 # How many events of the same person or device an alert mail shows either side of its own,
@@ -62,8 +62,9 @@ def nearby(conn: Connection, j: Judged, made: NearQueries) -> tuple[Nearby, ...]
         shown = r.url or r.domain or r.text or r.hostname or "?"
         return Nearby(utc(r.ts), r.kind, shown, r.category, bool(r.blocked))
 
-    earlier = [row(r) for r in before] + _lookups_near(conn, party, ts, before=True)
-    later = [row(r) for r in after] + _lookups_near(conn, party, ts, before=False)
+    lookups_before, lookups_after = _lookups_near(conn, party, ts)
+    earlier = [row(r) for r in before] + lookups_before
+    later = [row(r) for r in after] + lookups_after
     if not earlier and not later:
         return ()
     earlier = sorted(earlier, key=lambda n: n.ts, reverse=True)[:NEARBY]
@@ -114,17 +115,15 @@ def _events_near(conn: Connection, made: NearQueries, column: str, *, before: bo
 
 
 def _lookups_near(
-    conn: Connection, party: dict[str, str], ts: datetime, *, before: bool
-) -> list[Nearby]:
+    conn: Connection, party: dict[str, str], ts: datetime
+) -> tuple[list[Nearby], list[Nearby]]:
     """The party's lookups (in ``lookups``: none has an alert) within ``NEARBY_SPAN``
-    before (or after) ``ts``, nearest first."""
+    before ``ts``, nearest first, and after it, nearest first."""
     at = micros(ts)
     span = micros(ts + NEARBY_SPAN) - at
-    if before:
-        where, params = ["l.ts <= :at", "l.ts >= :edge"], {"at": at, "edge": at - span}
-    else:
-        where, params = ["l.ts > :at", "l.ts <= :edge"], {"at": at, "edge": at + span}
-    found = select_shown(
-        conn, party=party, where=where, params=params, newest=before, limit=NEARBY, cut_first=True
-    )
-    return [Nearby(from_micros(int(r[1])), r[5], r[13] or r[2], r[11], False) for r in found]
+    found = shown_around(conn, party, at, at - span, at + span, NEARBY)
+
+    def near(r: tuple[Any, ...]) -> Nearby:
+        return Nearby(from_micros(int(r[1])), r[5], r[13] or r[2], r[11], False)
+
+    return [near(r) for r in found[0]], [near(r) for r in found[1]]

@@ -36,7 +36,6 @@ def select_shown(
     newest: bool = True,
     limit: int | None = None,
     by_time: bool = False,
-    cut_first: bool = False,
 ) -> list[tuple[Any, ...]]:
     """Lookups as (id, µs, ``SHOWN``...), newest first (or oldest), at most ``limit``: those
     of the parties whose columns equal ``party`` (``username``, ``device_id``,
@@ -45,23 +44,13 @@ def select_shown(
     URLs ``urls`` selects (likewise on ``lookup_urls``: proxy requests), and meeting
     ``where`` (on ``l``, ``p``, ``n``, ``v``, ``u``). Read by the index that fits, or with
     ``by_time`` and no party by time alone (names so often looked up that their newest are
-    found sooner among the newest lookups than by sorting all of theirs). ``cut_first``:
-    ``where`` reads ``l`` alone, so that a party's lookups may be chosen, ordered and cut to
-    ``limit`` before they are joined to their keys (PostgreSQL: the alert mail's four
-    lookups either side were taken from a party's hour of them all joined to their names,
-    parties and verdicts, 4-10 ms a call while ingest ran, bench/RESULTS.md)."""
+    found sooner among the newest lookups than by sorting all of theirs)."""
     own, site = mine_sql(conn, "site_id")
     values: dict[str, Any] = {**(params or {}), **site}
     clauses = list(where)
     index = "ix_lookups_ts"
     if party:
-        terms = [own]
-        for column, value in party.items():
-            if column not in PARTY_KEYS:
-                raise ValueError(f"lookups are not chosen by {column!r}")
-            terms.append(f"{column} = :party_{column}")
-            values[f"party_{column}"] = value
-        clauses.append(f"l.party IN (SELECT id FROM lookup_parties WHERE {' AND '.join(terms)})")
+        clauses.append(_of_party(own, party, values))
         index = "ix_lookups_party_ts"
     else:
         clauses.append(own.replace("site_id", "p.site_id"))
@@ -88,35 +77,98 @@ def select_shown(
     # so that a party's lookups are read from that index alone.
     verdict, url = sqlite_keys("l.extra") if sqlite else ("l.verdict", "l.url")
     order = "DESC" if newest else "ASC"
-    by = f" ORDER BY l.ts {order}, l.id {order}"
-    joins = (
+    sql = (
+        f"SELECT {id_sql(conn.dialect.name)}, l.ts, {SHOWN} FROM lookups AS l{hint} "
+        f"{_joins(verdict, url)} WHERE {' AND '.join(clauses)} ORDER BY l.ts {order}, "
+        f"l.id {order}"
+    )
+    if limit is not None:
+        sql += " LIMIT :lookup_limit"
+        values["lookup_limit"] = limit
+    return _serial(conn, bool(party), sql, values)
+
+
+def _joins(verdict: str, url: str) -> str:
+    """A lookup ``l`` joined to its party, name, verdict and URL (their keys ``verdict``
+    and ``url``)."""
+    return (
         "JOIN lookup_parties AS p ON p.id = l.party JOIN lookup_names AS n ON n.id = l.name "
         f"LEFT JOIN lookup_verdicts AS v ON v.id = {verdict} LEFT JOIN lookup_urls AS u "
         f"ON u.id = {url}"
     )
-    chosen = " AND ".join(clauses)
-    shown = f"SELECT {id_sql(conn.dialect.name)}, l.ts, {SHOWN} FROM "
-    if cut_first and party and limit is not None and conn.dialect.name == "postgresql":
-        cut = f"SELECT * FROM lookups AS l WHERE {chosen}{by} LIMIT :lookup_limit"
-        sql = f"{shown}({cut}) AS l {joins}{by}"
-    else:
-        sql = f"{shown}lookups AS l{hint} {joins} WHERE {chosen}{by}"
-        if limit is not None:
-            sql += " LIMIT :lookup_limit"
-    if limit is not None:
-        values["lookup_limit"] = limit
-    # PostgreSQL: a party's lookups (a person's day: a few thousand, from each day's party
-    # index) are read by this backend alone. Starting a parallel worker to sort them took
-    # longer than the read itself on a busy two-core server (a person's day on 50 million
-    # events: 162 ms with a worker, 90 ms without, bench/RESULTS.md). A failed statement's
-    # transaction is rolled back, and the SET with it.
-    serial = bool(party) and conn.dialect.name == "postgresql"
+
+
+def _of_party(own: str, party: Mapping[str, str], values: dict[str, Any]) -> str:
+    """The clause choosing the lookups of the parties whose columns equal ``party`` (of the
+    school ``own`` says), its values added to ``values``."""
+    terms = [own]
+    for column, value in party.items():
+        if column not in PARTY_KEYS:
+            raise ValueError(f"lookups are not chosen by {column!r}")
+        terms.append(f"{column} = :party_{column}")
+        values[f"party_{column}"] = value
+    return f"l.party IN (SELECT id FROM lookup_parties WHERE {' AND '.join(terms)})"
+
+
+def _serial(
+    conn: Connection, party: bool, sql: str, values: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """The rows of ``sql``; a party's read without parallel workers on PostgreSQL.
+
+    A party's lookups (a person's day: a few thousand, from each day's party index) are
+    read by this backend alone: starting a parallel worker to sort them took longer than
+    the read itself on a busy two-core server (a person's day on 50 million events: 162 ms
+    with a worker, 90 ms without, bench/RESULTS.md). A failed statement's transaction is
+    rolled back, and the SET with it."""
+    serial = party and conn.dialect.name == "postgresql"
     if serial:
         conn.exec_driver_sql("SET max_parallel_workers_per_gather = 0")
     rows = [tuple(r) for r in conn.execute(text(sql), values)]
     if serial:
         conn.exec_driver_sql("RESET max_parallel_workers_per_gather")
     return rows
+
+
+Shown = list[tuple[Any, ...]]
+
+
+def shown_around(
+    conn: Connection, party: Mapping[str, str], at: int, low: int, high: int, limit: int
+) -> tuple[Shown, Shown]:
+    """A party's lookups (as ``select_shown``'s rows) from ``low`` to ``at``, newest first,
+    and after ``at`` to ``high``, oldest first (µs), at most ``limit`` each: the alert mail's
+    lookups around its event. PostgreSQL reads both in one statement, each side chosen,
+    ordered and cut to ``limit`` before its rows are joined to their keys (a party's hour of
+    lookups joined whole, then cut, took 4-10 ms a side while ingest ran; two statements
+    and their settings were half an alert's round trips: bench/RESULTS.md, pgin19);
+    SQLite as ``select_shown`` reads each."""
+    params = {"at": at, "low": low, "high": high}
+    sides = ((["l.ts <= :at", "l.ts >= :low"], True), (["l.ts > :at", "l.ts <= :high"], False))
+    if conn.dialect.name != "postgresql":
+        before, after = (
+            select_shown(conn, party=party, where=w, params=params, newest=n, limit=limit)
+            for w, n in sides
+        )
+        return before, after
+    own, site = mine_sql(conn, "site_id")
+    values: dict[str, Any] = {**params, **site, "lookup_limit": limit}
+    chosen = _of_party(own, party, values)
+    cut = []
+    for side, (where, newest) in enumerate(sides):
+        order = "DESC" if newest else "ASC"
+        cut.append(
+            f"(SELECT *, {side} AS side FROM lookups AS l WHERE {chosen} AND "
+            f"{' AND '.join(where)} ORDER BY l.ts {order}, l.id {order} LIMIT :lookup_limit)"
+        )
+    sql = (
+        f"SELECT {id_sql(conn.dialect.name)}, l.ts, {SHOWN}, l.side "
+        f"FROM ({' UNION ALL '.join(cut)}) AS l {_joins('l.verdict', 'l.url')}"
+    )
+    rows = _serial(conn, True, sql, values)
+    # Each side in select_shown's order: by time, then id (hex keeps the bytes' order).
+    before = sorted((r[:-1] for r in rows if r[-1] == 0), key=lambda r: (r[1], r[0]), reverse=True)
+    after = sorted((r[:-1] for r in rows if r[-1] != 0), key=lambda r: (r[1], r[0]))
+    return before, after
 
 
 _DAY = 86_400_000_000  # µs: a block holds one UTC day's lookups

@@ -25,6 +25,7 @@ from monitord.store.lookupshown import (
     lookup_sightings,
     newest_lookup,
     select_shown,
+    shown_around,
     site_until,
 )
 from monitord.store.retention import run_retention
@@ -218,26 +219,27 @@ def test_a_partys_lookups_are_read_without_parallel_workers(tmp_path: Path, stor
     app.engine.dispose()
 
 
-def test_a_partys_nearest_lookups_are_the_same_cut_before_their_keys(
+def test_a_partys_lookups_around_a_time_are_those_each_side_reads(
     tmp_path: Path, store_url: str
 ) -> None:
-    """``cut_first`` (the alert mail's lookups either side of its event) chooses, orders and
-    cuts a party's lookups before joining their keys: the same rows as joining first."""
+    """``shown_around`` (the alert mail's lookups either side of its event; on PostgreSQL
+    one statement, each side cut before its keys are joined) gives the rows, and in the
+    order, that ``select_shown`` gives for each side."""
     app = _school(tmp_path / "lean", store_url)
-    at = (T + 9) * 1_000_000
+    party = {"username": "jayden.s"}
+    sides = ((["l.ts <= :at", "l.ts >= :low"], True), (["l.ts > :at", "l.ts <= :high"], False))
     with app.engine.connect() as conn:
-        for newest, where in ((True, ["l.ts <= :at"]), (False, ["l.ts > :at"])):
+        for second in (0, 3, 9, 30):
+            at = (T + second) * 1_000_000
+            params = {"at": at, "low": at - 4_000_000, "high": at + 30_000_000}
             for limit in (1, 2, 10):
-                asked: dict[str, Any] = {
-                    "party": {"username": "jayden.s"},
-                    "where": where,
-                    "params": {"at": at},
-                    "newest": newest,
-                    "limit": limit,
-                }
-                cut = select_shown(conn, **asked, cut_first=True)
-                assert cut == select_shown(conn, **asked)
-                assert len(cut) == min(limit, 3 if newest else 1)
+                found = shown_around(conn, party, *params.values(), limit)
+                for side, (where, newest) in zip(found, sides, strict=True):
+                    asked = {"where": where, "params": params, "newest": newest}
+                    assert side == select_shown(conn, party=party, limit=limit, **asked)
+        before, after = shown_around(conn, party, T * 1_000_000, 0, 2**62, 10)
+        assert (len(before), len(after)) == (0, 4)
+    app.engine.dispose()
 
 
 def test_a_partys_lookups_come_from_its_index_alone(tmp_path: Path, store_url: str) -> None:
