@@ -517,14 +517,15 @@ def _told(judge: TextJudge, best: TextVerdict, recent: Recent, band: str) -> Tex
     to tell ("sir are you free at break" / "my uncle hits me when im at his house"): the harm
     it raised, or, where it raised none and it holds a help join's told part, what a help join
     reads in the messages together. None when none of them asked."""
+    # A message that raised nothing and tells nothing a help join reads: no ask matters.
+    if not best.categories and not judge.tells(readings(recent.fragment_texts[-1])[0]):
+        return None
     earlier = tuple(readings(t)[0] for t in recent.fragment_texts[:-1])
     asks = judge.asks(earlier, best.language)
     if not asks:
         return None
     if best.categories:
         return help_asked(best, asks)
-    if not judge.tells(readings(recent.fragment_texts[-1])[0]):
-        return None
     near = judge.judge(recent.fragments, TYPED, band, None, recent.fragment_count)
     return near if near.support else None
 
