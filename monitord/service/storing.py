@@ -194,20 +194,29 @@ class Storing:
             self._stop()  # the process ended and reaped, whatever the last batch came to
         return self.total
 
-    def _move(self) -> None:
-        """Store in a process of its own from now on, if this process may fork."""
-        assert self._thread is not None
-        self._thread.shutdown(wait=True)
-        self._thread = None
+    def _forking(self) -> bool:
+        """Whether to store in a process from now on (decided once, when the first batch
+        of more, or the second, is put): asked for, or a core is spare, and this process
+        may fork with no connection of the store held open (one of this engine's is given
+        back first)."""
         wanted = self.separate is True or spare_core()
-        self.separate = False  # decided once
+        self.separate = False
         if not wanted or not can_fork(self.processor):
-            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
-            return
+            return False
         engine = self.processor.engine
         engine.dispose()  # no connection of this process crosses the fork
         if store_held(engine.url.render_as_string(hide_password=False)):
             log.info("the store is open elsewhere in this process: storing on a thread")
+            return False
+        return True
+
+    def _move(self) -> None:
+        """Store in a process of its own from now on, if ``_forking`` says so; else on a
+        thread as before."""
+        assert self._thread is not None
+        self._thread.shutdown(wait=True)
+        self._thread = None
+        if not self._forking():
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
             return
         context = multiprocessing.get_context("fork")
