@@ -166,14 +166,32 @@ def _dose(normalised: str) -> Hit | None:
     return Hit(Entry(m.group().strip(), "en", ACT, "suicide"), at, at)
 
 
+# A relative named just before another's age ("wujek ma 30 lat", "vărul meu are 20 de ani",
+# "mi tío tiene 25 años"): the family's age, no older contact. Normalised (no diacritics).
+_FAMILY = frozenset(
+    "uncle auntie aunt cousin brother sister stepbrother stepsister grandad grandpa grandma nan"
+    " wujek wujka ciocia kuzyn kuzynka brat siostra dziadek babcia"
+    " unchiul unchiu matusa varul verisoara verisorul fratele sora bunicul bunica"
+    " tio tia primo prima hermano hermana abuelo abuela irmao irma avo"
+    " mamu mamo chacha chachu khala phuppo phupho taya bhai bhaiya behen veer bhaji".split()
+)
+
+
+def _of_family(text: str, at: int) -> bool:
+    """Whether one of the two words before ``at`` in ``text`` names a relative."""
+    return any(w in _FAMILY for w in text[:at].split()[-2:])
+
+
 def _stated_age(texts: tuple[str, ...]) -> re.Match[str] | None:
     """An adult's age the text states, in any reading ("im actually 22" read without its
-    filler), after any other ("im 13 too ... im actually 22")."""
+    filler), after any other ("im 13 too ... im actually 22"); never a relative's."""
     for t in texts:
         # overlapping matches: "12 yo 23" is a child's "12 yo" and a Spanish adult's "yo 23"
         m = _AGE.search(t)
         while m is not None:
-            if 18 <= int(next(g for g in m.groups() if g).strip()) <= 79:
+            if 18 <= int(next(g for g in m.groups() if g).strip()) <= 79 and not _of_family(
+                t, m.start() + 1
+            ):
                 return m
             m = _AGE.search(t, m.start() + 1)
     return None

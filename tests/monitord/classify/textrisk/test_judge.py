@@ -223,6 +223,16 @@ def test_joins_read_what_is_said_in_many_words(judge: TextJudge) -> None:
     assert not judge.judge("can you send it to me", TYPED).scores
 
 
+def test_a_relatives_age_is_no_older_contact(judge: TextJudge) -> None:
+    for family, contact in (
+        ("wujek ma 30 lat, nie mów mamie", "on ma 30 lat, nie mów mamie"),
+        ("vărul meu are 20 de ani, trimite-mi poze", "are 20 de ani, trimite-mi poze"),
+        ("mi tío tiene 25 años, no le digas a tu madre", "tiene 25 años, no le digas a tu madre"),
+    ):
+        assert "older" not in judge.judge(family, TYPED).signals, family
+        assert "grooming" in judge.judge(contact, TYPED).categories, contact
+
+
 def test_asking_a_childs_age_is_a_signal_beside_others(judge: TextJudge) -> None:
     assert not judge.judge("how old are you", TYPED).categories
     v = judge.judge("how old are you? send a selfie", TYPED)
