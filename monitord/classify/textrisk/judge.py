@@ -169,11 +169,63 @@ def _dose(normalised: str) -> Hit | None:
 # A relative named just before another's age ("wujek ma 30 lat", "vărul meu are 20 de ani",
 # "mi tío tiene 25 años"): the family's age, no older contact. Normalised (no diacritics).
 _FAMILY = frozenset(
-    "uncle auntie aunt cousin brother sister stepbrother stepsister grandad grandpa grandma nan"
-    " wujek wujka ciocia kuzyn kuzynka brat siostra dziadek babcia"
-    " unchiul unchiu matusa varul verisoara verisorul fratele sora bunicul bunica"
-    " tio tia primo prima hermano hermana abuelo abuela irmao irma avo"
-    " mamu mamo chacha chachu khala phuppo phupho taya bhai bhaiya behen veer bhaji".split()
+    {
+        "uncle",
+        "auntie",
+        "aunt",
+        "cousin",
+        "brother",
+        "sister",
+        "stepbrother",
+        "stepsister",
+        "grandad",
+        "grandpa",
+        "grandma",
+        "nan",
+        "wujek",
+        "wujka",
+        "ciocia",
+        "kuzyn",
+        "kuzynka",
+        "brat",
+        "siostra",
+        "dziadek",
+        "babcia",
+        "unchiul",
+        "unchiu",
+        "matusa",
+        "varul",
+        "verisoara",
+        "verisorul",
+        "fratele",
+        "sora",
+        "bunicul",
+        "bunica",
+        "tio",
+        "tia",
+        "primo",
+        "prima",
+        "hermano",
+        "hermana",
+        "abuelo",
+        "abuela",
+        "irmao",
+        "irma",
+        "avo",
+        "mamu",
+        "mamo",
+        "chacha",
+        "chachu",
+        "khala",
+        "phuppo",
+        "phupho",
+        "taya",
+        "bhai",
+        "bhaiya",
+        "behen",
+        "veer",
+        "bhaji",
+    }
 )
 
 
