@@ -385,9 +385,8 @@ def test_a_join_told_over_messages_typed_close_together_is_raised() -> None:
     judge = TextJudge(default_lexicon())
     told = ("have u read the pdf i sent", "it explains why they need removing", "we meet thursday")
     assert _last(judge, *told) == ("extremism",)
-    assert _last(judge, "take care of my dog ok", "thanks for everything", "bye everyone") == (
-        "suicide",
-    )
+    farewell = ("are you online rn", "thanks for always being there", "bye everyone")
+    assert _last(judge, *farewell) == ("suicide",)
     # each part alone, or a part with an everyday twin, raises nothing
     assert _last(judge, "have u read the pdf i sent", "we meet thursday after school") == ()
     assert _last(judge, "the old shelves need removing", "we meet thursday after school") == ()
