@@ -49,17 +49,6 @@ _SQLITE_COLUMNS = ("id", "ts", "name", "party", "block", "offset", "qt", "extra"
 QTYPE_CODES: dict[str | None, int] = {"A": 1, "AAAA": 2, "HTTPS": 3}
 
 
-def sqlite_keys(extra: str) -> tuple[str, str]:
-    """SQL giving a SQLite lookup's verdict and URL (their keys) from its stored ``extra``
-    column as named in a statement (``l.extra``): the expressions 0028 generates ``verdict``
-    and ``url`` by. A statement naming the generated columns reads the row for them; made
-    from ``extra`` they come from an index holding it (0029's party index)."""
-    verdict = f"NULLIF(CAST({extra} AS INTEGER), 0)"
-    at = f"substr({extra}, instr({extra}, ':') + 1)"
-    url = f"CASE WHEN typeof({extra}) = 'text' THEN NULLIF(CAST({at} AS INTEGER), 0) END"
-    return verdict, url
-
-
 def sqlite_row(row: Sequence[Any]) -> tuple[Any, ...]:
     """A row of ``COLUMNS`` as SQLite's ``lookups`` stores it (``_SQLITE_COLUMNS``): the query
     type's number, or its text; the verdict alone when the row has no request, URL or bytes

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from monitord.store.database import mine_sql
-from monitord.store.lookuprows import sqlite_keys
 from monitord.store.lookups import from_micros, id_sql, micros
 
 # A lookup as search shows it: its id, time (µs), name, its party's columns, and its
@@ -71,15 +70,11 @@ def select_shown(
             index = "ix_lookups_url_ts"
     if by_time and not party:
         index = "ix_lookups_ts"
-    sqlite = conn.dialect.name == "sqlite"
-    hint = f" INDEXED BY {index}" if sqlite else ""
-    # SQLite: the verdict and URL made from the stored column the party's index holds (0029),
-    # so that a party's lookups are read from that index alone.
-    verdict, url = sqlite_keys("l.extra") if sqlite else ("l.verdict", "l.url")
+    hint = f" INDEXED BY {index}" if conn.dialect.name == "sqlite" else ""
     order = "DESC" if newest else "ASC"
     sql = (
         f"SELECT {id_sql(conn.dialect.name)}, l.ts, {SHOWN} FROM lookups AS l{hint} "
-        f"{_joins(verdict, url)} WHERE {' AND '.join(clauses)} ORDER BY l.ts {order}, "
+        f"{_joins('l.verdict', 'l.url')} WHERE {' AND '.join(clauses)} ORDER BY l.ts {order}, "
         f"l.id {order}"
     )
     if limit is not None:

@@ -9,14 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from monitord.store.database import open_store
-from monitord.store.lookuprows import (
-    COLUMNS,
-    QTYPE_CODES,
-    insert_rows,
-    narrow_copy,
-    sqlite_keys,
-    tables_for,
-)
+from monitord.store.lookuprows import COLUMNS, QTYPE_CODES, insert_rows, narrow_copy, tables_for
 from monitord.store.partitions import LOOKUP_KINDS, day_of_micros, ensure_days
 
 pytestmark = pytest.mark.stores
@@ -148,12 +141,3 @@ def test_a_narrow_row_is_packed_whole_and_an_id_of_another_length_refused() -> N
     assert len(third) == 51 + 24 + 4 + 2
     with pytest.raises(ValueError, match="16 bytes"):
         narrow_copy([(bytes(15), *made[0][1:])])
-
-
-def test_the_keys_made_from_extra_are_0028s_generated_columns() -> None:
-    """What readers make the verdict and URL from (to read the party's index alone, 0029) is
-    exactly what SQLite generates the columns by."""
-    packed = importlib.import_module("monitord.store.migrations.versions.0028_lookups_packed")
-    made = packed._generated()
-    assert sqlite_keys("extra") == (made["verdict"], made["url"])
-    assert sqlite_keys("l.extra")[0] == "NULLIF(CAST(l.extra AS INTEGER), 0)"

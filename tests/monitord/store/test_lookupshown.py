@@ -242,53 +242,6 @@ def test_a_partys_lookups_around_a_time_are_those_each_side_reads(
     app.engine.dispose()
 
 
-def test_a_partys_lookups_come_from_its_index_alone(tmp_path: Path, store_url: str) -> None:
-    """Schema 0029: a person's lookups are read from the party's index without their rows
-    (SQLite: a covering index; PostgreSQL: an index-only scan of each table once vacuumed),
-    and give what reading the rows gives: verdicts and URLs included."""
-    app = _school(tmp_path / "lean", store_url)
-    party = {"username": "jayden.s"}
-    with app.engine.connect() as conn:
-        found = select_shown(conn, party=party)
-        pg = conn.dialect.name == "postgresql"
-        if pg:
-            conn.commit()
-            driver = conn.connection.driver_connection
-            driver.autocommit = True  # type: ignore[union-attr]
-            conn.exec_driver_sql("VACUUM ANALYZE lookups_narrow, lookups_wide")
-            driver.autocommit = False  # type: ignore[union-attr]
-            conn.exec_driver_sql("SET enable_seqscan = off")
-            conn.exec_driver_sql("SET enable_bitmapscan = off")
-        statements: list[tuple[str, Any]] = []
-
-        def seen(c: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
-            if "FROM lookups AS l" in statement:
-                statements.append((statement, parameters))
-
-        event.listen(conn, "before_cursor_execute", seen)
-        assert select_shown(conn, party=party) == found
-        event.remove(conn, "before_cursor_execute", seen)
-        (statement, parameters), *_ = statements
-        driver = conn.connection.driver_connection
-        plan = "\n".join(
-            str(r[-1])
-            for r in driver.execute(  # type: ignore[union-attr]
-                f"EXPLAIN {'' if pg else 'QUERY PLAN '}{statement}", parameters
-            ).fetchall()
-        )
-        if pg:
-            assert "Index Only Scan using" in plan
-            assert "party" in plan
-            assert "Index Scan using lookups_" not in plan, plan
-        else:
-            assert "COVERING INDEX ix_lookups_party_ts" in plan, plan
-    urls = {r[-1] for r in found if r[-1]}
-    # His four (the fifth kept is an address's with no one behind it).
-    assert "http://news.bbc.co.uk/search?q=How+to" in urls
-    assert len(found) == LEAN - 1
-    app.engine.dispose()
-
-
 def test_a_schools_lookups_are_read_no_later_than_its_newest(
     tmp_path: Path, store_url: str
 ) -> None:
