@@ -294,7 +294,9 @@ def store_lookups(
         for group, members in groups.items():
             for table in {where[i] for i in members}:
                 days.setdefault(table, set()).add(group[3])
-        for table, numbers in days.items():
+        # tables in one order too, as ensure_days takes days: two writers making the same
+        # new day never wait on each other's partitions in a cycle
+        for table, numbers in sorted(days.items()):
             ensure_days(conn, (day_of_micros(n * DAY_MICROS) for n in numbers), table)
     bt = table_of(RawBlockRow)
     for (site, source, file_id, day_number), members in groups.items():
