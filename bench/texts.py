@@ -71,6 +71,8 @@ CORPORA = {
     "probe 35 (sealed, sixth round)": ROOT / "tests" / "data" / "texts" / "fresh35.tsv",
     "probe 36 (sealed, sixth round)": ROOT / "tests" / "data" / "texts" / "fresh36.tsv",
     "probe 37 (sealed, seventh round)": ROOT / "tests" / "data" / "texts" / "fresh37.tsv",
+    "probe 38 (sealed, eighth round)": ROOT / "tests" / "data" / "texts" / "fresh38.tsv",
+    "probe 39 (sealed, eighth round)": ROOT / "tests" / "data" / "texts" / "fresh39.tsv",
     "vocabulary checks (languages)": ROOT / "tests" / "data" / "texts" / "vocabulary.tsv",
     "help checks (languages)": ROOT / "tests" / "data" / "texts" / "help.tsv",
     "plans checks (languages)": ROOT / "tests" / "data" / "texts" / "plans.tsv",

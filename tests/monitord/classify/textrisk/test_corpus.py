@@ -16,7 +16,8 @@ after the seventh round's everyday senses, 4 and 5 (the lead's briefs for that w
 phenomena seen in their misses, so they are no longer blind); the model retrained at the
 seventh round's end on its check sets raised one game chat of fresh25 and one item of
 fresh35, and they are held there; fresh37.tsv, of the same design, written blind at the
-seventh round's start, sealed through it and held to what it measured after it);
+seventh round's start, sealed through it and held to what it measured after it; fresh38.tsv
+and fresh39.tsv likewise, written blind at the eighth round's start);
 vocabulary.tsv, the check sets the other languages' vocabulary was written against;
 help.tsv, plans.tsv, ambush.tsv and grievance.tsv, those of the help frames, the plans, the
 plans made without a weapon and recruitment by grievance (their false alarms are the
@@ -130,6 +131,8 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("fresh35", 0.52, 5),
         ("fresh36", 0.5, 5),
         ("fresh37", 0.54, 6),
+        ("fresh38", 0.66, 7),
+        ("fresh39", 0.72, 9),
         ("fresh9", 0.97, 0),
         ("fresh10", 0.97, 0),
         ("fresh11", 0.97, 0),
