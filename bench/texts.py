@@ -84,6 +84,7 @@ CORPORA = {
     "unsaid checks (languages)": ROOT / "tests" / "data" / "texts" / "unsaid.tsv",
     "told checks (languages)": ROOT / "tests" / "data" / "texts" / "told.tsv",
     "spoken checks (languages)": ROOT / "tests" / "data" / "texts" / "spoken.tsv",
+    "own life checks": ROOT / "tests" / "data" / "texts" / "ownlife.tsv",
     "probe 9 (languages)": ROOT / "tests" / "data" / "texts" / "fresh9.tsv",
     "probe 10 (languages)": ROOT / "tests" / "data" / "texts" / "fresh10.tsv",
     "probe 11 (languages)": ROOT / "tests" / "data" / "texts" / "fresh11.tsv",

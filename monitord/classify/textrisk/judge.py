@@ -70,6 +70,11 @@ TITLE_MARGIN = 60
 FRAME_BONUS = 80
 EDUCATION_OFF = 80
 SIGNAL_WEIGHT = 60
+# Categories of a pupil's own life: a harm said outright there is not lowered by context.
+_OWN_LIFE = frozenset({"suicide", "self_harm"})
+# How many words may stand between a context word and the harm it lowers there.
+_CLOSE = 0
+
 # How many kinds of grooming signal no harmless sense explains away, and the kinds a surprise
 # or a wedding can explain (a secret kept, from parents too, a practice met for, a present):
 # never a picture, sex, being alone, an age, a threat, another app or flattery.
@@ -592,9 +597,18 @@ class TextJudge:
         reasons: list[str] = []
         acts = [h for h in hits if h.entry.cls in _HARMFUL]
         support = [h for h in hits if h.entry.cls == SUPPORT]
+        # A pupil's own life said outright stands after a word of everyday context said apart
+        # from it ("my dog died and i want to kill myself", "fortnite later? i want to kill
+        # myself"); context lowers it said close by ("me corté el pelo") or after it.
+        said = [h for h in hits if h.entry.cls == EXPLICIT] if cat in _OWN_LIFE else []
         for h in hits:
             cls = h.entry.cls
             if cls == SUPPORT:
+                continue
+            if said and cls == BENIGN and all(_apart(h, o) for o in said):
+                reasons.append(
+                    f"{_said(h)} is everyday context said before the harm and apart from it: 0"
+                )
                 continue
             total += h.entry.weight
             reasons.append(_REASON[cls].format(_said(h), h.entry.weight))
@@ -800,6 +814,15 @@ def asks_in(hits: Iterable[Hit]) -> list[Hit]:
     return [
         h for h in hits if h.entry.cls == PART and h.entry.kind == SUPPORT and h.entry.side == "a"
     ]
+
+
+def _apart(context: Hit, harm: Hit) -> bool:
+    """Whether ``context`` is said before ``harm`` with more than ``_CLOSE`` words between: a
+    topic or a reason ("my dog died and ..."), not a sense of the harm's words. Context said
+    after the harm explains it wherever it stands ("..., vou viajar")."""
+    if context.reading != harm.reading or context.last >= harm.first:
+        return False
+    return harm.first - context.last - 1 > _CLOSE
 
 
 def _inside(benign: Hit, spans: list[Span]) -> bool:

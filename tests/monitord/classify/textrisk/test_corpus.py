@@ -49,7 +49,10 @@ messages, farewells, a death wished on the one insulted, attacks praised) beside
 the words (eighth round; the lexicons miss a cut owned across four messages; their false
 alarms are a pilot called a legend on a flight to Christchurch and a guide a hero there,
 told.tsv's join, and a Romanian timetable photo asked with "ai snap?"; the shipped model
-raises a Polish goodbye before a holiday and calms captagon asked in Arabizi)."""
+raises a Polish goodbye before a holiday and calms captagon asked in Arabizi);
+ownlife.tsv, a pupil's own life said outright after a pet, a grandparent, a game or a
+headache named before it and apart from it, beside the same words with no harm said (main
+before the rule raised none of its 11 risks)."""
 
 from __future__ import annotations
 
@@ -152,6 +155,7 @@ def test_recall_and_false_alarm_floors(judge: TextJudge, blended: TextJudge, pat
         ("unsaid", 0.96, 0),
         ("told", 0.84, 3),
         ("spoken", 0.99, 4),
+        ("ownlife", 1.0, 0),
     ],
 )
 def test_the_held_out_parts_keep_what_they_measured(

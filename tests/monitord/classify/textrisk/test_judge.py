@@ -55,6 +55,21 @@ def test_a_harm_said_outright_and_asked_as_a_method_stays_asked(judge: TextJudge
     assert judge.judge("how do sharks kill people", SEARCH, JUNIOR).categories == ()
 
 
+def test_context_said_before_and_apart_does_not_lower_a_pupils_own_life(
+    judge: TextJudge,
+) -> None:
+    """A pet, a grandparent or a game named before wanting to die, apart from it, is a topic
+    or a reason, not a sense of the words; close by or after, it still lowers."""
+    v = judge.judge("my dog died and i want to kill myself", kind="typed_text")
+    assert v.categories == ("suicide",)
+    (score,) = [s for s in v.scores if s.category == "suicide"]
+    assert any("said before the harm and apart from it: 0" in r for r in score.reasons)
+    assert judge.judge("fortnite later? i want to kill myself").categories == ("suicide",)
+    assert judge.judge("me corté el pelo ayer", kind="typed_text").categories == ()
+    assert judge.judge("this game is so hard i want to die lol").categories == ()
+    assert judge.judge("my dog died last week and i miss him so much").categories == ()
+
+
 def test_explicit_words_are_over_for_everyone_topic_words_for_pupils(judge: TextJudge) -> None:
     assert judge.judge("i want to kill myself", band=ADULT).categories == ("suicide",)
     assert judge.judge("suicide", band=JUNIOR).categories == ("suicide",)
