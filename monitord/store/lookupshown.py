@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from monitord.store.database import mine_sql
+from monitord.store.lookupkeys import DAY_MICROS
 from monitord.store.lookups import from_micros, id_sql, micros
 
 # A lookup as search shows it: its id, time (µs), name, its party's columns, and its
@@ -21,6 +22,14 @@ SHOWN = (
 )
 # The party columns a search, a timeline or the alert mail chooses lookups by.
 PARTY_KEYS = frozenset({"username", "device_id", "client_ip"})
+
+
+# A lookup ``l`` joined to its party, name, verdict and URL.
+_JOINS = (
+    "JOIN lookup_parties AS p ON p.id = l.party JOIN lookup_names AS n ON n.id = l.name "
+    "LEFT JOIN lookup_verdicts AS v ON v.id = l.verdict LEFT JOIN lookup_urls AS u "
+    "ON u.id = l.url"
+)
 
 
 def select_shown(
@@ -74,23 +83,13 @@ def select_shown(
     order = "DESC" if newest else "ASC"
     sql = (
         f"SELECT {id_sql(conn.dialect.name)}, l.ts, {SHOWN} FROM lookups AS l{hint} "
-        f"{_joins('l.verdict', 'l.url')} WHERE {' AND '.join(clauses)} ORDER BY l.ts {order}, "
+        f"{_JOINS} WHERE {' AND '.join(clauses)} ORDER BY l.ts {order}, "
         f"l.id {order}"
     )
     if limit is not None:
         sql += " LIMIT :lookup_limit"
         values["lookup_limit"] = limit
     return _serial(conn, bool(party), sql, values)
-
-
-def _joins(verdict: str, url: str) -> str:
-    """A lookup ``l`` joined to its party, name, verdict and URL (their keys ``verdict``
-    and ``url``)."""
-    return (
-        "JOIN lookup_parties AS p ON p.id = l.party JOIN lookup_names AS n ON n.id = l.name "
-        f"LEFT JOIN lookup_verdicts AS v ON v.id = {verdict} LEFT JOIN lookup_urls AS u "
-        f"ON u.id = {url}"
-    )
 
 
 def _of_party(own: str, party: Mapping[str, str], values: dict[str, Any]) -> str:
@@ -157,16 +156,13 @@ def shown_around(
         )
     sql = (
         f"SELECT {id_sql(conn.dialect.name)}, l.ts, {SHOWN}, l.side "
-        f"FROM ({' UNION ALL '.join(cut)}) AS l {_joins('l.verdict', 'l.url')}"
+        f"FROM ({' UNION ALL '.join(cut)}) AS l {_JOINS}"
     )
     rows = _serial(conn, True, sql, values)
     # Each side in select_shown's order: by time, then id (hex keeps the bytes' order).
     before = sorted((r[:-1] for r in rows if r[-1] == 0), key=lambda r: (r[1], r[0]), reverse=True)
     after = sorted((r[:-1] for r in rows if r[-1] != 0), key=lambda r: (r[1], r[0]))
     return before, after
-
-
-_DAY = 86_400_000_000  # µs: a block holds one UTC day's lookups
 
 
 def site_until(conn: Connection, until: int | None) -> int | None:
@@ -187,7 +183,7 @@ def site_until(conn: Connection, until: int | None) -> int | None:
     span = ""
     if until is not None:
         span = "last_ts < :block_end AND first_ts < :until AND "
-        params.update(block_end=until + _DAY, until=until)
+        params.update(block_end=until + DAY_MICROS, until=until)
     newest = conn.execute(
         text(f"SELECT last_ts FROM raw_blocks WHERE {span}{own} ORDER BY last_ts DESC LIMIT 1"),
         params,

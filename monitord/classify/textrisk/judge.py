@@ -70,7 +70,8 @@ TITLE_MARGIN = 60
 FRAME_BONUS = 80
 EDUCATION_OFF = 80
 SIGNAL_WEIGHT = 60
-# Categories of a pupil's own life: a harm said outright there is not lowered by context.
+# Categories of a pupil's own life: a harm said outright there is not lowered by everyday
+# context said before it and apart from it (``_apart``).
 _OWN_LIFE = frozenset({"suicide", "self_harm"})
 # How many words may stand between a context word and the harm it lowers there.
 _CLOSE = 0
